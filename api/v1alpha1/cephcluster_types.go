@@ -1,0 +1,432 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CleanupConfirmation is the exact phrase that allows the operator to wipe
+// disks when a CephCluster is deleted. Any other value keeps all data.
+const CleanupConfirmation = "yes-really-destroy-data"
+
+// CephClusterSpec describes the Ceph cluster a user wants: which image runs
+// it, where it keeps its state on the hosts, and which nodes and disks become
+// OSDs.
+//
+// Cross-field rules enforced at admission:
+//   - storage.nodes lists each node once; a node with an explicit devices
+//     list cannot also set deviceFilter, devicePathFilter or useAllDevices.
+//   - storage must select at least one node (useAllNodes or nodes).
+//   - dataDirHostPath cannot change once set.
+//
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.dataDirHostPath) || (has(self.dataDirHostPath) && self.dataDirHostPath == oldSelf.dataDirHostPath)",message="spec.dataDirHostPath is immutable: the monitors' and OSDs' state lives there on every host"
+type CephClusterSpec struct {
+	// Image is the Ceph container image that runs the monitors, the OSDs and
+	// the node agent (the operator copies its own binary into it), for
+	// example quay.io/ceph/ceph:v18.2.4. Every node-side tool then matches
+	// the cluster's Ceph version.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$`
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Ceph image",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
+	Image string `json:"image"`
+
+	// DataDirHostPath is the directory on each host where monitors and OSDs
+	// keep their configuration and state. It must be an absolute path other
+	// than "/" and cannot be changed after the cluster is created.
+	// +kubebuilder:default="/var/lib/ceph-operator"
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/[a-zA-Z0-9._/-]+$`
+	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="spec.dataDirHostPath must not contain '..'"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['/etc', '/dev', '/sys', '/proc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/var', '/var/lib', '/root', '/run'])",message="spec.dataDirHostPath must not be a system directory"
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Data directory on hosts",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
+	DataDirHostPath string `json:"dataDirHostPath,omitempty"`
+
+	// Mon configures the Ceph monitors.
+	// +kubebuilder:default={count: 3}
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitors"
+	Mon MonSpec `json:"mon,omitempty"`
+
+	// Storage selects the nodes and disks that become OSDs.
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Storage"
+	Storage StorageSpec `json:"storage"`
+
+	// Placement constrains where the node-side pods (discovery, prepare and
+	// OSD pods) run, in addition to the node selection in storage.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Placement"
+	Placement PlacementSpec `json:"placement,omitempty"`
+
+	// Resources sets the compute resources of the OSD pods.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Resources"
+	Resources ResourcesSpec `json:"resources,omitempty"`
+
+	// CleanupPolicy says what happens to the data on the disks when this
+	// CephCluster is deleted. By default everything the operator created in
+	// Kubernetes is removed and all disk data is kept.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup policy"
+	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitempty"`
+}
+
+// MonSpec configures the Ceph monitors.
+type MonSpec struct {
+	// Count is the number of monitors. It must be odd (1, 3, 5, 7 or 9) so a
+	// majority can always be formed; 3 tolerates the loss of one.
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=9
+	// +kubebuilder:validation:XValidation:rule="self % 2 == 1",message="spec.mon.count must be odd (1, 3, 5, 7 or 9) so the monitors can form a majority"
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitor count",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:podCount"}
+	Count int32 `json:"count,omitempty"`
+}
+
+// StorageSpec selects the nodes and disks that become OSDs.
+//
+// Node selection: useAllNodes selects every schedulable node that matches the
+// placement; otherwise only the nodes listed in nodes are used. With
+// useAllNodes, entries in nodes act as per-node overrides.
+//
+// Device selection on a node, first match wins: the node's devices list, then
+// deviceFilter, then devicePathFilter, then useAllDevices (each taken from the
+// node entry when it sets one, otherwise from this cluster-wide level). A disk
+// is only ever used when discovery also finds it empty.
+//
+// +kubebuilder:validation:XValidation:rule="self.useAllNodes || (has(self.nodes) && size(self.nodes) > 0)",message="spec.storage selects no node: set useAllNodes: true or list nodes"
+type StorageSpec struct {
+	// UseAllNodes selects every node that matches the placement.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Use all nodes",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch"}
+	UseAllNodes bool `json:"useAllNodes,omitempty"`
+
+	// UseAllDevices selects every disk that discovery finds empty on a
+	// selected node.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Use all devices",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch"}
+	UseAllDevices bool `json:"useAllDevices,omitempty"`
+
+	// DeviceFilter is a regular expression (RE2 syntax) matched against the
+	// kernel name of each disk, for example "^sd[b-d]$" or "^nvme".
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Device filter",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
+	DeviceFilter string `json:"deviceFilter,omitempty"`
+
+	// DevicePathFilter is a regular expression (RE2 syntax) matched against
+	// every /dev/disk/by-* link of each disk, for example
+	// "^/dev/disk/by-path/pci-0000:03:00.0-sas-.*".
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Device path filter",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
+	DevicePathFilter string `json:"devicePathFilter,omitempty"`
+
+	// AllowLoopDevices lets loop devices become OSDs. Meant for tests and
+	// demonstrations only; production clusters leave it off.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Allow loop devices",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	AllowLoopDevices bool `json:"allowLoopDevices,omitempty"`
+
+	// Config holds the OSD settings that apply to every selected disk unless
+	// a node or device overrides them.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="OSD settings"
+	Config OSDConfig `json:"config,omitempty"`
+
+	// Nodes lists nodes by name: the nodes to use when useAllNodes is false,
+	// and per-node overrides in either case.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=5000
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Nodes"
+	Nodes []NodeStorageSpec `json:"nodes,omitempty"`
+}
+
+// NodeStorageSpec selects disks on one node and overrides cluster-wide
+// settings for it.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.devices) || size(self.devices) == 0 || (!has(self.deviceFilter) && !has(self.devicePathFilter) && !has(self.useAllDevices))",message="a node with an explicit devices list cannot also set deviceFilter, devicePathFilter or useAllDevices"
+type NodeStorageSpec struct {
+	// Name is the node's name as in its Node object (kubernetes.io/hostname).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Devices lists exactly the disks to use on this node, by kernel name
+	// ("sdb", "nvme0n1") or by a /dev/disk/by-* link. Prefer by-id links:
+	// kernel names can change across reboots.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	Devices []DeviceSpec `json:"devices,omitempty"`
+
+	// UseAllDevices overrides the cluster-wide useAllDevices on this node.
+	// +optional
+	UseAllDevices *bool `json:"useAllDevices,omitempty"`
+
+	// DeviceFilter overrides the cluster-wide deviceFilter on this node.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	DeviceFilter *string `json:"deviceFilter,omitempty"`
+
+	// DevicePathFilter overrides the cluster-wide devicePathFilter on this
+	// node.
+	// +kubebuilder:validation:MaxLength=256
+	// +optional
+	DevicePathFilter *string `json:"devicePathFilter,omitempty"`
+
+	// Config overrides the cluster-wide OSD settings on this node.
+	// +optional
+	Config OSDOverrides `json:"config,omitempty"`
+}
+
+// DeviceSpec names one disk on a node.
+type DeviceSpec struct {
+	// Name is the kernel name ("sdb", "nvme0n1") or a /dev/disk/by-* link
+	// ("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4").
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^([a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/[^/]+)$`
+	Name string `json:"name"`
+
+	// Config overrides the node's OSD settings for this disk.
+	// +optional
+	Config OSDOverrides `json:"config,omitempty"`
+}
+
+// OSDOverrides holds the OSD settings that a node or a single disk can
+// override. The minimum disk size is cluster-wide only.
+type OSDOverrides struct {
+	// DeviceClass is the CRUSH device class of the OSDs here, overriding
+	// the enclosing level's.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9_-]{0,31}$`
+	// +optional
+	DeviceClass string `json:"deviceClass,omitempty"`
+}
+
+// OSDConfig holds the cluster-wide OSD settings. Nodes and disks can
+// override some of them (OSDOverrides).
+type OSDConfig struct {
+	// DeviceClass is the CRUSH device class of the OSD ("hdd", "ssd",
+	// "nvme" or a custom class). When unset Ceph detects it.
+	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9_-]{0,31}$`
+	// +optional
+	DeviceClass string `json:"deviceClass,omitempty"`
+
+	// MinSize is the smallest disk that may become an OSD; smaller disks are
+	// reported as TooSmall. Defaults to 5Gi; must be at least 1Gi.
+	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="minSize must be at least 1Gi"
+	// +optional
+	MinSize *resource.Quantity `json:"minSize,omitempty"`
+}
+
+// PlacementSpec constrains where node-side pods run.
+type PlacementSpec struct {
+	// NodeAffinity restricts the nodes that may run discovery and OSDs.
+	// +optional
+	NodeAffinity *corev1.NodeAffinity `json:"nodeAffinity,omitempty"`
+
+	// Tolerations let node-side pods run on tainted nodes.
+	// +kubebuilder:validation:MaxItems=64
+	// +optional
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+}
+
+// ResourcesSpec sets compute resources of Ceph daemons.
+type ResourcesSpec struct {
+	// OSD is applied to every OSD container.
+	// +optional
+	OSD corev1.ResourceRequirements `json:"osd,omitempty"`
+}
+
+// CleanupPolicySpec says what deletion does to disk data.
+type CleanupPolicySpec struct {
+	// Confirmation must be exactly "yes-really-destroy-data" for the
+	// operator to wipe the OSD disks when this CephCluster is deleted. Any
+	// other value, including the default empty one, keeps all disk data.
+	// +kubebuilder:validation:Enum="";yes-really-destroy-data
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup confirmation",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	Confirmation string `json:"confirmation,omitempty"`
+}
+
+// Condition types of a CephCluster. Each is positive: True is good.
+const (
+	// ConditionReady summarises the others: True when the cluster has
+	// converged on its spec.
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while the operator is working towards
+	// the spec.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when something prevents convergence and
+	// needs attention; its message says what.
+	ConditionDegraded = "Degraded"
+	// ConditionConfigured is True once the cluster identity Secret and the
+	// ceph.conf ConfigMap exist.
+	ConditionConfigured = "Configured"
+	// ConditionDisksDiscovered is True when every selected node has
+	// published its DiskInventory.
+	ConditionDisksDiscovered = "DisksDiscovered"
+	// ConditionOSDsProvisioned is True when every selected, available disk
+	// runs an OSD.
+	ConditionOSDsProvisioned = "OSDsProvisioned"
+)
+
+// Condition reasons of a CephCluster.
+const (
+	// ReasonReconciled means the cluster matches its spec.
+	ReasonReconciled = "Reconciled"
+	// ReasonReconciling means work towards the spec is under way.
+	ReasonReconciling = "Reconciling"
+	// ReasonDuplicateCluster means another CephCluster already owns this
+	// namespace; this one is left alone.
+	ReasonDuplicateCluster = "DuplicateCluster"
+	// ReasonReconcileError means an API call failed; the message says which.
+	ReasonReconcileError = "ReconcileError"
+	// ReasonDeleting means the cluster is being deleted.
+	ReasonDeleting = "Deleting"
+	// ReasonAsExpected is the reason of a healthy Degraded=False condition.
+	ReasonAsExpected = "AsExpected"
+)
+
+// CephClusterStatus is what the operator observed and did.
+type CephClusterStatus struct {
+	// ObservedGeneration is the generation of the spec the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions are Ready, Progressing, Degraded and the specific
+	// Configured, DisksDiscovered and OSDsProvisioned.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Conditions",xDescriptors={"urn:alm:descriptor:io.kubernetes.conditions"}
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// FSID is the Ceph cluster's unique id. Disks whose BlueStore label
+	// carries another FSID belong to another cluster and are never used.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="FSID",xDescriptors={"urn:alm:descriptor:text"}
+	FSID string `json:"fsid,omitempty"`
+
+	// Nodes is the number of nodes selected for storage.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Nodes",xDescriptors={"urn:alm:descriptor:text"}
+	Nodes int32 `json:"nodes"`
+
+	// Disks counts the disks discovered on selected nodes.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks"
+	Disks DiskCounts `json:"disks,omitempty"`
+
+	// OSDs counts the OSDs.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs"
+	OSDs OSDCounts `json:"osds,omitempty"`
+
+	// NodeSummaries is a short per-node account. Details per disk are in
+	// the DiskInventory named after the node.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Per-node summary"
+	NodeSummaries []NodeSummary `json:"nodeSummaries,omitempty"`
+}
+
+// DiskCounts counts disks by verdict.
+type DiskCounts struct {
+	// Discovered is every disk found on selected nodes.
+	Discovered int32 `json:"discovered"`
+	// Available is the disks found empty and eligible.
+	Available int32 `json:"available"`
+	// OSDs is the disks that already hold an OSD of this cluster.
+	OSDs int32 `json:"osds"`
+	// Rejected is the disks left alone.
+	Rejected int32 `json:"rejected"`
+	// RejectedByReason counts rejected disks per reason code.
+	// +listType=map
+	// +listMapKey=reason
+	// +optional
+	RejectedByReason []ReasonCount `json:"rejectedByReason,omitempty"`
+}
+
+// ReasonCount is a count of disks rejected for one reason.
+type ReasonCount struct {
+	// Reason is a DiskInventory reason code such as HasPartitions.
+	Reason string `json:"reason"`
+	// Count is the number of disks rejected for that reason.
+	Count int32 `json:"count"`
+}
+
+// OSDCounts counts OSDs by state.
+type OSDCounts struct {
+	// Desired is the number of OSDs the storage selection asks for.
+	Desired int32 `json:"desired"`
+	// Preparing is the number of disks being prepared.
+	Preparing int32 `json:"preparing"`
+	// Provisioned is the number of OSDs that exist on disk.
+	Provisioned int32 `json:"provisioned"`
+	// Running is the number of OSDs whose pod is ready.
+	Running int32 `json:"running"`
+	// Failed is the number of disks whose preparation failed.
+	Failed int32 `json:"failed"`
+}
+
+// NodeSummary is a short account of one node.
+type NodeSummary struct {
+	// Name is the node's name.
+	Name string `json:"name"`
+	// Disks is the number of disks discovered on the node.
+	Disks int32 `json:"disks"`
+	// Available is the number of disks found empty and eligible.
+	Available int32 `json:"available"`
+	// OSDs is the number of OSDs on the node.
+	OSDs int32 `json:"osds"`
+	// Message explains anything that needs attention on this node.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// CephCluster is a Ceph cluster whose OSDs are made from the disks of this
+// Kubernetes cluster's nodes. At most one CephCluster per namespace is
+// reconciled; another one is reported with reason DuplicateCluster.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=ceph;cc,categories=ceph
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodes`
+// +kubebuilder:printcolumn:name="Disks",type=integer,JSONPath=`.status.disks.discovered`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.disks.available`,priority=1
+// +kubebuilder:printcolumn:name="OSDs",type=integer,JSONPath=`.status.osds.running`
+// +kubebuilder:printcolumn:name="Desired",type=integer,JSONPath=`.status.osds.desired`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +operator-sdk:csv:customresourcedefinitions:displayName="Ceph Cluster",resources={{Secret,v1},{ConfigMap,v1},{DaemonSet,v1},{Deployment,v1},{Job,v1},{DiskInventory,v1alpha1}}
+type CephCluster struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   CephClusterSpec   `json:"spec"`
+	Status CephClusterStatus `json:"status,omitempty"`
+}
+
+// CephClusterList is a list of CephClusters.
+//
+// +kubebuilder:object:root=true
+type CephClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []CephCluster `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&CephCluster{}, &CephClusterList{})
+}

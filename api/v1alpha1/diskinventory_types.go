@@ -1,0 +1,181 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DiskState is the verdict on one disk.
+// +kubebuilder:validation:Enum=Available;OSD;Rejected
+type DiskState string
+
+const (
+	// DiskAvailable means every check found the disk empty: it may become an
+	// OSD if the storage selection picks it.
+	DiskAvailable DiskState = "Available"
+	// DiskOSD means the disk holds a BlueStore OSD of this cluster.
+	DiskOSD DiskState = "OSD"
+	// DiskRejected means the disk is left alone; reason says why.
+	DiskRejected DiskState = "Rejected"
+)
+
+// DiskInventorySpec carries requests from the operator to the node agent.
+type DiskInventorySpec struct {
+	// NodeName is the node this inventory describes; it equals the object's
+	// name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.nodeName is immutable"
+	NodeName string `json:"nodeName"`
+
+	// RescanRequest asks the agent for a fresh scan whenever it grows; the
+	// agent echoes it in status.observedRescanRequest once it has scanned.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	RescanRequest int64 `json:"rescanRequest,omitempty"`
+}
+
+// DiskVerdict is the decision on one disk and why.
+type DiskVerdict struct {
+	// State is Available, OSD or Rejected.
+	State DiskState `json:"state"`
+
+	// Reason is a stable, machine-readable code: empty for Available and
+	// OSD, otherwise one of NotADisk, Unreadable, ReadOnly, Removable,
+	// TooSmall, HasPartitions, HasPartitionTable, HasFilesystem, Mounted,
+	// InUseAsSwap, HasHolders, ForeignCephCluster or Busy.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	Reason string `json:"reason,omitempty"`
+
+	// Message says in words what was found, for example
+	// "partition sdb1 is mounted at /var/lib/docker".
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// OSDID is the id of the OSD on this disk when state is OSD.
+	// +optional
+	OSDID *int32 `json:"osdID,omitempty"`
+
+	// ClusterFSID is the FSID found in the disk's BlueStore label, if any.
+	// +optional
+	ClusterFSID string `json:"clusterFSID,omitempty"`
+}
+
+// Disk describes one block device found on the node.
+type Disk struct {
+	// Name is the kernel name, such as sdb or nvme0n1. It can change across
+	// reboots; use id to refer to a disk.
+	Name string `json:"name"`
+
+	// ID is the stable identity of the disk: a WWN or serial-based
+	// /dev/disk/by-id link when the disk has one, otherwise the best
+	// available link.
+	ID string `json:"id"`
+
+	// Path is the device node, such as /dev/sdb.
+	Path string `json:"path"`
+
+	// Links are all /dev/disk/by-* links to the disk.
+	// +listType=set
+	// +optional
+	Links []string `json:"links,omitempty"`
+
+	// WWN is the disk's World Wide Name, if it reports one.
+	// +optional
+	WWN string `json:"wwn,omitempty"`
+
+	// Serial is the disk's serial number, if it reports one.
+	// +optional
+	Serial string `json:"serial,omitempty"`
+
+	// Model is the disk's model string.
+	// +optional
+	Model string `json:"model,omitempty"`
+
+	// Type is the kind of block device: disk, loop, lvm, crypt, mpath, md,
+	// rom, zram, nbd or rbd.
+	Type string `json:"type"`
+
+	// SizeBytes is the capacity in bytes.
+	SizeBytes int64 `json:"sizeBytes"`
+
+	// Rotational is true for spinning disks.
+	// +optional
+	Rotational bool `json:"rotational,omitempty"`
+
+	// Verdict is what the agent decided about the disk and why.
+	Verdict DiskVerdict `json:"verdict"`
+}
+
+// DiskInventoryStatus is what the node agent found. Only the agent writes it.
+type DiskInventoryStatus struct {
+	// Disks are the node's block devices, sorted by name.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Disks []Disk `json:"disks,omitempty"`
+
+	// Summary counts the disks by state.
+	// +optional
+	Summary DiskInventorySummary `json:"summary,omitempty"`
+
+	// ObservedRescanRequest is the spec.rescanRequest the last scan answered.
+	// +optional
+	ObservedRescanRequest int64 `json:"observedRescanRequest,omitempty"`
+
+	// LastScanTime is when the content last changed.
+	// +optional
+	LastScanTime *metav1.Time `json:"lastScanTime,omitempty"`
+
+	// AgentVersion is the version of the agent that wrote this status.
+	// +optional
+	AgentVersion string `json:"agentVersion,omitempty"`
+}
+
+// DiskInventorySummary counts the disks of one node by state.
+type DiskInventorySummary struct {
+	// Disks is the number of disks found.
+	Disks int32 `json:"disks"`
+	// Available is the number of empty, eligible disks.
+	Available int32 `json:"available"`
+	// OSDs is the number of disks holding an OSD of this cluster.
+	OSDs int32 `json:"osds"`
+	// Rejected is the number of disks left alone.
+	Rejected int32 `json:"rejected"`
+}
+
+// DiskInventory lists the block devices of one node with a verdict on each.
+// There is one per selected node, named after the node, in the namespace of
+// the CephCluster that owns it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=di;disks,categories=ceph
+// +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.nodeName`
+// +kubebuilder:printcolumn:name="Devices",type=integer,JSONPath=`.status.summary.disks`
+// +kubebuilder:printcolumn:name="Available",type=integer,JSONPath=`.status.summary.available`
+// +kubebuilder:printcolumn:name="OSDs",type=integer,JSONPath=`.status.summary.osds`
+// +kubebuilder:printcolumn:name="Rejected",type=integer,JSONPath=`.status.summary.rejected`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +operator-sdk:csv:customresourcedefinitions:displayName="Disk Inventory"
+type DiskInventory struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   DiskInventorySpec   `json:"spec"`
+	Status DiskInventoryStatus `json:"status,omitempty"`
+}
+
+// DiskInventoryList is a list of DiskInventories.
+//
+// +kubebuilder:object:root=true
+type DiskInventoryList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DiskInventory `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DiskInventory{}, &DiskInventoryList{})
+}

@@ -1,0 +1,210 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+)
+
+// TestSchemaValidation sends invalid CephClusters and DiskInventories to a
+// real API server and checks that each is rejected with a message naming the
+// offending field, and that the samples are accepted.
+func TestSchemaValidation(t *testing.T) {
+	env := testenv.Start(t)
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx := context.Background()
+
+	valid := func() map[string]any {
+		return map[string]any{
+			"image": "quay.io/ceph/ceph:v18.2.4",
+			"storage": map[string]any{
+				"useAllNodes":   true,
+				"useAllDevices": true,
+			},
+		}
+	}
+	node := func(fields map[string]any) map[string]any {
+		n := map[string]any{"name": "node-a"}
+		for k, v := range fields {
+			n[k] = v
+		}
+		return n
+	}
+
+	cases := []struct {
+		name string
+		// mutate turns a valid spec into an invalid one.
+		mutate func(spec map[string]any)
+		// want are substrings the error must contain: the field and why.
+		want []string
+	}{
+		{"missing image", func(s map[string]any) { delete(s, "image") }, []string{"spec.image", "Required"}},
+		{"empty image", func(s map[string]any) { s["image"] = "" }, []string{"spec.image"}},
+		{"image with spaces", func(s map[string]any) { s["image"] = "ceph image" }, []string{"spec.image"}},
+		{"missing storage", func(s map[string]any) { delete(s, "storage") }, []string{"spec.storage", "Required"}},
+		{"relative dataDirHostPath", func(s map[string]any) { s["dataDirHostPath"] = "var/lib/ceph" }, []string{"spec.dataDirHostPath"}},
+		{"root dataDirHostPath", func(s map[string]any) { s["dataDirHostPath"] = "/" }, []string{"spec.dataDirHostPath"}},
+		{"dataDirHostPath with ..", func(s map[string]any) { s["dataDirHostPath"] = "/var/lib/../etc" }, []string{"spec.dataDirHostPath", ".."}},
+		{"system dataDirHostPath", func(s map[string]any) { s["dataDirHostPath"] = "/etc" }, []string{"spec.dataDirHostPath", "system directory"}},
+		{"even mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 2} }, []string{"spec.mon.count", "odd"}},
+		{"zero mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 0} }, []string{"spec.mon.count"}},
+		{"mon count above 9", func(s map[string]any) { s["mon"] = map[string]any{"count": 11} }, []string{"spec.mon.count"}},
+		{"no node selected", func(s map[string]any) { s["storage"] = map[string]any{"useAllDevices": true} }, []string{"spec.storage", "selects no node"}},
+		{"duplicate node", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(nil), node(nil)}
+		}, []string{"spec.storage.nodes", "Duplicate"}},
+		{"node name with capitals", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{map[string]any{"name": "Node_A"}}
+		}, []string{"spec.storage.nodes[0].name"}},
+		{"devices and deviceFilter on one node", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices":      []any{map[string]any{"name": "sdb"}},
+				"deviceFilter": "^sd",
+			})}
+		}, []string{"spec.storage.nodes[0]", "explicit devices list"}},
+		{"devices and useAllDevices on one node", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices":       []any{map[string]any{"name": "sdb"}},
+				"useAllDevices": true,
+			})}
+		}, []string{"spec.storage.nodes[0]", "explicit devices list"}},
+		{"device given as /dev/sdb", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "/dev/sdb"}},
+			})}
+		}, []string{"spec.storage.nodes[0].devices[0].name"}},
+		{"duplicate device", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "sdb"}, map[string]any{"name": "sdb"}},
+			})}
+		}, []string{"spec.storage.nodes[0].devices", "Duplicate"}},
+		{"deviceFilter too long", func(s map[string]any) {
+			s["storage"].(map[string]any)["deviceFilter"] = strings.Repeat("a", 300)
+		}, []string{"spec.storage.deviceFilter"}},
+		{"bad deviceClass", func(s map[string]any) {
+			s["storage"].(map[string]any)["config"] = map[string]any{"deviceClass": "Fast SSD"}
+		}, []string{"spec.storage.config.deviceClass"}},
+		{"minSize below 1Gi", func(s map[string]any) {
+			s["storage"].(map[string]any)["config"] = map[string]any{"minSize": "100Mi"}
+		}, []string{"spec.storage.config.minSize", "at least 1Gi"}},
+		{"unknown cleanup confirmation", func(s map[string]any) {
+			s["cleanupPolicy"] = map[string]any{"confirmation": "yes"}
+		}, []string{"spec.cleanupPolicy.confirmation", "yes-really-destroy-data"}},
+		{"bad toleration operator", func(s map[string]any) {
+			s["placement"] = map[string]any{"tolerations": []any{map[string]any{"key": "k", "operator": 3}}}
+		}, []string{"spec.placement.tolerations[0].operator"}},
+		{"wrong type for useAllNodes", func(s map[string]any) {
+			s["storage"].(map[string]any)["useAllNodes"] = "yes"
+		}, []string{"spec.storage.useAllNodes"}},
+	}
+	if len(cases) < 20 {
+		t.Fatalf("only %d invalid cases", len(cases))
+	}
+
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := valid()
+			tc.mutate(spec)
+			obj := cephCluster("invalid-"+strings.ReplaceAll(strings.ToLower(tc.name), " ", "-"), spec)
+			obj.SetName(strings.NewReplacer("/", "", ".", "", "_", "").Replace(obj.GetName()))
+			err := env.Client.Create(ctx, obj)
+			if err == nil {
+				t.Fatalf("accepted an invalid CephCluster: %v", spec)
+			}
+			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
+				t.Fatalf("want an Invalid error, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not mention %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+
+	t.Run("valid spec is accepted with defaults", func(t *testing.T) {
+		obj := cephCluster("defaults", valid())
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("valid CephCluster rejected: %v", err)
+		}
+		if got, _, _ := unstructured.NestedString(obj.Object, "spec", "dataDirHostPath"); got != "/var/lib/ceph-operator" {
+			t.Errorf("dataDirHostPath default = %q", got)
+		}
+		if got, _, _ := unstructured.NestedInt64(obj.Object, "spec", "mon", "count"); got != 3 {
+			t.Errorf("mon.count default = %d", got)
+		}
+	})
+
+	t.Run("dataDirHostPath is immutable", func(t *testing.T) {
+		obj := cephCluster("immutable", valid())
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+		_ = unstructured.SetNestedField(obj.Object, "/srv/ceph", "spec", "dataDirHostPath")
+		err := env.Client.Update(ctx, obj)
+		if err == nil || !strings.Contains(err.Error(), "spec.dataDirHostPath is immutable") {
+			t.Fatalf("changing dataDirHostPath: want an immutability error, got %v", err)
+		}
+	})
+
+	t.Run("DiskInventory nodeName is required and immutable", func(t *testing.T) {
+		di := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "ceph.cephoperator.io/v1alpha1", "kind": "DiskInventory",
+			"metadata": map[string]any{"name": "node-x", "namespace": "default"},
+			"spec":     map[string]any{},
+		}}
+		err := env.Client.Create(ctx, di)
+		if err == nil || !strings.Contains(err.Error(), "spec.nodeName") {
+			t.Fatalf("DiskInventory without nodeName: want an error naming spec.nodeName, got %v", err)
+		}
+		_ = unstructured.SetNestedField(di.Object, "node-x", "spec", "nodeName")
+		if err := env.Client.Create(ctx, di); err != nil {
+			t.Fatal(err)
+		}
+		_ = unstructured.SetNestedField(di.Object, "node-y", "spec", "nodeName")
+		err = env.Client.Update(ctx, di)
+		if err == nil || !strings.Contains(err.Error(), "spec.nodeName is immutable") {
+			t.Fatalf("changing nodeName: want an immutability error, got %v", err)
+		}
+	})
+
+	t.Run("samples are accepted", func(t *testing.T) {
+		dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+		files, err := filepath.Glob(filepath.Join(dir, "ceph_*.yaml"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no samples in %s: %v", dir, err)
+		}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			obj := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal(raw, &obj.Object); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			obj.SetNamespace("default")
+			obj.SetName("sample-" + obj.GetName())
+			if err := env.Client.Create(ctx, obj); err != nil {
+				t.Errorf("sample %s rejected: %v", filepath.Base(f), err)
+			}
+		}
+	})
+}
+
+func cephCluster(name string, spec map[string]any) *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "ceph.cephoperator.io/v1alpha1",
+		"kind":       "CephCluster",
+		"metadata":   map[string]any{"name": name, "namespace": "default"},
+		"spec":       spec,
+	}}
+}

@@ -1,0 +1,209 @@
+// Package controllers holds the operator's reconcilers. Each has one concern:
+// it gathers state, calls pure code to decide, and applies the result.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// CleanupFinalizer keeps a CephCluster until the operator has removed what it
+// created for it (and, only when confirmed, wiped its disks).
+const CleanupFinalizer = "ceph.cephoperator.io/cleanup"
+
+// CephClusterReconciler owns the CephCluster's finalizer, its identity and
+// configuration, and the summary in its status.
+type CephClusterReconciler struct {
+	// Client reads through the informer cache and writes to the API server.
+	Client client.Client
+	// APIReader reads straight from the API server; used where a stale
+	// cache could lead to a wrong decision (the identity Secret).
+	APIReader client.Reader
+	// Recorder emits events on transitions.
+	Recorder events.EventRecorder
+	// Clock stamps generated keys; tests may fix it.
+	Clock func() time.Time
+	// Random is the source of FSIDs and keys (crypto/rand when nil).
+	Random io.Reader
+}
+
+// +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=secrets;configmaps,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,namespace=ceph-operator-system,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler and its watches.
+func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil {
+		return errors.New("CephClusterReconciler needs Client, APIReader and Recorder")
+	}
+	if r.Clock == nil {
+		r.Clock = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("cephcluster").
+		For(&cephv1.CephCluster{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		// When a cluster goes away, a duplicate in its namespace may now be
+		// the one to reconcile.
+		Watches(&cephv1.CephCluster{},
+			handler.EnqueueRequestsFromMapFunc(r.siblings),
+			builder.WithPredicates(predicate.Funcs{
+				CreateFunc:  func(event.CreateEvent) bool { return false },
+				UpdateFunc:  func(e event.UpdateEvent) bool { return !e.ObjectNew.GetDeletionTimestamp().IsZero() },
+				DeleteFunc:  func(event.DeleteEvent) bool { return true },
+				GenericFunc: func(event.GenericEvent) bool { return false },
+			})).
+		Complete(r)
+}
+
+// siblings maps a CephCluster to the other CephClusters of its namespace.
+func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list cephv1.CephClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters to requeue siblings")
+		return nil
+	}
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if list.Items[i].Name != obj.GetName() {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return reqs
+}
+
+// clusterScope is what one reconcile of one CephCluster works with.
+type clusterScope struct {
+	cluster  *cephv1.CephCluster
+	observed observed
+}
+
+// Reconcile brings one CephCluster towards its spec. It never waits: every
+// dependency it needs is watched.
+func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+	log := ctrl.LoggerFrom(ctx)
+
+	cluster := &cephv1.CephCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+
+	// A second CephCluster in a namespace is reported and otherwise left
+	// alone: no finalizer, no objects. Deletion of a cluster that somehow
+	// holds the finalizer still runs its cleanup below.
+	owner, err := r.namespaceOwner(ctx, cluster.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if owner != nil && owner.Name != cluster.Name && !controllerutil.ContainsFinalizer(cluster, CleanupFinalizer) {
+		return ctrl.Result{}, r.reportDuplicate(ctx, cluster, owner.Name)
+	}
+
+	if cluster.DeletionTimestamp.IsZero() && controllerutil.AddFinalizer(cluster, CleanupFinalizer) {
+		if err := r.Client.Update(ctx, cluster); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+		log.V(1).Info("Added finalizer")
+		return ctrl.Result{}, nil
+	}
+
+	base := cluster.DeepCopy()
+	scope := &clusterScope{cluster: cluster}
+	defer func() {
+		if scope.observed.finalized {
+			return
+		}
+		scope.observed.err = retErr
+		setClusterStatus(cluster, scope.observed)
+		if err := r.patchStatus(ctx, base, cluster); err != nil {
+			retErr = errors.Join(retErr, err)
+		}
+	}()
+
+	if !cluster.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, scope)
+	}
+
+	for _, phase := range []func(context.Context, *clusterScope) error{
+		r.reconcileIdentity,
+		r.reconcileConfig,
+	} {
+		if err := phase(ctx, scope); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+// namespaceOwner returns the CephCluster that owns namespace ns: the oldest
+// one not being deleted (ties broken by name), or nil when there is none.
+func (r *CephClusterReconciler) namespaceOwner(ctx context.Context, ns string) (*cephv1.CephCluster, error) {
+	var list cephv1.CephClusterList
+	if err := r.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return nil, fmt.Errorf("listing CephClusters in %s: %w", ns, err)
+	}
+	return oldestCluster(list.Items), nil
+}
+
+// reportDuplicate marks cluster as a duplicate of owner and touches nothing
+// else.
+func (r *CephClusterReconciler) reportDuplicate(ctx context.Context, cluster *cephv1.CephCluster, owner string) error {
+	base := cluster.DeepCopy()
+	setDuplicateStatus(cluster, owner)
+	if !isConditionTrue(base, cephv1.ConditionDegraded) {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonDuplicateCluster, "Reconcile",
+			"CephCluster %s already manages namespace %s; this one is ignored", owner, cluster.Namespace)
+	}
+	return r.patchStatus(ctx, base, cluster)
+}
+
+// patchStatus writes the status when it changed, and only then, so an idle
+// resync makes no API write.
+func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *cephv1.CephCluster) error {
+	if equality.Semantic.DeepEqual(base.Status, cluster.Status) {
+		return nil
+	}
+	r.recordTransitions(base, cluster)
+	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
+	if err := r.Client.Status().Patch(ctx, cluster, patch); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("patching status: %w", err)
+	}
+	return nil
+}
+
+// recordTransitions emits an event when the Ready condition changes, never on
+// a reconcile that changes nothing.
+func (r *CephClusterReconciler) recordTransitions(before, after *cephv1.CephCluster) {
+	was, now := isConditionTrue(before, cephv1.ConditionReady), isConditionTrue(after, cephv1.ConditionReady)
+	switch {
+	case now && !was:
+		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "ClusterReady", "Reconcile", "CephCluster is ready")
+	case was && !now:
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, "ClusterNotReady", "Reconcile",
+			"CephCluster is no longer ready: %s", conditionMessage(after, cephv1.ConditionReady))
+	}
+}

@@ -1,0 +1,313 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/controllers"
+	"github.com/ceph-operator/ceph-operator/internal/manager"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+)
+
+const wait = 20 * time.Second
+
+// env is the API server shared by the tests of this package; each test uses
+// its own namespace.
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	testenv.SetupLogging()
+	var err error
+	if env, err = testenv.New(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = env.Stop()
+	os.Exit(code)
+}
+
+// startManager runs the operator's manager against env until the returned
+// stop function is called; stop waits for it to finish.
+func startManager(t *testing.T) (stop func()) {
+	t.Helper()
+	opts := manager.DefaultOptions()
+	opts.LeaderElect = false
+	opts.MetricsAddr = "0"
+	opts.ProbeAddr = "0"
+	opts.SkipControllerNameValidation = true
+	mgr, err := manager.New(env.Config, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager stopped with an error: %v", err)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func newNamespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func newCluster(ns, name string) *cephv1.CephCluster {
+	return &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: cephv1.CephClusterSpec{
+			Image:   "quay.io/ceph/ceph:v18.2.4",
+			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+		},
+	}
+}
+
+// getCluster reads a CephCluster straight from the API server.
+func getCluster(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+	t.Helper()
+	out := &cephv1.CephCluster{}
+	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(c), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readyAt fails unless cluster is Ready for its current generation.
+func readyAt(c *cephv1.CephCluster) error {
+	if c.Status.ObservedGeneration != c.Generation {
+		return fmt.Errorf("observedGeneration %d, generation %d", c.Status.ObservedGeneration, c.Generation)
+	}
+	ready := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != c.Generation {
+		return fmt.Errorf("not Ready for generation %d: %+v", c.Generation, c.Status.Conditions)
+	}
+	return nil
+}
+
+func waitReady(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+	t.Helper()
+	var got *cephv1.CephCluster
+	testenv.Eventually(t, wait, func() error {
+		got = getCluster(t, c)
+		return readyAt(got)
+	})
+	return got
+}
+
+func getSecret(t *testing.T, c *cephv1.CephCluster) *corev1.Secret {
+	t.Helper()
+	s := &corev1.Secret{}
+	key := client.ObjectKey{Namespace: c.Namespace, Name: resources.IdentitySecretName(c)}
+	if err := env.Client.Get(context.Background(), key, s); err != nil {
+		t.Fatalf("reading identity Secret: %v", err)
+	}
+	return s
+}
+
+func TestClusterLifecycle(t *testing.T) {
+	ctx := context.Background()
+	stop := startManager(t)
+	ns := newNamespace(t, "lifecycle")
+	cluster := newCluster(ns, "ceph")
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+
+	got := waitReady(t, cluster)
+	if len(got.Finalizers) != 1 || got.Finalizers[0] != controllers.CleanupFinalizer {
+		t.Errorf("finalizers = %v, want [%s]", got.Finalizers, controllers.CleanupFinalizer)
+	}
+	for typ, want := range map[string]metav1.ConditionStatus{
+		cephv1.ConditionReady:       metav1.ConditionTrue,
+		cephv1.ConditionConfigured:  metav1.ConditionTrue,
+		cephv1.ConditionProgressing: metav1.ConditionFalse,
+		cephv1.ConditionDegraded:    metav1.ConditionFalse,
+	} {
+		c := meta.FindStatusCondition(got.Status.Conditions, typ)
+		if c == nil || c.Status != want || c.ObservedGeneration != got.Generation {
+			t.Errorf("condition %s = %+v, want status %s at generation %d", typ, c, want, got.Generation)
+		}
+	}
+
+	secret := getSecret(t, got)
+	if secret.Immutable == nil || !*secret.Immutable {
+		t.Error("identity Secret is not immutable")
+	}
+	for _, k := range []string{resources.SecretKeyFSID, resources.SecretKeyMonKeyring, resources.SecretKeyAdminKeyring, resources.SecretKeyBootstrapOSDKeyring} {
+		if len(secret.Data[k]) == 0 {
+			t.Errorf("identity Secret lacks %q", k)
+		}
+	}
+	if fsid := string(secret.Data[resources.SecretKeyFSID]); got.Status.FSID != fsid {
+		t.Errorf("status.fsid %q != Secret's %q", got.Status.FSID, fsid)
+	}
+	cm := &corev1.ConfigMap{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.ConfigMapName(got)}, cm); err != nil {
+		t.Fatalf("reading ConfigMap: %v", err)
+	}
+	if want := "fsid = " + got.Status.FSID; !strings.Contains(cm.Data["ceph.conf"], want) {
+		t.Errorf("ceph.conf lacks %q:\n%s", want, cm.Data["ceph.conf"])
+	}
+	for _, v := range cm.Data {
+		if strings.Contains(v, "key =") || strings.Contains(v, "AQ") {
+			t.Errorf("ConfigMap holds key material: %q", v)
+		}
+	}
+
+	// A spec change is observed, and the identity is left as it was.
+	got.Spec.Mon.Count = 5
+	if err := env.Client.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	got = waitReady(t, got)
+	if again := getSecret(t, got); again.ResourceVersion != secret.ResourceVersion {
+		t.Errorf("identity Secret was rewritten on a spec change (resourceVersion %s -> %s)", secret.ResourceVersion, again.ResourceVersion)
+	}
+
+	// An operator restart does not change the identity either.
+	stop()
+	startManager(t)
+	got.Spec.Mon.Count = 3
+	if err := env.Client.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	got = waitReady(t, got)
+	again := getSecret(t, got)
+	if again.UID != secret.UID || again.ResourceVersion != secret.ResourceVersion || string(again.Data["fsid"]) != string(secret.Data["fsid"]) {
+		t.Errorf("identity Secret changed across an operator restart")
+	}
+
+	// Deletion removes what the operator created, then the finalizer; an
+	// unrelated Secret in the namespace stays.
+	unrelated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "user-secret"}, StringData: map[string]string{"a": "b"}}
+	if err := env.Client.Create(ctx, unrelated); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() error {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(got), &cephv1.CephCluster{})
+		if !apierrors.IsNotFound(err) {
+			return fmt.Errorf("CephCluster still exists (err=%v)", err)
+		}
+		return nil
+	})
+	for _, obj := range []client.Object{secret, cm} {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
+			t.Errorf("%T %s survived cluster deletion (err=%v)", obj, obj.GetName(), err)
+		}
+	}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(unrelated), &corev1.Secret{}); err != nil {
+		t.Errorf("unrelated Secret was touched by deletion: %v", err)
+	}
+}
+
+func TestDuplicateCluster(t *testing.T) {
+	ctx := context.Background()
+	startManager(t)
+	ns := newNamespace(t, "duplicate")
+	first := newCluster(ns, "first")
+	if err := env.Client.Create(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, first)
+	// Creation timestamps have one-second resolution; make the second
+	// cluster unambiguously younger.
+	time.Sleep(1100 * time.Millisecond)
+
+	second := newCluster(ns, "second")
+	if err := env.Client.Create(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() error {
+		got := getCluster(t, second)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != cephv1.ReasonDuplicateCluster {
+			return fmt.Errorf("Ready = %+v, want False/DuplicateCluster", c)
+		}
+		if !strings.Contains(c.Message, "first") {
+			return fmt.Errorf("message %q does not name the owning cluster", c.Message)
+		}
+		return nil
+	})
+	got := getCluster(t, second)
+	if len(got.Finalizers) != 0 {
+		t.Errorf("duplicate got finalizers %v", got.Finalizers)
+	}
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.IdentitySecretName(second)}, &corev1.Secret{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("duplicate got an identity Secret (err=%v)", err)
+	}
+
+	// When the first cluster goes, the second one takes the namespace over.
+	if err := env.Client.Delete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	got = waitReady(t, second)
+	if got.Status.FSID == "" {
+		t.Error("second cluster has no FSID after taking over")
+	}
+}
+
+func TestForeignSecretIsReportedNotOverwritten(t *testing.T) {
+	ctx := context.Background()
+	startManager(t)
+	ns := newNamespace(t, "foreign")
+	cluster := newCluster(ns, "ceph")
+	foreign := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.IdentitySecretName(cluster)},
+		StringData: map[string]string{"note": "made by hand"},
+	}
+	if err := env.Client.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() error {
+		got := getCluster(t, cluster)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionDegraded)
+		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "not created by ceph-operator") {
+			return fmt.Errorf("Degraded = %+v, want True naming the foreign Secret", c)
+		}
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
+			return fmt.Errorf("Ready = %+v, want False", r)
+		}
+		return nil
+	})
+	after := &corev1.Secret{}
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(foreign), after); err != nil {
+		t.Fatal(err)
+	}
+	if string(after.Data["note"]) != "made by hand" || len(after.Data) != 1 {
+		t.Errorf("foreign Secret was modified: %v", after.Data)
+	}
+}

@@ -1,0 +1,36 @@
+package ceph
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Config is what goes into the cluster's ceph.conf. It holds no secrets:
+// keys are only ever in Secrets.
+type Config struct {
+	// FSID is the cluster's unique id.
+	FSID string
+	// MonHosts are the monitors' addresses ("v2:10.0.0.1:3300"); empty until
+	// monitors run.
+	MonHosts []string
+}
+
+// Render returns the ceph.conf text. The output is deterministic for a given
+// Config so that the ConfigMap is only written when something changed.
+func (c Config) Render() string {
+	var b strings.Builder
+	b.WriteString("[global]\n")
+	fmt.Fprintf(&b, "fsid = %s\n", c.FSID)
+	if len(c.MonHosts) > 0 {
+		fmt.Fprintf(&b, "mon_host = %s\n", strings.Join(c.MonHosts, ","))
+	}
+	b.WriteString("auth_cluster_required = cephx\n")
+	b.WriteString("auth_service_required = cephx\n")
+	b.WriteString("auth_client_required = cephx\n")
+	b.WriteString("ms_bind_msgr2 = true\n")
+	b.WriteString("osd_pool_default_size = 3\n")
+	b.WriteString("osd_pool_default_min_size = 2\n")
+	b.WriteString("\n[osd]\n")
+	b.WriteString("osd_objectstore = bluestore\n")
+	return b.String()
+}

@@ -1,0 +1,212 @@
+// Package manager assembles the operator's controller-runtime manager: the
+// scheme, an informer cache limited to the operator's own objects, leader
+// election, probes, secured metrics and the reconcilers.
+package manager
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/controllers"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// LeaderElectionID is the name of the Lease replicas compete for.
+const LeaderElectionID = "ceph-operator.ceph.cephoperator.io"
+
+// Options configure the manager; every field has a command-line flag.
+type Options struct {
+	// MetricsAddr is where metrics are served ("0" disables them).
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS, for authenticated and
+	// authorised callers only.
+	SecureMetrics bool
+	// ProbeAddr is where /healthz and /readyz are served ("0" disables).
+	ProbeAddr string
+	// LeaderElect turns on leader election, so that only one replica
+	// reconciles at a time.
+	LeaderElect bool
+	// LeaderElectionNamespace is where the Lease lives; empty means the
+	// namespace the operator runs in.
+	LeaderElectionNamespace string
+	// LeaseDuration is how long followers wait before taking over a lease
+	// that is not renewed.
+	LeaseDuration time.Duration
+	// RenewDeadline is how long the leader keeps trying to renew before it
+	// gives up leadership.
+	RenewDeadline time.Duration
+	// RetryPeriod is how often candidates try to acquire or renew.
+	RetryPeriod time.Duration
+	// ReleaseOnCancel gives the lease up on a clean shutdown so another
+	// replica takes over at once.
+	ReleaseOnCancel bool
+	// WatchNamespaces limits the operator to these namespaces; empty means
+	// all namespaces.
+	WatchNamespaces []string
+	// SkipControllerNameValidation lets tests run several managers in one
+	// process; controller-runtime otherwise refuses a second controller of
+	// the same name.
+	SkipControllerNameValidation bool
+}
+
+// DefaultOptions returns the options used when no flag is given.
+func DefaultOptions() Options {
+	return Options{
+		MetricsAddr:     ":8443",
+		SecureMetrics:   true,
+		ProbeAddr:       ":8081",
+		LeaderElect:     true,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		WatchNamespaces: splitNamespaces(os.Getenv("WATCH_NAMESPACE")),
+	}
+}
+
+// BindFlags registers the options' flags on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint; \"0\" disables it.")
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS to authenticated, authorised callers only.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the /healthz and /readyz endpoints.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader on a Lease so only one replica reconciles.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election Lease (default: the operator's namespace).")
+	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long followers wait before taking over an unrenewed lease.")
+	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader retries renewing before giving up leadership.")
+	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the lease.")
+	fs.BoolVar(&o.ReleaseOnCancel, "leader-election-release-on-cancel", o.ReleaseOnCancel, "Release the lease on clean shutdown so failover is immediate.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: $WATCH_NAMESPACE, or all namespaces when empty).", func(s string) error {
+		o.WatchNamespaces = splitNamespaces(s)
+		return nil
+	})
+}
+
+// Validate reports options that cannot work together.
+func (o Options) Validate() error {
+	if o.LeaderElect {
+		if o.RenewDeadline >= o.LeaseDuration {
+			return fmt.Errorf("--leader-election-renew-deadline (%s) must be shorter than --leader-election-lease-duration (%s)", o.RenewDeadline, o.LeaseDuration)
+		}
+		if o.RetryPeriod <= 0 || o.RetryPeriod >= o.RenewDeadline {
+			return fmt.Errorf("--leader-election-retry-period (%s) must be positive and shorter than --leader-election-renew-deadline (%s)", o.RetryPeriod, o.RenewDeadline)
+		}
+	}
+	return nil
+}
+
+// NewScheme returns a scheme with the built-in kinds and this operator's.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding built-in kinds to scheme: %w", err)
+	}
+	if err := cephv1.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding ceph.cephoperator.io kinds to scheme: %w", err)
+	}
+	return s, nil
+}
+
+// New builds the manager with every reconciler registered. It does not start
+// it.
+func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+
+	metrics := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics}
+	if o.SecureMetrics {
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         cacheOptions(o.WatchNamespaces),
+		Metrics:                       metrics,
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: o.ReleaseOnCancel,
+		LeaseDuration:                 &o.LeaseDuration,
+		RenewDeadline:                 &o.RenewDeadline,
+		RetryPeriod:                   &o.RetryPeriod,
+		Controller:                    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, fmt.Errorf("adding readiness check: %w", err)
+	}
+
+	if err := (&controllers.CephClusterReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("ceph-operator"),
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
+	}
+	return mgr, nil
+}
+
+// cacheOptions limits the informer cache: to the watched namespaces, and for
+// the built-in kinds the operator creates, to objects carrying its
+// managed-by label, so memory does not grow with unrelated Secrets,
+// ConfigMaps or workloads in the cluster.
+func cacheOptions(namespaces []string) cache.Options {
+	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
+	opts := cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}:     owned,
+			&corev1.ConfigMap{}:  owned,
+			&appsv1.DaemonSet{}:  owned,
+			&appsv1.Deployment{}: owned,
+			&batchv1.Job{}:       owned,
+		},
+	}
+	if len(namespaces) > 0 {
+		opts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			opts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	return opts
+}
+
+// splitNamespaces parses a comma-separated namespace list.
+func splitNamespaces(s string) []string {
+	var out []string
+	for _, ns := range strings.Split(s, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	return out
+}
+

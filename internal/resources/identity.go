@@ -1,0 +1,103 @@
+package resources
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+)
+
+// Keys of the identity Secret. Each keyring is its own key so that a pod
+// mounts only the keyring it needs (Secret volume items).
+const (
+	SecretKeyFSID                = "fsid"
+	SecretKeyMonKeyring          = "mon.keyring"
+	SecretKeyAdminKeyring        = "admin.keyring"
+	SecretKeyBootstrapOSDKeyring = "bootstrap-osd.keyring"
+	// ConfigMapKeyCephConf is the ceph.conf key of the config ConfigMap.
+	ConfigMapKeyCephConf = "ceph.conf"
+)
+
+// Identity is a cluster's FSID and cephx keys, generated once.
+type Identity struct {
+	// FSID is the cluster's unique id.
+	FSID string
+	// MonKey is the monitors' shared "mon." key.
+	MonKey string
+	// AdminKey is client.admin's key.
+	AdminKey string
+	// BootstrapOSDKey is client.bootstrap-osd's key, used by prepare Jobs
+	// to register new OSDs.
+	BootstrapOSDKey string
+}
+
+// IdentitySecretName is the name of the Secret holding cluster's identity.
+func IdentitySecretName(cluster *cephv1.CephCluster) string {
+	return cluster.Name + "-ceph-identity"
+}
+
+// ConfigMapName is the name of the ConfigMap holding cluster's ceph.conf.
+func ConfigMapName(cluster *cephv1.CephCluster) string {
+	return cluster.Name + "-ceph-config"
+}
+
+// IdentitySecret builds the Secret that holds the cluster identity. It is
+// immutable: the FSID and keys are created once and never rewritten.
+func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
+	immutable := true
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      IdentitySecretName(cluster),
+			Namespace: cluster.Namespace,
+			Labels:    Labels(cluster, "identity"),
+		},
+		Immutable: &immutable,
+		Type:      corev1.SecretTypeOpaque,
+		StringData: map[string]string{
+			SecretKeyFSID: id.FSID,
+			SecretKeyMonKeyring: ceph.Keyring("mon.", id.MonKey, map[string]string{
+				"mon": "allow *",
+			}),
+			SecretKeyAdminKeyring: ceph.Keyring("client.admin", id.AdminKey, map[string]string{
+				"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *",
+			}),
+			SecretKeyBootstrapOSDKeyring: ceph.Keyring("client.bootstrap-osd", id.BootstrapOSDKey, map[string]string{
+				"mon": "allow profile bootstrap-osd",
+			}),
+		},
+	}
+}
+
+// FSIDFromSecret reads and checks the identity stored in secret. It returns
+// an error naming what is wrong when the Secret was edited by hand, so the
+// problem is reported instead of being spread to the daemons.
+func FSIDFromSecret(secret *corev1.Secret) (string, error) {
+	fsid := string(secret.Data[SecretKeyFSID])
+	if fsid == "" {
+		return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, SecretKeyFSID)
+	}
+	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring} {
+		if len(secret.Data[k]) == 0 {
+			return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, k)
+		}
+	}
+	return fsid, nil
+}
+
+// ConfigMap builds the ConfigMap holding the cluster's ceph.conf, which holds
+// no secret.
+func ConfigMap(cluster *cephv1.CephCluster, conf ceph.Config) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ConfigMapName(cluster),
+			Namespace: cluster.Namespace,
+			Labels:    Labels(cluster, "config"),
+		},
+		Data: map[string]string{ConfigMapKeyCephConf: conf.Render()},
+	}
+}

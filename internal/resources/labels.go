@@ -1,0 +1,39 @@
+// Package resources builds the Kubernetes objects the operator creates, as
+// pure functions of the CephCluster (and what was observed). Reconcilers set
+// owner references and apply them; tests compare them with golden files.
+package resources
+
+import (
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// Label keys and values on every object the operator creates. The manager's
+// informer cache only holds objects with ManagedByLabel=ManagedByValue, so
+// memory does not grow with unrelated objects in the cluster.
+const (
+	// ManagedByLabel marks objects created by this operator.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel.
+	ManagedByValue = "ceph-operator"
+	// ComponentLabel names the part of the cluster an object belongs to.
+	ComponentLabel = "app.kubernetes.io/component"
+	// ClusterLabel names the CephCluster an object belongs to.
+	ClusterLabel = "ceph.cephoperator.io/cluster"
+)
+
+// Labels returns the labels of an object of the given component of cluster.
+func Labels(cluster *cephv1.CephCluster, component string) map[string]string {
+	return map[string]string{
+		ManagedByLabel: ManagedByValue,
+		ClusterLabel:   cluster.Name,
+		ComponentLabel: component,
+		"app.kubernetes.io/name":    "ceph",
+		"app.kubernetes.io/part-of": "ceph-operator",
+	}
+}
+
+// ClusterSelector returns the labels that select every object the operator
+// created for cluster.
+func ClusterSelector(cluster *cephv1.CephCluster) map[string]string {
+	return map[string]string{ManagedByLabel: ManagedByValue, ClusterLabel: cluster.Name}
+}
