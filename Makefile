@@ -82,7 +82,7 @@ run: build ## Run the manager against the current kubeconfig.
 
 .PHONY: demo
 demo: build envtest-assets ## Start a local control plane, the operator and the sample CephCluster.
-	hack/demo.sh
+	go run ./hack/demo
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a Docker engine).

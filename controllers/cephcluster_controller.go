@@ -120,8 +120,12 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, r.reportDuplicate(ctx, cluster, owner.Name)
 	}
 
-	if cluster.DeletionTimestamp.IsZero() && controllerutil.AddFinalizer(cluster, CleanupFinalizer) {
-		if err := r.Client.Update(ctx, cluster); err != nil {
+	if cluster.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(cluster, CleanupFinalizer) {
+		// A patch of the finalizers alone: an Update would also write back
+		// the whole spec as this binary's types see it.
+		base := cluster.DeepCopy()
+		controllerutil.AddFinalizer(cluster, CleanupFinalizer)
+		if err := r.Client.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
 		}
 		log.V(1).Info("Added finalizer")

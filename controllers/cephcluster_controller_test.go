@@ -141,6 +141,9 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 
 	got := waitReady(t, cluster)
+	if got.Generation != 1 {
+		t.Errorf("generation %d after the operator's first reconcile: it wrote to the spec", got.Generation)
+	}
 	if len(got.Finalizers) != 1 || got.Finalizers[0] != controllers.CleanupFinalizer {
 		t.Errorf("finalizers = %v, want [%s]", got.Finalizers, controllers.CleanupFinalizer)
 	}

@@ -58,8 +58,9 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 		}
 	}
 
+	base := cluster.DeepCopy()
 	controllerutil.RemoveFinalizer(cluster, CleanupFinalizer)
-	if err := r.Client.Update(ctx, cluster); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	s.observed.finalized = true

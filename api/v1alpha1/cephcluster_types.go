@@ -48,7 +48,7 @@ type CephClusterSpec struct {
 	// +kubebuilder:default={count: 3}
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitors"
-	Mon MonSpec `json:"mon,omitempty"`
+	Mon MonSpec `json:"mon,omitzero"`
 
 	// Storage selects the nodes and disks that become OSDs.
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Storage"
@@ -58,19 +58,19 @@ type CephClusterSpec struct {
 	// OSD pods) run, in addition to the node selection in storage.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Placement"
-	Placement PlacementSpec `json:"placement,omitempty"`
+	Placement PlacementSpec `json:"placement,omitzero"`
 
 	// Resources sets the compute resources of the OSD pods.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Resources"
-	Resources ResourcesSpec `json:"resources,omitempty"`
+	Resources ResourcesSpec `json:"resources,omitzero"`
 
 	// CleanupPolicy says what happens to the data on the disks when this
 	// CephCluster is deleted. By default everything the operator created in
 	// Kubernetes is removed and all disk data is kept.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup policy"
-	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitempty"`
+	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitzero"`
 }
 
 // MonSpec configures the Ceph monitors.
@@ -135,7 +135,7 @@ type StorageSpec struct {
 	// a node or device overrides them.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="OSD settings"
-	Config OSDConfig `json:"config,omitempty"`
+	Config OSDConfig `json:"config,omitzero"`
 
 	// Nodes lists nodes by name: the nodes to use when useAllNodes is false,
 	// and per-node overrides in either case.
@@ -184,7 +184,7 @@ type NodeStorageSpec struct {
 
 	// Config overrides the cluster-wide OSD settings on this node.
 	// +optional
-	Config OSDOverrides `json:"config,omitempty"`
+	Config OSDOverrides `json:"config,omitzero"`
 }
 
 // DeviceSpec names one disk on a node.
@@ -198,7 +198,7 @@ type DeviceSpec struct {
 
 	// Config overrides the node's OSD settings for this disk.
 	// +optional
-	Config OSDOverrides `json:"config,omitempty"`
+	Config OSDOverrides `json:"config,omitzero"`
 }
 
 // OSDOverrides holds the OSD settings that a node or a single disk can
@@ -324,12 +324,12 @@ type CephClusterStatus struct {
 	// Disks counts the disks discovered on selected nodes.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks"
-	Disks DiskCounts `json:"disks,omitempty"`
+	Disks DiskCounts `json:"disks,omitzero"`
 
 	// OSDs counts the OSDs.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs"
-	OSDs OSDCounts `json:"osds,omitempty"`
+	OSDs OSDCounts `json:"osds,omitzero"`
 
 	// NodeSummaries is a short per-node account. Details per disk are in
 	// the DiskInventory named after the node.

@@ -118,7 +118,7 @@ type DiskInventoryStatus struct {
 
 	// Summary counts the disks by state.
 	// +optional
-	Summary DiskInventorySummary `json:"summary,omitempty"`
+	Summary DiskInventorySummary `json:"summary,omitzero"`
 
 	// ObservedRescanRequest is the spec.rescanRequest the last scan answered.
 	// +optional
