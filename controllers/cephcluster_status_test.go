@@ -1,0 +1,141 @@
+package controllers
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// conds returns a cluster's conditions as type -> "Status/Reason", the part
+// of a condition the tests compare (lastTransitionTime is ignored).
+func conds(c *cephv1.CephCluster) map[string]string {
+	out := map[string]string{}
+	for _, x := range c.Status.Conditions {
+		out[x.Type] = string(x.Status) + "/" + x.Reason
+		if x.ObservedGeneration != c.Generation {
+			out[x.Type] += "/stale"
+		}
+	}
+	return out
+}
+
+func TestSetClusterStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing []metav1.Condition
+		observed observed
+		want     map[string]string
+		wantGen  int64
+	}{
+		{
+			name:     "configured and nothing else pending is ready",
+			observed: observed{fsid: "f", configured: true},
+			want: map[string]string{
+				"Ready": "True/Reconciled", "Progressing": "False/Reconciled",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "not yet configured is progressing",
+			observed: observed{},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "False/Reconciling",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "an error degrades and keeps the observed generation",
+			observed: observed{err: errors.New("boom")},
+			want: map[string]string{
+				"Ready": "False/ReconcileError", "Progressing": "False/ReconcileError",
+				"Degraded": "True/ReconcileError", "Configured": "False/Reconciling",
+			},
+			wantGen: 2,
+		},
+		{
+			name: "a pending condition of another reconciler holds Ready back",
+			existing: []metav1.Condition{{
+				Type: cephv1.ConditionDisksDiscovered, Status: metav1.ConditionFalse, Reason: "Waiting", ObservedGeneration: 3,
+			}},
+			observed: observed{fsid: "f", configured: true},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"DisksDiscovered": "False/Waiting",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "deleting",
+			observed: observed{deleting: true},
+			want: map[string]string{
+				"Ready": "False/Deleting", "Progressing": "True/Deleting", "Degraded": "False/AsExpected",
+			},
+			wantGen: 2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
+			c.Status.ObservedGeneration = 2
+			c.Status.Conditions = tc.existing
+			setClusterStatus(c, tc.observed)
+			got := conds(c)
+			if len(got) != len(tc.want) {
+				t.Errorf("conditions %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q", k, got[k], v)
+				}
+			}
+			if c.Status.ObservedGeneration != tc.wantGen {
+				t.Errorf("observedGeneration %d, want %d", c.Status.ObservedGeneration, tc.wantGen)
+			}
+		})
+	}
+}
+
+func TestSetClusterStatusKeepsTransitionTime(t *testing.T) {
+	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	setClusterStatus(c, observed{configured: true})
+	old := metav1.NewTime(time.Now().Add(-time.Hour))
+	for i := range c.Status.Conditions {
+		c.Status.Conditions[i].LastTransitionTime = old
+	}
+	setClusterStatus(c, observed{configured: true})
+	for _, x := range c.Status.Conditions {
+		if !x.LastTransitionTime.Equal(&old) {
+			t.Errorf("%s: lastTransitionTime changed without a status change", x.Type)
+		}
+	}
+}
+
+func TestDuplicateStatusAndOwner(t *testing.T) {
+	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "b", Generation: 4}}
+	setDuplicateStatus(c, "a")
+	if got := conds(c); got["Ready"] != "False/DuplicateCluster" || got["Degraded"] != "True/DuplicateCluster" {
+		t.Errorf("duplicate conditions %v", got)
+	}
+
+	t0 := metav1.NewTime(time.Unix(1000, 0))
+	t1 := metav1.NewTime(time.Unix(2000, 0))
+	now := metav1.Now()
+	items := []cephv1.CephCluster{
+		{ObjectMeta: metav1.ObjectMeta{Name: "young", CreationTimestamp: t1}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "b-old", CreationTimestamp: t0}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "a-old", CreationTimestamp: t0}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "0-deleting", CreationTimestamp: t0, DeletionTimestamp: &now}},
+	}
+	if got := oldestCluster(items); got == nil || got.Name != "a-old" {
+		t.Errorf("owner = %v, want a-old (oldest, then by name, ignoring the one being deleted)", got)
+	}
+	if got := oldestCluster(nil); got != nil {
+		t.Errorf("owner of empty namespace = %v", got.Name)
+	}
+}

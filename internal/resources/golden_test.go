@@ -1,0 +1,84 @@
+package resources
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// golden compares obj, rendered as YAML, with testdata/<name>.yaml.
+func golden(t *testing.T, name string, obj any) {
+	t.Helper()
+	got, err := yaml.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name+".yaml")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run 'go test ./internal/resources -update' to create it)", err)
+	}
+	if string(got) != string(want) {
+		t.Errorf("%s differs from %s (run with -update if the change is intended):\n--- got\n%s\n--- want\n%s", name, path, got, want)
+	}
+}
+
+func testCluster() *cephv1.CephCluster {
+	return &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "storage"},
+		Spec: cephv1.CephClusterSpec{
+			Image:           "quay.io/ceph/ceph:v18.2.4",
+			DataDirHostPath: "/var/lib/ceph-operator",
+			Storage:         cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+		},
+	}
+}
+
+func TestIdentitySecretGolden(t *testing.T) {
+	golden(t, "identity-secret", IdentitySecret(testCluster(), Identity{
+		FSID:            "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
+		MonKey:          "AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==",
+		AdminKey:        "AQAAAAAAAAAAABAAAQEBAQEBAQEBAQEBAQEBAQ==",
+		BootstrapOSDKey: "AQAAAAAAAAAAABAAAgICAgICAgICAgICAgICAg==",
+	}))
+}
+
+func TestConfigMapGolden(t *testing.T) {
+	golden(t, "config-configmap", ConfigMap(testCluster(), ceph.Config{FSID: "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"}))
+}
+
+func TestFSIDFromSecret(t *testing.T) {
+	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b"})
+	// The API server turns stringData into data; do the same here.
+	s.Data = map[string][]byte{}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	if fsid, err := FSIDFromSecret(s); err != nil || fsid != "f" {
+		t.Fatalf("FSIDFromSecret = %q, %v", fsid, err)
+	}
+	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring} {
+		broken := s.DeepCopy()
+		delete(broken.Data, k)
+		if _, err := FSIDFromSecret(broken); err == nil {
+			t.Errorf("secret without %q accepted", k)
+		}
+	}
+}
