@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -23,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
 // CleanupFinalizer keeps a CephCluster until the operator has removed what it
@@ -43,6 +46,8 @@ type CephClusterReconciler struct {
 	Clock func() time.Time
 	// Random is the source of FSIDs and keys (crypto/rand when nil).
 	Random io.Reader
+	// Images are the operator's own images for node pods.
+	Images resources.Images
 }
 
 // +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters,verbs=get;list;watch;update;patch
@@ -53,17 +58,24 @@ type CephClusterReconciler struct {
 
 // SetupWithManager registers the reconciler and its watches.
 func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.APIReader == nil || r.Recorder == nil {
-		return errors.New("CephClusterReconciler needs Client, APIReader and Recorder")
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Images.Operator == "" {
+		return errors.New("CephClusterReconciler needs Client, APIReader, Recorder and Images.Operator")
 	}
 	if r.Clock == nil {
 		r.Clock = time.Now
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cephcluster").
-		For(&cephv1.CephCluster{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ConfigMap{}).
+		For(&cephv1.CephCluster{})
+	for _, t := range ownedTypes() {
+		b = b.Owns(t)
+	}
+	return b.
+		// Nodes joining, leaving or changing labels and taints change the
+		// storage selection of every cluster; status heartbeats do not.
+		Watches(&corev1.Node{},
+			handler.EnqueueRequestsFromMapFunc(r.allClusters),
+			builder.WithPredicates(nodeSelectionChanged())).
 		// When a cluster goes away, a duplicate in its namespace may now be
 		// the one to reconcile.
 		Watches(&cephv1.CephCluster{},
@@ -91,6 +103,37 @@ func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object)
 		}
 	}
 	return reqs
+}
+
+// allClusters maps any object to every CephCluster the operator watches.
+func (r *CephClusterReconciler) allClusters(ctx context.Context, _ client.Object) []reconcile.Request {
+	var list cephv1.CephClusterList
+	if err := r.Client.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters after a Node change")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// nodeSelectionChanged lets through Node events that can change which nodes
+// a storage selection takes: creation, deletion, and changes of labels or
+// taints. The frequent status heartbeats are filtered out.
+func nodeSelectionChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okOld := e.ObjectOld.(*corev1.Node)
+			n, okNew := e.ObjectNew.(*corev1.Node)
+			if !okOld || !okNew {
+				return false
+			}
+			return !maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }
 
 // clusterScope is what one reconcile of one CephCluster works with.
@@ -152,6 +195,7 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	for _, phase := range []func(context.Context, *clusterScope) error{
 		r.reconcileIdentity,
 		r.reconcileConfig,
+		r.reconcileDiscovery,
 	} {
 		if err := phase(ctx, scope); err != nil {
 			return ctrl.Result{}, err
@@ -182,19 +226,26 @@ func (r *CephClusterReconciler) reportDuplicate(ctx context.Context, cluster *ce
 	return r.patchStatus(ctx, base, cluster)
 }
 
-// patchStatus writes the status when it changed, and only then, so an idle
-// resync makes no API write.
+// patchStatus writes the fields of the status this reconciler owns, when
+// they changed and only then, so an idle resync makes no API write. It uses
+// server-side apply under its own field manager: the conditions list is keyed
+// by type, so conditions owned by other reconcilers are left as they are.
 func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *cephv1.CephCluster) error {
 	if equality.Semantic.DeepEqual(base.Status, cluster.Status) {
 		return nil
 	}
 	r.recordTransitions(base, cluster)
-	patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
-	if err := r.Client.Status().Patch(ctx, cluster, patch); err != nil {
+	apply := &cephv1.CephCluster{
+		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
+		Status:     ownedStatus(cluster.Status),
+	}
+	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+	if err := r.Client.Status().Patch(ctx, apply, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("patching status: %w", err)
+		return fmt.Errorf("applying status: %w", err)
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,6 +50,7 @@ func startManager(t *testing.T) (stop func()) {
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "0"
 	opts.SkipControllerNameValidation = true
+	opts.OperatorImage = "ceph-operator:test"
 	mgr, err := manager.New(env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,69 @@ func waitReady(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
 	return got
 }
 
+// withNodes creates Nodes for the test and deletes them when it ends.
+func withNodes(t *testing.T, names ...string) {
+	t.Helper()
+	for _, n := range names {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{"kubernetes.io/hostname": n}}}
+		if err := env.Client.Create(context.Background(), node); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
+	}
+}
+
+// sampleDisks are what the fake agent reports on every node: one disk of
+// each verdict.
+func sampleDisks() []cephv1.Disk {
+	osd := int32(3)
+	return []cephv1.Disk{
+		{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x1", Path: "/dev/sdb", Type: "disk", SizeBytes: 100 << 30,
+			Verdict: cephv1.DiskVerdict{State: cephv1.DiskAvailable}},
+		{Name: "sdc", ID: "/dev/disk/by-id/wwn-0x2", Path: "/dev/sdc", Type: "disk", SizeBytes: 100 << 30,
+			Verdict: cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "HasPartitions", Message: "sdc has partitions sdc1"}},
+		{Name: "sdd", ID: "/dev/disk/by-id/wwn-0x3", Path: "/dev/sdd", Type: "disk", SizeBytes: 100 << 30,
+			Verdict: cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &osd}},
+	}
+}
+
+// playAgent publishes sampleDisks on every DiskInventory of namespace ns that
+// has no status yet, as the node agents would, until the test ends.
+func playAgent(t *testing.T, ns string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var list cephv1.DiskInventoryList
+			if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+				continue
+			}
+			for i := range list.Items {
+				inv := &list.Items[i]
+				if inv.Status.LastScanTime != nil {
+					continue
+				}
+				now := metav1.Now()
+				inv.Status = cephv1.DiskInventoryStatus{
+					Disks: sampleDisks(), LastScanTime: &now,
+					Summary: cephv1.DiskInventorySummary{Disks: 3, Available: 1, OSDs: 1, Rejected: 1},
+				}
+				_ = env.Client.Status().Update(ctx, inv)
+			}
+		}
+	}()
+}
+
 func getSecret(t *testing.T, c *cephv1.CephCluster) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{}
@@ -135,6 +201,8 @@ func TestClusterLifecycle(t *testing.T) {
 	ctx := context.Background()
 	stop := startManager(t)
 	ns := newNamespace(t, "lifecycle")
+	withNodes(t, "lifecycle-1", "lifecycle-2")
+	playAgent(t, ns)
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
@@ -157,6 +225,17 @@ func TestClusterLifecycle(t *testing.T) {
 		if c == nil || c.Status != want || c.ObservedGeneration != got.Generation {
 			t.Errorf("condition %s = %+v, want status %s at generation %d", typ, c, want, got.Generation)
 		}
+	}
+
+	if got.Status.Nodes != 2 || got.Status.Disks.Discovered != 6 || got.Status.Disks.Available != 2 ||
+		got.Status.Disks.OSDs != 2 || got.Status.Disks.Rejected != 2 || len(got.Status.NodeSummaries) != 2 {
+		t.Errorf("counts: nodes %d, disks %+v, summaries %+v", got.Status.Nodes, got.Status.Disks, got.Status.NodeSummaries)
+	}
+	if r := got.Status.Disks.RejectedByReason; len(r) != 1 || r[0].Reason != "HasPartitions" || r[0].Count != 2 {
+		t.Errorf("rejectedByReason = %+v", r)
+	}
+	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionDisksDiscovered); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("DisksDiscovered = %+v", c)
 	}
 
 	secret := getSecret(t, got)
@@ -207,6 +286,16 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Errorf("identity Secret changed across an operator restart")
 	}
 
+	// Everything the operator created exists before deletion.
+	for _, obj := range []client.Object{
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.DiscoveryName(got)}},
+		&cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-2"}},
+	} {
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatalf("%T %s: %v", obj, obj.GetName(), err)
+		}
+	}
+
 	// Deletion removes what the operator created, then the finalizer; an
 	// unrelated Secret in the namespace stays.
 	unrelated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "user-secret"}, StringData: map[string]string{"a": "b"}}
@@ -223,7 +312,14 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 		return nil
 	})
-	for _, obj := range []client.Object{secret, cm} {
+	owned := []client.Object{secret, cm,
+		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.DiscoveryName(got)}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
+		&cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-1"}},
+	}
+	for _, obj := range owned {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {
 			t.Errorf("%T %s survived cluster deletion (err=%v)", obj, obj.GetName(), err)
 		}
@@ -237,6 +333,8 @@ func TestDuplicateCluster(t *testing.T) {
 	ctx := context.Background()
 	startManager(t)
 	ns := newNamespace(t, "duplicate")
+	withNodes(t, "duplicate-1")
+	playAgent(t, ns)
 	first := newCluster(ns, "first")
 	if err := env.Client.Create(ctx, first); err != nil {
 		t.Fatal(err)

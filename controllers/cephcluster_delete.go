@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,7 +21,10 @@ import (
 // garbage collector do the same; deleting explicitly makes cleanup complete
 // before the finalizer goes, and works where no garbage collector runs.
 func ownedKinds() []client.ObjectList {
-	return []client.ObjectList{&corev1.ConfigMapList{}, &corev1.SecretList{}}
+	return []client.ObjectList{
+		&appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &rbacv1.RoleBindingList{}, &rbacv1.RoleList{},
+		&corev1.ServiceAccountList{}, &corev1.ConfigMapList{}, &corev1.SecretList{},
+	}
 }
 
 // reconcileDelete removes what the operator created for the cluster, then

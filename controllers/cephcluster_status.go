@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
 // observed is what one reconcile found and did, the input of the pure status
@@ -23,6 +25,11 @@ type observed struct {
 	// finalized is true once the finalizer was removed: the object may be
 	// gone, so its status is not written.
 	finalized bool
+	// selection is which nodes take part in storage; nil when the
+	// discovery phase did not run.
+	selection *osdplan.NodeSelection
+	// inventories are the DiskInventories of the selected nodes.
+	inventories []cephv1.DiskInventory
 	// err is the error that ended the reconcile, if any.
 	err error
 }
@@ -54,6 +61,9 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 		set(cephv1.ConditionConfigured, metav1.ConditionFalse, cephv1.ReasonReconciling, "Creating the cluster identity and ceph.conf")
 	}
 	setDegraded(cluster, o.err)
+	if o.selection != nil {
+		setDiscoveryStatus(cluster, *o.selection, o.inventories)
+	}
 
 	pending := notTrue(cluster, cephv1.ConditionConfigured, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
 	switch {
@@ -73,6 +83,132 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	if o.err == nil {
 		cluster.Status.ObservedGeneration = gen
 	}
+}
+
+// Reasons of the DisksDiscovered condition.
+const (
+	reasonAllInventoriesPublished = "AllNodesScanned"
+	reasonWaitingForAgents        = "WaitingForAgents"
+	reasonNodeNotFound            = "NodeNotFound"
+	reasonNoNodeSelected          = "NoNodeSelected"
+)
+
+// setDiscoveryStatus summarises the selected nodes' DiskInventories into the
+// cluster's counts, per-node summaries and the DisksDiscovered condition.
+func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, inventories []cephv1.DiskInventory) {
+	byNode := make(map[string]*cephv1.DiskInventory, len(inventories))
+	for i := range inventories {
+		byNode[inventories[i].Name] = &inventories[i]
+	}
+	var disks cephv1.DiskCounts
+	rejected := map[string]int32{}
+	summaries := make([]cephv1.NodeSummary, 0, len(sel.Selected))
+	var waiting []string
+	for _, name := range sel.Selected {
+		sum := cephv1.NodeSummary{Name: name}
+		inv := byNode[name]
+		if inv == nil || inv.Status.LastScanTime == nil {
+			waiting = append(waiting, name)
+			sum.Message = "Waiting for the discovery agent's first scan"
+			summaries = append(summaries, sum)
+			continue
+		}
+		for _, d := range inv.Status.Disks {
+			sum.Disks++
+			switch d.Verdict.State {
+			case cephv1.DiskAvailable:
+				sum.Available++
+			case cephv1.DiskOSD:
+				sum.OSDs++
+			default:
+				rejected[d.Verdict.Reason]++
+			}
+		}
+		disks.Discovered += sum.Disks
+		disks.Available += sum.Available
+		disks.OSDs += sum.OSDs
+		summaries = append(summaries, sum)
+	}
+	disks.Rejected = disks.Discovered - disks.Available - disks.OSDs
+	for reason, n := range rejected {
+		disks.RejectedByReason = append(disks.RejectedByReason, cephv1.ReasonCount{Reason: reason, Count: n})
+	}
+	sort.Slice(disks.RejectedByReason, func(i, j int) bool {
+		return disks.RejectedByReason[i].Reason < disks.RejectedByReason[j].Reason
+	})
+	cluster.Status.Nodes = int32(len(sel.Selected))
+	cluster.Status.Disks = disks
+	cluster.Status.NodeSummaries = summaries
+
+	c := metav1.Condition{Type: cephv1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
+	switch {
+	case len(sel.Missing) > 0:
+		c.Reason = reasonNodeNotFound
+		c.Message = "spec.storage.nodes lists nodes that do not exist: " + listNames(sel.Missing)
+	case len(sel.Selected) == 0:
+		c.Reason = reasonNoNodeSelected
+		c.Message = "No node is selected for storage" + skippedSummary(sel)
+	case len(waiting) > 0:
+		c.Reason = reasonWaitingForAgents
+		c.Message = fmt.Sprintf("Waiting for the discovery agent on %d of %d nodes: %s", len(waiting), len(sel.Selected), listNames(waiting))
+	default:
+		c.Status = metav1.ConditionTrue
+		c.Reason = reasonAllInventoriesPublished
+		c.Message = fmt.Sprintf("%d nodes scanned: %d disks, %d available, %d OSDs, %d rejected",
+			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
+	}
+	meta.SetStatusCondition(&cluster.Status.Conditions, c)
+}
+
+// listNames joins names for a message, eliding past ten so that messages stay
+// short at a thousand nodes.
+func listNames(names []string) string {
+	const max = 10
+	if len(names) <= max {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+}
+
+// skippedSummary counts the skipped nodes by reason for a message.
+func skippedSummary(sel osdplan.NodeSelection) string {
+	if len(sel.Skipped) == 0 {
+		return ": there are no nodes"
+	}
+	counts := map[string]int{}
+	for _, s := range sel.Skipped {
+		counts[s.Reason]++
+	}
+	reasons := make([]string, 0, len(counts))
+	for r, n := range counts {
+		reasons = append(reasons, fmt.Sprintf("%d %s", n, r))
+	}
+	sort.Strings(reasons)
+	return "; nodes skipped: " + strings.Join(reasons, ", ")
+}
+
+// ownedConditions are the condition types the cluster reconciler writes.
+var ownedConditions = map[string]bool{
+	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
+	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
+}
+
+// ownedStatus returns the part of st that the cluster reconciler writes;
+// other reconcilers own the rest (OSD counts, OSDsProvisioned).
+func ownedStatus(st cephv1.CephClusterStatus) cephv1.CephClusterStatus {
+	out := cephv1.CephClusterStatus{
+		ObservedGeneration: st.ObservedGeneration,
+		FSID:               st.FSID,
+		Nodes:              st.Nodes,
+		Disks:              st.Disks,
+		NodeSummaries:      st.NodeSummaries,
+	}
+	for _, c := range st.Conditions {
+		if ownedConditions[c.Type] {
+			out.Conditions = append(out.Conditions, c)
+		}
+	}
+	return out
 }
 
 // setDegraded sets Degraded from the reconcile's error.

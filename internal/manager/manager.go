@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -29,6 +30,9 @@ import (
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
+
+// DefaultOperatorImage is the operator image of this release.
+const DefaultOperatorImage = "quay.io/ceph-operator/ceph-operator:v0.1.0"
 
 // LeaderElectionID is the name of the Lease replicas compete for.
 const LeaderElectionID = "ceph-operator.ceph.cephoperator.io"
@@ -62,6 +66,11 @@ type Options struct {
 	// WatchNamespaces limits the operator to these namespaces; empty means
 	// all namespaces.
 	WatchNamespaces []string
+	// OperatorImage is the operator's own image; node pods copy the binary
+	// from it.
+	OperatorImage string
+	// ImagePullPolicy applies to the node pods' containers.
+	ImagePullPolicy string
 	// SkipControllerNameValidation lets tests run several managers in one
 	// process; controller-runtime otherwise refuses a second controller of
 	// the same name.
@@ -80,6 +89,8 @@ func DefaultOptions() Options {
 		RetryPeriod:     2 * time.Second,
 		ReleaseOnCancel: true,
 		WatchNamespaces: splitNamespaces(os.Getenv("WATCH_NAMESPACE")),
+		OperatorImage:   envOr("OPERATOR_IMAGE", DefaultOperatorImage),
+		ImagePullPolicy: string(corev1.PullIfNotPresent),
 	}
 }
 
@@ -94,6 +105,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader retries renewing before giving up leadership.")
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the lease.")
 	fs.BoolVar(&o.ReleaseOnCancel, "leader-election-release-on-cancel", o.ReleaseOnCancel, "Release the lease on clean shutdown so failover is immediate.")
+	fs.StringVar(&o.OperatorImage, "operator-image", o.OperatorImage, "The operator's own image, from which node pods copy the binary (default: $OPERATOR_IMAGE).")
+	fs.StringVar(&o.ImagePullPolicy, "image-pull-policy", o.ImagePullPolicy, "Pull policy of the node pods' containers: Always, IfNotPresent or Never.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: $WATCH_NAMESPACE, or all namespaces when empty).", func(s string) error {
 		o.WatchNamespaces = splitNamespaces(s)
 		return nil
@@ -102,6 +115,14 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 // Validate reports options that cannot work together.
 func (o Options) Validate() error {
+	switch corev1.PullPolicy(o.ImagePullPolicy) {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fmt.Errorf("--image-pull-policy %q: want Always, IfNotPresent or Never", o.ImagePullPolicy)
+	}
+	if o.OperatorImage == "" {
+		return fmt.Errorf("--operator-image is empty")
+	}
 	if o.LeaderElect {
 		if o.RenewDeadline >= o.LeaseDuration {
 			return fmt.Errorf("--leader-election-renew-deadline (%s) must be shorter than --leader-election-lease-duration (%s)", o.RenewDeadline, o.LeaseDuration)
@@ -169,6 +190,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  mgr.GetEventRecorder("ceph-operator"),
+		Images:    resources.Images{Operator: o.OperatorImage, PullPolicy: corev1.PullPolicy(o.ImagePullPolicy)},
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
 	}
@@ -183,11 +205,14 @@ func cacheOptions(namespaces []string) cache.Options {
 	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:     owned,
-			&corev1.ConfigMap{}:  owned,
-			&appsv1.DaemonSet{}:  owned,
-			&appsv1.Deployment{}: owned,
-			&batchv1.Job{}:       owned,
+			&corev1.Secret{}:         owned,
+			&corev1.ConfigMap{}:      owned,
+			&appsv1.DaemonSet{}:      owned,
+			&appsv1.Deployment{}:     owned,
+			&batchv1.Job{}:           owned,
+			&corev1.ServiceAccount{}: owned,
+			&rbacv1.Role{}:           owned,
+			&rbacv1.RoleBinding{}:    owned,
 		},
 	}
 	if len(namespaces) > 0 {
@@ -210,3 +235,10 @@ func splitNamespaces(s string) []string {
 	return out
 }
 
+// envOr returns the environment variable key, or def when it is empty.
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

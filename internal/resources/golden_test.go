@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -81,4 +83,31 @@ func TestFSIDFromSecret(t *testing.T) {
 			t.Errorf("secret without %q accepted", k)
 		}
 	}
+}
+
+func TestDiscoveryDaemonSetGolden(t *testing.T) {
+	all := testCluster()
+	golden(t, "discover-daemonset-all-nodes", DiscoveryDaemonSet(all, Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"))
+
+	listed := testCluster()
+	listed.Spec.Storage = cephv1.StorageSpec{
+		AllowLoopDevices: true,
+		Nodes:            []cephv1.NodeStorageSpec{{Name: "node-a"}, {Name: "node-b"}},
+	}
+	min := resource.MustParse("10Gi")
+	listed.Spec.Storage.Config.MinSize = &min
+	listed.Spec.Placement = cephv1.PlacementSpec{
+		NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
+				Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{"storage"},
+			}}}},
+		}},
+		Tolerations: []corev1.Toleration{{Key: "storage", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}},
+	}
+	golden(t, "discover-daemonset-listed-nodes", DiscoveryDaemonSet(listed, Images{Operator: "op:1", PullPolicy: "Never"}, "f"))
+}
+
+func TestAgentRBACGolden(t *testing.T) {
+	c := testCluster()
+	golden(t, "agent-rbac", []any{AgentServiceAccount(c), AgentRole(c), AgentRoleBinding(c), DiskInventory(c, "node-a")})
 }

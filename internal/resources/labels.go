@@ -24,9 +24,9 @@ const (
 // Labels returns the labels of an object of the given component of cluster.
 func Labels(cluster *cephv1.CephCluster, component string) map[string]string {
 	return map[string]string{
-		ManagedByLabel: ManagedByValue,
-		ClusterLabel:   cluster.Name,
-		ComponentLabel: component,
+		ManagedByLabel:              ManagedByValue,
+		ClusterLabel:                cluster.Name,
+		ComponentLabel:              component,
 		"app.kubernetes.io/name":    "ceph",
 		"app.kubernetes.io/part-of": "ceph-operator",
 	}

@@ -1,0 +1,152 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// fieldOwner is the field manager of everything the operator applies.
+const fieldOwner = client.FieldOwner("ceph-operator")
+
+// specHashAnnotation records the hash of the desired object the operator
+// last applied, so an unchanged object is not written again.
+const specHashAnnotation = "ceph.cephoperator.io/desired-hash"
+
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,namespace=ceph-operator-system,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=diskinventories,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=diskinventories/status,verbs=get;update;patch
+
+// reconcileDiscovery runs the discovery agent on the selected nodes: its
+// ServiceAccount and Role, the DaemonSet, and one DiskInventory per selected
+// node (removing those of nodes that left the selection).
+func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clusterScope) error {
+	cluster := s.cluster
+	for _, obj := range []client.Object{
+		resources.AgentServiceAccount(cluster),
+		resources.AgentRole(cluster),
+		resources.AgentRoleBinding(cluster),
+		resources.DiscoveryDaemonSet(cluster, r.Images, s.observed.fsid),
+	} {
+		if err := r.applyOwned(ctx, cluster, obj); err != nil {
+			return err
+		}
+	}
+
+	var nodes corev1.NodeList
+	if err := r.Client.List(ctx, &nodes); err != nil {
+		return fmt.Errorf("listing Nodes: %w", err)
+	}
+	sel := osdplan.SelectNodes(&cluster.Spec, nodes.Items)
+	s.observed.selection = &sel
+
+	var inventories cephv1.DiskInventoryList
+	if err := r.Client.List(ctx, &inventories, client.InNamespace(cluster.Namespace),
+		client.MatchingLabels(resources.ClusterSelector(cluster))); err != nil {
+		return fmt.Errorf("listing DiskInventories: %w", err)
+	}
+	existing := map[string]*cephv1.DiskInventory{}
+	for i := range inventories.Items {
+		existing[inventories.Items[i].Name] = &inventories.Items[i]
+	}
+	selected := map[string]bool{}
+	for _, name := range sel.Selected {
+		selected[name] = true
+		if _, ok := existing[name]; ok {
+			continue
+		}
+		inv := resources.DiskInventory(cluster, name)
+		if err := controllerutil.SetControllerReference(cluster, inv, r.Client.Scheme()); err != nil {
+			return fmt.Errorf("setting owner of DiskInventory %s: %w", name, err)
+		}
+		if err := r.Client.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating DiskInventory %s: %w", name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Created DiskInventory", "node", name)
+	}
+	for name, inv := range existing {
+		if selected[name] {
+			s.observed.inventories = append(s.observed.inventories, *inv)
+			continue
+		}
+		if err := r.Client.Delete(ctx, inv); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting DiskInventory %s of a node no longer selected: %w", name, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Deleted DiskInventory of a node no longer selected", "node", name)
+	}
+	return nil
+}
+
+// applyOwned creates or updates obj, owned by cluster, with server-side apply.
+// It writes only when the desired object differs from the one last applied,
+// so a reconcile with nothing to do makes no API write.
+func (r *CephClusterReconciler) applyOwned(ctx context.Context, cluster *cephv1.CephCluster, obj client.Object) error {
+	hash, err := desiredHash(obj)
+	if err != nil {
+		return err
+	}
+	current, err := r.Client.Scheme().New(obj.GetObjectKind().GroupVersionKind())
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, err)
+	}
+	cur := current.(client.Object)
+	err = r.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("reading %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	if err == nil && cur.GetAnnotations()[specHashAnnotation] == hash {
+		return nil
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[specHashAnnotation] = hash
+	obj.SetAnnotations(annotations)
+	if err := controllerutil.SetControllerReference(cluster, obj, r.Client.Scheme()); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
+	}
+	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+	if err := r.Client.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Applied "+obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj))
+	return nil
+}
+
+// desiredHash is a short hash of the desired object as built.
+func desiredHash(obj client.Object) (string, error) {
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return "", fmt.Errorf("hashing %s: %w", obj.GetName(), err)
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// ownedTypes are the kinds of object the cluster reconciler creates; they are
+// watched, and removed on deletion.
+func ownedTypes() []client.Object {
+	return []client.Object{
+		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.DaemonSet{}, &cephv1.DiskInventory{},
+	}
+}

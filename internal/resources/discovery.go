@@ -1,0 +1,242 @@
+package resources
+
+import (
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// Images are the container images the operator runs besides the Ceph image
+// chosen by each CephCluster.
+type Images struct {
+	// Operator is the operator's own image. Its binary is copied into the
+	// Ceph image's pods by an init container, so node-side tools match the
+	// cluster's Ceph version.
+	Operator string
+	// PullPolicy applies to every container the operator creates.
+	PullPolicy corev1.PullPolicy
+}
+
+// Paths inside node pods.
+const (
+	// agentBinDir is the emptyDir that receives the operator binary.
+	agentBinDir = "/opt/ceph-operator/bin"
+	// AgentBinary is the operator binary inside node pods.
+	AgentBinary = agentBinDir + "/ceph-operator"
+)
+
+// DiscoveryName is the name of the discovery DaemonSet of cluster.
+func DiscoveryName(cluster *cephv1.CephCluster) string {
+	return cluster.Name + "-discover"
+}
+
+// AgentServiceAccountName is the ServiceAccount of cluster's node pods.
+func AgentServiceAccountName(cluster *cephv1.CephCluster) string {
+	return cluster.Name + "-ceph-agent"
+}
+
+// DiscoveryDaemonSet builds the DaemonSet that runs `agent discover` on every
+// node of the storage selection. fsid lets the agent tell this cluster's
+// OSDs from another cluster's.
+func DiscoveryDaemonSet(cluster *cephv1.CephCluster, images Images, fsid string) *appsv1.DaemonSet {
+	labels := Labels(cluster, "discover")
+	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: "discover"}
+	args := []string{
+		"agent", "discover",
+		"--node-name=$(NODE_NAME)",
+		"--namespace=$(POD_NAMESPACE)",
+		"--cluster-fsid=" + fsid,
+		// The pod shares the host's PID namespace, so PID 1's mount table is
+		// the host's and mounted disks are seen as mounted.
+		"--mountinfo=/proc/1/mountinfo",
+	}
+	if cluster.Spec.Storage.AllowLoopDevices {
+		args = append(args, "--allow-loop-devices")
+	}
+	if ms := cluster.Spec.Storage.Config.MinSize; ms != nil {
+		args = append(args, "--min-size-bytes="+strconv.FormatInt(ms.Value(), 10))
+	}
+	privileged := true
+	readOnly := true
+	maxUnavailable := intstr.FromString("25%")
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	dir := corev1.HostPathDirectory
+
+	return &appsv1.DaemonSet{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      DiscoveryName(cluster),
+			Namespace: cluster.Namespace,
+			Labels:    labels,
+		},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
+				Type:          appsv1.RollingUpdateDaemonSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: &maxUnavailable},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					ServiceAccountName: AgentServiceAccountName(cluster),
+					HostPID:            true,
+					Affinity:           nodeAffinity(cluster),
+					Tolerations:        cluster.Spec.Placement.Tolerations,
+					InitContainers:     []corev1.Container{copyBinaryContainer(images)},
+					Containers: []corev1.Container{{
+						Name:            "discover",
+						Image:           cluster.Spec.Image,
+						ImagePullPolicy: images.PullPolicy,
+						Command:         []string{AgentBinary},
+						Args:            args,
+						Env: []corev1.EnvVar{
+							{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
+							{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+						},
+						// Reading block devices, their exclusive-open state
+						// and the kernel's uevents requires a privileged
+						// container; nothing here writes to a device, and the
+						// host paths are mounted read-only.
+						SecurityContext: &corev1.SecurityContext{
+							Privileged:             &privileged,
+							ReadOnlyRootFilesystem: &readOnly,
+						},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{
+								corev1.ResourceCPU:    resource.MustParse("10m"),
+								corev1.ResourceMemory: resource.MustParse("32Mi"),
+							},
+							Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
+						},
+						VolumeMounts: []corev1.VolumeMount{
+							{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
+							{Name: "dev", MountPath: "/dev", ReadOnly: true},
+							{Name: "sys", MountPath: "/sys", ReadOnly: true},
+							{Name: "udev", MountPath: "/run/udev", ReadOnly: true},
+						},
+					}},
+					Volumes: []corev1.Volume{
+						{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: "dev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/dev", Type: &dir}}},
+						{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys", Type: &dir}}},
+						// Hosts without a udev daemon have no /run/udev; the
+						// agent then probes devices itself.
+						{Name: "udev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/run/udev", Type: &dirOrCreate}}},
+					},
+				},
+			},
+		},
+	}
+}
+
+// copyBinaryContainer copies the operator binary into the shared emptyDir so
+// the Ceph image can run it.
+func copyBinaryContainer(images Images) corev1.Container {
+	nonRoot := false
+	readOnly := true
+	return corev1.Container{
+		Name:            "install-agent",
+		Image:           images.Operator,
+		ImagePullPolicy: images.PullPolicy,
+		Command:         []string{"/ceph-operator", "copy-binary", AgentBinary},
+		SecurityContext: &corev1.SecurityContext{
+			RunAsNonRoot:             &nonRoot,
+			ReadOnlyRootFilesystem:   &readOnly,
+			AllowPrivilegeEscalation: &nonRoot,
+			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		},
+		VolumeMounts: []corev1.VolumeMount{{Name: "operator-bin", MountPath: agentBinDir}},
+	}
+}
+
+// nodeAffinity combines the storage selection with placement.nodeAffinity:
+// with useAllNodes the placement alone decides; otherwise the pods are pinned
+// to the listed nodes by name. A node field selector takes a single name, so
+// each of the placement's required terms (which are ORed) is repeated once
+// per listed node.
+func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
+	placement := cluster.Spec.Placement.NodeAffinity
+	if cluster.Spec.Storage.UseAllNodes {
+		if placement == nil {
+			return nil
+		}
+		return &corev1.Affinity{NodeAffinity: placement.DeepCopy()}
+	}
+	na := &corev1.NodeAffinity{}
+	if placement != nil {
+		na = placement.DeepCopy()
+	}
+	base := []corev1.NodeSelectorTerm{{}}
+	if req := na.RequiredDuringSchedulingIgnoredDuringExecution; req != nil && len(req.NodeSelectorTerms) > 0 {
+		base = req.NodeSelectorTerms
+	}
+	terms := make([]corev1.NodeSelectorTerm, 0, len(base)*len(cluster.Spec.Storage.Nodes))
+	for _, n := range cluster.Spec.Storage.Nodes {
+		for _, b := range base {
+			term := *b.DeepCopy()
+			term.MatchFields = append(term.MatchFields, corev1.NodeSelectorRequirement{
+				Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{n.Name},
+			})
+			terms = append(terms, term)
+		}
+	}
+	na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
+	return &corev1.Affinity{NodeAffinity: na}
+}
+
+// AgentServiceAccount builds the ServiceAccount of cluster's node pods.
+func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
+	return &corev1.ServiceAccount{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: AgentServiceAccountName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
+		},
+	}
+}
+
+// AgentRole builds the Role of the node agent: it reads DiskInventories and
+// writes only their status.
+func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
+	return &rbacv1.Role{
+		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: AgentServiceAccountName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
+		},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"get", "patch", "update"}},
+		},
+	}
+}
+
+// AgentRoleBinding binds AgentRole to AgentServiceAccount.
+func AgentRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
+	name := AgentServiceAccountName(cluster)
+	return &rbacv1.RoleBinding{
+		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
+		},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: cluster.Namespace}},
+	}
+}
+
+// DiskInventory builds the (spec of the) DiskInventory of one node. Its
+// status belongs to the node's agent.
+func DiskInventory(cluster *cephv1.CephCluster, node string) *cephv1.DiskInventory {
+	return &cephv1.DiskInventory{
+		TypeMeta: metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: node, Namespace: cluster.Namespace, Labels: Labels(cluster, "inventory"),
+		},
+		Spec: cephv1.DiskInventorySpec{NodeName: node},
+	}
+}
