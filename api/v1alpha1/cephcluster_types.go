@@ -131,6 +131,28 @@ type StorageSpec struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Allow loop devices",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	AllowLoopDevices bool `json:"allowLoopDevices,omitempty"`
 
+	// Provisioning says what happens to selected, empty disks. Enabled (the
+	// default) turns them into OSDs. Preview only shows the plan: each
+	// DiskInventory's status.plan says WouldProvision, or why a disk would
+	// be left out, and nothing is written to any disk. Switching from
+	// Preview to Enabled provisions exactly the disks the preview showed
+	// (unless discovery has since found them in use).
+	// +kubebuilder:validation:Enum=Enabled;Preview
+	// +kubebuilder:default=Enabled
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Provisioning",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:select:Enabled","urn:alm:descriptor:com.tectonic.ui:select:Preview"}
+	Provisioning ProvisioningMode `json:"provisioning,omitempty"`
+
+	// MaxNodesPreparing bounds how many nodes prepare disks at the same
+	// time across the cluster. A node never runs more than one prepare Job
+	// at a time.
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Nodes preparing at once",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	MaxNodesPreparing int32 `json:"maxNodesPreparing,omitempty"`
+
 	// Config holds the OSD settings that apply to every selected disk unless
 	// a node or device overrides them.
 	// +optional
@@ -210,6 +232,17 @@ type OSDOverrides struct {
 	// +optional
 	DeviceClass string `json:"deviceClass,omitempty"`
 }
+
+// ProvisioningMode says whether selected disks become OSDs or are only
+// previewed.
+type ProvisioningMode string
+
+const (
+	// ProvisioningEnabled turns selected, empty disks into OSDs.
+	ProvisioningEnabled ProvisioningMode = "Enabled"
+	// ProvisioningPreview computes and shows the plan without acting on it.
+	ProvisioningPreview ProvisioningMode = "Preview"
+)
 
 // OSDConfig holds the cluster-wide OSD settings. Nodes and disks can
 // override some of them (OSDOverrides).

@@ -131,6 +131,67 @@ type DiskInventoryStatus struct {
 	// AgentVersion is the version of the agent that wrote this status.
 	// +optional
 	AgentVersion string `json:"agentVersion,omitempty"`
+
+	// Plan is the operator's decision on each disk of the node: whether it
+	// becomes (or would become, in Preview) an OSD, or why it is left out.
+	// The operator writes it; the agent writes everything else.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	Plan []DevicePlan `json:"plan,omitempty"`
+}
+
+// DeviceAction is what the operator does, or would do, with one disk.
+// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed
+type DeviceAction string
+
+const (
+	// ActionWouldProvision means the disk is selected and empty and would
+	// become an OSD; shown while provisioning is Preview or the node waits
+	// for its turn.
+	ActionWouldProvision DeviceAction = "WouldProvision"
+	// ActionPreparing means a prepare Job is turning the disk into an OSD.
+	ActionPreparing DeviceAction = "Preparing"
+	// ActionProvisioned means the disk holds an OSD of this cluster.
+	ActionProvisioned DeviceAction = "Provisioned"
+	// ActionLeftOut means the disk is not used; reason says why.
+	ActionLeftOut DeviceAction = "LeftOut"
+	// ActionFailed means preparing the disk failed; it is retried with
+	// backoff and after its inventory changes.
+	ActionFailed DeviceAction = "Failed"
+)
+
+// DevicePlan is the operator's decision on one disk.
+type DevicePlan struct {
+	// Name is the disk's kernel name, as in status.disks.
+	Name string `json:"name"`
+	// ID is the disk's stable identity, as in status.disks.
+	ID string `json:"id"`
+	// Action is what happens to the disk.
+	Action DeviceAction `json:"action"`
+	// Reason is a stable code: NodeNotSelected, FilteredOut, NotListed,
+	// OSDNotSelected, PrepareFailed, or a discovery reason such as
+	// HasPartitions.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says it in words, for example which filter left it out.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// OSDID is the OSD on the disk, once provisioned.
+	// +optional
+	OSDID *int32 `json:"osdID,omitempty"`
+	// DeviceClass is the CRUSH device class the OSD gets, when set.
+	// +optional
+	DeviceClass string `json:"deviceClass,omitempty"`
+	// Attempts counts failed prepare attempts since the disk last changed.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastFailureTime is when the last prepare attempt failed; the next one
+	// waits for a backoff that doubles with each attempt, or for the agent
+	// to report a change on the node.
+	// +optional
+	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
 }
 
 // DiskInventorySummary counts the disks of one node by state.

@@ -1,0 +1,145 @@
+package osdplan
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// Reasons a disk is left out by the storage selection (the discovery
+// reasons, such as HasPartitions, are passed through unchanged).
+const (
+	// ReasonFilteredOut: a deviceFilter or devicePathFilter did not match.
+	ReasonFilteredOut = "FilteredOut"
+	// ReasonNotListed: the node lists devices and this is not one of them,
+	// or nothing (devices, filters, useAllDevices) selects it.
+	ReasonNotListed = "NotListed"
+	// ReasonInvalidFilter: the filter that applies is not a valid regular
+	// expression, so nothing on the node is selected by it.
+	ReasonInvalidFilter = "InvalidFilter"
+	// ReasonOSDNotSelected: the disk holds an OSD of this cluster but the
+	// selection no longer picks it; the OSD is kept, never destroyed.
+	ReasonOSDNotSelected = "OSDNotSelected"
+	// ReasonPrepareFailed: the last prepare attempt failed.
+	ReasonPrepareFailed = "PrepareFailed"
+	// ReasonWaitingForTurn: the disk waits because the cluster-wide limit
+	// of nodes preparing at once is reached.
+	ReasonWaitingForTurn = "WaitingForTurn"
+	// ReasonPreview: provisioning is Preview; the disk would be prepared.
+	ReasonPreview = "Preview"
+	// ReasonDuplicateOSDID: two disks carry the same OSD id; neither gets a
+	// Deployment until a human resolves it.
+	ReasonDuplicateOSDID = "DuplicateOSDID"
+)
+
+// JobState is the state of a prepare Job as the planner needs it.
+type JobState string
+
+const (
+	// JobRunning is a Job that has not finished.
+	JobRunning JobState = "Running"
+	// JobSucceeded is a Job that completed.
+	JobSucceeded JobState = "Succeeded"
+	// JobFailed is a Job that failed (deadline or backoff limit reached).
+	JobFailed JobState = "Failed"
+)
+
+// PrepareJob is an existing prepare Job, reduced to what the planner needs.
+type PrepareJob struct {
+	// Name is the Job's name.
+	Name string
+	// Node is the node the Job runs on.
+	Node string
+	// DeviceIDs are the stable ids of the disks the Job prepares.
+	DeviceIDs []string
+	// State is Running, Succeeded or Failed.
+	State JobState
+	// FinishedAt is when the Job finished (zero while running).
+	FinishedAt time.Time
+}
+
+// OSD is an existing OSD Deployment, reduced to what the planner needs.
+type OSD struct {
+	// ID is the OSD id.
+	ID int32
+	// Node is the node the Deployment is pinned to.
+	Node string
+	// DeviceID is the stable id of the disk the OSD runs from.
+	DeviceID string
+	// Ready is true when the OSD's pod is ready.
+	Ready bool
+}
+
+// Input is everything the planner decides from. It holds no client.
+type Input struct {
+	// Cluster is the CephCluster (spec, generation, status.fsid).
+	Cluster *cephv1.CephCluster
+	// Nodes are all Nodes.
+	Nodes []corev1.Node
+	// Inventories are the cluster's DiskInventories (status.disks from the
+	// agent, status.plan as last written by the operator).
+	Inventories []cephv1.DiskInventory
+	// OSDs are the existing OSD Deployments of the cluster.
+	OSDs []OSD
+	// Jobs are the existing prepare Jobs of the cluster.
+	Jobs []PrepareJob
+	// Now is the current time, for backoff.
+	Now time.Time
+}
+
+// Device is a disk a prepare Job or an OSD Deployment works on.
+type Device struct {
+	// Name is the kernel name at the time of the plan (informational).
+	Name string
+	// ID is the stable identity.
+	ID string
+	// Path is the stable path to open: a /dev/disk/by-id link when the disk
+	// has one, otherwise /dev/<name>.
+	Path string
+	// DeviceClass is the CRUSH device class to give the OSD, if set.
+	DeviceClass string
+}
+
+// JobSpec is a prepare Job to create.
+type JobSpec struct {
+	// Node is the node to run on.
+	Node string
+	// Devices are the disks to prepare, sorted by ID.
+	Devices []Device
+}
+
+// OSDSpec is an OSD Deployment that must exist.
+type OSDSpec struct {
+	// ID is the OSD id from the disk's BlueStore label.
+	ID int32
+	// Node is the node holding the disk.
+	Node string
+	// Device is the disk the OSD runs from.
+	Device Device
+}
+
+// Plan is what the reconciler applies.
+type Plan struct {
+	// CreateJobs are prepare Jobs to create, at most one per node.
+	CreateJobs []JobSpec
+	// DeleteJobs are names of finished Jobs whose outcome is recorded.
+	DeleteJobs []string
+	// Rescan are nodes whose inventory must be rescanned (a Job of theirs
+	// finished) before its disks can be planned again.
+	Rescan []string
+	// OSDs are the OSD Deployments that must exist, one per OSD id.
+	OSDs []OSDSpec
+	// DevicePlans maps a node to the plan of each of its disks, for its
+	// DiskInventory's status.plan.
+	DevicePlans map[string][]cephv1.DevicePlan
+	// Counts are the cluster's OSD counts.
+	Counts cephv1.OSDCounts
+	// Problems are messages for a condition: invalid filters, duplicate
+	// OSD ids. Empty when all is well.
+	Problems []string
+	// RequeueAfter is when the earliest backoff expires (0: none). Time
+	// cannot be watched, so the reconciler requeues for it.
+	RequeueAfter time.Duration
+}
