@@ -25,7 +25,8 @@ const (
 	// ReasonPrepareFailed: the last prepare attempt failed.
 	ReasonPrepareFailed = "PrepareFailed"
 	// ReasonWaitingForTurn: the disk waits because the cluster-wide limit
-	// of nodes preparing at once is reached.
+	// of nodes preparing at once is reached, or because its node still has
+	// a prepare Job (a node runs one at a time); the message says which.
 	ReasonWaitingForTurn = "WaitingForTurn"
 	// ReasonPreview: provisioning is Preview; the disk would be prepared.
 	ReasonPreview = "Preview"

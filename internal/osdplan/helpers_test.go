@@ -1,0 +1,346 @@
+package osdplan
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// Shorthands for the actions, to keep the tables readable.
+const (
+	wouldProvision = cephv1.ActionWouldProvision
+	preparing      = cephv1.ActionPreparing
+	provisioned    = cephv1.ActionProvisioned
+	leftOut        = cephv1.ActionLeftOut
+	failed         = cephv1.ActionFailed
+)
+
+const (
+	testFSID  = "8a5d3e1c-0b7e-4a51-9d1e-3f2b6c7d8e90"
+	otherFSID = "11111111-2222-3333-4444-555555555555"
+)
+
+var (
+	// t0 is when the agents last published their inventories, unless a case
+	// says otherwise.
+	t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	// now is when the plan is computed, unless a case says otherwise.
+	now = t0.Add(time.Hour)
+)
+
+func wwnID(name string) string    { return "/dev/disk/by-id/wwn-0x5000c500" + name }
+func ataLink(name string) string  { return "/dev/disk/by-id/ata-VBOX_HARDDISK_" + name }
+func pathLink(name string) string { return "/dev/disk/by-path/pci-0000:00:1f.2-ata-" + name }
+
+// avail is an empty disk; its WWN link comes after another by-id link so
+// that tests see the WWN one preferred.
+func avail(name string) cephv1.Disk {
+	return cephv1.Disk{
+		Name: name, ID: wwnID(name), Path: "/dev/" + name, Type: "disk", SizeBytes: 100 << 30,
+		Links:   []string{ataLink(name), wwnID(name), pathLink(name)},
+		Verdict: cephv1.DiskVerdict{State: cephv1.DiskAvailable},
+	}
+}
+
+func osdDisk(name string, id int32) cephv1.Disk {
+	d := avail(name)
+	d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id, ClusterFSID: testFSID}
+	return d
+}
+
+func rejected(name, reason, msg string) cephv1.Disk {
+	d := avail(name)
+	d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: reason, Message: msg}
+	return d
+}
+
+// inv is a published inventory scanned at t0.
+func inv(node string, disks ...cephv1.Disk) cephv1.DiskInventory {
+	scan := metav1.NewTime(t0)
+	return cephv1.DiskInventory{
+		ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: "ceph"},
+		Spec:       cephv1.DiskInventorySpec{NodeName: node},
+		Status:     cephv1.DiskInventoryStatus{Disks: disks, LastScanTime: &scan},
+	}
+}
+
+func scannedAt(i cephv1.DiskInventory, t time.Time) cephv1.DiskInventory {
+	mt := metav1.NewTime(t)
+	i.Status.LastScanTime = &mt
+	return i
+}
+
+func withPlan(i cephv1.DiskInventory, plans ...cephv1.DevicePlan) cephv1.DiskInventory {
+	i.Status.Plan = plans
+	return i
+}
+
+// prevFailed is a plan entry an earlier Compute wrote for a failed disk.
+func prevFailed(name string, attempts int32, at time.Time) cephv1.DevicePlan {
+	mt := metav1.NewTime(at)
+	return cephv1.DevicePlan{Name: name, ID: wwnID(name), Action: failed, Reason: ReasonPrepareFailed, Attempts: attempts, LastFailureTime: &mt}
+}
+
+func running(name, node string, disks ...string) PrepareJob {
+	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobRunning}
+}
+
+func succeeded(name, node string, at time.Time, disks ...string) PrepareJob {
+	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobSucceeded, FinishedAt: at}
+}
+
+func failedJob(name, node string, at time.Time, disks ...string) PrepareJob {
+	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobFailed, FinishedAt: at}
+}
+
+func ids(disks []string) []string {
+	out := make([]string, len(disks))
+	for i, d := range disks {
+		out[i] = wwnID(d)
+	}
+	return out
+}
+
+func dev(name, class string) Device {
+	return Device{Name: name, ID: wwnID(name), Path: wwnID(name), DeviceClass: class}
+}
+
+func job(node string, devs ...Device) JobSpec { return JobSpec{Node: node, Devices: devs} }
+
+func osdSpec(id int32, node, disk, class string) OSDSpec {
+	return OSDSpec{ID: id, Node: node, Device: dev(disk, class)}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// wantDP is an expected DevicePlan. The message is checked as a substring
+// when set; every other field is compared exactly.
+type wantDP struct {
+	name, id    string
+	action      cephv1.DeviceAction
+	reason      string
+	msg         string
+	osdID       *int32
+	class       string
+	attempts    int32
+	lastFailure *time.Time
+}
+
+func dp(name string, action cephv1.DeviceAction, reason string) wantDP {
+	return wantDP{name: name, id: wwnID(name), action: action, reason: reason}
+}
+
+func (w wantDP) says(msg string) wantDP  { w.msg = msg; return w }
+func (w wantDP) osd(id int32) wantDP     { w.osdID = &id; return w }
+func (w wantDP) cls(class string) wantDP { w.class = class; return w }
+func (w wantDP) withID(id string) wantDP { w.id = id; return w }
+func (w wantDP) fails(n int32, at time.Time) wantDP {
+	w.attempts, w.lastFailure = n, &at
+	return w
+}
+
+func (w wantDP) check(t *testing.T, node string, got cephv1.DevicePlan) {
+	t.Helper()
+	where := fmt.Sprintf("%s/%s", node, w.name)
+	if got.Name != w.name || got.ID != w.id {
+		t.Errorf("%s: got disk %s (%s), want %s (%s)", where, got.Name, got.ID, w.name, w.id)
+	}
+	if got.Action != w.action || got.Reason != w.reason {
+		t.Errorf("%s: got %s/%q (%q), want %s/%q", where, got.Action, got.Reason, got.Message, w.action, w.reason)
+	}
+	if w.msg != "" && !strings.Contains(got.Message, w.msg) {
+		t.Errorf("%s: message %q does not contain %q", where, got.Message, w.msg)
+	}
+	if !reflect.DeepEqual(got.OSDID, w.osdID) {
+		t.Errorf("%s: osdID %v, want %v", where, deref(got.OSDID), deref(w.osdID))
+	}
+	if got.DeviceClass != w.class {
+		t.Errorf("%s: deviceClass %q, want %q", where, got.DeviceClass, w.class)
+	}
+	if got.Attempts != w.attempts {
+		t.Errorf("%s: attempts %d, want %d", where, got.Attempts, w.attempts)
+	}
+	switch {
+	case w.lastFailure == nil && got.LastFailureTime != nil:
+		t.Errorf("%s: lastFailureTime %v, want none", where, got.LastFailureTime)
+	case w.lastFailure != nil && (got.LastFailureTime == nil || !got.LastFailureTime.Time.Equal(*w.lastFailure)):
+		t.Errorf("%s: lastFailureTime %v, want %v", where, got.LastFailureTime, *w.lastFailure)
+	}
+}
+
+func deref(p *int32) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// planCase is one table case: an input built from a few helpers and every
+// part of the expected plan. Nil expectations mean "must be empty"; only
+// counts are optional.
+type planCase struct {
+	name     string
+	storage  func(*cephv1.StorageSpec)
+	nodes    []corev1.Node
+	invs     []cephv1.DiskInventory
+	jobs     []PrepareJob
+	osds     []OSD
+	now      time.Time
+	plans    map[string][]wantDP
+	create   []JobSpec
+	del      []string
+	rescan   []string
+	osdSpecs []OSDSpec
+	problems []string
+	requeue  time.Duration
+	counts   *cephv1.OSDCounts
+}
+
+// cluster is a CephCluster using all nodes and all devices, provisioning
+// left at its default, changed by mod.
+func cluster(mod func(*cephv1.StorageSpec)) *cephv1.CephCluster {
+	c := &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "ceph", Generation: 1},
+		Spec: cephv1.CephClusterSpec{
+			Image:   "quay.io/ceph/ceph:v18.2.4",
+			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+		},
+		Status: cephv1.CephClusterStatus{FSID: testFSID},
+	}
+	if mod != nil {
+		mod(&c.Spec.Storage)
+	}
+	return c
+}
+
+func defaultNodes() []corev1.Node {
+	return []corev1.Node{node("node-a", nil), node("node-b", nil), node("node-c", nil)}
+}
+
+func (tc planCase) input() Input {
+	in := Input{
+		Cluster:     cluster(tc.storage),
+		Nodes:       tc.nodes,
+		Inventories: tc.invs,
+		OSDs:        tc.osds,
+		Jobs:        tc.jobs,
+		Now:         tc.now,
+	}
+	if in.Nodes == nil {
+		in.Nodes = defaultNodes()
+	}
+	if in.Now.IsZero() {
+		in.Now = now
+	}
+	return in
+}
+
+func runCases(t *testing.T, cases []planCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := tc.input()
+			got := Compute(in)
+			checkPlan(t, tc, got)
+			checkSafety(t, in, got)
+		})
+	}
+}
+
+func checkPlan(t *testing.T, tc planCase, got Plan) {
+	t.Helper()
+	if len(got.DevicePlans) != len(tc.plans) {
+		t.Errorf("plans for %d nodes (%v), want %d", len(got.DevicePlans), keys(got.DevicePlans), len(tc.plans))
+	}
+	for node, want := range tc.plans {
+		plans, ok := got.DevicePlans[node]
+		if !ok {
+			t.Errorf("no plans for %s", node)
+			continue
+		}
+		if len(plans) != len(want) {
+			t.Errorf("%s: %d plans, want %d: %+v", node, len(plans), len(want), plans)
+			continue
+		}
+		for i := range want {
+			want[i].check(t, node, plans[i])
+		}
+	}
+	same(t, "createJobs", got.CreateJobs, tc.create)
+	same(t, "deleteJobs", got.DeleteJobs, tc.del)
+	same(t, "rescan", got.Rescan, tc.rescan)
+	same(t, "osds", got.OSDs, tc.osdSpecs)
+	if len(got.Problems) != len(tc.problems) {
+		t.Errorf("problems %q, want %d matching %q", got.Problems, len(tc.problems), tc.problems)
+	} else {
+		for i, p := range tc.problems {
+			if !strings.Contains(got.Problems[i], p) {
+				t.Errorf("problem %q does not contain %q", got.Problems[i], p)
+			}
+		}
+	}
+	if got.RequeueAfter != tc.requeue {
+		t.Errorf("requeueAfter %v, want %v", got.RequeueAfter, tc.requeue)
+	}
+	if tc.counts != nil && got.Counts != *tc.counts {
+		t.Errorf("counts %+v, want %+v", got.Counts, *tc.counts)
+	}
+}
+
+// same compares two slices, an empty one equal to nil.
+func same[T any](t *testing.T, what string, got, want []T) {
+	t.Helper()
+	if len(got) == 0 && len(want) == 0 {
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// checkSafety asserts, whatever a case expects, that a new Job only lists
+// disks that its node's inventory shows Available, on a selected node, and
+// that no node gets two Jobs.
+func checkSafety(t *testing.T, in Input, got Plan) {
+	t.Helper()
+	sel := SelectNodes(&in.Cluster.Spec, in.Nodes)
+	selected := map[string]bool{}
+	for _, n := range sel.Selected {
+		selected[n] = true
+	}
+	jobs := map[string]bool{}
+	for _, j := range got.CreateJobs {
+		if jobs[j.Node] || !selected[j.Node] {
+			t.Errorf("job for %s: second job, or node not selected", j.Node)
+		}
+		jobs[j.Node] = true
+		for _, d := range j.Devices {
+			ok := false
+			for _, i := range in.Inventories {
+				for _, disk := range i.Status.Disks {
+					if inventoryNode(&i) == j.Node && diskID(&disk) == d.ID && disk.Verdict.State == cephv1.DiskAvailable {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				t.Errorf("job for %s lists %s, which is not an Available disk of the node", j.Node, d.ID)
+			}
+		}
+	}
+}

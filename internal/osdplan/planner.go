@@ -1,0 +1,397 @@
+package osdplan
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// planner holds the state of one Compute call.
+type planner struct {
+	in      *Input
+	storage *cephv1.StorageSpec
+	plan    *Plan
+	// enabled is true when provisioning is Enabled (or unset).
+	enabled bool
+	sel     *selector
+	nodes   NodeSelection
+	// selected holds the names of the selected nodes.
+	selected map[string]bool
+	jobs     map[string]*nodeJobs
+	// rescan holds the nodes with a kept Succeeded Job.
+	rescan map[string]bool
+	// osdDisks lists, per OSD id, every disk that carries it, so that a
+	// duplicate is known before any disk is planned.
+	osdDisks map[int32][]string
+	problems []string
+}
+
+// nodeState is one planned inventory and the plans of its disks.
+type nodeState struct {
+	name string
+	inv  *cephv1.DiskInventory
+	// skip says why the node is not selected; nil when it is.
+	skip *Skip
+	// prev maps a device id to its plan in the inventory's status.plan.
+	prev    map[string]*cephv1.DevicePlan
+	entries []entry
+	// candidates indexes the entries that are selected, Available, in no
+	// Job and not waiting for a backoff: the disks to prepare.
+	candidates []int
+}
+
+// entry is the plan of one disk under construction.
+type entry struct {
+	disk   *cephv1.Disk
+	device Device
+	plan   cephv1.DevicePlan
+}
+
+// Compute decides what the OSD reconciler does, from the CephCluster's spec
+// and what is observed: Nodes, DiskInventories, OSD Deployments and prepare
+// Jobs. It is pure and deterministic: it reads no clock but in.Now and
+// talks to no API server.
+//
+// Nodes are selected by SelectNodes. Only inventories of selected nodes get
+// new work; an inventory of a node that is not selected (any more) is still
+// planned so its disks say why they are left out, and its OSDs keep their
+// Deployments: changing the selection never stops an OSD.
+//
+// Each disk of a published inventory (status.disks) gets a DevicePlan:
+//
+//   - The storage selection is applied first (see nodeRules.selectDisk):
+//     the node's devices list, else deviceFilter, else devicePathFilter,
+//     else useAllDevices, each from the node's entry when it sets it,
+//     otherwise cluster-wide. A disk not selected is LeftOut with
+//     NotListed, FilteredOut or InvalidFilter; every invalid filter is also
+//     reported once in Problems.
+//   - A disk holding an OSD of this cluster is Provisioned and its OSD gets
+//     an OSDSpec, whether or not it is still selected (reason
+//     OSDNotSelected when not). Two disks carrying the same OSD id get no
+//     OSDSpec, reason DuplicateOSDID, and a Problem.
+//   - A selected, Rejected disk is LeftOut with discovery's reason and
+//     message.
+//   - An Available disk in a Running Job, or in a Succeeded Job the agent
+//     has not yet seen the result of, is Preparing. In a Failed Job it is
+//     Failed, one more attempt. A disk that failed before waits
+//     30s·2^(attempts-1) (at most 30m) after its last failure, and gives up
+//     after 6 attempts, unless the agent published a change on the node
+//     since the failure. Otherwise it would be provisioned.
+//
+// Disks are matched to Jobs and to their previous plan by stable id, never
+// by kernel name, which can change between scans. With provisioning Enabled
+// (or unset) a node gets at most one prepare Job at a time, with all its
+// disks to provision, and at most spec.storage.maxNodesPreparing nodes
+// (default 10) have one at once, picked in name order; the others wait for
+// their turn. With Preview, no Job is created. Nothing is ever proposed for
+// a disk whose verdict is not Available.
+func Compute(in Input) Plan {
+	plan := Plan{DevicePlans: map[string][]cephv1.DevicePlan{}}
+	if in.Cluster == nil {
+		return plan
+	}
+	p := &planner{
+		in:       &in,
+		storage:  &in.Cluster.Spec.Storage,
+		plan:     &plan,
+		jobs:     map[string]*nodeJobs{},
+		rescan:   map[string]bool{},
+		osdDisks: map[int32][]string{},
+	}
+	switch p.storage.Provisioning {
+	case "", cephv1.ProvisioningEnabled:
+		p.enabled = true
+	case cephv1.ProvisioningPreview:
+	default:
+		p.problems = append(p.problems, fmt.Sprintf("spec.storage.provisioning %q is neither Enabled nor Preview; nothing is prepared", p.storage.Provisioning))
+	}
+	p.nodes = SelectNodes(&in.Cluster.Spec, in.Nodes)
+	p.selected = make(map[string]bool, len(p.nodes.Selected))
+	for _, n := range p.nodes.Selected {
+		p.selected[n] = true
+	}
+	p.sel = newSelector(p.storage)
+	p.problems = append(p.problems, p.sel.problems...)
+
+	nodes := p.inventories()
+	available := make(map[string]map[string]bool, len(nodes))
+	for _, ns := range nodes {
+		ids := map[string]bool{}
+		for i := range ns.inv.Status.Disks {
+			if d := &ns.inv.Status.Disks[i]; d.Verdict.State == cephv1.DiskAvailable {
+				ids[diskID(d)] = true
+			}
+		}
+		available[ns.name] = ids
+		p.collectOSDs(ns)
+	}
+	p.reportDuplicates()
+	p.indexJobs(available)
+	for _, ns := range nodes {
+		p.planNode(ns)
+	}
+	p.scheduleJobs(nodes)
+	p.finish(nodes)
+	return plan
+}
+
+// inventories returns the published inventories, one per node, in node
+// name order. An inventory the agent has not published yet (no disks, never
+// scanned) is not planned: there is nothing to say about its disks.
+func (p *planner) inventories() []*nodeState {
+	var nodes []*nodeState
+	seen := map[string]bool{}
+	invs := make([]*cephv1.DiskInventory, len(p.in.Inventories))
+	for i := range p.in.Inventories {
+		invs[i] = &p.in.Inventories[i]
+	}
+	sort.SliceStable(invs, func(i, j int) bool { return inventoryNode(invs[i]) < inventoryNode(invs[j]) })
+	for _, inv := range invs {
+		name := inventoryNode(inv)
+		if seen[name] {
+			p.problems = append(p.problems, fmt.Sprintf("more than one DiskInventory describes node %s; only the first by name is planned", name))
+			continue
+		}
+		seen[name] = true
+		if len(inv.Status.Disks) == 0 && inv.Status.LastScanTime == nil {
+			continue
+		}
+		ns := &nodeState{name: name, inv: inv, prev: make(map[string]*cephv1.DevicePlan, len(inv.Status.Plan))}
+		if !p.selected[name] {
+			s, ok := p.nodes.Skipped[name]
+			if !ok {
+				s = Skip{NodeNotSelected, fmt.Sprintf("node %s does not exist", name)}
+			}
+			ns.skip = &s
+		}
+		for i := range inv.Status.Plan {
+			dp := &inv.Status.Plan[i]
+			if _, dup := ns.prev[dp.ID]; !dup {
+				ns.prev[dp.ID] = dp
+			}
+		}
+		nodes = append(nodes, ns)
+	}
+	return nodes
+}
+
+// inventoryNode is the node an inventory describes.
+func inventoryNode(inv *cephv1.DiskInventory) string {
+	if inv.Spec.NodeName != "" {
+		return inv.Spec.NodeName
+	}
+	return inv.Name
+}
+
+// collectOSDs notes where each OSD id of this cluster is found.
+func (p *planner) collectOSDs(ns *nodeState) {
+	for i := range ns.inv.Status.Disks {
+		d := &ns.inv.Status.Disks[i]
+		if d.Verdict.State == cephv1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) {
+			id := *d.Verdict.OSDID
+			p.osdDisks[id] = append(p.osdDisks[id], fmt.Sprintf("%s/%s (%s)", ns.name, d.Name, diskID(d)))
+		}
+	}
+}
+
+// reportDuplicates adds a Problem for each OSD id found on more than one
+// disk.
+func (p *planner) reportDuplicates() {
+	ids := make([]int32, 0, len(p.osdDisks))
+	for id, where := range p.osdDisks {
+		if len(where) > 1 {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		p.problems = append(p.problems, fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, strings.Join(p.osdDisks[id], ", ")))
+	}
+}
+
+// foreign reports whether disk d claims to hold an OSD of this cluster
+// while its label carries another FSID. The agent already rejects such a
+// disk; the planner checks again rather than run a stranger's OSD.
+func (p *planner) foreign(d *cephv1.Disk) bool {
+	fsid := p.in.Cluster.Status.FSID
+	return fsid != "" && d.Verdict.ClusterFSID != "" && !strings.EqualFold(fsid, d.Verdict.ClusterFSID)
+}
+
+// planNode plans every disk of one inventory, except the decision between
+// preparing and waiting, which scheduleJobs makes across nodes.
+func (p *planner) planNode(ns *nodeState) {
+	rules := p.sel.rules(ns.name)
+	nj := p.jobs[ns.name]
+	ns.entries = make([]entry, len(ns.inv.Status.Disks))
+	for i := range ns.inv.Status.Disks {
+		d := &ns.inv.Status.Disks[i]
+		s := rules.selectDisk(d)
+		e := &ns.entries[i]
+		e.disk = d
+		e.device = deviceOf(d, s.deviceClass)
+		e.plan = cephv1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
+		switch d.Verdict.State {
+		case cephv1.DiskOSD:
+			p.planOSD(ns, e, s)
+		case cephv1.DiskAvailable:
+			if p.planAvailable(ns, nj, e, s) {
+				ns.candidates = append(ns.candidates, i)
+			}
+		default:
+			p.planUnavailable(ns, e, s)
+		}
+	}
+}
+
+// planOSD plans a disk that holds an OSD of this cluster.
+func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
+	d := e.disk
+	if p.foreign(d) {
+		e.plan.Action, e.plan.Reason = cephv1.ActionLeftOut, "ForeignCephCluster"
+		e.plan.Message = fmt.Sprintf("the disk's BlueStore label carries fsid %s, not this cluster's %s", d.Verdict.ClusterFSID, p.in.Cluster.Status.FSID)
+		return
+	}
+	e.plan.Action = cephv1.ActionProvisioned
+	if d.Verdict.OSDID == nil {
+		e.plan.Message = "discovery found an OSD of this cluster but no OSD id; no OSD Deployment is managed for it"
+		p.problems = append(p.problems, fmt.Sprintf("disk %s/%s holds an OSD of this cluster but discovery reported no OSD id", ns.name, d.Name))
+		return
+	}
+	id := *d.Verdict.OSDID
+	e.plan.OSDID = &id
+	switch {
+	case len(p.osdDisks[id]) > 1:
+		e.plan.Reason = ReasonDuplicateOSDID
+		e.plan.Message = fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, strings.Join(p.osdDisks[id], ", "))
+		return
+	case ns.skip != nil:
+		e.plan.Reason = ReasonOSDNotSelected
+		e.plan.Message = fmt.Sprintf("holds OSD %d, which is kept although the node is not selected: %s", id, ns.skip.Message)
+	case !s.selected:
+		e.plan.Reason = ReasonOSDNotSelected
+		e.plan.Message = fmt.Sprintf("holds OSD %d, which is kept although the storage selection no longer picks the disk: %s", id, s.message)
+	default:
+		e.plan.Message = fmt.Sprintf("holds OSD %d", id)
+	}
+	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device})
+}
+
+// planUnavailable plans a disk that discovery rejected: the selection's
+// reason comes first, as it is what the user controls, then discovery's.
+func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
+	e.plan.Action = cephv1.ActionLeftOut
+	switch {
+	case ns.skip != nil:
+		e.plan.Reason, e.plan.Message = ns.skip.Reason, ns.skip.Message
+	case !s.selected:
+		e.plan.Reason, e.plan.Message = s.reason, s.message
+	default:
+		e.plan.Reason, e.plan.Message = e.disk.Verdict.Reason, e.disk.Verdict.Message
+		if e.disk.Verdict.State != cephv1.DiskRejected && e.plan.Message == "" {
+			e.plan.Message = fmt.Sprintf("discovery reported state %q, not Available", e.disk.Verdict.State)
+		}
+	}
+}
+
+// planAvailable plans a disk discovery found empty and returns true when it
+// is a candidate to prepare. A disk in a Running Job, or in a Succeeded Job
+// whose result the agent has not reported yet, is Preparing even if the
+// selection changed meanwhile: that is what is happening to it.
+func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSelection) bool {
+	id := e.device.ID
+	prev := ns.prev[id]
+	if nj != nil {
+		if job, ok := nj.running[id]; ok {
+			e.plan.Attempts, e.plan.LastFailureTime = carriedFailures(ns.inv, prev)
+			e.plan.Action = cephv1.ActionPreparing
+			e.plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", job)
+			return false
+		}
+		if job, ok := nj.succeeded[id]; ok {
+			e.plan.Attempts, e.plan.LastFailureTime = carriedFailures(ns.inv, prev)
+			e.plan.Action = cephv1.ActionPreparing
+			e.plan.Message = fmt.Sprintf("prepare Job %s finished; waiting for the agent to rescan the node", job)
+			return false
+		}
+	}
+	e.plan.Action = cephv1.ActionLeftOut
+	switch {
+	case ns.skip != nil:
+		e.plan.Reason, e.plan.Message = ns.skip.Reason, ns.skip.Message
+		return false
+	case !s.selected:
+		e.plan.Reason, e.plan.Message = s.reason, s.message
+		return false
+	}
+	if nj != nil {
+		if job := nj.failed[id]; job != nil {
+			p.recordFailure(ns.inv, e, prev, job)
+			return false
+		}
+	}
+	if p.waitsForBackoff(ns.inv, e, prev) {
+		return false
+	}
+	e.plan.Action = cephv1.ActionWouldProvision
+	return true
+}
+
+// finish sorts the plan and computes the counts.
+func (p *planner) finish(nodes []*nodeState) {
+	plan := p.plan
+	for _, ns := range nodes {
+		plans := make([]cephv1.DevicePlan, len(ns.entries))
+		for i := range ns.entries {
+			plans[i] = ns.entries[i].plan
+			switch plans[i].Action {
+			case cephv1.ActionProvisioned:
+				plan.Counts.Provisioned++
+			case cephv1.ActionPreparing:
+				plan.Counts.Preparing++
+			case cephv1.ActionFailed:
+				plan.Counts.Failed++
+			case cephv1.ActionWouldProvision:
+				plan.Counts.Desired++
+			}
+		}
+		sort.SliceStable(plans, func(i, j int) bool {
+			if plans[i].Name != plans[j].Name {
+				return plans[i].Name < plans[j].Name
+			}
+			return plans[i].ID < plans[j].ID
+		})
+		plan.DevicePlans[ns.name] = plans
+		// An inventory that still awaits the answer to a rescan request
+		// needs no new one: asking again would only make the agent scan
+		// more often.
+		if p.rescan[ns.name] && ns.inv.Spec.RescanRequest <= ns.inv.Status.ObservedRescanRequest {
+			plan.Rescan = append(plan.Rescan, ns.name)
+		}
+	}
+	plan.Counts.Desired += plan.Counts.Provisioned + plan.Counts.Preparing + plan.Counts.Failed
+	for i := range p.in.OSDs {
+		if p.in.OSDs[i].Ready {
+			plan.Counts.Running++
+		}
+	}
+	sort.Slice(plan.OSDs, func(i, j int) bool { return plan.OSDs[i].ID < plan.OSDs[j].ID })
+	sort.Slice(plan.CreateJobs, func(i, j int) bool { return plan.CreateJobs[i].Node < plan.CreateJobs[j].Node })
+	sort.Strings(plan.DeleteJobs)
+	sort.Strings(plan.Rescan)
+	plan.Problems = dedupe(p.problems)
+}
+
+// dedupe returns msgs without repeats, in their first order.
+func dedupe(msgs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if !seen[m] {
+			seen[m] = true
+			out = append(out, m)
+		}
+	}
+	return out
+}
