@@ -13,6 +13,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -110,4 +111,32 @@ func TestDiscoveryDaemonSetGolden(t *testing.T) {
 func TestAgentRBACGolden(t *testing.T) {
 	c := testCluster()
 	golden(t, "agent-rbac", []any{AgentServiceAccount(c), AgentRole(c), AgentRoleBinding(c), DiskInventory(c, "node-a")})
+}
+
+func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
+	c := testCluster()
+	c.Spec.Storage.AllowLoopDevices = true
+	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
+	spec := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{
+		{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", DeviceClass: "hdd"},
+		{Name: "sdc", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d5", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d5"},
+	}}
+	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "prepare-job", job)
+	golden(t, "osd-deployment", OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
+		osdplan.OSDSpec{ID: 7, Node: "node-a", Device: spec.Devices[0]}))
+
+	// The Job's name depends on the node and the device set only.
+	again, _ := PrepareJob(c, images, "other", spec)
+	if again.Name != job.Name {
+		t.Errorf("Job name changed with unrelated input: %s vs %s", again.Name, job.Name)
+	}
+	other := spec
+	other.Devices = spec.Devices[:1]
+	if j, _ := PrepareJob(c, images, "f", other); j.Name == job.Name {
+		t.Errorf("two device sets share the Job name %s", j.Name)
+	}
 }

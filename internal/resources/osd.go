@@ -1,0 +1,281 @@
+package resources
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+)
+
+// Labels and annotations of prepare Jobs and OSD Deployments.
+const (
+	// NodeHashLabel holds a hash of the node name (node names can be longer
+	// than a label value may be); NodeAnnotation holds the name itself.
+	NodeHashLabel = "ceph.cephoperator.io/node-hash"
+	// NodeAnnotation is the name of the node a Job or OSD runs on.
+	NodeAnnotation = "ceph.cephoperator.io/node"
+	// DevicesAnnotation lists a prepare Job's devices as JSON.
+	DevicesAnnotation = "ceph.cephoperator.io/devices"
+	// OSDIDLabel is the id of the OSD a Deployment runs.
+	OSDIDLabel = "ceph.cephoperator.io/osd-id"
+	// DeviceIDAnnotation is the stable id of an OSD's disk.
+	DeviceIDAnnotation = "ceph.cephoperator.io/device-id"
+	// DeviceClassLabel is an OSD's CRUSH device class.
+	DeviceClassLabel = "ceph.cephoperator.io/device-class"
+)
+
+// Components of node-side objects.
+const (
+	ComponentPrepare = "prepare"
+	ComponentOSD     = "osd"
+)
+
+// Limits that keep prepare Jobs from piling up or hanging.
+const (
+	// prepareDeadlineSeconds bounds one prepare run; ceph-volume takes
+	// well under a minute per disk.
+	prepareDeadlineSeconds = 1200
+	// prepareTTLSeconds removes a finished Job the operator did not delete
+	// (for example while it was down).
+	prepareTTLSeconds = 24 * 3600
+)
+
+// NodeHash returns a short, label-safe hash of a node name.
+func NodeHash(node string) string {
+	sum := sha256.Sum256([]byte(node))
+	return hex.EncodeToString(sum[:5])
+}
+
+// PrepareJobName is the Job that prepares devices on node. It is a function
+// of the node and the device set, so a plan recomputed after a crash names
+// the same Job instead of creating a second one.
+func PrepareJobName(cluster *cephv1.CephCluster, spec osdplan.JobSpec) string {
+	h := sha256.New()
+	h.Write([]byte(spec.Node))
+	for _, d := range spec.Devices {
+		h.Write([]byte{0})
+		h.Write([]byte(d.ID))
+	}
+	return fmt.Sprintf("%s-prepare-%s", cluster.Name, hex.EncodeToString(h.Sum(nil)[:6]))
+}
+
+// OSDName is the Deployment of OSD id.
+func OSDName(cluster *cephv1.CephCluster, id int32) string {
+	return fmt.Sprintf("%s-osd-%d", cluster.Name, id)
+}
+
+// PrepareDevice is one entry of a prepare Job's device list (annotation and
+// command line).
+type PrepareDevice struct {
+	// ID is the disk's stable identity.
+	ID string `json:"id"`
+	// Path is the stable path to open.
+	Path string `json:"path"`
+	// Class is the CRUSH device class, if set.
+	Class string `json:"class,omitempty"`
+}
+
+// PrepareJob builds the Job that turns spec.Devices on spec.Node into OSDs:
+// `agent prepare` re-checks each device on the node and runs ceph-volume.
+func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
+	devices := make([]PrepareDevice, 0, len(spec.Devices))
+	args := []string{"agent", "prepare", "--node-name=" + spec.Node, "--cluster-fsid=" + fsid}
+	if cluster.Spec.Storage.AllowLoopDevices {
+		args = append(args, "--allow-loop-devices")
+	}
+	if ms := cluster.Spec.Storage.Config.MinSize; ms != nil {
+		args = append(args, "--min-size-bytes="+strconv.FormatInt(ms.Value(), 10))
+	}
+	for _, d := range spec.Devices {
+		devices = append(devices, PrepareDevice{ID: d.ID, Path: d.Path, Class: d.DeviceClass})
+		arg := "--device=" + d.Path
+		if d.DeviceClass != "" {
+			arg += ":" + d.DeviceClass
+		}
+		args = append(args, arg)
+	}
+	list, err := json.Marshal(devices)
+	if err != nil {
+		return nil, fmt.Errorf("encoding devices of prepare Job: %w", err)
+	}
+	labels := Labels(cluster, ComponentPrepare)
+	labels[NodeHashLabel] = NodeHash(spec.Node)
+	backoff := int32(0)
+	deadline := int64(prepareDeadlineSeconds)
+	ttl := int32(prepareTTLSeconds)
+
+	pod := nodePodSpec(cluster, images, spec.Node)
+	pod.RestartPolicy = corev1.RestartPolicyNever
+	pod.Containers = []corev1.Container{{
+		Name:                     "prepare",
+		Image:                    cluster.Spec.Image,
+		ImagePullPolicy:          images.PullPolicy,
+		Command:                  []string{AgentBinary},
+		Args:                     args,
+		Env:                      cephVolumeEnv(cluster),
+		SecurityContext:          privileged(),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		VolumeMounts: append(nodeVolumeMounts(),
+			corev1.VolumeMount{Name: "bootstrap-osd-keyring", MountPath: "/var/lib/ceph/bootstrap-osd", ReadOnly: true},
+		),
+	}}
+	pod.Volumes = append(pod.Volumes, corev1.Volume{
+		Name: "bootstrap-osd-keyring",
+		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: IdentitySecretName(cluster),
+			// Only the key this pod needs.
+			Items: []corev1.KeyToPath{{Key: SecretKeyBootstrapOSDKeyring, Path: "ceph.keyring"}},
+		}},
+	})
+
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        PrepareJobName(cluster, spec),
+			Namespace:   cluster.Namespace,
+			Labels:      labels,
+			Annotations: map[string]string{NodeAnnotation: spec.Node, DevicesAnnotation: string(list)},
+		},
+		Spec: batchv1.JobSpec{
+			// One pod run: retries are the planner's, with backoff, so the
+			// outcome is recorded in the DiskInventory between attempts.
+			BackoffLimit:            &backoff,
+			ActiveDeadlineSeconds:   &deadline,
+			TTLSecondsAfterFinished: &ttl,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       pod,
+			},
+		},
+	}, nil
+}
+
+// OSDDeployment builds the Deployment that runs one OSD: an init container
+// activates it from its disk (ceph-volume raw activate, no systemd), then
+// ceph-osd runs in the foreground.
+func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd osdplan.OSDSpec) *appsv1.Deployment {
+	id := strconv.Itoa(int(osd.ID))
+	labels := Labels(cluster, ComponentOSD)
+	labels[OSDIDLabel] = id
+	labels[NodeHashLabel] = NodeHash(osd.Node)
+	if osd.Device.DeviceClass != "" {
+		labels[DeviceClassLabel] = osd.Device.DeviceClass
+	}
+	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentOSD, OSDIDLabel: id}
+	replicas := int32(1)
+
+	pod := nodePodSpec(cluster, images, osd.Node)
+	osdDir := corev1.VolumeMount{Name: "osd-data", MountPath: "/var/lib/ceph/osd/ceph-" + id}
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "osd-data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	pod.InitContainers = append(pod.InitContainers, corev1.Container{
+		Name:            "activate",
+		Image:           cluster.Spec.Image,
+		ImagePullPolicy: images.PullPolicy,
+		Command:         []string{"ceph-volume", "raw", "activate", "--device", osd.Device.Path, "--no-systemd", "--no-tmpfs"},
+		Env:             cephVolumeEnv(cluster),
+		SecurityContext: privileged(),
+		VolumeMounts:    append(nodeVolumeMounts(), osdDir),
+	})
+	pod.Containers = []corev1.Container{{
+		Name:            "osd",
+		Image:           cluster.Spec.Image,
+		ImagePullPolicy: images.PullPolicy,
+		Command:         []string{"ceph-osd"},
+		Args:            []string{"--foreground", "--id", id, "--fsid", fsid, "--setuser", "ceph", "--setgroup", "ceph"},
+		SecurityContext: privileged(),
+		Resources:       cluster.Spec.Resources.OSD,
+		VolumeMounts:    append(nodeVolumeMounts(), osdDir),
+	}}
+
+	return &appsv1.Deployment{
+		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      OSDName(cluster, osd.ID),
+			Namespace: cluster.Namespace,
+			Labels:    labels,
+			Annotations: map[string]string{
+				NodeAnnotation:     osd.Node,
+				DeviceIDAnnotation: osd.Device.ID,
+			},
+		},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			// Two pods of one OSD must never run at once.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       pod,
+			},
+		},
+	}
+}
+
+// nodePodSpec is the part common to prepare and OSD pods: pinned to node,
+// tolerating what the placement tolerates, with the operator binary copied
+// in and the cluster's ceph.conf mounted.
+func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1.PodSpec {
+	dir := corev1.HostPathDirectory
+	dirOrCreate := corev1.HostPathDirectoryOrCreate
+	noToken := false
+	return corev1.PodSpec{
+		// Prepare and OSD pods never call the Kubernetes API: a prepare
+		// Job reports through its termination message.
+		AutomountServiceAccountToken: &noToken,
+		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
+				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
+					Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
+				}}}},
+			},
+		}},
+		Tolerations:    cluster.Spec.Placement.Tolerations,
+		InitContainers: []corev1.Container{copyBinaryContainer(images)},
+		Volumes: []corev1.Volume{
+			{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: "dev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/dev", Type: &dir}}},
+			{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys", Type: &dir}}},
+			{Name: "udev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/run/udev", Type: &dirOrCreate}}},
+			{Name: "ceph-conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(cluster)},
+			}}},
+		},
+	}
+}
+
+// nodeVolumeMounts are the mounts of containers that work on disks. /dev is
+// writable because ceph-volume and ceph-osd write to the block device.
+func nodeVolumeMounts() []corev1.VolumeMount {
+	return []corev1.VolumeMount{
+		{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
+		{Name: "dev", MountPath: "/dev"},
+		{Name: "sys", MountPath: "/sys", ReadOnly: true},
+		{Name: "udev", MountPath: "/run/udev", ReadOnly: true},
+		{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
+	}
+}
+
+// cephVolumeEnv lets ceph-volume use loop devices when the cluster allows
+// them (tests and demonstrations).
+func cephVolumeEnv(cluster *cephv1.CephCluster) []corev1.EnvVar {
+	if !cluster.Spec.Storage.AllowLoopDevices {
+		return nil
+	}
+	return []corev1.EnvVar{{Name: "CEPH_VOLUME_ALLOW_LOOP_DEVICES", Value: "1"}}
+}
+
+// privileged is the security context of containers that open block devices
+// for writing, which requires a privileged container.
+func privileged() *corev1.SecurityContext {
+	p := true
+	return &corev1.SecurityContext{Privileged: &p}
+}
