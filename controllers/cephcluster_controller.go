@@ -107,16 +107,7 @@ func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object)
 
 // allClusters maps any object to every CephCluster the operator watches.
 func (r *CephClusterReconciler) allClusters(ctx context.Context, _ client.Object) []reconcile.Request {
-	var list cephv1.CephClusterList
-	if err := r.Client.List(ctx, &list); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters after a Node change")
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return listClusterRequests(ctx, r.Client)
 }
 
 // nodeSelectionChanged lets through Node events that can change which nodes

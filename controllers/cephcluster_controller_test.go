@@ -136,55 +136,15 @@ func withNodes(t *testing.T, names ...string) {
 	}
 }
 
-// sampleDisks are what the fake agent reports on every node: one disk of
-// each verdict.
-func sampleDisks() []cephv1.Disk {
-	osd := int32(3)
-	return []cephv1.Disk{
-		{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x1", Path: "/dev/sdb", Type: "disk", SizeBytes: 100 << 30,
-			Verdict: cephv1.DiskVerdict{State: cephv1.DiskAvailable}},
-		{Name: "sdc", ID: "/dev/disk/by-id/wwn-0x2", Path: "/dev/sdc", Type: "disk", SizeBytes: 100 << 30,
-			Verdict: cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "HasPartitions", Message: "sdc has partitions sdc1"}},
-		{Name: "sdd", ID: "/dev/disk/by-id/wwn-0x3", Path: "/dev/sdd", Type: "disk", SizeBytes: 100 << 30,
-			Verdict: cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &osd}},
-	}
-}
-
-// playAgent publishes sampleDisks on every DiskInventory of namespace ns that
-// has no status yet, as the node agents would, until the test ends.
-func playAgent(t *testing.T, ns string) {
+// playAgent plays the node agents and prepare Jobs of the given nodes, each
+// with one available disk, one partitioned disk and one existing OSD.
+func playAgent(t *testing.T, ns string, nodes ...string) *world {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			var list cephv1.DiskInventoryList
-			if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
-				continue
-			}
-			for i := range list.Items {
-				inv := &list.Items[i]
-				if inv.Status.LastScanTime != nil {
-					continue
-				}
-				now := metav1.Now()
-				inv.Status = cephv1.DiskInventoryStatus{
-					Disks: sampleDisks(), LastScanTime: &now,
-					Summary: cephv1.DiskInventorySummary{Disks: 3, Available: 1, OSDs: 1, Rejected: 1},
-				}
-				_ = env.Client.Status().Update(ctx, inv)
-			}
-		}
-	}()
+	w := newWorld(t, ns)
+	for _, n := range nodes {
+		w.addNode(n, "available", "partitioned", "osd")
+	}
+	return w
 }
 
 func getSecret(t *testing.T, c *cephv1.CephCluster) *corev1.Secret {
@@ -202,13 +162,15 @@ func TestClusterLifecycle(t *testing.T) {
 	stop := startManager(t)
 	ns := newNamespace(t, "lifecycle")
 	withNodes(t, "lifecycle-1", "lifecycle-2")
-	playAgent(t, ns)
+	playAgent(t, ns, "lifecycle-1", "lifecycle-2")
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
 
 	got := waitReady(t, cluster)
+	// Ready means both reconcilers confirmed this generation; the counts
+	// they wrote are final.
 	if got.Generation != 1 {
 		t.Errorf("generation %d after the operator's first reconcile: it wrote to the spec", got.Generation)
 	}
@@ -227,9 +189,11 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	}
 
-	if got.Status.Nodes != 2 || got.Status.Disks.Discovered != 6 || got.Status.Disks.Available != 2 ||
-		got.Status.Disks.OSDs != 2 || got.Status.Disks.Rejected != 2 || len(got.Status.NodeSummaries) != 2 {
-		t.Errorf("counts: nodes %d, disks %+v, summaries %+v", got.Status.Nodes, got.Status.Disks, got.Status.NodeSummaries)
+	// Each node's available disk became an OSD next to the existing one.
+	if got.Status.Nodes != 2 || got.Status.Disks.Discovered != 6 || got.Status.Disks.Available != 0 ||
+		got.Status.Disks.OSDs != 4 || got.Status.Disks.Rejected != 2 || len(got.Status.NodeSummaries) != 2 ||
+		got.Status.OSDs.Provisioned != 4 || got.Status.OSDs.Desired != 4 {
+		t.Errorf("counts: nodes %d, disks %+v, osds %+v, summaries %+v", got.Status.Nodes, got.Status.Disks, got.Status.OSDs, got.Status.NodeSummaries)
 	}
 	if r := got.Status.Disks.RejectedByReason; len(r) != 1 || r[0].Reason != "HasPartitions" || r[0].Count != 2 {
 		t.Errorf("rejectedByReason = %+v", r)
@@ -334,7 +298,7 @@ func TestDuplicateCluster(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t, "duplicate")
 	withNodes(t, "duplicate-1")
-	playAgent(t, ns)
+	playAgent(t, ns, "duplicate-1")
 	first := newCluster(ns, "first")
 	if err := env.Client.Create(ctx, first); err != nil {
 		t.Fatal(err)

@@ -11,10 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -46,7 +44,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		resources.AgentRoleBinding(cluster),
 		resources.DiscoveryDaemonSet(cluster, r.Images, s.observed.fsid),
 	} {
-		if err := r.applyOwned(ctx, cluster, obj); err != nil {
+		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}
@@ -74,8 +72,8 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 			continue
 		}
 		inv := resources.DiskInventory(cluster, name)
-		if err := controllerutil.SetControllerReference(cluster, inv, r.Client.Scheme()); err != nil {
-			return fmt.Errorf("setting owner of DiskInventory %s: %w", name, err)
+		if err := setOwner(cluster, inv, r.Client.Scheme()); err != nil {
+			return err
 		}
 		if err := r.Client.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating DiskInventory %s: %w", name, err)
@@ -92,43 +90,6 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		}
 		ctrl.LoggerFrom(ctx).Info("Deleted DiskInventory of a node no longer selected", "node", name)
 	}
-	return nil
-}
-
-// applyOwned creates or updates obj, owned by cluster, with server-side apply.
-// It writes only when the desired object differs from the one last applied,
-// so a reconcile with nothing to do makes no API write.
-func (r *CephClusterReconciler) applyOwned(ctx context.Context, cluster *cephv1.CephCluster, obj client.Object) error {
-	hash, err := desiredHash(obj)
-	if err != nil {
-		return err
-	}
-	current, err := r.Client.Scheme().New(obj.GetObjectKind().GroupVersionKind())
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, err)
-	}
-	cur := current.(client.Object)
-	err = r.Client.Get(ctx, client.ObjectKeyFromObject(obj), cur)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("reading %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
-	}
-	if err == nil && cur.GetAnnotations()[specHashAnnotation] == hash {
-		return nil
-	}
-	annotations := obj.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[specHashAnnotation] = hash
-	obj.SetAnnotations(annotations)
-	if err := controllerutil.SetControllerReference(cluster, obj, r.Client.Scheme()); err != nil {
-		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
-	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
-	}
-	ctrl.LoggerFrom(ctx).Info("Applied "+obj.GetObjectKind().GroupVersionKind().Kind, "object", klog.KObj(obj))
 	return nil
 }
 

@@ -79,7 +79,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	}
 
 	// A node joins: it gets an inventory within one reconcile.
-	playAgent(t, ns)
+	w := playAgent(t, ns, "follow-1", "follow-2")
 	withNodes(t, "follow-2")
 	waitInventories(t, ns, "follow-1", "follow-2")
 	waitReady(t, cluster)
@@ -111,6 +111,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	// A second change we can observe proves the first was processed: a
 	// node that joins gets an inventory only after the reconcile queue has
 	// moved past the label change.
+	w.addNode("follow-3", "available")
 	withNodes(t, "follow-3")
 	waitInventories(t, ns, "follow-1", "follow-2", "follow-3")
 	waitReady(t, cluster)

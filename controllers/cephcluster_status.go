@@ -65,7 +65,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 		setDiscoveryStatus(cluster, *o.selection, o.inventories)
 	}
 
-	pending := notTrue(cluster, cephv1.ConditionConfigured, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
+	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
 	switch {
 	case o.err != nil:
 		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
@@ -260,12 +260,15 @@ func oldestCluster(items []cephv1.CephCluster) *cephv1.CephCluster {
 	return live[0]
 }
 
-// notTrue returns those of types that are present and not True. A condition
-// another reconciler has not set yet does not hold Ready back.
-func notTrue(cluster *cephv1.CephCluster, types ...string) []string {
+// notTrueFor returns those of types that are not True for the cluster's
+// current generation: missing, False, Unknown, or describing an older spec.
+// Ready summarises them, so it is never True before every part of the
+// operator has confirmed the current spec.
+func notTrueFor(cluster *cephv1.CephCluster, types ...string) []string {
 	var out []string
 	for _, t := range types {
-		if c := meta.FindStatusCondition(cluster.Status.Conditions, t); c != nil && c.Status != metav1.ConditionTrue {
+		c := meta.FindStatusCondition(cluster.Status.Conditions, t)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != cluster.Generation {
 			out = append(out, t)
 		}
 	}

@@ -23,6 +23,14 @@ func conds(c *cephv1.CephCluster) map[string]string {
 	return out
 }
 
+// partsDone are DisksDiscovered and OSDsProvisioned, True for generation gen.
+func partsDone(gen int64) []metav1.Condition {
+	return []metav1.Condition{
+		{Type: cephv1.ConditionDisksDiscovered, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
+		{Type: cephv1.ConditionOSDsProvisioned, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
+	}
+}
+
 func TestSetClusterStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -32,11 +40,35 @@ func TestSetClusterStatus(t *testing.T) {
 		wantGen  int64
 	}{
 		{
-			name:     "configured and nothing else pending is ready",
+			name:     "configured, discovered and provisioned is ready",
+			existing: partsDone(3),
 			observed: observed{fsid: "f", configured: true},
 			want: map[string]string{
 				"Ready": "True/Reconciled", "Progressing": "False/Reconciled",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "a part not yet reported holds Ready back",
+			existing: partsDone(3)[:1],
+			observed: observed{fsid: "f", configured: true},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"DisksDiscovered": "True/Done",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "a part that confirmed an older spec holds Ready back",
+			existing: partsDone(2),
+			observed: observed{fsid: "f", configured: true},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"DisksDiscovered": "True/Done/stale", "OSDsProvisioned": "True/Done/stale",
 			},
 			wantGen: 3,
 		},

@@ -1,10 +1,19 @@
 package controllers
 
 import (
+	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // listItems returns the items of a typed list as client.Objects.
@@ -22,4 +31,72 @@ func listItems(list client.ObjectList) ([]client.Object, error) {
 		out = append(out, obj)
 	}
 	return out, nil
+}
+
+// setOwner makes cluster the controller of obj, so obj is watched as the
+// cluster's and garbage-collected with it.
+func setOwner(cluster *cephv1.CephCluster, obj client.Object, scheme *runtime.Scheme) error {
+	if err := controllerutil.SetControllerReference(cluster, obj, scheme); err != nil {
+		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
+// applyOwned creates or updates obj, owned by cluster, with server-side apply
+// under the operator's field manager. It writes only when the desired object
+// differs from the one last applied (recorded as a hash annotation), so a
+// reconcile with nothing to do makes no API write. created reports whether
+// the object did not exist before.
+func applyOwned(ctx context.Context, c client.Client, cluster *cephv1.CephCluster, obj client.Object) (created bool, err error) {
+	gvk := obj.GetObjectKind().GroupVersionKind()
+	hash, err := desiredHash(obj)
+	if err != nil {
+		return false, err
+	}
+	current, err := c.Scheme().New(gvk)
+	if err != nil {
+		return false, fmt.Errorf("creating %s: %w", gvk.Kind, err)
+	}
+	cur, ok := current.(client.Object)
+	if !ok {
+		return false, fmt.Errorf("%s is not a client.Object", gvk.Kind)
+	}
+	err = c.Get(ctx, client.ObjectKeyFromObject(obj), cur)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	created = apierrors.IsNotFound(err)
+	if !created && cur.GetAnnotations()[specHashAnnotation] == hash {
+		return false, nil
+	}
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[specHashAnnotation] = hash
+	obj.SetAnnotations(annotations)
+	if err := setOwner(cluster, obj, c.Scheme()); err != nil {
+		return false, err
+	}
+	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+	if err := c.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Applied "+gvk.Kind, "object", klog.KObj(obj), "created", created)
+	return created, nil
+}
+
+// listClusterRequests returns a request for every CephCluster the operator
+// watches.
+func listClusterRequests(ctx context.Context, c client.Client) []reconcile.Request {
+	var list cephv1.CephClusterList
+	if err := c.List(ctx, &list); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
 }

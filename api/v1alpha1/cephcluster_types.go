@@ -352,7 +352,7 @@ type CephClusterStatus struct {
 	// Nodes is the number of nodes selected for storage.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Nodes",xDescriptors={"urn:alm:descriptor:text"}
-	Nodes int32 `json:"nodes"`
+	Nodes int32 `json:"nodes,omitempty"`
 
 	// Disks counts the disks discovered on selected nodes.
 	// +optional

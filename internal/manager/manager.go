@@ -186,13 +186,22 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("adding readiness check: %w", err)
 	}
 
+	images := resources.Images{Operator: o.OperatorImage, PullPolicy: corev1.PullPolicy(o.ImagePullPolicy)}
+	recorder := mgr.GetEventRecorder("ceph-operator")
 	if err := (&controllers.CephClusterReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("ceph-operator"),
-		Images:    resources.Images{Operator: o.OperatorImage, PullPolicy: corev1.PullPolicy(o.ImagePullPolicy)},
+		Recorder:  recorder,
+		Images:    images,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
+	}
+	if err := (&controllers.OSDReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: recorder,
+		Images:   images,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("setting up OSD reconciler: %w", err)
 	}
 	return mgr, nil
 }

@@ -1,0 +1,211 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// world plays, for the envtest API server which has no kubelet, no Job
+// controller and no node agents, the parts of the cluster outside the
+// operator: each node's agent (publishing DiskInventory status, answering
+// rescan requests) and the prepare Jobs (which "write" a BlueStore label on
+// their disks and complete, or fail for disks listed in failing).
+type world struct {
+	ns string
+
+	mu      sync.Mutex
+	disks   map[string][]cephv1.Disk // node -> disks as the agent sees them
+	nextOSD int32
+	failing map[string]bool // disk IDs whose prepare fails
+	// prepared counts how often each disk ID was prepared; more than one
+	// is a defect.
+	prepared map[string]int
+	jobsRun  int
+	// paused stops the world from acting (for crash tests).
+	paused bool
+}
+
+// diskKinds builds a node's disks: "available", "partitioned",
+// "foreign", "osd" (an OSD of this cluster prepared earlier).
+func (w *world) addNode(node string, kinds ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var disks []cephv1.Disk
+	for i, kind := range kinds {
+		name := fmt.Sprintf("sd%c", 'b'+i)
+		d := cephv1.Disk{
+			Name: name, ID: "/dev/disk/by-id/wwn-" + node + "-" + name, Path: "/dev/" + name,
+			Links: []string{"/dev/disk/by-id/wwn-" + node + "-" + name}, Type: "disk", SizeBytes: 100 << 30,
+		}
+		switch kind {
+		case "available":
+			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskAvailable}
+		case "partitioned":
+			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "HasPartitions", Message: name + " has partitions " + name + "1"}
+		case "foreign":
+			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "ForeignCephCluster", Message: "BlueStore label of cluster 0bad"}
+		case "osd":
+			id := w.nextOSD
+			w.nextOSD++
+			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id}
+		default:
+			panic("unknown disk kind " + kind)
+		}
+		disks = append(disks, d)
+	}
+	w.disks[node] = disks
+}
+
+func newWorld(t *testing.T, ns string) *world {
+	w := &world{ns: ns, disks: map[string][]cephv1.Disk{}, nextOSD: 100, failing: map[string]bool{}, prepared: map[string]int{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			w.step(ctx)
+		}
+	}()
+	return w
+}
+
+func (w *world) pause(p bool) {
+	w.mu.Lock()
+	w.paused = p
+	w.mu.Unlock()
+}
+
+// step runs the prepare Jobs and the agents once.
+func (w *world) step(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.paused {
+		return
+	}
+	var jobs batchv1.JobList
+	if err := env.Client.List(ctx, &jobs, client.InNamespace(w.ns)); err == nil {
+		for i := range jobs.Items {
+			w.runJob(ctx, &jobs.Items[i])
+		}
+	}
+	var list cephv1.DiskInventoryList
+	if err := env.Client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		inv := &list.Items[i]
+		disks, ok := w.disks[inv.Name]
+		if !ok {
+			continue
+		}
+		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest {
+			continue
+		}
+		now := metav1.Now()
+		inv.Status.Disks = append([]cephv1.Disk(nil), disks...)
+		inv.Status.LastScanTime = &now
+		inv.Status.ObservedRescanRequest = inv.Spec.RescanRequest
+		_ = env.Client.Status().Update(ctx, inv)
+	}
+}
+
+// runJob finishes a prepare Job the way the prepare step would: every disk
+// still Available becomes an OSD, unless it is in failing.
+func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed {
+			return
+		}
+	}
+	node := job.Annotations[resources.NodeAnnotation]
+	var devices []resources.PrepareDevice
+	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
+		return
+	}
+	failed := false
+	for _, dev := range devices {
+		if w.failing[dev.ID] {
+			failed = true
+			continue
+		}
+		for i := range w.disks[node] {
+			d := &w.disks[node][i]
+			if d.ID == dev.ID && d.Verdict.State == cephv1.DiskAvailable {
+				id := w.nextOSD
+				w.nextOSD++
+				d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id}
+				w.prepared[dev.ID]++
+			}
+		}
+	}
+	w.jobsRun++
+	now := metav1.Now()
+	job.Status.StartTime = &now
+	if failed {
+		job.Status.Failed = 1
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+		}
+	} else {
+		job.Status.Succeeded = 1
+		job.Status.CompletionTime = &now
+		job.Status.Conditions = []batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+	}
+	if err := env.Client.Status().Update(ctx, job); err != nil {
+		panic(fmt.Sprintf("completing Job %s: %v", job.Name, err))
+	}
+}
+
+// osds returns the disk IDs holding OSDs, sorted.
+func (w *world) osds() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, disks := range w.disks {
+		for _, d := range disks {
+			if d.Verdict.State == cephv1.DiskOSD {
+				out = append(out, d.ID)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// preparedTwice returns disks prepared more than once.
+func (w *world) preparedTwice() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for id, n := range w.prepared {
+		if n > 1 {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,401 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// Field managers of the OSD reconciler: one for the CephCluster status
+// fields it owns (OSD counts, OSDsProvisioned), one for the DiskInventory
+// status.plan. The agent owns the rest of the inventory's status.
+const (
+	osdFieldOwner  = client.FieldOwner("ceph-operator-osd")
+	planFieldOwner = client.FieldOwner("ceph-operator-planner")
+)
+
+// OSDReconciler turns selected, empty disks into OSDs: it gathers the
+// cluster's nodes, inventories, prepare Jobs and OSD Deployments, asks the
+// pure planner what to do, and applies the plan. It never waits: Jobs,
+// Deployments, inventories and Nodes are all watched.
+type OSDReconciler struct {
+	// Client reads through the informer cache and writes to the API server.
+	Client client.Client
+	// Recorder emits events when an OSD is created or a prepare fails.
+	Recorder events.EventRecorder
+	// Images are the operator's own images for node pods.
+	Images resources.Images
+	// Clock returns the current time; tests may fix it.
+	Clock func() time.Time
+}
+
+// +kubebuilder:rbac:groups=batch,namespace=ceph-operator-system,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+
+// SetupWithManager registers the reconciler and its watches.
+func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Client == nil || r.Recorder == nil || r.Images.Operator == "" {
+		return errors.New("OSDReconciler needs Client, Recorder and Images.Operator")
+	}
+	if r.Clock == nil {
+		r.Clock = time.Now
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("osd").
+		For(&cephv1.CephCluster{}).
+		Owns(&batchv1.Job{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&cephv1.DiskInventory{}).
+		Watches(&corev1.Node{},
+			handler.EnqueueRequestsFromMapFunc(r.allClusters),
+			builder.WithPredicates(nodeSelectionChanged())).
+		Complete(r)
+}
+
+// allClusters maps any object to every CephCluster the operator watches.
+func (r *OSDReconciler) allClusters(ctx context.Context, _ client.Object) []ctrl.Request {
+	return listClusterRequests(ctx, r.Client)
+}
+
+// Reconcile plans and applies OSD provisioning for one CephCluster.
+func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := ctrl.LoggerFrom(ctx)
+	cluster := &cephv1.CephCluster{}
+	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	// The cluster reconciler owns the life cycle: nothing is provisioned
+	// before the cluster has its identity, while it is being deleted, or
+	// when it is a duplicate (it then never gets an FSID).
+	if !cluster.DeletionTimestamp.IsZero() || cluster.Status.FSID == "" {
+		return ctrl.Result{}, nil
+	}
+
+	in, err := r.gather(ctx, cluster)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	plan := osdplan.Compute(in)
+	waiting := unpublished(cluster, in)
+
+	// Order matters for crash safety: outcomes are recorded in the
+	// inventories before the Jobs that carried them are deleted, and
+	// rescans are requested before anything else may act on stale data.
+	var errs []error
+	errs = append(errs, r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans))
+	errs = append(errs, r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan))
+	if err := errors.Join(errs...); err != nil {
+		return ctrl.Result{}, err
+	}
+	errs = append(errs, r.createJobs(ctx, cluster, plan.CreateJobs))
+	errs = append(errs, r.ensureOSDs(ctx, cluster, plan.OSDs))
+	errs = append(errs, r.deleteJobs(ctx, cluster, plan.DeleteJobs))
+	err = errors.Join(errs...)
+	if serr := r.writeStatus(ctx, cluster, plan, waiting, err); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if plan.RequeueAfter > 0 {
+		// A prepare retry waits for a backoff to expire; time cannot be
+		// watched, so this is the one place that requeues after a delay.
+		log.V(1).Info("Waiting for prepare backoff", "after", plan.RequeueAfter)
+		return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// gather reads everything the planner needs from the cache.
+func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster) (osdplan.Input, error) {
+	in := osdplan.Input{Cluster: cluster, Now: r.Clock()}
+	var nodes corev1.NodeList
+	if err := r.Client.List(ctx, &nodes); err != nil {
+		return in, fmt.Errorf("listing Nodes: %w", err)
+	}
+	in.Nodes = nodes.Items
+
+	own := client.MatchingLabels(resources.ClusterSelector(cluster))
+	ns := client.InNamespace(cluster.Namespace)
+	var inventories cephv1.DiskInventoryList
+	if err := r.Client.List(ctx, &inventories, ns, own); err != nil {
+		return in, fmt.Errorf("listing DiskInventories: %w", err)
+	}
+	in.Inventories = inventories.Items
+
+	var jobs batchv1.JobList
+	if err := r.Client.List(ctx, &jobs, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}); err != nil {
+		return in, fmt.Errorf("listing prepare Jobs: %w", err)
+	}
+	for i := range jobs.Items {
+		in.Jobs = append(in.Jobs, prepareJobState(&jobs.Items[i]))
+	}
+
+	var deployments appsv1.DeploymentList
+	if err := r.Client.List(ctx, &deployments, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+		return in, fmt.Errorf("listing OSD Deployments: %w", err)
+	}
+	for i := range deployments.Items {
+		if osd, ok := osdState(&deployments.Items[i]); ok {
+			in.OSDs = append(in.OSDs, osd)
+		}
+	}
+	return in, nil
+}
+
+// prepareJobState reduces a Job to what the planner needs.
+func prepareJobState(job *batchv1.Job) osdplan.PrepareJob {
+	pj := osdplan.PrepareJob{Name: job.Name, Node: job.Annotations[resources.NodeAnnotation], State: osdplan.JobRunning}
+	var devices []resources.PrepareDevice
+	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
+		for _, d := range devices {
+			pj.DeviceIDs = append(pj.DeviceIDs, d.ID)
+		}
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			pj.State, pj.FinishedAt = osdplan.JobSucceeded, c.LastTransitionTime.Time
+		case batchv1.JobFailed:
+			pj.State, pj.FinishedAt = osdplan.JobFailed, c.LastTransitionTime.Time
+		}
+	}
+	return pj
+}
+
+// osdState reduces an OSD Deployment to what the planner needs.
+func osdState(d *appsv1.Deployment) (osdplan.OSD, bool) {
+	var id int32
+	if _, err := fmt.Sscan(d.Labels[resources.OSDIDLabel], &id); err != nil {
+		return osdplan.OSD{}, false
+	}
+	return osdplan.OSD{
+		ID:       id,
+		Node:     d.Annotations[resources.NodeAnnotation],
+		DeviceID: d.Annotations[resources.DeviceIDAnnotation],
+		Ready:    d.Status.ReadyReplicas > 0,
+	}, true
+}
+
+// writePlans applies each inventory's status.plan when it changed.
+func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory, plans map[string][]cephv1.DevicePlan) error {
+	for i := range inventories {
+		inv := &inventories[i]
+		want, ok := plans[inv.Name]
+		if !ok || equality.Semantic.DeepEqual(inv.Status.Plan, want) || (len(want) == 0 && len(inv.Status.Plan) == 0) {
+			continue
+		}
+		apply := &cephv1.DiskInventory{
+			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
+			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
+			Status:     cephv1.DiskInventoryStatus{Plan: want},
+		}
+		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+		if err := r.Client.Status().Patch(ctx, apply, client.Apply, planFieldOwner, client.ForceOwnership); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return fmt.Errorf("writing plan of DiskInventory %s: %w", inv.Name, err)
+		}
+		r.recordPlanEvents(cluster, inv, want)
+	}
+	return nil
+}
+
+// recordPlanEvents emits events on transitions of a disk's plan: a prepare
+// that failed for the first time at this attempt.
+func (r *OSDReconciler) recordPlanEvents(cluster *cephv1.CephCluster, inv *cephv1.DiskInventory, want []cephv1.DevicePlan) {
+	before := map[string]cephv1.DevicePlan{}
+	for _, p := range inv.Status.Plan {
+		before[p.ID] = p
+	}
+	for _, p := range want {
+		old := before[p.ID]
+		if p.Action == cephv1.ActionFailed && p.Attempts > old.Attempts {
+			r.Recorder.Eventf(cluster, inv, corev1.EventTypeWarning, "PrepareFailed", "Prepare",
+				"Preparing %s on node %s failed (attempt %d): %s", p.Name, inv.Name, p.Attempts, p.Message)
+		}
+	}
+}
+
+// requestRescans asks the agents of nodes whose prepare Job finished to scan
+// again, unless a request is already pending.
+func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory, nodes []string) error {
+	want := map[string]bool{}
+	for _, n := range nodes {
+		want[n] = true
+	}
+	for i := range inventories {
+		inv := &inventories[i]
+		if !want[inv.Name] || inv.Spec.RescanRequest > inv.Status.ObservedRescanRequest {
+			continue
+		}
+		base := inv.DeepCopy()
+		inv.Spec.RescanRequest = inv.Status.ObservedRescanRequest + 1
+		if err := r.Client.Patch(ctx, inv, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("requesting a rescan of node %s: %w", inv.Name, err)
+		}
+	}
+	return nil
+}
+
+// createJobs creates the planned prepare Jobs. A Job that already exists
+// (the plan was computed before, and the cache has not seen it yet) is fine:
+// its name is a function of the node and the devices.
+func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) error {
+	for _, spec := range specs {
+		job, err := resources.PrepareJob(cluster, r.Images, cluster.Status.FSID, spec)
+		if err != nil {
+			return err
+		}
+		if err := setOwner(cluster, job, r.Client.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Client.Create(ctx, job); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				continue
+			}
+			return fmt.Errorf("creating prepare Job for node %s: %w", spec.Node, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Created prepare Job", "job", job.Name, "node", spec.Node, "devices", len(spec.Devices))
+	}
+	return nil
+}
+
+// ensureOSDs creates or updates one Deployment per OSD on disk. OSD
+// Deployments are never deleted here: an OSD that leaves the selection is
+// kept.
+func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephCluster, osds []osdplan.OSDSpec) error {
+	for _, osd := range osds {
+		d := resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
+		created, err := applyOwned(ctx, r.Client, cluster, d)
+		if err != nil {
+			return err
+		}
+		if created {
+			r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDCreated", "Provision",
+				"OSD %d runs from %s on node %s", osd.ID, osd.Device.ID, osd.Node)
+		}
+	}
+	return nil
+}
+
+// deleteJobs deletes finished Jobs whose outcome the plan has recorded.
+func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, names []string) error {
+	for _, name := range names {
+		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
+		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting finished prepare Job %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// writeStatus applies the OSD counts and the OSDsProvisioned condition, when
+// they changed.
+func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) error {
+	st := cephv1.CephClusterStatus{OSDs: plan.Counts}
+	c := osdCondition(cluster, plan, waiting, applyErr)
+	old := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionOSDsProvisioned)
+	if old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message &&
+		old.ObservedGeneration == c.ObservedGeneration && cluster.Status.OSDs == plan.Counts {
+		return nil
+	}
+	if old != nil && old.Status == c.Status {
+		c.LastTransitionTime = old.LastTransitionTime
+	} else {
+		c.LastTransitionTime = metav1.NewTime(r.Clock())
+	}
+	st.Conditions = []metav1.Condition{c}
+	apply := &cephv1.CephCluster{
+		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
+		Status:     st,
+	}
+	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+	if err := r.Client.Status().Patch(ctx, apply, client.Apply, osdFieldOwner, client.ForceOwnership); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("applying OSD status: %w", err)
+	}
+	return nil
+}
+
+// unpublished counts the selected nodes whose agent has not published an
+// inventory yet: until it has, what they will provision is unknown.
+func unpublished(cluster *cephv1.CephCluster, in osdplan.Input) int {
+	published := map[string]bool{}
+	for i := range in.Inventories {
+		if in.Inventories[i].Status.LastScanTime != nil {
+			published[in.Inventories[i].Name] = true
+		}
+	}
+	n := 0
+	for _, name := range osdplan.SelectNodes(&cluster.Spec, in.Nodes).Selected {
+		if !published[name] {
+			n++
+		}
+	}
+	return n
+}
+
+// osdCondition is the OSDsProvisioned condition for a plan.
+func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) metav1.Condition {
+	c := metav1.Condition{Type: cephv1.ConditionOSDsProvisioned, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
+	n := plan.Counts
+	preview := cluster.Spec.Storage.Provisioning == cephv1.ProvisioningPreview
+	switch {
+	case applyErr != nil:
+		c.Reason, c.Message = cephv1.ReasonReconcileError, conditionText(applyErr)
+	case len(plan.Problems) > 0:
+		c.Reason, c.Message = "InvalidStorageSpec", listProblems(plan.Problems)
+	case waiting > 0:
+		c.Reason = "WaitingForDiscovery"
+		c.Message = fmt.Sprintf("%d OSDs provisioned; waiting for the discovery agent on %d nodes", n.Provisioned, waiting)
+	case preview && n.Desired > n.Provisioned:
+		c.Reason = "Preview"
+		c.Message = fmt.Sprintf("Provisioning is Preview: %d disks would become OSDs; see each DiskInventory's status.plan", n.Desired-n.Provisioned)
+	case n.Failed > 0:
+		c.Reason = "PrepareFailed"
+		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed)
+	case n.Provisioned < n.Desired:
+		c.Reason = "Provisioning"
+		c.Message = fmt.Sprintf("%d of %d OSDs provisioned, %d disks preparing", n.Provisioned, n.Desired, n.Preparing)
+	default:
+		c.Status, c.Reason = metav1.ConditionTrue, "AllOSDsProvisioned"
+		c.Message = fmt.Sprintf("%d OSDs provisioned, %d running", n.Provisioned, n.Running)
+	}
+	return c
+}
+
+// listProblems joins problems into one message.
+func listProblems(problems []string) string {
+	out := ""
+	for i, p := range problems {
+		if i > 0 {
+			out += "; "
+		}
+		out += p
+	}
+	return out
+}
