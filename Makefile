@@ -63,8 +63,12 @@ verify-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: verify-generated verify-fmt vet envtest-assets ## Run every test against a real API server (builds what it needs).
+test: verify-generated verify-fmt vet envtest-assets node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+
+.PHONY: node-tools
+node-tools: ## Install the host tools the real-disk tests use (root only; skipped otherwise).
+	hack/install-node-tools.sh
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.

@@ -19,8 +19,11 @@ import (
 const usage = `Usage: ceph-operator <command> [flags]
 
 Commands:
-  manager   run the operator (reconcilers, leader election, metrics, probes)
-  version   print the version
+  manager            run the operator (reconcilers, leader election, metrics, probes)
+  agent discover     run the node agent that publishes the node's DiskInventory
+  agent prepare      prepare devices as OSDs on this node (run by prepare Jobs)
+  copy-binary DEST   copy this binary to DEST (used by node pods' init containers)
+  version            print the version
 
 Run 'ceph-operator <command> -h' for a command's flags.
 `
@@ -38,6 +41,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "manager":
 		return runManager(args[1:], stderr)
+	case "agent":
+		return runAgent(args[1:], stdout, stderr)
+	case "copy-binary":
+		return runCopyBinary(args[1:], stderr)
 	case "version":
 		fmt.Fprintln(stdout, version.String())
 		return 0

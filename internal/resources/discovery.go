@@ -201,8 +201,8 @@ func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
 	}
 }
 
-// AgentRole builds the Role of the node agent: it reads DiskInventories and
-// writes only their status.
+// AgentRole builds the Role of the node agent: it watches DiskInventories
+// and applies only their status.
 func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
@@ -210,8 +210,10 @@ func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 			Name: AgentServiceAccountName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
 		},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"get", "patch", "update"}},
+			// The agent watches its own inventory (list+watch with a name
+			// field selector) and applies its status; nothing more.
+			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
 		},
 	}
 }

@@ -88,7 +88,10 @@ type PrepareDevice struct {
 // `agent prepare` re-checks each device on the node and runs ceph-volume.
 func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
 	devices := make([]PrepareDevice, 0, len(spec.Devices))
-	args := []string{"agent", "prepare", "--node-name=" + spec.Node, "--cluster-fsid=" + fsid}
+	args := []string{"agent", "prepare", "--node-name=" + spec.Node, "--cluster-fsid=" + fsid,
+		// With the host's PID namespace, PID 1's mount table is the host's:
+		// the re-check sees a disk mounted on the host as mounted.
+		"--mountinfo=/proc/1/mountinfo"}
 	if cluster.Spec.Storage.AllowLoopDevices {
 		args = append(args, "--allow-loop-devices")
 	}
@@ -115,6 +118,7 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 
 	pod := nodePodSpec(cluster, images, spec.Node)
 	pod.RestartPolicy = corev1.RestartPolicyNever
+	pod.HostPID = true
 	pod.Containers = []corev1.Container{{
 		Name:                     "prepare",
 		Image:                    cluster.Spec.Image,

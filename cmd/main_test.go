@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunUsage(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "Usage") {
+		t.Errorf("no command: exit %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", code, errOut.String())
+	}
+	out.Reset()
+	if code := run([]string{"version"}, &out, &errOut); code != 0 || out.Len() == 0 {
+		t.Errorf("version: exit %d, stdout %q", code, out.String())
+	}
+}
+
+func TestCopyBinary(t *testing.T) {
+	dst := filepath.Join(t.TempDir(), "ceph-operator")
+	var errOut bytes.Buffer
+	if code := run([]string{"copy-binary", dst}, &bytes.Buffer{}, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	self, _ := os.Executable()
+	want, _ := os.ReadFile(self)
+	got, err := os.ReadFile(dst)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("copy differs from the executable (err=%v)", err)
+	}
+	if fi, _ := os.Stat(dst); fi.Mode().Perm()&0o111 == 0 {
+		t.Errorf("copy is not executable: %v", fi.Mode())
+	}
+	if code := run([]string{"copy-binary"}, &bytes.Buffer{}, &errOut); code != 2 {
+		t.Errorf("copy-binary without destination: exit %d", code)
+	}
+	if code := run([]string{"copy-binary", "/nonexistent/dir/x"}, &bytes.Buffer{}, &errOut); code != 1 {
+		t.Errorf("copy-binary to a missing directory: exit %d", code)
+	}
+}

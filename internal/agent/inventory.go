@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// Inventory is the agent's view of its node's DiskInventory object: it
+// watches the object, reads it and publishes its status. It is an interface
+// so the agent's loop can be tested without an API server.
+type Inventory interface {
+	// Watch blocks until ctx is done. Once the object's current state is
+	// known (present or absent), and after every later change to it, it
+	// sends on changed without blocking (a pending signal is enough). It
+	// returns an error only if watching cannot start or fails for good.
+	Watch(ctx context.Context, changed chan<- struct{}) error
+	// Current returns the object as last observed by Watch, or nil if it
+	// does not exist. It must only be called after Watch signalled once.
+	Current(ctx context.Context) (*cephv1.DiskInventory, error)
+	// ApplyStatus publishes status as the whole of what the agent owns in
+	// the object's status.
+	ApplyStatus(ctx context.Context, status cephv1.DiskInventoryStatus) error
+}
+
+// KubeInventory is the real Inventory. It watches the single DiskInventory
+// named after the node through a controller-runtime cache restricted by
+// field selector to that name, so the agent's RBAC and memory cover one
+// object, and it writes with server-side apply on the status subresource.
+type KubeInventory struct {
+	key    types.NamespacedName
+	cache  cache.Cache
+	writer client.Client
+}
+
+// NewKubeInventory connects to the API server described by cfg and prepares
+// a watch on the DiskInventory namespace/name. Nothing is contacted until
+// Watch runs, apart from API discovery.
+func NewKubeInventory(cfg *rest.Config, scheme *runtime.Scheme, namespace, name string) (*KubeInventory, error) {
+	c, err := cache.New(cfg, cache.Options{
+		Scheme:            scheme,
+		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		ByObject: map[client.Object]cache.ByObject{
+			&cephv1.DiskInventory{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
+		},
+		ReaderFailOnMissingInformer: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating cache for DiskInventory %s/%s: %w", namespace, name, err)
+	}
+	w, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("creating client for DiskInventory %s/%s: %w", namespace, name, err)
+	}
+	return &KubeInventory{key: types.NamespacedName{Namespace: namespace, Name: name}, cache: c, writer: w}, nil
+}
+
+// Watch implements Inventory.
+func (k *KubeInventory) Watch(ctx context.Context, changed chan<- struct{}) error {
+	inf, err := k.cache.GetInformer(ctx, &cephv1.DiskInventory{})
+	if err != nil {
+		return fmt.Errorf("watching DiskInventory %s: %w", k.key, err)
+	}
+	kick := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { kick() },
+		UpdateFunc: func(any, any) { kick() },
+		DeleteFunc: func(any) { kick() },
+	})
+	if err != nil {
+		return fmt.Errorf("watching DiskInventory %s: %w", k.key, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- k.cache.Start(ctx) }()
+	if !k.cache.WaitForCacheSync(ctx) {
+		// Either ctx ended (Start then returns nil) or the cache failed
+		// to start; Start's result tells which.
+		if err := <-errc; err != nil {
+			return fmt.Errorf("watching DiskInventory %s: %w", k.key, err)
+		}
+		return nil
+	}
+	kick()
+	if err := <-errc; err != nil {
+		return fmt.Errorf("watching DiskInventory %s: %w", k.key, err)
+	}
+	return nil
+}
+
+// Current implements Inventory.
+func (k *KubeInventory) Current(ctx context.Context) (*cephv1.DiskInventory, error) {
+	var inv cephv1.DiskInventory
+	if err := k.cache.Get(ctx, k.key, &inv); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading DiskInventory %s: %w", k.key, err)
+	}
+	return &inv, nil
+}
+
+// ApplyStatus implements Inventory. The applied object carries only the
+// identifying fields and the status, so the agent's field manager owns
+// exactly the status fields it sets, and fields it stops setting (a disk
+// that disappeared) are removed by the server.
+func (k *KubeInventory) ApplyStatus(ctx context.Context, status cephv1.DiskInventoryStatus) error {
+	u, err := statusApplyObject(k.key, status)
+	if err != nil {
+		return err
+	}
+	if err := k.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying status of DiskInventory %s: %w", k.key, err)
+	}
+	return nil
+}
+
+// statusApplyObject renders the apply request body for a status.
+func statusApplyObject(key types.NamespacedName, status cephv1.DiskInventoryStatus) (*unstructured.Unstructured, error) {
+	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
+	if err != nil {
+		return nil, fmt.Errorf("converting status of DiskInventory %s: %w", key, err)
+	}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": cephv1.GroupVersion.String(),
+		"kind":       "DiskInventory",
+		"metadata":   map[string]any{"name": key.Name, "namespace": key.Namespace},
+		"status":     st,
+	}}, nil
+}

@@ -1,0 +1,109 @@
+package agent
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
+)
+
+// maxMessageBytes is the schema's limit on a verdict message; a longer one
+// would make the API server reject the whole status.
+const maxMessageBytes = 1024
+
+// BuildStatus turns a scan into the DiskInventory status the agent
+// publishes: one entry per device, sorted by kernel name, with its stable
+// identity and verdict, the summary counts, the rescan request this scan
+// answers and the agent's version. LastScanTime is left nil: the caller
+// sets it only when the content differs from what was published before.
+//
+// Loop devices of size zero are left out. The kernel keeps a pool of
+// unattached loop devices (loop0…loop7 on most hosts) that are not storage
+// in any sense; listing them would report phantom TooSmall disks and make
+// every attach and detach look like a change of an existing disk rather
+// than a disk appearing or disappearing.
+func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescanRequest int64, agentVersion string) cephv1.DiskInventoryStatus {
+	st := cephv1.DiskInventoryStatus{
+		ObservedRescanRequest: observedRescanRequest,
+		AgentVersion:          agentVersion,
+	}
+	for _, d := range devs {
+		if d.Type == discovery.TypeLoop && d.SizeBytes == 0 {
+			continue
+		}
+		v := discovery.Evaluate(d, opts)
+		disk := cephv1.Disk{
+			Name:       d.KernelName,
+			ID:         d.StableID(),
+			Path:       d.DevPath,
+			Links:      append([]string(nil), d.Links...),
+			WWN:        d.WWN,
+			Serial:     d.Serial,
+			Model:      d.Model,
+			Type:       d.Type,
+			SizeBytes:  int64(min(d.SizeBytes, uint64(1<<63-1))),
+			Rotational: d.Rotational,
+			Verdict: cephv1.DiskVerdict{
+				State:       cephv1.DiskState(v.State),
+				Reason:      string(v.Reason),
+				Message:     truncateUTF8(v.Message, maxMessageBytes),
+				ClusterFSID: v.ClusterFSID,
+			},
+		}
+		if disk.Path == "" {
+			disk.Path = "/dev/" + d.KernelName
+		}
+		if v.State == discovery.StateOSD && v.OSDID >= 0 {
+			id := int32(v.OSDID)
+			disk.Verdict.OSDID = &id
+		}
+		st.Disks = append(st.Disks, disk)
+		st.Summary.Disks++
+		switch disk.Verdict.State {
+		case cephv1.DiskAvailable:
+			st.Summary.Available++
+		case cephv1.DiskOSD:
+			st.Summary.OSDs++
+		default:
+			st.Summary.Rejected++
+		}
+	}
+	sortDisks(st.Disks)
+	return st
+}
+
+// sortDisks orders disks by name; the scanner already sorts, but the API's
+// promise should not depend on that.
+func sortDisks(disks []cephv1.Disk) {
+	slices.SortFunc(disks, func(a, b cephv1.Disk) int { return strings.Compare(a.Name, b.Name) })
+}
+
+// truncateUTF8 shortens s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+// SameContent reports whether two statuses say the same thing, ignoring
+// LastScanTime. It compares the JSON forms, so a status read back from the
+// API server (where empty lists come back absent) equals the one built
+// locally.
+func SameContent(a, b cephv1.DiskInventoryStatus) bool {
+	a.LastScanTime, b.LastScanTime = nil, nil
+	// The plan belongs to the operator (another field manager); the agent
+	// never writes it, so it is no part of what the agent compares.
+	a.Plan, b.Plan = nil, nil
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}

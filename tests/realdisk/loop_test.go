@@ -1,0 +1,182 @@
+package realdisk
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+)
+
+// requireRoot skips the test unless it can create loop devices.
+func requireRoot(tb testing.TB, tools ...string) {
+	tb.Helper()
+	if os.Geteuid() != 0 {
+		tb.Skip("skipping: real block device tests need root to attach loop devices (run as root, as CI does)")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		tb.Skipf("skipping: /dev/loop-control is missing, so loop devices cannot be created here (%v)", err)
+	}
+	for _, tool := range append([]string{"losetup"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			tb.Skipf("skipping: %s is not installed (run hack/install-node-tools.sh)", tool)
+		}
+	}
+}
+
+// run runs a command and fails the test with its output if it fails.
+func run(tb testing.TB, name string, args ...string) string {
+	tb.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// sparseFile creates a sparse file of the given size holding chunks.
+func sparseFile(tb testing.TB, dir, name string, size int64, chunks ...fixture.Chunk) string {
+	tb.Helper()
+	p := filepath.Join(dir, name)
+	f, err := os.Create(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	if err := f.Truncate(size); err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range chunks {
+		if _, err := f.WriteAt(c.Data, c.Offset); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return p
+}
+
+// loopDevice is an attached loop device.
+type loopDevice struct {
+	// Name is the kernel name, e.g. "loop3".
+	Name string
+	// Path is the device node.
+	Path string
+}
+
+// attach attaches backing to a free loop device (read-only if asked) and
+// detaches it when the test ends, whatever happens.
+func attach(tb testing.TB, backing string, readOnly bool) loopDevice {
+	tb.Helper()
+	dev, err := attachLoop(backing, readOnly)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := detachLoop(dev); err != nil {
+			tb.Errorf("cleaning up: %v", err)
+		}
+	})
+	return dev
+}
+
+func attachLoop(backing string, readOnly bool) (loopDevice, error) {
+	args := []string{"--find", "--show"}
+	if readOnly {
+		args = append(args, "-r")
+	}
+	out, err := exec.Command("losetup", append(args, backing)...).CombinedOutput()
+	if err != nil {
+		return loopDevice{}, fmt.Errorf("attaching %s: %v: %s", backing, err, out)
+	}
+	p := strings.TrimSpace(string(out))
+	return loopDevice{Name: filepath.Base(p), Path: p}, nil
+}
+
+// detachLoop detaches dev; detaching one that is already gone is not an
+// error, so it is safe in cleanups after a test detached it itself.
+func detachLoop(dev loopDevice) error {
+	out, err := exec.Command("losetup", "-d", dev.Path).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "No such device") {
+		return fmt.Errorf("detaching %s: %v: %s", dev.Path, err, out)
+	}
+	return nil
+}
+
+// mountDevice mounts dev on a fresh directory and unmounts it when the test
+// ends (before the loop device is detached, since cleanups run last-in
+// first-out).
+func mountDevice(tb testing.TB, dev loopDevice) string {
+	tb.Helper()
+	dir := filepath.Join(tb.TempDir(), "mnt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	run(tb, "mount", "-t", "ext4", dev.Path, dir)
+	tb.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			tb.Errorf("cleaning up: umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fileSHA256 hashes a file's content as the list of its non-zero 4 KiB
+// blocks with their offsets. Only data extents are read (found with
+// SEEK_DATA/SEEK_HOLE), so multi-GiB sparse files hash in milliseconds, and
+// zero blocks are skipped, so the result does not depend on how the
+// filesystem represents zeros: ext4 reports preallocated (unwritten) extents
+// as holes or as data depending on what is in the page cache, and reading a
+// loop device fills that cache. Any write of non-zero data changes the
+// result.
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = f.Close() }()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "size=%d\n", st.Size())
+	const block = 4096
+	buf := make([]byte, block)
+	zero := make([]byte, block)
+	fd := int(f.Fd())
+	for off := int64(0); off < st.Size(); {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("finding data in %s: %w", p, err)
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return "", fmt.Errorf("finding holes in %s: %w", p, err)
+		}
+		for b := data &^ (block - 1); b < hole; b += block {
+			n, err := f.ReadAt(buf, b)
+			if err != nil && !errors.Is(err, io.EOF) {
+				return "", fmt.Errorf("reading %s: %w", p, err)
+			}
+			if bytes.Equal(buf[:n], zero[:n]) {
+				continue
+			}
+			fmt.Fprintf(h, "block %d\n", b)
+			h.Write(buf[:n])
+		}
+		off = hole
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
