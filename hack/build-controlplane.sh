@@ -5,6 +5,9 @@
 # Prebuilt downloads (setup-envtest, release assets) are not used: every
 # binary comes from the versions pinned in hack/tools/controlplane/go.mod.
 #
+# kwok (simulated nodes) is built from its own module, hack/tools/kwok, since
+# it requires an older k8s.io line.
+#
 # Usage: hack/build-controlplane.sh [binary...]   (default: etcd kube-apiserver kubectl)
 # A binary that is already in bin/ is not rebuilt; delete it to force a build.
 set -euo pipefail
@@ -20,6 +23,10 @@ declare -A pkg=(
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [kwok]=sigs.k8s.io/kwok/cmd/kwok
+)
+declare -A module=(
+  [kwok]=$root/hack/tools/kwok
 )
 
 targets=("$@")
@@ -36,7 +43,22 @@ for name in "${targets[@]}"; do
   fi
   echo "build-controlplane: building $name from $p (first build takes several minutes)"
   start=$(date +%s)
-  (cd "$mod" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bindir/$name.tmp" "$p")
+  (cd "${module[$name]:-$mod}" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bindir/$name.tmp" "$p")
   mv "$bindir/$name.tmp" "$bindir/$name"
   echo "build-controlplane: built $name in $(( $(date +%s) - start ))s"
 done
+
+# kwok needs its stage definitions (how simulated nodes and pods move through
+# their life cycle); they ship in its module and are joined into one file.
+if [ -x "$bindir/kwok" ] && [ ! -f "$bindir/kwok-stages.yaml" ]; then
+  kwokdir=$(cd "$root/hack/tools/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  {
+    for f in "$kwokdir"/kustomize/stage/node/fast/node-*.yaml \
+             "$kwokdir"/kustomize/stage/node/heartbeat-with-lease/node-*.yaml \
+             "$kwokdir"/kustomize/stage/pod/fast/pod-*.yaml; do
+      echo "---"
+      cat "$f"
+    done
+  } > "$bindir/kwok-stages.yaml.tmp"
+  mv "$bindir/kwok-stages.yaml.tmp" "$bindir/kwok-stages.yaml"
+fi

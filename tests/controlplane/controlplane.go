@@ -20,8 +20,13 @@ import (
 type Options struct {
 	// BinDir holds etcd, kube-apiserver and kubectl; default <repo>/bin.
 	BinDir string
-	// Dir receives the kubeconfig; default a new temporary directory.
+	// Dir receives the kubeconfig and the logs; default a new temporary
+	// directory.
 	Dir string
+	// Full also starts kube-controller-manager, kube-scheduler and kwok,
+	// so Deployments, DaemonSets and Jobs get pods that run on simulated
+	// nodes.
+	Full bool
 }
 
 // ControlPlane is a running etcd and kube-apiserver with this project's CRDs.
@@ -34,7 +39,10 @@ type ControlPlane struct {
 	Kubeconfig string
 	// Kubectl is the path of the kubectl binary built with the control plane.
 	Kubectl string
-	env     *envtest.Environment
+	// Dir holds the kubeconfig and the logs of the processes.
+	Dir   string
+	env   *envtest.Environment
+	procs []*process
 }
 
 // Start starts etcd and kube-apiserver on loopback ports and installs the
@@ -50,9 +58,13 @@ func Start(o Options) (*ControlPlane, error) {
 		}
 		o.Dir = d
 	}
-	for _, b := range []string{"etcd", "kube-apiserver", "kubectl"} {
+	bins := []string{"etcd", "kube-apiserver", "kubectl"}
+	if o.Full {
+		bins = append(bins, "kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages.yaml")
+	}
+	for _, b := range bins {
 		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
-			return nil, fmt.Errorf("%s not found in %s: run 'make envtest-assets' first", b, o.BinDir)
+			return nil, fmt.Errorf("%s not found in %s: run 'make envtest-assets' (or 'make e2e-assets' for the full control plane) first", b, o.BinDir)
 		}
 	}
 	env := &envtest.Environment{
@@ -60,14 +72,26 @@ func Start(o Options) (*ControlPlane, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	api := env.ControlPlane.GetAPIServer()
+	// Service addresses are data, never dialled; should one be, it lands on
+	// loopback.
+	api.Configure().Set("service-cluster-ip-range", "127.96.0.0/16")
+	api.Configure().Set("advertise-address", "127.0.0.1")
+	api.Configure().Set("endpoint-reconciler-type", "none")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting etcd and kube-apiserver: %w", err)
 	}
-	cp := &ControlPlane{Config: cfg, env: env, Kubectl: filepath.Join(o.BinDir, "kubectl")}
+	cp := &ControlPlane{Config: cfg, env: env, Kubectl: filepath.Join(o.BinDir, "kubectl"), Dir: o.Dir}
 	if err := cp.writeKubeconfig(o.Dir); err != nil {
 		_ = env.Stop()
 		return nil, err
+	}
+	if o.Full {
+		if err := cp.startControllers(o.BinDir, api.CertDir); err != nil {
+			_ = cp.Stop()
+			return nil, err
+		}
 	}
 	if cp.Client, err = client.New(cfg, client.Options{Scheme: testenv.Scheme()}); err != nil {
 		_ = env.Stop()
@@ -93,8 +117,13 @@ func (c *ControlPlane) writeKubeconfig(dir string) error {
 	return nil
 }
 
-// Stop stops kube-apiserver and etcd and removes their data.
+// Stop stops every process of the control plane, newest first, then
+// kube-apiserver and etcd, and removes their data.
 func (c *ControlPlane) Stop() error {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].stop()
+	}
+	c.procs = nil
 	if err := c.env.Stop(); err != nil {
 		return fmt.Errorf("stopping control plane: %w", err)
 	}

@@ -1,0 +1,219 @@
+// Package simnode simulates the disks of nodes on this machine: each node gets
+// a fixture root (sysfs, udev database, /dev with sparse device files and real
+// on-disk signatures, mount table) and the real `agent discover` binary runs
+// against it as a local process. When a prepare Job for a node succeeds, the
+// harness plays ceph-volume by writing a BlueStore label onto the node's
+// fixture device, exactly the format the scanner reads on a real disk.
+package simnode
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+)
+
+// GiB is 2^30 bytes.
+const GiB = uint64(1) << 30
+
+// Disk kinds a simulated node can carry.
+const (
+	// Blank is an empty disk: it becomes an OSD.
+	Blank = "blank"
+	// BlankSSD is an empty non-rotational disk.
+	BlankSSD = "blank-ssd"
+	// MountedPartition has a partition mounted at /var/lib/data.
+	MountedPartition = "mounted-partition"
+	// Ext4 carries a filesystem on the whole disk.
+	Ext4 = "ext4"
+	// Foreign carries a BlueStore OSD of another Ceph cluster.
+	Foreign = "foreign"
+	// Small is below the default minimum size.
+	Small = "small"
+)
+
+// DemoMix is the mix of disks of the demo's first nodes: two that become
+// OSDs and one of each common reason to leave a disk alone.
+func DemoMix(node int) []string {
+	mix := []string{Blank, BlankSSD, MountedPartition, Ext4, Small}
+	if node == 0 {
+		mix = append(mix, Foreign)
+	}
+	return mix
+}
+
+// foreignFSID is the FSID of "another cluster" on Foreign disks.
+const foreignFSID = "0badc0de-0000-4000-8000-000000000000"
+
+// Root is a simulated node's fixture root.
+type Root struct {
+	// Dir is the directory the fixture is written to.
+	Dir  string
+	node *fixture.Node
+}
+
+// WriteRoot writes a fixture root for a node with the given disk kinds,
+// named sdb, sdc, … in order.
+func WriteRoot(dir string, kinds []string) (*Root, error) {
+	r := &Root{Dir: dir, node: fixture.New(dir)}
+	for _, kind := range kinds {
+		d, mount, err := disk(dir, r.nextName(), kind)
+		if err != nil {
+			return nil, err
+		}
+		r.node.Add(d)
+		if mount != nil {
+			r.node.Mount(*mount)
+		}
+	}
+	if err := r.node.Write(); err != nil {
+		return nil, fmt.Errorf("writing fixture root %s: %w", dir, err)
+	}
+	return r, nil
+}
+
+// nextName is the kernel name of the next disk: sdb, sdc, …
+func (r *Root) nextName() string {
+	return "sd" + string(rune('b'+len(r.node.Disks())))
+}
+
+// AddDisk hot-plugs one more disk of kind and returns its kernel name. The
+// running agent sees it at its next scan.
+func (r *Root) AddDisk(kind string) (string, error) {
+	name := r.nextName()
+	d, _, err := disk(r.Dir, name, kind)
+	if err != nil {
+		return "", err
+	}
+	if err := r.node.Plug(d); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// disk describes one disk of a kind. Every disk has a WWN by-id link, the
+// stable identity the operator uses.
+func disk(root, name, kind string) (fixture.Disk, *fixture.MountEntry, error) {
+	wwn := fmt.Sprintf("0x5000c500%08x", hashName(root+name))
+	d := fixture.Disk{
+		Name: name, SizeBytes: 100 * GiB, Rotational: true, Model: "SIM-HDD", Serial: "SIM" + wwn[10:],
+		Links: []string{"by-id/wwn-" + wwn},
+	}
+	switch kind {
+	case Blank:
+	case BlankSSD:
+		d.Rotational, d.Model = false, "SIM-SSD"
+	case MountedPartition:
+		d.Content = fixture.GPT(int64(d.SizeBytes), 512)
+		d.Partitions = []fixture.Partition{{Name: name + "1", StartBytes: 1 << 20, SizeBytes: 50 * GiB}}
+		return d, &fixture.MountEntry{Device: name + "1", Target: "/var/lib/data", FSType: "ext4"}, nil
+	case Ext4:
+		d.Content = fixture.Ext4("backup")
+	case Foreign:
+		d.Content = fixture.BlueStore(fixture.Label(foreignFSID, 3))
+	case Small:
+		d.SizeBytes = 2 * GiB
+	default:
+		return d, nil, fmt.Errorf("unknown disk kind %q", kind)
+	}
+	return d, nil, nil
+}
+
+func hashName(s string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+// WriteOSD plays `ceph-volume raw prepare`: it writes a BlueStore label of
+// cluster fsid with OSD id onto the device at devPath (a /dev path, usually a
+// by-id link) under root.
+func WriteOSD(root, devPath, fsid string, id int) error {
+	target, err := filepath.EvalSymlinks(filepath.Join(root, devPath))
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", devPath, err)
+	}
+	f, err := os.OpenFile(target, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", target, err)
+	}
+	defer f.Close()
+	label := fixture.Label(fsid, id)
+	if _, err := f.WriteAt(ceph.EncodeBlueStoreLabel(label), 0); err != nil {
+		return fmt.Errorf("writing BlueStore label to %s: %w", target, err)
+	}
+	return nil
+}
+
+// Agent is a running `agent discover` process for one simulated node.
+type Agent struct {
+	// Node is the node's name.
+	Node string
+	// Root is the node's fixture root.
+	Root string
+	cmd  *exec.Cmd
+	done chan error
+	once sync.Once
+}
+
+// AgentOptions configure StartAgent.
+type AgentOptions struct {
+	// Binary is the ceph-operator binary.
+	Binary string
+	// Kubeconfig is the kubeconfig the agent uses.
+	Kubeconfig string
+	// Namespace is the CephCluster's namespace.
+	Namespace string
+	// FSID is the cluster's FSID.
+	FSID string
+	// LogDir receives <node>.log.
+	LogDir string
+	// ExtraArgs are added to the command line (e.g. --resync-interval).
+	ExtraArgs []string
+}
+
+// StartAgent runs the real agent binary for node against root.
+func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent, error) {
+	logFile, err := os.Create(filepath.Join(o.LogDir, "agent-"+node+".log"))
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"agent", "discover",
+		"--kubeconfig", o.Kubeconfig,
+		"--node-name", node,
+		"--namespace", o.Namespace,
+		"--host-root", root,
+		"--mountinfo", "/proc/self/mountinfo",
+		"--cluster-fsid", o.FSID,
+	}, o.ExtraArgs...)
+	cmd := exec.CommandContext(ctx, o.Binary, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("starting agent for %s: %w", node, err)
+	}
+	a := &Agent{Node: node, Root: root, cmd: cmd, done: make(chan error, 1)}
+	go func() { a.done <- cmd.Wait(); logFile.Close() }()
+	return a, nil
+}
+
+// Stop stops the agent and waits for it.
+func (a *Agent) Stop() {
+	a.once.Do(func() {
+		_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		<-a.done
+	})
+}
+
+// Describe lists a node's disk kinds for messages.
+func Describe(kinds []string) string { return strings.Join(kinds, ", ") }
