@@ -74,6 +74,10 @@ node-tools: ## Install the host tools the real-disk tests use (root only; skippe
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
 	hack/build-controlplane.sh etcd kube-apiserver kubectl
 
+.PHONY: e2e-assets
+e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
+	hack/build-controlplane.sh kube-controller-manager kube-scheduler kwok
+
 ##@ Build
 
 .PHONY: build
@@ -85,7 +89,7 @@ run: build ## Run the manager against the current kubeconfig.
 	$(BIN)/ceph-operator manager --leader-elect=false
 
 .PHONY: demo
-demo: build envtest-assets ## Start a local control plane, the operator and the sample CephCluster.
+demo: build e2e-assets ## Start a local control plane with simulated nodes, the operator and the sample CephCluster.
 	go run ./hack/demo
 
 .PHONY: docker-build

@@ -1,8 +1,12 @@
-// Command demo shows ceph-operator at work on this machine: it starts a local
-// control plane (etcd and kube-apiserver built from source), runs the
-// operator binary as a separate process with leader election, applies the
-// sample CephCluster and prints its status as it converges. `make demo` runs
-// it; Ctrl-C stops everything it started.
+// Command demo shows ceph-operator at work on this machine. It starts a local
+// Kubernetes control plane built from source (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler) with kwok simulating three nodes,
+// runs the real node agent for each simulated node against a generated set
+// of disks, runs the operator binary as its own process with leader election,
+// applies the sample CephCluster, and prints a live table of nodes, disks,
+// verdicts and OSDs as the cluster converges. Then a fourth node with two
+// disks joins and its disks become OSDs. `make demo` runs it; Ctrl-C stops
+// everything it started.
 package main
 
 import (
@@ -15,11 +19,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -27,6 +29,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/simnode"
 )
 
 // namespace is where the demo's CephCluster lives.
@@ -47,13 +50,13 @@ func run(ctx context.Context) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "nodes"), 0o755); err != nil {
 		return err
 	}
+	began := time.Now()
 
-	say("Starting etcd and kube-apiserver on 127.0.0.1 (binaries from bin/)")
-	start := time.Now()
-	cp, err := controlplane.Start(controlplane.Options{Dir: dir})
+	say("Starting etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok on 127.0.0.1")
+	cp, err := controlplane.Start(controlplane.Options{Dir: dir, Full: true})
 	if err != nil {
 		return err
 	}
@@ -61,14 +64,17 @@ func run(ctx context.Context) error {
 		say("Stopping the control plane")
 		_ = cp.Stop()
 	}()
-	say("Control plane ready in %s; CRDs installed", time.Since(start).Round(100*time.Millisecond))
+	say("Control plane ready in %s (logs in .demo/)", since(began))
 
-	if err := cp.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{
+		// Discovery, prepare and OSD pods need privileged access to disks.
+		"pod-security.kubernetes.io/enforce": "privileged",
+	}}}
+	if err := cp.Client.Create(ctx, ns); err != nil {
 		return fmt.Errorf("creating namespace %s: %w", namespace, err)
 	}
 
-	logPath := filepath.Join(dir, "operator.log")
-	op, err := startOperator(root, cp.Kubeconfig, logPath)
+	op, err := startOperator(root, cp.Kubeconfig, filepath.Join(dir, "operator.log"))
 	if err != nil {
 		return err
 	}
@@ -77,36 +83,82 @@ func run(ctx context.Context) error {
 		_ = op.Process.Signal(syscall.SIGTERM)
 		_ = op.Wait()
 	}()
-	say("Operator running as PID %d with leader election (log: %s)", op.Process.Pid, rel(root, logPath))
+	say("Operator running as PID %d with leader election (log: .demo/operator.log)", op.Process.Pid)
 
 	sample := filepath.Join(root, "config", "samples", "ceph_v1alpha1_cephcluster.yaml")
-	say("Applying %s", rel(root, sample))
+	say("Applying config/samples/%s", filepath.Base(sample))
 	if err := kubectl(ctx, cp, "apply", "-n", namespace, "-f", sample); err != nil {
 		return err
 	}
+	key := client.ObjectKey{Namespace: namespace, Name: "ceph"}
+	fsid, err := waitFSID(ctx, cp.Client, key)
+	if err != nil {
+		return err
+	}
+	say("Cluster identity created: FSID %s", fsid)
 
-	if err := watchUntilReady(ctx, cp.Client, client.ObjectKey{Namespace: namespace, Name: "ceph"}); err != nil {
+	harness := simnode.NewHarness(cp.Client, simnode.AgentOptions{
+		Binary: filepath.Join(root, "bin", "ceph-operator"), Kubeconfig: cp.Kubeconfig,
+		Namespace: namespace, FSID: fsid, LogDir: dir,
+	}, filepath.Join(dir, "nodes"))
+	defer harness.Stop()
+	go harness.Run(ctx)
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("node-%d", i+1)
+		kinds := simnode.DemoMix(i)
+		say("Node %s joins with disks: %s", name, simnode.Describe(kinds))
+		if err := harness.AddNode(ctx, name, kinds); err != nil {
+			return err
+		}
+	}
+
+	view := &table{client: cp.Client, key: key}
+	if err := view.until(ctx, 3*time.Minute, readyWithOSDs(6)); err != nil {
+		return err
+	}
+	say("Converged %s after start", since(began))
+
+	fmt.Println()
+	say("A fourth node joins with two empty disks")
+	if err := harness.AddNode(ctx, "node-4", []string{simnode.Blank, simnode.BlankSSD}); err != nil {
+		return err
+	}
+	if err := view.until(ctx, 3*time.Minute, readyWithOSDs(8)); err != nil {
 		return err
 	}
 
 	fmt.Println()
-	say("kubectl get cephcluster -o wide")
-	_ = kubectl(ctx, cp, "get", "cephcluster", "-n", namespace, "-o", "wide")
+	say("kubectl get cephcluster,diskinventory -n %s", namespace)
+	_ = kubectl(ctx, cp, "get", "cephcluster,diskinventory", "-n", namespace)
 	fmt.Println()
-	say("Objects the operator created (the identity Secret holds the FSID and cephx keys)")
-	_ = kubectl(ctx, cp, "get", "secret,configmap", "-n", namespace, "-l", "app.kubernetes.io/managed-by=ceph-operator")
+	say("kubectl get pods -n %s (kwok runs them on the simulated nodes)", namespace)
+	_ = kubectl(ctx, cp, "get", "pods", "-n", namespace, "-o", "wide")
+	if twice := harness.PreparedTwice(); len(twice) > 0 {
+		return fmt.Errorf("devices prepared twice: %s", strings.Join(twice, ", "))
+	}
+	say("Total time %s", since(began))
 
 	if os.Getenv("DEMO_EXIT") != "" {
 		return nil
 	}
 	fmt.Println()
-	say("The control plane and the operator keep running. In another shell:")
+	say("Everything keeps running. In another shell:")
 	fmt.Printf("    export KUBECONFIG=%s\n", cp.Kubeconfig)
-	fmt.Printf("    bin/kubectl get cephcluster -n %s\n", namespace)
+	fmt.Printf("    bin/kubectl get cephcluster,diskinventory -n %s\n", namespace)
+	fmt.Printf("    bin/kubectl get diskinventory node-1 -n %s -o yaml\n", namespace)
 	fmt.Printf("    bin/kubectl explain cephcluster.spec.storage\n")
 	say("Press Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+// readyWithOSDs is true once the cluster is Ready with n running OSDs.
+func readyWithOSDs(n int32) func(*cephv1.CephCluster) bool {
+	return func(c *cephv1.CephCluster) bool {
+		ready := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady)
+		return ready != nil && ready.Status == metav1.ConditionTrue &&
+			c.Status.ObservedGeneration == c.Generation && c.Status.OSDs.Running == n
+	}
 }
 
 // startOperator runs the operator binary as its own process, the way it runs
@@ -123,61 +175,32 @@ func startOperator(root, kubeconfig, logPath string) (*exec.Cmd, error) {
 		"--watch-namespaces", namespace,
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
+		// kwok never pulls images; Never keeps any real node from trying.
+		"--image-pull-policy", "Never",
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the operator (run 'make build' first?): %w", err)
 	}
 	return cmd, nil
 }
 
-// watchUntilReady prints the cluster's conditions whenever they change,
-// until it is Ready for its current generation.
-func watchUntilReady(ctx context.Context, c client.Client, key client.ObjectKey) error {
-	deadline := time.Now().Add(2 * time.Minute)
-	last := ""
-	for {
+// waitFSID waits until the operator has created the cluster's identity.
+func waitFSID(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
 		cluster := &cephv1.CephCluster{}
-		err := c.Get(ctx, key, cluster)
-		if err != nil && !apierrors.IsNotFound(err) {
-			return err
-		}
-		if err == nil {
-			if table := conditionTable(cluster); table != last {
-				fmt.Println()
-				say("CephCluster %s (generation %d, observed %d)", key, cluster.Generation, cluster.Status.ObservedGeneration)
-				fmt.Print(table)
-				last = table
-			}
-			ready := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionReady)
-			if ready != nil && ready.Status == metav1.ConditionTrue && cluster.Status.ObservedGeneration == cluster.Generation {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("CephCluster %s not Ready after 2 minutes; see .demo/operator.log", key)
+		if err := c.Get(ctx, key, cluster); err == nil && cluster.Status.FSID != "" {
+			return cluster.Status.FSID, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// conditionTable renders the cluster's conditions as an aligned table.
-func conditionTable(cluster *cephv1.CephCluster) string {
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "    CONDITION\tSTATUS\tREASON\tMESSAGE")
-	for _, c := range cluster.Status.Conditions {
-		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, c.Message)
-	}
-	if cluster.Status.FSID != "" {
-		fmt.Fprintf(w, "    FSID\t%s\t\t\n", cluster.Status.FSID)
-	}
-	_ = w.Flush()
-	return b.String()
+	return "", fmt.Errorf("CephCluster %s has no FSID after a minute; see .demo/operator.log", key)
 }
 
 func kubectl(ctx context.Context, cp *controlplane.ControlPlane, args ...string) error {
@@ -193,9 +216,4 @@ func say(format string, args ...any) {
 	fmt.Printf("==> "+format+"\n", args...)
 }
 
-func rel(root, p string) string {
-	if r, err := filepath.Rel(root, p); err == nil {
-		return r
-	}
-	return p
-}
+func since(t time.Time) time.Duration { return time.Since(t).Round(100 * time.Millisecond) }

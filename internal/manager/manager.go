@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,6 +72,9 @@ type Options struct {
 	OperatorImage string
 	// ImagePullPolicy applies to the node pods' containers.
 	ImagePullPolicy string
+	// Logger is the manager's logger; zero means controller-runtime's
+	// global logger (set by the command's --zap flags).
+	Logger logr.Logger
 	// SkipControllerNameValidation lets tests run several managers in one
 	// process; controller-runtime otherwise refuses a second controller of
 	// the same name.
@@ -164,6 +168,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
+		Logger:                        o.Logger,
 		Cache:                         cacheOptions(o.WatchNamespaces),
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.ProbeAddr,
