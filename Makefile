@@ -65,6 +65,21 @@ verify-fmt:
 .PHONY: test
 test: verify-generated verify-fmt vet envtest-assets node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+	$(MAKE) fuzz
+
+# Each fuzz target runs for FUZZTIME in `make test` (its seed corpus also
+# runs in every plain `go test`); run longer with e.g. `make fuzz FUZZTIME=10m`.
+FUZZTIME ?= 5s
+FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo \
+	./internal/ceph:FuzzParseBlueStoreLabel ./internal/agent:FuzzParseUevent
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME.
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
+	done
 
 .PHONY: node-tools
 node-tools: ## Install the host tools the real-disk tests use (root only; skipped otherwise).
