@@ -101,8 +101,12 @@ func run(ctx context.Context) error {
 		Binary: filepath.Join(root, "bin", "ceph-operator"), Kubeconfig: cp.Kubeconfig,
 		Namespace: namespace, FSID: fsid, LogDir: dir,
 	}, filepath.Join(dir, "nodes"))
-	defer harness.Stop()
-	go harness.Run(ctx)
+	harnessCtx, stopHarness := context.WithCancel(ctx)
+	defer func() {
+		stopHarness()
+		harness.Stop()
+	}()
+	go harness.Run(harnessCtx)
 	for i := 0; i < 3; i++ {
 		name := fmt.Sprintf("node-%d", i+1)
 		kinds := simnode.DemoMix(i)

@@ -70,7 +70,6 @@ func (c *ControlPlane) startControllers(binDir, certDir string) error {
 			"--service-account-private-key-file=" + filepath.Join(certDir, "sa-signer.key"),
 			"--root-ca-file=" + caFile,
 			"--use-service-account-credentials=false",
-			"--controllers=*,-nodeipam,-service,-route,-cloud-node-lifecycle",
 			// Simulated nodes have nothing to evict; a slow test machine
 			// should not see them tainted and emptied.
 			"--node-monitor-grace-period=5m",
@@ -100,6 +99,16 @@ func (c *ControlPlane) startControllers(binDir, certDir string) error {
 			return err
 		}
 		c.procs = append(c.procs, p)
+	}
+	// A bad flag or port makes a process exit at once; say so instead of
+	// letting the caller wait for pods that never come.
+	time.Sleep(time.Second)
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited at start; see %s", p.name, filepath.Join(c.Dir, p.name+".log"))
+		default:
+		}
 	}
 	return nil
 }
