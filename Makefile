@@ -63,7 +63,7 @@ verify-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: verify-generated verify-fmt vet envtest-assets node-tools ## Run every test against a real API server (builds what it needs).
+test: verify-generated verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 	$(MAKE) fuzz
 
@@ -84,6 +84,10 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 .PHONY: node-tools
 node-tools: ## Install the host tools the real-disk tests use (root only; skipped otherwise).
 	hack/install-node-tools.sh
+
+.PHONY: test-e2e
+test-e2e: e2e-assets $(KUSTOMIZE) ## Run only the end-to-end tests (full control plane, simulated nodes).
+	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) -count=1 -v ./tests/e2e/
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/klog/v2"
@@ -22,7 +23,7 @@ import (
 // before the finalizer goes, and works where no garbage collector runs.
 func ownedKinds() []client.ObjectList {
 	return []client.ObjectList{
-		&appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &rbacv1.RoleBindingList{}, &rbacv1.RoleList{},
+		&appsv1.DeploymentList{}, &batchv1.JobList{}, &appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &rbacv1.RoleBindingList{}, &rbacv1.RoleList{},
 		&corev1.ServiceAccountList{}, &corev1.ConfigMapList{}, &corev1.SecretList{},
 	}
 }

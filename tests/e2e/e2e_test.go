@@ -1,0 +1,250 @@
+// Package e2e runs the whole path on a complete local control plane: kwok
+// nodes, the real agent per node on simulated disks, the operator binary as
+// separate processes (leader election on, RBAC of the deployment manifests
+// by impersonation), Jobs run by the Job controller, OSD Deployments made
+// available by kwok.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/simnode"
+)
+
+// namespace is the operator's and the cluster's namespace (the operator is
+// deployed for its own namespace, as the manifests say).
+const namespace = "ceph-operator-system"
+
+var (
+	cp *controlplane.ControlPlane
+	// binary is the operator binary built for the tests.
+	binary string
+	// operatorKubeconfig impersonates the operator's ServiceAccount.
+	operatorKubeconfig string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
+		fmt.Println("e2e: bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "ceph-operator-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() {
+		if dir != "" {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	binary = filepath.Join(dir, "ceph-operator")
+	build := exec.Command("go", "build", "-o", binary, "./cmd")
+	build.Dir = testenv.RepoRoot()
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building the operator:", err)
+		return 1
+	}
+	start := time.Now()
+	cp, err = controlplane.Start(controlplane.Options{Dir: dir, Full: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = cp.Stop() }()
+	fmt.Printf("e2e: control plane with controller-manager, scheduler and kwok up in %s\n", time.Since(start).Round(100*time.Millisecond))
+	if operatorKubeconfig, err = installOperatorRBAC(context.Background(), dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Printf("e2e: logs of the failed run are in %s (kept)\n", dir)
+		dir = ""
+	}
+	return code
+}
+
+// operator is a running operator process.
+type operator struct {
+	name string
+	log  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// leads reports whether the operator has acquired the leader lease, as its
+// log says. Both processes run on this host, so the lease's holder identity
+// (host name and a random suffix) does not tell them apart.
+func (o *operator) leads() bool {
+	raw, err := os.ReadFile(o.log)
+	return err == nil && strings.Contains(strings.ToLower(string(raw)), "successfully acquired lease")
+}
+
+// startOperator runs the operator binary with leader election, as the
+// operator's ServiceAccount.
+func startOperator(t *testing.T, name string) *operator {
+	t.Helper()
+	logPath := filepath.Join(cp.Dir, "operator-"+name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "manager",
+		"--kubeconfig", operatorKubeconfig,
+		"--leader-elect",
+		"--leader-election-namespace", namespace,
+		"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=4s", "--leader-election-retry-period=500ms",
+		"--watch-namespaces", namespace,
+		"--metrics-bind-address", "0",
+		"--health-probe-bind-address", "0",
+		"--image-pull-policy", "Never",
+	)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	op := &operator{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(op.done) }()
+	t.Cleanup(func() { op.stop(syscall.SIGTERM) })
+	return op
+}
+
+// stop sends sig and waits for the process to exit.
+func (o *operator) stop(sig syscall.Signal) {
+	select {
+	case <-o.done:
+		return
+	default:
+	}
+	_ = o.cmd.Process.Signal(sig)
+	<-o.done
+}
+
+// newHarness starts simulated nodes for a cluster with fsid.
+func newHarness(t *testing.T, fsid string) *simnode.Harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := simnode.NewHarness(cp.Client, simnode.AgentOptions{
+		Binary: binary, Kubeconfig: cp.Kubeconfig, Namespace: namespace, FSID: fsid, LogDir: cp.Dir,
+		// Fixture disks send no uevents; a short resync stands in.
+		ExtraArgs: []string{"--resync-interval=2s"},
+	}, t.TempDir())
+	go h.Run(ctx)
+	t.Cleanup(func() {
+		cancel()
+		h.Stop()
+	})
+	return h
+}
+
+// addNodes adds simulated nodes and removes their Node objects at the end.
+func addNodes(t *testing.T, h *simnode.Harness, kinds map[string][]string) {
+	t.Helper()
+	for name, k := range kinds {
+		if err := h.AddNode(context.Background(), name, k); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cp.Client.Delete(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		})
+	}
+}
+
+// createCluster creates the sample-like CephCluster and waits for its FSID.
+func createCluster(t *testing.T) *cephv1.CephCluster {
+	t.Helper()
+	c := &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ceph"},
+		Spec: cephv1.CephClusterSpec{
+			Image:   "quay.io/ceph/ceph:v18.2.4",
+			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+		},
+	}
+	if err := cp.Client.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 2*time.Minute, "FSID", func() error {
+		if got(t, c).Status.FSID == "" {
+			return fmt.Errorf("no FSID yet")
+		}
+		return nil
+	})
+	return got(t, c)
+}
+
+func got(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+	t.Helper()
+	out := &cephv1.CephCluster{}
+	if err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(c), out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitRunning waits until the cluster is Ready with n OSDs running.
+func waitRunning(t *testing.T, c *cephv1.CephCluster, n int32) time.Duration {
+	t.Helper()
+	start := time.Now()
+	waitFor(t, 3*time.Minute, fmt.Sprintf("Ready with %d OSDs running", n), func() error {
+		cur := got(t, c)
+		ready := meta.FindStatusCondition(cur.Status.Conditions, cephv1.ConditionReady)
+		if ready == nil || ready.Status != metav1.ConditionTrue || cur.Status.OSDs.Running != n || cur.Status.ObservedGeneration != cur.Generation {
+			return fmt.Errorf("Ready=%v, OSDs %+v", ready, cur.Status.OSDs)
+		}
+		return nil
+	})
+	return time.Since(start)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, check func() error) {
+	t.Helper()
+	testenv.Eventually(t, timeout, func() error {
+		if err := check(); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	})
+}
+
+// deleteCluster deletes the cluster and waits until it is gone.
+func deleteCluster(t *testing.T, c *cephv1.CephCluster) {
+	t.Helper()
+	if err := cp.Client.Delete(context.Background(), c); client.IgnoreNotFound(err) != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "cluster deleted", func() error {
+		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1.CephCluster{})
+		if err == nil {
+			return fmt.Errorf("still there")
+		}
+		return client.IgnoreNotFound(err)
+	})
+}
+
+func logf(format string, args ...any) {
+	fmt.Printf("e2e: "+format+"\n", args...)
+}
+
+func join(s []string) string { return strings.Join(s, ", ") }
