@@ -51,6 +51,18 @@ type CephClusterSpec struct {
 	Mon MonSpec `json:"mon,omitzero"`
 
 	// Storage selects the nodes and disks that become OSDs.
+	//
+	// Nodes: useAllNodes selects every node that matches the placement and
+	// whose taints the placement tolerates; otherwise only the nodes listed
+	// in nodes are used. With useAllNodes, entries in nodes act as per-node
+	// overrides.
+	//
+	// Disks on a selected node, first rule that applies wins: the node's
+	// devices list, then deviceFilter, then devicePathFilter, then
+	// useAllDevices (each taken from the node's entry when it sets one,
+	// otherwise from this cluster-wide level). A disk is only ever used when
+	// discovery also finds it empty, and a disk that already holds an OSD of
+	// this cluster keeps it even if the selection no longer picks it.
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Storage"
 	Storage StorageSpec `json:"storage"`
 
