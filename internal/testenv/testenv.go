@@ -69,6 +69,9 @@ func New() (*Env, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// Start leaves etcd and kube-apiserver running when a later step
+		// (installing the CRDs) fails.
+		_ = env.Stop()
 		return nil, fmt.Errorf("starting test API server: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme()})

@@ -80,6 +80,9 @@ func Start(o Options) (*ControlPlane, error) {
 	api.Configure().Set("endpoint-reconciler-type", "none")
 	cfg, err := env.Start()
 	if err != nil {
+		// Start leaves etcd and kube-apiserver running when a later step
+		// (installing the CRDs) fails.
+		_ = env.Stop()
 		return nil, fmt.Errorf("starting etcd and kube-apiserver: %w", err)
 	}
 	cp := &ControlPlane{Config: cfg, env: env, Kubectl: filepath.Join(o.BinDir, "kubectl"), Dir: o.Dir}
