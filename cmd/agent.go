@@ -8,7 +8,6 @@ import (
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 	"github.com/ceph-operator/ceph-operator/internal/version"
@@ -47,20 +46,11 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 // SIGTERM/SIGINT.
 func runDiscover(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent discover", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	cfg := agent.DefaultConfig(os.Getenv)
 	cfg.BindFlags(fs)
-	config.RegisterFlags(fs)
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if !parseCommand(fs, args, stderr, true) {
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "ceph-operator agent discover: unexpected arguments %q\n", fs.Args())
-		return 2
-	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("agent")
 	if err := cfg.Validate(); err != nil {
 		log.Error(err, "Invalid configuration")

@@ -8,7 +8,6 @@ import (
 	"os"
 
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
@@ -24,7 +23,6 @@ const terminationLog = "/dev/termination-log"
 // empty is a success: it is left alone, as it must be).
 func runPrepare(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent prepare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var (
 		node, fsid, hostRoot, mountinfo, report string
 		minSize                                 uint64
@@ -45,16 +43,13 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 		}
 		return err
 	})
-	zapOpts := zap.Options{}
-	zapOpts.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if !parseCommand(fs, args, stderr, false) {
 		return 2
 	}
 	if fsid == "" || len(targets) == 0 {
 		fmt.Fprintln(stderr, "ceph-operator agent prepare: --cluster-fsid and at least one --device are required")
 		return 2
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("prepare").WithValues("node", node)
 
 	opts := prepare.Options{
