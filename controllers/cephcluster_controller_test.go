@@ -31,8 +31,12 @@ var env *testenv.Env
 
 func TestMain(m *testing.M) {
 	testenv.SetupLogging()
-	var err error
-	if env, err = testenv.New(); err != nil {
+	olm, err := testenv.OLMOperatorConditionCRD()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if env, err = testenv.New(olm); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -45,12 +49,19 @@ func TestMain(m *testing.M) {
 // stop function is called; stop waits for it to finish.
 func startManager(t *testing.T) (stop func()) {
 	t.Helper()
+	return startManagerWith(t, func(*manager.Options) {})
+}
+
+// startManagerWith is startManager with options changed by edit.
+func startManagerWith(t *testing.T, edit func(*manager.Options)) (stop func()) {
+	t.Helper()
 	opts := manager.DefaultOptions()
 	opts.LeaderElect = false
 	opts.MetricsAddr = "0"
 	opts.ProbeAddr = "0"
 	opts.SkipControllerNameValidation = true
 	opts.OperatorImage = "ceph-operator:test"
+	edit(&opts)
 	mgr, err := manager.New(env.Config, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
+	"github.com/operator-framework/operator-lib/conditions"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -75,6 +77,9 @@ type Options struct {
 	// Logger is the manager's logger; zero means controller-runtime's
 	// global logger (set by the command's --zap flags).
 	Logger logr.Logger
+	// ConditionFactory finds the OperatorCondition; nil means OLM's
+	// in-cluster conventions. Tests point it at their own object.
+	ConditionFactory conditions.Factory
 	// SkipControllerNameValidation lets tests run several managers in one
 	// process; controller-runtime otherwise refuses a second controller of
 	// the same name.
@@ -147,6 +152,9 @@ func NewScheme() (*runtime.Scheme, error) {
 	if err := cephv1.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("adding ceph.cephoperator.io kinds to scheme: %w", err)
 	}
+	if err := apiv2.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("adding OLM's OperatorCondition to scheme: %w", err)
+	}
 	return s, nil
 }
 
@@ -208,6 +216,9 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up OSD reconciler: %w", err)
 	}
+	if err := setupUpgradeable(mgr, o); err != nil {
+		return nil, err
+	}
 	return mgr, nil
 }
 
@@ -255,4 +266,25 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// setupUpgradeable manages the OperatorCondition's Upgradeable when OLM runs
+// the operator (OLM sets OPERATOR_CONDITION_NAME); elsewhere it does nothing.
+func setupUpgradeable(mgr ctrl.Manager, o Options) error {
+	factory := o.ConditionFactory
+	if factory == nil {
+		factory = conditions.InClusterFactory{Client: mgr.GetClient()}
+	}
+	if _, err := factory.GetNamespacedName(); err != nil {
+		mgr.GetLogger().Info("Not running under OLM; the Upgradeable operator condition is not managed", "reason", err.Error())
+		return nil
+	}
+	cond, err := factory.NewCondition(apiv2.ConditionType(apiv2.Upgradeable))
+	if err != nil {
+		return fmt.Errorf("creating the Upgradeable operator condition: %w", err)
+	}
+	if err := (&controllers.UpgradeableReconciler{Client: mgr.GetClient(), Condition: cond}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up Upgradeable reconciler: %w", err)
+	}
+	return nil
 }

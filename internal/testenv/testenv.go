@@ -6,8 +6,10 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
@@ -42,9 +46,9 @@ func RepoRoot() string {
 // Start starts etcd and kube-apiserver with the CRDs of config/crd/bases and
 // returns when the API server is ready, failing the test with a clear message
 // when it cannot. Stop it with Env.Stop.
-func Start(tb testing.TB) *Env {
+func Start(tb testing.TB, extraCRDs ...string) *Env {
 	tb.Helper()
-	env, err := New()
+	env, err := New(extraCRDs...)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -52,7 +56,8 @@ func Start(tb testing.TB) *Env {
 }
 
 // New is Start for callers without a testing.TB, such as TestMain.
-func New() (*Env, error) {
+// extraCRDs are more CRD files or directories to install (e.g. OLM's).
+func New(extraCRDs ...string) (*Env, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	if assets == "" {
 		assets = filepath.Join(RepoRoot(), "bin")
@@ -64,7 +69,7 @@ func New() (*Env, error) {
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
+		CRDDirectoryPaths:     append([]string{filepath.Join(RepoRoot(), "config", "crd", "bases")}, extraCRDs...),
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := env.Start()
@@ -109,6 +114,9 @@ func Scheme() *runtime.Scheme {
 	if err := cephv1.AddToScheme(s); err != nil {
 		panic(err)
 	}
+	if err := apiv2.AddToScheme(s); err != nil {
+		panic(err)
+	}
 	return s
 }
 
@@ -128,6 +136,18 @@ func Eventually(tb testing.TB, timeout time.Duration, check func() error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// OLMOperatorConditionCRD returns the path of OLM's OperatorCondition CRD in
+// the module cache (the operator-framework/api module the project requires).
+func OLMOperatorConditionCRD() (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/operator-framework/api")
+	cmd.Dir = RepoRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locating github.com/operator-framework/api: %w", err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "crds", "operators.coreos.com_operatorconditions.yaml"), nil
 }
 
 // SetupLogging sends the operator's logs to stderr: errors only, or
