@@ -68,6 +68,12 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("cephcluster").
 		For(&cephv1.CephCluster{})
 	for _, t := range ownedTypes() {
+		if _, ok := t.(*cephv1.DiskInventory); ok {
+			// Only the agent's findings change the summary; the
+			// operator's own plan writes do not.
+			b = b.Owns(t, builder.WithPredicates(inventoryFindingsChanged()))
+			continue
+		}
 		b = b.Owns(t)
 	}
 	return b.
@@ -124,6 +130,23 @@ func nodeSelectionChanged() predicate.Funcs {
 			return !maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+// inventoryFindingsChanged lets through DiskInventory events that change
+// what the agent found (or the object's existence), not plan updates.
+func inventoryFindingsChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okOld := e.ObjectOld.(*cephv1.DiskInventory)
+			n, okNew := e.ObjectNew.(*cephv1.DiskInventory)
+			if !okOld || !okNew {
+				return true
+			}
+			return !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+				!equality.Semantic.DeepEqual(o.Status.LastScanTime, n.Status.LastScanTime) ||
+				!equality.Semantic.DeepEqual(o.Status.Disks, n.Status.Disks)
+		},
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -49,8 +51,9 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		}
 	}
 
+	// Read-only lists: not copied out of the cache (see OSDReconciler.gather).
 	var nodes corev1.NodeList
-	if err := r.Client.List(ctx, &nodes); err != nil {
+	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing Nodes: %w", err)
 	}
 	sel := osdplan.SelectNodes(&cluster.Spec, nodes.Items)
@@ -58,7 +61,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 
 	var inventories cephv1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, client.InNamespace(cluster.Namespace),
-		client.MatchingLabels(resources.ClusterSelector(cluster))); err != nil {
+		client.MatchingLabels(resources.ClusterSelector(cluster)), client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing DiskInventories: %w", err)
 	}
 	existing := map[string]*cephv1.DiskInventory{}
@@ -66,31 +69,41 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		existing[inventories.Items[i].Name] = &inventories.Items[i]
 	}
 	selected := map[string]bool{}
+	var missing []string
 	for _, name := range sel.Selected {
 		selected[name] = true
-		if _, ok := existing[name]; ok {
-			continue
+		if _, ok := existing[name]; !ok {
+			missing = append(missing, name)
 		}
-		inv := resources.DiskInventory(cluster, name)
+	}
+	var gone []string
+	for name, inv := range existing {
+		if selected[name] {
+			s.observed.inventories = append(s.observed.inventories, *inv)
+		} else {
+			gone = append(gone, name)
+		}
+	}
+	create := func(ctx context.Context, i int) error {
+		inv := resources.DiskInventory(cluster, missing[i])
 		if err := setOwner(cluster, inv, r.Client.Scheme()); err != nil {
 			return err
 		}
 		if err := r.Client.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating DiskInventory %s: %w", name, err)
+			return fmt.Errorf("creating DiskInventory %s: %w", missing[i], err)
 		}
-		ctrl.LoggerFrom(ctx).Info("Created DiskInventory", "node", name)
+		ctrl.LoggerFrom(ctx).Info("Created DiskInventory", "node", missing[i])
+		return nil
 	}
-	for name, inv := range existing {
-		if selected[name] {
-			s.observed.inventories = append(s.observed.inventories, *inv)
-			continue
-		}
+	remove := func(ctx context.Context, i int) error {
+		inv := &cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: gone[i], Namespace: cluster.Namespace}}
 		if err := r.Client.Delete(ctx, inv); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting DiskInventory %s of a node no longer selected: %w", name, err)
+			return fmt.Errorf("deleting DiskInventory %s of a node no longer selected: %w", gone[i], err)
 		}
-		ctrl.LoggerFrom(ctx).Info("Deleted DiskInventory of a node no longer selected", "node", name)
+		ctrl.LoggerFrom(ctx).Info("Deleted DiskInventory of a node no longer selected", "node", gone[i])
+		return nil
 	}
-	return nil
+	return errors.Join(forEach(ctx, len(missing), create), forEach(ctx, len(gone), remove))
 }
 
 // desiredHash is a short hash of the desired object as built.

@@ -138,7 +138,7 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, 
 	})
 	cluster.Status.Nodes = int32(len(sel.Selected))
 	cluster.Status.Disks = disks
-	cluster.Status.NodeSummaries = summaries
+	cluster.Status.NodeSummaries = topSummaries(summaries, maxNodeSummaries)
 
 	c := metav1.Condition{Type: cephv1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	switch {
@@ -158,6 +158,32 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, 
 			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
 	}
 	meta.SetStatusCondition(&cluster.Status.Conditions, c)
+}
+
+// maxNodeSummaries bounds status.nodeSummaries: at a thousand nodes a full
+// list would make every status write hundreds of kilobytes. The counts
+// always cover every node; each node's details are in its DiskInventory.
+const maxNodeSummaries = 50
+
+// topSummaries keeps at most max summaries: nodes with a message (something
+// needs attention) first, then the rest, each group in name order.
+func topSummaries(all []cephv1.NodeSummary, max int) []cephv1.NodeSummary {
+	if len(all) <= max {
+		return all
+	}
+	out := make([]cephv1.NodeSummary, 0, max)
+	for _, attention := range []bool{true, false} {
+		for _, s := range all {
+			if len(out) == max {
+				break
+			}
+			if (s.Message != "") == attention {
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // listNames joins names for a message, eliding past ten so that messages stay

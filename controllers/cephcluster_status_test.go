@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -169,5 +170,35 @@ func TestDuplicateStatusAndOwner(t *testing.T) {
 	}
 	if got := oldestCluster(nil); got != nil {
 		t.Errorf("owner of empty namespace = %v", got.Name)
+	}
+}
+
+func TestTopSummaries(t *testing.T) {
+	var all []cephv1.NodeSummary
+	for i := 0; i < 120; i++ {
+		s := cephv1.NodeSummary{Name: fmt.Sprintf("node-%03d", i)}
+		if i%40 == 7 {
+			s.Message = "Waiting for the discovery agent's first scan"
+		}
+		all = append(all, s)
+	}
+	got := topSummaries(all, 50)
+	if len(got) != 50 {
+		t.Fatalf("%d summaries, want 50", len(got))
+	}
+	attention := 0
+	for i, s := range got {
+		if s.Message != "" {
+			attention++
+		}
+		if i > 0 && got[i-1].Name >= s.Name {
+			t.Errorf("not sorted at %d: %s, %s", i, got[i-1].Name, s.Name)
+		}
+	}
+	if attention != 3 {
+		t.Errorf("%d nodes needing attention kept, want all 3", attention)
+	}
+	if short := topSummaries(all[:10], 50); len(short) != 10 {
+		t.Errorf("a short list was cut to %d", len(short))
 	}
 }

@@ -2,7 +2,11 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -99,4 +103,34 @@ func listClusterRequests(ctx context.Context, c client.Client) []reconcile.Reque
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
+}
+
+// WriteParallelism bounds how many writes one reconcile sends at once. At a
+// thousand nodes a reconcile creates or updates thousands of objects; sent
+// one by one they take minutes, and more at once only queue in the API
+// server of a small control plane.
+const WriteParallelism = 8
+
+// forEach calls fn for 0..n-1 with at most WriteParallelism calls at once and
+// returns the errors joined. Every call runs even when some fail, so one bad
+// object does not hold the others back.
+func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(WriteParallelism)
+	for i := 0; i < n; i++ {
+		g.Go(func() error {
+			if err := fn(gctx, i); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return errors.Join(errs...)
 }

@@ -190,6 +190,7 @@ type NodeStorageSpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node name",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Name string `json:"name"`
 
 	// Devices lists exactly the disks to use on this node, by kernel name
@@ -199,25 +200,30 @@ type NodeStorageSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=256
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node devices",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
 	Devices []DeviceSpec `json:"devices,omitempty"`
 
 	// UseAllDevices overrides the cluster-wide useAllDevices on this node.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Use all devices on the node",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	UseAllDevices *bool `json:"useAllDevices,omitempty"`
 
 	// DeviceFilter overrides the cluster-wide deviceFilter on this node.
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node device filter",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	DeviceFilter *string `json:"deviceFilter,omitempty"`
 
 	// DevicePathFilter overrides the cluster-wide devicePathFilter on this
 	// node.
 	// +kubebuilder:validation:MaxLength=256
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node device path filter",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	DevicePathFilter *string `json:"devicePathFilter,omitempty"`
 
 	// Config overrides the cluster-wide OSD settings on this node.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node OSD settings",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
 	Config OSDOverrides `json:"config,omitzero"`
 }
 
@@ -263,12 +269,14 @@ type OSDConfig struct {
 	// "nvme" or a custom class). When unset Ceph detects it.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9_-]{0,31}$`
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Device class",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	DeviceClass string `json:"deviceClass,omitempty"`
 
 	// MinSize is the smallest disk that may become an OSD; smaller disks are
 	// reported as TooSmall. Defaults to 5Gi; must be at least 1Gi.
 	// +kubebuilder:validation:XValidation:rule="quantity(string(self)).compareTo(quantity('1Gi')) >= 0",message="minSize must be at least 1Gi"
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Minimum disk size",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	MinSize *resource.Quantity `json:"minSize,omitempty"`
 }
 
@@ -276,11 +284,13 @@ type OSDConfig struct {
 type PlacementSpec struct {
 	// NodeAffinity restricts the nodes that may run discovery and OSDs.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node affinity",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:nodeAffinity"}
 	NodeAffinity *corev1.NodeAffinity `json:"nodeAffinity,omitempty"`
 
 	// Tolerations let node-side pods run on tainted nodes.
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Tolerations",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
 	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
 }
 
@@ -288,6 +298,7 @@ type PlacementSpec struct {
 type ResourcesSpec struct {
 	// OSD is applied to every OSD container.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="OSD resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
 	OSD corev1.ResourceRequirements `json:"osd,omitempty"`
 }
 
@@ -345,6 +356,7 @@ const (
 type CephClusterStatus struct {
 	// ObservedGeneration is the generation of the spec the status describes.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Observed generation",xDescriptors={"urn:alm:descriptor:text"}
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions are Ready, Progressing, Degraded and the specific
@@ -376,8 +388,10 @@ type CephClusterStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs"
 	OSDs OSDCounts `json:"osds,omitzero"`
 
-	// NodeSummaries is a short per-node account. Details per disk are in
-	// the DiskInventory named after the node.
+	// NodeSummaries is a short per-node account of at most 50 nodes: those
+	// that need attention first, then the others, sorted by name. The counts
+	// above cover every node; details per disk are in the DiskInventory
+	// named after the node.
 	// +listType=map
 	// +listMapKey=name
 	// +optional
@@ -388,17 +402,22 @@ type CephClusterStatus struct {
 // DiskCounts counts disks by verdict.
 type DiskCounts struct {
 	// Discovered is every disk found on selected nodes.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks discovered",xDescriptors={"urn:alm:descriptor:text"}
 	Discovered int32 `json:"discovered"`
 	// Available is the disks found empty and eligible.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks available",xDescriptors={"urn:alm:descriptor:text"}
 	Available int32 `json:"available"`
 	// OSDs is the disks that already hold an OSD of this cluster.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks holding OSDs",xDescriptors={"urn:alm:descriptor:text"}
 	OSDs int32 `json:"osds"`
 	// Rejected is the disks left alone.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks rejected",xDescriptors={"urn:alm:descriptor:text"}
 	Rejected int32 `json:"rejected"`
 	// RejectedByReason counts rejected disks per reason code.
 	// +listType=map
 	// +listMapKey=reason
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Rejected disks by reason"
 	RejectedByReason []ReasonCount `json:"rejectedByReason,omitempty"`
 }
 
@@ -413,14 +432,19 @@ type ReasonCount struct {
 // OSDCounts counts OSDs by state.
 type OSDCounts struct {
 	// Desired is the number of OSDs the storage selection asks for.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs desired",xDescriptors={"urn:alm:descriptor:text"}
 	Desired int32 `json:"desired"`
 	// Preparing is the number of disks being prepared.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks preparing",xDescriptors={"urn:alm:descriptor:text"}
 	Preparing int32 `json:"preparing"`
 	// Provisioned is the number of OSDs that exist on disk.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs provisioned",xDescriptors={"urn:alm:descriptor:text"}
 	Provisioned int32 `json:"provisioned"`
 	// Running is the number of OSDs whose pod is ready.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSDs running",xDescriptors={"urn:alm:descriptor:text"}
 	Running int32 `json:"running"`
 	// Failed is the number of disks whose preparation failed.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks failed",xDescriptors={"urn:alm:descriptor:text"}
 	Failed int32 `json:"failed"`
 }
 

@@ -25,12 +25,14 @@ type DiskInventorySpec struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="spec.nodeName is immutable"
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node name",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	NodeName string `json:"nodeName"`
 
 	// RescanRequest asks the agent for a fresh scan whenever it grows; the
 	// agent echoes it in status.observedRescanRequest once it has scanned.
 	// +kubebuilder:validation:Minimum=0
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Rescan request",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	RescanRequest int64 `json:"rescanRequest,omitempty"`
 }
 
@@ -114,6 +116,7 @@ type DiskInventoryStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks"
 	Disks []Disk `json:"disks,omitempty"`
 
 	// Summary counts the disks by state.
@@ -122,14 +125,17 @@ type DiskInventoryStatus struct {
 
 	// ObservedRescanRequest is the spec.rescanRequest the last scan answered.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Observed rescan request",xDescriptors={"urn:alm:descriptor:text"}
 	ObservedRescanRequest int64 `json:"observedRescanRequest,omitempty"`
 
 	// LastScanTime is when the content last changed.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Last scan",xDescriptors={"urn:alm:descriptor:text"}
 	LastScanTime *metav1.Time `json:"lastScanTime,omitempty"`
 
 	// AgentVersion is the version of the agent that wrote this status.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Agent version",xDescriptors={"urn:alm:descriptor:text"}
 	AgentVersion string `json:"agentVersion,omitempty"`
 
 	// Plan is the operator's decision on each disk of the node: whether it
@@ -138,6 +144,7 @@ type DiskInventoryStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Plan"
 	Plan []DevicePlan `json:"plan,omitempty"`
 }
 
@@ -197,12 +204,16 @@ type DevicePlan struct {
 // DiskInventorySummary counts the disks of one node by state.
 type DiskInventorySummary struct {
 	// Disks is the number of disks found.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks found",xDescriptors={"urn:alm:descriptor:text"}
 	Disks int32 `json:"disks"`
 	// Available is the number of empty, eligible disks.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks available",xDescriptors={"urn:alm:descriptor:text"}
 	Available int32 `json:"available"`
 	// OSDs is the number of disks holding an OSD of this cluster.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks holding OSDs",xDescriptors={"urn:alm:descriptor:text"}
 	OSDs int32 `json:"osds"`
 	// Rejected is the number of disks left alone.
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks rejected",xDescriptors={"urn:alm:descriptor:text"}
 	Rejected int32 `json:"rejected"`
 }
 
@@ -219,7 +230,9 @@ type DiskInventorySummary struct {
 // +kubebuilder:printcolumn:name="OSDs",type=integer,JSONPath=`.status.summary.osds`
 // +kubebuilder:printcolumn:name="Rejected",type=integer,JSONPath=`.status.summary.rejected`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +operator-sdk:csv:customresourcedefinitions:displayName="Disk Inventory"
+// The resources listed are what the operator derives from an inventory: the
+// Node it describes, and the prepare Jobs and OSD Deployments for its disks.
+// +operator-sdk:csv:customresourcedefinitions:displayName="Disk Inventory",resources={{Node,v1},{Job,v1},{Deployment,v1}}
 type DiskInventory struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

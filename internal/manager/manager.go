@@ -227,14 +227,22 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 // managed-by label, so memory does not grow with unrelated Secrets,
 // ConfigMaps or workloads in the cluster.
 func cacheOptions(namespaces []string) cache.Options {
-	owned := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})}
+	ownedLabel := labels.SelectorFromSet(labels.Set{resources.ManagedByLabel: resources.ManagedByValue})
+	owned := cache.ByObject{Label: ownedLabel}
+	// The reconcilers read OSD Deployments and prepare Jobs only for their
+	// labels, annotations and status (desired state is compared by hash),
+	// so their pod templates are not kept: at twelve thousand OSDs they
+	// would be most of the cache.
+	withoutTemplate := cache.ByObject{Label: ownedLabel, Transform: dropPodTemplate}
 	opts := cache.Options{
+		// Managed fields are never read by the operator.
+		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:         owned,
 			&corev1.ConfigMap{}:      owned,
 			&appsv1.DaemonSet{}:      owned,
-			&appsv1.Deployment{}:     owned,
-			&batchv1.Job{}:           owned,
+			&appsv1.Deployment{}:     withoutTemplate,
+			&batchv1.Job{}:           withoutTemplate,
 			&corev1.ServiceAccount{}: owned,
 			&rbacv1.Role{}:           owned,
 			&rbacv1.RoleBinding{}:    owned,
@@ -247,6 +255,21 @@ func cacheOptions(namespaces []string) cache.Options {
 		}
 	}
 	return opts
+}
+
+// dropPodTemplate empties the pod template of cached Deployments and Jobs,
+// and their managed fields.
+func dropPodTemplate(obj any) (any, error) {
+	if o, ok := obj.(client.Object); ok {
+		o.SetManagedFields(nil)
+	}
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	case *batchv1.Job:
+		o.Spec.Template = corev1.PodTemplateSpec{}
+	}
+	return obj, nil
 }
 
 // splitNamespaces parses a comma-separated namespace list.

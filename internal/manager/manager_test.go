@@ -1,0 +1,51 @@
+package manager
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestDropPodTemplate(t *testing.T) {
+	tmpl := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "osd"}}}}
+	meta := metav1.ObjectMeta{Name: "x", Annotations: map[string]string{"a": "b"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}}
+	d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl}, Status: appsv1.DeploymentStatus{ReadyReplicas: 1}}
+	j := &batchv1.Job{ObjectMeta: *meta.DeepCopy(), Spec: batchv1.JobSpec{Template: tmpl}, Status: batchv1.JobStatus{Succeeded: 1}}
+	for _, obj := range []any{d, j} {
+		if _, err := dropPodTemplate(obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.Spec.Template.Spec.Containers) != 0 || len(j.Spec.Template.Spec.Containers) != 0 {
+		t.Error("pod templates kept")
+	}
+	if d.ManagedFields != nil || j.ManagedFields != nil {
+		t.Error("managed fields kept")
+	}
+	if d.Annotations["a"] != "b" || d.Status.ReadyReplicas != 1 || j.Status.Succeeded != 1 {
+		t.Error("what the reconcilers read was dropped")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	o := DefaultOptions()
+	if err := o.Validate(); err != nil {
+		t.Fatalf("defaults invalid: %v", err)
+	}
+	for name, edit := range map[string]func(*Options){
+		"renew not shorter than lease": func(o *Options) { o.RenewDeadline = o.LeaseDuration },
+		"retry not shorter than renew": func(o *Options) { o.RetryPeriod = o.RenewDeadline },
+		"unknown pull policy":          func(o *Options) { o.ImagePullPolicy = "Sometimes" },
+		"no operator image":            func(o *Options) { o.OperatorImage = "" },
+	} {
+		bad := DefaultOptions()
+		edit(&bad)
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

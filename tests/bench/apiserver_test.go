@@ -1,0 +1,271 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+)
+
+// apiServer is a test etcd and kube-apiserver with the project's CRDs.
+type apiServer struct {
+	env *envtest.Environment
+	// config connects as an administrator, without client-side rate
+	// limiting (the operator has none either).
+	config *rest.Config
+	// kubeconfig is an administrator kubeconfig file for the operator
+	// process.
+	kubeconfig string
+	metrics    *kubernetes.Clientset
+}
+
+// startAPIServer starts etcd and kube-apiserver on loopback. It does not use
+// testenv.Start because the benchmark sets API server flags.
+func startAPIServer(t *testing.T, dir string) *apiServer {
+	t.Helper()
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join(testenv.RepoRoot(), "bin")
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDDirectoryPaths:     []string{filepath.Join(testenv.RepoRoot(), "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	api := env.ControlPlane.GetAPIServer()
+	api.Configure().Set("advertise-address", "127.0.0.1")
+	api.Configure().Set("service-cluster-ip-range", "127.96.0.0/16")
+	api.Configure().Set("endpoint-reconciler-type", "none")
+	// Every client here is in system:masters, which priority and
+	// fairness exempts from these limits; they are raised anyway so that
+	// no request of the harness's parallel writers waits in a queue.
+	api.Configure().Set("max-requests-inflight", "1600")
+	api.Configure().Set("max-mutating-requests-inflight", "800")
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting test API server (run 'make envtest-assets' first): %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping test API server: %v", err)
+		}
+	})
+	user, err := env.AddUser(envtest.User{Name: "bench-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatalf("adding administrator: %v", err)
+	}
+	raw, err := user.KubeConfig()
+	if err != nil {
+		t.Fatalf("rendering kubeconfig: %v", err)
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
+		t.Fatalf("writing kubeconfig: %v", err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("creating metrics client: %v", err)
+	}
+	return &apiServer{env: env, config: cfg, kubeconfig: kubeconfig, metrics: cs}
+}
+
+// ready fails when the API server or its etcd is down; the benchmark then
+// stops with that, rather than waiting for its timeout.
+func (a *apiServer) ready() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.metrics.RESTClient().Get().AbsPath("/readyz").DoRaw(ctx); err != nil {
+		return fmt.Errorf("the API server is not ready (was its etcd stopped from outside?): %w", err)
+	}
+	return nil
+}
+
+// writeVerbs are the apiserver_request_total verbs that change state.
+var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true, "DELETECOLLECTION": true, "APPLY": true}
+
+// writeCounts maps "VERB resource[/subresource]" to a request count.
+type writeCounts map[string]float64
+
+// writes reads the API server's write request counters.
+func (a *apiServer) writes(ctx context.Context) (writeCounts, error) {
+	raw, err := a.metrics.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading API server metrics: %w", err)
+	}
+	out := writeCounts{}
+	for _, s := range parseMetric(raw, "apiserver_request_total") {
+		if !writeVerbs[s.labels["verb"]] {
+			continue
+		}
+		res := s.labels["resource"]
+		if sub := s.labels["subresource"]; sub != "" {
+			res += "/" + sub
+		}
+		out[s.labels["verb"]+" "+res] += s.value
+	}
+	return out, nil
+}
+
+// latencies returns, per "VERB resource[/subresource]" with at least min
+// requests, the count and the mean latency the API server measured, as
+// "VERB resource: n × mean" sorted by total time, longest first.
+func (a *apiServer) latencies(ctx context.Context, minCount float64) ([]string, error) {
+	raw, err := a.metrics.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading API server metrics: %w", err)
+	}
+	key := func(s sample) string {
+		k := s.labels["verb"] + " " + s.labels["resource"]
+		if sub := s.labels["subresource"]; sub != "" {
+			k += "/" + sub
+		}
+		return k
+	}
+	sums, counts := map[string]float64{}, map[string]float64{}
+	for _, s := range parseMetric(raw, "apiserver_request_duration_seconds_sum") {
+		sums[key(s)] += s.value
+	}
+	for _, s := range parseMetric(raw, "apiserver_request_duration_seconds_count") {
+		counts[key(s)] += s.value
+	}
+	var keys []string
+	for k, n := range counts {
+		if n >= minCount && !strings.HasPrefix(k, "WATCH") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return sums[keys[i]] > sums[keys[j]] })
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, fmt.Sprintf("%s: %d requests, mean %.1fms, total %.1fs", k, int(counts[k]), 1000*sums[k]/counts[k], sums[k]))
+	}
+	return out, nil
+}
+
+// since returns the counts that grew from before to w, dropping those
+// excluded by resource name (the part after the verb, before any "/").
+func (w writeCounts) since(before writeCounts, exclude ...string) writeCounts {
+	skip := map[string]bool{}
+	for _, e := range exclude {
+		skip[e] = true
+	}
+	out := writeCounts{}
+	for k, v := range w {
+		res := strings.SplitN(strings.SplitN(k, " ", 2)[1], "/", 2)[0]
+		if d := v - before[k]; d > 0 && !skip[res] {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// total sums the counts.
+func (w writeCounts) total() int {
+	n := 0.0
+	for _, v := range w {
+		n += v
+	}
+	return int(n)
+}
+
+// String lists the counts as "VERB resource=n", sorted.
+func (w writeCounts) String() string {
+	if len(w) == 0 {
+		return "none"
+	}
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s=%d", k, int(w[k])))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sample is one line of a Prometheus text exposition.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// parseMetric returns the samples of metric name in a Prometheus text
+// exposition. Label values with escaped quotes are not expected in the
+// metrics read here.
+func parseMetric(raw []byte, name string) []sample {
+	var out []sample
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		s := sample{labels: map[string]string{}}
+		if strings.HasPrefix(rest, "{") {
+			end := strings.LastIndex(rest, "}")
+			if end < 0 {
+				continue
+			}
+			for _, kv := range splitLabels(rest[1:end]) {
+				k, v, ok := strings.Cut(kv, "=")
+				if ok {
+					s.labels[k] = strings.Trim(v, `"`)
+				}
+			}
+			rest = rest[end+1:]
+		} else if !strings.HasPrefix(rest, " ") {
+			continue // another metric whose name starts with name
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			continue
+		}
+		s.value = v
+		out = append(out, s)
+	}
+	return out
+}
+
+// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
+func splitLabels(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				out = append(out, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}

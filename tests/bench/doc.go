@@ -1,0 +1,18 @@
+// Package bench holds the operator's scale benchmark: 1,000 nodes with 12
+// disks each on one test API server, the operator running as a separate
+// process built from ./cmd, and the node agents and prepare Jobs played by
+// the harness. It prints figures (times, the ratio to a plain client doing
+// the same writes, API writes during an idle resync, the operator's peak RSS
+// and CPU time) and fails only on wrong results: missing or duplicate
+// objects, a disk prepared twice, an OSD id on two Deployments.
+//
+// It is run on demand, never by `make test`:
+//
+//	CEPH_OPERATOR_BENCH=1 go test ./tests/bench -run TestScale -v -timeout 60m
+//
+// CEPH_OPERATOR_BENCH_NODES and CEPH_OPERATOR_BENCH_DISKS change the size
+// (default 1000 and 12); CEPH_OPERATOR_BENCH_DIR keeps the operator's logs
+// there instead of in a temporary directory; CEPH_OPERATOR_BENCH_PROFILE=1
+// runs the operator built from tests/bench/profiled (the same manager) and
+// leaves CPU profiles and a heap profile taken after provisioning there.
+package bench

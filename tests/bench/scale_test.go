@@ -1,0 +1,382 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+)
+
+// Namespaces of the operator's cluster and of the plain-client baseline.
+const (
+	operatorNS = "bench-op"
+	plainNS    = "bench-plain"
+)
+
+// harnessWorkers is how many writers the harness uses to play many agents
+// or Jobs at once.
+const harnessWorkers = 8
+
+// phaseTimeout bounds every wait of the benchmark.
+const phaseTimeout = 30 * time.Minute
+
+// TestScale provisions nodes×disks OSDs through the operator and prints how
+// long it took, compared with a plain client making the same writes, how
+// many API writes an idle resync makes, and the operator's peak RSS and CPU
+// time. It fails only on wrong results.
+func TestScale(t *testing.T) {
+	if os.Getenv("CEPH_OPERATOR_BENCH") == "" {
+		t.Skip("scale benchmark; run it with CEPH_OPERATOR_BENCH=1 go test ./tests/bench -run TestScale -v -timeout 60m (or make bench)")
+	}
+	nodeCount := envInt(t, "CEPH_OPERATOR_BENCH_NODES", 1000)
+	diskCount := envInt(t, "CEPH_OPERATOR_BENCH_DISKS", 12)
+	osdCount := nodeCount * diskCount
+	dir := os.Getenv("CEPH_OPERATOR_BENCH_DIR")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testenv.SetupLogging()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &report{t: t}
+	r.printf("%d nodes x %d disks; logs in %s", nodeCount, diskCount, dir)
+
+	bin := buildOperator(t, dir)
+	api := startAPIServer(t, dir)
+	c, err := client.New(api.config, client.Options{Scheme: testenv.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{operatorNS, plainNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := newFleet(ctx, api.config, c, operatorNS, harnessWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := make([]string, nodeCount)
+	for i := range nodes {
+		nodes[i] = fmt.Sprintf("node-%04d", i)
+		f.addNode(nodes[i], diskCount)
+	}
+	start := time.Now()
+	if err := parallel(len(nodes), harnessWorkers, func(i int) error {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodes[i], Labels: map[string]string{corev1.LabelHostname: nodes[i]}}}
+		return c.Create(ctx, n)
+	}); err != nil {
+		t.Fatalf("creating Nodes: %v", err)
+	}
+	r.printf("created %d Nodes in %s", nodeCount, secs(time.Since(start)))
+
+	op := startOperator(t, bin, api.kubeconfig, operatorNS, filepath.Join(dir, "operator.log"))
+	defer func() {
+		if t.Failed() {
+			t.Logf("operator log (last lines):\n%s", op.logTail(40))
+		}
+	}()
+	cluster := benchCluster(operatorNS, nodeCount)
+	created := time.Now()
+	if err := c.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+
+	// Phase 1: the agents publish each inventory as soon as it exists; the
+	// operator plans and creates one prepare Job per node.
+	waitFor(t, api, op, f, "every inventory published and every prepare Job created", func(n counts) bool {
+		return n.published == nodeCount && n.jobsSeen == nodeCount
+	})
+	n := f.counts()
+	jobsTime := n.lastJob.Sub(n.lastPublish)
+	r.printf("inventories published: first %s, last %s after the CephCluster was created",
+		secs(n.firstPublish.Sub(created)), secs(n.lastPublish.Sub(created)))
+	r.printf("prepare Jobs: %d created, the last %s after the CephCluster was created",
+		n.jobsSeen, secs(n.lastJob.Sub(created)))
+	checkJobs(t, ctx, c, nodes, diskCount)
+	if _, err := op.waitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := op.stats()
+	r.printf("operator after phase 1: %s", st)
+
+	// Phase 2: every Job completes; the operator asks for rescans, the
+	// agents report OSDs, and the operator creates their Deployments and
+	// deletes the Jobs.
+	start = time.Now()
+	completed, err := f.completeJobs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobsDone := time.Now()
+	r.printf("completed %d prepare Jobs in %s", completed, secs(jobsDone.Sub(start)))
+	waitFor(t, api, op, f, "every OSD Deployment created", func(n counts) bool { return n.osdsSeen >= osdCount })
+	n = f.counts()
+	osdTime := n.lastOSD.Sub(jobsDone)
+	waitFor(t, api, op, f, "every finished prepare Job deleted", func(n counts) bool { return n.liveJobs == 0 })
+	converged := time.Now()
+	if _, err := op.waitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if problems := f.checkOSDs(); len(problems) > 0 {
+		t.Fatalf("OSD Deployments do not match the OSDs:\n%s", strings.Join(problems, "\n"))
+	}
+	checkCluster(t, ctx, c, osdCount)
+	r.printf("OSD Deployments: %d created %s after the last Job completed; Jobs all deleted after %s",
+		n.osdsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
+	st, _ = op.stats()
+	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.rssBytes)/(1<<20))
+	peak := st
+	if profiling() {
+		_ = op.cmd.Process.Signal(syscall.SIGUSR1)
+	}
+
+	// Phase 4a: an unrelated label on every Node makes both reconcilers
+	// run with nothing to do. The harness writes only Nodes, which are
+	// left out of the count; leases are the API server's own heartbeats.
+	f.paused.Store(true)
+	harnessWrites := f.writes.Load()
+	q0, err := op.queues(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := api.writes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if err := parallel(len(nodes), harnessWorkers, func(i int) error {
+		patch := []byte(`{"metadata":{"labels":{"bench.cephoperator.io/touched":"1"}}}`)
+		return c.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodes[i]}}, client.RawPatch("application/merge-patch+json", patch))
+	}); err != nil {
+		t.Fatalf("labelling Nodes: %v", err)
+	}
+	idleAt, err := op.waitIdle(ctx, q0.reconciles, 3*time.Second, phaseTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := api.writes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q1, _ := op.queues(ctx)
+	touchWrites := after.since(before, "nodes", "leases")
+	r.printf("resync after labelling every Node: %d operator writes (%s); %s reconciles; idle %s after the first label",
+		touchWrites.total(), touchWrites, reconcileDelta(q0.reconciles, q1.reconciles), secs(idleAt.Sub(start)))
+	st, _ = op.stats()
+	peak = st
+
+	// Phase 4b: a restarted operator lists everything again and
+	// reconciles it. The harness writes nothing meanwhile.
+	op.stop()
+	if fs, ok := op.finalStats(); ok {
+		peak = fs
+	}
+	before, err = api.writes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	op2 := startOperator(t, bin, api.kubeconfig, operatorNS, filepath.Join(dir, "operator-restarted.log"))
+	idleAt, err = op2.waitIdle(ctx, nil, 3*time.Second, phaseTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err = api.writes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restartWrites := after.since(before, "leases")
+	if held := f.writes.Load() - harnessWrites; held != 0 {
+		t.Errorf("the harness wrote %d times while it measured the operator's writes", held)
+	}
+	st2, _ := op2.stats()
+	r.printf("resync after a restart: %d writes (%s); idle %s after start; restarted operator %s",
+		restartWrites.total(), restartWrites, secs(idleAt.Sub(start)), st2)
+	op2.stop()
+	f.paused.Store(false)
+
+	// Phase 3: a plain client writes the same objects with as many writes
+	// in flight as the operator allows itself.
+	plain, err := plainWrites(ctx, c, plainNS, nodes, diskCount)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if problems := f.failures(); len(problems) > 0 {
+		t.Fatalf("wrong results:\n%s", strings.Join(problems, "\n"))
+	}
+	if lat, err := api.latencies(ctx, 50); err == nil {
+		r.printf("API server time by request kind (whole run, harness and baseline included):")
+		for _, l := range lat {
+			r.printf("  %s", l)
+		}
+	}
+	r.printf("SUMMARY %d nodes x %d disks:", nodeCount, diskCount)
+	r.printf("  prepare Jobs created in %s after the last inventory was published (plain client %s, ratio %.2f)",
+		secs(jobsTime), secs(plain.jobs), ratio(jobsTime, plain.jobs))
+	r.printf("  OSD Deployments created in %s after the last Job completed (plain client %s, ratio %.2f)",
+		secs(osdTime), secs(plain.deployments), ratio(osdTime, plain.deployments))
+	r.printf("  idle resync writes: %d after labelling every Node, %d after a restart (target 0)",
+		touchWrites.total(), restartWrites.total())
+	r.printf("  operator: %s (target < 300 MB); restarted operator: %s", peak, st2)
+}
+
+// checkJobs reads the prepare Jobs from the API server: one per node, each
+// with all its disks.
+func checkJobs(t *testing.T, ctx context.Context, c client.Client, nodes []string, disks int) {
+	t.Helper()
+	var list metav1.PartialObjectMetadataList
+	list.SetGroupVersionKind(batchv1.SchemeGroupVersion.WithKind("JobList"))
+	if err := c.List(ctx, &list, client.InNamespace(operatorNS)); err != nil {
+		t.Fatal(err)
+	}
+	perNode := map[string]int{}
+	for _, j := range list.Items {
+		perNode[j.Annotations[resources.NodeAnnotation]]++
+		if got := strings.Count(j.Annotations[resources.DevicesAnnotation], `"id"`); got != disks {
+			t.Errorf("prepare Job %s lists %d devices, want %d", j.Name, got, disks)
+		}
+	}
+	if len(list.Items) != len(nodes) {
+		t.Errorf("%d prepare Jobs, want %d", len(list.Items), len(nodes))
+	}
+	for _, n := range nodes {
+		if perNode[n] != 1 {
+			t.Errorf("node %s has %d prepare Jobs, want 1", n, perNode[n])
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// checkCluster reads the CephCluster: every OSD provisioned.
+func checkCluster(t *testing.T, ctx context.Context, c client.Client, osds int) {
+	t.Helper()
+	testenv.Eventually(t, time.Minute, func() error {
+		got := &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: "ceph"}, got); err != nil {
+			return err
+		}
+		cond := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionOSDsProvisioned)
+		if cond == nil || cond.Status != metav1.ConditionTrue || got.Status.OSDs.Provisioned != int32(osds) {
+			return fmt.Errorf("OSDsProvisioned %+v, counts %+v; want True with %d provisioned", cond, got.Status.OSDs, osds)
+		}
+		return nil
+	})
+}
+
+// waitFor polls the fleet's observations until done, failing at once on a
+// wrong result or when the operator exits.
+func waitFor(t *testing.T, api *apiServer, op *operator, f *fleet, what string, done func(counts) bool) {
+	t.Helper()
+	deadline := time.Now().Add(phaseTimeout)
+	progress := time.Now()
+	for {
+		if time.Since(progress) > 30*time.Second {
+			progress = time.Now()
+			if err := api.ready(); err != nil {
+				t.Fatalf("waiting for %s: %v", what, err)
+			}
+			n := f.counts()
+			fmt.Printf("bench: … waiting for %s: %d inventories published, %d Jobs seen (%d left), %d OSD Deployments\n",
+				what, n.published, n.jobsSeen, n.liveJobs, n.osdsSeen)
+		}
+		if problems := f.failures(); len(problems) > 0 {
+			t.Fatalf("waiting for %s: wrong results:\n%s", what, strings.Join(problems, "\n"))
+		}
+		if exited, err := op.exited(); exited {
+			t.Fatalf("waiting for %s: the operator exited: %v", what, err)
+		}
+		n := f.counts()
+		if done(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: not done after %s: %+v", what, phaseTimeout, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// parallel runs do(0..n-1) on workers goroutines and returns the first
+// error.
+func parallel(n, workers int, do func(i int) error) error {
+	next := make(chan int)
+	var once sync.Once
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := do(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}
+
+// report prints the benchmark's figures as "bench: …" lines.
+type report struct{ t *testing.T }
+
+func (r *report) printf(format string, args ...any) {
+	fmt.Printf("bench: "+format+"\n", args...)
+}
+
+func envInt(t *testing.T, key string, def int) int {
+	t.Helper()
+	v := os.Getenv(key)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		t.Fatalf("%s=%q: want a positive integer", key, v)
+	}
+	return n
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
+
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return a.Seconds() / b.Seconds()
+}
+
+func reconcileDelta(before, after map[string]float64) string {
+	var parts []string
+	for _, name := range []string{"cephcluster", "osd"} {
+		parts = append(parts, fmt.Sprintf("%s %d", name, int(after[name]-before[name])))
+	}
+	return strings.Join(parts, ", ")
+}
