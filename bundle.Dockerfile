@@ -1,5 +1,3 @@
-# The OLM bundle image: the manifests, metadata and scorecard tests under
-# bundle/. Its labels must match bundle/metadata/annotations.yaml.
 FROM scratch
 
 # Core bundle labels.
