@@ -46,8 +46,8 @@ func setOwner(cluster *cephv1.CephCluster, obj client.Object, scheme *runtime.Sc
 	return nil
 }
 
-// applyOwned creates or updates obj, owned by cluster, with server-side apply
-// under the operator's field manager. It writes only when the desired object
+// applyOwned creates obj, owned by cluster, or updates it with server-side
+// apply, under the operator's field manager. It writes only when the desired object
 // differs from the one last applied (recorded as a hash annotation), so a
 // reconcile with nothing to do makes no API write. created reports whether
 // the object did not exist before.
@@ -82,12 +82,26 @@ func applyOwned(ctx context.Context, c client.Client, cluster *cephv1.CephCluste
 	if err := setOwner(cluster, obj, c.Scheme()); err != nil {
 		return false, err
 	}
+	if created {
+		// A plain create costs the API server half of an apply, which
+		// matters at twelve thousand OSDs; later changes are applied.
+		err := c.Create(ctx, obj, fieldOwner)
+		if err == nil {
+			ctrl.LoggerFrom(ctx).Info("Created "+gvk.Kind, "object", klog.KObj(obj))
+			return true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, obj.GetName(), err)
+		}
+		// The cache had not seen it yet: apply over it below.
+		created = false
+	}
 	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
 	if err := c.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
 	}
-	ctrl.LoggerFrom(ctx).Info("Applied "+gvk.Kind, "object", klog.KObj(obj), "created", created)
-	return created, nil
+	ctrl.LoggerFrom(ctx).Info("Applied "+gvk.Kind, "object", klog.KObj(obj))
+	return false, nil
 }
 
 // listClusterRequests returns a request for every CephCluster the operator
