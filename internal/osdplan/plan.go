@@ -119,7 +119,13 @@ type OSDSpec struct {
 	Node string
 	// Device is the disk the OSD runs from.
 	Device Device
+	// Topology are the node's well-known topology labels (zone, region),
+	// for the OSD's labels and CRUSH location.
+	Topology map[string]string
 }
+
+// TopologyLabels are the Node labels copied onto OSDs.
+var TopologyLabels = []string{"topology.kubernetes.io/region", "topology.kubernetes.io/zone"}
 
 // Plan is what the reconciler applies.
 type Plan struct {

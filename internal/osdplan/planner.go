@@ -275,7 +275,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	default:
 		e.plan.Message = fmt.Sprintf("holds OSD %d", id)
 	}
-	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device})
+	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device, Topology: p.topology(ns.name)})
 }
 
 // planUnavailable plans a disk that discovery rejected: the selection's
@@ -394,4 +394,24 @@ func dedupe(msgs []string) []string {
 		}
 	}
 	return out
+}
+
+// topology returns the topology labels of node, nil when it has none.
+func (p *planner) topology(node string) map[string]string {
+	for i := range p.in.Nodes {
+		if p.in.Nodes[i].Name != node {
+			continue
+		}
+		var out map[string]string
+		for _, k := range TopologyLabels {
+			if v, ok := p.in.Nodes[i].Labels[k]; ok {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k] = v
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -445,3 +445,27 @@ func BenchmarkCompute1000Nodes12Disks(b *testing.B) {
 		}
 	}
 }
+
+// TestOSDTopology checks that an OSD carries its node's zone and region, and
+// nothing else of the node's labels.
+func TestOSDTopology(t *testing.T) {
+	nodes := defaultNodes()
+	for i := range nodes {
+		if nodes[i].Name == "node-a" {
+			nodes[i].Labels = map[string]string{"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1", "other": "x"}
+		}
+	}
+	got := Compute(Input{
+		Cluster:     cluster(nil),
+		Nodes:       nodes,
+		Inventories: []cephv1.DiskInventory{inv("node-a", osdDisk("sdb", 4)), inv("node-b", osdDisk("sdb", 5))},
+		Now:         now,
+	})
+	if len(got.OSDs) != 2 {
+		t.Fatalf("OSDs %+v", got.OSDs)
+	}
+	want := map[string]string{"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1"}
+	if !reflect.DeepEqual(got.OSDs[0].Topology, want) || got.OSDs[1].Topology != nil {
+		t.Errorf("topology %v and %v, want %v and none", got.OSDs[0].Topology, got.OSDs[1].Topology, want)
+	}
+}

@@ -127,7 +127,7 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 	}
 	golden(t, "prepare-job", job)
 	golden(t, "osd-deployment", OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
-		osdplan.OSDSpec{ID: 7, Node: "node-a", Device: spec.Devices[0]}))
+		osdplan.OSDSpec{ID: 7, Node: "node-a", Device: spec.Devices[0], Topology: map[string]string{"topology.kubernetes.io/zone": "zone-1"}}))
 
 	// The Job's name depends on the node and the device set only.
 	again, _ := PrepareJob(c, images, "other", spec)

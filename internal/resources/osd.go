@@ -174,6 +174,9 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 	if osd.Device.DeviceClass != "" {
 		labels[DeviceClassLabel] = osd.Device.DeviceClass
 	}
+	for k, v := range osd.Topology {
+		labels[k] = v
+	}
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentOSD, OSDIDLabel: id}
 	replicas := int32(1)
 
