@@ -1,6 +1,8 @@
 package osdplan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"time"
@@ -287,12 +289,29 @@ func (p *planner) createJob(ns *nodeState) {
 	for _, i := range ns.candidates {
 		e := &ns.entries[i]
 		e.plan.Action, e.plan.Reason = cephv1.ActionPreparing, ""
-		e.plan.Message = "a prepare Job is being created to turn it into an OSD"
 		if !seen[e.device.ID] {
 			seen[e.device.ID] = true
 			job.Devices = append(job.Devices, e.device)
 		}
 	}
 	sort.Slice(job.Devices, func(i, j int) bool { return job.Devices[i].ID < job.Devices[j].ID })
+	// The same words as once the Job runs, so the plan is written once.
+	name := JobName(p.in.Cluster.Name, job)
+	for _, i := range ns.candidates {
+		ns.entries[i].plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", name)
+	}
 	p.plan.CreateJobs = append(p.plan.CreateJobs, job)
+}
+
+// JobName is the name of the prepare Job for spec in the named cluster. It
+// is a function of the node and its device set, so a plan computed again
+// after a crash names the Job it already created instead of a second one.
+func JobName(cluster string, spec JobSpec) string {
+	h := sha256.New()
+	h.Write([]byte(spec.Node))
+	for _, d := range spec.Devices {
+		h.Write([]byte{0})
+		h.Write([]byte(d.ID))
+	}
+	return fmt.Sprintf("%s-prepare-%s", cluster, hex.EncodeToString(h.Sum(nil)[:6]))
 }

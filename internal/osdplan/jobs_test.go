@@ -38,7 +38,7 @@ func TestComputeJobs(t *testing.T) {
 			name: "Enabled: one Job per node with all its disks, sorted by id",
 			invs: []cephv1.DiskInventory{inv("node-a", lateID, avail("sdc")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
-				"node-a": {dp("sdb", preparing, "").withID(lateID.ID).says("a prepare Job is being created"), dp("sdc", preparing, "")},
+				"node-a": {dp("sdb", preparing, "").withID(lateID.ID).says("is turning it into an OSD"), dp("sdc", preparing, "")},
 				"node-b": {dp("sdb", preparing, "")},
 			},
 			create: []JobSpec{

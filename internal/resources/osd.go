@@ -55,17 +55,10 @@ func NodeHash(node string) string {
 	return hex.EncodeToString(sum[:5])
 }
 
-// PrepareJobName is the Job that prepares devices on node. It is a function
-// of the node and the device set, so a plan recomputed after a crash names
-// the same Job instead of creating a second one.
+// PrepareJobName is the Job that prepares devices on node (see
+// osdplan.JobName, which the planner also uses in its messages).
 func PrepareJobName(cluster *cephv1.CephCluster, spec osdplan.JobSpec) string {
-	h := sha256.New()
-	h.Write([]byte(spec.Node))
-	for _, d := range spec.Devices {
-		h.Write([]byte{0})
-		h.Write([]byte(d.ID))
-	}
-	return fmt.Sprintf("%s-prepare-%s", cluster.Name, hex.EncodeToString(h.Sum(nil)[:6]))
+	return osdplan.JobName(cluster.Name, spec)
 }
 
 // OSDName is the Deployment of OSD id.
