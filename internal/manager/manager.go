@@ -49,6 +49,9 @@ type Options struct {
 	SecureMetrics bool
 	// ProbeAddr is where /healthz and /readyz are served ("0" disables).
 	ProbeAddr string
+	// PprofAddr is where Go's /debug/pprof profiles are served; empty or
+	// "0" (the default) disables them. Meant for profiling on loopback.
+	PprofAddr string
 	// LeaderElect turns on leader election, so that only one replica
 	// reconciles at a time.
 	LeaderElect bool
@@ -108,6 +111,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Address of the metrics endpoint; \"0\" disables it.")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS to authenticated, authorised callers only.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Address of the /healthz and /readyz endpoints.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Address of Go's /debug/pprof profiles (default off); keep it on loopback.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect a leader on a Lease so only one replica reconciles.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the leader election Lease (default: the operator's namespace).")
 	fs.DurationVar(&o.LeaseDuration, "leader-election-lease-duration", o.LeaseDuration, "How long followers wait before taking over an unrenewed lease.")
@@ -180,6 +184,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		Cache:                         cacheOptions(o.WatchNamespaces),
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,

@@ -13,6 +13,6 @@
 // CEPH_OPERATOR_BENCH_NODES and CEPH_OPERATOR_BENCH_DISKS change the size
 // (default 1000 and 12); CEPH_OPERATOR_BENCH_DIR keeps the operator's logs
 // there instead of in a temporary directory; CEPH_OPERATOR_BENCH_PROFILE=1
-// runs the operator built from tests/bench/profiled (the same manager) and
-// leaves CPU profiles and a heap profile taken after provisioning there.
+// serves the operator's Go profiles on loopback and leaves there a CPU
+// profile of provisioning and a heap profile taken after it.
 package bench

@@ -22,20 +22,17 @@ import (
 // is 100 on every Linux architecture Go supports.
 const clockTicks = 100
 
-// profiling is true when the benchmark runs the operator with a CPU
-// profile (CEPH_OPERATOR_BENCH_PROFILE set): tests/bench/profiled instead of
-// ./cmd, the same manager with profiling around it.
+// profiling is true when the benchmark profiles the operator
+// (CEPH_OPERATOR_BENCH_PROFILE set): it serves Go's profiles on a loopback
+// port (--pprof-bind-address), and the benchmark saves a CPU profile of the
+// provisioning and a heap profile once everything is provisioned.
 func profiling() bool { return os.Getenv("CEPH_OPERATOR_BENCH_PROFILE") != "" }
 
-// buildOperator builds ./cmd (or, when profiling, tests/bench/profiled)
-// into dir and returns the binary's path.
+// buildOperator builds ./cmd into dir and returns the binary's path.
 func buildOperator(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "ceph-operator")
 	pkg := "./cmd"
-	if profiling() {
-		pkg = "./tests/bench/profiled"
-	}
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, pkg)
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -49,8 +46,10 @@ func buildOperator(t *testing.T, dir string) string {
 type operator struct {
 	cmd         *exec.Cmd
 	metricsAddr string
-	logPath     string
-	done        chan struct{}
+	// pprofAddr serves Go's profiles when profiling.
+	pprofAddr string
+	logPath   string
+	done      chan struct{}
 	// usage is the process's resource usage, set once it has exited.
 	usage *syscall.Rusage
 	err   error
@@ -79,14 +78,24 @@ func startOperator(t *testing.T, bin, kubeconfig, ns, logPath string) *operator 
 		"--operator-image=ceph-operator:bench",
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	var pprofAddr string
 	if profiling() {
-		cmd.Env = append(os.Environ(), "BENCH_CPUPROFILE="+strings.TrimSuffix(logPath, ".log")+".cpu.pprof")
+		if pprofAddr, err = freeLoopbackAddr(); err != nil {
+			t.Fatal(err)
+		}
+		cmd.Args = append(cmd.Args, "--pprof-bind-address="+pprofAddr)
 	}
 	if err := cmd.Start(); err != nil {
 		_ = logf.Close()
 		t.Fatalf("starting the operator: %v", err)
 	}
-	op := &operator{cmd: cmd, metricsAddr: addr, logPath: logPath, done: make(chan struct{})}
+	op := &operator{cmd: cmd, metricsAddr: addr, pprofAddr: pprofAddr, logPath: logPath, done: make(chan struct{})}
+	if profiling() {
+		// A CPU profile of the first minutes, the provisioning.
+		go func() {
+			_ = op.saveProfile(strings.TrimSuffix(logPath, ".log")+".cpu.pprof", "profile?seconds="+cpuProfileSeconds())
+		}()
+	}
 	go func() {
 		defer close(op.done)
 		op.err = cmd.Wait()
@@ -290,4 +299,40 @@ func (o *operator) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// cpuProfileSeconds is how long the CPU profile runs
+// (CEPH_OPERATOR_BENCH_CPU_SECONDS, default 180).
+func cpuProfileSeconds() string {
+	if s := os.Getenv("CEPH_OPERATOR_BENCH_CPU_SECONDS"); s != "" {
+		return s
+	}
+	return "180"
+}
+
+// saveProfile fetches /debug/pprof/<what> from the operator into path.
+func (o *operator) saveProfile(path, what string) error {
+	if o.pprofAddr == "" {
+		return nil
+	}
+	// The operator may not be listening yet right after it started.
+	var resp *http.Response
+	var err error
+	for try := 0; try < 50; try++ {
+		if resp, err = http.Get("http://" + o.pprofAddr + "/debug/pprof/" + what); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("fetching %s profile: %w", what, err)
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }

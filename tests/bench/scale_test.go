@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -146,7 +145,9 @@ func TestScale(t *testing.T) {
 	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.rssBytes)/(1<<20))
 	peak := st
 	if profiling() {
-		_ = op.cmd.Process.Signal(syscall.SIGUSR1)
+		if err := op.saveProfile(strings.TrimSuffix(op.logPath, ".log")+".heap.pprof", "heap"); err != nil {
+			t.Log(err)
+		}
 	}
 
 	// Phase 4a: an unrelated label on every Node makes both reconcilers
