@@ -1,7 +1,7 @@
 // Package e2e runs the whole path on a complete local control plane: kwok
 // nodes, the real agent per node on simulated disks, the operator binary as
 // separate processes (leader election on, RBAC of the deployment manifests
-// by impersonation), Jobs run by the Job controller, OSD Deployments made
+// of the bundle's CSV, by impersonation), Jobs run by the Job controller, OSD Deployments made
 // available by kwok.
 package e2e
 
@@ -127,7 +127,14 @@ func startOperator(t *testing.T, name string) *operator {
 	}
 	op := &operator{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(op.done) }()
-	t.Cleanup(func() { op.stop(syscall.SIGTERM) })
+	t.Cleanup(func() {
+		op.stop(syscall.SIGTERM)
+		// The operator runs with the bundle's RBAC: any request it was
+		// refused means the CSV grants too little.
+		if raw, err := os.ReadFile(logPath); err == nil && strings.Contains(strings.ToLower(string(raw)), "forbidden") {
+			t.Errorf("operator %s was refused a request (see %s); the CSV's permissions are not sufficient", name, logPath)
+		}
+	})
 	return op
 }
 

@@ -1,44 +1,86 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"os/exec"
+	"os"
 	"path/filepath"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
-// operatorSA is the operator's ServiceAccount as the manifests name it.
+// operatorSA is the operator's ServiceAccount as the CSV names it.
 const operatorSA = "ceph-operator-controller-manager"
 
-// installOperatorRBAC creates the namespace, ServiceAccount, Roles,
-// ClusterRoles and bindings of config/default (as `make deploy` would), and
-// returns a kubeconfig that impersonates the operator's ServiceAccount, so
-// the operator runs with exactly the permissions it ships with.
+// installOperatorRBAC does what OLM does for an OwnNamespace install of the
+// bundle: it creates the ServiceAccount, a Role and RoleBinding per entry of
+// the CSV's permissions and a ClusterRole and ClusterRoleBinding per entry of
+// its clusterPermissions, exactly as the CSV describes them. It returns a
+// kubeconfig that impersonates the ServiceAccount, so the operator runs with
+// the permissions it ships with and nothing more.
 func installOperatorRBAC(ctx context.Context, dir string) (string, error) {
-	root := testenv.RepoRoot()
-	out, err := exec.Command(filepath.Join(root, "bin", "kustomize"), "build", filepath.Join(root, "config", "default")).Output()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "bundle", "manifests", "ceph-operator.clusterserviceversion.yaml"))
 	if err != nil {
-		return "", fmt.Errorf("kustomize build config/default (run 'make test', which builds bin/kustomize): %w", err)
+		return "", fmt.Errorf("reading the bundle's CSV: %w", err)
 	}
-	keep := map[string]bool{"Namespace": true, "ServiceAccount": true, "Role": true, "RoleBinding": true, "ClusterRole": true, "ClusterRoleBinding": true}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := dec.Decode(&obj.Object); err != nil {
-			break
-		}
-		if !keep[obj.GetKind()] {
-			continue
-		}
+	csv := &operatorsv1alpha1.ClusterServiceVersion{}
+	if err := yaml.Unmarshal(raw, csv); err != nil {
+		return "", fmt.Errorf("parsing the bundle's CSV: %w", err)
+	}
+	create := func(obj client.Object) error {
 		if err := cp.Client.Create(ctx, obj); err != nil {
-			return "", fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+			return fmt.Errorf("creating %T %s: %w", obj, obj.GetName(), err)
+		}
+		return nil
+	}
+	if err := create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "privileged",
+	}}}); err != nil {
+		return "", err
+	}
+	spec := csv.Spec.InstallStrategy.StrategySpec
+	accounts := map[string]bool{}
+	for i, p := range spec.Permissions {
+		accounts[p.ServiceAccountName] = true
+		name := fmt.Sprintf("%s-%d", p.ServiceAccountName, i)
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Rules: p.Rules}
+		binding := &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: p.ServiceAccountName, Namespace: namespace}},
+		}
+		if err := errors.Join(create(role), create(binding)); err != nil {
+			return "", err
+		}
+	}
+	for i, p := range spec.ClusterPermissions {
+		accounts[p.ServiceAccountName] = true
+		name := fmt.Sprintf("e2e-%s-%d", p.ServiceAccountName, i)
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: p.Rules}
+		binding := &rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: p.ServiceAccountName, Namespace: namespace}},
+		}
+		if err := errors.Join(create(role), create(binding)); err != nil {
+			return "", err
+		}
+	}
+	if !accounts[operatorSA] {
+		return "", fmt.Errorf("the CSV grants nothing to %s", operatorSA)
+	}
+	for sa := range accounts {
+		if err := create(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace}}); err != nil {
+			return "", err
 		}
 	}
 
