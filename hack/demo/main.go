@@ -135,6 +135,14 @@ func run(ctx context.Context) error {
 	say("kubectl get cephcluster,diskinventory -n %s", namespace)
 	_ = kubectl(ctx, cp, "get", "cephcluster,diskinventory", "-n", namespace)
 	fmt.Println()
+	say("Conditions of CephCluster %s", key)
+	if err := printConditions(ctx, cp.Client, key); err != nil {
+		return err
+	}
+	fmt.Println()
+	say("The cluster identity (FSID and cephx keys) and ceph.conf the operator created")
+	_ = kubectl(ctx, cp, "get", "secret,configmap", "-n", namespace, "-l", "app.kubernetes.io/managed-by=ceph-operator")
+	fmt.Println()
 	say("kubectl get pods -n %s (kwok runs them on the simulated nodes)", namespace)
 	_ = kubectl(ctx, cp, "get", "pods", "-n", namespace, "-o", "wide")
 	if twice := harness.PreparedTwice(); len(twice) > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,4 +91,18 @@ func render(cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory) str
 		cluster.Name, readyText, s.Nodes, s.Disks.Discovered, s.Disks.Available, s.Disks.OSDs, s.Disks.Rejected,
 		s.OSDs.Provisioned, s.OSDs.Desired, s.OSDs.Running)
 	return b.String()
+}
+
+// printConditions prints the cluster's conditions as a table.
+func printConditions(ctx context.Context, c client.Client, key client.ObjectKey) error {
+	cluster := &cephv1.CephCluster{}
+	if err := c.Get(ctx, key, cluster); err != nil {
+		return fmt.Errorf("reading CephCluster %s: %w", key, err)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "    TYPE\tSTATUS\tREASON\tMESSAGE")
+	for _, cond := range cluster.Status.Conditions {
+		fmt.Fprintf(w, "    %s\t%s\t%s\t%s\n", cond.Type, cond.Status, cond.Reason, cond.Message)
+	}
+	return w.Flush()
 }
