@@ -63,7 +63,7 @@ verify-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: verify-generated verify-bundle verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
+test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 	$(MAKE) fuzz
 
@@ -197,3 +197,36 @@ $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
 
 $(SCORECARD_TEST): hack/tools/operator-sdk/go.mod
 	rm -f $@ && hack/build-tools.sh scorecard-test
+
+##@ Catalog
+
+OPM := $(BIN)/opm
+CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
+CATALOG_DIR := catalog/ceph-operator
+
+# The file-based catalog holds one package, ceph-operator, with the alpha
+# channel and the bundle of this release, rendered from bundle/ (the bundle
+# image reference is what `docker build -f bundle.Dockerfile` would push).
+.PHONY: catalog
+catalog: $(OPM) ## Render the file-based catalog (catalog/) from bundle/ and validate it with opm.
+	@mkdir -p $(CATALOG_DIR)
+	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
+	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
+	  $(OPM) render ./bundle --alpha-image-ref-template '$(IMAGE_TAG_BASE)-bundle:v{{.Version}}' --output yaml; \
+	} > $(CATALOG_DIR)/catalog.yaml
+	$(OPM) validate catalog
+
+# Fails when the committed catalog differs from what `make catalog` renders.
+.PHONY: verify-catalog
+verify-catalog: $(OPM) ## Fail when the committed catalog is stale.
+	@snap=$$(mktemp -d); trap 'rm -rf "$$snap"' EXIT; \
+	cp -a catalog "$$snap"/; \
+	$(MAKE) --no-print-directory catalog >"$$snap/catalog.log" 2>&1 || { cat "$$snap/catalog.log"; exit 1; }; \
+	diff -r "$$snap/catalog" catalog || { echo "The catalog is stale; run 'make catalog' and commit it." >&2; exit 1; }
+
+.PHONY: catalog-build
+catalog-build: ## Build the catalog image (needs a Docker engine).
+	docker build -f catalog.Dockerfile -t $(CATALOG_IMG) .
+
+$(OPM): hack/tools/opm/go.mod
+	rm -f $@ && hack/build-tools.sh opm

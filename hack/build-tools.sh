@@ -2,8 +2,8 @@
 # Builds the OLM tooling that `make bundle` and the bundle tests use from
 # pinned sources through the Go module proxy into bin/: operator-sdk and the
 # binary of its scorecard test image (scorecard-test), both from the versions
-# pinned in hack/tools/operator-sdk/go.mod. Prebuilt release downloads are
-# not used.
+# pinned in hack/tools/operator-sdk/go.mod, and opm (file-based catalogs)
+# from hack/tools/opm/go.mod. Prebuilt release downloads are not used.
 #
 # Usage: hack/build-tools.sh [binary...]   (default: operator-sdk)
 # A binary that is already in bin/ is not rebuilt; delete it to force a build.
@@ -17,6 +17,7 @@ mkdir -p "$bindir"
 declare -A pkg=(
   [operator-sdk]=github.com/operator-framework/operator-sdk/cmd/operator-sdk
   [scorecard-test]=github.com/operator-framework/operator-sdk/images/scorecard-test
+  [opm]=github.com/operator-framework/operator-registry/cmd/opm
 )
 
 # The tags keep the container-image libraries operator-sdk links free of cgo
@@ -44,7 +45,13 @@ for name in "${targets[@]}"; do
   fi
   echo "build-tools: building $name from $p (first build takes several minutes)"
   start=$(date +%s)
-  (cd "$mod" && CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bindir/$name.tmp" "$p")
+  if [ "$name" = opm ]; then
+    # opm links SQLite (cgo; json1 enables its JSON functions) for the older
+    # index format; the file-based catalog commands do not use it.
+    (cd "$root/hack/tools/opm" && CGO_ENABLED=1 go build -trimpath -tags "json1,$tags" -ldflags "-s -w" -o "$bindir/$name.tmp" "$p")
+  else
+    (cd "$mod" && CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bindir/$name.tmp" "$p")
+  fi
   mv "$bindir/$name.tmp" "$bindir/$name"
   echo "build-tools: built $name in $(( $(date +%s) - start ))s"
 done
