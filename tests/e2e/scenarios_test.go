@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	scapiv1alpha3 "github.com/operator-framework/api/pkg/apis/scorecard/v1alpha3"
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +25,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/simnode"
 )
 
@@ -186,4 +190,65 @@ func mustItems(t *testing.T, list client.ObjectList) []runtime.Object {
 		t.Fatal(err)
 	}
 	return items
+}
+
+// TestCustomScorecard runs the operator's custom scorecard tests (the binary
+// the scorecard image runs) in their configured order against the control
+// plane, with the operator running and simulated nodes with disks; each must
+// print a passing TestStatus.
+func TestCustomScorecard(t *testing.T) {
+	ctx := context.Background()
+	bin := filepath.Join(t.TempDir(), "ceph-scorecard-tests")
+	build := exec.Command("go", "build", "-o", bin, "./tests/scorecard/cmd")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the scorecard tests: %v\n%s", err, out)
+	}
+	startOperator(t, "a")
+	run := func(name string) (scapiv1alpha3.TestStatus, error) {
+		cmd := exec.Command(bin, name)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+cp.Kubeconfig, "SCORECARD_NAMESPACE="+namespace,
+			"SCORECARD_BUNDLE_DIR="+filepath.Join(testenv.RepoRoot(), "bundle"), "SCORECARD_TEST_TIMEOUT=2m")
+		out, err := cmd.Output()
+		var st scapiv1alpha3.TestStatus
+		if err == nil {
+			err = json.Unmarshal(out, &st)
+		}
+		return st, err
+	}
+	check := func(name string, st scapiv1alpha3.TestStatus, err error) {
+		t.Helper()
+		if err != nil || len(st.Results) != 1 || st.Results[0].State != scapiv1alpha3.PassState {
+			t.Fatalf("%s: %+v, %v", name, st, err)
+		}
+		logf("scorecard: %s: %s (%s)", name, st.Results[0].State, st.Results[0].Log)
+	}
+
+	// The first test creates the example CephCluster and waits for Ready;
+	// the simulated nodes join once its FSID exists, as agents would once
+	// the discovery DaemonSet runs.
+	type result struct {
+		st  scapiv1alpha3.TestStatus
+		err error
+	}
+	ready := make(chan result, 1)
+	go func() { st, err := run("cephcluster-becomes-ready"); ready <- result{st, err} }()
+	example := &cephv1.CephCluster{}
+	waitFor(t, time.Minute, "the example CephCluster's FSID", func() error {
+		var list cephv1.CephClusterList
+		if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil || len(list.Items) != 1 || list.Items[0].Status.FSID == "" {
+			return fmt.Errorf("no FSID yet (%v)", err)
+		}
+		*example = list.Items[0]
+		return nil
+	})
+	h := newHarness(t, example.Status.FSID)
+	addNodes(t, h, map[string][]string{"scorecard-1": simnode.DemoMix(0), "scorecard-2": simnode.DemoMix(1)})
+	r := <-ready
+	check("cephcluster-becomes-ready", r.st, r.err)
+	st, err := run("disks-discovered")
+	check("disks-discovered", st, err)
+	st, err = run("osds-provisioned")
+	check("osds-provisioned", st, err)
+	deleteCluster(t, example)
 }
