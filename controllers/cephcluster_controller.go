@@ -10,6 +10,7 @@ import (
 	"maps"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -72,6 +73,10 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			// Only the agent's findings change the summary; the
 			// operator's own plan writes do not.
 			b = b.Owns(t, builder.WithPredicates(inventoryFindingsChanged()))
+			continue
+		}
+		if _, ok := t.(*appsv1.Deployment); ok {
+			b = b.Owns(t, builder.WithPredicates(daemonDeployment()))
 			continue
 		}
 		b = b.Owns(t)
@@ -208,7 +213,9 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	for _, phase := range []func(context.Context, *clusterScope) error{
 		r.reconcileIdentity,
+		r.reconcileMonPlacement,
 		r.reconcileConfig,
+		r.reconcileDaemons,
 		r.reconcileDiscovery,
 	} {
 		if err := phase(ctx, scope); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +99,7 @@ func newCluster(ns, name string) *cephv1.CephCluster {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: cephv1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
+			Mon:     cephv1.MonSpec{Count: 1},
 			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
@@ -135,7 +137,8 @@ func waitReady(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
 	return got
 }
 
-// withNodes creates Nodes for the test and deletes them when it ends.
+// withNodes creates Ready Nodes with an InternalIP for the test and deletes
+// them when it ends. The addresses are loopback ones: data, never dialled.
 func withNodes(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
@@ -144,8 +147,18 @@ func withNodes(t *testing.T, names ...string) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
+		nodeIPs.Add(1)
+		ip := nodeIPs.Load()
+		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.2.%d.%d", ip/250, 1+ip%250)}}
+		if err := env.Client.Status().Update(context.Background(), node); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
+
+// nodeIPs numbers the Nodes' addresses.
+var nodeIPs atomic.Int64
 
 // playAgent plays the node agents and prepare Jobs of the given nodes, each
 // with one available disk, one partitioned disk and one existing OSD.
@@ -217,7 +230,8 @@ func TestClusterLifecycle(t *testing.T) {
 	if secret.Immutable == nil || !*secret.Immutable {
 		t.Error("identity Secret is not immutable")
 	}
-	for _, k := range []string{resources.SecretKeyFSID, resources.SecretKeyMonKeyring, resources.SecretKeyAdminKeyring, resources.SecretKeyBootstrapOSDKeyring} {
+	for _, k := range []string{resources.SecretKeyFSID, resources.SecretKeyMonKeyring, resources.SecretKeyAdminKeyring,
+		resources.SecretKeyBootstrapOSDKeyring, resources.SecretKeyMgrKeyring, resources.SecretKeyMonInitialKeyring} {
 		if len(secret.Data[k]) == 0 {
 			t.Errorf("identity Secret lacks %q", k)
 		}
@@ -236,6 +250,27 @@ func TestClusterLifecycle(t *testing.T) {
 		if strings.Contains(v, "key =") || strings.Contains(v, "AQ") {
 			t.Errorf("ConfigMap holds key material: %q", v)
 		}
+	}
+
+	// One monitor (spec.mon.count 1) on the first node in name order, its
+	// address in ceph.conf and in the status, and a manager.
+	if len(got.Status.Monitors) != 1 || got.Status.Monitors[0].Name != "a" || !got.Status.Monitors[0].Ready {
+		t.Fatalf("status.monitors = %+v, want one ready monitor a", got.Status.Monitors)
+	}
+	mon := got.Status.Monitors[0]
+	if want := "mon_host = " + mon.Address; !strings.Contains(cm.Data["ceph.conf"], want) {
+		t.Errorf("ceph.conf lacks %q:\n%s", want, cm.Data["ceph.conf"])
+	}
+	monDep := &appsv1.Deployment{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MonName(got, "a")}, monDep); err != nil {
+		t.Fatalf("reading monitor Deployment: %v", err)
+	}
+	if !monDep.Spec.Template.Spec.HostNetwork || monDep.Annotations[resources.NodeAnnotation] != mon.Node {
+		t.Errorf("monitor Deployment: hostNetwork %v, node %q, want host network on %q",
+			monDep.Spec.Template.Spec.HostNetwork, monDep.Annotations[resources.NodeAnnotation], mon.Node)
+	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MgrName(got)}, &appsv1.Deployment{}); err != nil {
+		t.Errorf("reading manager Deployment: %v", err)
 	}
 
 	// A spec change is observed, and the identity is left as it was.

@@ -121,6 +121,6 @@ func desiredHash(obj client.Object) (string, error) {
 func ownedTypes() []client.Object {
 	return []client.Object{
 		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.DaemonSet{}, &cephv1.DiskInventory{},
+		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.DaemonSet{}, &appsv1.Deployment{}, &cephv1.DiskInventory{},
 	}
 }

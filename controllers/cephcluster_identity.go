@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -59,7 +60,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 	if id.FSID, err = ceph.NewFSID(r.Random); err != nil {
 		return err
 	}
-	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey} {
+	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey, &id.MgrKey} {
 		if *k, err = ceph.NewCephxKey(r.Random, now); err != nil {
 			return err
 		}
@@ -82,7 +83,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 // the identity say, writing only when it differs.
 func (r *CephClusterReconciler) reconcileConfig(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
-	desired := resources.ConfigMap(cluster, ceph.Config{FSID: s.observed.fsid})
+	desired := resources.ConfigMap(cluster, ceph.Config{FSID: s.observed.fsid, MonHosts: monplan.MonHosts(s.observed.mon.mons)})
 	if err := controllerutil.SetControllerReference(cluster, desired, r.Client.Scheme()); err != nil {
 		return fmt.Errorf("setting owner of ConfigMap %s: %w", desired.Name, err)
 	}

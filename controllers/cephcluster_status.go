@@ -20,6 +20,8 @@ type observed struct {
 	fsid string
 	// configured is true once the identity Secret and ConfigMap exist.
 	configured bool
+	// mon is what the monitor phases found.
+	mon monState
 	// deleting is true while the cluster is being deleted.
 	deleting bool
 	// finalized is true once the finalizer was removed: the object may be
@@ -61,11 +63,14 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 		set(cephv1.ConditionConfigured, metav1.ConditionFalse, cephv1.ReasonReconciling, "Creating the cluster identity and ceph.conf")
 	}
 	setDegraded(cluster, o.err)
+	if o.configured {
+		setMonitorsStatus(cluster, o.mon, set)
+	}
 	if o.selection != nil {
 		setDiscoveryStatus(cluster, *o.selection, o.inventories)
 	}
 
-	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
+	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
 	switch {
 	case o.err != nil:
 		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
@@ -217,6 +222,7 @@ func skippedSummary(sel osdplan.NodeSelection) string {
 var ownedConditions = map[string]bool{
 	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
 	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
+	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;
@@ -228,6 +234,7 @@ func ownedStatus(st cephv1.CephClusterStatus) cephv1.CephClusterStatus {
 		Nodes:              st.Nodes,
 		Disks:              st.Disks,
 		NodeSummaries:      st.NodeSummaries,
+		Monitors:           st.Monitors,
 	}
 	for _, c := range st.Conditions {
 		if ownedConditions[c.Type] {

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
 // conds returns a cluster's conditions as type -> "Status/Reason", the part
@@ -23,6 +24,9 @@ func conds(c *cephv1.CephCluster) map[string]string {
 	}
 	return out
 }
+
+// monsUp is a monitor state with one available monitor and manager.
+var monsUp = monState{mons: []monplan.Mon{{Name: "a", Node: "n", IP: "127.2.0.1", PortV2: 3300, PortV1: 6789}}, ready: map[string]bool{"a": true}, mgrReady: true}
 
 // partsDone are DisksDiscovered and OSDsProvisioned, True for generation gen.
 func partsDone(gen int64) []metav1.Condition {
@@ -43,10 +47,11 @@ func TestSetClusterStatus(t *testing.T) {
 		{
 			name:     "configured, discovered and provisioned is ready",
 			existing: partsDone(3),
-			observed: observed{fsid: "f", configured: true},
+			observed: observed{fsid: "f", configured: true, mon: monsUp},
 			want: map[string]string{
 				"Ready": "True/Reconciled", "Progressing": "False/Reconciled",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
 				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
 			},
 			wantGen: 3,
@@ -54,10 +59,11 @@ func TestSetClusterStatus(t *testing.T) {
 		{
 			name:     "a part not yet reported holds Ready back",
 			existing: partsDone(3)[:1],
-			observed: observed{fsid: "f", configured: true},
+			observed: observed{fsid: "f", configured: true, mon: monsUp},
 			want: map[string]string{
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
 				"DisksDiscovered": "True/Done",
 			},
 			wantGen: 3,
@@ -65,11 +71,36 @@ func TestSetClusterStatus(t *testing.T) {
 		{
 			name:     "a part that confirmed an older spec holds Ready back",
 			existing: partsDone(2),
-			observed: observed{fsid: "f", configured: true},
+			observed: observed{fsid: "f", configured: true, mon: monsUp},
 			want: map[string]string{
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
 				"DisksDiscovered": "True/Done/stale", "OSDsProvisioned": "True/Done/stale",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "monitors not yet available hold Ready back",
+			existing: partsDone(3),
+			observed: observed{fsid: "f", configured: true, mon: monState{mons: monsUp.mons, ready: map[string]bool{}}},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "False/Reconciling", "ManagerReady": "False/Reconciling",
+				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "too few nodes for the monitors",
+			existing: partsDone(3),
+			observed: observed{fsid: "f", configured: true, mon: monState{waiting: "spec.mon.count is 3 but only 1 selected node(s) are Ready"}},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "False/NotEnoughNodes", "ManagerReady": "False/Reconciling",
+				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
 			},
 			wantGen: 3,
 		},
@@ -96,10 +127,11 @@ func TestSetClusterStatus(t *testing.T) {
 			existing: []metav1.Condition{{
 				Type: cephv1.ConditionDisksDiscovered, Status: metav1.ConditionFalse, Reason: "Waiting", ObservedGeneration: 3,
 			}},
-			observed: observed{fsid: "f", configured: true},
+			observed: observed{fsid: "f", configured: true, mon: monsUp},
 			want: map[string]string{
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
 				"DisksDiscovered": "False/Waiting",
 			},
 			wantGen: 3,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,6 +108,7 @@ func (w *world) step(ctx context.Context) {
 			w.runJob(ctx, &jobs.Items[i])
 		}
 	}
+	w.runDaemons(ctx)
 	var list cephv1.DiskInventoryList
 	if err := env.Client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return
@@ -125,6 +127,25 @@ func (w *world) step(ctx context.Context) {
 		inv.Status.LastScanTime = &now
 		inv.Status.ObservedRescanRequest = inv.Spec.RescanRequest
 		_ = env.Client.Status().Update(ctx, inv)
+	}
+}
+
+// runDaemons makes the monitor and manager Deployments available, as their
+// pods would be on real nodes.
+func (w *world) runDaemons(ctx context.Context) {
+	var list appsv1.DeploymentList
+	if err := env.Client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		d := &list.Items[i]
+		c := d.Labels[resources.ComponentLabel]
+		if (c != resources.ComponentMon && c != resources.ComponentMgr) ||
+			(d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 1) {
+			continue
+		}
+		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+		_ = env.Client.Status().Update(ctx, d)
 	}
 }
 

@@ -64,13 +64,16 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("osd").
 		// The cluster's own status changes (written by both reconcilers)
-		// matter here only when the FSID appears.
+		// matter here only when the FSID appears or the monitors become
+		// ready (or stop being ready).
 		For(&cephv1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 				o, okOld := e.ObjectOld.(*cephv1.CephCluster)
 				n, okNew := e.ObjectNew.(*cephv1.CephCluster)
-				return okOld && okNew && (o.Status.FSID != n.Status.FSID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp))
+				return okOld && okNew && (o.Status.FSID != n.Status.FSID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionMonitorsReady) !=
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionMonitorsReady))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
@@ -141,6 +144,15 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 // gather reads everything the planner needs from the cache.
 func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster) (osdplan.Input, error) {
 	in := osdplan.Input{Cluster: cluster, Now: r.Clock()}
+	// A prepare registers its OSD with the monitors: none starts before
+	// they are up. Once an OSD's disk is prepared, its Deployment does not
+	// wait for them (ceph-osd waits by itself).
+	if c := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionMonitorsReady); c == nil || c.Status != metav1.ConditionTrue {
+		in.WaitForMonitors = "the monitors are not ready yet"
+		if c != nil && c.Message != "" {
+			in.WaitForMonitors = c.Message
+		}
+	}
 	// Nodes and inventories are only read here and by the pure planner;
 	// not copying them out of the cache saves most of a reconcile's CPU at
 	// a thousand nodes. Anything that writes takes its own copy.

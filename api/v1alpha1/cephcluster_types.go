@@ -96,6 +96,14 @@ type MonSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitor count",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:podCount"}
 	Count int32 `json:"count,omitempty"`
+
+	// AllowMultiplePerNode lets several monitors run on one node, each on
+	// its own ports. Only for test clusters with fewer nodes than monitors:
+	// losing that node loses the majority. By default every monitor runs on
+	// its own node and the monitors wait until enough nodes are ready.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Allow several monitors per node",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	AllowMultiplePerNode bool `json:"allowMultiplePerNode,omitempty"`
 }
 
 // StorageSpec selects the nodes and disks that become OSDs.
@@ -300,6 +308,16 @@ type ResourcesSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="OSD resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
 	OSD corev1.ResourceRequirements `json:"osd,omitempty"`
+
+	// Mon is applied to every monitor container.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitor resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
+	Mon corev1.ResourceRequirements `json:"mon,omitempty"`
+
+	// Mgr is applied to the manager container.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Manager resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
+	Mgr corev1.ResourceRequirements `json:"mgr,omitempty"`
 }
 
 // CleanupPolicySpec says what deletion does to disk data.
@@ -333,6 +351,15 @@ const (
 	// ConditionOSDsProvisioned is True when every selected, available disk
 	// runs an OSD.
 	ConditionOSDsProvisioned = "OSDsProvisioned"
+	// ConditionMonitorsReady is True when every monitor Deployment has an
+	// available pod. No OSD is prepared before.
+	ConditionMonitorsReady = "MonitorsReady"
+	// ConditionManagerReady is True when the manager Deployment (with the
+	// health reporter) has an available pod.
+	ConditionManagerReady = "ManagerReady"
+	// ConditionCephHealthy is True when the cluster's own health report
+	// (status.ceph) is recent, of this cluster, and healthy.
+	ConditionCephHealthy = "CephHealthy"
 )
 
 // Condition reasons of a CephCluster.
@@ -350,6 +377,12 @@ const (
 	ReasonDeleting = "Deleting"
 	// ReasonAsExpected is the reason of a healthy Degraded=False condition.
 	ReasonAsExpected = "AsExpected"
+	// ReasonNotEnoughNodes means there are fewer ready nodes with an
+	// address than monitors to place on distinct nodes.
+	ReasonNotEnoughNodes = "NotEnoughNodes"
+	// ReasonMonitorCountChanged means spec.mon.count differs from the
+	// monitors created when the cluster was bootstrapped.
+	ReasonMonitorCountChanged = "MonitorCountChanged"
 )
 
 // CephClusterStatus is what the operator observed and did.
@@ -397,6 +430,32 @@ type CephClusterStatus struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Per-node summary"
 	NodeSummaries []NodeSummary `json:"nodeSummaries,omitempty"`
+
+	// Ceph is Ceph's own view of the cluster (health, checks, OSDs up and
+	// in, capacity), published by the reporter next to the mgr.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph status"
+	Ceph *CephStatus `json:"ceph,omitempty"`
+
+	// Monitors are the monitors created when the cluster was bootstrapped:
+	// name, node and address. They never move.
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Monitors"
+	Monitors []MonitorStatus `json:"monitors,omitempty"`
+}
+
+// MonitorStatus is one monitor.
+type MonitorStatus struct {
+	// Name is the monitor's name ("a", "b", ...).
+	Name string `json:"name"`
+	// Node is the node the monitor is pinned to.
+	Node string `json:"node"`
+	// Address is the monitor's address vector, as in ceph.conf's mon_host.
+	Address string `json:"address"`
+	// Ready is true when the monitor's pod is available.
+	Ready bool `json:"ready"`
 }
 
 // DiskCounts counts disks by verdict.

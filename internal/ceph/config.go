@@ -28,6 +28,12 @@ func (c Config) Render() string {
 	b.WriteString("auth_service_required = cephx\n")
 	b.WriteString("auth_client_required = cephx\n")
 	b.WriteString("ms_bind_msgr2 = true\n")
+	// Daemons run in containers: logs go to stderr, where the container
+	// runtime keeps them, not to files inside the container.
+	b.WriteString("log_to_file = false\n")
+	b.WriteString("log_to_stderr = true\n")
+	b.WriteString("err_to_stderr = true\n")
+	b.WriteString("mon_cluster_log_to_file = false\n")
 	b.WriteString("osd_pool_default_size = 3\n")
 	b.WriteString("osd_pool_default_min_size = 2\n")
 	b.WriteString("\n[osd]\n")

@@ -260,6 +260,8 @@ func (p *planner) scheduleJobs(nodes []*nodeState) {
 		switch {
 		case !p.enabled:
 			p.wait(ns, ReasonPreview, "would be prepared as an OSD when provisioning is Enabled")
+		case p.in.WaitForMonitors != "":
+			p.wait(ns, ReasonWaitingForMonitors, "waits for the monitors: "+p.in.WaitForMonitors)
 		case nj != nil && nj.busy != "":
 			p.wait(ns, ReasonWaitingForTurn, fmt.Sprintf("waits for prepare Job %s of this node to be done: a node runs one prepare Job at a time", nj.busy))
 		case nj != nil && nj.deleted != "":

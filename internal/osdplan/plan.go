@@ -30,6 +30,8 @@ const (
 	ReasonWaitingForTurn = "WaitingForTurn"
 	// ReasonPreview: provisioning is Preview; the disk would be prepared.
 	ReasonPreview = "Preview"
+	// ReasonWaitingForMonitors: the disk waits for the monitors to be up.
+	ReasonWaitingForMonitors = "WaitingForMonitors"
 	// ReasonDuplicateOSDID: two disks carry the same OSD id; neither gets a
 	// Deployment until a human resolves it.
 	ReasonDuplicateOSDID = "DuplicateOSDID"
@@ -88,6 +90,10 @@ type Input struct {
 	Jobs []PrepareJob
 	// Now is the current time, for backoff.
 	Now time.Time
+	// WaitForMonitors, when not empty, says why no prepare Job may start
+	// yet: a prepare registers its OSD with the monitors, so they must be
+	// up first. Disks that would be prepared wait with this message.
+	WaitForMonitors string
 }
 
 // Device is a disk a prepare Job or an OSD Deployment works on.

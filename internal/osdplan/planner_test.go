@@ -469,3 +469,34 @@ func TestOSDTopology(t *testing.T) {
 		t.Errorf("topology %v and %v, want %v and none", got.OSDs[0].Topology, got.OSDs[1].Topology, want)
 	}
 }
+
+// TestComputeWaitsForMonitors checks that no prepare Job starts before the
+// monitors are up, that waiting disks say so, and that disks that already
+// hold OSDs still get their Deployments.
+func TestComputeWaitsForMonitors(t *testing.T) {
+	got := Compute(Input{
+		Cluster:         cluster(nil),
+		Nodes:           defaultNodes(),
+		Inventories:     []cephv1.DiskInventory{inv("node-a", avail("sdb"), osdDisk("sdc", 1))},
+		Now:             now,
+		WaitForMonitors: "monitor a is not available",
+	})
+	if len(got.CreateJobs) != 0 {
+		t.Fatalf("CreateJobs = %+v, want none while the monitors are not up", got.CreateJobs)
+	}
+	if len(got.OSDs) != 1 || got.OSDs[0].ID != 1 {
+		t.Errorf("OSDs = %+v, want the existing OSD 1", got.OSDs)
+	}
+	var found bool
+	for _, p := range got.DevicePlans["node-a"] {
+		if p.Name == "sdb" {
+			found = true
+			if p.Reason != ReasonWaitingForMonitors || p.Message != "waits for the monitors: monitor a is not available" {
+				t.Errorf("sdb plan = %+v, want WaitingForMonitors with the monitors' message", p)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no plan for sdb in %+v", got.DevicePlans["node-a"])
+	}
+}

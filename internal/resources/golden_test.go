@@ -13,6 +13,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -60,15 +61,36 @@ func TestIdentitySecretGolden(t *testing.T) {
 		MonKey:          "AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==",
 		AdminKey:        "AQAAAAAAAAAAABAAAQEBAQEBAQEBAQEBAQEBAQ==",
 		BootstrapOSDKey: "AQAAAAAAAAAAABAAAgICAgICAgICAgICAgICAg==",
+		MgrKey:          "AQAAAAAAAAAAABAAAwMDAwMDAwMDAwMDAwMDAw==",
 	}))
 }
 
 func TestConfigMapGolden(t *testing.T) {
-	golden(t, "config-configmap", ConfigMap(testCluster(), ceph.Config{FSID: "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"}))
+	golden(t, "config-configmap", ConfigMap(testCluster(), ceph.Config{FSID: "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
+		MonHosts: monplan.MonHosts(testMons)}))
+}
+
+// testMons are three monitors, two of them sharing a node.
+var testMons = []monplan.Mon{
+	{Name: "a", Node: "node-a", IP: "10.0.0.1", PortV2: 3300, PortV1: 6789},
+	{Name: "b", Node: "node-b", IP: "10.0.0.2", PortV2: 3300, PortV1: 6789},
+	{Name: "c", Node: "node-a", IP: "10.0.0.1", PortV2: 3301, PortV1: 6790},
+}
+
+func TestMonAndMgrGolden(t *testing.T) {
+	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
+	placement, err := monplan.Encode(testMons)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "mon-endpoints", MonEndpoints(testCluster(), placement))
+	golden(t, "mon-deployment", MonDeployment(testCluster(), images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
+	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images))
+	golden(t, "reporter-rbac", []any{ReporterServiceAccount(testCluster()), ReporterRole(testCluster()), ReporterRoleBinding(testCluster())})
 }
 
 func TestFSIDFromSecret(t *testing.T) {
-	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b"})
+	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g"})
 	// The API server turns stringData into data; do the same here.
 	s.Data = map[string][]byte{}
 	for k, v := range s.StringData {
@@ -77,7 +99,7 @@ func TestFSIDFromSecret(t *testing.T) {
 	if fsid, err := FSIDFromSecret(s); err != nil || fsid != "f" {
 		t.Fatalf("FSIDFromSecret = %q, %v", fsid, err)
 	}
-	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring} {
+	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyMonInitialKeyring} {
 		broken := s.DeepCopy()
 		delete(broken.Data, k)
 		if _, err := FSIDFromSecret(broken); err == nil {

@@ -17,6 +17,11 @@ const (
 	SecretKeyMonKeyring          = "mon.keyring"
 	SecretKeyAdminKeyring        = "admin.keyring"
 	SecretKeyBootstrapOSDKeyring = "bootstrap-osd.keyring"
+	SecretKeyMgrKeyring          = "mgr.keyring"
+	// SecretKeyMonInitialKeyring holds every entity above with its
+	// capabilities: the keyring the monitors are created with, which puts
+	// all keys in the monitors' auth database from the start.
+	SecretKeyMonInitialKeyring = "mon-initial.keyring"
 	// ConfigMapKeyCephConf is the ceph.conf key of the config ConfigMap.
 	ConfigMapKeyCephConf = "ceph.conf"
 )
@@ -32,7 +37,20 @@ type Identity struct {
 	// BootstrapOSDKey is client.bootstrap-osd's key, used by prepare Jobs
 	// to register new OSDs.
 	BootstrapOSDKey string
+	// MgrKey is the manager's key (mgr.a).
+	MgrKey string
 }
+
+// MgrID is the id of the cluster's manager.
+const MgrID = "a"
+
+// Capabilities of each entity the operator creates.
+var (
+	monCaps          = map[string]string{"mon": "allow *"}
+	adminCaps        = map[string]string{"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *"}
+	bootstrapOSDCaps = map[string]string{"mon": "allow profile bootstrap-osd"}
+	mgrCaps          = map[string]string{"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"}
+)
 
 // IdentitySecretName is the name of the Secret holding cluster's identity.
 func IdentitySecretName(cluster *cephv1.CephCluster) string {
@@ -48,6 +66,10 @@ func ConfigMapName(cluster *cephv1.CephCluster) string {
 // immutable: the FSID and keys are created once and never rewritten.
 func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 	immutable := true
+	mon := ceph.Keyring("mon.", id.MonKey, monCaps)
+	admin := ceph.Keyring("client.admin", id.AdminKey, adminCaps)
+	bootstrapOSD := ceph.Keyring("client.bootstrap-osd", id.BootstrapOSDKey, bootstrapOSDCaps)
+	mgr := ceph.Keyring("mgr."+MgrID, id.MgrKey, mgrCaps)
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -58,16 +80,12 @@ func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 		Immutable: &immutable,
 		Type:      corev1.SecretTypeOpaque,
 		StringData: map[string]string{
-			SecretKeyFSID: id.FSID,
-			SecretKeyMonKeyring: ceph.Keyring("mon.", id.MonKey, map[string]string{
-				"mon": "allow *",
-			}),
-			SecretKeyAdminKeyring: ceph.Keyring("client.admin", id.AdminKey, map[string]string{
-				"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *",
-			}),
-			SecretKeyBootstrapOSDKeyring: ceph.Keyring("client.bootstrap-osd", id.BootstrapOSDKey, map[string]string{
-				"mon": "allow profile bootstrap-osd",
-			}),
+			SecretKeyFSID:                id.FSID,
+			SecretKeyMonKeyring:          mon,
+			SecretKeyAdminKeyring:        admin,
+			SecretKeyBootstrapOSDKeyring: bootstrapOSD,
+			SecretKeyMgrKeyring:          mgr,
+			SecretKeyMonInitialKeyring:   mon + admin + bootstrapOSD + mgr,
 		},
 	}
 }
@@ -80,9 +98,10 @@ func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 	if fsid == "" {
 		return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, SecretKeyFSID)
 	}
-	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring} {
+	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyMonInitialKeyring} {
 		if len(secret.Data[k]) == 0 {
-			return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, k)
+			return "", fmt.Errorf("secret %s/%s has no %q key; it was made by an earlier version of the operator "+
+				"that did not deploy monitors, and an identity is never rewritten: recreate the CephCluster", secret.Namespace, secret.Name, k)
 		}
 	}
 	return fsid, nil

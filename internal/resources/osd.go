@@ -231,23 +231,15 @@ func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1
 		// Prepare and OSD pods never call the Kubernetes API: a prepare
 		// Job reports through its termination message.
 		AutomountServiceAccountToken: &noToken,
-		Affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
-			RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
-				NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
-					Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
-				}}}},
-			},
-		}},
-		Tolerations:    cluster.Spec.Placement.Tolerations,
-		InitContainers: []corev1.Container{copyBinaryContainer(images)},
+		Affinity:                     pinnedTo(node),
+		Tolerations:                  cluster.Spec.Placement.Tolerations,
+		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
 		Volumes: []corev1.Volume{
 			{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			{Name: "dev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/dev", Type: &dir}}},
 			{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys", Type: &dir}}},
 			{Name: "udev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/run/udev", Type: &dirOrCreate}}},
-			{Name: "ceph-conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-				LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(cluster)},
-			}}},
+			cephConfVolume(cluster),
 		},
 	}
 }
