@@ -9,6 +9,7 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/tests/loopdev"
 )
 
 // lsblkOutput is the part of `lsblk --json` the shell-out approach needs.
@@ -50,7 +51,7 @@ func requireShellOutTools(tb testing.TB) {
 // BenchmarkRealRootGoScanner scans this machine's real block devices with
 // the Go scanner (sysfs, mount table, udev database, signature probe).
 func BenchmarkRealRootGoScanner(b *testing.B) {
-	requireRoot(b)
+	loopdev.RequireRoot(b)
 	s := realScanner()
 	for b.Loop() {
 		if _, err := s.Scan(); err != nil {
@@ -62,7 +63,7 @@ func BenchmarkRealRootGoScanner(b *testing.B) {
 // BenchmarkRealRootShellOut gathers the same devices with lsblk plus one
 // udevadm call per device.
 func BenchmarkRealRootShellOut(b *testing.B) {
-	requireRoot(b)
+	loopdev.RequireRoot(b)
 	requireShellOutTools(b)
 	for b.Loop() {
 		if _, err := shellOutScan(); err != nil {
@@ -91,7 +92,7 @@ func BenchmarkScanFixture60Disks(b *testing.B) {
 // about speed (that depends on the machine); it fails only if either
 // approach fails or they disagree on how many devices there are.
 func TestScanVersusShellOutFigures(t *testing.T) {
-	requireRoot(t)
+	loopdev.RequireRoot(t)
 	requireShellOutTools(t)
 	if testing.Short() {
 		t.Skip("skipping: timing figures are not needed with -short")

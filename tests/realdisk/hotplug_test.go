@@ -16,6 +16,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/loopdev"
 )
 
 // hotPlugCycles is how many attach/detach cycles are timed.
@@ -30,7 +31,7 @@ const appearTimeout = 30 * time.Second
 // device takes to appear as Available in the DiskInventory after it is
 // attached, and to disappear after it is detached, as seen through a watch.
 func TestHotPlugLatency(t *testing.T) {
-	requireRoot(t)
+	loopdev.RequireRoot(t)
 	testenv.SetupLogging()
 	env := testenv.Start(t)
 	t.Cleanup(func() {
@@ -110,22 +111,22 @@ func TestHotPlugLatency(t *testing.T) {
 	}
 	waitFor("the first publish", func(o *cephv1.DiskInventory) bool { return o.Status.AgentVersion != "" })
 
-	backing := sparseFile(t, t.TempDir(), "hotplug.img", blankSize)
+	backing := loopdev.SparseFile(t, t.TempDir(), "hotplug.img", blankSize)
 	var attachTimes, detachTimes []time.Duration
 	for i := range hotPlugCycles {
 		start := time.Now()
-		dev, err := attachLoop(backing, false)
+		dev, err := loopdev.AttachLoop(backing, false)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = detachLoop(dev) }) // in case the test stops early
+		t.Cleanup(func() { _ = loopdev.DetachLoop(dev) }) // in case the test stops early
 		seen := waitFor(fmt.Sprintf("cycle %d: %s appearing as Available", i, dev.Name), func(o *cephv1.DiskInventory) bool {
 			return state(o, dev.Name) == cephv1.DiskAvailable
 		})
 		attachTimes = append(attachTimes, seen.Sub(start))
 
 		start = time.Now()
-		if err := detachLoop(dev); err != nil {
+		if err := loopdev.DetachLoop(dev); err != nil {
 			t.Fatal(err)
 		}
 		seen = waitFor(fmt.Sprintf("cycle %d: %s disappearing", i, dev.Name), func(o *cephv1.DiskInventory) bool {

@@ -7,6 +7,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/tests/loopdev"
 )
 
 const (
@@ -28,7 +29,7 @@ func realScanner() discovery.Scanner {
 // real host and checks each device's facts and verdict, then checks that
 // scanning wrote nothing to any backing file.
 func TestRealLoopVerdicts(t *testing.T) {
-	requireRoot(t, "mkfs.ext4", "mount", "umount")
+	loopdev.RequireRoot(t, "mkfs.ext4", "mount", "umount")
 	dir := t.TempDir()
 	type tc struct {
 		name       string
@@ -55,18 +56,18 @@ func TestRealLoopVerdicts(t *testing.T) {
 		{name: "bluestore-ours", size: smallSize, chunks: fixture.BlueStore(fixture.Label(clusterFSID, 3)), wantState: discovery.StateOSD},
 		{name: "bluestore-foreign", size: smallSize, chunks: fixture.BlueStore(fixture.Label(otherFSID, 5)), wantState: discovery.StateRejected, wantReason: []string{"ForeignCephCluster"}, wantMsg: otherFSID},
 	}
-	devs := map[string]loopDevice{}
+	devs := map[string]loopdev.Device{}
 	files := map[string]string{}
 	mounts := map[string]string{}
 	for _, c := range cases {
-		f := sparseFile(t, dir, c.name+".img", c.size, c.chunks...)
+		f := loopdev.SparseFile(t, dir, c.name+".img", c.size, c.chunks...)
 		if c.ext4 {
-			run(t, "mkfs.ext4", "-F", "-q", "-E", "lazy_itable_init=0,lazy_journal_init=0", f)
+			loopdev.Run(t, "mkfs.ext4", "-F", "-q", "-E", "lazy_itable_init=0,lazy_journal_init=0", f)
 		}
 		files[c.name] = f
-		devs[c.name] = attach(t, f, c.readOnly)
+		devs[c.name] = loopdev.Attach(t, f, c.readOnly)
 		if c.mount {
-			mounts[c.name] = mountDevice(t, devs[c.name])
+			mounts[c.name] = loopdev.MountDevice(t, devs[c.name])
 		}
 	}
 	sums := func() map[string]string {
@@ -77,7 +78,7 @@ func TestRealLoopVerdicts(t *testing.T) {
 				// its own schedule, so its file proves nothing here.
 				continue
 			}
-			s, err := fileSHA256(f)
+			s, err := loopdev.FileSHA256(f)
 			if err != nil {
 				t.Fatal(err)
 			}

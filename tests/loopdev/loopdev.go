@@ -1,4 +1,7 @@
-package realdisk
+// Package loopdev gives root-only tests real block devices: sparse backing
+// files attached as loop devices, cleaned up when the test ends, and a
+// content hash that tells whether anything was written to a device.
+package loopdev
 
 import (
 	"bytes"
@@ -18,8 +21,8 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 )
 
-// requireRoot skips the test unless it can create loop devices.
-func requireRoot(tb testing.TB, tools ...string) {
+// RequireRoot skips the test unless it can create loop devices.
+func RequireRoot(tb testing.TB, tools ...string) {
 	tb.Helper()
 	if os.Geteuid() != 0 {
 		tb.Skip("skipping: real block device tests need root to attach loop devices (run as root, as CI does)")
@@ -34,8 +37,8 @@ func requireRoot(tb testing.TB, tools ...string) {
 	}
 }
 
-// run runs a command and fails the test with its output if it fails.
-func run(tb testing.TB, name string, args ...string) string {
+// Run runs a command and fails the test with its output if it fails.
+func Run(tb testing.TB, name string, args ...string) string {
 	tb.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -44,8 +47,8 @@ func run(tb testing.TB, name string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// sparseFile creates a sparse file of the given size holding chunks.
-func sparseFile(tb testing.TB, dir, name string, size int64, chunks ...fixture.Chunk) string {
+// SparseFile creates a sparse file of the given size holding chunks.
+func SparseFile(tb testing.TB, dir, name string, size int64, chunks ...fixture.Chunk) string {
 	tb.Helper()
 	p := filepath.Join(dir, name)
 	f, err := os.Create(p)
@@ -64,46 +67,48 @@ func sparseFile(tb testing.TB, dir, name string, size int64, chunks ...fixture.C
 	return p
 }
 
-// loopDevice is an attached loop device.
-type loopDevice struct {
+// Device is an attached loop device.
+type Device struct {
 	// Name is the kernel name, e.g. "loop3".
 	Name string
 	// Path is the device node.
 	Path string
 }
 
-// attach attaches backing to a free loop device (read-only if asked) and
+// Attach attaches backing to a free loop device (read-only if asked) and
 // detaches it when the test ends, whatever happens.
-func attach(tb testing.TB, backing string, readOnly bool) loopDevice {
+func Attach(tb testing.TB, backing string, readOnly bool) Device {
 	tb.Helper()
-	dev, err := attachLoop(backing, readOnly)
+	dev, err := AttachLoop(backing, readOnly)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
-		if err := detachLoop(dev); err != nil {
+		if err := DetachLoop(dev); err != nil {
 			tb.Errorf("cleaning up: %v", err)
 		}
 	})
 	return dev
 }
 
-func attachLoop(backing string, readOnly bool) (loopDevice, error) {
+// AttachLoop attaches backing to a free loop device without a test to
+// clean up after; the caller detaches it.
+func AttachLoop(backing string, readOnly bool) (Device, error) {
 	args := []string{"--find", "--show"}
 	if readOnly {
 		args = append(args, "-r")
 	}
 	out, err := exec.Command("losetup", append(args, backing)...).CombinedOutput()
 	if err != nil {
-		return loopDevice{}, fmt.Errorf("attaching %s: %v: %s", backing, err, out)
+		return Device{}, fmt.Errorf("attaching %s: %v: %s", backing, err, out)
 	}
 	p := strings.TrimSpace(string(out))
-	return loopDevice{Name: filepath.Base(p), Path: p}, nil
+	return Device{Name: filepath.Base(p), Path: p}, nil
 }
 
-// detachLoop detaches dev; detaching one that is already gone is not an
+// DetachLoop detaches dev; detaching one that is already gone is not an
 // error, so it is safe in cleanups after a test detached it itself.
-func detachLoop(dev loopDevice) error {
+func DetachLoop(dev Device) error {
 	out, err := exec.Command("losetup", "-d", dev.Path).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "No such device") {
 		return fmt.Errorf("detaching %s: %v: %s", dev.Path, err, out)
@@ -111,16 +116,16 @@ func detachLoop(dev loopDevice) error {
 	return nil
 }
 
-// mountDevice mounts dev on a fresh directory and unmounts it when the test
+// MountDevice mounts dev on a fresh directory and unmounts it when the test
 // ends (before the loop device is detached, since cleanups run last-in
 // first-out).
-func mountDevice(tb testing.TB, dev loopDevice) string {
+func MountDevice(tb testing.TB, dev Device) string {
 	tb.Helper()
 	dir := filepath.Join(tb.TempDir(), "mnt")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		tb.Fatal(err)
 	}
-	run(tb, "mount", "-t", "ext4", dev.Path, dir)
+	Run(tb, "mount", "-t", "ext4", dev.Path, dir)
 	tb.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
 			tb.Errorf("cleaning up: umount %s: %v: %s", dir, err, out)
@@ -129,7 +134,7 @@ func mountDevice(tb testing.TB, dev loopDevice) string {
 	return dir
 }
 
-// fileSHA256 hashes a file's content as the list of its non-zero 4 KiB
+// FileSHA256 hashes a file's content as the list of its non-zero 4 KiB
 // blocks with their offsets. Only data extents are read (found with
 // SEEK_DATA/SEEK_HOLE), so multi-GiB sparse files hash in milliseconds, and
 // zero blocks are skipped, so the result does not depend on how the
@@ -137,7 +142,7 @@ func mountDevice(tb testing.TB, dev loopDevice) string {
 // as holes or as data depending on what is in the page cache, and reading a
 // loop device fills that cache. Any write of non-zero data changes the
 // result.
-func fileSHA256(p string) (string, error) {
+func FileSHA256(p string) (string, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return "", err
