@@ -98,7 +98,9 @@ type CephStatus struct {
 	// +optional
 	OSDs CephOSDStatus `json:"osds,omitzero"`
 
-	// Capacity is the raw capacity of all OSDs, in bytes.
+	// Capacity is the raw capacity of all OSDs, in bytes. A change of less
+	// than 1% of the total is only published with the next periodic
+	// refresh (every few minutes).
 	// +optional
 	Capacity CephCapacity `json:"capacity,omitzero"`
 
