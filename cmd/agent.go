@@ -18,6 +18,7 @@ const agentUsage = `Usage: ceph-operator agent <command> [flags]
 Commands:
   discover   scan this node's block devices and publish its DiskInventory
   prepare    re-check devices and turn them into OSDs with ceph-volume
+  report     publish Ceph's health (ceph status) in the CephCluster's status.ceph
 
 Run 'ceph-operator agent <command> -h' for a command's flags.
 `
@@ -33,6 +34,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return runDiscover(args[1:], stderr)
 	case "prepare":
 		return runPrepare(args[1:], stdout, stderr)
+	case "report":
+		return runReport(args[1:], stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, agentUsage)
 		return 0

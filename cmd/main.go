@@ -21,6 +21,7 @@ Commands:
   manager            run the operator (reconcilers, leader election, metrics, probes)
   agent discover     run the node agent that publishes the node's DiskInventory
   agent prepare      prepare devices as OSDs on this node (run by prepare Jobs)
+  agent report       publish Ceph's health in the CephCluster's status.ceph (runs next to the mgr)
   copy-binary DEST   copy this binary to DEST (used by node pods' init containers)
   version            print the version
 

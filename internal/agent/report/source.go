@@ -1,0 +1,111 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StatusSource gets Ceph's status. CommandSource is the real one; tests
+// substitute fakes.
+type StatusSource interface {
+	// Status returns the output of `ceph status --format json`, or an
+	// error whose text says why Ceph did not answer. The text is
+	// published in status.ceph.message, so it must be the same for the
+	// same cause (no timestamps or process ids).
+	Status(ctx context.Context) ([]byte, error)
+}
+
+// CommandSource runs the ceph command-line tool.
+type CommandSource struct {
+	// Binary is the tool to run, by path or looked up on PATH.
+	Binary string
+	// Conf, Keyring and ID are passed as --conf, --keyring and --id when
+	// set.
+	Conf, Keyring, ID string
+	// Timeout bounds one call. The tool is told to give up connecting
+	// after it (--connect-timeout), and is killed shortly after that if
+	// it has not exited.
+	Timeout time.Duration
+}
+
+// NewCommandSource returns the source for cfg.
+func NewCommandSource(cfg Config) CommandSource {
+	return CommandSource{Binary: cfg.CephBinary, Conf: cfg.Conf, Keyring: cfg.Keyring, ID: cfg.CephID, Timeout: cfg.Timeout}
+}
+
+// killGrace is how long past its own connect timeout the tool may take to
+// exit (it prints "timed out" and exits by itself) before it is killed.
+const killGrace = 5 * time.Second
+
+// Args returns the ceph tool's arguments.
+func (s CommandSource) Args() []string {
+	var args []string
+	if s.Conf != "" {
+		args = append(args, "--conf", s.Conf)
+	}
+	if s.Keyring != "" {
+		args = append(args, "--keyring", s.Keyring)
+	}
+	if s.ID != "" {
+		args = append(args, "--id", s.ID)
+	}
+	secs := int(math.Ceil(s.Timeout.Seconds()))
+	return append(args, "--connect-timeout", strconv.Itoa(max(secs, 1)), "status", "--format", "json")
+}
+
+// Status implements StatusSource.
+func (s CommandSource) Status(ctx context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout+killGrace)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Binary, s.Args()...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// A child that inherited the pipes must not keep Wait waiting.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return nil, fmt.Errorf("%s status did not finish within %s", s.Binary, s.Timeout+killGrace)
+	case err != nil:
+		if why := lastLine(stderr.Bytes()); why != "" {
+			return nil, fmt.Errorf("%s status: %w: %s", s.Binary, err, why)
+		}
+		return nil, fmt.Errorf("%s status: %w", s.Binary, err)
+	}
+	return stdout.Bytes(), nil
+}
+
+// cephLogPrefix matches the timestamp, thread id and level Ceph's logging
+// puts before each message ("2026-11-27T02:32:01.062+0000 7efe719ff6c0 -1 ").
+var cephLogPrefix = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d{4} [0-9a-f]+ +-?\d+ `)
+
+// lastLine returns the line of the ceph tool's standard error that says
+// why it failed: the last one that is not a log line (the tool's own
+// verdict, such as "[errno 2] RADOS object not found (error connecting to
+// the cluster)"), or else the last log line without its timestamp, so
+// that the same failure always gives the same text.
+func lastLine(stderr []byte) string {
+	var lastLog string
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		switch {
+		case l == "":
+		case cephLogPrefix.MatchString(l):
+			if lastLog == "" {
+				lastLog = cephLogPrefix.ReplaceAllString(l, "")
+			}
+		default:
+			return l
+		}
+	}
+	return lastLog
+}
