@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -163,7 +164,7 @@ type clusterScope struct {
 
 // Reconcile brings one CephCluster towards its spec. It never waits: every
 // dependency it needs is watched.
-func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, retErr error) {
+func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 
 	cluster := &cephv1.CephCluster{}
@@ -195,7 +196,7 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}
 
 	base := cluster.DeepCopy()
-	scope := &clusterScope{cluster: cluster}
+	scope := &clusterScope{cluster: cluster, observed: observed{now: r.Clock()}}
 	defer func() {
 		if scope.observed.finalized {
 			return
@@ -204,6 +205,9 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		setClusterStatus(cluster, scope.observed)
 		if err := r.patchStatus(ctx, base, cluster); err != nil {
 			retErr = errors.Join(retErr, err)
+		}
+		if retErr == nil && result.IsZero() {
+			result.RequeueAfter = healthRecheck(cluster, scope.observed.now)
 		}
 	}()
 
@@ -223,6 +227,22 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 	}
 	return ctrl.Result{}, nil
+}
+
+// healthRecheck is when the CephHealthy condition must be looked at again
+// although nothing changed: when a healthy report becomes too old. Time
+// cannot be watched, so this is a timer, not polling: a reporter that
+// publishes on time wakes the reconcile before it fires.
+func healthRecheck(cluster *cephv1.CephCluster, now time.Time) time.Duration {
+	st := cluster.Status.Ceph
+	if st == nil || st.LastChecked == nil || !isConditionTrue(cluster, cephv1.ConditionCephHealthy) {
+		return 0
+	}
+	d := st.LastChecked.Add(ceph.DefaultStatusMaxAge).Sub(now) + time.Second
+	if d <= 0 {
+		return time.Second
+	}
+	return d
 }
 
 // namespaceOwner returns the CephCluster that owns namespace ns: the oldest

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -22,6 +24,8 @@ type observed struct {
 	configured bool
 	// mon is what the monitor phases found.
 	mon monState
+	// now is when the reconcile ran, to judge the age of status.ceph.
+	now time.Time
 	// deleting is true while the cluster is being deleted.
 	deleting bool
 	// finalized is true once the finalizer was removed: the object may be
@@ -65,12 +69,14 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	setDegraded(cluster, o.err)
 	if o.configured {
 		setMonitorsStatus(cluster, o.mon, set)
+		ok, reason, msg := ceph.HealthReady(cluster.Status.Ceph, cluster.Status.FSID, o.now, ceph.DefaultStatusMaxAge)
+		set(cephv1.ConditionCephHealthy, boolCondition(ok), reason, msg)
 	}
 	if o.selection != nil {
 		setDiscoveryStatus(cluster, *o.selection, o.inventories)
 	}
 
-	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned)
+	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned, cephv1.ConditionCephHealthy)
 	switch {
 	case o.err != nil:
 		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
@@ -222,7 +228,7 @@ func skippedSummary(sel osdplan.NodeSelection) string {
 var ownedConditions = map[string]bool{
 	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
 	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
-	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true,
+	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true, cephv1.ConditionCephHealthy: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;

@@ -25,6 +25,9 @@ func conds(c *cephv1.CephCluster) map[string]string {
 	return out
 }
 
+// testNow is when the status tests' reconciles run.
+var testNow = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+
 // monsUp is a monitor state with one available monitor and manager.
 var monsUp = monState{mons: []monplan.Mon{{Name: "a", Node: "n", IP: "127.2.0.1", PortV2: 3300, PortV1: 6789}}, ready: map[string]bool{"a": true}, mgrReady: true}
 
@@ -41,8 +44,10 @@ func TestSetClusterStatus(t *testing.T) {
 		name     string
 		existing []metav1.Condition
 		observed observed
-		want     map[string]string
-		wantGen  int64
+		// report is status.ceph; a fresh HEALTH_OK one when nil.
+		report  *cephv1.CephStatus
+		want    map[string]string
+		wantGen int64
 	}{
 		{
 			name:     "configured, discovered and provisioned is ready",
@@ -52,6 +57,7 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "True/Reconciled", "Progressing": "False/Reconciled",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
+				"CephHealthy":     "True/CephHealthy",
 				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
 			},
 			wantGen: 3,
@@ -64,6 +70,7 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
+				"CephHealthy":     "True/CephHealthy",
 				"DisksDiscovered": "True/Done",
 			},
 			wantGen: 3,
@@ -76,6 +83,7 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
+				"CephHealthy":     "True/CephHealthy",
 				"DisksDiscovered": "True/Done/stale", "OSDsProvisioned": "True/Done/stale",
 			},
 			wantGen: 3,
@@ -88,6 +96,7 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "False/Reconciling", "ManagerReady": "False/Reconciling",
+				"CephHealthy":     "True/CephHealthy",
 				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
 			},
 			wantGen: 3,
@@ -100,6 +109,21 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "False/NotEnoughNodes", "ManagerReady": "False/Reconciling",
+				"CephHealthy":     "True/CephHealthy",
+				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
+			},
+			wantGen: 3,
+		},
+		{
+			name:     "a stale health report holds Ready back",
+			existing: partsDone(3),
+			observed: observed{fsid: "f", configured: true, mon: monsUp},
+			report:   &cephv1.CephStatus{Health: cephv1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Hour)}},
+			want: map[string]string{
+				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
+				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
+				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
+				"CephHealthy":     "False/CephStatusStale",
 				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
 			},
 			wantGen: 3,
@@ -132,6 +156,7 @@ func TestSetClusterStatus(t *testing.T) {
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
 				"MonitorsReady": "True/Reconciled", "ManagerReady": "True/Reconciled",
+				"CephHealthy":     "True/CephHealthy",
 				"DisksDiscovered": "False/Waiting",
 			},
 			wantGen: 3,
@@ -149,6 +174,11 @@ func TestSetClusterStatus(t *testing.T) {
 			c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
 			c.Status.ObservedGeneration = 2
 			c.Status.Conditions = tc.existing
+			c.Status.Ceph = tc.report
+			if c.Status.Ceph == nil {
+				c.Status.Ceph = &cephv1.CephStatus{Health: cephv1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Minute)}}
+			}
+			tc.observed.now = testNow
 			setClusterStatus(c, tc.observed)
 			got := conds(c)
 			if len(got) != len(tc.want) {

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -109,6 +110,7 @@ func (w *world) step(ctx context.Context) {
 		}
 	}
 	w.runDaemons(ctx)
+	w.report(ctx)
 	var list cephv1.DiskInventoryList
 	if err := env.Client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return
@@ -146,6 +148,32 @@ func (w *world) runDaemons(ctx context.Context) {
 		}
 		d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
 		_ = env.Client.Status().Update(ctx, d)
+	}
+}
+
+// report plays the health reporter next to the manager: once a cluster
+// has an FSID and a manager, it publishes a healthy status.ceph for it.
+func (w *world) report(ctx context.Context) {
+	var list cephv1.CephClusterList
+	if err := env.Client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1.ConditionManagerReady) ||
+			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID) {
+			continue
+		}
+		now := metav1.Now()
+		apply := &cephv1.CephCluster{
+			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
+			Status: cephv1.CephClusterStatus{Ceph: &cephv1.CephStatus{
+				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now,
+			}},
+		}
+		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
+		_ = env.Client.Status().Patch(ctx, apply, client.Apply, client.FieldOwner("ceph-operator-reporter"), client.ForceOwnership)
 	}
 }
 

@@ -28,6 +28,9 @@ func (c Config) Render() string {
 	b.WriteString("auth_service_required = cephx\n")
 	b.WriteString("auth_client_required = cephx\n")
 	b.WriteString("ms_bind_msgr2 = true\n")
+	// A new cluster has no client that predates the global_id fix
+	// (CVE-2021-20288): refuse the insecure reclaim from the start.
+	b.WriteString("auth_allow_insecure_global_id_reclaim = false\n")
 	// Daemons run in containers: logs go to stderr, where the container
 	// runtime keeps them, not to files inside the container.
 	b.WriteString("log_to_file = false\n")
