@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries that tests and the demo run (etcd,
-# kube-apiserver, and on request kube-controller-manager, kube-scheduler and
-# kubectl) from pinned sources through the Go module proxy into bin/.
+# kube-apiserver, and on request kube-controller-manager, kube-scheduler,
+# kubectl, and for the real node (tests/realnode) kubelet and kube-proxy) from
+# pinned sources through the Go module proxy into bin/.
 # Prebuilt downloads (setup-envtest, release assets) are not used: every
 # binary comes from the versions pinned in hack/tools/controlplane/go.mod.
 #
@@ -23,6 +24,8 @@ declare -A pkg=(
   [kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
   [kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
   [kubectl]=k8s.io/kubernetes/cmd/kubectl
+  [kubelet]=k8s.io/kubernetes/cmd/kubelet
+  [kube-proxy]=k8s.io/kubernetes/cmd/kube-proxy
   [kwok]=sigs.k8s.io/kwok/cmd/kwok
 )
 declare -A module=(

@@ -1,0 +1,336 @@
+package realnode
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The node's network. Every address is on this machine (see REAL-NODE.md's
+// network rule): the node address sits on a link the harness creates, pods
+// live on a bridge the harness creates, and Service addresses are only ever
+// rewritten by kube-proxy to the node address.
+const (
+	// NodeIP is the node's InternalIP: the API server, the kubelet and every
+	// host-network pod (mons) listen here, on the NodeLink.
+	NodeIP = "10.213.255.1"
+	// PodCIDR is where the bridge plugin takes pod addresses from.
+	PodCIDR = "10.213.0.0/24"
+	// podGateway is the PodBridge's own address, the pods' default route.
+	podGateway = "10.213.0.1"
+	// ServiceCIDR holds the cluster IPs; its route points at the NodeLink,
+	// which drops what kube-proxy has not rewritten.
+	ServiceCIDR = "10.213.128.0/24"
+	// kubernetesServiceIP is the first address of ServiceCIDR.
+	kubernetesServiceIP = "10.213.128.1"
+	// APIServerPort is the API server's port on NodeIP.
+	APIServerPort = 6443
+	// NodeLink is a port-less bridge holding NodeIP; the machine has no
+	// dummy link driver, and a bridge without ports is one.
+	NodeLink = "cephrn-node"
+	// PodBridge is the bridge the CNI bridge plugin attaches pods to.
+	PodBridge = "cephrn-pods"
+	// guardChain drops pod traffic that would be forwarded off the pod
+	// bridge, should forwarding be enabled on this machine.
+	guardChain = "CEPHRN-FORWARD"
+	// PauseImage is the sandbox image, imported at start. Its registry is
+	// localhost, so even an accidental pull would stay on this machine.
+	PauseImage = "localhost/ceph-operator/pause:realnode"
+	// cniNetwork names the pod network (host-local keeps its leases under
+	// this name).
+	cniNetwork = "cephrn"
+)
+
+// layout is where a cluster keeps its files, under Options.Dir.
+type layout struct {
+	// dir is Options.Dir; it holds the administrator kubeconfig, the state
+	// file and the logs, which survive a teardown.
+	dir string
+	// run holds everything that only lives as long as the cluster and is
+	// removed by Down: certificates, configuration, etcd's data, the
+	// kubelet's root directory, containerd's state, the CNI leases.
+	run string
+	// containerdRoot holds containerd's content and snapshots (the imported
+	// images); it survives Down so the next start need not import again.
+	containerdRoot string
+}
+
+func newLayout(dir string) layout {
+	return layout{dir: dir, run: filepath.Join(dir, "run"), containerdRoot: filepath.Join(dir, "containerd")}
+}
+
+func (l layout) kubeconfig() string      { return filepath.Join(l.dir, "kubeconfig") }
+func (l layout) stateFile() string       { return filepath.Join(l.dir, "state.json") }
+func (l layout) logs() string            { return filepath.Join(l.dir, "logs") }
+func (l layout) pki() string             { return filepath.Join(l.run, "pki") }
+func (l layout) pkiFile(f string) string { return filepath.Join(l.run, "pki", f) }
+func (l layout) conf(f string) string    { return filepath.Join(l.run, "conf", f) }
+func (l layout) etcdData() string        { return filepath.Join(l.run, "etcd") }
+func (l layout) kubeletRoot() string     { return filepath.Join(l.run, "kubelet") }
+func (l layout) containerdState() string { return filepath.Join(l.run, "containerd") }
+func (l layout) containerdSock() string  { return filepath.Join(l.run, "containerd.sock") }
+func (l layout) cniConfDir() string      { return filepath.Join(l.run, "cni", "net.d") }
+func (l layout) cniIPAM() string         { return filepath.Join(l.run, "cni", "ipam") }
+func (l layout) images() string          { return filepath.Join(l.run, "images") }
+
+// apiServerURL is where every client, on the host or in a host-network pod,
+// reaches the API server.
+func apiServerURL() string { return fmt.Sprintf("https://%s:%d", NodeIP, APIServerPort) }
+
+// kubeconfig renders a kubeconfig for the identity whose key pair is
+// certFile and keyFile.
+func kubeconfig(server, caFile, certFile, keyFile string) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters:
+- name: realnode
+  cluster:
+    server: %s
+    certificate-authority: %s
+users:
+- name: realnode
+  user:
+    client-certificate: %s
+    client-key: %s
+contexts:
+- name: realnode
+  context: {cluster: realnode, user: realnode}
+current-context: realnode
+`, server, caFile, certFile, keyFile)
+}
+
+// containerdConfig renders containerd's configuration: its own socket, root
+// and state, the CRI plugin with the local pause image, the pod network from
+// cniConfDir, and the settings REAL-NODE.md found necessary.
+func containerdConfig(l layout) string {
+	return fmt.Sprintf(`version = 2
+root = %[1]q
+state = %[2]q
+oom_score = 0
+
+[grpc]
+  address = %[3]q
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = %[4]q
+
+[plugins."io.containerd.grpc.v1.cri"]
+  # The pause image is imported at start; a short name would be normalised
+  # to docker.io before lookup.
+  sandbox_image = %[5]q
+  # Sandboxes cannot set a negative oom_score_adj here; without this every
+  # sandbox fails with "can't get final child's PID from pipe: EOF".
+  restrict_oom_score_adj = true
+  # Network namespaces under our own state directory, so teardown finds
+  # exactly the ones this node made.
+  netns_mounts_under_state_dir = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  enable_selinux = false
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+        # runc's state, by default in /run/containerd/runc.
+        Root = %[7]q
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = %[6]q
+    max_conf_num = 1
+`, l.containerdRoot, l.containerdState(), l.containerdSock(), filepath.Join(l.run, "containerd-opt"), PauseImage, l.cniConfDir(),
+		filepath.Join(l.containerdState(), "runc"))
+}
+
+// cniConfig renders the pod network: the bridge plugin on PodBridge (which
+// the harness creates with podGateway, so the plugin neither assigns the
+// gateway nor turns on IP forwarding), host-local addresses from PodCIDR
+// with their leases under the run directory, and no masquerading: pod
+// traffic never leaves this machine.
+func cniConfig(l layout) string {
+	return fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": %q,
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": %q,
+      "isGateway": false,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": %q,
+        "ranges": [[{"subnet": %q, "gateway": %q}]],
+        "routes": [{"dst": "0.0.0.0/0", "gw": %q}]
+      }
+    }
+  ]
+}
+`, cniNetwork, PodBridge, l.cniIPAM(), PodCIDR, podGateway, podGateway)
+}
+
+// kubeletConfig renders the kubelet's configuration for this machine
+// (cgroup v1, no swap accounting, no QoS cgroups; see REAL-NODE.md), serving
+// on NodeIP with certificates from our CA, and with every directory it
+// writes (pod logs, plugins) under the run or log directories.
+func kubeletConfig(l layout, podLogs string) string {
+	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+localStorageCapacityIsolation: false
+containerRuntimeEndpoint: unix://%[1]s
+address: %[2]s
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: %[2]s
+healthzPort: 10248
+tlsCertFile: %[3]s
+tlsPrivateKeyFile: %[4]s
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: %[5]s}
+authorization:
+  mode: Webhook
+clusterDomain: cluster.local
+# No cluster DNS, and no upstream resolver either: a pod's name lookups must
+# not leave this machine.
+resolvConf: %[6]s
+podLogsDir: %[7]s
+volumePluginDir: %[8]s
+# Images come from imports, not registries: a collected image could never
+# come back, so image garbage collection is off.
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+# The disk is shared with other work; only a nearly full one evicts.
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%%
+  imagefs.available: 1%%
+  nodefs.inodesFree: 1%%
+serializeImagePulls: false
+`, l.containerdSock(), NodeIP, l.pkiFile("kubelet-serving.crt"), l.pkiFile("kubelet-serving.key"),
+		l.pkiFile("ca.crt"), l.conf("resolv.conf"), podLogs, filepath.Join(l.run, "kubelet-volume-plugins"))
+}
+
+// kubeProxyConfig renders kube-proxy's configuration: iptables mode, every
+// listener on NodeIP, node ports only on NodeIP (so it need not enable
+// route_localnet), and conntrack settings left as the machine has them.
+func kubeProxyConfig(l layout, node string) string {
+	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+hostnameOverride: %[1]s
+bindAddress: %[2]s
+healthzBindAddress: %[2]s:10256
+metricsBindAddress: %[2]s:10249
+clusterCIDR: %[3]s
+detectLocalMode: ClusterCIDR
+nodePortAddresses: [%[2]s/32]
+clientConnection:
+  kubeconfig: %[4]s
+iptables:
+  localhostNodePorts: false
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+`, node, NodeIP, PodCIDR, l.conf("kube-proxy.kubeconfig"))
+}
+
+func apiServerArgs(l layout, etcdURL string) []string {
+	return flagList(
+		"etcd-servers", etcdURL,
+		"bind-address", NodeIP,
+		"secure-port", strconv.Itoa(APIServerPort),
+		"advertise-address", NodeIP,
+		"service-cluster-ip-range", ServiceCIDR,
+		"tls-cert-file", l.pkiFile("kube-apiserver.crt"),
+		"tls-private-key-file", l.pkiFile("kube-apiserver.key"),
+		"client-ca-file", l.pkiFile("ca.crt"),
+		"kubelet-client-certificate", l.pkiFile("apiserver-kubelet-client.crt"),
+		"kubelet-client-key", l.pkiFile("apiserver-kubelet-client.key"),
+		"kubelet-certificate-authority", l.pkiFile("ca.crt"),
+		"kubelet-preferred-address-types", "InternalIP",
+		"service-account-key-file", l.pkiFile("sa.pub"),
+		"service-account-signing-key-file", l.pkiFile("sa.key"),
+		"service-account-issuer", "https://kubernetes.default.svc.cluster.local",
+		"authorization-mode", joinComma("Node", "RBAC"),
+		"enable-admission-plugins", "NodeRestriction",
+		// Node pods (discovery, prepare, OSDs) are privileged.
+		"allow-privileged", "true",
+		"cert-dir", l.pki(),
+		"profiling", "false",
+	)
+}
+
+func controllerManagerArgs(l layout) []string {
+	kc := l.conf("kube-controller-manager.kubeconfig")
+	return flagList(
+		"kubeconfig", kc,
+		"authentication-kubeconfig", kc,
+		"authorization-kubeconfig", kc,
+		"leader-elect", "false",
+		"bind-address", "127.0.0.1",
+		"secure-port", "0",
+		"service-account-private-key-file", l.pkiFile("sa.key"),
+		"root-ca-file", l.pkiFile("ca.crt"),
+		// Each controller with its own service account and RBAC, as in
+		// production.
+		"use-service-account-credentials", "true",
+		"allocate-node-cidrs", "false",
+		// Its default is under /usr/libexec, which it would create.
+		"flex-volume-plugin-dir", filepath.Join(l.run, "kcm-volume-plugins"),
+		"profiling", "false",
+	)
+}
+
+func schedulerArgs(l layout) []string {
+	kc := l.conf("kube-scheduler.kubeconfig")
+	return flagList(
+		"kubeconfig", kc,
+		"authentication-kubeconfig", kc,
+		"authorization-kubeconfig", kc,
+		"leader-elect", "false",
+		"bind-address", "127.0.0.1",
+		"secure-port", "0",
+		"profiling", "false",
+	)
+}
+
+func kubeletArgs(l layout, node string) []string {
+	return flagList(
+		"config", l.conf("kubelet.yaml"),
+		"kubeconfig", l.conf("kubelet.kubeconfig"),
+		"root-dir", l.kubeletRoot(),
+		"cert-dir", filepath.Join(l.kubeletRoot(), "pki"),
+		"hostname-override", node,
+		"node-ip", NodeIP,
+		"v", "1",
+	)
+}
+
+// flagList turns name=value pairs into --name=value flags, in order.
+func flagList(pairs ...string) []string {
+	if len(pairs)%2 != 0 {
+		panic("flagList: odd number of arguments")
+	}
+	out := make([]string, 0, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		out = append(out, "--"+pairs[i]+"="+pairs[i+1])
+	}
+	return out
+}
+
+// joinComma joins values for list-valued flags.
+func joinComma(v ...string) string { return strings.Join(v, ",") }
