@@ -231,7 +231,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Error("identity Secret is not immutable")
 	}
 	for _, k := range []string{resources.SecretKeyFSID, resources.SecretKeyMonKeyring, resources.SecretKeyAdminKeyring,
-		resources.SecretKeyBootstrapOSDKeyring, resources.SecretKeyMgrKeyring, resources.SecretKeyMonInitialKeyring} {
+		resources.SecretKeyBootstrapOSDKeyring, resources.SecretKeyMgrKeyring, resources.SecretKeyReporterKeyring, resources.SecretKeyMonInitialKeyring} {
 		if len(secret.Data[k]) == 0 {
 			t.Errorf("identity Secret lacks %q", k)
 		}

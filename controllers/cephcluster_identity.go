@@ -60,7 +60,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 	if id.FSID, err = ceph.NewFSID(r.Random); err != nil {
 		return err
 	}
-	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey, &id.MgrKey} {
+	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey, &id.MgrKey, &id.ReporterKey} {
 		if *k, err = ceph.NewCephxKey(r.Random, now); err != nil {
 			return err
 		}

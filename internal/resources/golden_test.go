@@ -62,6 +62,7 @@ func TestIdentitySecretGolden(t *testing.T) {
 		AdminKey:        "AQAAAAAAAAAAABAAAQEBAQEBAQEBAQEBAQEBAQ==",
 		BootstrapOSDKey: "AQAAAAAAAAAAABAAAgICAgICAgICAgICAgICAg==",
 		MgrKey:          "AQAAAAAAAAAAABAAAwMDAwMDAwMDAwMDAwMDAw==",
+		ReporterKey:     "AQAAAAAAAAAAABAABAQEBAQEBAQEBAQEBAQEBA==",
 	}))
 }
 
@@ -90,7 +91,7 @@ func TestMonAndMgrGolden(t *testing.T) {
 }
 
 func TestFSIDFromSecret(t *testing.T) {
-	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g"})
+	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g", ReporterKey: "r"})
 	// The API server turns stringData into data; do the same here.
 	s.Data = map[string][]byte{}
 	for k, v := range s.StringData {
@@ -99,7 +100,7 @@ func TestFSIDFromSecret(t *testing.T) {
 	if fsid, err := FSIDFromSecret(s); err != nil || fsid != "f" {
 		t.Fatalf("FSIDFromSecret = %q, %v", fsid, err)
 	}
-	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyMonInitialKeyring} {
+	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring} {
 		broken := s.DeepCopy()
 		delete(broken.Data, k)
 		if _, err := FSIDFromSecret(broken); err == nil {

@@ -18,6 +18,7 @@ const (
 	SecretKeyAdminKeyring        = "admin.keyring"
 	SecretKeyBootstrapOSDKeyring = "bootstrap-osd.keyring"
 	SecretKeyMgrKeyring          = "mgr.keyring"
+	SecretKeyReporterKeyring     = "reporter.keyring"
 	// SecretKeyMonInitialKeyring holds every entity above with its
 	// capabilities: the keyring the monitors are created with, which puts
 	// all keys in the monitors' auth database from the start.
@@ -39,7 +40,13 @@ type Identity struct {
 	BootstrapOSDKey string
 	// MgrKey is the manager's key (mgr.a).
 	MgrKey string
+	// ReporterKey is the health reporter's key (client.reporter): it may
+	// only read the monitors' state.
+	ReporterKey string
 }
+
+// ReporterID is the cephx id of the health reporter.
+const ReporterID = "reporter"
 
 // MgrID is the id of the cluster's manager.
 const MgrID = "a"
@@ -50,6 +57,7 @@ var (
 	adminCaps        = map[string]string{"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *"}
 	bootstrapOSDCaps = map[string]string{"mon": "allow profile bootstrap-osd"}
 	mgrCaps          = map[string]string{"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"}
+	reporterCaps     = map[string]string{"mon": "allow r"}
 )
 
 // IdentitySecretName is the name of the Secret holding cluster's identity.
@@ -70,6 +78,7 @@ func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 	admin := ceph.Keyring("client.admin", id.AdminKey, adminCaps)
 	bootstrapOSD := ceph.Keyring("client.bootstrap-osd", id.BootstrapOSDKey, bootstrapOSDCaps)
 	mgr := ceph.Keyring("mgr."+MgrID, id.MgrKey, mgrCaps)
+	reporter := ceph.Keyring("client."+ReporterID, id.ReporterKey, reporterCaps)
 	return &corev1.Secret{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -85,7 +94,8 @@ func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 			SecretKeyAdminKeyring:        admin,
 			SecretKeyBootstrapOSDKeyring: bootstrapOSD,
 			SecretKeyMgrKeyring:          mgr,
-			SecretKeyMonInitialKeyring:   mon + admin + bootstrapOSD + mgr,
+			SecretKeyReporterKeyring:     reporter,
+			SecretKeyMonInitialKeyring:   mon + admin + bootstrapOSD + mgr + reporter,
 		},
 	}
 }
@@ -98,7 +108,7 @@ func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 	if fsid == "" {
 		return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, SecretKeyFSID)
 	}
-	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyMonInitialKeyring} {
+	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring} {
 		if len(secret.Data[k]) == 0 {
 			return "", fmt.Errorf("secret %s/%s has no %q key; it was made by an earlier version of the operator "+
 				"that did not deploy monitors, and an identity is never rewritten: recreate the CephCluster", secret.Namespace, secret.Name, k)

@@ -182,8 +182,9 @@ func ReporterName(cluster *cephv1.CephCluster) string {
 }
 
 // MgrDeployment builds the Deployment of the manager, with the health
-// reporter next to it: `agent report` runs `ceph status` with the admin key
-// and applies the result to the CephCluster's status.ceph.
+// reporter next to it: `agent report` runs `ceph status` with a key that may
+// only read the monitors' state (client.reporter) and applies the result to
+// the CephCluster's status.ceph.
 func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deployment {
 	labels := Labels(cluster, ComponentMgr)
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentMgr}
@@ -216,7 +217,8 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				Args: []string{"agent", "report",
 					"--namespace=$(POD_NAMESPACE)",
 					"--cluster-name=" + cluster.Name,
-					"--keyring=/etc/ceph-admin/keyring",
+					"--keyring=/etc/ceph-reporter/keyring",
+					"--ceph-id=" + ReporterID,
 				},
 				Env: []corev1.EnvVar{
 					{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
@@ -224,8 +226,10 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				SecurityContext: &corev1.SecurityContext{ReadOnlyRootFilesystem: ptrTo(true), AllowPrivilegeEscalation: ptrTo(false)},
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
-					{Name: "admin-keyring", MountPath: "/etc/ceph-admin", ReadOnly: true},
+					{Name: "reporter-keyring", MountPath: "/etc/ceph-reporter", ReadOnly: true},
 					{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
+					// The ceph tool may write temporary files.
+					{Name: "reporter-tmp", MountPath: "/tmp"},
 				},
 			},
 		},
@@ -236,10 +240,11 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				SecretName: IdentitySecretName(cluster),
 				Items:      []corev1.KeyToPath{{Key: SecretKeyMgrKeyring, Path: "keyring"}},
 			}}},
-			{Name: "admin-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			{Name: "reporter-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
-				Items:      []corev1.KeyToPath{{Key: SecretKeyAdminKeyring, Path: "keyring"}},
+				Items:      []corev1.KeyToPath{{Key: SecretKeyReporterKeyring, Path: "keyring"}},
 			}}},
+			{Name: "reporter-tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		},
 	}
 	return &appsv1.Deployment{
