@@ -96,6 +96,11 @@ func DiscoveryDaemonSet(cluster *cephv1.CephCluster, images Images, fsid string)
 						ImagePullPolicy: images.PullPolicy,
 						Command:         []string{AgentBinary},
 						Args:            args,
+						// /dev is the host's, mounted read-only, so the
+						// termination message cannot live in it; the
+						// runtime creates this file before the root file
+						// system becomes read-only.
+						TerminationMessagePath: "/termination-log",
 						Env: []corev1.EnvVar{
 							{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 							{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
