@@ -1,0 +1,438 @@
+// Package realceph runs the operator for real: on the real node of
+// tests/realnode (kubelet, containerd), deployed from config/default with its
+// own image, against real loop devices, with real Ceph daemons from the local
+// Ceph test image. It is `make test-real`, root only, and skipped unless
+// CEPH_OPERATOR_REAL=1.
+package realceph
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/realnode"
+)
+
+const (
+	// namespace is where config/default deploys the operator; the
+	// operator manages clusters in its own namespace.
+	namespace = "ceph-operator-system"
+	// foreignFSID is the FSID of "another cluster" on one device.
+	foreignFSID = "99999999-8888-4777-8666-555555555555"
+	// blankSize is above the default 5 GiB minimum size (sparse files).
+	blankSize = 6 * fixture.GiB
+	// smallSize is below it.
+	smallSize = 1 * fixture.GiB
+	// dataDir is the cluster's dataDirHostPath. A tmpfs is mounted there
+	// for the test so the monitor's free-space check sees an empty disk.
+	dataDir = "/var/lib/ceph-operator-realtest"
+	// convergeTimeout bounds the wait for three OSDs up and in.
+	convergeTimeout = 15 * time.Minute
+)
+
+// env returns the value of an environment variable or def.
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// device is one of the test's loop devices and what must become of it.
+type device struct {
+	kind    string // blank, ext4, foreign, small
+	backing string
+	dev     loopdev.Device
+	sum     string // content hash before the test, for untouched devices
+}
+
+func TestRealCeph(t *testing.T) {
+	if os.Getenv("CEPH_OPERATOR_REAL") != "1" {
+		t.Skip("skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real)")
+	}
+	loopdev.RequireRoot(t, "mkfs.ext4", "mount")
+	root := testenv.RepoRoot()
+	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-operator.tar"))
+	cephArchive := env("CEPH_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-test.tar"))
+	cephImage := env("CEPH_TEST_IMG", "localhost/ceph-operator/ceph-test:v16.2")
+	for _, p := range []string{operatorArchive, cephArchive} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%v: build the images first (make images; make test-real does)", err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	cluster, err := realnode.Up(ctx, realnode.Options{Log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cluster.AlreadyRunning && os.Getenv("CEPH_OPERATOR_REAL_KEEP") != "1" {
+		t.Cleanup(func() {
+			if err := realnode.Down(context.Background(), realnode.Options{Log: testLog{t}}); err != nil {
+				t.Errorf("taking the node down: %v", err)
+			}
+		})
+	}
+	t.Logf("node %s up after %.1fs (logs in %s)", cluster.Node, time.Since(start).Seconds(), cluster.LogDir)
+
+	importStart := time.Now()
+	for _, a := range []string{operatorArchive, cephArchive} {
+		if err := cluster.ImportImage(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("images imported in %.1fs", time.Since(importStart).Seconds())
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := cephv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mountTmpfs(t, dataDir)
+	devices := makeDevices(t)
+
+	deployStart := time.Now()
+	deployOperator(t, ctx, cluster)
+	t.Cleanup(func() { undeployOperator(t, cluster) })
+	waitFor(t, ctx, 5*time.Minute, "the operator to be available", func() error {
+		return deploymentAvailable(ctx, c, namespace, "ceph-operator-controller-manager")
+	})
+	t.Logf("operator available %.1fs after kubectl apply", time.Since(deployStart).Seconds())
+
+	var names []string
+	for _, d := range devices {
+		names = append(names, d.dev.Name)
+	}
+	cc := &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: namespace},
+		Spec: cephv1.CephClusterSpec{
+			Image:           cephImage,
+			DataDirHostPath: dataDir,
+			Mon:             cephv1.MonSpec{Count: 1},
+			Storage: cephv1.StorageSpec{
+				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
+				// Only this test's loop devices: other loop devices on a
+				// developer's machine are not the test's to take.
+				DeviceFilter: "^(" + strings.Join(names, "|") + ")$",
+			},
+		},
+	}
+	applyStart := time.Now()
+	if err := c.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteCluster(t, c, cc) })
+
+	var got *cephv1.CephCluster
+	waitFor(t, ctx, convergeTimeout, "3 OSDs up and in", func() error {
+		got = &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		st := got.Status.Ceph
+		if st == nil || st.OSDs.Up != 3 || st.OSDs.In != 3 {
+			return fmt.Errorf("status.ceph = %+v; conditions %s", st, conditionSummary(got))
+		}
+		return nil
+	})
+	upAfter := time.Since(applyStart)
+	t.Logf("FIGURE apply -> 3 OSDs up and in: %.1fs", upAfter.Seconds())
+	st := got.Status.Ceph
+	t.Logf("FIGURE health %s, checks %s", st.Health, checkList(st))
+	t.Logf("conditions: %s", conditionSummary(got))
+	if st.FSID != got.Status.FSID {
+		t.Errorf("status.ceph.fsid %q != status.fsid %q", st.FSID, got.Status.FSID)
+	}
+	if st.OSDs.Total != 3 {
+		t.Errorf("Ceph knows %d OSDs, want exactly 3", st.OSDs.Total)
+	}
+	if st.Health == cephv1.CephHealthErr {
+		t.Errorf("health is HEALTH_ERR: %s", checkList(st))
+	}
+	for _, ch := range st.Checks {
+		if !oneHostWarnings[ch.Code] {
+			t.Errorf("health check %s (%s) is not one a one-host test cluster always has", ch.Code, ch.Message)
+		}
+	}
+
+	// Every verdict, as the discovery pod published it.
+	inv := &cephv1.DiskInventory{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cluster.Node}, inv); err != nil {
+		t.Fatal(err)
+	}
+	verdicts := map[string]cephv1.DiskVerdict{}
+	for _, d := range inv.Status.Disks {
+		verdicts[d.Name] = d.Verdict
+	}
+	want := map[string]string{"blank": "OSD", "ext4": "HasFilesystem", "foreign": "ForeignCephCluster", "small": "TooSmall"}
+	for _, d := range devices {
+		v, ok := verdicts[d.dev.Name]
+		if !ok {
+			t.Errorf("%s (%s) is missing from the DiskInventory", d.dev.Name, d.kind)
+			continue
+		}
+		t.Logf("verdict %s (%s): %s %s %s", d.dev.Name, d.kind, v.State, v.Reason, v.Message)
+		switch w := want[d.kind]; {
+		case w == "OSD" && v.State != cephv1.DiskOSD:
+			t.Errorf("%s (%s) is %s/%s, want an OSD", d.dev.Name, d.kind, v.State, v.Reason)
+		case w != "OSD" && (v.State != cephv1.DiskRejected || v.Reason != w):
+			t.Errorf("%s (%s) is %s/%s, want Rejected/%s", d.dev.Name, d.kind, v.State, v.Reason, w)
+		}
+	}
+	checkUntouched(t, devices)
+
+	// Deletion with the default cleanup policy keeps the OSDs' data.
+	delStart := time.Now()
+	deleteCluster(t, c, cc)
+	t.Logf("CephCluster deleted in %.1fs", time.Since(delStart).Seconds())
+	for _, d := range devices {
+		if d.kind != "blank" {
+			continue
+		}
+		label, err := readLabel(d.dev.Path)
+		if err != nil {
+			t.Errorf("%s after deletion: %v", d.dev.Name, err)
+			continue
+		}
+		if label.ClusterFSID != got.Status.FSID {
+			t.Errorf("%s after deletion holds cluster %s, want %s", d.dev.Name, label.ClusterFSID, got.Status.FSID)
+		}
+	}
+	checkUntouched(t, devices)
+}
+
+// oneHostWarnings are the health checks a cluster of three OSDs on one host
+// always raises with the default replicated size of 3 and a host failure
+// domain: the pools' placement groups cannot place three copies on three
+// different hosts.
+var oneHostWarnings = map[string]bool{
+	"PG_DEGRADED":        true,
+	"PG_AVAILABILITY":    true,
+	"TOO_FEW_OSDS":       true,
+	"POOL_NO_REDUNDANCY": true,
+}
+
+// makeDevices attaches the test's loop devices: three blank ones, one with
+// an ext4 filesystem, one with another cluster's BlueStore label and one too
+// small, and records the content hash of those that must stay untouched.
+func makeDevices(t *testing.T) []*device {
+	dir := t.TempDir()
+	var out []*device
+	add := func(kind, name string, size int64, chunks ...fixture.Chunk) *device {
+		backing := loopdev.SparseFile(t, dir, name, size, chunks...)
+		d := &device{kind: kind, backing: backing, dev: loopdev.Attach(t, backing, false)}
+		out = append(out, d)
+		return d
+	}
+	for i := range 3 {
+		add("blank", fmt.Sprintf("blank%d.img", i), blankSize)
+	}
+	ext4 := add("ext4", "ext4.img", blankSize)
+	loopdev.Run(t, "mkfs.ext4", "-q", "-F", ext4.dev.Path)
+	add("foreign", "foreign.img", blankSize, fixture.BlueStore(fixture.Label(foreignFSID, 7))...)
+	add("small", "small.img", smallSize)
+	for _, d := range out {
+		if d.kind == "blank" {
+			continue
+		}
+		sum, err := loopdev.FileSHA256(d.backing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.sum = sum
+	}
+	return out
+}
+
+// checkUntouched fails the test when a device that must be left alone
+// changed.
+func checkUntouched(t *testing.T, devices []*device) {
+	t.Helper()
+	for _, d := range devices {
+		if d.sum == "" {
+			continue
+		}
+		sum, err := loopdev.FileSHA256(d.backing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum != d.sum {
+			t.Errorf("%s (%s) was written to", d.dev.Name, d.kind)
+		} else {
+			t.Logf("%s (%s) unchanged: %s", d.dev.Name, d.kind, sum[:16])
+		}
+	}
+}
+
+// readLabel reads the BlueStore label at the start of a device.
+func readLabel(path string) (*ceph.BlueStoreLabel, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	buf := make([]byte, 4096)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		return nil, err
+	}
+	return ceph.ParseBlueStoreLabel(buf)
+}
+
+// mountTmpfs mounts a tmpfs at dir for the test.
+func mountTmpfs(t *testing.T, dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	loopdev.Run(t, "mount", "-t", "tmpfs", "-o", "size=2g", "ceph-operator-realtest", dir)
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+		_ = os.Remove(dir)
+	})
+}
+
+// manifests renders config/default, as `make deploy` does.
+func manifests(t *testing.T) []byte {
+	root := testenv.RepoRoot()
+	out, err := exec.Command(filepath.Join(root, "bin", "kustomize"), "build", filepath.Join(root, "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kustomize build config/default: %v", err)
+	}
+	return out
+}
+
+// kubectl runs bin/kubectl against the node with stdin.
+func kubectl(ctx context.Context, cluster *realnode.Cluster, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(testenv.RepoRoot(), "bin", "kubectl"), append([]string{"--kubeconfig", cluster.Kubeconfig}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	return cmd.CombinedOutput()
+}
+
+func deployOperator(t *testing.T, ctx context.Context, cluster *realnode.Cluster) {
+	if out, err := kubectl(ctx, cluster, manifests(t), "apply", "--server-side", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply config/default: %v\n%s", err, out)
+	}
+}
+
+func undeployOperator(t *testing.T, cluster *realnode.Cluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if out, err := kubectl(ctx, cluster, manifests(t), "delete", "--ignore-not-found", "--wait=true", "-f", "-"); err != nil {
+		t.Errorf("kubectl delete config/default: %v\n%s", err, out)
+	}
+}
+
+// deleteCluster deletes the CephCluster and waits until it is gone (the
+// operator removes its finalizer after cleaning up).
+func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.Delete(ctx, cc); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("deleting the CephCluster: %v", err)
+		return
+	}
+	waitFor(t, ctx, 5*time.Minute, "the CephCluster to be gone", func() error {
+		err := c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1.CephCluster{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("still there (%v)", err)
+	})
+}
+
+func deploymentAvailable(ctx context.Context, c client.Client, ns, name string) error {
+	d := &appsv1.Deployment{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		return err
+	}
+	if d.Status.AvailableReplicas == 0 {
+		var pods corev1.PodList
+		_ = c.List(ctx, &pods, client.InNamespace(ns))
+		return fmt.Errorf("deployment %s has no available pod; pods: %s", name, podSummary(pods.Items))
+	}
+	return nil
+}
+
+// waitFor polls cond every two seconds until it returns nil, failing the
+// test with the last error after timeout.
+func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		if last = cond(); last == nil {
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("waiting for %s: %v", what, last)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func conditionSummary(c *cephv1.CephCluster) string {
+	var parts []string
+	for _, x := range c.Status.Conditions {
+		parts = append(parts, fmt.Sprintf("%s=%s(%s: %s)", x.Type, x.Status, x.Reason, x.Message))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "; ")
+}
+
+func checkList(st *cephv1.CephStatus) string {
+	if len(st.Checks) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, c := range st.Checks {
+		parts = append(parts, c.Code+" ("+c.Message+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func podSummary(pods []corev1.Pod) string {
+	var parts []string
+	for _, p := range pods {
+		parts = append(parts, p.Name+"="+string(p.Status.Phase))
+	}
+	return strings.Join(parts, " ")
+}
+
+// testLog writes the node's progress lines to the test log.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
