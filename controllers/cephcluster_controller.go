@@ -151,6 +151,7 @@ func inventoryFindingsChanged() predicate.Funcs {
 			}
 			return !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 				!equality.Semantic.DeepEqual(o.Status.LastScanTime, n.Status.LastScanTime) ||
+				o.Status.CephVersion != n.Status.CephVersion ||
 				!equality.Semantic.DeepEqual(o.Status.Disks, n.Status.Disks)
 		},
 	}
@@ -219,8 +220,10 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.reconcileIdentity,
 		r.reconcileMonPlacement,
 		r.reconcileConfig,
-		r.reconcileDaemons,
+		// Discovery runs before the daemons: its agents, in the cluster's
+		// Ceph image, report the image's Ceph version.
 		r.reconcileDiscovery,
+		r.reconcileDaemons,
 	} {
 		if err := phase(ctx, scope); err != nil {
 			return ctrl.Result{}, err

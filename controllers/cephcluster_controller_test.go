@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -420,5 +421,50 @@ func TestForeignSecretIsReportedNotOverwritten(t *testing.T) {
 	}
 	if string(after.Data["note"]) != "made by hand" || len(after.Data) != 1 {
 		t.Errorf("foreign Secret was modified: %v", after.Data)
+	}
+}
+
+// TestUnsupportedCephImage checks that an image whose Ceph release is too
+// old runs nothing, says so, and that a supported image then proceeds.
+func TestUnsupportedCephImage(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "old-image")
+	startManager(t)
+	withNodes(t, "old-1")
+	w := playAgent(t, ns, "old-1")
+	w.setCephVersion("15.2.17")
+	// The agents report the version before the cluster exists, as they
+	// would on their first scan.
+	cluster := newCluster(ns, "ceph")
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() error {
+		got := getCluster(t, cluster)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephVersionSupported)
+		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "15.2.17 (octopus)") {
+			return fmt.Errorf("CephVersionSupported = %+v; conditions %+v", c, got.Status.Conditions)
+		}
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Reason != "UnsupportedCephVersion" {
+			return fmt.Errorf("Ready = %+v", r)
+		}
+		return nil
+	})
+	var deps appsv1.DeploymentList
+	if err := env.Client.List(ctx, &deps, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	var jobs batchv1.JobList
+	if err := env.Client.List(ctx, &jobs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(deps.Items) != 0 || len(jobs.Items) != 0 {
+		t.Errorf("%d Deployments and %d Jobs exist for an unsupported image, want none: %+v", len(deps.Items), len(jobs.Items), deps.Items)
+	}
+
+	w.setCephVersion("16.2.15")
+	got := waitReady(t, cluster)
+	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephVersionSupported); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("CephVersionSupported = %+v after the upgrade", c)
 	}
 }

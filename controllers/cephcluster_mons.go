@@ -35,6 +35,9 @@ type monState struct {
 	ready map[string]bool
 	// mgrReady is whether the manager Deployment has an available pod.
 	mgrReady bool
+	// blocked says why the daemons were not reconciled ("" when they
+	// were), blockedReason is the reason for the conditions.
+	blocked, blockedReason string
 }
 
 // reconcileMonPlacement reads the monitors' recorded placement or, on first
@@ -113,7 +116,15 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	mons := s.observed.mon.mons
+	s.observed.version = checkCephVersion(cluster.Spec.Image, s.observed.inventories)
 	if len(mons) == 0 {
+		return nil
+	}
+	if s.observed.version.status != metav1.ConditionTrue {
+		// Nothing is started, or rolled to, an image whose Ceph release is
+		// unknown or too old.
+		s.observed.mon.blocked = s.observed.version.message
+		s.observed.mon.blockedReason = s.observed.version.reason
 		return nil
 	}
 	objs := []client.Object{
@@ -183,6 +194,10 @@ func setMonitorsStatus(cluster *cephv1.CephCluster, st monState, set func(t stri
 	case st.waiting != "":
 		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonNotEnoughNodes, st.waiting)
 		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Waiting for the monitors to be placed")
+		return
+	case st.blocked != "":
+		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
+		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
 		return
 	case len(st.mons) == 0:
 		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Placing the monitors")

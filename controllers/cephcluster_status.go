@@ -26,6 +26,9 @@ type observed struct {
 	mon monState
 	// now is when the reconcile ran, to judge the age of status.ceph.
 	now time.Time
+	// version is what the agents say about the image's Ceph version; its
+	// status is empty when the daemons phase did not run.
+	version versionCheck
 	// deleting is true while the cluster is being deleted.
 	deleting bool
 	// finalized is true once the finalizer was removed: the object may be
@@ -75,9 +78,16 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	if o.selection != nil {
 		setDiscoveryStatus(cluster, *o.selection, o.inventories)
 	}
+	if o.version.status != "" {
+		set(cephv1.ConditionCephVersionSupported, o.version.status, o.version.reason, o.version.message)
+	}
 
 	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned, cephv1.ConditionCephHealthy)
 	switch {
+	case o.err == nil && o.version.unsupported():
+		set(cephv1.ConditionDegraded, metav1.ConditionTrue, reasonUnsupportedVersion, o.version.message)
+		set(cephv1.ConditionReady, metav1.ConditionFalse, reasonUnsupportedVersion, o.version.message)
+		set(cephv1.ConditionProgressing, metav1.ConditionFalse, reasonUnsupportedVersion, "Blocked until spec.image is a supported Ceph release")
 	case o.err != nil:
 		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
 		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonReconcileError, "Blocked by an error; see the Degraded condition")
@@ -229,6 +239,7 @@ var ownedConditions = map[string]bool{
 	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
 	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
 	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true, cephv1.ConditionCephHealthy: true,
+	cephv1.ConditionCephVersionSupported: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;

@@ -129,6 +129,21 @@ func TestSetClusterStatus(t *testing.T) {
 			wantGen: 3,
 		},
 		{
+			name:     "an unsupported Ceph image degrades and blocks the daemons",
+			existing: partsDone(3),
+			observed: observed{fsid: "f", configured: true,
+				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: reasonUnsupportedVersion},
+				version: versionCheck{metav1.ConditionFalse, reasonUnsupportedVersion, "too old"}},
+			want: map[string]string{
+				"Ready": "False/UnsupportedCephVersion", "Progressing": "False/UnsupportedCephVersion",
+				"Degraded": "True/UnsupportedCephVersion", "Configured": "True/Reconciled",
+				"MonitorsReady": "False/UnsupportedCephVersion", "ManagerReady": "False/UnsupportedCephVersion",
+				"CephHealthy": "True/CephHealthy", "CephVersionSupported": "False/UnsupportedCephVersion",
+				"DisksDiscovered": "True/Done", "OSDsProvisioned": "True/Done",
+			},
+			wantGen: 3,
+		},
+		{
 			name:     "not yet configured is progressing",
 			observed: observed{},
 			want: map[string]string{

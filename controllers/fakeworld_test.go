@@ -39,6 +39,9 @@ type world struct {
 	// paused holds prepare Jobs back (they neither complete nor fail);
 	// the agents go on answering.
 	paused bool
+	// cephVersion is what the agents report as their image's Ceph
+	// version.
+	cephVersion string
 }
 
 // diskKinds builds a node's disks: "available", "partitioned",
@@ -73,7 +76,7 @@ func (w *world) addNode(node string, kinds ...string) {
 }
 
 func newWorld(t *testing.T, ns string) *world {
-	w := &world{ns: ns, disks: map[string][]cephv1.Disk{}, nextOSD: 100, failing: map[string]bool{}, prepared: map[string]int{}}
+	w := &world{ns: ns, disks: map[string][]cephv1.Disk{}, nextOSD: 100, failing: map[string]bool{}, prepared: map[string]int{}, cephVersion: "16.2.15"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -91,6 +94,13 @@ func newWorld(t *testing.T, ns string) *world {
 		}
 	}()
 	return w
+}
+
+// setCephVersion changes the Ceph version the agents report.
+func (w *world) setCephVersion(v string) {
+	w.mu.Lock()
+	w.cephVersion = v
+	w.mu.Unlock()
 }
 
 func (w *world) pause(p bool) {
@@ -121,10 +131,12 @@ func (w *world) step(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest {
+		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest &&
+			inv.Status.CephVersion == w.cephVersion {
 			continue
 		}
 		now := metav1.Now()
+		inv.Status.CephVersion = w.cephVersion
 		inv.Status.Disks = append([]cephv1.Disk(nil), disks...)
 		inv.Status.LastScanTime = &now
 		inv.Status.ObservedRescanRequest = inv.Spec.RescanRequest

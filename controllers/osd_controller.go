@@ -64,8 +64,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("osd").
 		// The cluster's own status changes (written by both reconcilers)
-		// matter here only when the FSID appears or the monitors become
-		// ready (or stop being ready).
+		// matter here only when the FSID appears, the monitors become
+		// ready (or stop being ready), or the image's Ceph version is found
+		// supported (or no longer).
 		For(&cephv1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -73,7 +74,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				n, okNew := e.ObjectNew.(*cephv1.CephCluster)
 				return okOld && okNew && (o.Status.FSID != n.Status.FSID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionMonitorsReady) !=
-						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionMonitorsReady))
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionMonitorsReady) ||
+					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionCephVersionSupported) !=
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionCephVersionSupported))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
@@ -101,6 +104,13 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// before the cluster has its identity, while it is being deleted, or
 	// when it is a duplicate (it then never gets an FSID).
 	if !cluster.DeletionTimestamp.IsZero() || cluster.Status.FSID == "" {
+		return ctrl.Result{}, nil
+	}
+	// Only an image of a supported Ceph release runs anything: until the
+	// agents reported its version, or when it is too old, no prepare Job
+	// starts and no OSD Deployment is created or rolled to it.
+	if !meta.IsStatusConditionTrue(cluster.Status.Conditions, cephv1.ConditionCephVersionSupported) {
+		log.V(1).Info("Not provisioning: the Ceph image's version is not known to be supported")
 		return ctrl.Result{}, nil
 	}
 

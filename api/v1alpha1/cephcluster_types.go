@@ -360,6 +360,11 @@ const (
 	// ConditionCephHealthy is True when the cluster's own health report
 	// (status.ceph) is recent, of this cluster, and healthy.
 	ConditionCephHealthy = "CephHealthy"
+	// ConditionCephVersionSupported says whether the Ceph version of
+	// spec.image (as the discovery agents report it) is supported; Unknown
+	// until an agent reported it. When False, no daemon is started or
+	// changed.
+	ConditionCephVersionSupported = "CephVersionSupported"
 )
 
 // Condition reasons of a CephCluster.

@@ -138,6 +138,15 @@ type DiskInventoryStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Agent version",xDescriptors={"urn:alm:descriptor:text"}
 	AgentVersion string `json:"agentVersion,omitempty"`
 
+	// CephVersion is the Ceph version of the image the agent runs in
+	// (`ceph --version`, for example "16.2.15"); empty when it could not be
+	// told. The operator refuses images older than the oldest supported
+	// release.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph version",xDescriptors={"urn:alm:descriptor:text"}
+	CephVersion string `json:"cephVersion,omitempty"`
+
 	// Plan is the operator's decision on each disk of the node: whether it
 	// becomes (or would become, in Preview) an OSD, or why it is left out.
 	// The operator writes it; the agent writes everything else.

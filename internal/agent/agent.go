@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/version"
 )
@@ -40,6 +41,9 @@ type Deps struct {
 	// AgentVersion is published in status.agentVersion; empty means
 	// version.String().
 	AgentVersion string
+	// CephVersion is published in status.cephVersion: the Ceph version of
+	// the image the agent runs in, empty when unknown.
+	CephVersion string
 }
 
 // Retry bounds for a failed scan or publish: the first retry comes after
@@ -120,7 +124,14 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}})
+	// The agent runs in the cluster's Ceph image: its version tells the
+	// operator whether the image is supported. Not knowing it is reported
+	// as an empty version, not an error.
+	cephVersion, err := ceph.DetectVersion(context.Background(), cfg.CephBinary)
+	if err != nil {
+		ctrl.Log.WithName("agent").Error(err, "Could not tell the Ceph version of this image")
+	}
+	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}, CephVersion: cephVersion})
 }
 
 // Rescan asks the running loop for a scan now and waits until it has been
@@ -317,6 +328,7 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 		st.published, st.publishedUID = &server, inv.UID
 	}
 	content := BuildStatus(st.devices, a.opts, requested, a.deps.AgentVersion)
+	content.CephVersion = a.deps.CephVersion
 	res.Status = content
 	if SameContent(content, *st.published) {
 		res.Status.LastScanTime = st.published.LastScanTime

@@ -175,6 +175,7 @@ func startAgent(t *testing.T, cfg Config, deps Deps) *Agent {
 		deps.Now = func() time.Time { return time.Unix(1700000000, 0) }
 	}
 	deps.AgentVersion = "test"
+	deps.CephVersion = "16.2.15"
 	a, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +228,7 @@ func TestAgentWaitsForInventoryThenPublishesOnce(t *testing.T) {
 	wait(t, inv.applied, "the first publish")
 	st := inv.last()
 	if len(st.Disks) != 2 || st.Disks[0].Name != "sda" || st.Disks[0].Verdict.Reason != "TooSmall" ||
-		st.Disks[1].Verdict.State != cephv1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" {
+		st.Disks[1].Verdict.State != cephv1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" || st.CephVersion != "16.2.15" {
 		t.Fatalf("published %+v", st)
 	}
 	for range 3 {
@@ -318,6 +319,7 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 	obj := inventory("uid-1")
 	earlier := metav1.NewTime(time.Unix(1600000000, 0))
 	obj.Status = BuildStatus(scanner.devs, testConfig().VerdictOptions(), 0, "test")
+	obj.Status.CephVersion = "16.2.15"
 	obj.Status.LastScanTime = &earlier
 	inv := newFakeInventory(obj)
 	a := startAgent(t, testConfig(), Deps{Scanner: scanner, Inventory: inv})

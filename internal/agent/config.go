@@ -60,6 +60,9 @@ type Config struct {
 	MinSizeBytes uint64
 	// ResyncInterval is the period of the safety-net rescan.
 	ResyncInterval time.Duration
+	// CephBinary is the ceph tool whose --version tells the image's Ceph
+	// version.
+	CephBinary string
 	// Debounce is the quiet time after a uevent before rescanning.
 	Debounce time.Duration
 }
@@ -76,6 +79,7 @@ func DefaultConfig(getenv func(string) string) Config {
 		HostRoot:       "/",
 		MountinfoPath:  DefaultMountinfoPath,
 		ResyncInterval: DefaultResyncInterval,
+		CephBinary:     "ceph",
 		Debounce:       DefaultDebounce,
 	}
 }
@@ -91,6 +95,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowLoopDevices, "allow-loop-devices", c.AllowLoopDevices, "Accept loop devices as OSD candidates (test clusters only).")
 	fs.Uint64Var(&c.MinSizeBytes, "min-size-bytes", c.MinSizeBytes, "Smallest device accepted, in bytes; 0 means 5 GiB.")
 	fs.DurationVar(&c.ResyncInterval, "resync-interval", c.ResyncInterval, "Period of the safety-net rescan.")
+	fs.StringVar(&c.CephBinary, "ceph-binary", c.CephBinary, "The ceph tool whose --version is published as the image's Ceph version.")
 	fs.DurationVar(&c.Debounce, "debounce", c.Debounce, "Quiet time after a kernel uevent before rescanning.")
 }
 

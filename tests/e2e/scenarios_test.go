@@ -243,7 +243,8 @@ func TestCustomScorecard(t *testing.T) {
 		return nil
 	})
 	h := newHarness(t, example.Status.FSID)
-	addNodes(t, h, map[string][]string{"scorecard-1": simnode.DemoMix(0), "scorecard-2": simnode.DemoMix(1)})
+	// Three nodes: the example asks for three monitors on distinct nodes.
+	addNodes(t, h, map[string][]string{"scorecard-1": simnode.DemoMix(0), "scorecard-2": simnode.DemoMix(1), "scorecard-3": simnode.DemoMix(2)})
 	r := <-ready
 	check("cephcluster-becomes-ready", r.st, r.err)
 	st, err := run("disks-discovered")
