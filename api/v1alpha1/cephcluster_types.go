@@ -398,7 +398,8 @@ type CephClusterStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// Conditions are Ready, Progressing, Degraded and the specific
-	// Configured, DisksDiscovered and OSDsProvisioned.
+	// Configured, CephVersionSupported, MonitorsReady, ManagerReady,
+	// DisksDiscovered, OSDsProvisioned and CephHealthy.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
