@@ -73,14 +73,16 @@ func MgrName(cluster *cephv1.CephCluster) string {
 	return cluster.Name + "-mgr"
 }
 
-// dataDir is the host directory of one daemon's state: per namespace and
-// cluster, so two clusters sharing nodes never share state.
-func dataDir(cluster *cephv1.CephCluster, daemon string) string {
+// dataDir is the host directory of one daemon's state: per namespace,
+// cluster name and FSID, so two clusters sharing nodes never share state,
+// and a cluster created again under the same name (a new FSID) never starts
+// from the store of the one deleted before, whose data is kept.
+func dataDir(cluster *cephv1.CephCluster, fsid, daemon string) string {
 	base := cluster.Spec.DataDirHostPath
 	if base == "" {
 		base = "/var/lib/ceph-operator"
 	}
-	return path.Join(base, cluster.Namespace, cluster.Name, daemon)
+	return path.Join(base, cluster.Namespace, cluster.Name, fsid, daemon)
 }
 
 // MonDeployment builds the Deployment of monitor mons[i]: pinned to its node,
@@ -147,7 +149,7 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 		}},
 		Volumes: []corev1.Volume{
 			{Name: "mon-data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-				Path: dataDir(cluster, "mon-"+mon.Name), Type: &dirOrCreate,
+				Path: dataDir(cluster, fsid, "mon-"+mon.Name), Type: &dirOrCreate,
 			}}},
 			cephConfVolume(cluster),
 			{Name: "mon-initial-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
