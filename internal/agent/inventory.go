@@ -3,16 +3,20 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/flowcontrol"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
@@ -48,8 +52,57 @@ type KubeInventory struct {
 // a watch on the DiskInventory namespace/name. Nothing is contacted until
 // Watch runs, apart from API discovery.
 func NewKubeInventory(cfg *rest.Config, scheme *runtime.Scheme, namespace, name string) (*KubeInventory, error) {
-	c, err := cache.New(cfg, cache.Options{
-		Scheme:            scheme,
+	return (&Connection{Config: cfg, Scheme: scheme}).Inventory(namespace, name)
+}
+
+// Connection is how KubeInventories reach the API server. A real agent, one
+// per node, makes one for its single inventory (NewKubeInventory). A
+// simulated fleet running the agents of many nodes in one process shares one
+// (NewSharedConnection), so that its agents share a connection pool, one API
+// discovery and one client-side rate limiter instead of a thousand of each.
+type Connection struct {
+	// Config describes the API server; its RateLimiter, when set, is
+	// shared by every client made from it.
+	Config *rest.Config
+	// Scheme knows the DiskInventory kind.
+	Scheme *runtime.Scheme
+	// HTTPClient and Mapper are shared when set; nil means each inventory
+	// makes its own.
+	HTTPClient *http.Client
+	Mapper     meta.RESTMapper
+}
+
+// NewSharedConnection returns a Connection whose inventories share one HTTP
+// client, one REST mapper and one token-bucket rate limiter of qps requests
+// per second with bursts of burst (cfg's own RateLimiter if it has one).
+func NewSharedConnection(cfg *rest.Config, qps float32, burst int) (*Connection, error) {
+	cfg = rest.CopyConfig(cfg)
+	if cfg.RateLimiter == nil {
+		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(qps, burst)
+	}
+	scheme := runtime.NewScheme()
+	if err := cephv1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("registering the DiskInventory kind: %w", err)
+	}
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the shared HTTP client: %w", err)
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("creating the shared REST mapper: %w", err)
+	}
+	return &Connection{Config: cfg, Scheme: scheme, HTTPClient: hc, Mapper: mapper}, nil
+}
+
+// Inventory prepares a watch on the DiskInventory namespace/name over the
+// connection. Nothing is contacted until Watch runs, apart from API
+// discovery when the connection has no shared mapper.
+func (c *Connection) Inventory(namespace, name string) (*KubeInventory, error) {
+	ca, err := cache.New(c.Config, cache.Options{
+		HTTPClient:        c.HTTPClient,
+		Mapper:            c.Mapper,
+		Scheme:            c.Scheme,
 		DefaultNamespaces: map[string]cache.Config{namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
 			&cephv1.DiskInventory{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
@@ -59,11 +112,11 @@ func NewKubeInventory(cfg *rest.Config, scheme *runtime.Scheme, namespace, name 
 	if err != nil {
 		return nil, fmt.Errorf("creating cache for DiskInventory %s/%s: %w", namespace, name, err)
 	}
-	w, err := client.New(cfg, client.Options{Scheme: scheme})
+	w, err := client.New(c.Config, client.Options{HTTPClient: c.HTTPClient, Mapper: c.Mapper, Scheme: c.Scheme})
 	if err != nil {
 		return nil, fmt.Errorf("creating client for DiskInventory %s/%s: %w", namespace, name, err)
 	}
-	return &KubeInventory{key: types.NamespacedName{Namespace: namespace, Name: name}, cache: c, writer: w}, nil
+	return &KubeInventory{key: types.NamespacedName{Namespace: namespace, Name: name}, cache: ca, writer: w}, nil
 }
 
 // Watch implements Inventory.

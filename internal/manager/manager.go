@@ -238,7 +238,7 @@ func cacheOptions(namespaces []string) cache.Options {
 	// labels, annotations and status (desired state is compared by hash),
 	// so their pod templates are not kept: at twelve thousand OSDs they
 	// would be most of the cache.
-	withoutTemplate := cache.ByObject{Label: ownedLabel, Transform: dropPodTemplate}
+	withoutTemplate := cache.ByObject{Label: ownedLabel, Transform: DropPodTemplate}
 	opts := cache.Options{
 		// Managed fields are never read by the operator.
 		DefaultTransform: cache.TransformStripManagedFields(),
@@ -262,9 +262,10 @@ func cacheOptions(namespaces []string) cache.Options {
 	return opts
 }
 
-// dropPodTemplate empties the pod template of cached Deployments and Jobs,
-// and their managed fields.
-func dropPodTemplate(obj any) (any, error) {
+// DropPodTemplate empties the pod template of cached Deployments and Jobs,
+// and their managed fields. Tests that watch the operator's many objects
+// use it too.
+func DropPodTemplate(obj any) (any, error) {
 	if o, ok := obj.(client.Object); ok {
 		o.SetManagedFields(nil)
 	}

@@ -16,7 +16,7 @@ func TestDropPodTemplate(t *testing.T) {
 	d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl}, Status: appsv1.DeploymentStatus{ReadyReplicas: 1}}
 	j := &batchv1.Job{ObjectMeta: *meta.DeepCopy(), Spec: batchv1.JobSpec{Template: tmpl}, Status: batchv1.JobStatus{Succeeded: 1}}
 	for _, obj := range []any{d, j} {
-		if _, err := dropPodTemplate(obj); err != nil {
+		if _, err := DropPodTemplate(obj); err != nil {
 			t.Fatal(err)
 		}
 	}

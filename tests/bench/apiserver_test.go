@@ -1,14 +1,11 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/promtext"
 )
 
 // apiServer is a test etcd and kube-apiserver with the project's CRDs.
@@ -108,15 +106,15 @@ func (a *apiServer) writes(ctx context.Context) (writeCounts, error) {
 		return nil, fmt.Errorf("reading API server metrics: %w", err)
 	}
 	out := writeCounts{}
-	for _, s := range parseMetric(raw, "apiserver_request_total") {
-		if !writeVerbs[s.labels["verb"]] {
+	for _, s := range promtext.Parse(raw, "apiserver_request_total") {
+		if !writeVerbs[s.Labels["verb"]] {
 			continue
 		}
-		res := s.labels["resource"]
-		if sub := s.labels["subresource"]; sub != "" {
+		res := s.Labels["resource"]
+		if sub := s.Labels["subresource"]; sub != "" {
 			res += "/" + sub
 		}
-		out[s.labels["verb"]+" "+res] += s.value
+		out[s.Labels["verb"]+" "+res] += s.Value
 	}
 	return out, nil
 }
@@ -129,19 +127,19 @@ func (a *apiServer) latencies(ctx context.Context, minCount float64) ([]string, 
 	if err != nil {
 		return nil, fmt.Errorf("reading API server metrics: %w", err)
 	}
-	key := func(s sample) string {
-		k := s.labels["verb"] + " " + s.labels["resource"]
-		if sub := s.labels["subresource"]; sub != "" {
+	key := func(s promtext.Sample) string {
+		k := s.Labels["verb"] + " " + s.Labels["resource"]
+		if sub := s.Labels["subresource"]; sub != "" {
 			k += "/" + sub
 		}
 		return k
 	}
 	sums, counts := map[string]float64{}, map[string]float64{}
-	for _, s := range parseMetric(raw, "apiserver_request_duration_seconds_sum") {
-		sums[key(s)] += s.value
+	for _, s := range promtext.Parse(raw, "apiserver_request_duration_seconds_sum") {
+		sums[key(s)] += s.Value
 	}
-	for _, s := range parseMetric(raw, "apiserver_request_duration_seconds_count") {
-		counts[key(s)] += s.value
+	for _, s := range promtext.Parse(raw, "apiserver_request_duration_seconds_count") {
+		counts[key(s)] += s.Value
 	}
 	var keys []string
 	for k, n := range counts {
@@ -198,74 +196,4 @@ func (w writeCounts) String() string {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, int(w[k])))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// sample is one line of a Prometheus text exposition.
-type sample struct {
-	labels map[string]string
-	value  float64
-}
-
-// parseMetric returns the samples of metric name in a Prometheus text
-// exposition. Label values with escaped quotes are not expected in the
-// metrics read here.
-func parseMetric(raw []byte, name string) []sample {
-	var out []sample
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		s := sample{labels: map[string]string{}}
-		if strings.HasPrefix(rest, "{") {
-			end := strings.LastIndex(rest, "}")
-			if end < 0 {
-				continue
-			}
-			for _, kv := range splitLabels(rest[1:end]) {
-				k, v, ok := strings.Cut(kv, "=")
-				if ok {
-					s.labels[k] = strings.Trim(v, `"`)
-				}
-			}
-			rest = rest[end+1:]
-		} else if !strings.HasPrefix(rest, " ") {
-			continue // another metric whose name starts with name
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		s.value = v
-		out = append(out, s)
-	}
-	return out
-}
-
-// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
-func splitLabels(s string) []string {
-	var out []string
-	quoted, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '"':
-			quoted = !quoted
-		case ',':
-			if !quoted {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
 }

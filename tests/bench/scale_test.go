@@ -90,7 +90,7 @@ func TestScale(t *testing.T) {
 	op := startOperator(t, bin, api.kubeconfig, operatorNS, filepath.Join(dir, "operator.log"))
 	defer func() {
 		if t.Failed() {
-			t.Logf("operator log (last lines):\n%s", op.logTail(40))
+			t.Logf("operator log (last lines):\n%s", op.LogTail(40))
 		}
 	}()
 	cluster := benchCluster(operatorNS, nodeCount)
@@ -111,10 +111,10 @@ func TestScale(t *testing.T) {
 	r.printf("prepare Jobs: %d created, the last %s after the CephCluster was created",
 		n.jobsSeen, secs(n.lastJob.Sub(created)))
 	checkJobs(t, ctx, c, nodes, diskCount)
-	if _, err := op.waitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
+	if _, err := op.WaitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := op.stats()
+	st, _ := op.Usage()
 	r.printf("operator after phase 1: %s", st)
 
 	// Phase 2: every Job completes; the operator asks for rescans, the
@@ -132,7 +132,7 @@ func TestScale(t *testing.T) {
 	osdTime := n.lastOSD.Sub(jobsDone)
 	waitFor(t, api, op, f, "every finished prepare Job deleted", func(n counts) bool { return n.liveJobs == 0 })
 	converged := time.Now()
-	if _, err := op.waitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
+	if _, err := op.WaitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
 		t.Fatal(err)
 	}
 	if problems := f.checkOSDs(); len(problems) > 0 {
@@ -141,11 +141,11 @@ func TestScale(t *testing.T) {
 	checkCluster(t, ctx, c, osdCount)
 	r.printf("OSD Deployments: %d created %s after the last Job completed; Jobs all deleted after %s",
 		n.osdsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
-	st, _ = op.stats()
-	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.rssBytes)/(1<<20))
+	st, _ = op.Usage()
+	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.RSSBytes)/(1<<20))
 	peak := st
 	if profiling() {
-		if err := op.saveProfile(strings.TrimSuffix(op.logPath, ".log")+".heap.pprof", "heap"); err != nil {
+		if err := op.saveProfile(strings.TrimSuffix(op.LogPath, ".log")+".heap.pprof", "heap"); err != nil {
 			t.Log(err)
 		}
 	}
@@ -155,7 +155,7 @@ func TestScale(t *testing.T) {
 	// left out of the count; leases are the API server's own heartbeats.
 	f.paused.Store(true)
 	harnessWrites := f.writes.Load()
-	q0, err := op.queues(ctx)
+	q0, err := op.Queues(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestScale(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("labelling Nodes: %v", err)
 	}
-	idleAt, err := op.waitIdle(ctx, q0.reconciles, 3*time.Second, phaseTimeout)
+	idleAt, err := op.WaitIdle(ctx, q0.Reconciles, 3*time.Second, phaseTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,17 +178,17 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q1, _ := op.queues(ctx)
+	q1, _ := op.Queues(ctx)
 	touchWrites := after.since(before, "nodes", "leases")
 	r.printf("resync after labelling every Node: %d operator writes (%s); %s reconciles; idle %s after the first label",
-		touchWrites.total(), touchWrites, reconcileDelta(q0.reconciles, q1.reconciles), secs(idleAt.Sub(start)))
-	st, _ = op.stats()
+		touchWrites.total(), touchWrites, reconcileDelta(q0.Reconciles, q1.Reconciles), secs(idleAt.Sub(start)))
+	st, _ = op.Usage()
 	peak = st
 
 	// Phase 4b: a restarted operator lists everything again and
 	// reconciles it. The harness writes nothing meanwhile.
-	op.stop()
-	if fs, ok := op.finalStats(); ok {
+	op.Stop()
+	if fs, ok := op.FinalUsage(); ok {
 		peak = fs
 	}
 	before, err = api.writes(ctx)
@@ -197,7 +197,7 @@ func TestScale(t *testing.T) {
 	}
 	start = time.Now()
 	op2 := startOperator(t, bin, api.kubeconfig, operatorNS, filepath.Join(dir, "operator-restarted.log"))
-	idleAt, err = op2.waitIdle(ctx, nil, 3*time.Second, phaseTimeout)
+	idleAt, err = op2.WaitIdle(ctx, nil, 3*time.Second, phaseTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,10 +209,10 @@ func TestScale(t *testing.T) {
 	if held := f.writes.Load() - harnessWrites; held != 0 {
 		t.Errorf("the harness wrote %d times while it measured the operator's writes", held)
 	}
-	st2, _ := op2.stats()
+	st2, _ := op2.Usage()
 	r.printf("resync after a restart: %d writes (%s); idle %s after start; restarted operator %s",
 		restartWrites.total(), restartWrites, secs(idleAt.Sub(start)), st2)
-	op2.stop()
+	op2.Stop()
 	f.paused.Store(false)
 
 	// Phase 3: a plain client writes the same objects with as many writes
@@ -305,7 +305,7 @@ func waitFor(t *testing.T, api *apiServer, op *operator, f *fleet, what string, 
 		if problems := f.failures(); len(problems) > 0 {
 			t.Fatalf("waiting for %s: wrong results:\n%s", what, strings.Join(problems, "\n"))
 		}
-		if exited, err := op.exited(); exited {
+		if exited, err := op.Exited(); exited {
 			t.Fatalf("waiting for %s: the operator exited: %v", what, err)
 		}
 		n := f.counts()

@@ -27,6 +27,12 @@ type Options struct {
 	// so Deployments, DaemonSets and Jobs get pods that run on simulated
 	// nodes.
 	Full bool
+	// ExtraArgs adds command-line flags to the processes a Full control
+	// plane starts, by process name ("kube-controller-manager",
+	// "kube-scheduler", "kwok"), after the default ones: a flag given
+	// again here overrides its default (kwok's --config adds a file).
+	// Benchmarks raise client rate limits and parallelism this way.
+	ExtraArgs map[string][]string
 }
 
 // ControlPlane is a running etcd and kube-apiserver with this project's CRDs.
@@ -91,7 +97,7 @@ func Start(o Options) (*ControlPlane, error) {
 		return nil, err
 	}
 	if o.Full {
-		if err := cp.startControllers(o.BinDir, api.CertDir); err != nil {
+		if err := cp.startControllers(o.BinDir, api.CertDir, o.ExtraArgs); err != nil {
 			_ = cp.Stop()
 			return nil, err
 		}

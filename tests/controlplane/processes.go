@@ -50,8 +50,9 @@ func (p *process) stop() {
 
 // startControllers starts kube-controller-manager, kube-scheduler and kwok
 // against the API server, all talking to loopback only. certDir holds the
-// API server's service-account signing key.
-func (c *ControlPlane) startControllers(binDir, certDir string) error {
+// API server's service-account signing key; extra holds flags to add, by
+// process name.
+func (c *ControlPlane) startControllers(binDir, certDir string, extra map[string][]string) error {
 	caFile := filepath.Join(c.Dir, "ca.crt")
 	if err := os.WriteFile(caFile, c.Config.CAData, 0o644); err != nil {
 		return fmt.Errorf("writing CA: %w", err)
@@ -94,7 +95,7 @@ func (c *ControlPlane) startControllers(binDir, certDir string) error {
 		}},
 	}
 	for _, s := range specs {
-		p, err := start(c.Dir, s.name, filepath.Join(binDir, s.name), s.args...)
+		p, err := start(c.Dir, s.name, filepath.Join(binDir, s.name), append(s.args, extra[s.name]...)...)
 		if err != nil {
 			return err
 		}

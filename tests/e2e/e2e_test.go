@@ -24,6 +24,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
 	"github.com/ceph-operator/ceph-operator/tests/simnode"
 )
 
@@ -74,7 +75,7 @@ func runMain(m *testing.M) int {
 	}
 	defer func() { _ = cp.Stop() }()
 	fmt.Printf("e2e: control plane with controller-manager, scheduler and kwok up in %s\n", time.Since(start).Round(100*time.Millisecond))
-	if operatorKubeconfig, err = installOperatorRBAC(context.Background(), dir); err != nil {
+	if operatorKubeconfig, err = operatorproc.InstallRBAC(context.Background(), cp.Client, cp.Kubeconfig, namespace, dir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

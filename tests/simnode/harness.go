@@ -20,14 +20,22 @@ import (
 
 // Harness runs simulated nodes for one CephCluster on a control plane with
 // kwok: it registers Node objects (kwok makes them Ready and runs their
-// pods), runs one real agent process per node against the node's fixture
-// root, and, when a prepare Job has run, writes BlueStore labels onto the
-// Job's devices as ceph-volume would.
+// pods), runs one real agent per node against the node's fixture root (a
+// process, or part of a Fleet), and, when a prepare Job has run, writes
+// BlueStore labels onto the Job's devices as ceph-volume would.
 type Harness struct {
 	// Client talks to the API server as an administrator.
 	Client client.Client
-	// Agent configures the agent processes.
+	// Agent configures the agents: Namespace and FSID always, the rest
+	// only for agent processes.
 	Agent AgentOptions
+	// Fleet, when set, runs the agents inside this process instead of one
+	// process per node.
+	Fleet *Fleet
+	// Cache, when set, is where the harness lists prepare Jobs and OSD
+	// Deployments (an informer cache, say); nil means Client, which asks
+	// the API server each time.
+	Cache client.Reader
 	// Dir holds one fixture root per node.
 	Dir string
 
@@ -38,11 +46,22 @@ type Harness struct {
 	// means the operator prepared a device twice.
 	scheduled map[string]int
 	done      map[string]bool
+	// lastReport is when the harness last played the health reporter.
+	lastReport time.Time
 }
 
 type simNode struct {
 	root  *Root
-	agent *Agent
+	agent nodeAgent
+}
+
+// nodeAgent is a simulated node's running discovery agent.
+type nodeAgent interface {
+	// DiskChanged tells the agent that the harness wrote to a disk, as
+	// the kernel would with a uevent.
+	DiskChanged(kernelName string)
+	// Stop stops the agent and waits for it.
+	Stop()
 }
 
 // NewHarness returns a harness; call AddNode, then Run.
@@ -65,7 +84,12 @@ func (h *Harness) AddNode(ctx context.Context, name string, kinds []string) erro
 	if err := h.Client.Create(ctx, node); err != nil {
 		return fmt.Errorf("registering node %s: %w", name, err)
 	}
-	agent, err := StartAgent(ctx, h.Agent, name, root.Dir)
+	var agent nodeAgent
+	if h.Fleet != nil {
+		agent, err = h.Fleet.Start(ctx, name, root.Dir, h.Agent.Namespace, h.Agent.FSID)
+	} else {
+		agent, err = StartAgent(ctx, h.Agent, name, root.Dir)
+	}
 	if err != nil {
 		return err
 	}
@@ -86,7 +110,8 @@ func (h *Harness) HotPlug(name, kind string) (string, error) {
 	return n.root.AddDisk(kind)
 }
 
-// Run plays ceph-volume for every prepare Job that has run, until ctx ends.
+// Run plays ceph-volume for every prepare Job that has run, and the health
+// reporter, until ctx ends.
 func (h *Harness) Run(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -104,8 +129,18 @@ func (h *Harness) Run(ctx context.Context) {
 
 // step writes labels for Jobs whose pod finished.
 func (h *Harness) step(ctx context.Context) error {
+	if time.Since(h.lastReport) >= reportInterval {
+		h.lastReport = time.Now()
+		if err := h.report(ctx); err != nil {
+			return err
+		}
+	}
 	var jobs batchv1.JobList
-	if err := h.Client.List(ctx, &jobs, client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}); err != nil {
+	reader := h.Cache
+	if reader == nil {
+		reader = h.Client
+	}
+	if err := reader.List(ctx, &jobs, client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}); err != nil {
 		return err
 	}
 	h.mu.Lock()
@@ -123,20 +158,25 @@ func (h *Harness) step(ctx context.Context) error {
 		if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 			return fmt.Errorf("reading devices of Job %s: %w", job.Name, err)
 		}
+		free, err := availableDevices(node.root.Dir, h.Agent.FSID)
+		if err != nil {
+			return err
+		}
 		for _, d := range devices {
 			h.scheduled[d.ID]++
 			// Like agent prepare, only an empty device is written.
-			free, err := available(node.root.Dir, d.Path, h.Agent.FSID)
+			kernelName, err := kernelNameOf(node.root.Dir, d.Path)
 			if err != nil {
 				return err
 			}
-			if !free {
+			if !free[kernelName] {
 				continue
 			}
 			if err := WriteOSD(node.root.Dir, d.Path, h.Agent.FSID, h.nextOSD); err != nil {
 				return err
 			}
 			h.nextOSD++
+			node.agent.DiskChanged(kernelName)
 		}
 		h.done[string(job.UID)] = true
 	}
@@ -157,22 +197,30 @@ func (h *Harness) PreparedTwice() []string {
 	return out
 }
 
-// available re-checks a device the way agent prepare does.
-func available(root, devPath, fsid string) (bool, error) {
-	target, err := filepath.EvalSymlinks(filepath.Join(root, devPath))
-	if err != nil {
-		return false, fmt.Errorf("resolving %s: %w", devPath, err)
-	}
+// availableDevices re-checks a node's devices the way agent prepare does
+// and returns the kernel names of those still available.
+func availableDevices(root, fsid string) (map[string]bool, error) {
 	devices, err := discovery.Scanner{Root: root}.Scan()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	out := map[string]bool{}
 	for _, d := range devices {
-		if d.KernelName == filepath.Base(target) {
-			return discovery.Evaluate(d, discovery.Options{ClusterFSID: fsid}).State == discovery.StateAvailable, nil
+		if discovery.Evaluate(d, discovery.Options{ClusterFSID: fsid}).State == discovery.StateAvailable {
+			out[d.KernelName] = true
 		}
 	}
-	return false, nil
+	return out, nil
+}
+
+// kernelNameOf resolves a /dev path (usually a by-id link) under root to
+// the device's kernel name.
+func kernelNameOf(root, devPath string) (string, error) {
+	target, err := filepath.EvalSymlinks(filepath.Join(root, devPath))
+	if err != nil {
+		return "", fmt.Errorf("resolving %s: %w", devPath, err)
+	}
+	return filepath.Base(target), nil
 }
 
 // Stop stops every agent.

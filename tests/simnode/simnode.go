@@ -1,13 +1,15 @@
 // Package simnode simulates the disks of nodes on this machine: each node gets
 // a fixture root (sysfs, udev database, /dev with sparse device files and real
 // on-disk signatures, mount table) and the real `agent discover` binary runs
-// against it as a local process. When a prepare Job for a node succeeds, the
+// against it as a local process, or, for many nodes, the same agent loop runs
+// inside the test process (Fleet). When a prepare Job for a node succeeds, the
 // harness plays ceph-volume by writing a BlueStore label onto the node's
 // fixture device, exactly the format the scanner reads on a real disk.
 package simnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -195,6 +197,12 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 		"--mountinfo", "/proc/self/mountinfo",
 		"--cluster-fsid", o.FSID,
 	}, o.ExtraArgs...)
+	ceph, err := simulatedCeph(o.LogDir)
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	args = append(args, "--ceph-binary", ceph)
 	cmd := exec.CommandContext(ctx, o.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -206,6 +214,33 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 	go func() { a.done <- cmd.Wait(); logFile.Close() }()
 	return a, nil
 }
+
+// SimulatedCephVersion is the Ceph release simulated nodes' images report.
+const SimulatedCephVersion = "16.2.15"
+
+// simulatedCeph writes, once, a ceph tool into dir that answers --version
+// as the Ceph image of a simulated node would, and returns its path.
+func simulatedCeph(dir string) (string, error) {
+	p := filepath.Join(dir, "simulated-ceph")
+	script := "#!/bin/sh\necho 'ceph version " + SimulatedCephVersion + " (simulated) pacific (stable)'\n"
+	f, err := os.CreateTemp(dir, "simulated-ceph-")
+	if err == nil {
+		_, err = f.WriteString(script)
+		err = errors.Join(err, f.Chmod(0o755), f.Close())
+	}
+	if err == nil {
+		// Several agents may start at once: each renames its own copy.
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		return "", fmt.Errorf("writing the simulated ceph tool: %w", err)
+	}
+	return p, nil
+}
+
+// DiskChanged does nothing: a separate agent process gets no uevents from
+// the harness; its --resync-interval stands in for them.
+func (a *Agent) DiskChanged(string) {}
 
 // Stop stops the agent and waits for it.
 func (a *Agent) Stop() {
