@@ -66,12 +66,20 @@ verify-fmt:
 test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 	$(MAKE) fuzz
+	$(MAKE) test-real-if-root
+
+# The real-node e2e needs root (loop devices, containerd, the kubelet); as
+# root `make test` runs it, otherwise it says why it is skipped.
+.PHONY: test-real-if-root
+test-real-if-root:
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) test-real; \
+	else echo "test-real: skipped (needs root: run 'sudo make test-real')"; fi
 
 # Each fuzz target runs for FUZZTIME in `make test` (its seed corpus also
 # runs in every plain `go test`); run longer with e.g. `make fuzz FUZZTIME=10m`.
 FUZZTIME ?= 5s
 FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo \
-	./internal/ceph:FuzzParseBlueStoreLabel ./internal/agent:FuzzParseUevent
+	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME.
@@ -93,6 +101,14 @@ test-e2e: e2e-assets $(KUSTOMIZE) ## Run only the end-to-end tests (full control
 bench: envtest-assets ## Run the scale benchmark (1,000 nodes x 12 disks, 10-20 min; prints figures).
 	CEPH_OPERATOR_BENCH=1 KUBEBUILDER_ASSETS=$(BIN) go test ./tests/bench -run TestScale -v -count=1 -timeout 60m
 
+# Sizes of the full-control-plane scale run; e.g. `make bench-e2e BENCH_E2E_NODES=10`.
+BENCH_E2E_NODES ?= 100,1000
+
+.PHONY: bench-e2e
+bench-e2e: e2e-assets ## Run the scale run on a full control plane (100 and 1,000 kwok nodes x 12 disks; prints figures).
+	CEPH_OPERATOR_BENCH_E2E=1 BENCH_E2E_NODES=$(BENCH_E2E_NODES) KUBEBUILDER_ASSETS=$(BIN) \
+		go test ./tests/benche2e -run TestScaleE2E -v -count=1 -timeout 240m
+
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
 	hack/build-controlplane.sh etcd kube-apiserver kubectl
@@ -100,6 +116,32 @@ envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
 .PHONY: e2e-assets
 e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
 	hack/build-controlplane.sh kube-controller-manager kube-scheduler kwok
+
+##@ Real node (root only)
+
+.PHONY: realnode-assets
+realnode-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler, kubelet and kube-proxy into bin/.
+	hack/build-controlplane.sh kube-controller-manager kube-scheduler kubelet kube-proxy
+
+.PHONY: realnode-tools
+realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (root only).
+	hack/install-realnode-tools.sh
+
+.PHONY: cluster-up
+cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
+	go run ./tests/realnode/cmd up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
+	go run ./tests/realnode/cmd down
+
+.PHONY: test-real
+test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: operator from config/default on the real node, real Ceph, loop devices (root).
+	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) go test -count=1 -v -timeout 45m ./tests/realceph/
+
+.PHONY: test-realnode
+test-realnode: realnode-assets realnode-tools ## Prove the real node: Ready, pods on host and pod network, clean teardown.
+	CEPH_OPERATOR_REAL=1 go test -count=1 -v -timeout 20m ./tests/realnode/
 
 ##@ Build
 
@@ -118,6 +160,93 @@ demo: build e2e-assets ## Start a local control plane with simulated nodes, the 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a Docker engine).
 	docker build -t $(IMG) .
+
+##@ Local images (no registry: for the real-node tests)
+
+# The release image is built from the Dockerfile with a Docker engine and
+# pushed to a registry. The real-node tests have neither, so these targets
+# build images with the same contents as OCI layout archives
+# (hack/ociimage) and import them into a containerd. See README.md.
+IMAGES_DIR := $(BIN)/images
+OCIIMAGE := $(BIN)/ociimage
+OPERATOR_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator.tar
+# The Ceph image the real-node tests run: Debian bookworm's Ceph 16.2. The
+# samples and README use a current upstream release. Its registry is
+# localhost so that even an accidental pull stays on this machine.
+CEPH_TEST_IMG ?= localhost/ceph-operator/ceph-test:v16.2
+CEPH_IMAGE_TAR := $(IMAGES_DIR)/ceph-test.tar
+# The root file system is cached here and rebuilt only when the script that
+# makes it (and so its package list) changes. The leading underscore keeps
+# the go tool's ./... patterns out of it.
+CEPH_ROOTFS := $(IMAGES_DIR)/_ceph-rootfs
+# The containerd the images are imported into. The real-node harness runs
+# its own (run/containerd.sock in its directory) and passes that socket;
+# the default is the socket of Debian's containerd service.
+CONTAINERD_ADDRESS ?= /run/containerd/containerd.sock
+CONTAINERD_NAMESPACE ?= k8s.io
+CONTAINERD_SNAPSHOTTER ?= overlayfs
+CTR ?= ctr
+IMAGE_PATH_ENV := PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+$(OCIIMAGE): $(wildcard hack/ociimage/*.go)
+	CGO_ENABLED=0 go build -trimpath -o $@ ./hack/ociimage
+
+# Always re-run: go build is incremental and packing a static binary takes
+# a second, while a stale binary in a test image is hard to notice. The
+# binary is built as the Dockerfile builds it (which has no .git, hence
+# -buildvcs=false: the same source gives the same image digest), and the
+# contents mirror its distroless/static:nonroot stage: the binary, passwd
+# and group with nonroot (65532), /tmp and nonroot's home.
+# No CA bundle: the operator talks only to the API server, whose CA comes
+# with its service account.
+.PHONY: image-operator
+image-operator: $(OCIIMAGE) ## Build the operator image as an OCI layout archive (bin/images/ceph-operator.tar) named IMG.
+	@mkdir -p $(IMAGES_DIR)/operator
+	CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+		-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
+		-o $(IMAGES_DIR)/operator/ceph-operator ./cmd
+	$(OCIIMAGE) -o $(OPERATOR_IMAGE_TAR) -ref $(IMG) \
+		-file $(IMAGES_DIR)/operator/ceph-operator:/ceph-operator:0755 \
+		-file hack/images/operator/passwd:/etc/passwd:0644 \
+		-file hack/images/operator/group:/etc/group:0644 \
+		-dir /tmp:1777 -dir /home/nonroot:0700:65532:65532 \
+		-env $(IMAGE_PATH_ENV) -workdir / -user 65532:65532 \
+		-entrypoint '["/ceph-operator"]' -cmd '["manager"]'
+
+.PHONY: image-ceph
+image-ceph: $(CEPH_IMAGE_TAR) ## Build the Ceph test image from Debian's packages (root; bin/images/ceph-test.tar) named CEPH_TEST_IMG.
+
+# The script writes the package list last, so it marks a complete rootfs.
+$(CEPH_ROOTFS).packages: hack/images/ceph-rootfs.sh
+	@mkdir -p $(IMAGES_DIR)
+	hack/images/ceph-rootfs.sh $(CEPH_ROOTFS)
+
+# Changes when CEPH_TEST_IMG does, so the archive is renamed without
+# rebuilding the root file system.
+$(IMAGES_DIR)/ceph-test.ref: FORCE
+	@mkdir -p $(@D); echo '$(CEPH_TEST_IMG)' | cmp -s - $@ || echo '$(CEPH_TEST_IMG)' >$@
+
+$(CEPH_IMAGE_TAR): $(CEPH_ROOTFS).packages $(IMAGES_DIR)/ceph-test.ref $(OCIIMAGE)
+	$(OCIIMAGE) -o $@ -ref $(CEPH_TEST_IMG) -rootfs $(CEPH_ROOTFS) \
+		-env $(IMAGE_PATH_ENV) -workdir / -cmd '["/bin/bash"]' \
+		-label org.opencontainers.image.title=ceph-test \
+		-label org.opencontainers.image.description="Debian's Ceph packages, for ceph-operator's real-node tests" \
+		-label org.opencontainers.image.version=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages)
+
+.PHONY: images
+images: image-operator image-ceph ## Build both local images.
+
+.PHONY: images-import
+images-import: images ## Import both images into the containerd at CONTAINERD_ADDRESS, namespace k8s.io (root).
+	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
+		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(OPERATOR_IMAGE_TAR)
+	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
+		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(CEPH_IMAGE_TAR)
+	@$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images ls -q | grep -qx '$(IMG)' || { echo "$(IMG) is not in containerd after import" >&2; exit 1; }
+	@$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images ls -q | grep -qx '$(CEPH_TEST_IMG)' || { echo "$(CEPH_TEST_IMG) is not in containerd after import" >&2; exit 1; }
+
+.PHONY: FORCE
+FORCE:
 
 ##@ Deployment
 
