@@ -24,7 +24,7 @@ const CleanupConfirmation = "yes-really-destroy-data"
 type CephClusterSpec struct {
 	// Image is the Ceph container image that runs the monitors, the OSDs and
 	// the node agent (the operator copies its own binary into it), for
-	// example quay.io/ceph/ceph:v18.2.4. Every node-side tool then matches
+	// example quay.io/ceph/ceph:v19.2.3. Every node-side tool then matches
 	// the cluster's Ceph version.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
