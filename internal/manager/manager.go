@@ -302,7 +302,14 @@ func envOr(key, def string) string {
 func setupUpgradeable(mgr ctrl.Manager, o Options) error {
 	factory := o.ConditionFactory
 	if factory == nil {
-		factory = conditions.InClusterFactory{Client: mgr.GetClient()}
+		// An uncached client: the manager's cached one would list and
+		// watch every OperatorCondition, which the operator's RBAC (get,
+		// update and patch of its own) rightly does not allow.
+		direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+		if err != nil {
+			return fmt.Errorf("creating a client for the operator condition: %w", err)
+		}
+		factory = conditions.InClusterFactory{Client: direct}
 	}
 	if _, err := factory.GetNamespacedName(); err != nil {
 		mgr.GetLogger().Info("Not running under OLM; the Upgradeable operator condition is not managed", "reason", err.Error())
