@@ -32,6 +32,16 @@ declare -A module=(
   [kwok]=$root/hack/tools/kwok
 )
 
+# k8s_version_ldflags sets component-base's version variables to the
+# pinned k8s.io/kubernetes version.
+k8s_version_ldflags() {
+  local v major minor vpkg=k8s.io/component-base/version
+  v=$(cd "$mod" && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+  major=${v#v}; major=${major%%.*}
+  minor=${v#v*.}; minor=${minor%%.*}
+  echo "-X $vpkg.gitVersion=$v -X $vpkg.gitMajor=$major -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(etcd kube-apiserver kubectl)
 
@@ -46,7 +56,14 @@ for name in "${targets[@]}"; do
   fi
   echo "build-controlplane: building $name from $p (first build takes several minutes)"
   start=$(date +%s)
-  (cd "${module[$name]:-$mod}" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bindir/$name.tmp" "$p")
+  ldflags='-s -w'
+  if [[ $p == k8s.io/kubernetes/* ]]; then
+    # Stamp the version as Kubernetes' release build does: clients read it
+    # from /version (OLM checks a CSV's minKubeVersion against it), and an
+    # unstamped build reports v0.0.0.
+    ldflags="$ldflags $(k8s_version_ldflags)"
+  fi
+  (cd "${module[$name]:-$mod}" && CGO_ENABLED=0 go build -trimpath -ldflags="$ldflags" -o "$bindir/$name.tmp" "$p")
   mv "$bindir/$name.tmp" "$bindir/$name"
   echo "build-controlplane: built $name in $(( $(date +%s) - start ))s"
 done

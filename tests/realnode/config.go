@@ -40,6 +40,21 @@ const (
 	// cniNetwork names the pod network (host-local keeps its leases under
 	// this name).
 	cniNetwork = "cephrn"
+	// ClusterDNSIP is the cluster IP the kubelet gives pods as their name
+	// server. The harness runs no DNS server: a test that needs Service
+	// names deploys one behind a Service with this address (tests/olm
+	// does); until then lookups fail on this machine.
+	ClusterDNSIP = "10.213.128.10"
+	// RegistryHost is where a test may run an image registry for the node,
+	// on the host network: containerd pulls from it over TLS with the
+	// harness's CA (hosts.toml under certs.d), and the harness issues its
+	// serving certificate (Cluster.RegistryCertFile). Go's proxy rules never
+	// send loopback traffic through containerd's proxy, so this is the one
+	// place a pull can succeed.
+	RegistryHost = "localhost:5000"
+	// frontProxyClient is the user name of the API server's front-proxy
+	// client certificate.
+	frontProxyClient = "front-proxy-client"
 )
 
 // layout is where a cluster keeps its files, under Options.Dir.
@@ -73,6 +88,7 @@ func (l layout) containerdSock() string  { return filepath.Join(l.run, "containe
 func (l layout) cniConfDir() string      { return filepath.Join(l.run, "cni", "net.d") }
 func (l layout) cniIPAM() string         { return filepath.Join(l.run, "cni", "ipam") }
 func (l layout) images() string          { return filepath.Join(l.run, "images") }
+func (l layout) registryHosts() string   { return filepath.Join(l.run, "certs.d") }
 
 // apiServerURL is where every client, on the host or in a host-network pod,
 // reaches the API server.
@@ -142,8 +158,25 @@ oom_score = 0
     bin_dir = "/usr/lib/cni"
     conf_dir = %[6]q
     max_conf_num = 1
+  # Registry hosts: only RegistryHost has a configuration (registryHostsTOML);
+  # every other registry keeps the defaults, and its pulls fail at the proxy.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = %[8]q
 `, l.containerdRoot, l.containerdState(), l.containerdSock(), filepath.Join(l.run, "containerd-opt"), PauseImage, l.cniConfDir(),
-		filepath.Join(l.containerdState(), "runc"))
+		filepath.Join(l.containerdState(), "runc"), l.registryHosts())
+}
+
+// registryHostsTOML renders containerd's host configuration for
+// RegistryHost: TLS, verified with the harness's CA. `ctr images push
+// --hosts-dir` reads it too.
+func registryHostsTOML(l layout) string {
+	// containerd 1.6 refuses a file without a host table.
+	return fmt.Sprintf(`server = "https://%[1]s"
+
+[host."https://%[1]s"]
+  capabilities = ["pull", "resolve", "push"]
+  ca = %[2]q
+`, RegistryHost, l.pkiFile("ca.crt"))
 }
 
 // cniConfig renders the pod network: the bridge plugin on PodBridge (which
@@ -202,8 +235,10 @@ authentication:
 authorization:
   mode: Webhook
 clusterDomain: cluster.local
-# No cluster DNS, and no upstream resolver either: a pod's name lookups must
-# not leave this machine.
+# Pods ask ClusterDNSIP, which only answers when a test deploys a DNS
+# server; there is no upstream resolver: a pod's name lookups must not
+# leave this machine.
+clusterDNS: [%[9]s]
 resolvConf: %[6]s
 podLogsDir: %[7]s
 volumePluginDir: %[8]s
@@ -219,7 +254,7 @@ evictionHard:
   nodefs.inodesFree: 1%%
 serializeImagePulls: false
 `, l.containerdSock(), NodeIP, l.pkiFile("kubelet-serving.crt"), l.pkiFile("kubelet-serving.key"),
-		l.pkiFile("ca.crt"), l.conf("resolv.conf"), podLogs, filepath.Join(l.run, "kubelet-volume-plugins"))
+		l.pkiFile("ca.crt"), l.conf("resolv.conf"), podLogs, filepath.Join(l.run, "kubelet-volume-plugins"), ClusterDNSIP)
 }
 
 // kubeProxyConfig renders kube-proxy's configuration: iptables mode, every
@@ -271,6 +306,16 @@ func apiServerArgs(l layout, etcdURL string) []string {
 		"allow-privileged", "true",
 		"cert-dir", l.pki(),
 		"profiling", "false",
+		// Aggregated API servers (OLM's package server) authenticate the
+		// API server's proxied requests by this client certificate and
+		// take the user from these headers.
+		"proxy-client-cert-file", l.pkiFile("front-proxy-client.crt"),
+		"proxy-client-key-file", l.pkiFile("front-proxy-client.key"),
+		"requestheader-client-ca-file", l.pkiFile("ca.crt"),
+		"requestheader-allowed-names", frontProxyClient,
+		"requestheader-username-headers", "X-Remote-User",
+		"requestheader-group-headers", "X-Remote-Group",
+		"requestheader-extra-headers-prefix", "X-Remote-Extra-",
 	)
 }
 

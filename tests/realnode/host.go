@@ -28,10 +28,14 @@ func run(name string, args ...string) error {
 //     default route.
 //   - PodBridge with podGateway/24, to which the bridge plugin attaches pods.
 //     Creating it here (isGateway false in the CNI configuration) keeps the
-//     plugin from turning on IP forwarding: pods reach NodeIP and Services
-//     by local delivery, which needs none.
+//     plugin from turning on IP forwarding for the whole machine: pods reach
+//     NodeIP and Services backed by host-network pods by local delivery.
+//     A Service backed by a pod (CoreDNS, OLM's catalogs) needs the packet
+//     routed back onto the bridge after kube-proxy rewrote it, so forwarding
+//     is on for packets arriving on PodBridge only (the link's own setting,
+//     gone with the link), without ICMP redirects.
 //   - guardChain, jumped to first from FORWARD, which drops pod traffic
-//     that would leave the pod bridge, in case forwarding is on anyway.
+//     that would leave the pod bridge, and anything forwarded into it.
 func setupNetwork() error {
 	cmds := [][]string{
 		{"ip", "link", "add", NodeLink, "type", "bridge"},
@@ -41,6 +45,8 @@ func setupNetwork() error {
 		{"ip", "link", "add", PodBridge, "type", "bridge"},
 		{"ip", "addr", "add", podGateway + "/24", "dev", PodBridge},
 		{"ip", "link", "set", PodBridge, "up"},
+		{"sysctl", "-q", "-w", "net.ipv4.conf." + PodBridge + ".send_redirects=0"},
+		{"sysctl", "-q", "-w", "net.ipv4.conf." + PodBridge + ".forwarding=1"},
 		{"iptables", "-w", "-N", guardChain},
 		{"iptables", "-w", "-A", guardChain, "-i", PodBridge, "-o", PodBridge, "-j", "RETURN"},
 		{"iptables", "-w", "-A", guardChain, "-i", PodBridge, "-j", "DROP"},

@@ -45,6 +45,12 @@ func identities(node string, ip net.IP, kubernetesService net.IP) []identity {
 		{file: "kubelet-serving", cn: "system:node:" + node, ips: []net.IP{ip}, dns: []string{node}},
 		// The API server's identity towards the kubelet (logs, exec).
 		{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}},
+		// The API server's identity towards aggregated API servers (OLM's
+		// package server), which trust the user it names in its headers.
+		{file: "front-proxy-client", cn: frontProxyClient},
+		// A node-local image registry's serving certificate (RegistryHost):
+		// containerd and host tools trust it through ca.crt.
+		{file: "registry", cn: "realnode-registry", ips: []net.IP{net.ParseIP("127.0.0.1")}, dns: []string{"localhost"}},
 	}
 }
 

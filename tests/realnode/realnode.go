@@ -88,6 +88,16 @@ type Cluster struct {
 	// ContainerdSocket is the node containerd's socket, for
 	// `ctr --address <socket> --namespace k8s.io images import`.
 	ContainerdSocket string
+	// CAFile is the cluster's certificate authority; it also signs
+	// RegistryCertFile, so clients of a registry at RegistryHost trust it
+	// (containerd does already).
+	CAFile string
+	// RegistryCertFile and RegistryKeyFile are the serving key pair for a
+	// registry at RegistryHost.
+	RegistryCertFile, RegistryKeyFile string
+	// RegistryHostsDir is containerd's registry host configuration
+	// directory (for `ctr images push --hosts-dir`).
+	RegistryHostsDir string
 	// LogDir holds every process's log and, under pods/, the containers'
 	// logs; it is kept after Down.
 	LogDir string
@@ -102,7 +112,7 @@ type Cluster struct {
 // The binaries the node runs from BinDir, and the host tools it needs.
 var (
 	kubeBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
-	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
+	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
 )
 
 // Up starts the node and returns when it is Ready and kube-proxy has
@@ -146,6 +156,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 
 	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: o.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), layout: l, opts: o}
+	c.setPKIFiles()
 	if err := c.start(ctx); err != nil {
 		logDir := c.LogDir
 		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
@@ -262,6 +273,7 @@ func deadProcs(s *state) []string {
 // attach connects to a running cluster and checks that it answers.
 func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error) {
 	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: s.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), LogDir: s.LogDir, layout: l, opts: o}
+	c.setPKIFiles()
 	if err := c.connect(); err != nil {
 		return nil, err
 	}
@@ -269,6 +281,12 @@ func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error
 		return nil, err
 	}
 	return c, nil
+}
+
+func (c *Cluster) setPKIFiles() {
+	c.CAFile = c.layout.pkiFile("ca.crt")
+	c.RegistryCertFile, c.RegistryKeyFile = c.layout.pkiFile("registry.crt"), c.layout.pkiFile("registry.key")
+	c.RegistryHostsDir = c.layout.registryHosts()
 }
 
 func (c *Cluster) connect() error {
@@ -399,6 +417,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := c.createDNSService(ctx); err != nil {
+		return err
+	}
 	for _, p := range s.Procs {
 		if !p.alive() {
 			return fmt.Errorf("%s exited; see %s", p.Name, p.Log)
@@ -406,6 +427,33 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	step("up", begin)
 	return nil
+}
+
+// createDNSService creates the kube-dns Service at ClusterDNSIP, the name
+// server the kubelet gives pods, without a DNS server behind it: kube-proxy
+// then rejects lookups at once (rather than dropping them, which would make
+// every lookup wait for its timeout). A test that needs Service names runs
+// a server with the label k8s-app=kube-dns in kube-system (tests/olm does).
+func (c *Cluster) createDNSService(ctx context.Context) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: ClusterDNSIP,
+			Selector:  map[string]string{"k8s-app": "kube-dns"},
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	err := waitFor(ctx, time.Minute, "the kube-dns Service", func() error {
+		_, err := c.Clientset.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	return err
 }
 
 // writeFiles writes the certificates, kubeconfigs and configuration files.
@@ -421,8 +469,10 @@ func (c *Cluster) writeFiles() error {
 		filepath.Join(l.cniConfDir(), "10-cephrn.conflist"): cniConfig(l),
 		l.conf("kubelet.yaml"):                              kubeletConfig(l, filepath.Join(c.LogDir, "pods")),
 		l.conf("kube-proxy.yaml"):                           kubeProxyConfig(l, c.opts.Node),
-		// An empty resolver configuration: pods get no name server.
+		// An empty upstream resolver configuration: pods get no name server
+		// but ClusterDNSIP.
 		l.conf("resolv.conf"): "",
+		filepath.Join(l.registryHosts(), RegistryHost, "hosts.toml"): registryHostsTOML(l),
 	}
 	for _, id := range []string{"kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet"} {
 		cert := id
@@ -432,6 +482,9 @@ func (c *Cluster) writeFiles() error {
 		files[l.conf(id+".kubeconfig")] = kubeconfig(apiServerURL(), ca, l.pkiFile(cert+".crt"), l.pkiFile(cert+".key"))
 	}
 	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		}
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return fmt.Errorf("writing %s: %w", path, err)
 		}
