@@ -330,7 +330,6 @@ $(SCORECARD_TEST): hack/tools/operator-sdk/go.mod
 ##@ Catalog
 
 OPM := $(BIN)/opm
-CATALOG_IMG ?= $(IMAGE_TAG_BASE)-catalog:v$(VERSION)
 CATALOG_DIR := catalog/ceph-operator
 
 # The file-based catalog holds one package, ceph-operator, with the alpha
@@ -353,9 +352,72 @@ verify-catalog: $(OPM) ## Fail when the committed catalog is stale.
 	$(MAKE) --no-print-directory catalog >"$$snap/catalog.log" 2>&1 || { cat "$$snap/catalog.log"; exit 1; }; \
 	diff -r "$$snap/catalog" catalog || { echo "The catalog is stale; run 'make catalog' and commit it." >&2; exit 1; }
 
-.PHONY: catalog-build
-catalog-build: ## Build the catalog image (needs a Docker engine).
+.PHONY: catalog-docker-build
+catalog-docker-build: ## Build the catalog image CATALOG_IMG with a Docker engine (for a real registry).
 	docker build -f catalog.Dockerfile -t $(CATALOG_IMG) .
 
 $(OPM): hack/tools/opm/go.mod
 	rm -f $@ && hack/build-tools.sh opm
+
+##@ OLM on the real node (root only)
+
+# `make bundle-build catalog-build` write the bundle image and the
+# file-based catalog image as OCI layout archives (hack/ociimage, no Docker
+# engine) under bin/images/, named for the real node's registry
+# (realnode.RegistryHost) unless IMG, BUNDLE_IMG and CATALOG_IMG name a
+# real registry's images: the bundle's CSV then runs IMG and the catalog
+# points at BUNDLE_IMG. The committed bundle/ and catalog/ are not changed:
+# they are copied under bin/olm/ and only the image references are set.
+OLM_REGISTRY ?= localhost:5000
+LOCAL_IMAGE_TAG_BASE := $(OLM_REGISTRY)/ceph-operator/ceph-operator
+ifeq ($(origin IMG),file)
+BUNDLE_OPERATOR_IMG := $(LOCAL_IMAGE_TAG_BASE):v$(VERSION)
+else
+BUNDLE_OPERATOR_IMG := $(IMG)
+endif
+BUNDLE_IMG ?= $(LOCAL_IMAGE_TAG_BASE)-bundle:v$(VERSION)
+CATALOG_IMG ?= $(LOCAL_IMAGE_TAG_BASE)-catalog:v$(VERSION)
+OLM_DIR := $(BIN)/olm
+BUNDLE_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator-bundle.tar
+CATALOG_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator-catalog.tar
+# The committed bundle runs this image; bundle-build swaps it for
+# BUNDLE_OPERATOR_IMG.
+COMMITTED_IMG := $(IMAGE_TAG_BASE):v$(VERSION)
+
+.PHONY: olm-tools
+olm-tools: ## Build OLM, opm, the registry, CoreDNS and the helper utilities (static) into bin/olm/.
+	hack/build-olm-tools.sh
+
+# The labels and layout are bundle.Dockerfile's.
+.PHONY: bundle-build
+bundle-build: $(OCIIMAGE) ## Build the bundle image (bin/images/ceph-operator-bundle.tar) named BUNDLE_IMG, running IMG.
+	rm -rf $(OLM_DIR)/bundle && mkdir -p $(OLM_DIR) && cp -a bundle $(OLM_DIR)/bundle
+	sed -i 's|$(COMMITTED_IMG)|$(BUNDLE_OPERATOR_IMG)|g' $(OLM_DIR)/bundle/manifests/ceph-operator.clusterserviceversion.yaml
+	$(OCIIMAGE) -o $(BUNDLE_IMAGE_TAR) -ref $(BUNDLE_IMG) \
+		-file $(OLM_DIR)/bundle/metadata/annotations.yaml:/metadata/annotations.yaml:0644 \
+		-file $(OLM_DIR)/bundle/tests/scorecard/config.yaml:/tests/scorecard/config.yaml:0644 \
+		$$(for f in $(OLM_DIR)/bundle/manifests/*; do printf -- '-file %s:/manifests/%s:0644 ' $$f $$(basename $$f); done) \
+		$$(sed -n 's/^LABEL \(.*\)$$/-label \1/p' bundle.Dockerfile)
+
+# The catalog is rendered as `make catalog` does, from the bundle staged by
+# bundle-build, and served from /configs with a prebuilt cache, as
+# catalog.Dockerfile's image is; the image holds opm and grpc_health_probe
+# (bin/olm, static) instead of the upstream opm base image.
+.PHONY: catalog-build
+catalog-build: $(OPM) $(OCIIMAGE) olm-tools ## Build the catalog image (bin/images/ceph-operator-catalog.tar) named CATALOG_IMG, listing BUNDLE_IMG.
+	@test -d $(OLM_DIR)/bundle || { echo "catalog-build: run 'make bundle-build' first" >&2; exit 1; }
+	rm -rf $(OLM_DIR)/catalog-root && mkdir -p $(OLM_DIR)/catalog-root/configs/ceph-operator $(OLM_DIR)/catalog-root/tmp
+	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
+	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
+	  $(OPM) render $(OLM_DIR)/bundle --alpha-image-ref-template '$(BUNDLE_IMG)' --output yaml; \
+	} > $(OLM_DIR)/catalog-root/configs/ceph-operator/catalog.yaml
+	$(OPM) validate $(OLM_DIR)/catalog-root/configs
+	$(OLM_DIR)/opm serve $(OLM_DIR)/catalog-root/configs --cache-dir=$(OLM_DIR)/catalog-root/tmp/cache --cache-only
+	$(OCIIMAGE) -o $(CATALOG_IMAGE_TAR) -ref $(CATALOG_IMG) -rootfs $(OLM_DIR)/catalog-root \
+		-file $(OLM_DIR)/opm:/bin/opm:0755 -file $(OLM_DIR)/grpc_health_probe:/bin/grpc_health_probe:0755 \
+		-env $(IMAGE_PATH_ENV) -entrypoint '["/bin/opm"]' -cmd '["serve","/configs","--cache-dir=/tmp/cache"]' \
+		-label operators.operatorframework.io.index.configs.v1=/configs
+
+.PHONY: test-olm
+test-olm: realnode-assets realnode-tools images olm-tools bundle-build catalog-build $(OPERATOR_SDK) $(SCORECARD_TEST) ## OLM for real on the real node: run bundle, Subscription, upgrade, scorecard (root).
+	CEPH_OPERATOR_OLM=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) go test -count=1 -v -timeout 60m ./tests/olm/

@@ -1,0 +1,13 @@
+module github.com/ceph-operator/ceph-operator/hack/tools/shell
+
+go 1.26.0
+
+require (
+	github.com/u-root/u-root v0.16.0
+	mvdan.cc/sh/v3 v3.14.1
+)
+
+require (
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/term v0.45.0 // indirect
+)
