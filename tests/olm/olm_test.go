@@ -229,6 +229,14 @@ func installOLM(t *testing.T, ctx context.Context, e *env) {
 		_, err := kubectl(ctx, e.cluster, "", "get", "packagemanifests", "-n", "olm")
 		return err
 	})
+	// OLM resolves every Subscription against all catalogs its namespace
+	// sees, the global ones in "olm" included; while one cannot be reached
+	// resolution fails and its retries back off to many minutes. On a
+	// production cluster the default catalog is served long before anyone
+	// installs; here it is waited for.
+	waitFor(t, ctx, 3*time.Minute, "the default catalog", func() error {
+		return catalogReady(ctx, e.c, "olm", "operatorhubio-catalog")
+	})
 }
 
 // testRunBundle: `operator-sdk run bundle` with the local opm image as the
@@ -317,10 +325,15 @@ func testSubscription(t *testing.T, ctx context.Context, e *env) {
 		Spec: &operatorsv1alpha1.SubscriptionSpec{Package: "ceph-operator", Channel: "alpha",
 			CatalogSource: "ceph-operator", CatalogSourceNamespace: "olm", InstallPlanApproval: operatorsv1alpha1.ApprovalAutomatic},
 	}
-	for _, o := range []client.Object{cs, og, sub} {
+	// As on OperatorHub, the package is chosen once its catalog serves it.
+	for _, o := range []client.Object{cs, og} {
 		if err := e.c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
+	}
+	waitFor(t, ctx, 3*time.Minute, "the catalog", func() error { return catalogReady(ctx, e.c, "olm", cs.Name) })
+	if err := e.c.Create(ctx, sub); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
 	}
 	waitFor(t, ctx, 8*time.Minute, csvV1+" Succeeded", func() error {
 		if err := csvSucceeded(ctx, e.c, namespace, csvV1); err != nil {
@@ -625,6 +638,19 @@ func csvSucceeded(ctx context.Context, c client.Client, ns, name string) error {
 	}
 	if csv.Status.Phase != operatorsv1alpha1.CSVPhaseSucceeded {
 		return fmt.Errorf("CSV %s is %s/%s: %s", name, csv.Status.Phase, csv.Status.Reason, csv.Status.Message)
+	}
+	return nil
+}
+
+// catalogReady checks that OLM's connection to a catalog's registry is
+// READY.
+func catalogReady(ctx context.Context, c client.Client, ns, name string) error {
+	cs := &operatorsv1alpha1.CatalogSource{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, cs); err != nil {
+		return err
+	}
+	if st := cs.Status.GRPCConnectionState; st == nil || st.LastObservedState != "READY" {
+		return fmt.Errorf("CatalogSource %s/%s connection: %+v", ns, name, st)
 	}
 	return nil
 }
