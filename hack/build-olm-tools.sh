@@ -7,7 +7,7 @@
 #   grpc_health_probe                                 catalog pods' probe (hack/tools/olm)
 #   opm                                               operator-registry, static (hack/tools/opm)
 #   registry                                          distribution v3 (hack/tools/registry)
-#   coredns                                           cluster DNS (hack/tools/coredns)
+#   coredns                                           cluster DNS, five plugins (hack/tools/coredns)
 #   sh, cp, cat                                       helper-container utilities (hack/tools/shell)
 #
 # into bin/olm/. Every binary is static (CGO_ENABLED=0): the images have no C
@@ -57,6 +57,6 @@ build olm "olm catalog package-server copy-content cpb grpc-health-probe" \
 [ -x "$out/grpc_health_probe" ] && [ ! "$out/grpc-health-probe" -nt "$out/grpc_health_probe" ] || cp "$out/grpc-health-probe" "$out/grpc_health_probe"
 build opm opm -tags "$opmtags" -ldflags "-s -w" github.com/operator-framework/operator-registry/cmd/opm
 build registry registry -ldflags "-s -w" github.com/distribution/distribution/v3/cmd/registry
-build coredns coredns -ldflags "-s -w" github.com/coredns/coredns
+build coredns coredns -ldflags "-s -w" .
 build shell "gosh cp cat" -ldflags "-s -w" \
   mvdan.cc/sh/v3/cmd/gosh github.com/u-root/u-root/cmds/core/cp github.com/u-root/u-root/cmds/core/cat
