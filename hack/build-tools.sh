@@ -46,9 +46,10 @@ for name in "${targets[@]}"; do
   echo "build-tools: building $name from $p (first build takes several minutes)"
   start=$(date +%s)
   if [ "$name" = opm ]; then
-    # opm links SQLite (cgo; json1 enables its JSON functions) for the older
-    # index format; the file-based catalog commands do not use it.
-    (cd "$root/hack/tools/opm" && CGO_ENABLED=1 go build -trimpath -tags "json1,$tags" -ldflags "-s -w" -o "$bindir/$name.tmp" "$p")
+    # Static, with the flags hack/build-olm-tools.sh builds bin/olm/opm
+    # with, so the second build only links. Without cgo opm has no SQLite
+    # (the older index format); the file-based catalog commands do not use it.
+    (cd "$root/hack/tools/opm" && CGO_ENABLED=0 go build -trimpath -tags "json1,$tags" -ldflags "-s -w" -o "$bindir/$name.tmp" "$p")
   else
     (cd "$mod" && CGO_ENABLED=0 go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$bindir/$name.tmp" "$p")
   fi
