@@ -244,6 +244,17 @@ func installOLM(t *testing.T, ctx context.Context, e *env) {
 // reaching DisksDiscovered, and `operator-sdk cleanup` removing it all.
 func testRunBundle(t *testing.T, ctx context.Context, e *env) {
 	ensureNamespace(t, ctx, e)
+	cleanedUp := false
+	t.Cleanup(func() {
+		// A failed run must not leave its OperatorGroup behind: OLM refuses
+		// a namespace with two, and the Subscription path would fail for it.
+		if cleanedUp {
+			return
+		}
+		out, err := run(context.Background(), e.sdkEnv, filepath.Join(e.p.bin, "operator-sdk"), "cleanup", "ceph-operator",
+			"--namespace", namespace, "--timeout", "4m", "--kubeconfig", e.cluster.Kubeconfig)
+		t.Logf("operator-sdk cleanup after the failure (err %v):\n%s", err, out)
+	})
 	out, err := run(ctx, e.sdkEnv, filepath.Join(e.p.bin, "operator-sdk"), "run", "bundle", bundleImage,
 		"--index-image", opmImage, "--decompression-image", opmImage,
 		"--namespace", namespace, "--timeout", "8m", "--kubeconfig", e.cluster.Kubeconfig)
@@ -266,6 +277,7 @@ func testRunBundle(t *testing.T, ctx context.Context, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cleanedUp = true
 	waitFor(t, ctx, 3*time.Minute, "everything run bundle created to be gone", func() error { return installGone(ctx, e) })
 }
 
