@@ -110,19 +110,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 		}
 	}
 
-	start := time.Now()
-	cluster, err := realnode.Up(ctx, realnode.Options{Log: testLog{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !cluster.AlreadyRunning && os.Getenv("CEPH_OPERATOR_REAL_KEEP") != "1" {
-		t.Cleanup(func() {
-			if err := realnode.Down(context.Background(), realnode.Options{Log: testLog{t}}); err != nil {
-				t.Errorf("taking the node down: %v", err)
-			}
-		})
-	}
-	t.Logf("node %s up after %.1fs (logs in %s)", cluster.Node, time.Since(start).Seconds(), cluster.LogDir)
+	cluster := realnode.UpForTest(ctx, t)
 
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, cephv1.AddToScheme, apiextensionsv1.AddToScheme,
@@ -138,7 +126,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	e := &env{cluster: cluster, c: c, p: p, cephImg: cephImg,
 		sdkEnv: []string{"SSL_CERT_FILE=" + cluster.CAFile, "KUBECONFIG=" + cluster.Kubeconfig}}
 
-	start = time.Now()
+	start := time.Now()
 	archives, err := buildImages(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -734,12 +722,4 @@ func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what stri
 		}
 		time.Sleep(2 * time.Second)
 	}
-}
-
-// testLog writes the node's progress lines to the test log.
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

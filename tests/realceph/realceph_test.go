@@ -84,19 +84,7 @@ func TestRealCeph(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 
-	start := time.Now()
-	cluster, err := realnode.Up(ctx, realnode.Options{Log: testLog{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !cluster.AlreadyRunning && os.Getenv("CEPH_OPERATOR_REAL_KEEP") != "1" {
-		t.Cleanup(func() {
-			if err := realnode.Down(context.Background(), realnode.Options{Log: testLog{t}}); err != nil {
-				t.Errorf("taking the node down: %v", err)
-			}
-		})
-	}
-	t.Logf("node %s up after %.1fs (logs in %s)", cluster.Node, time.Since(start).Seconds(), cluster.LogDir)
+	cluster := realnode.UpForTest(ctx, t)
 
 	importStart := time.Now()
 	for _, a := range []string{operatorArchive, cephArchive} {
@@ -427,12 +415,4 @@ func podSummary(pods []corev1.Pod) string {
 		parts = append(parts, p.Name+"="+string(p.Status.Phase))
 	}
 	return strings.Join(parts, " ")
-}
-
-// testLog writes the node's progress lines to the test log.
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -30,7 +30,7 @@ func TestRealNode(t *testing.T) {
 		t.Fatal("CEPH_OPERATOR_REAL=1 needs root")
 	}
 	ctx := context.Background()
-	o := Options{Log: testWriter{t}}
+	o := Options{Log: TestLog{t}}
 	sysctlsBefore := snapshotSysctls()
 	chainsBefore := snapshotChains()
 	linksBefore := links(t)
@@ -353,12 +353,4 @@ func nsfsMounts(t *testing.T) []string {
 		}
 	}
 	return out
-}
-
-// testWriter sends the harness's progress lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
