@@ -145,7 +145,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	if err := apply(ctx, cluster, m); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 2*time.Minute, "the registry", func() error { return podReady(ctx, c, "kube-system", "node-registry") })
+	realnode.WaitFor(t, ctx, 2*time.Minute, "the registry", func() error { return podReady(ctx, c, "kube-system", "node-registry") })
 	pushes := [][3]string{
 		{filepath.Join(p.images, "ceph-operator.tar"), "quay.io/ceph-operator/ceph-operator:" + operatorVersion, operatorImage},
 		{filepath.Join(p.images, "ceph-operator-bundle.tar"), bundleImage, bundleImage},
@@ -171,7 +171,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	if err := apply(ctx, cluster, corednsManifest()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 3*time.Minute, "CoreDNS", func() error { return deploymentAvailable(ctx, c, "kube-system", "coredns") })
+	realnode.WaitFor(t, ctx, 3*time.Minute, "CoreDNS", func() error { return realnode.DeploymentAvailable(ctx, c, "kube-system", "coredns") })
 	t.Logf("FIGURE CoreDNS available: %.1fs", time.Since(start).Seconds())
 
 	start = time.Now()
@@ -210,10 +210,10 @@ func installOLM(t *testing.T, ctx context.Context, e *env) {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"olm-operator", "catalog-operator"} {
-		waitFor(t, ctx, 5*time.Minute, d, func() error { return deploymentAvailable(ctx, e.c, "olm", d) })
+		realnode.WaitFor(t, ctx, 5*time.Minute, d, func() error { return realnode.DeploymentAvailable(ctx, e.c, "olm", d) })
 	}
-	waitFor(t, ctx, 5*time.Minute, "the packageserver CSV", func() error { return csvSucceeded(ctx, e.c, "olm", "packageserver") })
-	waitFor(t, ctx, 2*time.Minute, "the packagemanifests API", func() error {
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the packageserver CSV", func() error { return csvSucceeded(ctx, e.c, "olm", "packageserver") })
+	realnode.WaitFor(t, ctx, 2*time.Minute, "the packagemanifests API", func() error {
 		_, err := kubectl(ctx, e.cluster, "", "get", "packagemanifests", "-n", "olm")
 		return err
 	})
@@ -222,7 +222,7 @@ func installOLM(t *testing.T, ctx context.Context, e *env) {
 	// resolution fails and its retries back off to many minutes. On a
 	// production cluster the default catalog is served long before anyone
 	// installs; here it is waited for.
-	waitFor(t, ctx, 3*time.Minute, "the default catalog", func() error {
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the default catalog", func() error {
 		return catalogReady(ctx, e.c, "olm", "operatorhubio-catalog")
 	})
 }
@@ -250,9 +250,9 @@ func testRunBundle(t *testing.T, ctx context.Context, e *env) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, time.Minute, "the CSV", func() error { return csvSucceeded(ctx, e.c, namespace, csvV1) })
-	waitFor(t, ctx, 3*time.Minute, "the operator", func() error {
-		return deploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
+	realnode.WaitFor(t, ctx, time.Minute, "the CSV", func() error { return csvSucceeded(ctx, e.c, namespace, csvV1) })
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the operator", func() error {
+		return realnode.DeploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
 	})
 	devices := makeDevices(t, "a")
 	cc := newCluster(e, "ceph-run-bundle", devices)
@@ -266,7 +266,7 @@ func testRunBundle(t *testing.T, ctx context.Context, e *env) {
 		t.Fatal(err)
 	}
 	cleanedUp = true
-	waitFor(t, ctx, 3*time.Minute, "everything run bundle created to be gone", func() error { return installGone(ctx, e) })
+	realnode.WaitFor(t, ctx, 3*time.Minute, "everything run bundle created to be gone", func() error { return installGone(ctx, e) })
 }
 
 // installGone checks that no trace of an install is left in the namespace
@@ -331,18 +331,18 @@ func testSubscription(t *testing.T, ctx context.Context, e *env) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, ctx, 3*time.Minute, "the catalog", func() error { return catalogReady(ctx, e.c, "olm", cs.Name) })
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the catalog", func() error { return catalogReady(ctx, e.c, "olm", cs.Name) })
 	if err := e.c.Create(ctx, sub); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 8*time.Minute, csvV1+" Succeeded", func() error {
+	realnode.WaitFor(t, ctx, 8*time.Minute, csvV1+" Succeeded", func() error {
 		if err := csvSucceeded(ctx, e.c, namespace, csvV1); err != nil {
 			return fmt.Errorf("%w; subscription: %s", err, subscriptionSummary(ctx, e.c))
 		}
 		return nil
 	})
-	waitFor(t, ctx, 3*time.Minute, "the operator", func() error {
-		return deploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the operator", func() error {
+		return realnode.DeploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
 	})
 }
 
@@ -367,7 +367,7 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 	if err := e.c.Delete(ctx, hold); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 2*time.Minute, "Upgradeable=False", func() error {
+	realnode.WaitFor(t, ctx, 2*time.Minute, "Upgradeable=False", func() error {
 		return upgradeableIs(ctx, e.c, csvV1, metav1.ConditionFalse)
 	})
 
@@ -384,7 +384,7 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 		t.Fatal(err)
 	}
 	// OLM resolves the new version and creates its CSV, but holds it.
-	waitFor(t, ctx, 8*time.Minute, csvV2+" held back", func() error {
+	realnode.WaitFor(t, ctx, 8*time.Minute, csvV2+" held back", func() error {
 		csv := &operatorsv1alpha1.ClusterServiceVersion{}
 		if err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: csvV2}, csv); err != nil {
 			return fmt.Errorf("%w; subscription: %s", err, subscriptionSummary(ctx, e.c))
@@ -413,15 +413,15 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 		if err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: csvV1}, &operatorsv1alpha1.ClusterServiceVersion{}); err != nil {
 			t.Fatalf("%s while the upgrade is held: %v", csvV1, err)
 		}
-		if err := deploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager"); err != nil {
+		if err := realnode.DeploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager"); err != nil {
 			t.Fatalf("the operator while the upgrade is held: %v", err)
 		}
 	}
 
 	released := time.Now()
 	releaseHold(ctx, e, hold)
-	waitFor(t, ctx, 8*time.Minute, csvV2+" Succeeded", func() error { return csvSucceeded(ctx, e.c, namespace, csvV2) })
-	waitFor(t, ctx, 3*time.Minute, csvV1+" replaced", func() error {
+	realnode.WaitFor(t, ctx, 8*time.Minute, csvV2+" Succeeded", func() error { return csvSucceeded(ctx, e.c, namespace, csvV2) })
+	realnode.WaitFor(t, ctx, 3*time.Minute, csvV1+" replaced", func() error {
 		err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: csvV1}, &operatorsv1alpha1.ClusterServiceVersion{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -436,11 +436,11 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 	if sub.Status.InstalledCSV != csvV2 {
 		t.Errorf("Subscription installed %q, want %s", sub.Status.InstalledCSV, csvV2)
 	}
-	waitFor(t, ctx, 3*time.Minute, "the upgraded operator", func() error {
-		return deploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the upgraded operator", func() error {
+		return realnode.DeploymentAvailable(ctx, e.c, namespace, "ceph-operator-controller-manager")
 	})
 	// The cluster lived through the upgrade and the new operator serves it.
-	waitFor(t, ctx, 3*time.Minute, "the CephCluster under the new operator", func() error {
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the CephCluster under the new operator", func() error {
 		return clusterCondition(ctx, e.c, cc, cephv1.ConditionDisksDiscovered)
 	})
 }
@@ -568,7 +568,7 @@ func applyClusterUntil(t *testing.T, ctx context.Context, e *env, cc *cephv1.Cep
 	if err := e.c.Create(ctx, cc.DeepCopy()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 8*time.Minute, cc.Name+" "+cond, func() error { return clusterCondition(ctx, e.c, cc, cond) })
+	realnode.WaitFor(t, ctx, 8*time.Minute, cc.Name+" "+cond, func() error { return clusterCondition(ctx, e.c, cc, cond) })
 	t.Logf("CephCluster %s %s after %.1fs", cc.Name, cond, time.Since(start).Seconds())
 	inv := &cephv1.DiskInventory{}
 	if err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: e.cluster.Node}, inv); err != nil {
@@ -601,7 +601,7 @@ func deleteCluster(t *testing.T, ctx context.Context, e *env, cc *cephv1.CephClu
 	if err := e.c.Delete(ctx, cc); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, 5*time.Minute, "CephCluster "+cc.Name+" gone", func() error {
+	realnode.WaitFor(t, ctx, 5*time.Minute, "CephCluster "+cc.Name+" gone", func() error {
 		err := e.c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1.CephCluster{})
 		if apierrors.IsNotFound(err) {
 			return nil
@@ -667,19 +667,6 @@ func subscriptionSummary(ctx context.Context, c client.Client) string {
 	return fmt.Sprintf("state %q current %q installed %q; %s", sub.Status.State, sub.Status.CurrentCSV, sub.Status.InstalledCSV, strings.Join(conds, "; "))
 }
 
-func deploymentAvailable(ctx context.Context, c client.Client, ns, name string) error {
-	d := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-		return err
-	}
-	if d.Status.AvailableReplicas == 0 || d.Status.UpdatedReplicas != d.Status.Replicas {
-		var pods corev1.PodList
-		_ = c.List(ctx, &pods, client.InNamespace(ns))
-		return fmt.Errorf("deployment %s/%s not available; pods: %s", ns, name, podSummary(pods.Items))
-	}
-	return nil
-}
-
 func podReady(ctx context.Context, c client.Client, ns, name string) error {
 	p := &corev1.Pod{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, p); err != nil {
@@ -690,36 +677,5 @@ func podReady(ctx context.Context, c client.Client, ns, name string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("pod %s: %s", name, podSummary([]corev1.Pod{*p}))
-}
-
-func podSummary(pods []corev1.Pod) string {
-	var parts []string
-	for _, p := range pods {
-		s := p.Name + "=" + string(p.Status.Phase)
-		for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
-			if w := cs.State.Waiting; w != nil {
-				s += fmt.Sprintf("[%s: %s %s]", cs.Name, w.Reason, w.Message)
-			}
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, " ")
-}
-
-// waitFor polls cond every two seconds until it returns nil, failing the
-// test with the last error after timeout.
-func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		if last = cond(); last == nil {
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("waiting for %s: %v", what, last)
-		}
-		time.Sleep(2 * time.Second)
-	}
+	return fmt.Errorf("pod %s: %s", name, realnode.PodSummary([]corev1.Pod{*p}))
 }

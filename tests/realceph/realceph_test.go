@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -112,8 +110,8 @@ func TestRealCeph(t *testing.T) {
 	deployStart := time.Now()
 	deployOperator(t, ctx, cluster)
 	t.Cleanup(func() { undeployOperator(t, cluster) })
-	waitFor(t, ctx, 5*time.Minute, "the operator to be available", func() error {
-		return deploymentAvailable(ctx, c, namespace, "ceph-operator-controller-manager")
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the operator to be available", func() error {
+		return realnode.DeploymentAvailable(ctx, c, namespace, "ceph-operator-controller-manager")
 	})
 	t.Logf("operator available %.1fs after kubectl apply", time.Since(deployStart).Seconds())
 
@@ -142,7 +140,7 @@ func TestRealCeph(t *testing.T) {
 	t.Cleanup(func() { deleteCluster(t, c, cc) })
 
 	var got *cephv1.CephCluster
-	waitFor(t, ctx, convergeTimeout, "3 OSDs up and in", func() error {
+	realnode.WaitFor(t, ctx, convergeTimeout, "3 OSDs up and in", func() error {
 		got = &cephv1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
@@ -350,43 +348,13 @@ func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
 		t.Errorf("deleting the CephCluster: %v", err)
 		return
 	}
-	waitFor(t, ctx, 5*time.Minute, "the CephCluster to be gone", func() error {
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the CephCluster to be gone", func() error {
 		err := c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1.CephCluster{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
 		return fmt.Errorf("still there (%v)", err)
 	})
-}
-
-func deploymentAvailable(ctx context.Context, c client.Client, ns, name string) error {
-	d := &appsv1.Deployment{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
-		return err
-	}
-	if d.Status.AvailableReplicas == 0 {
-		var pods corev1.PodList
-		_ = c.List(ctx, &pods, client.InNamespace(ns))
-		return fmt.Errorf("deployment %s has no available pod; pods: %s", name, podSummary(pods.Items))
-	}
-	return nil
-}
-
-// waitFor polls cond every two seconds until it returns nil, failing the
-// test with the last error after timeout.
-func waitFor(t *testing.T, ctx context.Context, timeout time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		if last = cond(); last == nil {
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			t.Fatalf("waiting for %s: %v", what, last)
-		}
-		time.Sleep(2 * time.Second)
-	}
 }
 
 func conditionSummary(c *cephv1.CephCluster) string {
@@ -407,12 +375,4 @@ func checkList(st *cephv1.CephStatus) string {
 		parts = append(parts, c.Code+" ("+c.Message+")")
 	}
 	return strings.Join(parts, ", ")
-}
-
-func podSummary(pods []corev1.Pod) string {
-	var parts []string
-	for _, p := range pods {
-		parts = append(parts, p.Name+"="+string(p.Status.Phase))
-	}
-	return strings.Join(parts, " ")
 }
