@@ -43,8 +43,9 @@ type DiskVerdict struct {
 
 	// Reason is a stable, machine-readable code: empty for Available and
 	// OSD, otherwise one of NotADisk, Unreadable, ReadOnly, Removable,
-	// TooSmall, HasPartitions, HasPartitionTable, HasFilesystem, Mounted,
-	// InUseAsSwap, HasHolders, ForeignCephCluster or Busy.
+	// TooSmall, HasPartitions, HasPartitionTable, HasFilesystem,
+	// HasUnknownData, Mounted, InUseAsSwap, HasHolders, ForeignCephCluster,
+	// PartiallyPrepared, SharedDevice or Busy.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Reason string `json:"reason,omitempty"`
@@ -105,6 +106,15 @@ type Disk struct {
 	// Rotational is true for spinning disks.
 	// +optional
 	Rotational bool `json:"rotational,omitempty"`
+
+	// ContentHash is the SHA-256 (hex) of what the agent read of the disk:
+	// its head and tail windows and the signatures found. It changes only
+	// when the disk's own content does, so a failed prepare attempt is
+	// retried at once when this disk (not just any disk of the node)
+	// changed. Empty when the disk could not be read.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	ContentHash string `json:"contentHash,omitempty"`
 
 	// Verdict is what the agent decided about the disk and why.
 	Verdict DiskVerdict `json:"verdict"`
@@ -186,8 +196,8 @@ type DevicePlan struct {
 	// Action is what happens to the disk.
 	Action DeviceAction `json:"action"`
 	// Reason is a stable code: NodeNotSelected, FilteredOut, NotListed,
-	// OSDNotSelected, PrepareFailed, or a discovery reason such as
-	// HasPartitions.
+	// OSDNotSelected, PrepareFailed, PrepareRefused, SharedDevice, or a
+	// discovery reason such as HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says it in words, for example which filter left it out.
