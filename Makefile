@@ -196,10 +196,13 @@ OPERATOR_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator.tar
 # localhost so that even an accidental pull stays on this machine.
 CEPH_TEST_IMG ?= localhost/ceph-operator/ceph-test:v16.2
 CEPH_IMAGE_TAR := $(IMAGES_DIR)/ceph-test.tar
-# The root file system is cached here and rebuilt only when the script that
-# makes it (and so its package list) changes. The leading underscore keeps
-# the go tool's ./... patterns out of it.
-CEPH_ROOTFS := $(IMAGES_DIR)/_ceph-rootfs
+# The root file system takes minutes to build, so it is cached outside the
+# clone (a fresh clone, as CI uses, reuses it) under a name keyed by the
+# scripts that make it (and so by its package list): a change to them
+# builds a new one. CEPH_CACHE_DIR moves the cache.
+CEPH_CACHE_DIR ?= /var/cache/ceph-operator
+CEPH_ROOTFS_INPUTS := hack/images/ceph-rootfs.sh hack/lib/apt-mirror.sh
+CEPH_ROOTFS := $(CEPH_CACHE_DIR)/ceph-rootfs-$(shell cat $(CEPH_ROOTFS_INPUTS) | sha256sum | cut -c1-16)
 # The containerd the images are imported into. The real-node harness runs
 # its own (run/containerd.sock in its directory) and passes that socket;
 # the default is the socket of Debian's containerd service.
@@ -238,8 +241,7 @@ image-operator: $(OCIIMAGE) ## Build the operator image as an OCI layout archive
 image-ceph: $(CEPH_IMAGE_TAR) ## Build the Ceph test image from Debian's packages (root; bin/images/ceph-test.tar) named CEPH_TEST_IMG.
 
 # The script writes the package list last, so it marks a complete rootfs.
-$(CEPH_ROOTFS).packages: hack/images/ceph-rootfs.sh
-	@mkdir -p $(IMAGES_DIR)
+$(CEPH_ROOTFS).packages: $(CEPH_ROOTFS_INPUTS)
 	hack/images/ceph-rootfs.sh $(CEPH_ROOTFS)
 
 # Changes when CEPH_TEST_IMG does, so the archive is renamed without

@@ -7,8 +7,9 @@
 # Usage (as root): hack/images/ceph-rootfs.sh <output-dir>
 #
 # The output directory is replaced only when the build succeeds. Debian
-# packages come from DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR (bookworm,
-# bookworm-updates and bookworm-security, like the host's sources).
+# packages come from the archives this machine's own apt configuration uses
+# for bookworm and bookworm-security (hack/lib/apt-mirror.sh), or from
+# DEBIAN_MIRROR and DEBIAN_SECURITY_MIRROR when set.
 #
 # Changing the package list below changes this file, which is what makes
 # `make image-ceph` rebuild the image.
@@ -32,8 +33,10 @@ packages=(
 )
 
 suite=bookworm
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# shellcheck source=../lib/apt-mirror.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt-mirror.sh"
+mirror=${DEBIAN_MIRROR:-$(apt_mirror "$suite")}
+security_mirror=${DEBIAN_SECURITY_MIRROR:-$(apt_mirror "$suite-security")}
 
 if [ $# -ne 1 ]; then
 	echo "usage: $0 <output-dir>" >&2
@@ -51,6 +54,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends debootstrap; }
 fi
 
+mkdir -p "$(dirname "$out")"
 work=$(mktemp -d "$(dirname "$out")/.ceph-rootfs.XXXXXX")
 root=$work/root
 cleanup() {
