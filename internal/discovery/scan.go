@@ -497,6 +497,40 @@ func (s Scanner) readDevice(name string, links linkIndex) (Device, []partInfo, s
 	return d, parts, dmName, false
 }
 
+// applyProbe folds what the probe read (and what blkid reported, already
+// in d.Blkid) into the device's facts, after the udev database's, and
+// computes the content hash.
+func (d *Device) applyProbe(res ProbeResult) {
+	d.Probed = true
+	d.NonZeroData, d.FirstNonZeroOffset, d.NonZeroInTail = res.NonZero, res.FirstNonZero, res.NonZeroInTail
+	d.ProbedHeadBytes, d.ProbedTailBytes = res.HeadBytes, res.TailBytes
+	for _, sig := range res.Signatures {
+		if !d.HasSignature(sig) {
+			d.Signatures = append(d.Signatures, sig)
+		}
+	}
+	if d.FSType == "" && len(res.Signatures) > 0 {
+		d.FSType, d.FSUUID, d.FSLabel = res.Signatures[0], res.FSUUID, res.FSLabel
+	}
+	if d.PartTableType == "" {
+		d.PartTableType = res.PartTableType
+	}
+	d.BlueStore = res.BlueStore
+	d.BlueStoreError = res.BlueStoreError
+	if d.Blkid != nil {
+		if t := d.Blkid.Values["TYPE"]; t != "" && !d.HasSignature(t) {
+			d.Signatures = append(d.Signatures, t)
+			if d.FSType == "" {
+				d.FSType, d.FSUUID, d.FSLabel = t, d.Blkid.Values["UUID"], d.Blkid.Values["LABEL"]
+			}
+		}
+		if pt := d.Blkid.Values["PTTYPE"]; pt != "" && d.PartTableType == "" {
+			d.PartTableType = pt
+		}
+	}
+	d.ContentHash = contentHash(res, d)
+}
+
 // contentHash digests what was read of a device: the probe windows (size
 // included) and every signature found, by whichever source.
 func contentHash(res ProbeResult, d *Device) string {
@@ -559,34 +593,7 @@ func (s Scanner) probe(d *Device) {
 	} else if bres.Found() {
 		d.Blkid = &bres
 	}
-	d.Probed = true
-	d.NonZeroData, d.FirstNonZeroOffset, d.NonZeroInTail = res.NonZero, res.FirstNonZero, res.NonZeroInTail
-	d.ProbedHeadBytes, d.ProbedTailBytes = res.HeadBytes, res.TailBytes
-	for _, sig := range res.Signatures {
-		if !d.HasSignature(sig) {
-			d.Signatures = append(d.Signatures, sig)
-		}
-	}
-	if d.FSType == "" && len(res.Signatures) > 0 {
-		d.FSType, d.FSUUID, d.FSLabel = res.Signatures[0], res.FSUUID, res.FSLabel
-	}
-	if d.PartTableType == "" {
-		d.PartTableType = res.PartTableType
-	}
-	d.BlueStore = res.BlueStore
-	d.BlueStoreError = res.BlueStoreError
-	if d.Blkid != nil {
-		if t := d.Blkid.Values["TYPE"]; t != "" && !d.HasSignature(t) {
-			d.Signatures = append(d.Signatures, t)
-			if d.FSType == "" {
-				d.FSType, d.FSUUID, d.FSLabel = t, d.Blkid.Values["UUID"], d.Blkid.Values["LABEL"]
-			}
-		}
-		if pt := d.Blkid.Values["PTTYPE"]; pt != "" && d.PartTableType == "" {
-			d.PartTableType = pt
-		}
-	}
-	d.ContentHash = contentHash(res, d)
+	d.applyProbe(res)
 
 	checker := s.Busy
 	if checker == nil {
