@@ -125,37 +125,55 @@ func TestEmptyPartitionTables(t *testing.T) {
 // open, without O_EXCL, makes it Busy, naming the process.
 func TestOpenByProcess(t *testing.T) {
 	const size = 8 * fixture.GiB
-	sdc := blankDisk("sdc", size)
-	sdc.Partitions = []fixture.Partition{{Name: "sdc1", StartBytes: 1 << 20, SizeBytes: uint64(fixture.GiB)}}
+	part := func(name string) fixture.Disk {
+		d := blankDisk(name, size)
+		d.Partitions = []fixture.Partition{{Name: name + "1", StartBytes: 1 << 20, SizeBytes: uint64(fixture.GiB)}}
+		return d
+	}
 	scanCases(t, discovery.Options{}, []blankCase{
 		{disk: blankDisk("sda", size), wantState: "Available"},
-		{disk: blankDisk("sdb", size), wantState: "Rejected", wantReason: "Busy", wantMsg: []string{"4242", "postgres"}},
-		{disk: sdc, wantState: "Rejected", wantReason: "HasPartitions"},
+		{disk: blankDisk("sdb", size), wantState: "Rejected", wantReason: "Busy", wantMsg: []string{"pid 4242 (postgres) holds sdb"}},
+		{disk: part("sdc"), wantState: "Rejected", wantReason: "HasPartitions"},
+		// A partition held open is the disk's business too.
+		{disk: part("sdd"), wantState: "Rejected", wantReason: "Busy", wantMsg: []string{"pid 4444 (qemu-system-x86) holds sdd1"}},
 	}, func(root string, _ *fixture.Node) {
+		// Fixture partitions have no device node; give sdd1 one.
+		if err := os.WriteFile(filepath.Join(root, "dev/sdd1"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		fakeProcess(t, root, 4242, "postgres", map[int]string{0: "/dev/null", 3: filepath.Join(root, "dev/sdb"), 4: "pipe:[123]"})
 		fakeProcess(t, root, 4343, "cat", map[int]string{5: filepath.Join(root, "dev/nope")})
+		fakeProcess(t, root, 4444, "qemu-system-x86", map[int]string{7: filepath.Join(root, "dev/sdd1")})
 	})
 }
 
-// fakeProcess adds /proc/<pid> to a fixture root with the given command and
-// file descriptors (symlinks, as the kernel shows them).
-func fakeProcess(t *testing.T, root string, pid int, comm string, fds map[int]string) {
-	t.Helper()
-	dir := filepath.Join(root, "proc", itoa(pid))
-	if err := os.MkdirAll(filepath.Join(dir, "fd"), 0o755); err != nil {
+// TestOpenByProcessIgnoresSelf: the scanner's own descriptors (it opens
+// every device it probes) do not make a device busy.
+func TestOpenByProcessIgnoresSelf(t *testing.T) {
+	root := t.TempDir()
+	n := fixture.New(root)
+	n.Add(blankDisk("sdb", 8*fixture.GiB))
+	if err := n.Write(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+	fakeProcess(t, root, 4242, "agent", map[int]string{3: filepath.Join(root, "dev/sdb")})
+	if err := os.Rename(filepath.Join(root, "proc/self/mountinfo"), filepath.Join(root, "proc/4242/mountinfo")); err != nil {
 		t.Fatal(err)
 	}
-	for fd, target := range fds {
-		if err := os.Symlink(target, filepath.Join(dir, "fd", itoa(fd))); err != nil {
-			t.Fatal(err)
-		}
+	if err := os.Remove(filepath.Join(root, "proc/self")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("4242", filepath.Join(root, "proc/self")); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := discovery.Scanner{Root: root, MountinfoPath: "/proc/4242/mountinfo"}.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := discovery.Evaluate(devs[0], discovery.Options{}); v.State != discovery.StateAvailable {
+		t.Fatalf("held only by the scanner itself: %+v", v)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestLoopBackingDevice: a disk that backs a loop device is in use.
 func TestLoopBackingDevice(t *testing.T) {
@@ -233,6 +251,24 @@ func TestPartiallyPrepared(t *testing.T) {
 			if v := discovery.Evaluate(d, o); strings.Contains(v.Message, "OSD -1") {
 				t.Errorf("%s: %q", name, v.Message)
 			}
+		}
+	}
+}
+
+// fakeProcess adds /proc/<pid> to a fixture root with the given command and
+// file descriptors (symlinks, as the kernel shows them).
+func fakeProcess(t *testing.T, root string, pid int, comm string, fds map[int]string) {
+	t.Helper()
+	dir := filepath.Join(root, "proc", strconv.Itoa(pid))
+	if err := os.MkdirAll(filepath.Join(dir, "fd"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "comm"), []byte(comm+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for fd, target := range fds {
+		if err := os.Symlink(target, filepath.Join(dir, "fd", strconv.Itoa(fd))); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

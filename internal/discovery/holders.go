@@ -74,12 +74,17 @@ func (s Scanner) deviceKeys(d Device, parts []partInfo) map[string]string {
 	return keys
 }
 
-// procOpeners lists, per key, the processes holding that inode open, from
-// <root>/proc/*/fd. The scanner's own process is left out (it opens the
-// devices it probes), as are its own blkid children. An error is returned
-// only when no other process's descriptors could be read at all: then
-// nothing can be said about any device.
-func (s Scanner) procOpeners() (map[string][]Opener, error) {
+// procOpeners lists, per wanted key, the processes holding that inode
+// open, from <root>/proc/*/fd. The scanner's own process is left out (it
+// opens the devices it probes), as are its own blkid children. An error is
+// returned only when no other process's descriptors could be read at all:
+// then nothing can be said about any device.
+//
+// Every descriptor whose target is a path is stat'ed (following the
+// /proc magic link, so the inode is the one the process holds, whatever
+// its mount namespace); sockets, pipes and anonymous inodes are skipped
+// without a stat.
+func (s Scanner) procOpeners(wanted map[string]bool) (map[string][]Opener, error) {
 	procDir := s.path("proc")
 	ents, err := os.ReadDir(procDir)
 	if err != nil {
@@ -121,14 +126,13 @@ func (s Scanner) procOpeners() (map[string][]Opener, error) {
 			if err != nil || !strings.HasPrefix(target, "/") {
 				continue
 			}
-			keys := statKeys(link)
-			if len(keys) == 0 {
-				continue
-			}
-			if comm == "" {
-				comm = readComm(filepath.Join(procDir, e.Name()))
-			}
-			for _, k := range keys {
+			for _, k := range statKeys(link) {
+				if !wanted[k] {
+					continue
+				}
+				if comm == "" {
+					comm = readComm(filepath.Join(procDir, e.Name()))
+				}
 				out[k] = append(out[k], Opener{PID: pid, Command: comm})
 			}
 		}

@@ -162,10 +162,14 @@ func (s Scanner) Scan() ([]Device, error) {
 // device of the node (and its processes) at once.
 func (s Scanner) markUsers(devs []Device, devParts [][]partInfo) {
 	keys := make([]map[string]string, len(devs))
+	wanted := map[string]bool{}
 	for i := range devs {
 		keys[i] = s.deviceKeys(devs[i], devParts[i])
+		for k := range keys[i] {
+			wanted[k] = true
+		}
 	}
-	byKey, err := s.procOpeners()
+	byKey, err := s.procOpeners(wanted)
 	for i := range devs {
 		if err != nil {
 			devs[i].ScanErrors = append(devs[i].ScanErrors, err.Error())

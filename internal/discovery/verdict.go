@@ -418,8 +418,15 @@ func checkSize(d Device, o Options) (Reason, string, bool) {
 
 func checkNotBusy(d Device, _ Options) (Reason, string, bool) {
 	if len(d.OpenBy) > 0 {
-		parts := make([]string, 0, len(d.OpenBy))
-		for _, o := range d.OpenBy {
+		// A handful names the culprit; the message must stay short
+		// enough for the inventory's schema.
+		const shown = 5
+		parts := make([]string, 0, shown+1)
+		for i, o := range d.OpenBy {
+			if i == shown {
+				parts = append(parts, fmt.Sprintf("and %d more", len(d.OpenBy)-shown))
+				break
+			}
 			parts = append(parts, o.String())
 		}
 		return Busy, fmt.Sprintf("%s is open by another process: %s", d.KernelName, strings.Join(parts, "; ")), false

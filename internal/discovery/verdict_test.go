@@ -198,6 +198,18 @@ func TestEvaluateOtherRejections(t *testing.T) {
 		{"loop without AllowLoop", func(d *Device) { d.Type = TypeLoop }, opts, NotADisk, "loop"},
 		{"mpath not allowed", func(d *Device) { d.Type = TypeMpath }, Options{AllowTypes: []string{TypeLVM}}, NotADisk, "mpath"},
 		{"signature only in list", func(d *Device) { d.Signatures = []string{SigBcache} }, opts, HasFilesystem, "bcache"},
+		{"held open by a process", func(d *Device) { d.OpenBy = []Opener{{PID: 77, Command: "mysqld", Device: "sdb"}} }, opts, Busy, "pid 77 (mysqld) holds sdb"},
+		{"held open by many", func(d *Device) {
+			for i := 0; i < 40; i++ {
+				d.OpenBy = append(d.OpenBy, Opener{PID: 100 + i, Command: "worker", Device: "sdb"})
+			}
+		}, opts, Busy, "pid 104 (worker) holds sdb; and 35 more"},
+		{"backs a loop device", func(d *Device) { d.BacksLoops = []string{"loop3", "loop4"} }, opts, HasHolders, "backs loop device loop3, loop4"},
+		{"blkid ambivalent", func(d *Device) { d.Blkid = &BlkidResult{Ambivalent: true} }, opts, HasFilesystem, "ambivalent"},
+		{"unknown data in the tail", func(d *Device) {
+			d.NonZeroData, d.NonZeroInTail, d.FirstNonZeroOffset, d.ProbedHeadBytes, d.ProbedTailBytes = true, true, 1<<40-5, 1<<20, 1<<20
+		}, opts, HasUnknownData, "offset 1099511627771 in the tail window (last 1 MiB)"},
+		{"shared by serial", func(d *Device) { d.SharedWith, d.SharedIdentity = []string{"sdc", "sdd"}, []string{"serial Z1"} }, opts, SharedDevice, "sdc, sdd (same serial Z1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
