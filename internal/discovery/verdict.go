@@ -275,15 +275,14 @@ func checkBlueStoreComplete(d Device, _ Options) (Reason, string, bool) {
 	if len(missing) == 0 {
 		return "", "", true
 	}
-	id := "no OSD id was recorded on the disk"
+	purge := "if an OSD is listed with this uuid, remove it with `ceph osd purge <id> --yes-i-really-mean-it`"
 	if l.WhoAmI >= 0 {
-		id = fmt.Sprintf("OSD id %d was recorded on the disk", l.WhoAmI)
+		purge = fmt.Sprintf("if OSD %d is listed with this uuid, remove it with `ceph osd purge %d --yes-i-really-mean-it`", l.WhoAmI, l.WhoAmI)
 	}
-	return PartiallyPrepared, fmt.Sprintf("%s carries a BlueStore label of this cluster (osd uuid %s) that ceph-osd --mkfs never completed (missing %s); "+
-		"a prepare was interrupted and no OSD ever ran on it, and %s. To recover: run `ceph osd dump | grep %s` to see whether Ceph allocated an OSD id for this uuid, "+
-		"and if so remove it with `ceph osd purge <id> --yes-i-really-mean-it`; then wipe the disk explicitly (the per-disk wipe, once available, will make it Available again). "+
-		"Until then the disk is never touched",
-		d.KernelName, l.OSDUUID, strings.Join(missing, ", "), id, l.OSDUUID), false
+	return PartiallyPrepared, fmt.Sprintf("%s carries a BlueStore label of this cluster (osd uuid %s) that ceph-osd --mkfs never completed (missing %s): "+
+		"a prepare was interrupted and no OSD can have run on it. To recover, run `ceph osd dump | grep %s`; %s. "+
+		"The disk is never touched until it is wiped explicitly (the per-disk wipe, once available, makes it Available again)",
+		d.KernelName, l.OSDUUID, strings.Join(missing, ", "), l.OSDUUID, purge), false
 }
 
 func checkWritable(d Device, _ Options) (Reason, string, bool) {

@@ -15,6 +15,8 @@ import (
 	"github.com/ceph-operator/ceph-operator/tests/loopdev"
 )
 
+const clusterFSID = "c0ffee00-1111-4222-8333-444455556666"
+
 // devSize is small: the verdicts below are run with a 1 MiB minimum, so
 // TooSmall never hides the reason under test.
 const devSize = 64 << 20
@@ -95,6 +97,9 @@ func TestRealBlankMeansBlank(t *testing.T) {
 	devs["loop-on-loop"] = loopdev.Attach(t, devs["loop-backing"].Path, false)
 	attach("same-file")
 	devs["same-file-twice"] = loopdev.Attach(t, files["same-file"], false)
+	half := fixture.Label(clusterFSID, 4)
+	delete(half.Meta, "ready")
+	attach("half-prepared", fixture.BlueStore(half)...)
 	holder := holdOpen(t, devs["held-open"].Path)
 
 	type want struct {
@@ -112,6 +117,7 @@ func TestRealBlankMeansBlank(t *testing.T) {
 		"loop-on-loop":    {discovery.StateAvailable, "", nil},
 		"same-file":       {discovery.StateRejected, "SharedDevice", []string{devs["same-file-twice"].Name}},
 		"same-file-twice": {discovery.StateRejected, "SharedDevice", []string{devs["same-file"].Name}},
+		"half-prepared":   {discovery.StateRejected, "PartiallyPrepared", []string{"missing ready", "ceph osd dump | grep " + half.OSDUUID}},
 	}
 
 	sums := func() map[string]string {
@@ -134,7 +140,7 @@ func TestRealBlankMeansBlank(t *testing.T) {
 	for _, d := range found {
 		byName[d.KernelName] = d
 	}
-	opts := discovery.Options{AllowLoop: true, MinSizeBytes: 1 << 20}
+	opts := discovery.Options{ClusterFSID: clusterFSID, AllowLoop: true, MinSizeBytes: 1 << 20}
 	for name, w := range wants {
 		t.Run(name, func(t *testing.T) {
 			dev := devs[name]
