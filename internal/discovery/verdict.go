@@ -9,13 +9,14 @@ import (
 // part of the DiskInventory API and must never change.
 type Reason string
 
-// Rejection reasons, in the order the chain checks them (see Evaluate).
+// Rejection reasons. Chain documents the order in which they are checked.
 const (
 	// NotADisk: the device is not a whole disk (loop, dm, md, rom, zram,
 	// nbd, rbd, …) and its type is not allowed by Options.
 	NotADisk Reason = "NotADisk"
-	// Unreadable: the device could not be opened or fully inspected; it is
-	// never assumed to be empty.
+	// Unreadable: the device could not be opened or fully inspected (also
+	// when blkid could not run on it, or no process's open files could be
+	// read); it is never assumed to be empty.
 	Unreadable Reason = "Unreadable"
 	// ForeignCephCluster: the device carries a BlueStore label of another
 	// cluster (or one that cannot be attributed); it is never touched.
@@ -28,14 +29,20 @@ const (
 	Mounted Reason = "Mounted"
 	// InUseAsSwap: the device or one of its partitions is active swap.
 	InUseAsSwap Reason = "InUseAsSwap"
-	// HasHolders: the device is held by device-mapper, md or bcache, or is
-	// an LVM physical volume or md member.
+	// HasHolders: the device is held by device-mapper, md or bcache, is an
+	// LVM physical volume or md member, or backs a loop device (the loop
+	// driver keeps no holder link, so the scanner matches every loop
+	// device's backing file against the node's devices).
 	HasHolders Reason = "HasHolders"
 	// HasPartitions: the kernel sees partitions on the device.
 	HasPartitions Reason = "HasPartitions"
-	// HasPartitionTable: a partition table exists even without partitions.
+	// HasPartitionTable: a partition table exists even without partitions,
+	// including an empty MBR (boot signature, four unused entries) or an
+	// empty GPT, or any table blkid -p reports (PTTYPE).
 	HasPartitionTable Reason = "HasPartitionTable"
-	// HasFilesystem: a filesystem or other content signature was found.
+	// HasFilesystem: a filesystem or other content signature was found, by
+	// our probe, the udev database or blkid -p (whose TYPE, or an
+	// ambivalent result, counts too).
 	HasFilesystem Reason = "HasFilesystem"
 	// TooSmall: the device is smaller than Options.MinSizeBytes.
 	TooSmall Reason = "TooSmall"
