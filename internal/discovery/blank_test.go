@@ -208,7 +208,7 @@ func TestSharedDevice(t *testing.T) {
 		// Empty identities never match.
 		{disk: blankDisk("sdf", size), wantState: "Available"},
 		{disk: blankDisk("sdg", size), wantState: "Available"},
-		{disk: fixture.Disk{Name: "loop0", SizeBytes: uint64(size), LoopBackingFile: "/var/lib/images/a.img"}, wantState: "Rejected", wantReason: "SharedDevice", wantMsg: []string{"loop1"}},
+		{disk: fixture.Disk{Name: "loop0", SizeBytes: uint64(size), LoopBackingFile: "/var/lib/images/a.img"}, wantState: "Rejected", wantReason: "SharedDevice", wantMsg: []string{"loop1", "one file attached to several loop devices"}},
 		{disk: fixture.Disk{Name: "loop1", SizeBytes: uint64(size), LoopBackingFile: "/var/lib/images/./a.img"}, wantState: "Rejected", wantReason: "SharedDevice", wantMsg: []string{"loop0"}},
 		{disk: fixture.Disk{Name: "loop2", SizeBytes: uint64(size), LoopBackingFile: "/var/lib/images/b.img"}, wantState: "Available"},
 	}, func(root string, _ *fixture.Node) {

@@ -407,8 +407,12 @@ func checkNotShared(d Device, _ Options) (Reason, string, bool) {
 	if len(d.SharedWith) == 0 {
 		return "", "", true
 	}
-	return SharedDevice, fmt.Sprintf("%s is the same medium as %s (same %s), e.g. one LUN through two paths without multipath; no copy is used",
-		d.KernelName, strings.Join(d.SharedWith, ", "), strings.Join(d.SharedIdentity, ", ")), false
+	how := "one LUN reached through several paths without multipath, or presented twice"
+	if len(d.SharedIdentity) == 1 && d.SharedIdentity[0] == "backing file" {
+		how = "one file attached to several loop devices"
+	}
+	return SharedDevice, fmt.Sprintf("%s is the same medium as %s (same %s: %s); no copy is used, since two writers on one medium destroy it",
+		d.KernelName, strings.Join(d.SharedWith, ", "), strings.Join(d.SharedIdentity, ", "), how), false
 }
 
 func checkSize(d Device, o Options) (Reason, string, bool) {

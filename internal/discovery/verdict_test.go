@@ -44,7 +44,7 @@ func faults() map[Reason]struct {
 		Busy:              {func(d *Device) { d.Busy = true }, "exclusively"},
 		SharedDevice: {func(d *Device) {
 			d.SharedWith, d.SharedIdentity = []string{"sdc"}, []string{"WWN 5000c500c0ffee01"}
-		}, "same medium as sdc (same WWN 5000c500c0ffee01)"},
+		}, "same medium as sdc (same WWN 5000c500c0ffee01: one LUN"},
 		PartiallyPrepared: {func(d *Device) {
 			d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u-1", WhoAmI: 4, ClusterFSID: ourFSID, Meta: map[string]string{"whoami": "4", "osd_key": "SECRET"}}
 		}, "missing ready"},
@@ -209,7 +209,7 @@ func TestEvaluateOtherRejections(t *testing.T) {
 		{"unknown data in the tail", func(d *Device) {
 			d.NonZeroData, d.NonZeroInTail, d.FirstNonZeroOffset, d.ProbedHeadBytes, d.ProbedTailBytes = true, true, 1<<40-5, 1<<20, 1<<20
 		}, opts, HasUnknownData, "offset 1099511627771 in the tail window (last 1 MiB)"},
-		{"shared by serial", func(d *Device) { d.SharedWith, d.SharedIdentity = []string{"sdc", "sdd"}, []string{"serial Z1"} }, opts, SharedDevice, "sdc, sdd (same serial Z1)"},
+		{"shared by serial", func(d *Device) { d.SharedWith, d.SharedIdentity = []string{"sdc", "sdd"}, []string{"serial Z1"} }, opts, SharedDevice, "sdc, sdd (same serial Z1: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
