@@ -252,7 +252,11 @@ func checkBlueStoreOwner(d Device, o Options) (Reason, string, bool) {
 	}
 	switch {
 	case l.ClusterFSID == "":
-		return ForeignCephCluster, fmt.Sprintf("%s %s that names no cluster; it cannot be attributed to this cluster", d.KernelName, what), false
+		// BlueStore writes its label before ceph-osd records the cluster
+		// in it, so this is an OSD creation interrupted early, by this
+		// cluster or another one: nothing tells which.
+		return ForeignCephCluster, fmt.Sprintf("%s carries a BlueStore label (osd uuid %s) that names no cluster, left by an OSD creation interrupted early, "+
+			"here or by another cluster; it cannot be attributed to this cluster and is never touched until wiped explicitly", d.KernelName, l.OSDUUID), false
 	case o.ClusterFSID == "":
 		return ForeignCephCluster, fmt.Sprintf("%s %s of cluster %s, and this cluster's FSID is not known yet", d.KernelName, what, l.ClusterFSID), false
 	case !strings.EqualFold(l.ClusterFSID, o.ClusterFSID):
