@@ -1,6 +1,7 @@
 package discovery_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -144,6 +145,41 @@ func TestOpenByProcess(t *testing.T) {
 		fakeProcess(t, root, 4242, "postgres", map[int]string{0: "/dev/null", 3: filepath.Join(root, "dev/sdb"), 4: "pipe:[123]"})
 		fakeProcess(t, root, 4343, "cat", map[int]string{5: filepath.Join(root, "dev/nope")})
 		fakeProcess(t, root, 4444, "qemu-system-x86", map[int]string{7: filepath.Join(root, "dev/sdd1")})
+	})
+}
+
+// TestOpenByProcessIgnoresScanners: other scans (the agent's and
+// prepare's, running this same program, and their blkid children) open
+// every device for a moment; that does not make a device busy, while a
+// blkid someone else runs does.
+func TestOpenByProcessIgnoresScanners(t *testing.T) {
+	const size = 8 * fixture.GiB
+	const exe = "/usr/local/bin/ceph-operator"
+	scanCases(t, discovery.Options{}, []blankCase{
+		{disk: blankDisk("sda", size), wantState: "Available"},
+		{disk: blankDisk("sdb", size), wantState: "Available"},
+		{disk: blankDisk("sdc", size), wantState: "Rejected", wantReason: "Busy", wantMsg: []string{"pid 4747 (blkid) holds sdc"}},
+		{disk: blankDisk("sdd", size), wantState: "Rejected", wantReason: "Busy", wantMsg: []string{"pid 4848 (ceph-operator) holds sdd"}},
+	}, func(root string, _ *fixture.Node) {
+		if err := os.Symlink(exe, filepath.Join(root, "proc/self/exe")); err != nil {
+			t.Fatal(err)
+		}
+		fakeProcess(t, root, 4545, "ceph-operator", map[int]string{3: filepath.Join(root, "dev/sda")})
+		fakeProcess(t, root, 4646, "blkid", map[int]string{3: filepath.Join(root, "dev/sdb")})
+		fakeProcess(t, root, 4747, "blkid", map[int]string{3: filepath.Join(root, "dev/sdc")})
+		// Same name, another program: not a scanner.
+		fakeProcess(t, root, 4848, "ceph-operator", map[int]string{3: filepath.Join(root, "dev/sdd")})
+		for pid, target := range map[int]string{4545: exe, 4646: "/usr/sbin/blkid", 4747: "/usr/sbin/blkid", 4848: "/opt/other/ceph-operator"} {
+			if err := os.Symlink(target, filepath.Join(root, "proc", strconv.Itoa(pid), "exe")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for pid, ppid := range map[int]int{4646: 4545, 4747: 1} {
+			stat := fmt.Sprintf("%d (blkid) S %d %d 0 0 -1 4194304\n", pid, ppid, ppid)
+			if err := os.WriteFile(filepath.Join(root, "proc", strconv.Itoa(pid), "stat"), []byte(stat), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 

@@ -76,7 +76,8 @@ func (s Scanner) deviceKeys(d Device, parts []partInfo) map[string]string {
 
 // procOpeners lists, per wanted key, the processes holding that inode
 // open, from <root>/proc/*/fd. The scanner's own process is left out (it
-// opens the devices it probes), as are its own blkid children. An error is
+// opens the devices it probes), as are other instances of this program and
+// their blkid children (see below). An error is
 // returned only when no other process's descriptors could be read at all:
 // then nothing can be said about any device.
 //
@@ -140,19 +141,46 @@ func (s Scanner) procOpeners(wanted map[string]bool) (map[string][]Opener, error
 	if readable == 0 && denied > 0 {
 		return nil, fmt.Errorf("cannot tell which processes hold devices open: %w", firstDenied)
 	}
-	// Drop our own blkid children, which may be probing a device of a
-	// concurrent scan.
+	// Drop other scanners: processes running this same program (the
+	// discovery agent and "agent prepare" both scan the host, and each
+	// scan opens every device read-only for a moment) and blkid children
+	// of this process or of such a process. What the program holds for
+	// longer, it holds exclusively (prepare's protection of a disk), which
+	// the exclusive-open check still reports.
+	selfExe := readExe(filepath.Join(procDir, "self"))
+	isScanner := func(pid int) bool {
+		if pid == self {
+			return true
+		}
+		exe := readExe(filepath.Join(procDir, strconv.Itoa(pid)))
+		return selfExe != "" && exe == selfExe
+	}
 	for k, ops := range out {
 		kept := ops[:0]
 		for _, o := range ops {
-			if o.Command == "blkid" && parentPID(filepath.Join(procDir, strconv.Itoa(o.PID))) == self {
+			procPID := filepath.Join(procDir, strconv.Itoa(o.PID))
+			if isScanner(o.PID) || (o.Command == "blkid" && isScanner(parentPID(procPID))) {
 				continue
 			}
 			kept = append(kept, o)
 		}
-		out[k] = kept
+		if len(kept) == 0 {
+			delete(out, k)
+		} else {
+			out[k] = kept
+		}
 	}
 	return out, nil
+}
+
+// readExe returns the path of a process's executable as /proc shows it, or
+// "" when it cannot be read (the process exited, or is a kernel thread).
+func readExe(procPID string) string {
+	exe, err := os.Readlink(filepath.Join(procPID, "exe"))
+	if err != nil {
+		return ""
+	}
+	return exe
 }
 
 // readComm returns a process's command name, or "?" if it exited.
