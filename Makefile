@@ -99,7 +99,7 @@ test-olm-if-root:
 # Each fuzz target runs for FUZZTIME in `make test` (its seed corpus also
 # runs in every plain `go test`); run longer with e.g. `make fuzz FUZZTIME=10m`.
 FUZZTIME ?= 5s
-FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo \
+FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo ./internal/discovery:FuzzBlankWindows \
 	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent
 
 .PHONY: fuzz

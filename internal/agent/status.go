@@ -16,7 +16,7 @@ const maxMessageBytes = 1024
 
 // BuildStatus turns a scan into the DiskInventory status the agent
 // publishes: one entry per device, sorted by kernel name, with its stable
-// identity and verdict, the summary counts, the rescan request this scan
+// identity, content hash and verdict, the summary counts, the rescan request this scan
 // answers and the agent's version. LastScanTime is left nil: the caller
 // sets it only when the content differs from what was published before.
 //
@@ -46,6 +46,9 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			Type:       d.Type,
 			SizeBytes:  int64(min(d.SizeBytes, uint64(1<<63-1))),
 			Rotational: d.Rotational,
+			// The hash of what was read (windows and signatures): a
+			// retry of a failed prepare is tied to this disk's own change.
+			ContentHash: d.ContentHash,
 			Verdict: cephv1.DiskVerdict{
 				State:       cephv1.DiskState(v.State),
 				Reason:      string(v.Reason),

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -137,5 +139,52 @@ func TestSameContent(t *testing.T) {
 	b.Disks[0].Verdict.Reason = "TooSmall"
 	if SameContent(a, b) {
 		t.Error("a different verdict is a change")
+	}
+}
+
+// TestBuildStatusContentHash: each probed disk publishes the hash of what
+// was read of it; it is stable across scans of unchanged disks and changes
+// for exactly the disk whose content changed.
+func TestBuildStatusContentHash(t *testing.T) {
+	root := t.TempDir()
+	n := fixture.New(root)
+	n.Add(fixture.Disk{Name: "sda", SizeBytes: uint64(8 * fixture.GiB)})
+	n.Add(fixture.Disk{Name: "sdb", SizeBytes: uint64(8 * fixture.GiB)})
+	n.Add(fixture.Disk{Name: "sdc", SizeBytes: uint64(8 * fixture.GiB), NoNode: true})
+	if err := n.Write(); err != nil {
+		t.Fatal(err)
+	}
+	s := discovery.Scanner{Root: root}
+	hashes := func() map[string]string {
+		devs, err := s.Scan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, d := range BuildStatus(devs, discovery.Options{}, 0, "v").Disks {
+			out[d.Name] = d.ContentHash
+		}
+		return out
+	}
+	first, again := hashes(), hashes()
+	if len(first["sda"]) != 64 || first["sda"] != first["sdb"] || first["sdc"] != "" {
+		t.Fatalf("hashes %v: want equal 64-hex hashes for the two blank disks, none for the unreadable one", first)
+	}
+	if !reflect.DeepEqual(first, again) {
+		t.Fatalf("hashes changed without a change: %v then %v", first, again)
+	}
+	f, err := os.OpenFile(filepath.Join(root, "dev/sdb"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{1}, 8*fixture.GiB-4096); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	changed := hashes()
+	if changed["sda"] != first["sda"] || changed["sdb"] == first["sdb"] {
+		t.Fatalf("after writing to sdb: %v, before %v", changed, first)
 	}
 }

@@ -2,10 +2,16 @@
 // database, the mount table, /proc/swaps and on-disk signatures, and decides
 // with an ordered chain of pure checks which devices may become Ceph OSDs.
 //
+// "Blank" means provably blank: a device is Available only if every byte of
+// its first and last MiB is zero, util-linux's blkid (low-level probe, run
+// as a subprocess on the already-open device) finds nothing, no host process
+// holds it or a partition open, it backs no loop device, and no other
+// device of the node is the same medium.
+//
 // Everything is read below a configurable root directory so that the same
-// code runs against a real host ("/") and against fixture trees in tests. No
-// subprocess is ever started and device nodes are only ever opened
-// read-only.
+// code runs against a real host ("/") and against fixture trees in tests.
+// The only subprocess is blkid (see BlkidProber), and device nodes are only
+// ever opened read-only.
 package discovery
 
 import (
@@ -75,6 +81,10 @@ const (
 	SigISO9660 = "iso9660"
 	// SigMDRaid is a Linux software RAID member.
 	SigMDRaid = "linux_raid_member"
+	// SigNTFS is an NTFS filesystem (boot sector OEM id at offset 3).
+	SigNTFS = "ntfs"
+	// SigExFAT is an exFAT filesystem (boot sector OEM id at offset 3).
+	SigExFAT = "exfat"
 	// PartTableGPT is a GUID partition table (ID_PART_TABLE_TYPE value).
 	PartTableGPT = "gpt"
 	// PartTableDOS is an MBR partition table (ID_PART_TABLE_TYPE value).
@@ -174,6 +184,37 @@ type Device struct {
 	// ScanErrors records any other problem met while inspecting this
 	// device; a device with scan errors is not considered blank.
 	ScanErrors []string
+	// NonZeroData is true when a byte of the windows the probe read (the
+	// first and last MiB, see ProbeHeadBytes) is not zero.
+	NonZeroData bool
+	// FirstNonZeroOffset is the absolute offset of the first non-zero byte
+	// (head window first), when NonZeroData.
+	FirstNonZeroOffset int64
+	// NonZeroInTail is true when that byte lies in the tail window.
+	NonZeroInTail bool
+	// ProbedHeadBytes and ProbedTailBytes are the sizes of the windows
+	// read; the tail window ends at SizeBytes.
+	ProbedHeadBytes, ProbedTailBytes int64
+	// Blkid is what `blkid -p` reported for the whole device, if it found
+	// anything.
+	Blkid *BlkidResult
+	// OpenBy lists host processes holding the device or one of its
+	// partitions open (any mode), from /proc/*/fd.
+	OpenBy []Opener
+	// BacksLoops lists the loop devices whose backing file is this device
+	// or one of its partitions.
+	BacksLoops []string
+	// SharedWith lists the other devices of the node that are the same
+	// medium (same WWN, same serial, same loop backing file).
+	SharedWith []string
+	// SharedIdentity says what they share ("WWN …", "serial …", "backing
+	// file"), sorted.
+	SharedIdentity []string
+	// ContentHash is a hex SHA-256 over the size, the non-zero blocks of
+	// the probe windows and the signatures found (probe, udev and blkid);
+	// empty when the device was not probed. It is stable across scans of
+	// an unchanged device and changes when what was read changes.
+	ContentHash string
 }
 
 // StableID returns the most stable identifier known for the device, so that

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -14,12 +15,22 @@ import (
 
 // Probe window sizes. Every signature we look for lives in the first 128 KiB
 // (the btrfs superblock at 64 KiB is the furthest) or in the last 128 KiB
-// (GPT backup header, md 1.0 and 0.90 superblocks), so this is all the probe
-// ever reads.
+// (GPT backup header, md 1.0 and 0.90 superblocks). The probe nevertheless
+// reads the first and the last MiB, and requires every byte of both to be
+// zero before it calls a device blank: formats we do not recognise (ZFS
+// labels at 0, 256 KiB and in the last 512 KiB, fake-RAID metadata near the
+// end, a database's own header) leave non-zero bytes there too. Everything
+// any probe reads lies inside these windows.
 const (
-	probeHeadBytes = 128 * 1024
-	probeTailBytes = 128 * 1024
+	// ProbeHeadBytes is how much of the start of a device is read.
+	ProbeHeadBytes = 1 << 20
+	// ProbeTailBytes is how much of the end of a device is read.
+	ProbeTailBytes = 1 << 20
 )
+
+// zeroBlockSize is the granularity of the all-zero test and of the content
+// digest.
+const zeroBlockSize = 4096
 
 // ProbeResult is what reading a device's first and last bytes revealed. It
 // fills in whatever the udev database does not say (or when there is no
@@ -38,6 +49,21 @@ type ProbeResult struct {
 	// BlueStoreError is set when a BlueStore signature is present but its
 	// label is damaged.
 	BlueStoreError string
+	// NonZero is true when any byte of the head or tail window is not zero.
+	NonZero bool
+	// FirstNonZero is the absolute offset of the first non-zero byte of
+	// the windows (head first), when NonZero.
+	FirstNonZero int64
+	// NonZeroInTail is true when the first non-zero byte lies in the tail
+	// window (the head window is all zero).
+	NonZeroInTail bool
+	// HeadBytes and TailBytes are how many bytes were read at each end;
+	// the tail window starts at Size-TailBytes.
+	HeadBytes, TailBytes int64
+	// WindowDigest is a SHA-256 over the device size and the non-zero 4 KiB
+	// blocks of both windows with their offsets: it changes exactly when
+	// what was read changes.
+	WindowDigest [sha256.Size]byte
 }
 
 // probeWindow gives bounded access to the bytes read from the head and the
@@ -79,8 +105,9 @@ func readFull(r io.ReaderAt, off int64, n int) ([]byte, error) {
 	return buf[:got], nil
 }
 
-// ProbeSignatures reads at most the first and last 128 KiB of a device of
-// the given size and reports the signatures it carries. It only reads, and
+// ProbeSignatures reads at most the first and last MiB of a device of the
+// given size and reports the signatures it carries, whether any byte read is
+// not zero (and the first such offset), and a digest of what it read. It only reads, and
 // it reads through the given ReaderAt, so callers decide how the device is
 // opened (read-only). A read error is returned so the caller can mark the
 // device unreadable rather than empty.
@@ -89,7 +116,7 @@ func ProbeSignatures(r io.ReaderAt, size int64) (ProbeResult, error) {
 	if size < 0 {
 		size = 0
 	}
-	headLen := int64(probeHeadBytes)
+	headLen := int64(ProbeHeadBytes)
 	if size < headLen {
 		headLen = size
 	}
@@ -99,7 +126,7 @@ func ProbeSignatures(r io.ReaderAt, size int64) (ProbeResult, error) {
 	}
 	w := probeWindow{head: head, size: size, tailOff: size}
 	if size > headLen {
-		tailOff := size - probeTailBytes
+		tailOff := size - ProbeTailBytes
 		if tailOff < headLen {
 			tailOff = headLen
 		}
@@ -109,6 +136,8 @@ func ProbeSignatures(r io.ReaderAt, size int64) (ProbeResult, error) {
 		}
 		w.tail, w.tailOff = tail, tailOff
 	}
+	res.HeadBytes, res.TailBytes = int64(len(w.head)), int64(len(w.tail))
+	scanWindows(&res, w)
 
 	type finding struct{ sig, uuid, label string }
 	var found []finding
@@ -166,6 +195,15 @@ func ProbeSignatures(r io.ReaderAt, size int64) (ProbeResult, error) {
 	if vfat != nil {
 		add(SigVFAT, vfat[0], vfat[1])
 	}
+	bootSector := vfat != nil
+	switch {
+	case w.hasAt(3, "NTFS    "):
+		add(SigNTFS, "", "")
+		bootSector = true
+	case w.hasAt(3, "EXFAT   "):
+		add(SigExFAT, "", "")
+		bootSector = true
+	}
 	if w.hasAt(32769, "CD001") {
 		add(SigISO9660, "", strings.TrimSpace(cString(w.at(32768+40, 32))))
 	}
@@ -179,7 +217,7 @@ func ProbeSignatures(r io.ReaderAt, size int64) (ProbeResult, error) {
 	switch {
 	case probeGPT(w):
 		res.PartTableType = PartTableGPT
-	case vfat == nil && probeDOS(w):
+	case !bootSector && probeDOS(w):
 		res.PartTableType = PartTableDOS
 	}
 	return res, nil
@@ -273,8 +311,12 @@ func probeGPT(w probeWindow) bool {
 	return false
 }
 
-// probeDOS recognises an MBR partition table: the boot signature plus at
-// least one non-empty entry whose boot flag is valid.
+// probeDOS recognises an MBR partition table: the boot signature plus four
+// entries whose boot flags are valid (0 or 0x80). An empty table (all four
+// entries unused, as "fdisk" or "parted mklabel msdos" leave a disk) counts:
+// the disk is labelled, and blkid reports PTTYPE="dos" for it. Boot sectors
+// of filesystems (FAT, NTFS, exFAT) carry the same 0x55AA signature; the
+// caller excludes those first.
 func probeDOS(w probeWindow) bool {
 	if !w.hasAt(510, "\x55\xaa") {
 		return false
@@ -283,17 +325,59 @@ func probeDOS(w probeWindow) bool {
 	if tab == nil {
 		return false
 	}
-	nonEmpty := false
 	for i := 0; i < 4; i++ {
 		e := tab[i*16 : i*16+16]
 		if e[0] != 0 && e[0] != 0x80 {
 			return false
 		}
-		if e[4] != 0 {
-			nonEmpty = true
+	}
+	return true
+}
+
+// scanWindows finds the first non-zero byte of the windows and digests the
+// non-zero blocks. Zero blocks are skipped so that the digest of a blank
+// disk costs little beyond the zero test itself.
+func scanWindows(res *ProbeResult, w probeWindow) {
+	h := sha256.New()
+	var hdr [16]byte
+	binary.LittleEndian.PutUint64(hdr[:8], uint64(w.size))
+	h.Write(hdr[:8])
+	walk := func(buf []byte, base int64, tail bool) {
+		for off := 0; off < len(buf); off += zeroBlockSize {
+			blk := buf[off:min(off+zeroBlockSize, len(buf))]
+			i := firstNonZero(blk)
+			if i < 0 {
+				continue
+			}
+			if !res.NonZero {
+				res.NonZero, res.FirstNonZero, res.NonZeroInTail = true, base+int64(off+i), tail
+			}
+			binary.LittleEndian.PutUint64(hdr[:8], uint64(base+int64(off)))
+			binary.LittleEndian.PutUint64(hdr[8:], uint64(len(blk)))
+			h.Write(hdr[:])
+			h.Write(blk)
 		}
 	}
-	return nonEmpty
+	walk(w.head, 0, false)
+	walk(w.tail, w.tailOff, true)
+	copy(res.WindowDigest[:], h.Sum(nil))
+}
+
+// firstNonZero returns the index of the first non-zero byte of b, or -1.
+func firstNonZero(b []byte) int {
+	// Compare eight bytes at a time; the windows are almost always zero.
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != 0 {
+			return i
+		}
+	}
+	return -1
 }
 
 // cString returns b up to its first NUL byte, or "" for nil.

@@ -107,7 +107,10 @@ func TestProbeSignatures(t *testing.T) {
 		{name: "gpt 4096", size: size, chunks: fixture.GPT(size, 4096), table: PartTableGPT},
 		{name: "gpt backup only", size: size, chunks: gptBackupOnly, table: PartTableGPT},
 		{name: "mbr", size: size, chunks: fixture.MBR(), table: PartTableDOS},
-		{name: "boot signature with empty table", size: size, chunks: []fixture.Chunk{{Offset: 510, Data: []byte{0x55, 0xaa}}}},
+		// An empty MBR (labelled, no partitions yet) is still a table:
+		// blkid -p reports PTTYPE="dos" for it.
+		{name: "boot signature with empty table", size: size, chunks: []fixture.Chunk{{Offset: 510, Data: []byte{0x55, 0xaa}}}, table: PartTableDOS},
+		{name: "ntfs boot sector is no table", size: size, chunks: []fixture.Chunk{{Offset: 3, Data: []byte("NTFS    ")}, {Offset: 510, Data: []byte{0x55, 0xaa}}}, sigs: []string{SigNTFS}},
 		{name: "boot signature with invalid boot flag", size: size, chunks: func() []fixture.Chunk {
 			c := fixture.MBR()
 			c[0].Data[446] = 0x12
@@ -130,7 +133,7 @@ func TestProbeSignatures(t *testing.T) {
 			for _, r := range reads {
 				total += r[1]
 			}
-			if total > probeHeadBytes+probeTailBytes {
+			if total > ProbeHeadBytes+ProbeTailBytes {
 				t.Errorf("read %d bytes, more than the probe window", total)
 			}
 		})

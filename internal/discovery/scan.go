@@ -1,6 +1,8 @@
 package discovery
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +33,10 @@ type Scanner struct {
 	Busy BusyChecker
 	// MountinfoPath overrides DefaultMountinfoPath (relative to Root).
 	MountinfoPath string
+	// Blkid is the second, independent content probe; nil means
+	// ExecBlkid{} (the blkid binary). It is given each device node as
+	// opened below Root, so on fixture trees it probes the fixture's file.
+	Blkid BlkidProber
 }
 
 func (s Scanner) root() string {
@@ -46,10 +52,13 @@ func (s Scanner) path(elem ...string) string {
 
 // Scan returns every whole block device of the node (not partitions) sorted
 // by kernel name, with partition facts (mounts, swap, holders, LVM/md
-// membership) folded into their disk. Problems with one device are recorded
-// on that device; Scan only fails when a node-wide source (sysfs block
-// list, mount table, swap list) cannot be read, because without those no
-// device could safely be judged.
+// membership, processes holding them open, loop devices they back) folded
+// into their disk, and devices that are the same medium marked on each
+// other. Problems with one device are recorded on that device; Scan only
+// fails when a node-wide source (sysfs block list, mount table, swap list)
+// cannot be read, because without those no device could safely be judged.
+// When no process's open files can be read (/proc/*/fd), that is recorded
+// on every device, which makes them all Unreadable.
 func (s Scanner) Scan() ([]Device, error) {
 	blockDir := s.path("sys", "block")
 	entries, err := os.ReadDir(blockDir)
@@ -78,6 +87,7 @@ func (s Scanner) Scan() ([]Device, error) {
 	links := s.diskLinks()
 
 	var devs []Device
+	var devParts [][]partInfo
 	// owner maps every kernel name, "major:minor", "mapper/<dm name>" and
 	// /dev/disk link of a disk or partition to that device and its disk.
 	owner := map[string]devRef{}
@@ -92,6 +102,7 @@ func (s Scanner) Scan() ([]Device, error) {
 		}
 		i := len(devs)
 		devs = append(devs, d)
+		devParts = append(devParts, parts)
 		owner[name] = devRef{i, name}
 		owner[fmt.Sprintf("%d:%d", d.Major, d.Minor)] = devRef{i, name}
 		if dmName != "" {
@@ -142,8 +153,52 @@ func (s Scanner) Scan() ([]Device, error) {
 		sort.Strings(d.SwapOn)
 		d.Swap = len(d.SwapOn) > 0
 	}
+	s.markUsers(devs, devParts)
 	sort.Slice(devs, func(a, b int) bool { return devs[a].KernelName < devs[b].KernelName })
 	return devs, nil
+}
+
+// markUsers fills OpenBy, BacksLoops and SharedWith, which need every
+// device of the node (and its processes) at once.
+func (s Scanner) markUsers(devs []Device, devParts [][]partInfo) {
+	keys := make([]map[string]string, len(devs))
+	wanted := map[string]bool{}
+	for i := range devs {
+		keys[i] = s.deviceKeys(devs[i], devParts[i])
+		for k := range keys[i] {
+			wanted[k] = true
+		}
+	}
+	byKey, err := s.procOpeners(wanted)
+	for i := range devs {
+		if err != nil {
+			devs[i].ScanErrors = append(devs[i].ScanErrors, err.Error())
+			continue
+		}
+		devs[i].OpenBy = openersOf(keys[i], byKey)
+	}
+	ident := make([][]string, len(devs))
+	for i := range devs {
+		var loopKeys []string
+		if devs[i].Type == TypeLoop && devs[i].SizeBytes > 0 {
+			loopKeys = s.loopBackingKeys(devs[i])
+			for j := range devs {
+				if j == i {
+					continue
+				}
+				for _, k := range loopKeys {
+					if _, ok := keys[j][k]; ok && !contains(devs[j].BacksLoops, devs[i].KernelName) {
+						devs[j].BacksLoops = append(devs[j].BacksLoops, devs[i].KernelName)
+					}
+				}
+			}
+		}
+		ident[i] = identityKeys(devs[i], loopKeys)
+	}
+	for i := range devs {
+		sort.Strings(devs[i].BacksLoops)
+	}
+	markShared(devs, ident)
 }
 
 // devRef names a disk (by index) and the kernel name of the disk itself or
@@ -446,6 +501,54 @@ func (s Scanner) readDevice(name string, links linkIndex) (Device, []partInfo, s
 	return d, parts, dmName, false
 }
 
+// applyProbe folds what the probe read (and what blkid reported, already
+// in d.Blkid) into the device's facts, after the udev database's, and
+// computes the content hash.
+func (d *Device) applyProbe(res ProbeResult) {
+	d.Probed = true
+	d.NonZeroData, d.FirstNonZeroOffset, d.NonZeroInTail = res.NonZero, res.FirstNonZero, res.NonZeroInTail
+	d.ProbedHeadBytes, d.ProbedTailBytes = res.HeadBytes, res.TailBytes
+	for _, sig := range res.Signatures {
+		if !d.HasSignature(sig) {
+			d.Signatures = append(d.Signatures, sig)
+		}
+	}
+	if d.FSType == "" && len(res.Signatures) > 0 {
+		d.FSType, d.FSUUID, d.FSLabel = res.Signatures[0], res.FSUUID, res.FSLabel
+	}
+	if d.PartTableType == "" {
+		d.PartTableType = res.PartTableType
+	}
+	d.BlueStore = res.BlueStore
+	d.BlueStoreError = res.BlueStoreError
+	if d.Blkid != nil {
+		if t := d.Blkid.Values["TYPE"]; t != "" && !d.HasSignature(t) {
+			d.Signatures = append(d.Signatures, t)
+			if d.FSType == "" {
+				d.FSType, d.FSUUID, d.FSLabel = t, d.Blkid.Values["UUID"], d.Blkid.Values["LABEL"]
+			}
+		}
+		if pt := d.Blkid.Values["PTTYPE"]; pt != "" && d.PartTableType == "" {
+			d.PartTableType = pt
+		}
+	}
+	d.ContentHash = contentHash(res, d)
+}
+
+// contentHash digests what was read of a device: the probe windows (size
+// included) and every signature found, by whichever source.
+func contentHash(res ProbeResult, d *Device) string {
+	h := sha256.New()
+	h.Write(res.WindowDigest[:])
+	sigs := append([]string(nil), d.Signatures...)
+	sort.Strings(sigs)
+	fmt.Fprintf(h, "\nsignatures=%q\nparttable=%q\n", sigs, d.PartTableType)
+	if d.Blkid != nil {
+		fmt.Fprintf(h, "blkid=%s\n", d.Blkid.String())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 func firstNonEmpty(v ...string) string {
 	for _, s := range v {
 		if s != "" {
@@ -478,25 +581,23 @@ func (s Scanner) probe(d *Device) {
 		return
 	}
 	res, err := ProbeSignatures(f, size)
-	_ = f.Close()
 	if err != nil {
+		_ = f.Close()
 		d.OpenError = fmt.Errorf("reading %s: %w", node, err).Error()
 		return
 	}
-	d.Probed = true
-	for _, sig := range res.Signatures {
-		if !d.HasSignature(sig) {
-			d.Signatures = append(d.Signatures, sig)
-		}
+	prober := s.Blkid
+	if prober == nil {
+		prober = ExecBlkid{}
 	}
-	if d.FSType == "" && len(res.Signatures) > 0 {
-		d.FSType, d.FSUUID, d.FSLabel = res.Signatures[0], res.FSUUID, res.FSLabel
+	bres, berr := prober.Probe(f)
+	_ = f.Close()
+	if berr != nil {
+		d.ScanErrors = append(d.ScanErrors, fmt.Sprintf("blkid could not run on %s, so the device is not assumed blank: %v", node, berr))
+	} else if bres.Found() {
+		d.Blkid = &bres
 	}
-	if d.PartTableType == "" {
-		d.PartTableType = res.PartTableType
-	}
-	d.BlueStore = res.BlueStore
-	d.BlueStoreError = res.BlueStoreError
+	d.applyProbe(res)
 
 	checker := s.Busy
 	if checker == nil {

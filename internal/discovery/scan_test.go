@@ -245,6 +245,12 @@ func TestScanFullDevice(t *testing.T) {
 		Major:              259,
 		Minor:              0,
 		Probed:             true,
+		ProbedHeadBytes:    1 << 20,
+		ProbedTailBytes:    1 << 20,
+		ContentHash:        got.ContentHash,
+	}
+	if len(got.ContentHash) != 64 {
+		t.Errorf("content hash %q is not a hex SHA-256", got.ContentHash)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("nvme0n1:\n got %+v\nwant %+v", got, want)

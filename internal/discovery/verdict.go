@@ -9,13 +9,14 @@ import (
 // part of the DiskInventory API and must never change.
 type Reason string
 
-// Rejection reasons, in the order the chain checks them (see Evaluate).
+// Rejection reasons. Chain documents the order in which they are checked.
 const (
 	// NotADisk: the device is not a whole disk (loop, dm, md, rom, zram,
 	// nbd, rbd, …) and its type is not allowed by Options.
 	NotADisk Reason = "NotADisk"
-	// Unreadable: the device could not be opened or fully inspected; it is
-	// never assumed to be empty.
+	// Unreadable: the device could not be opened or fully inspected (also
+	// when blkid could not run on it, or no process's open files could be
+	// read); it is never assumed to be empty.
 	Unreadable Reason = "Unreadable"
 	// ForeignCephCluster: the device carries a BlueStore label of another
 	// cluster (or one that cannot be attributed); it is never touched.
@@ -28,19 +29,47 @@ const (
 	Mounted Reason = "Mounted"
 	// InUseAsSwap: the device or one of its partitions is active swap.
 	InUseAsSwap Reason = "InUseAsSwap"
-	// HasHolders: the device is held by device-mapper, md or bcache, or is
-	// an LVM physical volume or md member.
+	// HasHolders: the device is held by device-mapper, md or bcache, is an
+	// LVM physical volume or md member, or backs a loop device (the loop
+	// driver keeps no holder link, so the scanner matches every loop
+	// device's backing file against the node's devices).
 	HasHolders Reason = "HasHolders"
 	// HasPartitions: the kernel sees partitions on the device.
 	HasPartitions Reason = "HasPartitions"
-	// HasPartitionTable: a partition table exists even without partitions.
+	// HasPartitionTable: a partition table exists even without partitions,
+	// including an empty MBR (boot signature, four unused entries) or an
+	// empty GPT, or any table blkid -p reports (PTTYPE).
 	HasPartitionTable Reason = "HasPartitionTable"
-	// HasFilesystem: a filesystem or other content signature was found.
+	// HasFilesystem: a filesystem or other content signature was found, by
+	// our probe, the udev database or blkid -p (whose TYPE, or an
+	// ambivalent result, counts too).
 	HasFilesystem Reason = "HasFilesystem"
 	// TooSmall: the device is smaller than Options.MinSizeBytes.
 	TooSmall Reason = "TooSmall"
-	// Busy: an exclusive open failed; something holds the device.
+	// Busy: something holds the device open. Either a host process has the
+	// device or one of its partitions open (in any mode, found in
+	// /proc/*/fd; the message names the pid and command), or an exclusive
+	// open failed (a holder the other checks did not explain).
 	Busy Reason = "Busy"
+	// HasUnknownData: a byte of the first or last MiB of the device is not
+	// zero and no signature we know explains it. The message gives the
+	// absolute offset of the first such byte and whether it lies in the
+	// head or the tail window. A disk is Available only when both windows
+	// are all zero; a user who wants such a disk used must wipe it first.
+	HasUnknownData Reason = "HasUnknownData"
+	// SharedDevice: another device of the node is the same medium (same
+	// WWN; same serial number when there is no WWN; two loop devices on one
+	// backing file), e.g. one LUN reached through two paths without
+	// multipathd. Every copy is rejected, since two writers, or two OSDs,
+	// on one medium destroy it. The message names the other device(s).
+	SharedDevice Reason = "SharedDevice"
+	// PartiallyPrepared: the device carries a BlueStore label of this
+	// cluster that ceph-osd --mkfs never completed (no "ready", "whoami"
+	// or "osd_key" in its meta): a prepare was interrupted. No OSD ever ran
+	// on it. The message says how to find and remove an OSD id Ceph may
+	// have allocated for it; the disk itself is only reused after an
+	// explicit wipe.
+	PartiallyPrepared Reason = "PartiallyPrepared"
 )
 
 // Verdict states as published in the DiskInventory status.
@@ -109,44 +138,57 @@ type NamedCheck struct {
 //
 //  1. NotADisk — the type decides whether anything else is meaningful.
 //  2. Unreadable — without the device's content nothing below can be
-//     trusted, and an unreadable device must never look empty.
-//  3. ForeignCephCluster — a BlueStore label is the most specific fact
+//     trusted, and an unreadable device (or one blkid could not probe, or
+//     a node whose processes' open files cannot be read) must never look
+//     empty.
+//  3. SharedDevice — a medium seen through two device nodes is dangerous
+//     whatever it holds: even an OSD of ours must not be started twice, so
+//     this precedes the BlueStore steps.
+//  4. ForeignCephCluster — a BlueStore label is the most specific fact
 //     there is; it is checked before everything that only matters for new
-//     provisioning, so an OSD of ours is reported as such (by Evaluate,
-//     right after this step) even if it is read-only or busy.
-//  4. ReadOnly, 5. Removable — properties of the hardware.
-//  6. Mounted, 7. InUseAsSwap, 8. HasHolders — active use, most visible to
-//     the user first; their messages name the partition involved.
-//  9. HasPartitions, 10. HasPartitionTable, 11. HasFilesystem — leftover
+//     provisioning.
+//  5. PartiallyPrepared — a label of this cluster that mkfs never
+//     completed. A complete label of ours is reported as an OSD by
+//     Evaluate right after this step, even if it is read-only or busy.
+//  6. ReadOnly, 7. Removable — properties of the hardware.
+//  8. Mounted, 9. InUseAsSwap, 10. HasHolders (including backing a loop
+//     device), 11. Busy (a process holding it open, or an exclusive holder
+//     none of the others explained) — active use, most visible to the user
+//     first; their messages name the partition, holder or process.
+//  12. HasPartitions, 13. HasPartitionTable, 14. HasFilesystem — leftover
 //     content, from the most to the least structured.
-//  12. TooSmall — only worth saying about an otherwise clean device.
-//  13. Busy — last, because it is the least specific: an exclusive holder
-//     that none of the checks above explained.
+//  15. HasUnknownData — non-zero bytes no signature explained: after the
+//     signature checks, so a known format keeps its more specific reason.
+//  16. TooSmall — only worth saying about an otherwise clean device.
 //
 // A new slice is returned each time so callers cannot alter the chain.
 func Chain() []NamedCheck {
 	return []NamedCheck{
 		{NotADisk, checkIsDisk},
 		{Unreadable, checkReadable},
+		{SharedDevice, checkNotShared},
 		{ForeignCephCluster, checkBlueStoreOwner},
+		{PartiallyPrepared, checkBlueStoreComplete},
 		{ReadOnly, checkWritable},
 		{Removable, checkFixed},
 		{Mounted, checkNotMounted},
 		{InUseAsSwap, checkNoSwap},
 		{HasHolders, checkNoHolders},
+		{Busy, checkNotBusy},
 		{HasPartitions, checkNoPartitions},
 		{HasPartitionTable, checkNoPartitionTable},
 		{HasFilesystem, checkNoFilesystem},
+		{HasUnknownData, checkAllZero},
 		{TooSmall, checkSize},
-		{Busy, checkNotBusy},
 	}
 }
 
 // Evaluate judges one device. It runs Chain in order and returns the first
-// failure as a Rejected verdict. A device that passes the BlueStore step
-// while carrying a label (which can only be this cluster's) is reported as
-// an OSD without running the remaining checks, since those only guard new
-// provisioning. Otherwise a device passing every check is Available.
+// failure as a Rejected verdict. A device that passes the BlueStore steps
+// while carrying a label (which can only be this cluster's, complete) is
+// reported as an OSD without running the remaining checks, since those only
+// guard new provisioning. Otherwise a device passing every check is
+// Available.
 func Evaluate(d Device, opts Options) Verdict {
 	for _, c := range Chain() {
 		if reason, msg, ok := c.Check(d, opts); !ok {
@@ -156,7 +198,7 @@ func Evaluate(d Device, opts Options) Verdict {
 			}
 			return v
 		}
-		if c.Reason == ForeignCephCluster && d.BlueStore != nil {
+		if c.Reason == PartiallyPrepared && d.BlueStore != nil {
 			return Verdict{
 				State:       StateOSD,
 				Message:     fmt.Sprintf("%s holds OSD %d of this cluster (osd uuid %s)", d.KernelName, d.BlueStore.WhoAmI, d.BlueStore.OSDUUID),
@@ -204,15 +246,54 @@ func checkBlueStoreOwner(d Device, o Options) (Reason, string, bool) {
 		return "", "", true
 	}
 	l := d.BlueStore
+	what := fmt.Sprintf("holds OSD %d", l.WhoAmI)
+	if l.WhoAmI < 0 {
+		what = fmt.Sprintf("carries a BlueStore label without an OSD id (osd uuid %s)", l.OSDUUID)
+	}
 	switch {
+	case l.ClusterFSID == "":
+		// BlueStore writes its label before ceph-osd records the cluster
+		// in it, so this is an OSD creation interrupted early, by this
+		// cluster or another one: nothing tells which.
+		return ForeignCephCluster, fmt.Sprintf("%s carries a BlueStore label (osd uuid %s) that names no cluster, left by an OSD creation interrupted early, "+
+			"here or by another cluster; it cannot be attributed to this cluster and is never touched until wiped explicitly", d.KernelName, l.OSDUUID), false
 	case o.ClusterFSID == "":
-		return ForeignCephCluster, fmt.Sprintf("%s holds OSD %d of cluster %s, and this cluster's FSID is not known yet", d.KernelName, l.WhoAmI, l.ClusterFSID), false
+		return ForeignCephCluster, fmt.Sprintf("%s %s of cluster %s, and this cluster's FSID is not known yet", d.KernelName, what, l.ClusterFSID), false
 	case !strings.EqualFold(l.ClusterFSID, o.ClusterFSID):
-		return ForeignCephCluster, fmt.Sprintf("%s holds OSD %d of another cluster (fsid %s)", d.KernelName, l.WhoAmI, l.ClusterFSID), false
-	case l.WhoAmI < 0:
-		return ForeignCephCluster, fmt.Sprintf("%s carries a BlueStore label of this cluster without an OSD id", d.KernelName), false
+		return ForeignCephCluster, fmt.Sprintf("%s %s of another cluster (fsid %s)", d.KernelName, what, l.ClusterFSID), false
 	}
 	return "", "", true
+}
+
+// blueStoreCompleteKeys are the label meta keys ceph-osd --mkfs has written
+// once an OSD is complete: its id and cephx key (written with the label)
+// and "ready", written last, when mkfs finished.
+var blueStoreCompleteKeys = []string{"whoami", "osd_key", "ready"}
+
+// checkBlueStoreComplete runs only on labels of this cluster (the step
+// before rejected every other label).
+func checkBlueStoreComplete(d Device, _ Options) (Reason, string, bool) {
+	l := d.BlueStore
+	if l == nil {
+		return "", "", true
+	}
+	var missing []string
+	for _, k := range blueStoreCompleteKeys {
+		if l.Meta[k] == "" || (k == "whoami" && l.WhoAmI < 0) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return "", "", true
+	}
+	purge := "if an OSD is listed with this uuid, remove it with `ceph osd purge <id> --yes-i-really-mean-it`"
+	if l.WhoAmI >= 0 {
+		purge = fmt.Sprintf("if OSD %d is listed with this uuid, remove it with `ceph osd purge %d --yes-i-really-mean-it`", l.WhoAmI, l.WhoAmI)
+	}
+	return PartiallyPrepared, fmt.Sprintf("%s carries a BlueStore label of this cluster (osd uuid %s) that ceph-osd --mkfs never completed (missing %s): "+
+		"a prepare was interrupted and no OSD can have run on it. To recover, run `ceph osd dump | grep %s`; %s. "+
+		"The disk is never touched until it is wiped explicitly (the per-disk wipe, once available, makes it Available again)",
+		d.KernelName, l.OSDUUID, strings.Join(missing, ", "), l.OSDUUID, purge), false
 }
 
 func checkWritable(d Device, _ Options) (Reason, string, bool) {
@@ -264,6 +345,8 @@ func checkNoSwap(d Device, _ Options) (Reason, string, bool) {
 
 func checkNoHolders(d Device, _ Options) (Reason, string, bool) {
 	switch {
+	case len(d.BacksLoops) > 0:
+		return HasHolders, fmt.Sprintf("%s backs loop device %s", d.KernelName, strings.Join(d.BacksLoops, ", ")), false
 	case len(d.Holders) > 0:
 		return HasHolders, fmt.Sprintf("%s is held by %s", d.KernelName, strings.Join(d.Holders, ", ")), false
 	case d.LVMPV:
@@ -296,7 +379,44 @@ func checkNoFilesystem(d Device, _ Options) (Reason, string, bool) {
 	if len(sigs) > 0 {
 		return HasFilesystem, fmt.Sprintf("%s carries a %s signature", d.KernelName, strings.Join(sigs, ", ")), false
 	}
+	// Anything else blkid found (an ambivalent result, or values without
+	// a TYPE or PTTYPE) is content too.
+	if d.Blkid != nil && d.Blkid.Found() {
+		return HasFilesystem, fmt.Sprintf("%s is not blank according to blkid -p: %s", d.KernelName, d.Blkid), false
+	}
 	return "", "", true
+}
+
+func checkAllZero(d Device, _ Options) (Reason, string, bool) {
+	if !d.NonZeroData {
+		return "", "", true
+	}
+	where := fmt.Sprintf("the head window (first %s)", sizeWords(d.ProbedHeadBytes))
+	if d.NonZeroInTail {
+		where = fmt.Sprintf("the tail window (last %s)", sizeWords(d.ProbedTailBytes))
+	}
+	return HasUnknownData, fmt.Sprintf("%s holds data no known signature explains: first non-zero byte at offset %d in %s. "+
+		"Only a disk whose first and last MiB are all zero is taken as blank; wipe it explicitly to use it", d.KernelName, d.FirstNonZeroOffset, where), false
+}
+
+// sizeWords renders a window size for messages.
+func sizeWords(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+func checkNotShared(d Device, _ Options) (Reason, string, bool) {
+	if len(d.SharedWith) == 0 {
+		return "", "", true
+	}
+	how := "one LUN reached through several paths without multipath, or presented twice"
+	if len(d.SharedIdentity) == 1 && d.SharedIdentity[0] == "backing file" {
+		how = "one file attached to several loop devices"
+	}
+	return SharedDevice, fmt.Sprintf("%s is the same medium as %s (same %s: %s); no copy is used, since two writers on one medium destroy it",
+		d.KernelName, strings.Join(d.SharedWith, ", "), strings.Join(d.SharedIdentity, ", "), how), false
 }
 
 func checkSize(d Device, o Options) (Reason, string, bool) {
@@ -311,6 +431,20 @@ func checkSize(d Device, o Options) (Reason, string, bool) {
 }
 
 func checkNotBusy(d Device, _ Options) (Reason, string, bool) {
+	if len(d.OpenBy) > 0 {
+		// A handful names the culprit; the message must stay short
+		// enough for the inventory's schema.
+		const shown = 5
+		parts := make([]string, 0, shown+1)
+		for i, o := range d.OpenBy {
+			if i == shown {
+				parts = append(parts, fmt.Sprintf("and %d more", len(d.OpenBy)-shown))
+				break
+			}
+			parts = append(parts, o.String())
+		}
+		return Busy, fmt.Sprintf("%s is open by another process: %s", d.KernelName, strings.Join(parts, "; ")), false
+	}
 	if d.Busy {
 		return Busy, fmt.Sprintf("%s is held open exclusively by another user", d.KernelName), false
 	}

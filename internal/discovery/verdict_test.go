@@ -42,6 +42,15 @@ func faults() map[Reason]struct {
 		HasFilesystem:     {func(d *Device) { d.FSType, d.Signatures = SigXFS, []string{SigXFS} }, "xfs"},
 		TooSmall:          {func(d *Device) { d.SizeBytes = 4 << 30 }, "less than the minimum"},
 		Busy:              {func(d *Device) { d.Busy = true }, "exclusively"},
+		SharedDevice: {func(d *Device) {
+			d.SharedWith, d.SharedIdentity = []string{"sdc"}, []string{"WWN 5000c500c0ffee01"}
+		}, "same medium as sdc (same WWN 5000c500c0ffee01: one LUN"},
+		PartiallyPrepared: {func(d *Device) {
+			d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u-1", WhoAmI: 4, ClusterFSID: ourFSID, Meta: map[string]string{"whoami": "4", "osd_key": "SECRET"}}
+		}, "missing ready"},
+		HasUnknownData: {func(d *Device) {
+			d.NonZeroData, d.FirstNonZeroOffset, d.ProbedHeadBytes, d.ProbedTailBytes = true, 4096, 1<<20, 1<<20
+		}, "offset 4096 in the head window (first 1 MiB)"},
 	}
 }
 
@@ -93,7 +102,8 @@ func TestEvaluatePrecedence(t *testing.T) {
 func TestEvaluateOwnOSD(t *testing.T) {
 	opts := Options{ClusterFSID: ourFSID}
 	own := func(d *Device) {
-		d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u", WhoAmI: 12, ClusterFSID: ourFSID}
+		d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u", WhoAmI: 12, ClusterFSID: ourFSID,
+			Meta: map[string]string{"whoami": "12", "osd_key": "SECRET", "ready": "ready"}}
 		d.FSType, d.Signatures = SigBlueStore, []string{SigBlueStore}
 	}
 	d := cleanDevice()
@@ -102,12 +112,15 @@ func TestEvaluateOwnOSD(t *testing.T) {
 	if v.State != StateOSD || v.OSDID != 12 || v.ClusterFSID != ourFSID || v.Reason != "" {
 		t.Fatalf("own OSD: %+v", v)
 	}
-	// Our OSD wins over every check after the BlueStore step, and loses to
-	// those before it.
+	// Our OSD wins over every check after the BlueStore steps, and loses
+	// to those before them.
 	fs := faults()
 	seenOwner := false
 	for _, c := range Chain() {
 		if c.Reason == ForeignCephCluster {
+			continue
+		}
+		if c.Reason == PartiallyPrepared {
 			seenOwner = true
 			continue
 		}
@@ -131,26 +144,35 @@ func TestEvaluateOwnOSD(t *testing.T) {
 
 func TestEvaluateBlueStoreEdgeCases(t *testing.T) {
 	tests := []struct {
-		name  string
-		opts  Options
-		apply func(*Device)
-		msg   string
+		name   string
+		opts   Options
+		apply  func(*Device)
+		reason Reason
+		msg    string
 	}{
 		{"label but no cluster FSID configured", Options{}, func(d *Device) {
 			d.BlueStore = &ceph.BlueStoreLabel{WhoAmI: 1, ClusterFSID: ourFSID}
-		}, "not known yet"},
-		{"damaged label", Options{ClusterFSID: ourFSID}, func(d *Device) { d.BlueStoreError = "corrupt BlueStore label: crc32c" }, "damaged"},
-		{"udev says bluestore but no label read", Options{ClusterFSID: ourFSID}, func(d *Device) { d.FSType = SigBlueStore }, "not read"},
+		}, ForeignCephCluster, "not known yet"},
+		{"damaged label", Options{ClusterFSID: ourFSID}, func(d *Device) { d.BlueStoreError = "corrupt BlueStore label: crc32c" }, ForeignCephCluster, "damaged"},
+		{"udev says bluestore but no label read", Options{ClusterFSID: ourFSID}, func(d *Device) { d.FSType = SigBlueStore }, ForeignCephCluster, "not read"},
+		// A label of ours without an OSD id is a prepare that stopped
+		// half-way, not "OSD -1" of anything.
 		{"our FSID without OSD id", Options{ClusterFSID: ourFSID}, func(d *Device) {
-			d.BlueStore = &ceph.BlueStoreLabel{WhoAmI: -1, ClusterFSID: ourFSID}
-		}, "without an OSD id"},
+			d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u-2", WhoAmI: -1, ClusterFSID: ourFSID}
+		}, PartiallyPrepared, "missing whoami, osd_key, ready"},
+		{"no OSD id, FSID not configured", Options{}, func(d *Device) {
+			d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u-2", WhoAmI: -1, ClusterFSID: ourFSID}
+		}, ForeignCephCluster, "without an OSD id (osd uuid u-2) of cluster " + ourFSID},
+		{"label naming no cluster", Options{ClusterFSID: ourFSID}, func(d *Device) {
+			d.BlueStore = &ceph.BlueStoreLabel{OSDUUID: "u-3", WhoAmI: 2}
+		}, ForeignCephCluster, "names no cluster"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d := cleanDevice()
 			tc.apply(&d)
 			v := Evaluate(d, tc.opts)
-			if v.Reason != ForeignCephCluster || !strings.Contains(v.Message, tc.msg) {
+			if v.Reason != tc.reason || !strings.Contains(v.Message, tc.msg) || strings.Contains(v.Message, "OSD -1") {
 				t.Fatalf("got %+v", v)
 			}
 		})
@@ -176,6 +198,18 @@ func TestEvaluateOtherRejections(t *testing.T) {
 		{"loop without AllowLoop", func(d *Device) { d.Type = TypeLoop }, opts, NotADisk, "loop"},
 		{"mpath not allowed", func(d *Device) { d.Type = TypeMpath }, Options{AllowTypes: []string{TypeLVM}}, NotADisk, "mpath"},
 		{"signature only in list", func(d *Device) { d.Signatures = []string{SigBcache} }, opts, HasFilesystem, "bcache"},
+		{"held open by a process", func(d *Device) { d.OpenBy = []Opener{{PID: 77, Command: "mysqld", Device: "sdb"}} }, opts, Busy, "pid 77 (mysqld) holds sdb"},
+		{"held open by many", func(d *Device) {
+			for i := 0; i < 40; i++ {
+				d.OpenBy = append(d.OpenBy, Opener{PID: 100 + i, Command: "worker", Device: "sdb"})
+			}
+		}, opts, Busy, "pid 104 (worker) holds sdb; and 35 more"},
+		{"backs a loop device", func(d *Device) { d.BacksLoops = []string{"loop3", "loop4"} }, opts, HasHolders, "backs loop device loop3, loop4"},
+		{"blkid ambivalent", func(d *Device) { d.Blkid = &BlkidResult{Ambivalent: true} }, opts, HasFilesystem, "ambivalent"},
+		{"unknown data in the tail", func(d *Device) {
+			d.NonZeroData, d.NonZeroInTail, d.FirstNonZeroOffset, d.ProbedHeadBytes, d.ProbedTailBytes = true, true, 1<<40-5, 1<<20, 1<<20
+		}, opts, HasUnknownData, "offset 1099511627771 in the tail window (last 1 MiB)"},
+		{"shared by serial", func(d *Device) { d.SharedWith, d.SharedIdentity = []string{"sdc", "sdd"}, []string{"serial Z1"} }, opts, SharedDevice, "sdc, sdd (same serial Z1: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
