@@ -16,7 +16,7 @@ const TerminationMessageLimit = 4096
 //
 //  1. stderr tails (keeping their end, where the error is) and messages
 //     (keeping their start), all to one common length, the longest that
-//     fits; a cut is marked with "…";
+//     fits; a cut is marked with "…" (at length 0 both are left out);
 //  2. the OSD uuids of Prepared results (the OSD id stays);
 //  3. whole results, Prepared ones first, then Refused, keeping Failed
 //     ones longest; the full list is in the pod log.
@@ -74,7 +74,10 @@ func TerminationMessage(results []Result, limit int) []byte {
 func capFields(rs []Result, n int) []Result {
 	out := make([]Result, len(rs))
 	for i, r := range rs {
-		if len(r.Message) > n {
+		switch {
+		case n == 0:
+			r.Message, r.Stderr = "", ""
+		case len(r.Message) > n:
 			r.Message = keepStart(r.Message, n) + "…"
 		}
 		if len(r.Stderr) > n {
