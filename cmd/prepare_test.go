@@ -97,22 +97,33 @@ func fixtureNode(t *testing.T) string {
 
 func runPrepareTest(t *testing.T, root string, e prepareEnv, extra ...string) (int, []prepare.Result, string) {
 	t.Helper()
-	report := filepath.Join(t.TempDir(), "termination-log")
-	args := append([]string{"--cluster-fsid=" + testFSID, "--host-root=" + root, "--report=" + report, "--lock-file=" + e.lock}, extra...)
+	code, results, stderr, err := runPrepareReport(t.TempDir(), root, e, testFSID, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, results, stderr
+}
+
+// runPrepareReport runs the command and reads back its termination
+// message, checking that it is a JSON result list within the limit. It
+// does not fail the test itself, so goroutines may call it.
+func runPrepareReport(dir, root string, e prepareEnv, fsid string, extra ...string) (int, []prepare.Result, string, error) {
+	report := filepath.Join(dir, "termination-log")
+	args := append([]string{"--cluster-fsid=" + fsid, "--host-root=" + root, "--report=" + report, "--lock-file=" + e.lock}, extra...)
 	var out, errOut bytes.Buffer
 	code := runPrepare(args, &out, &errOut)
 	b, err := os.ReadFile(report)
 	if err != nil {
-		t.Fatalf("no termination message: %v (stderr %s)", err, errOut.String())
+		return code, nil, errOut.String(), fmt.Errorf("no termination message: %v (stderr %s)", err, errOut.String())
 	}
 	if len(b) > prepare.TerminationMessageLimit {
-		t.Errorf("termination message of %d bytes", len(b))
+		return code, nil, errOut.String(), fmt.Errorf("termination message of %d bytes", len(b))
 	}
 	var results []prepare.Result
 	if err := json.Unmarshal(b, &results); err != nil {
-		t.Fatalf("termination message is not a JSON result list: %v\n%s", err, b)
+		return code, nil, errOut.String(), fmt.Errorf("termination message is not a JSON result list: %v\n%s", err, b)
 	}
-	return code, results, errOut.String()
+	return code, results, errOut.String(), nil
 }
 
 // TestPrepareColonLinkAndDeviceClass: a by-path link ending in -0:0:0:0 is
