@@ -98,7 +98,7 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 	// SIGTERM (the Job's pod deleted, the node drained) and SIGINT stop the
 	// run: the running ceph-volume gets SIGTERM and a grace period, the
 	// remaining devices are not touched, and the results are written.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signalContext()
 	defer stop()
 
 	var results []prepare.Result
@@ -158,5 +158,28 @@ func writeResults(log logr.Logger, stdout io.Writer, report string, results []pr
 	}
 	if err := os.WriteFile(report, prepare.TerminationMessage(results, prepare.TerminationMessageLimit), 0o644); err != nil {
 		log.Error(err, "Writing the termination message", "path", report)
+	}
+}
+
+// signalContext returns a context cancelled, with the signal as its cause,
+// on the first SIGTERM or SIGINT. Later signals are ignored until stop is
+// called: the kubelet's SIGKILL after the grace period is the hard stop, so
+// the results are still written.
+func signalContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(fmt.Errorf("received %v", sig))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel(context.Canceled)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
@@ -241,5 +243,74 @@ func TestPrepareBadFlags(t *testing.T) {
 	code, results, _ := runPrepareTest(t, root, e, "--device=/dev/sdb:ssd")
 	if code != 3 || results[0].Path != "/dev/sdb:ssd" || results[0].Reason != "Unreadable" {
 		t.Errorf("old syntax: exit %d, %+v", code, results)
+	}
+}
+
+// TestPrepareForwardsSIGTERM: SIGTERM to the agent reaches the running
+// ceph-volume as SIGTERM (its trap runs), the device is reported Failed as
+// possibly half-prepared, the next device is not touched, and the results
+// are still written.
+func TestPrepareForwardsSIGTERM(t *testing.T) {
+	root := fixtureNode(t)
+	e := installFakeCephVolume(t, root)
+	marks := t.TempDir()
+	script := `#!/bin/bash
+trap 'echo TERM > "` + marks + `/term"; echo "interrupted, rolling back" >&2; exit 143' TERM
+echo "start $*" >> "$CV_LOG"
+touch "` + marks + `/started"
+sleep 300 &
+wait
+`
+	if err := os.WriteFile(filepath.Join(e.dir, "ceph-volume"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	type run struct {
+		code    int
+		results []prepare.Result
+		err     error
+	}
+	done := make(chan run, 1)
+	go func() {
+		var r run
+		r.code, r.results, _, r.err = runPrepareReport(t.TempDir(), root, e, testFSID,
+			`--targets=[{"path":"/dev/disk/by-id/wwn-0xsdb"},{"path":"/dev/disk/by-id/wwn-0xsdd"}]`)
+		done <- r
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(marks, "started")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ceph-volume never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// runPrepare has registered for SIGTERM by now (ceph-volume runs), so
+	// the signal goes to it, not to the test process's default action.
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if b, err := os.ReadFile(filepath.Join(marks, "term")); err != nil || string(b) != "TERM\n" {
+		t.Errorf("ceph-volume did not get SIGTERM: %q, %v", b, err)
+	}
+	if r.code != 1 || len(r.results) != 2 {
+		t.Fatalf("exit %d, results %+v", r.code, r.results)
+	}
+	first, second := r.results[0], r.results[1]
+	if first.Outcome != prepare.OutcomeFailed || first.Reason != prepare.ReasonInterrupted ||
+		!strings.Contains(first.Message, "received terminated") || !strings.Contains(first.Message, "may be half-prepared") ||
+		!strings.Contains(first.Stderr, "interrupted, rolling back") {
+		t.Errorf("interrupted device: %+v", first)
+	}
+	if second.Outcome != prepare.OutcomeFailed || !strings.Contains(second.Message, "not attempted") {
+		t.Errorf("device after the signal: %+v", second)
+	}
+	if calls := e.calls(t); len(calls) != 1 {
+		t.Errorf("ceph-volume calls %q, want one", calls)
 	}
 }
