@@ -116,11 +116,42 @@ type Options struct {
 	// DefaultDeviceTimeout. Each disk gets its own, so one slow disk does
 	// not eat the others' time.
 	DeviceTimeout time.Duration
+	// BusyAttempts is how many times a device found busy is checked
+	// before it is refused; 0 means 3.
+	BusyAttempts int
+	// BusyRetryDelay is the pause between those checks; 0 means 500 ms.
+	BusyRetryDelay time.Duration
 	// ReleaseBeforeCephVolume drops this process's O_EXCL hold on a disk
 	// right before ceph-volume runs instead of keeping it for the whole
 	// run. It must be set for Ceph releases whose ceph-osd opens the data
 	// device with O_EXCL itself (see HoldPolicy).
 	ReleaseBeforeCephVolume bool
+}
+
+func busyAttempts(o Options) int {
+	if o.BusyAttempts <= 0 {
+		return 3
+	}
+	return o.BusyAttempts
+}
+
+func (o Options) busyRetryDelay() time.Duration {
+	if o.BusyRetryDelay <= 0 {
+		return 500 * time.Millisecond
+	}
+	return o.BusyRetryDelay
+}
+
+// sleepCtx waits d or until ctx ends, whichever is first.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func (o Options) deviceTimeout() time.Duration {
@@ -307,20 +338,40 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 
 	// 1. A fresh scan right before this disk, not one for the whole run:
 	// earlier disks may have taken minutes, and kernel names move.
-	dev, r, ok := checkDevice(o, t, scan, "")
-	if !ok {
-		if r.Outcome == OutcomePrepared {
-			log.Info("Device already holds an OSD of this cluster", "osdID", *r.OSDID)
-		}
-		return r
-	}
-
 	// 2. Hold the device with O_EXCL: from here on nothing can mount it or
 	// claim it exclusively (md, device-mapper, LVM, mkfs, another OSD).
-	node := filepath.Join(root(o.Root), "dev", dev.KernelName)
-	release, err := lock.Lock(node)
-	if err != nil {
-		return refuse(string(discovery.Busy), fmt.Sprintf("%s cannot be held exclusively, not touched: %v", dev.KernelName, err))
+	//
+	// Busy is retried a few times: other tools (the discovery agent's own
+	// probe, udev's blkid) open a disk for an instant, and a refusal is
+	// not retried until the disk's content changes.
+	var (
+		dev     discovery.Device
+		release func()
+		node    string
+	)
+	for attempt := 1; ; attempt++ {
+		var r Result
+		var ok bool
+		dev, r, ok = checkDevice(o, t, scan, "")
+		if !ok && !(r.Outcome == OutcomeRefused && r.Reason == string(discovery.Busy)) {
+			if r.Outcome == OutcomePrepared {
+				log.Info("Device already holds an OSD of this cluster", "osdID", *r.OSDID)
+			}
+			return r
+		}
+		var err error
+		if ok {
+			node = filepath.Join(root(o.Root), "dev", dev.KernelName)
+			if release, err = lock.Lock(node); err == nil {
+				break
+			}
+			r = Result{Path: t.Path, Outcome: OutcomeRefused, Reason: string(discovery.Busy),
+				Message: fmt.Sprintf("%s cannot be held exclusively, not touched: %v", dev.KernelName, err)}
+		}
+		if attempt >= busyAttempts(o) || sleepCtx(ctx, o.busyRetryDelay()) != nil {
+			return refuse(r.Reason, r.Message)
+		}
+		log.V(1).Info("Device busy, checking again", "attempt", attempt, "message", r.Message)
 	}
 	held := node
 	defer func() {

@@ -78,13 +78,21 @@ func writeChunks(path string, chunks []fixture.Chunk) error {
 
 // fakeLocker refuses the devices in busy and records what it holds.
 type fakeLocker struct {
-	busy    map[string]bool
+	busy map[string]bool
+	// busyFor makes a device busy for that many Lock calls.
+	busyFor map[string]int
+	tries   map[string]int
 	holding map[string]bool
 	taken   []string
 }
 
 func (l *fakeLocker) Lock(path string) (func(), error) {
-	if l.busy[filepath.Base(path)] {
+	name := filepath.Base(path)
+	if l.tries == nil {
+		l.tries = map[string]int{}
+	}
+	l.tries[name]++
+	if l.busy[name] || l.tries[name] <= l.busyFor[name] {
 		return nil, errors.New("device or resource busy")
 	}
 	if l.holding == nil {
@@ -143,7 +151,7 @@ func scannerFor(root string) *hookScanner {
 }
 
 func optionsFor(root string, names ...string) Options {
-	o := Options{Root: root, Verdict: discovery.Options{ClusterFSID: fsid, MinSizeBytes: 1 << 30}}
+	o := Options{Root: root, Verdict: discovery.Options{ClusterFSID: fsid, MinSizeBytes: 1 << 30}, BusyRetryDelay: 10 * time.Millisecond}
 	for _, n := range names {
 		o.Targets = append(o.Targets, Target{Path: byID(n)})
 	}
@@ -442,6 +450,22 @@ func TestRunStoppedSkipsTheRest(t *testing.T) {
 	}
 	if len(cv.calls) != 1 {
 		t.Errorf("ceph-volume calls %q, want one", cv.calls)
+	}
+}
+
+// TestRunRetriesBusy: a disk busy for an instant (another tool's probe) is
+// checked again and prepared; one busy on every check is refused.
+func TestRunRetriesBusy(t *testing.T) {
+	root, _ := buildNode(t)
+	locker := &fakeLocker{busyFor: map[string]int{"sdb": 2}, busy: map[string]bool{"sdd": true}}
+	cv := &fakeCephVolume{root: root}
+	results := Run(context.Background(), logr.Discard(), optionsFor(root, "sdb", "sdd"), scannerFor(root), locker, cv)
+	want := map[string]string{"wwn-0xsdb": "Prepared/", "wwn-0xsdd": "Refused/Busy"}
+	if got := outcomes(results); !reflect.DeepEqual(got, want) {
+		t.Errorf("outcomes %v, want %v", got, want)
+	}
+	if locker.tries["sdb"] != 3 || locker.tries["sdd"] != 3 {
+		t.Errorf("hold attempts %v, want 3 each", locker.tries)
 	}
 }
 
