@@ -139,8 +139,8 @@ func TestPrepareColonLinkAndDeviceClass(t *testing.T) {
 	if code != 0 || len(results) != 1 || results[0].Path != link || results[0].Outcome != prepare.OutcomePrepared || results[0].OSDID == nil {
 		t.Fatalf("exit %d, results %+v\n%s", code, results, stderr)
 	}
-	if got := e.calls(t); len(got) != 2 || got[0] != "start "+link+" | raw prepare --bluestore --data "+link+" --crush-device-class hdd" {
-		t.Errorf("ceph-volume calls %q, want one on %s with class hdd", got, link)
+	if got := e.calls(t); len(got) != 2 || got[0] != "start /dev/sdb | raw prepare --bluestore --data /dev/sdb --crush-device-class hdd" {
+		t.Errorf("ceph-volume calls %q, want one on sdb (behind %s) with class hdd", got, link)
 	}
 }
 

@@ -124,7 +124,7 @@ type Options struct {
 	// ReleaseBeforeCephVolume drops this process's O_EXCL hold on a disk
 	// right before ceph-volume runs instead of keeping it for the whole
 	// run. It must be set for Ceph releases whose ceph-osd opens the data
-	// device with O_EXCL itself (see HoldPolicy).
+	// device with O_EXCL itself (see the function ReleaseBeforeCephVolume).
 	ReleaseBeforeCephVolume bool
 }
 
@@ -390,13 +390,15 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		return refuse(ReasonIdentityMismatch, fmt.Sprintf("%s moved from %s to %s while it was being checked, not touched", t.Path, dev.KernelName, again.KernelName))
 	}
 
-	// 4. ceph-volume. What it and BlueStore tolerate decides whether our
-	// hold stays during the run; see HoldPolicy.
+	// 4. ceph-volume, on the very device node checked and held (not the
+	// link, which udev could re-point meanwhile). What ceph-volume and
+	// BlueStore tolerate decides whether our hold stays during the run;
+	// see ReleaseBeforeCephVolume.
 	if o.ReleaseBeforeCephVolume {
 		release()
 		release, held = nil, ""
 	}
-	args := []string{"raw", "prepare", "--bluestore", "--data", t.Path}
+	args := []string{"raw", "prepare", "--bluestore", "--data", "/dev/" + dev.KernelName}
 	if t.DeviceClass != "" {
 		args = append(args, "--crush-device-class", t.DeviceClass)
 	}

@@ -176,7 +176,7 @@ func TestRunRefusesWhatIsNoLongerEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	locker := &fakeLocker{busy: map[string]bool{"sde": true}}
-	cv := &fakeCephVolume{root: root, fail: map[string]bool{byID("sdf"): true}, locker: locker}
+	cv := &fakeCephVolume{root: root, fail: map[string]bool{"/dev/sdf": true}, locker: locker}
 	opts := optionsFor(root, "sdb", "sdc", "sdd", "sde", "sdf")
 	opts.Targets[0].DeviceClass = "ssd"
 	results := Run(context.Background(), logr.Discard(), opts, scannerFor(root), locker, cv)
@@ -204,8 +204,8 @@ func TestRunRefusesWhatIsNoLongerEmpty(t *testing.T) {
 	// ceph-volume was called for sdb (with its class) and sdf only; never
 	// for a refused device. The device was held during both calls.
 	wantCalls := [][]string{
-		{"raw", "prepare", "--bluestore", "--data", byID("sdb"), "--crush-device-class", "ssd"},
-		{"raw", "prepare", "--bluestore", "--data", byID("sdf")},
+		{"raw", "prepare", "--bluestore", "--data", "/dev/sdb", "--crush-device-class", "ssd"},
+		{"raw", "prepare", "--bluestore", "--data", "/dev/sdf"},
 	}
 	if !reflect.DeepEqual(cv.calls, wantCalls) {
 		t.Errorf("ceph-volume calls %q\nwant %q", cv.calls, wantCalls)
@@ -293,7 +293,7 @@ func TestRunIdentityMismatch(t *testing.T) {
 	// While sdb is prepared, sdd's link is re-pointed to sde (the disk
 	// behind the name changed, as after a swap or re-enumeration).
 	cv.hook = func(_ context.Context, dev string) (bool, error) {
-		if dev == byID("sdb") {
+		if dev == "/dev/sdb" {
 			link := filepath.Join(root, byID("sdd"))
 			if err := os.Remove(link); err != nil {
 				return true, err
@@ -409,7 +409,7 @@ func TestRunPerDiskDeadline(t *testing.T) {
 	root, _ := buildNode(t)
 	cv := &fakeCephVolume{root: root}
 	cv.hook = func(ctx context.Context, dev string) (bool, error) {
-		if dev != byID("sdb") {
+		if dev != "/dev/sdb" {
 			return false, nil
 		}
 		<-ctx.Done()
