@@ -42,7 +42,7 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&fsid, "cluster-fsid", "", "FSID of the Ceph cluster; required.")
 	fs.StringVar(&hostRoot, "host-root", "/", "Directory under which the host's /sys, /dev and /proc are found.")
 	fs.StringVar(&mountinfo, "mountinfo", discovery.DefaultMountinfoPath, "Mount table to read, relative to --host-root.")
-	fs.StringVar(&report, "report", terminationLog, "File to write the per-device results to, as a JSON array of at most 4096 bytes (the termination message); empty: none.")
+	fs.StringVar(&report, "report", terminationLog, "File to write the per-device results to, as a JSON array of at most 4096 bytes (the termination message); empty: none (when run by hand).")
 	fs.StringVar(&lockFile, "lock-file", prepare.DefaultHostLockPath, "Host-wide lock file: one agent prepare at a time per host, whatever the cluster or namespace.")
 	fs.DurationVar(&lockTimeout, "lock-timeout", 0, "Give up waiting for the host lock after this long; 0: wait until stopped.")
 	fs.DurationVar(&deviceTimeout, "device-timeout", prepare.DefaultDeviceTimeout, "Deadline for each device, ceph-volume included.")
@@ -88,6 +88,10 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 			return prepare.ExitBadFlags
 		}
 		seen[t.Path] = true
+	}
+	if lockFile == "" {
+		fmt.Fprintln(stderr, "ceph-operator agent prepare: --lock-file is required: prepares on one host must never overlap")
+		return prepare.ExitBadFlags
 	}
 	if deviceTimeout <= 0 {
 		fmt.Fprintln(stderr, "ceph-operator agent prepare: --device-timeout must be positive")

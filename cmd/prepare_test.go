@@ -227,9 +227,10 @@ func TestPrepareBadFlags(t *testing.T) {
 		"device twice":         {"--cluster-fsid=" + testFSID, "--device=/dev/sdb", `--targets=[{"path":"/dev/sdb"}]`},
 		"zero device timeout":  {"--cluster-fsid=" + testFSID, "--device=/dev/sdb", "--device-timeout=0"},
 		"positional arguments": {"--cluster-fsid=" + testFSID, "--device=/dev/sdb", "extra"},
+		"no lock file":         {"--cluster-fsid=" + testFSID, "--device=/dev/sdb", "--lock-file="},
 	} {
 		var out, errOut bytes.Buffer
-		args = append(args, "--host-root="+root, "--lock-file="+e.lock, "--report=")
+		args = append([]string{"--host-root=" + root, "--lock-file=" + e.lock, "--report="}, args...)
 		if code := runPrepare(args, &out, &errOut); code != 2 {
 			t.Errorf("%s: exit %d, want 2 (stderr %q)", name, code, errOut.String())
 		}

@@ -54,8 +54,9 @@ func (e *CommandError) Unwrap() error { return e.Err }
 // Nothing it started may outlive the run: once this returns, the caller
 // releases its hold on the disk and the host lock.
 //
-// What ceph-volume does with the signal (read in its source, releases 16 to
-// 19): it installs no SIGTERM handler, so Python's default action ends it
+// What ceph-volume does with the signal (read in Ceph's source as of this
+// writing; not tried against every release): it installs no SIGTERM
+// handler, so Python's default action ends it
 // at once, and the rollback in `raw prepare` (`except Exception:
 // rollback_osd(...)`, which purges the OSD id allocated by `ceph osd new`)
 // does not run; SIGINT would raise KeyboardInterrupt, which that `except
@@ -201,16 +202,16 @@ func (ExclusiveLocker) Lock(path string) (func(), error) {
 //     monmap, then `ceph-osd --mkfs`. (Its zap path probes with O_EXCL;
 //     prepare does not.)
 //   - ceph-osd --mkfs opens the device through BlueStore's KernelDevice.
-//     Up to Quincy (17) it opens it O_RDWR|O_DIRECT without O_EXCL and
-//     then takes a BSD flock(LOCK_EX|LOCK_NB) on it (with a few retries,
-//     bdev_flock_retry). Our read-only O_EXCL descriptor does not conflict
+//     Before Reef (18) it opens it O_RDWR|O_DIRECT without O_EXCL and
+//     then takes a BSD flock(LOCK_EX|LOCK_NB) on it (later releases retry
+//     it, bdev_flock_retry). Our read-only O_EXCL descriptor does not conflict
 //     with either, so we keep holding it for the whole ceph-volume run: no
 //     mount, md/dm assembly, mkfs or other exclusive opener can take the
 //     disk meanwhile. (We must not hold a flock on the device: that would
 //     make BlueStore's flock fail.)
 //   - From Reef (18) on, KernelDevice opens a block device with O_EXCL
-//     itself ("no other process can overwrite the data for as long as we
-//     are running") and adds an OFD lock. Holding our O_EXCL would make
+//     itself, to keep any other exclusive user off the disk while the OSD
+//     runs, and locks it with an OFD lock (falling back to flock). Holding our O_EXCL would make
 //     mkfs fail with EBUSY, so for these releases we release it right
 //     before ceph-volume starts; ceph-osd's own O_EXCL then protects the
 //     disk while it writes. The gap between our release and ceph-osd's
