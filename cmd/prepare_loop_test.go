@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
@@ -131,4 +134,95 @@ func twoPrepares(t *testing.T, cephVersion string) {
 func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
+}
+
+// TestPrepareRefusesRealDevicesUntouched runs `agent prepare` on real loop
+// devices that must not be written: a filesystem, another cluster's OSD, a
+// device another holder has open with O_EXCL, and a blank device whose size
+// is not the planned one. Each is refused with its reason, ceph-volume never
+// runs on it, and the sha256 of each device's content is unchanged. A
+// blank device planned as it is, in the same run, is prepared: the stand-in
+// can write, it was simply never asked to.
+func TestPrepareRefusesRealDevicesUntouched(t *testing.T) {
+	loopdev.RequireRoot(t)
+	if err := os.MkdirAll(loopWorkDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(loopWorkDir, "refusals-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	const size = 64 << 20
+	cases := []struct {
+		name       string
+		chunks     []fixture.Chunk
+		holdExcl   bool
+		wrongSize  bool
+		wantReason string
+	}{
+		{name: "ext4", chunks: fixture.Ext4("data"), wantReason: "HasFilesystem"},
+		{name: "foreign-osd", chunks: fixture.BlueStore(fixture.Label("0b7d9c4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", 4)), wantReason: "ForeignCephCluster"},
+		{name: "held", holdExcl: true, wantReason: "Busy"},
+		{name: "other-size", wrongSize: true, wantReason: prepare.ReasonIdentityMismatch},
+		{name: "blank"},
+	}
+	type disk struct {
+		backing, path, sum string
+	}
+	disks := make([]disk, len(cases))
+	var targets []prepare.Target
+	for i, c := range cases {
+		backing := loopdev.SparseFile(t, dir, c.name+".img", size, c.chunks...)
+		dev := loopdev.Attach(t, backing, false)
+		sum, err := loopdev.FileSHA256(backing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		disks[i] = disk{backing: backing, path: dev.Path, sum: sum}
+		tgt := prepare.Target{Path: dev.Path, SizeBytes: size}
+		if c.wrongSize {
+			tgt.SizeBytes = 2 * size
+		}
+		targets = append(targets, tgt)
+		if c.holdExcl {
+			fd, err := unix.Open(dev.Path, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+			if err != nil {
+				t.Fatalf("holding %s: %v", dev.Path, err)
+			}
+			t.Cleanup(func() { _ = unix.Close(fd) }) // before the detach
+		}
+	}
+	e := installFakeCephVolume(t, "")
+	js, _ := json.Marshal(targets)
+	code, results, stderr, err := runPrepareReport(t.TempDir(), "/", e, testFSID, "--targets="+string(js), "--allow-loop-devices", "--min-size-bytes=1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != prepare.ExitRefused || len(results) != len(cases) {
+		t.Fatalf("exit %d, %d results, want 3 and %d\n%s", code, len(results), len(cases), stderr)
+	}
+	for i, c := range cases {
+		r := results[i]
+		after, err := loopdev.FileSHA256(disks[i].backing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.wantReason == "" {
+			if r.Outcome != prepare.OutcomePrepared || after == disks[i].sum {
+				t.Errorf("%s: %+v, content changed %v; want Prepared and written", c.name, r, after != disks[i].sum)
+			}
+			continue
+		}
+		t.Logf("%s (%s): %s %s: %s", c.name, disks[i].path, r.Outcome, r.Reason, r.Message)
+		if r.Outcome != prepare.OutcomeRefused || r.Reason != c.wantReason {
+			t.Errorf("%s: %s %s, want Refused %s (%s)", c.name, r.Outcome, r.Reason, c.wantReason, r.Message)
+		}
+		if after != disks[i].sum {
+			t.Errorf("%s: device content changed (sha256 %s -> %s)", c.name, disks[i].sum, after)
+		}
+	}
+	if calls := e.calls(t); len(calls) != 2 || !strings.HasPrefix(calls[0], "start "+disks[len(disks)-1].path+" ") {
+		t.Errorf("ceph-volume calls %q, want only the blank device", calls)
+	}
 }
