@@ -416,7 +416,9 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 	}
 
 	// 5. Read the disk back: ceph-volume's exit status alone is not proof
-	// (it exits 0 without writing when it finds any BlueStore label).
+	// (releases whose --data check runs `ceph-bluestore-tool show-label`
+	// exit 0 without writing when they find any BlueStore label, of any
+	// cluster).
 	devices, err := scan.Scan(held)
 	if err != nil {
 		return fail(ReasonNotVerified, fmt.Sprintf("ceph-volume succeeded on %s but the node could not be rescanned to verify it: %v", dev.KernelName, err))
