@@ -368,8 +368,11 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 			r = Result{Path: t.Path, Outcome: OutcomeRefused, Reason: string(discovery.Busy),
 				Message: fmt.Sprintf("%s cannot be held exclusively, not touched: %v", dev.KernelName, err)}
 		}
-		if attempt >= busyAttempts(o) || sleepCtx(ctx, o.busyRetryDelay()) != nil {
+		if attempt >= busyAttempts(o) {
 			return refuse(r.Reason, r.Message)
+		}
+		if sleepCtx(ctx, o.busyRetryDelay()) != nil {
+			return fail(ReasonInterrupted, fmt.Sprintf("stopped (%v) while waiting for a busy device; not touched: %s", context.Cause(ctx), r.Message))
 		}
 		log.V(1).Info("Device busy, checking again", "attempt", attempt, "message", r.Message)
 	}

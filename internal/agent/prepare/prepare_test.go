@@ -469,6 +469,22 @@ func TestRunRetriesBusy(t *testing.T) {
 	}
 }
 
+// TestRunStoppedWhileBusy: a stop while waiting for a busy device is an
+// interruption, not a refusal (a refusal is not retried until the disk's
+// content changes).
+func TestRunStoppedWhileBusy(t *testing.T) {
+	root, _ := buildNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := optionsFor(root, "sdb")
+	opts.BusyRetryDelay = time.Hour
+	locker := &fakeLocker{busy: map[string]bool{"sdb": true}}
+	time.AfterFunc(50*time.Millisecond, cancel)
+	results := Run(ctx, logr.Discard(), opts, scannerFor(root), locker, &fakeCephVolume{root: root})
+	if got := outcomes(results); got["wwn-0xsdb"] != "Failed/Interrupted" {
+		t.Errorf("outcome %v, want Failed/Interrupted", got)
+	}
+}
+
 func TestRunRefusesUnknownDevice(t *testing.T) {
 	root, _ := buildNode(t)
 	cv := &fakeCephVolume{root: root}
