@@ -198,7 +198,7 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 		}
 	}
 	node := job.Annotations[resources.NodeAnnotation]
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 		return
 	}

@@ -203,7 +203,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 // prepareJobState reduces a Job to what the planner needs.
 func prepareJobState(job *batchv1.Job) osdplan.PrepareJob {
 	pj := osdplan.PrepareJob{Name: job.Name, Node: job.Annotations[resources.NodeAnnotation], State: osdplan.JobRunning}
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
 		for _, d := range devices {
 			pj.DeviceIDs = append(pj.DeviceIDs, d.ID)

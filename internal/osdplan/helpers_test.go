@@ -89,7 +89,14 @@ func prevFailed(name string, attempts int32, at time.Time) cephv1.DevicePlan {
 }
 
 func running(name, node string, disks ...string) PrepareJob {
-	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobRunning}
+	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobRunning, Started: true}
+}
+
+// unstarted is a Running Job whose pod has not started agent prepare.
+func unstarted(name, node string, disks ...string) PrepareJob {
+	j := running(name, node, disks...)
+	j.Started = false
+	return j
 }
 
 func succeeded(name, node string, at time.Time, disks ...string) PrepareJob {
@@ -109,7 +116,7 @@ func ids(disks []string) []string {
 }
 
 func dev(name, class string) Device {
-	return Device{Name: name, ID: wwnID(name), Path: wwnID(name), DeviceClass: class}
+	return Device{Name: name, ID: wwnID(name), Path: wwnID(name), DeviceClass: class, SizeBytes: 100 << 30}
 }
 
 func job(node string, devs ...Device) JobSpec { return JobSpec{Node: node, Devices: devs} }
