@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -208,6 +209,10 @@ type planCase struct {
 	problems []string
 	requeue  time.Duration
 	counts   *cephv1.OSDCounts
+	// records and rescanJobs are checked when set: the expected
+	// FailureRecords and RescanJobs of the plan.
+	records    map[string]string
+	rescanJobs map[string]string
 }
 
 // cluster is a CephCluster using all nodes and all devices, provisioning
@@ -295,6 +300,19 @@ func checkPlan(t *testing.T, tc planCase, got Plan) {
 	}
 	if got.RequeueAfter != tc.requeue {
 		t.Errorf("requeueAfter %v, want %v", got.RequeueAfter, tc.requeue)
+	}
+	if tc.records != nil && (len(got.FailureRecords) != 0 || len(tc.records) != 0) && !reflect.DeepEqual(got.FailureRecords, tc.records) {
+		t.Errorf("failure records %q, want %q", got.FailureRecords, tc.records)
+	}
+	if tc.rescanJobs != nil && !reflect.DeepEqual(got.RescanJobs, tc.rescanJobs) {
+		t.Errorf("rescan Jobs %v, want %v", got.RescanJobs, tc.rescanJobs)
+	}
+	for node, plans := range got.DevicePlans {
+		for _, p := range plans {
+			if n := utf8.RuneCountInString(p.Message); n > MaxMessageLength || !utf8.ValidString(p.Message) {
+				t.Errorf("%s/%s: message of %d characters (valid UTF-8: %v), the schema allows %d", node, p.Name, n, utf8.ValidString(p.Message), MaxMessageLength)
+			}
+		}
 	}
 	if tc.counts != nil && got.Counts != *tc.counts {
 		t.Errorf("counts %+v, want %+v", got.Counts, *tc.counts)

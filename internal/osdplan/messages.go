@@ -44,28 +44,27 @@ func Truncate(s string, max int) string {
 // FitMessage joins head, label and tail within max characters. When they
 // do not fit, the tail is cut at its start, because the end of a tool's
 // output (ceph-volume's stderr) is where the error is; the head is cut only
-// when it alone is too long.
+// as far as needed to keep up to minTail characters of the tail.
 func FitMessage(head, label, tail string, max int) string {
 	head, tail = toValidUTF8(head), toValidUTF8(tail)
 	if tail == "" {
 		return Truncate(head, max)
 	}
+	const minTail = 256
 	sep := "; "
 	if label == "" {
 		sep = ""
 	}
+	tailLen := utf8.RuneCountInString(tail)
 	prefix := head + sep + label
+	if limit := max - min(tailLen, minTail); utf8.RuneCountInString(prefix) > limit {
+		prefix = Truncate(head, limit-utf8.RuneCountInString(sep+label)) + sep + label
+	}
 	room := max - utf8.RuneCountInString(prefix)
-	if room >= utf8.RuneCountInString(tail) {
+	switch {
+	case room >= tailLen:
 		return prefix + tail
-	}
-	// Keep at least a useful part of the tail; cut the head when needed.
-	const minTail = 256
-	if room < minTail+1 {
-		prefix = Truncate(head, max-minTail-1-utf8.RuneCountInString(sep+label)) + sep + label
-		room = max - utf8.RuneCountInString(prefix)
-	}
-	if room <= 1 {
+	case room <= 1:
 		return Truncate(prefix, max)
 	}
 	runes := []rune(tail)

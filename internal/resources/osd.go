@@ -37,6 +37,10 @@ const (
 	DeviceClassLabel = "ceph.cephoperator.io/device-class"
 )
 
+// PrepareContainer is the container of a prepare Job's pod that runs agent
+// prepare; its termination message holds the results.
+const PrepareContainer = "prepare"
+
 // Components of node-side objects.
 const (
 	ComponentPrepare = "prepare"
@@ -168,7 +172,7 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	pod.HostPID = true
 	pod.Containers = []corev1.Container{{
-		Name:                     "prepare",
+		Name:                     PrepareContainer,
 		Image:                    cluster.Spec.Image,
 		ImagePullPolicy:          images.PullPolicy,
 		Command:                  []string{AgentBinary},
