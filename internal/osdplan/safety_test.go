@@ -112,7 +112,7 @@ func TestComputeSafety(t *testing.T) {
 				func() Device { d := dev("sde", ""); d.Serial, d.SizeBytes = "S2", 200<<30; return d }())},
 		},
 		{
-			name: "an unstarted Job whose disk left the selection is deleted; the node waits for it to go",
+			name:    "an unstarted Job whose disk left the selection is deleted; the node waits for it to go",
 			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "^sdc$" },
 			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
 			jobs:    []PrepareJob{unstarted("prep-a", "node-a", "sdb", "sdc")},
