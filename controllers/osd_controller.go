@@ -215,7 +215,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 		return in, nil, fmt.Errorf("listing prepare Jobs: %w", err)
 	}
 	byName := make(map[string]*batchv1.Job, len(jobs.Items))
-	var pods map[string][]corev1.Pod
+	var pods map[types.UID][]corev1.Pod
 	if len(jobs.Items) > 0 {
 		// Pods tell whether a Job started and what agent prepare reported;
 		// they are read only while a prepare Job exists.
@@ -228,7 +228,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 	for i := range jobs.Items {
 		job := &jobs.Items[i]
 		byName[job.Name] = job
-		in.Jobs = append(in.Jobs, prepareJobState(job, pods[job.Name]))
+		in.Jobs = append(in.Jobs, prepareJobState(job, pods[job.UID]))
 	}
 
 	var deployments appsv1.DeploymentList
@@ -274,16 +274,18 @@ func prepareJobState(job *batchv1.Job, pods []corev1.Pod) osdplan.PrepareJob {
 	return pj
 }
 
-// podsByJob groups prepare pods by the Job that owns them.
-func podsByJob(pods []corev1.Pod) map[string][]corev1.Pod {
-	out := map[string][]corev1.Pod{}
+// podsByJob groups prepare pods by the UID of the Job that owns them. Not by
+// name: a node's Jobs all have the same name, and the pods of a deleted one
+// linger until the garbage collector removes them.
+func podsByJob(pods []corev1.Pod) map[types.UID][]corev1.Pod {
+	out := map[types.UID][]corev1.Pod{}
 	for _, p := range pods {
-		name := p.Labels[batchv1.JobNameLabel]
-		if name == "" {
-			name = p.Labels["job-name"]
+		uid := types.UID(p.Labels[batchv1.ControllerUidLabel])
+		if ref := metav1.GetControllerOf(&p); ref != nil && ref.Kind == "Job" {
+			uid = ref.UID
 		}
-		if name != "" {
-			out[name] = append(out[name], p)
+		if uid != "" {
+			out[uid] = append(out[uid], p)
 		}
 	}
 	return out
