@@ -138,6 +138,24 @@ func TestComputeSafety(t *testing.T) {
 			del:   []string{"prep-a", "prep-z"},
 		},
 		{
+			name: "an unstarted Job whose disk turned out to be shared with another node is deleted",
+			invs: []cephv1.DiskInventory{
+				inv("node-a", withIdentity(avail("sdb"), "0x5000bb", "")),
+				inv("node-b", withIdentity(avail("sdc"), "0x5000BB", "")),
+			},
+			jobs: []PrepareJob{unstarted("prep-a", "node-a", "sdb")},
+			plans: map[string][]wantDP{
+				"node-a": {dp("sdb", leftOut, ReasonSharedDevice).says("node-b/sdc")},
+				"node-b": {dp("sdc", leftOut, ReasonSharedDevice).says("node-a/sdb")},
+			},
+			del: []string{"prep-a"},
+		},
+		{
+			name: "a half-prepared disk is left out with discovery's PartiallyPrepared and its recovery",
+			invs: []cephv1.DiskInventory{inv("node-a", rejected("sdb", "PartiallyPrepared", "label of this cluster without a complete OSD; run ceph osd purge 3, then wipe"))},
+			plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, "PartiallyPrepared").says("ceph osd purge 3")}},
+		},
+		{
 			name:  "an unstarted Job still wanted is kept",
 			invs:  []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
 			jobs:  []PrepareJob{unstarted("prep-a", "node-a", "sdb")},
