@@ -151,8 +151,8 @@ func TestComputeSafety(t *testing.T) {
 			del: []string{"prep-a"},
 		},
 		{
-			name: "a half-prepared disk is left out with discovery's PartiallyPrepared and its recovery",
-			invs: []cephv1.DiskInventory{inv("node-a", rejected("sdb", "PartiallyPrepared", "label of this cluster without a complete OSD; run ceph osd purge 3, then wipe"))},
+			name:  "a half-prepared disk is left out with discovery's PartiallyPrepared and its recovery",
+			invs:  []cephv1.DiskInventory{inv("node-a", rejected("sdb", "PartiallyPrepared", "label of this cluster without a complete OSD; run ceph osd purge 3, then wipe"))},
 			plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, "PartiallyPrepared").says("ceph osd purge 3")}},
 		},
 		{
