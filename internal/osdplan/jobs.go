@@ -80,9 +80,9 @@ func outcome(job *PrepareJob, id string) PrepareResult {
 // reconciler writes plans before it deletes Jobs).
 //
 // A Running Job that has not started (see PrepareJob.Started) is deleted
-// when it is no longer wanted: provisioning is not Enabled, its node is not
-// selected, or one of its disks is no longer selected, Available and
-// unshared. A started Job is never interrupted.
+// when it is no longer wanted (see wanted): provisioning is not Enabled, or
+// its node or one of its disks left the selection. A started Job is never
+// interrupted.
 func (p *planner) indexJobs() {
 	jobs := make([]*PrepareJob, len(p.in.Jobs))
 	for i := range p.in.Jobs {
@@ -146,9 +146,12 @@ func (p *planner) available(node, id string) bool {
 	return d != nil && d.Verdict.State == cephv1.DiskAvailable
 }
 
-// wanted reports whether a Running Job would still be planned as it is:
+// wanted reports whether a Running Job is still what the spec asks for:
 // provisioning is Enabled, its node is selected, and every one of its disks
-// is still Available, selected and not shared with another path or node.
+// is still in the node's inventory, selected and not shared with another
+// path or node. A disk that merely stopped being Available does not count:
+// the Job's own pod, starting, may be what made it Busy, and agent prepare
+// re-checks every disk before it writes anyway.
 func (p *planner) wanted(job *PrepareJob) bool {
 	if !p.enabled || !p.selected[job.Node] {
 		return false
@@ -156,7 +159,7 @@ func (p *planner) wanted(job *PrepareJob) bool {
 	rules := p.sel.rules(job.Node)
 	for _, id := range job.DeviceIDs {
 		d := p.disks[job.Node][id]
-		if d == nil || d.Verdict.State != cephv1.DiskAvailable || p.shared[job.Node][id] != "" || !rules.selectDisk(d).selected {
+		if d == nil || p.shared[job.Node][id] != "" || !rules.selectDisk(d).selected {
 			return false
 		}
 	}

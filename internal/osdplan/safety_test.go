@@ -131,11 +131,14 @@ func TestComputeSafety(t *testing.T) {
 			del:     []string{"prep-a"},
 		},
 		{
-			name:  "an unstarted Job whose disk is no longer Available, or whose node is gone, is deleted",
-			invs:  []cephv1.DiskInventory{inv("node-a", rejected("sdb", "Busy", "held"))},
-			jobs:  []PrepareJob{unstarted("prep-a", "node-a", "sdb"), unstarted("prep-z", "node-z", "sdb")},
-			plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, "Busy")}},
-			del:   []string{"prep-a", "prep-z"},
+			name: "an unstarted Job whose node or disk is gone is deleted; one whose disk turned Busy is not (its own pod may hold it)",
+			invs: []cephv1.DiskInventory{inv("node-a", rejected("sdb", "Busy", "held")), inv("node-b", avail("sdc"))},
+			jobs: []PrepareJob{unstarted("prep-a", "node-a", "sdb"), unstarted("prep-b", "node-b", "sdb"), unstarted("prep-z", "node-z", "sdb")},
+			plans: map[string][]wantDP{
+				"node-a": {dp("sdb", leftOut, "Busy")},
+				"node-b": {dp("sdc", wouldProvision, ReasonWaitingForTurn).says("prep-b of this node to be removed")},
+			},
+			del: []string{"prep-b", "prep-z"},
 		},
 		{
 			name: "an unstarted Job whose disk turned out to be shared with another node is deleted",
