@@ -82,22 +82,30 @@ type entry struct {
 //     an OSDSpec, whether or not it is still selected (reason
 //     OSDNotSelected when not). Two disks carrying the same OSD id get no
 //     OSDSpec, reason DuplicateOSDID, and a Problem.
+//   - A disk whose WWN, or serial and size, another disk of any inventory
+//     also has is LeftOut with SharedDevice (see findShared), unless it
+//     holds an OSD.
 //   - A selected, Rejected disk is LeftOut with discovery's reason and
 //     message.
-//   - An Available disk in a Running Job, or in a Succeeded Job the agent
-//     has not yet seen the result of, is Preparing. In a Failed Job it is
-//     Failed, one more attempt. A disk that failed before waits
-//     30s·2^(attempts-1) (at most 30m) after its last failure, and gives up
-//     after 6 attempts, unless the agent published a change on the node
-//     since the failure. Otherwise it would be provisioned.
+//   - An Available disk in a Running Job, or in a finished Job that
+//     reported it prepared and whose result the agent has not shown yet,
+//     is Preparing. One a finished Job failed is Failed (PrepareFailed,
+//     with the agent's evidence), one more attempt; one it refused is
+//     Failed (PrepareRefused) and not tried again. A disk that failed
+//     before waits 30s·2^(attempts-1) (at most 30m) after its last failure,
+//     and gives up after 6 attempts, unless its own content hash changed
+//     since the failure (FailureRecordsAnnotation). Otherwise it would be
+//     provisioned.
 //
 // Disks are matched to Jobs and to their previous plan by stable id, never
 // by kernel name, which can change between scans. With provisioning Enabled
-// (or unset) a node gets at most one prepare Job at a time, with all its
+// (or unset) a node gets at most one prepare Job at a time (JobName depends
+// on the node alone, so the API server refuses a second), with all its
 // disks to provision, and at most spec.storage.maxNodesPreparing nodes
 // (default 10) have one at once, picked in name order; the others wait for
-// their turn. With Preview, no Job is created. Nothing is ever proposed for
-// a disk whose verdict is not Available.
+// their turn. With Preview, no Job is created, and a Job whose pod has not
+// started is deleted. Nothing is ever proposed for a disk whose verdict is
+// not Available. Every plan message fits MaxMessageLength.
 func Compute(in Input) Plan {
 	plan := Plan{DevicePlans: map[string][]cephv1.DevicePlan{}}
 	if in.Cluster == nil {
