@@ -32,6 +32,13 @@ type world struct {
 	disks   map[string][]cephv1.Disk // node -> disks as the agent sees them
 	nextOSD int32
 	failing map[string]bool // disk IDs whose prepare fails
+	// refusing maps disk IDs that agent prepare refuses to the reason.
+	refusing map[string]string
+	// stderr is what a failing prepare reports as ceph-volume's stderr.
+	stderr string
+	// lying holds disk IDs a Job reports prepared without writing them:
+	// the agent keeps seeing them Available.
+	lying map[string]bool
 	// prepared counts how often each disk ID was prepared; more than one
 	// is a defect.
 	prepared map[string]int
@@ -76,7 +83,8 @@ func (w *world) addNode(node string, kinds ...string) {
 }
 
 func newWorld(t *testing.T, ns string) *world {
-	w := &world{ns: ns, disks: map[string][]cephv1.Disk{}, nextOSD: 100, failing: map[string]bool{}, prepared: map[string]int{}, cephVersion: "16.2.15"}
+	w := &world{ns: ns, disks: map[string][]cephv1.Disk{}, nextOSD: 100, failing: map[string]bool{}, prepared: map[string]int{}, cephVersion: "16.2.15",
+		refusing: map[string]string{}, lying: map[string]bool{}, stderr: "stderr: boom"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); <-done })
@@ -189,8 +197,10 @@ func (w *world) report(ctx context.Context) {
 	}
 }
 
-// runJob finishes a prepare Job the way the prepare step would: every disk
-// still Available becomes an OSD, unless it is in failing.
+// runJob finishes a prepare Job the way agent prepare would: every disk
+// still Available becomes an OSD, unless it is in failing or refusing. Like
+// the Job controller and the kubelet, it leaves a pod whose prepare
+// container terminated with agent prepare's results as its message.
 func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 	for _, c := range job.Status.Conditions {
 		if c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed {
@@ -198,14 +208,27 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 		}
 	}
 	node := job.Annotations[resources.NodeAnnotation]
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 		return
 	}
-	failed := false
+	var results []resources.PrepareResult
+	failed, refused := false, false
 	for _, dev := range devices {
 		if w.failing[dev.ID] {
 			failed = true
+			results = append(results, resources.PrepareResult{Path: dev.Path, Outcome: "Failed", Reason: "CephVolumeFailed",
+				Message: "ceph-volume raw prepare exited with status 1", Stderr: w.stderr})
+			continue
+		}
+		if reason := w.refusing[dev.ID]; reason != "" {
+			refused = true
+			results = append(results, resources.PrepareResult{Path: dev.Path, Outcome: "Refused", Reason: reason,
+				Message: "the re-check on the node found the disk not blank"})
+			continue
+		}
+		results = append(results, resources.PrepareResult{Path: dev.Path, Outcome: "Prepared"})
+		if w.lying[dev.ID] {
 			continue
 		}
 		for i := range w.disks[node] {
@@ -219,9 +242,18 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 		}
 	}
 	w.jobsRun++
+	exit := int32(0)
+	switch {
+	case failed:
+		exit = 1
+	case refused:
+		exit = 3
+	}
+	msg, _ := json.Marshal(results)
+	w.finishPod(ctx, job, exit, string(msg))
 	now := metav1.Now()
 	job.Status.StartTime = &now
-	if failed {
+	if exit != 0 {
 		job.Status.Failed = 1
 		job.Status.Conditions = []batchv1.JobCondition{
 			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
@@ -237,6 +269,46 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 	}
 	if err := env.Client.Status().Update(ctx, job); err != nil {
 		panic(fmt.Sprintf("completing Job %s: %v", job.Name, err))
+	}
+}
+
+// finishPod leaves the pod of a finished Job: its prepare container
+// terminated with exit code and message, as the kubelet reports it.
+func (w *world) finishPod(ctx context.Context, job *batchv1.Job, exit int32, message string) {
+	labels := map[string]string{batchv1.JobNameLabel: job.Name, "job-name": job.Name}
+	for k, v := range job.Spec.Template.Labels {
+		labels[k] = v
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-" + string(job.UID)[:5], Namespace: job.Namespace, Labels: labels,
+			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: resources.PrepareContainer, Image: "op"}}},
+	}
+	if err := env.Client.Create(ctx, pod); err != nil {
+		panic(fmt.Sprintf("creating pod of Job %s: %v", job.Name, err))
+	}
+	phase := corev1.PodSucceeded
+	if exit != 0 {
+		phase = corev1.PodFailed
+	}
+	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
+		Name: resources.PrepareContainer, Image: "op",
+		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: message, FinishedAt: metav1.Now()}},
+	}}}
+	if err := env.Client.Status().Update(ctx, pod); err != nil {
+		panic(fmt.Sprintf("finishing pod of Job %s: %v", job.Name, err))
+	}
+}
+
+// setContent changes what the agent reads of a disk (its content hash) and
+// publishes it, as a wipe would.
+func (w *world) setContent(node, disk, hash string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.disks[node] {
+		if w.disks[node][i].Name == disk {
+			w.disks[node][i].ContentHash = hash
+		}
 	}
 }
 

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -14,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -42,6 +47,10 @@ const (
 type OSDReconciler struct {
 	// Client reads through the informer cache and writes to the API server.
 	Client client.Client
+	// APIReader reads from the API server without a cache: the pods of
+	// prepare Jobs, which are read rarely (only while a Job exists) and
+	// must be current, are not worth an informer.
+	APIReader client.Reader
 	// Recorder emits events when an OSD is created or a prepare fails.
 	Recorder events.EventRecorder
 	// Images are the operator's own images for node pods.
@@ -50,13 +59,14 @@ type OSDReconciler struct {
 	Clock func() time.Time
 }
 
-// +kubebuilder:rbac:groups=batch,namespace=ceph-operator-system,resources=jobs,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=batch,namespace=ceph-operator-system,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=pods,verbs=get;list
 // +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the reconciler and its watches.
 func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Client == nil || r.Recorder == nil || r.Images.Operator == "" {
-		return errors.New("OSDReconciler needs Client, Recorder and Images.Operator")
+	if r.Client == nil || r.APIReader == nil || r.Recorder == nil || r.Images.Operator == "" {
+		return errors.New("OSDReconciler needs Client, APIReader, Recorder and Images.Operator")
 	}
 	if r.Clock == nil {
 		r.Clock = time.Now
@@ -114,7 +124,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{}, nil
 	}
 
-	in, err := r.gather(ctx, cluster)
+	in, jobs, err := r.gather(ctx, cluster)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -122,18 +132,27 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	waiting := unpublished(cluster, in)
 
 	// Order matters for crash safety: a finished Job is deleted only after
-	// its outcome is recorded in the inventories (plans) and its node was
-	// asked to rescan. Creating Jobs and Deployments first gets disks
-	// prepared sooner; a crash before the plans are written only means the
-	// same plan is computed again, and finds the Jobs it created.
+	// its outcome is recorded in the inventories (failure records, then
+	// plans) and its node was asked to rescan. Creating Jobs and
+	// Deployments first gets disks prepared sooner; a crash before the
+	// plans are written only means the same plan is computed again, and
+	// finds the Jobs it created.
+	exists, createErr := r.createJobs(ctx, cluster, plan.CreateJobs)
+	for node, name := range exists {
+		plan.Unschedule(node, name)
+	}
 	errs := []error{
-		r.createJobs(ctx, cluster, plan.CreateJobs),
+		createErr,
 		r.ensureOSDs(ctx, cluster, plan.OSDs),
-		r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans),
-		r.requestRescans(ctx, in.Inventories, plan.Rescan),
+		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
 	}
 	if errors.Join(errs...) == nil {
-		errs = append(errs, r.deleteJobs(ctx, cluster, plan.DeleteJobs))
+		errs = append(errs,
+			r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans),
+			r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan, plan.RescanJobs))
+	}
+	if errors.Join(errs...) == nil {
+		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs))
 	}
 	err = errors.Join(errs...)
 	if serr := r.writeStatus(ctx, cluster, plan, waiting, err); serr != nil {
@@ -141,6 +160,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if len(exists) > 0 {
+		// A Job the cache does not show yet: its creation event arrives
+		// soon; requeue in case it was created and deleted meanwhile.
+		log.V(1).Info("A prepare Job exists that the cache does not show yet", "nodes", len(exists))
+		return ctrl.Result{RequeueAfter: jobExistsRequeue}, nil
 	}
 	if plan.RequeueAfter > 0 {
 		// A prepare retry waits for a backoff to expire; time cannot be
@@ -151,8 +176,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	return ctrl.Result{}, nil
 }
 
+// jobExistsRequeue is how soon a plan whose Job creation met a Job of the
+// same name unknown to the cache is computed again.
+const jobExistsRequeue = 2 * time.Second
+
 // gather reads everything the planner needs from the cache.
-func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster) (osdplan.Input, error) {
+func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster) (osdplan.Input, map[string]*batchv1.Job, error) {
 	in := osdplan.Input{Cluster: cluster, Now: r.Clock()}
 	// A prepare registers its OSD with the monitors: none starts before
 	// they are up. Once an OSD's disk is prepared, its Deployment does not
@@ -168,7 +197,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 	// a thousand nodes. Anything that writes takes its own copy.
 	var nodes corev1.NodeList
 	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return in, fmt.Errorf("listing Nodes: %w", err)
+		return in, nil, fmt.Errorf("listing Nodes: %w", err)
 	}
 	in.Nodes = nodes.Items
 
@@ -176,37 +205,51 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 	ns := client.InNamespace(cluster.Namespace)
 	var inventories cephv1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, ns, own, client.UnsafeDisableDeepCopy); err != nil {
-		return in, fmt.Errorf("listing DiskInventories: %w", err)
+		return in, nil, fmt.Errorf("listing DiskInventories: %w", err)
 	}
 	in.Inventories = inventories.Items
 
 	var jobs batchv1.JobList
-	if err := r.Client.List(ctx, &jobs, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}); err != nil {
-		return in, fmt.Errorf("listing prepare Jobs: %w", err)
+	prepare := client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}
+	if err := r.Client.List(ctx, &jobs, ns, own, prepare); err != nil {
+		return in, nil, fmt.Errorf("listing prepare Jobs: %w", err)
+	}
+	byName := make(map[string]*batchv1.Job, len(jobs.Items))
+	var pods map[types.UID][]corev1.Pod
+	if len(jobs.Items) > 0 {
+		// Pods tell whether a Job started and what agent prepare reported;
+		// they are read only while a prepare Job exists.
+		var list corev1.PodList
+		if err := r.APIReader.List(ctx, &list, ns, own, prepare); err != nil {
+			return in, nil, fmt.Errorf("listing prepare pods: %w", err)
+		}
+		pods = podsByJob(list.Items)
 	}
 	for i := range jobs.Items {
-		in.Jobs = append(in.Jobs, prepareJobState(&jobs.Items[i]))
+		job := &jobs.Items[i]
+		byName[job.Name] = job
+		in.Jobs = append(in.Jobs, prepareJobState(job, pods[job.UID]))
 	}
 
 	var deployments appsv1.DeploymentList
 	if err := r.Client.List(ctx, &deployments, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
-		return in, fmt.Errorf("listing OSD Deployments: %w", err)
+		return in, nil, fmt.Errorf("listing OSD Deployments: %w", err)
 	}
 	for i := range deployments.Items {
 		if osd, ok := osdState(&deployments.Items[i]); ok {
 			in.OSDs = append(in.OSDs, osd)
 		}
 	}
-	return in, nil
+	return in, byName, nil
 }
 
-// prepareJobState reduces a Job to what the planner needs.
-func prepareJobState(job *batchv1.Job) osdplan.PrepareJob {
+// prepareJobState reduces a Job, and its pods, to what the planner needs.
+func prepareJobState(job *batchv1.Job, pods []corev1.Pod) osdplan.PrepareJob {
 	pj := osdplan.PrepareJob{Name: job.Name, Node: job.Annotations[resources.NodeAnnotation], State: osdplan.JobRunning}
-	var devices []resources.PrepareDevice
-	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
-		for _, d := range devices {
-			pj.DeviceIDs = append(pj.DeviceIDs, d.ID)
+	var targets []resources.PrepareTarget
+	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &targets); err == nil {
+		for _, t := range targets {
+			pj.DeviceIDs = append(pj.DeviceIDs, t.ID)
 		}
 	}
 	for _, c := range job.Status.Conditions {
@@ -218,9 +261,112 @@ func prepareJobState(job *batchv1.Job) osdplan.PrepareJob {
 			pj.State, pj.FinishedAt = osdplan.JobSucceeded, c.LastTransitionTime.Time
 		case batchv1.JobFailed:
 			pj.State, pj.FinishedAt = osdplan.JobFailed, c.LastTransitionTime.Time
+			pj.FailureMessage = strings.TrimSpace(fmt.Sprintf("the Job failed: %s %s", c.Reason, c.Message))
 		}
 	}
+	if v, err := strconv.ParseInt(job.Annotations[resources.RescanRequestAnnotation], 10, 64); err == nil && v > 0 {
+		pj.RescanRequest = v
+	}
+	pj.Started = jobStarted(job, pods)
+	if pj.State != osdplan.JobRunning {
+		pj.Results, pj.FailureMessage = jobResults(targets, pods, pj.FailureMessage)
+	}
 	return pj
+}
+
+// podsByJob groups prepare pods by the UID of the Job that owns them. Not by
+// name: a node's Jobs all have the same name, and the pods of a deleted one
+// linger until the garbage collector removes them.
+func podsByJob(pods []corev1.Pod) map[types.UID][]corev1.Pod {
+	out := map[types.UID][]corev1.Pod{}
+	for _, p := range pods {
+		uid := types.UID(p.Labels[batchv1.ControllerUidLabel])
+		if ref := metav1.GetControllerOf(&p); ref != nil && ref.Kind == "Job" {
+			uid = ref.UID
+		}
+		if uid != "" {
+			out[uid] = append(out[uid], p)
+		}
+	}
+	return out
+}
+
+// jobStarted reports whether agent prepare may be running, or may have run,
+// in a pod of job: the Job counts a ready, succeeded or failed pod, or one
+// of its pods is past Pending or has its prepare container started. A pod
+// that is only scheduled, or runs its init container (the copy of the
+// agent), has not started: deleting its Job cannot interrupt a write.
+//
+// A Job deleted as not started can still race with its pod's start (the
+// pod's Running status reaches the API server after the container
+// started); the delete's resourceVersion precondition fails on any change
+// of the Job's status, and agent prepare, if it did start, receives SIGTERM
+// and forwards it to ceph-volume, which rolls back.
+func jobStarted(job *batchv1.Job, pods []corev1.Pod) bool {
+	st := job.Status
+	if st.Succeeded > 0 || st.Failed > 0 || (st.Ready != nil && *st.Ready > 0) {
+		return true
+	}
+	for i := range pods {
+		p := &pods[i]
+		if p.Status.Phase != corev1.PodPending && p.Status.Phase != "" {
+			return true
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// jobResults reads agent prepare's termination message from the newest pod
+// of a finished Job: a JSON array of resources.PrepareResult, mapped to
+// device ids by the Job's targets. failure is the Job's own account of a
+// failure; the pod's exit code and an unreadable message are added to it.
+func jobResults(targets []resources.PrepareTarget, pods []corev1.Pod, failure string) (map[string]osdplan.PrepareResult, string) {
+	var term *corev1.ContainerStateTerminated
+	var newest time.Time
+	for i := range pods {
+		for _, cs := range pods[i].Status.ContainerStatuses {
+			if cs.Name != resources.PrepareContainer || cs.State.Terminated == nil {
+				continue
+			}
+			if t := cs.State.Terminated.FinishedAt.Time; term == nil || t.After(newest) {
+				term, newest = cs.State.Terminated, t
+			}
+		}
+	}
+	if term == nil {
+		return nil, failure
+	}
+	if term.ExitCode != 0 && failure != "" {
+		failure = fmt.Sprintf("%s (agent prepare exited with code %d)", failure, term.ExitCode)
+	}
+	msg := strings.TrimSpace(term.Message)
+	if msg == "" {
+		return nil, failure
+	}
+	var reported []resources.PrepareResult
+	if err := json.Unmarshal([]byte(msg), &reported); err != nil {
+		// Not a result list (an older agent, or a crash): keep it as the
+		// evidence of the failure.
+		return nil, strings.TrimSpace(failure + "; agent prepare said: " + msg)
+	}
+	ids := make(map[string]string, len(targets))
+	for _, t := range targets {
+		ids[t.Path] = t.ID
+	}
+	out := make(map[string]osdplan.PrepareResult, len(reported))
+	for _, r := range reported {
+		id, ok := ids[r.Path]
+		if !ok {
+			continue
+		}
+		out[id] = osdplan.PrepareResult{Outcome: r.Outcome, Reason: r.Reason, Message: r.Message, Stderr: r.Stderr}
+	}
+	return out, failure
 }
 
 // osdState reduces an OSD Deployment to what the planner needs.
@@ -268,8 +414,9 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 	})
 }
 
-// recordPlanEvents emits events on transitions of a disk's plan: a prepare
-// that failed for the first time at this attempt.
+// recordPlanEvents emits events on the DiskInventory on transitions of a
+// disk's plan: a prepare that failed, or was refused, at a new attempt. The
+// note carries the plan's message, with the agent's evidence.
 func (r *OSDReconciler) recordPlanEvents(cluster *cephv1.CephCluster, inv *cephv1.DiskInventory, want []cephv1.DevicePlan) {
 	before := map[string]cephv1.DevicePlan{}
 	for _, p := range inv.Status.Plan {
@@ -277,16 +424,77 @@ func (r *OSDReconciler) recordPlanEvents(cluster *cephv1.CephCluster, inv *cephv
 	}
 	for _, p := range want {
 		old := before[p.ID]
-		if p.Action == cephv1.ActionFailed && p.Attempts > old.Attempts {
-			r.Recorder.Eventf(cluster, inv, corev1.EventTypeWarning, "PrepareFailed", "Prepare",
-				"Preparing %s on node %s failed (attempt %d): %s", p.Name, inv.Name, p.Attempts, p.Message)
+		if p.Action != cephv1.ActionFailed || p.Attempts <= old.Attempts ||
+			(p.Reason != osdplan.ReasonPrepareFailed && p.Reason != osdplan.ReasonPrepareRefused) {
+			continue
 		}
+		verb := "failed"
+		if p.Reason == osdplan.ReasonPrepareRefused {
+			verb = "was refused"
+		}
+		head := fmt.Sprintf("Preparing %s (%s) on node %s %s (attempt %d): ", p.Name, p.ID, inv.Name, verb, p.Attempts)
+		r.Recorder.Eventf(inv, cluster, corev1.EventTypeWarning, p.Reason, "Prepare", "%s", fitBytes(head, p.Message, maxEventNote))
 	}
 }
 
-// requestRescans asks the agents of nodes whose prepare Job finished to scan
-// again, unless a request is already pending.
-func (r *OSDReconciler) requestRescans(ctx context.Context, inventories []cephv1.DiskInventory, nodes []string) error {
+// maxEventNote is the longest note the API server accepts on an Event, in
+// bytes.
+const maxEventNote = 1024
+
+// fitBytes joins head and body within max bytes; when they do not fit, the
+// start of body is cut (the end of the agent's output is where its error
+// is), never inside a UTF-8 sequence.
+func fitBytes(head, body string, max int) string {
+	if len(head)+len(body) <= max {
+		return head + body
+	}
+	const cut = "…"
+	room := max - len(head) - len(cut)
+	if room <= 0 {
+		return osdplan.Truncate(head, max/4)
+	}
+	start := len(body) - room
+	for start < len(body) && !utf8.RuneStart(body[start]) {
+		start++
+	}
+	return head + cut + body[start:]
+}
+
+// writeFailureRecords applies each inventory's FailureRecordsAnnotation
+// when it changed: the content hash each failed disk had when it failed.
+func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []cephv1.DiskInventory, records map[string]string) error {
+	var changed []*cephv1.DiskInventory
+	for i := range inventories {
+		if v, ok := records[inventories[i].Name]; ok && v != inventories[i].Annotations[osdplan.FailureRecordsAnnotation] {
+			changed = append(changed, &inventories[i])
+		}
+	}
+	return forEach(ctx, len(changed), func(ctx context.Context, i int) error {
+		inv := changed[i]
+		var value any = records[inv.Name]
+		if records[inv.Name] == "" {
+			value = nil // a null in a merge patch removes the annotation
+		}
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"annotations": map[string]any{osdplan.FailureRecordsAnnotation: value},
+		}})
+		if err != nil {
+			return err
+		}
+		target := &cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace}}
+		if err := r.Client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("recording prepare failures on DiskInventory %s: %w", inv.Name, err)
+		}
+		return nil
+	})
+}
+
+// requestRescans asks the agents of nodes whose prepare Job reported disks
+// prepared to scan again. The request is first recorded on the Job
+// (RescanRequestAnnotation), so that one Job's outcome asks for one rescan
+// whatever happens next: a crash between the two writes loses a request,
+// never repeats one.
+func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory, nodes []string, jobs map[string]string) error {
 	want := map[string]bool{}
 	for _, n := range nodes {
 		want[n] = true
@@ -303,6 +511,21 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, inventories []cephv1
 		inv := pending[i].DeepCopy()
 		base := inv.DeepCopy()
 		inv.Spec.RescanRequest = inv.Status.ObservedRescanRequest + 1
+		if name := jobs[inv.Name]; name != "" {
+			patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+				resources.RescanRequestAnnotation: strconv.FormatInt(inv.Spec.RescanRequest, 10),
+			}}})
+			if err != nil {
+				return err
+			}
+			job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
+			if err := r.Client.Patch(ctx, job, client.RawPatch(types.MergePatchType, patch)); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("recording the rescan request on prepare Job %s: %w", name, err)
+			}
+		}
 		if err := r.Client.Patch(ctx, inv, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("requesting a rescan of node %s: %w", inv.Name, err)
 		}
@@ -310,11 +533,15 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, inventories []cephv1
 	})
 }
 
-// createJobs creates the planned prepare Jobs. A Job that already exists
-// (the plan was computed before, and the cache has not seen it yet) is fine:
-// its name is a function of the node and the devices.
-func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) error {
-	return forEach(ctx, len(specs), func(ctx context.Context, i int) error {
+// createJobs creates the planned prepare Jobs. A node's Job has a fixed
+// name, so when one already exists (created moments ago and not yet in the
+// cache, or by another replica during a leader-election overlap) the API
+// server refuses the second: createJobs returns those nodes, with the name,
+// for the plan to take the Job back, and that is not an error.
+func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
+	var mu sync.Mutex
+	exists := map[string]string{}
+	err := forEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
 		job, err := resources.PrepareJob(cluster, r.Images, cluster.Status.FSID, spec)
 		if err != nil {
@@ -325,6 +552,9 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephClus
 		}
 		if err := r.Client.Create(ctx, job); err != nil {
 			if apierrors.IsAlreadyExists(err) {
+				mu.Lock()
+				exists[spec.Node] = job.Name
+				mu.Unlock()
 				return nil
 			}
 			return fmt.Errorf("creating prepare Job for node %s: %w", spec.Node, err)
@@ -332,6 +562,7 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephClus
 		ctrl.LoggerFrom(ctx).Info("Created prepare Job", "job", job.Name, "node", spec.Node, "devices", len(spec.Devices))
 		return nil
 	})
+	return exists, err
 }
 
 // ensureOSDs creates or updates one Deployment per OSD on disk. OSD
@@ -353,12 +584,38 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephClus
 	})
 }
 
-// deleteJobs deletes finished Jobs whose outcome the plan has recorded.
-func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, names []string) error {
+// deleteJobs deletes the Jobs the plan is done with: finished ones whose
+// outcome is recorded, and Running ones that have not started and are no
+// longer wanted. Each delete carries the UID the plan saw, so a Job of the
+// same name created since (the next Job of the node) is never deleted in
+// its place; a Job that had not finished also carries its resourceVersion,
+// so one whose status moved since (its pod started) is left alone, and the
+// next plan decides again.
+func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, jobs map[string]*batchv1.Job, names []string) error {
 	return forEach(ctx, len(names), func(ctx context.Context, i int) error {
-		job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: names[i], Namespace: cluster.Namespace}}
-		if err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting finished prepare Job %s: %w", names[i], err)
+		name := names[i]
+		target := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
+		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground)}
+		if seen := jobs[name]; seen != nil {
+			uid := seen.UID
+			pre := client.Preconditions{UID: &uid}
+			if !jobFinished(seen) {
+				rv := seen.ResourceVersion
+				pre.ResourceVersion = &rv
+			}
+			opts = append(opts, pre)
+		}
+		err := r.Client.Delete(ctx, target, opts...)
+		switch {
+		case err == nil:
+			ctrl.LoggerFrom(ctx).V(1).Info("Deleted prepare Job", "job", name)
+		case apierrors.IsNotFound(err):
+		case apierrors.IsConflict(err):
+			// Changed or replaced since the plan saw it: the watch brings
+			// the change, and the next plan decides on what it is now.
+			ctrl.LoggerFrom(ctx).V(1).Info("Prepare Job changed since planned; not deleted", "job", name)
+		default:
+			return fmt.Errorf("deleting prepare Job %s: %w", name, err)
 		}
 		return nil
 	})
@@ -428,7 +685,12 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 		c.Message = fmt.Sprintf("Provisioning is Preview: %d disks would become OSDs; see each DiskInventory's status.plan", n.Desired-n.Provisioned)
 	case n.Failed > 0:
 		c.Reason = "PrepareFailed"
-		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed)
+		refused := countReason(plan, osdplan.ReasonPrepareRefused)
+		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed-refused)
+		if refused > 0 {
+			c.Message += fmt.Sprintf(", %d disks were refused by agent prepare on the node (not retried until their content changes)", refused)
+		}
+		c.Message += "; see each DiskInventory's status.plan"
 	case n.Provisioned < n.Desired:
 		c.Reason = "Provisioning"
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned, %d disks preparing", n.Provisioned, n.Desired, n.Preparing)
@@ -437,6 +699,19 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 		c.Message = fmt.Sprintf("%d OSDs provisioned, %d running", n.Provisioned, n.Running)
 	}
 	return c
+}
+
+// countReason counts the disk plans with reason.
+func countReason(plan osdplan.Plan, reason string) int32 {
+	var n int32
+	for _, plans := range plan.DevicePlans {
+		for i := range plans {
+			if plans[i].Reason == reason {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // listProblems joins problems into one message.

@@ -29,7 +29,7 @@ func jobDevices(t *testing.T, ns string) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, j := range jobs.Items {
-		var devs []resources.PrepareDevice
+		var devs []resources.PrepareTarget
 		if err := json.Unmarshal([]byte(j.Annotations[resources.DevicesAnnotation]), &devs); err != nil {
 			t.Fatal(err)
 		}

@@ -215,9 +215,10 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
 	}
 	if err := (&controllers.OSDReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: recorder,
-		Images:   images,
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  recorder,
+		Images:    images,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up OSD reconciler: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -89,7 +90,14 @@ func prevFailed(name string, attempts int32, at time.Time) cephv1.DevicePlan {
 }
 
 func running(name, node string, disks ...string) PrepareJob {
-	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobRunning}
+	return PrepareJob{Name: name, Node: node, DeviceIDs: ids(disks), State: JobRunning, Started: true}
+}
+
+// unstarted is a Running Job whose pod has not started agent prepare.
+func unstarted(name, node string, disks ...string) PrepareJob {
+	j := running(name, node, disks...)
+	j.Started = false
+	return j
 }
 
 func succeeded(name, node string, at time.Time, disks ...string) PrepareJob {
@@ -109,7 +117,7 @@ func ids(disks []string) []string {
 }
 
 func dev(name, class string) Device {
-	return Device{Name: name, ID: wwnID(name), Path: wwnID(name), DeviceClass: class}
+	return Device{Name: name, ID: wwnID(name), Path: wwnID(name), DeviceClass: class, SizeBytes: 100 << 30}
 }
 
 func job(node string, devs ...Device) JobSpec { return JobSpec{Node: node, Devices: devs} }
@@ -201,6 +209,10 @@ type planCase struct {
 	problems []string
 	requeue  time.Duration
 	counts   *cephv1.OSDCounts
+	// records and rescanJobs are checked when set: the expected
+	// FailureRecords and RescanJobs of the plan.
+	records    map[string]string
+	rescanJobs map[string]string
 }
 
 // cluster is a CephCluster using all nodes and all devices, provisioning
@@ -288,6 +300,19 @@ func checkPlan(t *testing.T, tc planCase, got Plan) {
 	}
 	if got.RequeueAfter != tc.requeue {
 		t.Errorf("requeueAfter %v, want %v", got.RequeueAfter, tc.requeue)
+	}
+	if tc.records != nil && (len(got.FailureRecords) != 0 || len(tc.records) != 0) && !reflect.DeepEqual(got.FailureRecords, tc.records) {
+		t.Errorf("failure records %q, want %q", got.FailureRecords, tc.records)
+	}
+	if tc.rescanJobs != nil && !reflect.DeepEqual(got.RescanJobs, tc.rescanJobs) {
+		t.Errorf("rescan Jobs %v, want %v", got.RescanJobs, tc.rescanJobs)
+	}
+	for node, plans := range got.DevicePlans {
+		for _, p := range plans {
+			if n := utf8.RuneCountInString(p.Message); n > MaxMessageLength || !utf8.ValidString(p.Message) {
+				t.Errorf("%s/%s: message of %d characters (valid UTF-8: %v), the schema allows %d", node, p.Name, n, utf8.ValidString(p.Message), MaxMessageLength)
+			}
+		}
 	}
 	if tc.counts != nil && got.Counts != *tc.counts {
 		t.Errorf("counts %+v, want %+v", got.Counts, *tc.counts)

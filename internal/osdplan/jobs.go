@@ -28,31 +28,62 @@ const (
 type nodeJobs struct {
 	// running maps a device id to the Running Job preparing it.
 	running map[string]string
-	// succeeded maps a device id to a Succeeded Job that is kept because
-	// the inventory still shows one of its disks Available.
-	succeeded map[string]string
-	// failed maps a device id to the latest Failed Job that listed it.
-	failed map[string]*PrepareJob
-	// busy names a Running or kept Succeeded Job: the node may not get
-	// another one.
+	// succeeded maps a device id to a finished Job that reported the disk
+	// prepared and is kept because the inventory still shows it Available.
+	succeeded map[string]*PrepareJob
+	// failed maps a device id to the latest finished Job that failed or
+	// refused it, with what the agent said.
+	failed map[string]*failure
+	// busy names a Running or kept Job: the node may not get another one.
 	busy string
-	// deleted names a finished Job deleted by this plan: the node gets no
-	// new Job until it is gone, because deletion is asynchronous.
+	// deleted names a Job deleted by this plan: the node gets no new Job
+	// until it is gone, because deletion is asynchronous and the next Job
+	// of the node has the same name.
 	deleted string
 }
 
-// indexJobs sorts the existing Jobs out per node. available maps a node to
-// the ids of its disks that its inventory shows Available; a node without a
-// published inventory has none.
+// failure is one disk's failed or refused attempt.
+type failure struct {
+	job    *PrepareJob
+	result PrepareResult
+}
+
+// outcome is what a finished Job did to disk id: the agent's own report
+// when its termination message had one, otherwise what the Job's state
+// implies (a Job that succeeded prepared all its disks; one that failed
+// without a report failed them all).
+func outcome(job *PrepareJob, id string) PrepareResult {
+	if r, ok := job.Results[id]; ok {
+		switch r.Outcome {
+		case OutcomePrepared, OutcomeRefused, OutcomeFailed:
+			return r
+		}
+	}
+	if job.State == JobSucceeded {
+		return PrepareResult{Outcome: OutcomePrepared}
+	}
+	msg := job.FailureMessage
+	if msg == "" {
+		msg = "the Job failed and agent prepare left no result for this disk"
+	}
+	return PrepareResult{Outcome: OutcomeFailed, Message: msg}
+}
+
+// indexJobs sorts the existing Jobs out per node.
 //
-// A Succeeded Job is kept while one of its disks still shows Available: the
-// agent has not rescanned since the Job wrote the BlueStore label, and
-// deleting the Job now would let the next plan prepare the disk a second
-// time. Once none of its disks is Available (they show as OSD or Rejected,
-// or are gone) its outcome is in the inventory and it is deleted. A Failed
-// Job is deleted at once; the plan that deletes it records the failure on
-// its disks first.
-func (p *planner) indexJobs(available map[string]map[string]bool) {
+// A finished Job is kept while a disk it reported prepared still shows
+// Available: the agent has not rescanned since the Job wrote the BlueStore
+// label, and deleting the Job now would let the next plan prepare the disk
+// a second time. Once none of those disks is Available (they show as OSD or
+// Rejected, or are gone) the Job is deleted. The disks it failed or refused
+// are recorded on their plans by the same plan that deletes it (the
+// reconciler writes plans before it deletes Jobs).
+//
+// A Running Job that has not started (see PrepareJob.Started) is deleted
+// when it is no longer wanted (see wanted): provisioning is not Enabled, or
+// its node or one of its disks left the selection. A started Job is never
+// interrupted.
+func (p *planner) indexJobs() {
 	jobs := make([]*PrepareJob, len(p.in.Jobs))
 	for i := range p.in.Jobs {
 		jobs[i] = &p.in.Jobs[i]
@@ -61,12 +92,16 @@ func (p *planner) indexJobs(available map[string]map[string]bool) {
 	for _, job := range jobs {
 		nj := p.jobsOf(job.Node)
 		switch job.State {
-		case JobSucceeded:
+		case JobSucceeded, JobFailed:
 			keep := false
 			for _, id := range job.DeviceIDs {
-				if available[job.Node][id] {
-					keep = true
-					break
+				r := outcome(job, id)
+				if r.Outcome == OutcomePrepared {
+					keep = keep || p.available(job.Node, id)
+					continue
+				}
+				if prev := nj.failed[id]; prev == nil || job.FinishedAt.After(prev.job.FinishedAt) {
+					nj.failed[id] = &failure{job: job, result: r}
 				}
 			}
 			if !keep {
@@ -74,24 +109,25 @@ func (p *planner) indexJobs(available map[string]map[string]bool) {
 				continue
 			}
 			for _, id := range job.DeviceIDs {
-				if _, ok := nj.succeeded[id]; !ok {
-					nj.succeeded[id] = job.Name
+				if _, ok := nj.succeeded[id]; !ok && outcome(job, id).Outcome == OutcomePrepared {
+					nj.succeeded[id] = job
 				}
 			}
 			if nj.busy == "" {
 				nj.busy = job.Name
 			}
-			p.rescan[job.Node] = true
-		case JobFailed:
-			p.deleteJob(nj, job.Name)
-			for _, id := range job.DeviceIDs {
-				if prev := nj.failed[id]; prev == nil || job.FinishedAt.After(prev.FinishedAt) {
-					nj.failed[id] = job
-				}
+			// One rescan per Job outcome: once the agent answered the one
+			// asked for this Job, no other is asked (see planKept).
+			if job.RescanRequest == 0 && p.rescan[job.Node] == "" {
+				p.rescan[job.Node] = job.Name
 			}
 		default:
 			// Running, or a state this planner does not know: treat it as
 			// running, the only choice that cannot prepare a disk twice.
+			if !job.Started && !p.wanted(job) {
+				p.deleteJob(nj, job.Name)
+				continue
+			}
 			for _, id := range job.DeviceIDs {
 				if _, ok := nj.running[id]; !ok {
 					nj.running[id] = job.Name
@@ -104,21 +140,47 @@ func (p *planner) indexJobs(available map[string]map[string]bool) {
 	}
 }
 
+// available reports whether the inventory of node shows disk id Available.
+func (p *planner) available(node, id string) bool {
+	d := p.disks[node][id]
+	return d != nil && d.Verdict.State == cephv1.DiskAvailable
+}
+
+// wanted reports whether a Running Job is still what the spec asks for:
+// provisioning is Enabled, its node is selected, and every one of its disks
+// is still in the node's inventory, selected and not shared with another
+// path or node. A disk that merely stopped being Available does not count:
+// the Job's own pod, starting, may be what made it Busy, and agent prepare
+// re-checks every disk before it writes anyway.
+func (p *planner) wanted(job *PrepareJob) bool {
+	if !p.enabled || !p.selected[job.Node] {
+		return false
+	}
+	rules := p.sel.rules(job.Node)
+	for _, id := range job.DeviceIDs {
+		d := p.disks[job.Node][id]
+		if d == nil || p.shared[job.Node][id] != "" || !rules.selectDisk(d).selected {
+			return false
+		}
+	}
+	return true
+}
+
 // jobsOf returns the Job index of node, creating it.
 func (p *planner) jobsOf(node string) *nodeJobs {
 	nj := p.jobs[node]
 	if nj == nil {
 		nj = &nodeJobs{
 			running:   map[string]string{},
-			succeeded: map[string]string{},
-			failed:    map[string]*PrepareJob{},
+			succeeded: map[string]*PrepareJob{},
+			failed:    map[string]*failure{},
 		}
 		p.jobs[node] = nj
 	}
 	return nj
 }
 
-// deleteJob puts a finished Job in the plan's DeleteJobs.
+// deleteJob puts a Job in the plan's DeleteJobs.
 func (p *planner) deleteJob(nj *nodeJobs, name string) {
 	p.plan.DeleteJobs = append(p.plan.DeleteJobs, name)
 	if nj.deleted == "" {
@@ -128,80 +190,161 @@ func (p *planner) deleteJob(nj *nodeJobs, name string) {
 
 // changedSince reports whether the agent published a change on the node
 // after t. LastScanTime only moves when the content of the inventory
-// changes, so a later one means the disk (or another one on the node) is
-// not what it was when the attempt failed.
+// changes; it is the fallback for agents that publish no content hash.
 func changedSince(inv *cephv1.DiskInventory, t *metav1.Time) bool {
 	last := inv.Status.LastScanTime
 	return last != nil && t != nil && last.After(t.Time)
 }
 
-// carriedFailures returns the failure record a disk carries from its
-// previous plan: attempts and the time of the last failure, or nothing
-// when there was none or the inventory changed since.
-func carriedFailures(inv *cephv1.DiskInventory, prev *cephv1.DevicePlan) (int32, *metav1.Time) {
-	if prev == nil || prev.LastFailureTime == nil || prev.Attempts <= 0 || changedSince(inv, prev.LastFailureTime) {
-		return 0, nil
+// contentChanged reports whether disk d is no longer what it was when the
+// failure recorded in prev happened. With a content hash it compares the
+// disk's hash with the one recorded at the failure, so a change of another
+// disk of the node does not count; a failure without a record (recorded by
+// an older operator, or whose entry an administrator removed to ask for a
+// retry) counts as changed. Without a hash (an older agent) any change the
+// agent published on the node since the failure counts.
+func contentChanged(ns *nodeState, d *cephv1.Disk, prev *cephv1.DevicePlan) bool {
+	if d.ContentHash == "" {
+		return changedSince(ns.inv, prev.LastFailureTime)
 	}
-	t := *prev.LastFailureTime
-	return prev.Attempts, &t
+	rec, ok := ns.records[diskID(d)]
+	return !ok || rec != d.ContentHash
 }
 
-// recordFailure marks a disk of a Failed Job as Failed. The attempt counts
-// once: a plan that already recorded a failure at or after the Job's end
-// (the reconciler wrote it, then crashed before deleting the Job) is kept
-// as it is.
-func (p *planner) recordFailure(inv *cephv1.DiskInventory, e *entry, prev *cephv1.DevicePlan, job *PrepareJob) {
-	finished := job.FinishedAt
+// carriedFailures carries the failure record of a disk's previous plan onto
+// e: attempts, the time of the last failure and the content hash recorded
+// then; nothing when there was none or the disk's content changed since.
+func carriedFailures(ns *nodeState, e *entry, prev *cephv1.DevicePlan) {
+	e.plan.Attempts, e.plan.LastFailureTime, e.record = 0, nil, ""
+	if prev == nil || prev.LastFailureTime == nil || prev.Attempts <= 0 || contentChanged(ns, e.disk, prev) {
+		return
+	}
+	t := *prev.LastFailureTime
+	e.plan.Attempts, e.plan.LastFailureTime, e.record = prev.Attempts, &t, ns.records[e.device.ID]
+}
+
+// recordFailure marks a disk that a finished Job failed or refused. The
+// attempt counts once: a plan that already recorded a failure at or after
+// the Job's end (the reconciler wrote it, then crashed before deleting the
+// Job) keeps its attempts and record.
+func (p *planner) recordFailure(ns *nodeState, e *entry, prev *cephv1.DevicePlan, f *failure) {
+	finished := f.job.FinishedAt
 	if finished.IsZero() {
-		// A Failed Job always has an end; should one lack it, now is the
+		// A finished Job always has an end; should one lack it, now is the
 		// best estimate.
 		finished = p.in.Now
 	}
 	// The plan is stored with second precision; compare at that precision.
 	at := metav1.NewTime(finished.Truncate(time.Second))
+	attempts := int32(0)
 	if prev != nil && prev.LastFailureTime != nil && prev.Attempts > 0 && !prev.LastFailureTime.Before(&at) {
-		p.markFailed(e, prev.Attempts, *prev.LastFailureTime, job.Name)
+		attempts, at = prev.Attempts, *prev.LastFailureTime
+		if rec, ok := ns.records[e.device.ID]; ok {
+			e.record = rec
+		} else {
+			e.record = e.disk.ContentHash
+		}
+	} else {
+		carriedFailures(ns, e, prev)
+		attempts = e.plan.Attempts + 1
+		e.record = e.disk.ContentHash
+	}
+	if f.result.Outcome == OutcomeRefused {
+		p.markRefused(e, attempts, at, f)
 		return
 	}
-	attempts, _ := carriedFailures(inv, prev)
-	p.markFailed(e, attempts+1, at, job.Name)
+	p.markFailed(e, attempts, at, f)
 }
 
 // markFailed sets a Failed plan for the disk with its attempts, the time of
-// the last failure and when it will be retried, and asks for a requeue at
-// that time. job names the Job that failed when it is known.
-func (p *planner) markFailed(e *entry, attempts int32, at metav1.Time, job string) {
+// the last failure, when it will be retried and what the agent said, and
+// asks for a requeue at that time. f is the failure when its Job is still
+// known.
+func (p *planner) markFailed(e *entry, attempts int32, at metav1.Time, f *failure) {
 	e.plan.Action = cephv1.ActionFailed
 	e.plan.Reason = ReasonPrepareFailed
 	e.plan.Attempts = attempts
 	e.plan.LastFailureTime = &at
 	what := "preparing it failed"
-	if job != "" {
-		what = fmt.Sprintf("prepare Job %s failed", job)
+	if f != nil {
+		what = fmt.Sprintf("prepare Job %s failed", f.job.Name)
 	}
+	var next string
 	if attempts >= maxAttempts {
-		e.plan.Message = fmt.Sprintf("%s (attempt %d, at %s); no further attempt until the agent reports a change on the node", what, attempts, formatTime(at.Time))
+		next = "no further attempt until the disk's content changes"
+	} else {
+		retry := at.Add(backoff(attempts))
+		next = "next attempt after " + formatTime(retry)
+		p.requeueAt(retry)
+	}
+	head := fmt.Sprintf("%s (attempt %d, at %s); %s", what, attempts, formatTime(at.Time), next)
+	if f == nil {
+		e.plan.Message = head
 		return
 	}
-	retry := at.Add(backoff(attempts))
-	e.plan.Message = fmt.Sprintf("%s (attempt %d, at %s); next attempt after %s", what, attempts, formatTime(at.Time), formatTime(retry))
-	p.requeueAt(retry)
+	if d := describe(f.result); d != "" {
+		head += ": " + d
+	}
+	e.plan.Message = FitMessage(head, "ceph-volume stderr: ", f.result.Stderr, MaxMessageLength)
+}
+
+// markRefused sets the plan of a disk agent prepare refused: it is not
+// tried again until its own content changes.
+func (p *planner) markRefused(e *entry, attempts int32, at metav1.Time, f *failure) {
+	e.plan.Action = cephv1.ActionFailed
+	e.plan.Reason = ReasonPrepareRefused
+	e.plan.Attempts = attempts
+	e.plan.LastFailureTime = &at
+	what := describe(f.result)
+	if what == "" {
+		what = "no reason given"
+	}
+	e.plan.Message = FitMessage(fmt.Sprintf("agent prepare refused to write it (Job %s, at %s): %s", f.job.Name, formatTime(at.Time), what),
+		"", "; it is not tried again until its content changes (wipe it), or until its entry is removed from the DiskInventory's annotation "+FailureRecordsAnnotation, MaxMessageLength)
+}
+
+// describe joins an agent result's reason and message.
+func describe(r PrepareResult) string {
+	switch {
+	case r.Reason != "" && r.Message != "":
+		return r.Reason + ": " + r.Message
+	case r.Reason != "":
+		return r.Reason
+	default:
+		return r.Message
+	}
+}
+
+// stillRefused keeps the plan of a disk agent prepare refused before, as
+// long as its content has not changed since, and returns true then.
+func stillRefused(ns *nodeState, e *entry, prev *cephv1.DevicePlan) bool {
+	if prev == nil || prev.Reason != ReasonPrepareRefused || prev.LastFailureTime == nil || contentChanged(ns, e.disk, prev) {
+		return false
+	}
+	t := *prev.LastFailureTime
+	e.plan.Action, e.plan.Reason, e.plan.Message = cephv1.ActionFailed, ReasonPrepareRefused, prev.Message
+	e.plan.Attempts, e.plan.LastFailureTime, e.record = prev.Attempts, &t, ns.records[e.device.ID]
+	return true
 }
 
 // waitsForBackoff decides whether a disk that is selected, Available and
 // not in any Job must wait before it is prepared again. It carries the
 // failure record of the previous plan; a disk still within its backoff, or
 // past maxAttempts, is marked Failed and true is returned. A change of the
-// inventory since the last failure clears the record: the disk may be
+// disk's content since the last failure clears the record: the disk may be
 // retried at once.
-func (p *planner) waitsForBackoff(inv *cephv1.DiskInventory, e *entry, prev *cephv1.DevicePlan) bool {
-	attempts, at := carriedFailures(inv, prev)
-	e.plan.Attempts, e.plan.LastFailureTime = attempts, at
-	if at == nil {
+func (p *planner) waitsForBackoff(ns *nodeState, e *entry, prev *cephv1.DevicePlan) bool {
+	carriedFailures(ns, e, prev)
+	if e.plan.LastFailureTime == nil {
 		return false
 	}
+	attempts, at := e.plan.Attempts, *e.plan.LastFailureTime
 	if attempts >= maxAttempts || p.in.Now.Before(at.Add(backoff(attempts))) {
-		p.markFailed(e, attempts, *at, "")
+		p.markFailed(e, attempts, at, nil)
+		if prev != nil && prev.Reason == ReasonPrepareFailed && prev.Message != "" && prev.LastFailureTime.Equal(&at) {
+			// Keep the evidence of the failure recorded earlier.
+			e.plan.Message = prev.Message
+		}
 		return true
 	}
 	return false
@@ -298,22 +441,38 @@ func (p *planner) createJob(ns *nodeState) {
 	}
 	sort.Slice(job.Devices, func(i, j int) bool { return job.Devices[i].ID < job.Devices[j].ID })
 	// The same words as once the Job runs, so the plan is written once.
-	name := JobName(p.in.Cluster.Name, job)
+	name := JobName(p.in.Cluster.Name, job.Node)
 	for _, i := range ns.candidates {
 		ns.entries[i].plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", name)
 	}
 	p.plan.CreateJobs = append(p.plan.CreateJobs, job)
 }
 
-// JobName is the name of the prepare Job for spec in the named cluster. It
-// is a function of the node and its device set, so a plan computed again
-// after a crash names the Job it already created instead of a second one.
-func JobName(cluster string, spec JobSpec) string {
-	h := sha256.New()
-	h.Write([]byte(spec.Node))
-	for _, d := range spec.Devices {
-		h.Write([]byte{0})
-		h.Write([]byte(d.ID))
-	}
-	return fmt.Sprintf("%s-prepare-%s", cluster, hex.EncodeToString(h.Sum(nil)[:6]))
+// JobName is the name of the prepare Job of node in the named cluster. It
+// depends on the node alone, not on its disks: a node has at most one
+// prepare Job at a time, and the API server enforces it, because a second
+// Job for the node (planned from a cache that has not shown the first one
+// yet, or by a second operator during a leader-election overlap) gets the
+// same name and is refused as AlreadyExists.
+//
+// The name is <cluster>-prepare-<10 hex digits>, at most 63 characters (it
+// is also the value of the job-name label of its pods) when the cluster's
+// name has at most MaxClusterNameLength characters.
+func JobName(cluster, node string) string {
+	return fmt.Sprintf("%s-prepare-%s", cluster, NodeHash(node))
+}
+
+// MaxClusterNameLength is the longest CephCluster name whose prepare Job
+// names fit in a label value: 63 - len("-prepare-") - 10.
+const MaxClusterNameLength = 63 - len("-prepare-") - 2*nodeHashBytes
+
+// nodeHashBytes is how many bytes of a node name's SHA-256 NodeHash keeps.
+// Two nodes whose hashes collide only share the one-Job-at-a-time turn.
+const nodeHashBytes = 5
+
+// NodeHash returns a short, label-safe hash of a node name (node names can
+// be longer than a label value may be).
+func NodeHash(node string) string {
+	sum := sha256.Sum256([]byte(node))
+	return hex.EncodeToString(sum[:nodeHashBytes])
 }

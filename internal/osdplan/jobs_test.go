@@ -42,7 +42,7 @@ func TestComputeJobs(t *testing.T) {
 				"node-b": {dp("sdb", preparing, "")},
 			},
 			create: []JobSpec{
-				job("node-a", dev("sdc", ""), Device{Name: "sdb", ID: lateID.ID, Path: lateID.ID}),
+				job("node-a", dev("sdc", ""), Device{Name: "sdb", ID: lateID.ID, Path: lateID.ID, SizeBytes: 100 << 30}),
 				job("node-b", dev("sdb", "")),
 			},
 			counts: &cephv1.OSDCounts{Desired: 3, Preparing: 3},
@@ -175,7 +175,7 @@ func TestComputeJobs(t *testing.T) {
 		{
 			name:  "after six attempts the disk is not retried",
 			invs:  []cephv1.DiskInventory{withPlan(inv("node-a", avail("sdb")), prevFailed("sdb", 6, t0.Add(10*time.Minute)))},
-			plans: map[string][]wantDP{"node-a": {dp("sdb", failed, ReasonPrepareFailed).fails(6, t0.Add(10*time.Minute)).says("no further attempt until the agent reports a change")}},
+			plans: map[string][]wantDP{"node-a": {dp("sdb", failed, ReasonPrepareFailed).fails(6, t0.Add(10*time.Minute)).says("no further attempt until the disk's content changes")}},
 		},
 		{
 			name:   "after six attempts a change of the inventory retries",
@@ -217,7 +217,7 @@ func TestComputeJobs(t *testing.T) {
 				},
 				"node-b": {dp("sde", preparing, "").withID(wwnID("sdd")).says("prep-b")},
 			},
-			create:  []JobSpec{job("node-a", Device{Name: "sdb", ID: wwnID("new"), Path: wwnID("new")})},
+			create:  []JobSpec{job("node-a", Device{Name: "sdb", ID: wwnID("new"), Path: wwnID("new"), SizeBytes: 100 << 30})},
 			requeue: 10 * time.Second,
 		},
 		{

@@ -22,8 +22,17 @@ const (
 	// ReasonOSDNotSelected: the disk holds an OSD of this cluster but the
 	// selection no longer picks it; the OSD is kept, never destroyed.
 	ReasonOSDNotSelected = "OSDNotSelected"
-	// ReasonPrepareFailed: the last prepare attempt failed.
+	// ReasonPrepareFailed: the last prepare attempt failed; the message
+	// carries the agent's evidence (the end of ceph-volume's stderr).
 	ReasonPrepareFailed = "PrepareFailed"
+	// ReasonPrepareRefused: agent prepare re-checked the disk on the node
+	// and refused to write it (it was not blank, or not the disk that was
+	// planned). The disk is not tried again until its own content changes.
+	ReasonPrepareRefused = "PrepareRefused"
+	// ReasonSharedDevice: another disk, on this node or another one, has
+	// the same WWN (or the same serial and size): one LUN seen through two
+	// paths or by two hosts. No copy is ever prepared.
+	ReasonSharedDevice = "SharedDevice"
 	// ReasonWaitingForTurn: the disk waits because the cluster-wide limit
 	// of nodes preparing at once is reached, or because its node still has
 	// a prepare Job (a node runs one at a time); the message says which.
@@ -49,6 +58,27 @@ const (
 	JobFailed JobState = "Failed"
 )
 
+// Outcomes of one disk in a prepare Job, as agent prepare reports them in
+// its termination message.
+const (
+	OutcomePrepared = "Prepared"
+	OutcomeRefused  = "Refused"
+	OutcomeFailed   = "Failed"
+)
+
+// PrepareResult is what agent prepare reported for one disk.
+type PrepareResult struct {
+	// Outcome is Prepared, Refused or Failed.
+	Outcome string
+	// Reason is the agent's code for a refusal or failure (for example
+	// HasUnknownData, IdentityMismatch, Timeout).
+	Reason string
+	// Message says it in words.
+	Message string
+	// Stderr is the end of ceph-volume's stderr, for a failure.
+	Stderr string
+}
+
 // PrepareJob is an existing prepare Job, reduced to what the planner needs.
 type PrepareJob struct {
 	// Name is the Job's name.
@@ -61,6 +91,22 @@ type PrepareJob struct {
 	State JobState
 	// FinishedAt is when the Job finished (zero while running).
 	FinishedAt time.Time
+	// Started is true once agent prepare may be running: a pod of the Job
+	// got past Pending (its main container started), or the Job counts a
+	// ready, succeeded or failed pod. A Running Job that has not started
+	// is deleted when its disks are no longer to be prepared; one that
+	// started is never interrupted by the planner. The reconciler errs
+	// towards true when it cannot tell.
+	Started bool
+	// Results maps a device id to what agent prepare reported for it; empty
+	// when the Job's pod left no termination message.
+	Results map[string]PrepareResult
+	// FailureMessage is the Job's own account of a failure (its Failed
+	// condition's reason and message), for disks without a result.
+	FailureMessage string
+	// RescanRequest is the spec.rescanRequest the operator set on the
+	// node's inventory for this Job's outcome; 0 when it asked for none.
+	RescanRequest int64
 }
 
 // OSD is an existing OSD Deployment, reduced to what the planner needs.
@@ -107,6 +153,12 @@ type Device struct {
 	Path string
 	// DeviceClass is the CRUSH device class to give the OSD, if set.
 	DeviceClass string
+	// WWN, Serial and SizeBytes are the identity discovery reported; agent
+	// prepare refuses a disk at Path whose identity differs (kernel names
+	// and links can move to another disk across reboots and swaps).
+	WWN       string
+	Serial    string
+	SizeBytes int64
 }
 
 // JobSpec is a prepare Job to create.
@@ -142,6 +194,15 @@ type Plan struct {
 	// Rescan are nodes whose inventory must be rescanned (a Job of theirs
 	// finished) before its disks can be planned again.
 	Rescan []string
+	// RescanJobs maps each node of Rescan to the finished Job the rescan
+	// is for: the reconciler records the request on that Job, so that one
+	// Job's outcome asks for one rescan, never more.
+	RescanJobs map[string]string
+	// FailureRecords maps a node to the value its inventory's
+	// FailureRecordsAnnotation must have ("" for none): the content hash
+	// each failed or refused disk had when it failed. A disk is retried
+	// early, or a refused one at all, only when its hash differs.
+	FailureRecords map[string]string
 	// OSDs are the OSD Deployments that must exist, one per OSD id.
 	OSDs []OSDSpec
 	// DevicePlans maps a node to the plan of each of its disks, for its

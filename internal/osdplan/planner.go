@@ -20,8 +20,13 @@ type planner struct {
 	// selected holds the names of the selected nodes.
 	selected map[string]bool
 	jobs     map[string]*nodeJobs
-	// rescan holds the nodes with a kept Succeeded Job.
-	rescan map[string]bool
+	// rescan maps a node to the kept Job it needs a rescan for.
+	rescan map[string]string
+	// disks maps a node to its inventory's disks by id.
+	disks map[string]map[string]*cephv1.Disk
+	// shared maps a node and a disk id to why the disk is shared with
+	// another path or node (see findShared); absent when it is not.
+	shared map[string]map[string]string
 	// osdDisks lists, per OSD id, every disk that carries it, so that a
 	// duplicate is known before any disk is planned.
 	osdDisks map[int32][]string
@@ -35,7 +40,10 @@ type nodeState struct {
 	// skip says why the node is not selected; nil when it is.
 	skip *Skip
 	// prev maps a device id to its plan in the inventory's status.plan.
-	prev    map[string]*cephv1.DevicePlan
+	prev map[string]*cephv1.DevicePlan
+	// records maps a device id to the content hash recorded at its last
+	// failure (FailureRecordsAnnotation).
+	records map[string]string
 	entries []entry
 	// candidates indexes the entries that are selected, Available, in no
 	// Job and not waiting for a backoff: the disks to prepare.
@@ -47,6 +55,9 @@ type entry struct {
 	disk   *cephv1.Disk
 	device Device
 	plan   cephv1.DevicePlan
+	// record is the content hash to keep in FailureRecordsAnnotation for
+	// a disk whose plan carries a failure.
+	record string
 }
 
 // Compute decides what the OSD reconciler does, from the CephCluster's spec
@@ -71,22 +82,30 @@ type entry struct {
 //     an OSDSpec, whether or not it is still selected (reason
 //     OSDNotSelected when not). Two disks carrying the same OSD id get no
 //     OSDSpec, reason DuplicateOSDID, and a Problem.
+//   - A disk whose WWN, or serial and size, another disk of any inventory
+//     also has is LeftOut with SharedDevice (see findShared), unless it
+//     holds an OSD.
 //   - A selected, Rejected disk is LeftOut with discovery's reason and
 //     message.
-//   - An Available disk in a Running Job, or in a Succeeded Job the agent
-//     has not yet seen the result of, is Preparing. In a Failed Job it is
-//     Failed, one more attempt. A disk that failed before waits
-//     30s·2^(attempts-1) (at most 30m) after its last failure, and gives up
-//     after 6 attempts, unless the agent published a change on the node
-//     since the failure. Otherwise it would be provisioned.
+//   - An Available disk in a Running Job, or in a finished Job that
+//     reported it prepared and whose result the agent has not shown yet,
+//     is Preparing. One a finished Job failed is Failed (PrepareFailed,
+//     with the agent's evidence), one more attempt; one it refused is
+//     Failed (PrepareRefused) and not tried again. A disk that failed
+//     before waits 30s·2^(attempts-1) (at most 30m) after its last failure,
+//     and gives up after 6 attempts, unless its own content hash changed
+//     since the failure (FailureRecordsAnnotation). Otherwise it would be
+//     provisioned.
 //
 // Disks are matched to Jobs and to their previous plan by stable id, never
 // by kernel name, which can change between scans. With provisioning Enabled
-// (or unset) a node gets at most one prepare Job at a time, with all its
+// (or unset) a node gets at most one prepare Job at a time (JobName depends
+// on the node alone, so the API server refuses a second), with all its
 // disks to provision, and at most spec.storage.maxNodesPreparing nodes
 // (default 10) have one at once, picked in name order; the others wait for
-// their turn. With Preview, no Job is created. Nothing is ever proposed for
-// a disk whose verdict is not Available.
+// their turn. With Preview, no Job is created, and a Job whose pod has not
+// started is deleted. Nothing is ever proposed for a disk whose verdict is
+// not Available. Every plan message fits MaxMessageLength.
 func Compute(in Input) Plan {
 	plan := Plan{DevicePlans: map[string][]cephv1.DevicePlan{}}
 	if in.Cluster == nil {
@@ -97,7 +116,8 @@ func Compute(in Input) Plan {
 		storage:  &in.Cluster.Spec.Storage,
 		plan:     &plan,
 		jobs:     map[string]*nodeJobs{},
-		rescan:   map[string]bool{},
+		rescan:   map[string]string{},
+		disks:    map[string]map[string]*cephv1.Disk{},
 		osdDisks: map[int32][]string{},
 	}
 	switch p.storage.Provisioning {
@@ -116,19 +136,20 @@ func Compute(in Input) Plan {
 	p.problems = append(p.problems, p.sel.problems...)
 
 	nodes := p.inventories()
-	available := make(map[string]map[string]bool, len(nodes))
 	for _, ns := range nodes {
-		ids := map[string]bool{}
+		byID := make(map[string]*cephv1.Disk, len(ns.inv.Status.Disks))
 		for i := range ns.inv.Status.Disks {
-			if d := &ns.inv.Status.Disks[i]; d.Verdict.State == cephv1.DiskAvailable {
-				ids[diskID(d)] = true
+			d := &ns.inv.Status.Disks[i]
+			if _, dup := byID[diskID(d)]; !dup {
+				byID[diskID(d)] = d
 			}
 		}
-		available[ns.name] = ids
+		p.disks[ns.name] = byID
 		p.collectOSDs(ns)
 	}
+	p.shared = findShared(nodes)
 	p.reportDuplicates()
-	p.indexJobs(available)
+	p.indexJobs()
 	for _, ns := range nodes {
 		p.planNode(ns)
 	}
@@ -142,6 +163,7 @@ func Compute(in Input) Plan {
 // scanned) is not planned: there is nothing to say about its disks.
 func (p *planner) inventories() []*nodeState {
 	var nodes []*nodeState
+	var err error
 	seen := map[string]bool{}
 	invs := make([]*cephv1.DiskInventory, len(p.in.Inventories))
 	for i := range p.in.Inventories {
@@ -159,6 +181,10 @@ func (p *planner) inventories() []*nodeState {
 			continue
 		}
 		ns := &nodeState{name: name, inv: inv, prev: make(map[string]*cephv1.DevicePlan, len(inv.Status.Plan))}
+		ns.records, err = ParseFailureRecords(inv.Annotations[FailureRecordsAnnotation])
+		if err != nil {
+			p.problems = append(p.problems, fmt.Sprintf("DiskInventory %s: %v; its failure records are ignored", inv.Name, err))
+		}
 		if !p.selected[name] {
 			s, ok := p.nodes.Skipped[name]
 			if !ok {
@@ -283,6 +309,8 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
 	e.plan.Action = cephv1.ActionLeftOut
 	switch {
+	case p.shared[ns.name][e.device.ID] != "":
+		e.plan.Reason, e.plan.Message = ReasonSharedDevice, p.shared[ns.name][e.device.ID]
 	case ns.skip != nil:
 		e.plan.Reason, e.plan.Message = ns.skip.Reason, ns.skip.Message
 	case !s.selected:
@@ -296,28 +324,31 @@ func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
 }
 
 // planAvailable plans a disk discovery found empty and returns true when it
-// is a candidate to prepare. A disk in a Running Job, or in a Succeeded Job
-// whose result the agent has not reported yet, is Preparing even if the
-// selection changed meanwhile: that is what is happening to it.
+// is a candidate to prepare. A disk in a Running Job, or in a finished Job
+// that reported it prepared and whose result the agent has not reported
+// yet, is Preparing even if the selection changed meanwhile: that is what
+// is happening to it.
 func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSelection) bool {
 	id := e.device.ID
 	prev := ns.prev[id]
 	if nj != nil {
 		if job, ok := nj.running[id]; ok {
-			e.plan.Attempts, e.plan.LastFailureTime = carriedFailures(ns.inv, prev)
+			carriedFailures(ns, e, prev)
 			e.plan.Action = cephv1.ActionPreparing
 			e.plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", job)
 			return false
 		}
 		if job, ok := nj.succeeded[id]; ok {
-			e.plan.Attempts, e.plan.LastFailureTime = carriedFailures(ns.inv, prev)
-			e.plan.Action = cephv1.ActionPreparing
-			e.plan.Message = fmt.Sprintf("prepare Job %s finished; waiting for the agent to rescan the node", job)
+			carriedFailures(ns, e, prev)
+			p.planKept(ns, e, job)
 			return false
 		}
 	}
 	e.plan.Action = cephv1.ActionLeftOut
 	switch {
+	case p.shared[ns.name][id] != "":
+		e.plan.Reason, e.plan.Message = ReasonSharedDevice, p.shared[ns.name][id]
+		return false
 	case ns.skip != nil:
 		e.plan.Reason, e.plan.Message = ns.skip.Reason, ns.skip.Message
 		return false
@@ -326,16 +357,33 @@ func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSel
 		return false
 	}
 	if nj != nil {
-		if job := nj.failed[id]; job != nil {
-			p.recordFailure(ns.inv, e, prev, job)
+		if f := nj.failed[id]; f != nil {
+			p.recordFailure(ns, e, prev, f)
 			return false
 		}
 	}
-	if p.waitsForBackoff(ns.inv, e, prev) {
+	if stillRefused(ns, e, prev) || p.waitsForBackoff(ns, e, prev) {
 		return false
 	}
 	e.plan.Action = cephv1.ActionWouldProvision
 	return true
+}
+
+// planKept plans a disk that a finished, kept Job reported prepared while
+// the inventory still shows it Available. The node's agent is asked to
+// rescan once for the Job; when it answered and the disk still shows
+// Available, the plan says so and nothing more is asked: the Job stays, so
+// the disk is never prepared a second time, and the agent and the operator
+// do not ask each other for scans in a loop.
+func (p *planner) planKept(ns *nodeState, e *entry, job *PrepareJob) {
+	e.plan.Action = cephv1.ActionPreparing
+	if job.RescanRequest == 0 || ns.inv.Status.ObservedRescanRequest < job.RescanRequest {
+		e.plan.Message = fmt.Sprintf("prepare Job %s finished; waiting for the agent to rescan the node", job.Name)
+		return
+	}
+	e.plan.Message = fmt.Sprintf("prepare Job %s reported it prepared, but the agent's rescan (request %d) still shows it Available; "+
+		"the Job is kept so that the disk is not prepared twice and no further rescan is asked for: check the agent on node %s, "+
+		"and delete the Job to let the disk be planned again", job.Name, job.RescanRequest, ns.name)
 }
 
 // finish sorts the plan and computes the counts.
@@ -343,8 +391,14 @@ func (p *planner) finish(nodes []*nodeState) {
 	plan := p.plan
 	for _, ns := range nodes {
 		plans := make([]cephv1.DevicePlan, len(ns.entries))
+		records := map[string]string{}
 		for i := range ns.entries {
-			plans[i] = ns.entries[i].plan
+			e := &ns.entries[i]
+			if e.record != "" && e.plan.LastFailureTime != nil {
+				records[e.device.ID] = e.record
+			}
+			e.plan.Message = Truncate(e.plan.Message, MaxMessageLength)
+			plans[i] = e.plan
 			switch plans[i].Action {
 			case cephv1.ActionProvisioned:
 				plan.Counts.Provisioned++
@@ -366,8 +420,18 @@ func (p *planner) finish(nodes []*nodeState) {
 		// An inventory that still awaits the answer to a rescan request
 		// needs no new one: asking again would only make the agent scan
 		// more often.
-		if p.rescan[ns.name] && ns.inv.Spec.RescanRequest <= ns.inv.Status.ObservedRescanRequest {
+		if job := p.rescan[ns.name]; job != "" && ns.inv.Spec.RescanRequest <= ns.inv.Status.ObservedRescanRequest {
 			plan.Rescan = append(plan.Rescan, ns.name)
+			if plan.RescanJobs == nil {
+				plan.RescanJobs = map[string]string{}
+			}
+			plan.RescanJobs[ns.name] = job
+		}
+		if v := FormatFailureRecords(records); v != ns.inv.Annotations[FailureRecordsAnnotation] {
+			if plan.FailureRecords == nil {
+				plan.FailureRecords = map[string]string{}
+			}
+			plan.FailureRecords[ns.name] = v
 		}
 	}
 	plan.Counts.Desired += plan.Counts.Provisioned + plan.Counts.Preparing + plan.Counts.Failed

@@ -354,9 +354,9 @@ func TestComputeSelection(t *testing.T) {
 				dp("sdd", preparing, "").withID("/dev/sdd"),
 			}},
 			create: []JobSpec{job("node-a",
-				Device{Name: "sdc", ID: ataLink("sdc"), Path: ataLink("sdc")},
+				Device{Name: "sdc", ID: ataLink("sdc"), Path: ataLink("sdc"), SizeBytes: 100 << 30},
 				dev("sdb", ""),
-				Device{Name: "sdd", ID: "/dev/sdd", Path: "/dev/sdd"},
+				Device{Name: "sdd", ID: "/dev/sdd", Path: "/dev/sdd", SizeBytes: 100 << 30},
 			)},
 		},
 	})

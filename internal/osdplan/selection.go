@@ -259,10 +259,13 @@ func anyMatch(re *regexp.Regexp, links []string) bool {
 // names can change between the plan and the moment a pod opens the disk;
 // only a disk without by-id links is opened by its device node.
 func deviceOf(d *cephv1.Disk, class string) Device {
-	return Device{Name: d.Name, ID: diskID(d), Path: devicePath(d), DeviceClass: class}
+	return Device{Name: d.Name, ID: diskID(d), Path: devicePath(d), DeviceClass: class, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes}
 }
 
-// devicePath picks the stable path to open disk d.
+// devicePath picks the stable path to open disk d: a WWN by-id link, else
+// another by-id link, else its stable id when that is a /dev/disk link,
+// else a by-path link; the kernel name only for a disk with none of them
+// (agent prepare checks the disk's identity before it writes either way).
 func devicePath(d *cephv1.Disk) string {
 	first := ""
 	for _, l := range d.Links {
@@ -280,6 +283,15 @@ func devicePath(d *cephv1.Disk) string {
 	switch {
 	case first != "":
 		return first
+	case strings.HasPrefix(d.ID, "/dev/disk/"):
+		return d.ID
+	}
+	for _, l := range d.Links {
+		if strings.HasPrefix(l, "/dev/disk/by-path/") {
+			return l
+		}
+	}
+	switch {
 	case d.Path != "":
 		return d.Path
 	default:

@@ -1,14 +1,18 @@
 package resources
 
 import (
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
@@ -141,8 +145,11 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 	c.Spec.Storage.AllowLoopDevices = true
 	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
 	spec := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{
-		{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", DeviceClass: "hdd"},
-		{Name: "sdc", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d5", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d5"},
+		{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", DeviceClass: "hdd",
+			WWN: "0x5000c500a1b2c3d4", Serial: "ZA1B2C3D", SizeBytes: 4000787030016},
+		// A by-path link with colons: the old PATH:CLASS flag split it.
+		{Name: "sdc", ID: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", Path: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0",
+			DeviceClass: "ssd", SizeBytes: 960197124096},
 	}}
 	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", spec)
 	if err != nil {
@@ -151,15 +158,81 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 	golden(t, "prepare-job", job)
 	golden(t, "osd-deployment", OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
 		osdplan.OSDSpec{ID: 7, Node: "node-a", Device: spec.Devices[0], Topology: map[string]string{"topology.kubernetes.io/zone": "zone-1"}}))
+}
 
-	// The Job's name depends on the node and the device set only.
-	again, _ := PrepareJob(c, images, "other", spec)
-	if again.Name != job.Name {
-		t.Errorf("Job name changed with unrelated input: %s vs %s", again.Name, job.Name)
+// TestPrepareJobTargets decodes the Job's --targets argument and checks it
+// round-trips every device's identity, whatever characters its path has.
+func TestPrepareJobTargets(t *testing.T) {
+	c := testCluster()
+	spec := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{
+		{ID: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", Path: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", DeviceClass: "nvme", Serial: "S1", SizeBytes: 1 << 40},
+		{ID: "/dev/disk/by-id/wwn-0x5", Path: "/dev/disk/by-id/wwn-0x5", WWN: "0x5"},
+	}}
+	job, err := PrepareJob(c, Images{Operator: "op"}, "f", spec)
+	if err != nil {
+		t.Fatal(err)
 	}
-	other := spec
-	other.Devices = spec.Devices[:1]
-	if j, _ := PrepareJob(c, images, "f", other); j.Name == job.Name {
-		t.Errorf("two device sets share the Job name %s", j.Name)
+	var raw string
+	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, "--targets="); ok {
+			raw = v
+		}
+		if strings.HasPrefix(a, "--device=") {
+			t.Errorf("the Job still passes %s", a)
+		}
+	}
+	var got []PrepareTarget
+	if err := json.Unmarshal([]byte(raw), &got); err != nil {
+		t.Fatalf("--targets=%q: %v", raw, err)
+	}
+	want := []PrepareTarget{
+		{Path: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", DeviceClass: "nvme", ID: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", Serial: "S1", SizeBytes: 1 << 40},
+		{Path: "/dev/disk/by-id/wwn-0x5", ID: "/dev/disk/by-id/wwn-0x5", WWN: "0x5"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("targets %+v, want %+v", got, want)
+	}
+	if ann := job.Annotations[DevicesAnnotation]; ann != raw {
+		t.Errorf("devices annotation %q differs from --targets %q", ann, raw)
+	}
+	// n disks of 15 minutes each, plus 5 minutes.
+	if d := *job.Spec.ActiveDeadlineSeconds; d != 2*15*60+5*60 {
+		t.Errorf("activeDeadlineSeconds %d, want %d", d, 2*15*60+5*60)
+	}
+	if _, err := PrepareJob(c, Images{Operator: "op"}, "f", osdplan.JobSpec{Node: "node-a"}); err == nil {
+		t.Error("a Job without devices was built")
+	}
+}
+
+// TestPrepareJobName checks that a node has one Job name whatever its
+// disks, that nodes do not share one, and that the name fits a label value
+// for the longest cluster name allowed.
+func TestPrepareJobName(t *testing.T) {
+	c := testCluster()
+	a := PrepareJobName(c, "node-a")
+	if a != "ceph-prepare-"+NodeHash("node-a") {
+		t.Errorf("Job name %s", a)
+	}
+	if b := PrepareJobName(c, "node-b"); b == a {
+		t.Errorf("nodes node-a and node-b share the Job name %s", a)
+	}
+	one := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}}}
+	two := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}, {ID: "y", Path: "/dev/disk/by-id/y"}}}
+	j1, _ := PrepareJob(c, Images{Operator: "op"}, "f", one)
+	j2, _ := PrepareJob(c, Images{Operator: "op"}, "other", two)
+	if j1.Name != a || j2.Name != a {
+		t.Errorf("Job names %s and %s, want %s for any disks of node-a", j1.Name, j2.Name, a)
+	}
+	long := testCluster()
+	long.Name = strings.Repeat("c", osdplan.MaxClusterNameLength)
+	name := PrepareJobName(long, strings.Repeat("n", 253))
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		t.Errorf("Job name %s for a %d-character cluster name: %v", name, osdplan.MaxClusterNameLength, errs)
+	}
+	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
+		t.Errorf("Job name %s is not a valid job-name label value: %v", name, errs)
+	}
+	if osdplan.MaxClusterNameLength != 44 {
+		t.Errorf("MaxClusterNameLength %d; admission bounds metadata.name by it", osdplan.MaxClusterNameLength)
 	}
 }

@@ -1,11 +1,10 @@
 package resources
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -23,8 +22,13 @@ const (
 	NodeHashLabel = "ceph.cephoperator.io/node-hash"
 	// NodeAnnotation is the name of the node a Job or OSD runs on.
 	NodeAnnotation = "ceph.cephoperator.io/node"
-	// DevicesAnnotation lists a prepare Job's devices as JSON.
+	// DevicesAnnotation lists a prepare Job's devices as JSON: the same
+	// array of PrepareTarget as its --targets argument.
 	DevicesAnnotation = "ceph.cephoperator.io/devices"
+	// RescanRequestAnnotation on a finished prepare Job is the
+	// spec.rescanRequest the operator set on the node's inventory for this
+	// Job's outcome: one Job asks for one rescan.
+	RescanRequestAnnotation = "ceph.cephoperator.io/rescan-request"
 	// OSDIDLabel is the id of the OSD a Deployment runs.
 	OSDIDLabel = "ceph.cephoperator.io/osd-id"
 	// DeviceIDAnnotation is the stable id of an OSD's disk.
@@ -32,6 +36,10 @@ const (
 	// DeviceClassLabel is an OSD's CRUSH device class.
 	DeviceClassLabel = "ceph.cephoperator.io/device-class"
 )
+
+// PrepareContainer is the container of a prepare Job's pod that runs agent
+// prepare; its termination message holds the results.
+const PrepareContainer = "prepare"
 
 // Components of node-side objects.
 const (
@@ -41,24 +49,34 @@ const (
 
 // Limits that keep prepare Jobs from piling up or hanging.
 const (
-	// prepareDeadlineSeconds bounds one prepare run; ceph-volume takes
-	// well under a minute per disk.
-	prepareDeadlineSeconds = 1200
+	// PrepareDeviceTimeout bounds the preparation of one disk (agent
+	// prepare --device-timeout); ceph-volume takes well under a minute per
+	// disk, the rest is room for slow disks and a busy monitor.
+	PrepareDeviceTimeout = 15 * time.Minute
+	// prepareDeadlineMargin is added to the Job's deadline beyond n disks
+	// times PrepareDeviceTimeout: the pod's start, the copy of the agent,
+	// and the rescans between disks.
+	prepareDeadlineMargin = 5 * time.Minute
 	// prepareTTLSeconds removes a finished Job the operator did not delete
 	// (for example while it was down).
 	prepareTTLSeconds = 24 * 3600
+	// PrepareLockDir is the host directory (hostPath, created when missing)
+	// where agent prepare holds an flock on prepare.lock for its whole
+	// run, so two prepares on one host never overlap, whatever cluster or
+	// namespace they come from.
+	PrepareLockDir = "/run/ceph-operator"
 )
 
-// NodeHash returns a short, label-safe hash of a node name.
+// NodeHash returns a short, label-safe hash of a node name (node names can
+// be longer than a label value may be).
 func NodeHash(node string) string {
-	sum := sha256.Sum256([]byte(node))
-	return hex.EncodeToString(sum[:5])
+	return osdplan.NodeHash(node)
 }
 
-// PrepareJobName is the Job that prepares devices on node (see
-// osdplan.JobName, which the planner also uses in its messages).
-func PrepareJobName(cluster *cephv1.CephCluster, spec osdplan.JobSpec) string {
-	return osdplan.JobName(cluster.Name, spec)
+// PrepareJobName is the one prepare Job of node in cluster (see
+// osdplan.JobName): the API server refuses a second one.
+func PrepareJobName(cluster *cephv1.CephCluster, node string) string {
+	return osdplan.JobName(cluster.Name, node)
 }
 
 // OSDName is the Deployment of OSD id.
@@ -66,54 +84,95 @@ func OSDName(cluster *cephv1.CephCluster, id int32) string {
 	return fmt.Sprintf("%s-osd-%d", cluster.Name, id)
 }
 
-// PrepareDevice is one entry of a prepare Job's device list (annotation and
-// command line).
-type PrepareDevice struct {
-	// ID is the disk's stable identity.
-	ID string `json:"id"`
-	// Path is the stable path to open.
+// PrepareTarget is one disk of a prepare Job: an element of the JSON array
+// of agent prepare's --targets flag and of the Job's DevicesAnnotation.
+// Agent prepare opens Path and refuses the disk unless its identity (the
+// stable id among its links, WWN, serial and size, each when set) is the
+// one planned: kernel names and links can move to another disk across
+// reboots and swaps.
+type PrepareTarget struct {
+	// Path is the stable path to open (a /dev/disk/by-id link when the
+	// disk has one).
 	Path string `json:"path"`
-	// Class is the CRUSH device class, if set.
-	Class string `json:"class,omitempty"`
+	// DeviceClass is the CRUSH device class, if set.
+	DeviceClass string `json:"deviceClass,omitempty"`
+	// ID is the disk's stable identity, as in the DiskInventory.
+	ID string `json:"id,omitempty"`
+	// WWN is the disk's World Wide Name, if it reports one.
+	WWN string `json:"wwn,omitempty"`
+	// Serial is the disk's serial number, if it reports one.
+	Serial string `json:"serial,omitempty"`
+	// SizeBytes is the disk's capacity.
+	SizeBytes int64 `json:"sizeBytes,omitempty"`
+}
+
+// PrepareResult is one element of the JSON array agent prepare writes as
+// its termination message (at most 4096 bytes): what it did with one
+// target. Its exit code is 0 when every target was prepared, 1 when one
+// failed, 3 when one was refused and none failed.
+type PrepareResult struct {
+	// Path is the target's path, as in --targets.
+	Path string `json:"path"`
+	// Outcome is Prepared, Refused or Failed.
+	Outcome string `json:"outcome"`
+	// Reason is a code for a refusal or a failure.
+	Reason string `json:"reason,omitempty"`
+	// Message says it in words.
+	Message string `json:"message,omitempty"`
+	// OSDID and OSDUUID are the prepared OSD's.
+	OSDID   *int32 `json:"osdID,omitempty"`
+	OSDUUID string `json:"osdUUID,omitempty"`
+	// Stderr is the end of ceph-volume's stderr, for a failure.
+	Stderr string `json:"stderr,omitempty"`
+}
+
+// PrepareTargets are the targets of a prepare Job for spec, in its order.
+func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
+	out := make([]PrepareTarget, 0, len(spec.Devices))
+	for _, d := range spec.Devices {
+		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes})
+	}
+	return out
 }
 
 // PrepareJob builds the Job that turns spec.Devices on spec.Node into OSDs:
-// `agent prepare` re-checks each device on the node and runs ceph-volume.
+// `agent prepare` takes the host's prepare lock, then, for each target in
+// turn, re-checks it on the node and runs ceph-volume. The Job's name
+// depends on the node alone (see PrepareJobName).
 func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
-	devices := make([]PrepareDevice, 0, len(spec.Devices))
+	if len(spec.Devices) == 0 {
+		return nil, fmt.Errorf("prepare Job for node %s: no devices", spec.Node)
+	}
+	list, err := json.Marshal(PrepareTargets(spec))
+	if err != nil {
+		return nil, fmt.Errorf("encoding devices of prepare Job: %w", err)
+	}
 	args := []string{"agent", "prepare", "--node-name=" + spec.Node, "--cluster-fsid=" + fsid,
 		// With the host's PID namespace, PID 1's mount table is the host's:
 		// the re-check sees a disk mounted on the host as mounted.
-		"--mountinfo=/proc/1/mountinfo"}
+		"--mountinfo=/proc/1/mountinfo",
+		"--targets=" + string(list),
+		"--device-timeout=" + PrepareDeviceTimeout.String(),
+	}
 	if cluster.Spec.Storage.AllowLoopDevices {
 		args = append(args, "--allow-loop-devices")
 	}
 	if ms := cluster.Spec.Storage.Config.MinSize; ms != nil {
 		args = append(args, "--min-size-bytes="+strconv.FormatInt(ms.Value(), 10))
 	}
-	for _, d := range spec.Devices {
-		devices = append(devices, PrepareDevice{ID: d.ID, Path: d.Path, Class: d.DeviceClass})
-		arg := "--device=" + d.Path
-		if d.DeviceClass != "" {
-			arg += ":" + d.DeviceClass
-		}
-		args = append(args, arg)
-	}
-	list, err := json.Marshal(devices)
-	if err != nil {
-		return nil, fmt.Errorf("encoding devices of prepare Job: %w", err)
-	}
 	labels := Labels(cluster, ComponentPrepare)
 	labels[NodeHashLabel] = NodeHash(spec.Node)
 	backoff := int32(0)
-	deadline := int64(prepareDeadlineSeconds)
+	// Each disk has its own deadline in the agent; the Job's covers them
+	// all, so it only fires when the agent itself hangs.
+	deadline := int64((time.Duration(len(spec.Devices))*PrepareDeviceTimeout + prepareDeadlineMargin) / time.Second)
 	ttl := int32(prepareTTLSeconds)
 
 	pod := nodePodSpec(cluster, images, spec.Node)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	pod.HostPID = true
 	pod.Containers = []corev1.Container{{
-		Name:                     "prepare",
+		Name:                     PrepareContainer,
 		Image:                    cluster.Spec.Image,
 		ImagePullPolicy:          images.PullPolicy,
 		Command:                  []string{AgentBinary},
@@ -123,8 +182,10 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		VolumeMounts: append(nodeVolumeMounts(),
 			corev1.VolumeMount{Name: "bootstrap-osd-keyring", MountPath: "/var/lib/ceph/bootstrap-osd", ReadOnly: true},
+			corev1.VolumeMount{Name: "prepare-lock", MountPath: PrepareLockDir},
 		),
 	}}
+	lockDir := corev1.HostPathDirectoryOrCreate
 	pod.Volumes = append(pod.Volumes, corev1.Volume{
 		Name: "bootstrap-osd-keyring",
 		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
@@ -132,12 +193,17 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 			// Only the key this pod needs.
 			Items: []corev1.KeyToPath{{Key: SecretKeyBootstrapOSDKeyring, Path: "ceph.keyring"}},
 		}},
+	}, corev1.Volume{
+		// The host-wide prepare lock: one directory for every cluster and
+		// namespace on the host.
+		Name:         "prepare-lock",
+		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: PrepareLockDir, Type: &lockDir}},
 	})
 
 	return &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        PrepareJobName(cluster, spec),
+			Name:        PrepareJobName(cluster, spec.Node),
 			Namespace:   cluster.Namespace,
 			Labels:      labels,
 			Annotations: map[string]string{NodeAnnotation: spec.Node, DevicesAnnotation: string(list)},

@@ -154,7 +154,7 @@ func (h *Harness) step(ctx context.Context) error {
 		if node == nil {
 			continue
 		}
-		var devices []resources.PrepareDevice
+		var devices []resources.PrepareTarget
 		if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 			return fmt.Errorf("reading devices of Job %s: %w", job.Name, err)
 		}
