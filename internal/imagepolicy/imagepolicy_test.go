@@ -3,6 +3,10 @@ package imagepolicy
 import (
 	"strings"
 	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -62,5 +66,38 @@ func TestParseRefusesMalformedRules(t *testing.T) {
 		if _, err := Parse(rules); err == nil {
 			t.Errorf("Parse(%q) accepted a malformed rule", rules)
 		}
+	}
+}
+
+func TestGuardRefusesWorkloadsWithRefusedImages(t *testing.T) {
+	p, err := Parse("quay.io/ceph/ceph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Guard(nil, "quay.io/ceph-operator/ceph-operator:v0.1.0").(guardedClient)
+	dep := func(images ...string) *appsv1.Deployment {
+		d := &appsv1.Deployment{}
+		d.Spec.Template.Spec.InitContainers = []corev1.Container{{Image: "quay.io/ceph-operator/ceph-operator:v0.1.0"}}
+		for _, i := range images {
+			d.Spec.Template.Spec.Containers = append(d.Spec.Template.Spec.Containers, corev1.Container{Image: i})
+		}
+		return d
+	}
+	if err := g.check(dep("quay.io/ceph/ceph:v19.2.3")); err != nil {
+		t.Errorf("allowed image refused: %v", err)
+	}
+	if err := g.check(dep("quay.io/ceph/ceph:v19.2.3", "evil.io/miner")); err == nil || !strings.Contains(err.Error(), "evil.io/miner") {
+		t.Errorf("a refused image in the second container: %v", err)
+	}
+	job := &batchv1.Job{}
+	job.Spec.Template.Spec.Containers = []corev1.Container{{Image: "evil.io/miner"}}
+	if err := g.check(job); err == nil {
+		t.Error("a Job with a refused image passed")
+	}
+	if err := g.check(&corev1.ConfigMap{}); err != nil {
+		t.Errorf("a ConfigMap: %v", err)
+	}
+	if all, _ := Parse(""); all.Guard(nil) != nil {
+		t.Error("allow-all policy wrapped the client")
 	}
 }
