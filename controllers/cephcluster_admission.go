@@ -21,15 +21,9 @@ import (
 
 // Reasons of the conditions that name why the operator cannot go on.
 const (
-	// reasonImageNotAllowed: spec.image is not on the operator's
-	// --allowed-images list; nothing is started or changed with it.
-	reasonImageNotAllowed = "ImageNotAllowed"
-	// reasonPodSecurityRejected: the namespace's Pod Security admission
-	// (or an OpenShift SecurityContextConstraint) refuses the node pods.
-	reasonPodSecurityRejected = "PodSecurityRejected"
-	// reasonPodAdmissionRejected: another admission check (a quota, a
-	// policy) refuses the node pods.
-	reasonPodAdmissionRejected = "PodAdmissionRejected"
+	reasonImageNotAllowed      = cephv1.ReasonImageNotAllowed
+	reasonPodSecurityRejected  = cephv1.ReasonPodSecurityRejected
+	reasonPodAdmissionRejected = cephv1.ReasonPodAdmissionRejected
 )
 
 // checkImage refuses spec.image when the operator's allow-list does not

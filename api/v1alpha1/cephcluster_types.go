@@ -376,7 +376,8 @@ const (
 	// ConditionCephVersionSupported says whether the Ceph version of
 	// spec.image (as the discovery agents report it) is supported; Unknown
 	// until an agent reported it. When False, no daemon is started or
-	// changed.
+	// changed. It is also False, with reason ImageNotAllowed, when the
+	// operator's --allowed-images list does not name spec.image.
 	ConditionCephVersionSupported = "CephVersionSupported"
 )
 
@@ -401,6 +402,17 @@ const (
 	// ReasonMonitorCountChanged means spec.mon.count differs from the
 	// monitors created when the cluster was bootstrapped.
 	ReasonMonitorCountChanged = "MonitorCountChanged"
+	// ReasonImageNotAllowed (CephVersionSupported, Ready, Degraded) means
+	// spec.image is not on the operator's --allowed-images list: nothing
+	// is started or changed with it.
+	ReasonImageNotAllowed = "ImageNotAllowed"
+	// ReasonPodSecurityRejected (Ready, Degraded) means the namespace's Pod
+	// Security admission, or an OpenShift SecurityContextConstraint,
+	// refuses the privileged node pods; the message says what to change.
+	ReasonPodSecurityRejected = "PodSecurityRejected"
+	// ReasonPodAdmissionRejected (Ready, Degraded) means another admission
+	// check (a quota, a policy) refuses the node pods.
+	ReasonPodAdmissionRejected = "PodAdmissionRejected"
 )
 
 // CephClusterStatus is what the operator observed and did.
