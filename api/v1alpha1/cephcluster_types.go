@@ -572,8 +572,11 @@ const MaxClusterNameLength = 42
 // letters, digits and '-', starting and ending with a letter or digit, so
 // that the names and label values derived from it are valid.
 //
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 42",message="metadata.name must be at most 42 characters: the operator names objects after the cluster, and the longest, the prepare Job <name>-prepare-<hash of the node>, is also a label value limited to 63 characters"
-// +kubebuilder:validation:XValidation:rule="self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must consist of lowercase letters, digits and '-', and start and end with a letter or digit (no '.'): it is used in label values and DNS names"
+// The name is checked on create only (names cannot change): a cluster
+// created before the bound existed can still be updated and deleted.
+//
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.size() <= 42",optionalOldSelf=true,message="metadata.name must be at most 42 characters: the operator names objects after the cluster, and the longest, the prepare Job <name>-prepare-<hash of the node>, is also a label value limited to 63 characters"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name must consist of lowercase letters, digits and '-', and start and end with a letter or digit (no '.'): it is used in label values and DNS names"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ceph;cc,categories=ceph

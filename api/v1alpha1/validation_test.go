@@ -2,15 +2,18 @@ package v1alpha1_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -197,6 +200,63 @@ func TestSchemaValidation(t *testing.T) {
 		err := env.Client.Create(ctx, cephCluster("ceph.a", valid()))
 		if err == nil || !strings.Contains(err.Error(), "no '.'") {
 			t.Errorf("a name with a dot: want an error, got %v", err)
+		}
+	})
+
+	t.Run("a cluster named before the bound can still be updated and deleted", func(t *testing.T) {
+		// Such a cluster exists where the CRD had no bound: make one by
+		// removing the rules for a moment.
+		crd := &unstructured.Unstructured{}
+		crd.SetAPIVersion("apiextensions.k8s.io/v1")
+		crd.SetKind("CustomResourceDefinition")
+		key := client.ObjectKey{Name: "cephclusters.ceph.cephoperator.io"}
+		rootRules := func(set any) any {
+			if err := env.Client.Get(ctx, key, crd); err != nil {
+				t.Fatal(err)
+			}
+			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+			schema := versions[0].(map[string]any)["schema"].(map[string]any)["openAPIV3Schema"].(map[string]any)
+			old := schema["x-kubernetes-validations"]
+			if set == nil {
+				delete(schema, "x-kubernetes-validations")
+			} else {
+				schema["x-kubernetes-validations"] = set
+			}
+			_ = unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions")
+			if err := env.Client.Update(ctx, crd); err != nil {
+				t.Fatal(err)
+			}
+			return old
+		}
+		rules := rootRules(nil)
+		if rules == nil {
+			t.Fatal("the CRD has no rules on its root")
+		}
+		old := cephCluster(strings.Repeat("o", 60), valid())
+		old.SetFinalizers([]string{"ceph.cephoperator.io/cleanup"})
+		testenv.Eventually(t, 10*time.Second, func() error { return env.Client.Create(ctx, old) })
+		rootRules(rules)
+		testenv.Eventually(t, 10*time.Second, func() error {
+			err := env.Client.Create(ctx, cephCluster(strings.Repeat("p", 60), valid()))
+			if err == nil {
+				return errors.New("the bound is not back")
+			}
+			return nil
+		})
+		// Its spec and finalizers can change, so its deletion completes.
+		_ = unstructured.SetNestedField(old.Object, true, "spec", "storage", "allowLoopDevices")
+		if err := env.Client.Update(ctx, old); err != nil {
+			t.Fatalf("updating a cluster named before the bound: %v", err)
+		}
+		if err := env.Client.Delete(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(old), old); err != nil {
+			t.Fatal(err)
+		}
+		old.SetFinalizers(nil)
+		if err := env.Client.Update(ctx, old); err != nil {
+			t.Fatalf("removing the finalizer of a cluster named before the bound: %v", err)
 		}
 	})
 
