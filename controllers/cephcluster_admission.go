@@ -54,6 +54,8 @@ type podCheck struct {
 	at   time.Time
 	// rejected is nil when the pod was admitted.
 	rejected *podRejection
+	// failed is true when the check could not be made.
+	failed bool
 }
 
 // How long a pod admission check stands. Namespace labels and admission
@@ -108,7 +110,7 @@ func (r *CephClusterReconciler) checkPodAdmission(ctx context.Context, s *cluste
 	key := client.ObjectKeyFromObject(s.cluster)
 	if last, ok := r.podChecks.get(key); ok && last.hash == hash {
 		recheck := podRecheckAdmitted
-		if last.rejected != nil {
+		if last.rejected != nil || last.failed {
 			recheck = podRecheckRejected
 		}
 		if s.observed.now.Sub(last.at) < recheck {
@@ -130,8 +132,10 @@ func (r *CephClusterReconciler) checkPodAdmission(ctx context.Context, s *cluste
 	if err != nil {
 		// The check could not be made (the operator may not create pods,
 		// the API server is unavailable): say nothing rather than
-		// something wrong, and try again on the next reconcile.
+		// something wrong, and try again a little later, not on every
+		// reconcile.
 		ctrl.LoggerFrom(ctx).Error(err, "Checking whether the node pods would be admitted")
+		r.podChecks.set(key, podCheck{hash: hash, at: s.observed.now, failed: true})
 		return
 	}
 	r.podChecks.set(key, podCheck{hash: hash, at: s.observed.now, rejected: rejected})
