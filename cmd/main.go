@@ -65,6 +65,11 @@ func runManager(args []string, stderr io.Writer) int {
 	if !parseCommand(fs, args, stderr, true) {
 		return 2
 	}
+	// Flags that cannot work are refused before anything connects.
+	if err := opts.Validate(); err != nil {
+		fmt.Fprintf(stderr, "ceph-operator manager: %v\n", err)
+		return 2
+	}
 	log := ctrl.Log.WithName("setup")
 	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces)
 

@@ -23,6 +23,14 @@ func TestRunUsage(t *testing.T) {
 	}
 }
 
+func TestManagerRefusesBadFlags(t *testing.T) {
+	var errOut bytes.Buffer
+	code := run([]string{"manager", "--allowed-images=quay.io/ceph/ceph,@sha256:short"}, &bytes.Buffer{}, &errOut)
+	if code != 2 || !strings.Contains(errOut.String(), "--allowed-images") || !strings.Contains(errOut.String(), "@sha256:short") {
+		t.Errorf("a malformed --allowed-images: exit %d, stderr %q", code, errOut.String())
+	}
+}
+
 func TestCopyBinary(t *testing.T) {
 	dst := filepath.Join(t.TempDir(), "ceph-operator")
 	var errOut bytes.Buffer

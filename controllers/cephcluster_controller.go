@@ -27,6 +27,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -50,6 +51,12 @@ type CephClusterReconciler struct {
 	Random io.Reader
 	// Images are the operator's own images for node pods.
 	Images resources.Images
+	// ImagePolicy says which spec.image a cluster may run; the zero
+	// policy allows every image.
+	ImagePolicy imagepolicy.Policy
+
+	// podChecks remembers whether the node pods were admitted.
+	podChecks podChecks
 }
 
 // +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters,verbs=get;list;watch;update;patch
@@ -102,19 +109,26 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // siblings maps a CephCluster to the other CephClusters of its namespace.
+// When the List fails, every known cluster of the namespace is requeued
+// instead: an event must not be lost to a transient error.
 func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object) []reconcile.Request {
 	var list cephv1.CephClusterList
-	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters to requeue siblings")
-		return nil
-	}
 	var reqs []reconcile.Request
-	for i := range list.Items {
-		if list.Items[i].Name != obj.GetName() {
+	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		reqs = knownClusters.requests(obj.GetNamespace())
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters to requeue siblings failed; requeueing every known cluster of the namespace instead", "clusters", len(reqs))
+	} else {
+		for i := range list.Items {
 			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 		}
 	}
-	return reqs
+	out := reqs[:0]
+	for _, req := range reqs {
+		if req.Name != obj.GetName() {
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
 // allClusters maps any object to every CephCluster the operator watches.
@@ -170,8 +184,15 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 
 	cluster := &cephv1.CephCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.podChecks.forget(req.NamespacedName)
+			knownClusters.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	// Remembered before anything is read, so that a watch event whose
+	// mapping cannot list the clusters still requeues this one.
+	knownClusters.remember(req.NamespacedName)
 
 	// A second CephCluster in a namespace is reported and otherwise left
 	// alone: no finalizer, no objects. Deletion of a cluster that somehow
@@ -209,6 +230,10 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		if retErr == nil && result.IsZero() {
 			result.RequeueAfter = healthRecheck(cluster, scope.observed.now)
+			if scope.observed.podRejected != nil {
+				// Namespace labels are not watched: look again soon.
+				result.RequeueAfter = podRecheckRejected
+			}
 		}
 	}()
 
@@ -220,6 +245,19 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		r.reconcileIdentity,
 		r.reconcileMonPlacement,
 		r.reconcileConfig,
+	} {
+		if err := phase(ctx, scope); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	// The phases above do not run spec.image. One the operator does not
+	// allow runs nowhere: no agent, monitor or manager is created or
+	// changed with it, and the OSD reconciler waits for
+	// CephVersionSupported, which says why.
+	if !r.checkImage(scope) {
+		return ctrl.Result{}, nil
+	}
+	for _, phase := range []func(context.Context, *clusterScope) error{
 		// Discovery runs before the daemons: its agents, in the cluster's
 		// Ceph image, report the image's Ceph version.
 		r.reconcileDiscovery,

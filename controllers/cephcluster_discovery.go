@@ -40,16 +40,23 @@ const specHashAnnotation = "ceph.cephoperator.io/desired-hash"
 // node (removing those of nodes that left the selection).
 func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
+	ds := resources.DiscoveryDaemonSet(cluster, r.Images, s.observed.fsid)
+	dsHash, err := desiredHash(ds)
+	if err != nil {
+		return err
+	}
 	for _, obj := range []client.Object{
 		resources.AgentServiceAccount(cluster),
 		resources.AgentRole(cluster),
 		resources.AgentRoleBinding(cluster),
-		resources.DiscoveryDaemonSet(cluster, r.Images, s.observed.fsid),
+		ds,
 	} {
 		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}
+	// The ServiceAccount exists now, so only admission can refuse the pod.
+	r.checkPodAdmission(ctx, s, ds, dsHash)
 
 	// Read-only lists: not copied out of the cache (see OSDReconciler.gather).
 	var nodes corev1.NodeList

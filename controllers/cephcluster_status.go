@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,9 @@ type observed struct {
 	selection *osdplan.NodeSelection
 	// inventories are the DiskInventories of the selected nodes.
 	inventories []cephv1.DiskInventory
+	// podRejected is why admission refuses the node pods; nil when they
+	// are admitted or the check was not made.
+	podRejected *podRejection
 	// err is the error that ended the reconcile, if any.
 	err error
 }
@@ -85,9 +89,19 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned, cephv1.ConditionCephHealthy)
 	switch {
 	case o.err == nil && o.version.unsupported():
-		set(cephv1.ConditionDegraded, metav1.ConditionTrue, reasonUnsupportedVersion, o.version.message)
-		set(cephv1.ConditionReady, metav1.ConditionFalse, reasonUnsupportedVersion, o.version.message)
-		set(cephv1.ConditionProgressing, metav1.ConditionFalse, reasonUnsupportedVersion, "Blocked until spec.image is a supported Ceph release")
+		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
+		set(cephv1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
+		if o.version.reason == reasonImageNotAllowed {
+			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
+		} else {
+			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
+		}
+	case o.err == nil && o.podRejected != nil:
+		// Without this the cluster would only say it waits for its
+		// agents, for ever.
+		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.podRejected.reason, truncateMessage(o.podRejected.message))
+		set(cephv1.ConditionReady, metav1.ConditionFalse, o.podRejected.reason, truncateMessage(o.podRejected.message))
+		set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.podRejected.reason, "Blocked until the node pods are admitted; see the Degraded condition")
 	case o.err != nil:
 		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
 		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonReconcileError, "Blocked by an error; see the Degraded condition")
@@ -341,9 +355,23 @@ func conditionMessage(cluster *cephv1.CephCluster, t string) string {
 // conditionText turns an error into a condition message, bounded in length
 // as the API requires (32768 bytes).
 func conditionText(err error) string {
-	s := err.Error()
-	if len(s) > 1024 {
-		s = s[:1021] + "..."
+	return truncateMessage(err.Error())
+}
+
+// maxMessage bounds the messages the operator writes, in conditions and in
+// DiskInventory plans (whose schema allows 1024 bytes): one long message must
+// not make a whole status write fail.
+const maxMessage = 1024
+
+// truncateMessage cuts s to at most maxMessage bytes, on a rune boundary,
+// marking the cut with "...".
+func truncateMessage(s string) string {
+	if len(s) <= maxMessage {
+		return s
 	}
-	return s
+	cut := maxMessage - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 
 	"golang.org/x/sync/errgroup"
@@ -11,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -105,18 +107,75 @@ func applyOwned(ctx context.Context, c client.Client, cluster *cephv1.CephCluste
 }
 
 // listClusterRequests returns a request for every CephCluster the operator
-// watches.
+// watches. A watch mapping cannot return an error, and an event dropped on a
+// failed List would never be seen again (a Node that joined would stay
+// unselected until something else changed). So when the List fails, every
+// cluster this process has reconciled is requeued instead: a superset, which
+// costs reconciles that find nothing to do. A cluster not yet reconciled
+// needs no request: its first reconcile reads the cache after the event.
 func listClusterRequests(ctx context.Context, c client.Client) []reconcile.Request {
 	var list cephv1.CephClusterList
 	if err := c.List(ctx, &list); err != nil {
-		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters")
-		return nil
+		reqs := knownClusters.requests("")
+		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters for a watch event failed; requeueing every known cluster instead", "clusters", len(reqs))
+		return reqs
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
+}
+
+// clusterSet is a set of CephCluster keys, safe for concurrent use.
+type clusterSet struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]struct{}
+}
+
+// knownClusters are the CephClusters this process has reconciled and not
+// seen deleted: the fallback of the watch mappings when a List fails.
+var knownClusters clusterSet
+
+func (s *clusterSet) remember(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[types.NamespacedName]struct{}{}
+	}
+	s.m[key] = struct{}{}
+}
+
+func (s *clusterSet) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+}
+
+// requests returns a request for each known cluster of namespace ns, or of
+// every namespace when ns is empty, sorted.
+func (s *clusterSet) requests(ns string) []reconcile.Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	reqs := make([]reconcile.Request, 0, len(s.m))
+	for key := range s.m {
+		if ns == "" || key.Namespace == ns {
+			reqs = append(reqs, reconcile.Request{NamespacedName: key})
+		}
+	}
+	sort.Slice(reqs, func(i, j int) bool { return reqs[i].String() < reqs[j].String() })
+	return reqs
+}
+
+// truncatePlanMessages bounds the message of every disk's plan to what the
+// DiskInventory schema accepts (1024 bytes): the plans of a node are written
+// in one request, and one message over the limit would fail it, and with it
+// every plan write of the cluster.
+func truncatePlanMessages(plans []cephv1.DevicePlan) []cephv1.DevicePlan {
+	for i := range plans {
+		plans[i].Message = truncateMessage(plans[i].Message)
+	}
+	return plans
 }
 
 // WriteParallelism bounds how many writes one reconcile sends at once. At a

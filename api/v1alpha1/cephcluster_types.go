@@ -33,13 +33,23 @@ type CephClusterSpec struct {
 	Image string `json:"image"`
 
 	// DataDirHostPath is the directory on each host where monitors and OSDs
-	// keep their configuration and state. It must be an absolute path other
-	// than "/" and cannot be changed after the cluster is created.
+	// keep their configuration and state. It cannot be changed after the
+	// cluster is created, and it must be:
+	//   - an absolute path written in its normal form: no trailing "/", no
+	//     "//" and no "." or ".." segment ("/var/lib//ceph" and
+	//     "/var/lib/./ceph" are refused: a host resolves "//" to its root,
+	//     and a path that is not in normal form escapes the checks below);
+	//   - on persistent storage: not /tmp, /var/tmp, /dev, /run, /var/run,
+	//     /proc or /sys, nor anything below them (they are in memory or
+	//     cleaned by the host, and the monitors' stores would be lost);
+	//   - not a system directory itself (/, /etc, /boot, /usr, /bin, /sbin,
+	//     /lib, /lib64, /opt, /srv, /home, /var, /var/lib, /root).
 	// +kubebuilder:default="/var/lib/ceph-operator"
 	// +kubebuilder:validation:MaxLength=256
 	// +kubebuilder:validation:Pattern=`^/[a-zA-Z0-9._/-]+$`
-	// +kubebuilder:validation:XValidation:rule="!self.contains('..')",message="spec.dataDirHostPath must not contain '..'"
-	// +kubebuilder:validation:XValidation:rule="!(self in ['/etc', '/dev', '/sys', '/proc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/var', '/var/lib', '/root', '/run'])",message="spec.dataDirHostPath must not be a system directory"
+	// +kubebuilder:validation:XValidation:rule="!self.endsWith('/') && !self.contains('//') && !self.matches('(^|/)[.][.]?(/|$)')",message="spec.dataDirHostPath must be an absolute path in normal form, without a trailing '/', '//', or '.' or '..' segments (a host reads '//' as its root): write it as /var/lib/ceph-operator"
+	// +kubebuilder:validation:XValidation:rule="!['/tmp', '/var/tmp', '/dev', '/run', '/var/run', '/proc', '/sys'].exists(p, self == p || self.startsWith(p + '/'))",message="spec.dataDirHostPath must not be /tmp, /var/tmp, /dev, /run, /var/run, /proc, /sys or below them: these are in memory or cleaned by the host, and the monitors' stores would be lost; use a directory on persistent storage such as /var/lib/ceph-operator"
+	// +kubebuilder:validation:XValidation:rule="!(self in ['/etc', '/boot', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/opt', '/srv', '/home', '/var', '/var/lib', '/root'])",message="spec.dataDirHostPath must not be a system directory itself (/etc, /boot, /usr, /bin, /sbin, /lib, /lib64, /opt, /srv, /home, /var, /var/lib, /root): use a directory of its own such as /var/lib/ceph-operator"
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Data directory on hosts",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	DataDirHostPath string `json:"dataDirHostPath,omitempty"`
@@ -238,10 +248,13 @@ type NodeStorageSpec struct {
 // DeviceSpec names one disk on a node.
 type DeviceSpec struct {
 	// Name is the kernel name ("sdb", "nvme0n1") or a /dev/disk/by-* link
-	// ("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4").
+	// ("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4"). A link's last segment
+	// may not be "." or "..": "/dev/disk/by-id/.." names a directory, not a
+	// disk. (The pattern says so rather than a CEL rule: a rule on every
+	// device of every node exceeds the API server's cost budget.)
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:Pattern=`^([a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/[^/]+)$`
+	// +kubebuilder:validation:Pattern=`^([a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
 	Name string `json:"name"`
 
 	// Config overrides the node's OSD settings for this disk.
@@ -363,7 +376,8 @@ const (
 	// ConditionCephVersionSupported says whether the Ceph version of
 	// spec.image (as the discovery agents report it) is supported; Unknown
 	// until an agent reported it. When False, no daemon is started or
-	// changed.
+	// changed. It is also False, with reason ImageNotAllowed, when the
+	// operator's --allowed-images list does not name spec.image.
 	ConditionCephVersionSupported = "CephVersionSupported"
 )
 
@@ -388,6 +402,17 @@ const (
 	// ReasonMonitorCountChanged means spec.mon.count differs from the
 	// monitors created when the cluster was bootstrapped.
 	ReasonMonitorCountChanged = "MonitorCountChanged"
+	// ReasonImageNotAllowed (CephVersionSupported, Ready, Degraded) means
+	// spec.image is not on the operator's --allowed-images list: nothing
+	// is started or changed with it.
+	ReasonImageNotAllowed = "ImageNotAllowed"
+	// ReasonPodSecurityRejected (Ready, Degraded) means the namespace's Pod
+	// Security admission, or an OpenShift SecurityContextConstraint,
+	// refuses the privileged node pods; the message says what to change.
+	ReasonPodSecurityRejected = "PodSecurityRejected"
+	// ReasonPodAdmissionRejected (Ready, Degraded) means another admission
+	// check (a quota, a policy) refuses the node pods.
+	ReasonPodAdmissionRejected = "PodAdmissionRejected"
 )
 
 // CephClusterStatus is what the operator observed and did.
@@ -528,10 +553,30 @@ type NodeSummary struct {
 	Message string `json:"message,omitempty"`
 }
 
+// MaxClusterNameLength is the longest CephCluster name admission accepts.
+// Every object the operator derives from a cluster is named
+// "<cluster>-<suffix>", and the longest suffix is the prepare Job's
+// "-prepare-" and a hash of its node (21 characters). A Job's name is also
+// the value of its pods' job-name label, which may not exceed 63 characters:
+// 63 - 21 = 42. With it every derived name (Jobs, OSD Deployments
+// "<cluster>-osd-<id>" up to id 2147483647, monitors, manager, reporter,
+// discovery DaemonSet, ServiceAccounts, Roles, ConfigMaps, Secrets) and the
+// cluster label's value stay within 63 characters.
+const MaxClusterNameLength = 42
+
 // CephCluster is a Ceph cluster whose OSDs are made from the disks of this
 // Kubernetes cluster's nodes. At most one CephCluster per namespace is
 // reconciled; another one is reported with reason DuplicateCluster.
 //
+// Its name is at most 42 characters (MaxClusterNameLength) of lowercase
+// letters, digits and '-', starting and ending with a letter or digit, so
+// that the names and label values derived from it are valid.
+//
+// The name is checked on create only (names cannot change): a cluster
+// created before the bound existed can still be updated and deleted.
+//
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.size() <= 42",optionalOldSelf=true,message="metadata.name must be at most 42 characters: the operator names objects after the cluster, and the longest, the prepare Job <name>-prepare-<hash of the node>, is also a label value limited to 63 characters"
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",optionalOldSelf=true,message="metadata.name must consist of lowercase letters, digits and '-', and start and end with a letter or digit (no '.'): it is used in label values and DNS names"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=ceph;cc,categories=ceph

@@ -238,8 +238,12 @@ type DiskInventorySummary struct {
 
 // DiskInventory lists the block devices of one node with a verdict on each.
 // There is one per selected node, named after the node, in the namespace of
-// the CephCluster that owns it.
+// the CephCluster that owns it. Admission requires metadata.name to equal
+// spec.nodeName (checked on create; neither can change); the operator's
+// admission policy further lets a node's agent write only the inventory of
+// its own node.
 //
+// +kubebuilder:validation:XValidation:rule="oldSelf.hasValue() || !has(self.spec) || !has(self.spec.nodeName) || self.metadata.name == self.spec.nodeName",optionalOldSelf=true,message="metadata.name must equal spec.nodeName: a DiskInventory is named after the node it describes"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=di;disks,categories=ceph

@@ -2,15 +2,20 @@ package v1alpha1_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
@@ -54,6 +59,32 @@ func TestSchemaValidation(t *testing.T) {
 		{"root dataDirHostPath", func(s map[string]any) { s["dataDirHostPath"] = "/" }, []string{"spec.dataDirHostPath"}},
 		{"dataDirHostPath with ..", func(s map[string]any) { s["dataDirHostPath"] = "/var/lib/../etc" }, []string{"spec.dataDirHostPath", ".."}},
 		{"system dataDirHostPath", func(s map[string]any) { s["dataDirHostPath"] = "/etc" }, []string{"spec.dataDirHostPath", "system directory"}},
+		// Each of these passed the system-directory list before it was
+		// checked on the normal form of the path.
+		{"dataDirHostPath with a trailing slash", func(s map[string]any) { s["dataDirHostPath"] = "/etc/" }, []string{"spec.dataDirHostPath", "normal form", "write it as /var/lib/ceph-operator"}},
+		{"dataDirHostPath of two slashes", func(s map[string]any) { s["dataDirHostPath"] = "//" }, []string{"spec.dataDirHostPath", "normal form", "'//' as its root"}},
+		{"dataDirHostPath with //", func(s map[string]any) { s["dataDirHostPath"] = "//etc" }, []string{"spec.dataDirHostPath", "normal form"}},
+		{"dataDirHostPath with a . segment", func(s map[string]any) { s["dataDirHostPath"] = "/var/./lib" }, []string{"spec.dataDirHostPath", "normal form"}},
+		{"dataDirHostPath ending in /.", func(s map[string]any) { s["dataDirHostPath"] = "/var/lib/." }, []string{"spec.dataDirHostPath", "normal form"}},
+		{"dataDirHostPath of /.", func(s map[string]any) { s["dataDirHostPath"] = "/." }, []string{"spec.dataDirHostPath", "normal form"}},
+		{"dataDirHostPath in /tmp", func(s map[string]any) { s["dataDirHostPath"] = "/tmp/ceph" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath of /tmp", func(s map[string]any) { s["dataDirHostPath"] = "/tmp" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath in /dev/shm", func(s map[string]any) { s["dataDirHostPath"] = "/dev/shm/ceph" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath in /run", func(s map[string]any) { s["dataDirHostPath"] = "/run/ceph" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath in /var/run", func(s map[string]any) { s["dataDirHostPath"] = "/var/run/ceph" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath in /proc", func(s map[string]any) { s["dataDirHostPath"] = "/proc/1/root" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath in /sys", func(s map[string]any) { s["dataDirHostPath"] = "/sys/fs/ceph" }, []string{"spec.dataDirHostPath", "in memory or cleaned by the host"}},
+		{"dataDirHostPath of /var/lib", func(s map[string]any) { s["dataDirHostPath"] = "/var/lib" }, []string{"spec.dataDirHostPath", "system directory"}},
+		{"device link of ..", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "/dev/disk/by-id/.."}},
+			})}
+		}, []string{"spec.storage.nodes[0].devices[0].name", "should match"}},
+		{"device link of .", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "/dev/disk/by-path/."}},
+			})}
+		}, []string{"spec.storage.nodes[0].devices[0].name", "should match"}},
 		{"even mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 2} }, []string{"spec.mon.count", "odd"}},
 		{"zero mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 0} }, []string{"spec.mon.count"}},
 		{"mon count above 9", func(s map[string]any) { s["mon"] = map[string]any{"count": 11} }, []string{"spec.mon.count"}},
@@ -109,12 +140,11 @@ func TestSchemaValidation(t *testing.T) {
 		t.Fatalf("only %d invalid cases", len(cases))
 	}
 
-	for _, tc := range cases {
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			spec := valid()
 			tc.mutate(spec)
-			obj := cephCluster("invalid-"+strings.ReplaceAll(strings.ToLower(tc.name), " ", "-"), spec)
-			obj.SetName(strings.NewReplacer("/", "", ".", "", "_", "").Replace(obj.GetName()))
+			obj := cephCluster(fmt.Sprintf("invalid-%d", i), spec)
 			err := env.Client.Create(ctx, obj)
 			if err == nil {
 				t.Fatalf("accepted an invalid CephCluster: %v", spec)
@@ -140,6 +170,105 @@ func TestSchemaValidation(t *testing.T) {
 		}
 		if got, _, _ := unstructured.NestedInt64(obj.Object, "spec", "mon", "count"); got != 3 {
 			t.Errorf("mon.count default = %d", got)
+		}
+	})
+
+	t.Run("clean paths are accepted", func(t *testing.T) {
+		for i, p := range []string{"/var/lib/ceph-operator", "/srv/ceph", "/data/ceph..old", "/var/lib/.ceph", "/mnt/tmp"} {
+			spec := valid()
+			spec["dataDirHostPath"] = p
+			spec["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4"}, map[string]any{"name": "/dev/disk/by-id/nvme-eui.0025388b71b2c0a1"}},
+			})}
+			if err := env.Client.Create(ctx, cephCluster(fmt.Sprintf("clean-%d", i), spec)); err != nil {
+				t.Errorf("dataDirHostPath %q: %v", p, err)
+			}
+		}
+	})
+
+	t.Run("name is bounded so every derived name fits", func(t *testing.T) {
+		longest := strings.Repeat("n", v1alpha1.MaxClusterNameLength)
+		if err := env.Client.Create(ctx, cephCluster(longest, valid())); err != nil {
+			t.Fatalf("a %d-character name was refused: %v", len(longest), err)
+		}
+		for _, name := range []string{longest + "x", strings.Repeat("n", 62)} {
+			err := env.Client.Create(ctx, cephCluster(name, valid()))
+			if err == nil || !strings.Contains(err.Error(), "at most 42 characters") {
+				t.Errorf("a %d-character name: want an error stating the bound of 42, got %v", len(name), err)
+			}
+		}
+		err := env.Client.Create(ctx, cephCluster("ceph.a", valid()))
+		if err == nil || !strings.Contains(err.Error(), "no '.'") {
+			t.Errorf("a name with a dot: want an error, got %v", err)
+		}
+	})
+
+	t.Run("a cluster named before the bound can still be updated and deleted", func(t *testing.T) {
+		// Such a cluster exists where the CRD had no bound: make one by
+		// removing the rules for a moment.
+		crd := &unstructured.Unstructured{}
+		crd.SetAPIVersion("apiextensions.k8s.io/v1")
+		crd.SetKind("CustomResourceDefinition")
+		key := client.ObjectKey{Name: "cephclusters.ceph.cephoperator.io"}
+		rootRules := func(set any) any {
+			if err := env.Client.Get(ctx, key, crd); err != nil {
+				t.Fatal(err)
+			}
+			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+			schema := versions[0].(map[string]any)["schema"].(map[string]any)["openAPIV3Schema"].(map[string]any)
+			old := schema["x-kubernetes-validations"]
+			if set == nil {
+				delete(schema, "x-kubernetes-validations")
+			} else {
+				schema["x-kubernetes-validations"] = set
+			}
+			_ = unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions")
+			if err := env.Client.Update(ctx, crd); err != nil {
+				t.Fatal(err)
+			}
+			return old
+		}
+		rules := rootRules(nil)
+		if rules == nil {
+			t.Fatal("the CRD has no rules on its root")
+		}
+		old := cephCluster(strings.Repeat("o", 60), valid())
+		old.SetFinalizers([]string{"ceph.cephoperator.io/cleanup"})
+		testenv.Eventually(t, 10*time.Second, func() error { return env.Client.Create(ctx, old) })
+		rootRules(rules)
+		testenv.Eventually(t, 10*time.Second, func() error {
+			err := env.Client.Create(ctx, cephCluster(strings.Repeat("p", 60), valid()))
+			if err == nil {
+				return errors.New("the bound is not back")
+			}
+			return nil
+		})
+		// Its spec and finalizers can change, so its deletion completes.
+		_ = unstructured.SetNestedField(old.Object, true, "spec", "storage", "allowLoopDevices")
+		if err := env.Client.Update(ctx, old); err != nil {
+			t.Fatalf("updating a cluster named before the bound: %v", err)
+		}
+		if err := env.Client.Delete(ctx, old); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(old), old); err != nil {
+			t.Fatal(err)
+		}
+		old.SetFinalizers(nil)
+		if err := env.Client.Update(ctx, old); err != nil {
+			t.Fatalf("removing the finalizer of a cluster named before the bound: %v", err)
+		}
+	})
+
+	t.Run("DiskInventory name must equal its nodeName", func(t *testing.T) {
+		di := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "ceph.cephoperator.io/v1alpha1", "kind": "DiskInventory",
+			"metadata": map[string]any{"name": "node-p", "namespace": "default"},
+			"spec":     map[string]any{"nodeName": "node-q"},
+		}}
+		err := env.Client.Create(ctx, di)
+		if err == nil || !strings.Contains(err.Error(), "metadata.name must equal spec.nodeName") {
+			t.Fatalf("DiskInventory node-p for node node-q: want a refusal, got %v", err)
 		}
 	})
 
@@ -193,6 +322,10 @@ func TestSchemaValidation(t *testing.T) {
 			}
 			obj.SetNamespace("default")
 			obj.SetName("sample-" + obj.GetName())
+			if obj.GetKind() == "DiskInventory" {
+				// An inventory is named after its node.
+				_ = unstructured.SetNestedField(obj.Object, obj.GetName(), "spec", "nodeName")
+			}
 			if err := env.Client.Create(ctx, obj); err != nil {
 				t.Errorf("sample %s rejected: %v", filepath.Base(f), err)
 			}

@@ -31,6 +31,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
+	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -77,6 +78,17 @@ type Options struct {
 	OperatorImage string
 	// ImagePullPolicy applies to the node pods' containers.
 	ImagePullPolicy string
+	// AllowedImages restricts spec.image of every CephCluster to the
+	// images it names: a comma-separated list of repositories
+	// ("quay.io/ceph/ceph"), path prefixes ending in "/"
+	// ("registry.example.com/ceph/"), exact references
+	// ("quay.io/ceph/ceph:v19.2.3", "quay.io/ceph/ceph@sha256:...") or
+	// digests ("@sha256:..."). Empty (the default) allows every image.
+	AllowedImages string
+	// ManageAdmissionPolicy makes the operator apply, when it becomes the
+	// leader, the ValidatingAdmissionPolicy that lets a node's agent write
+	// only its own node's DiskInventory.
+	ManageAdmissionPolicy bool
 	// Logger is the manager's logger; zero means controller-runtime's
 	// global logger (set by the command's --zap flags).
 	Logger logr.Logger
@@ -103,6 +115,9 @@ func DefaultOptions() Options {
 		WatchNamespaces: splitNamespaces(os.Getenv("WATCH_NAMESPACE")),
 		OperatorImage:   envOr("OPERATOR_IMAGE", DefaultOperatorImage),
 		ImagePullPolicy: string(corev1.PullIfNotPresent),
+		AllowedImages:   os.Getenv("ALLOWED_IMAGES"),
+
+		ManageAdmissionPolicy: true,
 	}
 }
 
@@ -120,6 +135,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.ReleaseOnCancel, "leader-election-release-on-cancel", o.ReleaseOnCancel, "Release the lease on clean shutdown so failover is immediate.")
 	fs.StringVar(&o.OperatorImage, "operator-image", o.OperatorImage, "The operator's own image, from which node pods copy the binary (default: $OPERATOR_IMAGE).")
 	fs.StringVar(&o.ImagePullPolicy, "image-pull-policy", o.ImagePullPolicy, "Pull policy of the node pods' containers: Always, IfNotPresent or Never.")
+	fs.StringVar(&o.AllowedImages, "allowed-images", o.AllowedImages, "Comma-separated images a CephCluster's spec.image may name: repositories (quay.io/ceph/ceph), "+
+		"path prefixes ending in / (registry.example.com/ceph/), exact references (repo:tag, repo@sha256:...) or digests (@sha256:...). "+
+		"Empty (the default, or $ALLOWED_IMAGES) allows every image; whoever can write a CephCluster then chooses what runs privileged on the nodes.")
+	fs.BoolVar(&o.ManageAdmissionPolicy, "manage-admission-policy", o.ManageAdmissionPolicy, "Apply the ValidatingAdmissionPolicy "+InventoryPolicyName+
+		" that lets a node's agent write only its own node's DiskInventory (needs Kubernetes 1.30 or later).")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: $WATCH_NAMESPACE, or all namespaces when empty).", func(s string) error {
 		o.WatchNamespaces = splitNamespaces(s)
 		return nil
@@ -135,6 +155,9 @@ func (o Options) Validate() error {
 	}
 	if o.OperatorImage == "" {
 		return fmt.Errorf("--operator-image is empty")
+	}
+	if _, err := imagepolicy.Parse(o.AllowedImages); err != nil {
+		return fmt.Errorf("--allowed-images: %w", err)
 	}
 	if o.LeaderElect {
 		if o.RenewDeadline >= o.LeaseDuration {
@@ -205,17 +228,36 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 
 	images := resources.Images{Operator: o.OperatorImage, PullPolicy: corev1.PullPolicy(o.ImagePullPolicy)}
+	allowed, err := imagepolicy.Parse(o.AllowedImages)
+	if err != nil {
+		return nil, fmt.Errorf("--allowed-images: %w", err)
+	}
+	if allowed.AllowAll() {
+		mgr.GetLogger().Info("Every spec.image is allowed; set --allowed-images to restrict what CephClusters may run on the nodes")
+	} else {
+		mgr.GetLogger().Info("CephClusters may only run allowed images", "allowedImages", allowed.String())
+	}
+	if o.ManageAdmissionPolicy {
+		if err := mgr.Add(inventoryPolicyRunnable{client: mgr.GetClient(), log: mgr.GetLogger()}); err != nil {
+			return nil, fmt.Errorf("adding the admission policy runnable: %w", err)
+		}
+	}
+	// Every write of a workload goes through the allow-list, whichever
+	// reconciler makes it; the operator's own image (node pods copy its
+	// binary) is always allowed.
+	writer := allowed.Guard(mgr.GetClient(), o.OperatorImage)
 	recorder := mgr.GetEventRecorder("ceph-operator")
 	if err := (&controllers.CephClusterReconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		Recorder:  recorder,
-		Images:    images,
+		Client:      writer,
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    recorder,
+		Images:      images,
+		ImagePolicy: allowed,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
 	}
 	if err := (&controllers.OSDReconciler{
-		Client:    mgr.GetClient(),
+		Client:    writer,
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  recorder,
 		Images:    images,

@@ -41,6 +41,7 @@ func TestValidate(t *testing.T) {
 		"retry not shorter than renew": func(o *Options) { o.RetryPeriod = o.RenewDeadline },
 		"unknown pull policy":          func(o *Options) { o.ImagePullPolicy = "Sometimes" },
 		"no operator image":            func(o *Options) { o.OperatorImage = "" },
+		"malformed allowed image":      func(o *Options) { o.AllowedImages = "quay.io/ceph/ceph, @sha256:short" },
 	} {
 		bad := DefaultOptions()
 		edit(&bad)
