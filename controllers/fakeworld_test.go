@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -207,6 +208,12 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 			return
 		}
 	}
+	// The operator may have deleted the Job (an unstarted Job whose disks
+	// left the selection) since the world listed it: a deleted Job never
+	// starts, so it prepares nothing.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(job), &batchv1.Job{}); err != nil {
+		return
+	}
 	node := job.Annotations[resources.NodeAnnotation]
 	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
@@ -267,7 +274,7 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		}
 	}
-	if err := env.Client.Status().Update(ctx, job); err != nil {
+	if err := env.Client.Status().Update(ctx, job); err != nil && !apierrors.IsNotFound(err) {
 		panic(fmt.Sprintf("completing Job %s: %v", job.Name, err))
 	}
 }

@@ -292,7 +292,7 @@ func (f *fleet) jobAdded(obj any) {
 		return
 	}
 	node := job.Annotations[resources.NodeAnnotation]
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 		f.problem("prepare Job %s: devices annotation: %v", job.Name, err)
 	}
@@ -392,7 +392,7 @@ func (f *fleet) completeJobs(ctx context.Context) (int, error) {
 // complete finishes one Job.
 func (f *fleet) complete(ctx context.Context, job *batchv1.Job) error {
 	node := job.Annotations[resources.NodeAnnotation]
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err != nil {
 		return err
 	}
