@@ -60,7 +60,7 @@ func TestPrepareJobStateReadsResults(t *testing.T) {
 		t.Errorf("state %+v", pj)
 	}
 	want := map[string]osdplan.PrepareResult{
-		"/dev/disk/by-id/wwn-0x5": {Outcome: osdplan.OutcomePrepared},
+		"/dev/disk/by-id/wwn-0x5":                         {Outcome: osdplan.OutcomePrepared},
 		"/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0": {Outcome: osdplan.OutcomeRefused, Reason: "IdentityMismatch", Message: "serial S2, planned S1"},
 	}
 	if len(pj.Results) != len(want) {
