@@ -100,8 +100,4 @@ func TestTruncateMessage(t *testing.T) {
 	if len(got) > maxMessage || !strings.HasSuffix(got, "...") || !utf8.ValidString(got) {
 		t.Errorf("truncated to %d bytes, valid UTF-8 %v, suffix %q", len(got), utf8.ValidString(got), got[len(got)-5:])
 	}
-	plans := truncatePlanMessages([]cephv1.DevicePlan{{Name: "sdb", Message: strings.Repeat("x", 5000)}, {Name: "sdc", Message: "ok"}})
-	if len(plans[0].Message) != maxMessage || plans[1].Message != "ok" {
-		t.Errorf("plan messages %d and %q", len(plans[0].Message), plans[1].Message)
-	}
 }

@@ -167,17 +167,6 @@ func (s *clusterSet) requests(ns string) []reconcile.Request {
 	return reqs
 }
 
-// truncatePlanMessages bounds the message of every disk's plan to what the
-// DiskInventory schema accepts (1024 bytes): the plans of a node are written
-// in one request, and one message over the limit would fail it, and with it
-// every plan write of the cluster.
-func truncatePlanMessages(plans []cephv1.DevicePlan) []cephv1.DevicePlan {
-	for i := range plans {
-		plans[i].Message = truncateMessage(plans[i].Message)
-	}
-	return plans
-}
-
 // WriteParallelism bounds how many writes one reconcile sends at once. At a
 // thousand nodes a reconcile creates or updates thousands of objects; sent
 // one by one they take minutes, and more at once only queue in the API

@@ -556,9 +556,11 @@ type NodeSummary struct {
 // MaxClusterNameLength is the longest CephCluster name admission accepts.
 // Every object the operator derives from a cluster is named
 // "<cluster>-<suffix>", and the longest suffix is the prepare Job's
-// "-prepare-" and a hash of its node (21 characters). A Job's name is also
-// the value of its pods' job-name label, which may not exceed 63 characters:
-// 63 - 21 = 42. With it every derived name (Jobs, OSD Deployments
+// "-prepare-" and a 10-hex-digit hash of its node (19 characters). A Job's
+// name is also the value of its pods' job-name label, which may not exceed
+// 63 characters: 63 - 19 = 44, and the bound keeps two characters spare so
+// that a longer suffix can come without stranding existing clusters. With
+// it every derived name (Jobs, OSD Deployments
 // "<cluster>-osd-<id>" up to id 2147483647, monitors, manager, reporter,
 // discovery DaemonSet, ServiceAccounts, Roles, ConfigMaps, Secrets) and the
 // cluster label's value stay within 63 characters.

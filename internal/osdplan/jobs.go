@@ -457,14 +457,11 @@ func (p *planner) createJob(ns *nodeState) {
 //
 // The name is <cluster>-prepare-<10 hex digits>, at most 63 characters (it
 // is also the value of the job-name label of its pods) when the cluster's
-// name has at most MaxClusterNameLength characters.
+// name has at most cephv1.MaxClusterNameLength characters, which admission
+// enforces.
 func JobName(cluster, node string) string {
 	return fmt.Sprintf("%s-prepare-%s", cluster, NodeHash(node))
 }
-
-// MaxClusterNameLength is the longest CephCluster name whose prepare Job
-// names fit in a label value: 63 - len("-prepare-") - 10.
-const MaxClusterNameLength = 63 - len("-prepare-") - 2*nodeHashBytes
 
 // nodeHashBytes is how many bytes of a node name's SHA-256 NodeHash keeps.
 // Two nodes whose hashes collide only share the one-Job-at-a-time turn.

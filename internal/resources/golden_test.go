@@ -224,15 +224,12 @@ func TestPrepareJobName(t *testing.T) {
 		t.Errorf("Job names %s and %s, want %s for any disks of node-a", j1.Name, j2.Name, a)
 	}
 	long := testCluster()
-	long.Name = strings.Repeat("c", osdplan.MaxClusterNameLength)
+	long.Name = strings.Repeat("c", cephv1.MaxClusterNameLength)
 	name := PrepareJobName(long, strings.Repeat("n", 253))
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		t.Errorf("Job name %s for a %d-character cluster name: %v", name, osdplan.MaxClusterNameLength, errs)
+		t.Errorf("Job name %s for a %d-character cluster name: %v", name, cephv1.MaxClusterNameLength, errs)
 	}
 	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
 		t.Errorf("Job name %s is not a valid job-name label value: %v", name, errs)
-	}
-	if osdplan.MaxClusterNameLength != 44 {
-		t.Errorf("MaxClusterNameLength %d; admission bounds metadata.name by it", osdplan.MaxClusterNameLength)
 	}
 }
