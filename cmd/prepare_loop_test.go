@@ -154,13 +154,26 @@ func TestPrepareRefusesRealDevicesUntouched(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	const size = 64 << 20
+	one := func(off int64) []fixture.Chunk { return []fixture.Chunk{{Offset: off, Data: []byte{0xa5}}} }
+	emptyMBR := make([]byte, 512)
+	emptyMBR[510], emptyMBR[511] = 0x55, 0xaa
 	cases := []struct {
 		name       string
 		chunks     []fixture.Chunk
 		holdExcl   bool
+		holdOpen   bool // held without O_EXCL, as a raw-block volume's user would
+		loopOnTop  bool // backs another loop device
+		sameFile   bool // its backing file is behind a second loop device too
 		wrongSize  bool
 		wantReason string
 	}{
+		{name: "byte-at-0", chunks: one(0), wantReason: "HasUnknownData"},
+		{name: "byte-below-1MiB", chunks: one(1<<20 - 1), wantReason: "HasUnknownData"},
+		{name: "byte-in-tail", chunks: one(size - 1), wantReason: "HasUnknownData"},
+		{name: "empty-mbr", chunks: []fixture.Chunk{{Data: emptyMBR}}, wantReason: "HasPartitionTable"},
+		{name: "held-open", holdOpen: true, wantReason: "Busy"},
+		{name: "loop-backing", loopOnTop: true, wantReason: "HasHolders"},
+		{name: "same-file", sameFile: true, wantReason: "SharedDevice"},
 		{name: "ext4", chunks: fixture.Ext4("data"), wantReason: "HasFilesystem"},
 		{name: "foreign-osd", chunks: fixture.BlueStore(fixture.Label("0b7d9c4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e", 4)), wantReason: "ForeignCephCluster"},
 		{name: "held", holdExcl: true, wantReason: "Busy"},
@@ -185,6 +198,14 @@ func TestPrepareRefusesRealDevicesUntouched(t *testing.T) {
 			tgt.SizeBytes = 2 * size
 		}
 		targets = append(targets, tgt)
+		switch {
+		case c.holdOpen:
+			loopdev.HoldOpen(t, dev.Path)
+		case c.loopOnTop:
+			loopdev.Attach(t, dev.Path, false)
+		case c.sameFile:
+			loopdev.Attach(t, backing, false)
+		}
 		if c.holdExcl {
 			fd, err := unix.Open(dev.Path, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
 			if err != nil {

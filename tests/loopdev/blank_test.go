@@ -1,14 +1,10 @@
 package loopdev_test
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
@@ -38,34 +34,6 @@ func backingDir(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return dir
-}
-
-// holdOpen starts a child that holds dev open read-only, without O_EXCL,
-// as a database or a raw-block volume's user would, and stops it when the
-// test ends. It returns the child's pid.
-func holdOpen(t *testing.T, dev string) int {
-	t.Helper()
-	cmd := exec.Command("sh", "-c", `exec 3<"$1"; exec sleep 600`, "sh", dev)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	// Wait until the shell has opened the device and become sleep.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
-		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", cmd.Process.Pid))
-		if strings.TrimSpace(string(comm)) == "sleep" && target == dev {
-			return cmd.Process.Pid
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the holder of %s did not start (comm %q, fd 3 -> %q)", dev, comm, target)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestRealBlankMeansBlank attaches one loop device per situation that looks
@@ -100,7 +68,7 @@ func TestRealBlankMeansBlank(t *testing.T) {
 	half := fixture.Label(clusterFSID, 4)
 	delete(half.Meta, "ready")
 	attach("half-prepared", fixture.BlueStore(half)...)
-	holder := holdOpen(t, devs["held-open"].Path)
+	holder := loopdev.HoldOpen(t, devs["held-open"].Path)
 
 	type want struct {
 		state, reason string

@@ -14,7 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -184,4 +186,32 @@ func FileSHA256(p string) (string, error) {
 		off = hole
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// HoldOpen starts a child that holds dev open read-only, without O_EXCL,
+// as a database or a raw-block volume's user would, and stops it when the
+// test ends. It returns the child's pid.
+func HoldOpen(t testing.TB, dev string) int {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `exec 3<"$1"; exec sleep 600`, "sh", dev)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	// Wait until the shell has opened the device and become sleep.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", cmd.Process.Pid))
+		if strings.TrimSpace(string(comm)) == "sleep" && target == dev {
+			return cmd.Process.Pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the holder of %s did not start (comm %q, fd 3 -> %q)", dev, comm, target)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
