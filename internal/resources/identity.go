@@ -171,3 +171,26 @@ func ConfigMap(cluster *cephv1.CephCluster, conf ceph.Config) *corev1.ConfigMap 
 		Data: map[string]string{ConfigMapKeyCephConf: conf.Render()},
 	}
 }
+
+// KeptObject names an object of a cluster's kept state.
+type KeptObject struct {
+	// Kind is Secret or ConfigMap.
+	Kind string
+	// Name is the object's name.
+	Name string
+}
+
+// KeptState lists the objects that hold what makes a Ceph cluster itself
+// and cannot be derived again: the identity Secret (FSID and keys), the
+// monitor placement (the addresses in the monitor map) and the bootstrap
+// record. Deleting a CephCluster with the default cleanup policy keeps them,
+// as it keeps the monitor stores on the hosts and the OSDs on the disks; a
+// CephCluster created again with the same name in the same namespace adopts
+// them. Only the confirmed cleanup policy deletes them.
+func KeptState(cluster *cephv1.CephCluster) []KeptObject {
+	return []KeptObject{
+		{Kind: "Secret", Name: IdentitySecretName(cluster)},
+		{Kind: "ConfigMap", Name: MonEndpointsName(cluster)},
+		{Kind: "ConfigMap", Name: MonBootstrapName(cluster)},
+	}
+}

@@ -32,6 +32,9 @@ const MonStoreMissingPrefix = "MonitorStoreMissing:"
 // MonStoreMissingExitCode is the init container's exit code then.
 const MonStoreMissingExitCode = 42
 
+// MonInitContainer is the name of the monitor's init container.
+const MonInitContainer = "init-mon"
+
 // MonJoinTimeoutSeconds bounds the init container's wait for a quorum that
 // can hand it the monitor map.
 const MonJoinTimeoutSeconds = 30
@@ -237,7 +240,7 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 		Affinity:                     pinnedTo(mon.Node),
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
 		InitContainers: []corev1.Container{{
-			Name:            "init-mon",
+			Name:            MonInitContainer,
 			Image:           cluster.Spec.Image,
 			ImagePullPolicy: images.PullPolicy,
 			Command:         []string{"/bin/sh"},
