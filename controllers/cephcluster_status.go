@@ -58,7 +58,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	}
 
 	if o.deleting {
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonDeleting, "The cluster is being deleted; disk data is kept unless cleanupPolicy confirms wiping")
+		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonDeleting, "The cluster is being deleted; its identity, monitor stores and disk data are kept unless cleanupPolicy confirms destroying them")
 		set(cephv1.ConditionProgressing, metav1.ConditionTrue, cephv1.ReasonDeleting, "Removing the objects the operator created")
 		setDegraded(cluster, o.err)
 		return
