@@ -242,6 +242,7 @@ func TestRealCeph(t *testing.T) {
 	if st := got.Status.Ceph; st.OSDs.Total != 3 {
 		t.Errorf("Ceph knows %d OSDs after re-creation, want the same 3", st.OSDs.Total)
 	}
+	t.Logf("FIGURE health after re-creation %s, checks %s", got.Status.Ceph.Health, checkList(got.Status.Ceph))
 	tl = startTools(t, ctx, c, cluster, cc)
 	realnode.WaitFor(t, ctx, 5*time.Minute, "the objects to read back", func() error { return readBack(ctx, tl, objs) })
 	t.Logf("FIGURE re-create -> 3 OSDs up and in (same FSID %s): %.1fs; -> %d objects read back intact: %.1fs; delete -> readable: %.1fs",
