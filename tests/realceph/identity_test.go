@@ -130,6 +130,11 @@ func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
 	tl.admin(ctx, "osd", "crush", "rule", "create-replicated", "idtest-osd", "default", "osd")
 	tl.admin(ctx, "osd", "pool", "create", "idtest", "8", "8", "replicated", "idtest-osd")
 	tl.admin(ctx, "osd", "pool", "application", "enable", "idtest", "rados")
+	// Every pool (the manager creates device_health_metrics) on that rule,
+	// so that the one-host cluster can be HEALTH_OK.
+	for _, pool := range strings.Fields(tl.admin(ctx, "osd", "pool", "ls")) {
+		tl.admin(ctx, "osd", "pool", "set", pool, "crush_rule", "idtest-osd")
+	}
 	objs := testObjects{}
 	for i := range 16 {
 		data := make([]byte, 64<<10+i)
@@ -143,6 +148,24 @@ func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
 		objs[name] = data
 	}
 	return objs
+}
+
+// waitHealthy waits until the CephCluster's CephHealthy condition is True:
+// Ceph's own report, of this FSID, recent and healthy.
+func waitHealthy(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, when string) {
+	start := time.Now()
+	var got *cephv1.CephCluster
+	realnode.WaitFor(t, ctx, 10*time.Minute, "CephHealthy "+when, func() error {
+		got = &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephHealthy); h == nil || h.Status != metav1.ConditionTrue {
+			return fmt.Errorf("CephHealthy = %+v", h)
+		}
+		return nil
+	})
+	t.Logf("FIGURE CephHealthy %s after %.1fs: %s, checks %s", when, time.Since(start).Seconds(), got.Status.Ceph.Health, checkList(got.Status.Ceph))
 }
 
 // readBack reads every object and compares it with what was written.
