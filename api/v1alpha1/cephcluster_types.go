@@ -6,8 +6,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// CleanupConfirmation is the exact phrase that allows the operator to wipe
-// disks when a CephCluster is deleted. Any other value keeps all data.
+// CleanupConfirmation is the exact phrase that confirms destroying a
+// cluster's data when its CephCluster is deleted: the identity Secret,
+// monitor placement and bootstrap record are deleted too, so the cluster can
+// no longer be adopted. Wiping the disks and the hosts' monitor stores is not
+// implemented yet. Any other value keeps everything.
 const CleanupConfirmation = "yes-really-destroy-data"
 
 // CephClusterSpec describes the Ceph cluster a user wants: which image runs
