@@ -92,6 +92,12 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return b.
 		// Nodes joining, leaving or changing labels and taints change the
 		// storage selection of every cluster; status heartbeats do not.
+		// A monitor whose init container refuses to create a store is
+		// reported from its pod's termination message.
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(monPodToCluster)).
+		// The kept state has no owner reference (see KeptState).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(keptStateToCluster)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(keptStateToCluster)).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
 			builder.WithPredicates(nodeSelectionChanged())).

@@ -307,8 +307,9 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 	}
 
-	// Deletion removes what the operator created, then the finalizer; an
-	// unrelated Secret in the namespace stays.
+	// Deletion removes what the operator created, then the finalizer; the
+	// identity Secret (kept state, see TestDeleteKeepsIdentity) and an
+	// unrelated Secret in the namespace stay.
 	unrelated := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "user-secret"}, StringData: map[string]string{"a": "b"}}
 	if err := env.Client.Create(ctx, unrelated); err != nil {
 		t.Fatal(err)
@@ -323,7 +324,10 @@ func TestClusterLifecycle(t *testing.T) {
 		}
 		return nil
 	})
-	owned := []client.Object{secret, cm,
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(secret), &corev1.Secret{}); err != nil {
+		t.Errorf("identity Secret did not survive deletion with the default cleanup policy: %v", err)
+	}
+	owned := []client.Object{cm,
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.DiscoveryName(got)}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},

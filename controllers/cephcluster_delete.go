@@ -8,6 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,8 +30,20 @@ func ownedKinds() []client.ObjectList {
 }
 
 // reconcileDelete removes what the operator created for the cluster, then
-// the finalizer. With the default cleanup policy no disk is written: OSD data
-// stays on the disks, whose BlueStore labels keep naming this cluster's FSID.
+// the finalizer.
+//
+// With the default cleanup policy no disk is written and the cluster's kept
+// state stays (resources.KeptState: the identity Secret, the monitor
+// placement and the bootstrap record, stripped of any owner reference so the
+// garbage collector leaves them too), as do the monitor stores on the hosts
+// and the OSD data on the disks, whose BlueStore labels keep naming this
+// cluster's FSID. A CephCluster created again with the same name in the same
+// namespace adopts them and the cluster comes back with its data.
+//
+// The confirmed cleanup policy also deletes the kept state, so a new
+// CephCluster of this name starts a new cluster. Wiping the OSD disks and the
+// hosts' monitor stores is not implemented yet: they are left as they are,
+// and an Event says so.
 func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	log := ctrl.LoggerFrom(ctx)
@@ -39,12 +52,18 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 		return nil
 	}
 
-	if cluster.Spec.CleanupPolicy.Confirmation == cephv1.CleanupConfirmation {
-		// Wiping disks needs OSD provisioning (which records the disks a
-		// cluster owns); until then the confirmation cannot wipe anything,
-		// and we say so rather than pretend.
+	destroy := cluster.Spec.CleanupPolicy.Confirmation == cephv1.CleanupConfirmation
+	kept := map[string]bool{}
+	for _, k := range resources.KeptState(cluster) {
+		kept[k.Kind+"/"+k.Name] = true
+	}
+	if destroy {
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "CleanupNotPerformed", "Delete",
-			"Disk wiping was requested but no OSD disks are recorded for this cluster; all disk data is kept")
+			"cleanupPolicy confirms destroying the data: the identity Secret, monitor placement and bootstrap record are deleted, "+
+				"so this cluster cannot be adopted again; wiping OSD disks and the hosts' monitor stores is not implemented yet, "+
+				"their data is left in place (under FSID %s)", cluster.Status.FSID)
+	} else if err := r.keepState(ctx, cluster); err != nil {
+		return err
 	}
 
 	selector := client.MatchingLabels(resources.ClusterSelector(cluster))
@@ -57,6 +76,10 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 			return err
 		}
 		for _, obj := range items {
+			if kind := keptKind(obj); !destroy && kind != "" && kept[kind+"/"+obj.GetName()] {
+				log.Info("Kept the cluster's state", "object", klog.KObj(obj), "kind", kind)
+				continue
+			}
 			if err := r.Client.Delete(ctx, obj, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
 				return fmt.Errorf("deleting %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 			}
@@ -70,6 +93,51 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	s.observed.finalized = true
-	log.Info("Removed finalizer; cluster objects cleaned up, disk data kept")
+	if destroy {
+		log.Info("Removed finalizer; cluster objects and identity deleted, disk data left in place")
+	} else {
+		log.Info("Removed finalizer; cluster objects cleaned up, identity, monitor stores and disk data kept")
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "ClusterStateKept", "Delete",
+			"Kept the identity (FSID %s), monitor placement and monitor stores: a CephCluster %s created again in this namespace adopts them",
+			cluster.Status.FSID, cluster.Name)
+	}
+	return nil
+}
+
+// keptKind is the kind of obj if it is of a kind that holds kept state.
+func keptKind(obj client.Object) string {
+	switch obj.(type) {
+	case *corev1.Secret:
+		return "Secret"
+	case *corev1.ConfigMap:
+		return "ConfigMap"
+	}
+	return ""
+}
+
+// keepState strips CephCluster owner references from the kept state, so
+// that the garbage collector does not delete it with the cluster (an earlier
+// operator set them; adopt removes them on every reconcile, this covers a
+// cluster deleted before one ran).
+func (r *CephClusterReconciler) keepState(ctx context.Context, cluster *cephv1.CephCluster) error {
+	for _, k := range resources.KeptState(cluster) {
+		var obj client.Object = &corev1.ConfigMap{}
+		if k.Kind == "Secret" {
+			obj = &corev1.Secret{}
+		}
+		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: k.Name}, obj)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s %s to keep it: %w", k.Kind, k.Name, err)
+		}
+		if checkClusterObject(cluster, k.Kind, obj) != nil {
+			continue
+		}
+		if _, err := r.adopt(ctx, cluster, obj); err != nil {
+			return err
+		}
+	}
 	return nil
 }

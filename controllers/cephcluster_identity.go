@@ -11,7 +11,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -20,6 +22,11 @@ import (
 // reconcileIdentity makes sure the cluster identity Secret exists. It is
 // created once and never rewritten: the FSID and keys identify the cluster on
 // every disk it owns, so a new identity would orphan them.
+//
+// The Secret has no owner reference, so deleting the CephCluster with the
+// default cleanup policy keeps it; a CephCluster created again with the same
+// name in the same namespace adopts it (same FSID, same keys), and with the
+// kept monitor placement and monitor stores the old cluster comes back.
 func (r *CephClusterReconciler) reconcileIdentity(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.IdentitySecretName(cluster)}
@@ -31,23 +38,110 @@ func (r *CephClusterReconciler) reconcileIdentity(ctx context.Context, s *cluste
 		// unlabelled Secret of the same name must not lead to a new identity.
 		err = r.APIReader.Get(ctx, key, secret)
 		if apierrors.IsNotFound(err) {
+			if cluster.Status.FSID != "" {
+				// This CephCluster already had an identity: a new one would
+				// make every monitor store and OSD of the old one foreign.
+				return fmt.Errorf("identity Secret %s of this cluster (FSID %s) is missing; a new identity would orphan its monitors and OSDs, "+
+					"so none is created: restore the Secret from a backup", key, cluster.Status.FSID)
+			}
 			return r.createIdentity(ctx, s)
-		}
-		if err == nil && secret.Labels[resources.ManagedByLabel] != resources.ManagedByValue {
-			return fmt.Errorf("secret %s exists but was not created by ceph-operator; rename or remove it", key)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("reading identity Secret %s: %w", key, err)
 	}
-	if !metav1.IsControlledBy(secret, cluster) {
-		return fmt.Errorf("secret %s belongs to another CephCluster (owner mismatch)", key)
+	if err := checkClusterObject(cluster, "Secret", secret); err != nil {
+		return err
 	}
 	fsid, err := resources.FSIDFromSecret(secret)
 	if err != nil {
 		return err
 	}
+	adopted, err := r.adopt(ctx, cluster, secret)
+	if err != nil {
+		return err
+	}
+	if adopted {
+		ctrl.LoggerFrom(ctx).Info("Adopted the identity of a former CephCluster of this name", "secret", secret.Name, "fsid", fsid)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "IdentityAdopted", "Adopt",
+			"Adopted the identity (FSID %s) a former CephCluster %s left in Secret %s; its monitors and OSDs come back with their data",
+			fsid, cluster.Name, secret.Name)
+	}
 	s.observed.fsid = fsid
+	return nil
+}
+
+// checkClusterObject fails unless obj was created by the operator for a
+// CephCluster of cluster's name: the same CephCluster, or a former one of the
+// same name in the same namespace, whose kept state it adopts.
+func checkClusterObject(cluster *cephv1.CephCluster, kind string, obj client.Object) error {
+	if obj.GetLabels()[resources.ManagedByLabel] != resources.ManagedByValue {
+		return fmt.Errorf("%s %s exists but was not created by ceph-operator; rename or remove it", kind, obj.GetName())
+	}
+	if owner := obj.GetLabels()[resources.ClusterLabel]; owner != cluster.Name {
+		return fmt.Errorf("%s %s belongs to CephCluster %q, not %q", kind, obj.GetName(), owner, cluster.Name)
+	}
+	if ref := metav1.GetControllerOf(obj); ref != nil && ref.Kind != "CephCluster" {
+		return fmt.Errorf("%s %s is controlled by %s %s, not by a CephCluster", kind, obj.GetName(), ref.Kind, ref.Name)
+	}
+	return nil
+}
+
+// adopt makes obj, an object of the cluster's kept state (identity, monitor
+// placement, bootstrap record), survive the cluster's deletion and records
+// which CephCluster uses it: it removes CephCluster owner references (which
+// an earlier operator set, and which would let the garbage collector delete
+// it with the cluster) and sets the cluster-UID annotation. It reports
+// whether obj came from a former CephCluster of the same name.
+func (r *CephClusterReconciler) adopt(ctx context.Context, cluster *cephv1.CephCluster, obj client.Object) (bool, error) {
+	var keep []metav1.OwnerReference
+	owned := false
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "CephCluster" && ref.APIVersion == cephv1.GroupVersion.String() {
+			owned = true
+			continue
+		}
+		keep = append(keep, ref)
+	}
+	previous := obj.GetAnnotations()[resources.ClusterUIDAnnotation]
+	if !owned && previous == string(cluster.UID) {
+		return false, nil
+	}
+	adopted := previous != "" && previous != string(cluster.UID)
+	for _, ref := range obj.GetOwnerReferences() {
+		if ref.Kind == "CephCluster" && ref.UID != cluster.UID {
+			adopted = true
+		}
+	}
+	base := obj.DeepCopyObject().(client.Object)
+	obj.SetOwnerReferences(keep)
+	annotations := obj.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[resources.ClusterUIDAnnotation] = string(cluster.UID)
+	obj.SetAnnotations(annotations)
+	// Only metadata changes: immutable Secrets and ConfigMaps allow it.
+	if err := r.Client.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return false, fmt.Errorf("keeping %s %s with the cluster's state: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+	}
+	return adopted, nil
+}
+
+// keptStateToCluster maps an object of a cluster's kept state (identity,
+// monitor placement, bootstrap record), which has no owner reference, to
+// its CephCluster.
+func keptStateToCluster(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[resources.ClusterLabel]
+	if name == "" {
+		return nil
+	}
+	cluster := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace()}}
+	for _, k := range resources.KeptState(cluster) {
+		if k.Name == obj.GetName() {
+			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(cluster)}}
+		}
+	}
 	return nil
 }
 
@@ -65,10 +159,10 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 			return err
 		}
 	}
+	// No owner reference: the identity outlives the CephCluster unless
+	// its cleanup policy confirms destroying the data.
 	secret := resources.IdentitySecret(cluster, id)
-	if err := controllerutil.SetControllerReference(cluster, secret, r.Client.Scheme()); err != nil {
-		return fmt.Errorf("setting owner of Secret %s: %w", secret.Name, err)
-	}
+	secret.Annotations = map[string]string{resources.ClusterUIDAnnotation: string(cluster.UID)}
 	if err := r.Client.Create(ctx, secret); err != nil {
 		return fmt.Errorf("creating identity Secret %s: %w", secret.Name, err)
 	}

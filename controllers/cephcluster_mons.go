@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
@@ -21,6 +25,7 @@ import (
 )
 
 // +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=pods,verbs=get;list;watch
 
 // monState is what the monitor phases found.
 type monState struct {
@@ -38,6 +43,16 @@ type monState struct {
 	// blocked says why the daemons were not reconciled ("" when they
 	// were), blockedReason is the reason for the conditions.
 	blocked, blockedReason string
+	// bootstrapped is true once the bootstrap record exists for this
+	// FSID: from then on no monitor store is created from scratch.
+	bootstrapped bool
+	// storeMissing is, per monitor name, why its store is missing and not
+	// re-created (from its init container's termination message).
+	storeMissing map[string]string
+	// fsid and dirs name the cluster and each monitor's host path, for
+	// the messages.
+	fsid string
+	dirs map[string]string
 }
 
 // reconcileMonPlacement reads the monitors' recorded placement or, on first
@@ -56,12 +71,17 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	}
 	switch {
 	case err == nil:
-		if !metav1.IsControlledBy(cm, cluster) {
-			return fmt.Errorf("ConfigMap %s belongs to another CephCluster (owner mismatch)", key)
+		if err := checkClusterObject(cluster, "ConfigMap", cm); err != nil {
+			return err
 		}
 		mons, err := monplan.Decode(cm.Data[resources.ConfigMapKeyMons])
 		if err != nil {
 			return fmt.Errorf("ConfigMap %s: %w", key, err)
+		}
+		// The placement outlives the CephCluster (default cleanup
+		// policy): the monitors' addresses are in their stores' map.
+		if _, err := r.adopt(ctx, cluster, cm); err != nil {
+			return err
 		}
 		s.observed.mon.mons = mons
 		if want := int(cluster.Spec.Mon.Count); want != 0 && want != len(mons) {
@@ -92,10 +112,10 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	if err != nil {
 		return err
 	}
+	// No owner reference: the placement is kept with the identity when
+	// the CephCluster is deleted with the default cleanup policy.
 	desired := resources.MonEndpoints(cluster, placement)
-	if err := setOwner(cluster, desired, r.Client.Scheme()); err != nil {
-		return err
-	}
+	desired.Annotations = map[string]string{resources.ClusterUIDAnnotation: string(cluster.UID)}
 	if err := r.Client.Create(ctx, desired); err != nil {
 		return fmt.Errorf("recording the monitor placement in ConfigMap %s: %w", desired.Name, err)
 	}
@@ -155,7 +175,167 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		return err
 	}
 	s.observed.mon.mgrReady = ok
+	return r.reconcileBootstrap(ctx, s)
+}
+
+// reconcileBootstrap records the cluster's bootstrap once a majority of its
+// monitors ran with their stores, and after it looks for monitors that lost
+// their stores.
+//
+// A majority of monitors running means they formed (or are forming) the
+// quorum that holds the cluster's maps: from then on a monitor without a
+// store may only rejoin it, never start a cluster anew. The record is made
+// before MonitorsReady can be True, so no OSD is ever prepared, and no data
+// written, before it exists.
+func (r *CephClusterReconciler) reconcileBootstrap(ctx context.Context, s *clusterScope) error {
+	cluster := s.cluster
+	st := &s.observed.mon
+	st.fsid = s.observed.fsid
+	st.dirs = map[string]string{}
+	for _, m := range st.mons {
+		st.dirs[m.Name] = resources.MonDataDir(cluster, s.observed.fsid, m.Name)
+	}
+	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonBootstrapName(cluster)}
+	rec := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, key, rec)
+	if apierrors.IsNotFound(err) {
+		// A record the cache has not seen yet must not be written twice.
+		err = r.APIReader.Get(ctx, key, rec)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		rec = nil
+	case err != nil:
+		return fmt.Errorf("reading ConfigMap %s: %w", key, err)
+	default:
+		if err := checkClusterObject(cluster, "ConfigMap", rec); err != nil {
+			return err
+		}
+	}
+
+	if rec != nil && rec.Data[resources.BootstrapKeyFSID] == s.observed.fsid {
+		st.bootstrapped = true
+		if _, err := r.adopt(ctx, cluster, rec); err != nil {
+			return err
+		}
+		return r.findMissingStores(ctx, s)
+	}
+
+	var running []string
+	for _, m := range st.mons {
+		if st.ready[m.Name] {
+			running = append(running, m.Name)
+		}
+	}
+	if len(running) <= len(st.mons)/2 {
+		return nil
+	}
+	if rec != nil {
+		// The record of a former cluster of this name, whose identity was
+		// replaced: it does not apply to this FSID.
+		if err := r.Client.Delete(ctx, rec, client.Preconditions{UID: &rec.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("replacing the bootstrap record %s of FSID %s: %w", key.Name, rec.Data[resources.BootstrapKeyFSID], err)
+		}
+	}
+	when := r.Clock().UTC().Format(time.RFC3339)
+	desired := resources.MonBootstrap(cluster, s.observed.fsid, when, strings.Join(running, ","))
+	desired.Annotations = map[string]string{resources.ClusterUIDAnnotation: string(cluster.UID)}
+	if err := r.Client.Create(ctx, desired); err != nil {
+		return fmt.Errorf("recording the cluster's bootstrap in ConfigMap %s: %w", desired.Name, err)
+	}
+	ctrl.LoggerFrom(ctx).Info("Recorded the cluster's bootstrap", "configmap", desired.Name, "fsid", s.observed.fsid, "monitors", running)
+	r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "Bootstrapped", "Bootstrap",
+		"Monitors %s run with their stores (FSID %s); from now on a monitor that loses its store may only rejoin the quorum",
+		strings.Join(running, ", "), s.observed.fsid)
+	st.bootstrapped = true
 	return nil
+}
+
+// findMissingStores reads the termination messages of the init containers
+// of monitors that are not available: one that refused to create a store
+// after bootstrap says so (resources.MonStoreMissingPrefix).
+func (r *CephClusterReconciler) findMissingStores(ctx context.Context, s *clusterScope) error {
+	st := &s.observed.mon
+	allReady := true
+	for _, m := range st.mons {
+		allReady = allReady && st.ready[m.Name]
+	}
+	if allReady {
+		return nil
+	}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(s.cluster.Namespace), client.MatchingLabels{
+		resources.ClusterLabel: s.cluster.Name, resources.ComponentLabel: resources.ComponentMon,
+	}); err != nil {
+		return fmt.Errorf("listing the monitors' pods: %w", err)
+	}
+	for i := range pods.Items {
+		pod := &pods.Items[i]
+		name := pod.Labels[resources.MonNameLabel]
+		if st.ready[name] {
+			continue
+		}
+		if msg := storeMissingMessage(pod); msg != "" {
+			if st.storeMissing == nil {
+				st.storeMissing = map[string]string{}
+			}
+			st.storeMissing[name] = msg
+		}
+	}
+	return nil
+}
+
+// storeMissingMessage returns the MonitorStoreMissing termination message of
+// pod's monitor init container, from its current or its last run.
+func storeMissingMessage(pod *corev1.Pod) string {
+	for _, cs := range pod.Status.InitContainerStatuses {
+		if cs.Name != resources.MonInitContainer {
+			continue
+		}
+		for _, t := range []*corev1.ContainerStateTerminated{cs.State.Terminated, cs.LastTerminationState.Terminated} {
+			if t != nil && t.ExitCode == resources.MonStoreMissingExitCode && strings.HasPrefix(t.Message, resources.MonStoreMissingPrefix) {
+				return t.Message
+			}
+		}
+	}
+	return ""
+}
+
+// monPodToCluster maps a monitor pod to its CephCluster, so that a monitor
+// whose init container refuses to create a store is reported at once.
+func monPodToCluster(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if l[resources.ComponentLabel] != resources.ComponentMon || l[resources.ClusterLabel] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: l[resources.ClusterLabel]}}}
+}
+
+// storeMissingText is the MonitorStoreMissing message: per monitor, where
+// its store was, why it is not re-created, and how to recover.
+func storeMissingText(st monState) string {
+	names := make([]string, 0, len(st.storeMissing))
+	for n := range st.storeMissing {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var where []string
+	node := map[string]string{}
+	for _, m := range st.mons {
+		node[m.Name] = m.Node
+	}
+	for _, n := range names {
+		where = append(where, fmt.Sprintf("monitor %s on node %s (%s)", n, node[n], st.dirs[n]))
+	}
+	msg := fmt.Sprintf("The store of %s is missing after the cluster (FSID %s) was bootstrapped, and no quorum of the other monitors "+
+		"could give it the cluster's maps, so it is not created again: a new store would be an empty cluster under the same FSID "+
+		"that knows none of its OSDs. Recover by restoring the store directory from a backup, or by rebuilding the monitor store "+
+		"from the OSDs (Ceph's procedure 'recovery using OSDs', ceph-objectstore-tool --op update-mon-db), then delete the monitor's pod. "+
+		"The init container said: %s", strings.Join(where, ", "), st.fsid, st.storeMissing[names[0]])
+	if len(msg) > 4000 {
+		msg = msg[:3997] + "..."
+	}
+	return msg
 }
 
 // deploymentAvailable reports whether Deployment name has an available pod
@@ -204,6 +384,13 @@ func setMonitorsStatus(cluster *cephv1.CephCluster, st monState, set func(t stri
 		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Waiting for the monitors to be placed")
 		return
 	}
+	// MonitorStoreMissing is there while a store is missing, and only
+	// then.
+	if len(st.storeMissing) > 0 {
+		set(cephv1.ConditionMonitorStoreMissing, metav1.ConditionTrue, cephv1.ReasonMonitorStoreMissing, storeMissingText(st))
+	} else {
+		meta.RemoveStatusCondition(&cluster.Status.Conditions, cephv1.ConditionMonitorStoreMissing)
+	}
 	var notReady []string
 	for _, m := range st.mons {
 		ready := st.ready[m.Name]
@@ -215,11 +402,16 @@ func setMonitorsStatus(cluster *cephv1.CephCluster, st monState, set func(t stri
 		}
 	}
 	switch {
+	case len(st.storeMissing) > 0:
+		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, storeMissingText(st))
 	case st.countChanged != "":
 		set(cephv1.ConditionMonitorsReady, boolCondition(len(notReady) == 0), cephv1.ReasonMonitorCountChanged, st.countChanged)
 	case len(notReady) > 0:
 		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling,
 			"Waiting for an available pod of "+strings.Join(notReady, ", "))
+	case !st.bootstrapped:
+		// Not before the record: no OSD may be prepared until then.
+		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Recording the cluster's bootstrap")
 	default:
 		set(cephv1.ConditionMonitorsReady, metav1.ConditionTrue, cephv1.ReasonReconciled,
 			fmt.Sprintf("%d monitor(s) available", len(st.mons)))

@@ -62,7 +62,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	}
 
 	if o.deleting {
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonDeleting, "The cluster is being deleted; disk data is kept unless cleanupPolicy confirms wiping")
+		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonDeleting, "The cluster is being deleted; its identity, monitor stores and disk data are kept unless cleanupPolicy confirms destroying them")
 		set(cephv1.ConditionProgressing, metav1.ConditionTrue, cephv1.ReasonDeleting, "Removing the objects the operator created")
 		setDegraded(cluster, o.err)
 		return
@@ -88,6 +88,11 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 
 	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned, cephv1.ConditionCephHealthy)
 	switch {
+	case len(o.mon.storeMissing) > 0:
+		msg := storeMissingText(o.mon)
+		set(cephv1.ConditionDegraded, metav1.ConditionTrue, cephv1.ReasonMonitorStoreMissing, msg)
+		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, msg)
+		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, "Blocked until the monitor's store is restored")
 	case o.err == nil && o.version.unsupported():
 		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
 		set(cephv1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
@@ -253,7 +258,7 @@ var ownedConditions = map[string]bool{
 	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
 	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
 	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true, cephv1.ConditionCephHealthy: true,
-	cephv1.ConditionCephVersionSupported: true,
+	cephv1.ConditionCephVersionSupported: true, cephv1.ConditionMonitorStoreMissing: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;

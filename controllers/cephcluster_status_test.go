@@ -29,7 +29,7 @@ func conds(c *cephv1.CephCluster) map[string]string {
 var testNow = time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 
 // monsUp is a monitor state with one available monitor and manager.
-var monsUp = monState{mons: []monplan.Mon{{Name: "a", Node: "n", IP: "127.2.0.1", PortV2: 3300, PortV1: 6789}}, ready: map[string]bool{"a": true}, mgrReady: true}
+var monsUp = monState{mons: []monplan.Mon{{Name: "a", Node: "n", IP: "127.2.0.1", PortV2: 3300, PortV1: 6789}}, ready: map[string]bool{"a": true}, mgrReady: true, bootstrapped: true}
 
 // partsDone are DisksDiscovered and OSDsProvisioned, True for generation gen.
 func partsDone(gen int64) []metav1.Condition {

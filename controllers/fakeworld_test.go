@@ -50,6 +50,9 @@ type world struct {
 	// cephVersion is what the agents report as their image's Ceph
 	// version.
 	cephVersion string
+	// monsDown keeps the monitor Deployments unavailable, as when their
+	// pods cannot start.
+	monsDown bool
 }
 
 // diskKinds builds a node's disks: "available", "partitioned",
@@ -112,6 +115,12 @@ func (w *world) setCephVersion(v string) {
 	w.mu.Unlock()
 }
 
+func (w *world) setMonsDown(down bool) {
+	w.mu.Lock()
+	w.monsDown = down
+	w.mu.Unlock()
+}
+
 func (w *world) pause(p bool) {
 	w.mu.Lock()
 	w.paused = p
@@ -163,6 +172,13 @@ func (w *world) runDaemons(ctx context.Context) {
 	for i := range list.Items {
 		d := &list.Items[i]
 		c := d.Labels[resources.ComponentLabel]
+		if c == resources.ComponentMon && w.monsDown {
+			if d.Status.AvailableReplicas != 0 {
+				d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UnavailableReplicas: 1}
+				_ = env.Client.Status().Update(ctx, d)
+			}
+			continue
+		}
 		if (c != resources.ComponentMon && c != resources.ComponentMgr) ||
 			(d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 1) {
 			continue

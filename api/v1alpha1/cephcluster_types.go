@@ -6,8 +6,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// CleanupConfirmation is the exact phrase that allows the operator to wipe
-// disks when a CephCluster is deleted. Any other value keeps all data.
+// CleanupConfirmation is the exact phrase that confirms destroying a
+// cluster's data when its CephCluster is deleted: the identity Secret,
+// monitor placement and bootstrap record are deleted too, so the cluster can
+// no longer be adopted. Wiping the disks and the hosts' monitor stores is not
+// implemented yet. Any other value keeps everything.
 const CleanupConfirmation = "yes-really-destroy-data"
 
 // CephClusterSpec describes the Ceph cluster a user wants: which image runs
@@ -87,9 +90,13 @@ type CephClusterSpec struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Resources"
 	Resources ResourcesSpec `json:"resources,omitzero"`
 
-	// CleanupPolicy says what happens to the data on the disks when this
-	// CephCluster is deleted. By default everything the operator created in
-	// Kubernetes is removed and all disk data is kept.
+	// CleanupPolicy says what deleting this CephCluster does to the
+	// cluster's data. By default everything the operator created in
+	// Kubernetes is removed except the cluster's identity Secret, monitor
+	// placement and bootstrap record; the monitor stores on the hosts and
+	// all disk data are kept. A CephCluster created again with the same name
+	// in the same namespace adopts them: same FSID, the monitors and OSDs
+	// come back with their data.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup policy"
 	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitzero"`
@@ -335,9 +342,12 @@ type ResourcesSpec struct {
 
 // CleanupPolicySpec says what deletion does to disk data.
 type CleanupPolicySpec struct {
-	// Confirmation must be exactly "yes-really-destroy-data" for the
-	// operator to wipe the OSD disks when this CephCluster is deleted. Any
-	// other value, including the default empty one, keeps all disk data.
+	// Confirmation "yes-really-destroy-data" makes deletion also remove the
+	// cluster's identity Secret, monitor placement and bootstrap record, so
+	// the cluster can no longer be adopted by a CephCluster created again.
+	// Wiping the OSD disks and the monitor stores on the hosts is not
+	// implemented yet: their data stays in place. Any other value,
+	// including the default empty one, keeps everything.
 	// +kubebuilder:validation:Enum="";yes-really-destroy-data
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup confirmation",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
@@ -379,6 +389,12 @@ const (
 	// changed. It is also False, with reason ImageNotAllowed, when the
 	// operator's --allowed-images list does not name spec.image.
 	ConditionCephVersionSupported = "CephVersionSupported"
+	// ConditionMonitorStoreMissing is, like Degraded, True when something
+	// is wrong: a monitor of a bootstrapped cluster has lost its store and
+	// no quorum could give it the cluster's maps, so the store is not
+	// created again. Its message names the nodes, the host paths and how
+	// to recover. It is present only while that is so.
+	ConditionMonitorStoreMissing = "MonitorStoreMissing"
 )
 
 // Condition reasons of a CephCluster.
@@ -413,6 +429,9 @@ const (
 	// ReasonPodAdmissionRejected (Ready, Degraded) means another admission
 	// check (a quota, a policy) refuses the node pods.
 	ReasonPodAdmissionRejected = "PodAdmissionRejected"
+	// ReasonMonitorStoreMissing means a monitor's store is missing after
+	// bootstrap and is not re-created (see ConditionMonitorStoreMissing).
+	ReasonMonitorStoreMissing = "MonitorStoreMissing"
 )
 
 // CephClusterStatus is what the operator observed and did.
@@ -424,7 +443,8 @@ type CephClusterStatus struct {
 
 	// Conditions are Ready, Progressing, Degraded and the specific
 	// Configured, CephVersionSupported, MonitorsReady, ManagerReady,
-	// DisksDiscovered, OSDsProvisioned and CephHealthy.
+	// DisksDiscovered, OSDsProvisioned and CephHealthy, and
+	// MonitorStoreMissing.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

@@ -294,6 +294,11 @@ func cacheOptions(namespaces []string) cache.Options {
 			&corev1.ServiceAccount{}: owned,
 			&rbacv1.Role{}:           owned,
 			&rbacv1.RoleBinding{}:    owned,
+			// Only the monitors' pods (a few per cluster): the operator
+			// reads their init containers' termination messages.
+			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{
+				resources.ManagedByLabel: resources.ManagedByValue, resources.ComponentLabel: resources.ComponentMon,
+			})},
 		},
 	}
 	if len(namespaces) > 0 {

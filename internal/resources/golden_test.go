@@ -95,14 +95,15 @@ func TestMonAndMgrGolden(t *testing.T) {
 }
 
 func TestFSIDFromSecret(t *testing.T) {
-	s := IdentitySecret(testCluster(), Identity{FSID: "f", MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g", ReporterKey: "r"})
+	const fsid = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
+	s := IdentitySecret(testCluster(), Identity{FSID: fsid, MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g", ReporterKey: "r"})
 	// The API server turns stringData into data; do the same here.
 	s.Data = map[string][]byte{}
 	for k, v := range s.StringData {
 		s.Data[k] = []byte(v)
 	}
-	if fsid, err := FSIDFromSecret(s); err != nil || fsid != "f" {
-		t.Fatalf("FSIDFromSecret = %q, %v", fsid, err)
+	if got, err := FSIDFromSecret(s); err != nil || got != fsid {
+		t.Fatalf("FSIDFromSecret = %q, %v", got, err)
 	}
 	for _, k := range []string{SecretKeyFSID, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring} {
 		broken := s.DeepCopy()

@@ -2,6 +2,7 @@ package resources
 
 import (
 	"fmt"
+	"regexp"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -57,8 +58,16 @@ var (
 	adminCaps        = map[string]string{"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *"}
 	bootstrapOSDCaps = map[string]string{"mon": "allow profile bootstrap-osd"}
 	mgrCaps          = map[string]string{"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"}
-	reporterCaps     = map[string]string{"mon": "allow r"}
+	// reporterCaps are the health reporter's: `ceph status` only. "allow
+	// r" would also let it read every config-key (which may hold other
+	// services' secrets); see ReporterMonCap.
+	reporterCaps = map[string]string{"mon": ReporterMonCap}
 )
+
+// ReporterMonCap is client.reporter's monitor capability: the one command
+// `ceph status --format json` sends. The real-node test proves that it is
+// enough for the report and that a read of anything else is refused.
+const ReporterMonCap = `allow command "status"`
 
 // IdentitySecretName is the name of the Secret holding cluster's identity.
 func IdentitySecretName(cluster *cephv1.CephCluster) string {
@@ -72,6 +81,13 @@ func ConfigMapName(cluster *cephv1.CephCluster) string {
 
 // IdentitySecret builds the Secret that holds the cluster identity. It is
 // immutable: the FSID and keys are created once and never rewritten.
+//
+// It has no owner reference: deleting the CephCluster with the default
+// cleanup policy keeps it (with the monitor placement and the monitors'
+// stores on the hosts), and a CephCluster created again with the same name
+// in the same namespace adopts it, so the OSDs on the disks, whose labels
+// carry this FSID, come back with their data. Only the confirmed cleanup
+// policy removes it.
 func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 	immutable := true
 	mon := ceph.Keyring("mon.", id.MonKey, monCaps)
@@ -100,13 +116,38 @@ func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 	}
 }
 
+// fsidPattern is a UUID in the form Ceph writes FSIDs (lower-case hex).
+var fsidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// ValidateFSID reports whether fsid is a UUID as Ceph writes it. The FSID
+// becomes part of host paths and of ceph.conf, so anything else (a "/", a
+// "..", a newline) must never get that far.
+func ValidateFSID(fsid string) error {
+	if !fsidPattern.MatchString(fsid) {
+		return fmt.Errorf("FSID %q is not a UUID in lower-case hex (like 6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e)", truncate(fsid, 64))
+	}
+	return nil
+}
+
+// truncate shortens s for a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
 // FSIDFromSecret reads and checks the identity stored in secret. It returns
 // an error naming what is wrong when the Secret was edited by hand, so the
-// problem is reported instead of being spread to the daemons.
+// problem is reported instead of being spread to the daemons: the FSID must
+// be a UUID before it reaches a host path or ceph.conf.
 func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 	fsid := string(secret.Data[SecretKeyFSID])
 	if fsid == "" {
 		return "", fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, SecretKeyFSID)
+	}
+	if err := ValidateFSID(fsid); err != nil {
+		return "", fmt.Errorf("secret %s/%s: %w; the identity is never rewritten: restore the Secret from a backup", secret.Namespace, secret.Name, err)
 	}
 	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring} {
 		if len(secret.Data[k]) == 0 {
@@ -128,5 +169,28 @@ func ConfigMap(cluster *cephv1.CephCluster, conf ceph.Config) *corev1.ConfigMap 
 			Labels:    Labels(cluster, "config"),
 		},
 		Data: map[string]string{ConfigMapKeyCephConf: conf.Render()},
+	}
+}
+
+// KeptObject names an object of a cluster's kept state.
+type KeptObject struct {
+	// Kind is Secret or ConfigMap.
+	Kind string
+	// Name is the object's name.
+	Name string
+}
+
+// KeptState lists the objects that hold what makes a Ceph cluster itself
+// and cannot be derived again: the identity Secret (FSID and keys), the
+// monitor placement (the addresses in the monitor map) and the bootstrap
+// record. Deleting a CephCluster with the default cleanup policy keeps them,
+// as it keeps the monitor stores on the hosts and the OSDs on the disks; a
+// CephCluster created again with the same name in the same namespace adopts
+// them. Only the confirmed cleanup policy deletes them.
+func KeptState(cluster *cephv1.CephCluster) []KeptObject {
+	return []KeptObject{
+		{Kind: "Secret", Name: IdentitySecretName(cluster)},
+		{Kind: "ConfigMap", Name: MonEndpointsName(cluster)},
+		{Kind: "ConfigMap", Name: MonBootstrapName(cluster)},
 	}
 }

@@ -19,6 +19,12 @@ const (
 	ComponentLabel = "app.kubernetes.io/component"
 	// ClusterLabel names the CephCluster an object belongs to.
 	ClusterLabel = "ceph.cephoperator.io/cluster"
+	// ClusterUIDAnnotation is on the objects that hold a cluster's kept
+	// state (identity Secret, monitor placement, bootstrap record): the
+	// UID of the CephCluster that uses them. They have no owner
+	// reference, so they outlive a CephCluster deleted with the default
+	// cleanup policy; one created again under the same name adopts them.
+	ClusterUIDAnnotation = "ceph.cephoperator.io/cluster-uid"
 )
 
 // Labels returns the labels of an object of the given component of cluster.

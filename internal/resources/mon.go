@@ -2,6 +2,7 @@ package resources
 
 import (
 	"path"
+	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,23 +24,128 @@ const (
 	ConfigMapKeyMons = "mons.json"
 )
 
-// monInitScript creates a monitor's store on first start: the initial
-// monitor map from the recorded placement (passed as "--addv name addrvec"
-// arguments), then `ceph-mon --mkfs` with the keyring that holds every key
-// the operator generated. A store that exists is never touched again.
+// MonStoreMissingPrefix starts the termination message of a monitor's init
+// container that refused to create a store: the operator turns it into the
+// MonitorStoreMissing condition.
+const MonStoreMissingPrefix = "MonitorStoreMissing:"
+
+// MonStoreMissingExitCode is the init container's exit code then.
+const MonStoreMissingExitCode = 42
+
+// MonInitContainer is the name of the monitor's init container.
+const MonInitContainer = "init-mon"
+
+// MonJoinTimeoutSeconds bounds the init container's wait for a quorum that
+// can hand it the monitor map.
+const MonJoinTimeoutSeconds = 30
+
+// monInitScript creates a monitor's store when it has none, and never
+// creates a second cluster:
+//
+//   - A store that exists (kv_backend written by --mkfs) is never touched.
+//   - Before the cluster's bootstrap is recorded (BOOTSTRAP_DIR/fsid holds
+//     this FSID once a majority of the monitors ran with their stores, see
+//     MonBootstrap), the store is made from the initial monitor map of the
+//     recorded placement ("--addv name addrvec" arguments) and the keyring
+//     that holds every key the operator generated.
+//   - After bootstrap, a missing store may only be rebuilt by joining a
+//     quorum that still holds the cluster's maps: the monitor map is
+//     fetched from it (`ceph mon getmap`, as client.admin), checked to be
+//     this cluster's and to list this monitor, and the store is made from
+//     it; the monitor then syncs everything else from the quorum. When no
+//     quorum answers (this was the only monitor, or a majority lost their
+//     stores) nothing is created: a store made from scratch would be an
+//     empty cluster under the old FSID, whose OSDs it does not know. The
+//     container fails with a message starting with MonStoreMissingPrefix
+//     and exit code MonStoreMissingExitCode, and the operator reports it.
+//
+// The environment: MON_NAME, FSID, MON_DATA (the store in the container),
+// HOST_PATH and NODE_NAME (where the store lives, for messages),
+// BOOTSTRAP_DIR, KEYRING, JOIN_TIMEOUT and TERMINATION_LOG.
 const monInitScript = `set -eu
-data="/var/lib/ceph/mon/ceph-${MON_NAME}"
+data="${MON_DATA}"
 if [ -e "${data}/kv_backend" ]; then
-  echo "monitor ${MON_NAME}: store exists in ${data}"
+  echo "monitor ${MON_NAME}: store exists in ${HOST_PATH} on ${NODE_NAME}"
   exit 0
 fi
+refuse() {
+  msg="MonitorStoreMissing: monitor ${MON_NAME} on node ${NODE_NAME} has no store in ${HOST_PATH}: $*"
+  echo "${msg}" >&2
+  printf '%s' "${msg}" >"${TERMINATION_LOG}" || true
+  exit 42
+}
+bootstrapped=""
+if [ -r "${BOOTSTRAP_DIR}/fsid" ] && [ "$(cat "${BOOTSTRAP_DIR}/fsid")" = "${FSID}" ]; then
+  bootstrapped="$(cat "${BOOTSTRAP_DIR}/bootstrapped" 2>/dev/null || echo yes)"
+fi
 tmp="$(mktemp -d)"
-monmaptool --create --fsid "${FSID}" "$@" "${tmp}/monmap"
-ceph-mon --mkfs -i "${MON_NAME}" --monmap "${tmp}/monmap" --keyring /etc/ceph-keys/keyring --mon-data "${data}"
+trap 'rm -rf "${tmp}"' EXIT
+if [ -z "${bootstrapped}" ]; then
+  monmaptool --create --fsid "${FSID}" "$@" "${tmp}/monmap"
+  ceph-mon --mkfs -i "${MON_NAME}" --monmap "${tmp}/monmap" --keyring "${KEYRING}" --mon-data "${data}"
+  chown -R ceph:ceph "${data}"
+  echo "monitor ${MON_NAME}: created its store in ${HOST_PATH} on ${NODE_NAME} (cluster bootstrap)"
+  exit 0
+fi
+echo "monitor ${MON_NAME}: no store in ${HOST_PATH}; the cluster was bootstrapped ${bootstrapped}, so it may only rejoin a quorum"
+if [ -n "$(ls -A "${data}" 2>/dev/null)" ]; then
+  refuse "the directory holds an incomplete store ($(ls -A "${data}" | head -n 5 | tr '\n' ' ')); it is left as it is. Restore the store from a backup, or move these files aside so the monitor can rejoin the quorum"
+fi
+if ! ceph --conf /etc/ceph/ceph.conf --name client.admin --keyring "${KEYRING}" --connect-timeout "${JOIN_TIMEOUT}" \
+    mon getmap -o "${tmp}/monmap" >"${tmp}/getmap.log" 2>&1; then
+  why="$(grep -v '^[0-9-]*T[0-9:.+-]* ' "${tmp}/getmap.log" | tail -n 1)"
+  refuse "no quorum of the other monitors answered within ${JOIN_TIMEOUT}s (${why:-no answer}), so the store is not re-created: a new store would start an empty cluster under this FSID. If this was the only monitor, or a majority of the monitors lost their stores, restore ${HOST_PATH} on ${NODE_NAME} from a backup, or rebuild the monitor store from the OSDs (Ceph's procedure 'recovery using OSDs', ceph-objectstore-tool --op update-mon-db), then delete this pod"
+fi
+monmaptool --print "${tmp}/monmap" >"${tmp}/monmap.txt"
+if ! grep -q "^fsid ${FSID}\$" "${tmp}/monmap.txt"; then
+  refuse "the quorum that answered holds the monitor map of another cluster ($(grep '^fsid' "${tmp}/monmap.txt")); not joining it"
+fi
+if ! grep -q " mon\.${MON_NAME}\$" "${tmp}/monmap.txt"; then
+  refuse "the quorum's monitor map does not list monitor ${MON_NAME}; it was removed from the cluster, not joining"
+fi
+ceph-mon --mkfs -i "${MON_NAME}" --monmap "${tmp}/monmap" --keyring "${KEYRING}" --mon-data "${data}"
 chown -R ceph:ceph "${data}"
-rm -rf "${tmp}"
-echo "monitor ${MON_NAME}: created its store in ${data}"
+echo "monitor ${MON_NAME}: rebuilt its store in ${HOST_PATH} on ${NODE_NAME} from the quorum's monitor map; it syncs the rest from the quorum"
 `
+
+// MonBootstrapName is the ConfigMap recording that the cluster was
+// bootstrapped.
+func MonBootstrapName(cluster *cephv1.CephCluster) string {
+	return cluster.Name + "-mon-bootstrap"
+}
+
+// Keys of the bootstrap record.
+const (
+	// BootstrapKeyFSID is the FSID of the cluster that was bootstrapped:
+	// a record of another FSID does not apply.
+	BootstrapKeyFSID = "fsid"
+	// BootstrapKeyTime is when the bootstrap was recorded (RFC 3339).
+	BootstrapKeyTime = "bootstrapped"
+	// BootstrapKeyMonitors lists the monitors that ran with their stores
+	// when it was recorded.
+	BootstrapKeyMonitors = "monitors"
+)
+
+// MonBootstrap builds the record that the cluster was bootstrapped: written
+// once a majority of its monitors ran with their stores (so they formed a
+// quorum and hold the cluster's maps) and before any OSD is prepared. From
+// then on a monitor without a store is never created from scratch (see
+// monInitScript, which reads it through an optional volume). Like the
+// identity Secret it has no owner reference and survives the deletion of
+// the CephCluster under the default cleanup policy.
+func MonBootstrap(cluster *cephv1.CephCluster, fsid, when, monitors string) *corev1.ConfigMap {
+	immutable := true
+	return &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      MonBootstrapName(cluster),
+			Namespace: cluster.Namespace,
+			Labels:    Labels(cluster, ComponentMon),
+		},
+		Immutable: &immutable,
+		Data:      map[string]string{BootstrapKeyFSID: fsid, BootstrapKeyTime: when, BootstrapKeyMonitors: monitors},
+	}
+}
 
 // MonEndpointsName is the ConfigMap recording where the monitors run.
 func MonEndpointsName(cluster *cephv1.CephCluster) string {
@@ -48,7 +154,9 @@ func MonEndpointsName(cluster *cephv1.CephCluster) string {
 
 // MonEndpoints builds the ConfigMap that records the monitors' placement. It
 // is written once, when the cluster is bootstrapped, and is immutable: a
-// monitor's address is part of the cluster's monitor map.
+// monitor's address is part of the cluster's monitor map. It has no owner
+// reference: like the identity Secret it outlives a CephCluster deleted with
+// the default cleanup policy, and one created again adopts it.
 func MonEndpoints(cluster *cephv1.CephCluster, placement string) *corev1.ConfigMap {
 	immutable := true
 	return &corev1.ConfigMap{
@@ -74,15 +182,21 @@ func MgrName(cluster *cephv1.CephCluster) string {
 }
 
 // dataDir is the host directory of one daemon's state: per namespace,
-// cluster name and FSID, so two clusters sharing nodes never share state,
-// and a cluster created again under the same name (a new FSID) never starts
-// from the store of the one deleted before, whose data is kept.
+// cluster name and FSID, so two clusters sharing nodes never share state. A
+// CephCluster created again under the same name adopts the kept identity,
+// so the same FSID finds the same stores; a cluster with a new FSID never
+// starts from the store of another.
 func dataDir(cluster *cephv1.CephCluster, fsid, daemon string) string {
 	base := cluster.Spec.DataDirHostPath
 	if base == "" {
 		base = "/var/lib/ceph-operator"
 	}
 	return path.Join(base, cluster.Namespace, cluster.Name, fsid, daemon)
+}
+
+// MonDataDir is the host directory of monitor mon's store.
+func MonDataDir(cluster *cephv1.CephCluster, fsid, mon string) string {
+	return dataDir(cluster, fsid, "mon-"+mon)
 }
 
 // MonDeployment builds the Deployment of monitor mons[i]: pinned to its node,
@@ -103,6 +217,15 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 		initArgs = append(initArgs, "--addv", m.Name, m.AddrVec())
 	}
 	env := []corev1.EnvVar{{Name: "MON_NAME", Value: mon.Name}, {Name: "FSID", Value: fsid}}
+	initEnv := append(append([]corev1.EnvVar(nil), env...),
+		corev1.EnvVar{Name: "MON_DATA", Value: data},
+		corev1.EnvVar{Name: "HOST_PATH", Value: MonDataDir(cluster, fsid, mon.Name)},
+		corev1.EnvVar{Name: "NODE_NAME", Value: mon.Node},
+		corev1.EnvVar{Name: "BOOTSTRAP_DIR", Value: "/etc/ceph-bootstrap"},
+		corev1.EnvVar{Name: "KEYRING", Value: "/etc/ceph-keys/keyring"},
+		corev1.EnvVar{Name: "JOIN_TIMEOUT", Value: strconv.Itoa(MonJoinTimeoutSeconds)},
+		corev1.EnvVar{Name: "TERMINATION_LOG", Value: corev1.TerminationMessagePathDefault},
+	)
 	mounts := []corev1.VolumeMount{
 		{Name: "mon-data", MountPath: data},
 		{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
@@ -117,15 +240,16 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 		Affinity:                     pinnedTo(mon.Node),
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
 		InitContainers: []corev1.Container{{
-			Name:            "init-mon",
+			Name:            MonInitContainer,
 			Image:           cluster.Spec.Image,
 			ImagePullPolicy: images.PullPolicy,
 			Command:         []string{"/bin/sh"},
 			Args:            initArgs,
-			Env:             env,
-			VolumeMounts: append(mounts, corev1.VolumeMount{
-				Name: "mon-initial-keyring", MountPath: "/etc/ceph-keys", ReadOnly: true,
-			}),
+			Env:             initEnv,
+			VolumeMounts: append(mounts,
+				corev1.VolumeMount{Name: "mon-initial-keyring", MountPath: "/etc/ceph-keys", ReadOnly: true},
+				corev1.VolumeMount{Name: "mon-bootstrap", MountPath: "/etc/ceph-bootstrap", ReadOnly: true},
+			),
 		}},
 		Containers: []corev1.Container{{
 			Name:            "mon",
@@ -149,12 +273,18 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 		}},
 		Volumes: []corev1.Volume{
 			{Name: "mon-data", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{
-				Path: dataDir(cluster, fsid, "mon-"+mon.Name), Type: &dirOrCreate,
+				Path: MonDataDir(cluster, fsid, mon.Name), Type: &dirOrCreate,
 			}}},
 			cephConfVolume(cluster),
 			{Name: "mon-initial-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
 				Items:      []corev1.KeyToPath{{Key: SecretKeyMonInitialKeyring, Path: "keyring"}},
+			}}},
+			// Optional: it exists only once the cluster was bootstrapped,
+			// and a pod started before that reads an empty directory.
+			{Name: "mon-bootstrap", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+				LocalObjectReference: corev1.LocalObjectReference{Name: MonBootstrapName(cluster)},
+				Optional:             ptrTo(true),
 			}}},
 		},
 	}
@@ -195,9 +325,13 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 
 	pod := corev1.PodSpec{
 		ServiceAccountName: ReporterName(cluster),
-		Affinity:           nodeAffinity(cluster),
-		Tolerations:        cluster.Spec.Placement.Tolerations,
-		InitContainers:     []corev1.Container{copyBinaryContainer(images)},
+		// The reporter's API token is mounted into the reporter container
+		// only (a projected volume), never into ceph-mgr, whose modules
+		// run code that has no business with the Kubernetes API.
+		AutomountServiceAccountToken: ptrTo(false),
+		Affinity:                     nodeAffinity(cluster),
+		Tolerations:                  cluster.Spec.Placement.Tolerations,
+		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
 		Containers: []corev1.Container{
 			{
 				Name:            "mgr",
@@ -225,8 +359,18 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				Env: []corev1.EnvVar{
 					{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 				},
-				SecurityContext: &corev1.SecurityContext{ReadOnlyRootFilesystem: ptrTo(true), AllowPrivilegeEscalation: ptrTo(false)},
+				// It reads world-readable files only (its keyring, ceph.conf,
+				// the token) and writes to its own emptyDir.
+				SecurityContext: &corev1.SecurityContext{
+					RunAsUser:                ptrTo(CephUID),
+					RunAsGroup:               ptrTo(CephUID),
+					RunAsNonRoot:             ptrTo(true),
+					ReadOnlyRootFilesystem:   ptrTo(true),
+					AllowPrivilegeEscalation: ptrTo(false),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
 				VolumeMounts: []corev1.VolumeMount{
+					{Name: "reporter-token", MountPath: serviceAccountDir, ReadOnly: true},
 					{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
 					{Name: "reporter-keyring", MountPath: "/etc/ceph-reporter", ReadOnly: true},
 					{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
@@ -247,6 +391,7 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				Items:      []corev1.KeyToPath{{Key: SecretKeyReporterKeyring, Path: "keyring"}},
 			}}},
 			{Name: "reporter-tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			reporterTokenVolume(),
 		},
 	}
 	return &appsv1.Deployment{
@@ -259,6 +404,40 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
+}
+
+// CephUID is the uid and gid the health reporter runs as: those of the ceph
+// user of the Ceph project's container images (quay.io/ceph/ceph, built
+// from the project's RPM packages, which fix ceph at 167). Debian's packages
+// create ceph as 64045; there the reporter runs as 167 without a name, which
+// changes nothing for it: it is not root, and needs only world-readable
+// files and its own emptyDir.
+const CephUID int64 = 167
+
+// serviceAccountDir is where client-go looks for the in-cluster token.
+const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// reporterTokenExpiry is the lifetime of the reporter's token; the kubelet
+// renews it at 80% and client-go rereads the file.
+const reporterTokenExpiry = int64(3607)
+
+// reporterTokenVolume is the projected volume with what an automounted
+// service-account token provides (token, the cluster's CA, the namespace),
+// mounted into the reporter container alone.
+func reporterTokenVolume() corev1.Volume {
+	return corev1.Volume{Name: "reporter-token", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		DefaultMode: ptrTo(int32(0o444)),
+		Sources: []corev1.VolumeProjection{
+			{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptrTo(reporterTokenExpiry)}},
+			{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "kube-root-ca.crt"},
+				Items:                []corev1.KeyToPath{{Key: "ca.crt", Path: "ca.crt"}},
+			}},
+			{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{
+				Path: "namespace", FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "metadata.namespace"},
+			}}}},
+		},
+	}}}
 }
 
 // ReporterServiceAccount builds the health reporter's ServiceAccount.

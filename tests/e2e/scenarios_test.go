@@ -32,7 +32,9 @@ import (
 // TestSeedScenario: three nodes with a mix of disks become OSDs; a fourth
 // node joins and its disks become OSDs; a disk hot-added to a running node
 // becomes an OSD. Then the cluster is deleted with the default cleanup
-// policy: every object the operator made goes, and no disk is written.
+// policy: every object the operator made goes except the cluster's kept
+// state (identity, monitor placement, bootstrap record), and no disk is
+// written.
 func TestSeedScenario(t *testing.T) {
 	ctx := context.Background()
 	start := time.Now()
@@ -63,13 +65,30 @@ func TestSeedScenario(t *testing.T) {
 	// and compare.
 	before := deviceSums(t, h)
 	deleteCluster(t, cluster)
+	kept := map[string]bool{}
+	for _, k := range resources.KeptState(cluster) {
+		kept[k.Name] = true
+	}
 	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}} {
 		if err := cp.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels(map[string]string{resources.ManagedByLabel: resources.ManagedByValue})); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(mustItems(t, list)); n != 0 {
-			t.Errorf("%T: %d objects left after deletion", list, n)
+		var left []string
+		for _, o := range mustItems(t, list) {
+			obj := o.(client.Object)
+			if !kept[obj.GetName()] {
+				left = append(left, obj.GetName())
+			}
+			delete(kept, obj.GetName())
 		}
+		if len(left) != 0 {
+			t.Errorf("%T: %d objects left after deletion: %v", list, len(left), left)
+		}
+	}
+	// The cluster's identity, monitor placement and bootstrap record are
+	// kept for a CephCluster created again (default cleanup policy).
+	if len(kept) != 0 {
+		t.Errorf("the cluster's kept state is gone: %v", kept)
 	}
 	after := deviceSums(t, h)
 	for dev, sum := range before {

@@ -1,0 +1,279 @@
+package resources
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
+
+// fakeTools are stand-ins for the Ceph tools the monitor's init script
+// calls. Each logs its arguments to $TOOL_LOG. The fake ceph answers
+// `mon getmap` as $FAKE_QUORUM says: "none" (no quorum: it fails as the
+// real tool does after its connect timeout), or the text of the monitor map
+// to write (which the fake monmaptool --print shows).
+var fakeTools = map[string]string{
+	"monmaptool": `#!/bin/sh
+echo "monmaptool $*" >>"$TOOL_LOG"
+case "$1" in
+--print) cat "$2" ;;
+--create) for last; do :; done; echo "fsid $3" >"$last" ;;
+esac
+`,
+	"ceph-mon": `#!/bin/sh
+echo "ceph-mon $*" >>"$TOOL_LOG"
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--mon-data" ]; then mkdir -p "$2"; echo rocksdb >"$2/kv_backend"; fi
+  shift
+done
+`,
+	"ceph": `#!/bin/sh
+echo "ceph $*" >>"$TOOL_LOG"
+if [ "$FAKE_QUORUM" = none ]; then
+  echo "2026-11-29T15:00:00.000+0000 7f0000000000  0 monclient(hunting): authenticate timed out after 30" >&2
+  echo "[errno 110] RADOS timed out (error connecting to the cluster)" >&2
+  exit 1
+fi
+while [ $# -gt 0 ]; do
+  if [ "$1" = "-o" ]; then printf '%s\n' "$FAKE_QUORUM" >"$2"; fi
+  shift
+done
+`,
+	"chown": `#!/bin/sh
+echo "chown $*" >>"$TOOL_LOG"
+`,
+}
+
+// initRun is one run of the monitor init script.
+type initRun struct {
+	dir, data, termLog, toolLog string
+	exit                        int
+	output                      string
+}
+
+func (r initRun) tools() string {
+	b, _ := os.ReadFile(r.toolLog)
+	return string(b)
+}
+
+func (r initRun) termination() string {
+	b, _ := os.ReadFile(r.termLog)
+	return string(b)
+}
+
+// runMonInit runs the init container of monitor c's Deployment as built by
+// MonDeployment, with its command, arguments and environment, against the
+// fake tools and temporary directories. prepare may fill them first.
+func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data string)) initRun {
+	t.Helper()
+	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 2)
+	ic := dep.Spec.Template.Spec.InitContainers[0]
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, script := range fakeTools {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := initRun{dir: dir, data: filepath.Join(dir, "mon-c"), termLog: filepath.Join(dir, "termination-log"), toolLog: filepath.Join(dir, "tools.log")}
+	if err := os.MkdirAll(r.data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bootstrapDir := filepath.Join(dir, "bootstrap")
+	if err := os.MkdirAll(bootstrapDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if bootstrapFSID != "" {
+		rec := MonBootstrap(testCluster(), bootstrapFSID, "2026-11-29T12:00:00Z", "a,b")
+		for k, v := range rec.Data {
+			if err := os.WriteFile(filepath.Join(bootstrapDir, k), []byte(v), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if prepare != nil {
+		prepare(r.data)
+	}
+	override := map[string]string{
+		"MON_DATA": r.data, "BOOTSTRAP_DIR": bootstrapDir, "KEYRING": filepath.Join(dir, "keyring"),
+		"TERMINATION_LOG": r.termLog, "JOIN_TIMEOUT": "1",
+	}
+	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "TOOL_LOG=" + r.toolLog, "FAKE_QUORUM=" + quorum}
+	for _, e := range ic.Env {
+		v := e.Value
+		if o, ok := override[e.Name]; ok {
+			v = o
+		}
+		env = append(env, e.Name+"="+v)
+	}
+	cmd := exec.Command(ic.Command[0], ic.Args...)
+	cmd.Env = env
+	out, err := cmd.CombinedOutput()
+	r.output = string(out)
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func storeCreated(r initRun) bool {
+	_, err := os.Stat(filepath.Join(r.data, "kv_backend"))
+	return err == nil
+}
+
+func TestMonInitBeforeBootstrapCreatesTheStore(t *testing.T) {
+	for name, record := range map[string]string{"no record": "", "record of another FSID": "99999999-8888-4777-8666-555555555555"} {
+		t.Run(name, func(t *testing.T) {
+			r := runMonInit(t, record, "none", nil)
+			if r.exit != 0 || !storeCreated(r) {
+				t.Fatalf("exit %d, store created %v\n%s", r.exit, storeCreated(r), r.output)
+			}
+			tools := r.tools()
+			if !strings.Contains(tools, "monmaptool --create --fsid "+testFSID+" --addv a [v2:10.0.0.1:3300,v1:10.0.0.1:6789] --addv b") ||
+				!strings.Contains(tools, "ceph-mon --mkfs -i c") || strings.Contains(tools, "getmap") {
+				t.Errorf("tools called:\n%s", tools)
+			}
+		})
+	}
+}
+
+func TestMonInitLeavesAnExistingStore(t *testing.T) {
+	r := runMonInit(t, testFSID, "none", func(data string) {
+		if err := os.WriteFile(filepath.Join(data, "kv_backend"), []byte("rocksdb\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if r.exit != 0 || r.tools() != "" {
+		t.Errorf("exit %d, tools called %q\n%s", r.exit, r.tools(), r.output)
+	}
+}
+
+// TestMonInitAfterBootstrapWithoutQuorumCreatesNothing is the loss of the
+// only monitor's store (or of a majority's): the store is not made again.
+func TestMonInitAfterBootstrapWithoutQuorumCreatesNothing(t *testing.T) {
+	r := runMonInit(t, testFSID, "none", nil)
+	if r.exit != MonStoreMissingExitCode {
+		t.Errorf("exit %d, want %d\n%s", r.exit, MonStoreMissingExitCode, r.output)
+	}
+	if storeCreated(r) || strings.Contains(r.tools(), "ceph-mon") || strings.Contains(r.tools(), "--create") {
+		t.Errorf("a store was created after bootstrap without a quorum; tools:\n%s", r.tools())
+	}
+	if entries, _ := os.ReadDir(r.data); len(entries) != 0 {
+		t.Errorf("the store directory is not left empty: %v", entries)
+	}
+	msg := r.termination()
+	for _, want := range []string{MonStoreMissingPrefix, "monitor c on node node-a", "/var/lib/ceph-operator/storage/ceph/" + testFSID + "/mon-c",
+		"RADOS timed out", "restore", "from a backup", "OSDs"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("termination message lacks %q:\n%s", want, msg)
+		}
+	}
+	if !strings.HasPrefix(msg, MonStoreMissingPrefix) || len(msg) > 4096 {
+		t.Errorf("termination message does not start with %q or exceeds 4096 bytes: %d", MonStoreMissingPrefix, len(msg))
+	}
+	if strings.Contains(msg, "7f0000000000") {
+		t.Errorf("termination message carries a log line's timestamp: %s", msg)
+	}
+}
+
+func TestMonInitAfterBootstrapJoinsTheQuorum(t *testing.T) {
+	monmap := "epoch 3\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] mon.a\n1: [v2:10.0.0.2:3300/0,v1:10.0.0.2:6789/0] mon.b\n2: [v2:10.0.0.1:3301/0,v1:10.0.0.1:6790/0] mon.c"
+	r := runMonInit(t, testFSID, monmap, nil)
+	if r.exit != 0 || !storeCreated(r) {
+		t.Fatalf("exit %d, store created %v\n%s", r.exit, storeCreated(r), r.output)
+	}
+	tools := r.tools()
+	if !strings.Contains(tools, "ceph --conf /etc/ceph/ceph.conf --name client.admin") || !strings.Contains(tools, "mon getmap -o") ||
+		strings.Contains(tools, "--create") || !strings.Contains(tools, "ceph-mon --mkfs -i c --monmap") {
+		t.Errorf("tools called:\n%s", tools)
+	}
+}
+
+func TestMonInitAfterBootstrapRefusesAWrongMap(t *testing.T) {
+	for name, monmap := range map[string]string{
+		"another cluster": "epoch 3\nfsid 99999999-8888-4777-8666-555555555555\n2: [v2:10.0.0.1:3301/0] mon.c",
+		"monitor removed": "epoch 4\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0] mon.a\n1: [v2:10.0.0.2:3300/0] mon.cc",
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runMonInit(t, testFSID, monmap, nil)
+			if r.exit != MonStoreMissingExitCode || storeCreated(r) || strings.Contains(r.tools(), "ceph-mon") {
+				t.Errorf("exit %d, store created %v; tools:\n%s\n%s", r.exit, storeCreated(r), r.tools(), r.output)
+			}
+			if !strings.HasPrefix(r.termination(), MonStoreMissingPrefix) {
+				t.Errorf("termination message %q", r.termination())
+			}
+		})
+	}
+}
+
+func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
+	r := runMonInit(t, testFSID, "epoch 1\nfsid "+testFSID+"\n2: [v2:10.0.0.1:3301/0] mon.c", func(data string) {
+		if err := os.MkdirAll(filepath.Join(data, "store.db"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if r.exit != MonStoreMissingExitCode || r.tools() != "" {
+		t.Errorf("exit %d; tools:\n%s\n%s", r.exit, r.tools(), r.output)
+	}
+	if !strings.Contains(r.termination(), "incomplete store (store.db") {
+		t.Errorf("termination message %q", r.termination())
+	}
+	if _, err := os.Stat(filepath.Join(r.data, "store.db")); err != nil {
+		t.Errorf("the incomplete store was touched: %v", err)
+	}
+}
+
+// TestReporterTokenOnlyInReporter checks that the manager's pod mounts the
+// API token into the reporter container alone, and that the reporter runs
+// as the ceph user, not root.
+func TestReporterTokenOnlyInReporter(t *testing.T) {
+	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}).Spec.Template.Spec
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the pod automounts the service-account token into every container")
+	}
+	var tokenVolume string
+	for _, v := range pod.Volumes {
+		if v.Projected != nil {
+			for _, src := range v.Projected.Sources {
+				if src.ServiceAccountToken != nil {
+					tokenVolume = v.Name
+				}
+			}
+		}
+	}
+	if tokenVolume == "" {
+		t.Fatal("no projected token volume")
+	}
+	for _, c := range append(append([]corev1.Container(nil), pod.InitContainers...), pod.Containers...) {
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			if m.Name == tokenVolume || m.MountPath == serviceAccountDir {
+				mounted = true
+			}
+		}
+		if mounted != (c.Name == "reporter") {
+			t.Errorf("container %s: token mounted = %v", c.Name, mounted)
+		}
+		if c.Name == "reporter" {
+			sc := c.SecurityContext
+			if sc == nil || sc.RunAsUser == nil || *sc.RunAsUser == 0 || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot ||
+				sc.RunAsGroup == nil || *sc.RunAsGroup == 0 {
+				t.Errorf("reporter security context %+v: not the ceph user", sc)
+			}
+		}
+	}
+}
+
+func TestMonBootstrapGolden(t *testing.T) {
+	golden(t, "mon-bootstrap", MonBootstrap(testCluster(), testFSID, "2026-11-29T12:00:00Z", "a,b"))
+}

@@ -1,0 +1,319 @@
+package realceph
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/tests/realnode"
+)
+
+// toolsPodName is the pod the test runs Ceph's command-line tools in.
+const toolsPodName = "ceph-test-tools"
+
+// tools is a pod with the Ceph image, the cluster's ceph.conf and the admin
+// and reporter keyrings, in which the test runs ceph and rados.
+type tools struct {
+	t       *testing.T
+	cluster *realnode.Cluster
+}
+
+// startTools creates the tools pod for cc and waits until it runs. It must
+// be removed (stop) before cc is deleted: its ceph.conf goes with cc.
+func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1.CephCluster) *tools {
+	t.Helper()
+	never := corev1.PullNever
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace},
+		Spec: corev1.PodSpec{
+			HostNetwork:                   true,
+			AutomountServiceAccountToken:  ptrTo(false),
+			TerminationGracePeriodSeconds: ptrTo(int64(1)),
+			Containers: []corev1.Container{{
+				Name: "tools", Image: cc.Spec.Image, ImagePullPolicy: never,
+				Command: []string{"sleep", "infinity"},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "conf", MountPath: "/etc/ceph", ReadOnly: true},
+					{Name: "admin", MountPath: "/etc/ceph-admin", ReadOnly: true},
+					{Name: "reporter", MountPath: "/etc/ceph-reporter", ReadOnly: true},
+				},
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+					LocalObjectReference: corev1.LocalObjectReference{Name: resources.ConfigMapName(cc)}}}},
+				{Name: "admin", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
+					Items: []corev1.KeyToPath{{Key: resources.SecretKeyAdminKeyring, Path: "keyring"}}}}},
+				{Name: "reporter", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
+					Items: []corev1.KeyToPath{{Key: resources.SecretKeyReporterKeyring, Path: "keyring"}}}}},
+			},
+		},
+	}
+	if err := c.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	tl := &tools{t: t, cluster: cluster}
+	t.Cleanup(func() { tl.stop(c) })
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the tools pod to run", func() error {
+		got := &corev1.Pod{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), got); err != nil {
+			return err
+		}
+		if got.Status.Phase != corev1.PodRunning {
+			return fmt.Errorf("tools pod: %s", realnode.PodSummary([]corev1.Pod{*got}))
+		}
+		return nil
+	})
+	return tl
+}
+
+// stop deletes the tools pod and waits until it is gone.
+func (tl *tools) stop(c client.Client) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace}}
+	if err := c.Delete(ctx, pod); apierrors.IsNotFound(err) {
+		return
+	}
+	for ctx.Err() == nil {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(pod), &corev1.Pod{}); apierrors.IsNotFound(err) {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// run runs a command in the tools pod with stdin and returns its standard
+// output, and its standard error in the error.
+func (tl *tools) run(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := append([]string{"exec", "-i", "-n", namespace, toolsPodName, "-c", "tools", "--"}, args...)
+	var stdout, stderr bytes.Buffer
+	k := kubectlCmd(ctx, tl.cluster, cmd...)
+	k.Stdin = bytes.NewReader(stdin)
+	k.Stdout, k.Stderr = &stdout, &stderr
+	if err := k.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// admin runs the ceph tool as client.admin.
+func (tl *tools) admin(ctx context.Context, args ...string) string {
+	tl.t.Helper()
+	out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "60"}, args...)...)
+	if err != nil {
+		tl.t.Fatal(err)
+	}
+	return string(out)
+}
+
+// testObjects are the objects written before the deletion, by name.
+type testObjects map[string][]byte
+
+// writeData creates a pool replicated over the OSDs of the one host (a
+// CRUSH rule with failure domain osd, so its placement groups become clean
+// with three copies on one host) and writes objects of random content.
+func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
+	tl.admin(ctx, "osd", "crush", "rule", "create-replicated", "idtest-osd", "default", "osd")
+	tl.admin(ctx, "osd", "pool", "create", "idtest", "8", "8", "replicated", "idtest-osd")
+	tl.admin(ctx, "osd", "pool", "application", "enable", "idtest", "rados")
+	// Every pool (the manager creates device_health_metrics) on that rule,
+	// so that the one-host cluster can be HEALTH_OK.
+	for _, pool := range strings.Fields(tl.admin(ctx, "osd", "pool", "ls")) {
+		tl.admin(ctx, "osd", "pool", "set", pool, "crush_rule", "idtest-osd")
+	}
+	objs := testObjects{}
+	for i := range 16 {
+		data := make([]byte, 64<<10+i)
+		if _, err := rand.Read(data); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("obj-%02d", i)
+		if _, err := tl.run(ctx, data, "timeout", "120", "rados", "--keyring", "/etc/ceph-admin/keyring", "-p", "idtest", "put", name, "-"); err != nil {
+			t.Fatal(err)
+		}
+		objs[name] = data
+	}
+	return objs
+}
+
+// waitHealthy waits until the CephCluster's CephHealthy condition is True:
+// Ceph's own report, of this FSID, recent and healthy.
+func waitHealthy(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, when string) {
+	start := time.Now()
+	var got *cephv1.CephCluster
+	realnode.WaitFor(t, ctx, 10*time.Minute, "CephHealthy "+when, func() error {
+		got = &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephHealthy); h == nil || h.Status != metav1.ConditionTrue {
+			return fmt.Errorf("CephHealthy = %+v", h)
+		}
+		return nil
+	})
+	t.Logf("FIGURE CephHealthy %s after %.1fs: %s, checks %s", when, time.Since(start).Seconds(), got.Status.Ceph.Health, checkList(got.Status.Ceph))
+}
+
+// readBack reads every object and compares it with what was written.
+func readBack(ctx context.Context, tl *tools, objs testObjects) error {
+	for name, want := range objs {
+		got, err := tl.run(ctx, nil, "timeout", "60", "rados", "--keyring", "/etc/ceph-admin/keyring", "-p", "idtest", "get", name, "-")
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(got, want) {
+			return fmt.Errorf("object %s: read %d bytes that differ from the %d written", name, len(got), len(want))
+		}
+	}
+	return nil
+}
+
+// checkReporter proves the reporter's narrowed cephx capability on real
+// Ceph: `ceph status --format json` works with it, reading anything else is
+// refused. It also checks that the reporter runs as the ceph uid and that
+// only its container has the API token.
+func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, tl *tools) {
+	reporter := []string{"timeout", "60", "ceph", "--id", resources.ReporterID, "--keyring", "/etc/ceph-reporter/keyring", "--connect-timeout", "30"}
+	out, err := tl.run(ctx, nil, append(reporter, "status", "--format", "json")...)
+	if err != nil || !strings.Contains(string(out), `"fsid"`) {
+		t.Errorf("ceph status as client.reporter (caps mon %q): %v %s", resources.ReporterMonCap, err, out)
+	} else {
+		t.Logf("ceph status as client.reporter with mon %q: %d bytes of JSON", resources.ReporterMonCap, len(out))
+	}
+	for _, denied := range [][]string{{"config-key", "ls"}, {"auth", "ls"}, {"osd", "dump"}, {"mon", "dump"}, {"osd", "pool", "create", "x", "8"}} {
+		out, err := tl.run(ctx, nil, append(reporter, denied...)...)
+		switch {
+		case err == nil:
+			t.Errorf("client.reporter may run 'ceph %s': %s", strings.Join(denied, " "), out)
+		case !strings.Contains(err.Error(), "EACCES"):
+			t.Errorf("'ceph %s' as client.reporter failed, but not for want of a capability: %v", strings.Join(denied, " "), err)
+		default:
+			t.Logf("client.reporter refused 'ceph %s': EACCES", strings.Join(denied, " "))
+		}
+	}
+
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMgr}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("manager pod: %v (%d pods)", err, len(pods.Items))
+	}
+	mgr := pods.Items[0].Name
+	id, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "id")
+	t.Logf("reporter container: id = %s", strings.TrimSpace(string(id)))
+	if err != nil || !strings.HasPrefix(string(id), fmt.Sprintf("uid=%d", resources.CephUID)) {
+		t.Errorf("reporter container id: %v %s", err, id)
+	}
+	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err != nil || !strings.Contains(string(out), "token") {
+		t.Errorf("reporter container has no token: %v %s", err, out)
+	}
+	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "mgr", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err == nil {
+		t.Errorf("the ceph-mgr container sees the reporter's token: %s", out)
+	}
+}
+
+// keptState checks that the cluster's kept state is there and returns the
+// identity Secret's FSID.
+func keptState(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster) string {
+	t.Helper()
+	var fsid string
+	for _, k := range resources.KeptState(cc) {
+		var obj client.Object = &corev1.ConfigMap{}
+		if k.Kind == "Secret" {
+			obj = &corev1.Secret{}
+		}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: k.Name}, obj); err != nil {
+			t.Fatalf("%s %s after deletion: %v", k.Kind, k.Name, err)
+		}
+		if len(obj.GetOwnerReferences()) != 0 {
+			t.Errorf("%s %s has owner references %v", k.Kind, k.Name, obj.GetOwnerReferences())
+		}
+		if s, ok := obj.(*corev1.Secret); ok {
+			fsid = string(s.Data[resources.SecretKeyFSID])
+		}
+	}
+	return fsid
+}
+
+// daemonsGone checks that no monitor, manager or OSD pod is left.
+func daemonsGone(ctx context.Context, c client.Client) error {
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ManagedByLabel: resources.ManagedByValue}); err != nil {
+		return err
+	}
+	if len(pods.Items) > 0 {
+		return fmt.Errorf("pods left: %s", realnode.PodSummary(pods.Items))
+	}
+	return nil
+}
+
+// monStore is the host directory of monitor a's store.
+func monStore(fsid string) string {
+	return filepath.Join(dataDir, namespace, "ceph", fsid, "mon-a")
+}
+
+// loseMonStore removes the only monitor's store on the host and deletes its
+// pod: the new pod must not create a store, and the cluster must say so.
+func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, node, fsid string) {
+	store := monStore(fsid)
+	entries, err := os.ReadDir(store)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("monitor store %s: %v (%d entries)", store, err, len(entries))
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(store, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lost := time.Now()
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMon}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range pods.Items {
+		if err := c.Delete(ctx, &pods.Items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var cond *metav1.Condition
+	realnode.WaitFor(t, ctx, 5*time.Minute, "MonitorStoreMissing", func() error {
+		got := &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionMonitorStoreMissing)
+		if cond == nil || cond.Status != metav1.ConditionTrue {
+			var pods corev1.PodList
+			_ = c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMon})
+			return fmt.Errorf("no MonitorStoreMissing yet; monitor pods: %s", realnode.PodSummary(pods.Items))
+		}
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
+			return fmt.Errorf("Ready = %+v", r)
+		}
+		return nil
+	})
+	t.Logf("FIGURE store removed -> MonitorStoreMissing: %.1fs", time.Since(lost).Seconds())
+	t.Logf("MonitorStoreMissing: %s", cond.Message)
+	for _, want := range []string{"node " + node, store, "backup", "update-mon-db"} {
+		if !strings.Contains(cond.Message, want) {
+			t.Errorf("MonitorStoreMissing does not name %q", want)
+		}
+	}
+	if entries, err := os.ReadDir(store); err != nil || len(entries) != 0 {
+		t.Errorf("monitor store %s was re-created: %v %v", store, entries, err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
