@@ -109,6 +109,9 @@ type disruption struct {
 	// logged creating after the thaw.
 	frozen, exitAfterThaw time.Duration
 	deposedJobs           int
+	// deposedLines counts the reconcilers' log lines after the thaw: work
+	// the deposed leader did before it noticed.
+	deposedLines int
 }
 
 func TestLeaderChaos(t *testing.T) {
@@ -118,6 +121,7 @@ func TestLeaderChaos(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
 		t.Skip("bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
 	}
+	testenv.SetupLogging()
 	s := readSettings(t)
 	rng := rand.New(rand.NewPCG(s.seed, s.seed))
 	logf("seed %d (CHAOS_SEED=%d repeats this run's choices): %d nodes, %d SIGKILLs, %d SIGSTOPs", s.seed, s.seed, s.nodes, s.kills, s.freezes)
@@ -247,12 +251,14 @@ func TestLeaderChaos(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		for j := rng.IntN(3); j > 0; j-- {
+		for j := 1 + rng.IntN(4); j > 0; j-- {
 			if err := w.hotPlug(); err != nil {
 				t.Fatal(err)
 			}
 		}
-		d := disruption{n: i + 1, kind: kind, delay: time.Duration(rng.Int64N(int64(3 * time.Second))), nodes: w.nodes, osds: w.osds}
+		// Short enough that the disruption usually lands while the wave
+		// is being prepared (the table shows the work in flight).
+		d := disruption{n: i + 1, kind: kind, delay: time.Duration(rng.Int64N(int64(1500 * time.Millisecond))), nodes: w.nodes, osds: w.osds}
 		sleep(ctx, d.delay)
 		leader, err := reps.waitLeader(ctx, nil, takeoverTimeout)
 		if err != nil {
@@ -274,7 +280,7 @@ func TestLeaderChaos(t *testing.T) {
 			}
 			d.takeover, d.successor = time.Since(at), next.name
 		case "SIGSTOP":
-			if err := freeze(ctx, t, admin, reps, leader, rng, at, &d); err != nil {
+			if err := freeze(ctx, t, admin, reps, leader, w, at, &d); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -289,9 +295,10 @@ func TestLeaderChaos(t *testing.T) {
 }
 
 // freeze stops the leader with SIGSTOP until another replica holds the
-// Lease, lets it run again after a random moment, and waits for it to exit
-// as a deposed leader must.
-func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replicas, leader *replica, rng *rand.Rand, at time.Time, d *disruption) error {
+// Lease, plugs a few disks meanwhile, so the thawed leader wakes to work
+// its cache has not seen yet, lets it run again after a random moment, and
+// waits for it to exit as a deposed leader must.
+func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replicas, leader *replica, w *workload, at time.Time, d *disruption) error {
 	holder, err := leaseHolder(ctx, admin)
 	if err != nil {
 		return err
@@ -313,7 +320,13 @@ func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replic
 		}
 		return err
 	})
-	sleep(ctx, time.Duration(rng.Int64N(int64(2*time.Second))))
+	for j := 1 + w.rng.IntN(3); j > 0; j-- {
+		if err := w.hotPlug(); err != nil {
+			return err
+		}
+	}
+	d.osds = w.osds
+	sleep(ctx, time.Duration(w.rng.Int64N(int64(2*time.Second))))
 	thawLog := leader.proc.LogSize()
 	if err := reps.signal(leader, syscall.SIGCONT); err != nil {
 		return err
@@ -330,6 +343,7 @@ func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replic
 	}
 	raw, _ := leader.proc.LogSince(thawLog)
 	d.deposedJobs = strings.Count(string(raw), "Created prepare Job")
+	d.deposedLines = strings.Count(string(raw), `"reconcileID"`)
 	return nil
 }
 
@@ -399,11 +413,15 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 		s.seed, s.nodes, s.kills, s.freezes, leaseDuration, renewDeadline, retryPeriod)
 	fmt.Fprintf(&b, "%3s %-7s %8s %6s %5s %5s %9s %7s %-11s %9s %9s %8s %9s %7s\n",
 		"#", "signal", "at", "delay", "nodes", "osds", "jobs/dsk", "missing", "leader->new", "takeover", "converged", "frozen", "exit", "deposed")
+	landed := 0
 	var kill, stop []time.Duration
 	for _, d := range table {
+		if d.jobs > 0 || d.missing > 0 {
+			landed++
+		}
 		frozen, exit, deposed := "-", "-", "-"
 		if d.kind == "SIGSTOP" {
-			frozen, exit, deposed = secs(d.frozen), secs(d.exitAfterThaw), strconv.Itoa(d.deposedJobs)
+			frozen, exit, deposed = secs(d.frozen), secs(d.exitAfterThaw), fmt.Sprintf("%d/%d", d.deposedJobs, d.deposedLines)
 			if d.exitAfterThaw < 0 {
 				exit = "no"
 			}
@@ -415,6 +433,9 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 			d.n, d.kind, secs(d.at), secs(d.delay), d.nodes, d.osds, fmt.Sprintf("%d/%d", d.jobs, d.jobDisks), d.missing,
 			d.leader+"->"+d.successor, secs(d.takeover), secs(d.converged), frozen, exit, deposed)
 	}
+	fmt.Fprintf(&b, "jobs/dsk: prepare Jobs present and their disks, missing: blank disks without an OSD Deployment, at the disruption;\n"+
+		"exit: how long a thawed leader ran on before exiting; deposed: prepare Jobs it created / reconciler log lines it wrote meanwhile\n")
+	fmt.Fprintf(&b, "disruptions that landed with provisioning under way: %d of %d\n", landed, len(table))
 	fmt.Fprintf(&b, "convergence after SIGKILL: %s; after SIGSTOP: %s\n", spread(kill), spread(stop))
 	fmt.Fprintf(&b, "prepare Jobs created: %d; OSD Deployments created: %d\n", v.jobs, v.deployments)
 	fmt.Fprintf(&b, "disks with a second prepare Job while an earlier one was present: %d\n", len(v.secondJobWhilePresent))
