@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -24,6 +25,8 @@ import (
 // every one ever created, by UID, with the disks it covers.
 type recorder struct {
 	mu sync.Mutex
+	// began is when the watches started; times in messages count from it.
+	began time.Time
 	// jobs and deployments are every object seen, present or gone.
 	jobs        map[types.UID]*jobRecord
 	deployments map[types.UID]*deploymentRecord
@@ -45,6 +48,21 @@ type jobRecord struct {
 	created    time.Time
 	// gone is when the API server reported it deleted; zero while present.
 	gone time.Time
+	// outcome is Complete or Failed once the Job finished.
+	outcome string
+}
+
+// describe names a Job and its life for the table.
+func (j *jobRecord) describe(uid types.UID, began time.Time) string {
+	gone := "present"
+	if !j.gone.IsZero() {
+		gone = fmt.Sprintf("gone at %.1fs", j.gone.Sub(began).Seconds())
+	}
+	outcome := j.outcome
+	if outcome == "" {
+		outcome = "unfinished"
+	}
+	return fmt.Sprintf("%s (uid %.8s, created at %.1fs, %s, %s)", j.name, uid, j.created.Sub(began).Seconds(), outcome, gone)
 }
 
 type deploymentRecord struct {
@@ -54,7 +72,8 @@ type deploymentRecord struct {
 
 func newRecorder() *recorder {
 	return &recorder{
-		jobs: map[types.UID]*jobRecord{}, deployments: map[types.UID]*deploymentRecord{},
+		began: time.Now(),
+		jobs:  map[types.UID]*jobRecord{}, deployments: map[types.UID]*deploymentRecord{},
 		liveJobs: map[string]map[types.UID]bool{}, overlaps: map[string]string{}, nodeOverlaps: map[string]string{},
 		osdsByDisk: map[string]map[types.UID]bool{}, osdsByID: map[string]map[types.UID]bool{},
 	}
@@ -113,10 +132,21 @@ func (r *recorder) jobSeen(o any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, seen := r.jobs[job.UID]; seen {
+	outcome := ""
+	for _, c := range job.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
+			outcome = string(c.Type)
+		}
+	}
+	if rec, seen := r.jobs[job.UID]; seen {
+		if outcome != "" {
+			rec.outcome = outcome
+		}
 		return
 	}
-	rec := &jobRecord{name: job.Name, node: job.Annotations[resources.NodeAnnotation], created: job.CreationTimestamp.Time}
+	// The API server's creation time has whole seconds; the watch's is
+	// finer and late by the watch's delay only.
+	rec := &jobRecord{name: job.Name, node: job.Annotations[resources.NodeAnnotation], created: time.Now(), outcome: outcome}
 	var devices []resources.PrepareDevice
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
 		for _, d := range devices {
@@ -137,7 +167,7 @@ func (r *recorder) jobSeen(o any) {
 	for _, d := range rec.disks {
 		for uid := range r.liveJobs[d] {
 			if _, dup := r.overlaps[d]; !dup {
-				r.overlaps[d] = fmt.Sprintf("Job %s created while Job %s was present", rec.name, r.jobs[uid].name)
+				r.overlaps[d] = fmt.Sprintf("Job %s created while Job %s was present", rec.describe(job.UID, r.began), r.jobs[uid].describe(uid, r.began))
 			}
 		}
 		addUID(r.liveJobs, d, job.UID)
@@ -247,9 +277,9 @@ func (r *recorder) verdict() verdict {
 		v.secondJobWhilePresent = append(v.secondJobWhilePresent, d+": "+what)
 	}
 	perDisk := map[string][]string{}
-	for _, rec := range r.jobs {
+	for uid, rec := range r.jobs {
 		for _, d := range rec.disks {
-			perDisk[d] = append(perDisk[d], rec.name)
+			perDisk[d] = append(perDisk[d], rec.describe(uid, r.began))
 		}
 	}
 	for d, names := range perDisk {
