@@ -90,8 +90,8 @@ func readSettings(t *testing.T) settings {
 type disruption struct {
 	n    int
 	kind string
-	// at is when it happened, from the start of provisioning; delay is the
-	// random wait after the wave of work before it.
+	// at is when it happened, from the start of the test's watches;
+	// delay is the random wait after the wave of work before it.
 	at, delay time.Duration
 	// nodes and osds are the simulated nodes and the blank disks so far.
 	nodes, osds int
@@ -230,8 +230,7 @@ func TestLeaderChaos(t *testing.T) {
 		}
 		return nil
 	})
-	provisioning := time.Now()
-	logf("%d nodes with %d blank disks; provisioning under way %s after the start", w.nodes, w.osds, secs(provisioning.Sub(began)))
+	logf("%d nodes with %d blank disks; provisioning under way %s after the start", w.nodes, w.osds, secs(time.Since(began)))
 
 	kinds := make([]string, 0, s.kills+s.freezes)
 	for i := 0; i < s.kills; i++ {
@@ -268,7 +267,7 @@ func TestLeaderChaos(t *testing.T) {
 		d.jobs, d.jobDisks = rec.inFlight()
 		d.missing = w.osds - rec.osdDisks()
 		at := time.Now()
-		d.at = at.Sub(provisioning)
+		d.at = at.Sub(rec.began)
 		switch kind {
 		case "SIGKILL":
 			if err := reps.signal(leader, syscall.SIGKILL); err != nil {
@@ -434,6 +433,7 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 			d.leader+"->"+d.successor, secs(d.takeover), secs(d.converged), frozen, exit, deposed)
 	}
 	fmt.Fprintf(&b, "jobs/dsk: prepare Jobs present and their disks, missing: blank disks without an OSD Deployment, at the disruption;\n"+
+		"at: since the test's watches started (the times in the findings below count from there too);\n"+
 		"exit: how long a thawed leader ran on before exiting; deposed: prepare Jobs it created / reconciler log lines it wrote meanwhile\n")
 	fmt.Fprintf(&b, "disruptions that landed with provisioning under way: %d of %d\n", landed, len(table))
 	fmt.Fprintf(&b, "convergence after SIGKILL: %s; after SIGSTOP: %s\n", spread(kill), spread(stop))
@@ -446,6 +446,8 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 		len(v.inSeveralJobs), len(v.nodesWithTwoJobs))
 	fmt.Fprintf(&b, "replicas started: %d; exits nobody asked for (a missed renew deadline): %d %v\n",
 		reps.started, len(reps.unplannedExits()), reps.unplannedExits())
+	overlaps, overlapTotal := reps.leaderOverlaps()
+	fmt.Fprintf(&b, "episodes of two replicas acting as leader at once: %d, %s in all %v\n", len(overlaps), secs(overlapTotal), overlaps)
 	fmt.Fprintf(&b, "whole test %s\n", secs(took))
 	for _, l := range [][]string{v.secondJobWhilePresent, twice, v.secondDeploymentByDisk, v.secondDeploymentByID, v.inSeveralJobs, v.nodesWithTwoJobs} {
 		for _, s := range l {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -46,6 +47,13 @@ type replicas struct {
 	startErr  error
 	// closed stops ensure from starting replicas once the test ends.
 	closed bool
+	// Episodes of two replicas acting as leader at once (both logged that
+	// they acquired the Lease, neither is frozen or has exited): a thawed
+	// leader before it notices, or a Lease taken while its holder still
+	// renews. Sampled every 100 ms, so shorter ones may be missed.
+	overlapSince time.Time
+	overlaps     []string
+	overlapTotal time.Duration
 }
 
 // startReplicas starts want replicas and keeps that many running until ctx
@@ -65,6 +73,7 @@ func startReplicas(t *testing.T, ctx context.Context, r *replicas) {
 				return
 			case <-tick.C:
 				r.ensure()
+				r.sampleLeaders()
 			}
 		}
 	}()
@@ -155,6 +164,34 @@ func (r *replicas) waitLeader(ctx context.Context, not *replica, timeout time.Du
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// sampleLeaders notes when two or more replicas act as leader.
+func (r *replicas) sampleLeaders() {
+	ls := r.leaders()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case len(ls) > 1 && r.overlapSince.IsZero():
+		r.overlapSince = time.Now()
+		names := []string{}
+		for _, l := range ls {
+			names = append(names, l.name)
+		}
+		r.overlaps = append(r.overlaps, strings.Join(names, "+"))
+	case len(ls) <= 1 && !r.overlapSince.IsZero():
+		d := time.Since(r.overlapSince)
+		r.overlapTotal += d
+		r.overlaps[len(r.overlaps)-1] += fmt.Sprintf(" for %.1fs", d.Seconds())
+		r.overlapSince = time.Time{}
+	}
+}
+
+// leaderOverlaps returns the episodes of two leaders and their total time.
+func (r *replicas) leaderOverlaps() ([]string, time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.overlaps...), r.overlapTotal
 }
 
 // signal sends sig to rep and notes what it did.
