@@ -439,7 +439,8 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 	fmt.Fprintf(&b, "convergence after SIGKILL: %s; after SIGSTOP: %s\n", spread(kill), spread(stop))
 	fmt.Fprintf(&b, "prepare Jobs created: %d; OSD Deployments created: %d\n", v.jobs, v.deployments)
 	fmt.Fprintf(&b, "disks with a second prepare Job while an earlier one was present: %d\n", len(v.secondJobWhilePresent))
-	fmt.Fprintf(&b, "disks prepared twice (a second prepare Job succeeded): %d\n", len(twice))
+	fmt.Fprintf(&b, "disks given a prepare Job after an earlier one for them had ended without failing (prepared again): %d\n", len(v.preparedAgain))
+	fmt.Fprintf(&b, "disks the harness saw two successful prepare Jobs for: %d\n", len(twice))
 	fmt.Fprintf(&b, "disks with a second OSD Deployment: %d; OSD ids with a second OSD Deployment: %d\n",
 		len(v.secondDeploymentByDisk), len(v.secondDeploymentByID))
 	fmt.Fprintf(&b, "(for information) disks named by more than one prepare Job: %d; nodes with two prepare Jobs at once: %d\n",
@@ -449,7 +450,7 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 	overlaps, overlapTotal := reps.leaderOverlaps()
 	fmt.Fprintf(&b, "episodes of two replicas acting as leader at once: %d, %s in all %v\n", len(overlaps), secs(overlapTotal), overlaps)
 	fmt.Fprintf(&b, "whole test %s\n", secs(took))
-	for _, l := range [][]string{v.secondJobWhilePresent, twice, v.secondDeploymentByDisk, v.secondDeploymentByID, v.inSeveralJobs, v.nodesWithTwoJobs} {
+	for _, l := range [][]string{v.secondJobWhilePresent, v.preparedAgain, twice, v.secondDeploymentByDisk, v.secondDeploymentByID, v.inSeveralJobs, v.nodesWithTwoJobs} {
 		for _, s := range l {
 			fmt.Fprintf(&b, "  %s\n", s)
 		}
@@ -466,6 +467,9 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 
 	if len(v.secondJobWhilePresent) > 0 {
 		t.Errorf("%d disks got a second prepare Job while an earlier one for them was present", len(v.secondJobWhilePresent))
+	}
+	if len(v.preparedAgain) > 0 {
+		t.Errorf("%d disks got a prepare Job after an earlier one for them had ended without failing", len(v.preparedAgain))
 	}
 	if len(twice) > 0 {
 		t.Errorf("%d disks were prepared twice: %v", len(twice), twice)

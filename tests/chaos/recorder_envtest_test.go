@@ -22,7 +22,8 @@ import (
 // real API server, a prepare Job created for a disk while an earlier one for
 // it is present, and a second OSD Deployment for a disk or for an OSD id
 // (also one deleted and created again under the same name) are counted,
-// while a Job for a disk whose earlier Job is gone is not an overlap.
+// and a Job for a disk whose earlier Job is gone counts as preparing it
+// again, not as an overlap.
 func TestRecorderCountsSecondWriters(t *testing.T) {
 	env := testenv.Start(t)
 	t.Cleanup(func() { _ = env.Stop() })
@@ -79,7 +80,8 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 	seen(2, 0, 2)
 	remove(a)
 	seen(2, 0, 1)
-	// disk-1's Job is gone: a new one for it is no overlap.
+	// disk-1's Job is gone: a new one for it is no overlap, but a second
+	// writer sent to a disk whose first Job ended without failing.
 	create(prepareJob("c", "node-2", "disk-1"))
 	seen(3, 0, 2)
 
@@ -101,6 +103,7 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 	v := rec.verdict()
 	got := map[string][]string{
 		"second Job while present": firstWords(v.secondJobWhilePresent),
+		"prepared again":           firstWords(v.preparedAgain),
 		"in several Jobs":          firstWords(v.inSeveralJobs),
 		"nodes with two Jobs":      firstWords(v.nodesWithTwoJobs),
 		"second OSD by disk":       firstWords(v.secondDeploymentByDisk),
@@ -108,6 +111,7 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 	}
 	want := map[string][]string{
 		"second Job while present": {"disk-2:"},
+		"prepared again":           {"disk-1:"},
 		"in several Jobs":          {"disk-1:", "disk-2:"},
 		"nodes with two Jobs":      {"node-1:"},
 		"second OSD by disk":       {"disk disk-1:"},

@@ -48,8 +48,31 @@ type jobRecord struct {
 	created    time.Time
 	// gone is when the API server reported it deleted; zero while present.
 	gone time.Time
-	// outcome is Complete or Failed once the Job finished.
-	outcome string
+	// outcome is Complete or Failed once the Job finished, and finished
+	// when the watch first showed it so.
+	outcome  string
+	finished time.Time
+}
+
+// setOutcome notes the Job's outcome from its status, once.
+func (j *jobRecord) setOutcome(job *batchv1.Job) {
+	if j.outcome != "" {
+		return
+	}
+	for _, c := range job.Status.Conditions {
+		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
+			j.outcome, j.finished = string(c.Type), time.Now()
+		}
+	}
+}
+
+// ended is when the Job was last able to prepare anything: when it
+// finished, or else when it went.
+func (j *jobRecord) ended() time.Time {
+	if !j.finished.IsZero() {
+		return j.finished
+	}
+	return j.gone
 }
 
 // describe names a Job and its life for the table.
@@ -132,21 +155,14 @@ func (r *recorder) jobSeen(o any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	outcome := ""
-	for _, c := range job.Status.Conditions {
-		if c.Status == corev1.ConditionTrue && (c.Type == batchv1.JobComplete || c.Type == batchv1.JobFailed) {
-			outcome = string(c.Type)
-		}
-	}
 	if rec, seen := r.jobs[job.UID]; seen {
-		if outcome != "" {
-			rec.outcome = outcome
-		}
+		rec.setOutcome(job)
 		return
 	}
 	// The API server's creation time has whole seconds; the watch's is
 	// finer and late by the watch's delay only.
-	rec := &jobRecord{name: job.Name, node: job.Annotations[resources.NodeAnnotation], created: time.Now(), outcome: outcome}
+	rec := &jobRecord{name: job.Name, node: job.Annotations[resources.NodeAnnotation], created: time.Now()}
+	rec.setOutcome(job)
 	var devices []resources.PrepareDevice
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
 		for _, d := range devices {
@@ -186,6 +202,7 @@ func (r *recorder) jobGone(o any) {
 	if rec == nil || !rec.gone.IsZero() {
 		return
 	}
+	rec.setOutcome(job)
 	rec.gone = time.Now()
 	for _, d := range rec.disks {
 		delete(r.liveJobs[d], job.UID)
@@ -259,6 +276,10 @@ type verdict struct {
 	// secondJobWhilePresent are disks that got a prepare Job while an
 	// earlier one for them was still present.
 	secondJobWhilePresent []string
+	// preparedAgain are disks that got a prepare Job after an earlier one
+	// for them had finished without failing (or gone, its outcome unseen):
+	// the disk was prepared, and a second writer was sent to it.
+	preparedAgain []string
 	// inSeveralJobs are disks named by more than one prepare Job over the
 	// run (a retry after a failure would be one; the simulation has none).
 	inSeveralJobs []string
@@ -276,16 +297,35 @@ func (r *recorder) verdict() verdict {
 	for d, what := range r.overlaps {
 		v.secondJobWhilePresent = append(v.secondJobWhilePresent, d+": "+what)
 	}
-	perDisk := map[string][]string{}
+	perDisk := map[string][]types.UID{}
 	for uid, rec := range r.jobs {
 		for _, d := range rec.disks {
-			perDisk[d] = append(perDisk[d], rec.describe(uid, r.began))
+			perDisk[d] = append(perDisk[d], uid)
 		}
 	}
-	for d, names := range perDisk {
-		if len(names) > 1 {
-			sort.Strings(names)
-			v.inSeveralJobs = append(v.inSeveralJobs, fmt.Sprintf("%s: %v", d, names))
+	for d, uids := range perDisk {
+		if len(uids) < 2 {
+			continue
+		}
+		sort.Slice(uids, func(i, j int) bool { return r.jobs[uids[i]].created.Before(r.jobs[uids[j]].created) })
+		var names []string
+		for _, uid := range uids {
+			names = append(names, r.jobs[uid].describe(uid, r.began))
+		}
+		v.inSeveralJobs = append(v.inSeveralJobs, fmt.Sprintf("%s: %v", d, names))
+	again:
+		for i, a := range uids {
+			earlier := r.jobs[a]
+			ended := earlier.ended()
+			if earlier.outcome == string(batchv1.JobFailed) || ended.IsZero() {
+				continue
+			}
+			for _, b := range uids[i+1:] {
+				if later := r.jobs[b]; later.created.After(ended) {
+					v.preparedAgain = append(v.preparedAgain, fmt.Sprintf("%s: Job %s after Job %s", d, later.describe(b, r.began), earlier.describe(a, r.began)))
+					break again
+				}
+			}
 		}
 	}
 	for n, what := range r.nodeOverlaps {
@@ -309,7 +349,7 @@ func (r *recorder) verdict() verdict {
 			v.secondDeploymentByID = append(v.secondDeploymentByID, fmt.Sprintf("OSD %s: %v", id, names(uids)))
 		}
 	}
-	for _, s := range [][]string{v.secondJobWhilePresent, v.inSeveralJobs, v.nodesWithTwoJobs, v.secondDeploymentByDisk, v.secondDeploymentByID} {
+	for _, s := range [][]string{v.secondJobWhilePresent, v.preparedAgain, v.inSeveralJobs, v.nodesWithTwoJobs, v.secondDeploymentByDisk, v.secondDeploymentByID} {
 		sort.Strings(s)
 	}
 	return v
