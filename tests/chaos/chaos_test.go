@@ -112,6 +112,10 @@ type disruption struct {
 	// deposedLines counts the reconcilers' log lines after the thaw: work
 	// the deposed leader did before it noticed.
 	deposedLines int
+	// leaseCleared is set when, once the thawed leader exited, the Lease no
+	// longer named the replica that had taken it over: releasing the Lease
+	// on the way out, the deposed leader emptied its successor's.
+	leaseCleared bool
 }
 
 func TestLeaderChaos(t *testing.T) {
@@ -312,11 +316,13 @@ func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replic
 	d.takeover, d.successor = time.Since(at), next.name
 	// The successor logs its acquisition after writing the Lease; make sure
 	// the Lease no longer names the frozen leader before thawing it.
+	successor := ""
 	wait(t, ctx, takeoverTimeout, "the Lease to name another holder", func() error {
 		now, err := leaseHolder(ctx, admin)
 		if err == nil && (now == holder || now == "") {
 			err = fmt.Errorf("the Lease still names %q", now)
 		}
+		successor = now
 		return err
 	})
 	for j := 1 + w.rng.IntN(3); j > 0; j-- {
@@ -339,6 +345,9 @@ func freeze(ctx context.Context, t *testing.T, admin client.Client, reps *replic
 		d.exitAfterThaw = -1
 		t.Errorf("disruption %d: the thawed leader %s still runs %s after it lost the Lease", d.n, leader.name, deposedExitTimeout)
 		_ = reps.signal(leader, syscall.SIGKILL)
+	}
+	if now, err := leaseHolder(ctx, admin); err == nil && now != successor {
+		d.leaseCleared = true
 	}
 	raw, _ := leader.proc.LogSince(thawLog)
 	d.deposedJobs = strings.Count(string(raw), "Created prepare Job")
@@ -412,17 +421,23 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 		s.seed, s.nodes, s.kills, s.freezes, leaseDuration, renewDeadline, retryPeriod)
 	fmt.Fprintf(&b, "%3s %-7s %8s %6s %5s %5s %9s %7s %-11s %9s %9s %8s %9s %7s\n",
 		"#", "signal", "at", "delay", "nodes", "osds", "jobs/dsk", "missing", "leader->new", "takeover", "converged", "frozen", "exit", "deposed")
-	landed := 0
+	landed, cleared := 0, 0
 	var kill, stop []time.Duration
 	for _, d := range table {
 		if d.jobs > 0 || d.missing > 0 {
 			landed++
 		}
 		frozen, exit, deposed := "-", "-", "-"
+		if d.leaseCleared {
+			cleared++
+		}
 		if d.kind == "SIGSTOP" {
 			frozen, exit, deposed = secs(d.frozen), secs(d.exitAfterThaw), fmt.Sprintf("%d/%d", d.deposedJobs, d.deposedLines)
 			if d.exitAfterThaw < 0 {
 				exit = "no"
+			}
+			if d.leaseCleared {
+				deposed += " cleared"
 			}
 			stop = append(stop, d.converged)
 		} else {
@@ -434,7 +449,8 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 	}
 	fmt.Fprintf(&b, "jobs/dsk: prepare Jobs present and their disks, missing: blank disks without an OSD Deployment, at the disruption;\n"+
 		"at: since the test's watches started (the times in the findings below count from there too);\n"+
-		"exit: how long a thawed leader ran on before exiting; deposed: prepare Jobs it created / reconciler log lines it wrote meanwhile\n")
+		"exit: how long a thawed leader ran on before exiting; deposed: prepare Jobs it created / reconciler log lines it wrote meanwhile\n"+
+		"(\"cleared\": on its way out it emptied the Lease its successor held)\n")
 	fmt.Fprintf(&b, "disruptions that landed with provisioning under way: %d of %d\n", landed, len(table))
 	fmt.Fprintf(&b, "convergence after SIGKILL: %s; after SIGSTOP: %s\n", spread(kill), spread(stop))
 	fmt.Fprintf(&b, "prepare Jobs created: %d; OSD Deployments created: %d\n", v.jobs, v.deployments)
@@ -447,6 +463,7 @@ func report(t *testing.T, dir string, s settings, table []disruption, rec *recor
 		len(v.inSeveralJobs), len(v.nodesWithTwoJobs))
 	fmt.Fprintf(&b, "replicas started: %d; exits nobody asked for (a missed renew deadline): %d %v\n",
 		reps.started, len(reps.unplannedExits()), reps.unplannedExits())
+	fmt.Fprintf(&b, "thawed leaders that emptied their successor's Lease on the way out (\"cleared\"): %d\n", cleared)
 	overlaps, overlapTotal := reps.leaderOverlaps()
 	fmt.Fprintf(&b, "episodes of two replicas acting as leader at once: %d, %s in all %v\n", len(overlaps), secs(overlapTotal), overlaps)
 	fmt.Fprintf(&b, "whole test %s\n", secs(took))
