@@ -247,7 +247,7 @@ func TestLeaderChaos(t *testing.T) {
 	t.Cleanup(func() { report(t, dir, s, table, rec, h, reps, time.Since(began)) })
 	for i, kind := range kinds {
 		// A wave of work, spread so the last node joins with the last
-		// disruption, and a hot-plugged disk or two on running nodes.
+		// disruption, and one to four disks hot-plugged on running nodes.
 		joins := (s.nodes-initialNodes)*(i+1)/len(kinds) - (s.nodes-initialNodes)*i/len(kinds)
 		for j := 0; j < joins; j++ {
 			if err := w.addNode(ctx); err != nil {
