@@ -118,6 +118,13 @@ node-tools: ## Install the host tools the real-disk tests use (root only; skippe
 test-e2e: e2e-assets $(KUSTOMIZE) ## Run only the end-to-end tests (full control plane, simulated nodes).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) -count=1 -v ./tests/e2e/
 
+# Leader chaos: 50 simulated nodes provisioning while the operator's leader
+# is killed (SIGKILL) and frozen (SIGSTOP) 20 times each; prints a table.
+# CHAOS_SEED repeats a run; CHAOS_NODES, CHAOS_KILLS, CHAOS_FREEZES size it.
+.PHONY: test-chaos
+test-chaos: e2e-assets ## Run the leader chaos test (full control plane, 50 nodes, 40 leader kills and freezes; prints a table).
+	CEPH_OPERATOR_CHAOS=1 KUBEBUILDER_ASSETS=$(BIN) go test -timeout 40m -count=1 -v -run TestLeaderChaos ./tests/chaos/
+
 .PHONY: bench
 bench: envtest-assets ## Run the scale benchmark (1,000 nodes x 12 disks, 10-20 min; prints figures).
 	CEPH_OPERATOR_BENCH=1 KUBEBUILDER_ASSETS=$(BIN) go test ./tests/bench -run TestScale -v -count=1 -timeout 60m

@@ -100,6 +100,9 @@ func (h *Harness) AddNode(ctx context.Context, name string, kinds []string) erro
 }
 
 // HotPlug adds a disk of kind to a running node and returns its kernel name.
+// The node's agent is told as the kernel would tell it, with a uevent (an
+// agent process, which gets none from the harness, sees the disk at its
+// next resync).
 func (h *Harness) HotPlug(name, kind string) (string, error) {
 	h.mu.Lock()
 	n, ok := h.nodes[name]
@@ -107,7 +110,12 @@ func (h *Harness) HotPlug(name, kind string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("no simulated node %s", name)
 	}
-	return n.root.AddDisk(kind)
+	kernelName, err := n.root.AddDisk(kind)
+	if err != nil {
+		return "", err
+	}
+	n.agent.DiskChanged(kernelName)
+	return kernelName, nil
 }
 
 // Run plays ceph-volume for every prepare Job that has run, and the health
