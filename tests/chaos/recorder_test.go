@@ -163,7 +163,7 @@ func (r *recorder) jobSeen(o any) {
 	// finer and late by the watch's delay only.
 	rec := &jobRecord{name: job.Name, node: job.Annotations[resources.NodeAnnotation], created: time.Now()}
 	rec.setOutcome(job)
-	var devices []resources.PrepareDevice
+	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
 		for _, d := range devices {
 			rec.disks = append(rec.disks, d.ID)
