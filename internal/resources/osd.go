@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -85,46 +86,17 @@ func OSDName(cluster *cephv1.CephCluster, id int32) string {
 }
 
 // PrepareTarget is one disk of a prepare Job: an element of the JSON array
-// of agent prepare's --targets flag and of the Job's DevicesAnnotation.
-// Agent prepare opens Path and refuses the disk unless its identity (the
-// stable id among its links, WWN, serial and size, each when set) is the
-// one planned: kernel names and links can move to another disk across
-// reboots and swaps.
-type PrepareTarget struct {
-	// Path is the stable path to open (a /dev/disk/by-id link when the
-	// disk has one).
-	Path string `json:"path"`
-	// DeviceClass is the CRUSH device class, if set.
-	DeviceClass string `json:"deviceClass,omitempty"`
-	// ID is the disk's stable identity, as in the DiskInventory.
-	ID string `json:"id,omitempty"`
-	// WWN is the disk's World Wide Name, if it reports one.
-	WWN string `json:"wwn,omitempty"`
-	// Serial is the disk's serial number, if it reports one.
-	Serial string `json:"serial,omitempty"`
-	// SizeBytes is the disk's capacity.
-	SizeBytes int64 `json:"sizeBytes,omitempty"`
-}
+// of agent prepare's --targets flag and of the Job's DevicesAnnotation. It
+// is the agent's own type, so the two sides of the flag cannot drift:
+// agent prepare opens Path and refuses the disk unless its identity (the
+// stable id, WWN, serial and size, each when set) is the one planned.
+type PrepareTarget = prepare.Target
 
 // PrepareResult is one element of the JSON array agent prepare writes as
-// its termination message (at most 4096 bytes): what it did with one
-// target. Its exit code is 0 when every target was prepared, 1 when one
-// failed, 3 when one was refused and none failed.
-type PrepareResult struct {
-	// Path is the target's path, as in --targets.
-	Path string `json:"path"`
-	// Outcome is Prepared, Refused or Failed.
-	Outcome string `json:"outcome"`
-	// Reason is a code for a refusal or a failure.
-	Reason string `json:"reason,omitempty"`
-	// Message says it in words.
-	Message string `json:"message,omitempty"`
-	// OSDID and OSDUUID are the prepared OSD's.
-	OSDID   *int32 `json:"osdID,omitempty"`
-	OSDUUID string `json:"osdUUID,omitempty"`
-	// Stderr is the end of ceph-volume's stderr, for a failure.
-	Stderr string `json:"stderr,omitempty"`
-}
+// its termination message (at most 4096 bytes), the agent's own type. Its
+// exit code is 0 when every target was prepared, 1 when one failed, 3 when
+// one was refused and none failed.
+type PrepareResult = prepare.Result
 
 // PrepareTargets are the targets of a prepare Job for spec, in its order.
 func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
