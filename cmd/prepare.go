@@ -14,7 +14,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
-	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
@@ -124,22 +123,20 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 	}
 	defer unlock()
 
-	version, err := ceph.DetectVersion(ctx, "ceph-osd")
-	if err != nil {
-		log.Info("Could not tell the Ceph version; keeping each device held during ceph-volume", "error", err.Error())
-	}
 	opts := prepare.Options{
-		Targets:                 targets,
-		Root:                    hostRoot,
-		DeviceTimeout:           deviceTimeout,
-		ReleaseBeforeCephVolume: prepare.ReleaseBeforeCephVolume(version),
+		Targets:       targets,
+		Root:          hostRoot,
+		DeviceTimeout: deviceTimeout,
+		// ceph-osd opens the disk with O_EXCL itself (Ceph 16.2.15 too):
+		// see prepare.Options.ReleaseBeforeCephVolume.
+		ReleaseBeforeCephVolume: true,
 		Verdict:                 discovery.Options{ClusterFSID: fsid, MinSizeBytes: minSize, AllowLoop: allowLoop},
 	}
 	var env []string
 	if allowLoop {
 		env = append(env, "CEPH_VOLUME_ALLOW_LOOP_DEVICES=1")
 	}
-	log.Info("Preparing devices", "count", len(targets), "cephVersion", version, "releaseBeforeCephVolume", opts.ReleaseBeforeCephVolume, "deviceTimeout", deviceTimeout)
+	log.Info("Preparing devices", "count", len(targets), "deviceTimeout", deviceTimeout)
 	scanner := prepare.DiscoveryScanner{Scanner: discovery.Scanner{Root: hostRoot, MountinfoPath: mountinfo}}
 	results = prepare.Run(ctx, log, opts, scanner, prepare.ExclusiveLocker{}, prepare.CommandExecutor{Env: env, Output: stderr})
 	code := prepare.ExitCode(results)

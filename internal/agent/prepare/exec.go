@@ -13,8 +13,6 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
 // StderrTailBytes is how much of the end of ceph-volume's standard error a
@@ -189,46 +187,4 @@ func (ExclusiveLocker) Lock(path string) (func(), error) {
 		return nil, fmt.Errorf("opening %s exclusively: %w", path, err)
 	}
 	return func() { _ = unix.Close(fd) }, nil
-}
-
-// ReleaseBeforeCephVolume tells, from the Ceph version of the image
-// ("16.2.15"; "" when unknown), whether the O_EXCL hold on a disk must be
-// dropped before ceph-volume runs.
-//
-// What ceph-volume and BlueStore tolerate (read in Ceph's source):
-//
-//   - `ceph-volume raw prepare` itself never opens the data device
-//     exclusively: it runs `ceph osd new`, links the device, fetches the
-//     monmap, then `ceph-osd --mkfs`. (Its zap path probes with O_EXCL;
-//     prepare does not.)
-//   - ceph-osd --mkfs opens the device through BlueStore's KernelDevice.
-//     Before Reef (18) it opens it O_RDWR|O_DIRECT without O_EXCL and
-//     then takes a BSD flock(LOCK_EX|LOCK_NB) on it (later releases retry
-//     it, bdev_flock_retry). Our read-only O_EXCL descriptor does not conflict
-//     with either, so we keep holding it for the whole ceph-volume run: no
-//     mount, md/dm assembly, mkfs or other exclusive opener can take the
-//     disk meanwhile. (We must not hold a flock on the device: that would
-//     make BlueStore's flock fail.)
-//   - From Reef (18) on, KernelDevice opens a block device with O_EXCL
-//     itself, to keep any other exclusive user off the disk while the OSD
-//     runs, and locks it with an OFD lock (falling back to flock). Holding our O_EXCL would make
-//     mkfs fail with EBUSY, so for these releases we release it right
-//     before ceph-volume starts; ceph-osd's own O_EXCL then protects the
-//     disk while it writes. The gap between our release and ceph-osd's
-//     open (ceph-volume's `ceph osd new`, a few seconds) is covered by the
-//     host lock against other prepares and by the read-back after the run:
-//     a disk that does not then carry a complete OSD of this cluster is
-//     reported Failed, never Prepared.
-//
-// An unknown version keeps the hold: at worst a newer ceph-osd fails with
-// EBUSY, which is reported and loses nothing.
-func ReleaseBeforeCephVolume(version string) bool {
-	if version == "" {
-		return false
-	}
-	v, err := ceph.ParseVersion(version)
-	if err != nil {
-		return false
-	}
-	return !v.Less(ceph.Version{Major: 18})
 }

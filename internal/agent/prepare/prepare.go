@@ -123,8 +123,24 @@ type Options struct {
 	BusyRetryDelay time.Duration
 	// ReleaseBeforeCephVolume drops this process's O_EXCL hold on a disk
 	// right before ceph-volume runs instead of keeping it for the whole
-	// run. It must be set for Ceph releases whose ceph-osd opens the data
-	// device with O_EXCL itself (see the function ReleaseBeforeCephVolume).
+	// run. agent prepare always sets it; only tests leave it unset.
+	//
+	// What ceph-volume and BlueStore tolerate: `ceph-volume raw prepare`
+	// never opens the data device exclusively itself (it runs `ceph osd
+	// new`, links the device, fetches the monmap, then `ceph-osd --mkfs`).
+	// ceph-osd opens the device through BlueStore's KernelDevice with
+	// O_EXCL and then locks it. Reading Ceph's source suggested that only
+	// Reef (18) and later take O_EXCL, but on the real node Ceph 16.2.15's
+	// `ceph-osd --mkfs` failed with EBUSY while this process held the disk
+	// (and succeeded without the hold), so the exclusive open reached
+	// Pacific point releases too and no version can be trusted to tolerate
+	// the hold. So the hold is dropped right before ceph-volume starts, and
+	// ceph-osd's own O_EXCL protects the disk while it writes. The gap
+	// between the release and ceph-osd's open (ceph-volume's `ceph osd
+	// new`, a few seconds) is covered by the host lock against other
+	// prepares, by the re-check under the hold just before it, and by the
+	// read-back afterwards: a disk that does not then carry a complete OSD
+	// of this cluster is reported Failed, never Prepared.
 	ReleaseBeforeCephVolume bool
 }
 
@@ -396,7 +412,7 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 	// 4. ceph-volume, on the very device node checked and held (not the
 	// link, which udev could re-point meanwhile). What ceph-volume and
 	// BlueStore tolerate decides whether our hold stays during the run;
-	// see ReleaseBeforeCephVolume.
+	// see Options.ReleaseBeforeCephVolume.
 	if o.ReleaseBeforeCephVolume {
 		release()
 		release, held = nil, ""

@@ -563,11 +563,3 @@ func TestParseTargets(t *testing.T) {
 		}
 	}
 }
-
-func TestReleaseBeforeCephVolume(t *testing.T) {
-	for v, want := range map[string]bool{"": false, "garbage": false, "16.2.15": false, "17.2.7": false, "18.2.0": true, "19.2.3": true} {
-		if got := ReleaseBeforeCephVolume(v); got != want {
-			t.Errorf("ReleaseBeforeCephVolume(%q) = %v, want %v", v, got, want)
-		}
-	}
-}
