@@ -100,6 +100,11 @@ func run(ctx context.Context) error {
 	harness := simnode.NewHarness(cp.Client, simnode.AgentOptions{
 		Binary: filepath.Join(root, "bin", "ceph-operator"), Kubeconfig: cp.Kubeconfig,
 		Namespace: namespace, FSID: fsid, LogDir: dir,
+		// The harness writes a prepared disk's label only after kwok has
+		// completed the Job (agent prepare writes it before), so the one
+		// rescan the operator asks for may come first; fixture disks send
+		// no uevents, and a short resync stands in for them, as in e2e.
+		ExtraArgs: []string{"--resync-interval=2s"},
 	}, filepath.Join(dir, "nodes"))
 	harnessCtx, stopHarness := context.WithCancel(ctx)
 	defer func() {
