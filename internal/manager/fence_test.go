@@ -299,6 +299,53 @@ func TestLeaderFence(t *testing.T) {
 		}
 	})
 
+	// The fenced transport refuses what the client's check let through
+	// if the verdict expired meanwhile (a goroutine frozen between the
+	// two), and writes made without the fenced client.
+	t.Run("the transport fences every write", func(t *testing.T) {
+		ns := newNamespace(t)
+		gets := &leaseGets{}
+		cs, err := kubernetes.NewForConfig(gets.wrap(env.Config))
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := &fakeClock{now: time.Now()}
+		f, err := manager.NewFence(manager.FenceOptions{
+			Leases: cs.CoordinationV1(), Namespace: ns, Name: manager.LeaderElectionID, Identity: "me",
+			LeaseDuration: leaseDuration, Now: clock.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := rest.CopyConfig(env.Config)
+		cfg.Wrap(f.WrapTransport)
+		raw, err := client.New(cfg, client.Options{Scheme: testenv.Scheme()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setLease(t, ns, "me", clock.Now())
+		// The client-level check passes...
+		if err := f.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := raw.Create(ctx, configMap(ns, "leading")); err != nil {
+			t.Fatalf("write while leading: %v", err)
+		}
+		// ...then the process freezes past the window and the Lease
+		// changes hands before the request is sent.
+		setLease(t, ns, "successor", clock.Now())
+		clock.Step(manager.DefaultFenceWindow)
+		mustRefuse(t, "create through the fenced transport", raw.Create(ctx, configMap(ns, "thawed")))
+		mustRefuse(t, "delete through the fenced transport", raw.Delete(ctx, configMap(ns, "leading")))
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "thawed"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the refused ConfigMap exists: %v", err)
+		}
+		// Reads are not fenced.
+		if err := raw.Get(ctx, client.ObjectKey{Namespace: ns, Name: "leading"}, &corev1.ConfigMap{}); err != nil {
+			t.Errorf("read through the fenced transport: %v", err)
+		}
+	})
+
 	// A leader frozen while its successor took the Lease must not empty
 	// the successor's Lease when it releases on its way out.
 	t.Run("a deposed leader's release leaves the successor's Lease alone", func(t *testing.T) {

@@ -208,6 +208,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	// lock cannot empty a successor's Lease (see GuardRelease).
 	var leader *leaderLock
 	var lock resourcelock.Interface
+	var newClient client.NewClientFunc
 	if o.LeaderElect {
 		log := o.Logger
 		if log.GetSink() == nil {
@@ -217,6 +218,18 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 		lock = leader.lock
+		// The manager's client sends its writes through a fenced
+		// transport too, right before they leave the process.
+		fenced := rest.CopyConfig(cfg)
+		fenced.Wrap(leader.fence.WrapTransport)
+		httpClient, err := rest.HTTPClientFor(fenced)
+		if err != nil {
+			return nil, fmt.Errorf("creating the fenced HTTP client: %w", err)
+		}
+		newClient = func(config *rest.Config, co client.Options) (client.Client, error) {
+			co.HTTPClient = httpClient
+			return client.New(config, co)
+		}
 	}
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -232,10 +245,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElectionReleaseOnCancel: o.ReleaseOnCancel,
 		// nil without leader election: the manager then makes none.
 		LeaderElectionResourceLockInterface: lock,
-		LeaseDuration:                       &o.LeaseDuration,
-		RenewDeadline:                       &o.RenewDeadline,
-		RetryPeriod:                         &o.RetryPeriod,
-		Controller:                          config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
+		// nil without leader election: the manager's default client.
+		NewClient:     newClient,
+		LeaseDuration: &o.LeaseDuration,
+		RenewDeadline: &o.RenewDeadline,
+		RetryPeriod:   &o.RetryPeriod,
+		Controller:    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
