@@ -121,6 +121,11 @@ func (f *Fence) Check(ctx context.Context) error {
 		return f.err
 	}
 	remaining, err := f.verify(ctx, start)
+	if err != nil && ctx.Err() != nil {
+		// This caller gave up (its context ended); that says nothing
+		// about the Lease, so other callers are not refused for it.
+		return err
+	}
 	valid := min(f.window, remaining)
 	if err != nil {
 		valid = f.window

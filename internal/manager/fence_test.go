@@ -299,6 +299,25 @@ func TestLeaderFence(t *testing.T) {
 		}
 	})
 
+	// A caller whose context ended is refused, but that says nothing about
+	// the Lease: the next caller reads it again.
+	t.Run("a cancelled caller does not refuse the others", func(t *testing.T) {
+		ns := newNamespace(t)
+		c, clock, gets := fenced(t, ns)
+		setLease(t, ns, "me", clock.Now())
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := c.Create(cancelled, configMap(ns, "cancelled")); err == nil {
+			t.Fatal("a write with a cancelled context went through")
+		}
+		if err := c.Create(ctx, configMap(ns, "next")); err != nil {
+			t.Fatalf("the next write, with the Lease ours: %v", err)
+		}
+		if n := gets.n.Load(); n != 1 {
+			t.Errorf("Lease read %d times, want 1 (the cancelled caller sends none)", n)
+		}
+	})
+
 	// The fenced transport refuses what the client's check let through
 	// if the verdict expired meanwhile (a goroutine frozen between the
 	// two), and writes made without the fenced client.
