@@ -55,7 +55,9 @@ type Options struct {
 	// "0" (the default) disables them. Meant for profiling on loopback.
 	PprofAddr string
 	// LeaderElect turns on leader election, so that only one replica
-	// reconciles at a time.
+	// reconciles at a time, and fences every write on the Lease (see
+	// Fence): a replica that lost the Lease without noticing yet (it was
+	// frozen) writes nothing.
 	LeaderElect bool
 	// LeaderElectionNamespace is where the Lease lives; empty means the
 	// namespace the operator runs in.
@@ -69,7 +71,8 @@ type Options struct {
 	// RetryPeriod is how often candidates try to acquire or renew.
 	RetryPeriod time.Duration
 	// ReleaseOnCancel gives the lease up on a clean shutdown so another
-	// replica takes over at once.
+	// replica takes over at once. Only a Lease that, read afresh, still
+	// names this replica is released (see GuardRelease).
 	ReleaseOnCancel bool
 	// WatchNamespaces limits the operator to these namespaces; empty means
 	// all namespaces.
