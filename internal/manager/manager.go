@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,7 +55,9 @@ type Options struct {
 	// "0" (the default) disables them. Meant for profiling on loopback.
 	PprofAddr string
 	// LeaderElect turns on leader election, so that only one replica
-	// reconciles at a time.
+	// reconciles at a time, and fences every write on the Lease (see
+	// Fence): a replica that lost the Lease without noticing yet (it was
+	// frozen) writes nothing.
 	LeaderElect bool
 	// LeaderElectionNamespace is where the Lease lives; empty means the
 	// namespace the operator runs in.
@@ -68,7 +71,8 @@ type Options struct {
 	// RetryPeriod is how often candidates try to acquire or renew.
 	RetryPeriod time.Duration
 	// ReleaseOnCancel gives the lease up on a clean shutdown so another
-	// replica takes over at once.
+	// replica takes over at once. Only a Lease that, read afresh, still
+	// names this replica is released (see GuardRelease).
 	ReleaseOnCancel bool
 	// WatchNamespaces limits the operator to these namespaces; empty means
 	// all namespaces.
@@ -201,6 +205,36 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	// With leader election, the operator creates the Lease lock itself, so
+	// that it knows its identity: every write then goes through a fence
+	// that checks the Lease still names it (see Fence), and releasing the
+	// lock cannot empty a successor's Lease (see GuardRelease).
+	var leader *leaderLock
+	var lock resourcelock.Interface
+	var newClient client.NewClientFunc
+	if o.LeaderElect {
+		log := o.Logger
+		if log.GetSink() == nil {
+			log = ctrl.Log
+		}
+		if leader, err = newLeaderLock(cfg, o, log); err != nil {
+			return nil, err
+		}
+		lock = leader.lock
+		// The manager's client sends its writes through a fenced
+		// transport too, right before they leave the process.
+		fenced := rest.CopyConfig(cfg)
+		fenced.Wrap(leader.fence.WrapTransport)
+		httpClient, err := rest.HTTPClientFor(fenced)
+		if err != nil {
+			return nil, fmt.Errorf("creating the fenced HTTP client: %w", err)
+		}
+		newClient = func(config *rest.Config, co client.Options) (client.Client, error) {
+			co.HTTPClient = httpClient
+			return client.New(config, co)
+		}
+	}
+
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        o.Logger,
@@ -212,13 +246,25 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElectionID:              LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: o.ReleaseOnCancel,
-		LeaseDuration:                 &o.LeaseDuration,
-		RenewDeadline:                 &o.RenewDeadline,
-		RetryPeriod:                   &o.RetryPeriod,
-		Controller:                    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
+		// nil without leader election: the manager then makes none.
+		LeaderElectionResourceLockInterface: lock,
+		// nil without leader election: the manager's default client.
+		NewClient:     newClient,
+		LeaseDuration: &o.LeaseDuration,
+		RenewDeadline: &o.RenewDeadline,
+		RetryPeriod:   &o.RetryPeriod,
+		Controller:    config.Controller{SkipNameValidation: &o.SkipControllerNameValidation},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
+	}
+	// The client every reconciler and runnable writes through: fenced by
+	// the Lease when there is leader election. Without it (one replica, or
+	// --leader-elect=false) there is nothing to fence on.
+	base := mgr.GetClient()
+	if leader != nil {
+		leader.recordEvents(mgr)
+		base = leader.fence.Wrap(base)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, fmt.Errorf("adding health check: %w", err)
@@ -238,14 +284,14 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		mgr.GetLogger().Info("CephClusters may only run allowed images", "allowedImages", allowed.String())
 	}
 	if o.ManageAdmissionPolicy {
-		if err := mgr.Add(inventoryPolicyRunnable{client: mgr.GetClient(), log: mgr.GetLogger()}); err != nil {
+		if err := mgr.Add(inventoryPolicyRunnable{client: base, log: mgr.GetLogger()}); err != nil {
 			return nil, fmt.Errorf("adding the admission policy runnable: %w", err)
 		}
 	}
 	// Every write of a workload goes through the allow-list, whichever
 	// reconciler makes it; the operator's own image (node pods copy its
 	// binary) is always allowed.
-	writer := allowed.Guard(mgr.GetClient(), o.OperatorImage)
+	writer := allowed.Guard(base, o.OperatorImage)
 	recorder := mgr.GetEventRecorder("ceph-operator")
 	if err := (&controllers.CephClusterReconciler{
 		Client:      writer,
@@ -264,7 +310,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up OSD reconciler: %w", err)
 	}
-	if err := setupUpgradeable(mgr, o); err != nil {
+	if err := setupUpgradeable(mgr, o, leader); err != nil {
 		return nil, err
 	}
 	return mgr, nil
@@ -347,7 +393,7 @@ func envOr(key, def string) string {
 
 // setupUpgradeable manages the OperatorCondition's Upgradeable when OLM runs
 // the operator (OLM sets OPERATOR_CONDITION_NAME); elsewhere it does nothing.
-func setupUpgradeable(mgr ctrl.Manager, o Options) error {
+func setupUpgradeable(mgr ctrl.Manager, o Options, leader *leaderLock) error {
 	factory := o.ConditionFactory
 	if factory == nil {
 		// An uncached client: the manager's cached one would list and
@@ -356,6 +402,9 @@ func setupUpgradeable(mgr ctrl.Manager, o Options) error {
 		direct, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
 		if err != nil {
 			return fmt.Errorf("creating a client for the operator condition: %w", err)
+		}
+		if leader != nil {
+			direct = leader.fence.Wrap(direct)
 		}
 		factory = conditions.InClusterFactory{Client: direct}
 	}
@@ -367,7 +416,11 @@ func setupUpgradeable(mgr ctrl.Manager, o Options) error {
 	if err != nil {
 		return fmt.Errorf("creating the Upgradeable operator condition: %w", err)
 	}
-	if err := (&controllers.UpgradeableReconciler{Client: mgr.GetClient(), Condition: cond}).SetupWithManager(mgr); err != nil {
+	c := mgr.GetClient()
+	if leader != nil {
+		c = leader.fence.Wrap(c)
+	}
+	if err := (&controllers.UpgradeableReconciler{Client: c, Condition: cond}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up Upgradeable reconciler: %w", err)
 	}
 	return nil
