@@ -66,6 +66,7 @@ verify-fmt:
 test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 	$(MAKE) fuzz
+	$(MAKE) test-chaos
 	$(MAKE) test-real-if-root
 	$(MAKE) test-olm-if-root
 
