@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/controlplane"
 	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
@@ -249,6 +250,26 @@ func deleteCluster(t *testing.T, c *cephv1.CephCluster) {
 		}
 		return client.IgnoreNotFound(err)
 	})
+}
+
+// forgetCluster deletes what deleting a CephCluster keeps (its identity,
+// monitor placement and bootstrap record, resources.KeptState), as an
+// administrator starting a new cluster under the same name would: a test
+// that creates "ceph" again must not adopt the monitors of simulated nodes
+// an earlier test removed.
+func forgetCluster(t *testing.T, c *cephv1.CephCluster) {
+	t.Helper()
+	for _, k := range resources.KeptState(c) {
+		var obj client.Object = &corev1.ConfigMap{}
+		if k.Kind == "Secret" {
+			obj = &corev1.Secret{}
+		}
+		obj.SetNamespace(c.Namespace)
+		obj.SetName(k.Name)
+		if err := cp.Client.Delete(context.Background(), obj); client.IgnoreNotFound(err) != nil {
+			t.Fatalf("deleting the kept %s %s: %v", k.Kind, k.Name, err)
+		}
+	}
 }
 
 func logf(format string, args ...any) {

@@ -97,6 +97,7 @@ func TestSeedScenario(t *testing.T) {
 		}
 	}
 	logf("seed: cluster deleted; %d simulated devices unchanged", len(before))
+	forgetCluster(t, cluster)
 }
 
 // TestLeaderFailover runs two operator processes, kills the leader with
@@ -167,6 +168,7 @@ func TestLeaderFailover(t *testing.T) {
 		t.Errorf("%d OSD Deployments, want 12", len(deps.Items))
 	}
 	deleteCluster(t, cluster)
+	forgetCluster(t, cluster)
 }
 
 // leaseHolder returns the identity holding the operator's Lease.
@@ -271,4 +273,5 @@ func TestCustomScorecard(t *testing.T) {
 	st, err = run("osds-provisioned")
 	check("osds-provisioned", st, err)
 	deleteCluster(t, example)
+	forgetCluster(t, example)
 }
