@@ -134,16 +134,23 @@ const (
 // identity Secret it has no owner reference and survives the deletion of
 // the CephCluster under the default cleanup policy.
 func MonBootstrap(cluster *cephv1.CephCluster, fsid, when, monitors string) *corev1.ConfigMap {
+	return keptMonRecord(cluster, MonBootstrapName(cluster),
+		map[string]string{BootstrapKeyFSID: fsid, BootstrapKeyTime: when, BootstrapKeyMonitors: monitors})
+}
+
+// keptMonRecord is an immutable ConfigMap of the monitors' kept state
+// (placement, bootstrap record), without an owner reference.
+func keptMonRecord(cluster *cephv1.CephCluster, name string, data map[string]string) *corev1.ConfigMap {
 	immutable := true
 	return &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      MonBootstrapName(cluster),
+			Name:      name,
 			Namespace: cluster.Namespace,
 			Labels:    Labels(cluster, ComponentMon),
 		},
 		Immutable: &immutable,
-		Data:      map[string]string{BootstrapKeyFSID: fsid, BootstrapKeyTime: when, BootstrapKeyMonitors: monitors},
+		Data:      data,
 	}
 }
 
@@ -158,17 +165,7 @@ func MonEndpointsName(cluster *cephv1.CephCluster) string {
 // reference: like the identity Secret it outlives a CephCluster deleted with
 // the default cleanup policy, and one created again adopts it.
 func MonEndpoints(cluster *cephv1.CephCluster, placement string) *corev1.ConfigMap {
-	immutable := true
-	return &corev1.ConfigMap{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      MonEndpointsName(cluster),
-			Namespace: cluster.Namespace,
-			Labels:    Labels(cluster, ComponentMon),
-		},
-		Immutable: &immutable,
-		Data:      map[string]string{ConfigMapKeyMons: placement},
-	}
+	return keptMonRecord(cluster, MonEndpointsName(cluster), map[string]string{ConfigMapKeyMons: placement})
 }
 
 // MonName is the Deployment of monitor mon.
