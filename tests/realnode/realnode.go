@@ -10,7 +10,7 @@
 // it; Down stops it by the recorded PIDs and puts the machine back as it was
 // (`make cluster-down`). Both need root.
 //
-// The network follows REAL-NODE.md's rule that every address stays on this
+// The network follows the rule that every address stays on this
 // machine; see the constants in config.go. The node's InternalIP is NodeIP,
 // on a link the harness creates; the API server listens there and is the
 // endpoint of the kubernetes Service, which kube-proxy (iptables mode) maps
