@@ -207,10 +207,7 @@ func TestWatchMappingListErrors(t *testing.T) {
 // derives from it is created.
 func TestLongestClusterName(t *testing.T) {
 	ctx := context.Background()
-	startManager(t)
-	ns := newNamespace(t, "longname")
-	withNodes(t, "longname-1")
-	w := playAgent(t, ns, "longname-1")
+	ns, w := oneNodeWorld(t, "longname")
 	w.pause(true)
 	name := strings.Repeat("c", cephv1.MaxClusterNameLength-len("-end")) + "-end"
 	cluster := newCluster(ns, name)

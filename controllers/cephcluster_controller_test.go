@@ -161,6 +161,16 @@ func withNodes(t *testing.T, names ...string) {
 // nodeIPs numbers the Nodes' addresses.
 var nodeIPs atomic.Int64
 
+// oneNodeWorld starts the manager and gives the test a namespace name with
+// one Node, name-1, whose agent the test plays.
+func oneNodeWorld(t *testing.T, name string) (string, *world) {
+	t.Helper()
+	startManager(t)
+	ns := newNamespace(t, name)
+	withNodes(t, name+"-1")
+	return ns, playAgent(t, ns, name+"-1")
+}
+
 // playAgent plays the node agents and prepare Jobs of the given nodes, each
 // with one available disk, one partitioned disk and one existing OSD.
 func playAgent(t *testing.T, ns string, nodes ...string) *world {
@@ -346,10 +356,7 @@ func TestClusterLifecycle(t *testing.T) {
 
 func TestDuplicateCluster(t *testing.T) {
 	ctx := context.Background()
-	startManager(t)
-	ns := newNamespace(t, "duplicate")
-	withNodes(t, "duplicate-1")
-	playAgent(t, ns, "duplicate-1")
+	ns, _ := oneNodeWorld(t, "duplicate")
 	first := newCluster(ns, "first")
 	if err := env.Client.Create(ctx, first); err != nil {
 		t.Fatal(err)

@@ -154,10 +154,7 @@ func TestDeleteKeepsIdentity(t *testing.T) {
 // again is a new cluster.
 func TestConfirmedCleanupRemovesIdentity(t *testing.T) {
 	ctx := context.Background()
-	startManager(t)
-	ns := newNamespace(t, "destroy")
-	withNodes(t, "destroy-1")
-	playAgent(t, ns, "destroy-1")
+	ns, _ := oneNodeWorld(t, "destroy")
 	cluster := newCluster(ns, "ceph")
 	cluster.Spec.CleanupPolicy.Confirmation = cephv1.CleanupConfirmation
 	if err := env.Client.Create(ctx, cluster); err != nil {
@@ -188,10 +185,7 @@ func TestConfirmedCleanupRemovesIdentity(t *testing.T) {
 // Secret disappears is not given a new FSID.
 func TestMissingIdentityIsNotReplaced(t *testing.T) {
 	ctx := context.Background()
-	startManager(t)
-	ns := newNamespace(t, "lost")
-	withNodes(t, "lost-1")
-	playAgent(t, ns, "lost-1")
+	ns, _ := oneNodeWorld(t, "lost")
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
@@ -221,10 +215,7 @@ func TestMissingIdentityIsNotReplaced(t *testing.T) {
 // path, and is not Ready; when the monitor is back the condition goes.
 func TestMonitorStoreMissing(t *testing.T) {
 	ctx := context.Background()
-	startManager(t)
-	ns := newNamespace(t, "monstore")
-	withNodes(t, "monstore-1")
-	w := playAgent(t, ns, "monstore-1")
+	ns, w := oneNodeWorld(t, "monstore")
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
