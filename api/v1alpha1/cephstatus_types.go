@@ -30,6 +30,9 @@ const (
 	MaxCephMessageLength = 512
 	// MaxCephQuorumNames bounds the list of monitors in quorum.
 	MaxCephQuorumNames = 16
+	// MaxCephNeverStartedOSDs bounds the list of OSDs that never started;
+	// the rest are only counted in neverStartedOSDsOmitted.
+	MaxCephNeverStartedOSDs = 32
 )
 
 // Condition reasons that come from status.ceph (see the README's "Reading a
@@ -98,6 +101,30 @@ type CephStatus struct {
 	// +optional
 	OSDs CephOSDStatus `json:"osds,omitzero"`
 
+	// NeverStartedOSDs lists the OSDs of the OSD map (`ceph osd dump`) that
+	// were created but never started: an id is allocated (`ceph osd new`)
+	// before its disk is written, so a prepare interrupted in between
+	// leaves one behind. The operator compares them with the disks the
+	// agents see (PartiallyPreparedOSDs condition). At most 32, sorted by
+	// id; the rest are counted in neverStartedOSDsOmitted.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=map
+	// +listMapKey=id
+	// +optional
+	NeverStartedOSDs []CephOSDRef `json:"neverStartedOSDs,omitempty"`
+
+	// NeverStartedOSDsOmitted is the number of never-started OSDs not listed.
+	// +optional
+	NeverStartedOSDsOmitted int32 `json:"neverStartedOSDsOmitted,omitempty"`
+
+	// OSDMapMessage says why the OSD map could not be read (neverStartedOSDs is
+	// then unknown, not empty); empty when it was read. A cluster created
+	// by an operator older than this field has a reporter key that may
+	// only run `ceph status`: see the operations guide to widen it.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	OSDMapMessage string `json:"osdMapMessage,omitempty"`
+
 	// Capacity is the raw capacity of all OSDs, in bytes. A change of less
 	// than 1% of the total is only published with the next periodic
 	// refresh (every few minutes).
@@ -157,6 +184,17 @@ type CephOSDStatus struct {
 	Up int32 `json:"up"`
 	// In is the number of OSDs that hold data.
 	In int32 `json:"in"`
+}
+
+// CephOSDRef names one OSD of the OSD map.
+type CephOSDRef struct {
+	// ID is the OSD's id.
+	// +kubebuilder:validation:Minimum=0
+	ID int32 `json:"id"`
+	// UUID is the OSD's uuid, which its disk's BlueStore label carries.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	UUID string `json:"uuid,omitempty"`
 }
 
 // CephCapacity is the cluster's raw capacity.

@@ -58,16 +58,22 @@ var (
 	adminCaps        = map[string]string{"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *"}
 	bootstrapOSDCaps = map[string]string{"mon": "allow profile bootstrap-osd"}
 	mgrCaps          = map[string]string{"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"}
-	// reporterCaps are the health reporter's: `ceph status` only. "allow
-	// r" would also let it read every config-key (which may hold other
-	// services' secrets); see ReporterMonCap.
+	// reporterCaps are the health reporter's: `ceph status` and `ceph osd
+	// dump` only. "allow r" would also let it read every config-key (which
+	// may hold other services' secrets); see ReporterMonCap.
 	reporterCaps = map[string]string{"mon": ReporterMonCap}
 )
 
-// ReporterMonCap is client.reporter's monitor capability: the one command
-// `ceph status --format json` sends. The real-node test proves that it is
-// enough for the report and that a read of anything else is refused.
-const ReporterMonCap = `allow command "status"`
+// ReporterMonCap is client.reporter's monitor capability: the two commands
+// the reporter sends, `ceph status` (health, quorum, counts) and `ceph osd
+// dump` (which OSDs were created and never started; it holds no key). The
+// real-node test proves that it is enough for the report and that a read
+// of anything else is refused.
+//
+// Clusters bootstrapped by a release whose reporter may only run `ceph
+// status` keep that key; their reporter says in status.ceph.osdMapMessage
+// that it cannot read the OSD map (see docs/data-safety.md to widen it).
+const ReporterMonCap = `allow command "status", allow command "osd dump"`
 
 // IdentitySecretName is the name of the Secret holding cluster's identity.
 func IdentitySecretName(cluster *cephv1.CephCluster) string {

@@ -120,6 +120,52 @@ func (tl *tools) admin(ctx context.Context, args ...string) string {
 	return string(out)
 }
 
+// checkUnclaimedOSD allocates an OSD id in Ceph the way an interrupted
+// prepare leaves one (`ceph osd new` and nothing written to any disk): the
+// cluster must report it as PartiallyPreparedOSDs, naming the id and the
+// purge, and drop the condition once the id is purged. Nothing is removed
+// by the operator itself.
+func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, tl *tools) {
+	const uuid = "5e1f0c1a-7b0d-4c8e-9d2a-0a11ce0f0511"
+	id := strings.TrimSpace(tl.admin(ctx, "osd", "new", uuid))
+	start := time.Now()
+	t.Logf("allocated osd.%s (uuid %s) without a disk", id, uuid)
+	var cond *metav1.Condition
+	realnode.WaitFor(t, ctx, 3*time.Minute, "PartiallyPreparedOSDs naming osd."+id, func() error {
+		got := &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		if cond == nil || !strings.Contains(cond.Message, "osd."+id+" (uuid "+uuid+")") {
+			msg := ""
+			if got.Status.Ceph != nil {
+				msg = fmt.Sprintf("never started %v, osd map message %q", got.Status.Ceph.NeverStartedOSDs, got.Status.Ceph.OSDMapMessage)
+			}
+			return fmt.Errorf("condition %v; %s", cond, msg)
+		}
+		return nil
+	})
+	t.Logf("FIGURE osd new without a disk -> PartiallyPreparedOSDs: %.1fs: %s", time.Since(start).Seconds(), cond.Message)
+	if !strings.Contains(cond.Message, "ceph osd purge "+id+" --yes-i-really-mean-it") {
+		t.Errorf("the message does not give the purge: %s", cond.Message)
+	}
+	if out := tl.admin(ctx, "osd", "dump", "--format", "json"); !strings.Contains(out, uuid) {
+		t.Errorf("the operator removed the id itself: %s", out)
+	}
+	tl.admin(ctx, "osd", "purge", id, "--yes-i-really-mean-it")
+	realnode.WaitFor(t, ctx, 3*time.Minute, "PartiallyPreparedOSDs gone after the purge", func() error {
+		got := &cephv1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+			return fmt.Errorf("still %s", c.Message)
+		}
+		return nil
+	})
+}
+
 // testObjects are the objects written before the deletion, by name.
 type testObjects map[string][]byte
 
@@ -194,7 +240,10 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 	} else {
 		t.Logf("ceph status as client.reporter with mon %q: %d bytes of JSON", resources.ReporterMonCap, len(out))
 	}
-	for _, denied := range [][]string{{"config-key", "ls"}, {"auth", "ls"}, {"osd", "dump"}, {"mon", "dump"}, {"osd", "pool", "create", "x", "8"}} {
+	if out, err := tl.run(ctx, nil, append(reporter, "osd", "dump", "--format", "json")...); err != nil || !strings.Contains(string(out), `"osds"`) {
+		t.Errorf("ceph osd dump as client.reporter: %v %s", err, out)
+	}
+	for _, denied := range [][]string{{"config-key", "ls"}, {"auth", "ls"}, {"auth", "get", "client.admin"}, {"mon", "dump"}, {"osd", "pool", "create", "x", "8"}} {
 		out, err := tl.run(ctx, nil, append(reporter, denied...)...)
 		switch {
 		case err == nil:

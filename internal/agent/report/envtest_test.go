@@ -207,6 +207,27 @@ func TestEnvReport(t *testing.T) {
 	if ok, reason, msg := ceph.HealthReady(cc.Status.Ceph, captureFSID, now, ceph.DefaultStatusMaxAge); !ok {
 		t.Errorf("HealthReady on a healthy report: %s %s", reason, msg)
 	}
+
+	// An OSD id allocated and never started is published at once; the
+	// OSD map read with its own command.
+	now = now.Add(15 * time.Second)
+	fake.dumps(t, []byte(`{"epoch":9,"fsid":"`+captureFSID+`","osds":[`+
+		`{"osd":0,"uuid":"a0","up":1,"in":1,"up_from":5,"state":["exists","up"]},`+
+		`{"osd":1,"uuid":"b1","up":0,"in":1,"up_from":0,"state":["exists","new"]}]}`), nil)
+	want := parsed(t, "ok-one-osd")
+	want.NeverStartedOSDs = []cephv1.CephOSDRef{{ID: 1, UUID: "b1"}}
+	wantStatus(pass(true), want)
+	if got := strings.Join(fake.dumpArgs(t), " "); got != "--connect-timeout 10 osd dump --format json" {
+		t.Errorf("ceph called with %q", got)
+	}
+
+	// A key that may not read the OSD map: the rest of the report stands,
+	// osdMapMessage says why the list is unknown.
+	now = now.Add(15 * time.Second)
+	fake.dumps(t, nil, []byte("Error EACCES: access denied\n"))
+	want = parsed(t, "ok-one-osd")
+	want.OSDMapMessage = fake.path + " osd dump: exit status 13: Error EACCES: access denied"
+	wantStatus(pass(true), want)
 }
 
 // normalize compares statuses the way the server stores them.

@@ -177,6 +177,17 @@ func Observe(ctx context.Context, source StatusSource) cephv1.CephStatus {
 	if err != nil {
 		return failed(err.Error())
 	}
+	// The OSD map tells which OSDs were created but never started. Not
+	// being able to read it (a key with the capability of older releases)
+	// is said in osdMapMessage and leaves the rest of the report intact.
+	dump, err := source.OSDDump(ctx)
+	if err == nil {
+		st.NeverStartedOSDs, st.NeverStartedOSDsOmitted, err = ceph.NeverStartedOSDs(dump)
+	}
+	if err != nil {
+		st.NeverStartedOSDs, st.NeverStartedOSDsOmitted = nil, 0
+		st.OSDMapMessage = truncate(err.Error(), cephv1.MaxCephMessageLength)
+	}
 	return st
 }
 

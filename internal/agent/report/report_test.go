@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/report"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
@@ -40,8 +42,15 @@ type fakeCeph struct {
 func newFakeCeph(t *testing.T) *fakeCeph {
 	t.Helper()
 	dir := t.TempDir()
+	// `osd dump` prints dump-stdout when a test set one (dumps), else the
+	// same output as `status` (which holds no OSD list: none never started).
 	script := `#!/bin/sh
-printf '%s\n' "$@" > "` + dir + `/args"
+case " $* " in *" osd dump "*)
+	printf '%s\n' "$@" > "` + dir + `/dump-args"
+	if [ -e "` + dir + `/dump-stdout" ]; then cat "` + dir + `/dump-stdout"; exit; fi
+	if [ -e "` + dir + `/dump-stderr" ]; then cat "` + dir + `/dump-stderr" >&2; exit 13; fi;;
+*) printf '%s\n' "$@" > "` + dir + `/args";;
+esac
 if [ -e "` + dir + `/sleep" ]; then sleep "$(cat "` + dir + `/sleep")"; fi
 if [ -e "` + dir + `/stderr" ]; then cat "` + dir + `/stderr" >&2; exit 1; fi
 cat "` + dir + `/stdout"
@@ -62,6 +71,20 @@ func (f *fakeCeph) prints(t *testing.T, out []byte) {
 	}
 }
 
+// dumps makes the fake's `osd dump` print out, or, with out nil, print
+// stderr and exit 13 (as Ceph does when the key may not run it).
+func (f *fakeCeph) dumps(t *testing.T, out, stderr []byte) {
+	t.Helper()
+	for name, b := range map[string][]byte{"dump-stdout": out, "dump-stderr": stderr} {
+		_ = os.Remove(filepath.Join(f.dir, name))
+		if b != nil {
+			if err := os.WriteFile(filepath.Join(f.dir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // fails makes the fake print stderr and exit 1.
 func (f *fakeCeph) fails(t *testing.T, stderr []byte) {
 	t.Helper()
@@ -70,9 +93,13 @@ func (f *fakeCeph) fails(t *testing.T, stderr []byte) {
 	}
 }
 
-func (f *fakeCeph) args(t *testing.T) []string {
+func (f *fakeCeph) args(t *testing.T) []string { return f.readArgs(t, "args") }
+
+func (f *fakeCeph) dumpArgs(t *testing.T) []string { return f.readArgs(t, "dump-args") }
+
+func (f *fakeCeph) readArgs(t *testing.T, name string) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.dir, "args"))
+	b, err := os.ReadFile(filepath.Join(f.dir, name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +261,20 @@ func (m *memCluster) ApplyCephStatus(_ context.Context, st cephv1.CephStatus) er
 }
 
 type staticSource struct {
-	out []byte
-	err error
+	out     []byte
+	err     error
+	dump    []byte
+	dumpErr error
 }
 
 func (s *staticSource) Status(context.Context) ([]byte, error) { return s.out, s.err }
+
+func (s *staticSource) OSDDump(context.Context) ([]byte, error) {
+	if s.dump == nil && s.dumpErr == nil {
+		return []byte(`{"fsid":"` + captureFSID + `","osds":[]}`), nil
+	}
+	return s.dump, s.dumpErr
+}
 
 func TestPass(t *testing.T) {
 	ctx := context.Background()
@@ -299,5 +335,36 @@ func TestPass(t *testing.T) {
 	cluster.readErr = errors.New("connection refused")
 	if _, err := r.Pass(ctx); err == nil {
 		t.Error("a read error was not returned")
+	}
+}
+
+// TestObserveOSDMap: the never-started OSDs come from `ceph osd dump`; when
+// it fails, or prints something else than an OSD map, the list is unknown
+// (osdMapMessage says why) and the rest of the status is kept.
+func TestObserveOSDMap(t *testing.T) {
+	ctx := context.Background()
+	status := capture(t, "ok-one-osd.status.json")
+	base, err := ceph.ParseStatus(status)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &staticSource{out: status, dump: []byte(`{"fsid":"` + captureFSID + `","osds":[` +
+		`{"osd":3,"uuid":"c3","up":0,"up_from":0,"state":["exists","new"]}]}`)}
+	st := report.Observe(ctx, src)
+	if len(st.NeverStartedOSDs) != 1 || st.NeverStartedOSDs[0] != (cephv1.CephOSDRef{ID: 3, UUID: "c3"}) || st.OSDMapMessage != "" {
+		t.Errorf("never started: %+v, message %q", st.NeverStartedOSDs, st.OSDMapMessage)
+	}
+	for name, s := range map[string]*staticSource{
+		"refused": {out: status, dumpErr: errors.New("ceph osd dump: exit status 13: Error EACCES: access denied")},
+		"garbage": {out: status, dump: []byte("Error initializing cluster client")},
+	} {
+		st := report.Observe(ctx, s)
+		if st.OSDMapMessage == "" || st.NeverStartedOSDs != nil {
+			t.Errorf("%s: list %+v, message %q", name, st.NeverStartedOSDs, st.OSDMapMessage)
+		}
+		st.OSDMapMessage = ""
+		if !reflect.DeepEqual(st, base) {
+			t.Errorf("%s: the rest of the status changed:\n got %+v\nwant %+v", name, st, base)
+		}
 	}
 }

@@ -21,6 +21,9 @@ type StatusSource interface {
 	// published in status.ceph.message, so it must be the same for the
 	// same cause (no timestamps or process ids).
 	Status(ctx context.Context) ([]byte, error)
+	// OSDDump returns the output of `ceph osd dump --format json`, with
+	// errors as Status has them.
+	OSDDump(ctx context.Context) ([]byte, error)
 }
 
 // CommandSource runs the ceph command-line tool.
@@ -45,8 +48,13 @@ func NewCommandSource(cfg Config) CommandSource {
 // exit (it prints "timed out" and exits by itself) before it is killed.
 const killGrace = 5 * time.Second
 
-// Args returns the ceph tool's arguments.
+// Args returns the ceph tool's arguments for `ceph status`.
 func (s CommandSource) Args() []string {
+	return s.args("status")
+}
+
+// args returns the ceph tool's arguments for the command words.
+func (s CommandSource) args(words ...string) []string {
 	var args []string
 	if s.Conf != "" {
 		args = append(args, "--conf", s.Conf)
@@ -58,14 +66,28 @@ func (s CommandSource) Args() []string {
 		args = append(args, "--id", s.ID)
 	}
 	secs := int(math.Ceil(s.Timeout.Seconds()))
-	return append(args, "--connect-timeout", strconv.Itoa(max(secs, 1)), "status", "--format", "json")
+	args = append(args, "--connect-timeout", strconv.Itoa(max(secs, 1)))
+	args = append(args, words...)
+	return append(args, "--format", "json")
 }
 
 // Status implements StatusSource.
 func (s CommandSource) Status(ctx context.Context) ([]byte, error) {
+	return s.run(ctx, "status")
+}
+
+// OSDDump implements StatusSource.
+func (s CommandSource) OSDDump(ctx context.Context) ([]byte, error) {
+	return s.run(ctx, "osd", "dump")
+}
+
+// run runs the ceph tool with the command words and returns its standard
+// output, or an error naming the command and the tool's own reason.
+func (s CommandSource) run(ctx context.Context, words ...string) ([]byte, error) {
+	what := strings.Join(words, " ")
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout+killGrace)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.Binary, s.Args()...)
+	cmd := exec.CommandContext(ctx, s.Binary, s.args(words...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// A child that inherited the pipes must not keep Wait waiting.
@@ -73,12 +95,12 @@ func (s CommandSource) Status(ctx context.Context) ([]byte, error) {
 	err := cmd.Run()
 	switch {
 	case ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return nil, fmt.Errorf("%s status did not finish within %s", s.Binary, s.Timeout+killGrace)
+		return nil, fmt.Errorf("%s %s did not finish within %s", s.Binary, what, s.Timeout+killGrace)
 	case err != nil:
 		if why := lastLine(stderr.Bytes()); why != "" {
-			return nil, fmt.Errorf("%s status: %w: %s", s.Binary, err, why)
+			return nil, fmt.Errorf("%s %s: %w: %s", s.Binary, what, err, why)
 		}
-		return nil, fmt.Errorf("%s status: %w", s.Binary, err)
+		return nil, fmt.Errorf("%s %s: %w", s.Binary, what, err)
 	}
 	return stdout.Bytes(), nil
 }
