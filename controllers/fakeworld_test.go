@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sort"
 	"sync"
 	"testing"
@@ -53,6 +54,9 @@ type world struct {
 	// monsDown keeps the monitor Deployments unavailable, as when their
 	// pods cannot start.
 	monsDown bool
+	// neverStarted is what the reporter finds in the OSD map: OSDs that
+	// were created and never started.
+	neverStarted []cephv1.CephOSDRef
 }
 
 // diskKinds builds a node's disks: "available", "partitioned",
@@ -198,7 +202,7 @@ func (w *world) report(ctx context.Context) {
 	for i := range list.Items {
 		c := &list.Items[i]
 		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1.ConditionManagerReady) ||
-			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID) {
+			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted)) {
 			continue
 		}
 		now := metav1.Now()
@@ -206,7 +210,7 @@ func (w *world) report(ctx context.Context) {
 			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
 			Status: cephv1.CephClusterStatus{Ceph: &cephv1.CephStatus{
-				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now,
+				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
 			}},
 		}
 		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
@@ -320,6 +324,25 @@ func (w *world) finishPod(ctx context.Context, job *batchv1.Job, exit int32, mes
 	}}}
 	if err := env.Client.Status().Update(ctx, pod); err != nil {
 		panic(fmt.Sprintf("finishing pod of Job %s: %v", job.Name, err))
+	}
+}
+
+// setNeverStarted makes the reporter find osds in the OSD map as created
+// and never started.
+func (w *world) setNeverStarted(osds ...cephv1.CephOSDRef) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.neverStarted = osds
+}
+
+// setDisk changes a disk of node as its agent sees it.
+func (w *world) setDisk(node, name string, mod func(*cephv1.Disk)) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.disks[node] {
+		if w.disks[node][i].Name == name {
+			mod(&w.disks[node][i])
+		}
 	}
 }
 

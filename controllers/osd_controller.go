@@ -75,8 +75,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("osd").
 		// The cluster's own status changes (written by both reconcilers)
 		// matter here only when the FSID appears, the monitors become
-		// ready (or stop being ready), or the image's Ceph version is found
-		// supported (or no longer).
+		// ready (or stop being ready), the image's Ceph version is found
+		// supported (or no longer), or the reporter's list of OSDs that
+		// never started changes.
 		For(&cephv1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -86,7 +87,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionMonitorsReady) !=
 						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionMonitorsReady) ||
 					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionCephVersionSupported) !=
-						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionCephVersionSupported))
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionCephVersionSupported) ||
+					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
@@ -155,7 +157,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs))
 	}
 	err = errors.Join(errs...)
-	if serr := r.writeStatus(ctx, cluster, plan, waiting, err); serr != nil {
+	if serr := r.writeStatus(ctx, cluster, plan, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	if err != nil {
@@ -621,22 +623,47 @@ func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephClus
 	})
 }
 
-// writeStatus applies the OSD counts and the OSDsProvisioned condition, when
-// they changed.
-func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) error {
-	st := cephv1.CephClusterStatus{OSDs: plan.Counts}
-	c := osdCondition(cluster, plan, waiting, applyErr)
-	old := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionOSDsProvisioned)
-	if old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message &&
-		old.ObservedGeneration == c.ObservedGeneration && cluster.Status.OSDs == plan.Counts {
+// neverStarted is the reporter's list of OSDs that never started.
+func neverStarted(c *cephv1.CephCluster) []cephv1.CephOSDRef {
+	if c.Status.Ceph == nil {
 		return nil
 	}
-	if old != nil && old.Status == c.Status {
-		c.LastTransitionTime = old.LastTransitionTime
-	} else {
-		c.LastTransitionTime = metav1.NewTime(r.Clock())
+	return c.Status.Ceph.NeverStartedOSDs
+}
+
+// writeStatus applies the OSD counts, the OSDsProvisioned condition and,
+// while there are OSD ids in Ceph without a disk, the
+// PartiallyPreparedOSDs condition, when they changed.
+func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, unclaimed []cephv1.CephOSDRef, applyErr error) error {
+	st := cephv1.CephClusterStatus{OSDs: plan.Counts}
+	want := []metav1.Condition{osdCondition(cluster, plan, waiting, applyErr)}
+	if len(unclaimed) > 0 {
+		want = append(want, metav1.Condition{
+			Type: cephv1.ConditionPartiallyPreparedOSDs, Status: metav1.ConditionTrue, ObservedGeneration: cluster.Generation,
+			Reason: cephv1.ReasonPartiallyPrepared, Message: osdplan.UnclaimedOSDsMessage(unclaimed),
+		})
 	}
-	st.Conditions = []metav1.Condition{c}
+	changed := cluster.Status.OSDs != plan.Counts ||
+		(len(unclaimed) == 0) != (meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs) == nil)
+	for i := range want {
+		c := &want[i]
+		old := meta.FindStatusCondition(cluster.Status.Conditions, c.Type)
+		if old == nil || old.Status != c.Status || old.Reason != c.Reason || old.Message != c.Message || old.ObservedGeneration != c.ObservedGeneration {
+			changed = true
+		}
+		if old != nil && old.Status == c.Status {
+			c.LastTransitionTime = old.LastTransitionTime
+		} else {
+			c.LastTransitionTime = metav1.NewTime(r.Clock())
+		}
+		if old == nil && c.Type == cephv1.ConditionPartiallyPreparedOSDs {
+			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonPartiallyPrepared, "Provision", "%s", osdplan.Truncate(c.Message, maxEventNote))
+		}
+	}
+	if !changed {
+		return nil
+	}
+	st.Conditions = want
 	apply := &cephv1.CephCluster{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},

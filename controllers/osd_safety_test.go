@@ -13,6 +13,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -451,4 +452,78 @@ func TestHiddenJobNeverDuplicated(t *testing.T) {
 // hold.
 func errNotFoundJob(name string) error {
 	return apierrors.NewNotFound(batchv1.Resource("jobs"), name)
+}
+
+// TestOSDIDWithoutDiskReported: an OSD id that Ceph's OSD map holds but that
+// never started and that no disk carries (a prepare interrupted after
+// `ceph osd new`) is reported as PartiallyPreparedOSDs, with the recovery
+// and an Event; an id a disk carries is not; the condition goes when a
+// disk shows the uuid or the id leaves the map.
+func TestOSDIDWithoutDiskReported(t *testing.T) {
+	ctx := context.Background()
+	ns, w := oneNodeWorld(t, "partial")
+	cluster := newCluster(ns, "ceph")
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, cluster)
+	const node = "partial-1"
+	// The world's "osd" disk (sdd) carries OSD 100.
+	w.setNeverStarted(cephv1.CephOSDRef{ID: 100, UUID: "uuid-100"}, cephv1.CephOSDRef{ID: 7, UUID: "uuid-7"})
+	var got *metav1.Condition
+	waitFor(t, "PartiallyPreparedOSDs", func() error {
+		got = meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		if got == nil {
+			return fmt.Errorf("no condition")
+		}
+		return nil
+	})
+	if got.Status != metav1.ConditionTrue || got.Reason != cephv1.ReasonPartiallyPrepared ||
+		!strings.Contains(got.Message, "osd.7 (uuid uuid-7)") || !strings.Contains(got.Message, "ceph osd purge 7 --yes-i-really-mean-it") ||
+		strings.Contains(got.Message, "osd.100") {
+		t.Errorf("condition %+v", got)
+	}
+	waitFor(t, "a PartiallyPrepared Event on the cluster", func() error {
+		var list eventsv1.EventList
+		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.Kind == "CephCluster" && e.Reason == cephv1.ReasonPartiallyPrepared && strings.Contains(e.Note, "osd.7") {
+				return nil
+			}
+		}
+		return fmt.Errorf("%d events, none about osd.7", len(list.Items))
+	})
+
+	// The agent finds the disk it was meant for: its half-written label
+	// carries the uuid. The disk's own verdict now tells the story.
+	w.setDisk(node, "sdc", func(d *cephv1.Disk) {
+		d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "PartiallyPrepared", Message: "label without whoami",
+			ClusterFSID: getCluster(t, cluster).Status.FSID, OSDUUID: "UUID-7"}
+	})
+	bumpRescan(t, ns, node)
+	waitFor(t, "the condition removed once a disk carries the uuid", func() error {
+		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+			return fmt.Errorf("still %s: %s", c.Status, c.Message)
+		}
+		return nil
+	})
+
+	// Another id appears, then is purged from the map.
+	w.setNeverStarted(cephv1.CephOSDRef{ID: 8, UUID: "uuid-8"})
+	waitFor(t, "osd.8 reported", func() error {
+		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		if c == nil || !strings.Contains(c.Message, "osd.8") {
+			return fmt.Errorf("condition %+v", c)
+		}
+		return nil
+	})
+	w.setNeverStarted()
+	waitFor(t, "the condition removed once the id is purged", func() error {
+		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+			return fmt.Errorf("still there: %s", c.Message)
+		}
+		return nil
+	})
 }

@@ -395,6 +395,14 @@ const (
 	// created again. Its message names the nodes, the host paths and how
 	// to recover. It is present only while that is so.
 	ConditionMonitorStoreMissing = "MonitorStoreMissing"
+	// ConditionPartiallyPreparedOSDs is, like Degraded, True when something
+	// is wrong: OSD ids that Ceph's OSD map holds but that never started
+	// and that no disk the agents see carries (a prepare interrupted after
+	// it registered the OSD). Its message lists them and how to free them;
+	// nothing is done about them automatically. It is present only while
+	// that is so, and needs a reporter that may read the OSD map
+	// (status.ceph.osdMapMessage says when it may not).
+	ConditionPartiallyPreparedOSDs = "PartiallyPreparedOSDs"
 )
 
 // Condition reasons of a CephCluster.
@@ -432,6 +440,11 @@ const (
 	// ReasonMonitorStoreMissing means a monitor's store is missing after
 	// bootstrap and is not re-created (see ConditionMonitorStoreMissing).
 	ReasonMonitorStoreMissing = "MonitorStoreMissing"
+	// ReasonPartiallyPrepared means an OSD id is allocated in Ceph without
+	// a disk (see ConditionPartiallyPreparedOSDs); it is also the
+	// discovery reason of a disk whose BlueStore label of this cluster was
+	// never completed.
+	ReasonPartiallyPrepared = "PartiallyPrepared"
 )
 
 // CephClusterStatus is what the operator observed and did.

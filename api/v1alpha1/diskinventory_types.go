@@ -63,6 +63,12 @@ type DiskVerdict struct {
 	// ClusterFSID is the FSID found in the disk's BlueStore label, if any.
 	// +optional
 	ClusterFSID string `json:"clusterFSID,omitempty"`
+
+	// OSDUUID is the OSD uuid found in the disk's BlueStore label, if any
+	// (also on a PartiallyPrepared disk, whose label has no OSD id yet).
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	OSDUUID string `json:"osdUUID,omitempty"`
 }
 
 // Disk describes one block device found on the node.

@@ -54,6 +54,7 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 				Reason:      string(v.Reason),
 				Message:     truncateUTF8(v.Message, maxMessageBytes),
 				ClusterFSID: v.ClusterFSID,
+				OSDUUID:     truncateUTF8(v.OSDUUID, 64),
 			},
 		}
 		if disk.Path == "" {

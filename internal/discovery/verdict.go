@@ -117,6 +117,8 @@ type Verdict struct {
 	OSDID int
 	// ClusterFSID is the FSID from the device's BlueStore label, if any.
 	ClusterFSID string
+	// OSDUUID is the OSD uuid from the device's BlueStore label, if any.
+	OSDUUID string
 }
 
 // Check is one step of the verdict chain. It returns ok=true if the device
@@ -194,7 +196,7 @@ func Evaluate(d Device, opts Options) Verdict {
 		if reason, msg, ok := c.Check(d, opts); !ok {
 			v := Verdict{State: StateRejected, Reason: reason, Message: msg, OSDID: -1}
 			if d.BlueStore != nil {
-				v.ClusterFSID = d.BlueStore.ClusterFSID
+				v.ClusterFSID, v.OSDUUID = d.BlueStore.ClusterFSID, d.BlueStore.OSDUUID
 			}
 			return v
 		}
@@ -204,6 +206,7 @@ func Evaluate(d Device, opts Options) Verdict {
 				Message:     fmt.Sprintf("%s holds OSD %d of this cluster (osd uuid %s)", d.KernelName, d.BlueStore.WhoAmI, d.BlueStore.OSDUUID),
 				OSDID:       d.BlueStore.WhoAmI,
 				ClusterFSID: d.BlueStore.ClusterFSID,
+				OSDUUID:     d.BlueStore.OSDUUID,
 			}
 		}
 	}

@@ -175,6 +175,11 @@ func TestEvaluateBlueStoreEdgeCases(t *testing.T) {
 			if v.Reason != tc.reason || !strings.Contains(v.Message, tc.msg) || strings.Contains(v.Message, "OSD -1") {
 				t.Fatalf("got %+v", v)
 			}
+			// The label's osd uuid goes with the verdict, so the operator
+			// can match the disk with an OSD id allocated in Ceph.
+			if d.BlueStore != nil && v.OSDUUID != d.BlueStore.OSDUUID {
+				t.Errorf("verdict osd uuid %q, label's %q", v.OSDUUID, d.BlueStore.OSDUUID)
+			}
 		})
 	}
 }
