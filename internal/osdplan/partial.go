@@ -77,11 +77,15 @@ func UnclaimedOSDsMessage(osds []cephv1.CephOSDRef) string {
 		names = append(names, fmt.Sprintf("osd.%d (uuid %s)", o.ID, o.UUID))
 	}
 	first := osds[0].ID
-	msg := fmt.Sprintf("%d OSD ids are allocated in Ceph but never started, and no disk that the agents see carries them: "+
+	what := fmt.Sprintf("%d OSD ids are allocated in Ceph but never started, and no disk that the agents see carries them", len(osds))
+	if len(osds) == 1 {
+		what = "1 OSD id is allocated in Ceph but never started, and no disk that the agents see carries it"
+	}
+	msg := fmt.Sprintf("%s: "+
 		"a prepare was interrupted after it registered the OSD and before it wrote the disk. "+
 		"Nothing is done about them automatically. To recover: check that no disk holds the uuid "+
 		"(`ceph-volume raw list` on the nodes; every DiskInventory is already checked), then free each id, "+
 		"e.g. `ceph osd purge %d --yes-i-really-mean-it`; the disk it was meant for, if still blank, is prepared again after the usual backoff. Ids: %s",
-		len(osds), first, strings.Join(names, ", "))
+		what, first, strings.Join(names, ", "))
 	return Truncate(msg, MaxMessageLength)
 }
