@@ -347,3 +347,42 @@ func containsPart(list []string, part string) bool {
 	}
 	return false
 }
+
+// dependabotDir matches a directory entry of .github/dependabot.yml.
+var dependabotDir = regexp.MustCompile(`(?m)^\s*directory:\s*"?([^"\s]+)"?\s*$`)
+
+// TestEveryModuleHasDependencyUpdates fails when a go.mod of the tree has
+// no gomod entry in .github/dependabot.yml, so a new tool module is not
+// left out of dependency updates.
+func TestEveryModuleHasDependencyUpdates(t *testing.T) {
+	tr := listTree(t, repoRoot(t))
+	b, err := os.ReadFile(filepath.Join(tr.root, ".github", "dependabot.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "package-ecosystem: gomod") {
+		t.Fatal(".github/dependabot.yml has no gomod entry")
+	}
+	listed := map[string]bool{}
+	for _, m := range dependabotDir.FindAllStringSubmatch(string(b), -1) {
+		listed[path.Clean(m[1])] = true
+	}
+	modules := 0
+	for file := range tr.files {
+		if path.Base(file) != "go.mod" {
+			continue
+		}
+		modules++
+		dir := "/" + path.Dir(file)
+		if dir == "/." {
+			dir = "/"
+		}
+		if !listed[dir] {
+			t.Errorf("%s has no gomod entry with directory %q in .github/dependabot.yml", file, dir)
+		}
+	}
+	if modules == 0 {
+		t.Fatal("no go.mod found")
+	}
+	t.Logf("%d modules, %d directories listed", modules, len(listed))
+}
