@@ -260,6 +260,88 @@ func brokenLinks(tr tree) []string {
 	return problems
 }
 
+// repoPath matches a path into the repository as the documents spell it
+// in code: it starts at one of the tree's top-level directories.
+var repoPath = regexp.MustCompile(`^(?:\./)?(?:\.ci|\.github|api|bundle|catalog|cmd|config|controllers|docs|hack|internal|tests)/[A-Za-z0-9_./-]*$`)
+
+// absentOnPurpose are paths the documents name because the tree does not
+// have them, with the reason.
+var absentOnPurpose = map[string]string{
+	"internal/controller/": "where kubebuilder's go/v4 layout scaffolds controllers; CONTRIBUTING.md says why the project does not use it",
+}
+
+// codePaths returns the paths into the repository that a Markdown text
+// names in code spans and code blocks. Words holding a placeholder or a
+// pattern (<x>, {a,b}, *, $VAR) are not paths and are skipped.
+func codePaths(text string) []string {
+	var code []string
+	fence := ""
+	for _, line := range strings.Split(text, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if fence != "" {
+			if strings.HasPrefix(trimmed, fence) {
+				fence = ""
+			} else {
+				code = append(code, line)
+			}
+			continue
+		}
+		if strings.HasPrefix(trimmed, "```") || strings.HasPrefix(trimmed, "~~~") {
+			fence = trimmed[:3]
+			continue
+		}
+		for _, span := range codeSpan.FindAllString(line, -1) {
+			code = append(code, strings.Trim(span, "`"))
+		}
+	}
+	var paths []string
+	for _, c := range code {
+		for _, word := range strings.Fields(c) {
+			if strings.ContainsAny(word, "<>{}*$") {
+				continue
+			}
+			word = strings.TrimRight(word, ".,;:)\"'")
+			word = strings.TrimLeft(word, "(\"'")
+			if repoPath.MatchString(word) {
+				paths = append(paths, strings.TrimPrefix(word, "./"))
+			}
+		}
+	}
+	return paths
+}
+
+// stalePaths returns each path into the repository that a Markdown file
+// names in code but the tree does not hold: a file that moved or went
+// away without its documents following.
+func stalePaths(tr tree) []string {
+	var problems []string
+	for file := range tr.files {
+		if !strings.HasSuffix(file, ".md") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(tr.root, filepath.FromSlash(file)))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
+			continue
+		}
+		for _, p := range codePaths(string(b)) {
+			if _, ok := absentOnPurpose[p]; !ok && !tr.exists(p) {
+				problems = append(problems, fmt.Sprintf("%s: names %s, which is not in the repository", file, p))
+			}
+		}
+	}
+	return problems
+}
+
+// TestDocumentedPathsExist fails when a Markdown file names, in code, a
+// path of the repository that does not exist.
+func TestDocumentedPathsExist(t *testing.T) {
+	tr := listTree(t, repoRoot(t))
+	for _, p := range stalePaths(tr) {
+		t.Error(p)
+	}
+}
+
 // TestNoReferenceOutsideRepository fails on any file that refers to a
 // document or path outside the repository: a clone must hold everything
 // it points at.
@@ -296,7 +378,9 @@ func TestCheckersFindBadReferences(t *testing.T) {
 			"[gone]: docs/missing.md\n" +
 			"[up](../outside.md)\n" +
 			"```\n[in a fence](fenced.md)\n```\n",
-		"docs/guide.md":     "Back to [README](../README.md); see ![pic](img/missing.png).\n",
+		"docs/guide.md": "Back to [README](../README.md); see ![pic](img/missing.png).\n" +
+			"Run `go run ./hack/tool` (gone), read `docs/notes.txt`, `hack/{a,b}` and `config/<x>.yaml`.\n" +
+			"```\nmake -f tests/gone/Makefile docs/\n```\n",
 		"docs/notes.txt":    "Read ../shared/plan.txt and /work/notes/x and DESIGN.md; /tmp/work/scratch is fine, so is docs/STYLE.md.\n",
 		"docs/STYLE.md":     "A style file that is part of the tree.\n",
 		"hack/fixture_test": "line /work/bin/realnode/run/kubelet/pods/x is allowed\n",
@@ -324,6 +408,17 @@ func TestCheckersFindBadReferences(t *testing.T) {
 	for _, w := range wantOutside {
 		if !containsPart(gotOutside, w) {
 			t.Errorf("outsideReferences did not report %q: %q", w, gotOutside)
+		}
+	}
+
+	gotPaths := stalePaths(tr)
+	wantPaths := []string{"names hack/tool,", "names tests/gone/Makefile,"}
+	if len(gotPaths) != len(wantPaths) {
+		t.Errorf("stalePaths found %d problems, want %d: %q", len(gotPaths), len(wantPaths), gotPaths)
+	}
+	for _, w := range wantPaths {
+		if !containsPart(gotPaths, w) {
+			t.Errorf("stalePaths did not report %q: %q", w, gotPaths)
 		}
 	}
 
