@@ -195,7 +195,7 @@ docker-build: ## Build the operator image (needs a Docker engine).
 # The release image is built from the Dockerfile with a Docker engine and
 # pushed to a registry. The real-node tests have neither, so these targets
 # build images with the same contents as OCI layout archives
-# (hack/ociimage) and import them into a containerd. See README.md.
+# (hack/ociimage) and import them into a containerd. See docs/testing.md.
 IMAGES_DIR := $(BIN)/images
 OCIIMAGE := $(BIN)/ociimage
 OPERATOR_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator.tar

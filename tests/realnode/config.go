@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// The node's network. Every address is on this machine (tests send traffic
-// only to loopback or to addresses of test hosts they create): the node
-// address sits on a link the harness creates, pods
+// The node's network (docs/testing.md, "Network"). Every address is on
+// this machine (tests send traffic only to loopback or to addresses of test
+// hosts they create): the node address sits on a link the harness creates, pods
 // live on a bridge the harness creates, and Service addresses are only ever
 // rewritten by kube-proxy to the node address.
 const (
@@ -119,7 +119,8 @@ current-context: realnode
 
 // containerdConfig renders containerd's configuration: its own socket, root
 // and state, the CRI plugin with the local pause image, the pod network from
-// cniConfDir, and the settings this machine's node needs.
+// cniConfDir, and the settings this machine's node needs (docs/testing.md,
+// "What this machine needs").
 func containerdConfig(l layout) string {
 	return fmt.Sprintf(`version = 2
 root = %[1]q
@@ -209,7 +210,8 @@ func cniConfig(l layout) string {
 }
 
 // kubeletConfig renders the kubelet's configuration for this machine
-// (cgroup v1, no swap accounting, no QoS cgroups), serving
+// (cgroup v1, no swap accounting, no QoS cgroups; docs/testing.md, "What
+// this machine needs"), serving
 // on NodeIP with certificates from our CA, and with every directory it
 // writes (pod logs, plugins) under the run or log directories.
 func kubeletConfig(l layout, podLogs string) string {

@@ -11,7 +11,7 @@
 // (`make cluster-down`). Both need root.
 //
 // The network follows the rule that every address stays on this
-// machine; see the constants in config.go. The node's InternalIP is NodeIP,
+// machine (docs/testing.md, "Network"); see the constants in config.go. The node's InternalIP is NodeIP,
 // on a link the harness creates; the API server listens there and is the
 // endpoint of the kubernetes Service, which kube-proxy (iptables mode) maps
 // for pod-network and host-network pods alike, so in-cluster clients work
