@@ -172,6 +172,7 @@ func inventoryFindingsChanged() predicate.Funcs {
 			return !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
 				!equality.Semantic.DeepEqual(o.Status.LastScanTime, n.Status.LastScanTime) ||
 				o.Status.CephVersion != n.Status.CephVersion ||
+				!equality.Semantic.DeepEqual(o.Status.CephUser, n.Status.CephUser) ||
 				!equality.Semantic.DeepEqual(o.Status.Disks, n.Status.Disks)
 		},
 	}

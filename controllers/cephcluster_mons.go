@@ -155,7 +155,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	for i := range mons {
 		objs = append(objs, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))
 	}
-	objs = append(objs, resources.MgrDeployment(cluster, r.Images))
+	objs = append(objs, resources.MgrDeployment(cluster, r.Images, reporterUser(s.observed.inventories)))
 	for _, obj := range objs {
 		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
 			return err

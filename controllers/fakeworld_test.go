@@ -13,6 +13,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +52,8 @@ type world struct {
 	// cephVersion is what the agents report as their image's Ceph
 	// version.
 	cephVersion string
+	// cephUser is what the agents report as their image's ceph user.
+	cephUser *cephv1.CephUser
 	// monsDown keeps the monitor Deployments unavailable, as when their
 	// pods cannot start.
 	monsDown bool
@@ -119,6 +122,13 @@ func (w *world) setCephVersion(v string) {
 	w.mu.Unlock()
 }
 
+// setCephUser changes the ceph user the agents report (nil: none).
+func (w *world) setCephUser(u *cephv1.CephUser) {
+	w.mu.Lock()
+	w.cephUser = u
+	w.mu.Unlock()
+}
+
 func (w *world) setMonsDown(down bool) {
 	w.mu.Lock()
 	w.monsDown = down
@@ -154,11 +164,12 @@ func (w *world) step(ctx context.Context) {
 			continue
 		}
 		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest &&
-			inv.Status.CephVersion == w.cephVersion {
+			inv.Status.CephVersion == w.cephVersion && equality.Semantic.DeepEqual(inv.Status.CephUser, w.cephUser) {
 			continue
 		}
 		now := metav1.Now()
 		inv.Status.CephVersion = w.cephVersion
+		inv.Status.CephUser = w.cephUser.DeepCopy()
 		inv.Status.Disks = append([]cephv1.Disk(nil), disks...)
 		inv.Status.LastScanTime = &now
 		inv.Status.ObservedRescanRequest = inv.Spec.RescanRequest

@@ -163,6 +163,14 @@ type DiskInventoryStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph version",xDescriptors={"urn:alm:descriptor:text"}
 	CephVersion string `json:"cephVersion,omitempty"`
 
+	// CephUser is the uid and gid of the user named ceph in the image the
+	// agent runs in, read from the image's own /etc/passwd. The operator
+	// runs the health reporter as this user. Absent when the image has no
+	// such user, or only one with uid or gid 0.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph user",xDescriptors={"urn:alm:descriptor:text"}
+	CephUser *CephUser `json:"cephUser,omitempty"`
+
 	// Plan is the operator's decision on each disk of the node: whether it
 	// becomes (or would become, in Preview) an OSD, or why it is left out.
 	// The operator writes it; the agent writes everything else.
@@ -171,6 +179,19 @@ type DiskInventoryStatus struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Plan"
 	Plan []DevicePlan `json:"plan,omitempty"`
+}
+
+// CephUser is a user of the Ceph image; never root.
+type CephUser struct {
+	// UID is the user's id. Kubernetes accepts run-as ids up to 2^31-1.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2147483647
+	UID int64 `json:"uid"`
+
+	// GID is the id of the user's primary group.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=2147483647
+	GID int64 `json:"gid"`
 }
 
 // DeviceAction is what the operator does, or would do, with one disk.

@@ -44,6 +44,9 @@ type Deps struct {
 	// CephVersion is published in status.cephVersion: the Ceph version of
 	// the image the agent runs in, empty when unknown.
 	CephVersion string
+	// CephUser is published in status.cephUser: the ceph user of the image
+	// the agent runs in, nil when unknown.
+	CephUser *cephv1.CephUser
 }
 
 // Retry bounds for a failed scan or publish: the first retry comes after
@@ -131,7 +134,24 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 	if err != nil {
 		ctrl.Log.WithName("agent").Error(err, "Could not tell the Ceph version of this image")
 	}
-	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}, CephVersion: cephVersion})
+	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}, CephVersion: cephVersion,
+		CephUser: DetectCephUser(cfg.PasswdPath)})
+}
+
+// DetectCephUser reads the ceph user from the image's passwd file at path,
+// for the operator to run the health reporter as. Not knowing it (no file,
+// no ceph user, or one that is root) is logged and reported as nil, not an
+// error: the operator then falls back to the uid of the Ceph project's
+// images.
+func DetectCephUser(path string) *cephv1.CephUser {
+	log := ctrl.Log.WithName("agent")
+	u, err := ceph.DetectUser(path, ceph.UserName)
+	if err != nil {
+		log.Info("Could not tell the ceph user of this image; status.cephUser is left out", "reason", err.Error())
+		return nil
+	}
+	log.Info("Found the ceph user of this image", "passwd", path, "uid", u.UID, "gid", u.GID)
+	return &cephv1.CephUser{UID: u.UID, GID: u.GID}
 }
 
 // Rescan asks the running loop for a scan now and waits until it has been
@@ -329,6 +349,10 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 	}
 	content := BuildStatus(st.devices, a.opts, requested, a.deps.AgentVersion)
 	content.CephVersion = a.deps.CephVersion
+	if a.deps.CephUser != nil {
+		u := *a.deps.CephUser
+		content.CephUser = &u
+	}
 	res.Status = content
 	if SameContent(content, *st.published) {
 		res.Status.LastScanTime = st.published.LastScanTime

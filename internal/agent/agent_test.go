@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -176,6 +178,9 @@ func startAgent(t *testing.T, cfg Config, deps Deps) *Agent {
 	}
 	deps.AgentVersion = "test"
 	deps.CephVersion = "16.2.15"
+	if deps.CephUser == nil {
+		deps.CephUser = &cephv1.CephUser{UID: 64045, GID: 64045}
+	}
 	a, err := New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +233,8 @@ func TestAgentWaitsForInventoryThenPublishesOnce(t *testing.T) {
 	wait(t, inv.applied, "the first publish")
 	st := inv.last()
 	if len(st.Disks) != 2 || st.Disks[0].Name != "sda" || st.Disks[0].Verdict.Reason != "TooSmall" ||
-		st.Disks[1].Verdict.State != cephv1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" || st.CephVersion != "16.2.15" {
+		st.Disks[1].Verdict.State != cephv1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" || st.CephVersion != "16.2.15" ||
+		st.CephUser == nil || *st.CephUser != (cephv1.CephUser{UID: 64045, GID: 64045}) {
 		t.Fatalf("published %+v", st)
 	}
 	for range 3 {
@@ -320,6 +326,7 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 	earlier := metav1.NewTime(time.Unix(1600000000, 0))
 	obj.Status = BuildStatus(scanner.devs, testConfig().VerdictOptions(), 0, "test")
 	obj.Status.CephVersion = "16.2.15"
+	obj.Status.CephUser = &cephv1.CephUser{UID: 64045, GID: 64045}
 	obj.Status.LastScanTime = &earlier
 	inv := newFakeInventory(obj)
 	a := startAgent(t, testConfig(), Deps{Scanner: scanner, Inventory: inv})
@@ -374,6 +381,13 @@ func TestConfig(t *testing.T) {
 	if s := c.Scanner(); s.Root != "/host" || s.MountinfoPath != DefaultMountinfoPath {
 		t.Errorf("scanner %+v", s)
 	}
+	// The passwd file is the container's own, never under --host-root.
+	if c.PasswdPath != DefaultPasswdPath {
+		t.Errorf("passwd file %q, want %q", c.PasswdPath, DefaultPasswdPath)
+	}
+	if err := fs.Parse([]string{"--passwd-file", "/image/etc/passwd"}); err != nil || c.PasswdPath != "/image/etc/passwd" {
+		t.Errorf("--passwd-file: %q (%v)", c.PasswdPath, err)
+	}
 	bad := DefaultConfig(func(string) string { return "" })
 	bad.ResyncInterval = 0
 	err := bad.Validate()
@@ -388,3 +402,28 @@ func TestConfig(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestDetectCephUser checks that only a usable ceph user is published:
+// none for a missing file, an image without ceph, or a root ceph.
+func TestDetectCephUser(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if u := DetectCephUser(write("debian", "root:x:0:0::/root:/bin/sh\nceph:x:64045:64045::/var/lib/ceph:/usr/sbin/nologin\n")); u == nil || *u != (cephv1.CephUser{UID: 64045, GID: 64045}) {
+		t.Errorf("debian image: %+v", u)
+	}
+	for name, p := range map[string]string{
+		"no file":   filepath.Join(dir, "missing"),
+		"no ceph":   write("none", "root:x:0:0::/root:/bin/sh\n"),
+		"root ceph": write("root", "ceph:x:0:0::/var/lib/ceph:/bin/sh\n"),
+	} {
+		if u := DetectCephUser(p); u != nil {
+			t.Errorf("%s: published %+v, want nothing", name, u)
+		}
+	}
+}

@@ -36,6 +36,9 @@ const (
 	// DefaultMountinfoPath is the host's mount table as seen from a pod
 	// running with hostPID: PID 1 is the host's init.
 	DefaultMountinfoPath = "/proc/1/mountinfo"
+	// DefaultPasswdPath is the user database of the image the agent runs
+	// in.
+	DefaultPasswdPath = "/etc/passwd"
 )
 
 // Config is the discover command's configuration.
@@ -65,6 +68,10 @@ type Config struct {
 	CephBinary string
 	// Debounce is the quiet time after a uevent before rescanning.
 	Debounce time.Duration
+	// PasswdPath is the passwd file of the agent's own container (not the
+	// host's: it is not under HostRoot) whose ceph user is published as
+	// the image's.
+	PasswdPath string
 }
 
 // DefaultConfig returns a Config with every default filled in and the node
@@ -81,6 +88,7 @@ func DefaultConfig(getenv func(string) string) Config {
 		ResyncInterval: DefaultResyncInterval,
 		CephBinary:     "ceph",
 		Debounce:       DefaultDebounce,
+		PasswdPath:     DefaultPasswdPath,
 	}
 }
 
@@ -97,6 +105,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ResyncInterval, "resync-interval", c.ResyncInterval, "Period of the safety-net rescan.")
 	fs.StringVar(&c.CephBinary, "ceph-binary", c.CephBinary, "The ceph tool whose --version is published as the image's Ceph version.")
 	fs.DurationVar(&c.Debounce, "debounce", c.Debounce, "Quiet time after a kernel uevent before rescanning.")
+	fs.StringVar(&c.PasswdPath, "passwd-file", c.PasswdPath, "The image's passwd file, whose ceph user is published as the image's (not read under --host-root).")
 }
 
 // Validate reports every problem with c at once, so a misconfigured

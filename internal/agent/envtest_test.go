@@ -412,3 +412,70 @@ func TestEnvLeastPrivilege(t *testing.T) {
 		return nil
 	})
 }
+
+// TestEnvPublishesCephUserFromPasswd runs agents wired as on a node
+// (NewForNode) with the image's passwd file injected: the ceph user found
+// there is published in status.cephUser, and left out when the image has
+// none. The API server refuses a root cephUser.
+func TestEnvPublishesCephUserFromPasswd(t *testing.T) {
+	ns := newNamespace(t)
+	dir := t.TempDir()
+	for node, passwd := range map[string]string{
+		"node-debian": "root:x:0:0:root:/root:/bin/bash\nceph:x:64045:64045:Ceph storage service:/var/lib/ceph:/usr/sbin/nologin\n",
+		"node-none":   "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+	} {
+		createInventory(t, ns, node)
+		root := filepath.Join(dir, node)
+		if _, _, err := fixture.BuildScenarios(root, clusterFSID); err != nil {
+			t.Fatal(err)
+		}
+		cfg := agent.DefaultConfig(func(string) string { return "" })
+		cfg.NodeName, cfg.Namespace, cfg.ClusterFSID, cfg.HostRoot = node, ns, clusterFSID, root
+		cfg.MountinfoPath = "/proc/self/mountinfo"
+		cfg.CephBinary = filepath.Join(dir, "no-ceph-tool")
+		cfg.PasswdPath = filepath.Join(dir, node+".passwd")
+		if err := os.WriteFile(cfg.PasswdPath, []byte(passwd), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		a, err := agent.NewForNode(cfg, env.Config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run of %s: %v", node, err)
+			}
+		})
+	}
+	published := func(node string) *cephv1.DiskInventory {
+		var inv *cephv1.DiskInventory
+		testenv.Eventually(t, 20*time.Second, func() error {
+			var err error
+			if inv, err = getInventory(ns, node); err != nil {
+				return err
+			}
+			if inv.Status.LastScanTime == nil {
+				return fmt.Errorf("%s: nothing published yet", node)
+			}
+			return nil
+		})
+		return inv
+	}
+	if u := published("node-debian").Status.CephUser; u == nil || *u != (cephv1.CephUser{UID: 64045, GID: 64045}) {
+		t.Errorf("node-debian: status.cephUser %+v, want uid and gid 64045", u)
+	}
+	inv := published("node-none")
+	if u := inv.Status.CephUser; u != nil {
+		t.Errorf("node-none: status.cephUser %+v, want none: its passwd has no ceph user", u)
+	}
+
+	inv.Status.CephUser = &cephv1.CephUser{UID: 0, GID: 64045}
+	err := env.Client.Status().Update(context.Background(), inv)
+	if err == nil || !strings.Contains(err.Error(), "status.cephUser.uid") {
+		t.Errorf("a cephUser with uid 0 was not refused: %v", err)
+	}
+}

@@ -313,8 +313,12 @@ func ReporterName(cluster *cephv1.CephCluster) string {
 // MgrDeployment builds the Deployment of the manager, with the health
 // reporter next to it: `agent report` runs `ceph status` with a key that may
 // only read the monitors' state (client.reporter) and applies the result to
-// the CephCluster's status.ceph.
-func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deployment {
+// the CephCluster's status.ceph. The reporter runs as reporter, the ceph
+// user of the image; an id below 1 (never root) means CephUID.
+func MgrDeployment(cluster *cephv1.CephCluster, images Images, reporter cephv1.CephUser) *appsv1.Deployment {
+	if reporter.UID < 1 || reporter.GID < 1 {
+		reporter = cephv1.CephUser{UID: CephUID, GID: CephUID}
+	}
 	labels := Labels(cluster, ComponentMgr)
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentMgr}
 	replicas := int32(1)
@@ -359,8 +363,8 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 				// It reads world-readable files only (its keyring, ceph.conf,
 				// the token) and writes to its own emptyDir.
 				SecurityContext: &corev1.SecurityContext{
-					RunAsUser:                ptrTo(CephUID),
-					RunAsGroup:               ptrTo(CephUID),
+					RunAsUser:                ptrTo(reporter.UID),
+					RunAsGroup:               ptrTo(reporter.GID),
 					RunAsNonRoot:             ptrTo(true),
 					ReadOnlyRootFilesystem:   ptrTo(true),
 					AllowPrivilegeEscalation: ptrTo(false),
@@ -403,12 +407,14 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images) *appsv1.Deploymen
 	}
 }
 
-// CephUID is the uid and gid the health reporter runs as: those of the ceph
-// user of the Ceph project's container images (quay.io/ceph/ceph, built
-// from the project's RPM packages, which fix ceph at 167). Debian's packages
-// create ceph as 64045; there the reporter runs as 167 without a name, which
-// changes nothing for it: it is not root, and needs only world-readable
-// files and its own emptyDir.
+// CephUID is the uid and gid of the ceph user in the Ceph project's
+// container images (quay.io/ceph/ceph, built from the project's RPM
+// packages, which fix ceph at 167). The health reporter runs as the ceph
+// user the discovery agents find in the cluster's image (Debian's packages
+// create it as 64045), and as CephUID when none was found: the images most
+// clusters run, and for any other a uid that is not root, which is all the
+// reporter needs (it reads world-readable files and writes its own
+// emptyDir).
 const CephUID int64 = 167
 
 // serviceAccountDir is where client-go looks for the in-cluster token.

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
@@ -237,7 +239,7 @@ func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
 // API token into the reporter container alone, and that the reporter runs
 // as the ceph user, not root.
 func TestReporterTokenOnlyInReporter(t *testing.T) {
-	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}).Spec.Template.Spec
+	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}, cephv1.CephUser{}).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod automounts the service-account token into every container")
 	}
@@ -270,6 +272,31 @@ func TestReporterTokenOnlyInReporter(t *testing.T) {
 				sc.RunAsGroup == nil || *sc.RunAsGroup == 0 {
 				t.Errorf("reporter security context %+v: not the ceph user", sc)
 			}
+		}
+	}
+}
+
+// TestReporterRunsAsImageCephUser checks that the reporter runs as the
+// user it is given, and as CephUID, never root, when given none.
+func TestReporterRunsAsImageCephUser(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		user     cephv1.CephUser
+		uid, gid int64
+	}{
+		{"the image's", cephv1.CephUser{UID: 64045, GID: 64046}, 64045, 64046},
+		{"none", cephv1.CephUser{}, CephUID, CephUID},
+		{"root uid", cephv1.CephUser{UID: 0, GID: 64045}, CephUID, CephUID},
+		{"root gid", cephv1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
+	} {
+		var sc *corev1.SecurityContext
+		for _, c := range MgrDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {
+			if c.Name == "reporter" {
+				sc = c.SecurityContext
+			}
+		}
+		if sc == nil || sc.RunAsUser == nil || sc.RunAsGroup == nil || *sc.RunAsUser != tc.uid || *sc.RunAsGroup != tc.gid {
+			t.Errorf("%s: reporter security context %+v, want uid %d gid %d", tc.name, sc, tc.uid, tc.gid)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -230,8 +231,9 @@ func readBack(ctx context.Context, tl *tools, objs testObjects) error {
 
 // checkReporter proves the reporter's narrowed cephx capability on real
 // Ceph: `ceph status --format json` works with it, reading anything else is
-// refused. It also checks that the reporter runs as the ceph uid and that
-// only its container has the API token.
+// refused. It also checks that the reporter runs as the image's own ceph
+// user (as the agents published it) and that only its container has the
+// API token.
 func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, tl *tools) {
 	reporter := []string{"timeout", "60", "ceph", "--id", resources.ReporterID, "--keyring", "/etc/ceph-reporter/keyring", "--connect-timeout", "30"}
 	out, err := tl.run(ctx, nil, append(reporter, "status", "--format", "json")...)
@@ -260,9 +262,24 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 		t.Fatalf("manager pod: %v (%d pods)", err, len(pods.Items))
 	}
 	mgr := pods.Items[0].Name
+	uid, gid := imageCephUser(t, ctx, tl)
+	var invs cephv1.DiskInventoryList
+	if err := c.List(ctx, &invs, client.InNamespace(namespace)); err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range invs.Items {
+		if u := inv.Status.CephUser; u == nil || u.UID != uid || u.GID != gid {
+			t.Errorf("DiskInventory %s: status.cephUser %+v, want the image's ceph %d:%d", inv.Name, u, uid, gid)
+		}
+	}
+	for _, ctr := range pods.Items[0].Spec.Containers {
+		if sc := ctr.SecurityContext; ctr.Name == "reporter" && (sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != uid || sc.RunAsGroup == nil || *sc.RunAsGroup != gid) {
+			t.Errorf("reporter runAsUser/runAsGroup %+v, want the image's ceph %d:%d", sc, uid, gid)
+		}
+	}
 	id, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "id")
-	t.Logf("reporter container: id = %s", strings.TrimSpace(string(id)))
-	if err != nil || !strings.HasPrefix(string(id), fmt.Sprintf("uid=%d", resources.CephUID)) {
+	t.Logf("reporter container: id = %s (ceph is %d:%d in the image)", strings.TrimSpace(string(id)), uid, gid)
+	if err != nil || !strings.HasPrefix(string(id), fmt.Sprintf("uid=%d(ceph) gid=%d", uid, gid)) {
 		t.Errorf("reporter container id: %v %s", err, id)
 	}
 	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err != nil || !strings.Contains(string(out), "token") {
@@ -271,6 +288,25 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "mgr", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err == nil {
 		t.Errorf("the ceph-mgr container sees the reporter's token: %s", out)
 	}
+}
+
+// imageCephUser returns the uid and gid of ceph in the Ceph image, as the
+// image's own tools tell them.
+func imageCephUser(t *testing.T, ctx context.Context, tl *tools) (uid, gid int64) {
+	t.Helper()
+	for _, f := range []struct {
+		flag string
+		id   *int64
+	}{{"-u", &uid}, {"-g", &gid}} {
+		out, err := tl.run(ctx, nil, "id", f.flag, "ceph")
+		if err == nil {
+			*f.id, err = strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+		}
+		if err != nil {
+			t.Fatalf("id %s ceph in the Ceph image: %v %s", f.flag, err, out)
+		}
+	}
+	return uid, gid
 }
 
 // keptState checks that the cluster's kept state is there and returns the

@@ -84,7 +84,8 @@ func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid string) (
 		return nil, err
 	}
 	a := &FleetAgent{uevents: make(chan agent.Uevent, 16), done: make(chan struct{})}
-	loop, err := agent.New(cfg, agent.Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: a, CephVersion: SimulatedCephVersion})
+	loop, err := agent.New(cfg, agent.Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: a, CephVersion: SimulatedCephVersion,
+		CephUser: SimulatedCephUser.DeepCopy()})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the agent of %s: %w", node, err)
 	}

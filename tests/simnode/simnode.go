@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 )
@@ -202,7 +203,12 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 		logFile.Close()
 		return nil, err
 	}
-	args = append(args, "--ceph-binary", ceph)
+	passwd, err := simulatedPasswd(o.LogDir)
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
+	args = append(args, "--ceph-binary", ceph, "--passwd-file", passwd)
 	cmd := exec.CommandContext(ctx, o.Binary, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -218,22 +224,40 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 // SimulatedCephVersion is the Ceph release simulated nodes' images report.
 const SimulatedCephVersion = "16.2.15"
 
+// SimulatedCephUser is the ceph user of simulated nodes' image: that of
+// the Ceph project's images, whose release SimulatedCephVersion is.
+var SimulatedCephUser = cephv1.CephUser{UID: 167, GID: 167}
+
 // simulatedCeph writes, once, a ceph tool into dir that answers --version
 // as the Ceph image of a simulated node would, and returns its path.
 func simulatedCeph(dir string) (string, error) {
-	p := filepath.Join(dir, "simulated-ceph")
 	script := "#!/bin/sh\necho 'ceph version " + SimulatedCephVersion + " (simulated) pacific (stable)'\n"
-	f, err := os.CreateTemp(dir, "simulated-ceph-")
+	return writeShared(dir, "simulated-ceph", script, 0o755)
+}
+
+// simulatedPasswd writes, once, the passwd file of a simulated node's
+// image into dir, with its ceph user, and returns its path: the agent
+// does not read the machine's own.
+func simulatedPasswd(dir string) (string, error) {
+	passwd := fmt.Sprintf("root:x:0:0:root:/root:/bin/bash\nceph:x:%d:%d:Ceph daemons:/var/lib/ceph:/sbin/nologin\n",
+		SimulatedCephUser.UID, SimulatedCephUser.GID)
+	return writeShared(dir, "simulated-passwd", passwd, 0o644)
+}
+
+// writeShared writes content to dir/name and returns its path. Several
+// agents may start at once: each writes its own copy and renames it.
+func writeShared(dir, name, content string, mode os.FileMode) (string, error) {
+	p := filepath.Join(dir, name)
+	f, err := os.CreateTemp(dir, name+"-")
 	if err == nil {
-		_, err = f.WriteString(script)
-		err = errors.Join(err, f.Chmod(0o755), f.Close())
+		_, err = f.WriteString(content)
+		err = errors.Join(err, f.Chmod(mode), f.Close())
 	}
 	if err == nil {
-		// Several agents may start at once: each renames its own copy.
 		err = os.Rename(f.Name(), p)
 	}
 	if err != nil {
-		return "", fmt.Errorf("writing the simulated ceph tool: %w", err)
+		return "", fmt.Errorf("writing %s: %w", p, err)
 	}
 	return p, nil
 }

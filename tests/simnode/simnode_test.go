@@ -1,9 +1,11 @@
 package simnode
 
 import (
+	"context"
 	"reflect"
 	"testing"
 
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
@@ -58,5 +60,26 @@ func TestDemoMixVerdicts(t *testing.T) {
 	want["sdb"] = "OSD/"
 	if got := verdicts(t, dir); !reflect.DeepEqual(got, want) {
 		t.Fatalf("after hot-plug and OSD: %v\nwant %v", got, want)
+	}
+}
+
+// TestSimulatedImageFiles checks that the files an agent process of a
+// simulated node reads as its image's tell the simulated release and ceph
+// user.
+func TestSimulatedImageFiles(t *testing.T) {
+	dir := t.TempDir()
+	passwd, err := simulatedPasswd(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := ceph.DetectUser(passwd, ceph.UserName); err != nil || u.UID != SimulatedCephUser.UID || u.GID != SimulatedCephUser.GID {
+		t.Errorf("ceph user of the simulated image: %+v, %v; want %+v", u, err, SimulatedCephUser)
+	}
+	tool, err := simulatedCeph(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ceph.DetectVersion(context.Background(), tool); err != nil || v != SimulatedCephVersion {
+		t.Errorf("Ceph version of the simulated image: %q, %v; want %s", v, err, SimulatedCephVersion)
 	}
 }
