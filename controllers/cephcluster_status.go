@@ -96,7 +96,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	case o.err == nil && o.version.unsupported():
 		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
 		set(cephv1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
-		if o.version.reason == reasonImageNotAllowed {
+		if o.version.reason == cephv1.ReasonImageNotAllowed {
 			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
 		} else {
 			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
@@ -124,14 +124,6 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 		cluster.Status.ObservedGeneration = gen
 	}
 }
-
-// Reasons of the DisksDiscovered condition.
-const (
-	reasonAllInventoriesPublished = "AllNodesScanned"
-	reasonWaitingForAgents        = "WaitingForAgents"
-	reasonNodeNotFound            = "NodeNotFound"
-	reasonNoNodeSelected          = "NoNodeSelected"
-)
 
 // setDiscoveryStatus summarises the selected nodes' DiskInventories into the
 // cluster's counts, per-node summaries and the DisksDiscovered condition.
@@ -183,17 +175,17 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, 
 	c := metav1.Condition{Type: cephv1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	switch {
 	case len(sel.Missing) > 0:
-		c.Reason = reasonNodeNotFound
+		c.Reason = cephv1.ReasonNodeNotFound
 		c.Message = "spec.storage.nodes lists nodes that do not exist: " + listNames(sel.Missing)
 	case len(sel.Selected) == 0:
-		c.Reason = reasonNoNodeSelected
+		c.Reason = cephv1.ReasonNoNodeSelected
 		c.Message = "No node is selected for storage" + skippedSummary(sel)
 	case len(waiting) > 0:
-		c.Reason = reasonWaitingForAgents
+		c.Reason = cephv1.ReasonWaitingForAgents
 		c.Message = fmt.Sprintf("Waiting for the discovery agent on %d of %d nodes: %s", len(waiting), len(sel.Selected), listNames(waiting))
 	default:
 		c.Status = metav1.ConditionTrue
-		c.Reason = reasonAllInventoriesPublished
+		c.Reason = cephv1.ReasonAllNodesScanned
 		c.Message = fmt.Sprintf("%d nodes scanned: %d disks, %d available, %d OSDs, %d rejected",
 			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
 	}

@@ -676,15 +676,15 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 	case applyErr != nil:
 		c.Reason, c.Message = cephv1.ReasonReconcileError, conditionText(applyErr)
 	case len(plan.Problems) > 0:
-		c.Reason, c.Message = "InvalidStorageSpec", listProblems(plan.Problems)
+		c.Reason, c.Message = cephv1.ReasonInvalidStorageSpec, listProblems(plan.Problems)
 	case waiting > 0:
-		c.Reason = "WaitingForDiscovery"
+		c.Reason = cephv1.ReasonWaitingForDiscovery
 		c.Message = fmt.Sprintf("%d OSDs provisioned; waiting for the discovery agent on %d nodes", n.Provisioned, waiting)
 	case preview && n.Desired > n.Provisioned:
-		c.Reason = "Preview"
+		c.Reason = cephv1.ReasonPreview
 		c.Message = fmt.Sprintf("Provisioning is Preview: %d disks would become OSDs; see each DiskInventory's status.plan", n.Desired-n.Provisioned)
 	case n.Failed > 0:
-		c.Reason = "PrepareFailed"
+		c.Reason = cephv1.ReasonPrepareFailed
 		refused := countReason(plan, osdplan.ReasonPrepareRefused)
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed-refused)
 		if refused > 0 {
@@ -692,10 +692,10 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 		}
 		c.Message += "; see each DiskInventory's status.plan"
 	case n.Provisioned < n.Desired:
-		c.Reason = "Provisioning"
+		c.Reason = cephv1.ReasonProvisioning
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned, %d disks preparing", n.Provisioned, n.Desired, n.Preparing)
 	default:
-		c.Status, c.Reason = metav1.ConditionTrue, "AllOSDsProvisioned"
+		c.Status, c.Reason = metav1.ConditionTrue, cephv1.ReasonAllOSDsProvisioned
 		c.Message = fmt.Sprintf("%d OSDs provisioned, %d running", n.Provisioned, n.Running)
 	}
 	return c
