@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -323,13 +324,13 @@ func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *
 		return nil
 	}
 	r.recordTransitions(base, cluster)
-	apply := &cephv1.CephCluster{
+	desired := &cephv1.CephCluster{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     ownedStatus(cluster.Status),
 	}
 	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, apply, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
+	if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.Operator, client.ForceOwnership); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

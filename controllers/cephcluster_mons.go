@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -157,7 +158,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	}
 	objs = append(objs, resources.MgrDeployment(cluster, r.Images))
 	for _, obj := range objs {
-		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
+		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}

@@ -28,16 +28,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
-)
-
-// Field managers of the OSD reconciler: one for the CephCluster status
-// fields it owns (OSD counts, OSDsProvisioned), one for the DiskInventory
-// status.plan. The agent owns the rest of the inventory's status.
-const (
-	osdFieldOwner  = client.FieldOwner("ceph-operator-osd")
-	planFieldOwner = client.FieldOwner("ceph-operator-planner")
 )
 
 // OSDReconciler turns selected, empty disks into OSDs: it gathers the
@@ -394,16 +387,16 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 		}
 		changed = append(changed, inv)
 	}
-	return forEach(ctx, len(changed), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
 		inv := changed[i]
 		want := plans[inv.Name]
-		apply := &cephv1.DiskInventory{
+		desired := &cephv1.DiskInventory{
 			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
 			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
 			Status:     cephv1.DiskInventoryStatus{Plan: want},
 		}
 		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		if err := r.Client.Status().Patch(ctx, apply, client.Apply, planFieldOwner, client.ForceOwnership); err != nil {
+		if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.Planner, client.ForceOwnership); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil
 			}
@@ -469,7 +462,7 @@ func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []c
 			changed = append(changed, &inventories[i])
 		}
 	}
-	return forEach(ctx, len(changed), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
 		inv := changed[i]
 		var value any = records[inv.Name]
 		if records[inv.Name] == "" {
@@ -506,7 +499,7 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.Ceph
 			pending = append(pending, inv)
 		}
 	}
-	return forEach(ctx, len(pending), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(pending), func(ctx context.Context, i int) error {
 		// The listed inventories are the cache's own objects: write a copy.
 		inv := pending[i].DeepCopy()
 		base := inv.DeepCopy()
@@ -541,13 +534,13 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.Ceph
 func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
 	var mu sync.Mutex
 	exists := map[string]string{}
-	err := forEach(ctx, len(specs), func(ctx context.Context, i int) error {
+	err := apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
 		job, err := resources.PrepareJob(cluster, r.Images, cluster.Status.FSID, spec)
 		if err != nil {
 			return err
 		}
-		if err := setOwner(cluster, job, r.Client.Scheme()); err != nil {
+		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
 			return err
 		}
 		if err := r.Client.Create(ctx, job); err != nil {
@@ -569,10 +562,10 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephClus
 // Deployments are never deleted here: an OSD that leaves the selection is
 // kept.
 func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephCluster, osds []osdplan.OSDSpec) error {
-	return forEach(ctx, len(osds), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
 		osd := osds[i]
 		d := resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
-		created, err := applyOwned(ctx, r.Client, cluster, d)
+		created, err := apply.Owned(ctx, r.Client, cluster, d)
 		if err != nil {
 			return err
 		}
@@ -592,7 +585,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephClus
 // so one whose status moved since (its pod started) is left alone, and the
 // next plan decides again.
 func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, jobs map[string]*batchv1.Job, names []string) error {
-	return forEach(ctx, len(names), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(names), func(ctx context.Context, i int) error {
 		name := names[i]
 		target := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
 		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground)}
@@ -637,13 +630,13 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephClu
 		c.LastTransitionTime = metav1.NewTime(r.Clock())
 	}
 	st.Conditions = []metav1.Condition{c}
-	apply := &cephv1.CephCluster{
+	desired := &cephv1.CephCluster{
 		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
 	}
 	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, apply, client.Apply, osdFieldOwner, client.ForceOwnership); client.IgnoreNotFound(err) != nil {
+	if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.OSD, client.ForceOwnership); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("applying OSD status: %w", err)
 	}
 	return nil
