@@ -325,18 +325,10 @@ func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *
 	}
 	r.recordTransitions(base, cluster)
 	desired := &cephv1.CephCluster{
-		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     ownedStatus(cluster.Status),
 	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.Operator, client.ForceOwnership); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("applying status: %w", err)
-	}
-	return nil
+	return client.IgnoreNotFound(apply.Status(ctx, r.Client, desired, apply.Operator))
 }
 
 // recordTransitions emits an event when the Ready condition changes, never on

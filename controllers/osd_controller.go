@@ -391,16 +391,14 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 		inv := changed[i]
 		want := plans[inv.Name]
 		desired := &cephv1.DiskInventory{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
 			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
 			Status:     cephv1.DiskInventoryStatus{Plan: want},
 		}
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.Planner, client.ForceOwnership); err != nil {
+		if err := apply.Status(ctx, r.Client, desired, apply.Planner); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil
 			}
-			return fmt.Errorf("writing plan of DiskInventory %s: %w", inv.Name, err)
+			return fmt.Errorf("writing plan: %w", err)
 		}
 		r.recordPlanEvents(cluster, inv, want)
 		return nil
@@ -631,15 +629,10 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephClu
 	}
 	st.Conditions = []metav1.Condition{c}
 	desired := &cephv1.CephCluster{
-		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
 	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, desired, client.Apply, apply.OSD, client.ForceOwnership); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("applying OSD status: %w", err)
-	}
-	return nil
+	return client.IgnoreNotFound(apply.Status(ctx, r.Client, desired, apply.OSD))
 }
 
 // unpublished counts the selected nodes whose agent has not published an
