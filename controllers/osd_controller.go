@@ -615,19 +615,18 @@ func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephClus
 // writeStatus applies the OSD counts and the OSDsProvisioned condition, when
 // they changed.
 func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) error {
-	st := cephv1.CephClusterStatus{OSDs: plan.Counts}
+	// Only this reconciler's condition is applied. Its transition time is
+	// the reconciler's clock, kept from before when the status is the same.
+	var conditions []metav1.Condition
+	if old := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionOSDsProvisioned); old != nil {
+		conditions = append(conditions, *old)
+	}
 	c := osdCondition(cluster, plan, waiting, applyErr)
-	old := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionOSDsProvisioned)
-	if old != nil && old.Status == c.Status && old.Reason == c.Reason && old.Message == c.Message &&
-		old.ObservedGeneration == c.ObservedGeneration && cluster.Status.OSDs == plan.Counts {
+	c.LastTransitionTime = metav1.NewTime(r.Clock())
+	if !meta.SetStatusCondition(&conditions, c) && cluster.Status.OSDs == plan.Counts {
 		return nil
 	}
-	if old != nil && old.Status == c.Status {
-		c.LastTransitionTime = old.LastTransitionTime
-	} else {
-		c.LastTransitionTime = metav1.NewTime(r.Clock())
-	}
-	st.Conditions = []metav1.Condition{c}
+	st := cephv1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions}
 	desired := &cephv1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
