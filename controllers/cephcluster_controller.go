@@ -77,7 +77,11 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cephcluster").
 		For(&cephv1.CephCluster{})
-	for _, t := range ownedTypes() {
+	for _, kind := range ownedKinds() {
+		if !kind.watchedByCluster {
+			continue
+		}
+		t := kind.object
 		if _, ok := t.(*cephv1.DiskInventory); ok {
 			// Only the agent's findings change the summary; the
 			// operator's own plan writes do not.

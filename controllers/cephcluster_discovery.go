@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -102,13 +100,4 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		return nil
 	}
 	return errors.Join(apply.ForEach(ctx, len(missing), create), apply.ForEach(ctx, len(gone), remove))
-}
-
-// ownedTypes are the kinds of object the cluster reconciler creates; they are
-// watched, and removed on deletion.
-func ownedTypes() []client.Object {
-	return []client.Object{
-		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.DaemonSet{}, &appsv1.Deployment{}, &cephv1.DiskInventory{},
-	}
 }
