@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -145,23 +144,6 @@ func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object)
 // allClusters maps any object to every CephCluster the operator watches.
 func (r *CephClusterReconciler) allClusters(ctx context.Context, _ client.Object) []reconcile.Request {
 	return listClusterRequests(ctx, r.Client)
-}
-
-// nodeSelectionChanged lets through Node events that can change which nodes
-// a storage selection takes: creation, deletion, and changes of labels or
-// taints. The frequent status heartbeats are filtered out.
-func nodeSelectionChanged() predicate.Funcs {
-	return predicate.Funcs{
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, okOld := e.ObjectOld.(*corev1.Node)
-			n, okNew := e.ObjectNew.(*corev1.Node)
-			if !okOld || !okNew {
-				return false
-			}
-			return !maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
-		},
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
 }
 
 // inventoryFindingsChanged lets through DiskInventory events that change

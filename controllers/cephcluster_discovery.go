@@ -13,7 +13,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
-	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -52,7 +52,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing Nodes: %w", err)
 	}
-	sel := osdplan.SelectNodes(&cluster.Spec, nodes.Items)
+	sel := nodeselect.Select(&cluster.Spec, nodes.Items)
 	s.observed.selection = &sel
 
 	var inventories cephv1.DiskInventoryList

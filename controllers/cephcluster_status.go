@@ -12,7 +12,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
-	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // observed is what one reconcile found and did, the input of the pure status
@@ -37,7 +37,7 @@ type observed struct {
 	finalized bool
 	// selection is which nodes take part in storage; nil when the
 	// discovery phase did not run.
-	selection *osdplan.NodeSelection
+	selection *nodeselect.Selection
 	// inventories are the DiskInventories of the selected nodes.
 	inventories []cephv1.DiskInventory
 	// podRejected is why admission refuses the node pods; nil when they
@@ -127,7 +127,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 
 // setDiscoveryStatus summarises the selected nodes' DiskInventories into the
 // cluster's counts, per-node summaries and the DisksDiscovered condition.
-func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, inventories []cephv1.DiskInventory) {
+func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, inventories []cephv1.DiskInventory) {
 	byNode := make(map[string]*cephv1.DiskInventory, len(inventories))
 	for i := range inventories {
 		byNode[inventories[i].Name] = &inventories[i]
@@ -229,7 +229,7 @@ func listNames(names []string) string {
 }
 
 // skippedSummary counts the skipped nodes by reason for a message.
-func skippedSummary(sel osdplan.NodeSelection) string {
+func skippedSummary(sel nodeselect.Selection) string {
 	if len(sel.Skipped) == 0 {
 		return ": there are no nodes"
 	}

@@ -6,13 +6,17 @@ import (
 	"sort"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // listItems returns the items of a typed list as client.Objects.
@@ -91,4 +95,19 @@ func (s *clusterSet) requests(ns string) []reconcile.Request {
 	}
 	sort.Slice(reqs, func(i, j int) bool { return reqs[i].String() < reqs[j].String() })
 	return reqs
+}
+
+// nodeSelectionChanged lets through Node events that can change which nodes
+// a storage selection takes: creation, deletion, and changes of labels or
+// taints (see nodeselect.Changed). The frequent status heartbeats are
+// filtered out.
+func nodeSelectionChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okOld := e.ObjectOld.(*corev1.Node)
+			n, okNew := e.ObjectNew.(*corev1.Node)
+			return okOld && okNew && nodeselect.Changed(o, n)
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
 }

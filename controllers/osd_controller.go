@@ -29,6 +29,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -644,7 +645,7 @@ func unpublished(cluster *cephv1.CephCluster, in osdplan.Input) int {
 		}
 	}
 	n := 0
-	for _, name := range osdplan.SelectNodes(&cluster.Spec, in.Nodes).Selected {
+	for _, name := range nodeselect.Select(&cluster.Spec, in.Nodes).Selected {
 		if !published[name] {
 			n++
 		}

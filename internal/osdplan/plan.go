@@ -1,3 +1,6 @@
+// Package osdplan decides, without talking to the API server, which disks of
+// a CephCluster's selected nodes become OSDs, what prepare Jobs run for them,
+// and why the other disks are left out.
 package osdplan
 
 import (
