@@ -64,12 +64,9 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	cluster := s.cluster
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonEndpointsName(cluster)}
 	cm := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, key, cm)
-	if apierrors.IsNotFound(err) {
-		// The cache may lag behind a create of the previous reconcile:
-		// deciding again could record a different placement.
-		err = r.APIReader.Get(ctx, key, cm)
-	}
+	// The cache may lag behind a create of the previous reconcile:
+	// deciding again could record a different placement.
+	err := r.getConfirmingAbsence(ctx, key, cm)
 	switch {
 	case err == nil:
 		if err := checkClusterObject(cluster, "ConfigMap", cm); err != nil {
@@ -198,11 +195,8 @@ func (r *CephClusterReconciler) reconcileBootstrap(ctx context.Context, s *clust
 	}
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonBootstrapName(cluster)}
 	rec := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, key, rec)
-	if apierrors.IsNotFound(err) {
-		// A record the cache has not seen yet must not be written twice.
-		err = r.APIReader.Get(ctx, key, rec)
-	}
+	// A record the cache has not seen yet must not be written twice.
+	err := r.getConfirmingAbsence(ctx, key, rec)
 	switch {
 	case apierrors.IsNotFound(err):
 		rec = nil

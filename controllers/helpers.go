@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -110,4 +111,18 @@ func nodeSelectionChanged() predicate.Funcs {
 		},
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
+}
+
+// getConfirmingAbsence reads obj through the cache and, when the cache does
+// not have it, from the API server, so that NotFound means it does not
+// exist. It is for the objects whose absence makes
+// the reconciler create something that must exist once (the identity, the
+// monitor placement, the bootstrap record): the cache may not have seen an
+// earlier reconcile's create yet, or may not hold the object at all.
+func (r *CephClusterReconciler) getConfirmingAbsence(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.Client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }
