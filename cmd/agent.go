@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"io"
 	"os"
 
@@ -32,16 +31,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 // runDiscover parses the discover flags and runs the agent until
 // SIGTERM/SIGINT.
 func runDiscover(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("agent discover", flag.ContinueOnError)
 	cfg := agent.DefaultConfig(os.Getenv)
-	cfg.BindFlags(fs)
-	return runNodeCommand(fs, args, stderr, nodeCommand{
-		logName:  "agent",
-		what:     "agent",
-		validate: cfg.Validate,
-		started:  func() []any { return []any{"node", cfg.NodeName, "namespace", cfg.Namespace} },
-		build: func(rc *rest.Config) (runner, error) {
-			return agent.NewForNode(cfg, rc)
-		},
-	})
+	started := func() []any { return []any{"node", cfg.NodeName, "namespace", cfg.Namespace} }
+	return runNodeCommand(args, stderr, nodeCommand{"agent discover", "agent", "agent", &cfg, started,
+		func(rc *rest.Config) (runner, error) { return agent.NewForNode(cfg, rc) }})
 }

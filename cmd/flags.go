@@ -67,31 +67,36 @@ type runner interface {
 
 // nodeCommand describes a long-lived node command for runNodeCommand.
 type nodeCommand struct {
-	// logName names the command's logger; what names the component in
-	// messages.
-	logName, what string
-	// validate checks the configuration once the flags are parsed.
-	validate func() error
-	// started are the key/value pairs of the start message.
+	// name is the command as typed, logName names its logger and what
+	// names the component in messages.
+	name, logName, what string
+	// config binds the command's flags and validates them once parsed.
+	config interface {
+		BindFlags(fs *flag.FlagSet)
+		Validate() error
+	}
+	// started returns the key/value pairs of the start message.
 	started func() []any
 	// build creates the component for the API server of cfg.
 	build func(cfg *rest.Config) (runner, error)
 }
 
-// runNodeCommand parses args into fs, validates the configuration, builds
-// the component and runs it until SIGTERM/SIGINT with the command's logger
-// in its context. It returns the exit code: 2 for bad flags or
-// configuration, 1 when setting up or running fails.
-func runNodeCommand(fs *flag.FlagSet, args []string, stderr io.Writer, c nodeCommand) int {
+// runNodeCommand parses args into the command's configuration, validates
+// it, builds the component and runs it until SIGTERM/SIGINT with the
+// command's logger in its context. It returns the exit code: 2 for bad flags
+// or configuration, 1 when setting up or running fails.
+func runNodeCommand(args []string, stderr io.Writer, c nodeCommand) int {
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	c.config.BindFlags(fs)
 	if !parseCommand(fs, args, stderr, true) {
 		return 2
 	}
 	log := ctrl.Log.WithName(c.logName)
-	if err := c.validate(); err != nil {
+	if err := c.config.Validate(); err != nil {
 		log.Error(err, "Invalid configuration")
 		return 2
 	}
-	log.Info("Starting ceph-operator "+fs.Name(), append([]any{"version", version.String()}, c.started()...)...)
+	log.Info("Starting ceph-operator "+c.name, append([]any{"version", version.String()}, c.started()...)...)
 	return serve(log, c.what, func(cfg *rest.Config) (func(context.Context) error, error) {
 		r, err := c.build(cfg)
 		if err != nil {
