@@ -3,13 +3,14 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/version"
@@ -34,27 +35,15 @@ func main() {
 
 // run dispatches to a subcommand and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "manager":
-		return runManager(args[1:], stderr)
-	case "agent":
-		return runAgent(args[1:], stdout, stderr)
-	case "copy-binary":
-		return runCopyBinary(args[1:], stderr)
-	case "version":
-		fmt.Fprintln(stdout, version.String())
-		return 0
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "ceph-operator: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
+	return dispatch("ceph-operator", usage, map[string]func([]string) int{
+		"manager":     func(args []string) int { return runManager(args, stderr) },
+		"agent":       func(args []string) int { return runAgent(args, stdout, stderr) },
+		"copy-binary": func(args []string) int { return runCopyBinary(args, stderr) },
+		"version": func([]string) int {
+			fmt.Fprintln(stdout, version.String())
+			return 0
+		},
+	}, args, stdout, stderr)
 }
 
 // runManager parses the manager's flags and runs it until SIGTERM/SIGINT.
@@ -72,20 +61,11 @@ func runManager(args []string, stderr io.Writer) int {
 	}
 	log := ctrl.Log.WithName("setup")
 	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces)
-
-	cfg, err := config.GetConfig()
-	if err != nil {
-		log.Error(err, "Loading Kubernetes client configuration")
-		return 1
-	}
-	mgr, err := manager.New(cfg, opts)
-	if err != nil {
-		log.Error(err, "Setting up the manager")
-		return 1
-	}
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
-		log.Error(err, "Running the manager")
-		return 1
-	}
-	return 0
+	return serve(log, "manager", func(cfg *rest.Config) (func(context.Context) error, error) {
+		mgr, err := manager.New(cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		return mgr.Start, nil
+	})
 }

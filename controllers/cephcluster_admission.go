@@ -19,13 +19,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
-// Reasons of the conditions that name why the operator cannot go on.
-const (
-	reasonImageNotAllowed      = cephv1.ReasonImageNotAllowed
-	reasonPodSecurityRejected  = cephv1.ReasonPodSecurityRejected
-	reasonPodAdmissionRejected = cephv1.ReasonPodAdmissionRejected
-)
-
 // checkImage refuses spec.image when the operator's allow-list does not
 // name it. It is reported through the CephVersionSupported condition, which
 // every part of the operator requires before it starts or changes a daemon.
@@ -34,10 +27,10 @@ func (r *CephClusterReconciler) checkImage(s *clusterScope) bool {
 	if err == nil {
 		return true
 	}
-	s.observed.version = versionCheck{metav1.ConditionFalse, reasonImageNotAllowed,
+	s.observed.version = versionCheck{metav1.ConditionFalse, cephv1.ReasonImageNotAllowed,
 		err.Error() + ". No monitor, manager, OSD or discovery agent is started or changed with it: set spec.image to an allowed image, or ask the operator's administrator to allow it"}
 	s.observed.mon.blocked = s.observed.version.message
-	s.observed.mon.blockedReason = reasonImageNotAllowed
+	s.observed.mon.blockedReason = cephv1.ReasonImageNotAllowed
 	return false
 }
 
@@ -157,18 +150,18 @@ func classifyPodAdmission(cluster *cephv1.CephCluster, err error) (*podRejection
 		// RBAC refuses the operator itself, not the pod.
 		return nil, err
 	case strings.Contains(msg, "PodSecurity"):
-		return &podRejection{reasonPodSecurityRejected, fmt.Sprintf(
+		return &podRejection{cephv1.ReasonPodSecurityRejected, fmt.Sprintf(
 			"Pod Security admission refuses the node pods in namespace %s, so no discovery agent, OSD or monitor can start. "+
 				"They need privileged mode, the host's PID and network namespaces and host paths to reach the disks. "+
 				"Allow privileged pods in this namespace: kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged --overwrite. The API server said: %s",
 			cluster.Namespace, cluster.Namespace, msg)}, nil
 	case strings.Contains(msg, "security context constraint"):
-		return &podRejection{reasonPodSecurityRejected, fmt.Sprintf(
+		return &podRejection{cephv1.ReasonPodSecurityRejected, fmt.Sprintf(
 			"No SecurityContextConstraint admits the node pods in namespace %s, so no discovery agent, OSD or monitor can start. "+
 				"Grant the privileged SCC to the agent's service account: oc adm policy add-scc-to-user privileged -z %s -n %s. The API server said: %s",
 			cluster.Namespace, resources.AgentServiceAccountName(cluster), cluster.Namespace, msg)}, nil
 	default:
-		return &podRejection{reasonPodAdmissionRejected, fmt.Sprintf(
+		return &podRejection{cephv1.ReasonPodAdmissionRejected, fmt.Sprintf(
 			"Admission refuses the node pods in namespace %s, so no discovery agent, OSD or monitor can start. The API server said: %s",
 			cluster.Namespace, msg)}, nil
 	}

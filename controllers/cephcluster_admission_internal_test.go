@@ -25,11 +25,11 @@ func TestClassifyPodAdmission(t *testing.T) {
 	}{
 		{name: "admitted"},
 		{name: "pod security", err: apierrors.NewForbidden(pods, "x", errors.New(`violates PodSecurity "restricted:latest": privileged`)),
-			wantReason: reasonPodSecurityRejected, wantText: "kubectl label namespace storage pod-security.kubernetes.io/enforce=privileged"},
+			wantReason: cephv1.ReasonPodSecurityRejected, wantText: "kubectl label namespace storage pod-security.kubernetes.io/enforce=privileged"},
 		{name: "openshift scc", err: apierrors.NewForbidden(pods, "x", errors.New("unable to validate against any security context constraint: [privileged: Invalid value: true]")),
-			wantReason: reasonPodSecurityRejected, wantText: "oc adm policy add-scc-to-user privileged -z ceph-ceph-agent -n storage"},
+			wantReason: cephv1.ReasonPodSecurityRejected, wantText: "oc adm policy add-scc-to-user privileged -z ceph-ceph-agent -n storage"},
 		{name: "quota", err: apierrors.NewForbidden(pods, "x", errors.New("exceeded quota: pods")),
-			wantReason: reasonPodAdmissionRejected, wantText: "exceeded quota"},
+			wantReason: cephv1.ReasonPodAdmissionRejected, wantText: "exceeded quota"},
 		{name: "operator lacks RBAC", err: apierrors.NewForbidden(pods, "x", errors.New(`User "system:serviceaccount:x:y" cannot create resource "pods"`)), wantErr: true},
 		{name: "server unavailable", err: apierrors.NewServiceUnavailable("etcd"), wantErr: true},
 	} {
@@ -59,21 +59,21 @@ func TestStatusNamesTheCause(t *testing.T) {
 	}{
 		{
 			name: "pods refused by Pod Security",
-			o:    observed{fsid: "f", configured: true, mon: monsUp, podRejected: &podRejection{reasonPodSecurityRejected, "refused"}},
+			o:    observed{fsid: "f", configured: true, mon: monsUp, podRejected: &podRejection{cephv1.ReasonPodSecurityRejected, "refused"}},
 			want: map[string]string{"Ready": "False/PodSecurityRejected", "Degraded": "True/PodSecurityRejected", "Progressing": "False/PodSecurityRejected"},
 		},
 		{
 			name: "image not allowed",
 			o: observed{fsid: "f", configured: true,
-				version: versionCheck{metav1.ConditionFalse, reasonImageNotAllowed, "spec.image x is not allowed"},
-				mon:     monState{blocked: "spec.image x is not allowed", blockedReason: reasonImageNotAllowed}},
+				version: versionCheck{metav1.ConditionFalse, cephv1.ReasonImageNotAllowed, "spec.image x is not allowed"},
+				mon:     monState{blocked: "spec.image x is not allowed", blockedReason: cephv1.ReasonImageNotAllowed}},
 			want: map[string]string{"Ready": "False/ImageNotAllowed", "Degraded": "True/ImageNotAllowed", "Progressing": "False/ImageNotAllowed",
 				"CephVersionSupported": "False/ImageNotAllowed", "MonitorsReady": "False/ImageNotAllowed"},
 		},
 		{
 			// An API error is the more urgent cause.
 			name: "error first",
-			o:    observed{fsid: "f", configured: true, mon: monsUp, err: errors.New("boom"), podRejected: &podRejection{reasonPodSecurityRejected, "refused"}},
+			o:    observed{fsid: "f", configured: true, mon: monsUp, err: errors.New("boom"), podRejected: &podRejection{cephv1.ReasonPodSecurityRejected, "refused"}},
 			want: map[string]string{"Ready": "False/ReconcileError", "Degraded": "True/ReconcileError"},
 		},
 	} {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -76,7 +76,11 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cephcluster").
 		For(&cephv1.CephCluster{})
-	for _, t := range ownedTypes() {
+	for _, kind := range ownedKinds() {
+		if !kind.watchedByCluster {
+			continue
+		}
+		t := kind.object
 		if _, ok := t.(*cephv1.DiskInventory); ok {
 			// Only the agent's findings change the summary; the
 			// operator's own plan writes do not.
@@ -140,23 +144,6 @@ func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object)
 // allClusters maps any object to every CephCluster the operator watches.
 func (r *CephClusterReconciler) allClusters(ctx context.Context, _ client.Object) []reconcile.Request {
 	return listClusterRequests(ctx, r.Client)
-}
-
-// nodeSelectionChanged lets through Node events that can change which nodes
-// a storage selection takes: creation, deletion, and changes of labels or
-// taints. The frequent status heartbeats are filtered out.
-func nodeSelectionChanged() predicate.Funcs {
-	return predicate.Funcs{
-		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, okOld := e.ObjectOld.(*corev1.Node)
-			n, okNew := e.ObjectNew.(*corev1.Node)
-			if !okOld || !okNew {
-				return false
-			}
-			return !maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
-		},
-		GenericFunc: func(event.GenericEvent) bool { return false },
-	}
 }
 
 // inventoryFindingsChanged lets through DiskInventory events that change
@@ -324,19 +311,11 @@ func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *
 		return nil
 	}
 	r.recordTransitions(base, cluster)
-	apply := &cephv1.CephCluster{
-		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+	desired := &cephv1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     ownedStatus(cluster.Status),
 	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, apply, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		return fmt.Errorf("applying status: %w", err)
-	}
-	return nil
+	return client.IgnoreNotFound(apply.Status(ctx, r.Client, desired, apply.Operator))
 }
 
 // recordTransitions emits an event when the Ready condition changes, never on

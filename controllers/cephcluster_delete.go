@@ -4,10 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -17,17 +14,6 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
-
-// ownedKinds are the kinds of objects the operator creates for a cluster and
-// removes when the cluster is deleted. Owner references would let the
-// garbage collector do the same; deleting explicitly makes cleanup complete
-// before the finalizer goes, and works where no garbage collector runs.
-func ownedKinds() []client.ObjectList {
-	return []client.ObjectList{
-		&appsv1.DeploymentList{}, &batchv1.JobList{}, &appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &rbacv1.RoleBindingList{}, &rbacv1.RoleList{},
-		&corev1.ServiceAccountList{}, &corev1.ConfigMapList{}, &corev1.SecretList{},
-	}
-}
 
 // reconcileDelete removes what the operator created for the cluster, then
 // the finalizer.
@@ -67,7 +53,8 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 	}
 
 	selector := client.MatchingLabels(resources.ClusterSelector(cluster))
-	for _, list := range ownedKinds() {
+	for _, kind := range ownedKinds() {
+		list := kind.list
 		if err := r.Client.List(ctx, list, client.InNamespace(cluster.Namespace), selector); err != nil {
 			return fmt.Errorf("listing %T to clean up: %w", list, err)
 		}

@@ -2,31 +2,20 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
-	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
-
-// fieldOwner is the field manager of everything the operator applies.
-const fieldOwner = client.FieldOwner("ceph-operator")
-
-// specHashAnnotation records the hash of the desired object the operator
-// last applied, so an unchanged object is not written again.
-const specHashAnnotation = "ceph.cephoperator.io/desired-hash"
 
 // +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
@@ -41,7 +30,7 @@ const specHashAnnotation = "ceph.cephoperator.io/desired-hash"
 func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	ds := resources.DiscoveryDaemonSet(cluster, r.Images, s.observed.fsid)
-	dsHash, err := desiredHash(ds)
+	dsHash, err := apply.Hash(ds)
 	if err != nil {
 		return err
 	}
@@ -51,7 +40,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		resources.AgentRoleBinding(cluster),
 		ds,
 	} {
-		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
+		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}
@@ -63,7 +52,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing Nodes: %w", err)
 	}
-	sel := osdplan.SelectNodes(&cluster.Spec, nodes.Items)
+	sel := nodeselect.Select(&cluster.Spec, nodes.Items)
 	s.observed.selection = &sel
 
 	var inventories cephv1.DiskInventoryList
@@ -93,7 +82,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	}
 	create := func(ctx context.Context, i int) error {
 		inv := resources.DiskInventory(cluster, missing[i])
-		if err := setOwner(cluster, inv, r.Client.Scheme()); err != nil {
+		if err := apply.SetOwner(cluster, inv, r.Client.Scheme()); err != nil {
 			return err
 		}
 		if err := r.Client.Create(ctx, inv); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -110,24 +99,5 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		ctrl.LoggerFrom(ctx).Info("Deleted DiskInventory of a node no longer selected", "node", gone[i])
 		return nil
 	}
-	return errors.Join(forEach(ctx, len(missing), create), forEach(ctx, len(gone), remove))
-}
-
-// desiredHash is a short hash of the desired object as built.
-func desiredHash(obj client.Object) (string, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return "", fmt.Errorf("hashing %s: %w", obj.GetName(), err)
-	}
-	sum := sha256.Sum256(raw)
-	return hex.EncodeToString(sum[:8]), nil
-}
-
-// ownedTypes are the kinds of object the cluster reconciler creates; they are
-// watched, and removed on deletion.
-func ownedTypes() []client.Object {
-	return []client.Object{
-		&corev1.Secret{}, &corev1.ConfigMap{}, &corev1.ServiceAccount{},
-		&rbacv1.Role{}, &rbacv1.RoleBinding{}, &appsv1.DaemonSet{}, &appsv1.Deployment{}, &cephv1.DiskInventory{},
-	}
+	return errors.Join(apply.ForEach(ctx, len(missing), create), apply.ForEach(ctx, len(gone), remove))
 }

@@ -32,20 +32,17 @@ func (r *CephClusterReconciler) reconcileIdentity(ctx context.Context, s *cluste
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.IdentitySecretName(cluster)}
 
 	secret := &corev1.Secret{}
-	err := r.Client.Get(ctx, key, secret)
+	// The cache only holds Secrets labelled as ours; a stale cache or an
+	// unlabelled Secret of the same name must not lead to a new identity.
+	err := r.getConfirmingAbsence(ctx, key, secret)
 	if apierrors.IsNotFound(err) {
-		// The cache only holds Secrets labelled as ours; a stale cache or an
-		// unlabelled Secret of the same name must not lead to a new identity.
-		err = r.APIReader.Get(ctx, key, secret)
-		if apierrors.IsNotFound(err) {
-			if cluster.Status.FSID != "" {
-				// This CephCluster already had an identity: a new one would
-				// make every monitor store and OSD of the old one foreign.
-				return fmt.Errorf("identity Secret %s of this cluster (FSID %s) is missing; a new identity would orphan its monitors and OSDs, "+
-					"so none is created: restore the Secret from a backup", key, cluster.Status.FSID)
-			}
-			return r.createIdentity(ctx, s)
+		if cluster.Status.FSID != "" {
+			// This CephCluster already had an identity: a new one would
+			// make every monitor store and OSD of the old one foreign.
+			return fmt.Errorf("identity Secret %s of this cluster (FSID %s) is missing; a new identity would orphan its monitors and OSDs, "+
+				"so none is created: restore the Secret from a backup", key, cluster.Status.FSID)
 		}
+		return r.createIdentity(ctx, s)
 	}
 	if err != nil {
 		return fmt.Errorf("reading identity Secret %s: %w", key, err)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -63,12 +64,9 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	cluster := s.cluster
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonEndpointsName(cluster)}
 	cm := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, key, cm)
-	if apierrors.IsNotFound(err) {
-		// The cache may lag behind a create of the previous reconcile:
-		// deciding again could record a different placement.
-		err = r.APIReader.Get(ctx, key, cm)
-	}
+	// The cache may lag behind a create of the previous reconcile:
+	// deciding again could record a different placement.
+	err := r.getConfirmingAbsence(ctx, key, cm)
 	switch {
 	case err == nil:
 		if err := checkClusterObject(cluster, "ConfigMap", cm); err != nil {
@@ -157,7 +155,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	}
 	objs = append(objs, resources.MgrDeployment(cluster, r.Images, reporterUser(s.observed.inventories)))
 	for _, obj := range objs {
-		if _, err := applyOwned(ctx, r.Client, cluster, obj); err != nil {
+		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}
@@ -197,11 +195,8 @@ func (r *CephClusterReconciler) reconcileBootstrap(ctx context.Context, s *clust
 	}
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonBootstrapName(cluster)}
 	rec := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, key, rec)
-	if apierrors.IsNotFound(err) {
-		// A record the cache has not seen yet must not be written twice.
-		err = r.APIReader.Get(ctx, key, rec)
-	}
+	// A record the cache has not seen yet must not be written twice.
+	err := r.getConfirmingAbsence(ctx, key, rec)
 	switch {
 	case apierrors.IsNotFound(err):
 		rec = nil

@@ -12,7 +12,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
-	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // observed is what one reconcile found and did, the input of the pure status
@@ -37,7 +37,7 @@ type observed struct {
 	finalized bool
 	// selection is which nodes take part in storage; nil when the
 	// discovery phase did not run.
-	selection *osdplan.NodeSelection
+	selection *nodeselect.Selection
 	// inventories are the DiskInventories of the selected nodes.
 	inventories []cephv1.DiskInventory
 	// podRejected is why admission refuses the node pods; nil when they
@@ -96,7 +96,7 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	case o.err == nil && o.version.unsupported():
 		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
 		set(cephv1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
-		if o.version.reason == reasonImageNotAllowed {
+		if o.version.reason == cephv1.ReasonImageNotAllowed {
 			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
 		} else {
 			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
@@ -125,17 +125,9 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	}
 }
 
-// Reasons of the DisksDiscovered condition.
-const (
-	reasonAllInventoriesPublished = "AllNodesScanned"
-	reasonWaitingForAgents        = "WaitingForAgents"
-	reasonNodeNotFound            = "NodeNotFound"
-	reasonNoNodeSelected          = "NoNodeSelected"
-)
-
 // setDiscoveryStatus summarises the selected nodes' DiskInventories into the
 // cluster's counts, per-node summaries and the DisksDiscovered condition.
-func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, inventories []cephv1.DiskInventory) {
+func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, inventories []cephv1.DiskInventory) {
 	byNode := make(map[string]*cephv1.DiskInventory, len(inventories))
 	for i := range inventories {
 		byNode[inventories[i].Name] = &inventories[i]
@@ -183,17 +175,17 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel osdplan.NodeSelection, 
 	c := metav1.Condition{Type: cephv1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	switch {
 	case len(sel.Missing) > 0:
-		c.Reason = reasonNodeNotFound
+		c.Reason = cephv1.ReasonNodeNotFound
 		c.Message = "spec.storage.nodes lists nodes that do not exist: " + listNames(sel.Missing)
 	case len(sel.Selected) == 0:
-		c.Reason = reasonNoNodeSelected
+		c.Reason = cephv1.ReasonNoNodeSelected
 		c.Message = "No node is selected for storage" + skippedSummary(sel)
 	case len(waiting) > 0:
-		c.Reason = reasonWaitingForAgents
+		c.Reason = cephv1.ReasonWaitingForAgents
 		c.Message = fmt.Sprintf("Waiting for the discovery agent on %d of %d nodes: %s", len(waiting), len(sel.Selected), listNames(waiting))
 	default:
 		c.Status = metav1.ConditionTrue
-		c.Reason = reasonAllInventoriesPublished
+		c.Reason = cephv1.ReasonAllNodesScanned
 		c.Message = fmt.Sprintf("%d nodes scanned: %d disks, %d available, %d OSDs, %d rejected",
 			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
 	}
@@ -237,7 +229,7 @@ func listNames(names []string) string {
 }
 
 // skippedSummary counts the skipped nodes by reason for a message.
-func skippedSummary(sel osdplan.NodeSelection) string {
+func skippedSummary(sel nodeselect.Selection) string {
 	if len(sel.Skipped) == 0 {
 		return ": there are no nodes"
 	}

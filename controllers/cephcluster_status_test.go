@@ -132,8 +132,8 @@ func TestSetClusterStatus(t *testing.T) {
 			name:     "an unsupported Ceph image degrades and blocks the daemons",
 			existing: partsDone(3),
 			observed: observed{fsid: "f", configured: true,
-				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: reasonUnsupportedVersion},
-				version: versionCheck{metav1.ConditionFalse, reasonUnsupportedVersion, "too old"}},
+				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: cephv1.ReasonUnsupportedCephVersion},
+				version: versionCheck{metav1.ConditionFalse, cephv1.ReasonUnsupportedCephVersion, "too old"}},
 			want: map[string]string{
 				"Ready": "False/UnsupportedCephVersion", "Progressing": "False/UnsupportedCephVersion",
 				"Degraded": "True/UnsupportedCephVersion", "Configured": "True/Reconciled",

@@ -10,13 +10,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
-// Reasons of the CephVersionSupported condition.
-const (
-	reasonVersionSupported   = "Supported"
-	reasonVersionUnknown     = "VersionUnknown"
-	reasonUnsupportedVersion = "UnsupportedCephVersion"
-)
-
 // versionCheck is what the discovery agents, which run in the cluster's
 // Ceph image, say about its Ceph version.
 type versionCheck struct {
@@ -59,16 +52,16 @@ func checkCephVersion(image string, inventories []cephv1.DiskInventory) versionC
 	})
 	switch {
 	case len(reports) > 0 && reports[0].v.Less(ceph.MinSupportedVersion):
-		return versionCheck{metav1.ConditionFalse, reasonUnsupportedVersion, fmt.Sprintf(
+		return versionCheck{metav1.ConditionFalse, cephv1.ReasonUnsupportedCephVersion, fmt.Sprintf(
 			"%s runs Ceph %s (reported on node %s); the oldest supported release is %s: set spec.image to a newer Ceph image. "+
 				"No monitor, manager or OSD is started or changed with it", image, reports[0].v, reports[0].node, ceph.MinSupportedVersion)}
 	case len(reports) > 0:
-		return versionCheck{metav1.ConditionTrue, reasonVersionSupported, fmt.Sprintf("%s runs Ceph %s", image, reports[0].v)}
+		return versionCheck{metav1.ConditionTrue, cephv1.ReasonSupported, fmt.Sprintf("%s runs Ceph %s", image, reports[0].v)}
 	case len(unreadable) > 0:
-		return versionCheck{metav1.ConditionUnknown, reasonVersionUnknown, fmt.Sprintf(
+		return versionCheck{metav1.ConditionUnknown, cephv1.ReasonVersionUnknown, fmt.Sprintf(
 			"The discovery agents reported no readable Ceph version: %v", unreadable)}
 	default:
-		return versionCheck{metav1.ConditionUnknown, reasonVersionUnknown,
+		return versionCheck{metav1.ConditionUnknown, cephv1.ReasonVersionUnknown,
 			"Waiting for the discovery agents to report the Ceph version of " + image + "; no daemon starts before"}
 	}
 }

@@ -22,11 +22,11 @@ func TestCheckCephVersion(t *testing.T) {
 		reason  string
 		message string
 	}{
-		{"no report yet", []cephv1.DiskInventory{inv("a", "")}, metav1.ConditionUnknown, reasonVersionUnknown, "Waiting for the discovery agents to report"},
-		{"supported", []cephv1.DiskInventory{inv("a", "16.2.15"), inv("b", "")}, metav1.ConditionTrue, reasonVersionSupported, "img runs Ceph 16.2.15 (pacific)"},
-		{"the oldest decides", []cephv1.DiskInventory{inv("b", "18.2.4"), inv("a", "15.2.17")}, metav1.ConditionFalse, reasonUnsupportedVersion,
+		{"no report yet", []cephv1.DiskInventory{inv("a", "")}, metav1.ConditionUnknown, cephv1.ReasonVersionUnknown, "Waiting for the discovery agents to report"},
+		{"supported", []cephv1.DiskInventory{inv("a", "16.2.15"), inv("b", "")}, metav1.ConditionTrue, cephv1.ReasonSupported, "img runs Ceph 16.2.15 (pacific)"},
+		{"the oldest decides", []cephv1.DiskInventory{inv("b", "18.2.4"), inv("a", "15.2.17")}, metav1.ConditionFalse, cephv1.ReasonUnsupportedCephVersion,
 			"img runs Ceph 15.2.17 (octopus) (reported on node a); the oldest supported release is 16.2.0 (pacific)"},
-		{"unreadable", []cephv1.DiskInventory{inv("a", "garbage")}, metav1.ConditionUnknown, reasonVersionUnknown, `a ("garbage")`},
+		{"unreadable", []cephv1.DiskInventory{inv("a", "garbage")}, metav1.ConditionUnknown, cephv1.ReasonVersionUnknown, `a ("garbage")`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := checkCephVersion("img", tc.invs)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -217,15 +218,13 @@ func (w *world) report(ctx context.Context) {
 			continue
 		}
 		now := metav1.Now()
-		apply := &cephv1.CephCluster{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+		report := &cephv1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
 			Status: cephv1.CephClusterStatus{Ceph: &cephv1.CephStatus{
 				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
 			}},
 		}
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		_ = env.Client.Status().Patch(ctx, apply, client.Apply, client.FieldOwner("ceph-operator-reporter"), client.ForceOwnership)
+		_ = apply.Status(ctx, env.Client, report, apply.Reporter)
 	}
 }
 

@@ -2,24 +2,22 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"sync"
 
-	"golang.org/x/sync/errgroup"
-
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // listItems returns the items of a typed list as client.Objects.
@@ -37,73 +35,6 @@ func listItems(list client.ObjectList) ([]client.Object, error) {
 		out = append(out, obj)
 	}
 	return out, nil
-}
-
-// setOwner makes cluster the controller of obj, so obj is watched as the
-// cluster's and garbage-collected with it.
-func setOwner(cluster *cephv1.CephCluster, obj client.Object, scheme *runtime.Scheme) error {
-	if err := controllerutil.SetControllerReference(cluster, obj, scheme); err != nil {
-		return fmt.Errorf("setting owner of %s: %w", obj.GetName(), err)
-	}
-	return nil
-}
-
-// applyOwned creates obj, owned by cluster, or updates it with server-side
-// apply, under the operator's field manager. It writes only when the desired object
-// differs from the one last applied (recorded as a hash annotation), so a
-// reconcile with nothing to do makes no API write. created reports whether
-// the object did not exist before.
-func applyOwned(ctx context.Context, c client.Client, cluster *cephv1.CephCluster, obj client.Object) (created bool, err error) {
-	gvk := obj.GetObjectKind().GroupVersionKind()
-	hash, err := desiredHash(obj)
-	if err != nil {
-		return false, err
-	}
-	current, err := c.Scheme().New(gvk)
-	if err != nil {
-		return false, fmt.Errorf("creating %s: %w", gvk.Kind, err)
-	}
-	cur, ok := current.(client.Object)
-	if !ok {
-		return false, fmt.Errorf("%s is not a client.Object", gvk.Kind)
-	}
-	err = c.Get(ctx, client.ObjectKeyFromObject(obj), cur)
-	if err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	created = apierrors.IsNotFound(err)
-	if !created && cur.GetAnnotations()[specHashAnnotation] == hash {
-		return false, nil
-	}
-	annotations := obj.GetAnnotations()
-	if annotations == nil {
-		annotations = map[string]string{}
-	}
-	annotations[specHashAnnotation] = hash
-	obj.SetAnnotations(annotations)
-	if err := setOwner(cluster, obj, c.Scheme()); err != nil {
-		return false, err
-	}
-	if created {
-		// A plain create costs the API server half of an apply, which
-		// matters at twelve thousand OSDs; later changes are applied.
-		err := c.Create(ctx, obj, fieldOwner)
-		if err == nil {
-			ctrl.LoggerFrom(ctx).Info("Created "+gvk.Kind, "object", klog.KObj(obj))
-			return true, nil
-		}
-		if !apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, obj.GetName(), err)
-		}
-		// The cache had not seen it yet: apply over it below.
-		created = false
-	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := c.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
-	}
-	ctrl.LoggerFrom(ctx).Info("Applied "+gvk.Kind, "object", klog.KObj(obj))
-	return false, nil
 }
 
 // listClusterRequests returns a request for every CephCluster the operator
@@ -167,32 +98,31 @@ func (s *clusterSet) requests(ns string) []reconcile.Request {
 	return reqs
 }
 
-// WriteParallelism bounds how many writes one reconcile sends at once. At a
-// thousand nodes a reconcile creates or updates thousands of objects; sent
-// one by one they take minutes, and more at once only queue in the API
-// server of a small control plane.
-const WriteParallelism = 8
-
-// forEach calls fn for 0..n-1 with at most WriteParallelism calls at once and
-// returns the errors joined. Every call runs even when some fail, so one bad
-// object does not hold the others back.
-func forEach(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(WriteParallelism)
-	for i := 0; i < n; i++ {
-		g.Go(func() error {
-			if err := fn(gctx, i); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-			return nil
-		})
+// nodeSelectionChanged lets through Node events that can change which nodes
+// a storage selection takes: creation, deletion, and changes of labels or
+// taints (see nodeselect.Changed). The frequent status heartbeats are
+// filtered out.
+func nodeSelectionChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okOld := e.ObjectOld.(*corev1.Node)
+			n, okNew := e.ObjectNew.(*corev1.Node)
+			return okOld && okNew && nodeselect.Changed(o, n)
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
-	_ = g.Wait()
-	return errors.Join(errs...)
+}
+
+// getConfirmingAbsence reads obj through the cache and, when the cache does
+// not have it, from the API server, so that NotFound means it does not
+// exist. It is for the objects whose absence makes
+// the reconciler create something that must exist once (the identity, the
+// monitor placement, the bootstrap record): the cache may not have seen an
+// earlier reconcile's create yet, or may not hold the object at all.
+func (r *CephClusterReconciler) getConfirmingAbsence(ctx context.Context, key client.ObjectKey, obj client.Object) error {
+	err := r.Client.Get(ctx, key, obj)
+	if apierrors.IsNotFound(err) {
+		err = r.APIReader.Get(ctx, key, obj)
+	}
+	return err
 }

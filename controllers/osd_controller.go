@@ -28,16 +28,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
-)
-
-// Field managers of the OSD reconciler: one for the CephCluster status
-// fields it owns (OSD counts, OSDsProvisioned), one for the DiskInventory
-// status.plan. The agent owns the rest of the inventory's status.
-const (
-	osdFieldOwner  = client.FieldOwner("ceph-operator-osd")
-	planFieldOwner = client.FieldOwner("ceph-operator-planner")
 )
 
 // OSDReconciler turns selected, empty disks into OSDs: it gathers the
@@ -396,20 +390,18 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 		}
 		changed = append(changed, inv)
 	}
-	return forEach(ctx, len(changed), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
 		inv := changed[i]
 		want := plans[inv.Name]
-		apply := &cephv1.DiskInventory{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
+		desired := &cephv1.DiskInventory{
 			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
 			Status:     cephv1.DiskInventoryStatus{Plan: want},
 		}
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		if err := r.Client.Status().Patch(ctx, apply, client.Apply, planFieldOwner, client.ForceOwnership); err != nil {
+		if err := apply.Status(ctx, r.Client, desired, apply.Planner); err != nil {
 			if apierrors.IsNotFound(err) {
 				return nil
 			}
-			return fmt.Errorf("writing plan of DiskInventory %s: %w", inv.Name, err)
+			return fmt.Errorf("writing plan: %w", err)
 		}
 		r.recordPlanEvents(cluster, inv, want)
 		return nil
@@ -471,7 +463,7 @@ func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []c
 			changed = append(changed, &inventories[i])
 		}
 	}
-	return forEach(ctx, len(changed), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
 		inv := changed[i]
 		var value any = records[inv.Name]
 		if records[inv.Name] == "" {
@@ -508,7 +500,7 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.Ceph
 			pending = append(pending, inv)
 		}
 	}
-	return forEach(ctx, len(pending), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(pending), func(ctx context.Context, i int) error {
 		// The listed inventories are the cache's own objects: write a copy.
 		inv := pending[i].DeepCopy()
 		base := inv.DeepCopy()
@@ -543,13 +535,13 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.Ceph
 func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
 	var mu sync.Mutex
 	exists := map[string]string{}
-	err := forEach(ctx, len(specs), func(ctx context.Context, i int) error {
+	err := apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
 		job, err := resources.PrepareJob(cluster, r.Images, cluster.Status.FSID, spec)
 		if err != nil {
 			return err
 		}
-		if err := setOwner(cluster, job, r.Client.Scheme()); err != nil {
+		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
 			return err
 		}
 		if err := r.Client.Create(ctx, job); err != nil {
@@ -571,10 +563,10 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephClus
 // Deployments are never deleted here: an OSD that leaves the selection is
 // kept.
 func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephCluster, osds []osdplan.OSDSpec) error {
-	return forEach(ctx, len(osds), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
 		osd := osds[i]
 		d := resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
-		created, err := applyOwned(ctx, r.Client, cluster, d)
+		created, err := apply.Owned(ctx, r.Client, cluster, d)
 		if err != nil {
 			return err
 		}
@@ -594,7 +586,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephClus
 // so one whose status moved since (its pod started) is left alone, and the
 // next plan decides again.
 func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, jobs map[string]*batchv1.Job, names []string) error {
-	return forEach(ctx, len(names), func(ctx context.Context, i int) error {
+	return apply.ForEach(ctx, len(names), func(ctx context.Context, i int) error {
 		name := names[i]
 		target := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
 		opts := []client.DeleteOption{client.PropagationPolicy(metav1.DeletePropagationBackground)}
@@ -633,47 +625,43 @@ func neverStarted(c *cephv1.CephCluster) []cephv1.CephOSDRef {
 
 // writeStatus applies the OSD counts, the OSDsProvisioned condition and,
 // while there are OSD ids in Ceph without a disk, the
-// PartiallyPreparedOSDs condition, when they changed.
+// PartiallyPreparedOSDs condition, when they changed. A condition this
+// reconciler leaves out of the apply is removed, since it owns it.
 func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, unclaimed []cephv1.CephOSDRef, applyErr error) error {
-	st := cephv1.CephClusterStatus{OSDs: plan.Counts}
-	want := []metav1.Condition{osdCondition(cluster, plan, waiting, applyErr)}
+	// Only this reconciler's conditions are applied. Their transition time
+	// is the reconciler's clock, kept from before when the status is the
+	// same.
+	var conditions []metav1.Condition
+	for _, t := range []string{cephv1.ConditionOSDsProvisioned, cephv1.ConditionPartiallyPreparedOSDs} {
+		if old := meta.FindStatusCondition(cluster.Status.Conditions, t); old != nil {
+			conditions = append(conditions, *old)
+		}
+	}
+	c := osdCondition(cluster, plan, waiting, applyErr)
+	c.LastTransitionTime = metav1.NewTime(r.Clock())
+	changed := meta.SetStatusCondition(&conditions, c)
 	if len(unclaimed) > 0 {
-		want = append(want, metav1.Condition{
+		p := metav1.Condition{
 			Type: cephv1.ConditionPartiallyPreparedOSDs, Status: metav1.ConditionTrue, ObservedGeneration: cluster.Generation,
 			Reason: cephv1.ReasonPartiallyPrepared, Message: osdplan.UnclaimedOSDsMessage(unclaimed),
-		})
+			LastTransitionTime: metav1.NewTime(r.Clock()),
+		}
+		if meta.FindStatusCondition(conditions, p.Type) == nil {
+			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonPartiallyPrepared, "Provision", "%s", osdplan.Truncate(p.Message, maxEventNote))
+		}
+		changed = meta.SetStatusCondition(&conditions, p) || changed
+	} else {
+		changed = meta.RemoveStatusCondition(&conditions, cephv1.ConditionPartiallyPreparedOSDs) || changed
 	}
-	changed := cluster.Status.OSDs != plan.Counts ||
-		(len(unclaimed) == 0) != (meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs) == nil)
-	for i := range want {
-		c := &want[i]
-		old := meta.FindStatusCondition(cluster.Status.Conditions, c.Type)
-		if old == nil || old.Status != c.Status || old.Reason != c.Reason || old.Message != c.Message || old.ObservedGeneration != c.ObservedGeneration {
-			changed = true
-		}
-		if old != nil && old.Status == c.Status {
-			c.LastTransitionTime = old.LastTransitionTime
-		} else {
-			c.LastTransitionTime = metav1.NewTime(r.Clock())
-		}
-		if old == nil && c.Type == cephv1.ConditionPartiallyPreparedOSDs {
-			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonPartiallyPrepared, "Provision", "%s", osdplan.Truncate(c.Message, maxEventNote))
-		}
-	}
-	if !changed {
+	if !changed && cluster.Status.OSDs == plan.Counts {
 		return nil
 	}
-	st.Conditions = want
-	apply := &cephv1.CephCluster{
-		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+	st := cephv1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions}
+	desired := &cephv1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
 	}
-	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-	if err := r.Client.Status().Patch(ctx, apply, client.Apply, osdFieldOwner, client.ForceOwnership); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("applying OSD status: %w", err)
-	}
-	return nil
+	return client.IgnoreNotFound(apply.Status(ctx, r.Client, desired, apply.OSD))
 }
 
 // unpublished counts the selected nodes whose agent has not published an
@@ -686,7 +674,7 @@ func unpublished(cluster *cephv1.CephCluster, in osdplan.Input) int {
 		}
 	}
 	n := 0
-	for _, name := range osdplan.SelectNodes(&cluster.Spec, in.Nodes).Selected {
+	for _, name := range nodeselect.Select(&cluster.Spec, in.Nodes).Selected {
 		if !published[name] {
 			n++
 		}
@@ -703,15 +691,15 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 	case applyErr != nil:
 		c.Reason, c.Message = cephv1.ReasonReconcileError, conditionText(applyErr)
 	case len(plan.Problems) > 0:
-		c.Reason, c.Message = "InvalidStorageSpec", listProblems(plan.Problems)
+		c.Reason, c.Message = cephv1.ReasonInvalidStorageSpec, listProblems(plan.Problems)
 	case waiting > 0:
-		c.Reason = "WaitingForDiscovery"
+		c.Reason = cephv1.ReasonWaitingForDiscovery
 		c.Message = fmt.Sprintf("%d OSDs provisioned; waiting for the discovery agent on %d nodes", n.Provisioned, waiting)
 	case preview && n.Desired > n.Provisioned:
-		c.Reason = "Preview"
+		c.Reason = cephv1.ReasonPreview
 		c.Message = fmt.Sprintf("Provisioning is Preview: %d disks would become OSDs; see each DiskInventory's status.plan", n.Desired-n.Provisioned)
 	case n.Failed > 0:
-		c.Reason = "PrepareFailed"
+		c.Reason = cephv1.ReasonPrepareFailed
 		refused := countReason(plan, osdplan.ReasonPrepareRefused)
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed-refused)
 		if refused > 0 {
@@ -719,10 +707,10 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 		}
 		c.Message += "; see each DiskInventory's status.plan"
 	case n.Provisioned < n.Desired:
-		c.Reason = "Provisioning"
+		c.Reason = cephv1.ReasonProvisioning
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned, %d disks preparing", n.Provisioned, n.Desired, n.Preparing)
 	default:
-		c.Status, c.Reason = metav1.ConditionTrue, "AllOSDsProvisioned"
+		c.Status, c.Reason = metav1.ConditionTrue, cephv1.ReasonAllOSDsProvisioned
 		c.Message = fmt.Sprintf("%d OSDs provisioned, %d running", n.Provisioned, n.Running)
 	}
 	return c

@@ -20,13 +20,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
-// Reasons of the Upgradeable operator condition.
-const (
-	reasonPreparing = "PreparingOSDs"
-	reasonDeleting  = "ClusterDeleting"
-	reasonIdle      = "Idle"
-)
-
 // upgradeableKey is the single request the UpgradeableReconciler works on:
 // the condition is one per operator, whatever changed.
 var upgradeableKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "upgradeable"}}
@@ -86,7 +79,7 @@ func (r *UpgradeableReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (
 func upgradeable(clusters []cephv1.CephCluster, jobs []batchv1.Job) metav1.Condition {
 	for i := range clusters {
 		if !clusters[i].DeletionTimestamp.IsZero() {
-			return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: reasonDeleting,
+			return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1.ReasonClusterDeleting,
 				Message: fmt.Sprintf("CephCluster %s/%s is being deleted", clusters[i].Namespace, clusters[i].Name)}
 		}
 	}
@@ -97,10 +90,10 @@ func upgradeable(clusters []cephv1.CephCluster, jobs []batchv1.Job) metav1.Condi
 		}
 	}
 	if running > 0 {
-		return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: reasonPreparing,
+		return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1.ReasonPreparingOSDs,
 			Message: fmt.Sprintf("%d prepare Jobs are writing to disks", running)}
 	}
-	return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionTrue, Reason: reasonIdle,
+	return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionTrue, Reason: cephv1.ReasonIdle,
 		Message: "No disk is being prepared and no cluster is being deleted"}
 }
 

@@ -35,32 +35,6 @@ const (
 	MaxCephNeverStartedOSDs = 32
 )
 
-// Condition reasons that come from status.ceph (see the README's "Reading a
-// CephCluster's status" for the rule that chooses them).
-const (
-	// ReasonCephHealthy means Ceph reports HEALTH_OK, or only warnings
-	// that a small cluster always has.
-	ReasonCephHealthy = "CephHealthy"
-	// ReasonCephStatusUnknown means no health report has been published
-	// yet.
-	ReasonCephStatusUnknown = "CephStatusUnknown"
-	// ReasonCephStatusStale means the last health report is too old: the
-	// reporter is not running or cannot write.
-	ReasonCephStatusStale = "CephStatusStale"
-	// ReasonCephStatusFailed means the reporter could not get a status
-	// from Ceph (no monitor quorum, bad key, timeout); the message says
-	// what `ceph status` answered.
-	ReasonCephStatusFailed = "CephStatusFailed"
-	// ReasonCephFSIDMismatch means the monitors that answered belong to
-	// another Ceph cluster than this CephCluster's FSID.
-	ReasonCephFSIDMismatch = "CephFSIDMismatch"
-	// ReasonCephHealthWarn means Ceph raises a warning that needs
-	// attention; the message lists the checks.
-	ReasonCephHealthWarn = "CephHealthWarn"
-	// ReasonCephHealthErr means Ceph raises an error.
-	ReasonCephHealthErr = "CephHealthErr"
-)
-
 // CephStatus is what Ceph itself says about the cluster, from `ceph status`
 // run periodically by the reporter next to the mgr. The reporter is its only
 // writer (server-side apply, field manager ceph-operator-reporter).

@@ -20,10 +20,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
-// FieldManager is the server-side apply field manager under which the agent
-// owns DiskInventory.status.
-const FieldManager = "ceph-operator-agent"
-
 // Defaults of the discover command's flags.
 const (
 	// DefaultResyncInterval is how often the agent rescans without being

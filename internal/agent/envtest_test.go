@@ -21,6 +21,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -167,12 +168,12 @@ func TestEnvPublishesVerdicts(t *testing.T) {
 	}
 	var owned bool
 	for _, mf := range inv.ManagedFields {
-		if mf.Manager == agent.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "status" {
+		if mf.Manager == string(apply.Agent) && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "status" {
 			owned = true
 		}
 	}
 	if !owned {
-		t.Errorf("status is not applied by %s on the status subresource: %+v", agent.FieldManager, inv.ManagedFields)
+		t.Errorf("status is not applied by %s on the status subresource: %+v", string(apply.Agent), inv.ManagedFields)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 )
 
 // Inventory is the agent's view of its node's DiskInventory object: it
@@ -173,26 +174,9 @@ func (k *KubeInventory) Current(ctx context.Context) (*cephv1.DiskInventory, err
 // exactly the status fields it sets, and fields it stops setting (a disk
 // that disappeared) are removed by the server.
 func (k *KubeInventory) ApplyStatus(ctx context.Context, status cephv1.DiskInventoryStatus) error {
-	u, err := statusApplyObject(k.key, status)
-	if err != nil {
-		return err
+	inv := &cephv1.DiskInventory{
+		ObjectMeta: metav1.ObjectMeta{Name: k.key.Name, Namespace: k.key.Namespace},
+		Status:     status,
 	}
-	if err := k.writer.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying status of DiskInventory %s: %w", k.key, err)
-	}
-	return nil
-}
-
-// statusApplyObject renders the apply request body for a status.
-func statusApplyObject(key types.NamespacedName, status cephv1.DiskInventoryStatus) (*unstructured.Unstructured, error) {
-	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
-	if err != nil {
-		return nil, fmt.Errorf("converting status of DiskInventory %s: %w", key, err)
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": cephv1.GroupVersion.String(),
-		"kind":       "DiskInventory",
-		"metadata":   map[string]any{"name": key.Name, "namespace": key.Namespace},
-		"status":     st,
-	}}, nil
+	return apply.Status(ctx, k.writer, inv, apply.Agent)
 }

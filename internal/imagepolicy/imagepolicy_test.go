@@ -1,12 +1,18 @@
 package imagepolicy
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 const digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -99,5 +105,41 @@ func TestGuardRefusesWorkloadsWithRefusedImages(t *testing.T) {
 	}
 	if all, _ := Parse(""); all.Guard(nil) != nil {
 		t.Error("allow-all policy wrapped the client")
+	}
+
+	// Server-side apply is checked too, whether the apply configuration
+	// is typed or built from an unstructured object. A refused one never
+	// reaches the wrapped client (nil here).
+	applied := func(image string) runtime.ApplyConfiguration {
+		d := dep(image)
+		d.APIVersion, d.Kind, d.Name = "apps/v1", "Deployment", "osd"
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{Object: m}
+		return client.ApplyConfigurationFromUnstructured(u)
+	}
+	if err := g.Apply(context.Background(), applied("evil.io/miner")); err == nil || !strings.Contains(err.Error(), "evil.io/miner") {
+		t.Errorf("an unstructured apply with a refused image: %v", err)
+	}
+	typed := appsv1ac.Deployment("osd", "ceph").WithSpec(appsv1ac.DeploymentSpec().WithTemplate(
+		corev1ac.PodTemplateSpec().WithSpec(corev1ac.PodSpec().WithContainers(corev1ac.Container().WithImage("evil.io/miner")))))
+	if err := g.Apply(context.Background(), typed); err == nil || !strings.Contains(err.Error(), "evil.io/miner") {
+		t.Errorf("a typed apply with a refused image: %v", err)
+	}
+	for _, ac := range []runtime.ApplyConfiguration{applied("quay.io/ceph/ceph:v19.2.3"), corev1ac.ConfigMap("c", "ceph")} {
+		w, err := workloadOf(ac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w != nil {
+			if err := g.check(w); err != nil {
+				t.Errorf("an allowed apply refused: %v", err)
+			}
+		}
+	}
+	if w, _ := workloadOf(applied("quay.io/ceph/ceph:v19.2.3")); w == nil {
+		t.Error("an applied Deployment was not read as a workload")
 	}
 }

@@ -2,7 +2,6 @@ package manager
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -96,9 +96,8 @@ func InventoryPolicy() (*admissionv1.ValidatingAdmissionPolicy, *admissionv1.Val
 func EnsureInventoryPolicy(ctx context.Context, c client.Client) error {
 	policy, binding := InventoryPolicy()
 	for _, obj := range []client.Object{policy, binding} {
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		if err := c.Patch(ctx, obj, client.Apply, client.FieldOwner("ceph-operator"), client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+		if err := apply.Object(ctx, c, obj, apply.Operator); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -88,12 +89,10 @@ func TestInventoryProvenance(t *testing.T) {
 
 	report := func(node string, disks int) error {
 		inv := &cephv1.DiskInventory{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
 			ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: ns.Name},
 			Status:     cephv1.DiskInventoryStatus{Summary: cephv1.DiskInventorySummary{Disks: int32(disks), Available: int32(disks)}},
 		}
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		return agent.Status().Patch(ctx, inv, client.Apply, client.FieldOwner("ceph-agent"), client.ForceOwnership)
+		return apply.Status(ctx, agent, inv, apply.Agent)
 	}
 
 	// Without the policy, RBAC alone lets the agent of node-a forge the

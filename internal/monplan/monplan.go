@@ -15,7 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
-	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // Default ports of a monitor: msgr2 and the legacy protocol. A second
@@ -78,7 +78,7 @@ func Place(spec *cephv1.CephClusterSpec, nodes []corev1.Node) ([]Mon, error) {
 	if want <= 0 {
 		want = 3
 	}
-	sel := osdplan.SelectNodes(spec, nodes)
+	sel := nodeselect.Select(spec, nodes)
 	selected := make(map[string]bool, len(sel.Selected))
 	for _, n := range sel.Selected {
 		selected[n] = true

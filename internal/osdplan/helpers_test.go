@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // Shorthands for the actions, to keep the tables readable.
@@ -232,6 +233,10 @@ func cluster(mod func(*cephv1.StorageSpec)) *cephv1.CephCluster {
 	return c
 }
 
+func node(name string, labels map[string]string, taints ...corev1.Taint) corev1.Node {
+	return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{Taints: taints}}
+}
+
 func defaultNodes() []corev1.Node {
 	return []corev1.Node{node("node-a", nil), node("node-b", nil), node("node-c", nil)}
 }
@@ -343,7 +348,7 @@ func keys[V any](m map[string]V) []string {
 // that no node gets two Jobs.
 func checkSafety(t *testing.T, in Input, got Plan) {
 	t.Helper()
-	sel := SelectNodes(&in.Cluster.Spec, in.Nodes)
+	sel := nodeselect.Select(&in.Cluster.Spec, in.Nodes)
 	selected := map[string]bool{}
 	for _, n := range sel.Selected {
 		selected[n] = true

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // UnclaimedOSDs returns the OSDs that Ceph's OSD map holds, that never
@@ -34,7 +35,7 @@ func UnclaimedOSDs(in Input) []cephv1.CephOSDRef {
 			published[in.Inventories[i].Name] = true
 		}
 	}
-	for _, name := range SelectNodes(&c.Spec, in.Nodes).Selected {
+	for _, name := range nodeselect.Select(&c.Spec, in.Nodes).Selected {
 		if !published[name] {
 			return nil
 		}

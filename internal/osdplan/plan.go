@@ -1,3 +1,6 @@
+// Package osdplan decides, without talking to the API server, which disks of
+// a CephCluster's selected nodes become OSDs, what prepare Jobs run for them,
+// and why the other disks are left out.
 package osdplan
 
 import (
@@ -6,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
 // Reasons a disk is left out by the storage selection (the discovery
@@ -31,8 +35,9 @@ const (
 	ReasonPrepareRefused = "PrepareRefused"
 	// ReasonSharedDevice: another disk, on this node or another one, has
 	// the same WWN (or the same serial and size): one LUN seen through two
-	// paths or by two hosts. No copy is ever prepared.
-	ReasonSharedDevice = "SharedDevice"
+	// paths or by two hosts. No copy is ever prepared. It is the verdict
+	// discovery gives such a disk.
+	ReasonSharedDevice = string(discovery.SharedDevice)
 	// ReasonWaitingForTurn: the disk waits because the cluster-wide limit
 	// of nodes preparing at once is reached, or because its node still has
 	// a prepare Job (a node runs one at a time); the message says which.

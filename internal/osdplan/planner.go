@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // planner holds the state of one Compute call.
@@ -16,7 +17,7 @@ type planner struct {
 	// enabled is true when provisioning is Enabled (or unset).
 	enabled bool
 	sel     *selector
-	nodes   NodeSelection
+	nodes   nodeselect.Selection
 	// selected holds the names of the selected nodes.
 	selected map[string]bool
 	jobs     map[string]*nodeJobs
@@ -38,7 +39,7 @@ type nodeState struct {
 	name string
 	inv  *cephv1.DiskInventory
 	// skip says why the node is not selected; nil when it is.
-	skip *Skip
+	skip *nodeselect.Skip
 	// prev maps a device id to its plan in the inventory's status.plan.
 	prev map[string]*cephv1.DevicePlan
 	// records maps a device id to the content hash recorded at its last
@@ -65,7 +66,7 @@ type entry struct {
 // Jobs. It is pure and deterministic: it reads no clock but in.Now and
 // talks to no API server.
 //
-// Nodes are selected by SelectNodes. Only inventories of selected nodes get
+// Nodes are selected by nodeselect.Select. Only inventories of selected nodes get
 // new work; an inventory of a node that is not selected (any more) is still
 // planned so its disks say why they are left out, and its OSDs keep their
 // Deployments: changing the selection never stops an OSD.
@@ -127,7 +128,7 @@ func Compute(in Input) Plan {
 	default:
 		p.problems = append(p.problems, fmt.Sprintf("spec.storage.provisioning %q is neither Enabled nor Preview; nothing is prepared", p.storage.Provisioning))
 	}
-	p.nodes = SelectNodes(&in.Cluster.Spec, in.Nodes)
+	p.nodes = nodeselect.Select(&in.Cluster.Spec, in.Nodes)
 	p.selected = make(map[string]bool, len(p.nodes.Selected))
 	for _, n := range p.nodes.Selected {
 		p.selected[n] = true
@@ -188,7 +189,7 @@ func (p *planner) inventories() []*nodeState {
 		if !p.selected[name] {
 			s, ok := p.nodes.Skipped[name]
 			if !ok {
-				s = Skip{NodeNotSelected, fmt.Sprintf("node %s does not exist", name)}
+				s = nodeselect.Skip{Reason: nodeselect.NodeNotSelected, Message: fmt.Sprintf("node %s does not exist", name)}
 			}
 			ns.skip = &s
 		}

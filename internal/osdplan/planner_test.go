@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // TestComputeSelection covers device selection, device classes and the
@@ -287,8 +288,8 @@ func TestComputeSelection(t *testing.T) {
 				"node-a": {dp("sdb", preparing, "")},
 				"node-b": {
 					dp("sdb", provisioned, ReasonOSDNotSelected).osd(7).says("node is not selected"),
-					dp("sdc", leftOut, NodeNotSelected).says("not listed in spec.storage.nodes"),
-					dp("sdd", leftOut, NodeNotSelected),
+					dp("sdc", leftOut, nodeselect.NodeNotSelected).says("not listed in spec.storage.nodes"),
+					dp("sdd", leftOut, nodeselect.NodeNotSelected),
 				},
 			},
 			create:   []JobSpec{job("node-a", dev("sdb", ""))},
@@ -299,7 +300,7 @@ func TestComputeSelection(t *testing.T) {
 			nodes: []corev1.Node{node("node-a", nil), tainted},
 			invs:  []cephv1.DiskInventory{inv("node-c", avail("sdb"), osdDisk("sdc", 2))},
 			plans: map[string][]wantDP{"node-c": {
-				dp("sdb", leftOut, NodeTaintNotTolerated).says("taint dedicated=db:NoSchedule"),
+				dp("sdb", leftOut, nodeselect.NodeTaintNotTolerated).says("taint dedicated=db:NoSchedule"),
 				dp("sdc", provisioned, ReasonOSDNotSelected).osd(2),
 			}},
 			osdSpecs: []OSDSpec{osdSpec(2, "node-c", "sdc", "")},
@@ -309,7 +310,7 @@ func TestComputeSelection(t *testing.T) {
 			invs: []cephv1.DiskInventory{inv("node-z", osdDisk("sdb", 9), avail("sdc"))},
 			plans: map[string][]wantDP{"node-z": {
 				dp("sdb", provisioned, ReasonOSDNotSelected).osd(9),
-				dp("sdc", leftOut, NodeNotSelected).says("node node-z does not exist"),
+				dp("sdc", leftOut, nodeselect.NodeNotSelected).says("node node-z does not exist"),
 			}},
 			osdSpecs: []OSDSpec{osdSpec(9, "node-z", "sdb", "")},
 		},

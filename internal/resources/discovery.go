@@ -70,12 +70,8 @@ func DiscoveryDaemonSet(cluster *cephv1.CephCluster, images Images, fsid string)
 	dir := corev1.HostPathDirectory
 
 	return &appsv1.DaemonSet{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      DiscoveryName(cluster),
-			Namespace: cluster.Namespace,
-			Labels:    labels,
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"},
+		ObjectMeta: objectMeta(cluster, DiscoveryName(cluster), labels, nil),
 		Spec: appsv1.DaemonSetSpec{
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
 			UpdateStrategy: appsv1.DaemonSetUpdateStrategy{
@@ -199,10 +195,8 @@ func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
 // AgentServiceAccount builds the ServiceAccount of cluster's node pods.
 func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: AgentServiceAccountName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta: objectMeta(cluster, AgentServiceAccountName(cluster), Labels(cluster, "agent"), nil),
 	}
 }
 
@@ -210,10 +204,8 @@ func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
 // and applies only their status.
 func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
-		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: AgentServiceAccountName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+		ObjectMeta: objectMeta(cluster, AgentServiceAccountName(cluster), Labels(cluster, "agent"), nil),
 		Rules: []rbacv1.PolicyRule{
 			// The agent watches its own inventory (list+watch with a name
 			// field selector) and applies its status; nothing more.
@@ -227,12 +219,10 @@ func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 func AgentRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
 	name := AgentServiceAccountName(cluster)
 	return &rbacv1.RoleBinding{
-		TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name, Namespace: cluster.Namespace, Labels: Labels(cluster, "agent"),
-		},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: cluster.Namespace}},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+		ObjectMeta: objectMeta(cluster, name, Labels(cluster, "agent"), nil),
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: cluster.Namespace}},
 	}
 }
 
@@ -240,10 +230,8 @@ func AgentRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
 // status belongs to the node's agent.
 func DiskInventory(cluster *cephv1.CephCluster, node string) *cephv1.DiskInventory {
 	return &cephv1.DiskInventory{
-		TypeMeta: metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: node, Namespace: cluster.Namespace, Labels: Labels(cluster, "inventory"),
-		},
-		Spec: cephv1.DiskInventorySpec{NodeName: node},
+		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
+		ObjectMeta: objectMeta(cluster, node, Labels(cluster, "inventory"), nil),
+		Spec:       cephv1.DiskInventorySpec{NodeName: node},
 	}
 }

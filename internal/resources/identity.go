@@ -102,14 +102,10 @@ func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
 	mgr := ceph.Keyring("mgr."+MgrID, id.MgrKey, mgrCaps)
 	reporter := ceph.Keyring("client."+ReporterID, id.ReporterKey, reporterCaps)
 	return &corev1.Secret{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      IdentitySecretName(cluster),
-			Namespace: cluster.Namespace,
-			Labels:    Labels(cluster, "identity"),
-		},
-		Immutable: &immutable,
-		Type:      corev1.SecretTypeOpaque,
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(cluster, IdentitySecretName(cluster), Labels(cluster, "identity"), nil),
+		Immutable:  &immutable,
+		Type:       corev1.SecretTypeOpaque,
 		StringData: map[string]string{
 			SecretKeyFSID:                id.FSID,
 			SecretKeyMonKeyring:          mon,
@@ -168,13 +164,9 @@ func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 // no secret.
 func ConfigMap(cluster *cephv1.CephCluster, conf ceph.Config) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      ConfigMapName(cluster),
-			Namespace: cluster.Namespace,
-			Labels:    Labels(cluster, "config"),
-		},
-		Data: map[string]string{ConfigMapKeyCephConf: conf.Render()},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: objectMeta(cluster, ConfigMapName(cluster), Labels(cluster, "config"), nil),
+		Data:       map[string]string{ConfigMapKeyCephConf: conf.Render()},
 	}
 }
 

@@ -4,6 +4,8 @@
 package resources
 
 import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
@@ -42,4 +44,10 @@ func Labels(cluster *cephv1.CephCluster, component string) map[string]string {
 // created for cluster.
 func ClusterSelector(cluster *cephv1.CephCluster) map[string]string {
 	return map[string]string{ManagedByLabel: ManagedByValue, ClusterLabel: cluster.Name}
+}
+
+// objectMeta is the metadata of an object the operator creates for cluster:
+// its name, the cluster's namespace, labels and annotations (nil for none).
+func objectMeta(cluster *cephv1.CephCluster, name string, labels, annotations map[string]string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace, Labels: labels, Annotations: annotations}
 }

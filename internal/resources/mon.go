@@ -143,14 +143,10 @@ func MonBootstrap(cluster *cephv1.CephCluster, fsid, when, monitors string) *cor
 func keptMonRecord(cluster *cephv1.CephCluster, name string, data map[string]string) *corev1.ConfigMap {
 	immutable := true
 	return &corev1.ConfigMap{
-		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      name,
-			Namespace: cluster.Namespace,
-			Labels:    Labels(cluster, ComponentMon),
-		},
-		Immutable: &immutable,
-		Data:      data,
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: objectMeta(cluster, name, Labels(cluster, ComponentMon), nil),
+		Immutable:  &immutable,
+		Data:       data,
 	}
 }
 
@@ -287,13 +283,8 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 	}
 
 	return &appsv1.Deployment{
-		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        MonName(cluster, mon.Name),
-			Namespace:   cluster.Namespace,
-			Labels:      labels,
-			Annotations: map[string]string{NodeAnnotation: mon.Node},
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(cluster, MonName(cluster, mon.Name), labels, map[string]string{NodeAnnotation: mon.Node}),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
@@ -397,7 +388,7 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images, reporter cephv1.C
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{Name: MgrName(cluster), Namespace: cluster.Namespace, Labels: labels},
+		ObjectMeta: objectMeta(cluster, MgrName(cluster), labels, nil),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
@@ -447,7 +438,7 @@ func reporterTokenVolume() corev1.Volume {
 func ReporterServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta: metav1.ObjectMeta{Name: ReporterName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, ComponentMgr)},
+		ObjectMeta: objectMeta(cluster, ReporterName(cluster), Labels(cluster, ComponentMgr), nil),
 	}
 }
 
@@ -455,7 +446,7 @@ func ReporterServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount 
 func ReporterRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: metav1.ObjectMeta{Name: ReporterName(cluster), Namespace: cluster.Namespace, Labels: Labels(cluster, ComponentMgr)},
+		ObjectMeta: objectMeta(cluster, ReporterName(cluster), Labels(cluster, ComponentMgr), nil),
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get"}},
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters/status"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get", "patch"}},
@@ -468,7 +459,7 @@ func ReporterRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
 	name := ReporterName(cluster)
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace, Labels: Labels(cluster, ComponentMgr)},
+		ObjectMeta: objectMeta(cluster, name, Labels(cluster, ComponentMgr), nil),
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: cluster.Namespace}},
 	}

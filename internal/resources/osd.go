@@ -173,13 +173,8 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 	})
 
 	return &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:        PrepareJobName(cluster, spec.Node),
-			Namespace:   cluster.Namespace,
-			Labels:      labels,
-			Annotations: map[string]string{NodeAnnotation: spec.Node, DevicesAnnotation: string(list)},
-		},
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: objectMeta(cluster, PrepareJobName(cluster, spec.Node), labels, map[string]string{NodeAnnotation: spec.Node, DevicesAnnotation: string(list)}),
 		Spec: batchv1.JobSpec{
 			// One pod run: retries are the planner's, with backoff, so the
 			// outcome is recorded in the DiskInventory between attempts.
@@ -236,15 +231,10 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 
 	return &appsv1.Deployment{
 		TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:      OSDName(cluster, osd.ID),
-			Namespace: cluster.Namespace,
-			Labels:    labels,
-			Annotations: map[string]string{
-				NodeAnnotation:     osd.Node,
-				DeviceIDAnnotation: osd.Device.ID,
-			},
-		},
+		ObjectMeta: objectMeta(cluster, OSDName(cluster, osd.ID), labels, map[string]string{
+			NodeAnnotation:     osd.Node,
+			DeviceIDAnnotation: osd.Device.ID,
+		}),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},

@@ -29,7 +29,7 @@ import (
 )
 
 // agentFieldManager is the field manager of the real node agent
-// (internal/agent.FieldManager); the harness writes inventories as it does.
+// (apply.Agent in internal/apply); the harness writes inventories as it does.
 const agentFieldManager = "ceph-operator-agent"
 
 // fleet plays, on an API server with no kubelet, no Job controller and no

@@ -13,15 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
-	"github.com/ceph-operator/ceph-operator/controllers"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
-
-// desiredHashAnnotation is the annotation the operator adds to what it
-// applies (controllers.specHashAnnotation); the baseline's objects carry it
-// too so they are the same size.
-const desiredHashAnnotation = "ceph.cephoperator.io/desired-hash"
 
 // plainTimes are how long a plain client took.
 type plainTimes struct {
@@ -29,7 +24,7 @@ type plainTimes struct {
 }
 
 // plainWrites creates, with a client sending as many writes at once as the
-// operator does (controllers.WriteParallelism), the objects the operator creates: one prepare Job per
+// operator does (apply.Parallelism), the objects the operator creates: one prepare Job per
 // node with all its disks, then one OSD Deployment per disk, built by the
 // project's builders and owned by a CephCluster in namespace ns (which the
 // operator does not watch).
@@ -55,7 +50,7 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 	// The same number of writes in flight as the operator allows itself.
 	parallel := func(n int, fn func(i int) error) error {
 		g := new(errgroup.Group)
-		g.SetLimit(controllers.WriteParallelism)
+		g.SetLimit(apply.Parallelism)
 		for i := 0; i < n; i++ {
 			g.Go(func() error { return fn(i) })
 		}
@@ -94,7 +89,9 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 	start = time.Now()
 	err = parallel(len(osds), func(i int) error {
 		d := resources.OSDDeployment(cluster, images, fsid, osdplan.OSDSpec{ID: int32(i), Node: osds[i].node, Device: osds[i].dev})
-		d.Annotations[desiredHashAnnotation] = "0123456789abcdef"
+		// The operator annotates what it applies; the baseline too, so the
+		// objects are the same size.
+		d.Annotations[apply.HashAnnotation] = "0123456789abcdef"
 		if err := controllerutil.SetControllerReference(cluster, d, c.Scheme()); err != nil {
 			return err
 		}

@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 )
 
 // Cluster is the reporter's view of its CephCluster. It is an interface so
@@ -66,26 +67,9 @@ func (k *KubeCluster) CephStatus(ctx context.Context) (*cephv1.CephStatus, bool,
 // figures dropped after a failed `ceph status`) is removed by the server,
 // and nothing another writer owns in the status is touched.
 func (k *KubeCluster) ApplyCephStatus(ctx context.Context, st cephv1.CephStatus) error {
-	u, err := applyObject(k.key, st)
-	if err != nil {
-		return err
+	cc := &cephv1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: k.key.Name, Namespace: k.key.Namespace},
+		Status:     cephv1.CephClusterStatus{Ceph: &st},
 	}
-	if err := k.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying status.ceph of CephCluster %s: %w", k.key, err)
-	}
-	return nil
-}
-
-// applyObject renders the apply request body.
-func applyObject(key types.NamespacedName, st cephv1.CephStatus) (*unstructured.Unstructured, error) {
-	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&st)
-	if err != nil {
-		return nil, fmt.Errorf("converting status.ceph of CephCluster %s: %w", key, err)
-	}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": cephv1.GroupVersion.String(),
-		"kind":       "CephCluster",
-		"metadata":   map[string]any{"name": key.Name, "namespace": key.Namespace},
-		"status":     map[string]any{"ceph": m},
-	}}, nil
+	return apply.Status(ctx, k.client, cc, apply.Reporter)
 }

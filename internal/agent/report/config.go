@@ -20,10 +20,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
-// FieldManager is the server-side apply field manager under which the
-// reporter owns CephCluster.status.ceph.
-const FieldManager = "ceph-operator-reporter"
-
 // Defaults of the report command's flags.
 const (
 	// DefaultInterval is how often `ceph status` runs. Ceph's own view

@@ -17,6 +17,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/report"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -153,7 +154,7 @@ func TestEnvReport(t *testing.T) {
 	}
 	var owned bool
 	for _, mf := range cc.ManagedFields {
-		if mf.Manager == report.FieldManager && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "status" {
+		if mf.Manager == string(apply.Reporter) && mf.Operation == metav1.ManagedFieldsOperationApply && mf.Subresource == "status" {
 			owned = true
 			var fields struct {
 				Status map[string]any `json:"f:status"`
@@ -164,7 +165,7 @@ func TestEnvReport(t *testing.T) {
 		}
 	}
 	if !owned {
-		t.Errorf("status.ceph is not applied by %s on the status subresource: %+v", report.FieldManager, cc.ManagedFields)
+		t.Errorf("status.ceph is not applied by %s on the status subresource: %+v", string(apply.Reporter), cc.ManagedFields)
 	}
 	if got := strings.Join(fake.args(t), " "); got != "--connect-timeout 10 status --format json" {
 		t.Errorf("ceph called with %q", got)

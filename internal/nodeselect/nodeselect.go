@@ -1,13 +1,16 @@
-// Package osdplan decides, without talking to the API server, which nodes and
-// disks of a CephCluster's storage selection take part, and why the others
-// do not.
-package osdplan
+// Package nodeselect decides, without talking to the API server, which nodes
+// take part in a CephCluster's storage and why the others do not. The
+// discovery agents, the monitors and the OSDs all run on the nodes it
+// selects, so every part of the operator asks it.
+package nodeselect
 
 import (
 	"fmt"
+	"maps"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 
@@ -25,9 +28,9 @@ const (
 	NodeTaintNotTolerated = "NodeTaintNotTolerated"
 )
 
-// NodeSelection is which nodes take part in storage and why the others do
+// Selection is which nodes take part in storage and why the others do
 // not.
-type NodeSelection struct {
+type Selection struct {
 	// Selected are the names of the nodes that run discovery and OSDs,
 	// sorted.
 	Selected []string
@@ -46,14 +49,14 @@ type Skip struct {
 	Message string
 }
 
-// SelectNodes decides which nodes take part in storage. A node takes part
+// Select decides which nodes take part in storage. A node takes part
 // when it is selected by useAllNodes or listed in storage.nodes, matches
 // placement.nodeAffinity, and tolerates-wise can run the node pods: every
 // NoSchedule or NoExecute taint it has is tolerated by placement.tolerations.
 // Unschedulable (cordoned) nodes still take part: DaemonSet pods ignore
 // cordons, and their disks must stay visible.
-func SelectNodes(spec *cephv1.CephClusterSpec, nodes []corev1.Node) NodeSelection {
-	sel := NodeSelection{Skipped: map[string]Skip{}}
+func Select(spec *cephv1.CephClusterSpec, nodes []corev1.Node) Selection {
+	sel := Selection{Skipped: map[string]Skip{}}
 	listed := map[string]bool{}
 	for _, n := range spec.Storage.Nodes {
 		listed[n.Name] = true
@@ -132,4 +135,11 @@ func untoleratedTaint(taints []corev1.Taint, tolerations []corev1.Toleration) (c
 		}
 	}
 	return corev1.Taint{}, false
+}
+
+// Changed reports whether a Node's update can change a selection: Select
+// reads only its labels and taints (and its existence), so the frequent
+// status heartbeats change nothing.
+func Changed(old, updated *corev1.Node) bool {
+	return !maps.Equal(old.Labels, updated.Labels) || !equality.Semantic.DeepEqual(old.Spec.Taints, updated.Spec.Taints)
 }

@@ -1,4 +1,4 @@
-package osdplan
+package nodeselect
 
 import (
 	"reflect"
@@ -14,7 +14,7 @@ func node(name string, labels map[string]string, taints ...corev1.Taint) corev1.
 	return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}, Spec: corev1.NodeSpec{Taints: taints}}
 }
 
-func TestSelectNodes(t *testing.T) {
+func TestSelect(t *testing.T) {
 	storageRole := &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 		NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
 			Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{"storage"},
@@ -76,7 +76,7 @@ func TestSelectNodes(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := SelectNodes(&tc.spec, nodes)
+			got := Select(&tc.spec, nodes)
 			if !reflect.DeepEqual(got.Selected, tc.selected) {
 				t.Errorf("selected %v, want %v", got.Selected, tc.selected)
 			}
@@ -94,5 +94,30 @@ func TestSelectNodes(t *testing.T) {
 				t.Errorf("missing %v, want %v", got.Missing, tc.missing)
 			}
 		})
+	}
+}
+
+func TestChanged(t *testing.T) {
+	taint := corev1.Taint{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule}
+	base := node("a", map[string]string{"role": "storage"}, taint)
+	heartbeat := base.DeepCopy()
+	heartbeat.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
+	heartbeat.ResourceVersion = "2"
+	relabelled := base.DeepCopy()
+	relabelled.Labels["role"] = "compute"
+	untainted := base.DeepCopy()
+	untainted.Spec.Taints = nil
+	for _, tc := range []struct {
+		name    string
+		updated *corev1.Node
+		want    bool
+	}{
+		{"status heartbeat", heartbeat, false},
+		{"label changed", relabelled, true},
+		{"taint removed", untainted, true},
+	} {
+		if got := Changed(&base, tc.updated); got != tc.want {
+			t.Errorf("%s: Changed = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
