@@ -188,7 +188,11 @@ type OSDSpec struct {
 }
 
 // TopologyLabels are the Node labels copied onto OSDs.
-var TopologyLabels = []string{"topology.kubernetes.io/region", "topology.kubernetes.io/zone"}
+var TopologyLabels = []string{"topology.kubernetes.io/region", "topology.kubernetes.io/zone", RackLabel}
+
+// RackLabel is the Node label that names a node's rack; Kubernetes has no
+// well-known one. An OSD's CRUSH location takes its rack from it.
+const RackLabel = "topology.cephoperator.io/rack"
 
 // Plan is what the reconciler applies.
 type Plan struct {

@@ -117,14 +117,14 @@ func DiscoveryDaemonSet(cluster *cephv1.CephCluster, images Images, fsid string)
 							Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
 						},
 						VolumeMounts: []corev1.VolumeMount{
-							{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
+							{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
 							{Name: "dev", MountPath: "/dev", ReadOnly: true},
 							{Name: "sys", MountPath: "/sys", ReadOnly: true},
 							{Name: "udev", MountPath: "/run/udev", ReadOnly: true},
 						},
 					}},
 					Volumes: []corev1.Volume{
-						{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+						{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 						{Name: "dev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/dev", Type: &dir}}},
 						{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys", Type: &dir}}},
 						// Hosts without a udev daemon have no /run/udev; the
@@ -153,7 +153,7 @@ func copyBinaryContainer(images Images) corev1.Container {
 			AllowPrivilegeEscalation: &nonRoot,
 			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		},
-		VolumeMounts: []corev1.VolumeMount{{Name: "operator-bin", MountPath: agentBinDir}},
+		VolumeMounts: []corev1.VolumeMount{{Name: operatorBinVolume, MountPath: agentBinDir}},
 	}
 }
 

@@ -363,7 +363,7 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images, reporter cephv1.C
 				},
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "reporter-token", MountPath: serviceAccountDir, ReadOnly: true},
-					{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
+					{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
 					{Name: "reporter-keyring", MountPath: "/etc/ceph-reporter", ReadOnly: true},
 					{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
 					// The ceph tool may write temporary files.
@@ -372,7 +372,7 @@ func MgrDeployment(cluster *cephv1.CephCluster, images Images, reporter cephv1.C
 			},
 		},
 		Volumes: []corev1.Volume{
-			{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			cephConfVolume(cluster),
 			{Name: "mgr-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),

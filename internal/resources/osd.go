@@ -3,6 +3,7 @@ package resources
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -206,7 +207,12 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentOSD, OSDIDLabel: id}
 	replicas := int32(1)
 
+	// The OSD runs Ceph alone: no operator binary is copied in, so an
+	// operator upgrade leaves its pod template, and the OSD, untouched.
 	pod := nodePodSpec(cluster, images, osd.Node)
+	pod.InitContainers = nil
+	pod.Volumes = slices.DeleteFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == operatorBinVolume })
+	mounts := slices.DeleteFunc(nodeVolumeMounts(), func(m corev1.VolumeMount) bool { return m.Name == operatorBinVolume })
 	osdDir := corev1.VolumeMount{Name: "osd-data", MountPath: "/var/lib/ceph/osd/ceph-" + id}
 	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "osd-data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	pod.InitContainers = append(pod.InitContainers, corev1.Container{
@@ -216,17 +222,20 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 		Command:         []string{"ceph-volume", "raw", "activate", "--device", osd.Device.Path, "--no-systemd", "--no-tmpfs"},
 		Env:             cephVolumeEnv(cluster),
 		SecurityContext: privileged(),
-		VolumeMounts:    append(nodeVolumeMounts(), osdDir),
+		VolumeMounts:    append(mounts, osdDir),
 	})
 	pod.Containers = []corev1.Container{{
 		Name:            "osd",
 		Image:           cluster.Spec.Image,
 		ImagePullPolicy: images.PullPolicy,
 		Command:         []string{"ceph-osd"},
-		Args:            []string{"--foreground", "--id", id, "--fsid", fsid, "--setuser", "ceph", "--setgroup", "ceph"},
+		Args: []string{"--foreground", "--id", id, "--fsid", fsid, "--setuser", "ceph", "--setgroup", "ceph",
+			// Where CRUSH files the OSD: its node, never its pod, so
+			// replicas land on distinct nodes and a restart moves no data.
+			"--crush-location=" + CrushLocation(osd.Node, osd.Topology)},
 		SecurityContext: privileged(),
 		Resources:       cluster.Spec.Resources.OSD,
-		VolumeMounts:    append(nodeVolumeMounts(), osdDir),
+		VolumeMounts:    append(mounts, osdDir),
 	}}
 
 	return &appsv1.Deployment{
@@ -248,6 +257,39 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 	}
 }
 
+// CrushLocation is an OSD's CRUSH location: host=<node>, and rack, zone and
+// region from the node's topology labels (osdplan.TopologyLabels) when it
+// has them, each made a valid CRUSH name.
+func CrushLocation(node string, topology map[string]string) string {
+	loc := "host=" + crushName(node)
+	for _, kv := range []struct{ bucket, label string }{
+		{"rack", osdplan.RackLabel},
+		{"zone", "topology.kubernetes.io/zone"},
+		{"region", "topology.kubernetes.io/region"},
+	} {
+		if v := topology[kv.label]; v != "" {
+			loc += " " + kv.bucket + "=" + crushName(v)
+		}
+	}
+	return loc
+}
+
+// crushName makes s a valid CRUSH bucket name: Ceph accepts letters, digits,
+// '-', '_' and '.'; anything else becomes '-'.
+func crushName(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
+		if !ok {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+// operatorBinVolume is the emptyDir the operator binary is copied into.
+const operatorBinVolume = "operator-bin"
+
 // nodePodSpec is the part common to prepare and OSD pods: pinned to node,
 // tolerating what the placement tolerates, with the operator binary copied
 // in and the cluster's ceph.conf mounted.
@@ -263,7 +305,7 @@ func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
 		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
 		Volumes: []corev1.Volume{
-			{Name: "operator-bin", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			{Name: "dev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/dev", Type: &dir}}},
 			{Name: "sys", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/sys", Type: &dir}}},
 			{Name: "udev", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/run/udev", Type: &dirOrCreate}}},
@@ -276,7 +318,7 @@ func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1
 // writable because ceph-volume and ceph-osd write to the block device.
 func nodeVolumeMounts() []corev1.VolumeMount {
 	return []corev1.VolumeMount{
-		{Name: "operator-bin", MountPath: agentBinDir, ReadOnly: true},
+		{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
 		{Name: "dev", MountPath: "/dev"},
 		{Name: "sys", MountPath: "/sys", ReadOnly: true},
 		{Name: "udev", MountPath: "/run/udev", ReadOnly: true},

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -165,6 +168,74 @@ func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *c
 		}
 		return nil
 	})
+}
+
+// checkCrushTopology proves that every OSD is filed in CRUSH under a host
+// bucket named after its node (not its pod), and that restarting an OSD's
+// pod changes nothing: no new bucket, no OSD moved.
+func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node string, tl *tools) {
+	hosts := func() map[string][]int {
+		var tree struct {
+			Nodes []struct {
+				ID       int    `json:"id"`
+				Name     string `json:"name"`
+				Type     string `json:"type"`
+				Children []int  `json:"children"`
+			} `json:"nodes"`
+		}
+		out := tl.admin(ctx, "osd", "tree", "--format", "json")
+		if err := json.Unmarshal([]byte(out), &tree); err != nil {
+			t.Fatalf("ceph osd tree: %v: %s", err, out)
+		}
+		got := map[string][]int{}
+		for _, n := range tree.Nodes {
+			if n.Type == "host" {
+				children := append([]int(nil), n.Children...)
+				sort.Ints(children)
+				got[n.Name] = children
+			}
+		}
+		return got
+	}
+	before := hosts()
+	t.Logf("FIGURE ceph osd tree host buckets: %v", before)
+	if len(before) != 1 || len(before[node]) != 3 {
+		t.Fatalf("host buckets %v, want exactly one, %q, holding the 3 OSDs", before, node)
+	}
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("OSD pods: %v (%d)", err, len(pods.Items))
+	}
+	victim := pods.Items[0]
+	if err := c.Delete(ctx, &victim); err != nil {
+		t.Fatal(err)
+	}
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the restarted OSD up again", func() error {
+		var st struct {
+			OSDMap struct {
+				NumUp int `json:"num_up_osds"`
+			} `json:"osdmap"`
+		}
+		var list corev1.PodList
+		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			if p.UID == victim.UID {
+				return fmt.Errorf("the old pod %s is still there", p.Name)
+			}
+		}
+		if err := json.Unmarshal([]byte(tl.admin(ctx, "status", "--format", "json")), &st); err != nil {
+			return err
+		}
+		if st.OSDMap.NumUp != 3 {
+			return fmt.Errorf("%d OSDs up", st.OSDMap.NumUp)
+		}
+		return nil
+	})
+	if after := hosts(); !reflect.DeepEqual(after, before) {
+		t.Errorf("host buckets after restarting pod %s: %v, before %v", victim.Name, after, before)
+	}
 }
 
 // testObjects are the objects written before the deletion, by name.
