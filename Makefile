@@ -158,11 +158,11 @@ realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (
 
 .PHONY: cluster-up
 cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
-	go run ./tests/realnode/cmd up
+	go run ./tests/framework/realnode/cmd up
 
 .PHONY: cluster-down
 cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
-	go run ./tests/realnode/cmd down
+	go run ./tests/framework/realnode/cmd down
 
 .PHONY: test-real
 test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: operator from config/default on the real node, real Ceph, loop devices (root).
@@ -170,7 +170,7 @@ test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: o
 
 .PHONY: test-realnode
 test-realnode: realnode-assets realnode-tools ## Prove the real node: Ready, pods on host and pod network, clean teardown.
-	CEPH_OPERATOR_REAL=1 go test -count=1 -v -timeout 20m ./tests/realnode/
+	CEPH_OPERATOR_REAL=1 go test -count=1 -v -timeout 20m ./tests/framework/realnode/
 
 ##@ Build
 

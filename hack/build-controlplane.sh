@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries that tests and the demo run (etcd,
 # kube-apiserver, and on request kube-controller-manager, kube-scheduler,
-# kubectl, and for the real node (tests/realnode) kubelet and kube-proxy) from
+# kubectl, and for the real node (tests/framework/realnode) kubelet and kube-proxy) from
 # pinned sources through the Go module proxy into bin/.
 # Prebuilt downloads (setup-envtest, release assets) are not used: every
 # binary comes from the versions pinned in hack/tools/controlplane/go.mod.

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
-	"github.com/ceph-operator/ceph-operator/tests/scorecard"
+	"github.com/ceph-operator/ceph-operator/internal/scorecard"
 )
 
 func main() {

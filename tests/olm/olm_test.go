@@ -1,5 +1,5 @@
 // Package olm installs the operator through OLM itself on the real node of
-// tests/realnode, as users do: `operator-sdk run bundle`, a CatalogSource
+// tests/framework/realnode, as users do: `operator-sdk run bundle`, a CatalogSource
 // with an OperatorGroup and a Subscription, an upgrade through the catalog
 // that honours the operator's Upgradeable condition, and `operator-sdk
 // scorecard` with every suite. OLM (olm, catalog, packageserver), opm, the
@@ -33,8 +33,8 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 const (

@@ -9,7 +9,7 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 // lsblkOutput is the part of `lsblk --json` the shell-out approach needs.

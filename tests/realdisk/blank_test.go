@@ -1,4 +1,4 @@
-package loopdev_test
+package realdisk_test
 
 import (
 	"os"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 const clusterFSID = "c0ffee00-1111-4222-8333-444455556666"

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ceph-operator/ceph-operator/tests/promtext"
+	"github.com/ceph-operator/ceph-operator/tests/framework/promtext"
 )
 
 // QueueState is what the operator's metrics say about its controllers.

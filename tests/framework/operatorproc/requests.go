@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ceph-operator/ceph-operator/tests/promtext"
+	"github.com/ceph-operator/ceph-operator/tests/framework/promtext"
 )
 
 // The API server's request metrics (apiserver_request_total) have no label

@@ -30,7 +30,7 @@ func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
 }
 
 // BuildGoImage builds the main package pkg of this repository (e.g.
-// "./tests/realnode/pause") as a static binary and imports it into the
+// "./tests/framework/realnode/pause") as a static binary and imports it into the
 // node's containerd as ref, a one-file image (packed by hack/ociimage, as
 // the operator's image is) whose entry point is the binary followed by
 // args. It is how the harness makes its pause image, and how tests make

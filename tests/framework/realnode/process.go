@@ -17,7 +17,7 @@ import (
 // start time tells it apart from a later process that reuses the PID, so
 // teardown never signals a process it did not start.
 //
-// tests/controlplane's processes live and die with the Go process that
+// tests/framework/controlplane's processes live and die with the Go process that
 // started them; these outlive `cluster-up`, so they are started detached and
 // found again through the state file.
 type proc struct {

@@ -389,7 +389,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	step("containerd ready", t)
 	t = time.Now()
-	if err := c.BuildGoImage(ctx, PauseImage, "./tests/realnode/pause"); err != nil {
+	if err := c.BuildGoImage(ctx, PauseImage, "./tests/framework/realnode/pause"); err != nil {
 		return err
 	}
 	step("pause image imported", t)
@@ -645,7 +645,7 @@ func checkOwner(l layout) error {
 	if _, err := os.Stat(newLayout(other).stateFile()); err != nil {
 		return nil
 	}
-	return fmt.Errorf("another real node, in %s, is up on this machine; stop it first ('go run ./tests/realnode/cmd down -dir %s')", other, other)
+	return fmt.Errorf("another real node, in %s, is up on this machine; stop it first ('go run ./tests/framework/realnode/cmd down -dir %s')", other, other)
 }
 
 func claimOwner(l layout) error {

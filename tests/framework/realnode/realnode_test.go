@@ -69,7 +69,7 @@ func TestRealNode(t *testing.T) {
 		t.Errorf("node not Ready: %+v", node.Status.Conditions)
 	}
 
-	if err := c.BuildGoImage(ctx, probeImage, "./tests/realnode/probe"); err != nil {
+	if err := c.BuildGoImage(ctx, probeImage, "./tests/framework/realnode/probe"); err != nil {
 		t.Fatal(err)
 	}
 	ns := "realnode-test"

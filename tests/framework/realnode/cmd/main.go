@@ -1,9 +1,9 @@
-// Command cmd starts and stops the real node of tests/realnode; `make
+// Command cmd starts and stops the real node of tests/framework/realnode; `make
 // cluster-up` and `make cluster-down` run it as root:
 //
-//	go run ./tests/realnode/cmd up            start (or report the running node)
-//	go run ./tests/realnode/cmd down [-purge] stop and clean up (-purge also drops imported images)
-//	go run ./tests/realnode/cmd status        exit 0 when the node is up
+//	go run ./tests/framework/realnode/cmd up            start (or report the running node)
+//	go run ./tests/framework/realnode/cmd down [-purge] stop and clean up (-purge also drops imported images)
+//	go run ./tests/framework/realnode/cmd status        exit 0 when the node is up
 package main
 
 import (
@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 func main() {

@@ -2,7 +2,7 @@
 // every pod, which holds the pod's namespaces and does nothing else. Like
 // Kubernetes' own pause it reaps the zombies it inherits as PID 1 and exits
 // on SIGINT or SIGTERM. It is built statically and packed as an image by
-// tests/realnode, since there is no registry to pull one from.
+// tests/framework/realnode, since there is no registry to pull one from.
 package main
 
 import (

@@ -1,4 +1,4 @@
-// Command probe runs inside the real node's test pods (tests/realnode) and
+// Command probe runs inside the real node's test pods (tests/framework/realnode) and
 // reports what a pod sees, one line per check, exiting non-zero when a check
 // fails:
 //
