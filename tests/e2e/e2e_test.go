@@ -25,6 +25,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
 	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
+	if !gate.Exists(filepath.Join(testenv.RepoRoot(), "bin", "kwok")) {
 		fmt.Println("e2e: bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
 		return 0
 	}

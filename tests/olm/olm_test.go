@@ -33,6 +33,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
@@ -66,9 +67,7 @@ type env struct {
 }
 
 func TestOLM(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_OLM") != "1" {
-		t.Skip("skipping: OLM on the real node runs with CEPH_OPERATOR_OLM=1 (make test-olm)")
-	}
+	gate.Env(t, gate.OLM, "skipping: OLM on the real node runs with CEPH_OPERATOR_OLM=1 (make test-olm)")
 	loopdev.RequireRoot(t, "mount")
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()

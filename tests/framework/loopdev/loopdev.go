@@ -21,22 +21,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // RequireRoot skips the test unless it can create loop devices.
 func RequireRoot(tb testing.TB, tools ...string) {
 	tb.Helper()
-	if os.Geteuid() != 0 {
-		tb.Skip("skipping: real block device tests need root to attach loop devices (run as root, as CI does)")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		tb.Skipf("skipping: /dev/loop-control is missing, so loop devices cannot be created here (%v)", err)
-	}
-	for _, tool := range append([]string{"losetup"}, tools...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Skipf("skipping: %s is not installed (run hack/install-node-tools.sh)", tool)
-		}
-	}
+	gate.Root(tb, "skipping: real block device tests need root to attach loop devices (run as root, as CI does)")
+	gate.File(tb, "/dev/loop-control", "skipping: /dev/loop-control is missing, so loop devices cannot be created here")
+	gate.Tools(tb, " (run hack/install-node-tools.sh)", append([]string{"losetup"}, tools...)...)
 }
 
 // Run runs a command and fails the test with its output if it fails.

@@ -3,7 +3,6 @@ package realnode
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // UpForTest brings the node up for t, or joins the one `make cluster-up`
@@ -24,7 +25,7 @@ func UpForTest(ctx context.Context, t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.AlreadyRunning && os.Getenv("CEPH_OPERATOR_REAL_KEEP") != "1" {
+	if !c.AlreadyRunning && !gate.On(gate.RealKeep) {
 		t.Cleanup(func() {
 			if err := Down(context.Background(), o); err != nil {
 				t.Errorf("taking the node down: %v", err)

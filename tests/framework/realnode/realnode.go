@@ -41,6 +41,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // Options configure a real node.
@@ -188,7 +189,7 @@ func Load(ctx context.Context, o Options) (*Cluster, error) {
 // running does nothing and succeeds.
 func Down(ctx context.Context, o Options) error {
 	o = o.withDefaults()
-	if os.Geteuid() != 0 {
+	if !gate.IsRoot() {
 		return errors.New("the real node needs root")
 	}
 	l := newLayout(o.Dir)
@@ -224,7 +225,7 @@ func PurgeImages(o Options) error {
 }
 
 func preflight(o Options) error {
-	if os.Geteuid() != 0 {
+	if !gate.IsRoot() {
 		return errors.New("the real node needs root")
 	}
 	var missing []string

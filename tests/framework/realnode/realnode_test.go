@@ -12,6 +12,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // probeImage is built from ./probe and imported by the test.
@@ -23,12 +25,8 @@ const probeImage = "localhost/ceph-operator/realnode-probe:test"
 // is left. It needs root and runs only with CEPH_OPERATOR_REAL=1 (`make
 // test-realnode`), because it changes the machine's network while it runs.
 func TestRealNode(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_REAL") != "1" {
-		t.Skip("set CEPH_OPERATOR_REAL=1 (as root) to run the real node: make test-realnode")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("CEPH_OPERATOR_REAL=1 needs root")
-	}
+	gate.Env(t, gate.Real, "set CEPH_OPERATOR_REAL=1 (as root) to run the real node: make test-realnode")
+	gate.MustRoot(t, "CEPH_OPERATOR_REAL=1 needs root")
 	ctx := context.Background()
 	o := Options{Log: TestLog{t}}
 	sysctlsBefore := snapshotSysctls()
