@@ -96,10 +96,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	say("Cluster identity created: FSID %s", fsid)
+	// The simulated agents report the Ceph version of the cluster's image,
+	// as agents running in that image would.
+	cluster := &cephv1.CephCluster{}
+	if err := cp.Client.Get(ctx, key, cluster); err != nil {
+		return err
+	}
 
 	harness := simnode.NewHarness(cp.Client, simnode.AgentOptions{
 		Binary: filepath.Join(root, "bin", "ceph-operator"), Kubeconfig: cp.Kubeconfig,
-		Namespace: namespace, FSID: fsid, LogDir: dir,
+		Namespace: namespace, FSID: fsid, LogDir: dir, Image: cluster.Spec.Image,
 		// The harness writes a prepared disk's label only after kwok has
 		// completed the Job (agent prepare writes it before), so the one
 		// rescan the operator asks for may come first; fixture disks send

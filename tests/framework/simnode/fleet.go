@@ -71,9 +71,9 @@ type FleetAgent struct {
 }
 
 // Start runs the agent of node on the fixture root, for the DiskInventory
-// of namespace, judging BlueStore labels against fsid, until Stop or until
-// ctx ends.
-func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid string) (*FleetAgent, error) {
+// of namespace, judging BlueStore labels against fsid and reporting the
+// Ceph version of image (see CephVersionOf), until Stop or until ctx ends.
+func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid, image string) (*FleetAgent, error) {
 	cfg := agent.DefaultConfig(func(string) string { return "" })
 	cfg.NodeName, cfg.Namespace, cfg.HostRoot, cfg.ClusterFSID = node, namespace, root, fsid
 	// The fixture's mount table, as the agent processes of StartAgent read it.
@@ -84,7 +84,7 @@ func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid string) (
 		return nil, err
 	}
 	a := &FleetAgent{uevents: make(chan agent.Uevent, 16), done: make(chan struct{})}
-	loop, err := agent.New(cfg, agent.Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: a, CephVersion: SimulatedCephVersion,
+	loop, err := agent.New(cfg, agent.Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: a, CephVersion: CephVersionOf(image),
 		CephUser: SimulatedCephUser.DeepCopy()})
 	if err != nil {
 		return nil, fmt.Errorf("setting up the agent of %s: %w", node, err)

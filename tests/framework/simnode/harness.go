@@ -86,7 +86,7 @@ func (h *Harness) AddNode(ctx context.Context, name string, kinds []string) erro
 	}
 	var agent nodeAgent
 	if h.Fleet != nil {
-		agent, err = h.Fleet.Start(ctx, name, root.Dir, h.Agent.Namespace, h.Agent.FSID)
+		agent, err = h.Fleet.Start(ctx, name, root.Dir, h.Agent.Namespace, h.Agent.FSID, h.Agent.Image)
 	} else {
 		agent, err = StartAgent(ctx, h.Agent, name, root.Dir)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -182,6 +183,10 @@ type AgentOptions struct {
 	LogDir string
 	// ExtraArgs are added to the command line (e.g. --resync-interval).
 	ExtraArgs []string
+	// Image is the Ceph image the CephCluster names (spec.image). The
+	// agents report the Ceph version it carries, as a real agent reports
+	// the version of the image it runs in; see CephVersionOf.
+	Image string
 }
 
 // StartAgent runs the real agent binary for node against root.
@@ -198,7 +203,7 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 		"--mountinfo", "/proc/self/mountinfo",
 		"--cluster-fsid", o.FSID,
 	}, o.ExtraArgs...)
-	ceph, err := simulatedCeph(o.LogDir)
+	ceph, err := simulatedCeph(o.LogDir, CephVersionOf(o.Image))
 	if err != nil {
 		logFile.Close()
 		return nil, err
@@ -221,18 +226,45 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 	return a, nil
 }
 
-// SimulatedCephVersion is the Ceph release simulated nodes' images report.
+// SimulatedCephVersion is the Ceph version simulated nodes report when
+// their image's tag names no release (latest, a digest, no image at all):
+// the oldest release line the operator supports, which the real-node
+// tests run.
 const SimulatedCephVersion = "16.2.15"
 
 // SimulatedCephUser is the ceph user of simulated nodes' image: that of
-// the Ceph project's images, whose release SimulatedCephVersion is.
+// the Ceph project's images.
 var SimulatedCephUser = cephv1.CephUser{UID: 167, GID: 167}
 
-// simulatedCeph writes, once, a ceph tool into dir that answers --version
-// as the Ceph image of a simulated node would, and returns its path.
-func simulatedCeph(dir string) (string, error) {
-	script := "#!/bin/sh\necho 'ceph version " + SimulatedCephVersion + " (simulated) pacific (stable)'\n"
-	return writeShared(dir, "simulated-ceph", script, 0o755)
+// releaseTag matches a Ceph release tag: v19.2.3 or 19.2.3, optionally
+// with a build suffix (v19.2.3-20250717).
+var releaseTag = regexp.MustCompile(`^v?(\d+\.\d+\.\d+)(?:-[0-9A-Za-z.-]+)?$`)
+
+// CephVersionOf returns the Ceph version ("19.2.3") a simulated node
+// reports when it runs image: the version its tag names when the tag is a
+// release tag, and SimulatedCephVersion otherwise. So a demo or test never
+// shows a node running a Ceph release other than the one its image holds.
+func CephVersionOf(image string) string {
+	ref := image
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	// The tag follows the last colon after the last slash; a colon before
+	// it separates a registry's port.
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		if m := releaseTag.FindStringSubmatch(ref[i+1:]); m != nil {
+			return m[1]
+		}
+	}
+	return SimulatedCephVersion
+}
+
+// simulatedCeph writes, once per version, a ceph tool into dir that
+// answers --version as a Ceph image of that version would, and returns its
+// path.
+func simulatedCeph(dir, version string) (string, error) {
+	script := "#!/bin/sh\necho 'ceph version " + version + " (simulated)'\n"
+	return writeShared(dir, "simulated-ceph-"+version, script, 0o755)
 }
 
 // simulatedPasswd writes, once, the passwd file of a simulated node's

@@ -75,11 +75,49 @@ func TestSimulatedImageFiles(t *testing.T) {
 	if u, err := ceph.DetectUser(passwd, ceph.UserName); err != nil || u.UID != SimulatedCephUser.UID || u.GID != SimulatedCephUser.GID {
 		t.Errorf("ceph user of the simulated image: %+v, %v; want %+v", u, err, SimulatedCephUser)
 	}
-	tool, err := simulatedCeph(dir)
+	tool, err := simulatedCeph(dir, SimulatedCephVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v, err := ceph.DetectVersion(context.Background(), tool); err != nil || v != SimulatedCephVersion {
 		t.Errorf("Ceph version of the simulated image: %q, %v; want %s", v, err, SimulatedCephVersion)
+	}
+}
+
+func TestCephVersionOf(t *testing.T) {
+	for image, want := range map[string]string{
+		"quay.io/ceph/ceph:v19.2.3":               "19.2.3",
+		"quay.io/ceph/ceph:v18.2.7-20250717":      "18.2.7",
+		"localhost:5000/ceph/ceph:17.2.8":         "17.2.8",
+		"quay.io/ceph/ceph:v19.2.3@sha256:0123ab": "19.2.3",
+		// No release in the tag: the documented fallback.
+		"quay.io/ceph/ceph:latest":                SimulatedCephVersion,
+		"quay.io/ceph/ceph:v19":                   SimulatedCephVersion,
+		"quay.io/ceph/ceph@sha256:0123ab":         SimulatedCephVersion,
+		"localhost:5000/ceph/ceph":                SimulatedCephVersion,
+		"localhost/ceph-operator/ceph-test:v16.2": SimulatedCephVersion,
+		"": SimulatedCephVersion,
+	} {
+		if got := CephVersionOf(image); got != want {
+			t.Errorf("CephVersionOf(%q) = %q, want %q", image, got, want)
+		}
+	}
+}
+
+// TestSimulatedCephReportsImageVersion runs the ceph tool an agent process
+// is given and reads its version as the agent does.
+func TestSimulatedCephReportsImageVersion(t *testing.T) {
+	for _, v := range []string{"19.2.3", SimulatedCephVersion} {
+		p, err := simulatedCeph(t.TempDir(), v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ceph.DetectVersion(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != v {
+			t.Errorf("simulated ceph for %s reports %q", v, got)
+		}
 	}
 }
