@@ -140,17 +140,17 @@ bench-e2e: e2e-assets ## Run the scale run on a full control plane (100 and 1,00
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
-	hack/build-controlplane.sh etcd kube-apiserver kubectl
+	hack/build-tools.sh etcd kube-apiserver kubectl
 
 .PHONY: e2e-assets
 e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
-	hack/build-controlplane.sh kube-controller-manager kube-scheduler kwok
+	hack/build-tools.sh kube-controller-manager kube-scheduler kwok
 
 ##@ Real node (root only)
 
 .PHONY: realnode-assets
 realnode-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler, kubelet and kube-proxy into bin/.
-	hack/build-controlplane.sh kube-controller-manager kube-scheduler kubelet kube-proxy
+	hack/build-tools.sh kube-controller-manager kube-scheduler kubelet kube-proxy
 
 .PHONY: realnode-tools
 realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (root only).
@@ -351,12 +351,13 @@ operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk from pinned source into bin/
 .PHONY: scorecard-test
 scorecard-test: $(SCORECARD_TEST) ## Build the scorecard test image's binary into bin/.
 
-# A newer go.mod means a new pin: drop the old binary so the script rebuilds.
+# The script rebuilds a binary when its module's go.mod (the pin) was
+# committed after the binary was built, and otherwise keeps it.
 $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
-	rm -f $@ && hack/build-tools.sh operator-sdk
+	hack/build-tools.sh operator-sdk
 
 $(SCORECARD_TEST): hack/tools/operator-sdk/go.mod
-	rm -f $@ && hack/build-tools.sh scorecard-test
+	hack/build-tools.sh scorecard-test
 
 ##@ Catalog
 
@@ -388,7 +389,7 @@ catalog-docker-build: ## Build the catalog image CATALOG_IMG with a Docker engin
 	docker build -f catalog.Dockerfile -t $(CATALOG_IMG) .
 
 $(OPM): hack/tools/opm/go.mod
-	rm -f $@ && hack/build-tools.sh opm
+	hack/build-tools.sh opm
 
 ##@ OLM on the real node (root only)
 
@@ -417,7 +418,7 @@ COMMITTED_IMG := $(IMAGE_TAG_BASE):v$(VERSION)
 
 .PHONY: olm-tools
 olm-tools: ## Build OLM, opm, the registry, CoreDNS and the helper utilities (static) into bin/olm/.
-	hack/build-olm-tools.sh
+	hack/build-tools.sh olm
 
 # The labels and layout are bundle.Dockerfile's.
 .PHONY: bundle-build

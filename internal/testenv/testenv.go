@@ -1,5 +1,5 @@
 // Package testenv starts a real kube-apiserver and etcd (built from source
-// into bin/ by hack/build-controlplane.sh) for tests, with this project's
+// into bin/ by hack/build-tools.sh) for tests, with this project's
 // CRDs installed.
 package testenv
 

@@ -1,5 +1,5 @@
 // Package controlplane starts a local Kubernetes control plane from the
-// binaries in bin/ (built from source by hack/build-controlplane.sh), all on
+// binaries in bin/ (built from source by hack/build-tools.sh), all on
 // loopback, for the demo and end-to-end tests. It writes an administrator
 // kubeconfig so separate processes (the operator, kubectl) can connect.
 package controlplane
