@@ -70,6 +70,16 @@ test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(
 	$(MAKE) test-real-if-root
 	$(MAKE) test-olm-if-root
 
+# The inner loop: every package's tests that need neither root nor a
+# control plane, with -short (tests that need an API server or loop
+# devices skip themselves). Left out: controllers, whose TestMain starts an
+# API server for the package, and the suites of tests/ that run a control
+# plane, the real node or loop devices; tests/README.md lists them.
+UNIT_EXCLUDE := /controllers$$|/tests/(e2e|chaos|bench|benche2e|bundle|realceph|realdisk|olm)(/|$$)
+.PHONY: test-unit
+test-unit: ## Run the unit tests: no root, no control plane, under a minute warm.
+	go test -short $(GO_TEST_FLAGS) $$(go list ./... | grep -Ev '$(UNIT_EXCLUDE)')
+
 # The real-node e2e needs root (loop devices, containerd, the kubelet); as
 # root `make test` runs it, otherwise it says why it is skipped.
 .PHONY: test-real-if-root

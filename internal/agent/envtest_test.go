@@ -39,6 +39,7 @@ var (
 
 func startEnv(t *testing.T) {
 	t.Helper()
+	testenv.SkipShort(t)
 	envOnce.Do(func() { env, envErr = testenv.New() })
 	if envErr != nil {
 		t.Fatal(envErr)

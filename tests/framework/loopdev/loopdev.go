@@ -24,9 +24,12 @@ import (
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
-// RequireRoot skips the test unless it can create loop devices.
+// RequireRoot skips the test unless it can create loop devices, and
+// under go test -short (make test-unit), which changes nothing on the
+// machine even as root.
 func RequireRoot(tb testing.TB, tools ...string) {
 	tb.Helper()
+	gate.Long(tb, "skipping: real block device tests are not run with -short (make test-unit)")
 	gate.Root(tb, "skipping: real block device tests need root to attach loop devices (run as root, as CI does)")
 	gate.File(tb, "/dev/loop-control", "skipping: /dev/loop-control is missing, so loop devices cannot be created here")
 	gate.Tools(tb, " (run hack/install-node-tools.sh)", append([]string{"losetup"}, tools...)...)
