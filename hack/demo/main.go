@@ -29,6 +29,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
@@ -80,10 +81,9 @@ func run(ctx context.Context) error {
 	}
 	defer func() {
 		say("Stopping the operator")
-		_ = op.Process.Signal(syscall.SIGTERM)
-		_ = op.Wait()
+		op.Stop(30 * time.Second)
 	}()
-	say("Operator running as PID %d with leader election (log: .demo/operator.log)", op.Process.Pid)
+	say("Operator running as PID %d with leader election (log: .demo/operator.log)", op.Pid())
 
 	sample := filepath.Join(root, "config", "samples", "ceph_v1alpha1_cephcluster.yaml")
 	say("Applying config/samples/%s", filepath.Base(sample))
@@ -186,27 +186,24 @@ func readyWithOSDs(n int32) func(*cephv1.CephCluster) bool {
 
 // startOperator runs the operator binary as its own process, the way it runs
 // in a cluster: leader election on, limited to the demo namespace.
-func startOperator(root, kubeconfig, logPath string) (*exec.Cmd, error) {
-	logFile, err := os.Create(logPath)
+func startOperator(root, kubeconfig, logPath string) (*proc.Process, error) {
+	p, err := proc.Start(proc.Options{Name: "the operator", Bin: filepath.Join(root, "bin", "ceph-operator"), LogPath: logPath,
+		// Its own process group: a Ctrl-C reaches the demo, which stops
+		// the operator before the control plane.
+		Group: true, Args: []string{"manager",
+			"--kubeconfig", kubeconfig,
+			"--leader-elect",
+			"--leader-election-namespace", namespace,
+			"--watch-namespaces", namespace,
+			"--metrics-bind-address", "0",
+			"--health-probe-bind-address", "0",
+			// kwok never pulls images; Never keeps any real node from trying.
+			"--image-pull-policy", "Never",
+		}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (run 'make build' first?)", err)
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "ceph-operator"), "manager",
-		"--kubeconfig", kubeconfig,
-		"--leader-elect",
-		"--leader-election-namespace", namespace,
-		"--watch-namespaces", namespace,
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0",
-		// kwok never pulls images; Never keeps any real node from trying.
-		"--image-pull-policy", "Never",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the operator (run 'make build' first?): %w", err)
-	}
-	return cmd, nil
+	return p, nil
 }
 
 // waitFSID waits until the operator has created the cluster's identity.

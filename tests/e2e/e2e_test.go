@@ -92,29 +92,24 @@ func runMain(m *testing.M) int {
 // operator is a running operator process.
 type operator struct {
 	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*operatorproc.Process
 }
 
 // leads reports whether the operator has acquired the leader lease, as its
 // log says. Both processes run on this host, so the lease's holder identity
 // (host name and a random suffix) does not tell them apart.
-func (o *operator) leads() bool {
-	raw, err := os.ReadFile(o.log)
-	return err == nil && strings.Contains(strings.ToLower(string(raw)), "successfully acquired lease")
-}
+func (o *operator) leads() bool { return o.LeaseAcquired(0) }
 
 // startOperator runs the operator binary with leader election, as the
 // operator's ServiceAccount.
 func startOperator(t *testing.T, name string) *operator {
 	t.Helper()
 	logPath := filepath.Join(cp.Dir, "operator-"+name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	// A new log: leads reads all of it.
+	if err := os.Remove(logPath); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "manager",
+	p, err := operatorproc.Start(binary, []string{
 		"--kubeconfig", operatorKubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace", namespace,
@@ -123,13 +118,11 @@ func startOperator(t *testing.T, name string) *operator {
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
 		"--image-pull-policy", "Never",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	}, logPath, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	op := &operator{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(op.done) }()
+	op := &operator{name: name, Process: p}
 	t.Cleanup(func() {
 		op.stop(syscall.SIGTERM)
 		// The operator runs with the bundle's RBAC: any request it was
@@ -143,13 +136,9 @@ func startOperator(t *testing.T, name string) *operator {
 
 // stop sends sig and waits for the process to exit.
 func (o *operator) stop(sig syscall.Signal) {
-	select {
-	case <-o.done:
-		return
-	default:
+	if o.Signal(sig) == nil {
+		<-o.Done()
 	}
-	_ = o.cmd.Process.Signal(sig)
-	<-o.done
 }
 
 // newHarness starts simulated nodes for a cluster with fsid.

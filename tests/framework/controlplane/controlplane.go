@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 )
 
 // Options configure a control plane.
@@ -48,7 +49,7 @@ type ControlPlane struct {
 	// Dir holds the kubeconfig and the logs of the processes.
 	Dir   string
 	env   *envtest.Environment
-	procs []*process
+	procs []*proc.Process
 }
 
 // Start starts etcd and kube-apiserver on loopback ports and installs the
@@ -130,7 +131,7 @@ func (c *ControlPlane) writeKubeconfig(dir string) error {
 // kube-apiserver and etcd, and removes their data.
 func (c *ControlPlane) Stop() error {
 	for i := len(c.procs) - 1; i >= 0; i-- {
-		c.procs[i].stop()
+		c.procs[i].Stop(stopGrace)
 	}
 	c.procs = nil
 	if err := c.env.Stop(); err != nil {

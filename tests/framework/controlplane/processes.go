@@ -3,49 +3,20 @@ package controlplane
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 )
 
-// process is a control-plane process started by this package.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// stopGrace is how long a control-plane process has to exit after SIGTERM.
+const stopGrace = 10 * time.Second
 
-// start runs bin with args, logging to <dir>/<name>.log.
-func start(dir, name, bin string, args ...string) (*process, error) {
-	logPath := filepath.Join(dir, name+".log")
-	log, err := os.Create(logPath)
-	if err != nil {
-		return nil, fmt.Errorf("creating %s: %w", logPath, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	// Its own process group, so a Ctrl-C of the demo reaches the demo, which
-	// then stops the processes in order.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); log.Close(); close(p.done) }()
-	return p, nil
-}
-
-// stop asks the process to terminate and kills it after a grace period.
-func (p *process) stop() {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+// start runs bin with args, logging to <dir>/<name>.log, in its own process
+// group, so a Ctrl-C of the demo reaches the demo, which then stops the
+// processes in order.
+func start(dir, name, bin string, args ...string) (*proc.Process, error) {
+	return proc.Start(proc.Options{Name: name, Bin: bin, Args: args, LogPath: filepath.Join(dir, name+".log"), Group: true})
 }
 
 // startControllers starts kube-controller-manager, kube-scheduler and kwok
@@ -106,8 +77,8 @@ func (c *ControlPlane) startControllers(binDir, certDir string, extra map[string
 	time.Sleep(time.Second)
 	for _, p := range c.procs {
 		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited at start; see %s", p.name, filepath.Join(c.Dir, p.name+".log"))
+		case <-p.Done():
+			return fmt.Errorf("%s exited at start; see %s", p.Name, p.LogPath)
 		default:
 		}
 	}

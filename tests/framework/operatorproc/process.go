@@ -13,15 +13,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 )
-
-// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat; it
-// is 100 on every Linux architecture Go supports.
-const clockTicks = 100
 
 // Build builds ./cmd into dir and returns the binary's path.
 func Build(dir string) (string, error) {
@@ -35,26 +31,20 @@ func Build(dir string) (string, error) {
 	return bin, nil
 }
 
-// Process is one run of the operator's manager as a separate process.
+// Process is one run of the operator's manager as a separate process;
+// proc.Process gives its command, log, exit and signals.
 type Process struct {
-	// Cmd is the running command.
-	Cmd *exec.Cmd
+	*proc.Process
 	// MetricsAddr is the loopback address of its plain-HTTP metrics, if
 	// Start was asked to serve them.
 	MetricsAddr string
-	// LogPath receives its standard output and error.
-	LogPath string
-	done    chan struct{}
-	// usage is the process's resource usage, set once it has exited.
-	usage *syscall.Rusage
-	err   error
 }
 
 // Start runs `bin manager args…` with its output appended to logPath. With
 // metrics, it also serves its metrics over plain HTTP on a free loopback
 // port (MetricsAddr), which Queues and WaitIdle read.
 func Start(bin string, args []string, logPath string, metrics bool) (*Process, error) {
-	p := &Process{LogPath: logPath, done: make(chan struct{})}
+	p := &Process{}
 	args = append([]string{"manager"}, args...)
 	if metrics {
 		addr, err := FreeLoopbackAddr()
@@ -64,24 +54,11 @@ func Start(bin string, args []string, logPath string, metrics bool) (*Process, e
 		p.MetricsAddr = addr
 		args = append(args, "--metrics-bind-address="+addr, "--metrics-secure=false")
 	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	var err error
+	p.Process, err = proc.Start(proc.Options{Name: "the operator", Bin: bin, Args: args, LogPath: logPath, Append: true})
 	if err != nil {
 		return nil, err
 	}
-	p.Cmd = exec.Command(bin, args...)
-	p.Cmd.Stdout, p.Cmd.Stderr = logf, logf
-	if err := p.Cmd.Start(); err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("starting the operator: %w", err)
-	}
-	go func() {
-		defer close(p.done)
-		p.err = p.Cmd.Wait()
-		_ = logf.Close()
-		if ru, ok := p.Cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			p.usage = ru
-		}
-	}()
 	return p, nil
 }
 
@@ -97,30 +74,7 @@ func FreeLoopbackAddr() (string, error) {
 
 // Stop sends SIGTERM and waits for the process to exit, killing it after
 // 30 seconds.
-func (p *Process) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.Cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Exited reports whether the process has exited, and how.
-func (p *Process) Exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, p.err
-	default:
-		return false, nil
-	}
-}
+func (p *Process) Stop() { p.Process.Stop(30 * time.Second) }
 
 // Usage is a process's memory and CPU time.
 type Usage struct {
@@ -140,7 +94,7 @@ func (u Usage) String() string {
 // from /proc/<pid>/stat of the running process.
 func (p *Process) Usage() (Usage, error) {
 	var u Usage
-	pid := p.Cmd.Process.Pid
+	pid := p.Pid()
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return u, fmt.Errorf("reading status of the operator: %w", err)
@@ -158,42 +112,19 @@ func (p *Process) Usage() (Usage, error) {
 			u.RSSBytes = kb << 10
 		}
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return u, fmt.Errorf("reading stat of the operator: %w", err)
 	}
-	// The command name in parentheses may hold spaces; the fields after
-	// it are fixed: utime and stime are the 14th and 15th of the line,
-	// the 12th and 13th after the closing parenthesis.
-	s := string(raw)
-	f := strings.Fields(s[strings.LastIndex(s, ")")+1:])
-	if len(f) < 13 {
-		return u, fmt.Errorf("unexpected /proc/%d/stat: %q", pid, s)
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	u.CPU = time.Duration(utime+stime) * time.Second / clockTicks
+	u.CPU = st.CPU()
 	return u, nil
 }
 
 // FinalUsage is the usage of the exited process, from wait4's rusage.
 func (p *Process) FinalUsage() (Usage, bool) {
-	if p.usage == nil {
+	ru := p.Rusage()
+	if ru == nil {
 		return Usage{}, false
 	}
-	ru := p.usage
 	return Usage{PeakRSSBytes: ru.Maxrss << 10, CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}, true
-}
-
-// LogTail returns the last n lines of the process's log.
-func (p *Process) LogTail(n int) string {
-	raw, err := os.ReadFile(p.LogPath)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -2,31 +2,14 @@ package operatorproc
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"os"
-	"syscall"
 )
 
 // leaseAcquiredLine is what client-go's leader election logs once this
 // process holds the Lease. Replicas on one host share the host name that
 // starts a holder identity, so the log is what tells them apart.
 var leaseAcquiredLine = []byte("successfully acquired lease")
-
-// Signal sends sig to the running process: SIGKILL to crash it, SIGSTOP to
-// freeze it, SIGCONT to let a frozen process run on.
-func (p *Process) Signal(sig syscall.Signal) error {
-	if exited, _ := p.Exited(); exited {
-		return fmt.Errorf("the operator (pid %d) has exited", p.Cmd.Process.Pid)
-	}
-	if err := p.Cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("sending %s to the operator (pid %d): %w", sig, p.Cmd.Process.Pid, err)
-	}
-	return nil
-}
-
-// Done is closed once the process has exited.
-func (p *Process) Done() <-chan struct{} { return p.done }
 
 // LogSize is the current size of the process's log: an offset to pass to
 // LeaseAcquired or LogSince to look only at what it logs from now on.

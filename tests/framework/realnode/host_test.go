@@ -63,18 +63,3 @@ func TestMountPoint(t *testing.T) {
 		t.Error("mountPoint accepted a malformed line")
 	}
 }
-
-func TestParseStat(t *testing.T) {
-	// The command name holds a space and a parenthesis.
-	line := "4488 (etc d) x) S 1 4488 4488 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 9 0 959332 11111 222 0"
-	got, err := parseStat(line)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != (procStat{ppid: 1, state: 'S', startTime: 959332}) {
-		t.Errorf("parseStat = %+v", got)
-	}
-	if _, err := parseStat("12 (x) S 1"); err == nil {
-		t.Error("parseStat accepted a short line")
-	}
-}

@@ -2,24 +2,24 @@ package realnode
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	sysproc "github.com/ceph-operator/ceph-operator/tests/framework/proc"
 )
 
 // proc is a process the harness started, as recorded in the state file. The
 // start time tells it apart from a later process that reuses the PID, so
 // teardown never signals a process it did not start.
 //
-// tests/framework/controlplane's processes live and die with the Go process that
-// started them; these outlive `cluster-up`, so they are started detached and
-// found again through the state file.
+// tests/framework/controlplane's processes live and die with the Go process
+// that started them; these outlive `cluster-up`, so they are started
+// detached (proc.StartDetached) and found again through the state file.
 type proc struct {
 	Name string   `json:"name"`
 	PID  int      `json:"pid"`
@@ -32,72 +32,17 @@ type proc struct {
 // startDetached starts bin in its own session, with output appended to
 // logPath, and returns without waiting for it.
 func startDetached(name, bin string, args, env []string, logPath string) (proc, error) {
-	log, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return proc{}, fmt.Errorf("creating %s: %w", logPath, err)
-	}
-	defer log.Close()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.Env = append(os.Environ(), env...)
 	// Its own session: a Ctrl-C of `make cluster-up` or of a test does not
 	// reach it; only teardown stops it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return proc{}, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := proc{Name: name, PID: cmd.Process.Pid, Args: append([]string{bin}, args...), Log: logPath}
-	_ = cmd.Process.Release()
-	st, err := readStat(p.PID)
-	if err != nil {
-		return p, fmt.Errorf("%s exited at once; see %s", name, logPath)
-	}
-	p.StartTime = st.startTime
-	return p, nil
-}
-
-// procStat is the part of /proc/PID/stat the harness uses.
-type procStat struct {
-	ppid      int
-	state     byte
-	startTime uint64
-}
-
-func readStat(pid int) (procStat, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return procStat{}, err
-	}
-	return parseStat(string(raw))
-}
-
-// parseStat parses /proc/PID/stat; the command name (field 2) may hold
-// spaces and parentheses, so fields are counted from its closing one.
-func parseStat(s string) (procStat, error) {
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return procStat{}, errors.New("malformed stat")
-	}
-	f := strings.Fields(s[i+1:])
-	// f[0] is field 3 (state), f[1] field 4 (ppid), f[19] field 22.
-	if len(f) < 20 {
-		return procStat{}, errors.New("malformed stat")
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: %w", err)
-	}
-	start, err := strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return procStat{}, fmt.Errorf("malformed stat: %w", err)
-	}
-	return procStat{ppid: ppid, state: f[0][0], startTime: start}, nil
+	pid, startTime, err := sysproc.StartDetached(sysproc.Options{Name: name, Bin: bin, Args: args, Env: env, LogPath: logPath, Append: true})
+	p := proc{Name: name, PID: pid, Args: append([]string{bin}, args...), Log: logPath, StartTime: startTime}
+	return p, err
 }
 
 // alive tells whether the recorded process still runs (a zombie does not).
 func (p proc) alive() bool {
-	st, err := readStat(p.PID)
-	return err == nil && st.startTime == p.StartTime && st.state != 'Z'
+	st, err := sysproc.ReadStat(p.PID)
+	return err == nil && st.StartTime == p.StartTime && st.State != 'Z'
 }
 
 // stop sends SIGTERM, waits up to grace, then SIGKILL, and reaps the
@@ -186,8 +131,8 @@ func descendants(pid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(n); err == nil {
-			children[st.ppid] = append(children[st.ppid], n)
+		if st, err := sysproc.ReadStat(n); err == nil {
+			children[st.PPID] = append(children[st.PPID], n)
 		}
 	}
 	var out []int
@@ -217,7 +162,7 @@ func processesMentioning(needle string) []int {
 			continue
 		}
 		if strings.Contains(string(raw), needle) {
-			if st, err := readStat(n); err == nil && st.state != 'Z' {
+			if st, err := sysproc.ReadStat(n); err == nil && st.State != 'Z' {
 				out = append(out, n)
 			}
 		}

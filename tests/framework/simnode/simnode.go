@@ -12,16 +12,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 )
 
 // GiB is 2^30 bytes.
@@ -164,10 +165,13 @@ type Agent struct {
 	Node string
 	// Root is the node's fixture root.
 	Root string
-	cmd  *exec.Cmd
-	done chan error
+	proc *proc.Process
 	once sync.Once
 }
+
+// agentStopGrace is how long an agent process has to exit after SIGTERM
+// before Stop kills it.
+const agentStopGrace = 30 * time.Second
 
 // AgentOptions configure StartAgent.
 type AgentOptions struct {
@@ -190,11 +194,8 @@ type AgentOptions struct {
 }
 
 // StartAgent runs the real agent binary for node against root.
+// It sends the agent SIGTERM when ctx ends; Stop stops it and waits.
 func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent, error) {
-	logFile, err := os.Create(filepath.Join(o.LogDir, "agent-"+node+".log"))
-	if err != nil {
-		return nil, err
-	}
 	args := append([]string{"agent", "discover",
 		"--kubeconfig", o.Kubeconfig,
 		"--node-name", node,
@@ -205,25 +206,26 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 	}, o.ExtraArgs...)
 	ceph, err := simulatedCeph(o.LogDir, CephVersionOf(o.Image))
 	if err != nil {
-		logFile.Close()
 		return nil, err
 	}
 	passwd, err := simulatedPasswd(o.LogDir)
 	if err != nil {
-		logFile.Close()
 		return nil, err
 	}
 	args = append(args, "--ceph-binary", ceph, "--passwd-file", passwd)
-	cmd := exec.CommandContext(ctx, o.Binary, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting agent for %s: %w", node, err)
+	p, err := proc.Start(proc.Options{Name: "the agent of " + node, Bin: o.Binary, Args: args,
+		LogPath: filepath.Join(o.LogDir, "agent-"+node+".log")})
+	if err != nil {
+		return nil, err
 	}
-	a := &Agent{Node: node, Root: root, cmd: cmd, done: make(chan error, 1)}
-	go func() { a.done <- cmd.Wait(); logFile.Close() }()
-	return a, nil
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.Signal(syscall.SIGTERM)
+		case <-p.Done():
+		}
+	}()
+	return &Agent{Node: node, Root: root, proc: p}, nil
 }
 
 // SimulatedCephVersion is the Ceph version simulated nodes report when
@@ -301,8 +303,7 @@ func (a *Agent) DiskChanged(string) {}
 // Stop stops the agent and waits for it.
 func (a *Agent) Stop() {
 	a.once.Do(func() {
-		_ = a.cmd.Process.Signal(syscall.SIGTERM)
-		<-a.done
+		a.proc.Stop(agentStopGrace)
 	})
 }
 
