@@ -70,6 +70,16 @@ test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(
 	$(MAKE) test-real-if-root
 	$(MAKE) test-olm-if-root
 
+# The inner loop: every package's tests that need neither root nor a
+# control plane, with -short (tests that need an API server or loop
+# devices skip themselves). Left out: controllers, whose TestMain starts an
+# API server for the package, and the suites of tests/ that run a control
+# plane, the real node or loop devices; tests/README.md lists them.
+UNIT_EXCLUDE := /controllers$$|/tests/(e2e|chaos|bench|benche2e|bundle|realceph|realdisk|olm)(/|$$)
+.PHONY: test-unit
+test-unit: ## Run the unit tests: no root, no control plane, under a minute warm.
+	go test -short $(GO_TEST_FLAGS) $$(go list ./... | grep -Ev '$(UNIT_EXCLUDE)')
+
 # The real-node e2e needs root (loop devices, containerd, the kubelet); as
 # root `make test` runs it, otherwise it says why it is skipped.
 .PHONY: test-real-if-root
@@ -140,17 +150,17 @@ bench-e2e: e2e-assets ## Run the scale run on a full control plane (100 and 1,00
 
 .PHONY: envtest-assets
 envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
-	hack/build-controlplane.sh etcd kube-apiserver kubectl
+	hack/build-tools.sh etcd kube-apiserver kubectl
 
 .PHONY: e2e-assets
 e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
-	hack/build-controlplane.sh kube-controller-manager kube-scheduler kwok
+	hack/build-tools.sh kube-controller-manager kube-scheduler kwok
 
 ##@ Real node (root only)
 
 .PHONY: realnode-assets
 realnode-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler, kubelet and kube-proxy into bin/.
-	hack/build-controlplane.sh kube-controller-manager kube-scheduler kubelet kube-proxy
+	hack/build-tools.sh kube-controller-manager kube-scheduler kubelet kube-proxy
 
 .PHONY: realnode-tools
 realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (root only).
@@ -158,11 +168,11 @@ realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (
 
 .PHONY: cluster-up
 cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
-	go run ./tests/realnode/cmd up
+	go run ./tests/framework/realnode/cmd up
 
 .PHONY: cluster-down
 cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
-	go run ./tests/realnode/cmd down
+	go run ./tests/framework/realnode/cmd down
 
 .PHONY: test-real
 test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: operator from config/default on the real node, real Ceph, loop devices (root).
@@ -170,7 +180,7 @@ test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: o
 
 .PHONY: test-realnode
 test-realnode: realnode-assets realnode-tools ## Prove the real node: Ready, pods on host and pod network, clean teardown.
-	CEPH_OPERATOR_REAL=1 go test -count=1 -v -timeout 20m ./tests/realnode/
+	CEPH_OPERATOR_REAL=1 go test -count=1 -v -timeout 20m ./tests/framework/realnode/
 
 ##@ Build
 
@@ -351,12 +361,13 @@ operator-sdk: $(OPERATOR_SDK) ## Build operator-sdk from pinned source into bin/
 .PHONY: scorecard-test
 scorecard-test: $(SCORECARD_TEST) ## Build the scorecard test image's binary into bin/.
 
-# A newer go.mod means a new pin: drop the old binary so the script rebuilds.
+# The script rebuilds a binary when its module's go.mod (the pin) was
+# committed after the binary was built, and otherwise keeps it.
 $(OPERATOR_SDK): hack/tools/operator-sdk/go.mod
-	rm -f $@ && hack/build-tools.sh operator-sdk
+	hack/build-tools.sh operator-sdk
 
 $(SCORECARD_TEST): hack/tools/operator-sdk/go.mod
-	rm -f $@ && hack/build-tools.sh scorecard-test
+	hack/build-tools.sh scorecard-test
 
 ##@ Catalog
 
@@ -388,7 +399,7 @@ catalog-docker-build: ## Build the catalog image CATALOG_IMG with a Docker engin
 	docker build -f catalog.Dockerfile -t $(CATALOG_IMG) .
 
 $(OPM): hack/tools/opm/go.mod
-	rm -f $@ && hack/build-tools.sh opm
+	hack/build-tools.sh opm
 
 ##@ OLM on the real node (root only)
 
@@ -417,7 +428,7 @@ COMMITTED_IMG := $(IMAGE_TAG_BASE):v$(VERSION)
 
 .PHONY: olm-tools
 olm-tools: ## Build OLM, opm, the registry, CoreDNS and the helper utilities (static) into bin/olm/.
-	hack/build-olm-tools.sh
+	hack/build-tools.sh olm
 
 # The labels and layout are bundle.Dockerfile's.
 .PHONY: bundle-build

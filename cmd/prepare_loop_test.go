@@ -14,7 +14,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 // loopWorkDir is where this package's tests keep loop-device backing files.

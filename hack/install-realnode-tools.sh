@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the real node (tests/realnode, `make cluster-up`) runs besides
+# Installs what the real node (tests/framework/realnode, `make cluster-up`) runs besides
 # the binaries built from source: Debian's containerd and runc (the container
 # runtime), containernetworking-plugins (the bridge, host-local and loopback
 # CNI plugins in /usr/lib/cni), iptables and conntrack (kube-proxy's iptables

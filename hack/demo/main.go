@@ -28,8 +28,9 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/controlplane"
-	"github.com/ceph-operator/ceph-operator/tests/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // namespace is where the demo's CephCluster lives.
@@ -80,10 +81,9 @@ func run(ctx context.Context) error {
 	}
 	defer func() {
 		say("Stopping the operator")
-		_ = op.Process.Signal(syscall.SIGTERM)
-		_ = op.Wait()
+		op.Stop(30 * time.Second)
 	}()
-	say("Operator running as PID %d with leader election (log: .demo/operator.log)", op.Process.Pid)
+	say("Operator running as PID %d with leader election (log: .demo/operator.log)", op.Pid())
 
 	sample := filepath.Join(root, "config", "samples", "ceph_v1alpha1_cephcluster.yaml")
 	say("Applying config/samples/%s", filepath.Base(sample))
@@ -96,10 +96,16 @@ func run(ctx context.Context) error {
 		return err
 	}
 	say("Cluster identity created: FSID %s", fsid)
+	// The simulated agents report the Ceph version of the cluster's image,
+	// as agents running in that image would.
+	cluster := &cephv1.CephCluster{}
+	if err := cp.Client.Get(ctx, key, cluster); err != nil {
+		return err
+	}
 
 	harness := simnode.NewHarness(cp.Client, simnode.AgentOptions{
 		Binary: filepath.Join(root, "bin", "ceph-operator"), Kubeconfig: cp.Kubeconfig,
-		Namespace: namespace, FSID: fsid, LogDir: dir,
+		Namespace: namespace, FSID: fsid, LogDir: dir, Image: cluster.Spec.Image,
 		// The harness writes a prepared disk's label only after kwok has
 		// completed the Job (agent prepare writes it before), so the one
 		// rescan the operator asks for may come first; fixture disks send
@@ -180,27 +186,24 @@ func readyWithOSDs(n int32) func(*cephv1.CephCluster) bool {
 
 // startOperator runs the operator binary as its own process, the way it runs
 // in a cluster: leader election on, limited to the demo namespace.
-func startOperator(root, kubeconfig, logPath string) (*exec.Cmd, error) {
-	logFile, err := os.Create(logPath)
+func startOperator(root, kubeconfig, logPath string) (*proc.Process, error) {
+	p, err := proc.Start(proc.Options{Name: "the operator", Bin: filepath.Join(root, "bin", "ceph-operator"), LogPath: logPath,
+		// Its own process group: a Ctrl-C reaches the demo, which stops
+		// the operator before the control plane.
+		Group: true, Args: []string{"manager",
+			"--kubeconfig", kubeconfig,
+			"--leader-elect",
+			"--leader-election-namespace", namespace,
+			"--watch-namespaces", namespace,
+			"--metrics-bind-address", "0",
+			"--health-probe-bind-address", "0",
+			// kwok never pulls images; Never keeps any real node from trying.
+			"--image-pull-policy", "Never",
+		}})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (run 'make build' first?)", err)
 	}
-	cmd := exec.Command(filepath.Join(root, "bin", "ceph-operator"), "manager",
-		"--kubeconfig", kubeconfig,
-		"--leader-elect",
-		"--leader-election-namespace", namespace,
-		"--watch-namespaces", namespace,
-		"--metrics-bind-address", "0",
-		"--health-probe-bind-address", "0",
-		// kwok never pulls images; Never keeps any real node from trying.
-		"--image-pull-policy", "Never",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the operator (run 'make build' first?): %w", err)
-	}
-	return cmd, nil
+	return p, nil
 }
 
 // waitFSID waits until the operator has created the cluster's identity.

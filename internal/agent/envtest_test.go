@@ -40,6 +40,7 @@ var (
 
 func startEnv(t *testing.T) {
 	t.Helper()
+	testenv.SkipShort(t)
 	envOnce.Do(func() { env, envErr = testenv.New() })
 	if envErr != nil {
 		t.Fatal(envErr)

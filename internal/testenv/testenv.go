@@ -1,5 +1,5 @@
 // Package testenv starts a real kube-apiserver and etcd (built from source
-// into bin/ by hack/build-controlplane.sh) for tests, with this project's
+// into bin/ by hack/build-tools.sh) for tests, with this project's
 // CRDs installed.
 package testenv
 
@@ -43,11 +43,22 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// SkipShort skips a test that needs the API server under go test -short
+// (make test-unit, the inner loop without a control plane).
+func SkipShort(tb testing.TB) {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("skipping: needs an API server (etcd, kube-apiserver), which go test -short (make test-unit) does not start")
+	}
+}
+
 // Start starts etcd and kube-apiserver with the CRDs of config/crd/bases and
 // returns when the API server is ready, failing the test with a clear message
-// when it cannot. Stop it with Env.Stop.
+// when it cannot; under go test -short it skips the test (SkipShort). Stop
+// it with Env.Stop.
 func Start(tb testing.TB, extraCRDs ...string) *Env {
 	tb.Helper()
+	SkipShort(tb)
 	env, err := New(extraCRDs...)
 	if err != nil {
 		tb.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/promtext"
+	"github.com/ceph-operator/ceph-operator/tests/framework/promtext"
 )
 
 // apiServer is a test etcd and kube-apiserver with the project's CRDs.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
 )
 
 // profiling is true when the benchmark profiles the operator

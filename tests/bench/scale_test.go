@@ -20,6 +20,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // Namespaces of the operator's cluster and of the plain-client baseline.
@@ -40,9 +41,7 @@ const phaseTimeout = 30 * time.Minute
 // many API writes an idle resync makes, and the operator's peak RSS and CPU
 // time. It fails only on wrong results.
 func TestScale(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_BENCH") == "" {
-		t.Skip("scale benchmark; run it with CEPH_OPERATOR_BENCH=1 go test ./tests/bench -run TestScale -v -timeout 60m (or make bench)")
-	}
+	gate.Env(t, gate.Bench, "scale benchmark; run it with CEPH_OPERATOR_BENCH=1 go test ./tests/bench -run TestScale -v -timeout 60m (or make bench)")
 	nodeCount := envInt(t, "CEPH_OPERATOR_BENCH_NODES", 1000)
 	diskCount := envInt(t, "CEPH_OPERATOR_BENCH_DISKS", 12)
 	osdCount := nodeCount * diskCount

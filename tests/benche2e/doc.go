@@ -1,5 +1,5 @@
 // Package benche2e is the operator's scale run on a complete local control
-// plane (tests/controlplane: etcd, kube-apiserver, kube-controller-manager,
+// plane (tests/framework/controlplane: etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok): N simulated nodes with 12 disks each, the real
 // discovery agent of every node running in one in-process fleet
 // (simnode.Fleet), the operator binary as a separate process with the

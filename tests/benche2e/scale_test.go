@@ -26,9 +26,10 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/controlplane"
-	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
-	"github.com/ceph-operator/ceph-operator/tests/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // namespace holds the operator, its CephCluster and everything it makes.
@@ -66,10 +67,8 @@ type result struct {
 // TestScaleE2E provisions nodes×disks OSDs for each size in
 // BENCH_E2E_NODES and prints the figures. It fails only on wrong results.
 func TestScaleE2E(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_BENCH_E2E") == "" {
-		t.Skip("scale run on a full control plane; run it with make bench-e2e")
-	}
-	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
+	gate.Env(t, gate.BenchE2E, "scale run on a full control plane; run it with make bench-e2e")
+	if !gate.Exists(filepath.Join(testenv.RepoRoot(), "bin", "kwok")) {
 		t.Fatal("bin/kwok missing; run 'make e2e-assets' first")
 	}
 	testenv.SetupLogging()

@@ -12,6 +12,8 @@ import (
 
 	scapiv1alpha3 "github.com/operator-framework/api/pkg/apis/scorecard/v1alpha3"
 	"sigs.k8s.io/yaml"
+
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 // scorecardImage is the image of the built-in scorecard tests; the test
@@ -37,9 +39,7 @@ var builtinScorecardTests = []string{
 // root.
 func TestBuiltinScorecardTests(t *testing.T) {
 	entrypoints := builtinEntrypoints(t)
-	if os.Geteuid() != 0 {
-		t.Skip("Skipping the built-in scorecard tests: mounting the bundle at /bundle in a private mount namespace needs root")
-	}
+	gate.Root(t, "Skipping the built-in scorecard tests: mounting the bundle at /bundle in a private mount namespace needs root")
 	bin, err := filepath.Abs("../../bin/scorecard-test")
 	if err != nil {
 		t.Fatal(err)

@@ -20,9 +20,10 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/controlplane"
-	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
-	"github.com/ceph-operator/ceph-operator/tests/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // namespace holds the operator, its CephCluster and everything it makes (the
@@ -119,12 +120,8 @@ type disruption struct {
 }
 
 func TestLeaderChaos(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_CHAOS") == "" {
-		t.Skip("leader chaos on a full control plane takes minutes; run it with make test-chaos (CEPH_OPERATOR_CHAOS=1)")
-	}
-	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
-		t.Skip("bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
-	}
+	gate.Env(t, gate.Chaos, "leader chaos on a full control plane takes minutes; run it with make test-chaos (CEPH_OPERATOR_CHAOS=1)")
+	gate.File(t, filepath.Join(testenv.RepoRoot(), "bin", "kwok"), "bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
 	testenv.SetupLogging()
 	s := readSettings(t)
 	rng := rand.New(rand.NewPCG(s.seed, s.seed))

@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ceph-operator/ceph-operator/internal/manager"
-	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
 )
 
 // replica is one operator process.

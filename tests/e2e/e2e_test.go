@@ -24,9 +24,10 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/controlplane"
-	"github.com/ceph-operator/ceph-operator/tests/operatorproc"
-	"github.com/ceph-operator/ceph-operator/tests/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // namespace is the operator's and the cluster's namespace (the operator is
@@ -46,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	if _, err := os.Stat(filepath.Join(testenv.RepoRoot(), "bin", "kwok")); err != nil {
+	if !gate.Exists(filepath.Join(testenv.RepoRoot(), "bin", "kwok")) {
 		fmt.Println("e2e: bin/kwok missing; run 'make e2e-assets' (make test does). Skipping.")
 		return 0
 	}
@@ -91,29 +92,24 @@ func runMain(m *testing.M) int {
 // operator is a running operator process.
 type operator struct {
 	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	*operatorproc.Process
 }
 
 // leads reports whether the operator has acquired the leader lease, as its
 // log says. Both processes run on this host, so the lease's holder identity
 // (host name and a random suffix) does not tell them apart.
-func (o *operator) leads() bool {
-	raw, err := os.ReadFile(o.log)
-	return err == nil && strings.Contains(strings.ToLower(string(raw)), "successfully acquired lease")
-}
+func (o *operator) leads() bool { return o.LeaseAcquired(0) }
 
 // startOperator runs the operator binary with leader election, as the
 // operator's ServiceAccount.
 func startOperator(t *testing.T, name string) *operator {
 	t.Helper()
 	logPath := filepath.Join(cp.Dir, "operator-"+name+".log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	// A new log: leads reads all of it.
+	if err := os.Remove(logPath); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(binary, "manager",
+	p, err := operatorproc.Start(binary, []string{
 		"--kubeconfig", operatorKubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace", namespace,
@@ -122,13 +118,11 @@ func startOperator(t *testing.T, name string) *operator {
 		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
 		"--image-pull-policy", "Never",
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	}, logPath, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	op := &operator{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(op.done) }()
+	op := &operator{name: name, Process: p}
 	t.Cleanup(func() {
 		op.stop(syscall.SIGTERM)
 		// The operator runs with the bundle's RBAC: any request it was
@@ -142,13 +136,9 @@ func startOperator(t *testing.T, name string) *operator {
 
 // stop sends sig and waits for the process to exit.
 func (o *operator) stop(sig syscall.Signal) {
-	select {
-	case <-o.done:
-		return
-	default:
+	if o.Signal(sig) == nil {
+		<-o.Done()
 	}
-	_ = o.cmd.Process.Signal(sig)
-	<-o.done
 }
 
 // newHarness starts simulated nodes for a cluster with fsid.

@@ -26,7 +26,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // TestSeedScenario: three nodes with a mix of disks become OSDs; a fourth
@@ -220,7 +220,7 @@ func mustItems(t *testing.T, list client.ObjectList) []runtime.Object {
 func TestCustomScorecard(t *testing.T) {
 	ctx := context.Background()
 	bin := filepath.Join(t.TempDir(), "ceph-scorecard-tests")
-	build := exec.Command("go", "build", "-o", bin, "./tests/scorecard/cmd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ceph-scorecard-tests")
 	build.Dir = testenv.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the scorecard tests: %v\n%s", err, out)

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 // kubectl runs bin/kubectl against the node with stdin.

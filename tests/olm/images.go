@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 // The versions the images carry; they are those pinned in hack/tools.
@@ -154,7 +154,7 @@ func buildImages(ctx context.Context, p paths) (map[string]string, error) {
 	untar := filepath.Join(dir, "untar")
 	gzip := filepath.Join(dir, "gzip")
 	customTests := filepath.Join(dir, "ceph-scorecard-tests")
-	for pkg, out := range map[string]string{"./tests/olm/untar": untar, "./tests/olm/gzip": gzip, "./tests/scorecard/cmd": customTests} {
+	for pkg, out := range map[string]string{"./tests/olm/untar": untar, "./tests/olm/gzip": gzip, "./cmd/ceph-scorecard-tests": customTests} {
 		if _, err := run(ctx, []string{"CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg); err != nil {
 			return nil, err
 		}

@@ -1,5 +1,5 @@
 // Package olm installs the operator through OLM itself on the real node of
-// tests/realnode, as users do: `operator-sdk run bundle`, a CatalogSource
+// tests/framework/realnode, as users do: `operator-sdk run bundle`, a CatalogSource
 // with an OperatorGroup and a Subscription, an upgrade through the catalog
 // that honours the operator's Upgradeable condition, and `operator-sdk
 // scorecard` with every suite. OLM (olm, catalog, packageserver), opm, the
@@ -33,8 +33,9 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 const (
@@ -66,9 +67,7 @@ type env struct {
 }
 
 func TestOLM(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_OLM") != "1" {
-		t.Skip("skipping: OLM on the real node runs with CEPH_OPERATOR_OLM=1 (make test-olm)")
-	}
+	gate.Env(t, gate.OLM, "skipping: OLM on the real node runs with CEPH_OPERATOR_OLM=1 (make test-olm)")
 	loopdev.RequireRoot(t, "mount")
 	ctx, cancel := context.WithTimeout(context.Background(), 55*time.Minute)
 	defer cancel()

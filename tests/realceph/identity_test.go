@@ -23,7 +23,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 // toolsPodName is the pod the test runs Ceph's command-line tools in.

@@ -1,5 +1,5 @@
 // Package realceph runs the operator for real: on the real node of
-// tests/realnode (kubelet, containerd), deployed from config/default with its
+// tests/framework/realnode (kubelet, containerd), deployed from config/default with its
 // own image, against real loop devices, with real Ceph daemons from the local
 // Ceph test image. It is `make test-real`, root only, and skipped unless
 // CEPH_OPERATOR_REAL=1.
@@ -27,8 +27,9 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
-	"github.com/ceph-operator/ceph-operator/tests/realnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
 const (
@@ -65,9 +66,7 @@ type device struct {
 }
 
 func TestRealCeph(t *testing.T) {
-	if os.Getenv("CEPH_OPERATOR_REAL") != "1" {
-		t.Skip("skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real)")
-	}
+	gate.Env(t, gate.Real, "skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real)")
 	loopdev.RequireRoot(t, "mkfs.ext4", "mount")
 	root := testenv.RepoRoot()
 	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-operator.tar"))

@@ -9,7 +9,8 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 // lsblkOutput is the part of `lsblk --json` the shell-out approach needs.
@@ -41,11 +42,7 @@ func shellOutScan() (int, error) {
 
 func requireShellOutTools(tb testing.TB) {
 	tb.Helper()
-	for _, tool := range []string{"lsblk", "udevadm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			tb.Skipf("skipping: %s is not installed, so the shell-out approach cannot be measured (run hack/install-node-tools.sh)", tool)
-		}
-	}
+	gate.Tools(tb, ", so the shell-out approach cannot be measured (run hack/install-node-tools.sh)", "lsblk", "udevadm")
 }
 
 // BenchmarkRealRootGoScanner scans this machine's real block devices with
@@ -94,9 +91,7 @@ func BenchmarkScanFixture60Disks(b *testing.B) {
 func TestScanVersusShellOutFigures(t *testing.T) {
 	loopdev.RequireRoot(t)
 	requireShellOutTools(t)
-	if testing.Short() {
-		t.Skip("skipping: timing figures are not needed with -short")
-	}
+	gate.Long(t, "skipping: timing figures are not needed with -short")
 	devs, err := realScanner().Scan()
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 // hotPlugCycles is how many attach/detach cycles are timed.

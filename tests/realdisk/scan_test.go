@@ -7,7 +7,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
-	"github.com/ceph-operator/ceph-operator/tests/loopdev"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 )
 
 const (

@@ -1,7 +1,7 @@
 //go:build tools
 
 // Package controlplane only records the main packages built by
-// hack/build-controlplane.sh so that `go mod tidy` keeps them.
+// hack/build-tools.sh so that `go mod tidy` keeps them.
 package controlplane
 
 import (

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 // and returns the namespace.
 func newCluster(t *testing.T) string {
 	t.Helper()
+	testenv.SkipShort(t)
 	envOnce.Do(func() { env, envErr = testenv.New() })
 	if envErr != nil {
 		t.Fatal(envErr)

@@ -1,0 +1,657 @@
+// Package realnode runs a real one-node Kubernetes cluster on this machine
+// for tests: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+// a kubelet and kube-proxy built from the pinned Kubernetes source into bin/
+// (make realnode-assets), and Debian's containerd, runc and CNI plugins
+// (hack/install-realnode-tools.sh). Pods are real containers; images come
+// only from local imports (ImportImage, BuildGoImage), never a registry.
+//
+// Up starts a cluster that outlives the calling process (`make cluster-up`
+// runs it) and records it in Options.Dir; Up when one is running attaches to
+// it; Down stops it by the recorded PIDs and puts the machine back as it was
+// (`make cluster-down`). Both need root.
+//
+// The network follows the rule that every address stays on this
+// machine (docs/testing.md, "Network"); see the constants in config.go. The node's InternalIP is NodeIP,
+// on a link the harness creates; the API server listens there and is the
+// endpoint of the kubernetes Service, which kube-proxy (iptables mode) maps
+// for pod-network and host-network pods alike, so in-cluster clients work
+// unchanged.
+package realnode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+)
+
+// Options configure a real node.
+type Options struct {
+	// Dir holds the cluster's files; default <repo>/bin/realnode. The
+	// kubeconfig is Dir/kubeconfig, the logs Dir/logs/<start time>/.
+	Dir string
+	// BinDir holds the Kubernetes binaries; default <repo>/bin.
+	BinDir string
+	// Node is the node's name; default "realnode".
+	Node string
+	// Log receives one line per step; default nowhere.
+	Log io.Writer
+}
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = filepath.Join(testenv.RepoRoot(), "bin", "realnode")
+	}
+	if o.BinDir == "" {
+		o.BinDir = filepath.Join(testenv.RepoRoot(), "bin")
+	}
+	if o.Node == "" {
+		o.Node = "realnode"
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	return o
+}
+
+// Cluster is a running real node.
+type Cluster struct {
+	// Dir is Options.Dir.
+	Dir string
+	// Kubeconfig is an administrator kubeconfig (system:masters) for
+	// kubectl and separate processes.
+	Kubeconfig string
+	// Config connects as that administrator.
+	Config *rest.Config
+	// Clientset uses Config.
+	Clientset kubernetes.Interface
+	// Node is the node's name; NodeIP its InternalIP.
+	Node, NodeIP string
+	// ContainerdSocket is the node containerd's socket, for
+	// `ctr --address <socket> --namespace k8s.io images import`.
+	ContainerdSocket string
+	// CAFile is the cluster's certificate authority; it also signs
+	// RegistryCertFile, so clients of a registry at RegistryHost trust it
+	// (containerd does already).
+	CAFile string
+	// RegistryCertFile and RegistryKeyFile are the serving key pair for a
+	// registry at RegistryHost.
+	RegistryCertFile, RegistryKeyFile string
+	// RegistryHostsDir is containerd's registry host configuration
+	// directory (for `ctr images push --hosts-dir`).
+	RegistryHostsDir string
+	// LogDir holds every process's log and, under pods/, the containers'
+	// logs; it is kept after Down.
+	LogDir string
+	// AlreadyRunning is true when Up found the cluster running and
+	// attached to it.
+	AlreadyRunning bool
+
+	layout layout
+	opts   Options
+}
+
+// The binaries the node runs from BinDir, and the host tools it needs.
+var (
+	kubeBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
+	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
+)
+
+// Up starts the node and returns when it is Ready and kube-proxy has
+// programmed the kubernetes Service. When a cluster recorded in o.Dir is
+// running, it returns that one with AlreadyRunning set. A failed start is
+// torn down again; its logs stay in the LogDir named in the error.
+func Up(ctx context.Context, o Options) (*Cluster, error) {
+	o = o.withDefaults()
+	if err := preflight(o); err != nil {
+		return nil, err
+	}
+	l := newLayout(o.Dir)
+	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", l.dir, err)
+	}
+	unlock, err := lock(l)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	if s, err := readState(l.stateFile()); err == nil {
+		if dead := deadProcs(s); len(dead) == 0 {
+			c, err := attach(ctx, o, l, s)
+			if err == nil {
+				c.AlreadyRunning = true
+				return c, nil
+			}
+			return nil, fmt.Errorf("a cluster is recorded in %s and its processes run, but it does not answer (%w); run 'make cluster-down' first", l.stateFile(), err)
+		} else {
+			fmt.Fprintf(o.Log, "realnode: the previous cluster's %s stopped; tearing it down first (its logs stay in %s)\n", strings.Join(dead, ", "), s.LogDir)
+		}
+	}
+	if err := checkOwner(l); err != nil {
+		return nil, err
+	}
+	// Whatever a crashed run left (links, mounts, processes on our
+	// socket), with or without a state file.
+	if err := down(ctx, o, l); err != nil {
+		return nil, fmt.Errorf("cleaning up a previous cluster: %w", err)
+	}
+
+	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: o.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), layout: l, opts: o}
+	c.setPKIFiles()
+	if err := c.start(ctx); err != nil {
+		logDir := c.LogDir
+		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
+			err = fmt.Errorf("%w (and tearing it down: %v)", err, derr)
+		}
+		return nil, fmt.Errorf("starting the real node: %w; logs in %s", err, logDir)
+	}
+	return c, nil
+}
+
+// Load attaches to the cluster recorded in o.Dir, failing when none runs.
+func Load(ctx context.Context, o Options) (*Cluster, error) {
+	o = o.withDefaults()
+	l := newLayout(o.Dir)
+	s, err := readState(l.stateFile())
+	if err != nil {
+		return nil, fmt.Errorf("no real node recorded in %s (run 'make cluster-up'): %w", l.dir, err)
+	}
+	if dead := deadProcs(s); len(dead) > 0 {
+		return nil, fmt.Errorf("the real node recorded in %s is broken: %s not running; logs in %s", l.dir, strings.Join(dead, ", "), s.LogDir)
+	}
+	return attach(ctx, o, l, s)
+}
+
+// Down stops the cluster recorded in o.Dir, if any, and removes what it
+// added to the machine: processes (by recorded PID), containers, mounts
+// under o.Dir, network namespaces, links, iptables chains and changed
+// sysctls. It keeps the logs and the imported images. Down with nothing
+// running does nothing and succeeds.
+func Down(ctx context.Context, o Options) error {
+	o = o.withDefaults()
+	if !gate.IsRoot() {
+		return errors.New("the real node needs root")
+	}
+	l := newLayout(o.Dir)
+	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", l.dir, err)
+	}
+	unlock, err := lock(l)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := checkOwner(l); err != nil {
+		return err
+	}
+	return down(ctx, o, l)
+}
+
+// Down stops c; see the package function Down.
+func (c *Cluster) Down(ctx context.Context) error { return Down(ctx, c.opts) }
+
+// PurgeImages removes the images Down keeps (containerd's content and
+// snapshots). The cluster must be down.
+func PurgeImages(o Options) error {
+	o = o.withDefaults()
+	l := newLayout(o.Dir)
+	if _, err := os.Stat(l.stateFile()); err == nil {
+		return errors.New("the real node is up; run 'make cluster-down' first")
+	}
+	if mps, err := mountsUnder(l.containerdRoot); err != nil || len(mps) > 0 {
+		return fmt.Errorf("refusing to remove %s: mounts below it (%v)", l.containerdRoot, err)
+	}
+	return os.RemoveAll(l.containerdRoot)
+}
+
+func preflight(o Options) error {
+	if !gate.IsRoot() {
+		return errors.New("the real node needs root")
+	}
+	var missing []string
+	for _, b := range kubeBinaries {
+		if _, err := os.Stat(filepath.Join(o.BinDir, b)); err != nil {
+			missing = append(missing, filepath.Join(o.BinDir, b))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s: run 'make realnode-assets'", strings.Join(missing, ", "))
+	}
+	for _, t := range hostTools {
+		if _, err := exec.LookPath(t); err != nil {
+			missing = append(missing, t)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s: run 'hack/install-realnode-tools.sh'", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// lock serialises Up and Down on one directory.
+func lock(l layout) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(l.dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", l.dir, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+func deadProcs(s *state) []string {
+	var dead []string
+	for _, p := range s.Procs {
+		if !p.alive() {
+			dead = append(dead, p.Name)
+		}
+	}
+	return dead
+}
+
+// attach connects to a running cluster and checks that it answers.
+func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error) {
+	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: s.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), LogDir: s.LogDir, layout: l, opts: o}
+	c.setPKIFiles()
+	if err := c.connect(); err != nil {
+		return nil, err
+	}
+	if err := c.waitAPIReady(ctx, 10*time.Second); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) setPKIFiles() {
+	c.CAFile = c.layout.pkiFile("ca.crt")
+	c.RegistryCertFile, c.RegistryKeyFile = c.layout.pkiFile("registry.crt"), c.layout.pkiFile("registry.key")
+	c.RegistryHostsDir = c.layout.registryHosts()
+}
+
+func (c *Cluster) connect() error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", c.Kubeconfig, err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating client: %w", err)
+	}
+	c.Config, c.Clientset = cfg, cs
+	return nil
+}
+
+// start brings every part up in order, recording each process in the state
+// file as soon as it runs, so a failure at any step can be torn down.
+func (c *Cluster) start(ctx context.Context) error {
+	l, o := c.layout, c.opts
+	begin := time.Now()
+	logDir, err := newLogDir(l)
+	if err != nil {
+		return err
+	}
+	c.LogDir = logDir
+	fmt.Fprintf(o.Log, "realnode: logs in %s\n", logDir)
+	s := &state{Node: o.Node, StartedAt: begin, LogDir: logDir, Sysctls: snapshotSysctls(), Chains: snapshotChains(), CreatedDirs: missingDirs(hostDirs())}
+	if err := s.write(l.stateFile()); err != nil {
+		return err
+	}
+	if err := claimOwner(l); err != nil {
+		return err
+	}
+	for _, d := range []string{l.pki(), filepath.Dir(l.conf("x")), l.etcdData(), l.kubeletRoot(), l.containerdState(), l.containerdRoot, l.cniConfDir(), l.cniIPAM(), filepath.Join(logDir, "pods")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", d, err)
+		}
+	}
+	if err := setupNetwork(); err != nil {
+		return err
+	}
+	if err := c.writeFiles(); err != nil {
+		return err
+	}
+	if err := c.connect(); err != nil {
+		return err
+	}
+	// launch starts a process and records it; bin defaults to BinDir/name.
+	launch := func(name, bin string, args, env []string) error {
+		if bin == "" {
+			bin = filepath.Join(o.BinDir, name)
+		}
+		p, err := startDetached(name, bin, args, env, filepath.Join(logDir, name+".log"))
+		if p.PID != 0 {
+			s.Procs = append(s.Procs, p)
+			if werr := s.write(l.stateFile()); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		return err
+	}
+	step := func(what string, t time.Time) {
+		fmt.Fprintf(o.Log, "realnode: %s (%.1fs)\n", what, time.Since(t).Seconds())
+	}
+
+	t := time.Now()
+	etcdURL, err := c.startEtcd(ctx, launch)
+	if err != nil {
+		return err
+	}
+	step("etcd ready", t)
+	t = time.Now()
+	if err := launch("kube-apiserver", "", apiServerArgs(l, etcdURL), nil); err != nil {
+		return err
+	}
+	if err := c.waitAPIReady(ctx, 2*time.Minute); err != nil {
+		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	step("kube-apiserver ready on "+apiServerURL(), t)
+	if err := launch("kube-controller-manager", "", controllerManagerArgs(l), nil); err != nil {
+		return err
+	}
+	if err := launch("kube-scheduler", "", schedulerArgs(l), nil); err != nil {
+		return err
+	}
+
+	t = time.Now()
+	// containerd is Debian's, from PATH. A registry pull must never happen
+	// (pods use images imported here); should one be tried anyway, the proxy
+	// on the discard port makes it fail on this machine, without even a
+	// name lookup of the registry.
+	if err := launch("containerd", mustLookPath("containerd"), []string{"--config", l.conf("containerd.toml")},
+		[]string{"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=", "http_proxy=", "https_proxy=", "no_proxy="}); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, time.Minute, "containerd", func() error {
+		return c.Ctr(ctx, "version").Run()
+	}); err != nil {
+		return err
+	}
+	step("containerd ready", t)
+	t = time.Now()
+	if err := c.BuildGoImage(ctx, PauseImage, "./tests/framework/realnode/pause"); err != nil {
+		return err
+	}
+	step("pause image imported", t)
+
+	t = time.Now()
+	if err := launch("kubelet", "", kubeletArgs(l, o.Node), nil); err != nil {
+		return err
+	}
+	if err := launch("kube-proxy", "", []string{"--config=" + l.conf("kube-proxy.yaml")}, nil); err != nil {
+		return err
+	}
+	if err := c.waitNodeReady(ctx, 3*time.Minute); err != nil {
+		return err
+	}
+	step("node "+o.Node+" Ready", t)
+	if err := waitFor(ctx, time.Minute, "kube-proxy to program the kubernetes Service", func() error {
+		out, err := exec.CommandContext(ctx, "iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES").Output()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(out), kubernetesServiceIP+"/32") {
+			return errors.New("no rule yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := c.createDNSService(ctx); err != nil {
+		return err
+	}
+	for _, p := range s.Procs {
+		if !p.alive() {
+			return fmt.Errorf("%s exited; see %s", p.Name, p.Log)
+		}
+	}
+	step("up", begin)
+	return nil
+}
+
+// createDNSService creates the kube-dns Service at ClusterDNSIP, the name
+// server the kubelet gives pods, without a DNS server behind it: kube-proxy
+// then rejects lookups at once (rather than dropping them, which would make
+// every lookup wait for its timeout). A test that needs Service names runs
+// a server with the label k8s-app=kube-dns in kube-system (tests/olm does).
+func (c *Cluster) createDNSService(ctx context.Context) error {
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "kube-dns"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: ClusterDNSIP,
+			Selector:  map[string]string{"k8s-app": "kube-dns"},
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	err := waitFor(ctx, time.Minute, "the kube-dns Service", func() error {
+		_, err := c.Clientset.CoreV1().Services("kube-system").Create(ctx, svc, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	})
+	return err
+}
+
+// writeFiles writes the certificates, kubeconfigs and configuration files.
+func (c *Cluster) writeFiles() error {
+	l := c.layout
+	if err := writePKI(l.pki(), identities(c.opts.Node, net.ParseIP(NodeIP), net.ParseIP(kubernetesServiceIP))); err != nil {
+		return err
+	}
+	ca := l.pkiFile("ca.crt")
+	files := map[string]string{
+		l.kubeconfig():            kubeconfig(apiServerURL(), ca, l.pkiFile("admin.crt"), l.pkiFile("admin.key")),
+		l.conf("containerd.toml"): containerdConfig(l),
+		filepath.Join(l.cniConfDir(), "10-cephrn.conflist"): cniConfig(l),
+		l.conf("kubelet.yaml"):                              kubeletConfig(l, filepath.Join(c.LogDir, "pods")),
+		l.conf("kube-proxy.yaml"):                           kubeProxyConfig(l, c.opts.Node),
+		// An empty upstream resolver configuration: pods get no name server
+		// but ClusterDNSIP.
+		l.conf("resolv.conf"): "",
+		filepath.Join(l.registryHosts(), RegistryHost, "hosts.toml"): registryHostsTOML(l),
+	}
+	for _, id := range []string{"kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet"} {
+		cert := id
+		if id == "kubelet" {
+			cert = "kubelet-client"
+		}
+		files[l.conf(id+".kubeconfig")] = kubeconfig(apiServerURL(), ca, l.pkiFile(cert+".crt"), l.pkiFile(cert+".key"))
+	}
+	for path, content := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+		}
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, args, env []string) error) (string, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return "", err
+	}
+	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	args := flagList(
+		"name", "realnode",
+		"data-dir", c.layout.etcdData(),
+		"listen-client-urls", client,
+		"advertise-client-urls", client,
+		"listen-peer-urls", peer,
+		"initial-advertise-peer-urls", peer,
+		"initial-cluster", "realnode="+peer,
+		// A test cluster: speed over durability.
+		"unsafe-no-fsync", "true",
+		"log-level", "warn",
+	)
+	if err := launch("etcd", "", args, nil); err != nil {
+		return "", err
+	}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	err = waitFor(ctx, time.Minute, "etcd", func() error {
+		resp, err := hc.Get(client + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("health: %s", resp.Status)
+		}
+		return nil
+	})
+	return client, err
+}
+
+func mustLookPath(name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return name
+	}
+	return p
+}
+
+func freePorts(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var ports []int
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// waitFor polls check every half second until it succeeds or d passes.
+func waitFor(ctx context.Context, d time.Duration, what string, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Cluster) waitAPIReady(ctx context.Context, d time.Duration) error {
+	return waitFor(ctx, d, "kube-apiserver /readyz", func() error {
+		_, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	})
+}
+
+func (c *Cluster) waitNodeReady(ctx context.Context, d time.Duration) error {
+	return waitFor(ctx, d, "node "+c.opts.Node+" to be Ready", func() error {
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, c.opts.Node, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return errors.New("not registered yet")
+		}
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady {
+				if cond.Status == corev1.ConditionTrue {
+					return nil
+				}
+				return fmt.Errorf("Ready=%s: %s", cond.Status, cond.Message)
+			}
+		}
+		return errors.New("no Ready condition yet")
+	})
+}
+
+// newLogDir creates logs/<start time>/, points logs/latest at it and keeps
+// the five newest runs.
+func newLogDir(l layout) (string, error) {
+	dir := filepath.Join(l.logs(), time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating %s: %w", dir, err)
+	}
+	latest := filepath.Join(l.logs(), "latest")
+	_ = os.Remove(latest)
+	_ = os.Symlink(filepath.Base(dir), latest)
+	entries, _ := os.ReadDir(l.logs())
+	var runs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "latest" {
+			runs = append(runs, e.Name())
+		}
+	}
+	sort.Strings(runs)
+	for len(runs) > 5 {
+		_ = os.RemoveAll(filepath.Join(l.logs(), runs[0]))
+		runs = runs[1:]
+	}
+	return dir, nil
+}
+
+// ownerFile names the directory of the cluster that holds this machine's
+// node network (its links, addresses and chains have fixed names, so one
+// cluster at a time can run). It lives in /run, so a reboot forgets it.
+const ownerFile = "/run/ceph-operator-realnode.owner"
+
+// checkOwner fails when a cluster in another directory is up on this
+// machine: starting or tearing down this one would take its network away.
+func checkOwner(l layout) error {
+	raw, err := os.ReadFile(ownerFile)
+	if err != nil {
+		return nil
+	}
+	other := strings.TrimSpace(string(raw))
+	if other == l.dir {
+		return nil
+	}
+	if _, err := os.Stat(newLayout(other).stateFile()); err != nil {
+		return nil
+	}
+	return fmt.Errorf("another real node, in %s, is up on this machine; stop it first ('go run ./tests/framework/realnode/cmd down -dir %s')", other, other)
+}
+
+func claimOwner(l layout) error {
+	if err := os.WriteFile(ownerFile, []byte(l.dir+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", ownerFile, err)
+	}
+	return nil
+}
