@@ -64,6 +64,7 @@ type CephClusterReconciler struct {
 // +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=cephclusters/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=secrets;configmaps,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,namespace=ceph-operator-system,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=policy,namespace=ceph-operator-system,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the reconciler and its watches.
 func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {

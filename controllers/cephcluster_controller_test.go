@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -287,6 +288,14 @@ func TestClusterLifecycle(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MgrName(got)}, &appsv1.Deployment{}); err != nil {
 		t.Errorf("reading manager Deployment: %v", err)
 	}
+	// A drain may take at most one monitor at a time.
+	pdb := &policyv1.PodDisruptionBudget{}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MonPDBName(got)}, pdb); err != nil {
+		t.Errorf("reading the monitors' PodDisruptionBudget: %v", err)
+	} else if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.Selector == nil ||
+		pdb.Spec.Selector.MatchLabels[resources.ComponentLabel] != resources.ComponentMon {
+		t.Errorf("monitors' PodDisruptionBudget: %+v", pdb.Spec)
+	}
 
 	// A spec change is observed, and the identity is left as it was.
 	got.Spec.Mon.Count = 5
@@ -347,6 +356,7 @@ func TestClusterLifecycle(t *testing.T) {
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
 		&cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-1"}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.MonPDBName(got)}},
 	}
 	for _, obj := range owned {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); !apierrors.IsNotFound(err) {

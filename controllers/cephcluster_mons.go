@@ -149,6 +149,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		resources.ReporterServiceAccount(cluster),
 		resources.ReporterRole(cluster),
 		resources.ReporterRoleBinding(cluster),
+		resources.MonPodDisruptionBudget(cluster),
 	}
 	for i := range mons {
 		objs = append(objs, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))

@@ -4,6 +4,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,6 +32,7 @@ func ownedKinds() []ownedKind {
 		{&appsv1.Deployment{}, &appsv1.DeploymentList{}, true},
 		{&batchv1.Job{}, &batchv1.JobList{}, false},
 		{&appsv1.DaemonSet{}, &appsv1.DaemonSetList{}, true},
+		{&policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{}, true},
 		{&cephv1.DiskInventory{}, &cephv1.DiskInventoryList{}, true},
 		{&rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{}, true},
 		{&rbacv1.Role{}, &rbacv1.RoleList{}, true},

@@ -16,6 +16,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -332,14 +333,15 @@ func cacheOptions(namespaces []string) cache.Options {
 		// Managed fields are never read by the operator.
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:         owned,
-			&corev1.ConfigMap{}:      owned,
-			&appsv1.DaemonSet{}:      owned,
-			&appsv1.Deployment{}:     withoutTemplate,
-			&batchv1.Job{}:           withoutTemplate,
-			&corev1.ServiceAccount{}: owned,
-			&rbacv1.Role{}:           owned,
-			&rbacv1.RoleBinding{}:    owned,
+			&corev1.Secret{}:                owned,
+			&corev1.ConfigMap{}:             owned,
+			&appsv1.DaemonSet{}:             owned,
+			&appsv1.Deployment{}:            withoutTemplate,
+			&batchv1.Job{}:                  withoutTemplate,
+			&corev1.ServiceAccount{}:        owned,
+			&rbacv1.Role{}:                  owned,
+			&rbacv1.RoleBinding{}:           owned,
+			&policyv1.PodDisruptionBudget{}: owned,
 			// Only the monitors' pods (a few per cluster): the operator
 			// reads their init containers' termination messages.
 			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{
