@@ -64,7 +64,7 @@ func TestAPIDocumentsEveryReason(t *testing.T) {
 		}
 		for _, field := range ts.Type.(*ast.StructType).Fields.List {
 			if len(field.Names) == 1 && field.Names[0].Name == "Reason" {
-				doc = field.Doc.Text()
+				doc = strings.Join(strings.Fields(field.Doc.Text()), " ")
 			}
 		}
 		return false
