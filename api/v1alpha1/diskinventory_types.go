@@ -222,8 +222,10 @@ type DevicePlan struct {
 	ID string `json:"id"`
 	// Action is what happens to the disk.
 	Action DeviceAction `json:"action"`
-	// Reason is a stable code: NodeNotSelected, FilteredOut, NotListed,
-	// OSDNotSelected, PrepareFailed, PrepareRefused, SharedDevice, or a
+	// Reason is a stable code: NodeNotSelected, NodeAffinityMismatch,
+	// NodeTaintNotTolerated, FilteredOut, NotListed, InvalidFilter,
+	// OSDNotSelected, DuplicateOSDID, SharedDevice, PrepareFailed,
+	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview, or a
 	// discovery reason such as HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
@@ -276,7 +277,7 @@ func (p *planner) planNode(ns *nodeState) {
 func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	d := e.disk
 	if p.foreign(d) {
-		e.plan.Action, e.plan.Reason = cephv1.ActionLeftOut, "ForeignCephCluster"
+		e.plan.Action, e.plan.Reason = cephv1.ActionLeftOut, string(discovery.ForeignCephCluster)
 		e.plan.Message = fmt.Sprintf("the disk's BlueStore label carries fsid %s, not this cluster's %s", d.Verdict.ClusterFSID, p.in.Cluster.Status.FSID)
 		return
 	}
