@@ -47,3 +47,13 @@ func TestOSDDeploymentIndependentOfOperatorImage(t *testing.T) {
 		}
 	}
 }
+
+// TestMonDeploymentIndependentOfOperatorImage: nor does an operator upgrade
+// change a monitor's pod template.
+func TestMonDeploymentIndependentOfOperatorImage(t *testing.T) {
+	old := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.1.0"}, testFSID, testMons, 1)
+	upgraded := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.2.0"}, testFSID, testMons, 1)
+	if !reflect.DeepEqual(old.Spec.Template, upgraded.Spec.Template) {
+		t.Error("the monitor pod template depends on the operator image")
+	}
+}
