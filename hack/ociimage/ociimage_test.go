@@ -25,7 +25,7 @@ func layoutContents(t *testing.T, archive string) (map[string][]byte, []string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	files := map[string][]byte{}
 	var names []string
 	tr := tar.NewReader(f)

@@ -29,11 +29,11 @@ func start(dir, name, bin string, args ...string) (*process, error) {
 	// then stops the processes in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		_ = log.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
 	p := &process{name: name, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); log.Close(); close(p.done) }()
+	go func() { _ = cmd.Wait(); _ = log.Close(); close(p.done) }()
 	return p, nil
 }
 

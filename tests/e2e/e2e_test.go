@@ -128,7 +128,7 @@ func startOperator(t *testing.T, name string) *operator {
 		t.Fatal(err)
 	}
 	op := &operator{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logFile.Close(); close(op.done) }()
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(op.done) }()
 	t.Cleanup(func() {
 		op.stop(syscall.SIGTERM)
 		// The operator runs with the bundle's RBAC: any request it was

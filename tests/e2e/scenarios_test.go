@@ -198,7 +198,7 @@ func deviceSums(t *testing.T, h *simnode.Harness) map[string]string {
 		if _, err := io.CopyN(sum, fh, 1<<20); err != nil && err != io.EOF {
 			t.Fatal(err)
 		}
-		fh.Close()
+		_ = fh.Close()
 		out[f] = hex.EncodeToString(sum.Sum(nil))
 	}
 	return out

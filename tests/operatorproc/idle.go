@@ -32,7 +32,7 @@ func (p *Process) Queues(ctx context.Context) (QueueState, error) {
 	if err != nil {
 		return qs, fmt.Errorf("reading the operator's metrics: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return qs, fmt.Errorf("reading the operator's metrics: %w", err)

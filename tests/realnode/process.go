@@ -36,7 +36,7 @@ func startDetached(name, bin string, args, env []string, logPath string) (proc, 
 	if err != nil {
 		return proc{}, fmt.Errorf("creating %s: %w", logPath, err)
 	}
-	defer log.Close()
+	defer func() { _ = log.Close() }()
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), env...)

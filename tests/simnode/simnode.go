@@ -148,9 +148,12 @@ func WriteOSD(root, devPath, fsid string, id int) error {
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", target, err)
 	}
-	defer f.Close()
 	label := fixture.Label(fsid, id)
 	if _, err := f.WriteAt(ceph.EncodeBlueStoreLabel(label), 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing BlueStore label to %s: %w", target, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing BlueStore label to %s: %w", target, err)
 	}
 	return nil
@@ -163,7 +166,7 @@ type Agent struct {
 	// Root is the node's fixture root.
 	Root string
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{}
 	once sync.Once
 }
 
@@ -199,7 +202,7 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 	}, o.ExtraArgs...)
 	ceph, err := simulatedCeph(o.LogDir)
 	if err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, err
 	}
 	args = append(args, "--ceph-binary", ceph)
@@ -207,11 +210,11 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("starting agent for %s: %w", node, err)
 	}
-	a := &Agent{Node: node, Root: root, cmd: cmd, done: make(chan error, 1)}
-	go func() { a.done <- cmd.Wait(); logFile.Close() }()
+	a := &Agent{Node: node, Root: root, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(a.done) }()
 	return a, nil
 }
 

@@ -67,13 +67,13 @@ func writeChunks(path string, chunks []fixture.Chunk) error {
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
 	for _, c := range chunks {
 		if _, err := fh.WriteAt(c.Data, c.Offset); err != nil {
+			_ = fh.Close()
 			return err
 		}
 	}
-	return nil
+	return fh.Close()
 }
 
 // fakeLocker refuses the devices in busy and records what it holds.
