@@ -99,7 +99,7 @@ func ParseFailureRecords(v string) (map[string]string, error) {
 		return out, nil
 	}
 	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		return map[string]string{}, fmt.Errorf("annotation %s is not a JSON object of strings: %v", FailureRecordsAnnotation, err)
+		return map[string]string{}, fmt.Errorf("annotation %s is not a JSON object of strings: %w", FailureRecordsAnnotation, err)
 	}
 	return out, nil
 }

@@ -30,7 +30,7 @@ func Build(dir string) (string, error) {
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the operator: %v\n%s", err, out)
+		return "", fmt.Errorf("building the operator: %w\n%s", err, out)
 	}
 	return bin, nil
 }

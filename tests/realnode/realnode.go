@@ -160,7 +160,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.start(ctx); err != nil {
 		logDir := c.LogDir
 		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
-			err = fmt.Errorf("%w (and tearing it down: %v)", err, derr)
+			err = fmt.Errorf("%w (and tearing it down: %w)", err, derr)
 		}
 		return nil, fmt.Errorf("starting the real node: %w; logs in %s", err, logDir)
 	}
@@ -217,8 +217,12 @@ func PurgeImages(o Options) error {
 	if _, err := os.Stat(l.stateFile()); err == nil {
 		return errors.New("the real node is up; run 'make cluster-down' first")
 	}
-	if mps, err := mountsUnder(l.containerdRoot); err != nil || len(mps) > 0 {
-		return fmt.Errorf("refusing to remove %s: mounts below it (%v)", l.containerdRoot, err)
+	mps, err := mountsUnder(l.containerdRoot)
+	if err != nil {
+		return fmt.Errorf("refusing to remove %s: finding mounts below it: %w", l.containerdRoot, err)
+	}
+	if len(mps) > 0 {
+		return fmt.Errorf("refusing to remove %s: mounts below it: %s", l.containerdRoot, strings.Join(mps, ", "))
 	}
 	return os.RemoveAll(l.containerdRoot)
 }
@@ -567,7 +571,7 @@ func waitFor(ctx context.Context, d time.Duration, what string, check func() err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
+			return fmt.Errorf("waiting for %s: %w (last: %w)", what, ctx.Err(), err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
