@@ -96,7 +96,6 @@ func applyOwned(ctx context.Context, c client.Client, cluster *cephv1.CephCluste
 			return false, fmt.Errorf("creating %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
 		// The cache had not seen it yet: apply over it below.
-		created = false
 	}
 	//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
 	if err := c.Patch(ctx, obj, client.Apply, fieldOwner, client.ForceOwnership); err != nil {
