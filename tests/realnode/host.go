@@ -85,7 +85,9 @@ func teardownNetwork() []error {
 			}
 		}
 	}
-	for exec.Command("iptables", "-w", "-D", "FORWARD", "-j", guardChain).Run() == nil {
+	// -D removes one jump at a time and fails once none is left.
+	deleteJump := func() bool { return exec.Command("iptables", "-w", "-D", "FORWARD", "-j", guardChain).Run() == nil }
+	for deleteJump() {
 	}
 	if chainExists("iptables", "filter", guardChain) {
 		if err := run("iptables", "-w", "-F", guardChain); err != nil {

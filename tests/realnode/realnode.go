@@ -135,16 +135,16 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	defer unlock()
 
 	if s, err := readState(l.stateFile()); err == nil {
-		if dead := deadProcs(s); len(dead) == 0 {
+		dead := deadProcs(s)
+		if len(dead) == 0 {
 			c, err := attach(ctx, o, l, s)
 			if err == nil {
 				c.AlreadyRunning = true
 				return c, nil
 			}
 			return nil, fmt.Errorf("a cluster is recorded in %s and its processes run, but it does not answer (%w); run 'make cluster-down' first", l.stateFile(), err)
-		} else {
-			fmt.Fprintf(o.Log, "realnode: the previous cluster's %s stopped; tearing it down first (its logs stay in %s)\n", strings.Join(dead, ", "), s.LogDir)
 		}
+		fmt.Fprintf(o.Log, "realnode: the previous cluster's %s stopped; tearing it down first (its logs stay in %s)\n", strings.Join(dead, ", "), s.LogDir)
 	}
 	if err := checkOwner(l); err != nil {
 		return nil, err
