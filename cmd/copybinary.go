@@ -33,18 +33,18 @@ func copyExecutable(dst string) error {
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", self, err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".ceph-operator-*")
 	if err != nil {
 		return fmt.Errorf("creating a file next to %s: %w", dst, err)
 	}
-	defer os.Remove(tmp.Name())
+	defer func() { _ = os.Remove(tmp.Name()) }()
 	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("copying to %s: %w", tmp.Name(), err)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return fmt.Errorf("making %s executable: %w", tmp.Name(), err)
 	}
 	if err := tmp.Close(); err != nil {

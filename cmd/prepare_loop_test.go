@@ -121,7 +121,7 @@ func twoPrepares(t *testing.T, cephVersion string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if _, err := f.ReadAt(head, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -116,14 +116,14 @@ func runPrepareReport(dir, root string, e prepareEnv, fsid string, extra ...stri
 	code := runPrepare(args, &out, &errOut)
 	b, err := os.ReadFile(report)
 	if err != nil {
-		return code, nil, errOut.String(), fmt.Errorf("no termination message: %v (stderr %s)", err, errOut.String())
+		return code, nil, errOut.String(), fmt.Errorf("no termination message: %w (stderr %s)", err, errOut.String())
 	}
 	if len(b) > prepare.TerminationMessageLimit {
 		return code, nil, errOut.String(), fmt.Errorf("termination message of %d bytes", len(b))
 	}
 	var results []prepare.Result
 	if err := json.Unmarshal(b, &results); err != nil {
-		return code, nil, errOut.String(), fmt.Errorf("termination message is not a JSON result list: %v\n%s", err, b)
+		return code, nil, errOut.String(), fmt.Errorf("termination message is not a JSON result list: %w\n%s", err, b)
 	}
 	return code, results, errOut.String(), nil
 }

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -342,8 +343,11 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		err := env.Client.Get(ctx, client.ObjectKeyFromObject(got), &cephv1.CephCluster{})
+		if err == nil {
+			return errors.New("CephCluster still exists")
+		}
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("CephCluster still exists (err=%v)", err)
+			return fmt.Errorf("CephCluster still exists? %w", err)
 		}
 		return nil
 	})

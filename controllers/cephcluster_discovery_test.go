@@ -86,7 +86,6 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 
 	// Idle: a Node event that changes nothing selected triggers a reconcile
 	// that writes nothing.
-	before := map[string]string{}
 	snapshot := func() map[string]string {
 		out := map[string]string{}
 		out["cluster"] = getCluster(t, cluster).ResourceVersion
@@ -99,7 +98,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 		}
 		return out
 	}
-	before = snapshot()
+	before := snapshot()
 	node := &corev1.Node{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: "follow-1"}, node); err != nil {
 		t.Fatal(err)

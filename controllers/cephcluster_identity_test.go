@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -43,8 +44,11 @@ func deleteAndWait(t *testing.T, c *cephv1.CephCluster) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1.CephCluster{})
+		if err == nil {
+			return errors.New("CephCluster still exists")
+		}
 		if !apierrors.IsNotFound(err) {
-			return fmt.Errorf("CephCluster still exists (err=%v)", err)
+			return fmt.Errorf("CephCluster still exists? %w", err)
 		}
 		return nil
 	})

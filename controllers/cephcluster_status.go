@@ -197,16 +197,16 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, i
 // always cover every node; each node's details are in its DiskInventory.
 const maxNodeSummaries = 50
 
-// topSummaries keeps at most max summaries: nodes with a message (something
+// topSummaries keeps at most limit summaries: nodes with a message (something
 // needs attention) first, then the rest, each group in name order.
-func topSummaries(all []cephv1.NodeSummary, max int) []cephv1.NodeSummary {
-	if len(all) <= max {
+func topSummaries(all []cephv1.NodeSummary, limit int) []cephv1.NodeSummary {
+	if len(all) <= limit {
 		return all
 	}
-	out := make([]cephv1.NodeSummary, 0, max)
+	out := make([]cephv1.NodeSummary, 0, limit)
 	for _, attention := range []bool{true, false} {
 		for _, s := range all {
-			if len(out) == max {
+			if len(out) == limit {
 				break
 			}
 			if (s.Message != "") == attention {
@@ -221,11 +221,11 @@ func topSummaries(all []cephv1.NodeSummary, max int) []cephv1.NodeSummary {
 // listNames joins names for a message, eliding past ten so that messages stay
 // short at a thousand nodes.
 func listNames(names []string) string {
-	const max = 10
-	if len(names) <= max {
+	const maxListed = 10
+	if len(names) <= maxListed {
 		return strings.Join(names, ", ")
 	}
-	return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+	return strings.Join(names[:maxListed], ", ") + fmt.Sprintf(" and %d more", len(names)-maxListed)
 }
 
 // skippedSummary counts the skipped nodes by reason for a message.

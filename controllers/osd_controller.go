@@ -435,17 +435,17 @@ func (r *OSDReconciler) recordPlanEvents(cluster *cephv1.CephCluster, inv *cephv
 // bytes.
 const maxEventNote = 1024
 
-// fitBytes joins head and body within max bytes; when they do not fit, the
+// fitBytes joins head and body within limit bytes; when they do not fit, the
 // start of body is cut (the end of the agent's output is where its error
 // is), never inside a UTF-8 sequence.
-func fitBytes(head, body string, max int) string {
-	if len(head)+len(body) <= max {
+func fitBytes(head, body string, limit int) string {
+	if len(head)+len(body) <= limit {
 		return head + body
 	}
 	const cut = "…"
-	room := max - len(head) - len(cut)
+	room := limit - len(head) - len(cut)
 	if room <= 0 {
-		return osdplan.Truncate(head, max/4)
+		return osdplan.Truncate(head, limit/4)
 	}
 	start := len(body) - room
 	for start < len(body) && !utf8.RuneStart(body[start]) {

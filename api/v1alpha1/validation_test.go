@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
@@ -187,7 +187,7 @@ func TestSchemaValidation(t *testing.T) {
 	})
 
 	t.Run("name is bounded so every derived name fits", func(t *testing.T) {
-		longest := strings.Repeat("n", v1alpha1.MaxClusterNameLength)
+		longest := strings.Repeat("n", cephv1alpha1.MaxClusterNameLength)
 		if err := env.Client.Create(ctx, cephCluster(longest, valid())); err != nil {
 			t.Fatalf("a %d-character name was refused: %v", len(longest), err)
 		}

@@ -144,7 +144,7 @@ func copyFile(w io.Writer, src string, size int64) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	n, err := io.Copy(w, io.LimitReader(f, size))
 	if err != nil {
 		return err

@@ -125,8 +125,8 @@ func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(layerFile.Name())
-	defer layerFile.Close()
+	defer func() { _ = os.Remove(layerFile.Name()) }()
+	defer func() { _ = layerFile.Close() }()
 	layer, err := writeLayer(img.Files, layerFile, img.Compression, created)
 	if err != nil {
 		return "", fmt.Errorf("writing the layer: %w", err)
@@ -195,8 +195,8 @@ func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
 	if err != nil {
 		return "", err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	defer func() { _ = tmp.Close() }()
 	tw := tar.NewWriter(tmp)
 	for _, dir := range []string{"blobs/", "blobs/sha256/"} {
 		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: dir, Mode: 0o755, ModTime: created}); err != nil {

@@ -329,7 +329,7 @@ func describeChecks(st *cephv1.CephStatus, skip []string) string {
 			first = append(first, s)
 		}
 	}
-	parts := append(first, last...)
+	parts := slices.Concat(first, last)
 	if st.ChecksOmitted > 0 {
 		parts = append(parts, fmt.Sprintf("and %d more", st.ChecksOmitted))
 	}

@@ -62,7 +62,7 @@ func ParseVersion(s string) (Version, error) {
 	for i, p := range []*int{&v.Major, &v.Minor, &v.Patch} {
 		n, err := strconv.Atoi(m[i+1])
 		if err != nil {
-			return Version{}, fmt.Errorf("Ceph version %q: %w", m[0], err)
+			return Version{}, fmt.Errorf("reading Ceph version %q: %w", m[0], err)
 		}
 		*p = n
 	}

@@ -133,7 +133,7 @@ func (e ExecBlkid) Probe(dev *os.File) (BlkidResult, error) {
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == 8:
 		return BlkidResult{Ambivalent: true}, nil
 	default:
-		return BlkidResult{}, fmt.Errorf("%s -p: %v%s", bin, err, detail())
+		return BlkidResult{}, fmt.Errorf("%s -p: %w%s", bin, err, detail())
 	}
 }
 

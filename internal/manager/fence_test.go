@@ -163,7 +163,7 @@ func TestLeaderFence(t *testing.T) {
 		changed.Data["k"] = "changed"
 		mustRefuse(t, "update", c.Update(ctx, changed.DeepCopy()))
 		mustRefuse(t, "patch", c.Patch(ctx, changed.DeepCopy(), client.MergeFrom(existing)))
-		mustRefuse(t, "server-side apply patch", c.Patch(ctx, changed.DeepCopy(), client.Apply, client.FieldOwner("test"))) //nolint:staticcheck
+		mustRefuse(t, "server-side apply patch", c.Patch(ctx, changed.DeepCopy(), client.Apply, client.FieldOwner("test"))) //nolint:staticcheck // The deprecated apply patch must be refused too.
 		mustRefuse(t, "apply", c.Apply(ctx, corev1ac.ConfigMap("existing", ns).WithData(map[string]string{"k": "applied"}), client.FieldOwner("test")))
 		mustRefuse(t, "delete", c.Delete(ctx, existing.DeepCopy()))
 		mustRefuse(t, "delete all of", c.DeleteAllOf(ctx, &corev1.ConfigMap{}, client.InNamespace(ns)))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,6 +23,7 @@ import (
 
 // replica is one manager process in the failover test.
 type replica struct {
+	t      testing.TB
 	name   string
 	mgr    ctrl.Manager
 	cancel context.CancelFunc
@@ -35,7 +35,7 @@ type replica struct {
 
 func startReplica(t *testing.T, env *testenv.Env, name string, o manager.Options) *replica {
 	t.Helper()
-	r := &replica{name: name, done: make(chan error, 1)}
+	r := &replica{t: t, name: name, done: make(chan error, 1)}
 	// Each replica logs to its own sink, which counts the controllers that
 	// start reconciling.
 	o.Logger = funcr.New(func(_, args string) {
@@ -61,7 +61,11 @@ func (r *replica) stop() {
 	}
 	r.cancel()
 	r.cancel = nil
-	<-r.done
+	// How a cancelled manager ends is not what this test measures, but
+	// an error helps to read a failure.
+	if err := <-r.done; err != nil {
+		r.t.Logf("replica %s stopped: %v", r.name, err)
+	}
 }
 
 // isLeader reports whether the replica has been elected, without blocking.
@@ -190,7 +194,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 			msg := fmt.Sprintf("leader failover (%s, lease %s, renew %s, retry %s): new leader elected after %s, reconciling after %s",
 				tc.name, o.LeaseDuration, o.RenewDeadline, o.RetryPeriod, elected.Round(time.Millisecond), reconciled.Round(time.Millisecond))
 			t.Log(msg)
-			fmt.Fprintln(os.Stdout, msg)
+			fmt.Println(msg)
 		})
 	}
 }

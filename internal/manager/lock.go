@@ -100,7 +100,7 @@ func (g *releaseGuard) Update(ctx context.Context, record resourcelock.LeaderEle
 	if record.HolderIdentity != "" {
 		return g.Interface.Update(ctx, record)
 	}
-	current, _, err := g.Interface.Get(ctx)
+	current, _, err := g.Get(ctx)
 	if err != nil {
 		return fmt.Errorf("reading %s before releasing it: %w", g.Describe(), err)
 	}

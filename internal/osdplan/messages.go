@@ -17,23 +17,23 @@ const MaxMessageLength = 1024
 // ellipsis marks where a message was cut.
 const ellipsis = "…"
 
-// Truncate returns s cut to at most max characters (Unicode code points,
+// Truncate returns s cut to at most maxRunes characters (Unicode code points,
 // which is what the schema counts), never inside a UTF-8 sequence, ending
 // with an ellipsis when it was cut. Invalid UTF-8 is replaced, as the API
 // server would refuse it.
-func Truncate(s string, max int) string {
+func Truncate(s string, maxRunes int) string {
 	if !utf8.ValidString(s) {
 		s = toValidUTF8(s)
 	}
-	if utf8.RuneCountInString(s) <= max {
+	if utf8.RuneCountInString(s) <= maxRunes {
 		return s
 	}
-	if max <= 0 {
+	if maxRunes <= 0 {
 		return ""
 	}
 	n := 0
 	for i := range s {
-		if n == max-1 {
+		if n == maxRunes-1 {
 			return s[:i] + ellipsis
 		}
 		n++
@@ -41,14 +41,14 @@ func Truncate(s string, max int) string {
 	return s
 }
 
-// FitMessage joins head, label and tail within max characters. When they
+// FitMessage joins head, label and tail within maxRunes characters. When they
 // do not fit, the tail is cut at its start, because the end of a tool's
 // output (ceph-volume's stderr) is where the error is; the head is cut only
 // as far as needed to keep up to minTail characters of the tail.
-func FitMessage(head, label, tail string, max int) string {
+func FitMessage(head, label, tail string, maxRunes int) string {
 	head, tail = toValidUTF8(head), toValidUTF8(tail)
 	if tail == "" {
-		return Truncate(head, max)
+		return Truncate(head, maxRunes)
 	}
 	const minTail = 256
 	sep := "; "
@@ -57,15 +57,15 @@ func FitMessage(head, label, tail string, max int) string {
 	}
 	tailLen := utf8.RuneCountInString(tail)
 	prefix := head + sep + label
-	if limit := max - min(tailLen, minTail); utf8.RuneCountInString(prefix) > limit {
+	if limit := maxRunes - min(tailLen, minTail); utf8.RuneCountInString(prefix) > limit {
 		prefix = Truncate(head, limit-utf8.RuneCountInString(sep+label)) + sep + label
 	}
-	room := max - utf8.RuneCountInString(prefix)
+	room := maxRunes - utf8.RuneCountInString(prefix)
 	switch {
 	case room >= tailLen:
 		return prefix + tail
 	case room <= 1:
-		return Truncate(prefix, max)
+		return Truncate(prefix, maxRunes)
 	}
 	runes := []rune(tail)
 	return prefix + ellipsis + string(runes[len(runes)-(room-1):])
@@ -99,7 +99,7 @@ func ParseFailureRecords(v string) (map[string]string, error) {
 		return out, nil
 	}
 	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		return map[string]string{}, fmt.Errorf("annotation %s is not a JSON object of strings: %v", FailureRecordsAnnotation, err)
+		return map[string]string{}, fmt.Errorf("annotation %s is not a JSON object of strings: %w", FailureRecordsAnnotation, err)
 	}
 	return out, nil
 }

@@ -123,8 +123,8 @@ func TestDiscoveryDaemonSetGolden(t *testing.T) {
 		AllowLoopDevices: true,
 		Nodes:            []cephv1.NodeStorageSpec{{Name: "node-a"}, {Name: "node-b"}},
 	}
-	min := resource.MustParse("10Gi")
-	listed.Spec.Storage.Config.MinSize = &min
+	minSize := resource.MustParse("10Gi")
+	listed.Spec.Storage.Config.MinSize = &minSize
 	listed.Spec.Placement = cephv1.PlacementSpec{
 		NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{

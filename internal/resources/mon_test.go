@@ -1,6 +1,7 @@
 package resources
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,7 +121,8 @@ func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data st
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	r.output = string(out)
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		r.exit = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)

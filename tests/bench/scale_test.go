@@ -142,7 +142,6 @@ func TestScale(t *testing.T) {
 		n.osdsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
 	st, _ = op.Usage()
 	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.RSSBytes)/(1<<20))
-	peak := st
 	if profiling() {
 		if err := op.saveProfile(strings.TrimSuffix(op.LogPath, ".log")+".heap.pprof", "heap"); err != nil {
 			t.Log(err)
@@ -182,7 +181,7 @@ func TestScale(t *testing.T) {
 	r.printf("resync after labelling every Node: %d operator writes (%s); %s reconciles; idle %s after the first label",
 		touchWrites.total(), touchWrites, reconcileDelta(q0.Reconciles, q1.Reconciles), secs(idleAt.Sub(start)))
 	st, _ = op.Usage()
-	peak = st
+	peak := st
 
 	// Phase 4b: a restarted operator lists everything again and
 	// reconciles it. The harness writes nothing meanwhile.

@@ -158,7 +158,7 @@ func runSize(t *testing.T, nodes, disks int) result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer agentLog.Close()
+	defer func() { _ = agentLog.Close() }()
 	fleet, err := simnode.NewFleet(cp.Config, simnode.FleetOptions{Log: zap.New(zap.WriteTo(agentLog))})
 	if err != nil {
 		t.Fatal(err)

@@ -186,7 +186,7 @@ func TestAnnotationsMatchDockerfile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Opening bundle.Dockerfile: %v", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	labels := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -203,7 +203,7 @@ func TestLeaderChaos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { agentLog.Close() })
+	t.Cleanup(func() { _ = agentLog.Close() })
 	fleet, err := simnode.NewFleet(cp.Config, simnode.FleetOptions{
 		// The harness announces every disk it writes or plugs with a
 		// uevent; the resync is only a safety net.

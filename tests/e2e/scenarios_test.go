@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -195,10 +196,10 @@ func deviceSums(t *testing.T, h *simnode.Harness) map[string]string {
 		}
 		sum := sha256.New()
 		// The first MiB holds every signature and label the fixtures write.
-		if _, err := io.CopyN(sum, fh, 1<<20); err != nil && err != io.EOF {
+		if _, err := io.CopyN(sum, fh, 1<<20); err != nil && !errors.Is(err, io.EOF) {
 			t.Fatal(err)
 		}
-		fh.Close()
+		_ = fh.Close()
 		out[f] = hex.EncodeToString(sum.Sum(nil))
 	}
 	return out
@@ -257,8 +258,11 @@ func TestCustomScorecard(t *testing.T) {
 	example := &cephv1.CephCluster{}
 	waitFor(t, time.Minute, "the example CephCluster's FSID", func() error {
 		var list cephv1.CephClusterList
-		if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil || len(list.Items) != 1 || list.Items[0].Status.FSID == "" {
-			return fmt.Errorf("no FSID yet (%v)", err)
+		if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+			return fmt.Errorf("no FSID yet: %w", err)
+		}
+		if len(list.Items) != 1 || list.Items[0].Status.FSID == "" {
+			return errors.New("no FSID yet")
 		}
 		*example = list.Items[0]
 		return nil

@@ -167,8 +167,11 @@ func upstreamOLM(ctx context.Context) (crds, olm string, err error) {
 	}
 	deploy := filepath.Join(strings.TrimSpace(out), "deploy")
 	files, err := filepath.Glob(filepath.Join(deploy, "chart", "crds", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		return "", "", fmt.Errorf("no CRDs in %s (%v)", filepath.Join(deploy, "chart", "crds"), err)
+	if err != nil {
+		return "", "", fmt.Errorf("listing the CRDs in %s: %w", filepath.Join(deploy, "chart", "crds"), err)
+	}
+	if len(files) == 0 {
+		return "", "", fmt.Errorf("no CRDs in %s", filepath.Join(deploy, "chart", "crds"))
 	}
 	var b strings.Builder
 	for _, f := range files {

@@ -11,6 +11,7 @@ package olm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -425,7 +426,10 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there (%v)", err)
+		if err != nil {
+			return fmt.Errorf("still there? %w", err)
+		}
+		return errors.New("still there")
 	})
 	t.Logf("upgrade done %.1fs after the hold was released", time.Since(released).Seconds())
 	sub := &operatorsv1alpha1.Subscription{}
@@ -605,7 +609,10 @@ func deleteCluster(t *testing.T, ctx context.Context, e *env, cc *cephv1.CephClu
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there (%v)", err)
+		if err != nil {
+			return fmt.Errorf("still there? %w", err)
+		}
+		return errors.New("still there")
 	})
 }
 

@@ -109,7 +109,7 @@ func (tl *tools) run(ctx context.Context, stdin []byte, args ...string) ([]byte,
 	k.Stdin = bytes.NewReader(stdin)
 	k.Stdout, k.Stderr = &stdout, &stderr
 	if err := k.Run(); err != nil {
-		return stdout.Bytes(), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return stdout.Bytes(), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.Bytes(), nil
 }

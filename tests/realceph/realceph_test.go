@@ -8,6 +8,7 @@ package realceph
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -423,7 +424,10 @@ func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("still there (%v)", err)
+		if err != nil {
+			return fmt.Errorf("still there? %w", err)
+		}
+		return errors.New("still there")
 	})
 }
 

@@ -24,7 +24,7 @@ func TestHostLock(t *testing.T) {
 	}
 
 	var logged []string
-	log := funcr.New(func(prefix, args string) { logged = append(logged, args) }, funcr.Options{})
+	log := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_, err = HostLock(ctx, log, path, "cluster B", 20*time.Millisecond)

@@ -93,11 +93,16 @@ func ValidDeviceClass(s string) bool {
 		return false
 	}
 	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+		if !deviceClassRune(r) {
 			return false
 		}
 	}
 	return true
+}
+
+// deviceClassRune reports whether r may appear in a device class.
+func deviceClassRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_'
 }
 
 // DefaultDeviceTimeout bounds the work on one disk, ceph-volume included.
@@ -369,7 +374,8 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		var r Result
 		var ok bool
 		dev, r, ok = checkDevice(o, t, scan, "")
-		if !ok && !(r.Outcome == OutcomeRefused && r.Reason == string(discovery.Busy)) {
+		busy := r.Outcome == OutcomeRefused && r.Reason == string(discovery.Busy)
+		if !ok && !busy {
 			if r.Outcome == OutcomePrepared {
 				log.Info("Device already holds an OSD of this cluster", "osdID", *r.OSDID)
 			}

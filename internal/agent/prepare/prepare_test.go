@@ -67,13 +67,13 @@ func writeChunks(path string, chunks []fixture.Chunk) error {
 	if err != nil {
 		return err
 	}
-	defer fh.Close()
 	for _, c := range chunks {
 		if _, err := fh.WriteAt(c.Data, c.Offset); err != nil {
+			_ = fh.Close()
 			return err
 		}
 	}
-	return nil
+	return fh.Close()
 }
 
 // fakeLocker refuses the devices in busy and records what it holds.
@@ -240,7 +240,7 @@ func TestRunRescansBeforeEachDisk(t *testing.T) {
 	root, _ := buildNode(t)
 	cv := &fakeCephVolume{root: root}
 	first := true
-	cv.hook = func(_ context.Context, dev string) (bool, error) {
+	cv.hook = func(context.Context, string) (bool, error) {
 		if first {
 			first = false
 			return false, writeChunks(filepath.Join(root, byID("sdd")), fixture.XFS("meanwhile"))
@@ -435,7 +435,7 @@ func TestRunStoppedSkipsTheRest(t *testing.T) {
 	root, _ := buildNode(t)
 	ctx, cancel := context.WithCancelCause(context.Background())
 	cv := &fakeCephVolume{root: root}
-	cv.hook = func(c context.Context, dev string) (bool, error) {
+	cv.hook = func(c context.Context, _ string) (bool, error) {
 		cancel(errors.New("received SIGTERM"))
 		<-c.Done()
 		return true, &CommandError{Err: errors.New("signal: terminated")}

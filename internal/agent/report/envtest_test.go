@@ -160,8 +160,8 @@ func TestEnvReport(t *testing.T) {
 			var fields struct {
 				Status map[string]any `json:"f:status"`
 			}
-			if err := json.Unmarshal(mf.FieldsV1.Raw, &fields); err != nil || len(fields.Status) != 1 || fields.Status["f:ceph"] == nil {
-				t.Errorf("the reporter owns more or less than status.ceph: %s", mf.FieldsV1.Raw)
+			if err := json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields); err != nil || len(fields.Status) != 1 || fields.Status["f:ceph"] == nil {
+				t.Errorf("the reporter owns more or less than status.ceph: %s", mf.FieldsV1.GetRawBytes())
 			}
 		}
 	}

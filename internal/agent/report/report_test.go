@@ -229,7 +229,7 @@ func TestNeedsWrite(t *testing.T) {
 			s.Capacity.UsedBytes += 2 << 30
 			s.Capacity.AvailableBytes -= 2 << 30
 		}), healthy, true},
-		{"total capacity changed", published(time.Minute, func(s *cephv1.CephStatus) { s.Capacity.TotalBytes += 1 }), healthy, true},
+		{"total capacity changed", published(time.Minute, func(s *cephv1.CephStatus) { s.Capacity.TotalBytes++ }), healthy, true},
 		{"ceph status started failing", published(time.Minute, nil), cephv1.CephStatus{Message: "timed out"}, true},
 		{"still failing the same way", &cephv1.CephStatus{Message: "timed out", LastChecked: at(time.Minute)}, cephv1.CephStatus{Message: "timed out"}, false},
 	}

@@ -98,7 +98,7 @@ func AttachLoop(backing string, readOnly bool) (Device, error) {
 	}
 	out, err := exec.Command("losetup", append(args, backing)...).CombinedOutput()
 	if err != nil {
-		return Device{}, fmt.Errorf("attaching %s: %v: %s", backing, err, out)
+		return Device{}, fmt.Errorf("attaching %s: %w: %s", backing, err, out)
 	}
 	p := strings.TrimSpace(string(out))
 	return Device{Name: filepath.Base(p), Path: p}, nil
@@ -109,7 +109,7 @@ func AttachLoop(backing string, readOnly bool) (Device, error) {
 func DetachLoop(dev Device) error {
 	out, err := exec.Command("losetup", "-d", dev.Path).CombinedOutput()
 	if err != nil && !strings.Contains(string(out), "No such device") {
-		return fmt.Errorf("detaching %s: %v: %s", dev.Path, err, out)
+		return fmt.Errorf("detaching %s: %w: %s", dev.Path, err, out)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ func (p *Process) Queues(ctx context.Context) (QueueState, error) {
 	if err != nil {
 		return qs, fmt.Errorf("reading the operator's metrics: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return qs, fmt.Errorf("reading the operator's metrics: %w", err)
@@ -60,7 +60,10 @@ func (p *Process) WaitIdle(ctx context.Context, after map[string]float64, quiet,
 	lastChange := time.Now()
 	for {
 		if exited, err := p.Exited(); exited {
-			return time.Time{}, fmt.Errorf("the operator exited: %v (log %s)", err, p.LogPath)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("the operator exited: %w (log %s)", err, p.LogPath)
+			}
+			return time.Time{}, fmt.Errorf("the operator exited (log %s)", p.LogPath)
 		}
 		qs, err := p.Queues(ctx)
 		if err == nil {
@@ -79,7 +82,10 @@ func (p *Process) WaitIdle(ctx context.Context, after map[string]float64, quiet,
 			}
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, fmt.Errorf("the operator was not idle within %s (reconciles %v, busy %v, metrics error %v)", timeout, last.Reconciles, last.Busy, err)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("the operator was not idle within %s (reconciles %v, busy %v, metrics error %w)", timeout, last.Reconciles, last.Busy, err)
+			}
+			return time.Time{}, fmt.Errorf("the operator was not idle within %s (reconciles %v, busy %v)", timeout, last.Reconciles, last.Busy)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -26,7 +26,7 @@ func Build(dir string) (string, error) {
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building the operator: %v\n%s", err, out)
+		return "", fmt.Errorf("building the operator: %w\n%s", err, out)
 	}
 	return bin, nil
 }
@@ -68,7 +68,7 @@ func FreeLoopbackAddr() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("finding a free port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
 

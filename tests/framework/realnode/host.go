@@ -85,7 +85,9 @@ func teardownNetwork() []error {
 			}
 		}
 	}
-	for exec.Command("iptables", "-w", "-D", "FORWARD", "-j", guardChain).Run() == nil {
+	// -D removes one jump at a time and fails once none is left.
+	deleteJump := func() bool { return exec.Command("iptables", "-w", "-D", "FORWARD", "-j", guardChain).Run() == nil }
+	for deleteJump() {
 	}
 	if chainExists("iptables", "filter", guardChain) {
 		if err := run("iptables", "-w", "-F", guardChain); err != nil {
@@ -285,7 +287,7 @@ func mountsUnder(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var out []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -136,16 +136,16 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	defer unlock()
 
 	if s, err := readState(l.stateFile()); err == nil {
-		if dead := deadProcs(s); len(dead) == 0 {
+		dead := deadProcs(s)
+		if len(dead) == 0 {
 			c, err := attach(ctx, o, l, s)
 			if err == nil {
 				c.AlreadyRunning = true
 				return c, nil
 			}
 			return nil, fmt.Errorf("a cluster is recorded in %s and its processes run, but it does not answer (%w); run 'make cluster-down' first", l.stateFile(), err)
-		} else {
-			fmt.Fprintf(o.Log, "realnode: the previous cluster's %s stopped; tearing it down first (its logs stay in %s)\n", strings.Join(dead, ", "), s.LogDir)
 		}
+		fmt.Fprintf(o.Log, "realnode: the previous cluster's %s stopped; tearing it down first (its logs stay in %s)\n", strings.Join(dead, ", "), s.LogDir)
 	}
 	if err := checkOwner(l); err != nil {
 		return nil, err
@@ -161,7 +161,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	if err := c.start(ctx); err != nil {
 		logDir := c.LogDir
 		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
-			err = fmt.Errorf("%w (and tearing it down: %v)", err, derr)
+			err = fmt.Errorf("%w (and tearing it down: %w)", err, derr)
 		}
 		return nil, fmt.Errorf("starting the real node: %w; logs in %s", err, logDir)
 	}
@@ -218,8 +218,12 @@ func PurgeImages(o Options) error {
 	if _, err := os.Stat(l.stateFile()); err == nil {
 		return errors.New("the real node is up; run 'make cluster-down' first")
 	}
-	if mps, err := mountsUnder(l.containerdRoot); err != nil || len(mps) > 0 {
-		return fmt.Errorf("refusing to remove %s: mounts below it (%v)", l.containerdRoot, err)
+	mps, err := mountsUnder(l.containerdRoot)
+	if err != nil {
+		return fmt.Errorf("refusing to remove %s: finding mounts below it: %w", l.containerdRoot, err)
+	}
+	if len(mps) > 0 {
+		return fmt.Errorf("refusing to remove %s: mounts below it: %s", l.containerdRoot, strings.Join(mps, ", "))
 	}
 	return os.RemoveAll(l.containerdRoot)
 }
@@ -255,10 +259,10 @@ func lock(l layout) (func(), error) {
 		return nil, fmt.Errorf("opening lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("locking %s: %w", l.dir, err)
 	}
-	return func() { f.Close() }, nil
+	return func() { _ = f.Close() }, nil
 }
 
 func deadProcs(s *state) []string {
@@ -521,7 +525,7 @@ func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, a
 		if err != nil {
 			return err
 		}
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("health: %s", resp.Status)
 		}
@@ -542,7 +546,7 @@ func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
-			l.Close()
+			_ = l.Close()
 		}
 	}()
 	var ports []int
@@ -568,7 +572,7 @@ func waitFor(ctx context.Context, d time.Duration, what string, check func() err
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), err)
+			return fmt.Errorf("waiting for %s: %w (last: %w)", what, ctx.Err(), err)
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
@@ -595,7 +599,7 @@ func (c *Cluster) waitNodeReady(ctx context.Context, d time.Duration) error {
 				if cond.Status == corev1.ConditionTrue {
 					return nil
 				}
-				return fmt.Errorf("Ready=%s: %s", cond.Status, cond.Message)
+				return fmt.Errorf("condition Ready=%s: %s", cond.Status, cond.Message)
 			}
 		}
 		return errors.New("no Ready condition yet")

@@ -93,7 +93,7 @@ func api() error {
 			continue
 		}
 		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		if resp.StatusCode != http.StatusCreated {
 			return fmt.Errorf("%s: %s: %s", url, resp.Status, raw)
 		}
