@@ -174,7 +174,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 // the identity say, writing only when it differs.
 func (r *CephClusterReconciler) reconcileConfig(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
-	desired := resources.ConfigMap(cluster, ceph.Config{FSID: s.observed.fsid, MonHosts: monplan.MonHosts(s.observed.mon.mons)})
+	desired := resources.ConfigMap(cluster, ceph.Config{FSID: s.observed.fsid, MonHosts: monplan.MonHosts(s.observed.mon.mons), FailureDomain: cluster.Spec.DefaultFailureDomain})
 	if err := controllerutil.SetControllerReference(cluster, desired, r.Client.Scheme()); err != nil {
 		return fmt.Errorf("setting owner of ConfigMap %s: %w", desired.Name, err)
 	}

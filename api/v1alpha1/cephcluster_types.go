@@ -57,6 +57,19 @@ type CephClusterSpec struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Data directory on hosts",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	DataDirHostPath string `json:"dataDirHostPath,omitempty"`
 
+	// DefaultFailureDomain is the CRUSH level that the default replicated
+	// rule, and Ceph's failure detection, spread over: host (the default;
+	// no two replicas on one node) or osd, for a cluster of a single node,
+	// where host would leave every pool undersized and a dead OSD unnoticed
+	// (its peers all report from one host). The rule is created when the
+	// monitors are bootstrapped, so a later change does not alter it (pools
+	// keep the rule they have; change it with ceph osd pool set).
+	// +kubebuilder:validation:Enum=host;osd
+	// +kubebuilder:default=host
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Default failure domain",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:select:host","urn:alm:descriptor:com.tectonic.ui:select:osd","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	DefaultFailureDomain string `json:"defaultFailureDomain,omitempty"`
+
 	// Mon configures the Ceph monitors.
 	// +kubebuilder:default={count: 3}
 	// +optional

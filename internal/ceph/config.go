@@ -13,6 +13,10 @@ type Config struct {
 	// MonHosts are the monitors' addresses ("v2:10.0.0.1:3300"); empty until
 	// monitors run.
 	MonHosts []string
+	// FailureDomain is "osd" for a one-node cluster, where the default rule
+	// and failure detection must not wait for a second host; anything else
+	// keeps Ceph's default, host.
+	FailureDomain string
 }
 
 // Render returns the ceph.conf text. The output is deterministic for a given
@@ -39,6 +43,13 @@ func (c Config) Render() string {
 	b.WriteString("mon_cluster_log_to_file = false\n")
 	b.WriteString("osd_pool_default_size = 3\n")
 	b.WriteString("osd_pool_default_min_size = 2\n")
+	if c.FailureDomain == "osd" {
+		// The default rule (made at the monitors' bootstrap) places
+		// replicas on distinct OSDs, and two OSDs of the one host suffice
+		// to report a third one down.
+		b.WriteString("osd_crush_chooseleaf_type = 0\n")
+		b.WriteString("mon_osd_reporter_subtree_level = osd\n")
+	}
 	b.WriteString("\n[osd]\n")
 	b.WriteString("osd_objectstore = bluestore\n")
 	return b.String()

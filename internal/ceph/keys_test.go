@@ -80,4 +80,17 @@ func TestKeyringAndConfig(t *testing.T) {
 	if strings.Contains(Config{FSID: "f"}.Render(), "mon_host") {
 		t.Error("ceph.conf has mon_host with no monitors")
 	}
+	// The default failure domain host changes nothing in ceph.conf (so
+	// existing clusters see the same file); osd spreads over OSDs.
+	for _, fd := range []string{"", "host"} {
+		if got := (Config{FSID: "f", FailureDomain: fd}).Render(); got != (Config{FSID: "f"}).Render() || strings.Contains(got, "chooseleaf") {
+			t.Errorf("failure domain %q changed ceph.conf:\n%s", fd, got)
+		}
+	}
+	one := Config{FSID: "f", FailureDomain: "osd"}.Render()
+	for _, line := range []string{"osd_crush_chooseleaf_type = 0\n", "mon_osd_reporter_subtree_level = osd\n"} {
+		if !strings.Contains(one, line) {
+			t.Errorf("one-node ceph.conf lacks %q:\n%s", line, one)
+		}
+	}
 }

@@ -207,32 +207,66 @@ func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node
 		t.Fatalf("OSD pods: %v (%d)", err, len(pods.Items))
 	}
 	victim := pods.Items[0]
+	id := victim.Labels[resources.OSDIDLabel]
+	// The restarted OSD counts as back once a new incarnation of it is up
+	// (a later up_from epoch) and every placement group is active+clean
+	// again: with all OSDs in one host bucket, only that tells the old
+	// process's end from the new one's start.
+	upFrom := func() (up bool, from int) {
+		var dump struct {
+			OSDs []struct {
+				OSD    int `json:"osd"`
+				Up     int `json:"up"`
+				UpFrom int `json:"up_from"`
+			} `json:"osds"`
+		}
+		if err := json.Unmarshal([]byte(tl.admin(ctx, "osd", "dump", "--format", "json")), &dump); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range dump.OSDs {
+			if strconv.Itoa(o.OSD) == id {
+				return o.Up == 1, o.UpFrom
+			}
+		}
+		return false, 0
+	}
+	_, firstFrom := upFrom()
 	if err := c.Delete(ctx, &victim); err != nil {
 		t.Fatal(err)
 	}
-	realnode.WaitFor(t, ctx, 5*time.Minute, "the restarted OSD up again", func() error {
-		var st struct {
-			OSDMap struct {
-				NumUp int `json:"num_up_osds"`
-			} `json:"osdmap"`
+	start := time.Now()
+	realnode.WaitFor(t, ctx, 5*time.Minute, "osd."+id+" up again after its pod's restart, every PG active+clean", func() error {
+		if up, from := upFrom(); !up || from <= firstFrom {
+			return fmt.Errorf("osd.%s up %v, up_from %d (was %d)", id, up, from, firstFrom)
 		}
-		var list corev1.PodList
-		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
-			return err
+		type summary struct {
+			NumPGs  int `json:"num_pgs"`
+			ByState []struct {
+				Name string `json:"name"`
+				Num  int    `json:"num"`
+			} `json:"num_pg_by_state"`
 		}
-		for _, p := range list.Items {
-			if p.UID == victim.UID {
-				return fmt.Errorf("the old pod %s is still there", p.Name)
+		// Releases differ: the summary is at the top or under pg_summary.
+		var pgs struct {
+			summary
+			PGSummary *summary `json:"pg_summary"`
+		}
+		out := tl.admin(ctx, "pg", "stat", "--format", "json")
+		if err := json.Unmarshal([]byte(out), &pgs); err != nil {
+			return fmt.Errorf("pg stat: %v: %s", err, out)
+		}
+		sum := pgs.summary
+		if pgs.PGSummary != nil {
+			sum = *pgs.PGSummary
+		}
+		for _, st := range sum.ByState {
+			if st.Name == "active+clean" && st.Num == sum.NumPGs && sum.NumPGs > 0 {
+				return nil
 			}
 		}
-		if err := json.Unmarshal([]byte(tl.admin(ctx, "status", "--format", "json")), &st); err != nil {
-			return err
-		}
-		if st.OSDMap.NumUp != 3 {
-			return fmt.Errorf("%d OSDs up", st.OSDMap.NumUp)
-		}
-		return nil
+		return fmt.Errorf("placement groups: %s", strings.TrimSpace(out))
 	})
+	t.Logf("FIGURE OSD pod restart -> osd.%s up again, PGs active+clean: %.1fs", id, time.Since(start).Seconds())
 	if after := hosts(); !reflect.DeepEqual(after, before) {
 		t.Errorf("host buckets after restarting pod %s: %v, before %v", victim.Name, after, before)
 	}

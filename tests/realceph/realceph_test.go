@@ -125,6 +125,8 @@ func TestRealCeph(t *testing.T) {
 			Image:           cephImage,
 			DataDirHostPath: dataDir,
 			Mon:             cephv1.MonSpec{Count: 1},
+			// One node: replicas on distinct OSDs of it.
+			DefaultFailureDomain: "osd",
 			Storage: cephv1.StorageSpec{
 				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
 				// Only this test's loop devices: other loop devices on a
