@@ -211,10 +211,10 @@ func TestRealCeph(t *testing.T) {
 	tl := startTools(t, ctx, c, cluster, cc)
 	checkReporter(t, ctx, c, cluster, tl)
 	checkUnclaimedOSD(t, ctx, c, cc, tl)
-	checkCrushTopology(t, ctx, c, cluster.Node, tl)
 	objs := writeData(t, ctx, tl)
 	t.Logf("wrote %d objects to pool idtest", len(objs))
 	waitHealthy(t, ctx, c, cc, "with the pools replicated over the host's OSDs")
+	checkCrushTopology(t, ctx, c, cluster.Node, tl)
 	tl.stop(c)
 	fsid := got.Status.FSID
 	keptStart := time.Now()
