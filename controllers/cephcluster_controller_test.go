@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -282,6 +284,23 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MgrName(got)}, &appsv1.Deployment{}); err != nil {
 		t.Errorf("reading manager Deployment: %v", err)
+	}
+
+	// The node pods' and the reporter's Roles let their pods be admitted
+	// under OpenShift's privileged SCC; a plain API server stores the rule.
+	for _, name := range []string{resources.AgentServiceAccountName(got), resources.ReporterName(got)} {
+		role := &rbacv1.Role{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, role); err != nil {
+			t.Fatalf("reading Role %s: %v", name, err)
+		}
+		if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+			return equality.Semantic.DeepEqual(r, resources.PrivilegedSCCRule())
+		}) {
+			t.Errorf("Role %s lacks the privileged SCC rule: %+v", name, role.Rules)
+		}
+	}
+	if sa := monDep.Spec.Template.Spec.ServiceAccountName; sa != resources.AgentServiceAccountName(got) {
+		t.Errorf("monitor Deployment runs as ServiceAccount %q, want the agent's", sa)
 	}
 
 	// A spec change is observed, and the identity is left as it was.
