@@ -309,20 +309,41 @@ BUNDLE_CSV := bundle/manifests/ceph-operator.clusterserviceversion.yaml
 BUNDLE_CHANNELS ?= alpha
 BUNDLE_DEFAULT_CHANNEL ?= alpha
 
+# The lowest Kubernetes version the operator supports (the CSV's
+# spec.minKubeVersion), and the OpenShift versions the bundle declares for
+# OpenShift's catalogs: OpenShift 4.N ships Kubernetes 1.(N+13), so by
+# default they start at the OpenShift release of MIN_KUBE_VERSION.
+MIN_KUBE_VERSION ?= 1.33.0
+OPENSHIFT_VERSIONS ?= v4.$(shell echo $$(( $(word 2,$(subst ., ,$(MIN_KUBE_VERSION))) - 13 )))
+# The upgrade edges of the release being built: REPLACES is the CSV it
+# replaces (e.g. ceph-operator.v0.1.0), SKIP_RANGE the versions it replaces
+# directly (e.g. '>=0.1.0 <0.2.0'); both empty for the first release.
+REPLACES ?=
+SKIP_RANGE ?=
+# true pins every image reference of the CSV to a digest; operator-sdk
+# resolves the digests from the registry, so the images must be pushed.
+USE_IMAGE_DIGESTS ?= false
+
 # operator-sdk stamps the CSV's createdAt with the current time on every run;
 # the value committed in the CSV base is the release date, so `bundle` puts
 # it back and the bundle stays reproducible. Change it in the base when
-# releasing.
+# releasing. hack/csvset then sets minKubeVersion and the upgrade edges and
+# copies the manager's image (IMG, or its digest) into containerImage.
 .PHONY: bundle
 bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) ## Generate the OLM bundle (bundle/, bundle.Dockerfile) and validate it.
 	@created=$$(sed -n 's/^    createdAt: "\(.*\)"$$/\1/p' $(CSV_BASE)); \
 	if [ -z "$$created" ]; then echo "bundle: no createdAt in $(CSV_BASE)" >&2; exit 1; fi; \
+	digests=; if [ "$(USE_IMAGE_DIGESTS)" = true ]; then digests=--use-image-digests; fi; \
 	set -x; \
 	$(OPERATOR_SDK) generate kustomize manifests -q --apis-dir api --interactive=false; \
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG) && cd $(ROOT); \
 	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle -q --overwrite --version $(VERSION) \
-		--channels $(BUNDLE_CHANNELS) --default-channel $(BUNDLE_DEFAULT_CHANNEL); \
-	sed -i "s/^    createdAt: \".*\"$$/    createdAt: \"$$created\"/" $(CSV_BASE) $(BUNDLE_CSV)
+		--channels $(BUNDLE_CHANNELS) --default-channel $(BUNDLE_DEFAULT_CHANNEL) $$digests \
+		|| { set +x; if [ -n "$$digests" ]; then echo "bundle: USE_IMAGE_DIGESTS=true resolves every image's digest from its registry: push IMG ($(IMG)) first and make the registries reachable (see docs/operations.md)" >&2; fi; exit 1; }; \
+	sed -i "s/^    createdAt: \".*\"$$/    createdAt: \"$$created\"/" $(CSV_BASE) $(BUNDLE_CSV); \
+	go run ./hack/csvset -csv $(BUNDLE_CSV) -min-kube-version $(MIN_KUBE_VERSION) -replaces '$(REPLACES)' -skip-range '$(SKIP_RANGE)'; \
+	printf '\n  # OpenShift versions (from MIN_KUBE_VERSION).\n  com.redhat.openshift.versions: %s\n' '$(OPENSHIFT_VERSIONS)' >>bundle/metadata/annotations.yaml; \
+	sed -i 's|^# Copy files to locations specified by labels.$$|# OpenShift versions (from MIN_KUBE_VERSION).\nLABEL com.redhat.openshift.versions=$(OPENSHIFT_VERSIONS)\n\n&|' bundle.Dockerfile
 	$(OPERATOR_SDK) bundle validate ./bundle
 
 # Like verify-generated, but compares with the bundle as it was before
