@@ -385,24 +385,42 @@ OPM := $(BIN)/opm
 CATALOG_DIR := catalog/ceph-operator
 
 # The file-based catalog holds one package, ceph-operator, with the alpha
-# channel and the bundle of this release, rendered from bundle/ (the bundle
-# image reference is what `docker build -f bundle.Dockerfile` would push).
+# channel. It is rendered from the catalog template CATALOG_TEMPLATE
+# (olm.template.basic), which keeps every released bundle: `catalog` first
+# adds (or refreshes) the bundle in bundle/ with the edges its CSV declares
+# (make bundle REPLACES= SKIP_RANGE=), under the image reference that
+# `docker build -f bundle.Dockerfile` would push. It renders offline:
+# earlier bundles come from the committed catalog (see hack/catalogtmpl);
+# `catalog-from-registry` renders with `opm alpha render-template basic`,
+# which pulls every bundle image.
+CATALOG_TEMPLATE := config/catalog/template.yaml
 .PHONY: catalog
-catalog: $(OPM) ## Render the file-based catalog (catalog/) from bundle/ and validate it with opm.
+catalog: $(OPM) ## Add bundle/ to the catalog template and render the file-based catalog (catalog/); validate it with opm.
 	@mkdir -p $(CATALOG_DIR)
-	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
-	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
-	  $(OPM) render ./bundle --alpha-image-ref-template '$(IMAGE_TAG_BASE)-bundle:v{{.Version}}' --output yaml; \
-	} > $(CATALOG_DIR)/catalog.yaml
+	@work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; set -x; mkdir "$$work/fbc"; \
+	$(OPM) render ./bundle --alpha-image-ref-template '$(IMAGE_TAG_BASE)-bundle:v{{.Version}}' --output yaml >"$$work/bundle.yaml"; \
+	go run ./hack/catalogtmpl -template $(CATALOG_TEMPLATE) -bundle "$$work/bundle.yaml" -csv $(BUNDLE_CSV) \
+		-channel $(BUNDLE_DEFAULT_CHANNEL) -catalog $(CATALOG_DIR)/catalog.yaml -out "$$work/fbc/catalog.yaml"; \
+	$(OPM) render "$$work/fbc" --output yaml >$(CATALOG_DIR)/catalog.yaml
 	$(OPM) validate catalog
 
-# Fails when the committed catalog differs from what `make catalog` renders.
+.PHONY: catalog-from-registry
+catalog-from-registry: $(OPM) ## Render catalog/ from the template with opm, pulling every bundle image (they must be pushed).
+	@mkdir -p $(CATALOG_DIR)
+	$(OPM) alpha render-template basic $(CATALOG_TEMPLATE) --output yaml >$(CATALOG_DIR)/catalog.yaml
+	$(OPM) validate catalog
+
+# Fails when the committed catalog or its template differ from what `make
+# catalog` renders.
 .PHONY: verify-catalog
 verify-catalog: $(OPM) ## Fail when the committed catalog is stale.
 	@snap=$$(mktemp -d); trap 'rm -rf "$$snap"' EXIT; \
-	cp -a catalog "$$snap"/; \
+	cp -a catalog $(CATALOG_TEMPLATE) "$$snap"/; \
 	$(MAKE) --no-print-directory catalog >"$$snap/catalog.log" 2>&1 || { cat "$$snap/catalog.log"; exit 1; }; \
-	diff -r "$$snap/catalog" catalog || { echo "The catalog is stale; run 'make catalog' and commit it." >&2; exit 1; }
+	stale=0; \
+	diff -r "$$snap/catalog" catalog || stale=1; \
+	diff "$$snap/$$(basename $(CATALOG_TEMPLATE))" $(CATALOG_TEMPLATE) || stale=1; \
+	if [ $$stale = 1 ]; then echo "The catalog is stale; run 'make catalog' and commit it and $(CATALOG_TEMPLATE)." >&2; exit 1; fi
 
 .PHONY: catalog-docker-build
 catalog-docker-build: ## Build the catalog image CATALOG_IMG with a Docker engine (for a real registry).
