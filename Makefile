@@ -469,18 +469,20 @@ bundle-build: $(OCIIMAGE) ## Build the bundle image (bin/images/ceph-operator-bu
 		$$(for f in $(OLM_DIR)/bundle/manifests/*; do printf -- '-file %s:/manifests/%s:0644 ' $$f $$(basename $$f); done) \
 		$$(sed -n 's/^LABEL \(.*\)$$/-label \1/p' bundle.Dockerfile)
 
-# The catalog is rendered as `make catalog` does, from the bundle staged by
-# bundle-build, and served from /configs with a prebuilt cache, as
+# The catalog is rendered as `make catalog` does (the committed template and
+# catalog, with the bundle staged by bundle-build under BUNDLE_IMG), and served from /configs with a prebuilt cache, as
 # catalog.Dockerfile's image is; the image holds opm and grpc_health_probe
 # (bin/olm, static) instead of the upstream opm base image.
 .PHONY: catalog-build
 catalog-build: $(OPM) $(OCIIMAGE) olm-tools ## Build the catalog image (bin/images/ceph-operator-catalog.tar) named CATALOG_IMG, listing BUNDLE_IMG.
 	@test -d $(OLM_DIR)/bundle || { echo "catalog-build: run 'make bundle-build' first" >&2; exit 1; }
-	rm -rf $(OLM_DIR)/catalog-root && mkdir -p $(OLM_DIR)/catalog-root/configs/ceph-operator $(OLM_DIR)/catalog-root/tmp
-	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
-	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
-	  $(OPM) render $(OLM_DIR)/bundle --alpha-image-ref-template '$(BUNDLE_IMG)' --output yaml; \
-	} > $(OLM_DIR)/catalog-root/configs/ceph-operator/catalog.yaml
+	rm -rf $(OLM_DIR)/catalog-root $(OLM_DIR)/catalog-work && mkdir -p $(OLM_DIR)/catalog-root/configs/ceph-operator $(OLM_DIR)/catalog-root/tmp $(OLM_DIR)/catalog-work/fbc
+	cp $(CATALOG_TEMPLATE) $(OLM_DIR)/catalog-work/template.yaml
+	$(OPM) render $(OLM_DIR)/bundle --alpha-image-ref-template '$(BUNDLE_IMG)' --output yaml >$(OLM_DIR)/catalog-work/bundle.yaml
+	go run ./hack/catalogtmpl -template $(OLM_DIR)/catalog-work/template.yaml -bundle $(OLM_DIR)/catalog-work/bundle.yaml \
+		-csv $(OLM_DIR)/bundle/manifests/ceph-operator.clusterserviceversion.yaml -channel $(BUNDLE_DEFAULT_CHANNEL) \
+		-catalog $(CATALOG_DIR)/catalog.yaml -out $(OLM_DIR)/catalog-work/fbc/catalog.yaml
+	$(OPM) render $(OLM_DIR)/catalog-work/fbc --output yaml >$(OLM_DIR)/catalog-root/configs/ceph-operator/catalog.yaml
 	$(OPM) validate $(OLM_DIR)/catalog-root/configs
 	$(OLM_DIR)/opm serve $(OLM_DIR)/catalog-root/configs --cache-dir=$(OLM_DIR)/catalog-root/tmp/cache --cache-only
 	$(OCIIMAGE) -o $(CATALOG_IMAGE_TAR) -ref $(CATALOG_IMG) -rootfs $(OLM_DIR)/catalog-root \
