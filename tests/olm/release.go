@@ -113,7 +113,9 @@ func copySource(ctx context.Context, root, dst string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	files, err := runStdout(ctx, nil, "git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	// The test runs as root, often in a checkout another user owns.
+	files, err := runStdout(ctx, nil, "git", "-c", "safe.directory="+root, "-C", root,
+		"ls-files", "-z", "--cached", "--others", "--exclude-standard")
 	if err != nil {
 		return err
 	}
