@@ -332,20 +332,41 @@ BUNDLE_CSV := bundle/manifests/ceph-operator.clusterserviceversion.yaml
 BUNDLE_CHANNELS ?= alpha
 BUNDLE_DEFAULT_CHANNEL ?= alpha
 
+# The lowest Kubernetes version the operator supports (the CSV's
+# spec.minKubeVersion), and the OpenShift versions the bundle declares for
+# OpenShift's catalogs: OpenShift 4.N ships Kubernetes 1.(N+13), so by
+# default they start at the OpenShift release of MIN_KUBE_VERSION.
+MIN_KUBE_VERSION ?= 1.33.0
+OPENSHIFT_VERSIONS ?= v4.$(shell echo $$(( $(word 2,$(subst ., ,$(MIN_KUBE_VERSION))) - 13 )))
+# The upgrade edges of the release being built: REPLACES is the CSV it
+# replaces (e.g. ceph-operator.v0.1.0), SKIP_RANGE the versions it replaces
+# directly (e.g. '>=0.1.0 <0.2.0'); both empty for the first release.
+REPLACES ?=
+SKIP_RANGE ?=
+# true pins every image reference of the CSV to a digest; operator-sdk
+# resolves the digests from the registry, so the images must be pushed.
+USE_IMAGE_DIGESTS ?= false
+
 # operator-sdk stamps the CSV's createdAt with the current time on every run;
 # the value committed in the CSV base is the release date, so `bundle` puts
 # it back and the bundle stays reproducible. Change it in the base when
-# releasing.
+# releasing. hack/csvset then sets minKubeVersion and the upgrade edges and
+# copies the manager's image (IMG, or its digest) into containerImage.
 .PHONY: bundle
 bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) ## Generate the OLM bundle (bundle/, bundle.Dockerfile) and validate it.
 	@created=$$(sed -n 's/^    createdAt: "\(.*\)"$$/\1/p' $(CSV_BASE)); \
 	if [ -z "$$created" ]; then echo "bundle: no createdAt in $(CSV_BASE)" >&2; exit 1; fi; \
+	digests=; if [ "$(USE_IMAGE_DIGESTS)" = true ]; then digests=--use-image-digests; fi; \
 	set -x; \
 	$(OPERATOR_SDK) generate kustomize manifests -q --apis-dir api --interactive=false; \
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG) && cd $(ROOT); \
 	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle -q --overwrite --version $(VERSION) \
-		--channels $(BUNDLE_CHANNELS) --default-channel $(BUNDLE_DEFAULT_CHANNEL); \
-	sed -i "s/^    createdAt: \".*\"$$/    createdAt: \"$$created\"/" $(CSV_BASE) $(BUNDLE_CSV)
+		--channels $(BUNDLE_CHANNELS) --default-channel $(BUNDLE_DEFAULT_CHANNEL) $$digests \
+		|| { set +x; if [ -n "$$digests" ]; then echo "bundle: USE_IMAGE_DIGESTS=true resolves every image's digest from its registry: push IMG ($(IMG)) first and make the registries reachable (see docs/operations.md)" >&2; fi; exit 1; }; \
+	sed -i "s/^    createdAt: \".*\"$$/    createdAt: \"$$created\"/" $(CSV_BASE) $(BUNDLE_CSV); \
+	go run ./hack/csvset -csv $(BUNDLE_CSV) -min-kube-version $(MIN_KUBE_VERSION) -replaces '$(REPLACES)' -skip-range '$(SKIP_RANGE)'; \
+	printf '\n  # OpenShift versions (from MIN_KUBE_VERSION).\n  com.redhat.openshift.versions: %s\n' '$(OPENSHIFT_VERSIONS)' >>bundle/metadata/annotations.yaml; \
+	sed -i 's|^# Copy files to locations specified by labels.$$|# OpenShift versions (from MIN_KUBE_VERSION).\nLABEL com.redhat.openshift.versions=$(OPENSHIFT_VERSIONS)\n\n&|' bundle.Dockerfile
 	$(OPERATOR_SDK) bundle validate ./bundle
 
 # Like verify-generated, but compares with the bundle as it was before
@@ -388,24 +409,42 @@ OPM := $(BIN)/opm
 CATALOG_DIR := catalog/ceph-operator
 
 # The file-based catalog holds one package, ceph-operator, with the alpha
-# channel and the bundle of this release, rendered from bundle/ (the bundle
-# image reference is what `docker build -f bundle.Dockerfile` would push).
+# channel. It is rendered from the catalog template CATALOG_TEMPLATE
+# (olm.template.basic), which keeps every released bundle: `catalog` first
+# adds (or refreshes) the bundle in bundle/ with the edges its CSV declares
+# (make bundle REPLACES= SKIP_RANGE=), under the image reference that
+# `docker build -f bundle.Dockerfile` would push. It renders offline:
+# earlier bundles come from the committed catalog (see hack/catalogtmpl);
+# `catalog-from-registry` renders with `opm alpha render-template basic`,
+# which pulls every bundle image.
+CATALOG_TEMPLATE := config/catalog/template.yaml
 .PHONY: catalog
-catalog: $(OPM) ## Render the file-based catalog (catalog/) from bundle/ and validate it with opm.
+catalog: $(OPM) ## Add bundle/ to the catalog template and render the file-based catalog (catalog/); validate it with opm.
 	@mkdir -p $(CATALOG_DIR)
-	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
-	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
-	  $(OPM) render ./bundle --alpha-image-ref-template '$(IMAGE_TAG_BASE)-bundle:v{{.Version}}' --output yaml; \
-	} > $(CATALOG_DIR)/catalog.yaml
+	@work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; set -x; mkdir "$$work/fbc"; \
+	$(OPM) render ./bundle --alpha-image-ref-template '$(IMAGE_TAG_BASE)-bundle:v{{.Version}}' --output yaml >"$$work/bundle.yaml"; \
+	go run ./hack/catalogtmpl -template $(CATALOG_TEMPLATE) -bundle "$$work/bundle.yaml" -csv $(BUNDLE_CSV) \
+		-channel $(BUNDLE_DEFAULT_CHANNEL) -catalog $(CATALOG_DIR)/catalog.yaml -out "$$work/fbc/catalog.yaml"; \
+	$(OPM) render "$$work/fbc" --output yaml >$(CATALOG_DIR)/catalog.yaml
 	$(OPM) validate catalog
 
-# Fails when the committed catalog differs from what `make catalog` renders.
+.PHONY: catalog-from-registry
+catalog-from-registry: $(OPM) ## Render catalog/ from the template with opm, pulling every bundle image (they must be pushed).
+	@mkdir -p $(CATALOG_DIR)
+	$(OPM) alpha render-template basic $(CATALOG_TEMPLATE) --output yaml >$(CATALOG_DIR)/catalog.yaml
+	$(OPM) validate catalog
+
+# Fails when the committed catalog or its template differ from what `make
+# catalog` renders.
 .PHONY: verify-catalog
 verify-catalog: $(OPM) ## Fail when the committed catalog is stale.
 	@snap=$$(mktemp -d); trap 'rm -rf "$$snap"' EXIT; \
-	cp -a catalog "$$snap"/; \
+	cp -a catalog $(CATALOG_TEMPLATE) "$$snap"/; \
 	$(MAKE) --no-print-directory catalog >"$$snap/catalog.log" 2>&1 || { cat "$$snap/catalog.log"; exit 1; }; \
-	diff -r "$$snap/catalog" catalog || { echo "The catalog is stale; run 'make catalog' and commit it." >&2; exit 1; }
+	stale=0; \
+	diff -r "$$snap/catalog" catalog || stale=1; \
+	diff "$$snap/$$(basename $(CATALOG_TEMPLATE))" $(CATALOG_TEMPLATE) || stale=1; \
+	if [ $$stale = 1 ]; then echo "The catalog is stale; run 'make catalog' and commit it and $(CATALOG_TEMPLATE)." >&2; exit 1; fi
 
 .PHONY: catalog-docker-build
 catalog-docker-build: ## Build the catalog image CATALOG_IMG with a Docker engine (for a real registry).
@@ -454,18 +493,20 @@ bundle-build: $(OCIIMAGE) ## Build the bundle image (bin/images/ceph-operator-bu
 		$$(for f in $(OLM_DIR)/bundle/manifests/*; do printf -- '-file %s:/manifests/%s:0644 ' $$f $$(basename $$f); done) \
 		$$(sed -n 's/^LABEL \(.*\)$$/-label \1/p' bundle.Dockerfile)
 
-# The catalog is rendered as `make catalog` does, from the bundle staged by
-# bundle-build, and served from /configs with a prebuilt cache, as
+# The catalog is rendered as `make catalog` does (the committed template and
+# catalog, with the bundle staged by bundle-build under BUNDLE_IMG), and served from /configs with a prebuilt cache, as
 # catalog.Dockerfile's image is; the image holds opm and grpc_health_probe
 # (bin/olm, static) instead of the upstream opm base image.
 .PHONY: catalog-build
 catalog-build: $(OPM) $(OCIIMAGE) olm-tools ## Build the catalog image (bin/images/ceph-operator-catalog.tar) named CATALOG_IMG, listing BUNDLE_IMG.
 	@test -d $(OLM_DIR)/bundle || { echo "catalog-build: run 'make bundle-build' first" >&2; exit 1; }
-	rm -rf $(OLM_DIR)/catalog-root && mkdir -p $(OLM_DIR)/catalog-root/configs/ceph-operator $(OLM_DIR)/catalog-root/tmp
-	{ $(OPM) init ceph-operator --default-channel=$(BUNDLE_DEFAULT_CHANNEL) --output yaml; \
-	  printf -- '---\nschema: olm.channel\npackage: ceph-operator\nname: %s\nentries:\n- name: ceph-operator.v%s\n' $(BUNDLE_DEFAULT_CHANNEL) $(VERSION); \
-	  $(OPM) render $(OLM_DIR)/bundle --alpha-image-ref-template '$(BUNDLE_IMG)' --output yaml; \
-	} > $(OLM_DIR)/catalog-root/configs/ceph-operator/catalog.yaml
+	rm -rf $(OLM_DIR)/catalog-root $(OLM_DIR)/catalog-work && mkdir -p $(OLM_DIR)/catalog-root/configs/ceph-operator $(OLM_DIR)/catalog-root/tmp $(OLM_DIR)/catalog-work/fbc
+	cp $(CATALOG_TEMPLATE) $(OLM_DIR)/catalog-work/template.yaml
+	$(OPM) render $(OLM_DIR)/bundle --alpha-image-ref-template '$(BUNDLE_IMG)' --output yaml >$(OLM_DIR)/catalog-work/bundle.yaml
+	go run ./hack/catalogtmpl -template $(OLM_DIR)/catalog-work/template.yaml -bundle $(OLM_DIR)/catalog-work/bundle.yaml \
+		-csv $(OLM_DIR)/bundle/manifests/ceph-operator.clusterserviceversion.yaml -channel $(BUNDLE_DEFAULT_CHANNEL) \
+		-catalog $(CATALOG_DIR)/catalog.yaml -out $(OLM_DIR)/catalog-work/fbc/catalog.yaml
+	$(OPM) render $(OLM_DIR)/catalog-work/fbc --output yaml >$(OLM_DIR)/catalog-root/configs/ceph-operator/catalog.yaml
 	$(OPM) validate $(OLM_DIR)/catalog-root/configs
 	$(OLM_DIR)/opm serve $(OLM_DIR)/catalog-root/configs --cache-dir=$(OLM_DIR)/catalog-root/tmp/cache --cache-only
 	$(OCIIMAGE) -o $(CATALOG_IMAGE_TAR) -ref $(CATALOG_IMG) -rootfs $(OLM_DIR)/catalog-root \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -296,6 +298,23 @@ func TestClusterLifecycle(t *testing.T) {
 	} else if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.Selector == nil ||
 		pdb.Spec.Selector.MatchLabels[resources.ComponentLabel] != resources.ComponentMon {
 		t.Errorf("monitors' PodDisruptionBudget: %+v", pdb.Spec)
+	}
+
+	// The node pods' and the reporter's Roles let their pods be admitted
+	// under OpenShift's privileged SCC; a plain API server stores the rule.
+	for _, name := range []string{resources.AgentServiceAccountName(got), resources.ReporterName(got)} {
+		role := &rbacv1.Role{}
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, role); err != nil {
+			t.Fatalf("reading Role %s: %v", name, err)
+		}
+		if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+			return equality.Semantic.DeepEqual(r, resources.PrivilegedSCCRule())
+		}) {
+			t.Errorf("Role %s lacks the privileged SCC rule: %+v", name, role.Rules)
+		}
+	}
+	if sa := monDep.Spec.Template.Spec.ServiceAccountName; sa != resources.AgentServiceAccountName(got) {
+		t.Errorf("monitor Deployment runs as ServiceAccount %q, want the agent's", sa)
 	}
 
 	// A spec change is observed, and the identity is left as it was.

@@ -21,6 +21,11 @@ import (
 // +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=daemonsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=serviceaccounts,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,namespace=ceph-operator-system,resources=roles;rolebindings,verbs=get;list;watch;create;update;patch;delete
+
+// The node pods' Roles grant `use` of OpenShift's privileged
+// SecurityContextConstraints (resources.PrivilegedSCCRule); RBAC lets the
+// operator grant only what it holds itself.
+// +kubebuilder:rbac:groups=security.openshift.io,namespace=ceph-operator-system,resources=securitycontextconstraints,resourceNames=privileged,verbs=use
 // +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=diskinventories,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=ceph.cephoperator.io,namespace=ceph-operator-system,resources=diskinventories/status,verbs=get;update;patch
 

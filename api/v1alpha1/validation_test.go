@@ -306,12 +306,16 @@ func TestSchemaValidation(t *testing.T) {
 	})
 
 	t.Run("samples are accepted", func(t *testing.T) {
-		dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
-		files, err := filepath.Glob(filepath.Join(dir, "ceph_*.yaml"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("no samples in %s: %v", dir, err)
+		var files []string
+		for _, dir := range []string{"samples", filepath.Join("manifests", "samples")} {
+			dir = filepath.Join(testenv.RepoRoot(), "config", dir)
+			found, err := filepath.Glob(filepath.Join(dir, "ceph_*.yaml"))
+			if err != nil || len(found) == 0 {
+				t.Fatalf("no samples in %s: %v", dir, err)
+			}
+			files = append(files, found...)
 		}
-		for _, f := range files {
+		for i, f := range files {
 			raw, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
@@ -321,7 +325,7 @@ func TestSchemaValidation(t *testing.T) {
 				t.Fatalf("%s: %v", f, err)
 			}
 			obj.SetNamespace("default")
-			obj.SetName("sample-" + obj.GetName())
+			obj.SetName(fmt.Sprintf("sample%d-%s", i, obj.GetName()))
 			if obj.GetKind() == "DiskInventory" {
 				// An inventory is named after its node.
 				_ = unstructured.SetNestedField(obj.Object, obj.GetName(), "spec", "nodeName")

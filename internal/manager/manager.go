@@ -37,8 +37,19 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
-// DefaultOperatorImage is the operator image of this release.
+// DefaultOperatorImage is the operator image of this release, the last
+// fallback when neither --operator-image nor OperatorImageEnv nor
+// LegacyOperatorImageEnv names one: the deployment manifests and the CSV
+// always set OperatorImageEnv to the manager's own image.
 const DefaultOperatorImage = "quay.io/ceph-operator/ceph-operator:v0.1.0"
+
+// OperatorImageEnv names the operator's own image. The RELATED_IMAGE_
+// prefix makes OLM list it in the CSV's relatedImages, so digest pinning
+// and mirroring for disconnected clusters cover it.
+const OperatorImageEnv = "RELATED_IMAGE_OPERATOR"
+
+// LegacyOperatorImageEnv is read when OperatorImageEnv is unset.
+const LegacyOperatorImageEnv = "OPERATOR_IMAGE"
 
 // LeaderElectionID is the name of the Lease replicas compete for.
 const LeaderElectionID = "ceph-operator.ceph.cephoperator.io"
@@ -81,6 +92,9 @@ type Options struct {
 	// OperatorImage is the operator's own image; node pods copy the binary
 	// from it.
 	OperatorImage string
+	// OperatorImageSource says where OperatorImage came from (an
+	// environment variable, the default, or the flag), for the log.
+	OperatorImageSource string
 	// ImagePullPolicy applies to the node pods' containers.
 	ImagePullPolicy string
 	// AllowedImages restricts spec.image of every CephCluster to the
@@ -108,19 +122,21 @@ type Options struct {
 
 // DefaultOptions returns the options used when no flag is given.
 func DefaultOptions() Options {
+	operatorImage, imageSource := defaultOperatorImage()
 	return Options{
-		MetricsAddr:     ":8443",
-		SecureMetrics:   true,
-		ProbeAddr:       ":8081",
-		LeaderElect:     true,
-		LeaseDuration:   15 * time.Second,
-		RenewDeadline:   10 * time.Second,
-		RetryPeriod:     2 * time.Second,
-		ReleaseOnCancel: true,
-		WatchNamespaces: splitNamespaces(os.Getenv("WATCH_NAMESPACE")),
-		OperatorImage:   envOr("OPERATOR_IMAGE", DefaultOperatorImage),
-		ImagePullPolicy: string(corev1.PullIfNotPresent),
-		AllowedImages:   os.Getenv("ALLOWED_IMAGES"),
+		MetricsAddr:         ":8443",
+		SecureMetrics:       true,
+		ProbeAddr:           ":8081",
+		LeaderElect:         true,
+		LeaseDuration:       15 * time.Second,
+		RenewDeadline:       10 * time.Second,
+		RetryPeriod:         2 * time.Second,
+		ReleaseOnCancel:     true,
+		WatchNamespaces:     splitNamespaces(os.Getenv("WATCH_NAMESPACE")),
+		OperatorImage:       operatorImage,
+		OperatorImageSource: imageSource,
+		ImagePullPolicy:     string(corev1.PullIfNotPresent),
+		AllowedImages:       os.Getenv("ALLOWED_IMAGES"),
 
 		ManageAdmissionPolicy: true,
 	}
@@ -138,7 +154,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.RenewDeadline, "leader-election-renew-deadline", o.RenewDeadline, "How long the leader retries renewing before giving up leadership.")
 	fs.DurationVar(&o.RetryPeriod, "leader-election-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the lease.")
 	fs.BoolVar(&o.ReleaseOnCancel, "leader-election-release-on-cancel", o.ReleaseOnCancel, "Release the lease on clean shutdown so failover is immediate.")
-	fs.StringVar(&o.OperatorImage, "operator-image", o.OperatorImage, "The operator's own image, from which node pods copy the binary (default: $OPERATOR_IMAGE).")
+	fs.Func("operator-image", "The operator's own image, from which node pods copy the binary (default: $"+OperatorImageEnv+", else $"+LegacyOperatorImageEnv+", else "+DefaultOperatorImage+").", func(s string) error {
+		o.OperatorImage, o.OperatorImageSource = s, "--operator-image"
+		return nil
+	})
 	fs.StringVar(&o.ImagePullPolicy, "image-pull-policy", o.ImagePullPolicy, "Pull policy of the node pods' containers: Always, IfNotPresent or Never.")
 	fs.StringVar(&o.AllowedImages, "allowed-images", o.AllowedImages, "Comma-separated images a CephCluster's spec.image may name: repositories (quay.io/ceph/ceph), "+
 		"path prefixes ending in / (registry.example.com/ceph/), exact references (repo:tag, repo@sha256:...) or digests (@sha256:...). "+
@@ -275,6 +294,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 
 	images := resources.Images{Operator: o.OperatorImage, PullPolicy: corev1.PullPolicy(o.ImagePullPolicy)}
+	if o.OperatorImageSource == "default" {
+		mgr.GetLogger().Info("Node pods copy the operator binary from the compiled-in default image; the deployment should set "+OperatorImageEnv+" to the operator's own image",
+			"image", o.OperatorImage)
+	} else {
+		mgr.GetLogger().Info("Node pods copy the operator binary from this image", "image", o.OperatorImage, "from", o.OperatorImageSource)
+	}
 	allowed, err := imagepolicy.Parse(o.AllowedImages)
 	if err != nil {
 		return nil, fmt.Errorf("--allowed-images: %w", err)
@@ -385,12 +410,16 @@ func splitNamespaces(s string) []string {
 	return out
 }
 
-// envOr returns the environment variable key, or def when it is empty.
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
+// defaultOperatorImage returns the operator image named by
+// OperatorImageEnv, else by LegacyOperatorImageEnv, else
+// DefaultOperatorImage, and where it came from.
+func defaultOperatorImage() (image, source string) {
+	for _, key := range []string{OperatorImageEnv, LegacyOperatorImageEnv} {
+		if v := os.Getenv(key); v != "" {
+			return v, "$" + key
+		}
 	}
-	return def
+	return DefaultOperatorImage, "default"
 }
 
 // setupUpgradeable manages the OperatorCondition's Upgradeable when OLM runs

@@ -1,6 +1,7 @@
 package manager
 
 import (
+	"flag"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -47,6 +48,37 @@ func TestValidate(t *testing.T) {
 		edit(&bad)
 		if err := bad.Validate(); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestOperatorImageSources: the deployment's RELATED_IMAGE_OPERATOR wins
+// over OPERATOR_IMAGE, which wins over the compiled-in default, and the
+// flag over all of them.
+func TestOperatorImageSources(t *testing.T) {
+	for _, tc := range []struct {
+		related, legacy, flag string
+		want, source          string
+	}{
+		{want: DefaultOperatorImage, source: "default"},
+		{legacy: "legacy:1", want: "legacy:1", source: "$" + LegacyOperatorImageEnv},
+		{related: "related:1", legacy: "legacy:1", want: "related:1", source: "$" + OperatorImageEnv},
+		{related: "related:1", flag: "flag:1", want: "flag:1", source: "--operator-image"},
+	} {
+		t.Setenv(OperatorImageEnv, tc.related)
+		t.Setenv(LegacyOperatorImageEnv, tc.legacy)
+		o := DefaultOptions()
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		o.BindFlags(fs)
+		var args []string
+		if tc.flag != "" {
+			args = []string{"--operator-image", tc.flag}
+		}
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if o.OperatorImage != tc.want || o.OperatorImageSource != tc.source {
+			t.Errorf("%+v: image %q from %q, want %q from %q", tc, o.OperatorImage, o.OperatorImageSource, tc.want, tc.source)
 		}
 	}
 }

@@ -37,7 +37,8 @@ func DiscoveryName(cluster *cephv1.CephCluster) string {
 	return cluster.Name + "-discover"
 }
 
-// AgentServiceAccountName is the ServiceAccount of cluster's node pods.
+// AgentServiceAccountName is the ServiceAccount of cluster's node pods:
+// discovery, prepare, OSD and monitor pods.
 func AgentServiceAccountName(cluster *cephv1.CephCluster) string {
 	return cluster.Name + "-ceph-agent"
 }
@@ -211,7 +212,24 @@ func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 			// field selector) and applies its status; nothing more.
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
+			// The discovery, prepare, OSD and monitor pods run under this
+			// ServiceAccount and are privileged (host PID or host network,
+			// host paths); on OpenShift admission needs this.
+			PrivilegedSCCRule(),
 		},
+	}
+}
+
+// PrivilegedSCCRule lets a ServiceAccount's pods be admitted under
+// OpenShift's "privileged" SecurityContextConstraints. Other Kubernetes
+// distributions have no such resource: the API server stores the rule and
+// nothing ever checks it.
+func PrivilegedSCCRule() rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{
+		APIGroups:     []string{"security.openshift.io"},
+		Resources:     []string{"securitycontextconstraints"},
+		ResourceNames: []string{"privileged"},
+		Verbs:         []string{"use"},
 	}
 }
 

@@ -227,8 +227,11 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 	pod := corev1.PodSpec{
 		// The monitor's address is the node's: clients and daemons find it
 		// through the monitor map, which holds addresses, not names.
-		HostNetwork:                  true,
-		DNSPolicy:                    corev1.DNSClusterFirstWithHostNet,
+		HostNetwork: true,
+		DNSPolicy:   corev1.DNSClusterFirstWithHostNet,
+		// The agent's ServiceAccount, for the privileged SCC on OpenShift;
+		// the pod itself never calls the API.
+		ServiceAccountName:           AgentServiceAccountName(cluster),
 		AutomountServiceAccountToken: ptrTo(false),
 		Affinity:                     pinnedTo(mon.Node),
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
@@ -442,7 +445,8 @@ func ReporterServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount 
 	}
 }
 
-// ReporterRole lets the reporter read its CephCluster and apply its status.
+// ReporterRole lets the reporter read its CephCluster and apply its status,
+// and the manager pod be admitted on OpenShift.
 func ReporterRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
@@ -450,6 +454,8 @@ func ReporterRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get"}},
 			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters/status"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get", "patch"}},
+			// The manager pod runs as root with host paths.
+			PrivilegedSCCRule(),
 		},
 	}
 }

@@ -299,7 +299,9 @@ func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1
 	noToken := false
 	return corev1.PodSpec{
 		// Prepare and OSD pods never call the Kubernetes API: a prepare
-		// Job reports through its termination message.
+		// Job reports through its termination message. The agent's
+		// ServiceAccount is only for the privileged SCC on OpenShift.
+		ServiceAccountName:           AgentServiceAccountName(cluster),
 		AutomountServiceAccountToken: &noToken,
 		Affinity:                     pinnedTo(node),
 		Tolerations:                  cluster.Spec.Placement.Tolerations,

@@ -64,11 +64,19 @@ func Run(ctx context.Context, name string, e Env) scapiv1alpha3.TestStatus {
 }
 
 // becomesReady creates the CephCluster of the bundle's alm-examples (unless
-// one exists) and waits until it is Ready for its generation.
+// one exists) and waits until it is Ready for its generation. The example
+// only previews; like a user who has read the plan, the test waits until
+// every disk has one, then switches provisioning to Enabled.
 func becomesReady(ctx context.Context, e Env) (string, error) {
 	cluster, err := ensureCluster(ctx, e)
 	if err != nil {
 		return "", err
+	}
+	previewed := ""
+	if cluster.Spec.Storage.Provisioning == cephv1.ProvisioningPreview {
+		if previewed, err = enableAfterPreview(ctx, e, cluster); err != nil {
+			return "", err
+		}
 	}
 	var last *cephv1.CephCluster
 	err = poll(ctx, e.Timeout, func() (bool, error) {
@@ -82,8 +90,51 @@ func becomesReady(ctx context.Context, e Env) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("CephCluster %s not Ready within %s: %s", cluster.Name, e.Timeout, readyMessage(last))
 	}
-	return fmt.Sprintf("CephCluster %s is Ready: %d nodes, %d disks, %d OSDs running", cluster.Name,
+	return fmt.Sprintf("%sCephCluster %s is Ready: %d nodes, %d disks, %d OSDs running", previewed, cluster.Name,
 		last.Status.Nodes, last.Status.Disks.Discovered, last.Status.OSDs.Running), nil
+}
+
+// enableAfterPreview waits until cluster's disks are discovered and every
+// disk of every inventory has a plan, then sets provisioning to Enabled.
+// It returns what the preview showed.
+func enableAfterPreview(ctx context.Context, e Env, cluster *cephv1.CephCluster) (string, error) {
+	would, planned := 0, 0
+	last := &cephv1.CephCluster{}
+	err := poll(ctx, e.Timeout, func() (bool, error) {
+		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(cluster), last); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(last.Status.Conditions, cephv1.ConditionDisksDiscovered)
+		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != last.Generation {
+			return false, nil
+		}
+		var invs cephv1.DiskInventoryList
+		if err := e.Client.List(ctx, &invs, client.InNamespace(e.Namespace)); err != nil {
+			return false, err
+		}
+		would, planned = 0, 0
+		for _, inv := range invs.Items {
+			if len(inv.Status.Plan) < len(inv.Status.Disks) {
+				return false, nil
+			}
+			for _, p := range inv.Status.Plan {
+				planned++
+				if p.Action == cephv1.ActionWouldProvision {
+					would++
+				}
+			}
+		}
+		return len(invs.Items) > 0, nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("the preview of CephCluster %s showed no plan within %s: %s", cluster.Name, e.Timeout, readyMessage(last))
+	}
+	patch := client.MergeFrom(last.DeepCopy())
+	last.Spec.Storage.Provisioning = cephv1.ProvisioningEnabled
+	if err := e.Client.Patch(ctx, last, patch); err != nil {
+		return "", fmt.Errorf("enabling provisioning after the preview: %w", err)
+	}
+	return fmt.Sprintf("the preview planned %d disks (%d would be provisioned), then provisioning was enabled; ", planned, would), nil
 }
 
 // disksDiscovered checks that every selected node has published an inventory

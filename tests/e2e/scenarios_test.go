@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -47,6 +50,21 @@ func TestSeedScenario(t *testing.T) {
 	})
 	took := waitRunning(t, cluster, 6)
 	logf("seed: 3 nodes, 16 disks -> 6 OSDs running in %s (%s since the operator started)", took.Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond))
+
+	// The operator runs with the CSV's permissions only, so RBAC let it
+	// write the privileged-SCC rule into the node pods' Roles only because
+	// the CSV grants it that rule too.
+	for _, name := range []string{resources.AgentServiceAccountName(cluster), resources.ReporterName(cluster)} {
+		role := &rbacv1.Role{}
+		if err := cp.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, role); err != nil {
+			t.Fatalf("reading Role %s: %v", name, err)
+		}
+		if !slices.ContainsFunc(role.Rules, func(r rbacv1.PolicyRule) bool {
+			return equality.Semantic.DeepEqual(r, resources.PrivilegedSCCRule())
+		}) {
+			t.Errorf("Role %s lacks the privileged SCC rule: %+v", name, role.Rules)
+		}
+	}
 
 	addNodes(t, h, map[string][]string{"seed-4": {simnode.Blank, simnode.BlankSSD}})
 	took = waitRunning(t, cluster, 8)

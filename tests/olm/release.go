@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,69 +15,69 @@ import (
 	"testing"
 
 	scapiv1alpha3 "github.com/operator-framework/api/pkg/apis/scorecard/v1alpha3"
-	"sigs.k8s.io/yaml"
 )
 
-// publishV2 makes the upgrade's second release: the staged bundle
-// (bundle-build) as version 0.2.0 replacing 0.1.0, and a catalog whose
-// alpha channel holds both; both images are pushed to the node's registry.
+// publishV2 makes the upgrade's second release through the project's own
+// release machinery, as a maintainer would: `make bundle VERSION=0.2.0
+// REPLACES=ceph-operator.v0.1.0` in a copy of the source tree (the bundle
+// in the tree stays as it is), running the same operator image as 0.1.0;
+// then the catalog template that catalog-build staged for 0.1.0 gets the
+// new bundle (hack/catalogtmpl, as `make catalog` does), and the catalog is
+// rendered from it. Both images are pushed to the node's registry.
 func publishV2(ctx context.Context, e *env) error {
-	v1 := filepath.Join(e.p.olm, "bundle")
-	v2 := filepath.Join(e.p.work, "bundle-v2")
-	if err := os.RemoveAll(v2); err != nil {
+	src := filepath.Join(e.p.work, "src-v2")
+	if err := copySource(ctx, e.p.root, src); err != nil {
 		return err
 	}
-	if _, err := run(ctx, nil, "cp", "-a", v1, v2); err != nil {
+	if _, err := run(ctx, nil, "make", "-C", src, "--no-print-directory", "bundle",
+		"VERSION=0.2.0", "REPLACES="+csvV1, "IMG="+operatorImage); err != nil {
 		return err
 	}
-	csvPath := filepath.Join(v2, "manifests", "ceph-operator.clusterserviceversion.yaml")
-	raw, err := os.ReadFile(csvPath)
-	if err != nil {
-		return err
-	}
-	var csv map[string]any
-	if err := yaml.Unmarshal(raw, &csv); err != nil {
-		return err
-	}
-	csv["metadata"].(map[string]any)["name"] = csvV2
-	spec := csv["spec"].(map[string]any)
-	spec["version"] = "0.2.0"
-	spec["replaces"] = csvV1
-	if raw, err = yaml.Marshal(csv); err != nil {
-		return err
-	}
-	if err := os.WriteFile(csvPath, raw, 0o644); err != nil {
-		return err
-	}
+	v2 := filepath.Join(src, "bundle")
 	bundleTar := filepath.Join(e.p.work, "images", "bundle-v2.tar")
 	if err := packBundle(ctx, e.p, v2, bundleTar, bundleImageV2); err != nil {
 		return err
 	}
 
 	root := filepath.Join(e.p.work, "catalog-v2")
+	tmpl := filepath.Join(e.p.work, "catalog-v2-template.yaml")
+	rendered := filepath.Join(e.p.work, "catalog-v2-bundle.yaml")
+	fbc := filepath.Join(e.p.work, "catalog-v2-fbc")
 	configs := filepath.Join(root, "configs", "ceph-operator")
-	if err := os.RemoveAll(root); err != nil {
-		return err
+	for _, dir := range []string{root, fbc} {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
 	}
-	if err := os.MkdirAll(configs, 0o755); err != nil {
+	for _, dir := range []string{configs, fbc} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if _, err := run(ctx, nil, "cp", filepath.Join(e.p.olm, "catalog-work", "template.yaml"), tmpl); err != nil {
 		return err
 	}
 	opm := filepath.Join(e.p.bin, "opm")
-	var parts []string
-	for _, args := range [][]string{
-		{"init", "ceph-operator", "--default-channel=alpha", "--output", "yaml"},
-		{"render", v1, "--alpha-image-ref-template", bundleImage, "--output", "yaml"},
-		{"render", v2, "--alpha-image-ref-template", bundleImageV2, "--output", "yaml"},
-	} {
-		out, err := runStdout(ctx, nil, opm, args...)
-		if err != nil {
-			return err
-		}
-		parts = append(parts, out)
+	out, err := runStdout(ctx, nil, opm, "render", v2, "--alpha-image-ref-template", bundleImageV2, "--output", "yaml")
+	if err != nil {
+		return err
 	}
-	channel := "---\nschema: olm.channel\npackage: ceph-operator\nname: alpha\nentries:\n- name: " + csvV1 + "\n- name: " + csvV2 + "\n  replaces: " + csvV1 + "\n"
-	catalog := parts[0] + channel + parts[1] + parts[2]
-	if err := os.WriteFile(filepath.Join(configs, "catalog.yaml"), []byte(catalog), 0o644); err != nil {
+	if err := os.WriteFile(rendered, []byte(out), 0o644); err != nil {
+		return err
+	}
+	if _, err := run(ctx, nil, "go", "-C", src, "run", "./hack/catalogtmpl", "-template", tmpl, "-bundle", rendered,
+		"-csv", filepath.Join(v2, "manifests", "ceph-operator.clusterserviceversion.yaml"), "-channel", "alpha",
+		"-catalog", filepath.Join(e.p.olm, "catalog-root", "configs", "ceph-operator", "catalog.yaml"),
+		"-out", filepath.Join(fbc, "catalog.yaml")); err != nil {
+		return err
+	}
+	if out, err = runStdout(ctx, nil, opm, "render", fbc, "--output", "yaml"); err != nil {
+		return err
+	}
+	if !strings.Contains(out, "replaces: "+csvV1) {
+		return fmt.Errorf("the rendered 0.2.0 catalog has no edge replacing %s:\n%s", csvV1, out)
+	}
+	if err := os.WriteFile(filepath.Join(configs, "catalog.yaml"), []byte(out), 0o644); err != nil {
 		return err
 	}
 	if _, err := run(ctx, nil, opm, "validate", filepath.Join(root, "configs")); err != nil {
@@ -99,6 +101,39 @@ func publishV2(ctx context.Context, e *env) error {
 		}
 	}
 	return nil
+}
+
+// copySource copies the source tree at root (the files git tracks or would
+// track, with their times, so make rebuilds nothing it need not) to dst,
+// with bin/ a link to root's.
+func copySource(ctx context.Context, root, dst string) error {
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	// The test runs as root, often in a checkout another user owns.
+	files, err := runStdout(ctx, nil, "git", "-c", "safe.directory="+root, "-C", root,
+		"ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Split(strings.TrimRight(files, "\x00"), "\x00") {
+		if f == "" || f == "bin" || strings.HasPrefix(f, "bin/") {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(root, f)); errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the work tree
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, f)), 0o755); err != nil {
+			return err
+		}
+		if _, err := run(ctx, nil, "cp", "-a", filepath.Join(root, f), filepath.Join(dst, f)); err != nil {
+			return err
+		}
+	}
+	return os.Symlink(filepath.Join(root, "bin"), filepath.Join(dst, "bin"))
 }
 
 // packBundle packs a bundle directory as bundle.Dockerfile does (the same

@@ -1,0 +1,150 @@
+// Command csvset finishes the CSV that `operator-sdk generate bundle` wrote:
+// it sets the values `make bundle` takes from variables (the upgrade edges,
+// the minimum Kubernetes version) and makes every reference to the
+// operator's image one value: the manager container's image, whatever
+// IMG or digest pinning made it.
+//
+//	csvset -csv bundle/manifests/ceph-operator.clusterserviceversion.yaml \
+//	  -min-kube-version 1.33.0 [-replaces ceph-operator.v0.1.0] [-skip-range '<0.2.0']
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"sigs.k8s.io/yaml"
+)
+
+// managerContainer is the operator's container in the CSV's Deployment.
+const managerContainer = "manager"
+
+// operatorImageEnv is the manager's environment variable naming its own
+// image (internal/manager.OperatorImageEnv).
+const operatorImageEnv = "RELATED_IMAGE_OPERATOR"
+
+func main() {
+	path := flag.String("csv", "", "the ClusterServiceVersion file to edit in place")
+	minKube := flag.String("min-kube-version", "", "spec.minKubeVersion")
+	replaces := flag.String("replaces", "", "spec.replaces: the CSV name this release upgrades from (empty: none)")
+	skipRange := flag.String("skip-range", "", "the olm.skipRange annotation: the versions this release replaces directly (empty: none)")
+	flag.Parse()
+	if err := run(*path, *minKube, *replaces, *skipRange); err != nil {
+		fmt.Fprintln(os.Stderr, "csvset:", err)
+		os.Exit(1)
+	}
+}
+
+func run(path, minKube, replaces, skipRange string) error {
+	if path == "" || minKube == "" {
+		return errors.New("-csv and -min-kube-version are required")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var csv map[string]any
+	if err := yaml.Unmarshal(raw, &csv); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := edit(csv, minKube, replaces, skipRange); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	out, err := yaml.Marshal(csv)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// edit applies the values to csv, a ClusterServiceVersion as decoded YAML.
+func edit(csv map[string]any, minKube, replaces, skipRange string) error {
+	meta, err := object(csv, "metadata")
+	if err != nil {
+		return err
+	}
+	annotations, err := object(meta, "annotations")
+	if err != nil {
+		return err
+	}
+	spec, err := object(csv, "spec")
+	if err != nil {
+		return err
+	}
+	spec["minKubeVersion"] = minKube
+	setOrDelete(spec, "replaces", replaces)
+	setOrDelete(annotations, "olm.skipRange", skipRange)
+
+	image, env, err := managerImage(spec)
+	if err != nil {
+		return err
+	}
+	if env != image {
+		return fmt.Errorf("the manager's %s is %q but its image is %q; they must be one reference", operatorImageEnv, env, image)
+	}
+	annotations["containerImage"] = image
+	return nil
+}
+
+// managerImage returns the manager container's image and the value of its
+// operatorImageEnv variable, from the CSV's install strategy.
+func managerImage(spec map[string]any) (image, env string, err error) {
+	install, err := object(spec, "install")
+	if err != nil {
+		return "", "", err
+	}
+	strategy, err := object(install, "spec")
+	if err != nil {
+		return "", "", err
+	}
+	deployments, _ := strategy["deployments"].([]any)
+	for _, d := range deployments {
+		dep, _ := d.(map[string]any)
+		s, _ := dep["spec"].(map[string]any)
+		tmpl, _ := s["template"].(map[string]any)
+		pod, _ := tmpl["spec"].(map[string]any)
+		containers, _ := pod["containers"].([]any)
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			if container["name"] != managerContainer {
+				continue
+			}
+			image, _ = container["image"].(string)
+			vars, _ := container["env"].([]any)
+			for _, v := range vars {
+				ev, _ := v.(map[string]any)
+				if ev["name"] == operatorImageEnv {
+					env, _ = ev["value"].(string)
+				}
+			}
+			if image == "" {
+				return "", "", errors.New("the manager container has no image")
+			}
+			return image, env, nil
+		}
+	}
+	return "", "", fmt.Errorf("no Deployment in the install strategy has a %q container", managerContainer)
+}
+
+// object returns m[key] as an object, creating it when absent.
+func object(m map[string]any, key string) (map[string]any, error) {
+	switch v := m[key].(type) {
+	case map[string]any:
+		return v, nil
+	case nil:
+		o := map[string]any{}
+		m[key] = o
+		return o, nil
+	default:
+		return nil, fmt.Errorf("%s is a %T, not an object", key, v)
+	}
+}
+
+func setOrDelete(m map[string]any, key, value string) {
+	if value == "" {
+		delete(m, key)
+		return
+	}
+	m[key] = value
+}
