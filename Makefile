@@ -308,20 +308,13 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator to the current cluster.
 ##@ Tools (built from pinned sources in hack/tools)
 
 $(CONTROLLER_GEN): hack/tools/gen/go.mod
-	cd hack/tools/gen && GOBIN=$(BIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen
-	@touch $@
+	hack/build-tools.sh controller-gen
 
 $(KUSTOMIZE): hack/tools/gen/go.mod
-	cd hack/tools/gen && GOBIN=$(BIN) go install sigs.k8s.io/kustomize/kustomize/v5
-	@touch $@
+	hack/build-tools.sh kustomize
 
-# golangci-lint's main package reads its version from the linker flags (its
-# release build sets them); built from a pinned module it would say "(devel)".
 $(GOLANGCI_LINT): hack/tools/golangci-lint/go.mod
-	cd hack/tools/golangci-lint && v=$$(go list -m -f '{{.Version}}' github.com/golangci/golangci-lint/v2) && \
-		CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$${v#v} -X main.date=unknown" \
-		-o $@.tmp github.com/golangci/golangci-lint/v2/cmd/golangci-lint
-	mv $@.tmp $@
+	hack/build-tools.sh golangci-lint
 
 ##@ OLM bundle
 

@@ -5,6 +5,7 @@
 # for each, which module pins it, which package is built, with which flags
 # and tags, and where it goes.
 #
+#   code generation and lint      controller-gen, kustomize, golangci-lint
 #   control plane (tests, demo)   etcd, kube-apiserver, kubectl,
 #                                 kube-controller-manager, kube-scheduler, kwok
 #   real node                     kubelet, kube-proxy
@@ -35,6 +36,9 @@ sdkpkg=github.com/operator-framework/operator-sdk
 # tags (see tags()), package.
 table() {
   cat <<'EOF'
+controller-gen              gen           plain  -      sigs.k8s.io/controller-tools/cmd/controller-gen
+kustomize                   gen           plain  -      sigs.k8s.io/kustomize/kustomize/v5
+golangci-lint               golangci-lint lint   -      github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 etcd                        controlplane  plain  -      go.etcd.io/etcd/server/v3
 kube-apiserver              controlplane  k8s    -      k8s.io/kubernetes/cmd/kube-apiserver
 kube-controller-manager     controlplane  k8s    -      k8s.io/kubernetes/cmd/kube-controller-manager
@@ -86,6 +90,11 @@ ldflags() {
     vpkg=$sdkpkg/internal/version
     echo "-s -w -X $vpkg.Version=$v -X $vpkg.GitVersion=$v -X $vpkg.ImageVersion=$v -X $vpkg.KubernetesVersion=v1.33.1" ;;
   olm) echo "-s -w -X $olmpkg/pkg/version.OLMVersion=$(modversion "$2" $olmpkg)" ;;
+  lint)
+    # golangci-lint's main package reads its version from the linker flags
+    # (its release build sets them); without them it says "(devel)".
+    v=$(modversion "$2" github.com/golangci/golangci-lint/v2)
+    echo "-s -w -X main.version=${v#v} -X main.date=unknown" ;;
   *) echo "build-tools: unknown flags set '$1'" >&2; return 2 ;;
   esac
 }
