@@ -257,11 +257,13 @@ func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd 
 	}
 }
 
-// CrushLocation is an OSD's CRUSH location: host=<node>, and rack, zone and
-// region from the node's topology labels (osdplan.TopologyLabels) when it
-// has them, each made a valid CRUSH name.
+// CrushLocation is an OSD's CRUSH location: root=default, host=<node>, and
+// rack, zone and region from the node's topology labels
+// (osdplan.TopologyLabels) when it has them, each made a valid CRUSH name.
+// The root must be named: a location without one files a new host bucket
+// under no root, where no rule finds it and no placement group maps.
 func CrushLocation(node string, topology map[string]string) string {
-	loc := "host=" + crushName(node)
+	loc := "root=default host=" + crushName(node)
 	for _, kv := range []struct{ bucket, label string }{
 		{"rack", osdplan.RackLabel},
 		{"zone", "topology.kubernetes.io/zone"},

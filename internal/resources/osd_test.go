@@ -13,16 +13,16 @@ func TestCrushLocation(t *testing.T) {
 		topology map[string]string
 		want     string
 	}{
-		{"node-a", nil, "host=node-a"},
-		{"worker-1.example.com", nil, "host=worker-1.example.com"},
+		{"node-a", nil, "root=default host=node-a"},
+		{"worker-1.example.com", nil, "root=default host=worker-1.example.com"},
 		{"node-a", map[string]string{
 			"topology.kubernetes.io/zone":   "eu-west-1a",
 			"topology.kubernetes.io/region": "eu-west-1",
 			osdplan.RackLabel:               "r12",
 			"unrelated":                     "x",
-		}, "host=node-a rack=r12 zone=eu-west-1a region=eu-west-1"},
+		}, "root=default host=node-a rack=r12 zone=eu-west-1a region=eu-west-1"},
 		// Label values Ceph would refuse as bucket names are made valid.
-		{"node-a", map[string]string{"topology.kubernetes.io/zone": "dc 1/hall=2"}, "host=node-a zone=dc-1-hall-2"},
+		{"node-a", map[string]string{"topology.kubernetes.io/zone": "dc 1/hall=2"}, "root=default host=node-a zone=dc-1-hall-2"},
 	} {
 		if got := CrushLocation(tc.node, tc.topology); got != tc.want {
 			t.Errorf("CrushLocation(%q, %v) = %q, want %q", tc.node, tc.topology, got, tc.want)

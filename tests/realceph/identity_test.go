@@ -188,8 +188,21 @@ func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node
 			t.Fatalf("ceph osd tree: %v: %s", err, out)
 		}
 		got := map[string][]int{}
+		underRoot := map[int]bool{}
+		for _, n := range tree.Nodes {
+			if n.Type == "root" && n.Name == "default" {
+				for _, c := range n.Children {
+					underRoot[c] = true
+				}
+			}
+		}
 		for _, n := range tree.Nodes {
 			if n.Type == "host" {
+				// A host bucket outside the default root is found by no
+				// rule: its OSDs would hold no data.
+				if !underRoot[n.ID] {
+					t.Errorf("host bucket %s is not under root default: %s", n.Name, out)
+				}
 				children := append([]int(nil), n.Children...)
 				sort.Ints(children)
 				got[n.Name] = children
