@@ -47,39 +47,28 @@ func (w *World) StartScale(ctx context.Context, cfg *rest.Config, scheme *runtim
 	w.mu.Lock()
 	w.scale = s
 	w.mu.Unlock()
-	inv, err := ca.GetInformer(ctx, &cephv1.DiskInventory{})
-	if err != nil {
-		return err
-	}
 	enqueue := func(obj any) {
 		if o, ok := obj.(client.Object); ok {
 			s.queue.Add(o.GetName())
 		}
 	}
-	if _, err := inv.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) },
-	}); err != nil {
-		return err
-	}
-	jobs, err := ca.GetInformer(ctx, &batchv1.Job{})
-	if err != nil {
-		return err
-	}
-	if _, err := jobs.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: w.jobAdded, DeleteFunc: w.jobDeleted,
-	}); err != nil {
-		return err
-	}
-	// OSD Deployments are observed by metadata only: 12,000 full pod
-	// templates would cost the API server more than the operator does.
-	osds, err := ca.GetInformer(ctx, deploymentMeta())
-	if err != nil {
-		return err
-	}
-	if _, err := osds.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc: w.deploymentAdded, DeleteFunc: w.deploymentDeleted,
-	}); err != nil {
-		return err
+	for _, h := range []struct {
+		obj     client.Object
+		handler toolscache.ResourceEventHandlerFuncs
+	}{
+		{&cephv1.DiskInventory{}, toolscache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }}},
+		{&batchv1.Job{}, toolscache.ResourceEventHandlerFuncs{AddFunc: w.jobAdded, DeleteFunc: w.jobDeleted}},
+		// OSD Deployments are observed by metadata only: 12,000 full pod
+		// templates would cost the API server more than the operator does.
+		{deploymentMeta(), toolscache.ResourceEventHandlerFuncs{AddFunc: w.deploymentAdded, DeleteFunc: w.deploymentDeleted}},
+	} {
+		inf, err := ca.GetInformer(ctx, h.obj)
+		if err != nil {
+			return err
+		}
+		if _, err := inf.AddEventHandler(h.handler); err != nil {
+			return err
+		}
 	}
 	go func() { _ = ca.Start(ctx) }()
 	if !ca.WaitForCacheSync(ctx) {
@@ -110,22 +99,15 @@ func (w *World) Writes() int64 { return w.writes.Load() }
 // runDaemonsEvery plays the monitor and manager pods and the reporter in
 // scale mode.
 func (w *World) runDaemonsEvery(ctx context.Context, interval time.Duration) {
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, interval, func() {
 		if w.scale.held.Load() {
-			continue
+			return
 		}
 		w.mu.Lock()
 		w.runDaemonsLocked(ctx)
 		w.reportLocked(ctx)
 		w.mu.Unlock()
-	}
+	})
 }
 
 // work answers inventories: the first publication, and rescan requests.

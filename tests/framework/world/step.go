@@ -22,6 +22,11 @@ import (
 
 // Run calls Step every interval until ctx ends.
 func (w *World) Run(ctx context.Context, interval time.Duration) {
+	every(ctx, interval, func() { w.Step(ctx) })
+}
+
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -30,7 +35,7 @@ func (w *World) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-tick.C:
 		}
-		w.Step(ctx)
+		fn()
 	}
 }
 
