@@ -37,6 +37,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent"
 )
 
 // DefaultCephVersion is what the agents report until SetCephVersion: the
@@ -384,17 +385,7 @@ func (w *World) statusLocked(n *node, rescan int64) cephv1.DiskInventoryStatus {
 		CephVersion:           w.cephVersion,
 		CephUser:              w.cephUser.DeepCopy(),
 		AgentVersion:          AgentVersion,
-	}
-	for _, d := range n.disks {
-		st.Summary.Disks++
-		switch d.Verdict.State {
-		case cephv1.DiskAvailable:
-			st.Summary.Available++
-		case cephv1.DiskOSD:
-			st.Summary.OSDs++
-		default:
-			st.Summary.Rejected++
-		}
+		Summary:               agent.Summarize(n.disks),
 	}
 	return st
 }
