@@ -99,7 +99,7 @@ func (w *World) Writes() int64 { return w.writes.Load() }
 // runDaemonsEvery plays the monitor and manager pods and the reporter in
 // scale mode.
 func (w *World) runDaemonsEvery(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() {
+	Every(ctx, interval, func() {
 		if w.scale.held.Load() {
 			return
 		}

@@ -22,11 +22,11 @@ import (
 
 // Run calls Step every interval until ctx ends.
 func (w *World) Run(ctx context.Context, interval time.Duration) {
-	every(ctx, interval, func() { w.Step(ctx) })
+	Every(ctx, interval, func() { w.Step(ctx) })
 }
 
-// every calls fn every interval until ctx ends.
-func every(ctx context.Context, interval time.Duration, fn func()) {
+// Every calls fn every interval until ctx ends.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {

@@ -258,15 +258,7 @@ func (w *World) Pause(p bool) {
 
 // SetFailing makes the prepare of disk id fail (ceph-volume exits 1, the Job
 // fails with exit code 1), or succeed again.
-func (w *World) SetFailing(id string, on bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if on {
-		w.failing[id] = true
-	} else {
-		delete(w.failing, id)
-	}
-}
+func (w *World) SetFailing(id string, on bool) { w.setFlag(w.failing, id, on) }
 
 // SetRefusing makes agent prepare refuse disk id for reason (exit code 3);
 // an empty reason lets it prepare again.
@@ -289,13 +281,16 @@ func (w *World) SetStderr(s string) {
 
 // SetLying makes a Job report disk id prepared without writing it: the agent
 // keeps seeing it Available.
-func (w *World) SetLying(id string, on bool) {
+func (w *World) SetLying(id string, on bool) { w.setFlag(w.lying, id, on) }
+
+// setFlag adds id to a set of disks, or removes it.
+func (w *World) setFlag(set map[string]bool, id string, on bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if on {
-		w.lying[id] = true
+		set[id] = true
 	} else {
-		delete(w.lying, id)
+		delete(set, id)
 	}
 }
 
