@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -88,9 +89,9 @@ func deploymentMeta() *metav1.PartialObjectMetadata {
 	return m
 }
 
-// Hold stops (true) or resumes the scale mode's writes, so that a test can
-// count the operator's own; requests that arrive meanwhile are answered
-// after.
+// Hold (scale mode only) stops (true) or resumes the World's writes, so
+// that a test can count the operator's own; requests that arrive meanwhile
+// are answered after.
 func (w *World) Hold(h bool) { w.scale.held.Store(h) }
 
 // Writes is how many API writes the World has made.
@@ -181,7 +182,7 @@ func (w *World) applyStatus(ctx context.Context, name string, status cephv1.Disk
 		"status":     st,
 	}}
 	w.writes.Add(1)
-	if err := w.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(AgentFieldManager), client.ForceOwnership); err != nil {
+	if err := w.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), apply.Agent, client.ForceOwnership); err != nil {
 		return fmt.Errorf("applying inventory status: %w", err)
 	}
 	return nil
@@ -325,7 +326,7 @@ type Counts struct {
 	FirstPublish, LastPublish, LastJob, LastOSD       time.Time
 }
 
-// Counts returns what the scale mode observed so far.
+// Counts returns what the scale mode observed so far (after StartScale).
 func (w *World) Counts() Counts {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -366,7 +367,7 @@ func (w *World) Failures() []string {
 	return out
 }
 
-// CheckOSDs compares the OSD Deployments observed in scale mode with the
+// CheckOSDs (after StartScale) compares the OSD Deployments observed with the
 // OSDs the Jobs made: one Deployment per OSD id, on the disk that carries
 // it.
 func (w *World) CheckOSDs() []string {

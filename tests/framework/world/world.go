@@ -44,10 +44,6 @@ import (
 // oldest supported Ceph line.
 const DefaultCephVersion = "16.2.15"
 
-// AgentFieldManager is the field manager of the real node agent; the scale
-// mode applies inventory status under it, as the agent does.
-const AgentFieldManager = "ceph-operator-agent"
-
 // AgentVersion is what the simulated agents publish as status.agentVersion.
 const AgentVersion = "world"
 
