@@ -208,7 +208,7 @@ func TestWatchMappingListErrors(t *testing.T) {
 func TestLongestClusterName(t *testing.T) {
 	ctx := context.Background()
 	ns, w := oneNodeWorld(t, "longname")
-	w.pause(true)
+	w.Pause(true)
 	name := strings.Repeat("c", cephv1.MaxClusterNameLength-len("-end")) + "-end"
 	cluster := newCluster(ns, name)
 	if err := env.Client.Create(ctx, cluster); err != nil {
@@ -230,7 +230,7 @@ func TestLongestClusterName(t *testing.T) {
 	if len(jobName) > 63 {
 		t.Errorf("prepare Job name %s has %d characters", jobName, len(jobName))
 	}
-	w.pause(false)
+	w.Pause(false)
 	waitReady(t, cluster)
 
 	sel := client.MatchingLabels(resources.ClusterSelector(cluster))

@@ -27,6 +27,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // wait bounds how long a test waits for the operator to converge. It is a
@@ -151,18 +152,11 @@ func waitReady(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
 func withNodes(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n, Labels: map[string]string{"kubernetes.io/hostname": n}}}
-		if err := env.Client.Create(context.Background(), node); err != nil {
+		node, err := world.CreateNode(context.Background(), env.Client, n, world.NodeIP(int(nodeIPs.Add(1))))
+		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), node) })
-		nodeIPs.Add(1)
-		ip := nodeIPs.Load()
-		node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
-		node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("127.2.%d.%d", ip/250, 1+ip%250)}}
-		if err := env.Client.Status().Update(context.Background(), node); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -171,7 +165,7 @@ var nodeIPs atomic.Int64
 
 // oneNodeWorld starts the manager and gives the test a namespace name with
 // one Node, name-1, whose agent the test plays.
-func oneNodeWorld(t *testing.T, name string) (string, *world) {
+func oneNodeWorld(t *testing.T, name string) (string, *world.World) {
 	t.Helper()
 	startManager(t)
 	ns := newNamespace(t, name)
@@ -181,11 +175,11 @@ func oneNodeWorld(t *testing.T, name string) (string, *world) {
 
 // playAgent plays the node agents and prepare Jobs of the given nodes, each
 // with one available disk, one partitioned disk and one existing OSD.
-func playAgent(t *testing.T, ns string, nodes ...string) *world {
+func playAgent(t *testing.T, ns string, nodes ...string) *world.World {
 	t.Helper()
-	w := newWorld(t, ns)
+	w := world.Start(t, env.Client, ns)
 	for _, n := range nodes {
-		w.addNode(n, "available", "partitioned", "osd")
+		w.AddNode(n, "available", "partitioned", "osd")
 	}
 	return w
 }
@@ -480,7 +474,7 @@ func TestUnsupportedCephImage(t *testing.T) {
 	startManager(t)
 	withNodes(t, "old-1")
 	w := playAgent(t, ns, "old-1")
-	w.setCephVersion("15.2.17")
+	w.SetCephVersion("15.2.17")
 	// The agents report the version before the cluster exists, as they
 	// would on their first scan.
 	cluster := newCluster(ns, "ceph")
@@ -510,7 +504,7 @@ func TestUnsupportedCephImage(t *testing.T) {
 		t.Errorf("%d Deployments and %d Jobs exist for an unsupported image, want none: %+v", len(deps.Items), len(jobs.Items), deps.Items)
 	}
 
-	w.setCephVersion("16.2.15")
+	w.SetCephVersion("16.2.15")
 	got := waitReady(t, cluster)
 	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephVersionSupported); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("CephVersionSupported = %+v after the upgrade", c)

@@ -110,7 +110,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	// A second change we can observe proves the first was processed: a
 	// node that joins gets an inventory only after the reconcile queue has
 	// moved past the label change.
-	w.addNode("follow-3", "available")
+	w.AddNode("follow-3", "available")
 	withNodes(t, "follow-3")
 	waitInventories(t, ns, "follow-1", "follow-2", "follow-3")
 	waitReady(t, cluster)

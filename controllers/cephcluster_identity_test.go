@@ -228,7 +228,7 @@ func TestMonitorStoreMissing(t *testing.T) {
 	dir := "/var/lib/ceph-operator/" + ns + "/ceph/" + got.Status.FSID + "/mon-a"
 
 	// The monitor's pod fails in its init container as the script does.
-	w.setMonsDown(true)
+	w.SetMonsDown(true)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ceph-mon-a-x", Labels: map[string]string{
 			resources.ManagedByLabel: resources.ManagedByValue, resources.ClusterLabel: "ceph",
@@ -270,7 +270,7 @@ func TestMonitorStoreMissing(t *testing.T) {
 	if err := env.Client.Delete(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	w.setMonsDown(false)
+	w.SetMonsDown(false)
 	got = waitReady(t, cluster)
 	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionMonitorStoreMissing); c != nil {
 		t.Errorf("MonitorStoreMissing = %+v after the monitor is back", c)

@@ -45,6 +45,6 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 	}
 	waitReporterUser(resources.CephUID, resources.CephUID)
 
-	w.setCephUser(&cephv1.CephUser{UID: 64045, GID: 64045})
+	w.SetCephUser(&cephv1.CephUser{UID: 64045, GID: 64045})
 	waitReporterUser(64045, 64045)
 }

@@ -118,7 +118,7 @@ func TestProvisioningFlow(t *testing.T) {
 	w := playAgent(t, ns)
 	nodes := []string{"flow-a", "flow-b", "flow-c"}
 	for _, n := range nodes {
-		w.addNode(n, "available", "partitioned", "foreign", "available")
+		w.AddNode(n, "available", "partitioned", "foreign", "available")
 	}
 	withNodes(t, nodes...)
 
@@ -151,7 +151,7 @@ func TestProvisioningFlow(t *testing.T) {
 
 	// Enabling provisions exactly what the preview showed: one Job per
 	// node with its sdb, then one OSD per prepared disk.
-	w.pause(true)
+	w.Pause(true)
 	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.Provisioning = cephv1.ProvisioningEnabled })
 	waitFor(t, "prepare Jobs", func() error {
 		got := jobDevices(t, ns)
@@ -163,7 +163,7 @@ func TestProvisioningFlow(t *testing.T) {
 		}
 		return equalMaps(gotFlat, want)
 	})
-	w.pause(false)
+	w.Pause(false)
 	waitReady(t, cluster)
 	deployments := osdDeployments(t, ns)
 	if len(deployments) != 3 {
@@ -184,7 +184,7 @@ func TestProvisioningFlow(t *testing.T) {
 	// A fourth node joins with two new disks: exactly two more OSDs, and
 	// nothing else changes.
 	before := snapshotDeployments(t, ns)
-	w.addNode("flow-d", "available", "available")
+	w.AddNode("flow-d", "available", "available")
 	withNodes(t, "flow-d")
 	waitFor(t, "OSDs of the new node", func() error {
 		got := osdDeployments(t, ns)
@@ -216,10 +216,8 @@ func TestProvisioningFlow(t *testing.T) {
 
 	// A prepare that fails is reported, not retried at once, and retried
 	// when the node's inventory changes.
-	w.mu.Lock()
-	w.failing[id("flow-e", "sdc")] = true
-	w.mu.Unlock()
-	w.addNode("flow-e", "available", "available")
+	w.SetFailing(id("flow-e", "sdc"), true)
+	w.AddNode("flow-e", "available", "available")
 	withNodes(t, "flow-e")
 	waitFor(t, "failure reported", func() error {
 		p := plans(t, ns)
@@ -228,16 +226,12 @@ func TestProvisioningFlow(t *testing.T) {
 		}
 		return nil
 	})
-	w.mu.Lock()
-	runs := w.jobsRun
-	w.mu.Unlock()
+	runs := w.JobsRun()
 	time.Sleep(2 * time.Second)
-	w.mu.Lock()
-	if w.jobsRun != runs {
+	if w.JobsRun() != runs {
 		t.Errorf("a failed prepare was retried within 2s (backoff starts at 30s)")
 	}
-	delete(w.failing, id("flow-e", "sdc"))
-	w.mu.Unlock()
+	w.SetFailing(id("flow-e", "sdc"), false)
 	// The node changes (a rescan answers with a new scan time): retried.
 	bumpRescan(t, ns, "flow-e")
 	waitFor(t, "retry after the inventory changed", func() error {
@@ -246,7 +240,7 @@ func TestProvisioningFlow(t *testing.T) {
 		}
 		return nil
 	})
-	if twice := w.preparedTwice(); len(twice) != 0 {
+	if twice := w.PreparedTwice(); len(twice) != 0 {
 		t.Errorf("disks prepared twice: %v", twice)
 	}
 }
@@ -300,14 +294,14 @@ func TestCrashSafety(t *testing.T) {
 	for i := 0; i < 4; i++ {
 		n := fmt.Sprintf("crash-%d", i)
 		nodes = append(nodes, n)
-		w.addNode(n, "available", "available", "partitioned")
+		w.AddNode(n, "available", "available", "partitioned")
 	}
 	withNodes(t, nodes...)
 	cluster := newCluster(ns, "ceph")
 	cluster.Spec.Storage.MaxNodesPreparing = 2
 
 	// Point 1: the operator creates Jobs, then dies before they finish.
-	w.pause(true)
+	w.Pause(true)
 	stop := startManager(t)
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
@@ -319,14 +313,12 @@ func TestCrashSafety(t *testing.T) {
 		return nil
 	})
 	stop()
-	w.pause(false)
+	w.Pause(false)
 	// The Jobs finish while no operator runs; the agents are not asked to
 	// rescan, so the inventories still say Available.
 	waitFor(t, "Jobs finished", func() error {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		if w.jobsRun < 2 {
-			return fmt.Errorf("%d Jobs run", w.jobsRun)
+		if n := w.JobsRun(); n < 2 {
+			return fmt.Errorf("%d Jobs run", n)
 		}
 		return nil
 	})
@@ -360,7 +352,7 @@ func TestCrashSafety(t *testing.T) {
 	startManager(t)
 	waitReady(t, cluster)
 
-	osdDisks := w.osds()
+	osdDisks := w.OSDs()
 	if len(osdDisks) != 8 {
 		t.Errorf("%d OSD disks, want 8 (2 per node): %v", len(osdDisks), osdDisks)
 	}
@@ -373,7 +365,7 @@ func TestCrashSafety(t *testing.T) {
 	if strings.Join(deployed, ",") != strings.Join(osdDisks, ",") {
 		t.Errorf("OSD Deployments for %v, want exactly one per OSD disk %v", deployed, osdDisks)
 	}
-	if twice := w.preparedTwice(); len(twice) != 0 {
+	if twice := w.PreparedTwice(); len(twice) != 0 {
 		t.Errorf("disks prepared twice: %v", twice)
 	}
 }

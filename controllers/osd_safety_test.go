@@ -27,6 +27,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // planOf returns the plan entry of disk on node, read from the API server.
@@ -86,17 +87,15 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 	ctx := context.Background()
 	startManager(t)
 	ns := newNamespace(t, "refuse")
-	w := newWorld(t, ns)
+	w := world.Start(t, env.Client, ns)
 	const node = "refuse-a"
-	w.addNode(node, "available", "available", "available")
+	w.AddNode(node, "available", "available", "available")
 	for _, d := range []string{"sdb", "sdc", "sdd"} {
-		w.setContent(node, d, "hash-"+d+"-1")
+		w.SetContent(node, d, "hash-"+d+"-1")
 	}
-	w.mu.Lock()
-	w.refusing[id(node, "sdb")] = "HasUnknownData"
-	w.failing[id(node, "sdc")] = true
-	w.stderr = strings.Repeat("é", 3000) + "\nstderr: _write_bdev_label failed: (5) Input/output error"
-	w.mu.Unlock()
+	w.SetRefusing(id(node, "sdb"), "HasUnknownData")
+	w.SetFailing(id(node, "sdc"), true)
+	w.SetStderr(strings.Repeat("é", 3000) + "\nstderr: _write_bdev_label failed: (5) Input/output error")
 	withNodes(t, node)
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
@@ -146,21 +145,17 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 
 	// The node's inventory changes (a rescan answers with a new scan
 	// time), but neither disk's content: no retry.
-	w.mu.Lock()
-	runs := w.jobsRun
-	w.mu.Unlock()
+	runs := w.JobsRun()
 	bumpRescan(t, ns, node)
 	time.Sleep(3 * time.Second)
-	w.mu.Lock()
-	if w.jobsRun != runs {
+	if n := w.JobsRun(); n != runs {
 		inv := &cephv1.DiskInventory{}
 		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: node}, inv)
-		t.Errorf("%d more prepare runs after a change of the node that left the refused and failed disks as they were; annotations %v, plan %+v", w.jobsRun-runs, inv.Annotations, inv.Status.Plan)
+		t.Errorf("%d more prepare runs after a change of the node that left the refused and failed disks as they were; annotations %v, plan %+v", n-runs, inv.Annotations, inv.Status.Plan)
 	}
 	// The refused disk is wiped: its content changes and it is retried.
-	delete(w.refusing, id(node, "sdb"))
-	w.mu.Unlock()
-	w.setContent(node, "sdb", "hash-sdb-2")
+	w.SetRefusing(id(node, "sdb"), "")
+	w.SetContent(node, "sdb", "hash-sdb-2")
 	bumpRescan(t, ns, node)
 	waitFor(t, "the wiped disk prepared", func() error {
 		if p := plans(t, ns); p[node+"/sdb"] != "Provisioned/" || p[node+"/sdc"] != "Failed/PrepareFailed" {
@@ -168,7 +163,7 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 		}
 		return nil
 	})
-	if twice := w.preparedTwice(); len(twice) != 0 {
+	if twice := w.PreparedTwice(); len(twice) != 0 {
 		t.Errorf("disks prepared twice: %v", twice)
 	}
 }
@@ -180,12 +175,10 @@ func TestRescansBounded(t *testing.T) {
 	ctx := context.Background()
 	startManager(t)
 	ns := newNamespace(t, "rescan")
-	w := newWorld(t, ns)
+	w := world.Start(t, env.Client, ns)
 	const node = "rescan-a"
-	w.addNode(node, "available")
-	w.mu.Lock()
-	w.lying[id(node, "sdb")] = true
-	w.mu.Unlock()
+	w.AddNode(node, "available")
+	w.SetLying(id(node, "sdb"), true)
 	withNodes(t, node)
 	if err := env.Client.Create(ctx, newCluster(ns, "ceph")); err != nil {
 		t.Fatal(err)
@@ -205,9 +198,7 @@ func TestRescansBounded(t *testing.T) {
 		t.Errorf("spec.rescanRequest = %d after 3s, want 1: the operator asked for more than one rescan for one Job", inv.Spec.RescanRequest)
 	}
 	jobs := prepareJobs(t, ns)
-	w.mu.Lock()
-	runs := w.jobsRun
-	w.mu.Unlock()
+	runs := w.JobsRun()
 	if len(jobs) != 1 || runs != 1 {
 		t.Errorf("%d Jobs exist and %d ran, want the one Job kept", len(jobs), runs)
 	}
@@ -220,10 +211,10 @@ func TestUnstartedJobDeleted(t *testing.T) {
 	ctx := context.Background()
 	startManager(t)
 	ns := newNamespace(t, "unstarted")
-	w := newWorld(t, ns)
+	w := world.Start(t, env.Client, ns)
 	const node = "unstarted-a"
-	w.addNode(node, "available", "available")
-	w.pause(true)
+	w.AddNode(node, "available", "available")
+	w.Pause(true)
 	withNodes(t, node)
 	cluster := newCluster(ns, "ceph")
 	cluster.Spec.Storage.DeviceFilter = "^sdc$"
@@ -262,16 +253,14 @@ func TestUnstartedJobDeleted(t *testing.T) {
 		}
 		return nil
 	})
-	w.pause(false)
+	w.Pause(false)
 	waitFor(t, "sdb prepared", func() error {
 		if p := plans(t, ns); p[node+"/sdb"] != "Provisioned/" || p[node+"/sdc"] != "LeftOut/FilteredOut" {
 			return fmt.Errorf("plans %v", p)
 		}
 		return nil
 	})
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if n := w.prepared[id(node, "sdc")]; n != 0 {
+	if n := w.Prepared(id(node, "sdc")); n != 0 {
 		t.Errorf("sdc, deselected before its Job started, was prepared %d times", n)
 	}
 }
@@ -360,12 +349,12 @@ func TestHiddenJobNeverDuplicated(t *testing.T) {
 	ctx := context.Background()
 	startHidingManager(t, 5*time.Second)
 	ns := newNamespace(t, "hidden")
-	w := newWorld(t, ns)
+	w := world.Start(t, env.Client, ns)
 	nodes := []string{"hidden-a", "hidden-b"}
 	for _, n := range nodes {
-		w.addNode(n, "available")
+		w.AddNode(n, "available")
 	}
-	w.pause(true)
+	w.Pause(true)
 	withNodes(t, nodes...)
 
 	var mu sync.Mutex
@@ -420,15 +409,15 @@ func TestHiddenJobNeverDuplicated(t *testing.T) {
 			kinds[k] = "available"
 		}
 		for _, n := range nodes {
-			w.addNode(n, kinds...)
+			w.AddNode(n, kinds...)
 			bumpRescan(t, ns, n)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 	time.Sleep(5 * time.Second)
-	w.pause(false)
+	w.Pause(false)
 	waitFor(t, "every disk prepared", func() error {
-		if got := w.osds(); len(got) != 4*len(nodes) {
+		if got := w.OSDs(); len(got) != 4*len(nodes) {
 			return fmt.Errorf("OSD disks %v", got)
 		}
 		return nil
@@ -443,7 +432,7 @@ func TestHiddenJobNeverDuplicated(t *testing.T) {
 		}
 		t.Logf("node %s: %d prepare Jobs over the test, at most %d at once", n, seen[n].Len(), most[n])
 	}
-	if twice := w.preparedTwice(); len(twice) != 0 {
+	if twice := w.PreparedTwice(); len(twice) != 0 {
 		t.Errorf("disks prepared twice: %v", twice)
 	}
 }
@@ -469,7 +458,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 	waitReady(t, cluster)
 	const node = "partial-1"
 	// The world's "osd" disk (sdd) carries OSD 100.
-	w.setNeverStarted(cephv1.CephOSDRef{ID: 100, UUID: "uuid-100"}, cephv1.CephOSDRef{ID: 7, UUID: "uuid-7"})
+	w.SetNeverStarted(cephv1.CephOSDRef{ID: 100, UUID: "uuid-100"}, cephv1.CephOSDRef{ID: 7, UUID: "uuid-7"})
 	var got *metav1.Condition
 	waitFor(t, "PartiallyPreparedOSDs", func() error {
 		got = meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
@@ -498,7 +487,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 
 	// The agent finds the disk it was meant for: its half-written label
 	// carries the uuid. The disk's own verdict now tells the story.
-	w.setDisk(node, "sdc", func(d *cephv1.Disk) {
+	w.SetDisk(node, "sdc", func(d *cephv1.Disk) {
 		d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "PartiallyPrepared", Message: "label without whoami",
 			ClusterFSID: getCluster(t, cluster).Status.FSID, OSDUUID: "UUID-7"}
 	})
@@ -511,7 +500,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 	})
 
 	// Another id appears, then is purged from the map.
-	w.setNeverStarted(cephv1.CephOSDRef{ID: 8, UUID: "uuid-8"})
+	w.SetNeverStarted(cephv1.CephOSDRef{ID: 8, UUID: "uuid-8"})
 	waitFor(t, "osd.8 reported", func() error {
 		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
 		if c == nil || !strings.Contains(c.Message, "osd.8") {
@@ -519,7 +508,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 		}
 		return nil
 	})
-	w.setNeverStarted()
+	w.SetNeverStarted()
 	waitFor(t, "the condition removed once the id is purged", func() error {
 		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
 			return fmt.Errorf("still there: %s", c.Message)

@@ -89,15 +89,15 @@ func TestUpgradeableCondition(t *testing.T) {
 	}
 
 	w := playAgent(t, ns)
-	w.addNode("olm-1", "available")
+	w.AddNode("olm-1", "available")
 	withNodes(t, "olm-1")
-	w.pause(true)
+	w.Pause(true)
 	cluster := newCluster(ns, "ceph")
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
 	upgradeable(metav1.ConditionFalse, "PreparingOSDs")
-	w.pause(false)
+	w.Pause(false)
 	waitReady(t, cluster)
 	upgradeable(metav1.ConditionTrue, "Idle")
 

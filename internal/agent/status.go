@@ -65,18 +65,27 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			disk.Verdict.OSDID = &id
 		}
 		st.Disks = append(st.Disks, disk)
-		st.Summary.Disks++
-		switch disk.Verdict.State {
-		case cephv1.DiskAvailable:
-			st.Summary.Available++
-		case cephv1.DiskOSD:
-			st.Summary.OSDs++
-		default:
-			st.Summary.Rejected++
-		}
 	}
+	st.Summary = Summarize(st.Disks)
 	sortDisks(st.Disks)
 	return st
+}
+
+// Summarize counts disks by verdict, as status.summary publishes them.
+func Summarize(disks []cephv1.Disk) cephv1.DiskInventorySummary {
+	var s cephv1.DiskInventorySummary
+	for _, d := range disks {
+		s.Disks++
+		switch d.Verdict.State {
+		case cephv1.DiskAvailable:
+			s.Available++
+		case cephv1.DiskOSD:
+			s.OSDs++
+		default:
+			s.Rejected++
+		}
+	}
+	return s
 }
 
 // sortDisks orders disks by name; the scanner already sorts, but the API's

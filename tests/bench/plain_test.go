@@ -16,6 +16,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // plainTimes are how long a plain client took.
@@ -40,8 +41,9 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 	devicesOf := func(node string) []osdplan.Device {
 		out := make([]osdplan.Device, disks)
 		for i := range out {
-			id := fmt.Sprintf("/dev/disk/by-id/wwn-%s-%d", node, i)
-			out[i] = osdplan.Device{Name: diskName(i), ID: id, Path: id}
+			name := world.DiskName(i)
+			id := world.DiskID(node, name)
+			out[i] = osdplan.Device{Name: name, ID: id, Path: id}
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 		return out

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,8 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // Namespaces of the operator's cluster and of the plain-client baseline.
@@ -42,8 +43,20 @@ const phaseTimeout = 30 * time.Minute
 // time. It fails only on wrong results.
 func TestScale(t *testing.T) {
 	gate.Env(t, gate.Bench, "scale benchmark; run it with CEPH_OPERATOR_BENCH=1 go test ./tests/bench -run TestScale -v -timeout 60m (or make bench)")
-	nodeCount := envInt(t, "CEPH_OPERATOR_BENCH_NODES", 1000)
-	diskCount := envInt(t, "CEPH_OPERATOR_BENCH_DISKS", 12)
+	runBench(t, envInt(t, "CEPH_OPERATOR_BENCH_NODES", 1000), envInt(t, "CEPH_OPERATOR_BENCH_DISKS", 12))
+}
+
+// TestBenchSmall runs the whole benchmark at 10 nodes × 12 disks, so that
+// `make test` notices when it no longer runs to the end. Its figures are
+// printed like TestScale's and never checked: it fails only on wrong
+// results or when a phase does not finish.
+func TestBenchSmall(t *testing.T) {
+	testenv.SkipShort(t)
+	runBench(t, 10, 12)
+}
+
+// runBench is the benchmark at nodeCount nodes × diskCount disks.
+func runBench(t *testing.T, nodeCount, diskCount int) {
 	osdCount := nodeCount * diskCount
 	dir := os.Getenv("CEPH_OPERATOR_BENCH_DIR")
 	if dir == "" {
@@ -68,19 +81,23 @@ func TestScale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f, err := newFleet(ctx, api.config, c, operatorNS, harnessWorkers)
-	if err != nil {
+	cluster := benchCluster(operatorNS, nodeCount)
+	f := world.New(c, operatorNS)
+	f.SetCephVersion(simnode.CephVersionOf(cluster.Spec.Image))
+	if err := f.StartScale(ctx, api.config, testenv.Scheme(), harnessWorkers); err != nil {
 		t.Fatal(err)
 	}
 	nodes := make([]string, nodeCount)
 	for i := range nodes {
 		nodes[i] = fmt.Sprintf("node-%04d", i)
-		f.addNode(nodes[i], diskCount)
+		f.AddNode(nodes[i], world.Kinds("available", diskCount)...)
 	}
+	// Ready Nodes with an InternalIP each, as the kubelet leaves them:
+	// without them no monitor is placed and nothing is provisioned.
 	start := time.Now()
-	if err := parallel(len(nodes), harnessWorkers, func(i int) error {
-		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodes[i], Labels: map[string]string{corev1.LabelHostname: nodes[i]}}}
-		return c.Create(ctx, n)
+	if err := world.Parallel(len(nodes), harnessWorkers, func(i int) error {
+		_, err := world.CreateNode(ctx, c, nodes[i], world.NodeIP(i))
+		return err
 	}); err != nil {
 		t.Fatalf("creating Nodes: %v", err)
 	}
@@ -92,7 +109,6 @@ func TestScale(t *testing.T) {
 			t.Logf("operator log (last lines):\n%s", op.LogTail(40))
 		}
 	}()
-	cluster := benchCluster(operatorNS, nodeCount)
 	created := time.Now()
 	if err := c.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
@@ -100,15 +116,15 @@ func TestScale(t *testing.T) {
 
 	// Phase 1: the agents publish each inventory as soon as it exists; the
 	// operator plans and creates one prepare Job per node.
-	waitFor(t, api, op, f, "every inventory published and every prepare Job created", func(n counts) bool {
-		return n.published == nodeCount && n.jobsSeen == nodeCount
+	waitFor(t, api, op, f, "every inventory published and every prepare Job created", func(n world.Counts) bool {
+		return n.Published == nodeCount && n.JobsSeen == nodeCount
 	})
-	n := f.counts()
-	jobsTime := n.lastJob.Sub(n.lastPublish)
+	n := f.Counts()
+	jobsTime := n.LastJob.Sub(n.LastPublish)
 	r.printf("inventories published: first %s, last %s after the CephCluster was created",
-		secs(n.firstPublish.Sub(created)), secs(n.lastPublish.Sub(created)))
+		secs(n.FirstPublish.Sub(created)), secs(n.LastPublish.Sub(created)))
 	r.printf("prepare Jobs: %d created, the last %s after the CephCluster was created",
-		n.jobsSeen, secs(n.lastJob.Sub(created)))
+		n.JobsSeen, secs(n.LastJob.Sub(created)))
 	checkJobs(t, ctx, c, nodes, diskCount)
 	if _, err := op.WaitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
 		t.Fatal(err)
@@ -120,26 +136,26 @@ func TestScale(t *testing.T) {
 	// agents report OSDs, and the operator creates their Deployments and
 	// deletes the Jobs.
 	start = time.Now()
-	completed, err := f.completeJobs(ctx)
+	completed, err := f.CompleteJobs(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobsDone := time.Now()
 	r.printf("completed %d prepare Jobs in %s", completed, secs(jobsDone.Sub(start)))
-	waitFor(t, api, op, f, "every OSD Deployment created", func(n counts) bool { return n.osdsSeen >= osdCount })
-	n = f.counts()
-	osdTime := n.lastOSD.Sub(jobsDone)
-	waitFor(t, api, op, f, "every finished prepare Job deleted", func(n counts) bool { return n.liveJobs == 0 })
+	waitFor(t, api, op, f, "every OSD Deployment created", func(n world.Counts) bool { return n.OSDsSeen >= osdCount })
+	n = f.Counts()
+	osdTime := n.LastOSD.Sub(jobsDone)
+	waitFor(t, api, op, f, "every finished prepare Job deleted", func(n world.Counts) bool { return n.LiveJobs == 0 })
 	converged := time.Now()
 	if _, err := op.WaitIdle(ctx, nil, 2*time.Second, phaseTimeout); err != nil {
 		t.Fatal(err)
 	}
-	if problems := f.checkOSDs(); len(problems) > 0 {
+	if problems := f.CheckOSDs(); len(problems) > 0 {
 		t.Fatalf("OSD Deployments do not match the OSDs:\n%s", strings.Join(problems, "\n"))
 	}
 	checkCluster(t, ctx, c, osdCount)
 	r.printf("OSD Deployments: %d created %s after the last Job completed; Jobs all deleted after %s",
-		n.osdsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
+		n.OSDsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
 	st, _ = op.Usage()
 	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.RSSBytes)/(1<<20))
 	if profiling() {
@@ -151,8 +167,8 @@ func TestScale(t *testing.T) {
 	// Phase 4a: an unrelated label on every Node makes both reconcilers
 	// run with nothing to do. The harness writes only Nodes, which are
 	// left out of the count; leases are the API server's own heartbeats.
-	f.paused.Store(true)
-	harnessWrites := f.writes.Load()
+	f.Hold(true)
+	harnessWrites := f.Writes()
 	q0, err := op.Queues(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +178,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	if err := parallel(len(nodes), harnessWorkers, func(i int) error {
+	if err := world.Parallel(len(nodes), harnessWorkers, func(i int) error {
 		patch := []byte(`{"metadata":{"labels":{"bench.cephoperator.io/touched":"1"}}}`)
 		return c.Patch(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodes[i]}}, client.RawPatch("application/merge-patch+json", patch))
 	}); err != nil {
@@ -204,14 +220,14 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	restartWrites := after.since(before, "leases")
-	if held := f.writes.Load() - harnessWrites; held != 0 {
+	if held := f.Writes() - harnessWrites; held != 0 {
 		t.Errorf("the harness wrote %d times while it measured the operator's writes", held)
 	}
 	st2, _ := op2.Usage()
 	r.printf("resync after a restart: %d writes (%s); idle %s after start; restarted operator %s",
 		restartWrites.total(), restartWrites, secs(idleAt.Sub(start)), st2)
 	op2.Stop()
-	f.paused.Store(false)
+	f.Hold(false)
 
 	// Phase 3: a plain client writes the same objects with as many writes
 	// in flight as the operator allows itself.
@@ -220,7 +236,7 @@ func TestScale(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if problems := f.failures(); len(problems) > 0 {
+	if problems := f.Failures(); len(problems) > 0 {
 		t.Fatalf("wrong results:\n%s", strings.Join(problems, "\n"))
 	}
 	if lat, err := api.latencies(ctx, 50); err == nil {
@@ -286,7 +302,7 @@ func checkCluster(t *testing.T, ctx context.Context, c client.Client, osds int) 
 
 // waitFor polls the fleet's observations until done, failing at once on a
 // wrong result or when the operator exits.
-func waitFor(t *testing.T, api *apiServer, op *operator, f *fleet, what string, done func(counts) bool) {
+func waitFor(t *testing.T, api *apiServer, op *operator, f *world.World, what string, done func(world.Counts) bool) {
 	t.Helper()
 	deadline := time.Now().Add(phaseTimeout)
 	progress := time.Now()
@@ -296,17 +312,17 @@ func waitFor(t *testing.T, api *apiServer, op *operator, f *fleet, what string, 
 			if err := api.ready(); err != nil {
 				t.Fatalf("waiting for %s: %v", what, err)
 			}
-			n := f.counts()
+			n := f.Counts()
 			fmt.Printf("bench: … waiting for %s: %d inventories published, %d Jobs seen (%d left), %d OSD Deployments\n",
-				what, n.published, n.jobsSeen, n.liveJobs, n.osdsSeen)
+				what, n.Published, n.JobsSeen, n.LiveJobs, n.OSDsSeen)
 		}
-		if problems := f.failures(); len(problems) > 0 {
+		if problems := f.Failures(); len(problems) > 0 {
 			t.Fatalf("waiting for %s: wrong results:\n%s", what, strings.Join(problems, "\n"))
 		}
 		if exited, err := op.Exited(); exited {
 			t.Fatalf("waiting for %s: the operator exited: %v", what, err)
 		}
-		n := f.counts()
+		n := f.Counts()
 		if done(n) {
 			return
 		}
@@ -315,32 +331,6 @@ func waitFor(t *testing.T, api *apiServer, op *operator, f *fleet, what string, 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// parallel runs do(0..n-1) on workers goroutines and returns the first
-// error.
-func parallel(n, workers int, do func(i int) error) error {
-	next := make(chan int)
-	var once sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if err := do(i); err != nil {
-					once.Do(func() { first = err })
-				}
-			}
-		}()
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return first
 }
 
 // report prints the benchmark's figures as "bench: …" lines.

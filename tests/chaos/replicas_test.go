@@ -15,6 +15,7 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // replica is one operator process.
@@ -64,19 +65,10 @@ func startReplicas(t *testing.T, ctx context.Context, r *replicas) {
 	if r.startErr != nil {
 		t.Fatal(r.startErr)
 	}
-	go func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				r.ensure()
-				r.sampleLeaders()
-			}
-		}
-	}()
+	go world.Every(ctx, 100*time.Millisecond, func() {
+		r.ensure()
+		r.sampleLeaders()
+	})
 	t.Cleanup(func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()

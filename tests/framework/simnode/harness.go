@@ -16,6 +16,7 @@ import (
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
 
 // Harness runs simulated nodes for one CephCluster on a control plane with
@@ -121,18 +122,11 @@ func (h *Harness) HotPlug(name, kind string) (string, error) {
 // Run plays ceph-volume for every prepare Job that has run, and the health
 // reporter, until ctx ends.
 func (h *Harness) Run(ctx context.Context) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	world.Every(ctx, 100*time.Millisecond, func() {
 		if err := h.step(ctx); err != nil && ctx.Err() == nil {
 			fmt.Fprintln(os.Stderr, "simnode:", err)
 		}
-	}
+	})
 }
 
 // step writes labels for Jobs whose pod finished.

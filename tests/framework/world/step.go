@@ -1,0 +1,167 @@
+package world
+
+import (
+	"context"
+	"reflect"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// Run calls Step every interval until ctx ends.
+func (w *World) Run(ctx context.Context, interval time.Duration) {
+	Every(ctx, interval, func() { w.Step(ctx) })
+}
+
+// Every calls fn every interval until ctx ends.
+func Every(ctx context.Context, interval time.Duration, fn func()) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		fn()
+	}
+}
+
+// Step plays the world once: it finishes every prepare Job (unless paused),
+// makes monitor and manager Deployments available, publishes status.ceph,
+// and has every agent answer a pending rescan or a change of its image's
+// Ceph version or user. Errors of the API server are left for the next
+// step, as a real component would retry.
+func (w *World) Step(ctx context.Context) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var jobs batchv1.JobList
+	if err := w.client.List(ctx, &jobs, client.InNamespace(w.ns)); err == nil && !w.paused {
+		for i := range jobs.Items {
+			w.runJobLocked(ctx, &jobs.Items[i])
+		}
+	}
+	w.runDaemonsLocked(ctx)
+	w.reportLocked(ctx)
+	var list cephv1.DiskInventoryList
+	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		inv := &list.Items[i]
+		n, ok := w.nodes[inv.Name]
+		if !ok {
+			continue
+		}
+		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest &&
+			inv.Status.CephVersion == w.cephVersion && equality.Semantic.DeepEqual(inv.Status.CephUser, w.cephUser) {
+			continue
+		}
+		// Every answer is a new scan, with a new scan time.
+		n.scanned = metav1.Now()
+		// Only the agent's fields: the rest of the status is the
+		// operator's (the plan).
+		st := w.statusLocked(n, inv.Spec.RescanRequest)
+		inv.Status.Disks, inv.Status.Summary = st.Disks, st.Summary
+		inv.Status.LastScanTime, inv.Status.ObservedRescanRequest = st.LastScanTime, st.ObservedRescanRequest
+		inv.Status.CephVersion, inv.Status.CephUser, inv.Status.AgentVersion = st.CephVersion, st.CephUser, st.AgentVersion
+		if err := w.client.Status().Update(ctx, inv); err == nil {
+			n.answered = inv.Spec.RescanRequest
+		}
+	}
+}
+
+// runDaemonsLocked makes the monitor and manager Deployments available, as
+// their pods would be on real nodes, or keeps monitors down.
+func (w *World) runDaemonsLocked(ctx context.Context) {
+	var list appsv1.DeploymentList
+	if err := w.client.List(ctx, &list, client.InNamespace(w.ns), daemonSelector()); err != nil {
+		return
+	}
+	for i := range list.Items {
+		w.runDaemon(ctx, &list.Items[i], w.monsDown)
+	}
+}
+
+// daemonSelector selects monitor and manager Deployments (not the OSD
+// Deployments, of which the scale mode has thousands).
+func daemonSelector() client.ListOption {
+	req, err := labels.NewRequirement(resources.ComponentLabel, selection.In, []string{resources.ComponentMon, resources.ComponentMgr})
+	if err != nil {
+		panic(err)
+	}
+	return client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}
+}
+
+// runDaemon makes one monitor or manager Deployment available (or a
+// monitor unavailable when monsDown); it leaves others alone.
+func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown bool) {
+	c := d.Labels[resources.ComponentLabel]
+	if c == resources.ComponentMon && monsDown {
+		if d.Status.AvailableReplicas != 0 {
+			d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UnavailableReplicas: 1}
+			w.writes.Add(1)
+			_ = w.client.Status().Update(ctx, d)
+		}
+		return
+	}
+	if (c != resources.ComponentMon && c != resources.ComponentMgr) ||
+		(d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 1) {
+		return
+	}
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, ReadyReplicas: 1, AvailableReplicas: 1, UpdatedReplicas: 1}
+	w.writes.Add(1)
+	_ = w.client.Status().Update(ctx, d)
+}
+
+// reportLocked plays the health reporter next to the manager: once a
+// cluster has an FSID and a manager, it publishes a healthy status.ceph for
+// it, with the OSDs SetNeverStarted names.
+func (w *World) reportLocked(ctx context.Context) {
+	var list cephv1.CephClusterList
+	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		c := &list.Items[i]
+		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1.ConditionManagerReady) ||
+			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted)) {
+			continue
+		}
+		now := metav1.Now()
+		report := &cephv1.CephCluster{
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
+			Status: cephv1.CephClusterStatus{Ceph: &cephv1.CephStatus{
+				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
+			}},
+		}
+		w.writes.Add(1)
+		_ = apply.Status(ctx, w.client, report, apply.Reporter)
+	}
+}
+
+// Start returns a World for namespace ns that plays Step every 50 ms until
+// the test ends.
+func Start(t testing.TB, c client.Client, ns string) *World {
+	w := New(c, ns)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		defer close(done)
+		w.Run(ctx, 50*time.Millisecond)
+	}()
+	return w
+}
