@@ -196,9 +196,33 @@ run: build ## Run the manager against the current kubeconfig.
 demo: build e2e-assets ## Start a local control plane with simulated nodes, the operator and the sample CephCluster.
 	go run ./hack/demo
 
+# The platforms the operator image is built for. Node pods run its binary
+# (copied into the Ceph image), so they are only scheduled on nodes of these
+# architectures: internal/resources.Architectures must list the same ones
+# (a test checks it), as must the CSV's operatorframework.io/arch.* labels.
+PLATFORMS ?= linux/amd64,linux/arm64
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# The architectures of PLATFORMS, space-separated: amd64 arm64.
+OPERATOR_ARCHS := $(subst linux/,,$(subst $(comma),$(space),$(PLATFORMS)))
+BUILDX_BUILDER ?= ceph-operator
+
 .PHONY: docker-build
-docker-build: ## Build the operator image (needs a Docker engine).
+docker-build: ## Build the operator image for the engine's own platform (needs a Docker engine).
 	docker build -t $(IMG) .
+
+# One multi-platform image (an image index) for PLATFORMS, pushed to the
+# registry of IMG: a multi-platform image cannot be loaded into the local
+# engine. The Dockerfile's builder stage runs on the build machine's
+# platform and cross-compiles (TARGETOS, TARGETARCH), so no emulator is
+# needed. Needs a Docker engine with buildx; the builder BUILDX_BUILDER is
+# created on first use and kept.
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the operator image for PLATFORMS (linux/amd64,linux/arm64) with docker buildx.
+	docker buildx inspect $(BUILDX_BUILDER) >/dev/null 2>&1 || docker buildx create --name $(BUILDX_BUILDER) --driver docker-container
+	docker buildx build --builder $(BUILDX_BUILDER) --platform $(PLATFORMS) \
+		--build-arg VERSION=$(VERSION) --tag $(IMG) --push .
 
 ##@ Local images (no registry: for the real-node tests)
 
@@ -241,14 +265,20 @@ $(OCIIMAGE): $(wildcard hack/ociimage/*.go)
 # and group with nonroot (65532), /tmp and nonroot's home.
 # No CA bundle: the operator talks only to the API server, whose CA comes
 # with its service account.
+# Like docker-buildx, it is one image per architecture of PLATFORMS, each
+# with its cross-compiled binary, under one image index; a containerd
+# importing or pulling it takes the image of its own platform.
 .PHONY: image-operator
-image-operator: $(OCIIMAGE) ## Build the operator image as an OCI layout archive (bin/images/ceph-operator.tar) named IMG.
-	@mkdir -p $(IMAGES_DIR)/operator
-	CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-		-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
-		-o $(IMAGES_DIR)/operator/ceph-operator ./cmd
-	$(OCIIMAGE) -o $(OPERATOR_IMAGE_TAR) -ref $(IMG) \
-		-file $(IMAGES_DIR)/operator/ceph-operator:/ceph-operator:0755 \
+image-operator: $(OCIIMAGE) ## Build the operator image for PLATFORMS as an OCI layout archive (bin/images/ceph-operator.tar) named IMG.
+	@for arch in $(OPERATOR_ARCHS); do \
+		mkdir -p $(IMAGES_DIR)/operator/$$arch && \
+		echo "building the operator for linux/$$arch" && \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false \
+			-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
+			-o $(IMAGES_DIR)/operator/$$arch/ceph-operator ./cmd || exit 1; \
+	done
+	$(OCIIMAGE) -o $(OPERATOR_IMAGE_TAR) -ref $(IMG) -arch $(subst $(space),$(comma),$(OPERATOR_ARCHS)) \
+		-file $(IMAGES_DIR)/operator/{arch}/ceph-operator:/ceph-operator:0755 \
 		-file hack/images/operator/passwd:/etc/passwd:0644 \
 		-file hack/images/operator/group:/etc/group:0644 \
 		-dir /tmp:1777 -dir /home/nonroot:0700:65532:65532 \
@@ -279,7 +309,7 @@ images: image-operator image-ceph ## Build both local images.
 
 .PHONY: images-import
 images-import: images ## Import both images into the containerd at CONTAINERD_ADDRESS, namespace k8s.io (root).
-	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
+	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import --all-platforms \
 		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(OPERATOR_IMAGE_TAR)
 	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
 		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(CEPH_IMAGE_TAR)

@@ -1,12 +1,17 @@
 package resources
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"sigs.k8s.io/yaml"
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
@@ -79,5 +84,56 @@ func TestNodePodsOnlyOnImageArchitectures(t *testing.T) {
 				t.Errorf("%s: building the pods changed spec.placement.nodeAffinity", pname)
 			}
 		}
+	}
+}
+
+// TestArchitecturesMatchTheBuild: the architectures node pods may run on
+// are those the image is built for (PLATFORMS in the Makefile, used by
+// docker-buildx and image-operator) and those the CSV declares
+// (operatorframework.io/arch.* labels, what OperatorHub shows and filters
+// on).
+func TestArchitecturesMatchTheBuild(t *testing.T) {
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var platforms []string
+	for _, line := range strings.Split(string(makefile), "\n") {
+		if v, ok := strings.CutPrefix(line, "PLATFORMS ?= "); ok {
+			platforms = strings.Split(strings.TrimSpace(v), ",")
+		}
+	}
+	var want []string
+	for _, a := range Architectures {
+		want = append(want, "linux/"+a)
+	}
+	if !slices.Equal(platforms, want) {
+		t.Errorf("Makefile PLATFORMS = %v, want %v (resources.Architectures)", platforms, want)
+	}
+
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "manifests", "bases", "ceph-operator.clusterserviceversion.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := yaml.Unmarshal(b, &csv); err != nil {
+		t.Fatal(err)
+	}
+	var declared []string
+	for k, v := range csv.Metadata.Labels {
+		if a, ok := strings.CutPrefix(k, "operatorframework.io/arch."); ok && v == "supported" {
+			declared = append(declared, a)
+		}
+	}
+	slices.Sort(declared)
+	if !slices.Equal(declared, slices.Sorted(slices.Values(Architectures))) {
+		t.Errorf("the CSV base declares architectures %v, want %v", declared, Architectures)
+	}
+	if csv.Metadata.Labels["operatorframework.io/os.linux"] != "supported" {
+		t.Errorf("the CSV base does not declare operatorframework.io/os.linux: supported")
 	}
 }
