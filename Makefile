@@ -198,7 +198,7 @@ demo: build e2e-assets ## Start a local control plane with simulated nodes, the 
 
 # The platforms the operator image is built for. Node pods run its binary
 # (copied into the Ceph image), so they are only scheduled on nodes of these
-# architectures: internal/resources.Architectures must list the same ones
+# architectures: internal/nodeselect.Architectures must list the same ones
 # (a test checks it), as must the CSV's operatorframework.io/arch.* labels.
 PLATFORMS ?= linux/amd64,linux/arm64
 comma := ,

@@ -4,21 +4,17 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
-// Architectures are the CPU architectures the operator image is built for
-// (the PLATFORMS of make docker-buildx and the image index of make
-// image-operator). Every node pod runs the operator binary, copied out of
-// that image by an init container, so node pods are only scheduled on nodes
-// of these architectures: on any other an init container would copy a
-// binary the node cannot execute.
-var Architectures = []string{"amd64", "arm64"}
-
 // archRequirement matches the nodes whose kubernetes.io/arch label (set by
-// the kubelet) is one of Architectures.
+// the kubelet) is one of nodeselect.Architectures, those the operator image
+// is built for: every node pod runs the operator binary, copied out of that
+// image by an init container.
 func archRequirement() corev1.NodeSelectorRequirement {
 	return corev1.NodeSelectorRequirement{
-		Key: corev1.LabelArchStable, Operator: corev1.NodeSelectorOpIn, Values: slices.Clone(Architectures),
+		Key: corev1.LabelArchStable, Operator: corev1.NodeSelectorOpIn, Values: slices.Clone(nodeselect.Architectures),
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -104,11 +105,11 @@ func TestArchitecturesMatchTheBuild(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, a := range Architectures {
+	for _, a := range nodeselect.Architectures {
 		want = append(want, "linux/"+a)
 	}
 	if !slices.Equal(platforms, want) {
-		t.Errorf("Makefile PLATFORMS = %v, want %v (resources.Architectures)", platforms, want)
+		t.Errorf("Makefile PLATFORMS = %v, want %v (nodeselect.Architectures)", platforms, want)
 	}
 
 	b, err := os.ReadFile(filepath.Join("..", "..", "config", "manifests", "bases", "ceph-operator.clusterserviceversion.yaml"))
@@ -130,8 +131,8 @@ func TestArchitecturesMatchTheBuild(t *testing.T) {
 		}
 	}
 	slices.Sort(declared)
-	if !slices.Equal(declared, slices.Sorted(slices.Values(Architectures))) {
-		t.Errorf("the CSV base declares architectures %v, want %v", declared, Architectures)
+	if !slices.Equal(declared, slices.Sorted(slices.Values(nodeselect.Architectures))) {
+		t.Errorf("the CSV base declares architectures %v, want %v", declared, nodeselect.Architectures)
 	}
 	if csv.Metadata.Labels["operatorframework.io/os.linux"] != "supported" {
 		t.Errorf("the CSV base does not declare operatorframework.io/os.linux: supported")
