@@ -65,6 +65,7 @@ verify-fmt:
 .PHONY: test
 test: verify-generated verify-bundle verify-catalog verify-fmt vet e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-minkube
 	$(MAKE) fuzz
 	$(MAKE) test-chaos
 	$(MAKE) test-real-if-root
@@ -155,6 +156,26 @@ envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
 .PHONY: e2e-assets
 e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
 	hack/build-tools.sh kube-controller-manager kube-scheduler kwok
+
+# The oldest Kubernetes the operator supports, the CSV's minKubeVersion:
+# its kube-apiserver and etcd, pinned in hack/tools/controlplane-min, built
+# into bin/minkube/. test-minkube runs every test that starts an API
+# server and is about the API the operator uses (the CRDs' schemas and
+# validation rules, the admission policy, the reconcilers, server-side
+# apply, the node agent's writes) against it; TEST_KUBE_VERSION makes
+# internal/testenv fail unless the server it started is that version.
+MINKUBE_BIN := $(BIN)/minkube
+MINKUBE_VERSION = $(shell cd hack/tools/controlplane-min && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+MINKUBE_PACKAGES := ./api/... ./controllers/... ./internal/agent/... ./internal/apply/... ./internal/manager/...
+
+.PHONY: minkube-assets
+minkube-assets: ## Build the oldest supported kube-apiserver and its etcd into bin/minkube/.
+	hack/build-tools.sh minkube
+
+.PHONY: test-minkube
+test-minkube: minkube-assets ## Run the API and reconciler envtests against the oldest supported Kubernetes (the CSV's minKubeVersion).
+	KUBEBUILDER_ASSETS=$(MINKUBE_BIN) TEST_KUBE_VERSION=$(MINKUBE_VERSION) \
+		go test -count=1 -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) $(MINKUBE_PACKAGES)
 
 ##@ Real node (root only)
 

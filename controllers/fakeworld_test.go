@@ -290,18 +290,33 @@ func (w *world) runJob(ctx context.Context, job *batchv1.Job) {
 	w.finishPod(ctx, job, exit, string(msg))
 	now := metav1.Now()
 	job.Status.StartTime = &now
+	// The conditions are those the API server's own Job controller
+	// writes: from Kubernetes 1.31 an interim condition (FailureTarget,
+	// SuccessCriteriaMet) before the terminal one; on 1.30 the terminal
+	// one alone (its API server refuses SuccessCriteriaMet on a Job
+	// without a success policy). The operator reads only the terminal
+	// conditions, so it works with both.
+	interim := env.MinorVersion() >= 31
 	if exit != 0 {
 		job.Status.Failed = 1
 		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
 			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+		}
+		if interim {
+			job.Status.Conditions = append([]batchv1.JobCondition{
+				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			}, job.Status.Conditions...)
 		}
 	} else {
 		job.Status.Succeeded = 1
 		job.Status.CompletionTime = &now
 		job.Status.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
 			{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}
+		if interim {
+			job.Status.Conditions = append([]batchv1.JobCondition{
+				{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			}, job.Status.Conditions...)
 		}
 	}
 	if err := env.Client.Status().Update(ctx, job); err != nil && !apierrors.IsNotFound(err) {
