@@ -6,8 +6,8 @@
 # linux/arm64 (PLATFORMS). The builder stage runs on the build machine's own
 # platform (BUILDPLATFORM) and cross-compiles for the target's (TARGETOS,
 # TARGETARCH, set by BuildKit for each platform); only the final stage is
-# per platform. Without BuildKit they are empty and Go builds for the build
-# machine.
+# per platform. It needs BuildKit, which sets these arguments: buildx, and
+# Docker's default builder since 23.0.
 FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
 ARG TARGETOS
 ARG TARGETARCH
