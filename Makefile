@@ -70,6 +70,7 @@ verify-fmt:
 .PHONY: test
 test: verify-generated verify-bundle verify-catalog verify-fmt vet lint e2e-assets $(KUSTOMIZE) node-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-minkube
 	$(MAKE) fuzz
 	$(MAKE) test-chaos
 	$(MAKE) test-real-if-root
@@ -161,6 +162,26 @@ envtest-assets: ## Build etcd, kube-apiserver and kubectl from source into bin/.
 e2e-assets: envtest-assets ## Also build kube-controller-manager, kube-scheduler and kwok into bin/.
 	hack/build-tools.sh kube-controller-manager kube-scheduler kwok
 
+# The oldest Kubernetes the operator supports, the CSV's minKubeVersion:
+# its kube-apiserver and etcd, pinned in hack/tools/controlplane-min, built
+# into bin/minkube/. test-minkube runs every test that starts an API
+# server and is about the API the operator uses (the CRDs' schemas and
+# validation rules, the admission policy, the reconcilers, server-side
+# apply, the node agent's writes) against it; TEST_KUBE_VERSION makes
+# internal/testenv fail unless the server it started is that version.
+MINKUBE_BIN := $(BIN)/minkube
+MINKUBE_VERSION = $(shell cd hack/tools/controlplane-min && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+MINKUBE_PACKAGES := ./api/... ./controllers/... ./internal/agent/... ./internal/apply/... ./internal/manager/...
+
+.PHONY: minkube-assets
+minkube-assets: ## Build the oldest supported kube-apiserver and its etcd into bin/minkube/.
+	hack/build-tools.sh minkube
+
+.PHONY: test-minkube
+test-minkube: minkube-assets ## Run the API and reconciler envtests against the oldest supported Kubernetes (the CSV's minKubeVersion).
+	KUBEBUILDER_ASSETS=$(MINKUBE_BIN) TEST_KUBE_VERSION=$(MINKUBE_VERSION) \
+		go test -count=1 -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) $(MINKUBE_PACKAGES)
+
 ##@ Real node (root only)
 
 .PHONY: realnode-assets
@@ -201,9 +222,33 @@ run: build ## Run the manager against the current kubeconfig.
 demo: build e2e-assets ## Start a local control plane with simulated nodes, the operator and the sample CephCluster.
 	go run ./hack/demo
 
+# The platforms the operator image is built for. Node pods run its binary
+# (copied into the Ceph image), so they are only scheduled on nodes of these
+# architectures: internal/nodeselect.Architectures must list the same ones
+# (a test checks it), as must the CSV's operatorframework.io/arch.* labels.
+PLATFORMS ?= linux/amd64,linux/arm64
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# The architectures of PLATFORMS, space-separated: amd64 arm64.
+OPERATOR_ARCHS := $(subst linux/,,$(subst $(comma),$(space),$(PLATFORMS)))
+BUILDX_BUILDER ?= ceph-operator
+
 .PHONY: docker-build
-docker-build: ## Build the operator image (needs a Docker engine).
+docker-build: ## Build the operator image for the engine's own platform (needs a Docker engine).
 	docker build -t $(IMG) .
+
+# One multi-platform image (an image index) for PLATFORMS, pushed to the
+# registry of IMG: a multi-platform image cannot be loaded into the local
+# engine. The Dockerfile's builder stage runs on the build machine's
+# platform and cross-compiles (TARGETOS, TARGETARCH), so no emulator is
+# needed. Needs a Docker engine with buildx; the builder BUILDX_BUILDER is
+# created on first use and kept.
+.PHONY: docker-buildx
+docker-buildx: ## Build and push the operator image for PLATFORMS (linux/amd64,linux/arm64) with docker buildx.
+	docker buildx inspect $(BUILDX_BUILDER) >/dev/null 2>&1 || docker buildx create --name $(BUILDX_BUILDER) --driver docker-container
+	docker buildx build --builder $(BUILDX_BUILDER) --platform $(PLATFORMS) \
+		--build-arg VERSION=$(VERSION) --tag $(IMG) --push .
 
 ##@ Local images (no registry: for the real-node tests)
 
@@ -246,14 +291,20 @@ $(OCIIMAGE): $(wildcard hack/ociimage/*.go)
 # and group with nonroot (65532), /tmp and nonroot's home.
 # No CA bundle: the operator talks only to the API server, whose CA comes
 # with its service account.
+# Like docker-buildx, it is one image per architecture of PLATFORMS, each
+# with its cross-compiled binary, under one image index; a containerd
+# importing or pulling it takes the image of its own platform.
 .PHONY: image-operator
-image-operator: $(OCIIMAGE) ## Build the operator image as an OCI layout archive (bin/images/ceph-operator.tar) named IMG.
-	@mkdir -p $(IMAGES_DIR)/operator
-	CGO_ENABLED=0 go build -trimpath -buildvcs=false \
-		-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
-		-o $(IMAGES_DIR)/operator/ceph-operator ./cmd
-	$(OCIIMAGE) -o $(OPERATOR_IMAGE_TAR) -ref $(IMG) \
-		-file $(IMAGES_DIR)/operator/ceph-operator:/ceph-operator:0755 \
+image-operator: $(OCIIMAGE) ## Build the operator image for PLATFORMS as an OCI layout archive (bin/images/ceph-operator.tar) named IMG.
+	@for arch in $(OPERATOR_ARCHS); do \
+		mkdir -p $(IMAGES_DIR)/operator/$$arch && \
+		echo "building the operator for linux/$$arch" && \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -buildvcs=false \
+			-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
+			-o $(IMAGES_DIR)/operator/$$arch/ceph-operator ./cmd || exit 1; \
+	done
+	$(OCIIMAGE) -o $(OPERATOR_IMAGE_TAR) -ref $(IMG) -arch $(subst $(space),$(comma),$(OPERATOR_ARCHS)) \
+		-file $(IMAGES_DIR)/operator/{arch}/ceph-operator:/ceph-operator:0755 \
 		-file hack/images/operator/passwd:/etc/passwd:0644 \
 		-file hack/images/operator/group:/etc/group:0644 \
 		-dir /tmp:1777 -dir /home/nonroot:0700:65532:65532 \
@@ -284,7 +335,7 @@ images: image-operator image-ceph ## Build both local images.
 
 .PHONY: images-import
 images-import: images ## Import both images into the containerd at CONTAINERD_ADDRESS, namespace k8s.io (root).
-	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
+	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import --all-platforms \
 		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(OPERATOR_IMAGE_TAR)
 	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
 		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(CEPH_IMAGE_TAR)
@@ -329,7 +380,7 @@ BUNDLE_DEFAULT_CHANNEL ?= alpha
 # spec.minKubeVersion), and the OpenShift versions the bundle declares for
 # OpenShift's catalogs: OpenShift 4.N ships Kubernetes 1.(N+13), so by
 # default they start at the OpenShift release of MIN_KUBE_VERSION.
-MIN_KUBE_VERSION ?= 1.33.0
+MIN_KUBE_VERSION ?= 1.30.0
 OPENSHIFT_VERSIONS ?= v4.$(shell echo $$(( $(word 2,$(subst ., ,$(MIN_KUBE_VERSION))) - 13 )))
 # The upgrade edges of the release being built: REPLACES is the CSV it
 # replaces (e.g. ceph-operator.v0.1.0), SKIP_RANGE the versions it replaces

@@ -16,7 +16,7 @@ LABEL operators.operatorframework.io.test.mediatype.v1=scorecard+v1
 LABEL operators.operatorframework.io.test.config.v1=tests/scorecard/
 
 # OpenShift versions (from MIN_KUBE_VERSION).
-LABEL com.redhat.openshift.versions=v4.20
+LABEL com.redhat.openshift.versions=v4.17
 
 # Copy files to locations specified by labels.
 COPY bundle/manifests /manifests/

@@ -178,6 +178,7 @@ func oneNodeWorld(t *testing.T, name string) (string, *world.World) {
 func playAgent(t *testing.T, ns string, nodes ...string) *world.World {
 	t.Helper()
 	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
 	for _, n := range nodes {
 		w.AddNode(n, "available", "partitioned", "osd")
 	}

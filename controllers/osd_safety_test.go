@@ -88,6 +88,7 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t, "refuse")
 	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
 	const node = "refuse-a"
 	w.AddNode(node, "available", "available", "available")
 	for _, d := range []string{"sdb", "sdc", "sdd"} {
@@ -176,6 +177,7 @@ func TestRescansBounded(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t, "rescan")
 	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
 	const node = "rescan-a"
 	w.AddNode(node, "available")
 	w.SetLying(id(node, "sdb"), true)
@@ -212,6 +214,7 @@ func TestUnstartedJobDeleted(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t, "unstarted")
 	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
 	const node = "unstarted-a"
 	w.AddNode(node, "available", "available")
 	w.Pause(true)
@@ -350,6 +353,7 @@ func TestHiddenJobNeverDuplicated(t *testing.T) {
 	startHidingManager(t, 5*time.Second)
 	ns := newNamespace(t, "hidden")
 	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
 	nodes := []string{"hidden-a", "hidden-b"}
 	for _, n := range nodes {
 		w.AddNode(n, "available")

@@ -8,6 +8,8 @@
 #   code generation and lint      controller-gen, kustomize, golangci-lint
 #   control plane (tests, demo)   etcd, kube-apiserver, kubectl,
 #                                 kube-controller-manager, kube-scheduler, kwok
+#   oldest supported control      minkube/etcd, minkube/kube-apiserver (the
+#   plane (make test-minkube)     minKubeVersion of the CSV)
 #   real node                     kubelet, kube-proxy
 #   OLM bundle and catalog        operator-sdk, scorecard-test, opm
 #   OLM on the real node          olm/*: programs packed into its images
@@ -44,6 +46,8 @@ kube-apiserver              controlplane  k8s    -      k8s.io/kubernetes/cmd/ku
 kube-controller-manager     controlplane  k8s    -      k8s.io/kubernetes/cmd/kube-controller-manager
 kube-scheduler              controlplane  k8s    -      k8s.io/kubernetes/cmd/kube-scheduler
 kubectl                     controlplane  k8s    -      k8s.io/kubernetes/cmd/kubectl
+minkube/etcd                controlplane-min plain -    go.etcd.io/etcd/server/v3
+minkube/kube-apiserver      controlplane-min k8s   -    k8s.io/kubernetes/cmd/kube-apiserver
 kubelet                     controlplane  k8s    -      k8s.io/kubernetes/cmd/kubelet
 kube-proxy                  controlplane  k8s    -      k8s.io/kubernetes/cmd/kube-proxy
 kwok                        kwok          plain  -      sigs.k8s.io/kwok/cmd/kwok

@@ -107,29 +107,72 @@ type Image struct {
 }
 
 // WriteLayout writes img as a tar archive of an OCI image layout to out,
-// replacing it only once the archive is complete. Blobs are staged next to
-// out, because a layer's size must be known before its tar header.
+// replacing it only once the archive is complete: index.json names the
+// image's manifest. It returns the manifest's digest.
 func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
-	name, err := parseReference(img.Ref)
-	if err != nil {
-		return "", err
+	return writeLayout([]*Image{img}, out)
+}
+
+// WriteIndexLayout writes imgs, the same image for different platforms, as
+// a tar archive of an OCI image layout to out: index.json names one image
+// index (the blob a registry serves for a multi-platform image), which
+// lists each platform's manifest. A runtime pulling or importing it takes
+// the manifest of its own platform. Every image must have img[0]'s Ref,
+// and no two the same platform. It returns the image index's digest.
+func WriteIndexLayout(imgs []*Image, out string) (indexDigest string, err error) {
+	if len(imgs) == 0 {
+		return "", fmt.Errorf("no image")
 	}
+	seen := map[platform]bool{}
+	for _, img := range imgs {
+		if img.Ref != imgs[0].Ref {
+			return "", fmt.Errorf("the images of one index have different references: %s and %s", imgs[0].Ref, img.Ref)
+		}
+		p := platform{Architecture: img.Architecture, OS: img.OS}
+		if seen[p] {
+			return "", fmt.Errorf("two images for %s/%s", p.OS, p.Architecture)
+		}
+		seen[p] = true
+	}
+	return writeLayout(imgs, out)
+}
+
+// member is one file of the archive: small ones in memory, a layer from
+// its staging file.
+type member struct {
+	data []byte
+	file *os.File
+	size int64
+}
+
+// writeManifest adds img's layer, configuration and manifest to members,
+// staging the layer next to out (a layer's size must be known before its
+// tar header), and returns the manifest's descriptor, with its platform.
+func writeManifest(img *Image, out string, created time.Time, members map[string]member) (descriptor, error) {
 	layerMediaType, err := img.Compression.mediaType()
 	if err != nil {
-		return "", err
+		return descriptor{}, err
 	}
-	created := img.Created.UTC().Truncate(time.Second)
 	stamp := created.Format(time.RFC3339)
-
 	layerFile, err := os.CreateTemp(filepath.Dir(out), ".ociimage-layer-*")
 	if err != nil {
-		return "", err
+		return descriptor{}, err
 	}
-	defer func() { _ = os.Remove(layerFile.Name()) }()
-	defer func() { _ = layerFile.Close() }()
+	// Removed now: the open file stays readable until writeLayout closes it.
+	if err := os.Remove(layerFile.Name()); err != nil {
+		_ = layerFile.Close()
+		return descriptor{}, err
+	}
 	layer, err := writeLayer(img.Files, layerFile, img.Compression, created)
 	if err != nil {
-		return "", fmt.Errorf("writing the layer: %w", err)
+		_ = layerFile.Close()
+		return descriptor{}, fmt.Errorf("writing the layer: %w", err)
+	}
+	if _, dup := members[blobPath(layer.Digest)]; dup {
+		// The same layer as another platform's: stored once.
+		_ = layerFile.Close()
+	} else {
+		members[blobPath(layer.Digest)] = member{file: layerFile, size: layer.Size}
 	}
 
 	cfg := imageConfigFile{Created: stamp, Architecture: img.Architecture, OS: img.OS, Config: img.Config}
@@ -138,7 +181,7 @@ func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
 	cfg.History = []history{{Created: stamp, CreatedBy: "hack/ociimage"}}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {
-		return "", err
+		return descriptor{}, err
 	}
 	man := manifest{
 		SchemaVersion: 2,
@@ -148,43 +191,67 @@ func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
 	}
 	manJSON, err := json.Marshal(man)
 	if err != nil {
-		return "", err
+		return descriptor{}, err
 	}
-	manifestDigest = digestOf(manJSON)
-	idx := index{
-		SchemaVersion: 2,
-		MediaType:     mediaTypeIndex,
-		Manifests: []descriptor{{
-			MediaType: mediaTypeManifest,
-			Digest:    manifestDigest,
-			Size:      int64(len(manJSON)),
-			Platform:  &platform{Architecture: img.Architecture, OS: img.OS},
-			Annotations: map[string]string{
-				annotationImageName: name.String(),
-				annotationRefName:   name.Tag,
-				annotationCreated:   stamp,
-			},
-		}},
-	}
-	idxJSON, err := json.Marshal(idx)
+	members[blobPath(man.Config.Digest)] = member{data: cfgJSON}
+	members[blobPath(digestOf(manJSON))] = member{data: manJSON}
+	return descriptor{
+		MediaType: mediaTypeManifest,
+		Digest:    digestOf(manJSON),
+		Size:      int64(len(manJSON)),
+		Platform:  &platform{Architecture: img.Architecture, OS: img.OS},
+	}, nil
+}
+
+// writeLayout writes the layout of one image (index.json names its
+// manifest) or, for several, of an image index, and returns the digest of
+// what index.json names.
+func writeLayout(imgs []*Image, out string) (digest string, err error) {
+	name, err := parseReference(imgs[0].Ref)
 	if err != nil {
 		return "", err
 	}
+	created := imgs[0].Created.UTC().Truncate(time.Second)
+	stamp := created.Format(time.RFC3339)
 
-	// Every member of the archive: small ones in memory, the layer from
-	// its staging file. Sorted by name, so the archive is reproducible.
-	type member struct {
-		data []byte
-		file *os.File
-		size int64
+	members := map[string]member{}
+	defer func() {
+		for _, m := range members {
+			if m.file != nil {
+				_ = m.file.Close()
+			}
+		}
+	}()
+	var manifests []descriptor
+	for _, img := range imgs {
+		d, err := writeManifest(img, out, created, members)
+		if err != nil {
+			return "", err
+		}
+		manifests = append(manifests, d)
 	}
-	members := map[string]member{
-		"oci-layout":                {data: []byte(`{"imageLayoutVersion":"1.0.0"}`)},
-		"index.json":                {data: idxJSON},
-		blobPath(man.Config.Digest): {data: cfgJSON},
-		blobPath(manifestDigest):    {data: manJSON},
-		blobPath(layer.Digest):      {file: layerFile, size: layer.Size},
+	top := manifests[0]
+	if len(imgs) > 1 {
+		nested, err := json.Marshal(index{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: manifests})
+		if err != nil {
+			return "", err
+		}
+		members[blobPath(digestOf(nested))] = member{data: nested}
+		top = descriptor{MediaType: mediaTypeIndex, Digest: digestOf(nested), Size: int64(len(nested))}
 	}
+	top.Annotations = map[string]string{
+		annotationImageName: name.String(),
+		annotationRefName:   name.Tag,
+		annotationCreated:   stamp,
+	}
+	idxJSON, err := json.Marshal(index{SchemaVersion: 2, MediaType: mediaTypeIndex, Manifests: []descriptor{top}})
+	if err != nil {
+		return "", err
+	}
+	members["oci-layout"] = member{data: []byte(`{"imageLayoutVersion":"1.0.0"}`)}
+	members["index.json"] = member{data: idxJSON}
+
+	// Sorted by name, so the archive is reproducible.
 	names := make([]string, 0, len(members))
 	for n := range members {
 		names = append(names, n)
@@ -232,7 +299,7 @@ func WriteLayout(img *Image, out string) (manifestDigest string, err error) {
 	if err := os.Rename(tmp.Name(), out); err != nil {
 		return "", err
 	}
-	return manifestDigest, nil
+	return top.Digest, nil
 }
 
 func digestOf(b []byte) string {

@@ -13,6 +13,14 @@
 //	ociimage -o bin/images/op.tar -ref quay.io/org/op:v1 \
 //	  -file bin/op:/op -file passwd:/etc/passwd:0644 -dir /tmp:1777 \
 //	  -entrypoint '["/op"]' -cmd '["run"]' -user 65532:65532
+//
+// With several architectures (-arch amd64,arm64) it writes one image per
+// architecture and an image index listing them, the layout of a
+// multi-platform image; {arch} in a -file or -rootfs source is replaced by
+// each image's architecture:
+//
+//	ociimage -o bin/images/op.tar -ref quay.io/org/op:v1 -arch amd64,arm64 \
+//	  -file bin/{arch}/op:/op -entrypoint '["/op"]'
 package main
 
 import (
@@ -60,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ref         = fl.String("ref", "", "fully qualified image `reference` to import the image as")
 		user        = fl.String("user", "", "user (and group) the container runs as, e.g. 65532:65532")
 		workdir     = fl.String("workdir", "", "working directory")
-		arch        = fl.String("arch", runtime.GOARCH, "architecture (GOARCH spelling)")
+		arch        = fl.String("arch", runtime.GOARCH, "architecture (GOARCH spelling), or a comma-separated `list` for an image index with one image per architecture")
 		osName      = fl.String("os", "linux", "operating system")
 		compression = fl.String("compression", string(Gzip), "layer compression: gzip or none")
 		chown       = fl.String("chown", "", "`uid:gid` owning everything added with -rootfs (default: as on disk)")
@@ -87,32 +95,57 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	img := &Image{
-		Ref:          *ref,
-		Architecture: *arch,
-		OS:           *osName,
-		Created:      time.Unix(*epoch, 0),
-		Compression:  Compression(*compression),
-		Config: ImageConfig{
-			User:       *user,
-			Env:        env,
-			Entrypoint: entrypoint.v,
-			Cmd:        cmd.v,
-			WorkingDir: *workdir,
-		},
-		Files: NewTree(),
+	archs := strings.Split(*arch, ",")
+	var imgs []*Image
+	for _, a := range archs {
+		if a == "" {
+			fmt.Fprintf(stderr, "ociimage: -arch %q: empty architecture\n", *arch)
+			return 2
+		}
+		img := &Image{
+			Ref:          *ref,
+			Architecture: a,
+			OS:           *osName,
+			Created:      time.Unix(*epoch, 0),
+			Compression:  Compression(*compression),
+			Config: ImageConfig{
+				User:       *user,
+				Env:        env,
+				Entrypoint: entrypoint.v,
+				Cmd:        cmd.v,
+				WorkingDir: *workdir,
+			},
+			Files: NewTree(),
+		}
+		if err := fillImage(img, labels, forArch(rootfs, a), forArch(files, a), dirs, *chown); err != nil {
+			fmt.Fprintln(stderr, "ociimage:", err)
+			return 1
+		}
+		imgs = append(imgs, img)
 	}
-	if err := fillImage(img, labels, rootfs, files, dirs, *chown); err != nil {
-		fmt.Fprintln(stderr, "ociimage:", err)
-		return 1
+	var digest string
+	var err error
+	if len(imgs) == 1 {
+		digest, err = WriteLayout(imgs[0], *out)
+	} else {
+		digest, err = WriteIndexLayout(imgs, *out)
 	}
-	digest, err := WriteLayout(img, *out)
 	if err != nil {
 		fmt.Fprintln(stderr, "ociimage:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s %s@%s\n", *out, *ref, digest)
 	return 0
+}
+
+// forArch replaces {arch} in each flag value by arch: the sources of one
+// architecture's image.
+func forArch(values stringList, arch string) stringList {
+	out := make(stringList, len(values))
+	for i, v := range values {
+		out[i] = strings.ReplaceAll(v, "{arch}", arch)
+	}
+	return out
 }
 
 func defaultEpoch() int64 {

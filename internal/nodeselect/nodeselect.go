@@ -7,7 +7,9 @@ package nodeselect
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -26,7 +28,20 @@ const (
 	// NodeTaintNotTolerated: the node has a NoSchedule or NoExecute taint
 	// that placement.tolerations does not tolerate.
 	NodeTaintNotTolerated = "NodeTaintNotTolerated"
+	// NodeArchitectureUnsupported: the node's CPU architecture (its
+	// kubernetes.io/arch label) is not one the operator image is built
+	// for, so no node pod can run there.
+	NodeArchitectureUnsupported = "NodeArchitectureUnsupported"
 )
+
+// Architectures are the CPU architectures the operator image is built for
+// (the PLATFORMS of make docker-buildx and the image index of make
+// image-operator). Every node pod runs the operator binary, copied out of
+// that image by an init container, so only nodes of these architectures
+// take part, and the node pods require them (internal/resources): on any
+// other node an init container would copy a binary the node cannot
+// execute.
+var Architectures = []string{"amd64", "arm64"}
 
 // Selection is which nodes take part in storage and why the others do
 // not.
@@ -51,8 +66,9 @@ type Skip struct {
 
 // Select decides which nodes take part in storage. A node takes part
 // when it is selected by useAllNodes or listed in storage.nodes, matches
-// placement.nodeAffinity, and tolerates-wise can run the node pods: every
-// NoSchedule or NoExecute taint it has is tolerated by placement.tolerations.
+// placement.nodeAffinity, is of one of Architectures, and tolerates-wise can
+// run the node pods: every NoSchedule or NoExecute taint it has is
+// tolerated by placement.tolerations.
 // Unschedulable (cordoned) nodes still take part: DaemonSet pods ignore
 // cordons, and their disks must stay visible.
 func Select(spec *cephv1.CephClusterSpec, nodes []corev1.Node) Selection {
@@ -83,6 +99,12 @@ func Select(spec *cephv1.CephClusterSpec, nodes []corev1.Node) Selection {
 				sel.Skipped[n.Name] = Skip{NodeAffinityMismatch, "the node does not match placement.nodeAffinity"}
 				continue
 			}
+		}
+		// The kubelet always sets the label; a Node object without it
+		// (created by hand or by a test) is not judged here.
+		if arch, ok := n.Labels[corev1.LabelArchStable]; ok && !slices.Contains(Architectures, arch) {
+			sel.Skipped[n.Name] = Skip{NodeArchitectureUnsupported, fmt.Sprintf("the node's architecture %s is not one the operator image is built for (%s)", arch, strings.Join(Architectures, ", "))}
+			continue
 		}
 		if t, ok := untoleratedTaint(n.Spec.Taints, spec.Placement.Tolerations); ok {
 			sel.Skipped[n.Name] = Skip{NodeTaintNotTolerated, fmt.Sprintf("taint %s=%s:%s is not tolerated by placement.tolerations", t.Key, t.Value, t.Effect)}

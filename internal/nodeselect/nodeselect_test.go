@@ -121,3 +121,34 @@ func TestChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectSkipsUnsupportedArchitectures: a node whose kubelet reports an
+// architecture the operator image lacks takes no part (its node pods
+// could never be scheduled, and a monitor placed there would never start),
+// with the reason and the architectures that are supported; amd64 and arm64
+// nodes do, and so does a Node without the label (not judged), whether
+// selected by useAllNodes or by name.
+func TestSelectSkipsUnsupportedArchitectures(t *testing.T) {
+	nodes := []corev1.Node{
+		node("amd", map[string]string{corev1.LabelArchStable: "amd64"}),
+		node("arm", map[string]string{corev1.LabelArchStable: "arm64"}),
+		node("s390", map[string]string{corev1.LabelArchStable: "s390x"}),
+		node("unlabelled", nil),
+	}
+	for _, spec := range []cephv1.CephClusterSpec{
+		{Storage: cephv1.StorageSpec{UseAllNodes: true}},
+		{Storage: cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "amd"}, {Name: "arm"}, {Name: "s390"}, {Name: "unlabelled"}}}},
+	} {
+		sel := Select(&spec, nodes)
+		if want := []string{"amd", "arm", "unlabelled"}; !reflect.DeepEqual(sel.Selected, want) {
+			t.Errorf("useAllNodes=%v: selected %v, want %v", spec.Storage.UseAllNodes, sel.Selected, want)
+		}
+		skip, ok := sel.Skipped["s390"]
+		if !ok || skip.Reason != NodeArchitectureUnsupported {
+			t.Fatalf("useAllNodes=%v: s390 skipped as %+v, want %s", spec.Storage.UseAllNodes, skip, NodeArchitectureUnsupported)
+		}
+		if want := "the node's architecture s390x is not one the operator image is built for (amd64, arm64)"; skip.Message != want {
+			t.Errorf("message %q, want %q", skip.Message, want)
+		}
+	}
+}

@@ -158,22 +158,19 @@ func copyBinaryContainer(images Images) corev1.Container {
 	}
 }
 
-// nodeAffinity combines the storage selection with placement.nodeAffinity:
-// with useAllNodes the placement alone decides; otherwise the pods are pinned
-// to the listed nodes by name. A node field selector takes a single name, so
+// nodeAffinity combines the storage selection with placement.nodeAffinity
+// and the image's architectures (withArch): with useAllNodes the placement
+// alone decides; otherwise the pods are pinned to the listed nodes by name. A node field selector takes a single name, so
 // each of the placement's required terms (which are ORed) is repeated once
 // per listed node.
 func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
 	placement := cluster.Spec.Placement.NodeAffinity
-	if cluster.Spec.Storage.UseAllNodes {
-		if placement == nil {
-			return nil
-		}
-		return &corev1.Affinity{NodeAffinity: placement.DeepCopy()}
-	}
 	na := &corev1.NodeAffinity{}
 	if placement != nil {
 		na = placement.DeepCopy()
+	}
+	if cluster.Spec.Storage.UseAllNodes {
+		return &corev1.Affinity{NodeAffinity: withArch(na)}
 	}
 	base := []corev1.NodeSelectorTerm{{}}
 	if req := na.RequiredDuringSchedulingIgnoredDuringExecution; req != nil && len(req.NodeSelectorTerms) > 0 {
@@ -190,7 +187,7 @@ func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
 		}
 	}
 	na.RequiredDuringSchedulingIgnoredDuringExecution = &corev1.NodeSelector{NodeSelectorTerms: terms}
-	return &corev1.Affinity{NodeAffinity: na}
+	return &corev1.Affinity{NodeAffinity: withArch(na)}
 }
 
 // AgentServiceAccount builds the ServiceAccount of cluster's node pods.

@@ -478,15 +478,16 @@ func cephConfVolume(cluster *cephv1.CephCluster) corev1.Volume {
 	}}}
 }
 
-// pinnedTo is a required node affinity to exactly one node.
+// pinnedTo is a required node affinity to exactly one node, of one of the
+// image's architectures (withArch).
 func pinnedTo(node string) *corev1.Affinity {
-	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+	return &corev1.Affinity{NodeAffinity: withArch(&corev1.NodeAffinity{
 		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchFields: []corev1.NodeSelectorRequirement{{
 				Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node},
 			}}}},
 		},
-	}}
+	})}
 }
 
 func ptrTo[T any](v T) *T { return &v }

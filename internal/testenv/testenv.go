@@ -15,6 +15,8 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,7 +36,22 @@ type Env struct {
 	// Client reads and writes straight to the API server (no cache), so
 	// tests assert what the server holds.
 	Client client.Client
-	env    *envtest.Environment
+	// Version is the API server's Kubernetes version: tests that play a
+	// built-in controller (the Job controller, say) write what that
+	// version's controller writes. make test-minkube runs them against
+	// the oldest supported version.
+	Version *version.Info
+	env     *envtest.Environment
+}
+
+// MinorVersion is the API server's Kubernetes minor version (30 for
+// v1.30.14).
+func (e *Env) MinorVersion() int {
+	var major, minor int
+	if _, err := fmt.Sscanf(e.Version.GitVersion, "v%d.%d", &major, &minor); err != nil {
+		panic(fmt.Sprintf("API server version %q: %v", e.Version.GitVersion, err))
+	}
+	return minor
 }
 
 // RepoRoot returns the repository's top directory.
@@ -90,12 +107,37 @@ func New(extraCRDs ...string) (*Env, error) {
 		_ = env.Stop()
 		return nil, fmt.Errorf("starting test API server: %w", err)
 	}
+	v, err := serverVersion(cfg)
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
 	if err != nil {
 		_ = env.Stop()
 		return nil, fmt.Errorf("creating client: %w", err)
 	}
-	return &Env{Config: cfg, Client: c, env: env}, nil
+	return &Env{Config: cfg, Client: c, Version: v, env: env}, nil
+}
+
+// serverVersion reads the API server's version and fails unless it is the
+// Kubernetes version TEST_KUBE_VERSION names (such as v1.30.14), when that
+// is set: make test-minkube sets it, so its tests cannot pass against
+// another API server than the oldest supported one by mistake (a
+// KUBEBUILDER_ASSETS pointing elsewhere).
+func serverVersion(cfg *rest.Config) (*version.Info, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating discovery client: %w", err)
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		return nil, fmt.Errorf("reading the API server's version: %w", err)
+	}
+	if want := os.Getenv("TEST_KUBE_VERSION"); want != "" && v.GitVersion != want {
+		return nil, fmt.Errorf("the test API server is Kubernetes %s, but TEST_KUBE_VERSION wants %s", v.GitVersion, want)
+	}
+	return v, nil
 }
 
 // Stop stops the API server and etcd.

@@ -20,9 +20,12 @@ func (c *Cluster) Ctr(ctx context.Context, args ...string) *exec.Cmd {
 
 // ImportImage imports an OCI or Docker image archive into the node's
 // containerd, so pods can run it with imagePullPolicy Never or IfNotPresent
-// under the exact name the archive carries.
+// under the exact name the archive carries. Every platform's content is
+// kept (--all-platforms): the operator image is an index of amd64 and arm64
+// images, and pushing it on to a registry (the OLM tests) needs all of it;
+// the kubelet runs the node's own platform's image either way.
 func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
-	out, err := c.Ctr(ctx, "images", "import", archive).CombinedOutput()
+	out, err := c.Ctr(ctx, "images", "import", "--all-platforms", archive).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("importing %s: %w: %s", archive, err, strings.TrimSpace(string(out)))
 	}

@@ -78,8 +78,12 @@ func (h *Harness) AddNode(ctx context.Context, name string, kinds []string) erro
 		return err
 	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-		Name:        name,
-		Labels:      map[string]string{"kubernetes.io/hostname": name, "type": "kwok"},
+		Name: name,
+		// The labels a kubelet sets on an amd64 Linux node: node pods
+		// require an architecture the operator image is built for.
+		Labels: map[string]string{
+			"kubernetes.io/hostname": name, "kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux", "type": "kwok",
+		},
 		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
 	}}
 	if err := h.Client.Create(ctx, node); err != nil {

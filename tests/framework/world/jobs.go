@@ -100,25 +100,52 @@ func targetsOf(job *batchv1.Job) ([]resources.PrepareTarget, error) {
 }
 
 // jobStatus is the status the Job controller gives a Job whose one pod
-// exited with exit.
-func jobStatus(exit int32) batchv1.JobStatus {
+// exited with exit. From Kubernetes 1.31 it writes an interim condition
+// (FailureTarget, SuccessCriteriaMet) before the terminal one; 1.30 writes
+// the terminal one alone (its API server refuses SuccessCriteriaMet on a
+// Job without a success policy). The operator reads only the terminal
+// conditions, so it works with both.
+func jobStatus(exit int32, interim bool) batchv1.JobStatus {
 	now := metav1.Now()
 	st := batchv1.JobStatus{StartTime: &now}
 	if exit != ExitPrepared {
 		st.Failed = 1
 		st.Conditions = []batchv1.JobCondition{
-			{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
 			{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+		}
+		if interim {
+			st.Conditions = append([]batchv1.JobCondition{
+				{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "BackoffLimitExceeded", LastTransitionTime: now},
+			}, st.Conditions...)
 		}
 		return st
 	}
 	st.Succeeded = 1
 	st.CompletionTime = &now
 	st.Conditions = []batchv1.JobCondition{
-		{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now},
 	}
+	if interim {
+		st.Conditions = append([]batchv1.JobCondition{
+			{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
+		}, st.Conditions...)
+	}
 	return st
+}
+
+// SetKubernetesMinor says which Kubernetes minor version the API server
+// runs, so that finished Jobs get the conditions that version's Job
+// controller writes; 0 (the default) means a recent one.
+func (w *World) SetKubernetesMinor(minor int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.kubeMinor = minor
+}
+
+// interimJobConditions reports whether the API server's Job controller
+// writes interim conditions (1.31 and later).
+func (w *World) interimJobConditions() bool {
+	return w.kubeMinor == 0 || w.kubeMinor >= 31
 }
 
 // runJobLocked finishes a prepare Job the way agent prepare would and, like
@@ -142,7 +169,7 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 	if err := w.finishPod(ctx, job, exit, string(msg)); err != nil {
 		panic(err)
 	}
-	job.Status = jobStatus(exit)
+	job.Status = jobStatus(exit, w.interimJobConditions())
 	if err := w.client.Status().Update(ctx, job); err != nil && !apierrors.IsNotFound(err) {
 		panic(fmt.Sprintf("completing Job %s: %v", job.Name, err))
 	}

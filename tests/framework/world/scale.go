@@ -300,11 +300,12 @@ func (w *World) complete(ctx context.Context, job *batchv1.Job) error {
 		return fmt.Errorf("node %s unknown", job.Annotations[resources.NodeAnnotation])
 	}
 	_, exit, err := w.prepareLocked(job)
+	interim := w.interimJobConditions()
 	w.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	job.Status = jobStatus(exit)
+	job.Status = jobStatus(exit, interim)
 	for {
 		w.writes.Add(1)
 		err := w.client.Status().Update(ctx, job)

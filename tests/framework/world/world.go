@@ -55,6 +55,9 @@ type World struct {
 
 	mu    sync.Mutex
 	nodes map[string]*node
+	// kubeMinor is the API server's Kubernetes minor version; 0 for a
+	// recent one (see SetKubernetesMinor).
+	kubeMinor int
 	// nextOSD is the next OSD id a prepare gives a disk.
 	nextOSD int32
 	// osdDevice maps an OSD id given by a prepare to its disk.
