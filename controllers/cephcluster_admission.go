@@ -15,7 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -27,10 +27,10 @@ func (r *CephClusterReconciler) checkImage(s *clusterScope) bool {
 	if err == nil {
 		return true
 	}
-	s.observed.version = versionCheck{metav1.ConditionFalse, cephv1.ReasonImageNotAllowed,
+	s.observed.version = versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonImageNotAllowed,
 		err.Error() + ". No monitor, manager, OSD or discovery agent is started or changed with it: set spec.image to an allowed image, or ask the operator's administrator to allow it"}
 	s.observed.mon.blocked = s.observed.version.message
-	s.observed.mon.blockedReason = cephv1.ReasonImageNotAllowed
+	s.observed.mon.blockedReason = cephv1alpha1.ReasonImageNotAllowed
 	return false
 }
 
@@ -137,7 +137,7 @@ func (r *CephClusterReconciler) checkPodAdmission(ctx context.Context, s *cluste
 
 // classifyPodAdmission turns the result of the dry-run create into the
 // cause to report, or into an error when it says nothing about the pod.
-func classifyPodAdmission(cluster *cephv1.CephCluster, err error) (*podRejection, error) {
+func classifyPodAdmission(cluster *cephv1alpha1.CephCluster, err error) (*podRejection, error) {
 	if err == nil || apierrors.IsAlreadyExists(err) {
 		return nil, nil
 	}
@@ -150,18 +150,18 @@ func classifyPodAdmission(cluster *cephv1.CephCluster, err error) (*podRejection
 		// RBAC refuses the operator itself, not the pod.
 		return nil, err
 	case strings.Contains(msg, "PodSecurity"):
-		return &podRejection{cephv1.ReasonPodSecurityRejected, fmt.Sprintf(
+		return &podRejection{cephv1alpha1.ReasonPodSecurityRejected, fmt.Sprintf(
 			"Pod Security admission refuses the node pods in namespace %s, so no discovery agent, OSD or monitor can start. "+
 				"They need privileged mode, the host's PID and network namespaces and host paths to reach the disks. "+
 				"Allow privileged pods in this namespace: kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged --overwrite. The API server said: %s",
 			cluster.Namespace, cluster.Namespace, msg)}, nil
 	case strings.Contains(msg, "security context constraint"):
-		return &podRejection{cephv1.ReasonPodSecurityRejected, fmt.Sprintf(
+		return &podRejection{cephv1alpha1.ReasonPodSecurityRejected, fmt.Sprintf(
 			"No SecurityContextConstraint admits the node pods in namespace %s, so no discovery agent, OSD or monitor can start. "+
 				"Grant the privileged SCC to the agent's service account: oc adm policy add-scc-to-user privileged -z %s -n %s. The API server said: %s",
 			cluster.Namespace, resources.AgentServiceAccountName(cluster), cluster.Namespace, msg)}, nil
 	default:
-		return &podRejection{cephv1.ReasonPodAdmissionRejected, fmt.Sprintf(
+		return &podRejection{cephv1alpha1.ReasonPodAdmissionRejected, fmt.Sprintf(
 			"Admission refuses the node pods in namespace %s, so no discovery agent, OSD or monitor can start. The API server said: %s",
 			cluster.Namespace, msg)}, nil
 	}

@@ -10,11 +10,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 func TestClassifyPodAdmission(t *testing.T) {
-	cluster := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "storage"}}
+	cluster := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "storage"}}
 	pods := schema.GroupResource{Resource: "pods"}
 	for _, tc := range []struct {
 		name       string
@@ -25,11 +25,11 @@ func TestClassifyPodAdmission(t *testing.T) {
 	}{
 		{name: "admitted"},
 		{name: "pod security", err: apierrors.NewForbidden(pods, "x", errors.New(`violates PodSecurity "restricted:latest": privileged`)),
-			wantReason: cephv1.ReasonPodSecurityRejected, wantText: "kubectl label namespace storage pod-security.kubernetes.io/enforce=privileged"},
+			wantReason: cephv1alpha1.ReasonPodSecurityRejected, wantText: "kubectl label namespace storage pod-security.kubernetes.io/enforce=privileged"},
 		{name: "openshift scc", err: apierrors.NewForbidden(pods, "x", errors.New("unable to validate against any security context constraint: [privileged: Invalid value: true]")),
-			wantReason: cephv1.ReasonPodSecurityRejected, wantText: "oc adm policy add-scc-to-user privileged -z ceph-ceph-agent -n storage"},
+			wantReason: cephv1alpha1.ReasonPodSecurityRejected, wantText: "oc adm policy add-scc-to-user privileged -z ceph-ceph-agent -n storage"},
 		{name: "quota", err: apierrors.NewForbidden(pods, "x", errors.New("exceeded quota: pods")),
-			wantReason: cephv1.ReasonPodAdmissionRejected, wantText: "exceeded quota"},
+			wantReason: cephv1alpha1.ReasonPodAdmissionRejected, wantText: "exceeded quota"},
 		{name: "operator lacks RBAC", err: apierrors.NewForbidden(pods, "x", errors.New(`User "system:serviceaccount:x:y" cannot create resource "pods"`)), wantErr: true},
 		{name: "server unavailable", err: apierrors.NewServiceUnavailable("etcd"), wantErr: true},
 	} {
@@ -59,26 +59,26 @@ func TestStatusNamesTheCause(t *testing.T) {
 	}{
 		{
 			name: "pods refused by Pod Security",
-			o:    observed{fsid: "f", configured: true, mon: monsUp, podRejected: &podRejection{cephv1.ReasonPodSecurityRejected, "refused"}},
+			o:    observed{fsid: "f", configured: true, mon: monsUp, podRejected: &podRejection{cephv1alpha1.ReasonPodSecurityRejected, "refused"}},
 			want: map[string]string{"Ready": "False/PodSecurityRejected", "Degraded": "True/PodSecurityRejected", "Progressing": "False/PodSecurityRejected"},
 		},
 		{
 			name: "image not allowed",
 			o: observed{fsid: "f", configured: true,
-				version: versionCheck{metav1.ConditionFalse, cephv1.ReasonImageNotAllowed, "spec.image x is not allowed"},
-				mon:     monState{blocked: "spec.image x is not allowed", blockedReason: cephv1.ReasonImageNotAllowed}},
+				version: versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonImageNotAllowed, "spec.image x is not allowed"},
+				mon:     monState{blocked: "spec.image x is not allowed", blockedReason: cephv1alpha1.ReasonImageNotAllowed}},
 			want: map[string]string{"Ready": "False/ImageNotAllowed", "Degraded": "True/ImageNotAllowed", "Progressing": "False/ImageNotAllowed",
 				"CephVersionSupported": "False/ImageNotAllowed", "MonitorsReady": "False/ImageNotAllowed"},
 		},
 		{
 			// An API error is the more urgent cause.
 			name: "error first",
-			o:    observed{fsid: "f", configured: true, mon: monsUp, err: errors.New("boom"), podRejected: &podRejection{cephv1.ReasonPodSecurityRejected, "refused"}},
+			o:    observed{fsid: "f", configured: true, mon: monsUp, err: errors.New("boom"), podRejected: &podRejection{cephv1alpha1.ReasonPodSecurityRejected, "refused"}},
 			want: map[string]string{"Ready": "False/ReconcileError", "Degraded": "True/ReconcileError"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 2}}
+			c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 2}}
 			tc.o.now = testNow
 			setClusterStatus(c, tc.o)
 			got := conds(c)

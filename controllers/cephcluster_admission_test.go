@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -26,7 +26,7 @@ import (
 )
 
 // condition returns condition t of the cluster as the API server has it.
-func condition(t *testing.T, c *cephv1.CephCluster, typ string) *metav1.Condition {
+func condition(t *testing.T, c *cephv1alpha1.CephCluster, typ string) *metav1.Condition {
 	t.Helper()
 	return meta.FindStatusCondition(getCluster(t, c).Status.Conditions, typ)
 }
@@ -67,15 +67,15 @@ func TestImageAllowList(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, wait, func() error {
-		c := condition(t, cluster, cephv1.ConditionCephVersionSupported)
+		c := condition(t, cluster, cephv1alpha1.ConditionCephVersionSupported)
 		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "ImageNotAllowed" ||
 			!strings.Contains(c.Message, "quay.io/ceph/ceph-evil:v18.2.4") || !strings.Contains(c.Message, "quay.io/ceph/ceph, registry.example.com/ceph/") {
 			return fmt.Errorf("CephVersionSupported = %+v", c)
 		}
-		if r := condition(t, cluster, cephv1.ConditionReady); r == nil || r.Reason != "ImageNotAllowed" {
+		if r := condition(t, cluster, cephv1alpha1.ConditionReady); r == nil || r.Reason != "ImageNotAllowed" {
 			return fmt.Errorf("Ready = %+v", r)
 		}
-		if d := condition(t, cluster, cephv1.ConditionDegraded); d == nil || d.Status != metav1.ConditionTrue || d.Reason != "ImageNotAllowed" {
+		if d := condition(t, cluster, cephv1alpha1.ConditionDegraded); d == nil || d.Status != metav1.ConditionTrue || d.Reason != "ImageNotAllowed" {
 			return fmt.Errorf("Degraded = %+v", d)
 		}
 		return nil
@@ -93,7 +93,7 @@ func TestImageAllowList(t *testing.T) {
 	}
 
 	// An allowed image runs.
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Image = "registry.example.com/ceph/ceph:v18.2.4" })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Image = "registry.example.com/ceph/ceph:v18.2.4" })
 	waitReady(t, cluster)
 	before := images(t, ns)
 	if len(before) < 3 {
@@ -102,10 +102,10 @@ func TestImageAllowList(t *testing.T) {
 
 	// Switching a running cluster to a refused image changes none of the
 	// operator's workloads.
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Image = "docker.io/library/busybox:latest" })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Image = "docker.io/library/busybox:latest" })
 	testenv.Eventually(t, wait, func() error {
 		got := getCluster(t, cluster)
-		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionReady)
 		if c == nil || c.Reason != "ImageNotAllowed" || c.ObservedGeneration != got.Generation {
 			return fmt.Errorf("Ready = %+v", c)
 		}
@@ -137,7 +137,7 @@ func TestPodSecurityRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, wait, func() error {
-		for _, typ := range []string{cephv1.ConditionReady, cephv1.ConditionDegraded} {
+		for _, typ := range []string{cephv1alpha1.ConditionReady, cephv1alpha1.ConditionDegraded} {
 			c := condition(t, cluster, typ)
 			if c == nil || c.Reason != "PodSecurityRejected" ||
 				!strings.Contains(c.Message, "kubectl label namespace "+ns.Name+" pod-security.kubernetes.io/enforce=privileged") ||
@@ -196,7 +196,7 @@ func TestWatchMappingListErrors(t *testing.T) {
 		}
 	}
 
-	sib := controllers.Siblings(ctx, failing, &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-x", Name: "a"}})
+	sib := controllers.Siblings(ctx, failing, &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Namespace: "ns-x", Name: "a"}})
 	if len(sib) != 1 || sib[0].NamespacedName != b {
 		t.Errorf("siblings of ns-x/a with a failing List = %v, want [ns-x/b]", sib)
 	}
@@ -209,7 +209,7 @@ func TestLongestClusterName(t *testing.T) {
 	ctx := context.Background()
 	ns, w := oneNodeWorld(t, "longname")
 	w.Pause(true)
-	name := strings.Repeat("c", cephv1.MaxClusterNameLength-len("-end")) + "-end"
+	name := strings.Repeat("c", cephv1alpha1.MaxClusterNameLength-len("-end")) + "-end"
 	cluster := newCluster(ns, name)
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatalf("a %d-character name: %v", len(name), err)
@@ -237,7 +237,7 @@ func TestLongestClusterName(t *testing.T) {
 	lists := map[string]client.ObjectList{
 		"Secret": &corev1.SecretList{}, "ConfigMap": &corev1.ConfigMapList{}, "ServiceAccount": &corev1.ServiceAccountList{},
 		"Role": &rbacv1.RoleList{}, "RoleBinding": &rbacv1.RoleBindingList{}, "DaemonSet": &appsv1.DaemonSetList{},
-		"Deployment": &appsv1.DeploymentList{}, "DiskInventory": &cephv1.DiskInventoryList{},
+		"Deployment": &appsv1.DeploymentList{}, "DiskInventory": &cephv1alpha1.DiskInventoryList{},
 	}
 	for kind, list := range lists {
 		if err := env.Client.List(ctx, list, client.InNamespace(ns), sel); err != nil {

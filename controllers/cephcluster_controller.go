@@ -24,7 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
@@ -76,13 +76,13 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cephcluster").
-		For(&cephv1.CephCluster{})
+		For(&cephv1alpha1.CephCluster{})
 	for _, kind := range ownedKinds() {
 		if !kind.watchedByCluster {
 			continue
 		}
 		t := kind.object
-		if _, ok := t.(*cephv1.DiskInventory); ok {
+		if _, ok := t.(*cephv1alpha1.DiskInventory); ok {
 			// Only the agent's findings change the summary; the
 			// operator's own plan writes do not.
 			b = b.Owns(t, builder.WithPredicates(inventoryFindingsChanged()))
@@ -108,7 +108,7 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(nodeSelectionChanged())).
 		// When a cluster goes away, a duplicate in its namespace may now be
 		// the one to reconcile.
-		Watches(&cephv1.CephCluster{},
+		Watches(&cephv1alpha1.CephCluster{},
 			handler.EnqueueRequestsFromMapFunc(r.siblings),
 			builder.WithPredicates(predicate.Funcs{
 				CreateFunc:  func(event.CreateEvent) bool { return false },
@@ -123,7 +123,7 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // When the List fails, every known cluster of the namespace is requeued
 // instead: an event must not be lost to a transient error.
 func (r *CephClusterReconciler) siblings(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list cephv1.CephClusterList
+	var list cephv1alpha1.CephClusterList
 	var reqs []reconcile.Request
 	if err := r.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
 		reqs = knownClusters.requests(obj.GetNamespace())
@@ -152,8 +152,8 @@ func (r *CephClusterReconciler) allClusters(ctx context.Context, _ client.Object
 func inventoryFindingsChanged() predicate.Funcs {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
-			o, okOld := e.ObjectOld.(*cephv1.DiskInventory)
-			n, okNew := e.ObjectNew.(*cephv1.DiskInventory)
+			o, okOld := e.ObjectOld.(*cephv1alpha1.DiskInventory)
+			n, okNew := e.ObjectNew.(*cephv1alpha1.DiskInventory)
 			if !okOld || !okNew {
 				return true
 			}
@@ -168,7 +168,7 @@ func inventoryFindingsChanged() predicate.Funcs {
 
 // clusterScope is what one reconcile of one CephCluster works with.
 type clusterScope struct {
-	cluster  *cephv1.CephCluster
+	cluster  *cephv1alpha1.CephCluster
 	observed observed
 }
 
@@ -177,7 +177,7 @@ type clusterScope struct {
 func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	log := ctrl.LoggerFrom(ctx)
 
-	cluster := &cephv1.CephCluster{}
+	cluster := &cephv1alpha1.CephCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.podChecks.forget(req.NamespacedName)
@@ -269,9 +269,9 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 // although nothing changed: when a healthy report becomes too old. Time
 // cannot be watched, so this is a timer, not polling: a reporter that
 // publishes on time wakes the reconcile before it fires.
-func healthRecheck(cluster *cephv1.CephCluster, now time.Time) time.Duration {
+func healthRecheck(cluster *cephv1alpha1.CephCluster, now time.Time) time.Duration {
 	st := cluster.Status.Ceph
-	if st == nil || st.LastChecked == nil || !isConditionTrue(cluster, cephv1.ConditionCephHealthy) {
+	if st == nil || st.LastChecked == nil || !isConditionTrue(cluster, cephv1alpha1.ConditionCephHealthy) {
 		return 0
 	}
 	d := st.LastChecked.Add(ceph.DefaultStatusMaxAge).Sub(now) + time.Second
@@ -283,8 +283,8 @@ func healthRecheck(cluster *cephv1.CephCluster, now time.Time) time.Duration {
 
 // namespaceOwner returns the CephCluster that owns namespace ns: the oldest
 // one not being deleted (ties broken by name), or nil when there is none.
-func (r *CephClusterReconciler) namespaceOwner(ctx context.Context, ns string) (*cephv1.CephCluster, error) {
-	var list cephv1.CephClusterList
+func (r *CephClusterReconciler) namespaceOwner(ctx context.Context, ns string) (*cephv1alpha1.CephCluster, error) {
+	var list cephv1alpha1.CephClusterList
 	if err := r.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 		return nil, fmt.Errorf("listing CephClusters in %s: %w", ns, err)
 	}
@@ -293,11 +293,11 @@ func (r *CephClusterReconciler) namespaceOwner(ctx context.Context, ns string) (
 
 // reportDuplicate marks cluster as a duplicate of owner and touches nothing
 // else.
-func (r *CephClusterReconciler) reportDuplicate(ctx context.Context, cluster *cephv1.CephCluster, owner string) error {
+func (r *CephClusterReconciler) reportDuplicate(ctx context.Context, cluster *cephv1alpha1.CephCluster, owner string) error {
 	base := cluster.DeepCopy()
 	setDuplicateStatus(cluster, owner)
-	if !isConditionTrue(base, cephv1.ConditionDegraded) {
-		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonDuplicateCluster, "Reconcile",
+	if !isConditionTrue(base, cephv1alpha1.ConditionDegraded) {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1alpha1.ReasonDuplicateCluster, "Reconcile",
 			"CephCluster %s already manages namespace %s; this one is ignored", owner, cluster.Namespace)
 	}
 	return r.patchStatus(ctx, base, cluster)
@@ -307,12 +307,12 @@ func (r *CephClusterReconciler) reportDuplicate(ctx context.Context, cluster *ce
 // they changed and only then, so an idle resync makes no API write. It uses
 // server-side apply under its own field manager: the conditions list is keyed
 // by type, so conditions owned by other reconcilers are left as they are.
-func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *cephv1.CephCluster) error {
+func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *cephv1alpha1.CephCluster) error {
 	if equality.Semantic.DeepEqual(base.Status, cluster.Status) {
 		return nil
 	}
 	r.recordTransitions(base, cluster)
-	desired := &cephv1.CephCluster{
+	desired := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     ownedStatus(cluster.Status),
 	}
@@ -321,13 +321,13 @@ func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *
 
 // recordTransitions emits an event when the Ready condition changes, never on
 // a reconcile that changes nothing.
-func (r *CephClusterReconciler) recordTransitions(before, after *cephv1.CephCluster) {
-	was, now := isConditionTrue(before, cephv1.ConditionReady), isConditionTrue(after, cephv1.ConditionReady)
+func (r *CephClusterReconciler) recordTransitions(before, after *cephv1alpha1.CephCluster) {
+	was, now := isConditionTrue(before, cephv1alpha1.ConditionReady), isConditionTrue(after, cephv1alpha1.ConditionReady)
 	switch {
 	case now && !was:
 		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "ClusterReady", "Reconcile", "CephCluster is ready")
 	case was && !now:
 		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, "ClusterNotReady", "Reconcile",
-			"CephCluster is no longer ready: %s", conditionMessage(after, cephv1.ConditionReady))
+			"CephCluster is no longer ready: %s", conditionMessage(after, cephv1alpha1.ConditionReady))
 	}
 }

@@ -22,7 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -104,21 +104,21 @@ func newNamespace(t *testing.T, name string) string {
 	return ns.Name
 }
 
-func newCluster(ns, name string) *cephv1.CephCluster {
-	return &cephv1.CephCluster{
+func newCluster(ns, name string) *cephv1alpha1.CephCluster {
+	return &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
-			Mon:     cephv1.MonSpec{Count: 1},
-			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Mon:     cephv1alpha1.MonSpec{Count: 1},
+			Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
 }
 
 // getCluster reads a CephCluster straight from the API server.
-func getCluster(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+func getCluster(t *testing.T, c *cephv1alpha1.CephCluster) *cephv1alpha1.CephCluster {
 	t.Helper()
-	out := &cephv1.CephCluster{}
+	out := &cephv1alpha1.CephCluster{}
 	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(c), out); err != nil {
 		t.Fatal(err)
 	}
@@ -126,20 +126,20 @@ func getCluster(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
 }
 
 // readyAt fails unless cluster is Ready for its current generation.
-func readyAt(c *cephv1.CephCluster) error {
+func readyAt(c *cephv1alpha1.CephCluster) error {
 	if c.Status.ObservedGeneration != c.Generation {
 		return fmt.Errorf("observedGeneration %d, generation %d", c.Status.ObservedGeneration, c.Generation)
 	}
-	ready := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady)
+	ready := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != c.Generation {
 		return fmt.Errorf("not Ready for generation %d: %+v", c.Generation, c.Status.Conditions)
 	}
 	return nil
 }
 
-func waitReady(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+func waitReady(t *testing.T, c *cephv1alpha1.CephCluster) *cephv1alpha1.CephCluster {
 	t.Helper()
-	var got *cephv1.CephCluster
+	var got *cephv1alpha1.CephCluster
 	testenv.Eventually(t, wait, func() error {
 		got = getCluster(t, c)
 		return readyAt(got)
@@ -185,7 +185,7 @@ func playAgent(t *testing.T, ns string, nodes ...string) *world.World {
 	return w
 }
 
-func getSecret(t *testing.T, c *cephv1.CephCluster) *corev1.Secret {
+func getSecret(t *testing.T, c *cephv1alpha1.CephCluster) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{}
 	key := client.ObjectKey{Namespace: c.Namespace, Name: resources.IdentitySecretName(c)}
@@ -216,10 +216,10 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Errorf("finalizers = %v, want [%s]", got.Finalizers, controllers.CleanupFinalizer)
 	}
 	for typ, want := range map[string]metav1.ConditionStatus{
-		cephv1.ConditionReady:       metav1.ConditionTrue,
-		cephv1.ConditionConfigured:  metav1.ConditionTrue,
-		cephv1.ConditionProgressing: metav1.ConditionFalse,
-		cephv1.ConditionDegraded:    metav1.ConditionFalse,
+		cephv1alpha1.ConditionReady:       metav1.ConditionTrue,
+		cephv1alpha1.ConditionConfigured:  metav1.ConditionTrue,
+		cephv1alpha1.ConditionProgressing: metav1.ConditionFalse,
+		cephv1alpha1.ConditionDegraded:    metav1.ConditionFalse,
 	} {
 		c := meta.FindStatusCondition(got.Status.Conditions, typ)
 		if c == nil || c.Status != want || c.ObservedGeneration != got.Generation {
@@ -236,7 +236,7 @@ func TestClusterLifecycle(t *testing.T) {
 	if r := got.Status.Disks.RejectedByReason; len(r) != 1 || r[0].Reason != "HasPartitions" || r[0].Count != 2 {
 		t.Errorf("rejectedByReason = %+v", r)
 	}
-	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionDisksDiscovered); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionDisksDiscovered); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("DisksDiscovered = %+v", c)
 	}
 
@@ -338,7 +338,7 @@ func TestClusterLifecycle(t *testing.T) {
 	// Everything the operator created exists before deletion.
 	for _, obj := range []client.Object{
 		&appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.DiscoveryName(got)}},
-		&cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-2"}},
+		&cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-2"}},
 	} {
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 			t.Fatalf("%T %s: %v", obj, obj.GetName(), err)
@@ -356,7 +356,7 @@ func TestClusterLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, wait, func() error {
-		err := env.Client.Get(ctx, client.ObjectKeyFromObject(got), &cephv1.CephCluster{})
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(got), &cephv1alpha1.CephCluster{})
 		if err == nil {
 			return errors.New("CephCluster still exists")
 		}
@@ -373,7 +373,7 @@ func TestClusterLifecycle(t *testing.T) {
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
 		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.AgentServiceAccountName(got)}},
-		&cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-1"}},
+		&cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "lifecycle-1"}},
 		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: resources.MonPDBName(got)}},
 	}
 	for _, obj := range owned {
@@ -404,8 +404,8 @@ func TestDuplicateCluster(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		got := getCluster(t, second)
-		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady)
-		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != cephv1.ReasonDuplicateCluster {
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != cephv1alpha1.ReasonDuplicateCluster {
 			return fmt.Errorf("Ready = %+v, want False/DuplicateCluster", c)
 		}
 		if !strings.Contains(c.Message, "first") {
@@ -449,11 +449,11 @@ func TestForeignSecretIsReportedNotOverwritten(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		got := getCluster(t, cluster)
-		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionDegraded)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionDegraded)
 		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "not created by ceph-operator") {
 			return fmt.Errorf("Degraded = %+v, want True naming the foreign Secret", c)
 		}
-		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
 			return fmt.Errorf("Ready = %+v, want False", r)
 		}
 		return nil
@@ -484,11 +484,11 @@ func TestUnsupportedCephImage(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		got := getCluster(t, cluster)
-		c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephVersionSupported)
+		c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported)
 		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "15.2.17 (octopus)") {
 			return fmt.Errorf("CephVersionSupported = %+v; conditions %+v", c, got.Status.Conditions)
 		}
-		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Reason != "UnsupportedCephVersion" {
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionReady); r == nil || r.Reason != "UnsupportedCephVersion" {
 			return fmt.Errorf("Ready = %+v", r)
 		}
 		return nil
@@ -507,7 +507,7 @@ func TestUnsupportedCephImage(t *testing.T) {
 
 	w.SetCephVersion("16.2.15")
 	got := waitReady(t, cluster)
-	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephVersionSupported); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported); c == nil || c.Status != metav1.ConditionTrue {
 		t.Errorf("CephVersionSupported = %+v after the upgrade", c)
 	}
 }

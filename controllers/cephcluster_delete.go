@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -38,7 +38,7 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 		return nil
 	}
 
-	destroy := cluster.Spec.CleanupPolicy.Confirmation == cephv1.CleanupConfirmation
+	destroy := cluster.Spec.CleanupPolicy.Confirmation == cephv1alpha1.CleanupConfirmation
 	kept := map[string]bool{}
 	for _, k := range resources.KeptState(cluster) {
 		kept[k.Kind+"/"+k.Name] = true
@@ -106,7 +106,7 @@ func keptKind(obj client.Object) string {
 // that the garbage collector does not delete it with the cluster (an earlier
 // operator set them; adopt removes them on every reconcile, this covers a
 // cluster deleted before one ran).
-func (r *CephClusterReconciler) keepState(ctx context.Context, cluster *cephv1.CephCluster) error {
+func (r *CephClusterReconciler) keepState(ctx context.Context, cluster *cephv1alpha1.CephCluster) error {
 	for _, k := range resources.KeptState(cluster) {
 		var obj client.Object = &corev1.ConfigMap{}
 		if k.Kind == "Secret" {

@@ -11,7 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -60,12 +60,12 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	sel := nodeselect.Select(&cluster.Spec, nodes.Items)
 	s.observed.selection = &sel
 
-	var inventories cephv1.DiskInventoryList
+	var inventories cephv1alpha1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, client.InNamespace(cluster.Namespace),
 		client.MatchingLabels(resources.ClusterSelector(cluster)), client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("listing DiskInventories: %w", err)
 	}
-	existing := map[string]*cephv1.DiskInventory{}
+	existing := map[string]*cephv1alpha1.DiskInventory{}
 	for i := range inventories.Items {
 		existing[inventories.Items[i].Name] = &inventories.Items[i]
 	}
@@ -97,7 +97,7 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		return nil
 	}
 	remove := func(ctx context.Context, i int) error {
-		inv := &cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: gone[i], Namespace: cluster.Namespace}}
+		inv := &cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: gone[i], Namespace: cluster.Namespace}}
 		if err := r.Client.Delete(ctx, inv); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("deleting DiskInventory %s of a node no longer selected: %w", gone[i], err)
 		}

@@ -14,14 +14,14 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
 func inventoryNames(t *testing.T, ns string) []string {
 	t.Helper()
-	var list cephv1.DiskInventoryList
+	var list cephv1alpha1.DiskInventoryList
 	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +42,9 @@ func waitInventories(t *testing.T, ns string, want ...string) {
 	})
 }
 
-func discovered(t *testing.T, c *cephv1.CephCluster) *metav1.Condition {
+func discovered(t *testing.T, c *cephv1alpha1.CephCluster) *metav1.Condition {
 	t.Helper()
-	return meta.FindStatusCondition(getCluster(t, c).Status.Conditions, cephv1.ConditionDisksDiscovered)
+	return meta.FindStatusCondition(getCluster(t, c).Status.Conditions, cephv1alpha1.ConditionDisksDiscovered)
 }
 
 // TestDiscoveryFollowsNodes checks that DiskInventories follow the storage
@@ -91,7 +91,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 		out["cluster"] = getCluster(t, cluster).ResourceVersion
 		_ = env.Client.Get(ctx, client.ObjectKeyFromObject(ds), ds)
 		out["daemonset"] = ds.ResourceVersion
-		var invs cephv1.DiskInventoryList
+		var invs cephv1alpha1.DiskInventoryList
 		_ = env.Client.List(ctx, &invs, client.InNamespace(ns))
 		for _, i := range invs.Items {
 			out[i.Name] = i.ResourceVersion
@@ -131,7 +131,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	// not created; unlisted nodes lose theirs.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got := getCluster(t, cluster)
-		got.Spec.Storage = cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "follow-1"}, {Name: "no-such-node"}}}
+		got.Spec.Storage = cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "follow-1"}, {Name: "no-such-node"}}}
 		return env.Client.Update(ctx, got)
 	}); err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 		}
 		return nil
 	})
-	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "no-such-node"}, &cephv1.DiskInventory{})
+	err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "no-such-node"}, &cephv1alpha1.DiskInventory{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("inventory created for a node that does not exist (err=%v)", err)
 	}

@@ -13,7 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -71,7 +71,7 @@ func (r *CephClusterReconciler) reconcileIdentity(ctx context.Context, s *cluste
 // checkClusterObject fails unless obj was created by the operator for a
 // CephCluster of cluster's name: the same CephCluster, or a former one of the
 // same name in the same namespace, whose kept state it adopts.
-func checkClusterObject(cluster *cephv1.CephCluster, kind string, obj client.Object) error {
+func checkClusterObject(cluster *cephv1alpha1.CephCluster, kind string, obj client.Object) error {
 	if obj.GetLabels()[resources.ManagedByLabel] != resources.ManagedByValue {
 		return fmt.Errorf("%s %s exists but was not created by ceph-operator; rename or remove it", kind, obj.GetName())
 	}
@@ -90,11 +90,11 @@ func checkClusterObject(cluster *cephv1.CephCluster, kind string, obj client.Obj
 // an earlier operator set, and which would let the garbage collector delete
 // it with the cluster) and sets the cluster-UID annotation. It reports
 // whether obj came from a former CephCluster of the same name.
-func (r *CephClusterReconciler) adopt(ctx context.Context, cluster *cephv1.CephCluster, obj client.Object) (bool, error) {
+func (r *CephClusterReconciler) adopt(ctx context.Context, cluster *cephv1alpha1.CephCluster, obj client.Object) (bool, error) {
 	var keep []metav1.OwnerReference
 	owned := false
 	for _, ref := range obj.GetOwnerReferences() {
-		if ref.Kind == "CephCluster" && ref.APIVersion == cephv1.GroupVersion.String() {
+		if ref.Kind == "CephCluster" && ref.APIVersion == cephv1alpha1.GroupVersion.String() {
 			owned = true
 			continue
 		}
@@ -133,7 +133,7 @@ func keptStateToCluster(_ context.Context, obj client.Object) []reconcile.Reques
 	if name == "" {
 		return nil
 	}
-	cluster := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace()}}
+	cluster := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: obj.GetNamespace()}}
 	for _, k := range resources.KeptState(cluster) {
 		if k.Name == obj.GetName() {
 			return []reconcile.Request{{NamespacedName: client.ObjectKeyFromObject(cluster)}}

@@ -14,13 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
 // keptState returns the cluster's kept state as the API server has it.
-func keptState(t *testing.T, c *cephv1.CephCluster) []client.Object {
+func keptState(t *testing.T, c *cephv1alpha1.CephCluster) []client.Object {
 	t.Helper()
 	var out []client.Object
 	for _, k := range resources.KeptState(c) {
@@ -37,13 +37,13 @@ func keptState(t *testing.T, c *cephv1.CephCluster) []client.Object {
 }
 
 // deleteAndWait deletes c and waits until it is gone.
-func deleteAndWait(t *testing.T, c *cephv1.CephCluster) {
+func deleteAndWait(t *testing.T, c *cephv1alpha1.CephCluster) {
 	t.Helper()
 	if err := env.Client.Delete(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, wait, func() error {
-		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1.CephCluster{})
+		err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1alpha1.CephCluster{})
 		if err == nil {
 			return errors.New("CephCluster still exists")
 		}
@@ -92,7 +92,7 @@ func TestDeleteKeepsIdentity(t *testing.T) {
 	// garbage collector (which envtest does not run) would then delete it
 	// with the cluster. The operator takes the reference off.
 	base := secret.DeepCopy()
-	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster",
+	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: cephv1alpha1.GroupVersion.String(), Kind: "CephCluster",
 		Name: first.Name, UID: first.UID, Controller: ptr(true), BlockOwnerDeletion: ptr(true)}}
 	if err := env.Client.Patch(ctx, secret, client.MergeFrom(base)); err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestConfirmedCleanupRemovesIdentity(t *testing.T) {
 	ctx := context.Background()
 	ns, _ := oneNodeWorld(t, "destroy")
 	cluster := newCluster(ns, "ceph")
-	cluster.Spec.CleanupPolicy.Confirmation = cephv1.CleanupConfirmation
+	cluster.Spec.CleanupPolicy.Confirmation = cephv1alpha1.CleanupConfirmation
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestMissingIdentityIsNotReplaced(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, wait, func() error {
-		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionDegraded)
+		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionDegraded)
 		if c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "is missing") || !strings.Contains(c.Message, got.Status.FSID) {
 			return fmt.Errorf("Degraded = %+v", c)
 		}
@@ -253,13 +253,13 @@ func TestMonitorStoreMissing(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() error {
 		c := getCluster(t, cluster)
-		missing := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionMonitorStoreMissing)
+		missing := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionMonitorStoreMissing)
 		if missing == nil || missing.Status != metav1.ConditionTrue || !strings.Contains(missing.Message, "monitor a on node monstore-1 ("+dir+")") ||
 			!strings.Contains(missing.Message, "from a backup") || !strings.Contains(missing.Message, "update-mon-db") {
 			return fmt.Errorf("MonitorStoreMissing = %+v", missing)
 		}
-		for _, typ := range []string{cephv1.ConditionReady, cephv1.ConditionMonitorsReady} {
-			if x := meta.FindStatusCondition(c.Status.Conditions, typ); x == nil || x.Status != metav1.ConditionFalse || x.Reason != cephv1.ReasonMonitorStoreMissing {
+		for _, typ := range []string{cephv1alpha1.ConditionReady, cephv1alpha1.ConditionMonitorsReady} {
+			if x := meta.FindStatusCondition(c.Status.Conditions, typ); x == nil || x.Status != metav1.ConditionFalse || x.Reason != cephv1alpha1.ReasonMonitorStoreMissing {
 				return fmt.Errorf("%s = %+v", typ, x)
 			}
 		}
@@ -272,7 +272,7 @@ func TestMonitorStoreMissing(t *testing.T) {
 	}
 	w.SetMonsDown(false)
 	got = waitReady(t, cluster)
-	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionMonitorStoreMissing); c != nil {
+	if c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionMonitorStoreMissing); c != nil {
 		t.Errorf("MonitorStoreMissing = %+v after the monitor is back", c)
 	}
 }

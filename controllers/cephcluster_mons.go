@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -364,33 +364,33 @@ func daemonDeployment() predicate.Funcs {
 
 // setMonitorsStatus sets the MonitorsReady and ManagerReady conditions and
 // status.monitors.
-func setMonitorsStatus(cluster *cephv1.CephCluster, st monState, set func(t string, status metav1.ConditionStatus, reason, msg string)) {
+func setMonitorsStatus(cluster *cephv1alpha1.CephCluster, st monState, set func(t string, status metav1.ConditionStatus, reason, msg string)) {
 	cluster.Status.Monitors = nil
 	switch {
 	case st.waiting != "":
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonNotEnoughNodes, st.waiting)
-		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Waiting for the monitors to be placed")
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonNotEnoughNodes, st.waiting)
+		set(cephv1alpha1.ConditionManagerReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Waiting for the monitors to be placed")
 		return
 	case st.blocked != "":
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
-		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
+		set(cephv1alpha1.ConditionManagerReady, metav1.ConditionFalse, st.blockedReason, st.blocked)
 		return
 	case len(st.mons) == 0:
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Placing the monitors")
-		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Waiting for the monitors to be placed")
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Placing the monitors")
+		set(cephv1alpha1.ConditionManagerReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Waiting for the monitors to be placed")
 		return
 	}
 	// MonitorStoreMissing is there while a store is missing, and only
 	// then.
 	if len(st.storeMissing) > 0 {
-		set(cephv1.ConditionMonitorStoreMissing, metav1.ConditionTrue, cephv1.ReasonMonitorStoreMissing, storeMissingText(st))
+		set(cephv1alpha1.ConditionMonitorStoreMissing, metav1.ConditionTrue, cephv1alpha1.ReasonMonitorStoreMissing, storeMissingText(st))
 	} else {
-		meta.RemoveStatusCondition(&cluster.Status.Conditions, cephv1.ConditionMonitorStoreMissing)
+		meta.RemoveStatusCondition(&cluster.Status.Conditions, cephv1alpha1.ConditionMonitorStoreMissing)
 	}
 	var notReady []string
 	for _, m := range st.mons {
 		ready := st.ready[m.Name]
-		cluster.Status.Monitors = append(cluster.Status.Monitors, cephv1.MonitorStatus{
+		cluster.Status.Monitors = append(cluster.Status.Monitors, cephv1alpha1.MonitorStatus{
 			Name: m.Name, Node: m.Node, Address: m.AddrVec(), Ready: ready,
 		})
 		if !ready {
@@ -399,23 +399,23 @@ func setMonitorsStatus(cluster *cephv1.CephCluster, st monState, set func(t stri
 	}
 	switch {
 	case len(st.storeMissing) > 0:
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, storeMissingText(st))
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonMonitorStoreMissing, storeMissingText(st))
 	case st.countChanged != "":
-		set(cephv1.ConditionMonitorsReady, boolCondition(len(notReady) == 0), cephv1.ReasonMonitorCountChanged, st.countChanged)
+		set(cephv1alpha1.ConditionMonitorsReady, boolCondition(len(notReady) == 0), cephv1alpha1.ReasonMonitorCountChanged, st.countChanged)
 	case len(notReady) > 0:
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling,
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling,
 			"Waiting for an available pod of "+strings.Join(notReady, ", "))
 	case !st.bootstrapped:
 		// Not before the record: no OSD may be prepared until then.
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Recording the cluster's bootstrap")
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Recording the cluster's bootstrap")
 	default:
-		set(cephv1.ConditionMonitorsReady, metav1.ConditionTrue, cephv1.ReasonReconciled,
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled,
 			fmt.Sprintf("%d monitor(s) available", len(st.mons)))
 	}
 	if st.mgrReady {
-		set(cephv1.ConditionManagerReady, metav1.ConditionTrue, cephv1.ReasonReconciled, "The manager and the health reporter are available")
+		set(cephv1alpha1.ConditionManagerReady, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "The manager and the health reporter are available")
 	} else {
-		set(cephv1.ConditionManagerReady, metav1.ConditionFalse, cephv1.ReasonReconciling, "Waiting for an available pod of the manager")
+		set(cephv1alpha1.ConditionManagerReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Waiting for an available pod of the manager")
 	}
 }
 

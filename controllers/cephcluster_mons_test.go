@@ -8,16 +8,16 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
 func TestMonitorsNotReadyBeforeBootstrapIsRecorded(t *testing.T) {
 	st := monsUp
 	st.bootstrapped = false
-	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	setClusterStatus(c, observed{fsid: "f", configured: true, mon: st, now: testNow})
-	if got := conds(c)[cephv1.ConditionMonitorsReady]; got != "False/Reconciling" {
+	if got := conds(c)[cephv1alpha1.ConditionMonitorsReady]; got != "False/Reconciling" {
 		t.Errorf("MonitorsReady = %s before the bootstrap is recorded: OSDs could be prepared", got)
 	}
 }
@@ -28,21 +28,21 @@ func TestMonitorStoreMissingStatus(t *testing.T) {
 	st.fsid = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
 	st.dirs = map[string]string{"a": "/var/lib/ceph-operator/ns/ceph/6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e/mon-a"}
 	st.storeMissing = map[string]string{"a": resources.MonStoreMissingPrefix + " " + strings.Repeat("x", 5000)}
-	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	setClusterStatus(c, observed{fsid: st.fsid, configured: true, mon: st, now: testNow})
 	got := conds(c)
 	for typ, want := range map[string]string{
-		cephv1.ConditionMonitorStoreMissing: "True/MonitorStoreMissing",
-		cephv1.ConditionMonitorsReady:       "False/MonitorStoreMissing",
-		cephv1.ConditionReady:               "False/MonitorStoreMissing",
-		cephv1.ConditionDegraded:            "True/MonitorStoreMissing",
-		cephv1.ConditionProgressing:         "False/MonitorStoreMissing",
+		cephv1alpha1.ConditionMonitorStoreMissing: "True/MonitorStoreMissing",
+		cephv1alpha1.ConditionMonitorsReady:       "False/MonitorStoreMissing",
+		cephv1alpha1.ConditionReady:               "False/MonitorStoreMissing",
+		cephv1alpha1.ConditionDegraded:            "True/MonitorStoreMissing",
+		cephv1alpha1.ConditionProgressing:         "False/MonitorStoreMissing",
 	} {
 		if got[typ] != want {
 			t.Errorf("%s = %s, want %s", typ, got[typ], want)
 		}
 	}
-	msg := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionMonitorStoreMissing).Message
+	msg := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionMonitorStoreMissing).Message
 	for _, want := range []string{"monitor a on node n (" + st.dirs["a"] + ")", st.fsid, "from a backup", "update-mon-db"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q: %s", want, msg)
@@ -54,7 +54,7 @@ func TestMonitorStoreMissingStatus(t *testing.T) {
 
 	// Resolved: the condition goes.
 	setClusterStatus(c, observed{fsid: st.fsid, configured: true, mon: monsUp, now: testNow})
-	if _, ok := conds(c)[cephv1.ConditionMonitorStoreMissing]; ok {
+	if _, ok := conds(c)[cephv1alpha1.ConditionMonitorStoreMissing]; ok {
 		t.Errorf("MonitorStoreMissing kept after the monitor is back: %v", conds(c))
 	}
 }

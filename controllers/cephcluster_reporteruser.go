@@ -1,7 +1,7 @@
 package controllers
 
 import (
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -14,8 +14,8 @@ import (
 // or agents that predate status.cephUser), it is resources.CephUID, the
 // ceph user of the Ceph project's images. It is never root: the schema
 // refuses ids below 1, and such a report is ignored here too.
-func reporterUser(inventories []cephv1.DiskInventory) cephv1.CephUser {
-	votes := map[cephv1.CephUser]int{}
+func reporterUser(inventories []cephv1alpha1.DiskInventory) cephv1alpha1.CephUser {
+	votes := map[cephv1alpha1.CephUser]int{}
 	for i := range inventories {
 		u := inventories[i].Status.CephUser
 		if u == nil || u.UID < 1 || u.GID < 1 {
@@ -23,7 +23,7 @@ func reporterUser(inventories []cephv1.DiskInventory) cephv1.CephUser {
 		}
 		votes[*u]++
 	}
-	best := cephv1.CephUser{UID: resources.CephUID, GID: resources.CephUID}
+	best := cephv1alpha1.CephUser{UID: resources.CephUID, GID: resources.CephUID}
 	bestVotes := 0
 	for u, n := range votes {
 		if n > bestVotes || n == bestVotes && (u.UID < best.UID || u.UID == best.UID && u.GID < best.GID) {

@@ -8,7 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -45,6 +45,6 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 	}
 	waitReporterUser(resources.CephUID, resources.CephUID)
 
-	w.SetCephUser(&cephv1.CephUser{UID: 64045, GID: 64045})
+	w.SetCephUser(&cephv1alpha1.CephUser{UID: 64045, GID: 64045})
 	waitReporterUser(64045, 64045)
 }

@@ -10,7 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
@@ -39,7 +39,7 @@ type observed struct {
 	// discovery phase did not run.
 	selection *nodeselect.Selection
 	// inventories are the DiskInventories of the selected nodes.
-	inventories []cephv1.DiskInventory
+	inventories []cephv1alpha1.DiskInventory
 	// podRejected is why admission refuses the node pods; nil when they
 	// are admitted or the check was not made.
 	podRejected *podRejection
@@ -50,7 +50,7 @@ type observed struct {
 // setClusterStatus computes the CephCluster's conditions from what the
 // reconcile observed. It only changes a condition's lastTransitionTime when
 // its status changes.
-func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
+func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 	gen := cluster.Generation
 	set := func(t string, status metav1.ConditionStatus, reason, msg string) {
 		meta.SetStatusCondition(&cluster.Status.Conditions, metav1.Condition{
@@ -62,61 +62,61 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 	}
 
 	if o.deleting {
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonDeleting, "The cluster is being deleted; its identity, monitor stores and disk data are kept unless cleanupPolicy confirms destroying them")
-		set(cephv1.ConditionProgressing, metav1.ConditionTrue, cephv1.ReasonDeleting, "Removing the objects the operator created")
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonDeleting, "The cluster is being deleted; its identity, monitor stores and disk data are kept unless cleanupPolicy confirms destroying them")
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionTrue, cephv1alpha1.ReasonDeleting, "Removing the objects the operator created")
 		setDegraded(cluster, o.err)
 		return
 	}
 
 	if o.configured {
-		set(cephv1.ConditionConfigured, metav1.ConditionTrue, cephv1.ReasonReconciled, "Cluster identity Secret and ceph.conf ConfigMap exist")
+		set(cephv1alpha1.ConditionConfigured, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "Cluster identity Secret and ceph.conf ConfigMap exist")
 	} else {
-		set(cephv1.ConditionConfigured, metav1.ConditionFalse, cephv1.ReasonReconciling, "Creating the cluster identity and ceph.conf")
+		set(cephv1alpha1.ConditionConfigured, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, "Creating the cluster identity and ceph.conf")
 	}
 	setDegraded(cluster, o.err)
 	if o.configured {
 		setMonitorsStatus(cluster, o.mon, set)
 		ok, reason, msg := ceph.HealthReady(cluster.Status.Ceph, cluster.Status.FSID, o.now, ceph.DefaultStatusMaxAge)
-		set(cephv1.ConditionCephHealthy, boolCondition(ok), reason, msg)
+		set(cephv1alpha1.ConditionCephHealthy, boolCondition(ok), reason, msg)
 	}
 	if o.selection != nil {
 		setDiscoveryStatus(cluster, *o.selection, o.inventories)
 	}
 	if o.version.status != "" {
-		set(cephv1.ConditionCephVersionSupported, o.version.status, o.version.reason, o.version.message)
+		set(cephv1alpha1.ConditionCephVersionSupported, o.version.status, o.version.reason, o.version.message)
 	}
 
-	pending := notTrueFor(cluster, cephv1.ConditionConfigured, cephv1.ConditionMonitorsReady, cephv1.ConditionManagerReady, cephv1.ConditionDisksDiscovered, cephv1.ConditionOSDsProvisioned, cephv1.ConditionCephHealthy)
+	pending := notTrueFor(cluster, cephv1alpha1.ConditionConfigured, cephv1alpha1.ConditionMonitorsReady, cephv1alpha1.ConditionManagerReady, cephv1alpha1.ConditionDisksDiscovered, cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionCephHealthy)
 	switch {
 	case len(o.mon.storeMissing) > 0:
 		msg := storeMissingText(o.mon)
-		set(cephv1.ConditionDegraded, metav1.ConditionTrue, cephv1.ReasonMonitorStoreMissing, msg)
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, msg)
-		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonMonitorStoreMissing, "Blocked until the monitor's store is restored")
+		set(cephv1alpha1.ConditionDegraded, metav1.ConditionTrue, cephv1alpha1.ReasonMonitorStoreMissing, msg)
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonMonitorStoreMissing, msg)
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, cephv1alpha1.ReasonMonitorStoreMissing, "Blocked until the monitor's store is restored")
 	case o.err == nil && o.version.unsupported():
-		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
-		set(cephv1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
-		if o.version.reason == cephv1.ReasonImageNotAllowed {
-			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
+		set(cephv1alpha1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
+		if o.version.reason == cephv1alpha1.ReasonImageNotAllowed {
+			set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
 		} else {
-			set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
+			set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
 		}
 	case o.err == nil && o.podRejected != nil:
 		// Without this the cluster would only say it waits for its
 		// agents, for ever.
-		set(cephv1.ConditionDegraded, metav1.ConditionTrue, o.podRejected.reason, truncateMessage(o.podRejected.message))
-		set(cephv1.ConditionReady, metav1.ConditionFalse, o.podRejected.reason, truncateMessage(o.podRejected.message))
-		set(cephv1.ConditionProgressing, metav1.ConditionFalse, o.podRejected.reason, "Blocked until the node pods are admitted; see the Degraded condition")
+		set(cephv1alpha1.ConditionDegraded, metav1.ConditionTrue, o.podRejected.reason, truncateMessage(o.podRejected.message))
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, o.podRejected.reason, truncateMessage(o.podRejected.message))
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.podRejected.reason, "Blocked until the node pods are admitted; see the Degraded condition")
 	case o.err != nil:
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconcileError, o.err.Error())
-		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonReconcileError, "Blocked by an error; see the Degraded condition")
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconcileError, o.err.Error())
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, cephv1alpha1.ReasonReconcileError, "Blocked by an error; see the Degraded condition")
 	case len(pending) > 0:
 		msg := "Waiting for " + strings.Join(pending, ", ")
-		set(cephv1.ConditionReady, metav1.ConditionFalse, cephv1.ReasonReconciling, msg)
-		set(cephv1.ConditionProgressing, metav1.ConditionTrue, cephv1.ReasonReconciling, msg)
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, msg)
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionTrue, cephv1alpha1.ReasonReconciling, msg)
 	default:
-		set(cephv1.ConditionReady, metav1.ConditionTrue, cephv1.ReasonReconciled, "The cluster matches its spec")
-		set(cephv1.ConditionProgressing, metav1.ConditionFalse, cephv1.ReasonReconciled, "Nothing left to do")
+		set(cephv1alpha1.ConditionReady, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "The cluster matches its spec")
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, cephv1alpha1.ReasonReconciled, "Nothing left to do")
 	}
 	// observedGeneration says the status describes this spec; it is only
 	// advanced when the reconcile succeeded.
@@ -127,17 +127,17 @@ func setClusterStatus(cluster *cephv1.CephCluster, o observed) {
 
 // setDiscoveryStatus summarises the selected nodes' DiskInventories into the
 // cluster's counts, per-node summaries and the DisksDiscovered condition.
-func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, inventories []cephv1.DiskInventory) {
-	byNode := make(map[string]*cephv1.DiskInventory, len(inventories))
+func setDiscoveryStatus(cluster *cephv1alpha1.CephCluster, sel nodeselect.Selection, inventories []cephv1alpha1.DiskInventory) {
+	byNode := make(map[string]*cephv1alpha1.DiskInventory, len(inventories))
 	for i := range inventories {
 		byNode[inventories[i].Name] = &inventories[i]
 	}
-	var disks cephv1.DiskCounts
+	var disks cephv1alpha1.DiskCounts
 	rejected := map[string]int32{}
-	summaries := make([]cephv1.NodeSummary, 0, len(sel.Selected))
+	summaries := make([]cephv1alpha1.NodeSummary, 0, len(sel.Selected))
 	var waiting []string
 	for _, name := range sel.Selected {
-		sum := cephv1.NodeSummary{Name: name}
+		sum := cephv1alpha1.NodeSummary{Name: name}
 		inv := byNode[name]
 		if inv == nil || inv.Status.LastScanTime == nil {
 			waiting = append(waiting, name)
@@ -148,9 +148,9 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, i
 		for _, d := range inv.Status.Disks {
 			sum.Disks++
 			switch d.Verdict.State {
-			case cephv1.DiskAvailable:
+			case cephv1alpha1.DiskAvailable:
 				sum.Available++
-			case cephv1.DiskOSD:
+			case cephv1alpha1.DiskOSD:
 				sum.OSDs++
 			default:
 				rejected[d.Verdict.Reason]++
@@ -163,7 +163,7 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, i
 	}
 	disks.Rejected = disks.Discovered - disks.Available - disks.OSDs
 	for reason, n := range rejected {
-		disks.RejectedByReason = append(disks.RejectedByReason, cephv1.ReasonCount{Reason: reason, Count: n})
+		disks.RejectedByReason = append(disks.RejectedByReason, cephv1alpha1.ReasonCount{Reason: reason, Count: n})
 	}
 	sort.Slice(disks.RejectedByReason, func(i, j int) bool {
 		return disks.RejectedByReason[i].Reason < disks.RejectedByReason[j].Reason
@@ -172,20 +172,20 @@ func setDiscoveryStatus(cluster *cephv1.CephCluster, sel nodeselect.Selection, i
 	cluster.Status.Disks = disks
 	cluster.Status.NodeSummaries = topSummaries(summaries, maxNodeSummaries)
 
-	c := metav1.Condition{Type: cephv1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
+	c := metav1.Condition{Type: cephv1alpha1.ConditionDisksDiscovered, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	switch {
 	case len(sel.Missing) > 0:
-		c.Reason = cephv1.ReasonNodeNotFound
+		c.Reason = cephv1alpha1.ReasonNodeNotFound
 		c.Message = "spec.storage.nodes lists nodes that do not exist: " + listNames(sel.Missing)
 	case len(sel.Selected) == 0:
-		c.Reason = cephv1.ReasonNoNodeSelected
+		c.Reason = cephv1alpha1.ReasonNoNodeSelected
 		c.Message = "No node is selected for storage" + skippedSummary(sel)
 	case len(waiting) > 0:
-		c.Reason = cephv1.ReasonWaitingForAgents
+		c.Reason = cephv1alpha1.ReasonWaitingForAgents
 		c.Message = fmt.Sprintf("Waiting for the discovery agent on %d of %d nodes: %s", len(waiting), len(sel.Selected), listNames(waiting))
 	default:
 		c.Status = metav1.ConditionTrue
-		c.Reason = cephv1.ReasonAllNodesScanned
+		c.Reason = cephv1alpha1.ReasonAllNodesScanned
 		c.Message = fmt.Sprintf("%d nodes scanned: %d disks, %d available, %d OSDs, %d rejected",
 			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
 	}
@@ -199,11 +199,11 @@ const maxNodeSummaries = 50
 
 // topSummaries keeps at most limit summaries: nodes with a message (something
 // needs attention) first, then the rest, each group in name order.
-func topSummaries(all []cephv1.NodeSummary, limit int) []cephv1.NodeSummary {
+func topSummaries(all []cephv1alpha1.NodeSummary, limit int) []cephv1alpha1.NodeSummary {
 	if len(all) <= limit {
 		return all
 	}
-	out := make([]cephv1.NodeSummary, 0, limit)
+	out := make([]cephv1alpha1.NodeSummary, 0, limit)
 	for _, attention := range []bool{true, false} {
 		for _, s := range all {
 			if len(out) == limit {
@@ -247,16 +247,16 @@ func skippedSummary(sel nodeselect.Selection) string {
 
 // ownedConditions are the condition types the cluster reconciler writes.
 var ownedConditions = map[string]bool{
-	cephv1.ConditionReady: true, cephv1.ConditionProgressing: true, cephv1.ConditionDegraded: true,
-	cephv1.ConditionConfigured: true, cephv1.ConditionDisksDiscovered: true,
-	cephv1.ConditionMonitorsReady: true, cephv1.ConditionManagerReady: true, cephv1.ConditionCephHealthy: true,
-	cephv1.ConditionCephVersionSupported: true, cephv1.ConditionMonitorStoreMissing: true,
+	cephv1alpha1.ConditionReady: true, cephv1alpha1.ConditionProgressing: true, cephv1alpha1.ConditionDegraded: true,
+	cephv1alpha1.ConditionConfigured: true, cephv1alpha1.ConditionDisksDiscovered: true,
+	cephv1alpha1.ConditionMonitorsReady: true, cephv1alpha1.ConditionManagerReady: true, cephv1alpha1.ConditionCephHealthy: true,
+	cephv1alpha1.ConditionCephVersionSupported: true, cephv1alpha1.ConditionMonitorStoreMissing: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;
 // other reconcilers own the rest (OSD counts, OSDsProvisioned).
-func ownedStatus(st cephv1.CephClusterStatus) cephv1.CephClusterStatus {
-	out := cephv1.CephClusterStatus{
+func ownedStatus(st cephv1alpha1.CephClusterStatus) cephv1alpha1.CephClusterStatus {
+	out := cephv1alpha1.CephClusterStatus{
 		ObservedGeneration: st.ObservedGeneration,
 		FSID:               st.FSID,
 		Nodes:              st.Nodes,
@@ -273,25 +273,25 @@ func ownedStatus(st cephv1.CephClusterStatus) cephv1.CephClusterStatus {
 }
 
 // setDegraded sets Degraded from the reconcile's error.
-func setDegraded(cluster *cephv1.CephCluster, err error) {
+func setDegraded(cluster *cephv1alpha1.CephCluster, err error) {
 	c := metav1.Condition{
-		Type: cephv1.ConditionDegraded, Status: metav1.ConditionFalse,
-		Reason: cephv1.ReasonAsExpected, Message: "No problem found", ObservedGeneration: cluster.Generation,
+		Type: cephv1alpha1.ConditionDegraded, Status: metav1.ConditionFalse,
+		Reason: cephv1alpha1.ReasonAsExpected, Message: "No problem found", ObservedGeneration: cluster.Generation,
 	}
 	if err != nil {
-		c.Status, c.Reason, c.Message = metav1.ConditionTrue, cephv1.ReasonReconcileError, conditionText(err)
+		c.Status, c.Reason, c.Message = metav1.ConditionTrue, cephv1alpha1.ReasonReconcileError, conditionText(err)
 	}
 	meta.SetStatusCondition(&cluster.Status.Conditions, c)
 }
 
 // setDuplicateStatus marks cluster as ignored because owner already manages
 // its namespace.
-func setDuplicateStatus(cluster *cephv1.CephCluster, owner string) {
+func setDuplicateStatus(cluster *cephv1alpha1.CephCluster, owner string) {
 	msg := "CephCluster " + owner + " already manages this namespace; only one CephCluster per namespace is reconciled. Delete this one or move it to another namespace"
 	for _, c := range []metav1.Condition{
-		{Type: cephv1.ConditionReady, Status: metav1.ConditionFalse, Reason: cephv1.ReasonDuplicateCluster, Message: msg},
-		{Type: cephv1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: cephv1.ReasonDuplicateCluster, Message: msg},
-		{Type: cephv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: cephv1.ReasonDuplicateCluster, Message: msg},
+		{Type: cephv1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: cephv1alpha1.ReasonDuplicateCluster, Message: msg},
+		{Type: cephv1alpha1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: cephv1alpha1.ReasonDuplicateCluster, Message: msg},
+		{Type: cephv1alpha1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: cephv1alpha1.ReasonDuplicateCluster, Message: msg},
 	} {
 		c.ObservedGeneration = cluster.Generation
 		meta.SetStatusCondition(&cluster.Status.Conditions, c)
@@ -301,8 +301,8 @@ func setDuplicateStatus(cluster *cephv1.CephCluster, owner string) {
 
 // oldestCluster returns the CephCluster that owns a namespace: the oldest one
 // not being deleted, ties broken by name; nil when there is none.
-func oldestCluster(items []cephv1.CephCluster) *cephv1.CephCluster {
-	live := make([]*cephv1.CephCluster, 0, len(items))
+func oldestCluster(items []cephv1alpha1.CephCluster) *cephv1alpha1.CephCluster {
+	live := make([]*cephv1alpha1.CephCluster, 0, len(items))
 	for i := range items {
 		if items[i].DeletionTimestamp.IsZero() {
 			live = append(live, &items[i])
@@ -325,7 +325,7 @@ func oldestCluster(items []cephv1.CephCluster) *cephv1.CephCluster {
 // current generation: missing, False, Unknown, or describing an older spec.
 // Ready summarises them, so it is never True before every part of the
 // operator has confirmed the current spec.
-func notTrueFor(cluster *cephv1.CephCluster, types ...string) []string {
+func notTrueFor(cluster *cephv1alpha1.CephCluster, types ...string) []string {
 	var out []string
 	for _, t := range types {
 		c := meta.FindStatusCondition(cluster.Status.Conditions, t)
@@ -337,12 +337,12 @@ func notTrueFor(cluster *cephv1.CephCluster, types ...string) []string {
 }
 
 // isConditionTrue reports whether cluster has condition t set to True.
-func isConditionTrue(cluster *cephv1.CephCluster, t string) bool {
+func isConditionTrue(cluster *cephv1alpha1.CephCluster, t string) bool {
 	return meta.IsStatusConditionTrue(cluster.Status.Conditions, t)
 }
 
 // conditionMessage returns the message of condition t, or "".
-func conditionMessage(cluster *cephv1.CephCluster, t string) string {
+func conditionMessage(cluster *cephv1alpha1.CephCluster, t string) string {
 	if c := meta.FindStatusCondition(cluster.Status.Conditions, t); c != nil {
 		return c.Message
 	}

@@ -8,13 +8,13 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
 // conds returns a cluster's conditions as type -> "Status/Reason", the part
 // of a condition the tests compare (lastTransitionTime is ignored).
-func conds(c *cephv1.CephCluster) map[string]string {
+func conds(c *cephv1alpha1.CephCluster) map[string]string {
 	out := map[string]string{}
 	for _, x := range c.Status.Conditions {
 		out[x.Type] = string(x.Status) + "/" + x.Reason
@@ -34,8 +34,8 @@ var monsUp = monState{mons: []monplan.Mon{{Name: "a", Node: "n", IP: "127.2.0.1"
 // partsDone are DisksDiscovered and OSDsProvisioned, True for generation gen.
 func partsDone(gen int64) []metav1.Condition {
 	return []metav1.Condition{
-		{Type: cephv1.ConditionDisksDiscovered, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
-		{Type: cephv1.ConditionOSDsProvisioned, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
+		{Type: cephv1alpha1.ConditionDisksDiscovered, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
+		{Type: cephv1alpha1.ConditionOSDsProvisioned, Status: metav1.ConditionTrue, Reason: "Done", ObservedGeneration: gen},
 	}
 }
 
@@ -45,7 +45,7 @@ func TestSetClusterStatus(t *testing.T) {
 		existing []metav1.Condition
 		observed observed
 		// report is status.ceph; a fresh HEALTH_OK one when nil.
-		report  *cephv1.CephStatus
+		report  *cephv1alpha1.CephStatus
 		want    map[string]string
 		wantGen int64
 	}{
@@ -118,7 +118,7 @@ func TestSetClusterStatus(t *testing.T) {
 			name:     "a stale health report holds Ready back",
 			existing: partsDone(3),
 			observed: observed{fsid: "f", configured: true, mon: monsUp},
-			report:   &cephv1.CephStatus{Health: cephv1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Hour)}},
+			report:   &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Hour)}},
 			want: map[string]string{
 				"Ready": "False/Reconciling", "Progressing": "True/Reconciling",
 				"Degraded": "False/AsExpected", "Configured": "True/Reconciled",
@@ -132,8 +132,8 @@ func TestSetClusterStatus(t *testing.T) {
 			name:     "an unsupported Ceph image degrades and blocks the daemons",
 			existing: partsDone(3),
 			observed: observed{fsid: "f", configured: true,
-				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: cephv1.ReasonUnsupportedCephVersion},
-				version: versionCheck{metav1.ConditionFalse, cephv1.ReasonUnsupportedCephVersion, "too old"}},
+				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: cephv1alpha1.ReasonUnsupportedCephVersion},
+				version: versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonUnsupportedCephVersion, "too old"}},
 			want: map[string]string{
 				"Ready": "False/UnsupportedCephVersion", "Progressing": "False/UnsupportedCephVersion",
 				"Degraded": "True/UnsupportedCephVersion", "Configured": "True/Reconciled",
@@ -164,7 +164,7 @@ func TestSetClusterStatus(t *testing.T) {
 		{
 			name: "a pending condition of another reconciler holds Ready back",
 			existing: []metav1.Condition{{
-				Type: cephv1.ConditionDisksDiscovered, Status: metav1.ConditionFalse, Reason: "Waiting", ObservedGeneration: 3,
+				Type: cephv1alpha1.ConditionDisksDiscovered, Status: metav1.ConditionFalse, Reason: "Waiting", ObservedGeneration: 3,
 			}},
 			observed: observed{fsid: "f", configured: true, mon: monsUp},
 			want: map[string]string{
@@ -186,12 +186,12 @@ func TestSetClusterStatus(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
+			c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 3}}
 			c.Status.ObservedGeneration = 2
 			c.Status.Conditions = tc.existing
 			c.Status.Ceph = tc.report
 			if c.Status.Ceph == nil {
-				c.Status.Ceph = &cephv1.CephStatus{Health: cephv1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Minute)}}
+				c.Status.Ceph = &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthOK, FSID: "f", LastChecked: &metav1.Time{Time: testNow.Add(-time.Minute)}}
 			}
 			tc.observed.now = testNow
 			setClusterStatus(c, tc.observed)
@@ -212,7 +212,7 @@ func TestSetClusterStatus(t *testing.T) {
 }
 
 func TestSetClusterStatusKeepsTransitionTime(t *testing.T) {
-	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
+	c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Generation: 1}}
 	setClusterStatus(c, observed{configured: true})
 	old := metav1.NewTime(time.Now().Add(-time.Hour))
 	for i := range c.Status.Conditions {
@@ -227,7 +227,7 @@ func TestSetClusterStatusKeepsTransitionTime(t *testing.T) {
 }
 
 func TestDuplicateStatusAndOwner(t *testing.T) {
-	c := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "b", Generation: 4}}
+	c := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "b", Generation: 4}}
 	setDuplicateStatus(c, "a")
 	if got := conds(c); got["Ready"] != "False/DuplicateCluster" || got["Degraded"] != "True/DuplicateCluster" {
 		t.Errorf("duplicate conditions %v", got)
@@ -236,7 +236,7 @@ func TestDuplicateStatusAndOwner(t *testing.T) {
 	t0 := metav1.NewTime(time.Unix(1000, 0))
 	t1 := metav1.NewTime(time.Unix(2000, 0))
 	now := metav1.Now()
-	items := []cephv1.CephCluster{
+	items := []cephv1alpha1.CephCluster{
 		{ObjectMeta: metav1.ObjectMeta{Name: "young", CreationTimestamp: t1}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "b-old", CreationTimestamp: t0}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "a-old", CreationTimestamp: t0}},
@@ -251,9 +251,9 @@ func TestDuplicateStatusAndOwner(t *testing.T) {
 }
 
 func TestTopSummaries(t *testing.T) {
-	var all []cephv1.NodeSummary
+	var all []cephv1alpha1.NodeSummary
 	for i := 0; i < 120; i++ {
-		s := cephv1.NodeSummary{Name: fmt.Sprintf("node-%03d", i)}
+		s := cephv1alpha1.NodeSummary{Name: fmt.Sprintf("node-%03d", i)}
 		if i%40 == 7 {
 			s.Message = "Waiting for the discovery agent's first scan"
 		}

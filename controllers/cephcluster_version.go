@@ -6,7 +6,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
@@ -25,7 +25,7 @@ func (v versionCheck) unsupported() bool { return v.status == metav1.ConditionFa
 // oldest one decides. Daemons start only once it is True: no report yet
 // (the agents have not run) leaves it Unknown, and a version older than
 // ceph.MinSupportedVersion makes it False.
-func checkCephVersion(image string, inventories []cephv1.DiskInventory) versionCheck {
+func checkCephVersion(image string, inventories []cephv1alpha1.DiskInventory) versionCheck {
 	type report struct {
 		node string
 		v    ceph.Version
@@ -52,16 +52,16 @@ func checkCephVersion(image string, inventories []cephv1.DiskInventory) versionC
 	})
 	switch {
 	case len(reports) > 0 && reports[0].v.Less(ceph.MinSupportedVersion):
-		return versionCheck{metav1.ConditionFalse, cephv1.ReasonUnsupportedCephVersion, fmt.Sprintf(
+		return versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonUnsupportedCephVersion, fmt.Sprintf(
 			"%s runs Ceph %s (reported on node %s); the oldest supported release is %s: set spec.image to a newer Ceph image. "+
 				"No monitor, manager or OSD is started or changed with it", image, reports[0].v, reports[0].node, ceph.MinSupportedVersion)}
 	case len(reports) > 0:
-		return versionCheck{metav1.ConditionTrue, cephv1.ReasonSupported, fmt.Sprintf("%s runs Ceph %s", image, reports[0].v)}
+		return versionCheck{metav1.ConditionTrue, cephv1alpha1.ReasonSupported, fmt.Sprintf("%s runs Ceph %s", image, reports[0].v)}
 	case len(unreadable) > 0:
-		return versionCheck{metav1.ConditionUnknown, cephv1.ReasonVersionUnknown, fmt.Sprintf(
+		return versionCheck{metav1.ConditionUnknown, cephv1alpha1.ReasonVersionUnknown, fmt.Sprintf(
 			"The discovery agents reported no readable Ceph version: %v", unreadable)}
 	default:
-		return versionCheck{metav1.ConditionUnknown, cephv1.ReasonVersionUnknown,
+		return versionCheck{metav1.ConditionUnknown, cephv1alpha1.ReasonVersionUnknown,
 			"Waiting for the discovery agents to report the Ceph version of " + image + "; no daemon starts before"}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
@@ -45,7 +45,7 @@ func listItems(list client.ObjectList) ([]client.Object, error) {
 // costs reconciles that find nothing to do. A cluster not yet reconciled
 // needs no request: its first reconcile reads the cache after the event.
 func listClusterRequests(ctx context.Context, c client.Client) []reconcile.Request {
-	var list cephv1.CephClusterList
+	var list cephv1alpha1.CephClusterList
 	if err := c.List(ctx, &list); err != nil {
 		reqs := knownClusters.requests("")
 		ctrl.LoggerFrom(ctx).Error(err, "Listing CephClusters for a watch event failed; requeueing every known cluster instead", "clusters", len(reqs))

@@ -27,7 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -72,22 +72,22 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// ready (or stop being ready), the image's Ceph version is found
 		// supported (or no longer), or the reporter's list of OSDs that
 		// never started changes.
-		For(&cephv1.CephCluster{}, builder.WithPredicates(predicate.Or(
+		For(&cephv1alpha1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-				o, okOld := e.ObjectOld.(*cephv1.CephCluster)
-				n, okNew := e.ObjectNew.(*cephv1.CephCluster)
+				o, okOld := e.ObjectOld.(*cephv1alpha1.CephCluster)
+				n, okNew := e.ObjectNew.(*cephv1alpha1.CephCluster)
 				return okOld && okNew && (o.Status.FSID != n.Status.FSID || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
-					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionMonitorsReady) !=
-						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionMonitorsReady) ||
-					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1.ConditionCephVersionSupported) !=
-						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1.ConditionCephVersionSupported) ||
+					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1alpha1.ConditionMonitorsReady) !=
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionMonitorsReady) ||
+					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) !=
+						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) ||
 					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
 		Owns(&appsv1.Deployment{}).
-		Owns(&cephv1.DiskInventory{}).
+		Owns(&cephv1alpha1.DiskInventory{}).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
 			builder.WithPredicates(nodeSelectionChanged())).
@@ -102,7 +102,7 @@ func (r *OSDReconciler) allClusters(ctx context.Context, _ client.Object) []ctrl
 // Reconcile plans and applies OSD provisioning for one CephCluster.
 func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
-	cluster := &cephv1.CephCluster{}
+	cluster := &cephv1alpha1.CephCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -115,7 +115,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// Only an image of a supported Ceph release runs anything: until the
 	// agents reported its version, or when it is too old, no prepare Job
 	// starts and no OSD Deployment is created or rolled to it.
-	if !meta.IsStatusConditionTrue(cluster.Status.Conditions, cephv1.ConditionCephVersionSupported) {
+	if !meta.IsStatusConditionTrue(cluster.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) {
 		log.V(1).Info("Not provisioning: the Ceph image's version is not known to be supported")
 		return ctrl.Result{}, nil
 	}
@@ -177,12 +177,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 const jobExistsRequeue = 2 * time.Second
 
 // gather reads everything the planner needs from the cache.
-func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster) (osdplan.Input, map[string]*batchv1.Job, error) {
+func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCluster) (osdplan.Input, map[string]*batchv1.Job, error) {
 	in := osdplan.Input{Cluster: cluster, Now: r.Clock()}
 	// A prepare registers its OSD with the monitors: none starts before
 	// they are up. Once an OSD's disk is prepared, its Deployment does not
 	// wait for them (ceph-osd waits by itself).
-	if c := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionMonitorsReady); c == nil || c.Status != metav1.ConditionTrue {
+	if c := meta.FindStatusCondition(cluster.Status.Conditions, cephv1alpha1.ConditionMonitorsReady); c == nil || c.Status != metav1.ConditionTrue {
 		in.WaitForMonitors = "the monitors are not ready yet"
 		if c != nil && c.Message != "" {
 			in.WaitForMonitors = c.Message
@@ -199,7 +199,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1.CephCluster)
 
 	own := client.MatchingLabels(resources.ClusterSelector(cluster))
 	ns := client.InNamespace(cluster.Namespace)
-	var inventories cephv1.DiskInventoryList
+	var inventories cephv1alpha1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, ns, own, client.UnsafeDisableDeepCopy); err != nil {
 		return in, nil, fmt.Errorf("listing DiskInventories: %w", err)
 	}
@@ -380,8 +380,8 @@ func osdState(d *appsv1.Deployment) (osdplan.OSD, bool) {
 }
 
 // writePlans applies each inventory's status.plan when it changed.
-func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory, plans map[string][]cephv1.DevicePlan) error {
-	var changed []*cephv1.DiskInventory
+func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, plans map[string][]cephv1alpha1.DevicePlan) error {
+	var changed []*cephv1alpha1.DiskInventory
 	for i := range inventories {
 		inv := &inventories[i]
 		want, ok := plans[inv.Name]
@@ -393,9 +393,9 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
 		inv := changed[i]
 		want := plans[inv.Name]
-		desired := &cephv1.DiskInventory{
+		desired := &cephv1alpha1.DiskInventory{
 			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
-			Status:     cephv1.DiskInventoryStatus{Plan: want},
+			Status:     cephv1alpha1.DiskInventoryStatus{Plan: want},
 		}
 		if err := apply.Status(ctx, r.Client, desired, apply.Planner); err != nil {
 			if apierrors.IsNotFound(err) {
@@ -411,14 +411,14 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1.CephClus
 // recordPlanEvents emits events on the DiskInventory on transitions of a
 // disk's plan: a prepare that failed, or was refused, at a new attempt. The
 // note carries the plan's message, with the agent's evidence.
-func (r *OSDReconciler) recordPlanEvents(cluster *cephv1.CephCluster, inv *cephv1.DiskInventory, want []cephv1.DevicePlan) {
-	before := map[string]cephv1.DevicePlan{}
+func (r *OSDReconciler) recordPlanEvents(cluster *cephv1alpha1.CephCluster, inv *cephv1alpha1.DiskInventory, want []cephv1alpha1.DevicePlan) {
+	before := map[string]cephv1alpha1.DevicePlan{}
 	for _, p := range inv.Status.Plan {
 		before[p.ID] = p
 	}
 	for _, p := range want {
 		old := before[p.ID]
-		if p.Action != cephv1.ActionFailed || p.Attempts <= old.Attempts ||
+		if p.Action != cephv1alpha1.ActionFailed || p.Attempts <= old.Attempts ||
 			(p.Reason != osdplan.ReasonPrepareFailed && p.Reason != osdplan.ReasonPrepareRefused) {
 			continue
 		}
@@ -456,8 +456,8 @@ func fitBytes(head, body string, limit int) string {
 
 // writeFailureRecords applies each inventory's FailureRecordsAnnotation
 // when it changed: the content hash each failed disk had when it failed.
-func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []cephv1.DiskInventory, records map[string]string) error {
-	var changed []*cephv1.DiskInventory
+func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []cephv1alpha1.DiskInventory, records map[string]string) error {
+	var changed []*cephv1alpha1.DiskInventory
 	for i := range inventories {
 		if v, ok := records[inventories[i].Name]; ok && v != inventories[i].Annotations[osdplan.FailureRecordsAnnotation] {
 			changed = append(changed, &inventories[i])
@@ -475,7 +475,7 @@ func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []c
 		if err != nil {
 			return err
 		}
-		target := &cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace}}
+		target := &cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace}}
 		if err := r.Client.Patch(ctx, target, client.RawPatch(types.MergePatchType, patch)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("recording prepare failures on DiskInventory %s: %w", inv.Name, err)
 		}
@@ -488,12 +488,12 @@ func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []c
 // (RescanRequestAnnotation), so that one Job's outcome asks for one rescan
 // whatever happens next: a crash between the two writes loses a request,
 // never repeats one.
-func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory, nodes []string, jobs map[string]string) error {
+func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, nodes []string, jobs map[string]string) error {
 	want := map[string]bool{}
 	for _, n := range nodes {
 		want[n] = true
 	}
-	var pending []*cephv1.DiskInventory
+	var pending []*cephv1alpha1.DiskInventory
 	for i := range inventories {
 		inv := &inventories[i]
 		if want[inv.Name] && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest {
@@ -532,7 +532,7 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1.Ceph
 // cache, or by another replica during a leader-election overlap) the API
 // server refuses the second: createJobs returns those nodes, with the name,
 // for the plan to take the Job back, and that is not an error.
-func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
+func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
 	var mu sync.Mutex
 	exists := map[string]string{}
 	err := apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
@@ -562,7 +562,7 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1.CephClus
 // ensureOSDs creates or updates one Deployment per OSD on disk. OSD
 // Deployments are never deleted here: an OSD that leaves the selection is
 // kept.
-func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephCluster, osds []osdplan.OSDSpec) error {
+func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec) error {
 	return apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
 		osd := osds[i]
 		d := resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
@@ -585,7 +585,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1.CephClus
 // its place; a Job that had not finished also carries its resourceVersion,
 // so one whose status moved since (its pod started) is left alone, and the
 // next plan decides again.
-func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephCluster, jobs map[string]*batchv1.Job, names []string) error {
+func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, jobs map[string]*batchv1.Job, names []string) error {
 	return apply.ForEach(ctx, len(names), func(ctx context.Context, i int) error {
 		name := names[i]
 		target := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace}}
@@ -616,7 +616,7 @@ func (r *OSDReconciler) deleteJobs(ctx context.Context, cluster *cephv1.CephClus
 }
 
 // neverStarted is the reporter's list of OSDs that never started.
-func neverStarted(c *cephv1.CephCluster) []cephv1.CephOSDRef {
+func neverStarted(c *cephv1alpha1.CephCluster) []cephv1alpha1.CephOSDRef {
 	if c.Status.Ceph == nil {
 		return nil
 	}
@@ -627,12 +627,12 @@ func neverStarted(c *cephv1.CephCluster) []cephv1.CephOSDRef {
 // while there are OSD ids in Ceph without a disk, the
 // PartiallyPreparedOSDs condition, when they changed. A condition this
 // reconciler leaves out of the apply is removed, since it owns it.
-func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, unclaimed []cephv1.CephOSDRef, applyErr error) error {
+func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, waiting int, unclaimed []cephv1alpha1.CephOSDRef, applyErr error) error {
 	// Only this reconciler's conditions are applied. Their transition time
 	// is the reconciler's clock, kept from before when the status is the
 	// same.
 	var conditions []metav1.Condition
-	for _, t := range []string{cephv1.ConditionOSDsProvisioned, cephv1.ConditionPartiallyPreparedOSDs} {
+	for _, t := range []string{cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionPartiallyPreparedOSDs} {
 		if old := meta.FindStatusCondition(cluster.Status.Conditions, t); old != nil {
 			conditions = append(conditions, *old)
 		}
@@ -642,22 +642,22 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephClu
 	changed := meta.SetStatusCondition(&conditions, c)
 	if len(unclaimed) > 0 {
 		p := metav1.Condition{
-			Type: cephv1.ConditionPartiallyPreparedOSDs, Status: metav1.ConditionTrue, ObservedGeneration: cluster.Generation,
-			Reason: cephv1.ReasonPartiallyPrepared, Message: osdplan.UnclaimedOSDsMessage(unclaimed),
+			Type: cephv1alpha1.ConditionPartiallyPreparedOSDs, Status: metav1.ConditionTrue, ObservedGeneration: cluster.Generation,
+			Reason: cephv1alpha1.ReasonPartiallyPrepared, Message: osdplan.UnclaimedOSDsMessage(unclaimed),
 			LastTransitionTime: metav1.NewTime(r.Clock()),
 		}
 		if meta.FindStatusCondition(conditions, p.Type) == nil {
-			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1.ReasonPartiallyPrepared, "Provision", "%s", osdplan.Truncate(p.Message, maxEventNote))
+			r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1alpha1.ReasonPartiallyPrepared, "Provision", "%s", osdplan.Truncate(p.Message, maxEventNote))
 		}
 		changed = meta.SetStatusCondition(&conditions, p) || changed
 	} else {
-		changed = meta.RemoveStatusCondition(&conditions, cephv1.ConditionPartiallyPreparedOSDs) || changed
+		changed = meta.RemoveStatusCondition(&conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs) || changed
 	}
 	if !changed && cluster.Status.OSDs == plan.Counts {
 		return nil
 	}
-	st := cephv1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions}
-	desired := &cephv1.CephCluster{
+	st := cephv1alpha1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions}
+	desired := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
 	}
@@ -666,7 +666,7 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1.CephClu
 
 // unpublished counts the selected nodes whose agent has not published an
 // inventory yet: until it has, what they will provision is unknown.
-func unpublished(cluster *cephv1.CephCluster, in osdplan.Input) int {
+func unpublished(cluster *cephv1alpha1.CephCluster, in osdplan.Input) int {
 	published := map[string]bool{}
 	for i := range in.Inventories {
 		if in.Inventories[i].Status.LastScanTime != nil {
@@ -683,23 +683,23 @@ func unpublished(cluster *cephv1.CephCluster, in osdplan.Input) int {
 }
 
 // osdCondition is the OSDsProvisioned condition for a plan.
-func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) metav1.Condition {
-	c := metav1.Condition{Type: cephv1.ConditionOSDsProvisioned, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
+func osdCondition(cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, waiting int, applyErr error) metav1.Condition {
+	c := metav1.Condition{Type: cephv1alpha1.ConditionOSDsProvisioned, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	n := plan.Counts
-	preview := cluster.Spec.Storage.Provisioning == cephv1.ProvisioningPreview
+	preview := cluster.Spec.Storage.Provisioning == cephv1alpha1.ProvisioningPreview
 	switch {
 	case applyErr != nil:
-		c.Reason, c.Message = cephv1.ReasonReconcileError, conditionText(applyErr)
+		c.Reason, c.Message = cephv1alpha1.ReasonReconcileError, conditionText(applyErr)
 	case len(plan.Problems) > 0:
-		c.Reason, c.Message = cephv1.ReasonInvalidStorageSpec, listProblems(plan.Problems)
+		c.Reason, c.Message = cephv1alpha1.ReasonInvalidStorageSpec, listProblems(plan.Problems)
 	case waiting > 0:
-		c.Reason = cephv1.ReasonWaitingForDiscovery
+		c.Reason = cephv1alpha1.ReasonWaitingForDiscovery
 		c.Message = fmt.Sprintf("%d OSDs provisioned; waiting for the discovery agent on %d nodes", n.Provisioned, waiting)
 	case preview && n.Desired > n.Provisioned:
-		c.Reason = cephv1.ReasonPreview
+		c.Reason = cephv1alpha1.ReasonPreview
 		c.Message = fmt.Sprintf("Provisioning is Preview: %d disks would become OSDs; see each DiskInventory's status.plan", n.Desired-n.Provisioned)
 	case n.Failed > 0:
-		c.Reason = cephv1.ReasonPrepareFailed
+		c.Reason = cephv1alpha1.ReasonPrepareFailed
 		refused := countReason(plan, osdplan.ReasonPrepareRefused)
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned; preparing %d disks failed (retried with backoff)", n.Provisioned, n.Desired, n.Failed-refused)
 		if refused > 0 {
@@ -707,10 +707,10 @@ func osdCondition(cluster *cephv1.CephCluster, plan osdplan.Plan, waiting int, a
 		}
 		c.Message += "; see each DiskInventory's status.plan"
 	case n.Provisioned < n.Desired:
-		c.Reason = cephv1.ReasonProvisioning
+		c.Reason = cephv1alpha1.ReasonProvisioning
 		c.Message = fmt.Sprintf("%d of %d OSDs provisioned, %d disks preparing", n.Provisioned, n.Desired, n.Preparing)
 	default:
-		c.Status, c.Reason = metav1.ConditionTrue, cephv1.ReasonAllOSDsProvisioned
+		c.Status, c.Reason = metav1.ConditionTrue, cephv1alpha1.ReasonAllOSDsProvisioned
 		c.Message = fmt.Sprintf("%d OSDs provisioned, %d running", n.Provisioned, n.Running)
 	}
 	return c

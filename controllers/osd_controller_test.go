@@ -15,7 +15,7 @@ import (
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -59,7 +59,7 @@ func osdDeployments(t *testing.T, ns string) map[string]string {
 // plans returns "node/disk" -> "Action/Reason" from every inventory's plan.
 func plans(t *testing.T, ns string) map[string]string {
 	t.Helper()
-	var list cephv1.DiskInventoryList
+	var list cephv1alpha1.DiskInventoryList
 	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func plans(t *testing.T, ns string) map[string]string {
 
 func id(node, disk string) string { return "/dev/disk/by-id/wwn-" + node + "-" + disk }
 
-func updateCluster(t *testing.T, c *cephv1.CephCluster, mutate func(*cephv1.CephCluster)) {
+func updateCluster(t *testing.T, c *cephv1alpha1.CephCluster, mutate func(*cephv1alpha1.CephCluster)) {
 	t.Helper()
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got := getCluster(t, c)
@@ -124,7 +124,7 @@ func TestProvisioningFlow(t *testing.T) {
 
 	cluster := newCluster(ns, "ceph")
 	cluster.Spec.Storage.DeviceFilter = "^sd[b-d]$"
-	cluster.Spec.Storage.Provisioning = cephv1.ProvisioningPreview
+	cluster.Spec.Storage.Provisioning = cephv1alpha1.ProvisioningPreview
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestProvisioningFlow(t *testing.T) {
 	}
 	waitFor(t, "preview plan", func() error { return equalMaps(plans(t, ns), wantPreview) })
 	waitFor(t, "preview condition", func() error {
-		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionOSDsProvisioned)
+		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionOSDsProvisioned)
 		if c == nil || c.Reason != "Preview" || !strings.Contains(c.Message, "3 disks would become OSDs") {
 			return fmt.Errorf("OSDsProvisioned = %+v", c)
 		}
@@ -152,7 +152,7 @@ func TestProvisioningFlow(t *testing.T) {
 	// Enabling provisions exactly what the preview showed: one Job per
 	// node with its sdb, then one OSD per prepared disk.
 	w.Pause(true)
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.Provisioning = cephv1.ProvisioningEnabled })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.Provisioning = cephv1alpha1.ProvisioningEnabled })
 	waitFor(t, "prepare Jobs", func() error {
 		got := jobDevices(t, ns)
 		want := map[string]string{}
@@ -202,7 +202,7 @@ func TestProvisioningFlow(t *testing.T) {
 	}
 
 	// Narrowing the filter keeps every existing OSD and says why.
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.DeviceFilter = "^sdc$" })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.DeviceFilter = "^sdc$" })
 	waitFor(t, "reasons after the filter change", func() error {
 		p := plans(t, ns)
 		if p["flow-a/sdb"] != "Provisioned/OSDNotSelected" || p["flow-d/sdc"] != "Provisioned/" || p["flow-a/sde"] != "LeftOut/FilteredOut" {
@@ -249,7 +249,7 @@ func TestProvisioningFlow(t *testing.T) {
 func bumpRescan(t *testing.T, ns, node string) {
 	t.Helper()
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		inv := &cephv1.DiskInventory{}
+		inv := &cephv1alpha1.DiskInventory{}
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: node}, inv); err != nil {
 			return err
 		}
@@ -328,13 +328,13 @@ func TestCrashSafety(t *testing.T) {
 	// first OSD disks show up, before or while it creates Deployments.
 	stop = startManager(t)
 	waitFor(t, "first OSDs in the inventories", func() error {
-		var list cephv1.DiskInventoryList
+		var list cephv1alpha1.DiskInventoryList
 		if err := env.Client.List(ctx, &list, client.InNamespace(ns)); err != nil {
 			return err
 		}
 		for _, inv := range list.Items {
 			for _, d := range inv.Status.Disks {
-				if d.Verdict.State == cephv1.DiskOSD {
+				if d.Verdict.State == cephv1alpha1.DiskOSD {
 					return nil
 				}
 			}

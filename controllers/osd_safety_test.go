@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -31,12 +31,12 @@ import (
 )
 
 // planOf returns the plan entry of disk on node, read from the API server.
-func planOf(t *testing.T, ns, node, disk string) cephv1.DevicePlan {
+func planOf(t *testing.T, ns, node, disk string) cephv1alpha1.DevicePlan {
 	t.Helper()
-	inv := &cephv1.DiskInventory{}
+	inv := &cephv1alpha1.DiskInventory{}
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: node}, inv); err != nil {
 		if apierrors.IsNotFound(err) {
-			return cephv1.DevicePlan{}
+			return cephv1alpha1.DevicePlan{}
 		}
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func planOf(t *testing.T, ns, node, disk string) cephv1.DevicePlan {
 			return p
 		}
 	}
-	return cephv1.DevicePlan{}
+	return cephv1alpha1.DevicePlan{}
 }
 
 // inventoryEvents returns the Events regarding node's DiskInventory, by
@@ -137,7 +137,7 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 		return nil
 	})
 	waitFor(t, "the refusal in the condition", func() error {
-		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionOSDsProvisioned)
+		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionOSDsProvisioned)
 		if c == nil || c.Reason != "PrepareFailed" || !strings.Contains(c.Message, "1 disks were refused by agent prepare") {
 			return fmt.Errorf("OSDsProvisioned = %+v", c)
 		}
@@ -150,7 +150,7 @@ func TestPrepareRefusalAndFailureReported(t *testing.T) {
 	bumpRescan(t, ns, node)
 	time.Sleep(3 * time.Second)
 	if n := w.JobsRun(); n != runs {
-		inv := &cephv1.DiskInventory{}
+		inv := &cephv1alpha1.DiskInventory{}
 		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: node}, inv)
 		t.Errorf("%d more prepare runs after a change of the node that left the refused and failed disks as they were; annotations %v, plan %+v", n-runs, inv.Annotations, inv.Status.Plan)
 	}
@@ -192,7 +192,7 @@ func TestRescansBounded(t *testing.T) {
 		return nil
 	})
 	time.Sleep(3 * time.Second)
-	inv := &cephv1.DiskInventory{}
+	inv := &cephv1alpha1.DiskInventory{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: node}, inv); err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestUnstartedJobDeleted(t *testing.T) {
 		return nil
 	})
 
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.Provisioning = cephv1.ProvisioningPreview })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.Provisioning = cephv1alpha1.ProvisioningPreview })
 	waitFor(t, "the unstarted Job deleted under Preview", func() error {
 		if jobs := prepareJobs(t, ns); len(jobs) != 0 {
 			return fmt.Errorf("%d Jobs", len(jobs))
@@ -242,14 +242,14 @@ func TestUnstartedJobDeleted(t *testing.T) {
 		return nil
 	})
 
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.Provisioning = cephv1.ProvisioningEnabled })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.Provisioning = cephv1alpha1.ProvisioningEnabled })
 	waitFor(t, "a Job for sdc again", func() error {
 		if got := jobDevices(t, ns)[node]; strings.Join(got, ",") != id(node, "sdc") {
 			return fmt.Errorf("Jobs %v", got)
 		}
 		return nil
 	})
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Spec.Storage.DeviceFilter = "^sdb$" })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.DeviceFilter = "^sdb$" })
 	waitFor(t, "the Job for sdc replaced by one for sdb", func() error {
 		if got := jobDevices(t, ns)[node]; strings.Join(got, ",") != id(node, "sdb") {
 			return fmt.Errorf("Jobs %v", got)
@@ -462,16 +462,16 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 	waitReady(t, cluster)
 	const node = "partial-1"
 	// The world's "osd" disk (sdd) carries OSD 100.
-	w.SetNeverStarted(cephv1.CephOSDRef{ID: 100, UUID: "uuid-100"}, cephv1.CephOSDRef{ID: 7, UUID: "uuid-7"})
+	w.SetNeverStarted(cephv1alpha1.CephOSDRef{ID: 100, UUID: "uuid-100"}, cephv1alpha1.CephOSDRef{ID: 7, UUID: "uuid-7"})
 	var got *metav1.Condition
 	waitFor(t, "PartiallyPreparedOSDs", func() error {
-		got = meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		got = meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs)
 		if got == nil {
 			return fmt.Errorf("no condition")
 		}
 		return nil
 	})
-	if got.Status != metav1.ConditionTrue || got.Reason != cephv1.ReasonPartiallyPrepared ||
+	if got.Status != metav1.ConditionTrue || got.Reason != cephv1alpha1.ReasonPartiallyPrepared ||
 		!strings.Contains(got.Message, "osd.7 (uuid uuid-7)") || !strings.Contains(got.Message, "ceph osd purge 7 --yes-i-really-mean-it") ||
 		strings.Contains(got.Message, "osd.100") {
 		t.Errorf("condition %+v", got)
@@ -482,7 +482,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 			return err
 		}
 		for _, e := range list.Items {
-			if e.Regarding.Kind == "CephCluster" && e.Reason == cephv1.ReasonPartiallyPrepared && strings.Contains(e.Note, "osd.7") {
+			if e.Regarding.Kind == "CephCluster" && e.Reason == cephv1alpha1.ReasonPartiallyPrepared && strings.Contains(e.Note, "osd.7") {
 				return nil
 			}
 		}
@@ -491,22 +491,22 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 
 	// The agent finds the disk it was meant for: its half-written label
 	// carries the uuid. The disk's own verdict now tells the story.
-	w.SetDisk(node, "sdc", func(d *cephv1.Disk) {
-		d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "PartiallyPrepared", Message: "label without whoami",
+	w.SetDisk(node, "sdc", func(d *cephv1alpha1.Disk) {
+		d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "PartiallyPrepared", Message: "label without whoami",
 			ClusterFSID: getCluster(t, cluster).Status.FSID, OSDUUID: "UUID-7"}
 	})
 	bumpRescan(t, ns, node)
 	waitFor(t, "the condition removed once a disk carries the uuid", func() error {
-		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs); c != nil {
 			return fmt.Errorf("still %s: %s", c.Status, c.Message)
 		}
 		return nil
 	})
 
 	// Another id appears, then is purged from the map.
-	w.SetNeverStarted(cephv1.CephOSDRef{ID: 8, UUID: "uuid-8"})
+	w.SetNeverStarted(cephv1alpha1.CephOSDRef{ID: 8, UUID: "uuid-8"})
 	waitFor(t, "osd.8 reported", func() error {
-		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs)
 		if c == nil || !strings.Contains(c.Message, "osd.8") {
 			return fmt.Errorf("condition %+v", c)
 		}
@@ -514,7 +514,7 @@ func TestOSDIDWithoutDiskReported(t *testing.T) {
 	})
 	w.SetNeverStarted()
 	waitFor(t, "the condition removed once the id is purged", func() error {
-		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+		if c := meta.FindStatusCondition(getCluster(t, cluster).Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs); c != nil {
 			return fmt.Errorf("still there: %s", c.Message)
 		}
 		return nil

@@ -8,7 +8,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // ownedKind is a kind of object the operator creates for a cluster.
@@ -33,7 +33,7 @@ func ownedKinds() []ownedKind {
 		{&batchv1.Job{}, &batchv1.JobList{}, false},
 		{&appsv1.DaemonSet{}, &appsv1.DaemonSetList{}, true},
 		{&policyv1.PodDisruptionBudget{}, &policyv1.PodDisruptionBudgetList{}, true},
-		{&cephv1.DiskInventory{}, &cephv1.DiskInventoryList{}, true},
+		{&cephv1alpha1.DiskInventory{}, &cephv1alpha1.DiskInventoryList{}, true},
 		{&rbacv1.RoleBinding{}, &rbacv1.RoleBindingList{}, true},
 		{&rbacv1.Role{}, &rbacv1.RoleList{}, true},
 		{&corev1.ServiceAccount{}, &corev1.ServiceAccountList{}, true},

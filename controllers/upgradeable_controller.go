@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -47,14 +47,14 @@ func (r *UpgradeableReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("upgradeable").
-		Watches(&cephv1.CephCluster{}, toKey).
+		Watches(&cephv1alpha1.CephCluster{}, toKey).
 		Watches(&batchv1.Job{}, toKey).
 		Complete(r)
 }
 
 // Reconcile sets Upgradeable from the prepare Jobs and clusters it sees.
 func (r *UpgradeableReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (ctrl.Result, error) {
-	var clusters cephv1.CephClusterList
+	var clusters cephv1alpha1.CephClusterList
 	if err := r.Client.List(ctx, &clusters); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing CephClusters: %w", err)
 	}
@@ -76,10 +76,10 @@ func (r *UpgradeableReconciler) Reconcile(ctx context.Context, _ ctrl.Request) (
 
 // upgradeable decides the condition: False while a prepare Job runs or a
 // cluster is being deleted, True otherwise.
-func upgradeable(clusters []cephv1.CephCluster, jobs []batchv1.Job) metav1.Condition {
+func upgradeable(clusters []cephv1alpha1.CephCluster, jobs []batchv1.Job) metav1.Condition {
 	for i := range clusters {
 		if !clusters[i].DeletionTimestamp.IsZero() {
-			return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1.ReasonClusterDeleting,
+			return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1alpha1.ReasonClusterDeleting,
 				Message: fmt.Sprintf("CephCluster %s/%s is being deleted", clusters[i].Namespace, clusters[i].Name)}
 		}
 	}
@@ -90,10 +90,10 @@ func upgradeable(clusters []cephv1.CephCluster, jobs []batchv1.Job) metav1.Condi
 		}
 	}
 	if running > 0 {
-		return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1.ReasonPreparingOSDs,
+		return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionFalse, Reason: cephv1alpha1.ReasonPreparingOSDs,
 			Message: fmt.Sprintf("%d prepare Jobs are writing to disks", running)}
 	}
-	return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionTrue, Reason: cephv1.ReasonIdle,
+	return metav1.Condition{Type: apiv2.Upgradeable, Status: metav1.ConditionTrue, Reason: cephv1alpha1.ReasonIdle,
 		Message: "No disk is being prepared and no cluster is being deleted"}
 }
 

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 )
 
@@ -102,12 +102,12 @@ func TestUpgradeableCondition(t *testing.T) {
 	upgradeable(metav1.ConditionTrue, "Idle")
 
 	// A finalizer of someone else's holds the deletion open.
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) { c.Finalizers = append(c.Finalizers, "example.com/hold") })
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Finalizers = append(c.Finalizers, "example.com/hold") })
 	if err := env.Client.Delete(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
 	upgradeable(metav1.ConditionFalse, "ClusterDeleting")
-	updateCluster(t, cluster, func(c *cephv1.CephCluster) {
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
 		var keep []string
 		for _, f := range c.Finalizers {
 			if f != "example.com/hold" {

@@ -26,7 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
 	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
@@ -99,7 +99,7 @@ func run(ctx context.Context) error {
 	say("Cluster identity created: FSID %s", fsid)
 	// The simulated agents report the Ceph version of the cluster's image,
 	// as agents running in that image would.
-	cluster := &cephv1.CephCluster{}
+	cluster := &cephv1alpha1.CephCluster{}
 	if err := cp.Client.Get(ctx, key, cluster); err != nil {
 		return err
 	}
@@ -177,9 +177,9 @@ func run(ctx context.Context) error {
 }
 
 // readyWithOSDs is true once the cluster is Ready with n running OSDs.
-func readyWithOSDs(n int32) func(*cephv1.CephCluster) bool {
-	return func(c *cephv1.CephCluster) bool {
-		ready := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady)
+func readyWithOSDs(n int32) func(*cephv1alpha1.CephCluster) bool {
+	return func(c *cephv1alpha1.CephCluster) bool {
+		ready := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionReady)
 		return ready != nil && ready.Status == metav1.ConditionTrue &&
 			c.Status.ObservedGeneration == c.Generation && c.Status.OSDs.Running == n
 	}
@@ -211,7 +211,7 @@ func startOperator(root, kubeconfig, logPath string) (*proc.Process, error) {
 func waitFSID(ctx context.Context, c client.Client, key client.ObjectKey) (string, error) {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		cluster := &cephv1.CephCluster{}
+		cluster := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, key, cluster); err == nil && cluster.Status.FSID != "" {
 			return cluster.Status.FSID, nil
 		}

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // table prints the cluster's disks and their fate whenever it changes.
@@ -23,14 +23,14 @@ type table struct {
 
 // until prints the table as it changes until done says the cluster is where
 // it should be, or the timeout passes.
-func (t *table) until(ctx context.Context, timeout time.Duration, done func(*cephv1.CephCluster) bool) error {
+func (t *table) until(ctx context.Context, timeout time.Duration, done func(*cephv1alpha1.CephCluster) bool) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		cluster := &cephv1.CephCluster{}
+		cluster := &cephv1alpha1.CephCluster{}
 		if err := t.client.Get(ctx, t.key, cluster); err != nil {
 			return fmt.Errorf("reading CephCluster %s: %w", t.key, err)
 		}
-		var invs cephv1.DiskInventoryList
+		var invs cephv1alpha1.DiskInventoryList
 		if err := t.client.List(ctx, &invs, client.InNamespace(t.key.Namespace)); err != nil {
 			return fmt.Errorf("listing DiskInventories: %w", err)
 		}
@@ -54,12 +54,12 @@ func (t *table) until(ctx context.Context, timeout time.Duration, done func(*cep
 }
 
 // render draws one frame: a line per disk, then the cluster's summary.
-func render(cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory) string {
+func render(cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "    NODE\tDISK\tSIZE\tVERDICT\tREASON\tPLAN\tOSD")
 	for _, inv := range inventories {
-		plan := map[string]cephv1.DevicePlan{}
+		plan := map[string]cephv1alpha1.DevicePlan{}
 		for _, p := range inv.Status.Plan {
 			plan[p.Name] = p
 		}
@@ -81,7 +81,7 @@ func render(cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory) str
 		}
 	}
 	_ = w.Flush()
-	ready := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionReady)
+	ready := meta.FindStatusCondition(cluster.Status.Conditions, cephv1alpha1.ConditionReady)
 	readyText := "Ready=Unknown"
 	if ready != nil {
 		readyText = fmt.Sprintf("Ready=%s (%s)", ready.Status, ready.Message)
@@ -95,7 +95,7 @@ func render(cluster *cephv1.CephCluster, inventories []cephv1.DiskInventory) str
 
 // printConditions prints the cluster's conditions as a table.
 func printConditions(ctx context.Context, c client.Client, key client.ObjectKey) error {
-	cluster := &cephv1.CephCluster{}
+	cluster := &cephv1alpha1.CephCluster{}
 	if err := c.Get(ctx, key, cluster); err != nil {
 		return fmt.Errorf("reading CephCluster %s: %w", key, err)
 	}

@@ -14,7 +14,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/version"
@@ -46,7 +46,7 @@ type Deps struct {
 	CephVersion string
 	// CephUser is published in status.cephUser: the ceph user of the image
 	// the agent runs in, nil when unknown.
-	CephUser *cephv1.CephUser
+	CephUser *cephv1alpha1.CephUser
 }
 
 // Retry bounds for a failed scan or publish: the first retry comes after
@@ -79,7 +79,7 @@ type SyncResult struct {
 	WaitingForInventory bool
 	// Status is the status content as of this pass, whether or not it
 	// was written; it is empty while waiting for the DiskInventory.
-	Status cephv1.DiskInventoryStatus
+	Status cephv1alpha1.DiskInventoryStatus
 }
 
 type syncOutcome struct {
@@ -120,7 +120,7 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 		return nil, fmt.Errorf("invalid agent configuration: %w", err)
 	}
 	scheme := runtime.NewScheme()
-	if err := cephv1.AddToScheme(scheme); err != nil {
+	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering the DiskInventory kind: %w", err)
 	}
 	inv, err := NewKubeInventory(restCfg, scheme, cfg.Namespace, cfg.NodeName)
@@ -143,7 +143,7 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 // no ceph user, or one that is root) is logged and reported as nil, not an
 // error: the operator then falls back to the uid of the Ceph project's
 // images.
-func DetectCephUser(path string) *cephv1.CephUser {
+func DetectCephUser(path string) *cephv1alpha1.CephUser {
 	log := ctrl.Log.WithName("agent")
 	u, err := ceph.DetectUser(path, ceph.UserName)
 	if err != nil {
@@ -151,7 +151,7 @@ func DetectCephUser(path string) *cephv1.CephUser {
 		return nil
 	}
 	log.Info("Found the ceph user of this image", "passwd", path, "uid", u.UID, "gid", u.GID)
-	return &cephv1.CephUser{UID: u.UID, GID: u.GID}
+	return &cephv1alpha1.CephUser{UID: u.UID, GID: u.GID}
 }
 
 // Rescan asks the running loop for a scan now and waits until it has been
@@ -190,7 +190,7 @@ type loopState struct {
 	answered int64
 	// published is what the agent last wrote (or found on the server) for
 	// the object with UID publishedUID.
-	published    *cephv1.DiskInventoryStatus
+	published    *cephv1alpha1.DiskInventoryStatus
 	publishedUID types.UID
 	// waitingLogged avoids repeating "Waiting for DiskInventory".
 	waitingLogged bool
@@ -305,7 +305,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // the server holds.
 func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult, error) {
 	log := ctrl.LoggerFrom(ctx)
-	var inv *cephv1.DiskInventory
+	var inv *cephv1alpha1.DiskInventory
 	if st.ready {
 		var err error
 		if inv, err = a.deps.Inventory.Current(ctx); err != nil {

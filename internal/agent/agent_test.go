@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
@@ -54,14 +54,14 @@ func (f *fakeScanner) count() int {
 // fakeInventory is an in-memory DiskInventory with a watch.
 type fakeInventory struct {
 	mu       sync.Mutex
-	obj      *cephv1.DiskInventory
+	obj      *cephv1alpha1.DiskInventory
 	changed  chan<- struct{}
-	applies  []cephv1.DiskInventoryStatus
+	applies  []cephv1alpha1.DiskInventoryStatus
 	applied  chan struct{}
 	applyErr []error
 }
 
-func newFakeInventory(obj *cephv1.DiskInventory) *fakeInventory {
+func newFakeInventory(obj *cephv1alpha1.DiskInventory) *fakeInventory {
 	return &fakeInventory{obj: obj, applied: make(chan struct{}, 1000)}
 }
 
@@ -86,7 +86,7 @@ func (f *fakeInventory) kick() {
 	}
 }
 
-func (f *fakeInventory) Current(context.Context) (*cephv1.DiskInventory, error) {
+func (f *fakeInventory) Current(context.Context) (*cephv1alpha1.DiskInventory, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.obj == nil {
@@ -95,7 +95,7 @@ func (f *fakeInventory) Current(context.Context) (*cephv1.DiskInventory, error) 
 	return f.obj.DeepCopy(), nil
 }
 
-func (f *fakeInventory) ApplyStatus(_ context.Context, st cephv1.DiskInventoryStatus) error {
+func (f *fakeInventory) ApplyStatus(_ context.Context, st cephv1alpha1.DiskInventoryStatus) error {
 	f.mu.Lock()
 	if len(f.applyErr) > 0 {
 		err := f.applyErr[0]
@@ -112,7 +112,7 @@ func (f *fakeInventory) ApplyStatus(_ context.Context, st cephv1.DiskInventorySt
 }
 
 // update changes the object as the operator would and fires the watch.
-func (f *fakeInventory) update(mutate func(**cephv1.DiskInventory)) {
+func (f *fakeInventory) update(mutate func(**cephv1alpha1.DiskInventory)) {
 	f.mu.Lock()
 	mutate(&f.obj)
 	f.mu.Unlock()
@@ -125,7 +125,7 @@ func (f *fakeInventory) applyCount() int {
 	return len(f.applies)
 }
 
-func (f *fakeInventory) last() cephv1.DiskInventoryStatus {
+func (f *fakeInventory) last() cephv1alpha1.DiskInventoryStatus {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.applies[len(f.applies)-1]
@@ -155,10 +155,10 @@ func disk(name string, size uint64) discovery.Device {
 	return discovery.Device{KernelName: name, DevPath: "/dev/" + name, Type: discovery.TypeDisk, SizeBytes: size, Probed: true}
 }
 
-func inventory(uid string) *cephv1.DiskInventory {
-	return &cephv1.DiskInventory{
+func inventory(uid string) *cephv1alpha1.DiskInventory {
+	return &cephv1alpha1.DiskInventory{
 		ObjectMeta: metav1.ObjectMeta{Name: "node-a", Namespace: "ceph", UID: types.UID(uid)},
-		Spec:       cephv1.DiskInventorySpec{NodeName: "node-a"},
+		Spec:       cephv1alpha1.DiskInventorySpec{NodeName: "node-a"},
 	}
 }
 
@@ -179,7 +179,7 @@ func startAgent(t *testing.T, cfg Config, deps Deps) *Agent {
 	deps.AgentVersion = "test"
 	deps.CephVersion = "16.2.15"
 	if deps.CephUser == nil {
-		deps.CephUser = &cephv1.CephUser{UID: 64045, GID: 64045}
+		deps.CephUser = &cephv1alpha1.CephUser{UID: 64045, GID: 64045}
 	}
 	a, err := New(cfg, deps)
 	if err != nil {
@@ -229,12 +229,12 @@ func TestAgentWaitsForInventoryThenPublishesOnce(t *testing.T) {
 	if res := rescan(t, a); !res.WaitingForInventory || !res.Scanned || res.Published {
 		t.Fatalf("without a DiskInventory: %+v", res)
 	}
-	inv.update(func(o **cephv1.DiskInventory) { *o = inventory("uid-1") })
+	inv.update(func(o **cephv1alpha1.DiskInventory) { *o = inventory("uid-1") })
 	wait(t, inv.applied, "the first publish")
 	st := inv.last()
 	if len(st.Disks) != 2 || st.Disks[0].Name != "sda" || st.Disks[0].Verdict.Reason != "TooSmall" ||
-		st.Disks[1].Verdict.State != cephv1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" || st.CephVersion != "16.2.15" ||
-		st.CephUser == nil || *st.CephUser != (cephv1.CephUser{UID: 64045, GID: 64045}) {
+		st.Disks[1].Verdict.State != cephv1alpha1.DiskAvailable || st.LastScanTime == nil || st.AgentVersion != "test" || st.CephVersion != "16.2.15" ||
+		st.CephUser == nil || *st.CephUser != (cephv1alpha1.CephUser{UID: 64045, GID: 64045}) {
 		t.Fatalf("published %+v", st)
 	}
 	for range 3 {
@@ -258,7 +258,7 @@ func TestAgentAnswersRescanRequest(t *testing.T) {
 	wait(t, inv.applied, "the first publish")
 	rescan(t, a) // the loop is idle from here on
 	before := scanner.count()
-	inv.update(func(o **cephv1.DiskInventory) { (*o).Spec.RescanRequest = 3 })
+	inv.update(func(o **cephv1alpha1.DiskInventory) { (*o).Spec.RescanRequest = 3 })
 	wait(t, inv.applied, "the answer to the rescan request")
 	if got := inv.last().ObservedRescanRequest; got != 3 {
 		t.Fatalf("observedRescanRequest %d, want 3", got)
@@ -326,7 +326,7 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 	earlier := metav1.NewTime(time.Unix(1600000000, 0))
 	obj.Status = BuildStatus(scanner.devs, testConfig().VerdictOptions(), 0, "test")
 	obj.Status.CephVersion = "16.2.15"
-	obj.Status.CephUser = &cephv1.CephUser{UID: 64045, GID: 64045}
+	obj.Status.CephUser = &cephv1alpha1.CephUser{UID: 64045, GID: 64045}
 	obj.Status.LastScanTime = &earlier
 	inv := newFakeInventory(obj)
 	a := startAgent(t, testConfig(), Deps{Scanner: scanner, Inventory: inv})
@@ -341,7 +341,7 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 		t.Errorf("LastScanTime %v, want the server's %v", res.Status.LastScanTime, earlier)
 	}
 	// A recreated object (new UID, empty status) is published to again.
-	inv.update(func(o **cephv1.DiskInventory) { *o = inventory("uid-2") })
+	inv.update(func(o **cephv1alpha1.DiskInventory) { *o = inventory("uid-2") })
 	wait(t, inv.applied, "the publish to the recreated object")
 }
 
@@ -414,7 +414,7 @@ func TestDetectCephUser(t *testing.T) {
 		}
 		return p
 	}
-	if u := DetectCephUser(write("debian", "root:x:0:0::/root:/bin/sh\nceph:x:64045:64045::/var/lib/ceph:/usr/sbin/nologin\n")); u == nil || *u != (cephv1.CephUser{UID: 64045, GID: 64045}) {
+	if u := DetectCephUser(write("debian", "root:x:0:0::/root:/bin/sh\nceph:x:64045:64045::/var/lib/ceph:/usr/sbin/nologin\n")); u == nil || *u != (cephv1alpha1.CephUser{UID: 64045, GID: 64045}) {
 		t.Errorf("debian image: %+v", u)
 	}
 	for name, p := range map[string]string{

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
@@ -72,17 +72,17 @@ func newNamespace(t *testing.T) string {
 
 func createInventory(t *testing.T, ns, node string) {
 	t.Helper()
-	inv := &cephv1.DiskInventory{
+	inv := &cephv1alpha1.DiskInventory{
 		ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: ns},
-		Spec:       cephv1.DiskInventorySpec{NodeName: node},
+		Spec:       cephv1alpha1.DiskInventorySpec{NodeName: node},
 	}
 	if err := env.Client.Create(context.Background(), inv); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func getInventory(ns, node string) (*cephv1.DiskInventory, error) {
-	var inv cephv1.DiskInventory
+func getInventory(ns, node string) (*cephv1alpha1.DiskInventory, error) {
+	var inv cephv1alpha1.DiskInventory
 	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: node}, &inv)
 	return &inv, err
 }
@@ -137,7 +137,7 @@ func TestEnvPublishesVerdicts(t *testing.T) {
 	scanner, scs := scenarioScanner(t)
 	runAgent(t, ns, "node-a", scanner)
 
-	var inv *cephv1.DiskInventory
+	var inv *cephv1alpha1.DiskInventory
 	testenv.Eventually(t, 20*time.Second, func() error {
 		var err error
 		if inv, err = getInventory(ns, "node-a"); err != nil {
@@ -148,7 +148,7 @@ func TestEnvPublishesVerdicts(t *testing.T) {
 		}
 		return nil
 	})
-	byName := map[string]cephv1.Disk{}
+	byName := map[string]cephv1alpha1.Disk{}
 	for _, d := range inv.Status.Disks {
 		byName[d.Name] = d
 	}
@@ -224,7 +224,7 @@ func TestEnvRescanRequestAndHotPlug(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(inv.Status.Disks) != 1 || inv.Status.Disks[0].Verdict.State != cephv1.DiskAvailable {
+		if len(inv.Status.Disks) != 1 || inv.Status.Disks[0].Verdict.State != cephv1alpha1.DiskAvailable {
 			return fmt.Errorf("published %+v", inv.Status.Disks)
 		}
 		return nil
@@ -366,8 +366,8 @@ func TestEnvLeastPrivilege(t *testing.T) {
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: ns},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
 		},
 	}
 	binding := &rbacv1.RoleBinding{
@@ -454,8 +454,8 @@ func TestEnvPublishesCephUserFromPasswd(t *testing.T) {
 			}
 		})
 	}
-	published := func(node string) *cephv1.DiskInventory {
-		var inv *cephv1.DiskInventory
+	published := func(node string) *cephv1alpha1.DiskInventory {
+		var inv *cephv1alpha1.DiskInventory
 		testenv.Eventually(t, 20*time.Second, func() error {
 			var err error
 			if inv, err = getInventory(ns, node); err != nil {
@@ -468,7 +468,7 @@ func TestEnvPublishesCephUserFromPasswd(t *testing.T) {
 		})
 		return inv
 	}
-	if u := published("node-debian").Status.CephUser; u == nil || *u != (cephv1.CephUser{UID: 64045, GID: 64045}) {
+	if u := published("node-debian").Status.CephUser; u == nil || *u != (cephv1alpha1.CephUser{UID: 64045, GID: 64045}) {
 		t.Errorf("node-debian: status.cephUser %+v, want uid and gid 64045", u)
 	}
 	inv := published("node-none")
@@ -476,7 +476,7 @@ func TestEnvPublishesCephUserFromPasswd(t *testing.T) {
 		t.Errorf("node-none: status.cephUser %+v, want none: its passwd has no ceph user", u)
 	}
 
-	inv.Status.CephUser = &cephv1.CephUser{UID: 0, GID: 64045}
+	inv.Status.CephUser = &cephv1alpha1.CephUser{UID: 0, GID: 64045}
 	err := env.Client.Status().Update(context.Background(), inv)
 	// The error names the field status.cephUser.uid on Kubernetes 1.37
 	// and cephUser.uid on 1.30 (make test-minkube).

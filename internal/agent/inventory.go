@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 )
 
@@ -33,10 +33,10 @@ type Inventory interface {
 	Watch(ctx context.Context, changed chan<- struct{}) error
 	// Current returns the object as last observed by Watch, or nil if it
 	// does not exist. It must only be called after Watch signalled once.
-	Current(ctx context.Context) (*cephv1.DiskInventory, error)
+	Current(ctx context.Context) (*cephv1alpha1.DiskInventory, error)
 	// ApplyStatus publishes status as the whole of what the agent owns in
 	// the object's status.
-	ApplyStatus(ctx context.Context, status cephv1.DiskInventoryStatus) error
+	ApplyStatus(ctx context.Context, status cephv1alpha1.DiskInventoryStatus) error
 }
 
 // KubeInventory is the real Inventory. It watches the single DiskInventory
@@ -82,7 +82,7 @@ func NewSharedConnection(cfg *rest.Config, qps float32, burst int) (*Connection,
 		cfg.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(qps, burst)
 	}
 	scheme := runtime.NewScheme()
-	if err := cephv1.AddToScheme(scheme); err != nil {
+	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering the DiskInventory kind: %w", err)
 	}
 	hc, err := rest.HTTPClientFor(cfg)
@@ -106,7 +106,7 @@ func (c *Connection) Inventory(namespace, name string) (*KubeInventory, error) {
 		Scheme:            c.Scheme,
 		DefaultNamespaces: map[string]cache.Config{namespace: {}},
 		ByObject: map[client.Object]cache.ByObject{
-			&cephv1.DiskInventory{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
+			&cephv1alpha1.DiskInventory{}: {Field: fields.OneTermEqualSelector("metadata.name", name)},
 		},
 		ReaderFailOnMissingInformer: true,
 	})
@@ -122,7 +122,7 @@ func (c *Connection) Inventory(namespace, name string) (*KubeInventory, error) {
 
 // Watch implements Inventory.
 func (k *KubeInventory) Watch(ctx context.Context, changed chan<- struct{}) error {
-	inf, err := k.cache.GetInformer(ctx, &cephv1.DiskInventory{})
+	inf, err := k.cache.GetInformer(ctx, &cephv1alpha1.DiskInventory{})
 	if err != nil {
 		return fmt.Errorf("watching DiskInventory %s: %w", k.key, err)
 	}
@@ -158,8 +158,8 @@ func (k *KubeInventory) Watch(ctx context.Context, changed chan<- struct{}) erro
 }
 
 // Current implements Inventory.
-func (k *KubeInventory) Current(ctx context.Context) (*cephv1.DiskInventory, error) {
-	var inv cephv1.DiskInventory
+func (k *KubeInventory) Current(ctx context.Context) (*cephv1alpha1.DiskInventory, error) {
+	var inv cephv1alpha1.DiskInventory
 	if err := k.cache.Get(ctx, k.key, &inv); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
@@ -173,8 +173,8 @@ func (k *KubeInventory) Current(ctx context.Context) (*cephv1.DiskInventory, err
 // identifying fields and the status, so the agent's field manager owns
 // exactly the status fields it sets, and fields it stops setting (a disk
 // that disappeared) are removed by the server.
-func (k *KubeInventory) ApplyStatus(ctx context.Context, status cephv1.DiskInventoryStatus) error {
-	inv := &cephv1.DiskInventory{
+func (k *KubeInventory) ApplyStatus(ctx context.Context, status cephv1alpha1.DiskInventoryStatus) error {
+	inv := &cephv1alpha1.DiskInventory{
 		ObjectMeta: metav1.ObjectMeta{Name: k.key.Name, Namespace: k.key.Namespace},
 		Status:     status,
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
@@ -25,8 +25,8 @@ const maxMessageBytes = 1024
 // in any sense; listing them would report phantom TooSmall disks and make
 // every attach and detach look like a change of an existing disk rather
 // than a disk appearing or disappearing.
-func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescanRequest int64, agentVersion string) cephv1.DiskInventoryStatus {
-	st := cephv1.DiskInventoryStatus{
+func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescanRequest int64, agentVersion string) cephv1alpha1.DiskInventoryStatus {
+	st := cephv1alpha1.DiskInventoryStatus{
 		ObservedRescanRequest: observedRescanRequest,
 		AgentVersion:          agentVersion,
 	}
@@ -35,7 +35,7 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			continue
 		}
 		v := discovery.Evaluate(d, opts)
-		disk := cephv1.Disk{
+		disk := cephv1alpha1.Disk{
 			Name:       d.KernelName,
 			ID:         d.StableID(),
 			Path:       d.DevPath,
@@ -49,8 +49,8 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			// The hash of what was read (windows and signatures): a
 			// retry of a failed prepare is tied to this disk's own change.
 			ContentHash: d.ContentHash,
-			Verdict: cephv1.DiskVerdict{
-				State:       cephv1.DiskState(v.State),
+			Verdict: cephv1alpha1.DiskVerdict{
+				State:       cephv1alpha1.DiskState(v.State),
 				Reason:      string(v.Reason),
 				Message:     truncateUTF8(v.Message, maxMessageBytes),
 				ClusterFSID: v.ClusterFSID,
@@ -72,14 +72,14 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 }
 
 // Summarize counts disks by verdict, as status.summary publishes them.
-func Summarize(disks []cephv1.Disk) cephv1.DiskInventorySummary {
-	var s cephv1.DiskInventorySummary
+func Summarize(disks []cephv1alpha1.Disk) cephv1alpha1.DiskInventorySummary {
+	var s cephv1alpha1.DiskInventorySummary
 	for _, d := range disks {
 		s.Disks++
 		switch d.Verdict.State {
-		case cephv1.DiskAvailable:
+		case cephv1alpha1.DiskAvailable:
 			s.Available++
-		case cephv1.DiskOSD:
+		case cephv1alpha1.DiskOSD:
 			s.OSDs++
 		default:
 			s.Rejected++
@@ -90,8 +90,8 @@ func Summarize(disks []cephv1.Disk) cephv1.DiskInventorySummary {
 
 // sortDisks orders disks by name; the scanner already sorts, but the API's
 // promise should not depend on that.
-func sortDisks(disks []cephv1.Disk) {
-	slices.SortFunc(disks, func(a, b cephv1.Disk) int { return strings.Compare(a.Name, b.Name) })
+func sortDisks(disks []cephv1alpha1.Disk) {
+	slices.SortFunc(disks, func(a, b cephv1alpha1.Disk) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // truncateUTF8 shortens s to at most n bytes without splitting a rune.
@@ -111,7 +111,7 @@ func truncateUTF8(s string, n int) string {
 // LastScanTime. It compares the JSON forms, so a status read back from the
 // API server (where empty lists come back absent) equals the one built
 // locally.
-func SameContent(a, b cephv1.DiskInventoryStatus) bool {
+func SameContent(a, b cephv1alpha1.DiskInventoryStatus) bool {
 	a.LastScanTime, b.LastScanTime = nil, nil
 	// The plan belongs to the operator (another field manager); the agent
 	// never writes it, so it is no part of what the agent compares.

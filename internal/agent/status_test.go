@@ -9,7 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 )
@@ -47,8 +47,8 @@ func TestBuildStatusFromScenarios(t *testing.T) {
 	if len(st.Disks) != len(scs) {
 		t.Fatalf("%d disks, want %d", len(st.Disks), len(scs))
 	}
-	byName := map[string]cephv1.Disk{}
-	var sum cephv1.DiskInventorySummary
+	byName := map[string]cephv1alpha1.Disk{}
+	var sum cephv1alpha1.DiskInventorySummary
 	for i, d := range st.Disks {
 		if i > 0 && st.Disks[i-1].Name >= d.Name {
 			t.Errorf("disks not sorted: %s before %s", st.Disks[i-1].Name, d.Name)
@@ -56,11 +56,11 @@ func TestBuildStatusFromScenarios(t *testing.T) {
 		byName[d.Name] = d
 		sum.Disks++
 		switch d.Verdict.State {
-		case cephv1.DiskAvailable:
+		case cephv1alpha1.DiskAvailable:
 			sum.Available++
-		case cephv1.DiskOSD:
+		case cephv1alpha1.DiskOSD:
 			sum.OSDs++
-		case cephv1.DiskRejected:
+		case cephv1alpha1.DiskRejected:
 			sum.Rejected++
 		}
 	}
@@ -78,10 +78,10 @@ func TestBuildStatusFromScenarios(t *testing.T) {
 		if d.ID == "" || d.Path != "/dev/"+d.Name || d.Type == "" {
 			t.Errorf("%s: identity %q path %q type %q", sc.Name, d.ID, d.Path, d.Type)
 		}
-		if (d.Verdict.State == cephv1.DiskOSD) != (d.Verdict.OSDID != nil) {
+		if (d.Verdict.State == cephv1alpha1.DiskOSD) != (d.Verdict.OSDID != nil) {
 			t.Errorf("%s: state %s with OSD id %v", sc.Name, d.Verdict.State, d.Verdict.OSDID)
 		}
-		if d.Verdict.State == cephv1.DiskOSD && d.Verdict.ClusterFSID != testFSID {
+		if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.ClusterFSID != testFSID {
 			t.Errorf("%s: OSD with FSID %q", sc.Name, d.Verdict.ClusterFSID)
 		}
 	}
@@ -108,7 +108,7 @@ func TestBuildStatusDetails(t *testing.T) {
 	if got := strings.Join(names, ","); got != "loop0,sda,sdb" {
 		t.Fatalf("disks %s, want loop0,sda,sdb", got)
 	}
-	if st.Summary != (cephv1.DiskInventorySummary{Disks: 3, Available: 2, Rejected: 1}) {
+	if st.Summary != (cephv1alpha1.DiskInventorySummary{Disks: 3, Available: 2, Rejected: 1}) {
 		t.Errorf("summary %+v", st.Summary)
 	}
 	sda, sdb := st.Disks[1], st.Disks[2]
@@ -122,12 +122,12 @@ func TestBuildStatusDetails(t *testing.T) {
 
 func TestSameContent(t *testing.T) {
 	now := metav1.Now()
-	a := cephv1.DiskInventoryStatus{Disks: []cephv1.Disk{{Name: "sda", Links: []string{}}}, AgentVersion: "x", LastScanTime: &now}
-	b := cephv1.DiskInventoryStatus{Disks: []cephv1.Disk{{Name: "sda"}}, AgentVersion: "x"}
+	a := cephv1alpha1.DiskInventoryStatus{Disks: []cephv1alpha1.Disk{{Name: "sda", Links: []string{}}}, AgentVersion: "x", LastScanTime: &now}
+	b := cephv1alpha1.DiskInventoryStatus{Disks: []cephv1alpha1.Disk{{Name: "sda"}}, AgentVersion: "x"}
 	if !SameContent(a, b) {
 		t.Error("statuses differing only in LastScanTime and empty-vs-nil lists must be the same")
 	}
-	b.Plan = []cephv1.DevicePlan{{Name: "sda", Action: cephv1.ActionWouldProvision}}
+	b.Plan = []cephv1alpha1.DevicePlan{{Name: "sda", Action: cephv1alpha1.ActionWouldProvision}}
 	if !SameContent(a, b) {
 		t.Error("the operator's plan is not the agent's content")
 	}

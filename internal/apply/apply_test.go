@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -40,9 +40,9 @@ func TestOwnedAndStatus(t *testing.T) {
 	if err := c.Create(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
-	cluster := &cephv1.CephCluster{
+	cluster := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: ns.Name},
-		Spec:       cephv1.CephClusterSpec{Image: "quay.io/ceph/ceph:v19.2.3", Storage: cephv1.StorageSpec{UseAllNodes: true}},
+		Spec:       cephv1alpha1.CephClusterSpec{Image: "quay.io/ceph/ceph:v19.2.3", Storage: cephv1alpha1.StorageSpec{UseAllNodes: true}},
 	}
 	if err := c.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
@@ -98,26 +98,26 @@ func TestOwnedAndStatus(t *testing.T) {
 
 	// Two managers share the status: each owns what it applies, and one
 	// does not remove the other's condition.
-	withCondition := func(t string) *cephv1.CephCluster {
-		return &cephv1.CephCluster{
+	withCondition := func(t string) *cephv1alpha1.CephCluster {
+		return &cephv1alpha1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
-			Status: cephv1.CephClusterStatus{Conditions: []metav1.Condition{{
-				Type: t, Status: metav1.ConditionTrue, Reason: cephv1.ReasonReconciled, Message: "m",
+			Status: cephv1alpha1.CephClusterStatus{Conditions: []metav1.Condition{{
+				Type: t, Status: metav1.ConditionTrue, Reason: cephv1alpha1.ReasonReconciled, Message: "m",
 				LastTransitionTime: metav1.Now(),
 			}}},
 		}
 	}
-	if err := apply.Status(ctx, c, withCondition(cephv1.ConditionConfigured), apply.Operator); err != nil {
+	if err := apply.Status(ctx, c, withCondition(cephv1alpha1.ConditionConfigured), apply.Operator); err != nil {
 		t.Fatal(err)
 	}
-	if err := apply.Status(ctx, c, withCondition(cephv1.ConditionOSDsProvisioned), apply.OSD); err != nil {
+	if err := apply.Status(ctx, c, withCondition(cephv1alpha1.ConditionOSDsProvisioned), apply.OSD); err != nil {
 		t.Fatal(err)
 	}
-	var got cephv1.CephCluster
+	var got cephv1alpha1.CephCluster
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, ct := range []string{cephv1.ConditionConfigured, cephv1.ConditionOSDsProvisioned} {
+	for _, ct := range []string{cephv1alpha1.ConditionConfigured, cephv1alpha1.ConditionOSDsProvisioned} {
 		if !meta.IsStatusConditionTrue(got.Status.Conditions, ct) {
 			t.Errorf("condition %s missing after both applies: %+v", ct, got.Status.Conditions)
 		}
@@ -133,20 +133,20 @@ func TestOwnedAndStatus(t *testing.T) {
 	}
 
 	// A condition its manager stops applying is removed; the other stays.
-	empty := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace}}
+	empty := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace}}
 	if err := apply.Status(ctx, c, empty, apply.OSD); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cluster), &got); err != nil {
 		t.Fatal(err)
 	}
-	if meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionOSDsProvisioned) != nil ||
-		!meta.IsStatusConditionTrue(got.Status.Conditions, cephv1.ConditionConfigured) {
+	if meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionOSDsProvisioned) != nil ||
+		!meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionConfigured) {
 		t.Errorf("after the OSD manager applied nothing: %+v", got.Status.Conditions)
 	}
 
 	// An object that is gone is reported as NotFound.
-	gone := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: ns.Name}}
+	gone := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: ns.Name}}
 	if err := apply.Status(ctx, c, gone, apply.Operator); !apierrors.IsNotFound(err) {
 		t.Errorf("status of a missing object: %v, want NotFound", err)
 	}

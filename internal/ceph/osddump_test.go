@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // osdDump renders a minimal `ceph osd dump --format json` with the given
@@ -26,7 +26,7 @@ func TestNeverStartedOSDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []cephv1.CephOSDRef{{ID: 2, UUID: "u2"}, {ID: 4, UUID: "u4"}}
+	want := []cephv1alpha1.CephOSDRef{{ID: 2, UUID: "u2"}, {ID: 4, UUID: "u4"}}
 	if !reflect.DeepEqual(got, want) || omitted != 0 {
 		t.Errorf("got %v (+%d), want %v", got, omitted, want)
 	}
@@ -46,7 +46,7 @@ func TestNeverStartedOSDsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != cephv1.MaxCephNeverStartedOSDs || omitted != int32(100-cephv1.MaxCephNeverStartedOSDs) {
+	if len(got) != cephv1alpha1.MaxCephNeverStartedOSDs || omitted != int32(100-cephv1alpha1.MaxCephNeverStartedOSDs) {
 		t.Fatalf("listed %d, omitted %d", len(got), omitted)
 	}
 	for i, r := range got {

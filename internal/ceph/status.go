@@ -14,7 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // DefaultStatusRefresh is how often the reporter re-publishes a status that
@@ -75,32 +75,32 @@ type rawCheck struct {
 
 // ParseStatus turns the output of `ceph status --format json` into the
 // status.ceph the reporter publishes, bounded to what the schema accepts:
-// at most cephv1.MaxCephHealthChecks checks (errors first, then unmuted
+// at most cephv1alpha1.MaxCephHealthChecks checks (errors first, then unmuted
 // ones, then by code; the rest counted in ChecksOmitted), messages cut at
-// cephv1.MaxCephMessageLength bytes. LastChecked and Message are left
+// cephv1alpha1.MaxCephMessageLength bytes. LastChecked and Message are left
 // empty: they are the reporter's to fill.
 //
 // It fails when the output is not a JSON object with an fsid and a health
 // status Ceph is known to report, so that a truncated or foreign output is
 // never published as a health verdict.
-func ParseStatus(out []byte) (cephv1.CephStatus, error) {
+func ParseStatus(out []byte) (cephv1alpha1.CephStatus, error) {
 	var raw rawStatus
 	dec := json.NewDecoder(bytes.NewReader(out))
 	dec.UseNumber()
 	if err := dec.Decode(&raw); err != nil {
-		return cephv1.CephStatus{}, fmt.Errorf("decoding ceph status output: %w", err)
+		return cephv1alpha1.CephStatus{}, fmt.Errorf("decoding ceph status output: %w", err)
 	}
 	if raw.FSID == "" {
-		return cephv1.CephStatus{}, errors.New("ceph status output has no fsid")
+		return cephv1alpha1.CephStatus{}, errors.New("ceph status output has no fsid")
 	}
 	if raw.Health == nil {
-		return cephv1.CephStatus{}, errors.New("ceph status output has no health section")
+		return cephv1alpha1.CephStatus{}, errors.New("ceph status output has no health section")
 	}
 	health, ok := parseHealth(raw.Health.Status)
 	if !ok {
-		return cephv1.CephStatus{}, fmt.Errorf("ceph status reports an unknown health %q", truncateUTF8(raw.Health.Status, 64))
+		return cephv1alpha1.CephStatus{}, fmt.Errorf("ceph status reports an unknown health %q", truncateUTF8(raw.Health.Status, 64))
 	}
-	st := cephv1.CephStatus{
+	st := cephv1alpha1.CephStatus{
 		Health: health,
 		FSID:   truncateUTF8(raw.FSID, 64),
 	}
@@ -108,8 +108,8 @@ func ParseStatus(out []byte) (cephv1.CephStatus, error) {
 	seen := make(map[string]bool, len(raw.Health.Checks))
 	for code, c := range raw.Health.Checks {
 		sev, ok := parseHealth(c.Severity)
-		if !ok || sev == cephv1.CephHealthOK {
-			return cephv1.CephStatus{}, fmt.Errorf("health check %q has an unknown severity %q", truncateUTF8(code, maxCheckCodeLength), truncateUTF8(c.Severity, 64))
+		if !ok || sev == cephv1alpha1.CephHealthOK {
+			return cephv1alpha1.CephStatus{}, fmt.Errorf("health check %q has an unknown severity %q", truncateUTF8(code, maxCheckCodeLength), truncateUTF8(c.Severity, 64))
 		}
 		code = truncateUTF8(code, maxCheckCodeLength)
 		if code == "" || seen[code] {
@@ -119,23 +119,23 @@ func ParseStatus(out []byte) (cephv1.CephStatus, error) {
 			continue
 		}
 		seen[code] = true
-		st.Checks = append(st.Checks, cephv1.CephHealthCheck{
+		st.Checks = append(st.Checks, cephv1alpha1.CephHealthCheck{
 			Code:     code,
 			Severity: sev,
-			Message:  truncateUTF8(c.Summary.Message, cephv1.MaxCephMessageLength),
+			Message:  truncateUTF8(c.Summary.Message, cephv1alpha1.MaxCephMessageLength),
 			Muted:    c.Muted,
 		})
 	}
 	slices.SortFunc(st.Checks, compareChecks)
-	if n := len(st.Checks); n > cephv1.MaxCephHealthChecks {
-		st.ChecksOmitted = int32(n - cephv1.MaxCephHealthChecks)
-		st.Checks = st.Checks[:cephv1.MaxCephHealthChecks]
+	if n := len(st.Checks); n > cephv1alpha1.MaxCephHealthChecks {
+		st.ChecksOmitted = int32(n - cephv1alpha1.MaxCephHealthChecks)
+		st.Checks = st.Checks[:cephv1alpha1.MaxCephHealthChecks]
 	}
 
 	quorum := raw.QuorumNames
 	st.Monitors.InQuorum = clampInt32(int64(len(quorum)))
 	st.Monitors.Total = clampInt32(number(raw.MonMap.NumMons))
-	for _, name := range quorum[:min(len(quorum), cephv1.MaxCephQuorumNames)] {
+	for _, name := range quorum[:min(len(quorum), cephv1alpha1.MaxCephQuorumNames)] {
 		st.Monitors.Quorum = append(st.Monitors.Quorum, truncateUTF8(name, 64))
 	}
 
@@ -144,12 +144,12 @@ func ParseStatus(out []byte) (cephv1.CephStatus, error) {
 	if osds.Nested != nil {
 		total, up, in = osds.Nested.NumOSDs, osds.Nested.NumUpOSDs, osds.Nested.NumInOSDs
 	}
-	st.OSDs = cephv1.CephOSDStatus{
+	st.OSDs = cephv1alpha1.CephOSDStatus{
 		Total: clampInt32(number(total)),
 		Up:    clampInt32(number(up)),
 		In:    clampInt32(number(in)),
 	}
-	st.Capacity = cephv1.CephCapacity{
+	st.Capacity = cephv1alpha1.CephCapacity{
 		TotalBytes:     number(raw.PGMap.BytesTotal),
 		UsedBytes:      number(raw.PGMap.BytesUsed),
 		AvailableBytes: number(raw.PGMap.BytesAvail),
@@ -160,7 +160,7 @@ func ParseStatus(out []byte) (cephv1.CephStatus, error) {
 // compareChecks orders errors before warnings, unmuted before muted, then by
 // code, so that the checks kept when the list is cut are the ones that
 // matter.
-func compareChecks(a, b cephv1.CephHealthCheck) int {
+func compareChecks(a, b cephv1alpha1.CephHealthCheck) int {
 	if c := cmp.Compare(severityRank(b.Severity), severityRank(a.Severity)); c != 0 {
 		return c
 	}
@@ -173,20 +173,20 @@ func compareChecks(a, b cephv1.CephHealthCheck) int {
 	return strings.Compare(a.Code, b.Code)
 }
 
-func severityRank(h cephv1.CephHealth) int {
+func severityRank(h cephv1alpha1.CephHealth) int {
 	switch h {
-	case cephv1.CephHealthErr:
+	case cephv1alpha1.CephHealthErr:
 		return 2
-	case cephv1.CephHealthWarn:
+	case cephv1alpha1.CephHealthWarn:
 		return 1
 	default:
 		return 0
 	}
 }
 
-func parseHealth(s string) (cephv1.CephHealth, bool) {
-	switch h := cephv1.CephHealth(s); h {
-	case cephv1.CephHealthOK, cephv1.CephHealthWarn, cephv1.CephHealthErr:
+func parseHealth(s string) (cephv1alpha1.CephHealth, bool) {
+	switch h := cephv1alpha1.CephHealth(s); h {
+	case cephv1alpha1.CephHealthOK, cephv1alpha1.CephHealthWarn, cephv1alpha1.CephHealthErr:
 		return h, true
 	default:
 		return "", false
@@ -266,37 +266,37 @@ func AllowedWarnings() []string {
 //   - Ceph's health is HEALTH_OK, or HEALTH_WARN where every unmuted check
 //     is one of AllowedWarnings and none was left out of the list.
 //
-// HEALTH_ERR is never Ready. reason is one of the cephv1.ReasonCeph*
+// HEALTH_ERR is never Ready. reason is one of the cephv1alpha1.ReasonCeph*
 // constants; message says what was found, for the condition's message.
-func HealthReady(st *cephv1.CephStatus, fsid string, now time.Time, maxAge time.Duration) (ok bool, reason, message string) {
+func HealthReady(st *cephv1alpha1.CephStatus, fsid string, now time.Time, maxAge time.Duration) (ok bool, reason, message string) {
 	if st == nil || st.LastChecked == nil {
-		return false, cephv1.ReasonCephStatusUnknown, "No Ceph health report yet (status.ceph is published by the reporter next to the mgr)"
+		return false, cephv1alpha1.ReasonCephStatusUnknown, "No Ceph health report yet (status.ceph is published by the reporter next to the mgr)"
 	}
 	if age := now.Sub(st.LastChecked.Time); age > maxAge {
-		return false, cephv1.ReasonCephStatusStale, fmt.Sprintf("The last Ceph health report is %s old (more than %s): the reporter is not running or cannot write", age.Truncate(time.Second), maxAge)
+		return false, cephv1alpha1.ReasonCephStatusStale, fmt.Sprintf("The last Ceph health report is %s old (more than %s): the reporter is not running or cannot write", age.Truncate(time.Second), maxAge)
 	}
 	if st.Message != "" || st.Health == "" {
 		msg := st.Message
 		if msg == "" {
 			msg = "no health in the report"
 		}
-		return false, cephv1.ReasonCephStatusFailed, "ceph status failed: " + msg
+		return false, cephv1alpha1.ReasonCephStatusFailed, "ceph status failed: " + msg
 	}
 	if fsid != "" && st.FSID != fsid {
-		return false, cephv1.ReasonCephFSIDMismatch, fmt.Sprintf("The monitors answering belong to Ceph cluster %s, not %s", st.FSID, fsid)
+		return false, cephv1alpha1.ReasonCephFSIDMismatch, fmt.Sprintf("The monitors answering belong to Ceph cluster %s, not %s", st.FSID, fsid)
 	}
 	switch st.Health {
-	case cephv1.CephHealthOK:
-		return true, cephv1.ReasonCephHealthy, withMuted("HEALTH_OK", st)
-	case cephv1.CephHealthErr:
-		return false, cephv1.ReasonCephHealthErr, "HEALTH_ERR: " + describeChecks(st, nil)
+	case cephv1alpha1.CephHealthOK:
+		return true, cephv1alpha1.ReasonCephHealthy, withMuted("HEALTH_OK", st)
+	case cephv1alpha1.CephHealthErr:
+		return false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: " + describeChecks(st, nil)
 	}
 	allowed := AllowedWarnings()
 	var blocking, accepted int
 	for _, c := range st.Checks {
 		switch {
 		case c.Muted:
-		case c.Severity == cephv1.CephHealthWarn && slices.Contains(allowed, c.Code):
+		case c.Severity == cephv1alpha1.CephHealthWarn && slices.Contains(allowed, c.Code):
 			accepted++
 		default:
 			blocking++
@@ -306,14 +306,14 @@ func HealthReady(st *cephv1.CephStatus, fsid string, now time.Time, maxAge time.
 		// accepted == 0: HEALTH_WARN with no unmuted check listed; Ceph
 		// says something is wrong without saying what, so it is not
 		// taken as healthy.
-		return false, cephv1.ReasonCephHealthWarn, "HEALTH_WARN: " + describeChecks(st, allowed)
+		return false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: " + describeChecks(st, allowed)
 	}
-	return true, cephv1.ReasonCephHealthy, withMuted("HEALTH_WARN with only warnings a small cluster always has: "+describeChecks(st, nil), st)
+	return true, cephv1alpha1.ReasonCephHealthy, withMuted("HEALTH_WARN with only warnings a small cluster always has: "+describeChecks(st, nil), st)
 }
 
 // describeChecks lists the unmuted checks as "CODE: message", those not in
 // skip first, and says how many were left out of the report.
-func describeChecks(st *cephv1.CephStatus, skip []string) string {
+func describeChecks(st *cephv1alpha1.CephStatus, skip []string) string {
 	var first, last []string
 	for _, c := range st.Checks {
 		if c.Muted {
@@ -341,7 +341,7 @@ func describeChecks(st *cephv1.CephStatus, skip []string) string {
 
 // withMuted appends the codes of muted checks to msg, so that a Ready
 // cluster still says what an operator chose to ignore.
-func withMuted(msg string, st *cephv1.CephStatus) string {
+func withMuted(msg string, st *cephv1alpha1.CephStatus) string {
 	var muted []string
 	for _, c := range st.Checks {
 		if c.Muted {

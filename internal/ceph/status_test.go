@@ -13,7 +13,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // captureFSID is the FSID of the test cluster the captures in
@@ -30,20 +30,20 @@ func readCapture(t testing.TB, name string) []byte {
 }
 
 // check is a compact way to write an expected health check.
-func check(code, sev, msg string, muted bool) cephv1.CephHealthCheck {
-	return cephv1.CephHealthCheck{Code: code, Severity: cephv1.CephHealth("HEALTH_" + sev), Message: msg, Muted: muted}
+func check(code, sev, msg string, muted bool) cephv1alpha1.CephHealthCheck {
+	return cephv1alpha1.CephHealthCheck{Code: code, Severity: cephv1alpha1.CephHealth("HEALTH_" + sev), Message: msg, Muted: muted}
 }
 
 var (
 	insecureReclaim = check("AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED", "WARN", "mon is allowing insecure global_id reclaim", false)
 	monDiskLow      = check("MON_DISK_LOW", "WARN", "mon a is low on available space", false)
 	tooFewOSDs      = check("TOO_FEW_OSDS", "WARN", "OSD count 1 < osd_pool_default_size 3", false)
-	oneMon          = cephv1.CephMonitorStatus{Total: 1, InQuorum: 1, Quorum: []string{"a"}}
-	oneOSDUp        = cephv1.CephOSDStatus{Total: 1, Up: 1, In: 1}
+	oneMon          = cephv1alpha1.CephMonitorStatus{Total: 1, InQuorum: 1, Quorum: []string{"a"}}
+	oneOSDUp        = cephv1alpha1.CephOSDStatus{Total: 1, Up: 1, In: 1}
 )
 
-func capacity(used, avail int64) cephv1.CephCapacity {
-	return cephv1.CephCapacity{TotalBytes: 6442450944, UsedBytes: used, AvailableBytes: avail}
+func capacity(used, avail int64) cephv1alpha1.CephCapacity {
+	return cephv1alpha1.CephCapacity{TotalBytes: 6442450944, UsedBytes: used, AvailableBytes: avail}
 }
 
 // TestParseStatusCaptures parses every real `ceph status --format json`
@@ -52,67 +52,67 @@ func capacity(used, avail int64) cephv1.CephCapacity {
 func TestParseStatusCaptures(t *testing.T) {
 	cases := []struct {
 		capture string
-		want    cephv1.CephStatus
+		want    cephv1alpha1.CephStatus
 	}{
-		{"mon-only", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow},
+		{"mon-only", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow},
 			Monitors: oneMon,
 		}},
-		{"mon-only-hardened", cephv1.CephStatus{
-			Health: cephv1.CephHealthOK, FSID: "ec96dd2f-1f13-4dfe-a848-8756e8389612", Monitors: oneMon,
+		{"mon-only-hardened", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthOK, FSID: "ec96dd2f-1f13-4dfe-a848-8756e8389612", Monitors: oneMon,
 		}},
-		{"mon-mgr", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow, check("TOO_FEW_OSDS", "WARN", "OSD count 0 < osd_pool_default_size 3", false)},
+		{"mon-mgr", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow, check("TOO_FEW_OSDS", "WARN", "OSD count 0 < osd_pool_default_size 3", false)},
 			Monitors: oneMon,
 		}},
-		{"osd-created-down", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow, tooFewOSDs},
-			Monitors: oneMon, OSDs: cephv1.CephOSDStatus{Total: 1, Up: 0, In: 1},
+		{"osd-created-down", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow, tooFewOSDs},
+			Monitors: oneMon, OSDs: cephv1alpha1.CephOSDStatus{Total: 1, Up: 0, In: 1},
 		}},
-		{"one-osd-up", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow, tooFewOSDs},
+		{"one-osd-up", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow, tooFewOSDs},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304283648, 6138167296),
 		}},
-		{"pool-size3-one-osd", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow,
+		{"pool-size3-one-osd", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow,
 				check("PG_AVAILABILITY", "WARN", "Reduced data availability: 32 pgs inactive", false), tooFewOSDs},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304332800, 6138118144),
 		}},
-		{"pool-size1", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{insecureReclaim, monDiskLow,
+		{"pool-size1", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{insecureReclaim, monDiskLow,
 				check("POOL_NO_REDUNDANCY", "WARN", "1 pool(s) have no replicas configured", false), tooFewOSDs},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304357376, 6138093568),
 		}},
-		{"warn-one-muted", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{
+		{"warn-one-muted", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{
 				check("POOL_NO_REDUNDANCY", "WARN", "1 pool(s) have no replicas configured", false),
 				check("TOO_FEW_OSDS", "WARN", "OSD count 1 < osd_pool_default_size 3", true)},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304357376, 6138093568),
 		}},
-		{"ok-all-muted", cephv1.CephStatus{
-			Health: cephv1.CephHealthOK, Checks: []cephv1.CephHealthCheck{
+		{"ok-all-muted", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthOK, Checks: []cephv1alpha1.CephHealthCheck{
 				check("POOL_NO_REDUNDANCY", "WARN", "1 pool(s) have no replicas configured", true),
 				check("TOO_FEW_OSDS", "WARN", "OSD count 1 < osd_pool_default_size 3", true)},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304357376, 6138093568),
 		}},
-		{"ok-one-osd", cephv1.CephStatus{
-			Health: cephv1.CephHealthOK, Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304451584, 6137999360),
+		{"ok-one-osd", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthOK, Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304451584, 6137999360),
 		}},
-		{"err-osd-full", cephv1.CephStatus{
-			Health: cephv1.CephHealthErr, Checks: []cephv1.CephHealthCheck{
+		{"err-osd-full", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthErr, Checks: []cephv1alpha1.CephHealthCheck{
 				check("OSD_FULL", "ERR", "1 full osd(s)", false),
 				check("POOL_FULL", "WARN", "1 pool(s) full", false)},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304418816, 6138032128),
 		}},
-		{"warn-osd-down", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{
+		{"warn-osd-down", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{
 				check("OSD_DOWN", "WARN", "1 osds down", false),
 				check("OSD_HOST_DOWN", "WARN", "1 host (1 osds) down", false),
 				check("OSD_ROOT_DOWN", "WARN", "1 root (1 osds) down", false)},
-			Monitors: oneMon, OSDs: cephv1.CephOSDStatus{Total: 1, Up: 0, In: 1}, Capacity: capacity(304451584, 6137999360),
+			Monitors: oneMon, OSDs: cephv1alpha1.CephOSDStatus{Total: 1, Up: 0, In: 1}, Capacity: capacity(304451584, 6137999360),
 		}},
-		{"warn-mgr-down", cephv1.CephStatus{
-			Health: cephv1.CephHealthWarn, Checks: []cephv1.CephHealthCheck{check("MGR_DOWN", "WARN", "no active mgr", false)},
+		{"warn-mgr-down", cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{check("MGR_DOWN", "WARN", "no active mgr", false)},
 			Monitors: oneMon, OSDs: oneOSDUp, Capacity: capacity(304451584, 6137999360),
 		}},
 	}
@@ -185,7 +185,7 @@ func TestParseStatusShapes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.OSDs != (cephv1.CephOSDStatus{Total: 3, Up: 2, In: 3}) {
+		if st.OSDs != (cephv1alpha1.CephOSDStatus{Total: 3, Up: 2, In: 3}) {
 			t.Errorf("OSDs %+v", st.OSDs)
 		}
 	})
@@ -234,18 +234,18 @@ func TestParseStatusBounds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.Checks) != cephv1.MaxCephHealthChecks || st.ChecksOmitted != 30+1-cephv1.MaxCephHealthChecks {
+	if len(st.Checks) != cephv1alpha1.MaxCephHealthChecks || st.ChecksOmitted != 30+1-cephv1alpha1.MaxCephHealthChecks {
 		t.Fatalf("%d checks, %d omitted", len(st.Checks), st.ChecksOmitted)
 	}
-	if st.Checks[0].Code != "AN_ERROR" || st.Checks[0].Severity != cephv1.CephHealthErr {
+	if st.Checks[0].Code != "AN_ERROR" || st.Checks[0].Severity != cephv1alpha1.CephHealthErr {
 		t.Errorf("the error is not first: %+v", st.Checks[0])
 	}
 	for _, c := range st.Checks {
-		if len(c.Message) > cephv1.MaxCephMessageLength || !utf8.ValidString(c.Message) || !strings.HasSuffix(c.Message, "…") {
+		if len(c.Message) > cephv1alpha1.MaxCephMessageLength || !utf8.ValidString(c.Message) || !strings.HasSuffix(c.Message, "…") {
 			t.Errorf("message of %s: %d bytes, valid UTF-8 %v", c.Code, len(c.Message), utf8.ValidString(c.Message))
 		}
 	}
-	if len(st.Monitors.Quorum) != cephv1.MaxCephQuorumNames || st.Monitors.InQuorum != 40 {
+	if len(st.Monitors.Quorum) != cephv1alpha1.MaxCephQuorumNames || st.Monitors.InQuorum != 40 {
 		t.Errorf("quorum: %d names, %d in quorum", len(st.Monitors.Quorum), st.Monitors.InQuorum)
 	}
 }
@@ -274,7 +274,7 @@ func manyChecks(n, msgLen, mons int) string {
 
 func TestHealthReady(t *testing.T) {
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
-	parsed := func(capture string) *cephv1.CephStatus {
+	parsed := func(capture string) *cephv1alpha1.CephStatus {
 		st, err := ParseStatus(readCapture(t, capture))
 		if err != nil {
 			t.Fatal(err)
@@ -282,61 +282,61 @@ func TestHealthReady(t *testing.T) {
 		st.LastChecked = &metav1.Time{Time: now.Add(-time.Minute)}
 		return &st
 	}
-	with := func(capture string, change func(*cephv1.CephStatus)) *cephv1.CephStatus {
+	with := func(capture string, change func(*cephv1alpha1.CephStatus)) *cephv1alpha1.CephStatus {
 		st := parsed(capture)
 		change(st)
 		return st
 	}
 	cases := []struct {
 		name        string
-		st          *cephv1.CephStatus
+		st          *cephv1alpha1.CephStatus
 		fsid        string
 		wantOK      bool
 		wantReason  string
 		wantMessage string
 	}{
-		{"no report", nil, captureFSID, false, cephv1.ReasonCephStatusUnknown, "No Ceph health report yet"},
-		{"never checked", &cephv1.CephStatus{}, captureFSID, false, cephv1.ReasonCephStatusUnknown, "No Ceph health report yet"},
-		{"healthy", parsed("ok-one-osd"), captureFSID, true, cephv1.ReasonCephHealthy, "HEALTH_OK"},
-		{"healthy without an FSID to compare", parsed("ok-one-osd"), "", true, cephv1.ReasonCephHealthy, "HEALTH_OK"},
-		{"healthy, checked in the future (clock skew)", with("ok-one-osd", func(s *cephv1.CephStatus) {
+		{"no report", nil, captureFSID, false, cephv1alpha1.ReasonCephStatusUnknown, "No Ceph health report yet"},
+		{"never checked", &cephv1alpha1.CephStatus{}, captureFSID, false, cephv1alpha1.ReasonCephStatusUnknown, "No Ceph health report yet"},
+		{"healthy", parsed("ok-one-osd"), captureFSID, true, cephv1alpha1.ReasonCephHealthy, "HEALTH_OK"},
+		{"healthy without an FSID to compare", parsed("ok-one-osd"), "", true, cephv1alpha1.ReasonCephHealthy, "HEALTH_OK"},
+		{"healthy, checked in the future (clock skew)", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
 			s.LastChecked = &metav1.Time{Time: now.Add(time.Minute)}
-		}), captureFSID, true, cephv1.ReasonCephHealthy, "HEALTH_OK"},
-		{"just within max age", with("ok-one-osd", func(s *cephv1.CephStatus) {
+		}), captureFSID, true, cephv1alpha1.ReasonCephHealthy, "HEALTH_OK"},
+		{"just within max age", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
 			s.LastChecked = &metav1.Time{Time: now.Add(-DefaultStatusMaxAge)}
-		}), captureFSID, true, cephv1.ReasonCephHealthy, "HEALTH_OK"},
-		{"stale", with("ok-one-osd", func(s *cephv1.CephStatus) {
+		}), captureFSID, true, cephv1alpha1.ReasonCephHealthy, "HEALTH_OK"},
+		{"stale", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
 			s.LastChecked = &metav1.Time{Time: now.Add(-DefaultStatusMaxAge - time.Second)}
-		}), captureFSID, false, cephv1.ReasonCephStatusStale, "10m1s old (more than 10m0s)"},
-		{"ceph status failed", &cephv1.CephStatus{LastChecked: &metav1.Time{Time: now}, Message: "exit status 1: timed out"},
-			captureFSID, false, cephv1.ReasonCephStatusFailed, "ceph status failed: exit status 1: timed out"},
-		{"no health, no message", with("ok-one-osd", func(s *cephv1.CephStatus) { s.Health = "" }),
-			captureFSID, false, cephv1.ReasonCephStatusFailed, "no health in the report"},
-		{"another cluster", parsed("ok-one-osd"), "00000000-1111-2222-3333-444444444444", false, cephv1.ReasonCephFSIDMismatch,
+		}), captureFSID, false, cephv1alpha1.ReasonCephStatusStale, "10m1s old (more than 10m0s)"},
+		{"ceph status failed", &cephv1alpha1.CephStatus{LastChecked: &metav1.Time{Time: now}, Message: "exit status 1: timed out"},
+			captureFSID, false, cephv1alpha1.ReasonCephStatusFailed, "ceph status failed: exit status 1: timed out"},
+		{"no health, no message", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) { s.Health = "" }),
+			captureFSID, false, cephv1alpha1.ReasonCephStatusFailed, "no health in the report"},
+		{"another cluster", parsed("ok-one-osd"), "00000000-1111-2222-3333-444444444444", false, cephv1alpha1.ReasonCephFSIDMismatch,
 			"belong to Ceph cluster " + captureFSID + ", not 00000000-1111-2222-3333-444444444444"},
-		{"all warnings muted", parsed("ok-all-muted"), captureFSID, true, cephv1.ReasonCephHealthy, "HEALTH_OK (muted: POOL_NO_REDUNDANCY, TOO_FEW_OSDS)"},
-		{"allowed warning, another muted", parsed("warn-one-muted"), captureFSID, true, cephv1.ReasonCephHealthy,
+		{"all warnings muted", parsed("ok-all-muted"), captureFSID, true, cephv1alpha1.ReasonCephHealthy, "HEALTH_OK (muted: POOL_NO_REDUNDANCY, TOO_FEW_OSDS)"},
+		{"allowed warning, another muted", parsed("warn-one-muted"), captureFSID, true, cephv1alpha1.ReasonCephHealthy,
 			"only warnings a small cluster always has: POOL_NO_REDUNDANCY (1 pool(s) have no replicas configured) (muted: TOO_FEW_OSDS)"},
-		{"fresh cluster: insecure reclaim and low disk block", parsed("one-osd-up"), captureFSID, false, cephv1.ReasonCephHealthWarn,
+		{"fresh cluster: insecure reclaim and low disk block", parsed("one-osd-up"), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn,
 			"HEALTH_WARN: AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED (mon is allowing insecure global_id reclaim); MON_DISK_LOW (mon a is low on available space); TOO_FEW_OSDS"},
-		{"only allowed warnings", with("pool-size1", func(s *cephv1.CephStatus) {
+		{"only allowed warnings", with("pool-size1", func(s *cephv1alpha1.CephStatus) {
 			s.Checks = s.Checks[2:] // drop the insecure-reclaim and disk warnings
-		}), captureFSID, true, cephv1.ReasonCephHealthy, "POOL_NO_REDUNDANCY (1 pool(s) have no replicas configured); TOO_FEW_OSDS (OSD count 1 < osd_pool_default_size 3)"},
-		{"inactive PGs block", with("pool-size3-one-osd", func(s *cephv1.CephStatus) {
+		}), captureFSID, true, cephv1alpha1.ReasonCephHealthy, "POOL_NO_REDUNDANCY (1 pool(s) have no replicas configured); TOO_FEW_OSDS (OSD count 1 < osd_pool_default_size 3)"},
+		{"inactive PGs block", with("pool-size3-one-osd", func(s *cephv1alpha1.CephStatus) {
 			s.Checks = s.Checks[2:]
-		}), captureFSID, false, cephv1.ReasonCephHealthWarn, "HEALTH_WARN: PG_AVAILABILITY (Reduced data availability: 32 pgs inactive); TOO_FEW_OSDS"},
-		{"OSD down", parsed("warn-osd-down"), captureFSID, false, cephv1.ReasonCephHealthWarn, "OSD_DOWN (1 osds down)"},
-		{"mgr down", parsed("warn-mgr-down"), captureFSID, false, cephv1.ReasonCephHealthWarn, "HEALTH_WARN: MGR_DOWN (no active mgr)"},
-		{"error", parsed("err-osd-full"), captureFSID, false, cephv1.ReasonCephHealthErr, "HEALTH_ERR: OSD_FULL (1 full osd(s)); POOL_FULL (1 pool(s) full)"},
-		{"error even if only allowed codes", with("ok-one-osd", func(s *cephv1.CephStatus) {
-			s.Health = cephv1.CephHealthErr
-			s.Checks = []cephv1.CephHealthCheck{check("TOO_FEW_OSDS", "ERR", "", false)}
-		}), captureFSID, false, cephv1.ReasonCephHealthErr, "HEALTH_ERR: TOO_FEW_OSDS"},
-		{"warning without a listed check", with("ok-one-osd", func(s *cephv1.CephStatus) { s.Health = cephv1.CephHealthWarn }),
-			captureFSID, false, cephv1.ReasonCephHealthWarn, "HEALTH_WARN: no check listed"},
-		{"allowed warnings but some left out of the list", with("pool-size1", func(s *cephv1.CephStatus) {
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: PG_AVAILABILITY (Reduced data availability: 32 pgs inactive); TOO_FEW_OSDS"},
+		{"OSD down", parsed("warn-osd-down"), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "OSD_DOWN (1 osds down)"},
+		{"mgr down", parsed("warn-mgr-down"), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: MGR_DOWN (no active mgr)"},
+		{"error", parsed("err-osd-full"), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: OSD_FULL (1 full osd(s)); POOL_FULL (1 pool(s) full)"},
+		{"error even if only allowed codes", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
+			s.Health = cephv1alpha1.CephHealthErr
+			s.Checks = []cephv1alpha1.CephHealthCheck{check("TOO_FEW_OSDS", "ERR", "", false)}
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: TOO_FEW_OSDS"},
+		{"warning without a listed check", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) { s.Health = cephv1alpha1.CephHealthWarn }),
+			captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: no check listed"},
+		{"allowed warnings but some left out of the list", with("pool-size1", func(s *cephv1alpha1.CephStatus) {
 			s.Checks, s.ChecksOmitted = s.Checks[3:], 2
-		}), captureFSID, false, cephv1.ReasonCephHealthWarn, "TOO_FEW_OSDS (OSD count 1 < osd_pool_default_size 3); and 2 more"},
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "TOO_FEW_OSDS (OSD count 1 < osd_pool_default_size 3); and 2 more"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -366,7 +366,7 @@ func FuzzParseStatus(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := ParseStatus(b)
 		if err != nil {
-			if !reflect.DeepEqual(st, cephv1.CephStatus{}) {
+			if !reflect.DeepEqual(st, cephv1alpha1.CephStatus{}) {
 				t.Fatalf("non-empty status with error %v", err)
 			}
 			return
@@ -374,7 +374,7 @@ func FuzzParseStatus(f *testing.F) {
 		if _, ok := parseHealth(string(st.Health)); !ok || st.FSID == "" || len(st.FSID) > 64 {
 			t.Fatalf("health %q, fsid %q", st.Health, st.FSID)
 		}
-		if len(st.Checks) > cephv1.MaxCephHealthChecks || st.ChecksOmitted < 0 || len(st.Monitors.Quorum) > cephv1.MaxCephQuorumNames {
+		if len(st.Checks) > cephv1alpha1.MaxCephHealthChecks || st.ChecksOmitted < 0 || len(st.Monitors.Quorum) > cephv1alpha1.MaxCephQuorumNames {
 			t.Fatalf("%d checks, %d omitted, %d quorum names", len(st.Checks), st.ChecksOmitted, len(st.Monitors.Quorum))
 		}
 		codes := map[string]bool{}
@@ -383,10 +383,10 @@ func FuzzParseStatus(f *testing.F) {
 				t.Fatalf("bad or duplicate code %q", c.Code)
 			}
 			codes[c.Code] = true
-			if c.Severity != cephv1.CephHealthWarn && c.Severity != cephv1.CephHealthErr {
+			if c.Severity != cephv1alpha1.CephHealthWarn && c.Severity != cephv1alpha1.CephHealthErr {
 				t.Fatalf("severity %q", c.Severity)
 			}
-			if len(c.Message) > cephv1.MaxCephMessageLength || !utf8.ValidString(c.Message) {
+			if len(c.Message) > cephv1alpha1.MaxCephMessageLength || !utf8.ValidString(c.Message) {
 				t.Fatalf("message of %d bytes", len(c.Message))
 			}
 		}

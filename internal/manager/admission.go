@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -51,7 +51,7 @@ func InventoryPolicy() (*admissionv1.ValidatingAdmissionPolicy, *admissionv1.Val
 					RuleWithOperations: admissionv1.RuleWithOperations{
 						Operations: []admissionv1.OperationType{admissionv1.Create, admissionv1.Update},
 						Rule: admissionv1.Rule{
-							APIGroups:   []string{cephv1.GroupVersion.Group},
+							APIGroups:   []string{cephv1alpha1.GroupVersion.Group},
 							APIVersions: []string{"*"},
 							Resources:   []string{"diskinventories", "diskinventories/status"},
 						},

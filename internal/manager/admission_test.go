@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -35,7 +35,7 @@ func TestInventoryProvenance(t *testing.T) {
 	c := env.Client
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "provenance"}}
-	cluster := &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: ns.Name}}
+	cluster := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: ns.Name}}
 	objs := []client.Object{ns,
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-a"}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-b"}},
@@ -88,9 +88,9 @@ func TestInventoryProvenance(t *testing.T) {
 	}
 
 	report := func(node string, disks int) error {
-		inv := &cephv1.DiskInventory{
+		inv := &cephv1alpha1.DiskInventory{
 			ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: ns.Name},
-			Status:     cephv1.DiskInventoryStatus{Summary: cephv1.DiskInventorySummary{Disks: int32(disks), Available: int32(disks)}},
+			Status:     cephv1alpha1.DiskInventoryStatus{Summary: cephv1alpha1.DiskInventorySummary{Disks: int32(disks), Available: int32(disks)}},
 		}
 		return apply.Status(ctx, agent, inv, apply.Agent)
 	}
@@ -142,7 +142,7 @@ func TestInventoryProvenance(t *testing.T) {
 	}
 
 	// The operator (here the administrator) still writes every inventory.
-	inv := &cephv1.DiskInventory{}
+	inv := &cephv1alpha1.DiskInventory{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "node-b"}, inv); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
@@ -135,11 +135,11 @@ func TestLeaderElectionFailover(t *testing.T) {
 
 			// Only the leader reconciles: the follower's controllers have not
 			// started, so a cluster created now is reconciled by a alone.
-			cluster := &cephv1.CephCluster{
+			cluster := &cephv1alpha1.CephCluster{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "ceph"},
-				Spec: cephv1.CephClusterSpec{
+				Spec: cephv1alpha1.CephClusterSpec{
 					Image:   "quay.io/ceph/ceph:v18.2.4",
-					Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+					Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 				},
 			}
 			if err := env.Client.Create(ctx, cluster); err != nil {
@@ -178,7 +178,7 @@ func TestLeaderElectionFailover(t *testing.T) {
 				t.Errorf("lease still held by the stopped replica %q", holderBefore)
 			}
 
-			got := &cephv1.CephCluster{}
+			got := &cephv1alpha1.CephCluster{}
 			if err := env.Client.Get(ctx, client.ObjectKeyFromObject(cluster), got); err != nil {
 				t.Fatal(err)
 			}
@@ -200,10 +200,10 @@ func TestLeaderElectionFailover(t *testing.T) {
 }
 
 // waitObserved waits until the cluster's status describes generation gen.
-func waitObserved(t *testing.T, env *testenv.Env, cluster *cephv1.CephCluster, gen int64) {
+func waitObserved(t *testing.T, env *testenv.Env, cluster *cephv1alpha1.CephCluster, gen int64) {
 	t.Helper()
 	testenv.Eventually(t, 30*time.Second, func() error {
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(cluster), got); err != nil {
 			return err
 		}

@@ -31,7 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -200,7 +200,7 @@ func NewScheme() (*runtime.Scheme, error) {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("adding built-in kinds to scheme: %w", err)
 	}
-	if err := cephv1.AddToScheme(s); err != nil {
+	if err := cephv1alpha1.AddToScheme(s); err != nil {
 		return nil, fmt.Errorf("adding ceph.cephoperator.io kinds to scheme: %w", err)
 	}
 	if err := apiv2.AddToScheme(s); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
@@ -73,7 +73,7 @@ func (e *NotEnoughNodesError) Error() string {
 // InternalIP, in name order: one monitor per node, or round-robin over the
 // nodes when allowMultiplePerNode is set. It returns a *NotEnoughNodesError
 // when there are not enough such nodes.
-func Place(spec *cephv1.CephClusterSpec, nodes []corev1.Node) ([]Mon, error) {
+func Place(spec *cephv1alpha1.CephClusterSpec, nodes []corev1.Node) ([]Mon, error) {
 	want := int(spec.Mon.Count)
 	if want <= 0 {
 		want = 3

@@ -8,7 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 func node(name, ip string, ready bool) corev1.Node {
@@ -24,10 +24,10 @@ func node(name, ip string, ready bool) corev1.Node {
 	return n
 }
 
-func spec(count int32, multiple bool) *cephv1.CephClusterSpec {
-	return &cephv1.CephClusterSpec{
-		Mon:     cephv1.MonSpec{Count: count, AllowMultiplePerNode: multiple},
-		Storage: cephv1.StorageSpec{UseAllNodes: true},
+func spec(count int32, multiple bool) *cephv1alpha1.CephClusterSpec {
+	return &cephv1alpha1.CephClusterSpec{
+		Mon:     cephv1alpha1.MonSpec{Count: count, AllowMultiplePerNode: multiple},
+		Storage: cephv1alpha1.StorageSpec{UseAllNodes: true},
 	}
 }
 
@@ -41,7 +41,7 @@ func TestPlace(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		spec    *cephv1.CephClusterSpec
+		spec    *cephv1alpha1.CephClusterSpec
 		nodes   []corev1.Node
 		want    []Mon
 		wantErr string
@@ -86,9 +86,9 @@ func TestPlace(t *testing.T) {
 		},
 		{
 			name: "only selected nodes",
-			spec: &cephv1.CephClusterSpec{
-				Mon:     cephv1.MonSpec{Count: 1},
-				Storage: cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "n2"}}},
+			spec: &cephv1alpha1.CephClusterSpec{
+				Mon:     cephv1alpha1.MonSpec{Count: 1},
+				Storage: cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "n2"}}},
 			},
 			nodes: nodes,
 			want:  []Mon{{Name: "a", Node: "n2", IP: "10.0.0.2", PortV2: 3300, PortV1: 6789}},

@@ -16,7 +16,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"k8s.io/klog/v2"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Node reasons say why a node takes no part in storage.
@@ -71,7 +71,7 @@ type Skip struct {
 // tolerated by placement.tolerations.
 // Unschedulable (cordoned) nodes still take part: DaemonSet pods ignore
 // cordons, and their disks must stay visible.
-func Select(spec *cephv1.CephClusterSpec, nodes []corev1.Node) Selection {
+func Select(spec *cephv1alpha1.CephClusterSpec, nodes []corev1.Node) Selection {
 	sel := Selection{Skipped: map[string]Skip{}}
 	listed := map[string]bool{}
 	for _, n := range spec.Storage.Nodes {

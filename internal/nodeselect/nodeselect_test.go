@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 func node(name string, labels map[string]string, taints ...corev1.Taint) corev1.Node {
@@ -32,45 +32,45 @@ func TestSelect(t *testing.T) {
 
 	for _, tc := range []struct {
 		name     string
-		spec     cephv1.CephClusterSpec
+		spec     cephv1alpha1.CephClusterSpec
 		selected []string
 		skipped  map[string]string
 		missing  []string
 	}{
 		{
 			name:     "useAllNodes takes every node it can run on",
-			spec:     cephv1.CephClusterSpec{Storage: cephv1.StorageSpec{UseAllNodes: true}},
+			spec:     cephv1alpha1.CephClusterSpec{Storage: cephv1alpha1.StorageSpec{UseAllNodes: true}},
 			selected: []string{"a", "b", "d"},
 			skipped:  map[string]string{"c": NodeTaintNotTolerated},
 		},
 		{
 			name: "a toleration admits the tainted node",
-			spec: cephv1.CephClusterSpec{
-				Storage:   cephv1.StorageSpec{UseAllNodes: true},
-				Placement: cephv1.PlacementSpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "db", Effect: corev1.TaintEffectNoSchedule}}},
+			spec: cephv1alpha1.CephClusterSpec{
+				Storage:   cephv1alpha1.StorageSpec{UseAllNodes: true},
+				Placement: cephv1alpha1.PlacementSpec{Tolerations: []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "db", Effect: corev1.TaintEffectNoSchedule}}},
 			},
 			selected: []string{"a", "b", "c", "d"},
 			skipped:  map[string]string{},
 		},
 		{
 			name: "node affinity narrows useAllNodes",
-			spec: cephv1.CephClusterSpec{
-				Storage:   cephv1.StorageSpec{UseAllNodes: true},
-				Placement: cephv1.PlacementSpec{NodeAffinity: storageRole},
+			spec: cephv1alpha1.CephClusterSpec{
+				Storage:   cephv1alpha1.StorageSpec{UseAllNodes: true},
+				Placement: cephv1alpha1.PlacementSpec{NodeAffinity: storageRole},
 			},
 			selected: []string{"a"},
 			skipped:  map[string]string{"b": NodeAffinityMismatch, "c": NodeTaintNotTolerated, "d": NodeAffinityMismatch},
 		},
 		{
 			name:     "listed nodes only, and a listed node that does not exist",
-			spec:     cephv1.CephClusterSpec{Storage: cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "b"}, {Name: "zz"}}}},
+			spec:     cephv1alpha1.CephClusterSpec{Storage: cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "b"}, {Name: "zz"}}}},
 			selected: []string{"b"},
 			skipped:  map[string]string{"a": NodeNotSelected, "c": NodeNotSelected, "d": NodeNotSelected},
 			missing:  []string{"zz"},
 		},
 		{
 			name:     "a listed node must still tolerate-wise fit",
-			spec:     cephv1.CephClusterSpec{Storage: cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "c"}}}},
+			spec:     cephv1alpha1.CephClusterSpec{Storage: cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "c"}}}},
 			selected: nil,
 			skipped:  map[string]string{"a": NodeNotSelected, "b": NodeNotSelected, "c": NodeTaintNotTolerated, "d": NodeNotSelected},
 		},
@@ -135,9 +135,9 @@ func TestSelectSkipsUnsupportedArchitectures(t *testing.T) {
 		node("s390", map[string]string{corev1.LabelArchStable: "s390x"}),
 		node("unlabelled", nil),
 	}
-	for _, spec := range []cephv1.CephClusterSpec{
-		{Storage: cephv1.StorageSpec{UseAllNodes: true}},
-		{Storage: cephv1.StorageSpec{Nodes: []cephv1.NodeStorageSpec{{Name: "amd"}, {Name: "arm"}, {Name: "s390"}, {Name: "unlabelled"}}}},
+	for _, spec := range []cephv1alpha1.CephClusterSpec{
+		{Storage: cephv1alpha1.StorageSpec{UseAllNodes: true}},
+		{Storage: cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "amd"}, {Name: "arm"}, {Name: "s390"}, {Name: "unlabelled"}}}},
 	} {
 		sel := Select(&spec, nodes)
 		if want := []string{"amd", "arm", "unlabelled"}; !reflect.DeepEqual(sel.Selected, want) {

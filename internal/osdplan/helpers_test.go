@@ -11,17 +11,17 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // Shorthands for the actions, to keep the tables readable.
 const (
-	wouldProvision = cephv1.ActionWouldProvision
-	preparing      = cephv1.ActionPreparing
-	provisioned    = cephv1.ActionProvisioned
-	leftOut        = cephv1.ActionLeftOut
-	failed         = cephv1.ActionFailed
+	wouldProvision = cephv1alpha1.ActionWouldProvision
+	preparing      = cephv1alpha1.ActionPreparing
+	provisioned    = cephv1alpha1.ActionProvisioned
+	leftOut        = cephv1alpha1.ActionLeftOut
+	failed         = cephv1alpha1.ActionFailed
 )
 
 const (
@@ -43,51 +43,51 @@ func pathLink(name string) string { return "/dev/disk/by-path/pci-0000:00:1f.2-a
 
 // avail is an empty disk; its WWN link comes after another by-id link so
 // that tests see the WWN one preferred.
-func avail(name string) cephv1.Disk {
-	return cephv1.Disk{
+func avail(name string) cephv1alpha1.Disk {
+	return cephv1alpha1.Disk{
 		Name: name, ID: wwnID(name), Path: "/dev/" + name, Type: "disk", SizeBytes: 100 << 30,
 		Links:   []string{ataLink(name), wwnID(name), pathLink(name)},
-		Verdict: cephv1.DiskVerdict{State: cephv1.DiskAvailable},
+		Verdict: cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskAvailable},
 	}
 }
 
-func osdDisk(name string, id int32) cephv1.Disk {
+func osdDisk(name string, id int32) cephv1alpha1.Disk {
 	d := avail(name)
-	d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id, ClusterFSID: testFSID}
+	d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id, ClusterFSID: testFSID}
 	return d
 }
 
-func rejected(name, reason, msg string) cephv1.Disk {
+func rejected(name, reason, msg string) cephv1alpha1.Disk {
 	d := avail(name)
-	d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: reason, Message: msg}
+	d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: reason, Message: msg}
 	return d
 }
 
 // inv is a published inventory scanned at t0.
-func inv(node string, disks ...cephv1.Disk) cephv1.DiskInventory {
+func inv(node string, disks ...cephv1alpha1.Disk) cephv1alpha1.DiskInventory {
 	scan := metav1.NewTime(t0)
-	return cephv1.DiskInventory{
+	return cephv1alpha1.DiskInventory{
 		ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: "ceph"},
-		Spec:       cephv1.DiskInventorySpec{NodeName: node},
-		Status:     cephv1.DiskInventoryStatus{Disks: disks, LastScanTime: &scan},
+		Spec:       cephv1alpha1.DiskInventorySpec{NodeName: node},
+		Status:     cephv1alpha1.DiskInventoryStatus{Disks: disks, LastScanTime: &scan},
 	}
 }
 
-func scannedAt(i cephv1.DiskInventory, t time.Time) cephv1.DiskInventory {
+func scannedAt(i cephv1alpha1.DiskInventory, t time.Time) cephv1alpha1.DiskInventory {
 	mt := metav1.NewTime(t)
 	i.Status.LastScanTime = &mt
 	return i
 }
 
-func withPlan(i cephv1.DiskInventory, plans ...cephv1.DevicePlan) cephv1.DiskInventory {
+func withPlan(i cephv1alpha1.DiskInventory, plans ...cephv1alpha1.DevicePlan) cephv1alpha1.DiskInventory {
 	i.Status.Plan = plans
 	return i
 }
 
 // prevFailed is a plan entry an earlier Compute wrote for a failed disk.
-func prevFailed(name string, attempts int32, at time.Time) cephv1.DevicePlan {
+func prevFailed(name string, attempts int32, at time.Time) cephv1alpha1.DevicePlan {
 	mt := metav1.NewTime(at)
-	return cephv1.DevicePlan{Name: name, ID: wwnID(name), Action: failed, Reason: ReasonPrepareFailed, Attempts: attempts, LastFailureTime: &mt}
+	return cephv1alpha1.DevicePlan{Name: name, ID: wwnID(name), Action: failed, Reason: ReasonPrepareFailed, Attempts: attempts, LastFailureTime: &mt}
 }
 
 func running(name, node string, disks ...string) PrepareJob {
@@ -133,7 +133,7 @@ func ptr[T any](v T) *T { return &v }
 // when set; every other field is compared exactly.
 type wantDP struct {
 	name, id    string
-	action      cephv1.DeviceAction
+	action      cephv1alpha1.DeviceAction
 	reason      string
 	msg         string
 	osdID       *int32
@@ -142,7 +142,7 @@ type wantDP struct {
 	lastFailure *time.Time
 }
 
-func dp(name string, action cephv1.DeviceAction, reason string) wantDP {
+func dp(name string, action cephv1alpha1.DeviceAction, reason string) wantDP {
 	return wantDP{name: name, id: wwnID(name), action: action, reason: reason}
 }
 
@@ -155,7 +155,7 @@ func (w wantDP) fails(n int32, at time.Time) wantDP {
 	return w
 }
 
-func (w wantDP) check(t *testing.T, node string, got cephv1.DevicePlan) {
+func (w wantDP) check(t *testing.T, node string, got cephv1alpha1.DevicePlan) {
 	t.Helper()
 	where := fmt.Sprintf("%s/%s", node, w.name)
 	if got.Name != w.name || got.ID != w.id {
@@ -196,9 +196,9 @@ func deref(p *int32) any {
 // counts are optional.
 type planCase struct {
 	name     string
-	storage  func(*cephv1.StorageSpec)
+	storage  func(*cephv1alpha1.StorageSpec)
 	nodes    []corev1.Node
-	invs     []cephv1.DiskInventory
+	invs     []cephv1alpha1.DiskInventory
 	jobs     []PrepareJob
 	osds     []OSD
 	now      time.Time
@@ -209,7 +209,7 @@ type planCase struct {
 	osdSpecs []OSDSpec
 	problems []string
 	requeue  time.Duration
-	counts   *cephv1.OSDCounts
+	counts   *cephv1alpha1.OSDCounts
 	// records and rescanJobs are checked when set: the expected
 	// FailureRecords and RescanJobs of the plan.
 	records    map[string]string
@@ -218,14 +218,14 @@ type planCase struct {
 
 // cluster is a CephCluster using all nodes and all devices, provisioning
 // left at its default, changed by mod.
-func cluster(mod func(*cephv1.StorageSpec)) *cephv1.CephCluster {
-	c := &cephv1.CephCluster{
+func cluster(mod func(*cephv1alpha1.StorageSpec)) *cephv1alpha1.CephCluster {
+	c := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "ceph", Generation: 1},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
-		Status: cephv1.CephClusterStatus{FSID: testFSID},
+		Status: cephv1alpha1.CephClusterStatus{FSID: testFSID},
 	}
 	if mod != nil {
 		mod(&c.Spec.Storage)
@@ -363,7 +363,7 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 			ok := false
 			for _, i := range in.Inventories {
 				for _, disk := range i.Status.Disks {
-					if inventoryNode(&i) == j.Node && diskID(&disk) == d.ID && disk.Verdict.State == cephv1.DiskAvailable {
+					if inventoryNode(&i) == j.Node && diskID(&disk) == d.ID && disk.Verdict.State == cephv1alpha1.DiskAvailable {
 						ok = true
 					}
 				}

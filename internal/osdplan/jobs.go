@@ -9,7 +9,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Backoff of failed prepare attempts: the n-th failure waits
@@ -143,7 +143,7 @@ func (p *planner) indexJobs() {
 // available reports whether the inventory of node shows disk id Available.
 func (p *planner) available(node, id string) bool {
 	d := p.disks[node][id]
-	return d != nil && d.Verdict.State == cephv1.DiskAvailable
+	return d != nil && d.Verdict.State == cephv1alpha1.DiskAvailable
 }
 
 // wanted reports whether a Running Job is still what the spec asks for:
@@ -191,7 +191,7 @@ func (p *planner) deleteJob(nj *nodeJobs, name string) {
 // changedSince reports whether the agent published a change on the node
 // after t. LastScanTime only moves when the content of the inventory
 // changes; it is the fallback for agents that publish no content hash.
-func changedSince(inv *cephv1.DiskInventory, t *metav1.Time) bool {
+func changedSince(inv *cephv1alpha1.DiskInventory, t *metav1.Time) bool {
 	last := inv.Status.LastScanTime
 	return last != nil && t != nil && last.After(t.Time)
 }
@@ -203,7 +203,7 @@ func changedSince(inv *cephv1.DiskInventory, t *metav1.Time) bool {
 // an older operator, or whose entry an administrator removed to ask for a
 // retry) counts as changed. Without a hash (an older agent) any change the
 // agent published on the node since the failure counts.
-func contentChanged(ns *nodeState, d *cephv1.Disk, prev *cephv1.DevicePlan) bool {
+func contentChanged(ns *nodeState, d *cephv1alpha1.Disk, prev *cephv1alpha1.DevicePlan) bool {
 	if d.ContentHash == "" {
 		return changedSince(ns.inv, prev.LastFailureTime)
 	}
@@ -214,7 +214,7 @@ func contentChanged(ns *nodeState, d *cephv1.Disk, prev *cephv1.DevicePlan) bool
 // carriedFailures carries the failure record of a disk's previous plan onto
 // e: attempts, the time of the last failure and the content hash recorded
 // then; nothing when there was none or the disk's content changed since.
-func carriedFailures(ns *nodeState, e *entry, prev *cephv1.DevicePlan) {
+func carriedFailures(ns *nodeState, e *entry, prev *cephv1alpha1.DevicePlan) {
 	e.plan.Attempts, e.plan.LastFailureTime, e.record = 0, nil, ""
 	if prev == nil || prev.LastFailureTime == nil || prev.Attempts <= 0 || contentChanged(ns, e.disk, prev) {
 		return
@@ -227,7 +227,7 @@ func carriedFailures(ns *nodeState, e *entry, prev *cephv1.DevicePlan) {
 // attempt counts once: a plan that already recorded a failure at or after
 // the Job's end (the reconciler wrote it, then crashed before deleting the
 // Job) keeps its attempts and record.
-func (p *planner) recordFailure(ns *nodeState, e *entry, prev *cephv1.DevicePlan, f *failure) {
+func (p *planner) recordFailure(ns *nodeState, e *entry, prev *cephv1alpha1.DevicePlan, f *failure) {
 	finished := f.job.FinishedAt
 	if finished.IsZero() {
 		// A finished Job always has an end; should one lack it, now is the
@@ -261,7 +261,7 @@ func (p *planner) recordFailure(ns *nodeState, e *entry, prev *cephv1.DevicePlan
 // asks for a requeue at that time. f is the failure when its Job is still
 // known.
 func (p *planner) markFailed(e *entry, attempts int32, at metav1.Time, f *failure) {
-	e.plan.Action = cephv1.ActionFailed
+	e.plan.Action = cephv1alpha1.ActionFailed
 	e.plan.Reason = ReasonPrepareFailed
 	e.plan.Attempts = attempts
 	e.plan.LastFailureTime = &at
@@ -291,7 +291,7 @@ func (p *planner) markFailed(e *entry, attempts int32, at metav1.Time, f *failur
 // markRefused sets the plan of a disk agent prepare refused: it is not
 // tried again until its own content changes.
 func (p *planner) markRefused(e *entry, attempts int32, at metav1.Time, f *failure) {
-	e.plan.Action = cephv1.ActionFailed
+	e.plan.Action = cephv1alpha1.ActionFailed
 	e.plan.Reason = ReasonPrepareRefused
 	e.plan.Attempts = attempts
 	e.plan.LastFailureTime = &at
@@ -317,12 +317,12 @@ func describe(r PrepareResult) string {
 
 // stillRefused keeps the plan of a disk agent prepare refused before, as
 // long as its content has not changed since, and returns true then.
-func stillRefused(ns *nodeState, e *entry, prev *cephv1.DevicePlan) bool {
+func stillRefused(ns *nodeState, e *entry, prev *cephv1alpha1.DevicePlan) bool {
 	if prev == nil || prev.Reason != ReasonPrepareRefused || prev.LastFailureTime == nil || contentChanged(ns, e.disk, prev) {
 		return false
 	}
 	t := *prev.LastFailureTime
-	e.plan.Action, e.plan.Reason, e.plan.Message = cephv1.ActionFailed, ReasonPrepareRefused, prev.Message
+	e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionFailed, ReasonPrepareRefused, prev.Message
 	e.plan.Attempts, e.plan.LastFailureTime, e.record = prev.Attempts, &t, ns.records[e.device.ID]
 	return true
 }
@@ -333,7 +333,7 @@ func stillRefused(ns *nodeState, e *entry, prev *cephv1.DevicePlan) bool {
 // past maxAttempts, is marked Failed and true is returned. A change of the
 // disk's content since the last failure clears the record: the disk may be
 // retried at once.
-func (p *planner) waitsForBackoff(ns *nodeState, e *entry, prev *cephv1.DevicePlan) bool {
+func (p *planner) waitsForBackoff(ns *nodeState, e *entry, prev *cephv1alpha1.DevicePlan) bool {
 	carriedFailures(ns, e, prev)
 	if e.plan.LastFailureTime == nil {
 		return false
@@ -422,7 +422,7 @@ func (p *planner) scheduleJobs(nodes []*nodeState) {
 func (p *planner) wait(ns *nodeState, reason, message string) {
 	for _, i := range ns.candidates {
 		e := &ns.entries[i]
-		e.plan.Action, e.plan.Reason, e.plan.Message = cephv1.ActionWouldProvision, reason, message
+		e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionWouldProvision, reason, message
 	}
 }
 
@@ -433,7 +433,7 @@ func (p *planner) createJob(ns *nodeState) {
 	seen := map[string]bool{}
 	for _, i := range ns.candidates {
 		e := &ns.entries[i]
-		e.plan.Action, e.plan.Reason = cephv1.ActionPreparing, ""
+		e.plan.Action, e.plan.Reason = cephv1alpha1.ActionPreparing, ""
 		if !seen[e.device.ID] {
 			seen[e.device.ID] = true
 			job.Devices = append(job.Devices, e.device)
@@ -457,7 +457,7 @@ func (p *planner) createJob(ns *nodeState) {
 //
 // The name is <cluster>-prepare-<10 hex digits>, at most 63 characters (it
 // is also the value of the job-name label of its pods) when the cluster's
-// name has at most cephv1.MaxClusterNameLength characters, which admission
+// name has at most cephv1alpha1.MaxClusterNameLength characters, which admission
 // enforces.
 func JobName(cluster, node string) string {
 	return fmt.Sprintf("%s-prepare-%s", cluster, NodeHash(node))

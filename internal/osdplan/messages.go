@@ -6,7 +6,7 @@ import (
 	"sort"
 	"unicode/utf8"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // MaxMessageLength is the schema's bound on a DevicePlan's message, in
@@ -134,8 +134,8 @@ func (p *Plan) Unschedule(node, existing string) {
 		}
 		plans := p.DevicePlans[node]
 		for k := range plans {
-			if in[plans[k].ID] && plans[k].Action == cephv1.ActionPreparing {
-				plans[k].Action, plans[k].Reason = cephv1.ActionWouldProvision, ReasonWaitingForTurn
+			if in[plans[k].ID] && plans[k].Action == cephv1alpha1.ActionPreparing {
+				plans[k].Action, plans[k].Reason = cephv1alpha1.ActionWouldProvision, ReasonWaitingForTurn
 				plans[k].Message = fmt.Sprintf("waits for prepare Job %s of this node, which exists but is not yet known to this operator: a node runs one prepare Job at a time", existing)
 				p.Counts.Preparing--
 			}

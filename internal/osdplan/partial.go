@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
@@ -20,7 +20,7 @@ import (
 // published an inventory, and while the reporter's view is not of this
 // cluster. An OSD whose id or uuid a disk carries (complete, or a
 // PartiallyPrepared label) is accounted for by that disk's own verdict.
-func UnclaimedOSDs(in Input) []cephv1.CephOSDRef {
+func UnclaimedOSDs(in Input) []cephv1alpha1.CephOSDRef {
 	c := in.Cluster
 	st := c.Status.Ceph
 	if st == nil || len(st.NeverStartedOSDs) == 0 || c.Status.FSID == "" || !strings.EqualFold(st.FSID, c.Status.FSID) {
@@ -59,20 +59,20 @@ func UnclaimedOSDs(in Input) []cephv1.CephOSDRef {
 			}
 		}
 	}
-	var out []cephv1.CephOSDRef
+	var out []cephv1alpha1.CephOSDRef
 	for _, o := range st.NeverStartedOSDs {
 		if ids[o.ID] || (o.UUID != "" && uuids[strings.ToLower(o.UUID)]) {
 			continue
 		}
 		out = append(out, o)
 	}
-	slices.SortFunc(out, func(a, b cephv1.CephOSDRef) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(out, func(a, b cephv1alpha1.CephOSDRef) int { return int(a.ID) - int(b.ID) })
 	return out
 }
 
 // UnclaimedOSDsMessage says what the unclaimed OSDs are and how to recover,
 // within MaxMessageLength.
-func UnclaimedOSDsMessage(osds []cephv1.CephOSDRef) string {
+func UnclaimedOSDsMessage(osds []cephv1alpha1.CephOSDRef) string {
 	names := make([]string, 0, len(osds))
 	for _, o := range osds {
 		names = append(names, fmt.Sprintf("osd.%d (uuid %s)", o.ID, o.UUID))

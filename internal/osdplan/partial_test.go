@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 func TestUnclaimedOSDs(t *testing.T) {
@@ -16,7 +16,7 @@ func TestUnclaimedOSDs(t *testing.T) {
 	foreign.Verdict.ClusterFSID = "0bad0bad-0000-0000-0000-000000000000"
 	base := func() Input {
 		c := cluster(nil)
-		c.Status.Ceph = &cephv1.CephStatus{FSID: testFSID, NeverStartedOSDs: []cephv1.CephOSDRef{
+		c.Status.Ceph = &cephv1alpha1.CephStatus{FSID: testFSID, NeverStartedOSDs: []cephv1alpha1.CephOSDRef{
 			{ID: 2, UUID: "uuid-2"}, // its disk carries id 2
 			{ID: 3, UUID: "uuid-3"}, // its Deployment exists
 			{ID: 5, UUID: "uuid-5"}, // a PartiallyPrepared disk carries the uuid
@@ -25,7 +25,7 @@ func TestUnclaimedOSDs(t *testing.T) {
 		}}
 		return Input{
 			Cluster: c, Nodes: defaultNodes(), Now: now,
-			Inventories: []cephv1.DiskInventory{
+			Inventories: []cephv1alpha1.DiskInventory{
 				inv("node-a", osdDisk("sdb", 2), partial),
 				inv("node-b", avail("sdb"), foreign),
 				inv("node-c"),
@@ -33,7 +33,7 @@ func TestUnclaimedOSDs(t *testing.T) {
 			OSDs: []OSD{{ID: 3, Node: "node-c", DeviceID: wwnID("sdx")}},
 		}
 	}
-	want := []cephv1.CephOSDRef{{ID: 6, UUID: "uuid-6"}, {ID: 7, UUID: "uuid-7"}}
+	want := []cephv1alpha1.CephOSDRef{{ID: 6, UUID: "uuid-6"}, {ID: 7, UUID: "uuid-7"}}
 	if got := UnclaimedOSDs(base()); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
@@ -64,9 +64,9 @@ func TestUnclaimedOSDs(t *testing.T) {
 }
 
 func TestUnclaimedOSDsMessageBounded(t *testing.T) {
-	var many []cephv1.CephOSDRef
-	for i := range cephv1.MaxCephNeverStartedOSDs {
-		many = append(many, cephv1.CephOSDRef{ID: int32(i), UUID: strings.Repeat("f", 36)})
+	var many []cephv1alpha1.CephOSDRef
+	for i := range cephv1alpha1.MaxCephNeverStartedOSDs {
+		many = append(many, cephv1alpha1.CephOSDRef{ID: int32(i), UUID: strings.Repeat("f", 36)})
 	}
 	if msg := UnclaimedOSDsMessage(many); utf8.RuneCountInString(msg) > MaxMessageLength || !strings.HasSuffix(msg, "…") {
 		t.Errorf("message of %d characters: %s", utf8.RuneCountInString(msg), msg)

@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
@@ -129,12 +129,12 @@ type OSD struct {
 // Input is everything the planner decides from. It holds no client.
 type Input struct {
 	// Cluster is the CephCluster (spec, generation, status.fsid).
-	Cluster *cephv1.CephCluster
+	Cluster *cephv1alpha1.CephCluster
 	// Nodes are all Nodes.
 	Nodes []corev1.Node
 	// Inventories are the cluster's DiskInventories (status.disks from the
 	// agent, status.plan as last written by the operator).
-	Inventories []cephv1.DiskInventory
+	Inventories []cephv1alpha1.DiskInventory
 	// OSDs are the existing OSD Deployments of the cluster.
 	OSDs []OSD
 	// Jobs are the existing prepare Jobs of the cluster.
@@ -216,9 +216,9 @@ type Plan struct {
 	OSDs []OSDSpec
 	// DevicePlans maps a node to the plan of each of its disks, for its
 	// DiskInventory's status.plan.
-	DevicePlans map[string][]cephv1.DevicePlan
+	DevicePlans map[string][]cephv1alpha1.DevicePlan
 	// Counts are the cluster's OSD counts.
-	Counts cephv1.OSDCounts
+	Counts cephv1alpha1.OSDCounts
 	// Problems are messages for a condition: invalid filters, duplicate
 	// OSD ids. Empty when all is well.
 	Problems []string

@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
@@ -13,7 +13,7 @@ import (
 // planner holds the state of one Compute call.
 type planner struct {
 	in      *Input
-	storage *cephv1.StorageSpec
+	storage *cephv1alpha1.StorageSpec
 	plan    *Plan
 	// enabled is true when provisioning is Enabled (or unset).
 	enabled bool
@@ -25,7 +25,7 @@ type planner struct {
 	// rescan maps a node to the kept Job it needs a rescan for.
 	rescan map[string]string
 	// disks maps a node to its inventory's disks by id.
-	disks map[string]map[string]*cephv1.Disk
+	disks map[string]map[string]*cephv1alpha1.Disk
 	// shared maps a node and a disk id to why the disk is shared with
 	// another path or node (see findShared); absent when it is not.
 	shared map[string]map[string]string
@@ -38,11 +38,11 @@ type planner struct {
 // nodeState is one planned inventory and the plans of its disks.
 type nodeState struct {
 	name string
-	inv  *cephv1.DiskInventory
+	inv  *cephv1alpha1.DiskInventory
 	// skip says why the node is not selected; nil when it is.
 	skip *nodeselect.Skip
 	// prev maps a device id to its plan in the inventory's status.plan.
-	prev map[string]*cephv1.DevicePlan
+	prev map[string]*cephv1alpha1.DevicePlan
 	// records maps a device id to the content hash recorded at its last
 	// failure (FailureRecordsAnnotation).
 	records map[string]string
@@ -54,9 +54,9 @@ type nodeState struct {
 
 // entry is the plan of one disk under construction.
 type entry struct {
-	disk   *cephv1.Disk
+	disk   *cephv1alpha1.Disk
 	device Device
-	plan   cephv1.DevicePlan
+	plan   cephv1alpha1.DevicePlan
 	// record is the content hash to keep in FailureRecordsAnnotation for
 	// a disk whose plan carries a failure.
 	record string
@@ -109,7 +109,7 @@ type entry struct {
 // started is deleted. Nothing is ever proposed for a disk whose verdict is
 // not Available. Every plan message fits MaxMessageLength.
 func Compute(in Input) Plan {
-	plan := Plan{DevicePlans: map[string][]cephv1.DevicePlan{}}
+	plan := Plan{DevicePlans: map[string][]cephv1alpha1.DevicePlan{}}
 	if in.Cluster == nil {
 		return plan
 	}
@@ -119,13 +119,13 @@ func Compute(in Input) Plan {
 		plan:     &plan,
 		jobs:     map[string]*nodeJobs{},
 		rescan:   map[string]string{},
-		disks:    map[string]map[string]*cephv1.Disk{},
+		disks:    map[string]map[string]*cephv1alpha1.Disk{},
 		osdDisks: map[int32][]string{},
 	}
 	switch p.storage.Provisioning {
-	case "", cephv1.ProvisioningEnabled:
+	case "", cephv1alpha1.ProvisioningEnabled:
 		p.enabled = true
-	case cephv1.ProvisioningPreview:
+	case cephv1alpha1.ProvisioningPreview:
 	default:
 		p.problems = append(p.problems, fmt.Sprintf("spec.storage.provisioning %q is neither Enabled nor Preview; nothing is prepared", p.storage.Provisioning))
 	}
@@ -139,7 +139,7 @@ func Compute(in Input) Plan {
 
 	nodes := p.inventories()
 	for _, ns := range nodes {
-		byID := make(map[string]*cephv1.Disk, len(ns.inv.Status.Disks))
+		byID := make(map[string]*cephv1alpha1.Disk, len(ns.inv.Status.Disks))
 		for i := range ns.inv.Status.Disks {
 			d := &ns.inv.Status.Disks[i]
 			if _, dup := byID[diskID(d)]; !dup {
@@ -167,7 +167,7 @@ func (p *planner) inventories() []*nodeState {
 	var nodes []*nodeState
 	var err error
 	seen := map[string]bool{}
-	invs := make([]*cephv1.DiskInventory, len(p.in.Inventories))
+	invs := make([]*cephv1alpha1.DiskInventory, len(p.in.Inventories))
 	for i := range p.in.Inventories {
 		invs[i] = &p.in.Inventories[i]
 	}
@@ -182,7 +182,7 @@ func (p *planner) inventories() []*nodeState {
 		if len(inv.Status.Disks) == 0 && inv.Status.LastScanTime == nil {
 			continue
 		}
-		ns := &nodeState{name: name, inv: inv, prev: make(map[string]*cephv1.DevicePlan, len(inv.Status.Plan))}
+		ns := &nodeState{name: name, inv: inv, prev: make(map[string]*cephv1alpha1.DevicePlan, len(inv.Status.Plan))}
 		ns.records, err = ParseFailureRecords(inv.Annotations[FailureRecordsAnnotation])
 		if err != nil {
 			p.problems = append(p.problems, fmt.Sprintf("DiskInventory %s: %v; its failure records are ignored", inv.Name, err))
@@ -206,7 +206,7 @@ func (p *planner) inventories() []*nodeState {
 }
 
 // inventoryNode is the node an inventory describes.
-func inventoryNode(inv *cephv1.DiskInventory) string {
+func inventoryNode(inv *cephv1alpha1.DiskInventory) string {
 	if inv.Spec.NodeName != "" {
 		return inv.Spec.NodeName
 	}
@@ -217,7 +217,7 @@ func inventoryNode(inv *cephv1.DiskInventory) string {
 func (p *planner) collectOSDs(ns *nodeState) {
 	for i := range ns.inv.Status.Disks {
 		d := &ns.inv.Status.Disks[i]
-		if d.Verdict.State == cephv1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) {
+		if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) {
 			id := *d.Verdict.OSDID
 			p.osdDisks[id] = append(p.osdDisks[id], fmt.Sprintf("%s/%s (%s)", ns.name, d.Name, diskID(d)))
 		}
@@ -242,7 +242,7 @@ func (p *planner) reportDuplicates() {
 // foreign reports whether disk d claims to hold an OSD of this cluster
 // while its label carries another FSID. The agent already rejects such a
 // disk; the planner checks again rather than run a stranger's OSD.
-func (p *planner) foreign(d *cephv1.Disk) bool {
+func (p *planner) foreign(d *cephv1alpha1.Disk) bool {
 	fsid := p.in.Cluster.Status.FSID
 	return fsid != "" && d.Verdict.ClusterFSID != "" && !strings.EqualFold(fsid, d.Verdict.ClusterFSID)
 }
@@ -259,11 +259,11 @@ func (p *planner) planNode(ns *nodeState) {
 		e := &ns.entries[i]
 		e.disk = d
 		e.device = deviceOf(d, s.deviceClass)
-		e.plan = cephv1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
+		e.plan = cephv1alpha1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
 		switch d.Verdict.State {
-		case cephv1.DiskOSD:
+		case cephv1alpha1.DiskOSD:
 			p.planOSD(ns, e, s)
-		case cephv1.DiskAvailable:
+		case cephv1alpha1.DiskAvailable:
 			if p.planAvailable(ns, nj, e, s) {
 				ns.candidates = append(ns.candidates, i)
 			}
@@ -277,11 +277,11 @@ func (p *planner) planNode(ns *nodeState) {
 func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	d := e.disk
 	if p.foreign(d) {
-		e.plan.Action, e.plan.Reason = cephv1.ActionLeftOut, string(discovery.ForeignCephCluster)
+		e.plan.Action, e.plan.Reason = cephv1alpha1.ActionLeftOut, string(discovery.ForeignCephCluster)
 		e.plan.Message = fmt.Sprintf("the disk's BlueStore label carries fsid %s, not this cluster's %s", d.Verdict.ClusterFSID, p.in.Cluster.Status.FSID)
 		return
 	}
-	e.plan.Action = cephv1.ActionProvisioned
+	e.plan.Action = cephv1alpha1.ActionProvisioned
 	if d.Verdict.OSDID == nil {
 		e.plan.Message = "discovery found an OSD of this cluster but no OSD id; no OSD Deployment is managed for it"
 		p.problems = append(p.problems, fmt.Sprintf("disk %s/%s holds an OSD of this cluster but discovery reported no OSD id", ns.name, d.Name))
@@ -309,7 +309,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 // planUnavailable plans a disk that discovery rejected: the selection's
 // reason comes first, as it is what the user controls, then discovery's.
 func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
-	e.plan.Action = cephv1.ActionLeftOut
+	e.plan.Action = cephv1alpha1.ActionLeftOut
 	switch {
 	case p.shared[ns.name][e.device.ID] != "":
 		e.plan.Reason, e.plan.Message = ReasonSharedDevice, p.shared[ns.name][e.device.ID]
@@ -319,7 +319,7 @@ func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
 		e.plan.Reason, e.plan.Message = s.reason, s.message
 	default:
 		e.plan.Reason, e.plan.Message = e.disk.Verdict.Reason, e.disk.Verdict.Message
-		if e.disk.Verdict.State != cephv1.DiskRejected && e.plan.Message == "" {
+		if e.disk.Verdict.State != cephv1alpha1.DiskRejected && e.plan.Message == "" {
 			e.plan.Message = fmt.Sprintf("discovery reported state %q, not Available", e.disk.Verdict.State)
 		}
 	}
@@ -336,7 +336,7 @@ func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSel
 	if nj != nil {
 		if job, ok := nj.running[id]; ok {
 			carriedFailures(ns, e, prev)
-			e.plan.Action = cephv1.ActionPreparing
+			e.plan.Action = cephv1alpha1.ActionPreparing
 			e.plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", job)
 			return false
 		}
@@ -346,7 +346,7 @@ func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSel
 			return false
 		}
 	}
-	e.plan.Action = cephv1.ActionLeftOut
+	e.plan.Action = cephv1alpha1.ActionLeftOut
 	switch {
 	case p.shared[ns.name][id] != "":
 		e.plan.Reason, e.plan.Message = ReasonSharedDevice, p.shared[ns.name][id]
@@ -367,7 +367,7 @@ func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSel
 	if stillRefused(ns, e, prev) || p.waitsForBackoff(ns, e, prev) {
 		return false
 	}
-	e.plan.Action = cephv1.ActionWouldProvision
+	e.plan.Action = cephv1alpha1.ActionWouldProvision
 	return true
 }
 
@@ -378,7 +378,7 @@ func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSel
 // the disk is never prepared a second time, and the agent and the operator
 // do not ask each other for scans in a loop.
 func (p *planner) planKept(ns *nodeState, e *entry, job *PrepareJob) {
-	e.plan.Action = cephv1.ActionPreparing
+	e.plan.Action = cephv1alpha1.ActionPreparing
 	if job.RescanRequest == 0 || ns.inv.Status.ObservedRescanRequest < job.RescanRequest {
 		e.plan.Message = fmt.Sprintf("prepare Job %s finished; waiting for the agent to rescan the node", job.Name)
 		return
@@ -392,7 +392,7 @@ func (p *planner) planKept(ns *nodeState, e *entry, job *PrepareJob) {
 func (p *planner) finish(nodes []*nodeState) {
 	plan := p.plan
 	for _, ns := range nodes {
-		plans := make([]cephv1.DevicePlan, len(ns.entries))
+		plans := make([]cephv1alpha1.DevicePlan, len(ns.entries))
 		records := map[string]string{}
 		for i := range ns.entries {
 			e := &ns.entries[i]
@@ -402,13 +402,13 @@ func (p *planner) finish(nodes []*nodeState) {
 			e.plan.Message = Truncate(e.plan.Message, MaxMessageLength)
 			plans[i] = e.plan
 			switch plans[i].Action {
-			case cephv1.ActionProvisioned:
+			case cephv1alpha1.ActionProvisioned:
 				plan.Counts.Provisioned++
-			case cephv1.ActionPreparing:
+			case cephv1alpha1.ActionPreparing:
 				plan.Counts.Preparing++
-			case cephv1.ActionFailed:
+			case cephv1alpha1.ActionFailed:
 				plan.Counts.Failed++
-			case cephv1.ActionWouldProvision:
+			case cephv1alpha1.ActionWouldProvision:
 				plan.Counts.Desired++
 			}
 		}

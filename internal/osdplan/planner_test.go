@@ -9,7 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
@@ -23,21 +23,21 @@ func TestComputeSelection(t *testing.T) {
 	bare := avail("sdd")
 	bare.ID, bare.Links = "/dev/sdd", nil
 	noID := avail("sdb")
-	noID.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, ClusterFSID: testFSID}
+	noID.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, ClusterFSID: testFSID}
 	foreign := osdDisk("sdb", 2)
 	foreign.Verdict.ClusterFSID = otherFSID
 	tainted := node("node-c", nil, corev1.Taint{Key: "dedicated", Value: "db", Effect: corev1.TaintEffectNoSchedule})
 	unpublished := inv("node-a")
-	unpublished.Status = cephv1.DiskInventoryStatus{}
+	unpublished.Status = cephv1alpha1.DiskInventoryStatus{}
 
 	runCases(t, []planCase{
 		{
 			name: "devices list by kernel name",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.UseAllDevices = false
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1.DeviceSpec{{Name: "sdb"}}}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1alpha1.DeviceSpec{{Name: "sdb"}}}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", preparing, ""),
 				dp("sdc", leftOut, ReasonNotListed).says("not in spec.storage.nodes[node-a].devices"),
@@ -46,10 +46,10 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "devices list by a by-id link and by stable id",
-			storage: func(s *cephv1.StorageSpec) {
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1.DeviceSpec{{Name: ataLink("sdc")}, {Name: wwnID("sdd")}}}}
+			storage: func(s *cephv1alpha1.StorageSpec) {
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1alpha1.DeviceSpec{{Name: ataLink("sdc")}, {Name: wwnID("sdd")}}}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd"))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", leftOut, ReasonNotListed),
 				dp("sdc", preparing, ""),
@@ -59,11 +59,11 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "a devices list wins over the cluster-wide filter",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.DeviceFilter = "^nvme"
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1.DeviceSpec{{Name: "sdb"}}}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1alpha1.DeviceSpec{{Name: "sdb"}}}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb")), inv("node-b", avail("nvme0n1"), avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb")), inv("node-b", avail("nvme0n1"), avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("nvme0n1", leftOut, ReasonNotListed), dp("sdb", preparing, "")},
 				"node-b": {dp("nvme0n1", preparing, ""), dp("sdb", leftOut, ReasonFilteredOut)},
@@ -72,8 +72,8 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "deviceFilter matches kernel names",
-			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "^sd[bc]$" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb"), avail("sdc"), avail("sdd"))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DeviceFilter = "^sd[bc]$" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb"), avail("sdc"), avail("sdd"))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("nvme0n1", leftOut, ReasonFilteredOut).says(`kernel name "nvme0n1" does not match spec.storage.deviceFilter "^sd[bc]$"`),
 				dp("sdb", preparing, ""),
@@ -84,11 +84,11 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "a node overrides deviceFilter and messages say where the filter came from",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.DeviceFilter = "^sdb$"
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("^nvme")}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("^nvme")}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb")), inv("node-b", avail("nvme0n1"), avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("nvme0n1"), avail("sdb")), inv("node-b", avail("nvme0n1"), avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("nvme0n1", preparing, ""), dp("sdb", leftOut, ReasonFilteredOut).says(`spec.storage.nodes[node-a].deviceFilter "^nvme"`)},
 				"node-b": {dp("nvme0n1", leftOut, ReasonFilteredOut).says(`spec.storage.deviceFilter "^sdb$"`), dp("sdb", preparing, "")},
@@ -97,11 +97,11 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "an empty node deviceFilter switches the cluster-wide one off",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.DeviceFilter = "^nvme"
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("")}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("")}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", preparing, "")},
 				"node-b": {dp("sdb", leftOut, ReasonFilteredOut)},
@@ -110,8 +110,8 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "devicePathFilter matches any link",
-			storage: func(s *cephv1.StorageSpec) { s.DevicePathFilter = "^/dev/disk/by-path/.*-ata-sd[bd]$" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), noLinks)},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DevicePathFilter = "^/dev/disk/by-path/.*-ata-sd[bd]$" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), noLinks)},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", preparing, ""),
 				dp("sdc", leftOut, ReasonFilteredOut).says("no /dev/disk/by-* link of the disk matches spec.storage.devicePathFilter"),
@@ -121,11 +121,11 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "deviceFilter comes before devicePathFilter",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.DeviceFilter = "^sdc$"
 				s.DevicePathFilter = "-ata-sdb$"
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", leftOut, ReasonFilteredOut).says("deviceFilter"),
 				dp("sdc", preparing, ""),
@@ -134,22 +134,22 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "useAllDevices false and nothing else selects",
-			storage: func(s *cephv1.StorageSpec) { s.UseAllDevices = false },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), osdDisk("sdc", 0))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.UseAllDevices = false },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), osdDisk("sdc", 0))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", leftOut, ReasonNotListed).says("nothing in spec.storage selects it: set useAllDevices, a filter or devices"),
 				dp("sdc", provisioned, ReasonOSDNotSelected).osd(0),
 			}},
 			osdSpecs: []OSDSpec{osdSpec(0, "node-a", "sdc", "")},
-			counts:   &cephv1.OSDCounts{Desired: 1, Provisioned: 1},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 1, Provisioned: 1},
 		},
 		{
 			name: "a node turns useAllDevices on",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.UseAllDevices = false
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", UseAllDevices: ptr(true)}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", UseAllDevices: ptr(true)}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", preparing, "")},
 				"node-b": {dp("sdb", leftOut, ReasonNotListed).says("nothing in spec.storage selects it")},
@@ -158,10 +158,10 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "a node turns useAllDevices off",
-			storage: func(s *cephv1.StorageSpec) {
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-b", UseAllDevices: ptr(false)}}
+			storage: func(s *cephv1alpha1.StorageSpec) {
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-b", UseAllDevices: ptr(false)}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", preparing, "")},
 				"node-b": {dp("sdb", leftOut, ReasonNotListed).says("spec.storage.nodes[node-b].useAllDevices is false")},
@@ -170,8 +170,8 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "an invalid cluster-wide deviceFilter selects nothing and is reported once",
-			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "[" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", avail("sdb"))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DeviceFilter = "[" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {
 					dp("sdb", leftOut, ReasonInvalidFilter).says(`spec.storage.deviceFilter "[" is not a valid regular expression`),
@@ -183,21 +183,21 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "an invalid node devicePathFilter only governs its node",
-			storage: func(s *cephv1.StorageSpec) {
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", DevicePathFilter: ptr("(")}}
+			storage: func(s *cephv1alpha1.StorageSpec) {
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", DevicePathFilter: ptr("(")}}
 			},
-			invs:     []cephv1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
+			invs:     []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb")), inv("node-b", avail("sdb"))},
 			plans:    map[string][]wantDP{"node-a": {dp("sdb", leftOut, ReasonInvalidFilter).says(`spec.storage.nodes[node-a].devicePathFilter "("`)}, "node-b": {dp("sdb", preparing, "")}},
 			create:   []JobSpec{job("node-b", dev("sdb", ""))},
 			problems: []string{`spec.storage.nodes[node-a].devicePathFilter "(" is not a valid regular expression`},
 		},
 		{
 			name: "invalid filters are reported even where overridden or without inventory",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.DevicePathFilter = "["
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("^sdb$")}, {Name: "node-c", DeviceFilter: ptr("*")}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", DeviceFilter: ptr("^sdb$")}, {Name: "node-c", DeviceFilter: ptr("*")}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", preparing, ""), dp("sdc", leftOut, ReasonFilteredOut)},
 				"node-b": {dp("sdb", leftOut, ReasonInvalidFilter).says(`spec.storage.devicePathFilter "["`)},
@@ -207,15 +207,15 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "deviceClass: device entry, then node, then cluster",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.Config.DeviceClass = "hdd"
-				s.Nodes = []cephv1.NodeStorageSpec{{
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{
 					Name:    "node-a",
-					Config:  cephv1.OSDOverrides{DeviceClass: "ssd"},
-					Devices: []cephv1.DeviceSpec{{Name: "sdb", Config: cephv1.OSDOverrides{DeviceClass: "nvme"}}, {Name: "sdc"}},
+					Config:  cephv1alpha1.OSDOverrides{DeviceClass: "ssd"},
+					Devices: []cephv1alpha1.DeviceSpec{{Name: "sdb", Config: cephv1alpha1.OSDOverrides{DeviceClass: "nvme"}}, {Name: "sdc"}},
 				}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd")), inv("node-b", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd")), inv("node-b", avail("sdb"))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", preparing, "").cls("nvme"), dp("sdc", preparing, "").cls("ssd"), dp("sdd", leftOut, ReasonNotListed).cls("ssd")},
 				"node-b": {dp("sdb", preparing, "").cls("hdd")},
@@ -224,8 +224,8 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "discovery's rejections pass through, after the selection",
-			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "^sd[bcd]$" },
-			invs: []cephv1.DiskInventory{inv("node-a",
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DeviceFilter = "^sd[bcd]$" },
+			invs: []cephv1alpha1.DiskInventory{inv("node-a",
 				rejected("sdb", "HasPartitions", "partition sdb1 holds an ext4 filesystem"),
 				rejected("sdc", "ForeignCephCluster", "sdc holds OSD 3 of another cluster (fsid "+otherFSID+")"),
 				avail("sdd"),
@@ -241,46 +241,46 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:    "OSD disks are provisioned and get OSD Deployments",
-			storage: func(s *cephv1.StorageSpec) { s.Config.DeviceClass = "hdd" },
-			invs:    []cephv1.DiskInventory{inv("node-a", osdDisk("sdb", 3), osdDisk("sdc", 4))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.Config.DeviceClass = "hdd" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 3), osdDisk("sdc", 4))},
 			osds:    []OSD{{ID: 3, Node: "node-a", DeviceID: wwnID("sdb"), Ready: true}, {ID: 4, Node: "node-a", DeviceID: wwnID("sdc")}},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", provisioned, "").osd(3).cls("hdd").says("holds OSD 3"),
 				dp("sdc", provisioned, "").osd(4).cls("hdd"),
 			}},
 			osdSpecs: []OSDSpec{osdSpec(3, "node-a", "sdb", "hdd"), osdSpec(4, "node-a", "sdc", "hdd")},
-			counts:   &cephv1.OSDCounts{Desired: 2, Provisioned: 2, Running: 1},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 2, Provisioned: 2, Running: 1},
 		},
 		{
 			name:    "an OSD disk no longer selected keeps its OSD",
-			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "^nvme" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("nvme0n1"), osdDisk("sdb", 1))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DeviceFilter = "^nvme" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("nvme0n1"), osdDisk("sdb", 1))},
 			plans: map[string][]wantDP{"node-a": {
 				dp("nvme0n1", preparing, ""),
 				dp("sdb", provisioned, ReasonOSDNotSelected).osd(1).says("kept"),
 			}},
 			create:   []JobSpec{job("node-a", dev("nvme0n1", ""))},
 			osdSpecs: []OSDSpec{osdSpec(1, "node-a", "sdb", "")},
-			counts:   &cephv1.OSDCounts{Desired: 2, Preparing: 1, Provisioned: 1},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 2, Preparing: 1, Provisioned: 1},
 		},
 		{
 			name: "two disks with the same OSD id get no Deployment",
-			invs: []cephv1.DiskInventory{inv("node-a", osdDisk("sdb", 5), osdDisk("sdc", 6)), inv("node-b", osdDisk("sdc", 5))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 5), osdDisk("sdc", 6)), inv("node-b", osdDisk("sdc", 5))},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", provisioned, ReasonDuplicateOSDID).osd(5).says("node-b/sdc"), dp("sdc", provisioned, "").osd(6)},
 				"node-b": {dp("sdc", provisioned, ReasonDuplicateOSDID).osd(5)},
 			},
 			osdSpecs: []OSDSpec{osdSpec(6, "node-a", "sdc", "")},
 			problems: []string{"OSD 5 is found on more than one disk: node-a/sdb"},
-			counts:   &cephv1.OSDCounts{Desired: 3, Provisioned: 3},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 3, Provisioned: 3},
 		},
 		{
 			name: "a node no longer selected keeps its OSDs and gets nothing new",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.UseAllNodes = false
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a"}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a"}}
 			},
-			invs: []cephv1.DiskInventory{
+			invs: []cephv1alpha1.DiskInventory{
 				inv("node-a", avail("sdb")),
 				inv("node-b", osdDisk("sdb", 7), avail("sdc"), rejected("sdd", "HasFilesystem", "xfs")),
 			},
@@ -298,7 +298,7 @@ func TestComputeSelection(t *testing.T) {
 		{
 			name:  "a node with a taint that is not tolerated gets no Job",
 			nodes: []corev1.Node{node("node-a", nil), tainted},
-			invs:  []cephv1.DiskInventory{inv("node-c", avail("sdb"), osdDisk("sdc", 2))},
+			invs:  []cephv1alpha1.DiskInventory{inv("node-c", avail("sdb"), osdDisk("sdc", 2))},
 			plans: map[string][]wantDP{"node-c": {
 				dp("sdb", leftOut, nodeselect.NodeTaintNotTolerated).says("taint dedicated=db:NoSchedule"),
 				dp("sdc", provisioned, ReasonOSDNotSelected).osd(2),
@@ -307,7 +307,7 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name: "the inventory of a deleted node keeps its OSDs",
-			invs: []cephv1.DiskInventory{inv("node-z", osdDisk("sdb", 9), avail("sdc"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-z", osdDisk("sdb", 9), avail("sdc"))},
 			plans: map[string][]wantDP{"node-z": {
 				dp("sdb", provisioned, ReasonOSDNotSelected).osd(9),
 				dp("sdc", leftOut, nodeselect.NodeNotSelected).says("node node-z does not exist"),
@@ -316,25 +316,25 @@ func TestComputeSelection(t *testing.T) {
 		},
 		{
 			name:  "an OSD of another cluster is never run",
-			invs:  []cephv1.DiskInventory{inv("node-a", foreign)},
+			invs:  []cephv1alpha1.DiskInventory{inv("node-a", foreign)},
 			plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, "ForeignCephCluster").says(otherFSID)}},
 		},
 		{
 			name:     "an OSD disk without an OSD id gets no Deployment",
-			invs:     []cephv1.DiskInventory{inv("node-a", noID)},
+			invs:     []cephv1alpha1.DiskInventory{inv("node-a", noID)},
 			plans:    map[string][]wantDP{"node-a": {dp("sdb", provisioned, "").says("no OSD id")}},
 			problems: []string{"node-a/sdb holds an OSD of this cluster but discovery reported no OSD id"},
-			counts:   &cephv1.OSDCounts{Desired: 1, Provisioned: 1},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 1, Provisioned: 1},
 		},
 		{
 			name:  "no plan without a published inventory",
-			invs:  []cephv1.DiskInventory{unpublished, inv("node-c")},
+			invs:  []cephv1alpha1.DiskInventory{unpublished, inv("node-c")},
 			plans: map[string][]wantDP{"node-c": {}},
 		},
 		{
 			name:    "Preview creates no Job and still reports a running one",
-			storage: func(s *cephv1.StorageSpec) { s.Provisioning = cephv1.ProvisioningPreview },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", osdDisk("sdb", 1), avail("sdc"))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.Provisioning = cephv1alpha1.ProvisioningPreview },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", osdDisk("sdb", 1), avail("sdc"))},
 			jobs:    []PrepareJob{running("prep-a", "node-a", "sdc")},
 			plans: map[string][]wantDP{
 				"node-a": {
@@ -344,11 +344,11 @@ func TestComputeSelection(t *testing.T) {
 				"node-b": {dp("sdb", provisioned, "").osd(1), dp("sdc", wouldProvision, ReasonPreview)},
 			},
 			osdSpecs: []OSDSpec{osdSpec(1, "node-b", "sdb", "")},
-			counts:   &cephv1.OSDCounts{Desired: 4, Preparing: 1, Provisioned: 1},
+			counts:   &cephv1alpha1.OSDCounts{Desired: 4, Preparing: 1, Provisioned: 1},
 		},
 		{
 			name: "jobs open disks by a by-id link, preferring WWN, else by device node",
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), ataOnly, bare)},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), ataOnly, bare)},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", preparing, ""),
 				dp("sdc", preparing, "").withID(ataLink("sdc")),
@@ -367,9 +367,9 @@ func TestComputeSelection(t *testing.T) {
 // change the plan.
 func TestComputeIsDeterministic(t *testing.T) {
 	in := Input{
-		Cluster: cluster(func(s *cephv1.StorageSpec) { s.MaxNodesPreparing = 2 }),
+		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) { s.MaxNodesPreparing = 2 }),
 		Nodes:   defaultNodes(),
-		Inventories: []cephv1.DiskInventory{
+		Inventories: []cephv1alpha1.DiskInventory{
 			inv("node-a", avail("sdb"), osdDisk("sdc", 1), avail("sdd")),
 			withPlan(inv("node-b", avail("sdb"), avail("sdc")), prevFailed("sdc", 1, now.Add(-10*time.Second))),
 			inv("node-c", avail("sdb"), osdDisk("sdc", 1)),
@@ -382,7 +382,7 @@ func TestComputeIsDeterministic(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for i := range 20 {
 		shuffled := in
-		shuffled.Inventories = append([]cephv1.DiskInventory(nil), in.Inventories...)
+		shuffled.Inventories = append([]cephv1alpha1.DiskInventory(nil), in.Inventories...)
 		shuffled.Jobs = append([]PrepareJob(nil), in.Jobs...)
 		shuffled.Nodes = append([]corev1.Node(nil), in.Nodes...)
 		rng.Shuffle(len(shuffled.Inventories), func(i, j int) {
@@ -420,17 +420,17 @@ func TestBackoff(t *testing.T) {
 // disk is waiting to be prepared.
 func BenchmarkCompute1000Nodes12Disks(b *testing.B) {
 	in := Input{
-		Cluster: cluster(func(s *cephv1.StorageSpec) {
+		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
 			s.MaxNodesPreparing = 1000
 			s.DeviceFilter = "^sd"
-			s.Provisioning = cephv1.ProvisioningEnabled
+			s.Provisioning = cephv1alpha1.ProvisioningEnabled
 		}),
 		Now: now,
 	}
 	for n := range 1000 {
 		name := fmt.Sprintf("node-%04d", n)
 		in.Nodes = append(in.Nodes, node(name, nil))
-		var disks []cephv1.Disk
+		var disks []cephv1alpha1.Disk
 		for d := range 12 {
 			disk := avail(fmt.Sprintf("sd%c", 'b'+d))
 			disk.ID = fmt.Sprintf("%s-%s", disk.ID, name)
@@ -459,7 +459,7 @@ func TestOSDTopology(t *testing.T) {
 	got := Compute(Input{
 		Cluster:     cluster(nil),
 		Nodes:       nodes,
-		Inventories: []cephv1.DiskInventory{inv("node-a", osdDisk("sdb", 4)), inv("node-b", osdDisk("sdb", 5))},
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 4)), inv("node-b", osdDisk("sdb", 5))},
 		Now:         now,
 	})
 	if len(got.OSDs) != 2 {
@@ -478,7 +478,7 @@ func TestComputeWaitsForMonitors(t *testing.T) {
 	got := Compute(Input{
 		Cluster:         cluster(nil),
 		Nodes:           defaultNodes(),
-		Inventories:     []cephv1.DiskInventory{inv("node-a", avail("sdb"), osdDisk("sdc", 1))},
+		Inventories:     []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), osdDisk("sdc", 1))},
 		Now:             now,
 		WaitForMonitors: "monitor a is not available",
 	})

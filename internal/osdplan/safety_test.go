@@ -6,23 +6,23 @@ import (
 	"time"
 	"unicode/utf8"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // hashed is disk d with a content hash, as a current agent publishes it.
-func hashed(d cephv1.Disk, hash string) cephv1.Disk {
+func hashed(d cephv1alpha1.Disk, hash string) cephv1alpha1.Disk {
 	d.ContentHash = hash
 	return d
 }
 
 // withRecords sets the inventory's failure records annotation.
-func withRecords(i cephv1.DiskInventory, records map[string]string) cephv1.DiskInventory {
+func withRecords(i cephv1alpha1.DiskInventory, records map[string]string) cephv1alpha1.DiskInventory {
 	i.Annotations = map[string]string{FailureRecordsAnnotation: FormatFailureRecords(records)}
 	return i
 }
 
 // withIdentity gives disk d a WWN and a serial.
-func withIdentity(d cephv1.Disk, wwn, serial string) cephv1.Disk {
+func withIdentity(d cephv1alpha1.Disk, wwn, serial string) cephv1alpha1.Disk {
 	d.WWN, d.Serial = wwn, serial
 	return d
 }
@@ -37,7 +37,7 @@ func finishedWith(name, node string, state JobState, at time.Time, results map[s
 	return j
 }
 
-func prevRefused(name string, attempts int32, at time.Time) cephv1.DevicePlan {
+func prevRefused(name string, attempts int32, at time.Time) cephv1alpha1.DevicePlan {
 	p := prevFailed(name, attempts, at)
 	p.Reason, p.Message = ReasonPrepareRefused, "agent prepare refused to write it (Job x): HasUnknownData: non-zero byte at offset 1048575"
 	return p
@@ -62,11 +62,11 @@ func TestComputeSafety(t *testing.T) {
 	runCases(t, []planCase{
 		{
 			name: "a device named by kernel name is planned by its stable id and path, with its identity",
-			storage: func(s *cephv1.StorageSpec) {
+			storage: func(s *cephv1alpha1.StorageSpec) {
 				s.UseAllDevices = false
-				s.Nodes = []cephv1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1.DeviceSpec{{Name: "sdb"}, {Name: "sdc"}}}}
+				s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1alpha1.DeviceSpec{{Name: "sdb"}, {Name: "sdc"}}}}
 			},
-			invs: []cephv1.DiskInventory{inv("node-a", identified, kernelOnly)},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", identified, kernelOnly)},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", preparing, "").says("prepare Job ceph-prepare-" + NodeHash("node-a") + " is turning it"),
 				dp("sdc", preparing, "").withID(kernelOnly.ID),
@@ -78,7 +78,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name: "the same WWN on two nodes: every copy is left out as SharedDevice, naming the other",
-			invs: []cephv1.DiskInventory{
+			invs: []cephv1alpha1.DiskInventory{
 				inv("node-a", withIdentity(avail("sdb"), "0x5000AA", ""), avail("sdc")),
 				inv("node-b", withIdentity(renamed(avail("sdx"), "sdd"), " 0x5000aa ", "")),
 			},
@@ -90,10 +90,10 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name: "the same serial and size on one node is shared; another size, or empty identities, are not",
-			invs: []cephv1.DiskInventory{
+			invs: []cephv1alpha1.DiskInventory{
 				inv("node-a", withIdentity(avail("sdb"), "", "S1"), withIdentity(avail("sdc"), "", "S1"),
-					func() cephv1.Disk { d := withIdentity(avail("sdd"), "", "S2"); return d }(),
-					func() cephv1.Disk { d := withIdentity(avail("sde"), "", "S2"); d.SizeBytes = 200 << 30; return d }(),
+					func() cephv1alpha1.Disk { d := withIdentity(avail("sdd"), "", "S2"); return d }(),
+					func() cephv1alpha1.Disk { d := withIdentity(avail("sde"), "", "S2"); d.SizeBytes = 200 << 30; return d }(),
 					rejected("sdf", "HasPartitions", "sdf1")),
 				inv("node-b", withIdentity(rejected("sdb", "HasFilesystem", "xfs"), "", "S1")),
 			},
@@ -113,8 +113,8 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "an unstarted Job whose disk left the selection is deleted; the node waits for it to go",
-			storage: func(s *cephv1.StorageSpec) { s.DeviceFilter = "^sdc$" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.DeviceFilter = "^sdc$" },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"))},
 			jobs:    []PrepareJob{unstarted("prep-a", "node-a", "sdb", "sdc")},
 			plans: map[string][]wantDP{"node-a": {
 				dp("sdb", leftOut, ReasonFilteredOut),
@@ -124,15 +124,15 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "an unstarted Job is deleted when provisioning switches to Preview",
-			storage: func(s *cephv1.StorageSpec) { s.Provisioning = cephv1.ProvisioningPreview },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
+			storage: func(s *cephv1alpha1.StorageSpec) { s.Provisioning = cephv1alpha1.ProvisioningPreview },
+			invs:    []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"))},
 			jobs:    []PrepareJob{unstarted("prep-a", "node-a", "sdb")},
 			plans:   map[string][]wantDP{"node-a": {dp("sdb", wouldProvision, ReasonPreview)}},
 			del:     []string{"prep-a"},
 		},
 		{
 			name: "an unstarted Job whose node or disk is gone is deleted; one whose disk turned Busy is not (its own pod may hold it)",
-			invs: []cephv1.DiskInventory{inv("node-a", rejected("sdb", "Busy", "held")), inv("node-b", avail("sdc"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", rejected("sdb", "Busy", "held")), inv("node-b", avail("sdc"))},
 			jobs: []PrepareJob{unstarted("prep-a", "node-a", "sdb"), unstarted("prep-b", "node-b", "sdb"), unstarted("prep-z", "node-z", "sdb")},
 			plans: map[string][]wantDP{
 				"node-a": {dp("sdb", leftOut, "Busy")},
@@ -142,7 +142,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name: "an unstarted Job whose disk turned out to be shared with another node is deleted",
-			invs: []cephv1.DiskInventory{
+			invs: []cephv1alpha1.DiskInventory{
 				inv("node-a", withIdentity(avail("sdb"), "0x5000bb", "")),
 				inv("node-b", withIdentity(avail("sdc"), "0x5000BB", "")),
 			},
@@ -155,25 +155,28 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:  "a half-prepared disk is left out with discovery's PartiallyPrepared and its recovery",
-			invs:  []cephv1.DiskInventory{inv("node-a", rejected("sdb", "PartiallyPrepared", "label of this cluster without a complete OSD; run ceph osd purge 3, then wipe"))},
+			invs:  []cephv1alpha1.DiskInventory{inv("node-a", rejected("sdb", "PartiallyPrepared", "label of this cluster without a complete OSD; run ceph osd purge 3, then wipe"))},
 			plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, "PartiallyPrepared").says("ceph osd purge 3")}},
 		},
 		{
 			name:  "an unstarted Job still wanted is kept",
-			invs:  []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
+			invs:  []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"))},
 			jobs:  []PrepareJob{unstarted("prep-a", "node-a", "sdb")},
 			plans: map[string][]wantDP{"node-a": {dp("sdb", preparing, "").says("prep-a")}},
 		},
 		{
-			name:    "a started Job is never deleted, even with its disk deselected",
-			storage: func(s *cephv1.StorageSpec) { s.Provisioning = cephv1.ProvisioningPreview; s.DeviceFilter = "^sdc$" },
-			invs:    []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
-			jobs:    []PrepareJob{running("prep-a", "node-a", "sdb")},
-			plans:   map[string][]wantDP{"node-a": {dp("sdb", preparing, "")}},
+			name: "a started Job is never deleted, even with its disk deselected",
+			storage: func(s *cephv1alpha1.StorageSpec) {
+				s.Provisioning = cephv1alpha1.ProvisioningPreview
+				s.DeviceFilter = "^sdc$"
+			},
+			invs:  []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"))},
+			jobs:  []PrepareJob{running("prep-a", "node-a", "sdb")},
+			plans: map[string][]wantDP{"node-a": {dp("sdb", preparing, "")}},
 		},
 		{
 			name: "a refusal is reported with the agent's reason, recorded with the disk's hash, and not retried",
-			invs: []cephv1.DiskInventory{inv("node-a", hashed(avail("sdb"), "h1"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", hashed(avail("sdb"), "h1"))},
 			jobs: []PrepareJob{finishedWith("prep-a", "node-a", JobFailed, fin, map[string]PrepareResult{
 				"sdb": {Outcome: OutcomeRefused, Reason: "HasUnknownData", Message: "non-zero byte at offset 1048575"},
 			})},
@@ -184,7 +187,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "a refused disk stays refused a day later while its content is the same, even if another disk changed",
-			invs:    []cephv1.DiskInventory{withRecords(withPlan(otherChanged, prevRefused("sdb", 1, fin)), map[string]string{wwnID("sdb"): "h1"})},
+			invs:    []cephv1alpha1.DiskInventory{withRecords(withPlan(otherChanged, prevRefused("sdb", 1, fin)), map[string]string{wwnID("sdb"): "h1"})},
 			now:     now.Add(24 * time.Hour),
 			plans:   map[string][]wantDP{"node-a": {dp("sdb", failed, ReasonPrepareRefused).fails(1, fin).says("HasUnknownData"), dp("sdc", preparing, "")}},
 			create:  []JobSpec{job("node-a", dev("sdc", ""))},
@@ -192,7 +195,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:   "a refused disk whose content changed is tried again, its attempts reset",
-			invs:   []cephv1.DiskInventory{withRecords(withPlan(inv("node-a", hashed(avail("sdb"), "h2")), prevRefused("sdb", 1, fin)), map[string]string{wwnID("sdb"): "h1"})},
+			invs:   []cephv1alpha1.DiskInventory{withRecords(withPlan(inv("node-a", hashed(avail("sdb"), "h2")), prevRefused("sdb", 1, fin)), map[string]string{wwnID("sdb"): "h1"})},
 			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "")}},
 			create: []JobSpec{job("node-a", dev("sdb", ""))},
 			// The record goes with the failure.
@@ -200,14 +203,14 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "a refused disk whose record an administrator removed is tried again",
-			invs:    []cephv1.DiskInventory{withPlan(inv("node-a", hashed(avail("sdb"), "h1")), prevRefused("sdb", 1, fin))},
+			invs:    []cephv1alpha1.DiskInventory{withPlan(inv("node-a", hashed(avail("sdb"), "h1")), prevRefused("sdb", 1, fin))},
 			plans:   map[string][]wantDP{"node-a": {dp("sdb", preparing, "")}},
 			create:  []JobSpec{job("node-a", dev("sdb", ""))},
 			records: map[string]string{},
 		},
 		{
 			name: "a failure carries the end of ceph-volume's stderr, cut to the schema's length",
-			invs: []cephv1.DiskInventory{inv("node-a", hashed(avail("sdb"), "h1"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", hashed(avail("sdb"), "h1"))},
 			jobs: []PrepareJob{finishedWith("prep-a", "node-a", JobFailed, fin, map[string]PrepareResult{
 				"sdb": {Outcome: OutcomeFailed, Reason: "CephVolumeFailed", Message: "ceph-volume raw prepare exited with 1", Stderr: longStderr},
 			})},
@@ -219,7 +222,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name: "a 5000-character agent message is cut to fit",
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"))},
 			jobs: []PrepareJob{finishedWith("prep-a", "node-a", JobFailed, fin, map[string]PrepareResult{
 				"sdb": {Outcome: OutcomeRefused, Reason: "HasUnknownData", Message: longMsg},
 			})},
@@ -228,7 +231,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "backoff holds when another disk of the node changed, not this one",
-			invs:    []cephv1.DiskInventory{withRecords(withPlan(otherChanged, prevFailed("sdb", 3, now.Add(-time.Minute))), map[string]string{wwnID("sdb"): "h1"})},
+			invs:    []cephv1alpha1.DiskInventory{withRecords(withPlan(otherChanged, prevFailed("sdb", 3, now.Add(-time.Minute))), map[string]string{wwnID("sdb"): "h1"})},
 			plans:   map[string][]wantDP{"node-a": {dp("sdb", failed, ReasonPrepareFailed).fails(3, now.Add(-time.Minute)), dp("sdc", preparing, "")}},
 			create:  []JobSpec{job("node-a", dev("sdc", ""))},
 			requeue: 60 * time.Second,
@@ -236,20 +239,20 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:    "after six attempts a change of another disk does not retry this one",
-			invs:    []cephv1.DiskInventory{withRecords(withPlan(otherChanged, prevFailed("sdb", 6, t0)), map[string]string{wwnID("sdb"): "h1"})},
+			invs:    []cephv1alpha1.DiskInventory{withRecords(withPlan(otherChanged, prevFailed("sdb", 6, t0)), map[string]string{wwnID("sdb"): "h1"})},
 			plans:   map[string][]wantDP{"node-a": {dp("sdb", failed, ReasonPrepareFailed).fails(6, t0).says("no further attempt"), dp("sdc", preparing, "")}},
 			create:  []JobSpec{job("node-a", dev("sdc", ""))},
 			records: map[string]string{},
 		},
 		{
 			name:   "a change of this disk's content resets attempts and backoff",
-			invs:   []cephv1.DiskInventory{withRecords(withPlan(inv("node-a", hashed(avail("sdb"), "h2")), prevFailed("sdb", 6, now.Add(-time.Minute))), map[string]string{wwnID("sdb"): "h1"})},
+			invs:   []cephv1alpha1.DiskInventory{withRecords(withPlan(inv("node-a", hashed(avail("sdb"), "h2")), prevFailed("sdb", 6, now.Add(-time.Minute))), map[string]string{wwnID("sdb"): "h1"})},
 			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "")}},
 			create: []JobSpec{job("node-a", dev("sdb", ""))},
 		},
 		{
 			name: "a failed Job that prepared one disk is kept for it, and records the other's failure",
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"), avail("sdc"), avail("sdd"))},
 			jobs: []PrepareJob{finishedWith("prep-a", "node-a", JobFailed, fin, map[string]PrepareResult{
 				"sdb": {Outcome: OutcomePrepared},
 				"sdc": {Outcome: OutcomeFailed, Reason: "Timeout", Message: "ceph-volume ran longer than 15m0s"},
@@ -265,7 +268,7 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name: "a failed Job without a result fails every disk with the Job's own account",
-			invs: []cephv1.DiskInventory{inv("node-a", avail("sdb"))},
+			invs: []cephv1alpha1.DiskInventory{inv("node-a", avail("sdb"))},
 			jobs: []PrepareJob{func() PrepareJob {
 				j := failedJob("prep-a", "node-a", fin, "sdb")
 				j.FailureMessage = "the Job failed: DeadlineExceeded Job was active longer than specified deadline"
@@ -277,14 +280,14 @@ func TestComputeSafety(t *testing.T) {
 		},
 		{
 			name:   "a kept Job whose rescan is not answered yet asks for none",
-			invs:   []cephv1.DiskInventory{waitingAnswer},
+			invs:   []cephv1alpha1.DiskInventory{waitingAnswer},
 			jobs:   []PrepareJob{askedOnce(succeeded("prep-a", "node-a", fin, "sdb"))},
 			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "").says("waiting for the agent to rescan")}},
 			rescan: nil,
 		},
 		{
 			name:   "a kept Job whose one rescan was answered asks for no other, and says why it waits",
-			invs:   []cephv1.DiskInventory{answered},
+			invs:   []cephv1alpha1.DiskInventory{answered},
 			jobs:   []PrepareJob{askedOnce(succeeded("prep-a", "node-a", fin, "sdb"))},
 			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "").says("still shows it Available; the Job is kept so that the disk is not prepared twice")}},
 			rescan: nil,
@@ -300,7 +303,7 @@ func TestRescansAreBounded(t *testing.T) {
 	j := succeeded("prep-a", "node-a", now.Add(-time.Minute), "sdb")
 	asked := 0
 	for round := 0; round < 50; round++ {
-		got := Compute(Input{Cluster: cluster(nil), Nodes: defaultNodes(), Inventories: []cephv1.DiskInventory{i}, Jobs: []PrepareJob{j}, Now: now})
+		got := Compute(Input{Cluster: cluster(nil), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{i}, Jobs: []PrepareJob{j}, Now: now})
 		if len(got.CreateJobs) != 0 || len(got.DeleteJobs) != 0 {
 			t.Fatalf("round %d: created %v, deleted %v while the Job is kept", round, got.CreateJobs, got.DeleteJobs)
 		}
@@ -345,7 +348,7 @@ func TestTruncate(t *testing.T) {
 }
 
 func TestUnschedule(t *testing.T) {
-	in := Input{Cluster: cluster(nil), Nodes: defaultNodes(), Now: now, Inventories: []cephv1.DiskInventory{
+	in := Input{Cluster: cluster(nil), Nodes: defaultNodes(), Now: now, Inventories: []cephv1alpha1.DiskInventory{
 		inv("node-a", avail("sdb"), avail("sdc")), inv("node-b", avail("sdb")),
 	}}
 	plan := Compute(in)

@@ -5,7 +5,7 @@ import (
 	"regexp"
 	"strings"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // byIDPrefix is where udev keeps the links that name a disk by what it is
@@ -41,8 +41,8 @@ type filter struct {
 // selector resolves the device-selection rules of spec.storage per node. It
 // compiles every pattern once, however many nodes and disks share it.
 type selector struct {
-	storage  *cephv1.StorageSpec
-	entries  map[string]*cephv1.NodeStorageSpec
+	storage  *cephv1alpha1.StorageSpec
+	entries  map[string]*cephv1alpha1.NodeStorageSpec
 	compiled map[string]*filter
 	// problems are the messages of invalid filters, in spec order and
 	// without duplicates.
@@ -52,10 +52,10 @@ type selector struct {
 // newSelector prepares the selection rules of storage. Every filter written
 // in the spec is compiled up front, so an invalid one is reported even on a
 // node that has no inventory yet: it is a mistake in the spec either way.
-func newSelector(storage *cephv1.StorageSpec) *selector {
+func newSelector(storage *cephv1alpha1.StorageSpec) *selector {
 	s := &selector{
 		storage:  storage,
-		entries:  make(map[string]*cephv1.NodeStorageSpec, len(storage.Nodes)),
+		entries:  make(map[string]*cephv1alpha1.NodeStorageSpec, len(storage.Nodes)),
 		compiled: map[string]*filter{},
 	}
 	for i := range storage.Nodes {
@@ -115,10 +115,10 @@ func nodeField(node, field string) string {
 // override already resolved against the cluster-wide value.
 type nodeRules struct {
 	node  string
-	entry *cephv1.NodeStorageSpec
+	entry *cephv1alpha1.NodeStorageSpec
 	// devices is the node's explicit list; when non-empty it is the only
 	// rule that applies.
-	devices      []cephv1.DeviceSpec
+	devices      []cephv1alpha1.DeviceSpec
 	deviceFilter *filter
 	pathFilter   *filter
 	useAll       bool
@@ -176,7 +176,7 @@ func (s *selector) rules(node string) *nodeRules {
 // A filter that does not compile selects nothing: the disks it governs are
 // InvalidFilter. The device class is the device entry's, else the node's,
 // else the cluster's.
-func (r *nodeRules) selectDisk(d *cephv1.Disk) diskSelection {
+func (r *nodeRules) selectDisk(d *cephv1alpha1.Disk) diskSelection {
 	res := diskSelection{deviceClass: r.class}
 	switch {
 	case len(r.devices) > 0:
@@ -232,7 +232,7 @@ func (r *nodeRules) selectDisk(d *cephv1.Disk) diskSelection {
 
 // namesDisk reports whether a devices entry refers to disk d: by kernel
 // name, by one of its links, or by its stable id.
-func namesDisk(name string, d *cephv1.Disk) bool {
+func namesDisk(name string, d *cephv1alpha1.Disk) bool {
 	if name == d.Name || (d.ID != "" && name == d.ID) {
 		return true
 	}
@@ -258,7 +258,7 @@ func anyMatch(re *regexp.Regexp, links []string) bool {
 // is the first /dev/disk/by-id link, preferring a WWN one, because kernel
 // names can change between the plan and the moment a pod opens the disk;
 // only a disk without by-id links is opened by its device node.
-func deviceOf(d *cephv1.Disk, class string) Device {
+func deviceOf(d *cephv1alpha1.Disk, class string) Device {
 	return Device{Name: d.Name, ID: diskID(d), Path: devicePath(d), DeviceClass: class, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes}
 }
 
@@ -266,7 +266,7 @@ func deviceOf(d *cephv1.Disk, class string) Device {
 // another by-id link, else its stable id when that is a /dev/disk link,
 // else a by-path link; the kernel name only for a disk with none of them
 // (agent prepare checks the disk's identity before it writes either way).
-func devicePath(d *cephv1.Disk) string {
+func devicePath(d *cephv1alpha1.Disk) string {
 	first := ""
 	for _, l := range d.Links {
 		rest, ok := strings.CutPrefix(l, byIDPrefix)
@@ -302,7 +302,7 @@ func devicePath(d *cephv1.Disk) string {
 // diskID is the identity Jobs and earlier plans refer to disk d by. The
 // agent always reports one; the device path stands in if it did not, so
 // two such disks are still told apart.
-func diskID(d *cephv1.Disk) string {
+func diskID(d *cephv1alpha1.Disk) string {
 	if d.ID != "" {
 		return d.ID
 	}

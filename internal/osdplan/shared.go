@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // maxSharedListed bounds how many other copies a SharedDevice message
@@ -15,7 +15,7 @@ const maxSharedListed = 4
 // copyOf is one place a device is seen: a disk of a node's inventory.
 type copyOf struct {
 	node string
-	disk *cephv1.Disk
+	disk *cephv1alpha1.Disk
 }
 
 func (c copyOf) String() string {

@@ -13,7 +13,7 @@ import (
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 	"sigs.k8s.io/yaml"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -56,7 +56,7 @@ func TestNodePodsOnlyOnImageArchitectures(t *testing.T) {
 			}
 			if !useAll {
 				cluster.Spec.Storage.UseAllNodes = false
-				cluster.Spec.Storage.Nodes = append(cluster.Spec.Storage.Nodes, cephv1.NodeStorageSpec{Name: "node-a"})
+				cluster.Spec.Storage.Nodes = append(cluster.Spec.Storage.Nodes, cephv1alpha1.NodeStorageSpec{Name: "node-a"})
 			}
 			job, err := PrepareJob(cluster, Images{Operator: "operator:test"}, "fsid", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{Name: "sdb", ID: "/dev/sdb", Path: "/dev/sdb"}}})
 			if err != nil {
@@ -65,7 +65,7 @@ func TestNodePodsOnlyOnImageArchitectures(t *testing.T) {
 			mons := []monplan.Mon{{Name: "a", Node: "node-a"}}
 			pods := map[string]corev1.PodSpec{
 				"discovery": DiscoveryDaemonSet(cluster, Images{Operator: "operator:test"}, "fsid").Spec.Template.Spec,
-				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}, cephv1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
+				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}, cephv1alpha1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
 				"mon":       MonDeployment(cluster, Images{Operator: "operator:test"}, "fsid", mons, 0).Spec.Template.Spec,
 				"prepare":   job.Spec.Template.Spec,
 				"osd":       OSDDeployment(cluster, Images{Operator: "operator:test"}, "fsid", osdplan.OSDSpec{ID: 0, Node: "node-a"}).Spec.Template.Spec,

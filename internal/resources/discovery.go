@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Images are the container images the operator runs besides the Ceph image
@@ -33,20 +33,20 @@ const (
 )
 
 // DiscoveryName is the name of the discovery DaemonSet of cluster.
-func DiscoveryName(cluster *cephv1.CephCluster) string {
+func DiscoveryName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-discover"
 }
 
 // AgentServiceAccountName is the ServiceAccount of cluster's node pods:
 // discovery, prepare, OSD and monitor pods.
-func AgentServiceAccountName(cluster *cephv1.CephCluster) string {
+func AgentServiceAccountName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-ceph-agent"
 }
 
 // DiscoveryDaemonSet builds the DaemonSet that runs `agent discover` on every
 // node of the storage selection. fsid lets the agent tell this cluster's
 // OSDs from another cluster's.
-func DiscoveryDaemonSet(cluster *cephv1.CephCluster, images Images, fsid string) *appsv1.DaemonSet {
+func DiscoveryDaemonSet(cluster *cephv1alpha1.CephCluster, images Images, fsid string) *appsv1.DaemonSet {
 	labels := Labels(cluster, "discover")
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: "discover"}
 	args := []string{
@@ -163,7 +163,7 @@ func copyBinaryContainer(images Images) corev1.Container {
 // alone decides; otherwise the pods are pinned to the listed nodes by name. A node field selector takes a single name, so
 // each of the placement's required terms (which are ORed) is repeated once
 // per listed node.
-func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
+func nodeAffinity(cluster *cephv1alpha1.CephCluster) *corev1.Affinity {
 	placement := cluster.Spec.Placement.NodeAffinity
 	na := &corev1.NodeAffinity{}
 	if placement != nil {
@@ -191,7 +191,7 @@ func nodeAffinity(cluster *cephv1.CephCluster) *corev1.Affinity {
 }
 
 // AgentServiceAccount builds the ServiceAccount of cluster's node pods.
-func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
+func AgentServiceAccount(cluster *cephv1alpha1.CephCluster) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: objectMeta(cluster, AgentServiceAccountName(cluster), Labels(cluster, "agent"), nil),
@@ -200,15 +200,15 @@ func AgentServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
 
 // AgentRole builds the Role of the node agent: it watches DiskInventories
 // and applies only their status.
-func AgentRole(cluster *cephv1.CephCluster) *rbacv1.Role {
+func AgentRole(cluster *cephv1alpha1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: objectMeta(cluster, AgentServiceAccountName(cluster), Labels(cluster, "agent"), nil),
 		Rules: []rbacv1.PolicyRule{
 			// The agent watches its own inventory (list+watch with a name
 			// field selector) and applies its status; nothing more.
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"diskinventories"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"diskinventories/status"}, Verbs: []string{"patch"}},
 			// The discovery, prepare, OSD and monitor pods run under this
 			// ServiceAccount and are privileged (host PID or host network,
 			// host paths); on OpenShift admission needs this.
@@ -231,7 +231,7 @@ func PrivilegedSCCRule() rbacv1.PolicyRule {
 }
 
 // AgentRoleBinding binds AgentRole to AgentServiceAccount.
-func AgentRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
+func AgentRoleBinding(cluster *cephv1alpha1.CephCluster) *rbacv1.RoleBinding {
 	name := AgentServiceAccountName(cluster)
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -243,10 +243,10 @@ func AgentRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
 
 // DiskInventory builds the (spec of the) DiskInventory of one node. Its
 // status belongs to the node's agent.
-func DiskInventory(cluster *cephv1.CephCluster, node string) *cephv1.DiskInventory {
-	return &cephv1.DiskInventory{
-		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "DiskInventory"},
+func DiskInventory(cluster *cephv1alpha1.CephCluster, node string) *cephv1alpha1.DiskInventory {
+	return &cephv1alpha1.DiskInventory{
+		TypeMeta:   metav1.TypeMeta{APIVersion: cephv1alpha1.GroupVersion.String(), Kind: "DiskInventory"},
 		ObjectMeta: objectMeta(cluster, node, Labels(cluster, "inventory"), nil),
-		Spec:       cephv1.DiskInventorySpec{NodeName: node},
+		Spec:       cephv1alpha1.DiskInventorySpec{NodeName: node},
 	}
 }

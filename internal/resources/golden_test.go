@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -48,13 +48,13 @@ func golden(t *testing.T, name string, obj any) {
 	}
 }
 
-func testCluster() *cephv1.CephCluster {
-	return &cephv1.CephCluster{
+func testCluster() *cephv1alpha1.CephCluster {
+	return &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: "storage"},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:           "quay.io/ceph/ceph:v18.2.4",
 			DataDirHostPath: "/var/lib/ceph-operator",
-			Storage:         cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Storage:         cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
 }
@@ -90,7 +90,7 @@ func TestMonAndMgrGolden(t *testing.T) {
 	}
 	golden(t, "mon-endpoints", MonEndpoints(testCluster(), placement))
 	golden(t, "mon-deployment", MonDeployment(testCluster(), images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
-	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images, cephv1.CephUser{UID: 64045, GID: 64045}))
+	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}))
 	golden(t, "reporter-rbac", []any{ReporterServiceAccount(testCluster()), ReporterRole(testCluster()), ReporterRoleBinding(testCluster())})
 }
 
@@ -119,13 +119,13 @@ func TestDiscoveryDaemonSetGolden(t *testing.T) {
 	golden(t, "discover-daemonset-all-nodes", DiscoveryDaemonSet(all, Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"))
 
 	listed := testCluster()
-	listed.Spec.Storage = cephv1.StorageSpec{
+	listed.Spec.Storage = cephv1alpha1.StorageSpec{
 		AllowLoopDevices: true,
-		Nodes:            []cephv1.NodeStorageSpec{{Name: "node-a"}, {Name: "node-b"}},
+		Nodes:            []cephv1alpha1.NodeStorageSpec{{Name: "node-a"}, {Name: "node-b"}},
 	}
 	minSize := resource.MustParse("10Gi")
 	listed.Spec.Storage.Config.MinSize = &minSize
-	listed.Spec.Placement = cephv1.PlacementSpec{
+	listed.Spec.Placement = cephv1alpha1.PlacementSpec{
 		NodeAffinity: &corev1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{
 			NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: []corev1.NodeSelectorRequirement{{
 				Key: "role", Operator: corev1.NodeSelectorOpIn, Values: []string{"storage"},
@@ -225,10 +225,10 @@ func TestPrepareJobName(t *testing.T) {
 		t.Errorf("Job names %s and %s, want %s for any disks of node-a", j1.Name, j2.Name, a)
 	}
 	long := testCluster()
-	long.Name = strings.Repeat("c", cephv1.MaxClusterNameLength)
+	long.Name = strings.Repeat("c", cephv1alpha1.MaxClusterNameLength)
 	name := PrepareJobName(long, strings.Repeat("n", 253))
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
-		t.Errorf("Job name %s for a %d-character cluster name: %v", name, cephv1.MaxClusterNameLength, errs)
+		t.Errorf("Job name %s for a %d-character cluster name: %v", name, cephv1alpha1.MaxClusterNameLength, errs)
 	}
 	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
 		t.Errorf("Job name %s is not a valid job-name label value: %v", name, errs)

@@ -7,7 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
@@ -76,12 +76,12 @@ var (
 const ReporterMonCap = `allow command "status", allow command "osd dump"`
 
 // IdentitySecretName is the name of the Secret holding cluster's identity.
-func IdentitySecretName(cluster *cephv1.CephCluster) string {
+func IdentitySecretName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-ceph-identity"
 }
 
 // ConfigMapName is the name of the ConfigMap holding cluster's ceph.conf.
-func ConfigMapName(cluster *cephv1.CephCluster) string {
+func ConfigMapName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-ceph-config"
 }
 
@@ -94,7 +94,7 @@ func ConfigMapName(cluster *cephv1.CephCluster) string {
 // in the same namespace adopts it, so the OSDs on the disks, whose labels
 // carry this FSID, come back with their data. Only the confirmed cleanup
 // policy removes it.
-func IdentitySecret(cluster *cephv1.CephCluster, id Identity) *corev1.Secret {
+func IdentitySecret(cluster *cephv1alpha1.CephCluster, id Identity) *corev1.Secret {
 	immutable := true
 	mon := ceph.Keyring("mon.", id.MonKey, monCaps)
 	admin := ceph.Keyring("client.admin", id.AdminKey, adminCaps)
@@ -162,7 +162,7 @@ func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 
 // ConfigMap builds the ConfigMap holding the cluster's ceph.conf, which holds
 // no secret.
-func ConfigMap(cluster *cephv1.CephCluster, conf ceph.Config) *corev1.ConfigMap {
+func ConfigMap(cluster *cephv1alpha1.CephCluster, conf ceph.Config) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: objectMeta(cluster, ConfigMapName(cluster), Labels(cluster, "config"), nil),
@@ -185,7 +185,7 @@ type KeptObject struct {
 // as it keeps the monitor stores on the hosts and the OSDs on the disks; a
 // CephCluster created again with the same name in the same namespace adopts
 // them. Only the confirmed cleanup policy deletes them.
-func KeptState(cluster *cephv1.CephCluster) []KeptObject {
+func KeptState(cluster *cephv1alpha1.CephCluster) []KeptObject {
 	return []KeptObject{
 		{Kind: "Secret", Name: IdentitySecretName(cluster)},
 		{Kind: "ConfigMap", Name: MonEndpointsName(cluster)},

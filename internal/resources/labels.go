@@ -6,7 +6,7 @@ package resources
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Label keys and values on every object the operator creates. The manager's
@@ -30,7 +30,7 @@ const (
 )
 
 // Labels returns the labels of an object of the given component of cluster.
-func Labels(cluster *cephv1.CephCluster, component string) map[string]string {
+func Labels(cluster *cephv1alpha1.CephCluster, component string) map[string]string {
 	return map[string]string{
 		ManagedByLabel:              ManagedByValue,
 		ClusterLabel:                cluster.Name,
@@ -42,12 +42,12 @@ func Labels(cluster *cephv1.CephCluster, component string) map[string]string {
 
 // ClusterSelector returns the labels that select every object the operator
 // created for cluster.
-func ClusterSelector(cluster *cephv1.CephCluster) map[string]string {
+func ClusterSelector(cluster *cephv1alpha1.CephCluster) map[string]string {
 	return map[string]string{ManagedByLabel: ManagedByValue, ClusterLabel: cluster.Name}
 }
 
 // objectMeta is the metadata of an object the operator creates for cluster:
 // its name, the cluster's namespace, labels and annotations (nil for none).
-func objectMeta(cluster *cephv1.CephCluster, name string, labels, annotations map[string]string) metav1.ObjectMeta {
+func objectMeta(cluster *cephv1alpha1.CephCluster, name string, labels, annotations map[string]string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: cluster.Namespace, Labels: labels, Annotations: annotations}
 }

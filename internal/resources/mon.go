@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
@@ -110,7 +110,7 @@ echo "monitor ${MON_NAME}: rebuilt its store in ${HOST_PATH} on ${NODE_NAME} fro
 
 // MonBootstrapName is the ConfigMap recording that the cluster was
 // bootstrapped.
-func MonBootstrapName(cluster *cephv1.CephCluster) string {
+func MonBootstrapName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-mon-bootstrap"
 }
 
@@ -133,14 +133,14 @@ const (
 // monInitScript, which reads it through an optional volume). Like the
 // identity Secret it has no owner reference and survives the deletion of
 // the CephCluster under the default cleanup policy.
-func MonBootstrap(cluster *cephv1.CephCluster, fsid, when, monitors string) *corev1.ConfigMap {
+func MonBootstrap(cluster *cephv1alpha1.CephCluster, fsid, when, monitors string) *corev1.ConfigMap {
 	return keptMonRecord(cluster, MonBootstrapName(cluster),
 		map[string]string{BootstrapKeyFSID: fsid, BootstrapKeyTime: when, BootstrapKeyMonitors: monitors})
 }
 
 // keptMonRecord is an immutable ConfigMap of the monitors' kept state
 // (placement, bootstrap record), without an owner reference.
-func keptMonRecord(cluster *cephv1.CephCluster, name string, data map[string]string) *corev1.ConfigMap {
+func keptMonRecord(cluster *cephv1alpha1.CephCluster, name string, data map[string]string) *corev1.ConfigMap {
 	immutable := true
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -151,7 +151,7 @@ func keptMonRecord(cluster *cephv1.CephCluster, name string, data map[string]str
 }
 
 // MonEndpointsName is the ConfigMap recording where the monitors run.
-func MonEndpointsName(cluster *cephv1.CephCluster) string {
+func MonEndpointsName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-mon-endpoints"
 }
 
@@ -160,17 +160,17 @@ func MonEndpointsName(cluster *cephv1.CephCluster) string {
 // monitor's address is part of the cluster's monitor map. It has no owner
 // reference: like the identity Secret it outlives a CephCluster deleted with
 // the default cleanup policy, and one created again adopts it.
-func MonEndpoints(cluster *cephv1.CephCluster, placement string) *corev1.ConfigMap {
+func MonEndpoints(cluster *cephv1alpha1.CephCluster, placement string) *corev1.ConfigMap {
 	return keptMonRecord(cluster, MonEndpointsName(cluster), map[string]string{ConfigMapKeyMons: placement})
 }
 
 // MonName is the Deployment of monitor mon.
-func MonName(cluster *cephv1.CephCluster, mon string) string {
+func MonName(cluster *cephv1alpha1.CephCluster, mon string) string {
 	return cluster.Name + "-mon-" + mon
 }
 
 // MgrName is the Deployment of the manager.
-func MgrName(cluster *cephv1.CephCluster) string {
+func MgrName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-mgr"
 }
 
@@ -179,7 +179,7 @@ func MgrName(cluster *cephv1.CephCluster) string {
 // CephCluster created again under the same name adopts the kept identity,
 // so the same FSID finds the same stores; a cluster with a new FSID never
 // starts from the store of another.
-func dataDir(cluster *cephv1.CephCluster, fsid, daemon string) string {
+func dataDir(cluster *cephv1alpha1.CephCluster, fsid, daemon string) string {
 	base := cluster.Spec.DataDirHostPath
 	if base == "" {
 		base = "/var/lib/ceph-operator"
@@ -188,14 +188,14 @@ func dataDir(cluster *cephv1.CephCluster, fsid, daemon string) string {
 }
 
 // MonDataDir is the host directory of monitor mon's store.
-func MonDataDir(cluster *cephv1.CephCluster, fsid, mon string) string {
+func MonDataDir(cluster *cephv1alpha1.CephCluster, fsid, mon string) string {
 	return dataDir(cluster, fsid, "mon-"+mon)
 }
 
 // MonDeployment builds the Deployment of monitor mons[i]: pinned to its node,
 // on the host network so that its address is the node's, with its store in
 // a host directory. An init container creates the store on first start.
-func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons []monplan.Mon, i int) *appsv1.Deployment {
+func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string, mons []monplan.Mon, i int) *appsv1.Deployment {
 	mon := mons[i]
 	labels := Labels(cluster, ComponentMon)
 	labels[MonNameLabel] = mon.Name
@@ -300,7 +300,7 @@ func MonDeployment(cluster *cephv1.CephCluster, images Images, fsid string, mons
 
 // ReporterName is the ServiceAccount, Role and RoleBinding of the health
 // reporter.
-func ReporterName(cluster *cephv1.CephCluster) string {
+func ReporterName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-ceph-reporter"
 }
 
@@ -309,9 +309,9 @@ func ReporterName(cluster *cephv1.CephCluster) string {
 // only read the monitors' state (client.reporter) and applies the result to
 // the CephCluster's status.ceph. The reporter runs as reporter, the ceph
 // user of the image; an id below 1 (never root) means CephUID.
-func MgrDeployment(cluster *cephv1.CephCluster, images Images, reporter cephv1.CephUser) *appsv1.Deployment {
+func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter cephv1alpha1.CephUser) *appsv1.Deployment {
 	if reporter.UID < 1 || reporter.GID < 1 {
-		reporter = cephv1.CephUser{UID: CephUID, GID: CephUID}
+		reporter = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
 	}
 	labels := Labels(cluster, ComponentMgr)
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentMgr}
@@ -438,7 +438,7 @@ func reporterTokenVolume() corev1.Volume {
 }
 
 // ReporterServiceAccount builds the health reporter's ServiceAccount.
-func ReporterServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount {
+func ReporterServiceAccount(cluster *cephv1alpha1.CephCluster) *corev1.ServiceAccount {
 	return &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
 		ObjectMeta: objectMeta(cluster, ReporterName(cluster), Labels(cluster, ComponentMgr), nil),
@@ -447,13 +447,13 @@ func ReporterServiceAccount(cluster *cephv1.CephCluster) *corev1.ServiceAccount 
 
 // ReporterRole lets the reporter read its CephCluster and apply its status,
 // and the manager pod be admitted on OpenShift.
-func ReporterRole(cluster *cephv1.CephCluster) *rbacv1.Role {
+func ReporterRole(cluster *cephv1alpha1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: objectMeta(cluster, ReporterName(cluster), Labels(cluster, ComponentMgr), nil),
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get"}},
-			{APIGroups: []string{cephv1.GroupVersion.Group}, Resources: []string{"cephclusters/status"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get", "patch"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"cephclusters"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get"}},
+			{APIGroups: []string{cephv1alpha1.GroupVersion.Group}, Resources: []string{"cephclusters/status"}, ResourceNames: []string{cluster.Name}, Verbs: []string{"get", "patch"}},
 			// The manager pod runs as root with host paths.
 			PrivilegedSCCRule(),
 		},
@@ -461,7 +461,7 @@ func ReporterRole(cluster *cephv1.CephCluster) *rbacv1.Role {
 }
 
 // ReporterRoleBinding binds ReporterRole to ReporterServiceAccount.
-func ReporterRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
+func ReporterRoleBinding(cluster *cephv1alpha1.CephCluster) *rbacv1.RoleBinding {
 	name := ReporterName(cluster)
 	return &rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
@@ -472,7 +472,7 @@ func ReporterRoleBinding(cluster *cephv1.CephCluster) *rbacv1.RoleBinding {
 }
 
 // cephConfVolume is the cluster's ceph.conf ConfigMap as a volume.
-func cephConfVolume(cluster *cephv1.CephCluster) corev1.Volume {
+func cephConfVolume(cluster *cephv1alpha1.CephCluster) corev1.Volume {
 	return corev1.Volume{Name: "ceph-conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: ConfigMapName(cluster)},
 	}}}

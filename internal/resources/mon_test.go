@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
@@ -241,7 +241,7 @@ func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
 // API token into the reporter container alone, and that the reporter runs
 // as the ceph user, not root.
 func TestReporterTokenOnlyInReporter(t *testing.T) {
-	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}, cephv1.CephUser{}).Spec.Template.Spec
+	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}, cephv1alpha1.CephUser{}).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod automounts the service-account token into every container")
 	}
@@ -283,13 +283,13 @@ func TestReporterTokenOnlyInReporter(t *testing.T) {
 func TestReporterRunsAsImageCephUser(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		user     cephv1.CephUser
+		user     cephv1alpha1.CephUser
 		uid, gid int64
 	}{
-		{"the image's", cephv1.CephUser{UID: 64045, GID: 64046}, 64045, 64046},
-		{"none", cephv1.CephUser{}, CephUID, CephUID},
-		{"root uid", cephv1.CephUser{UID: 0, GID: 64045}, CephUID, CephUID},
-		{"root gid", cephv1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
+		{"the image's", cephv1alpha1.CephUser{UID: 64045, GID: 64046}, 64045, 64046},
+		{"none", cephv1alpha1.CephUser{}, CephUID, CephUID},
+		{"root uid", cephv1alpha1.CephUser{UID: 0, GID: 64045}, CephUID, CephUID},
+		{"root gid", cephv1alpha1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
 	} {
 		var sc *corev1.SecurityContext
 		for _, c := range MgrDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {

@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
@@ -77,12 +77,12 @@ func NodeHash(node string) string {
 
 // PrepareJobName is the one prepare Job of node in cluster (see
 // osdplan.JobName): the API server refuses a second one.
-func PrepareJobName(cluster *cephv1.CephCluster, node string) string {
+func PrepareJobName(cluster *cephv1alpha1.CephCluster, node string) string {
 	return osdplan.JobName(cluster.Name, node)
 }
 
 // OSDName is the Deployment of OSD id.
-func OSDName(cluster *cephv1.CephCluster, id int32) string {
+func OSDName(cluster *cephv1alpha1.CephCluster, id int32) string {
 	return fmt.Sprintf("%s-osd-%d", cluster.Name, id)
 }
 
@@ -112,7 +112,7 @@ func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
 // `agent prepare` takes the host's prepare lock, then, for each target in
 // turn, re-checks it on the node and runs ceph-volume. The Job's name
 // depends on the node alone (see PrepareJobName).
-func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
+func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
 	if len(spec.Devices) == 0 {
 		return nil, fmt.Errorf("prepare Job for node %s: no devices", spec.Node)
 	}
@@ -193,7 +193,7 @@ func PrepareJob(cluster *cephv1.CephCluster, images Images, fsid string, spec os
 // OSDDeployment builds the Deployment that runs one OSD: an init container
 // activates it from its disk (ceph-volume raw activate, no systemd), then
 // ceph-osd runs in the foreground.
-func OSDDeployment(cluster *cephv1.CephCluster, images Images, fsid string, osd osdplan.OSDSpec) *appsv1.Deployment {
+func OSDDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string, osd osdplan.OSDSpec) *appsv1.Deployment {
 	id := strconv.Itoa(int(osd.ID))
 	labels := Labels(cluster, ComponentOSD)
 	labels[OSDIDLabel] = id
@@ -295,7 +295,7 @@ const operatorBinVolume = "operator-bin"
 // nodePodSpec is the part common to prepare and OSD pods: pinned to node,
 // tolerating what the placement tolerates, with the operator binary copied
 // in and the cluster's ceph.conf mounted.
-func nodePodSpec(cluster *cephv1.CephCluster, images Images, node string) corev1.PodSpec {
+func nodePodSpec(cluster *cephv1alpha1.CephCluster, images Images, node string) corev1.PodSpec {
 	dir := corev1.HostPathDirectory
 	dirOrCreate := corev1.HostPathDirectoryOrCreate
 	noToken := false
@@ -332,7 +332,7 @@ func nodeVolumeMounts() []corev1.VolumeMount {
 
 // cephVolumeEnv lets ceph-volume use loop devices when the cluster allows
 // them (tests and demonstrations).
-func cephVolumeEnv(cluster *cephv1.CephCluster) []corev1.EnvVar {
+func cephVolumeEnv(cluster *cephv1alpha1.CephCluster) []corev1.EnvVar {
 	if !cluster.Spec.Storage.AllowLoopDevices {
 		return nil
 	}

@@ -5,11 +5,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // MonPDBName is the PodDisruptionBudget of cluster's monitors.
-func MonPDBName(cluster *cephv1.CephCluster) string {
+func MonPDBName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-mon"
 }
 
@@ -18,7 +18,7 @@ func MonPDBName(cluster *cephv1.CephCluster) string {
 // keep quorum. A monitor whose node is drained cannot come back elsewhere
 // (it is pinned), so draining a second monitor's node waits until the
 // first node is back.
-func MonPodDisruptionBudget(cluster *cephv1.CephCluster) *policyv1.PodDisruptionBudget {
+func MonPodDisruptionBudget(cluster *cephv1alpha1.CephCluster) *policyv1.PodDisruptionBudget {
 	one := intstr.FromInt32(1)
 	return &policyv1.PodDisruptionBudget{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "policy/v1", Kind: "PodDisruptionBudget"},

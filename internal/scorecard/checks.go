@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Test names, as the scorecard configuration lists them.
@@ -73,18 +73,18 @@ func becomesReady(ctx context.Context, e Env) (string, error) {
 		return "", err
 	}
 	previewed := ""
-	if cluster.Spec.Storage.Provisioning == cephv1.ProvisioningPreview {
+	if cluster.Spec.Storage.Provisioning == cephv1alpha1.ProvisioningPreview {
 		if previewed, err = enableAfterPreview(ctx, e, cluster); err != nil {
 			return "", err
 		}
 	}
-	var last *cephv1.CephCluster
+	var last *cephv1alpha1.CephCluster
 	err = poll(ctx, e.Timeout, func() (bool, error) {
-		last = &cephv1.CephCluster{}
+		last = &cephv1alpha1.CephCluster{}
 		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(cluster), last); err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(last.Status.Conditions, cephv1.ConditionReady)
+		c := meta.FindStatusCondition(last.Status.Conditions, cephv1alpha1.ConditionReady)
 		return c != nil && c.Status == metav1.ConditionTrue && last.Status.ObservedGeneration == last.Generation, nil
 	})
 	if err != nil {
@@ -97,18 +97,18 @@ func becomesReady(ctx context.Context, e Env) (string, error) {
 // enableAfterPreview waits until cluster's disks are discovered and every
 // disk of every inventory has a plan, then sets provisioning to Enabled.
 // It returns what the preview showed.
-func enableAfterPreview(ctx context.Context, e Env, cluster *cephv1.CephCluster) (string, error) {
+func enableAfterPreview(ctx context.Context, e Env, cluster *cephv1alpha1.CephCluster) (string, error) {
 	would, planned := 0, 0
-	last := &cephv1.CephCluster{}
+	last := &cephv1alpha1.CephCluster{}
 	err := poll(ctx, e.Timeout, func() (bool, error) {
 		if err := e.Client.Get(ctx, client.ObjectKeyFromObject(cluster), last); err != nil {
 			return false, err
 		}
-		c := meta.FindStatusCondition(last.Status.Conditions, cephv1.ConditionDisksDiscovered)
+		c := meta.FindStatusCondition(last.Status.Conditions, cephv1alpha1.ConditionDisksDiscovered)
 		if c == nil || c.Status != metav1.ConditionTrue || c.ObservedGeneration != last.Generation {
 			return false, nil
 		}
-		var invs cephv1.DiskInventoryList
+		var invs cephv1alpha1.DiskInventoryList
 		if err := e.Client.List(ctx, &invs, client.InNamespace(e.Namespace)); err != nil {
 			return false, err
 		}
@@ -119,7 +119,7 @@ func enableAfterPreview(ctx context.Context, e Env, cluster *cephv1.CephCluster)
 			}
 			for _, p := range inv.Status.Plan {
 				planned++
-				if p.Action == cephv1.ActionWouldProvision {
+				if p.Action == cephv1alpha1.ActionWouldProvision {
 					would++
 				}
 			}
@@ -130,7 +130,7 @@ func enableAfterPreview(ctx context.Context, e Env, cluster *cephv1.CephCluster)
 		return "", fmt.Errorf("the preview of CephCluster %s showed no plan within %s: %s", cluster.Name, e.Timeout, readyMessage(last))
 	}
 	patch := client.MergeFrom(last.DeepCopy())
-	last.Spec.Storage.Provisioning = cephv1.ProvisioningEnabled
+	last.Spec.Storage.Provisioning = cephv1alpha1.ProvisioningEnabled
 	if err := e.Client.Patch(ctx, last, patch); err != nil {
 		return "", fmt.Errorf("enabling provisioning after the preview: %w", err)
 	}
@@ -144,7 +144,7 @@ func disksDiscovered(ctx context.Context, e Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var invs cephv1.DiskInventoryList
+	var invs cephv1alpha1.DiskInventoryList
 	if err := e.Client.List(ctx, &invs, client.InNamespace(e.Namespace)); err != nil {
 		return "", err
 	}
@@ -159,8 +159,8 @@ func disksDiscovered(ctx context.Context, e Env) (string, error) {
 		for _, d := range inv.Status.Disks {
 			disks++
 			switch d.Verdict.State {
-			case cephv1.DiskAvailable, cephv1.DiskOSD:
-			case cephv1.DiskRejected:
+			case cephv1alpha1.DiskAvailable, cephv1alpha1.DiskOSD:
+			case cephv1alpha1.DiskRejected:
 				if d.Verdict.Reason == "" || d.Verdict.Message == "" {
 					return "", fmt.Errorf("disk %s of node %s is rejected without a reason and message", d.Name, inv.Name)
 				}
@@ -182,7 +182,7 @@ func osdsProvisioned(ctx context.Context, e Env) (string, error) {
 	osds := 0
 	err := poll(ctx, e.Timeout, func() (bool, error) {
 		problems, osds = nil, 0
-		var invs cephv1.DiskInventoryList
+		var invs cephv1alpha1.DiskInventoryList
 		if err := e.Client.List(ctx, &invs, client.InNamespace(e.Namespace)); err != nil {
 			return false, err
 		}
@@ -193,9 +193,9 @@ func osdsProvisioned(ctx context.Context, e Env) (string, error) {
 		for _, inv := range invs.Items {
 			for _, d := range inv.Status.Disks {
 				switch {
-				case d.Verdict.State == cephv1.DiskAvailable:
+				case d.Verdict.State == cephv1alpha1.DiskAvailable:
 					problems = append(problems, fmt.Sprintf("%s/%s is still Available", inv.Name, d.Name))
-				case d.Verdict.State == cephv1.DiskOSD && d.Verdict.OSDID != nil:
+				case d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil:
 					osds++
 					if !deployed[*d.Verdict.OSDID] {
 						problems = append(problems, fmt.Sprintf("OSD %d on %s/%s has no Deployment", *d.Verdict.OSDID, inv.Name, d.Name))
@@ -231,8 +231,8 @@ func osdDeployments(ctx context.Context, e Env) (map[int32]bool, error) {
 
 // ensureCluster returns the namespace's CephCluster, creating the bundle's
 // example when there is none.
-func ensureCluster(ctx context.Context, e Env) (*cephv1.CephCluster, error) {
-	var list cephv1.CephClusterList
+func ensureCluster(ctx context.Context, e Env) (*cephv1alpha1.CephCluster, error) {
+	var list cephv1alpha1.CephClusterList
 	if err := e.Client.List(ctx, &list, client.InNamespace(e.Namespace)); err != nil {
 		return nil, err
 	}
@@ -251,8 +251,8 @@ func ensureCluster(ctx context.Context, e Env) (*cephv1.CephCluster, error) {
 }
 
 // onlyCluster returns the namespace's CephCluster once it has been reconciled.
-func onlyCluster(ctx context.Context, e Env) (*cephv1.CephCluster, error) {
-	var list cephv1.CephClusterList
+func onlyCluster(ctx context.Context, e Env) (*cephv1alpha1.CephCluster, error) {
+	var list cephv1alpha1.CephClusterList
 	if err := e.Client.List(ctx, &list, client.InNamespace(e.Namespace)); err != nil {
 		return nil, err
 	}
@@ -263,7 +263,7 @@ func onlyCluster(ctx context.Context, e Env) (*cephv1.CephCluster, error) {
 }
 
 // exampleCluster reads the CephCluster of the CSV's alm-examples.
-func exampleCluster(bundleDir string) (*cephv1.CephCluster, error) {
+func exampleCluster(bundleDir string) (*cephv1alpha1.CephCluster, error) {
 	matches, _ := filepath.Glob(filepath.Join(bundleDir, "manifests", "*.clusterserviceversion.yaml"))
 	if len(matches) != 1 {
 		return nil, fmt.Errorf("no CSV in %s/manifests", bundleDir)
@@ -280,7 +280,7 @@ func exampleCluster(bundleDir string) (*cephv1.CephCluster, error) {
 	if err := yaml.Unmarshal(raw, &csv); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", matches[0], err)
 	}
-	var examples []cephv1.CephCluster
+	var examples []cephv1alpha1.CephCluster
 	// Only the CephCluster examples decode cleanly into the type; the kind
 	// tells them apart.
 	var generic []map[string]any
@@ -292,7 +292,7 @@ func exampleCluster(bundleDir string) (*cephv1.CephCluster, error) {
 			continue
 		}
 		b, _ := json.Marshal(g)
-		var c cephv1.CephCluster
+		var c cephv1alpha1.CephCluster
 		if err := json.Unmarshal(b, &c); err != nil {
 			return nil, err
 		}
@@ -326,11 +326,11 @@ func poll(ctx context.Context, timeout time.Duration, done func() (bool, error))
 	}
 }
 
-func readyMessage(c *cephv1.CephCluster) string {
+func readyMessage(c *cephv1alpha1.CephCluster) string {
 	if c == nil {
 		return "not found"
 	}
-	if r := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady); r != nil {
+	if r := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionReady); r != nil {
 		return r.Reason + ": " + r.Message
 	}
 	return "no Ready condition"

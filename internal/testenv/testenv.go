@@ -26,7 +26,7 @@ import (
 
 	apiv2 "github.com/operator-framework/api/pkg/operators/v2"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 )
 
 // Env is a running test API server.
@@ -164,7 +164,7 @@ func Scheme() *runtime.Scheme {
 	if err := clientgoscheme.AddToScheme(s); err != nil {
 		panic(err)
 	}
-	if err := cephv1.AddToScheme(s); err != nil {
+	if err := cephv1alpha1.AddToScheme(s); err != nil {
 		panic(err)
 	}
 	if err := apiv2.AddToScheme(s); err != nil {

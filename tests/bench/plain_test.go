@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -111,12 +111,12 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 
 // benchCluster is the benchmark's CephCluster: every node, every disk, and
 // as many nodes preparing at once as there are (at most the API's 1000).
-func benchCluster(ns string, nodes int) *cephv1.CephCluster {
-	return &cephv1.CephCluster{
+func benchCluster(ns string, nodes int) *cephv1alpha1.CephCluster {
+	return &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ceph"},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image: "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{
+			Storage: cephv1alpha1.StorageSpec{
 				UseAllNodes: true, UseAllDevices: true,
 				MaxNodesPreparing: int32(min(max(nodes, 1), 1000)),
 			},

@@ -16,7 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
@@ -288,11 +288,11 @@ func checkJobs(t *testing.T, ctx context.Context, c client.Client, nodes []strin
 func checkCluster(t *testing.T, ctx context.Context, c client.Client, osds int) {
 	t.Helper()
 	testenv.Eventually(t, time.Minute, func() error {
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: operatorNS, Name: "ceph"}, got); err != nil {
 			return err
 		}
-		cond := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionOSDsProvisioned)
+		cond := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionOSDsProvisioned)
 		if cond == nil || cond.Status != metav1.ConditionTrue || got.Status.OSDs.Provisioned != int32(osds) {
 			return fmt.Errorf("OSDsProvisioned %+v, counts %+v; want True with %d provisioned", cond, got.Status.OSDs, osds)
 		}

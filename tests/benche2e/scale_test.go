@@ -22,7 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -132,11 +132,11 @@ func runSize(t *testing.T, nodes, disks int) result {
 	}
 	op := startOperator(t, bin, operatorKubeconfig, filepath.Join(dir, "operator.log"))
 
-	cluster := &cephv1.CephCluster{
+	cluster := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ceph"},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image: "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{
+			Storage: cephv1alpha1.StorageSpec{
 				UseAllNodes: true, UseAllDevices: true,
 				// Every node may prepare at once (the API allows up to
 				// 1,000), as in tests/bench, so the figure is the
@@ -148,7 +148,7 @@ func runSize(t *testing.T, nodes, disks int) result {
 	if err := admin.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
-	fsid := waitCluster(t, ctx, admin, op, "an FSID", func(c *cephv1.CephCluster) bool { return c.Status.FSID != "" }).Status.FSID
+	fsid := waitCluster(t, ctx, admin, op, "an FSID", func(c *cephv1alpha1.CephCluster) bool { return c.Status.FSID != "" }).Status.FSID
 
 	watch, err := startWatch(ctx, adminCfg)
 	if err != nil {
@@ -187,8 +187,8 @@ func runSize(t *testing.T, nodes, disks int) result {
 	waitAvailable(t, ctx, admin, watch, op, osds)
 	res.available = time.Since(registered)
 	logf("all %d OSD Deployments available %s after the last Node was registered", osds, secs(res.available))
-	waitCluster(t, ctx, admin, op, fmt.Sprintf("Ready with %d OSDs running", osds), func(c *cephv1.CephCluster) bool {
-		ready := meta.FindStatusCondition(c.Status.Conditions, cephv1.ConditionReady)
+	waitCluster(t, ctx, admin, op, fmt.Sprintf("Ready with %d OSDs running", osds), func(c *cephv1alpha1.CephCluster) bool {
+		ready := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionReady)
 		return ready != nil && ready.Status == metav1.ConditionTrue && c.Status.OSDs.Running == int32(osds) &&
 			c.Status.ObservedGeneration == c.Generation
 	})
@@ -385,7 +385,7 @@ func waitAvailable(t *testing.T, ctx context.Context, admin client.Client, watch
 			progress = time.Now()
 			var jobs batchv1.JobList
 			_ = watch.List(ctx, &jobs)
-			c := &cephv1.CephCluster{}
+			c := &cephv1alpha1.CephCluster{}
 			_ = admin.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "ceph"}, c)
 			logf("… %d disks discovered, %d prepare Jobs, %d OSD Deployments, %d available (cluster: %+v)",
 				c.Status.Disks.Discovered, len(jobs.Items), len(list.Items), available, c.Status.OSDs)
@@ -398,14 +398,14 @@ func waitAvailable(t *testing.T, ctx context.Context, admin client.Client, watch
 }
 
 // waitCluster polls the CephCluster until done holds and returns it.
-func waitCluster(t *testing.T, ctx context.Context, c client.Client, op *operatorproc.Process, what string, done func(*cephv1.CephCluster) bool) *cephv1.CephCluster {
+func waitCluster(t *testing.T, ctx context.Context, c client.Client, op *operatorproc.Process, what string, done func(*cephv1alpha1.CephCluster) bool) *cephv1alpha1.CephCluster {
 	t.Helper()
 	deadline := time.Now().Add(phaseTimeout)
 	for {
 		if exited, err := op.Exited(); exited {
 			t.Fatalf("waiting for %s: the operator exited: %v", what, err)
 		}
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "ceph"}, got); err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	operatorsv1alpha1 "github.com/operator-framework/api/pkg/operators/v1alpha1"
 	"sigs.k8s.io/yaml"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 )
 
@@ -107,11 +107,11 @@ func TestConsole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var cluster cephv1.CephCluster
+		var cluster cephv1alpha1.CephCluster
 		if err := json.Unmarshal(raw, &cluster); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if cluster.Kind != "CephCluster" || cluster.Spec.Storage.Provisioning != cephv1.ProvisioningPreview {
+		if cluster.Kind != "CephCluster" || cluster.Spec.Storage.Provisioning != cephv1alpha1.ProvisioningPreview {
 			t.Errorf("%s: kind %q, provisioning %q; want a CephCluster that previews", name, cluster.Kind, cluster.Spec.Storage.Provisioning)
 		}
 	}

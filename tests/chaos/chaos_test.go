@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
@@ -177,11 +177,11 @@ func TestLeaderChaos(t *testing.T) {
 	}}
 	startReplicas(t, ctx, reps)
 
-	cluster := &cephv1.CephCluster{
+	cluster := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ceph"},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
 	if err := admin.Create(ctx, cluster); err != nil {
@@ -189,7 +189,7 @@ func TestLeaderChaos(t *testing.T) {
 	}
 	fsid := ""
 	wait(t, ctx, takeoverTimeout, "the cluster's FSID", func() error {
-		c := &cephv1.CephCluster{}
+		c := &cephv1alpha1.CephCluster{}
 		if err := admin.Get(ctx, client.ObjectKeyFromObject(cluster), c); err != nil {
 			return err
 		}
@@ -358,11 +358,11 @@ func converged(ctx context.Context, c client.Client, rec *recorder, osds int) er
 	if n := rec.osdDisks(); n != osds {
 		return fmt.Errorf("%d of %d disks have an OSD Deployment", n, osds)
 	}
-	cluster := &cephv1.CephCluster{}
+	cluster := &cephv1alpha1.CephCluster{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "ceph"}, cluster); err != nil {
 		return err
 	}
-	cond := meta.FindStatusCondition(cluster.Status.Conditions, cephv1.ConditionOSDsProvisioned)
+	cond := meta.FindStatusCondition(cluster.Status.Conditions, cephv1alpha1.ConditionOSDsProvisioned)
 	if cond == nil || cond.Status != metav1.ConditionTrue || cond.ObservedGeneration != cluster.Generation ||
 		cluster.Status.OSDs.Provisioned != int32(osds) {
 		return fmt.Errorf("OSDsProvisioned %v, OSDs %+v", cond, cluster.Status.OSDs)

@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
@@ -172,13 +172,13 @@ func addNodes(t *testing.T, h *simnode.Harness, kinds map[string][]string) {
 }
 
 // createCluster creates the sample-like CephCluster and waits for its FSID.
-func createCluster(t *testing.T) *cephv1.CephCluster {
+func createCluster(t *testing.T) *cephv1alpha1.CephCluster {
 	t.Helper()
-	c := &cephv1.CephCluster{
+	c := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "ceph"},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
 	if err := cp.Client.Create(context.Background(), c); err != nil {
@@ -193,9 +193,9 @@ func createCluster(t *testing.T) *cephv1.CephCluster {
 	return got(t, c)
 }
 
-func got(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
+func got(t *testing.T, c *cephv1alpha1.CephCluster) *cephv1alpha1.CephCluster {
 	t.Helper()
-	out := &cephv1.CephCluster{}
+	out := &cephv1alpha1.CephCluster{}
 	if err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(c), out); err != nil {
 		t.Fatal(err)
 	}
@@ -203,12 +203,12 @@ func got(t *testing.T, c *cephv1.CephCluster) *cephv1.CephCluster {
 }
 
 // waitRunning waits until the cluster is Ready with n OSDs running.
-func waitRunning(t *testing.T, c *cephv1.CephCluster, n int32) time.Duration {
+func waitRunning(t *testing.T, c *cephv1alpha1.CephCluster, n int32) time.Duration {
 	t.Helper()
 	start := time.Now()
 	waitFor(t, 3*time.Minute, fmt.Sprintf("Ready with %d OSDs running", n), func() error {
 		cur := got(t, c)
-		ready := meta.FindStatusCondition(cur.Status.Conditions, cephv1.ConditionReady)
+		ready := meta.FindStatusCondition(cur.Status.Conditions, cephv1alpha1.ConditionReady)
 		if ready == nil || ready.Status != metav1.ConditionTrue || cur.Status.OSDs.Running != n || cur.Status.ObservedGeneration != cur.Generation {
 			return fmt.Errorf("Ready=%v, OSDs %+v", ready, cur.Status.OSDs)
 		}
@@ -228,13 +228,13 @@ func waitFor(t *testing.T, timeout time.Duration, what string, check func() erro
 }
 
 // deleteCluster deletes the cluster and waits until it is gone.
-func deleteCluster(t *testing.T, c *cephv1.CephCluster) {
+func deleteCluster(t *testing.T, c *cephv1alpha1.CephCluster) {
 	t.Helper()
 	if err := cp.Client.Delete(context.Background(), c); client.IgnoreNotFound(err) != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, time.Minute, "cluster deleted", func() error {
-		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1.CephCluster{})
+		err := cp.Client.Get(context.Background(), client.ObjectKeyFromObject(c), &cephv1alpha1.CephCluster{})
 		if err == nil {
 			return fmt.Errorf("still there")
 		}
@@ -247,7 +247,7 @@ func deleteCluster(t *testing.T, c *cephv1.CephCluster) {
 // administrator starting a new cluster under the same name would: a test
 // that creates "ceph" again must not adopt the monitors of simulated nodes
 // an earlier test removed.
-func forgetCluster(t *testing.T, c *cephv1.CephCluster) {
+func forgetCluster(t *testing.T, c *cephv1alpha1.CephCluster) {
 	t.Helper()
 	for _, k := range resources.KeptState(c) {
 		var obj client.Object = &corev1.ConfigMap{}

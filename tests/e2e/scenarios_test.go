@@ -26,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -88,7 +88,7 @@ func TestSeedScenario(t *testing.T) {
 	for _, k := range resources.KeptState(cluster) {
 		kept[k.Name] = true
 	}
-	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.DaemonSetList{}, &cephv1.DiskInventoryList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}} {
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.DaemonSetList{}, &cephv1alpha1.DiskInventoryList{}, &corev1.SecretList{}, &corev1.ConfigMapList{}} {
 		if err := cp.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels(map[string]string{resources.ManagedByLabel: resources.ManagedByValue})); err != nil {
 			t.Fatal(err)
 		}
@@ -273,9 +273,9 @@ func TestCustomScorecard(t *testing.T) {
 	}
 	ready := make(chan result, 1)
 	go func() { st, err := run("cephcluster-becomes-ready"); ready <- result{st, err} }()
-	example := &cephv1.CephCluster{}
+	example := &cephv1alpha1.CephCluster{}
 	waitFor(t, time.Minute, "the example CephCluster's FSID", func() error {
-		var list cephv1.CephClusterList
+		var list cephv1alpha1.CephClusterList
 		if err := cp.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 			return fmt.Errorf("no FSID yet: %w", err)
 		}

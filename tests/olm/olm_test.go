@@ -32,7 +32,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
@@ -113,7 +113,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 	cluster := realnode.UpForTest(ctx, t)
 
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, cephv1.AddToScheme, apiextensionsv1.AddToScheme,
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, cephv1alpha1.AddToScheme, apiextensionsv1.AddToScheme,
 		operatorsv1alpha1.AddToScheme, operatorsv1.AddToScheme, operatorsv2.AddToScheme} {
 		if err := add(scheme); err != nil {
 			t.Fatal(err)
@@ -256,7 +256,7 @@ func testRunBundle(t *testing.T, ctx context.Context, e *env) {
 	})
 	devices := makeDevices(t, "a")
 	cc := newCluster(e, "ceph-run-bundle", devices)
-	applyClusterUntil(t, ctx, e, cc, cephv1.ConditionDisksDiscovered, devices)
+	applyClusterUntil(t, ctx, e, cc, cephv1alpha1.ConditionDisksDiscovered, devices)
 	deleteCluster(t, ctx, e, cc)
 
 	out, err = run(ctx, e.sdkEnv, filepath.Join(e.p.bin, "operator-sdk"), "cleanup", "ceph-operator",
@@ -355,7 +355,7 @@ func testSubscription(t *testing.T, ctx context.Context, e *env) {
 // from replacing the old one until the finalizer goes.
 func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 	cc := newCluster(e, "ceph", e.devices)
-	applyClusterUntil(t, ctx, e, cc, cephv1.ConditionDisksDiscovered, e.devices)
+	applyClusterUntil(t, ctx, e, cc, cephv1alpha1.ConditionDisksDiscovered, e.devices)
 
 	// The same spec: a duplicate is reported and never acted on.
 	hold := newCluster(e, "upgrade-hold", e.devices)
@@ -444,12 +444,12 @@ func testUpgrade(t *testing.T, ctx context.Context, e *env) {
 	})
 	// The cluster lived through the upgrade and the new operator serves it.
 	realnode.WaitFor(t, ctx, 3*time.Minute, "the CephCluster under the new operator", func() error {
-		return clusterCondition(ctx, e.c, cc, cephv1.ConditionDisksDiscovered)
+		return clusterCondition(ctx, e.c, cc, cephv1alpha1.ConditionDisksDiscovered)
 	})
 }
 
-func releaseHold(ctx context.Context, e *env, hold *cephv1.CephCluster) {
-	cur := &cephv1.CephCluster{}
+func releaseHold(ctx context.Context, e *env, hold *cephv1alpha1.CephCluster) {
+	cur := &cephv1alpha1.CephCluster{}
 	if err := e.c.Get(ctx, client.ObjectKeyFromObject(hold), cur); err != nil {
 		return
 	}
@@ -547,18 +547,18 @@ func ensureNamespace(t *testing.T, ctx context.Context, e *env) {
 
 // newCluster is a CephCluster on the test's loop devices only, with the
 // local Ceph image.
-func newCluster(e *env, name string, devices []loopdev.Device) *cephv1.CephCluster {
+func newCluster(e *env, name string, devices []loopdev.Device) *cephv1alpha1.CephCluster {
 	var names []string
 	for _, d := range devices {
 		names = append(names, d.Name)
 	}
-	return &cephv1.CephCluster{
+	return &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:           e.cephImg,
 			DataDirHostPath: filepath.Join(dataDir, name),
-			Mon:             cephv1.MonSpec{Count: 1},
-			Storage: cephv1.StorageSpec{
+			Mon:             cephv1alpha1.MonSpec{Count: 1},
+			Storage: cephv1alpha1.StorageSpec{
 				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
 				DeviceFilter: "^(" + strings.Join(names, "|") + ")$",
 			},
@@ -566,14 +566,14 @@ func newCluster(e *env, name string, devices []loopdev.Device) *cephv1.CephClust
 	}
 }
 
-func applyClusterUntil(t *testing.T, ctx context.Context, e *env, cc *cephv1.CephCluster, cond string, devices []loopdev.Device) {
+func applyClusterUntil(t *testing.T, ctx context.Context, e *env, cc *cephv1alpha1.CephCluster, cond string, devices []loopdev.Device) {
 	start := time.Now()
 	if err := e.c.Create(ctx, cc.DeepCopy()); err != nil {
 		t.Fatal(err)
 	}
 	realnode.WaitFor(t, ctx, 8*time.Minute, cc.Name+" "+cond, func() error { return clusterCondition(ctx, e.c, cc, cond) })
 	t.Logf("CephCluster %s %s after %.1fs", cc.Name, cond, time.Since(start).Seconds())
-	inv := &cephv1.DiskInventory{}
+	inv := &cephv1alpha1.DiskInventory{}
 	if err := e.c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: e.cluster.Node}, inv); err != nil {
 		t.Fatal(err)
 	}
@@ -589,8 +589,8 @@ func applyClusterUntil(t *testing.T, ctx context.Context, e *env, cc *cephv1.Cep
 	}
 }
 
-func clusterCondition(ctx context.Context, c client.Client, cc *cephv1.CephCluster, cond string) error {
-	got := &cephv1.CephCluster{}
+func clusterCondition(ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, cond string) error {
+	got := &cephv1alpha1.CephCluster{}
 	if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 		return err
 	}
@@ -600,12 +600,12 @@ func clusterCondition(ctx context.Context, c client.Client, cc *cephv1.CephClust
 	return nil
 }
 
-func deleteCluster(t *testing.T, ctx context.Context, e *env, cc *cephv1.CephCluster) {
+func deleteCluster(t *testing.T, ctx context.Context, e *env, cc *cephv1alpha1.CephCluster) {
 	if err := e.c.Delete(ctx, cc); err != nil && !apierrors.IsNotFound(err) {
 		t.Fatal(err)
 	}
 	realnode.WaitFor(t, ctx, 5*time.Minute, "CephCluster "+cc.Name+" gone", func() error {
-		err := e.c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1.CephCluster{})
+		err := e.c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1alpha1.CephCluster{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

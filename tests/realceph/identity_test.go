@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
@@ -38,7 +38,7 @@ type tools struct {
 
 // startTools creates the tools pod for cc and waits until it runs. It must
 // be removed (stop) before cc is deleted: its ceph.conf goes with cc.
-func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1.CephCluster) *tools {
+func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1alpha1.CephCluster) *tools {
 	t.Helper()
 	never := corev1.PullNever
 	pod := &corev1.Pod{
@@ -129,18 +129,18 @@ func (tl *tools) admin(ctx context.Context, args ...string) string {
 // cluster must report it as PartiallyPreparedOSDs, naming the id and the
 // purge, and drop the condition once the id is purged. Nothing is removed
 // by the operator itself.
-func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, tl *tools) {
+func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, tl *tools) {
 	const uuid = "5e1f0c1a-7b0d-4c8e-9d2a-0a11ce0f0511"
 	id := strings.TrimSpace(tl.admin(ctx, "osd", "new", uuid))
 	start := time.Now()
 	t.Logf("allocated osd.%s (uuid %s) without a disk", id, uuid)
 	var cond *metav1.Condition
 	realnode.WaitFor(t, ctx, 3*time.Minute, "PartiallyPreparedOSDs naming osd."+id, func() error {
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
-		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs)
+		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs)
 		if cond == nil || !strings.Contains(cond.Message, "osd."+id+" (uuid "+uuid+")") {
 			msg := ""
 			if got.Status.Ceph != nil {
@@ -159,11 +159,11 @@ func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *c
 	}
 	tl.admin(ctx, "osd", "purge", id, "--yes-i-really-mean-it")
 	realnode.WaitFor(t, ctx, 3*time.Minute, "PartiallyPreparedOSDs gone after the purge", func() error {
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
-		if c := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionPartiallyPreparedOSDs); c != nil {
+		if c := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs); c != nil {
 			return fmt.Errorf("still %s", c.Message)
 		}
 		return nil
@@ -317,15 +317,15 @@ func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
 
 // waitHealthy waits until the CephCluster's CephHealthy condition is True:
 // Ceph's own report, of this FSID, recent and healthy.
-func waitHealthy(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, when string) {
+func waitHealthy(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, when string) {
 	start := time.Now()
-	var got *cephv1.CephCluster
+	var got *cephv1alpha1.CephCluster
 	realnode.WaitFor(t, ctx, 10*time.Minute, "CephHealthy "+when, func() error {
-		got = &cephv1.CephCluster{}
+		got = &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
-		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionCephHealthy); h == nil || h.Status != metav1.ConditionTrue {
+		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephHealthy); h == nil || h.Status != metav1.ConditionTrue {
 			return fmt.Errorf("CephHealthy = %+v", h)
 		}
 		return nil
@@ -381,7 +381,7 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 	}
 	mgr := pods.Items[0].Name
 	uid, gid := imageCephUser(t, ctx, tl)
-	var invs cephv1.DiskInventoryList
+	var invs cephv1alpha1.DiskInventoryList
 	if err := c.List(ctx, &invs, client.InNamespace(namespace)); err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func imageCephUser(t *testing.T, ctx context.Context, tl *tools) (uid, gid int64
 
 // keptState checks that the cluster's kept state is there and returns the
 // identity Secret's FSID.
-func keptState(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster) string {
+func keptState(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster) string {
 	t.Helper()
 	var fsid string
 	for _, k := range resources.KeptState(cc) {
@@ -469,7 +469,7 @@ func monStore(fsid string) string {
 
 // loseMonStore removes the only monitor's store on the host and deletes its
 // pod: the new pod must not create a store, and the cluster must say so.
-func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1.CephCluster, node, fsid string) {
+func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, node, fsid string) {
 	store := monStore(fsid)
 	entries, err := os.ReadDir(store)
 	if err != nil || len(entries) == 0 {
@@ -492,17 +492,17 @@ func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1
 	}
 	var cond *metav1.Condition
 	realnode.WaitFor(t, ctx, 5*time.Minute, "MonitorStoreMissing", func() error {
-		got := &cephv1.CephCluster{}
+		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
-		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionMonitorStoreMissing)
+		cond = meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionMonitorStoreMissing)
 		if cond == nil || cond.Status != metav1.ConditionTrue {
 			var pods corev1.PodList
 			_ = c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMon})
 			return fmt.Errorf("no MonitorStoreMissing yet; monitor pods: %s", realnode.PodSummary(pods.Items))
 		}
-		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
+		if r := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
 			return fmt.Errorf("Ready = %+v", r)
 		}
 		return nil

@@ -24,7 +24,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -96,7 +96,7 @@ func TestRealCeph(t *testing.T) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	if err := cephv1.AddToScheme(scheme); err != nil {
+	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
@@ -119,15 +119,15 @@ func TestRealCeph(t *testing.T) {
 	for _, d := range devices {
 		names = append(names, d.dev.Name)
 	}
-	cc := &cephv1.CephCluster{
+	cc := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: namespace},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:           cephImage,
 			DataDirHostPath: dataDir,
-			Mon:             cephv1.MonSpec{Count: 1},
+			Mon:             cephv1alpha1.MonSpec{Count: 1},
 			// One node: replicas on distinct OSDs of it.
 			DefaultFailureDomain: "osd",
-			Storage: cephv1.StorageSpec{
+			Storage: cephv1alpha1.StorageSpec{
 				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
 				// Only this test's loop devices: other loop devices on a
 				// developer's machine are not the test's to take.
@@ -141,9 +141,9 @@ func TestRealCeph(t *testing.T) {
 	}
 	t.Cleanup(func() { deleteCluster(t, c, cc) })
 
-	var got *cephv1.CephCluster
+	var got *cephv1alpha1.CephCluster
 	realnode.WaitFor(t, ctx, convergeTimeout, "3 OSDs up and in", func() error {
-		got = &cephv1.CephCluster{}
+		got = &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func TestRealCeph(t *testing.T) {
 	if st.OSDs.Total != 3 {
 		t.Errorf("Ceph knows %d OSDs, want exactly 3", st.OSDs.Total)
 	}
-	if st.Health == cephv1.CephHealthErr {
+	if st.Health == cephv1alpha1.CephHealthErr {
 		t.Errorf("health is HEALTH_ERR: %s", checkList(st))
 	}
 	for _, ch := range st.Checks {
@@ -181,11 +181,11 @@ func TestRealCeph(t *testing.T) {
 	}
 
 	// Every verdict, as the discovery pod published it.
-	inv := &cephv1.DiskInventory{}
+	inv := &cephv1alpha1.DiskInventory{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: cluster.Node}, inv); err != nil {
 		t.Fatal(err)
 	}
-	verdicts := map[string]cephv1.DiskVerdict{}
+	verdicts := map[string]cephv1alpha1.DiskVerdict{}
 	for _, d := range inv.Status.Disks {
 		verdicts[d.Name] = d.Verdict
 	}
@@ -198,9 +198,9 @@ func TestRealCeph(t *testing.T) {
 		}
 		t.Logf("verdict %s (%s): %s %s %s", d.dev.Name, d.kind, v.State, v.Reason, v.Message)
 		switch w := want[d.kind]; {
-		case w == "OSD" && v.State != cephv1.DiskOSD:
+		case w == "OSD" && v.State != cephv1alpha1.DiskOSD:
 			t.Errorf("%s (%s) is %s/%s, want an OSD", d.dev.Name, d.kind, v.State, v.Reason)
-		case w != "OSD" && (v.State != cephv1.DiskRejected || v.Reason != w):
+		case w != "OSD" && (v.State != cephv1alpha1.DiskRejected || v.Reason != w):
 			t.Errorf("%s (%s) is %s/%s, want Rejected/%s", d.dev.Name, d.kind, v.State, v.Reason, w)
 		}
 	}
@@ -232,12 +232,12 @@ func TestRealCeph(t *testing.T) {
 	checkUntouched(t, devices)
 
 	recreateStart := time.Now()
-	cc = &cephv1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: cc.Name, Namespace: namespace}, Spec: cc.Spec}
+	cc = &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: cc.Name, Namespace: namespace}, Spec: cc.Spec}
 	if err := c.Create(ctx, cc); err != nil {
 		t.Fatal(err)
 	}
 	realnode.WaitFor(t, ctx, convergeTimeout, "3 OSDs up and in after re-creation", func() error {
-		got = &cephv1.CephCluster{}
+		got = &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
@@ -414,7 +414,7 @@ func undeployOperator(t *testing.T, cluster *realnode.Cluster) {
 
 // deleteCluster deletes the CephCluster and waits until it is gone (the
 // operator removes its finalizer after cleaning up).
-func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
+func deleteCluster(t *testing.T, c client.Client, cc *cephv1alpha1.CephCluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := c.Delete(ctx, cc); err != nil && !apierrors.IsNotFound(err) {
@@ -422,7 +422,7 @@ func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
 		return
 	}
 	realnode.WaitFor(t, ctx, 5*time.Minute, "the CephCluster to be gone", func() error {
-		err := c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1.CephCluster{})
+		err := c.Get(ctx, client.ObjectKeyFromObject(cc), &cephv1alpha1.CephCluster{})
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
@@ -433,7 +433,7 @@ func deleteCluster(t *testing.T, c client.Client, cc *cephv1.CephCluster) {
 	})
 }
 
-func conditionSummary(c *cephv1.CephCluster) string {
+func conditionSummary(c *cephv1alpha1.CephCluster) string {
 	var parts []string
 	for _, x := range c.Status.Conditions {
 		parts = append(parts, fmt.Sprintf("%s=%s(%s: %s)", x.Type, x.Status, x.Reason, x.Message))
@@ -442,7 +442,7 @@ func conditionSummary(c *cephv1.CephCluster) string {
 	return strings.Join(parts, "; ")
 }
 
-func checkList(st *cephv1.CephStatus) string {
+func checkList(st *cephv1alpha1.CephStatus) string {
 	if len(st.Checks) == 0 {
 		return "none"
 	}

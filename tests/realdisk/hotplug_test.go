@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
@@ -47,7 +47,7 @@ func TestHotPlugLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	const node = "real-node"
-	inv := &cephv1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: ns.Name}, Spec: cephv1.DiskInventorySpec{NodeName: node}}
+	inv := &cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: node, Namespace: ns.Name}, Spec: cephv1alpha1.DiskInventorySpec{NodeName: node}}
 	if err := env.Client.Create(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +74,13 @@ func TestHotPlugLatency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := wc.Watch(ctx, &cephv1.DiskInventoryList{}, client.InNamespace(ns.Name))
+	w, err := wc.Watch(ctx, &cephv1alpha1.DiskInventoryList{}, client.InNamespace(ns.Name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Stop()
 	// waitFor consumes watch events until cond holds for the object.
-	waitFor := func(what string, cond func(*cephv1.DiskInventory) bool) time.Time {
+	waitFor := func(what string, cond func(*cephv1alpha1.DiskInventory) bool) time.Time {
 		t.Helper()
 		deadline := time.NewTimer(appearTimeout)
 		defer deadline.Stop()
@@ -93,7 +93,7 @@ func TestHotPlugLatency(t *testing.T) {
 				if ev.Type != watch.Added && ev.Type != watch.Modified {
 					continue
 				}
-				if obj, ok := ev.Object.(*cephv1.DiskInventory); ok && cond(obj) {
+				if obj, ok := ev.Object.(*cephv1alpha1.DiskInventory); ok && cond(obj) {
 					return time.Now()
 				}
 			case <-deadline.C:
@@ -101,7 +101,7 @@ func TestHotPlugLatency(t *testing.T) {
 			}
 		}
 	}
-	state := func(obj *cephv1.DiskInventory, name string) cephv1.DiskState {
+	state := func(obj *cephv1alpha1.DiskInventory, name string) cephv1alpha1.DiskState {
 		for _, d := range obj.Status.Disks {
 			if d.Name == name {
 				return d.Verdict.State
@@ -109,7 +109,7 @@ func TestHotPlugLatency(t *testing.T) {
 		}
 		return ""
 	}
-	waitFor("the first publish", func(o *cephv1.DiskInventory) bool { return o.Status.AgentVersion != "" })
+	waitFor("the first publish", func(o *cephv1alpha1.DiskInventory) bool { return o.Status.AgentVersion != "" })
 
 	backing := loopdev.SparseFile(t, t.TempDir(), "hotplug.img", blankSize)
 	var attachTimes, detachTimes []time.Duration
@@ -120,8 +120,8 @@ func TestHotPlugLatency(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = loopdev.DetachLoop(dev) }) // in case the test stops early
-		seen := waitFor(fmt.Sprintf("cycle %d: %s appearing as Available", i, dev.Name), func(o *cephv1.DiskInventory) bool {
-			return state(o, dev.Name) == cephv1.DiskAvailable
+		seen := waitFor(fmt.Sprintf("cycle %d: %s appearing as Available", i, dev.Name), func(o *cephv1alpha1.DiskInventory) bool {
+			return state(o, dev.Name) == cephv1alpha1.DiskAvailable
 		})
 		attachTimes = append(attachTimes, seen.Sub(start))
 
@@ -129,7 +129,7 @@ func TestHotPlugLatency(t *testing.T) {
 		if err := loopdev.DetachLoop(dev); err != nil {
 			t.Fatal(err)
 		}
-		seen = waitFor(fmt.Sprintf("cycle %d: %s disappearing", i, dev.Name), func(o *cephv1.DiskInventory) bool {
+		seen = waitFor(fmt.Sprintf("cycle %d: %s disappearing", i, dev.Name), func(o *cephv1alpha1.DiskInventory) bool {
 			return state(o, dev.Name) == ""
 		})
 		detachTimes = append(detachTimes, seen.Sub(start))

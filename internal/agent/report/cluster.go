@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 )
 
@@ -20,10 +20,10 @@ import (
 type Cluster interface {
 	// CephStatus returns the object's status.ceph as the API server holds
 	// it, or exists=false when there is no such CephCluster.
-	CephStatus(ctx context.Context) (st *cephv1.CephStatus, exists bool, err error)
+	CephStatus(ctx context.Context) (st *cephv1alpha1.CephStatus, exists bool, err error)
 	// ApplyCephStatus publishes st as the whole of what the reporter owns
 	// in the object: status.ceph.
-	ApplyCephStatus(ctx context.Context, st cephv1.CephStatus) error
+	ApplyCephStatus(ctx context.Context, st cephv1alpha1.CephStatus) error
 }
 
 // KubeCluster is the real Cluster. It reads the object with a plain GET on
@@ -39,7 +39,7 @@ type KubeCluster struct {
 // described by cfg.
 func NewKubeCluster(cfg *rest.Config, namespace, name string) (*KubeCluster, error) {
 	scheme := runtime.NewScheme()
-	if err := cephv1.AddToScheme(scheme); err != nil {
+	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
 		return nil, fmt.Errorf("registering the CephCluster kind: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
@@ -50,8 +50,8 @@ func NewKubeCluster(cfg *rest.Config, namespace, name string) (*KubeCluster, err
 }
 
 // CephStatus implements Cluster.
-func (k *KubeCluster) CephStatus(ctx context.Context) (*cephv1.CephStatus, bool, error) {
-	var cc cephv1.CephCluster
+func (k *KubeCluster) CephStatus(ctx context.Context) (*cephv1alpha1.CephStatus, bool, error) {
+	var cc cephv1alpha1.CephCluster
 	if err := k.client.Get(ctx, k.key, &cc); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, false, nil
@@ -66,10 +66,10 @@ func (k *KubeCluster) CephStatus(ctx context.Context) (*cephv1.CephStatus, bool,
 // exactly the fields it sets: one it stops setting (checks that cleared,
 // figures dropped after a failed `ceph status`) is removed by the server,
 // and nothing another writer owns in the status is touched.
-func (k *KubeCluster) ApplyCephStatus(ctx context.Context, st cephv1.CephStatus) error {
-	cc := &cephv1.CephCluster{
+func (k *KubeCluster) ApplyCephStatus(ctx context.Context, st cephv1alpha1.CephStatus) error {
+	cc := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: k.key.Name, Namespace: k.key.Namespace},
-		Status:     cephv1.CephClusterStatus{Ceph: &st},
+		Status:     cephv1alpha1.CephClusterStatus{Ceph: &st},
 	}
 	return apply.Status(ctx, k.client, cc, apply.Reporter)
 }

@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/report"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
@@ -61,11 +61,11 @@ func newCluster(t *testing.T) string {
 
 func createCluster(t *testing.T, ns string) {
 	t.Helper()
-	cc := &cephv1.CephCluster{
+	cc := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: ns},
-		Spec: cephv1.CephClusterSpec{
+		Spec: cephv1alpha1.CephClusterSpec{
 			Image:   "quay.io/ceph/ceph:v18.2.4",
-			Storage: cephv1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
+			Storage: cephv1alpha1.StorageSpec{UseAllNodes: true, UseAllDevices: true},
 		},
 	}
 	if err := env.Client.Create(context.Background(), cc); err != nil {
@@ -73,9 +73,9 @@ func createCluster(t *testing.T, ns string) {
 	}
 }
 
-func getCluster(t *testing.T, ns string) *cephv1.CephCluster {
+func getCluster(t *testing.T, ns string) *cephv1alpha1.CephCluster {
 	t.Helper()
-	var cc cephv1.CephCluster
+	var cc cephv1alpha1.CephCluster
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "ceph"}, &cc); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func reporterConfig(ns string, fake *fakeCeph) report.Config {
 }
 
 // parsed is what status.ceph must hold for a capture.
-func parsed(t *testing.T, name string) cephv1.CephStatus {
+func parsed(t *testing.T, name string) cephv1alpha1.CephStatus {
 	t.Helper()
 	st, err := ceph.ParseStatus(capture(t, name+".status.json"))
 	if err != nil {
@@ -128,7 +128,7 @@ func TestEnvReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pass := func(wantPublished bool) *cephv1.CephCluster {
+	pass := func(wantPublished bool) *cephv1alpha1.CephCluster {
 		t.Helper()
 		res, err := r.Pass(ctx)
 		if err != nil {
@@ -139,7 +139,7 @@ func TestEnvReport(t *testing.T) {
 		}
 		return getCluster(t, ns)
 	}
-	wantStatus := func(cc *cephv1.CephCluster, want cephv1.CephStatus) {
+	wantStatus := func(cc *cephv1alpha1.CephCluster, want cephv1alpha1.CephStatus) {
 		t.Helper()
 		want.LastChecked = &metav1.Time{Time: now}
 		got := cc.Status.Ceph
@@ -195,8 +195,8 @@ func TestEnvReport(t *testing.T) {
 	now = now.Add(15 * time.Second)
 	fake.fails(t, capture(t, "mon-down.stderr"))
 	cc = pass(true)
-	wantStatus(cc, cephv1.CephStatus{Message: fake.path + " status: exit status 1: timed out"})
-	if ok, reason, _ := ceph.HealthReady(cc.Status.Ceph, captureFSID, now, ceph.DefaultStatusMaxAge); ok || reason != cephv1.ReasonCephStatusFailed {
+	wantStatus(cc, cephv1alpha1.CephStatus{Message: fake.path + " status: exit status 1: timed out"})
+	if ok, reason, _ := ceph.HealthReady(cc.Status.Ceph, captureFSID, now, ceph.DefaultStatusMaxAge); ok || reason != cephv1alpha1.ReasonCephStatusFailed {
 		t.Errorf("HealthReady on a failed report: %v %s", ok, reason)
 	}
 	now = now.Add(15 * time.Second)
@@ -217,7 +217,7 @@ func TestEnvReport(t *testing.T) {
 		`{"osd":0,"uuid":"a0","up":1,"in":1,"up_from":5,"state":["exists","up"]},`+
 		`{"osd":1,"uuid":"b1","up":0,"in":1,"up_from":0,"state":["exists","new"]}]}`), nil)
 	want := parsed(t, "ok-one-osd")
-	want.NeverStartedOSDs = []cephv1.CephOSDRef{{ID: 1, UUID: "b1"}}
+	want.NeverStartedOSDs = []cephv1alpha1.CephOSDRef{{ID: 1, UUID: "b1"}}
 	wantStatus(pass(true), want)
 	if got := strings.Join(fake.dumpArgs(t), " "); got != "--connect-timeout 10 osd dump --format json" {
 		t.Errorf("ceph called with %q", got)
@@ -233,7 +233,7 @@ func TestEnvReport(t *testing.T) {
 }
 
 // normalize compares statuses the way the server stores them.
-func normalize(t *testing.T, st cephv1.CephStatus) string {
+func normalize(t *testing.T, st cephv1alpha1.CephStatus) string {
 	t.Helper()
 	b, err := json.Marshal(st)
 	if err != nil {
@@ -281,7 +281,7 @@ func TestEnvReportWithinSchema(t *testing.T) {
 		t.Fatalf("the API server refused the largest status: %v", err)
 	}
 	st := getCluster(t, ns).Status.Ceph
-	if !res.Published || st == nil || len(st.Checks) != cephv1.MaxCephHealthChecks || st.ChecksOmitted != 40-cephv1.MaxCephHealthChecks {
+	if !res.Published || st == nil || len(st.Checks) != cephv1alpha1.MaxCephHealthChecks || st.ChecksOmitted != 40-cephv1alpha1.MaxCephHealthChecks {
 		t.Fatalf("published %v: %+v", res.Published, st)
 	}
 
@@ -290,7 +290,7 @@ func TestEnvReportWithinSchema(t *testing.T) {
 	if _, err := r.Pass(context.Background()); err != nil {
 		t.Fatalf("a long failure message was refused: %v", err)
 	}
-	if st := getCluster(t, ns).Status.Ceph; st.Message == "" || len(st.Message) > cephv1.MaxCephMessageLength {
+	if st := getCluster(t, ns).Status.Ceph; st.Message == "" || len(st.Message) > cephv1alpha1.MaxCephMessageLength {
 		t.Errorf("message of %d bytes", len(st.Message))
 	}
 }
@@ -323,10 +323,10 @@ func TestEnvRun(t *testing.T) {
 
 	time.Sleep(3 * cfg.Interval)
 	createCluster(t, ns)
-	var cc *cephv1.CephCluster
+	var cc *cephv1alpha1.CephCluster
 	testenv.Eventually(t, 20*time.Second, func() error {
 		cc = getCluster(t, ns)
-		if cc.Status.Ceph == nil || cc.Status.Ceph.Health != cephv1.CephHealthOK {
+		if cc.Status.Ceph == nil || cc.Status.Ceph.Health != cephv1alpha1.CephHealthOK {
 			return fmt.Errorf("status.ceph %+v", cc.Status.Ceph)
 		}
 		return nil

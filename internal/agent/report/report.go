@@ -12,7 +12,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
@@ -57,7 +57,7 @@ func NewForCluster(cfg Config, restCfg *rest.Config) (*Reporter, error) {
 type Result struct {
 	// Status is what Ceph said, as it would be published, without
 	// LastChecked unless it was published.
-	Status cephv1.CephStatus
+	Status cephv1alpha1.CephStatus
 	// Published is true when the pass wrote status.ceph.
 	Published bool
 	// ClusterMissing is true when the CephCluster does not exist; Ceph
@@ -168,7 +168,7 @@ func (r *Reporter) Pass(ctx context.Context) (Result, error) {
 // result has no health (unknown) and only a message saying why: figures
 // from an earlier report are not carried over, since they may no longer be
 // true.
-func Observe(ctx context.Context, source StatusSource) cephv1.CephStatus {
+func Observe(ctx context.Context, source StatusSource) cephv1alpha1.CephStatus {
 	out, err := source.Status(ctx)
 	if err != nil {
 		return failed(err.Error())
@@ -186,13 +186,13 @@ func Observe(ctx context.Context, source StatusSource) cephv1.CephStatus {
 	}
 	if err != nil {
 		st.NeverStartedOSDs, st.NeverStartedOSDsOmitted = nil, 0
-		st.OSDMapMessage = truncate(err.Error(), cephv1.MaxCephMessageLength)
+		st.OSDMapMessage = truncate(err.Error(), cephv1alpha1.MaxCephMessageLength)
 	}
 	return st
 }
 
-func failed(msg string) cephv1.CephStatus {
-	return cephv1.CephStatus{Message: truncate(msg, cephv1.MaxCephMessageLength)}
+func failed(msg string) cephv1alpha1.CephStatus {
+	return cephv1alpha1.CephStatus{Message: truncate(msg, cephv1alpha1.MaxCephMessageLength)}
 }
 
 // truncate shortens s to at most n bytes, on a rune boundary.
@@ -211,7 +211,7 @@ func truncate(s string, n int) string {
 // capacity differs, when the capacity moved by more than
 // capacityTolerance, or when current was checked refresh or longer before
 // now.
-func NeedsWrite(current *cephv1.CephStatus, next cephv1.CephStatus, now time.Time, refresh time.Duration) bool {
+func NeedsWrite(current *cephv1alpha1.CephStatus, next cephv1alpha1.CephStatus, now time.Time, refresh time.Duration) bool {
 	if current == nil || current.LastChecked == nil {
 		return true
 	}
@@ -230,7 +230,7 @@ const capacityTolerance = 0.01
 
 // closeCapacity reports whether two capacities are the same up to
 // capacityTolerance of the total.
-func closeCapacity(a, b cephv1.CephCapacity) bool {
+func closeCapacity(a, b cephv1alpha1.CephCapacity) bool {
 	if a.TotalBytes != b.TotalBytes {
 		// OSDs came or went (or came up or went down).
 		return false
@@ -244,9 +244,9 @@ func closeCapacity(a, b cephv1.CephCapacity) bool {
 // capacity, through their JSON forms, so that a status read back from the
 // API server (where empty lists come back absent) equals one built
 // locally.
-func sameContent(a, b cephv1.CephStatus) bool {
+func sameContent(a, b cephv1alpha1.CephStatus) bool {
 	a.LastChecked, b.LastChecked = nil, nil
-	a.Capacity, b.Capacity = cephv1.CephCapacity{}, cephv1.CephCapacity{}
+	a.Capacity, b.Capacity = cephv1alpha1.CephCapacity{}, cephv1alpha1.CephCapacity{}
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && string(ja) == string(jb)

@@ -12,7 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/report"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
@@ -188,12 +188,12 @@ func TestCommandSourceTimeout(t *testing.T) {
 func TestNeedsWrite(t *testing.T) {
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	at := func(ago time.Duration) *metav1.Time { return &metav1.Time{Time: now.Add(-ago)} }
-	healthy := cephv1.CephStatus{
-		Health: cephv1.CephHealthOK, FSID: captureFSID,
-		OSDs:     cephv1.CephOSDStatus{Total: 3, Up: 3, In: 3},
-		Capacity: cephv1.CephCapacity{TotalBytes: 100 << 30, UsedBytes: 1 << 30, AvailableBytes: 99 << 30},
+	healthy := cephv1alpha1.CephStatus{
+		Health: cephv1alpha1.CephHealthOK, FSID: captureFSID,
+		OSDs:     cephv1alpha1.CephOSDStatus{Total: 3, Up: 3, In: 3},
+		Capacity: cephv1alpha1.CephCapacity{TotalBytes: 100 << 30, UsedBytes: 1 << 30, AvailableBytes: 99 << 30},
 	}
-	published := func(ago time.Duration, change func(*cephv1.CephStatus)) *cephv1.CephStatus {
+	published := func(ago time.Duration, change func(*cephv1alpha1.CephStatus)) *cephv1alpha1.CephStatus {
 		st := healthy
 		st.LastChecked = at(ago)
 		if change != nil {
@@ -203,35 +203,35 @@ func TestNeedsWrite(t *testing.T) {
 	}
 	cases := []struct {
 		name    string
-		current *cephv1.CephStatus
-		next    cephv1.CephStatus
+		current *cephv1alpha1.CephStatus
+		next    cephv1alpha1.CephStatus
 		want    bool
 	}{
 		{"nothing published", nil, healthy, true},
-		{"published without a time", &cephv1.CephStatus{Health: cephv1.CephHealthOK}, healthy, true},
+		{"published without a time", &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthOK}, healthy, true},
 		{"unchanged and recent", published(time.Minute, nil), healthy, false},
-		{"unchanged, empty lists from the server", published(time.Minute, func(s *cephv1.CephStatus) { s.Checks = []cephv1.CephHealthCheck{} }), healthy, false},
+		{"unchanged, empty lists from the server", published(time.Minute, func(s *cephv1alpha1.CephStatus) { s.Checks = []cephv1alpha1.CephHealthCheck{} }), healthy, false},
 		{"unchanged but due for refresh", published(5*time.Minute, nil), healthy, true},
-		{"health changed", published(time.Second, func(s *cephv1.CephStatus) { s.Health = cephv1.CephHealthWarn }), healthy, true},
-		{"an OSD went down", published(time.Second, func(s *cephv1.CephStatus) { s.OSDs.Up = 2 }), healthy, true},
-		{"a check message changed", published(time.Second, func(s *cephv1.CephStatus) {
-			s.Checks = []cephv1.CephHealthCheck{{Code: "PG_DEGRADED", Severity: cephv1.CephHealthWarn, Message: "10 pgs degraded"}}
-		}), func() cephv1.CephStatus {
+		{"health changed", published(time.Second, func(s *cephv1alpha1.CephStatus) { s.Health = cephv1alpha1.CephHealthWarn }), healthy, true},
+		{"an OSD went down", published(time.Second, func(s *cephv1alpha1.CephStatus) { s.OSDs.Up = 2 }), healthy, true},
+		{"a check message changed", published(time.Second, func(s *cephv1alpha1.CephStatus) {
+			s.Checks = []cephv1alpha1.CephHealthCheck{{Code: "PG_DEGRADED", Severity: cephv1alpha1.CephHealthWarn, Message: "10 pgs degraded"}}
+		}), func() cephv1alpha1.CephStatus {
 			st := healthy
-			st.Checks = []cephv1.CephHealthCheck{{Code: "PG_DEGRADED", Severity: cephv1.CephHealthWarn, Message: "9 pgs degraded"}}
+			st.Checks = []cephv1alpha1.CephHealthCheck{{Code: "PG_DEGRADED", Severity: cephv1alpha1.CephHealthWarn, Message: "9 pgs degraded"}}
 			return st
 		}(), true},
-		{"used space drifted a little", published(time.Minute, func(s *cephv1.CephStatus) {
+		{"used space drifted a little", published(time.Minute, func(s *cephv1alpha1.CephStatus) {
 			s.Capacity.UsedBytes += 160 << 10
 			s.Capacity.AvailableBytes -= 160 << 10
 		}), healthy, false},
-		{"used space moved by more than 1%", published(time.Minute, func(s *cephv1.CephStatus) {
+		{"used space moved by more than 1%", published(time.Minute, func(s *cephv1alpha1.CephStatus) {
 			s.Capacity.UsedBytes += 2 << 30
 			s.Capacity.AvailableBytes -= 2 << 30
 		}), healthy, true},
-		{"total capacity changed", published(time.Minute, func(s *cephv1.CephStatus) { s.Capacity.TotalBytes++ }), healthy, true},
-		{"ceph status started failing", published(time.Minute, nil), cephv1.CephStatus{Message: "timed out"}, true},
-		{"still failing the same way", &cephv1.CephStatus{Message: "timed out", LastChecked: at(time.Minute)}, cephv1.CephStatus{Message: "timed out"}, false},
+		{"total capacity changed", published(time.Minute, func(s *cephv1alpha1.CephStatus) { s.Capacity.TotalBytes++ }), healthy, true},
+		{"ceph status started failing", published(time.Minute, nil), cephv1alpha1.CephStatus{Message: "timed out"}, true},
+		{"still failing the same way", &cephv1alpha1.CephStatus{Message: "timed out", LastChecked: at(time.Minute)}, cephv1alpha1.CephStatus{Message: "timed out"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,16 +245,16 @@ func TestNeedsWrite(t *testing.T) {
 // memCluster is a Cluster in memory that counts writes.
 type memCluster struct {
 	exists  bool
-	st      *cephv1.CephStatus
+	st      *cephv1alpha1.CephStatus
 	writes  int
 	readErr error
 }
 
-func (m *memCluster) CephStatus(context.Context) (*cephv1.CephStatus, bool, error) {
+func (m *memCluster) CephStatus(context.Context) (*cephv1alpha1.CephStatus, bool, error) {
 	return m.st, m.exists, m.readErr
 }
 
-func (m *memCluster) ApplyCephStatus(_ context.Context, st cephv1.CephStatus) error {
+func (m *memCluster) ApplyCephStatus(_ context.Context, st cephv1alpha1.CephStatus) error {
 	m.writes++
 	m.st = &st
 	return nil
@@ -295,7 +295,7 @@ func TestPass(t *testing.T) {
 	if res, err = r.Pass(ctx); err != nil || !res.Published || cluster.writes != 1 {
 		t.Fatalf("first report: %+v, %v, %d writes", res, err, cluster.writes)
 	}
-	if cluster.st.Health != cephv1.CephHealthOK || !cluster.st.LastChecked.Time.Equal(now) {
+	if cluster.st.Health != cephv1alpha1.CephHealthOK || !cluster.st.LastChecked.Time.Equal(now) {
 		t.Errorf("published %+v", cluster.st)
 	}
 	// An idle cluster: one write per refresh period, not per interval.
@@ -315,8 +315,8 @@ func TestPass(t *testing.T) {
 	if res, err = r.Pass(ctx); err != nil || !res.Published {
 		t.Fatalf("failing ceph status: %+v, %v", res, err)
 	}
-	want := cephv1.CephStatus{Message: "ceph status: exit status 1: timed out", LastChecked: cluster.st.LastChecked}
-	if cluster.st.Health != "" || cluster.st.Message != want.Message || cluster.st.OSDs != (cephv1.CephOSDStatus{}) || cluster.st.FSID != "" {
+	want := cephv1alpha1.CephStatus{Message: "ceph status: exit status 1: timed out", LastChecked: cluster.st.LastChecked}
+	if cluster.st.Health != "" || cluster.st.Message != want.Message || cluster.st.OSDs != (cephv1alpha1.CephOSDStatus{}) || cluster.st.FSID != "" {
 		t.Errorf("published %+v, want %+v", cluster.st, want)
 	}
 	writes := cluster.writes
@@ -351,7 +351,7 @@ func TestObserveOSDMap(t *testing.T) {
 	src := &staticSource{out: status, dump: []byte(`{"fsid":"` + captureFSID + `","osds":[` +
 		`{"osd":3,"uuid":"c3","up":0,"up_from":0,"state":["exists","new"]}]}`)}
 	st := report.Observe(ctx, src)
-	if len(st.NeverStartedOSDs) != 1 || st.NeverStartedOSDs[0] != (cephv1.CephOSDRef{ID: 3, UUID: "c3"}) || st.OSDMapMessage != "" {
+	if len(st.NeverStartedOSDs) != 1 || st.NeverStartedOSDs[0] != (cephv1alpha1.CephOSDRef{ID: 3, UUID: "c3"}) || st.OSDMapMessage != "" {
 		t.Errorf("never started: %+v, message %q", st.NeverStartedOSDs, st.OSDMapMessage)
 	}
 	for name, s := range map[string]*staticSource{

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -31,13 +31,13 @@ const ReporterFieldManager = "ceph-operator-reporter"
 // real reporter does, and
 // re-publishes an unchanged status as often as the real one.
 func (h *Harness) report(ctx context.Context) error {
-	var clusters cephv1.CephClusterList
+	var clusters cephv1alpha1.CephClusterList
 	if err := h.Client.List(ctx, &clusters); err != nil {
 		return err
 	}
 	for i := range clusters.Items {
 		c := &clusters.Items[i]
-		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1.ConditionManagerReady) {
+		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1alpha1.ConditionManagerReady) {
 			continue
 		}
 		var osds appsv1.DeploymentList
@@ -55,10 +55,10 @@ func (h *Harness) report(ctx context.Context) error {
 				up++
 			}
 		}
-		want := cephv1.CephStatus{
-			Health: cephv1.CephHealthOK,
+		want := cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthOK,
 			FSID:   c.Status.FSID,
-			OSDs:   cephv1.CephOSDStatus{Total: int32(len(osds.Items)), Up: up, In: up},
+			OSDs:   cephv1alpha1.CephOSDStatus{Total: int32(len(osds.Items)), Up: up, In: up},
 		}
 		if cur := c.Status.Ceph; cur != nil {
 			got := *cur
@@ -70,10 +70,10 @@ func (h *Harness) report(ctx context.Context) error {
 		}
 		now := metav1.Now()
 		want.LastChecked = &now
-		apply := &cephv1.CephCluster{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1.GroupVersion.String(), Kind: "CephCluster"},
+		apply := &cephv1alpha1.CephCluster{
+			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1alpha1.GroupVersion.String(), Kind: "CephCluster"},
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
-			Status:     cephv1.CephClusterStatus{Ceph: &want},
+			Status:     cephv1alpha1.CephClusterStatus{Ceph: &want},
 		}
 		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
 		if err := h.Client.Status().Patch(ctx, apply, client.Apply, client.FieldOwner(ReporterFieldManager), client.ForceOwnership); err != nil {

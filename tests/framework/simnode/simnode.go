@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
@@ -236,7 +236,7 @@ const SimulatedCephVersion = "16.2.15"
 
 // SimulatedCephUser is the ceph user of simulated nodes' image: that of
 // the Ceph project's images.
-var SimulatedCephUser = cephv1.CephUser{UID: 167, GID: 167}
+var SimulatedCephUser = cephv1alpha1.CephUser{UID: 167, GID: 167}
 
 // releaseTag matches a Ceph release tag: v19.2.3 or 19.2.3, optionally
 // with a build suffix (v19.2.3-20250717).

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -69,10 +69,10 @@ func (w *World) prepareLocked(job *batchv1.Job) ([]resources.PrepareResult, int3
 		}
 		for i := range n.disks {
 			d := &n.disks[i]
-			if d.ID == dev.ID && d.Verdict.State == cephv1.DiskAvailable {
+			if d.ID == dev.ID && d.Verdict.State == cephv1alpha1.DiskAvailable {
 				id := w.nextOSD
 				w.nextOSD++
-				d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id}
+				d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}
 				w.osdDevice[id] = d.ID
 				w.prepared[dev.ID]++
 			}

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -57,7 +57,7 @@ func (w *World) StartScale(ctx context.Context, cfg *rest.Config, scheme *runtim
 		obj     client.Object
 		handler toolscache.ResourceEventHandlerFuncs
 	}{
-		{&cephv1.DiskInventory{}, toolscache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }}},
+		{&cephv1alpha1.DiskInventory{}, toolscache.ResourceEventHandlerFuncs{AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }}},
 		{&batchv1.Job{}, toolscache.ResourceEventHandlerFuncs{AddFunc: w.jobAdded, DeleteFunc: w.jobDeleted}},
 		// OSD Deployments are observed by metadata only: 12,000 full pod
 		// templates would cost the API server more than the operator does.
@@ -135,7 +135,7 @@ func (w *World) work(ctx context.Context) {
 // or a rescan is requested.
 func (w *World) answer(ctx context.Context, name string) error {
 	s := w.scale
-	var inv cephv1.DiskInventory
+	var inv cephv1alpha1.DiskInventory
 	if err := s.cache.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: name}, &inv); err != nil {
 		return client.IgnoreNotFound(err)
 	}
@@ -170,13 +170,13 @@ func (w *World) answer(ctx context.Context, name string) error {
 
 // applyStatus applies status the way the agent does: only the identifying
 // fields and the agent's status fields, under the agent's field manager.
-func (w *World) applyStatus(ctx context.Context, name string, status cephv1.DiskInventoryStatus) error {
+func (w *World) applyStatus(ctx context.Context, name string, status cephv1alpha1.DiskInventoryStatus) error {
 	st, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&status)
 	if err != nil {
 		return err
 	}
 	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": cephv1.GroupVersion.String(),
+		"apiVersion": cephv1alpha1.GroupVersion.String(),
 		"kind":       "DiskInventory",
 		"metadata":   map[string]any{"name": name, "namespace": w.ns},
 		"status":     st,

@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -55,7 +55,7 @@ func (w *World) Step(ctx context.Context) {
 	}
 	w.runDaemonsLocked(ctx)
 	w.reportLocked(ctx)
-	var list cephv1.DiskInventoryList
+	var list cephv1alpha1.DiskInventoryList
 	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return
 	}
@@ -130,21 +130,21 @@ func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown bo
 // cluster has an FSID and a manager, it publishes a healthy status.ceph for
 // it, with the OSDs SetNeverStarted names.
 func (w *World) reportLocked(ctx context.Context) {
-	var list cephv1.CephClusterList
+	var list cephv1alpha1.CephClusterList
 	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return
 	}
 	for i := range list.Items {
 		c := &list.Items[i]
-		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1.ConditionManagerReady) ||
+		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1alpha1.ConditionManagerReady) ||
 			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted)) {
 			continue
 		}
 		now := metav1.Now()
-		report := &cephv1.CephCluster{
+		report := &cephv1alpha1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
-			Status: cephv1.CephClusterStatus{Ceph: &cephv1.CephStatus{
-				Health: cephv1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
+			Status: cephv1alpha1.CephClusterStatus{Ceph: &cephv1alpha1.CephStatus{
+				Health: cephv1alpha1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
 			}},
 		}
 		w.writes.Add(1)

@@ -36,7 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent"
 )
 
@@ -73,9 +73,9 @@ type World struct {
 	paused   bool
 
 	cephVersion  string
-	cephUser     *cephv1.CephUser
+	cephUser     *cephv1alpha1.CephUser
 	monsDown     bool
-	neverStarted []cephv1.CephOSDRef
+	neverStarted []cephv1alpha1.CephOSDRef
 
 	// scale is set by StartScale.
 	scale *scaleMode
@@ -85,7 +85,7 @@ type World struct {
 
 // node is one node as its agent sees it.
 type node struct {
-	disks []cephv1.Disk
+	disks []cephv1alpha1.Disk
 	// scanned is when the disks last changed, published as lastScanTime.
 	scanned metav1.Time
 	// answered is the rescan request the agent last answered, -1 before
@@ -165,22 +165,22 @@ func Kinds(kind string, n int) []string {
 func (w *World) AddNode(nodeName string, kinds ...string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	disks := make([]cephv1.Disk, 0, len(kinds))
+	disks := make([]cephv1alpha1.Disk, 0, len(kinds))
 	for i, kind := range kinds {
 		name := DiskName(i)
 		id := DiskID(nodeName, name)
-		d := cephv1.Disk{Name: name, ID: id, Path: "/dev/" + name, Links: []string{id}, Type: "disk", SizeBytes: 100 << 30}
+		d := cephv1alpha1.Disk{Name: name, ID: id, Path: "/dev/" + name, Links: []string{id}, Type: "disk", SizeBytes: 100 << 30}
 		switch kind {
 		case "available":
-			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskAvailable}
+			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskAvailable}
 		case "partitioned":
-			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "HasPartitions", Message: name + " has partitions " + name + "1"}
+			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "HasPartitions", Message: name + " has partitions " + name + "1"}
 		case "foreign":
-			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskRejected, Reason: "ForeignCephCluster", Message: "BlueStore label of cluster 0bad"}
+			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "ForeignCephCluster", Message: "BlueStore label of cluster 0bad"}
 		case "osd":
 			id := w.nextOSD
 			w.nextOSD++
-			d.Verdict = cephv1.DiskVerdict{State: cephv1.DiskOSD, OSDID: &id}
+			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}
 		default:
 			panic("world: unknown disk kind " + kind)
 		}
@@ -233,7 +233,7 @@ func (w *World) SetCephVersion(v string) {
 }
 
 // SetCephUser changes the ceph user the agents report (nil: none).
-func (w *World) SetCephUser(u *cephv1.CephUser) {
+func (w *World) SetCephUser(u *cephv1alpha1.CephUser) {
 	w.mu.Lock()
 	w.cephUser = u.DeepCopy()
 	w.mu.Unlock()
@@ -295,7 +295,7 @@ func (w *World) setFlag(set map[string]bool, id string, on bool) {
 
 // SetNeverStarted makes the reporter find osds in the OSD map as created and
 // never started.
-func (w *World) SetNeverStarted(osds ...cephv1.CephOSDRef) {
+func (w *World) SetNeverStarted(osds ...cephv1alpha1.CephOSDRef) {
 	w.mu.Lock()
 	w.neverStarted = osds
 	w.mu.Unlock()
@@ -303,7 +303,7 @@ func (w *World) SetNeverStarted(osds ...cephv1.CephOSDRef) {
 
 // SetDisk changes disk name of node as its agent sees it; the agent
 // publishes it at its next answer.
-func (w *World) SetDisk(nodeName, name string, mod func(*cephv1.Disk)) {
+func (w *World) SetDisk(nodeName, name string, mod func(*cephv1alpha1.Disk)) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := w.nodes[nodeName]
@@ -321,7 +321,7 @@ func (w *World) SetDisk(nodeName, name string, mod func(*cephv1.Disk)) {
 // SetContent changes what the agent reads of a disk (its content hash), as a
 // wipe would.
 func (w *World) SetContent(nodeName, disk, hash string) {
-	w.SetDisk(nodeName, disk, func(d *cephv1.Disk) { d.ContentHash = hash })
+	w.SetDisk(nodeName, disk, func(d *cephv1alpha1.Disk) { d.ContentHash = hash })
 }
 
 // JobsRun is how many prepare Jobs have finished (in either mode).
@@ -345,7 +345,7 @@ func (w *World) OSDs() []string {
 	var out []string
 	for _, n := range w.nodes {
 		for _, d := range n.disks {
-			if d.Verdict.State == cephv1.DiskOSD {
+			if d.Verdict.State == cephv1alpha1.DiskOSD {
 				out = append(out, d.ID)
 			}
 		}
@@ -370,10 +370,10 @@ func (w *World) PreparedTwice() []string {
 
 // statusLocked is the inventory status node n's agent publishes now, with
 // rescan as the request it answers; w.mu is held.
-func (w *World) statusLocked(n *node, rescan int64) cephv1.DiskInventoryStatus {
+func (w *World) statusLocked(n *node, rescan int64) cephv1alpha1.DiskInventoryStatus {
 	scanned := n.scanned
-	st := cephv1.DiskInventoryStatus{
-		Disks:                 append([]cephv1.Disk(nil), n.disks...),
+	st := cephv1alpha1.DiskInventoryStatus{
+		Disks:                 append([]cephv1alpha1.Disk(nil), n.disks...),
 		ObservedRescanRequest: rescan,
 		LastScanTime:          &scanned,
 		CephVersion:           w.cephVersion,

@@ -8,7 +8,7 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	cephv1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -107,7 +107,7 @@ func TestPrepareTwice(t *testing.T) {
 	st := w.statusLocked(w.nodes["n"], 3)
 	w.mu.Unlock()
 	if st.Summary.OSDs != 1 || st.Summary.Available != 0 || st.ObservedRescanRequest != 3 ||
-		st.CephVersion != DefaultCephVersion || st.Disks[0].Verdict.State != cephv1.DiskOSD {
+		st.CephVersion != DefaultCephVersion || st.Disks[0].Verdict.State != cephv1alpha1.DiskOSD {
 		t.Errorf("status %+v", st)
 	}
 }
