@@ -84,7 +84,8 @@ func DetectUser(path, name string) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	defer f.Close()
+	// Only read: a failed close loses nothing.
+	defer func() { _ = f.Close() }()
 	u, err := ParsePasswdUser(f, name)
 	if err != nil {
 		return User{}, fmt.Errorf("%s: %w", path, err)

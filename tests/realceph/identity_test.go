@@ -266,7 +266,7 @@ func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node
 		}
 		out := tl.admin(ctx, "pg", "stat", "--format", "json")
 		if err := json.Unmarshal([]byte(out), &pgs); err != nil {
-			return fmt.Errorf("pg stat: %v: %s", err, out)
+			return fmt.Errorf("pg stat: %w: %s", err, out)
 		}
 		sum := pgs.summary
 		if pgs.PGSummary != nil {

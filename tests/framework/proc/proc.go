@@ -169,7 +169,9 @@ func StartDetached(o Options) (pid int, startTime uint64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	defer logf.Close()
+	// The child keeps its own descriptor of the log; closing ours is
+	// best effort.
+	defer func() { _ = logf.Close() }()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return 0, 0, fmt.Errorf("starting %s: %w", o.Name, err)

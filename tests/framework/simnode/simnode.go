@@ -151,9 +151,12 @@ func WriteOSD(root, devPath, fsid string, id int) error {
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", target, err)
 	}
-	defer f.Close()
 	label := fixture.Label(fsid, id)
 	if _, err := f.WriteAt(ceph.EncodeBlueStoreLabel(label), 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("writing BlueStore label to %s: %w", target, err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing BlueStore label to %s: %w", target, err)
 	}
 	return nil
