@@ -223,7 +223,8 @@ type DevicePlan struct {
 	// Action is what happens to the disk.
 	Action DeviceAction `json:"action"`
 	// Reason is a stable code: NodeNotSelected, NodeAffinityMismatch,
-	// NodeTaintNotTolerated, FilteredOut, NotListed, InvalidFilter,
+	// NodeTaintNotTolerated, NodeArchitectureUnsupported, FilteredOut,
+	// NotListed, InvalidFilter,
 	// OSDNotSelected, DuplicateOSDID, SharedDevice, PrepareFailed,
 	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview, or a
 	// discovery reason such as HasPartitions.
