@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -20,14 +21,10 @@ import (
 // for tests, rarely enough not to load the API server at a thousand nodes.
 const reportInterval = time.Second
 
-// ReporterFieldManager is the field manager of the real health reporter
-// (`agent report`), which the harness plays.
-const ReporterFieldManager = "ceph-operator-reporter"
-
 // report plays the health reporter that runs next to the manager on a real
-// node: for every CephCluster whose manager is available it publishes a
-// healthy status.ceph with the FSID and the OSDs whose Deployment is
-// available counted as up and in. It writes only when that changes, as the
+// node: for every CephCluster whose manager is available it publishes,
+// under the real reporter's field manager, a healthy status.ceph with the
+// FSID and the OSDs whose Deployment is available counted as up and in. It writes only when that changes, as the
 // real reporter does, and
 // re-publishes an unchanged status as often as the real one.
 func (h *Harness) report(ctx context.Context) error {
@@ -70,13 +67,11 @@ func (h *Harness) report(ctx context.Context) error {
 		}
 		now := metav1.Now()
 		want.LastChecked = &now
-		apply := &cephv1alpha1.CephCluster{
-			TypeMeta:   metav1.TypeMeta{APIVersion: cephv1alpha1.GroupVersion.String(), Kind: "CephCluster"},
+		desired := &cephv1alpha1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
 			Status:     cephv1alpha1.CephClusterStatus{Ceph: &want},
 		}
-		//nolint:staticcheck // Typed objects with TypeMeta are applied as a whole.
-		if err := h.Client.Status().Patch(ctx, apply, client.Apply, client.FieldOwner(ReporterFieldManager), client.ForceOwnership); err != nil {
+		if err := apply.Status(ctx, h.Client, desired, apply.Reporter); err != nil {
 			return fmt.Errorf("publishing status.ceph of %s/%s: %w", c.Namespace, c.Name, err)
 		}
 	}
