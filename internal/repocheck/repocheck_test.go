@@ -229,17 +229,9 @@ var codeSpan = regexp.MustCompile("`[^`]*`")
 // brokenLinks returns each relative Markdown link that names nothing in
 // the tree.
 func brokenLinks(tr tree) []string {
-	var problems []string
-	for file := range tr.files {
-		if !strings.HasSuffix(file, ".md") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(tr.root, filepath.FromSlash(file)))
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
-			continue
-		}
-		for _, target := range markdownLinks(string(b)) {
+	return eachMarkdown(tr, func(file, text string) []string {
+		var problems []string
+		for _, target := range markdownLinks(text) {
 			u, err := url.Parse(target)
 			if err != nil {
 				problems = append(problems, fmt.Sprintf("%s: link %q does not parse: %v", file, target, err))
@@ -260,8 +252,8 @@ func brokenLinks(tr tree) []string {
 				problems = append(problems, fmt.Sprintf("%s: link %q names %s, which is not in the repository", file, target, rel))
 			}
 		}
-	}
-	return problems
+		return problems
+	})
 }
 
 // repoPath matches a path into the repository as the documents spell it
@@ -318,6 +310,20 @@ func codePaths(text string) []string {
 // names in code but the tree does not hold: a file that moved or went
 // away without its documents following.
 func stalePaths(tr tree) []string {
+	return eachMarkdown(tr, func(file, text string) []string {
+		var problems []string
+		for _, p := range codePaths(text) {
+			if _, ok := absentOnPurpose[p]; !ok && !tr.exists(p) {
+				problems = append(problems, fmt.Sprintf("%s: names %s, which is not in the repository", file, p))
+			}
+		}
+		return problems
+	})
+}
+
+// eachMarkdown runs check on every Markdown file of the tree, with its text,
+// and returns what it found, plus the files that could not be read.
+func eachMarkdown(tr tree, check func(file, text string) []string) []string {
 	var problems []string
 	for file := range tr.files {
 		if !strings.HasSuffix(file, ".md") {
@@ -328,11 +334,7 @@ func stalePaths(tr tree) []string {
 			problems = append(problems, fmt.Sprintf("%s: %v", file, err))
 			continue
 		}
-		for _, p := range codePaths(string(b)) {
-			if _, ok := absentOnPurpose[p]; !ok && !tr.exists(p) {
-				problems = append(problems, fmt.Sprintf("%s: names %s, which is not in the repository", file, p))
-			}
-		}
+		problems = append(problems, check(file, string(b))...)
 	}
 	return problems
 }
