@@ -145,7 +145,8 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if errors.Join(errs...) == nil {
 		errs = append(errs,
 			r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans),
-			r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan, plan.RescanJobs))
+			r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan, plan.RescanJobs),
+			r.resumeRescans(ctx, in.Inventories, plan.RescanResume))
 	}
 	if errors.Join(errs...) == nil {
 		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs))
@@ -486,8 +487,9 @@ func (r *OSDReconciler) writeFailureRecords(ctx context.Context, inventories []c
 // requestRescans asks the agents of nodes whose prepare Job reported disks
 // prepared to scan again. The request is first recorded on the Job
 // (RescanRequestAnnotation), so that one Job's outcome asks for one rescan
-// whatever happens next: a crash between the two writes loses a request,
-// never repeats one.
+// whatever happens next: a crash between the two writes leaves a request
+// that the next plan completes with the same number (resumeRescans),
+// never a second one.
 func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, nodes []string, jobs map[string]string) error {
 	want := map[string]bool{}
 	for _, n := range nodes {
@@ -522,6 +524,29 @@ func (r *OSDReconciler) requestRescans(ctx context.Context, cluster *cephv1alpha
 		}
 		if err := r.Client.Patch(ctx, inv, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("requesting a rescan of node %s: %w", inv.Name, err)
+		}
+		return nil
+	})
+}
+
+// resumeRescans completes rescan requests that requestRescans recorded on a
+// Job but did not write to the node's inventory (the operator stopped
+// between the two writes): the inventory gets the Job's request number, so
+// the agent answers the one request the Job asked for.
+func (r *OSDReconciler) resumeRescans(ctx context.Context, inventories []cephv1alpha1.DiskInventory, resume map[string]int64) error {
+	var pending []*cephv1alpha1.DiskInventory
+	for i := range inventories {
+		if n, ok := resume[inventories[i].Name]; ok && n > inventories[i].Spec.RescanRequest {
+			pending = append(pending, &inventories[i])
+		}
+	}
+	return apply.ForEach(ctx, len(pending), func(ctx context.Context, i int) error {
+		// The listed inventories are the cache's own objects: write a copy.
+		inv := pending[i].DeepCopy()
+		base := inv.DeepCopy()
+		inv.Spec.RescanRequest = resume[inv.Name]
+		if err := r.Client.Patch(ctx, inv, client.MergeFrom(base)); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("resuming rescan request %d of node %s: %w", inv.Spec.RescanRequest, inv.Name, err)
 		}
 		return nil
 	})

@@ -350,6 +350,11 @@ func TestCrashSafety(t *testing.T) {
 		stop()
 	}
 	startManager(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			dumpProvisioning(t, ns)
+		}
+	})
 	waitReady(t, cluster)
 
 	osdDisks := w.OSDs()
@@ -367,5 +372,32 @@ func TestCrashSafety(t *testing.T) {
 	}
 	if twice := w.PreparedTwice(); len(twice) != 0 {
 		t.Errorf("disks prepared twice: %v", twice)
+	}
+}
+
+// dumpProvisioning logs every disk's verdict and plan, and every prepare
+// Job, of a namespace: what a failed provisioning test was stuck on.
+func dumpProvisioning(t *testing.T, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	var invs cephv1alpha1.DiskInventoryList
+	if err := env.Client.List(ctx, &invs, client.InNamespace(ns)); err != nil {
+		t.Logf("listing inventories: %v", err)
+	}
+	for _, inv := range invs.Items {
+		t.Logf("inventory %s: rescan %d observed %d", inv.Name, inv.Spec.RescanRequest, inv.Status.ObservedRescanRequest)
+		for _, d := range inv.Status.Disks {
+			t.Logf("  disk %s verdict %s/%s", d.ID, d.Verdict.State, d.Verdict.Reason)
+		}
+		for _, p := range inv.Status.Plan {
+			t.Logf("  plan %s %s/%s attempts %d: %s", p.ID, p.Action, p.Reason, p.Attempts, p.Message)
+		}
+	}
+	var jobs batchv1.JobList
+	if err := env.Client.List(ctx, &jobs, client.InNamespace(ns)); err != nil {
+		t.Logf("listing Jobs: %v", err)
+	}
+	for _, j := range jobs.Items {
+		t.Logf("Job %s uid %s annotations %v conditions %v", j.Name, j.UID, j.Annotations, j.Status.Conditions)
 	}
 }

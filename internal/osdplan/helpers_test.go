@@ -214,6 +214,8 @@ type planCase struct {
 	// FailureRecords and RescanJobs of the plan.
 	records    map[string]string
 	rescanJobs map[string]string
+	// resume is the plan's RescanResume, always checked (nil for none).
+	resume map[string]int64
 }
 
 // cluster is a CephCluster using all nodes and all devices, provisioning
@@ -308,6 +310,9 @@ func checkPlan(t *testing.T, tc planCase, got Plan) {
 	}
 	if tc.records != nil && (len(got.FailureRecords) != 0 || len(tc.records) != 0) && !reflect.DeepEqual(got.FailureRecords, tc.records) {
 		t.Errorf("failure records %q, want %q", got.FailureRecords, tc.records)
+	}
+	if (len(got.RescanResume) != 0 || len(tc.resume) != 0) && !reflect.DeepEqual(got.RescanResume, tc.resume) {
+		t.Errorf("rescan requests to resume %v, want %v", got.RescanResume, tc.resume)
 	}
 	if tc.rescanJobs != nil && !reflect.DeepEqual(got.RescanJobs, tc.rescanJobs) {
 		t.Errorf("rescan Jobs %v, want %v", got.RescanJobs, tc.rescanJobs)

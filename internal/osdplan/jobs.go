@@ -121,6 +121,9 @@ func (p *planner) indexJobs() {
 			if job.RescanRequest == 0 && p.rescan[job.Node] == "" {
 				p.rescan[job.Node] = job.Name
 			}
+			if job.RescanRequest > p.recorded[job.Node] {
+				p.recorded[job.Node] = job.RescanRequest
+			}
 		default:
 			// Running, or a state this planner does not know: treat it as
 			// running, the only choice that cannot prepare a disk twice.

@@ -207,6 +207,13 @@ type Plan struct {
 	// is for: the reconciler records the request on that Job, so that one
 	// Job's outcome asks for one rescan, never more.
 	RescanJobs map[string]string
+	// RescanResume maps a node to a rescan request that a kept Job records
+	// but the node's inventory does not: the reconciler stopped between
+	// the two writes of requestRescans. The reconciler sets the
+	// inventory's spec.rescanRequest to that number, completing the one
+	// request of the Job rather than asking for another, so a lost write
+	// cannot leave the disks Preparing for ever.
+	RescanResume map[string]int64
 	// FailureRecords maps a node to the value its inventory's
 	// FailureRecordsAnnotation must have ("" for none): the content hash
 	// each failed or refused disk had when it failed. A disk is retried

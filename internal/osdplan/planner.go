@@ -24,6 +24,9 @@ type planner struct {
 	jobs     map[string]*nodeJobs
 	// rescan maps a node to the kept Job it needs a rescan for.
 	rescan map[string]string
+	// recorded maps a node to the highest rescan request its kept Jobs
+	// record (see Plan.RescanResume).
+	recorded map[string]int64
 	// disks maps a node to its inventory's disks by id.
 	disks map[string]map[string]*cephv1alpha1.Disk
 	// shared maps a node and a disk id to why the disk is shared with
@@ -119,6 +122,7 @@ func Compute(in Input) Plan {
 		plan:     &plan,
 		jobs:     map[string]*nodeJobs{},
 		rescan:   map[string]string{},
+		recorded: map[string]int64{},
 		disks:    map[string]map[string]*cephv1alpha1.Disk{},
 		osdDisks: map[int32][]string{},
 	}
@@ -428,6 +432,12 @@ func (p *planner) finish(nodes []*nodeState) {
 				plan.RescanJobs = map[string]string{}
 			}
 			plan.RescanJobs[ns.name] = job
+		}
+		if n := p.recorded[ns.name]; n > ns.inv.Spec.RescanRequest {
+			if plan.RescanResume == nil {
+				plan.RescanResume = map[string]int64{}
+			}
+			plan.RescanResume[ns.name] = n
 		}
 		if v := FormatFailureRecords(records); v != ns.inv.Annotations[FailureRecordsAnnotation] {
 			if plan.FailureRecords == nil {

@@ -57,6 +57,10 @@ func TestComputeSafety(t *testing.T) {
 	waitingAnswer := inv("node-a", avail("sdb"))
 	waitingAnswer.Spec.RescanRequest, waitingAnswer.Status.ObservedRescanRequest = 4, 3
 	askedOnce := func(j PrepareJob) PrepareJob { j.RescanRequest = 4; return j }
+	// The operator stopped between recording request 4 on the Job and
+	// writing it to the inventory, which still has request 3 answered.
+	lostWrite := inv("node-a", avail("sdb"))
+	lostWrite.Spec.RescanRequest, lostWrite.Status.ObservedRescanRequest = 3, 3
 	otherChanged := scannedAt(inv("node-a", hashed(avail("sdb"), "h1"), hashed(avail("sdc"), "new")), now.Add(-10*time.Second))
 
 	runCases(t, []planCase{
@@ -284,6 +288,14 @@ func TestComputeSafety(t *testing.T) {
 			jobs:   []PrepareJob{askedOnce(succeeded("prep-a", "node-a", fin, "sdb"))},
 			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "").says("waiting for the agent to rescan")}},
 			rescan: nil,
+		},
+		{
+			name:   "a kept Job whose request never reached the inventory has that same request written, not a new one",
+			invs:   []cephv1alpha1.DiskInventory{lostWrite},
+			jobs:   []PrepareJob{askedOnce(succeeded("prep-a", "node-a", fin, "sdb"))},
+			plans:  map[string][]wantDP{"node-a": {dp("sdb", preparing, "").says("waiting for the agent to rescan")}},
+			rescan: nil,
+			resume: map[string]int64{"node-a": 4},
 		},
 		{
 			name:   "a kept Job whose one rescan was answered asks for no other, and says why it waits",
