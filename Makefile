@@ -398,6 +398,10 @@ OPENSHIFT_VERSIONS ?= v4.$(shell echo $$(( $(word 2,$(subst ., ,$(MIN_KUBE_VERSI
 # directly (e.g. '>=0.1.0 <0.2.0'); both empty for the first release.
 REPLACES ?=
 SKIP_RANGE ?=
+# The default Ceph image: RELATED_IMAGE_CEPH of the manager, hence the
+# CSV's relatedImages (what mirroring for a disconnected cluster copies).
+# The samples name the same image (a bundle test checks it).
+CEPH_IMAGE ?= quay.io/ceph/ceph:v19.2.3
 # true pins every image reference of the CSV to a digest; operator-sdk
 # resolves the digests from the registry, so the images must be pushed.
 USE_IMAGE_DIGESTS ?= false
@@ -415,9 +419,10 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) ## Generate the OLM bundle (bundl
 	set -x; \
 	$(OPERATOR_SDK) generate kustomize manifests -q --apis-dir api --interactive=false; \
 	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG) && cd $(ROOT); \
+	cd config/manifests && $(KUSTOMIZE) edit set image quay.io/ceph/ceph=$(CEPH_IMAGE) && cd $(ROOT); \
 	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle -q --overwrite --version $(VERSION) \
 		--channels $(BUNDLE_CHANNELS) --default-channel $(BUNDLE_DEFAULT_CHANNEL) $$digests \
-		|| { set +x; if [ -n "$$digests" ]; then echo "bundle: USE_IMAGE_DIGESTS=true resolves every image's digest from its registry: push IMG ($(IMG)) first and make the registries reachable (see docs/operations.md)" >&2; fi; exit 1; }; \
+		|| { set +x; if [ -n "$$digests" ]; then echo "bundle: USE_IMAGE_DIGESTS=true resolves every image's digest from its registry: push IMG ($(IMG)) first, and make its registry and CEPH_IMAGE's ($(CEPH_IMAGE)) reachable (see docs/operations.md)" >&2; fi; exit 1; }; \
 	sed -i "s/^    createdAt: \".*\"$$/    createdAt: \"$$created\"/" $(CSV_BASE) $(BUNDLE_CSV); \
 	go run ./hack/csvset -csv $(BUNDLE_CSV) -min-kube-version $(MIN_KUBE_VERSION) -replaces '$(REPLACES)' -skip-range '$(SKIP_RANGE)'; \
 	printf '\n  # OpenShift versions (from MIN_KUBE_VERSION).\n  com.redhat.openshift.versions: %s\n' '$(OPENSHIFT_VERSIONS)' >>bundle/metadata/annotations.yaml; \
@@ -431,13 +436,16 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) ## Generate the OLM bundle (bundl
 .PHONY: verify-bundle
 verify-bundle: $(SCORECARD_TEST) ## Fail when the committed bundle is stale (regenerates it first).
 	@snap=$$(mktemp -d); trap 'rm -rf "$$snap"' EXIT; \
-	cp -a bundle bundle.Dockerfile $(CSV_BASE) config/manager/kustomization.yaml "$$snap"/; \
+	cp -a bundle bundle.Dockerfile $(CSV_BASE) "$$snap"/; \
+	cp config/manager/kustomization.yaml "$$snap/manager-kustomization.yaml"; \
+	cp config/manifests/kustomization.yaml "$$snap/manifests-kustomization.yaml"; \
 	$(MAKE) --no-print-directory bundle >"$$snap/bundle.log" 2>&1 || { cat "$$snap/bundle.log"; exit 1; }; \
 	stale=0; \
 	diff -r "$$snap/bundle" bundle || stale=1; \
 	diff "$$snap/bundle.Dockerfile" bundle.Dockerfile || stale=1; \
 	diff "$$snap/$$(basename $(CSV_BASE))" $(CSV_BASE) || stale=1; \
-	diff "$$snap/kustomization.yaml" config/manager/kustomization.yaml || stale=1; \
+	diff "$$snap/manager-kustomization.yaml" config/manager/kustomization.yaml || stale=1; \
+	diff "$$snap/manifests-kustomization.yaml" config/manifests/kustomization.yaml || stale=1; \
 	if [ $$stale = 1 ]; then echo "The OLM bundle is stale; run 'make bundle' and commit the result." >&2; exit 1; fi
 
 .PHONY: test-bundle

@@ -2,13 +2,16 @@
 // it sets the values `make bundle` takes from variables (the upgrade edges,
 // the minimum Kubernetes version) and makes every reference to the
 // operator's image one value: the manager container's image, whatever
-// IMG or digest pinning made it.
+// IMG or digest pinning made it. The console's first-click resource
+// (operatorframework.io/initialization-resource) is the CSV's CephCluster
+// example, so that it names the same Ceph image, tag or digest.
 //
 //	csvset -csv bundle/manifests/ceph-operator.clusterserviceversion.yaml \
 //	  -min-kube-version 1.33.0 [-replaces ceph-operator.v0.1.0] [-skip-range '<0.2.0']
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +22,14 @@ import (
 
 // managerContainer is the operator's container in the CSV's Deployment.
 const managerContainer = "manager"
+
+// initializationResource is the annotation naming the resource the console
+// offers to create right after install.
+const initializationResource = "operatorframework.io/initialization-resource"
+
+// clusterKind is the kind of the example that becomes the first-click
+// resource.
+const clusterKind = "CephCluster"
 
 // operatorImageEnv is the manager's environment variable naming its own
 // image (internal/manager.OperatorImageEnv).
@@ -84,7 +95,54 @@ func edit(csv map[string]any, minKube, replaces, skipRange string) error {
 		return fmt.Errorf("the manager's %s is %q but its image is %q; they must be one reference", operatorImageEnv, env, image)
 	}
 	annotations["containerImage"] = image
+
+	first, err := clusterExample(annotations)
+	if err != nil {
+		return err
+	}
+	annotations[initializationResource] = first
+	dedupRelatedImages(spec)
 	return nil
+}
+
+// dedupRelatedImages keeps the first entry of each image in
+// spec.relatedImages. Digest pinning adds one per place an image appears
+// (the manager container, an annotation) next to the RELATED_IMAGE_
+// entries, which name the same images.
+func dedupRelatedImages(spec map[string]any) {
+	related, ok := spec["relatedImages"].([]any)
+	if !ok {
+		return
+	}
+	seen := map[string]bool{}
+	var kept []any
+	for _, r := range related {
+		entry, _ := r.(map[string]any)
+		image, _ := entry["image"].(string)
+		if seen[image] {
+			continue
+		}
+		seen[image] = true
+		kept = append(kept, r)
+	}
+	spec["relatedImages"] = kept
+}
+
+// clusterExample returns the CephCluster of the alm-examples annotation as
+// compact JSON.
+func clusterExample(annotations map[string]any) (string, error) {
+	raw, _ := annotations["alm-examples"].(string)
+	var examples []map[string]any
+	if err := json.Unmarshal([]byte(raw), &examples); err != nil {
+		return "", fmt.Errorf("alm-examples: %w", err)
+	}
+	for _, ex := range examples {
+		if ex["kind"] == clusterKind {
+			out, err := json.Marshal(ex)
+			return string(out), err
+		}
+	}
+	return "", fmt.Errorf("alm-examples has no %s for %s", clusterKind, initializationResource)
 }
 
 // managerImage returns the manager container's image and the value of its
