@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -70,8 +72,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// The cluster's own status changes (written by both reconcilers)
 		// matter here only when the FSID appears, the monitors become
 		// ready (or stop being ready), the image's Ceph version is found
-		// supported (or no longer), or the reporter's list of OSDs that
-		// never started changes.
+		// supported (or no longer), the reporter's list of OSDs that
+		// never started changes, or Ceph starts or stops reporting
+		// degraded placement groups (the OSD disruption budgets).
 		For(&cephv1alpha1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -82,11 +85,13 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionMonitorsReady) ||
 					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) !=
 						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) ||
-					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)))
+					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)) ||
+					!slices.Equal(osdplan.Recovering(o.Status.Ceph), osdplan.Recovering(n.Status.Ceph)))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
 		Owns(&appsv1.Deployment{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&cephv1alpha1.DiskInventory{}).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
@@ -140,6 +145,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	errs := []error{
 		createErr,
 		r.ensureOSDs(ctx, cluster, plan.OSDs),
+		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
 	}
 	if errors.Join(errs...) == nil {
@@ -601,6 +607,55 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		}
 		return nil
 	})
+}
+
+// applyBudgets keeps the OSDs' PodDisruptionBudgets as osdplan.OSDBudgets
+// decides from the OSD Deployments' readiness and Ceph's health: the
+// wanted ones are applied first, then the others deleted, so no moment
+// leaves an OSD uncovered that should be covered. A change of budgets is
+// an Event saying why.
+func (r *OSDReconciler) applyBudgets(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSD) error {
+	decided := osdplan.OSDBudgets(cluster, osds, osdplan.Recovering(cluster.Status.Ceph))
+	want := map[string]bool{}
+	changed := false
+	for _, b := range decided.Budgets {
+		pdb := resources.OSDPodDisruptionBudget(cluster, b)
+		want[pdb.Name] = true
+		var existing policyv1.PodDisruptionBudget
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(pdb), &existing)
+		if err == nil && existing.Spec.MaxUnavailable != nil && *existing.Spec.MaxUnavailable == *pdb.Spec.MaxUnavailable {
+			continue
+		}
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("reading PodDisruptionBudget %s: %w", pdb.Name, err)
+		}
+		if _, err := apply.Owned(ctx, r.Client, cluster, pdb); err != nil {
+			return err
+		}
+		changed = true
+	}
+	var list policyv1.PodDisruptionBudgetList
+	own := client.MatchingLabels(resources.ClusterSelector(cluster))
+	if err := r.Client.List(ctx, &list, client.InNamespace(cluster.Namespace), own,
+		client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+		return fmt.Errorf("listing OSD PodDisruptionBudgets: %w", err)
+	}
+	for i := range list.Items {
+		pdb := &list.Items[i]
+		if want[pdb.Name] || !metav1.IsControlledBy(pdb, cluster) {
+			continue
+		}
+		uid := pdb.UID
+		if err := r.Client.Delete(ctx, pdb, client.Preconditions{UID: &uid}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting PodDisruptionBudget %s: %w", pdb.Name, err)
+		}
+		changed = true
+	}
+	if changed {
+		ctrl.LoggerFrom(ctx).Info("OSD disruption budgets changed", "budgets", len(decided.Budgets), "why", decided.Reason)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDDisruptionBudgets", "Protect", "%s", osdplan.Truncate(decided.Reason, maxEventNote))
+	}
+	return nil
 }
 
 // deleteJobs deletes the Jobs the plan is done with: finished ones whose

@@ -115,6 +115,14 @@ type CephClusterSpec struct {
 	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitzero"`
 }
 
+// The values of CephClusterSpec.DefaultFailureDomain.
+const (
+	// FailureDomainHost spreads replicas over nodes (the default).
+	FailureDomainHost = "host"
+	// FailureDomainOSD spreads replicas over OSDs, for one-node clusters.
+	FailureDomainOSD = "osd"
+)
+
 // MonSpec configures the Ceph monitors.
 type MonSpec struct {
 	// Count is the number of monitors. It must be odd (1, 3, 5, 7 or 9) so a

@@ -128,7 +128,8 @@ func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown bo
 
 // reportLocked plays the health reporter next to the manager: once a
 // cluster has an FSID and a manager, it publishes a healthy status.ceph for
-// it, with the OSDs SetNeverStarted names.
+// it, with the OSDs SetNeverStarted names and the checks SetHealthChecks
+// sets.
 func (w *World) reportLocked(ctx context.Context) {
 	var list cephv1alpha1.CephClusterList
 	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
@@ -137,14 +138,19 @@ func (w *World) reportLocked(ctx context.Context) {
 	for i := range list.Items {
 		c := &list.Items[i]
 		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1alpha1.ConditionManagerReady) ||
-			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted)) {
+			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted) &&
+				reflect.DeepEqual(c.Status.Ceph.Checks, w.checks)) {
 			continue
 		}
 		now := metav1.Now()
+		health := cephv1alpha1.CephHealthOK
+		if len(w.checks) > 0 {
+			health = cephv1alpha1.CephHealthWarn
+		}
 		report := &cephv1alpha1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
 			Status: cephv1alpha1.CephClusterStatus{Ceph: &cephv1alpha1.CephStatus{
-				Health: cephv1alpha1.CephHealthOK, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted,
+				Health: health, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted, Checks: w.checks,
 			}},
 		}
 		w.writes.Add(1)

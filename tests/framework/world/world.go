@@ -76,6 +76,8 @@ type World struct {
 	cephUser     *cephv1alpha1.CephUser
 	monsDown     bool
 	neverStarted []cephv1alpha1.CephOSDRef
+	// checks are the health checks the reporter publishes.
+	checks []cephv1alpha1.CephHealthCheck
 
 	// scale is set by StartScale.
 	scale *scaleMode
@@ -291,6 +293,14 @@ func (w *World) setFlag(set map[string]bool, id string, on bool) {
 	} else {
 		delete(set, id)
 	}
+}
+
+// SetHealthChecks makes the reporter publish checks as Ceph's health
+// checks (HEALTH_WARN when there are any).
+func (w *World) SetHealthChecks(checks ...cephv1alpha1.CephHealthCheck) {
+	w.mu.Lock()
+	w.checks = checks
+	w.mu.Unlock()
 }
 
 // SetNeverStarted makes the reporter find osds in the OSD map as created and
