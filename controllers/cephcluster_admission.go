@@ -27,8 +27,8 @@ func (r *CephClusterReconciler) checkImage(s *clusterScope) bool {
 	if err == nil {
 		return true
 	}
-	s.observed.version = versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonImageNotAllowed,
-		err.Error() + ". No monitor, manager, OSD or discovery agent is started or changed with it: set spec.image to an allowed image, or ask the operator's administrator to allow it"}
+	s.observed.version = versionCheck{status: metav1.ConditionFalse, reason: cephv1alpha1.ReasonImageNotAllowed,
+		message: err.Error() + ". No monitor, manager, OSD or discovery agent is started or changed with it: set spec.image to an allowed image, or ask the operator's administrator to allow it"}
 	s.observed.mon.blocked = s.observed.version.message
 	s.observed.mon.blockedReason = cephv1alpha1.ReasonImageNotAllowed
 	return false

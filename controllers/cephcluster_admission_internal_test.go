@@ -65,7 +65,7 @@ func TestStatusNamesTheCause(t *testing.T) {
 		{
 			name: "image not allowed",
 			o: observed{fsid: "f", configured: true,
-				version: versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonImageNotAllowed, "spec.image x is not allowed"},
+				version: versionCheck{status: metav1.ConditionFalse, reason: cephv1alpha1.ReasonImageNotAllowed, message: "spec.image x is not allowed"},
 				mon:     monState{blocked: "spec.image x is not allowed", blockedReason: cephv1alpha1.ReasonImageNotAllowed}},
 			want: map[string]string{"Ready": "False/ImageNotAllowed", "Degraded": "True/ImageNotAllowed", "Progressing": "False/ImageNotAllowed",
 				"CephVersionSupported": "False/ImageNotAllowed", "MonitorsReady": "False/ImageNotAllowed"},

@@ -59,6 +59,12 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	}
 	sel := nodeselect.Select(&cluster.Spec, nodes.Items)
 	s.observed.selection = &sel
+	s.observed.notReady = map[string]bool{}
+	for i := range nodes.Items {
+		if !nodeselect.Ready(&nodes.Items[i]) {
+			s.observed.notReady[nodes.Items[i].Name] = true
+		}
+	}
 
 	var inventories cephv1alpha1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, client.InNamespace(cluster.Namespace),

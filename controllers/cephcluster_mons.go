@@ -134,7 +134,7 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	mons := s.observed.mon.mons
-	s.observed.version = checkCephVersion(cluster.Spec.Image, s.observed.inventories)
+	s.observed.version = checkCephVersion(cluster.Spec.Image, cluster.Status.DaemonImage, s.observed.inventories, s.observed.notReady)
 	if len(mons) == 0 {
 		return nil
 	}

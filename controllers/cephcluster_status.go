@@ -40,6 +40,8 @@ type observed struct {
 	selection *nodeselect.Selection
 	// inventories are the DiskInventories of the selected nodes.
 	inventories []cephv1alpha1.DiskInventory
+	// notReady names the nodes whose Ready condition is not True.
+	notReady map[string]bool
 	// podRejected is why admission refuses the node pods; nil when they
 	// are admitted or the check was not made.
 	podRejected *podRejection
@@ -85,6 +87,9 @@ func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 	if o.version.status != "" {
 		set(cephv1alpha1.ConditionCephVersionSupported, o.version.status, o.version.reason, o.version.message)
 	}
+	if o.version.accepted != nil {
+		cluster.Status.DaemonImage = o.version.accepted
+	}
 
 	pending := notTrueFor(cluster, cephv1alpha1.ConditionConfigured, cephv1alpha1.ConditionMonitorsReady, cephv1alpha1.ConditionManagerReady, cephv1alpha1.ConditionDisksDiscovered, cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionCephHealthy)
 	switch {
@@ -96,11 +101,14 @@ func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 	case o.err == nil && o.version.unsupported():
 		set(cephv1alpha1.ConditionDegraded, metav1.ConditionTrue, o.version.reason, o.version.message)
 		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, o.version.reason, o.version.message)
-		if o.version.reason == cephv1alpha1.ReasonImageNotAllowed {
-			set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is an image the operator allows")
-		} else {
-			set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, "Blocked until spec.image is a supported Ceph release")
+		blocked := "Blocked until spec.image is a supported Ceph release"
+		switch o.version.reason {
+		case cephv1alpha1.ReasonImageNotAllowed:
+			blocked = "Blocked until spec.image is an image the operator allows"
+		case cephv1alpha1.ReasonCephDowngradeRefused, cephv1alpha1.ReasonCephUpgradeUnsupported:
+			blocked = "Blocked until spec.image is a release the daemons' Ceph can be upgraded to; they keep their image"
 		}
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, o.version.reason, blocked)
 	case o.err == nil && o.podRejected != nil:
 		// Without this the cluster would only say it waits for its
 		// agents, for ever.
@@ -263,6 +271,7 @@ func ownedStatus(st cephv1alpha1.CephClusterStatus) cephv1alpha1.CephClusterStat
 		Disks:              st.Disks,
 		NodeSummaries:      st.NodeSummaries,
 		Monitors:           st.Monitors,
+		DaemonImage:        st.DaemonImage,
 	}
 	for _, c := range st.Conditions {
 		if ownedConditions[c.Type] {

@@ -133,7 +133,7 @@ func TestSetClusterStatus(t *testing.T) {
 			existing: partsDone(3),
 			observed: observed{fsid: "f", configured: true,
 				mon:     monState{mons: monsUp.mons, blocked: "too old", blockedReason: cephv1alpha1.ReasonUnsupportedCephVersion},
-				version: versionCheck{metav1.ConditionFalse, cephv1alpha1.ReasonUnsupportedCephVersion, "too old"}},
+				version: versionCheck{status: metav1.ConditionFalse, reason: cephv1alpha1.ReasonUnsupportedCephVersion, message: "too old"}},
 			want: map[string]string{
 				"Ready": "False/UnsupportedCephVersion", "Progressing": "False/UnsupportedCephVersion",
 				"Degraded": "True/UnsupportedCephVersion", "Configured": "True/Reconciled",

@@ -73,8 +73,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// matter here only when the FSID appears, the monitors become
 		// ready (or stop being ready), the image's Ceph version is found
 		// supported (or no longer), the reporter's list of OSDs that
-		// never started changes, or Ceph starts or stops reporting
-		// degraded placement groups (the OSD disruption budgets).
+		// never started changes, Ceph starts or stops reporting
+		// degraded placement groups (the OSD disruption budgets), or the
+		// accepted daemon image changes.
 		For(&cephv1alpha1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -86,7 +87,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 					meta.IsStatusConditionTrue(o.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) !=
 						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) ||
 					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)) ||
-					!slices.Equal(osdplan.Recovering(o.Status.Ceph), osdplan.Recovering(n.Status.Ceph)))
+					!slices.Equal(osdplan.Recovering(o.Status.Ceph), osdplan.Recovering(n.Status.Ceph)) ||
+					!equality.Semantic.DeepEqual(o.Status.DaemonImage, n.Status.DaemonImage))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
@@ -124,6 +126,17 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		log.V(1).Info("Not provisioning: the Ceph image's version is not known to be supported")
 		return ctrl.Result{}, nil
 	}
+	// Prepare Jobs and OSDs run the image the cluster reconciler accepted
+	// (status.daemonImage), never spec.image itself: right after a
+	// spec.image change the condition above still describes the previous
+	// image, and a refused downgrade must not reach any OSD.
+	image, ok := acceptedImage(cluster)
+	if !ok {
+		log.V(1).Info("Not provisioning: spec.image changed and is not judged yet")
+		return ctrl.Result{}, nil
+	}
+	cluster = cluster.DeepCopy()
+	cluster.Spec.Image = image
 
 	in, jobs, err := r.gather(ctx, cluster)
 	if err != nil {
@@ -177,6 +190,21 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// acceptedImage is the Ceph image the OSD reconciler may run: the cluster
+// reconciler's status.daemonImage, or, for a cluster whose status has none
+// yet (written by an older release), spec.image once CephVersionSupported
+// describes the current generation.
+func acceptedImage(cluster *cephv1alpha1.CephCluster) (string, bool) {
+	if d := cluster.Status.DaemonImage; d != nil && d.Image != "" {
+		return d.Image, true
+	}
+	c := meta.FindStatusCondition(cluster.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported)
+	if c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == cluster.Generation {
+		return cluster.Spec.Image, true
+	}
+	return "", false
 }
 
 // jobExistsRequeue is how soon a plan whose Job creation met a Job of the

@@ -375,6 +375,16 @@ type CleanupPolicySpec struct {
 	Confirmation string `json:"confirmation,omitempty"`
 }
 
+// DaemonImage is a Ceph image and the Ceph version it runs.
+type DaemonImage struct {
+	// Image is the image reference, as in spec.image.
+	// +kubebuilder:validation:MaxLength=512
+	Image string `json:"image"`
+	// Version is its Ceph version, as the discovery agents reported it.
+	// +kubebuilder:validation:MaxLength=64
+	Version string `json:"version"`
+}
+
 // CephClusterStatus is what the operator observed and did.
 type CephClusterStatus struct {
 	// ObservedGeneration is the generation of the spec the status describes.
@@ -422,6 +432,16 @@ type CephClusterStatus struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Per-node summary"
 	NodeSummaries []NodeSummary `json:"nodeSummaries,omitempty"`
+
+	// DaemonImage is the Ceph image the monitors, the manager and the OSDs
+	// run, or are being rolled to, and its Ceph version: the last
+	// spec.image the operator accepted. A later spec.image whose Ceph is
+	// older (a downgrade) or more than two major releases newer is
+	// refused (CephVersionSupported False) and the daemons stay on this
+	// one.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Daemon image"
+	DaemonImage *DaemonImage `json:"daemonImage,omitempty"`
 
 	// Ceph is Ceph's own view of the cluster (health, checks, OSDs up and
 	// in, capacity), published by the reporter next to the mgr.

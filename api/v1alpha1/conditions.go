@@ -126,6 +126,20 @@ const (
 	// means spec.image runs a Ceph release older than the oldest
 	// supported one: nothing is started or changed with it.
 	ReasonUnsupportedCephVersion = "UnsupportedCephVersion"
+	// ReasonWaitingForNewImage means spec.image changed and some discovery
+	// agents still report the previous image: its version is judged, and
+	// the daemons rolled to it, once every agent of a Ready node reports
+	// the new one.
+	ReasonWaitingForNewImage = "WaitingForNewImage"
+	// ReasonCephDowngradeRefused (also Ready, Progressing, Degraded)
+	// means spec.image runs an older Ceph than the daemons do
+	// (status.daemonImage): Ceph cannot go back, so nothing is changed.
+	ReasonCephDowngradeRefused = "CephDowngradeRefused"
+	// ReasonCephUpgradeUnsupported (also Ready, Progressing, Degraded)
+	// means spec.image runs a Ceph more than two major releases newer
+	// than the daemons do: Ceph cannot upgrade in one step, so nothing is
+	// changed.
+	ReasonCephUpgradeUnsupported = "CephUpgradeUnsupported"
 	// ReasonImageNotAllowed (also Ready, Progressing, Degraded) means
 	// spec.image is not on the operator's --allowed-images list: nothing
 	// is started or changed with it.

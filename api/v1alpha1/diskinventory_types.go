@@ -163,6 +163,15 @@ type DiskInventoryStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph version",xDescriptors={"urn:alm:descriptor:text"}
 	CephVersion string `json:"cephVersion,omitempty"`
 
+	// CephImage is the image the agent runs in, and whose Ceph version
+	// cephVersion is: the CephCluster's spec.image when the discovery
+	// DaemonSet last rolled. After a spec.image change the operator waits
+	// until the agents report the new image before it judges its version.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph image",xDescriptors={"urn:alm:descriptor:text"}
+	CephImage string `json:"cephImage,omitempty"`
+
 	// CephUser is the uid and gid of the user named ceph in the image the
 	// agent runs in, read from the image's own /etc/passwd. The operator
 	// runs the health reporter as this user. Absent when the image has no

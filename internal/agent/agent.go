@@ -349,6 +349,7 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 	}
 	content := BuildStatus(st.devices, a.opts, requested, a.deps.AgentVersion)
 	content.CephVersion = a.deps.CephVersion
+	content.CephImage = a.cfg.CephImage
 	if a.deps.CephUser != nil {
 		u := *a.deps.CephUser
 		content.CephUser = &u

@@ -64,6 +64,10 @@ type Config struct {
 	CephBinary string
 	// Debounce is the quiet time after a uevent before rescanning.
 	Debounce time.Duration
+	// CephImage is the image the agent runs in, as the operator named it
+	// (the CephCluster's spec.image), published with the Ceph version so
+	// that the operator knows which image a version report is about.
+	CephImage string
 	// PasswdPath is the passwd file of the agent's own container (not the
 	// host's: it is not under HostRoot) whose ceph user is published as
 	// the image's.
@@ -79,6 +83,7 @@ func DefaultConfig(getenv func(string) string) Config {
 	return Config{
 		NodeName:       getenv("NODE_NAME"),
 		Namespace:      getenv("POD_NAMESPACE"),
+		CephImage:      getenv("CEPH_IMAGE"),
 		HostRoot:       "/",
 		MountinfoPath:  DefaultMountinfoPath,
 		ResyncInterval: DefaultResyncInterval,
@@ -93,6 +98,7 @@ func DefaultConfig(getenv func(string) string) Config {
 func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NodeName, "node-name", c.NodeName, "Name of this node and of its DiskInventory (default $NODE_NAME).")
 	fs.StringVar(&c.Namespace, "namespace", c.Namespace, "Namespace of the DiskInventory (default $POD_NAMESPACE).")
+	fs.StringVar(&c.CephImage, "ceph-image", c.CephImage, "The image this agent runs in, published with its Ceph version (default $CEPH_IMAGE).")
 	fs.StringVar(&c.HostRoot, "host-root", c.HostRoot, "Directory under which the host's /sys, /dev, /run/udev and /proc are found.")
 	fs.StringVar(&c.MountinfoPath, "mountinfo", c.MountinfoPath, "Mount table to read, relative to --host-root (the host's is /proc/1/mountinfo with hostPID).")
 	fs.StringVar(&c.ClusterFSID, "cluster-fsid", c.ClusterFSID, "FSID of this Ceph cluster; BlueStore labels with another FSID are reported as foreign.")

@@ -87,7 +87,7 @@ func Place(spec *cephv1alpha1.CephClusterSpec, nodes []corev1.Node) ([]Mon, erro
 	var cands []candidate
 	for i := range nodes {
 		n := &nodes[i]
-		if !selected[n.Name] || !nodeReady(n) {
+		if !selected[n.Name] || !nodeselect.Ready(n) {
 			continue
 		}
 		if ip := internalIP(n); ip != "" {
@@ -161,15 +161,6 @@ func Decode(s string) ([]Mon, error) {
 		seen[m.Name] = true
 	}
 	return mons, nil
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func internalIP(n *corev1.Node) string {

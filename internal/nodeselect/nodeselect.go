@@ -165,3 +165,13 @@ func untoleratedTaint(taints []corev1.Taint, tolerations []corev1.Toleration) (c
 func Changed(old, updated *corev1.Node) bool {
 	return !maps.Equal(old.Labels, updated.Labels) || !equality.Semantic.DeepEqual(old.Spec.Taints, updated.Spec.Taints)
 }
+
+// Ready reports whether n's Ready condition is True.
+func Ready(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}

@@ -101,6 +101,10 @@ func DiscoveryDaemonSet(cluster *cephv1alpha1.CephCluster, images Images, fsid s
 						Env: []corev1.EnvVar{
 							{Name: "NODE_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}},
 							{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+							// Which image the agent's Ceph version report is
+							// about: the operator judges spec.image only
+							// from reports that name it.
+							{Name: "CEPH_IMAGE", Value: cluster.Spec.Image},
 						},
 						// Reading block devices, their exclusive-open state
 						// and the kernel's uevents requires a privileged

@@ -216,6 +216,9 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 		return nil, err
 	}
 	args = append(args, "--ceph-binary", ceph, "--passwd-file", passwd)
+	if o.Image != "" {
+		args = append(args, "--ceph-image", o.Image)
+	}
 	p, err := proc.Start(proc.Options{Name: "the agent of " + node, Bin: o.Binary, Args: args,
 		LogPath: filepath.Join(o.LogDir, "agent-"+node+".log")})
 	if err != nil {

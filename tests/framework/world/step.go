@@ -59,6 +59,7 @@ func (w *World) Step(ctx context.Context) {
 	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
 		return
 	}
+	image, version := w.imageLocked(ctx)
 	for i := range list.Items {
 		inv := &list.Items[i]
 		n, ok := w.nodes[inv.Name]
@@ -66,7 +67,7 @@ func (w *World) Step(ctx context.Context) {
 			continue
 		}
 		if inv.Status.LastScanTime != nil && inv.Spec.RescanRequest <= inv.Status.ObservedRescanRequest &&
-			inv.Status.CephVersion == w.cephVersion && equality.Semantic.DeepEqual(inv.Status.CephUser, w.cephUser) {
+			inv.Status.CephVersion == version && inv.Status.CephImage == image && equality.Semantic.DeepEqual(inv.Status.CephUser, w.cephUser) {
 			continue
 		}
 		// Every answer is a new scan, with a new scan time.
@@ -76,11 +77,26 @@ func (w *World) Step(ctx context.Context) {
 		st := w.statusLocked(n, inv.Spec.RescanRequest)
 		inv.Status.Disks, inv.Status.Summary = st.Disks, st.Summary
 		inv.Status.LastScanTime, inv.Status.ObservedRescanRequest = st.LastScanTime, st.ObservedRescanRequest
-		inv.Status.CephVersion, inv.Status.CephUser, inv.Status.AgentVersion = st.CephVersion, st.CephUser, st.AgentVersion
+		inv.Status.CephVersion, inv.Status.CephUser, inv.Status.AgentVersion = version, st.CephUser, st.AgentVersion
+		inv.Status.CephImage = image
 		if err := w.client.Status().Update(ctx, inv); err == nil {
 			n.answered = inv.Spec.RescanRequest
 		}
 	}
+}
+
+// imageLocked is the image the namespace's CephCluster names and the Ceph
+// version the agents report for it: the version SetImageVersion gave that
+// image, or the one SetCephVersion set. w.mu is held.
+func (w *World) imageLocked(ctx context.Context) (image, version string) {
+	var clusters cephv1alpha1.CephClusterList
+	if err := w.client.List(ctx, &clusters, client.InNamespace(w.ns)); err == nil && len(clusters.Items) > 0 {
+		image = clusters.Items[0].Spec.Image
+	}
+	if v, ok := w.imageVersions[image]; ok {
+		return image, v
+	}
+	return image, w.cephVersion
 }
 
 // runDaemonsLocked makes the monitor and manager Deployments available, as

@@ -76,6 +76,8 @@ type World struct {
 	cephUser     *cephv1alpha1.CephUser
 	monsDown     bool
 	neverStarted []cephv1alpha1.CephOSDRef
+	// imageVersions maps an image to the Ceph version agents report for it.
+	imageVersions map[string]string
 	// checks are the health checks the reporter publishes.
 	checks []cephv1alpha1.CephHealthCheck
 
@@ -293,6 +295,17 @@ func (w *World) setFlag(set map[string]bool, id string, on bool) {
 	} else {
 		delete(set, id)
 	}
+}
+
+// SetImageVersion makes the agents report Ceph version v while their
+// CephCluster names image.
+func (w *World) SetImageVersion(image, v string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.imageVersions == nil {
+		w.imageVersions = map[string]string{}
+	}
+	w.imageVersions[image] = v
 }
 
 // SetHealthChecks makes the reporter publish checks as Ceph's health
