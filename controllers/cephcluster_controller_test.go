@@ -313,11 +313,8 @@ func TestClusterLifecycle(t *testing.T) {
 	}
 
 	// A spec change is observed, and the identity is left as it was.
-	got.Spec.Mon.Count = 5
-	if err := env.Client.Update(ctx, got); err != nil {
-		t.Fatal(err)
-	}
-	got = waitReady(t, got)
+	updateCluster(t, got, func(c *cephv1alpha1.CephCluster) { c.Spec.Mon.Count = 5 })
+	got = waitReady(t, getCluster(t, got))
 	if again := getSecret(t, got); again.ResourceVersion != secret.ResourceVersion {
 		t.Errorf("identity Secret was rewritten on a spec change (resourceVersion %s -> %s)", secret.ResourceVersion, again.ResourceVersion)
 	}

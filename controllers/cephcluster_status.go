@@ -91,7 +91,7 @@ func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 		cluster.Status.DaemonImage = o.version.accepted
 	}
 
-	pending := notTrueFor(cluster, cephv1alpha1.ConditionConfigured, cephv1alpha1.ConditionMonitorsReady, cephv1alpha1.ConditionManagerReady, cephv1alpha1.ConditionDisksDiscovered, cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionCephHealthy)
+	pending := notTrueFor(cluster, cephv1alpha1.ConditionConfigured, cephv1alpha1.ConditionMonitorsReady, cephv1alpha1.ConditionManagerReady, cephv1alpha1.ConditionDisksDiscovered, cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionOSDsUpdated, cephv1alpha1.ConditionCephHealthy)
 	switch {
 	case len(o.mon.storeMissing) > 0:
 		msg := storeMissingText(o.mon)

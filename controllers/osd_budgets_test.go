@@ -3,15 +3,20 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -74,6 +79,7 @@ func TestOSDDisruptionBudgets(t *testing.T) {
 	startManager(t)
 	ns := newNamespace(t, "budgets")
 	w := playAgent(t, ns)
+	w.HoldOSDs(true)
 	nodes := []string{"budget-a", "budget-b", "budget-c"}
 	for _, n := range nodes {
 		w.AddNode(n, "available", "available")
@@ -117,4 +123,118 @@ func TestOSDDisruptionBudgets(t *testing.T) {
 	setOSDsReady(t, ns, "budget-a", false)
 	setOSDsReady(t, ns, "budget-c", false)
 	expect("nothing more when two nodes are down", "*:0")
+}
+
+// osdTemplates returns, per node, how many of its OSD Deployments carry
+// the template hash of before (old) and a new one.
+func osdTemplates(t *testing.T, ns string, before map[string]string) map[string]string {
+	t.Helper()
+	var list appsv1.DeploymentList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns),
+		client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string][2]int{}
+	for _, d := range list.Items {
+		node := d.Annotations[resources.NodeAnnotation]
+		c := counts[node]
+		if d.Annotations[apply.HashAnnotation] == before[d.Name] {
+			c[0]++
+		} else {
+			c[1]++
+		}
+		counts[node] = c
+	}
+	out := map[string]string{}
+	for n, c := range counts {
+		out[n] = fmt.Sprintf("old=%d new=%d", c[0], c[1])
+	}
+	return out
+}
+
+// TestOSDRollout changes the OSDs' pod template on three nodes and
+// follows the rollout: one node's OSDs at a time, the next only once they
+// are ready on the new template and Ceph reports no degraded placement
+// groups, with OSDsUpdated counting.
+func TestOSDRollout(t *testing.T) {
+	ctx := context.Background()
+	startManager(t)
+	ns := newNamespace(t, "rollout")
+	w := playAgent(t, ns)
+	nodes := []string{"roll-a", "roll-b", "roll-c"}
+	for _, n := range nodes {
+		w.AddNode(n, "available", "available")
+	}
+	withNodes(t, nodes...)
+	cluster := newCluster(ns, "ceph")
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "six OSDs, all current", func() error {
+		c := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionOSDsUpdated)
+		if n := len(osdDeployments(t, ns)); n != 6 || c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "All 6 OSDs") {
+			return fmt.Errorf("%d OSD Deployments, OSDsUpdated %+v", n, c)
+		}
+		return nil
+	})
+	before := map[string]string{}
+	var list appsv1.DeploymentList
+	if err := env.Client.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range list.Items {
+		before[d.Name] = d.Annotations[apply.HashAnnotation]
+	}
+
+	// From here the test plays the OSD pods.
+	w.HoldOSDs(true)
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
+		c.Spec.Resources.OSD = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
+	})
+	expect := func(what string, want map[string]string, says string) {
+		t.Helper()
+		waitFor(t, what, func() error {
+			if got := osdTemplates(t, ns, before); !reflect.DeepEqual(got, want) {
+				return fmt.Errorf("templates %v, want %v", got, want)
+			}
+			c := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionOSDsUpdated)
+			if c == nil || !strings.Contains(c.Message, says) {
+				return fmt.Errorf("OSDsUpdated %+v does not say %q", c, says)
+			}
+			return nil
+		})
+	}
+	expect("the first node only", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
+		"2 of 6 OSDs updated")
+	// Its pods restart: it stays the only one until they are ready.
+	setOSDsReady(t, ns, "roll-a", false)
+	expect("still the first node only", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
+		"waiting for the OSDs of roll-a to be ready")
+	w.SetHealthChecks(cephv1alpha1.CephHealthCheck{Code: "PG_DEGRADED", Severity: cephv1alpha1.CephHealthWarn})
+	waitFor(t, "the reporter publishing PG_DEGRADED", func() error {
+		if st := getCluster(t, cluster).Status.Ceph; st == nil || len(st.Checks) == 0 {
+			return fmt.Errorf("status.ceph %+v", st)
+		}
+		return nil
+	})
+	setOSDsReady(t, ns, "roll-a", true)
+	expect("no next node while Ceph recovers", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
+		"waiting for Ceph to report no PG_DEGRADED")
+	w.SetHealthChecks()
+	expect("then the second node", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=0 new=2", "roll-c": "old=2 new=0"},
+		"4 of 6 OSDs updated")
+	setOSDsReady(t, ns, "roll-b", true)
+	expect("then the third", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=0 new=2", "roll-c": "old=0 new=2"},
+		"")
+	setOSDsReady(t, ns, "roll-c", true)
+	waitFor(t, "all updated", func() error {
+		c := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionOSDsUpdated)
+		if c == nil || c.Status != metav1.ConditionTrue {
+			return fmt.Errorf("OSDsUpdated %+v", c)
+		}
+		if got := getCluster(t, cluster).Status.OSDs.Updated; got != 6 {
+			return fmt.Errorf("status.osds.updated = %d", got)
+		}
+		return nil
+	})
 }

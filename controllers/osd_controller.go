@@ -138,7 +138,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	cluster = cluster.DeepCopy()
 	cluster.Spec.Image = image
 
-	in, jobs, err := r.gather(ctx, cluster)
+	in, jobs, hashes, err := r.gather(ctx, cluster)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -155,9 +155,11 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	for node, name := range exists {
 		plan.Unschedule(node, name)
 	}
+	rollout, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes)
+	plan.Counts.Updated = rollout.Updated
 	errs := []error{
 		createErr,
-		r.ensureOSDs(ctx, cluster, plan.OSDs),
+		ensureErr,
 		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
 	}
@@ -171,7 +173,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs))
 	}
 	err = errors.Join(errs...)
-	if serr := r.writeStatus(ctx, cluster, plan, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
+	if serr := r.writeStatus(ctx, cluster, plan, rollout, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	if err != nil {
@@ -212,7 +214,7 @@ func acceptedImage(cluster *cephv1alpha1.CephCluster) (string, bool) {
 const jobExistsRequeue = 2 * time.Second
 
 // gather reads everything the planner needs from the cache.
-func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCluster) (osdplan.Input, map[string]*batchv1.Job, error) {
+func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCluster) (osdplan.Input, map[string]*batchv1.Job, map[int32]string, error) {
 	in := osdplan.Input{Cluster: cluster, Now: r.Clock()}
 	// A prepare registers its OSD with the monitors: none starts before
 	// they are up. Once an OSD's disk is prepared, its Deployment does not
@@ -228,7 +230,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 	// a thousand nodes. Anything that writes takes its own copy.
 	var nodes corev1.NodeList
 	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return in, nil, fmt.Errorf("listing Nodes: %w", err)
+		return in, nil, nil, fmt.Errorf("listing Nodes: %w", err)
 	}
 	in.Nodes = nodes.Items
 
@@ -236,14 +238,14 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 	ns := client.InNamespace(cluster.Namespace)
 	var inventories cephv1alpha1.DiskInventoryList
 	if err := r.Client.List(ctx, &inventories, ns, own, client.UnsafeDisableDeepCopy); err != nil {
-		return in, nil, fmt.Errorf("listing DiskInventories: %w", err)
+		return in, nil, nil, fmt.Errorf("listing DiskInventories: %w", err)
 	}
 	in.Inventories = inventories.Items
 
 	var jobs batchv1.JobList
 	prepare := client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}
 	if err := r.Client.List(ctx, &jobs, ns, own, prepare); err != nil {
-		return in, nil, fmt.Errorf("listing prepare Jobs: %w", err)
+		return in, nil, nil, fmt.Errorf("listing prepare Jobs: %w", err)
 	}
 	byName := make(map[string]*batchv1.Job, len(jobs.Items))
 	var pods map[types.UID][]corev1.Pod
@@ -252,7 +254,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 		// they are read only while a prepare Job exists.
 		var list corev1.PodList
 		if err := r.APIReader.List(ctx, &list, ns, own, prepare); err != nil {
-			return in, nil, fmt.Errorf("listing prepare pods: %w", err)
+			return in, nil, nil, fmt.Errorf("listing prepare pods: %w", err)
 		}
 		pods = podsByJob(list.Items)
 	}
@@ -264,14 +266,16 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 
 	var deployments appsv1.DeploymentList
 	if err := r.Client.List(ctx, &deployments, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
-		return in, nil, fmt.Errorf("listing OSD Deployments: %w", err)
+		return in, nil, nil, fmt.Errorf("listing OSD Deployments: %w", err)
 	}
+	hashes := make(map[int32]string, len(deployments.Items))
 	for i := range deployments.Items {
 		if osd, ok := osdState(&deployments.Items[i]); ok {
 			in.OSDs = append(in.OSDs, osd)
+			hashes[osd.ID] = deployments.Items[i].Annotations[apply.HashAnnotation]
 		}
 	}
-	return in, byName, nil
+	return in, byName, hashes, nil
 }
 
 // prepareJobState reduces a Job, and its pods, to what the planner needs.
@@ -406,11 +410,17 @@ func osdState(d *appsv1.Deployment) (osdplan.OSD, bool) {
 	if _, err := fmt.Sscan(d.Labels[resources.OSDIDLabel], &id); err != nil {
 		return osdplan.OSD{}, false
 	}
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
 	return osdplan.OSD{
 		ID:       id,
 		Node:     d.Annotations[resources.NodeAnnotation],
 		DeviceID: d.Annotations[resources.DeviceIDAnnotation],
 		Ready:    d.Status.ReadyReplicas > 0,
+		Settled: d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
+			d.Status.ReadyReplicas == want && d.Status.Replicas == want,
 	}, true
 }
 
@@ -618,14 +628,50 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 	return exists, err
 }
 
-// ensureOSDs creates or updates one Deployment per OSD on disk. OSD
-// Deployments are never deleted here: an OSD that leaves the selection is
-// kept.
-func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec) error {
-	return apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
+// ensureOSDs creates one Deployment per OSD on disk, and rolls a change of
+// their pod template out one failure domain at a time (osdplan.OSDRollout):
+// an existing Deployment whose template differs from the desired one is
+// only updated when the rollout says its turn has come. OSD Deployments
+// are never deleted here: an OSD that leaves the selection is kept.
+func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string) (osdplan.Rollout, error) {
+	desired := make([]*appsv1.Deployment, len(osds))
+	outdated := map[int32]bool{}
+	for i, osd := range osds {
+		desired[i] = resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
+		h, ok := hashes[osd.ID]
+		if !ok {
+			continue
+		}
+		want, err := apply.Hash(desired[i])
+		if err != nil {
+			return osdplan.Rollout{}, err
+		}
+		outdated[osd.ID] = h != want
+	}
+	current := make([]osdplan.OSD, len(existing))
+	for i, o := range existing {
+		o.Outdated = outdated[o.ID]
+		current[i] = o
+	}
+	wait, err := r.daemonsWait(ctx, cluster)
+	if err != nil {
+		return osdplan.Rollout{}, err
+	}
+	rollout := osdplan.OSDRollout(cluster, current, osdplan.Recovering(cluster.Status.Ceph), wait)
+	if rollout.Outdated > 0 {
+		ctrl.LoggerFrom(ctx).Info("Rolling out a change to the OSDs", "updated", rollout.Updated, "outdated", rollout.Outdated,
+			"updating", len(rollout.Update), "waiting", rollout.Waiting)
+	}
+	err = apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
 		osd := osds[i]
-		d := resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
-		created, err := apply.Owned(ctx, r.Client, cluster, d)
+		isOutdated, exists := outdated[osd.ID]
+		switch {
+		case exists && !isOutdated:
+			return nil
+		case exists && !rollout.Update[osd.ID]:
+			return nil
+		}
+		created, err := apply.Owned(ctx, r.Client, cluster, desired[i])
 		if err != nil {
 			return err
 		}
@@ -635,6 +681,49 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		}
 		return nil
 	})
+	if err == nil && len(rollout.Update) > 0 {
+		var ids []int32
+		for id := range rollout.Update {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDsUpdating", "RollingUpdate",
+			"Updating OSDs %v (one failure domain); %d of %d OSDs were current", ids, rollout.Updated, rollout.Updated+rollout.Outdated)
+	}
+	return rollout, err
+}
+
+// daemonsWait says why outdated OSDs must wait for the monitors and the
+// manager: Ceph is upgraded monitors first, then managers, then OSDs. It
+// is empty once every monitor and manager Deployment runs the OSDs' image
+// and is available on its latest template.
+func (r *OSDReconciler) daemonsWait(ctx context.Context, cluster *cephv1alpha1.CephCluster) (string, error) {
+	var list appsv1.DeploymentList
+	if err := r.Client.List(ctx, &list, client.InNamespace(cluster.Namespace), client.MatchingLabels(resources.ClusterSelector(cluster))); err != nil {
+		return "", fmt.Errorf("listing the monitor and manager Deployments: %w", err)
+	}
+	var behind []string
+	for i := range list.Items {
+		d := &list.Items[i]
+		c := d.Labels[resources.ComponentLabel]
+		if c != resources.ComponentMon && c != resources.ComponentMgr {
+			continue
+		}
+		current := d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas > 0 && d.Status.UpdatedReplicas == d.Status.Replicas
+		for _, ct := range d.Spec.Template.Spec.Containers {
+			if ct.Image != cluster.Spec.Image {
+				current = false
+			}
+		}
+		if !current {
+			behind = append(behind, d.Name)
+		}
+	}
+	if len(behind) == 0 {
+		return "", nil
+	}
+	slices.Sort(behind)
+	return fmt.Sprintf("waiting for %v to run %s and be available: monitors and managers are updated before OSDs", behind, cluster.Spec.Image), nil
 }
 
 // applyBudgets keeps the OSDs' PodDisruptionBudgets as osdplan.OSDBudgets
@@ -735,12 +824,12 @@ func neverStarted(c *cephv1alpha1.CephCluster) []cephv1alpha1.CephOSDRef {
 // while there are OSD ids in Ceph without a disk, the
 // PartiallyPreparedOSDs condition, when they changed. A condition this
 // reconciler leaves out of the apply is removed, since it owns it.
-func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, waiting int, unclaimed []cephv1alpha1.CephOSDRef, applyErr error) error {
+func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, rollout osdplan.Rollout, waiting int, unclaimed []cephv1alpha1.CephOSDRef, applyErr error) error {
 	// Only this reconciler's conditions are applied. Their transition time
 	// is the reconciler's clock, kept from before when the status is the
 	// same.
 	var conditions []metav1.Condition
-	for _, t := range []string{cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionPartiallyPreparedOSDs} {
+	for _, t := range []string{cephv1alpha1.ConditionOSDsProvisioned, cephv1alpha1.ConditionOSDsUpdated, cephv1alpha1.ConditionPartiallyPreparedOSDs} {
 		if old := meta.FindStatusCondition(cluster.Status.Conditions, t); old != nil {
 			conditions = append(conditions, *old)
 		}
@@ -748,6 +837,9 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.C
 	c := osdCondition(cluster, plan, waiting, applyErr)
 	c.LastTransitionTime = metav1.NewTime(r.Clock())
 	changed := meta.SetStatusCondition(&conditions, c)
+	u := rolloutCondition(cluster, rollout)
+	u.LastTransitionTime = metav1.NewTime(r.Clock())
+	changed = meta.SetStatusCondition(&conditions, u) || changed
 	if len(unclaimed) > 0 {
 		p := metav1.Condition{
 			Type: cephv1alpha1.ConditionPartiallyPreparedOSDs, Status: metav1.ConditionTrue, ObservedGeneration: cluster.Generation,
@@ -788,6 +880,25 @@ func unpublished(cluster *cephv1alpha1.CephCluster, in osdplan.Input) int {
 		}
 	}
 	return n
+}
+
+// rolloutCondition is the OSDsUpdated condition: how far a change of the
+// OSDs' pod template has reached them.
+func rolloutCondition(cluster *cephv1alpha1.CephCluster, r osdplan.Rollout) metav1.Condition {
+	c := metav1.Condition{Type: cephv1alpha1.ConditionOSDsUpdated, ObservedGeneration: cluster.Generation,
+		Status: metav1.ConditionTrue, Reason: cephv1alpha1.ReasonAllOSDsUpdated,
+		Message: fmt.Sprintf("All %d OSDs run their current pod template", r.Updated)}
+	if r.Outdated == 0 {
+		return c
+	}
+	c.Status, c.Reason = metav1.ConditionFalse, cephv1alpha1.ReasonRollingUpdate
+	total := r.Updated + r.Outdated
+	if len(r.Update) > 0 {
+		c.Message = fmt.Sprintf("%d of %d OSDs updated; updating %d OSDs of one failure domain", r.Updated, total, len(r.Update))
+	} else {
+		c.Message = fmt.Sprintf("%d of %d OSDs updated; %s", r.Updated, total, r.Waiting)
+	}
+	return c
 }
 
 // osdCondition is the OSDsProvisioned condition for a plan.

@@ -517,6 +517,11 @@ type OSDCounts struct {
 	// Failed is the number of disks whose preparation failed.
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks failed",xDescriptors={"urn:alm:descriptor:text"}
 	Failed int32 `json:"failed"`
+	// Updated counts the OSD Deployments that run the current pod
+	// template; while a change rolls out it is below the number of OSD
+	// Deployments.
+	// +optional
+	Updated int32 `json:"updated,omitempty"`
 }
 
 // NodeSummary is a short account of one node.

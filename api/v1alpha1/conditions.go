@@ -26,6 +26,12 @@ const (
 	// ConditionOSDsProvisioned is True when every selected, available disk
 	// runs an OSD.
 	ConditionOSDsProvisioned = "OSDsProvisioned"
+	// ConditionOSDsUpdated is True when every OSD Deployment runs the pod
+	// template the operator would apply now; False, with reason
+	// RollingUpdate, while a change reaches the OSDs one failure domain at
+	// a time (the message counts them and says what the next step waits
+	// for).
+	ConditionOSDsUpdated = "OSDsUpdated"
 	// ConditionMonitorsReady is True when every monitor Deployment has an
 	// available pod. No OSD is prepared before.
 	ConditionMonitorsReady = "MonitorsReady"
@@ -112,6 +118,14 @@ const (
 	// Progressing, Degraded) means a monitor's store is missing after
 	// bootstrap and is not re-created (see ConditionMonitorStoreMissing).
 	ReasonMonitorStoreMissing = "MonitorStoreMissing"
+)
+
+// Reasons of OSDsUpdated.
+const (
+	// ReasonAllOSDsUpdated means every OSD runs its current template.
+	ReasonAllOSDsUpdated = "AllOSDsUpdated"
+	// ReasonRollingUpdate means a change is rolling out to the OSDs.
+	ReasonRollingUpdate = "RollingUpdate"
 )
 
 // Reasons of CephVersionSupported.

@@ -124,6 +124,12 @@ type OSD struct {
 	DeviceID string
 	// Ready is true when the OSD's pod is ready.
 	Ready bool
+	// Settled is true when the Deployment controller has acted on the
+	// Deployment's latest spec and its one pod runs that template.
+	Settled bool
+	// Outdated is true when the Deployment's pod template differs from the
+	// one the operator would apply now (a change still to roll out).
+	Outdated bool
 }
 
 // Input is everything the planner decides from. It holds no client.

@@ -99,31 +99,40 @@ func (w *World) imageLocked(ctx context.Context) (image, version string) {
 	return image, w.cephVersion
 }
 
-// runDaemonsLocked makes the monitor and manager Deployments available, as
-// their pods would be on real nodes, or keeps monitors down.
+// runDaemonsLocked makes the monitor, manager and OSD Deployments
+// available, as their pods would be on real nodes, or keeps monitors down
+// (SetMonsDown) or OSDs as they are (HoldOSDs).
 func (w *World) runDaemonsLocked(ctx context.Context) {
+	// At scale, OSD pods are not played: twelve thousand status writes
+	// would measure the World, not the operator.
+	osdsRun := !w.osdsHeld && w.scale == nil
 	var list appsv1.DeploymentList
-	if err := w.client.List(ctx, &list, client.InNamespace(w.ns), daemonSelector()); err != nil {
+	if err := w.client.List(ctx, &list, client.InNamespace(w.ns), daemonSelector(osdsRun)); err != nil {
 		return
 	}
 	for i := range list.Items {
-		w.runDaemon(ctx, &list.Items[i], w.monsDown)
+		w.runDaemon(ctx, &list.Items[i], w.monsDown, osdsRun)
 	}
 }
 
-// daemonSelector selects monitor and manager Deployments (not the OSD
-// Deployments, of which the scale mode has thousands).
-func daemonSelector() client.ListOption {
-	req, err := labels.NewRequirement(resources.ComponentLabel, selection.In, []string{resources.ComponentMon, resources.ComponentMgr})
+// daemonSelector selects monitor and manager Deployments, and OSD
+// Deployments when osds is true (the scale mode has thousands of them).
+func daemonSelector(osds bool) client.ListOption {
+	components := []string{resources.ComponentMon, resources.ComponentMgr}
+	if osds {
+		components = append(components, resources.ComponentOSD)
+	}
+	req, err := labels.NewRequirement(resources.ComponentLabel, selection.In, components)
 	if err != nil {
 		panic(err)
 	}
 	return client.MatchingLabelsSelector{Selector: labels.NewSelector().Add(*req)}
 }
 
-// runDaemon makes one monitor or manager Deployment available (or a
-// monitor unavailable when monsDown); it leaves others alone.
-func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown bool) {
+// runDaemon makes one monitor, manager or OSD Deployment available on its
+// latest template, as its pod would be on a real node (a monitor
+// unavailable when monsDown; OSDs left as they are unless osdsRun).
+func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown, osdsRun bool) {
 	c := d.Labels[resources.ComponentLabel]
 	if c == resources.ComponentMon && monsDown {
 		if d.Status.AvailableReplicas != 0 {
@@ -133,7 +142,10 @@ func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown bo
 		}
 		return
 	}
-	if (c != resources.ComponentMon && c != resources.ComponentMgr) ||
+	if c == resources.ComponentOSD && !osdsRun {
+		return
+	}
+	if (c != resources.ComponentMon && c != resources.ComponentMgr && c != resources.ComponentOSD) ||
 		(d.Status.ObservedGeneration == d.Generation && d.Status.AvailableReplicas == 1) {
 		return
 	}

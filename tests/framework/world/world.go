@@ -76,6 +76,8 @@ type World struct {
 	cephUser     *cephv1alpha1.CephUser
 	monsDown     bool
 	neverStarted []cephv1alpha1.CephOSDRef
+	// osdsHeld leaves OSD Deployments' status to the test (HoldOSDs).
+	osdsHeld bool
 	// imageVersions maps an image to the Ceph version agents report for it.
 	imageVersions map[string]string
 	// checks are the health checks the reporter publishes.
@@ -295,6 +297,14 @@ func (w *World) setFlag(set map[string]bool, id string, on bool) {
 	} else {
 		delete(set, id)
 	}
+}
+
+// HoldOSDs stops the World from making OSD Deployments available, for a
+// test that sets their status itself.
+func (w *World) HoldOSDs(h bool) {
+	w.mu.Lock()
+	w.osdsHeld = h
+	w.mu.Unlock()
 }
 
 // SetImageVersion makes the agents report Ceph version v while their
