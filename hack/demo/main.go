@@ -4,7 +4,8 @@
 // runs the real node agent for each simulated node against a generated set
 // of disks, runs the operator binary as its own process with leader election,
 // applies the sample CephCluster, and prints a live table of nodes, disks,
-// verdicts and OSDs as the cluster converges. Then a fourth node with two
+// verdicts and OSDs as the cluster converges (the table of `kubectl ceph
+// disks`, drawn by internal/plugin). Then a fourth node with two
 // disks joins and its disks become OSDs. `make demo` runs it; Ctrl-C stops
 // everything it started.
 package main
@@ -27,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/plugin"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
 	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
@@ -147,9 +149,9 @@ func run(ctx context.Context) error {
 	say("kubectl get cephcluster,diskinventory -n %s", namespace)
 	_ = kubectl(ctx, cp, "get", "cephcluster,diskinventory", "-n", namespace)
 	fmt.Println()
-	say("Conditions of CephCluster %s", key)
-	if err := printConditions(ctx, cp.Client, key); err != nil {
-		return err
+	say("kubectl ceph status -n %s (the kubectl plugin, bin/kubectl-ceph)", namespace)
+	if code := plugin.Main(ctx, []string{"--kubeconfig", cp.Kubeconfig, "-n", namespace, "status"}, os.Stdout, os.Stderr); code != 0 {
+		return fmt.Errorf("kubectl ceph status exited %d", code)
 	}
 	fmt.Println()
 	say("The cluster identity (FSID and cephx keys) and ceph.conf the operator created")
@@ -170,6 +172,8 @@ func run(ctx context.Context) error {
 	fmt.Printf("    export KUBECONFIG=%s\n", cp.Kubeconfig)
 	fmt.Printf("    bin/kubectl get cephcluster,diskinventory -n %s\n", namespace)
 	fmt.Printf("    bin/kubectl get diskinventory node-1 -n %s -o yaml\n", namespace)
+	fmt.Printf("    bin/kubectl-ceph disks -n %s -o wide    # or 'kubectl ceph' with bin/ on PATH\n", namespace)
+	fmt.Printf("    bin/kubectl-ceph explain node-1/sdd -n %s\n", namespace)
 	fmt.Printf("    bin/kubectl explain cephcluster.spec.storage\n")
 	say("Press Ctrl-C to stop.")
 	<-ctx.Done()
