@@ -222,8 +222,14 @@ test-realnode: realnode-assets realnode-tools ## Prove the real node: Ready, pod
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator binary (manager and agent subcommands).
+build: kubectl-ceph ## Build the operator binary (manager and agent subcommands) and the kubectl plugin.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/ceph-operator ./cmd
+
+# The kubectl plugin: copy bin/kubectl-ceph onto PATH and run `kubectl ceph`
+# (docs/kubectl-plugin.md). GOOS and GOARCH build it for another platform.
+.PHONY: kubectl-ceph
+kubectl-ceph: ## Build the kubectl plugin into bin/kubectl-ceph.
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/kubectl-ceph ./cmd/kubectl-ceph
 
 .PHONY: run
 run: build ## Run the manager against the current kubeconfig.
