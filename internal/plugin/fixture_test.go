@@ -65,12 +65,14 @@ func createFixture(ctx context.Context, t *testing.T, c client.Client, ns string
 	}
 	cluster.Status = cephv1alpha1.CephClusterStatus{
 		ObservedGeneration: cluster.Generation,
+		// Written in another order than status prints them: Ready,
+		// Degraded and Progressing first.
 		Conditions: []metav1.Condition{
+			cond(cephv1alpha1.ConditionConfigured, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "identity and ceph.conf exist", 0),
 			cond(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonPrepareFailed,
 				"OSDsProvisioned: preparing node-2/sdc failed (attempt 2); DisksDiscovered: node-3 has not published its inventory", 50*time.Minute),
 			cond(cephv1alpha1.ConditionDegraded, metav1.ConditionTrue, cephv1alpha1.ReasonPrepareFailed,
 				"preparing node-2/sdc failed twice; see kubectl describe diskinventory node-2", 50*time.Minute),
-			cond(cephv1alpha1.ConditionConfigured, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "identity and ceph.conf exist", 0),
 			cond(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "3 of 3 monitors available", 5*time.Minute),
 			cond(cephv1alpha1.ConditionManagerReady, metav1.ConditionTrue, cephv1alpha1.ReasonReconciled, "the manager is available", 6*time.Minute),
 			cond(cephv1alpha1.ConditionDisksDiscovered, metav1.ConditionFalse, cephv1alpha1.ReasonWaitingForAgents,

@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -133,7 +134,7 @@ func RenderStatus(w io.Writer, cluster *cephv1alpha1.CephCluster, now time.Time)
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  TYPE\tSTATUS\tREASON\tAGE\tMESSAGE")
-	for _, c := range s.Conditions {
+	for _, c := range sortedConditions(s.Conditions) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Type, c.Status, c.Reason, age(now, c.LastTransitionTime.Time), dash(c.Message))
 	}
 	return tw.Flush()
@@ -170,6 +171,9 @@ func renderCeph(w io.Writer, c *cephv1alpha1.CephStatus, now time.Time) {
 		fmt.Fprintf(w, "  %-10s and %d more\n", "", c.ChecksOmitted)
 	}
 	quorum := fmt.Sprintf("%d/%d in quorum", c.Monitors.InQuorum, c.Monitors.Total)
+	if c.Monitors.Total == 0 {
+		quorum = "not reported"
+	}
 	if len(c.Monitors.Quorum) > 0 {
 		quorum += " (" + strings.Join(c.Monitors.Quorum, ", ") + ")"
 	}
@@ -198,4 +202,23 @@ func age(now, t time.Time) string {
 		d = 0
 	}
 	return duration.HumanDuration(d)
+}
+
+// sortedConditions puts Ready, Degraded and Progressing first, the others
+// after them in the order the operator wrote them.
+func sortedConditions(conds []metav1.Condition) []metav1.Condition {
+	rank := func(t string) int {
+		switch t {
+		case cephv1alpha1.ConditionReady:
+			return 0
+		case cephv1alpha1.ConditionDegraded:
+			return 1
+		case cephv1alpha1.ConditionProgressing:
+			return 2
+		}
+		return 3
+	}
+	out := append([]metav1.Condition(nil), conds...)
+	sort.SliceStable(out, func(i, j int) bool { return rank(out[i].Type) < rank(out[j].Type) })
+	return out
 }
