@@ -231,6 +231,31 @@ build: kubectl-ceph ## Build the operator binary (manager and agent subcommands)
 kubectl-ceph: ## Build the kubectl plugin into bin/kubectl-ceph.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/kubectl-ceph ./cmd/kubectl-ceph
 
+# What `make krew` builds the plugin for, and where its archives are
+# published (the manifest's download addresses).
+KREW_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+KREW_URL ?= https://github.com/ceph-operator/ceph-operator/releases/download/v$(VERSION)
+KREW_DIR := $(BIN)/krew
+
+# Archives are reproducible (fixed order, owner and time, no gzip name), so
+# the same source gives the same SHA-256 in the manifest.
+.PHONY: krew
+krew: ## Build kubectl-ceph archives for KREW_PLATFORMS and the krew manifest from config/krew/ceph.yaml into bin/krew/.
+	rm -rf $(KREW_DIR) && mkdir -p $(KREW_DIR)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@URL@|$(KREW_URL)|g' config/krew/ceph.yaml > $(KREW_DIR)/ceph.yaml
+	@for p in $(KREW_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; dir=$(KREW_DIR)/kubectl-ceph_$${os}_$${arch}; \
+		echo "building kubectl-ceph for $$os/$$arch"; mkdir -p $$dir && \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -trimpath -buildvcs=false \
+			-ldflags "-s -w -X github.com/ceph-operator/ceph-operator/internal/version.Version=$(VERSION)" \
+			-o $$dir/kubectl-ceph ./cmd/kubectl-ceph && cp LICENSE $$dir/ && \
+		tar -C $$dir --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - kubectl-ceph LICENSE | gzip -n > $$dir.tar.gz && \
+		sed -i "s|@SHA256_$${os}_$${arch}@|$$(sha256sum $$dir.tar.gz | cut -d' ' -f1)|" $(KREW_DIR)/ceph.yaml || exit 1; \
+	done
+	@if grep -n '@[A-Za-z0-9_]*@' $(KREW_DIR)/ceph.yaml; then \
+		echo "placeholders left in $(KREW_DIR)/ceph.yaml: KREW_PLATFORMS must list every platform of config/krew/ceph.yaml"; exit 1; fi
+	@echo "wrote $(KREW_DIR)/ceph.yaml and its archives"
+
 .PHONY: run
 run: build ## Run the manager against the current kubeconfig.
 	$(BIN)/ceph-operator manager --leader-elect=false
