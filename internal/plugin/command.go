@@ -225,6 +225,10 @@ func (o *Options) connect() (*session, error) {
 		return nil, fmt.Errorf("reading the namespace from the kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "kubectl-ceph/" + version.String()
+	if cfg.Timeout == 0 {
+		// An unreachable API server fails the command instead of hanging it.
+		cfg.Timeout = 30 * time.Second
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme()})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
