@@ -28,12 +28,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/imagepolicy"
+	clustermetrics "github.com/ceph-operator/ceph-operator/internal/metrics"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -338,6 +340,16 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	if err := setupUpgradeable(mgr, o, leader); err != nil {
 		return nil, err
+	}
+	// The cluster series (docs/metrics.md), computed at each scrape from
+	// the cache the reconcilers read, served by the leader.
+	metricsLog := mgr.GetLogger().WithName("metrics")
+	if err := mgr.Add(&clustermetrics.Registration{
+		Collector: &clustermetrics.Collector{Reader: mgr.GetCache(), Log: metricsLog},
+		Registry:  crmetrics.Registry,
+		Log:       metricsLog,
+	}); err != nil {
+		return nil, fmt.Errorf("adding the cluster metrics: %w", err)
 	}
 	return mgr, nil
 }
