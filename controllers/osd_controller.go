@@ -94,11 +94,30 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&batchv1.Job{}).
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
-		Owns(&cephv1alpha1.DiskInventory{}).
+		Owns(&cephv1alpha1.DiskInventory{}, builder.WithPredicates(notHeartbeatOnly())).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
 			builder.WithPredicates(nodeSelectionChanged())).
 		Complete(r)
+}
+
+// notHeartbeatOnly drops the DiskInventory updates that only refresh the
+// agent's status.lastReportTime: the planner does not read it, and at a
+// thousand nodes the heartbeats alone would keep the reconciler busy.
+func notHeartbeatOnly() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, okOld := e.ObjectOld.(*cephv1alpha1.DiskInventory)
+		n, okNew := e.ObjectNew.(*cephv1alpha1.DiskInventory)
+		if !okOld || !okNew || o.Status.LastReportTime.Equal(n.Status.LastReportTime) {
+			return true
+		}
+		oldStatus, newStatus := o.Status, n.Status
+		oldStatus.LastReportTime, newStatus.LastReportTime = nil, nil
+		return !equality.Semantic.DeepEqual(oldStatus, newStatus) || !equality.Semantic.DeepEqual(o.Spec, n.Spec) ||
+			!o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+			!equality.Semantic.DeepEqual(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Annotations, n.Annotations) ||
+			!equality.Semantic.DeepEqual(o.OwnerReferences, n.OwnerReferences) || !equality.Semantic.DeepEqual(o.Finalizers, n.Finalizers)
+	}}
 }
 
 // allClusters maps any object to every CephCluster the operator watches.

@@ -149,6 +149,16 @@ type DiskInventoryStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Last scan",xDescriptors={"urn:alm:descriptor:text"}
 	LastScanTime *metav1.Time `json:"lastScanTime,omitempty"`
 
+	// LastReportTime is when the agent last completed a scan and reported
+	// it, whether or not the content changed: the agent's heartbeat. The
+	// agent scans every few minutes but refreshes this only when it is
+	// about ten minutes old (or the content changed), so an idle node
+	// costs one small write per ten minutes. A node whose agent stopped
+	// scanning is one where it grows old.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Last report",xDescriptors={"urn:alm:descriptor:text"}
+	LastReportTime *metav1.Time `json:"lastReportTime,omitempty"`
+
 	// AgentVersion is the version of the agent that wrote this status.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Agent version",xDescriptors={"urn:alm:descriptor:text"}

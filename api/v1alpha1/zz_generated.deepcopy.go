@@ -460,6 +460,10 @@ func (in *DiskInventoryStatus) DeepCopyInto(out *DiskInventoryStatus) {
 		in, out := &in.LastScanTime, &out.LastScanTime
 		*out = (*in).DeepCopy()
 	}
+	if in.LastReportTime != nil {
+		in, out := &in.LastReportTime, &out.LastReportTime
+		*out = (*in).DeepCopy()
+	}
 	if in.CephUser != nil {
 		in, out := &in.CephUser, &out.CephUser
 		*out = new(CephUser)

@@ -355,12 +355,27 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 		content.CephUser = &u
 	}
 	res.Status = content
+	now := metav1.NewTime(a.deps.Now().Truncate(time.Second))
 	if SameContent(content, *st.published) {
 		res.Status.LastScanTime = st.published.LastScanTime
+		res.Status.LastReportTime = st.published.LastReportTime
+		if !res.Scanned || !reportDue(st.published.LastReportTime, now.Time) {
+			return res, nil
+		}
+		// Nothing changed, but the last report is old: refresh the
+		// heartbeat so that an idle node does not look like a dead agent.
+		content.LastScanTime = st.published.LastScanTime
+		content.LastReportTime = &now
+		if err := a.deps.Inventory.ApplyStatus(ctx, content); err != nil {
+			return res, fmt.Errorf("reporting inventory of %s: %w", a.cfg.NodeName, err)
+		}
+		st.published = &content
+		res.Published, res.Status = true, content
+		log.V(1).Info("Reported an unchanged DiskInventory status", "lastReportTime", now)
 		return res, nil
 	}
-	now := metav1.NewTime(a.deps.Now().Truncate(time.Second))
 	content.LastScanTime = &now
+	content.LastReportTime = &now
 	if err := a.deps.Inventory.ApplyStatus(ctx, content); err != nil {
 		return res, fmt.Errorf("publishing inventory of %s: %w", a.cfg.NodeName, err)
 	}
@@ -369,4 +384,22 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 	s := content.Summary
 	log.Info("Published DiskInventory status", "disks", s.Disks, "available", s.Available, "osds", s.OSDs, "rejected", s.Rejected, "observedRescanRequest", content.ObservedRescanRequest)
 	return res, nil
+}
+
+// ReportInterval is how old status.lastReportTime may grow before a scan
+// that found nothing new refreshes it. With the default resync of five
+// minutes an idle node reports every ten: a thousand nodes make fewer than
+// two writes a second.
+const ReportInterval = 10 * time.Minute
+
+// reportSlack lets a periodic scan that comes a little early still refresh
+// a report that is nearly ReportInterval old (the report's time is
+// truncated to the second, and scans take varying time), so an idle node
+// reports every ReportInterval, not every ReportInterval plus one resync.
+const reportSlack = time.Minute
+
+// reportDue reports whether a heartbeat should be written at now, the last
+// one having been written at last (nil: never).
+func reportDue(last *metav1.Time, now time.Time) bool {
+	return last == nil || now.Sub(last.Time) >= ReportInterval-reportSlack
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -328,6 +329,9 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 	obj.Status.CephVersion = "16.2.15"
 	obj.Status.CephUser = &cephv1alpha1.CephUser{UID: 64045, GID: 64045}
 	obj.Status.LastScanTime = &earlier
+	// A recent heartbeat: nothing is due.
+	reported := metav1.NewTime(time.Unix(1700000000, 0).Add(-time.Minute))
+	obj.Status.LastReportTime = &reported
 	inv := newFakeInventory(obj)
 	a := startAgent(t, testConfig(), Deps{Scanner: scanner, Inventory: inv})
 	res := rescan(t, a)
@@ -343,6 +347,62 @@ func TestAgentAfterRestartComparesWithServer(t *testing.T) {
 	// A recreated object (new UID, empty status) is published to again.
 	inv.update(func(o **cephv1alpha1.DiskInventory) { *o = inventory("uid-2") })
 	wait(t, inv.applied, "the publish to the recreated object")
+}
+
+// TestAgentReportsUnchangedContent: a scan that finds nothing new writes
+// only the heartbeat (status.lastReportTime), and only once the last one is
+// nearly ReportInterval old; lastScanTime keeps saying when the content
+// last changed.
+func TestAgentReportsUnchangedContent(t *testing.T) {
+	scanner := newFakeScanner(disk("sdb", 10<<30))
+	var clock atomic.Int64
+	start := time.Unix(1700000000, 0)
+	clock.Store(start.Unix())
+	now := func() time.Time { return time.Unix(clock.Load(), 0) }
+	inv := newFakeInventory(inventory("uid-1"))
+	a := startAgent(t, testConfig(), Deps{Scanner: scanner, Inventory: inv, Now: now})
+	wait(t, inv.applied, "the first publish")
+	first := inv.last()
+	if first.LastScanTime == nil || first.LastReportTime == nil || !first.LastReportTime.Equal(first.LastScanTime) || !first.LastScanTime.Time.Equal(start) {
+		t.Fatalf("first publish: lastScanTime %v, lastReportTime %v, want both %v", first.LastScanTime, first.LastReportTime, start)
+	}
+
+	// Scans within ReportInterval of the last report write nothing.
+	clock.Store(start.Add(ReportInterval - reportSlack - time.Second).Unix())
+	if res := rescan(t, a); !res.Scanned || res.Published || inv.applyCount() != 1 {
+		t.Fatalf("a scan %s after the last report: %+v, %d applies", ReportInterval-reportSlack-time.Second, res, inv.applyCount())
+	}
+
+	// A scan once the report is old enough writes the heartbeat alone.
+	later := start.Add(ReportInterval - reportSlack)
+	clock.Store(later.Unix())
+	res := rescan(t, a)
+	if !res.Published || inv.applyCount() != 2 {
+		t.Fatalf("a scan %s after the last report: %+v, %d applies", ReportInterval-reportSlack, res, inv.applyCount())
+	}
+	st := inv.last()
+	if !st.LastScanTime.Time.Equal(start) || !st.LastReportTime.Time.Equal(later) {
+		t.Errorf("heartbeat: lastScanTime %v (want %v, unchanged), lastReportTime %v (want %v)", st.LastScanTime, start, st.LastReportTime, later)
+	}
+	if !SameContent(st, first) {
+		t.Errorf("the heartbeat changed the content: %+v", st)
+	}
+
+	// And then nothing again.
+	if res := rescan(t, a); res.Published || inv.applyCount() != 2 {
+		t.Fatalf("a scan right after the heartbeat: %+v, %d applies", res, inv.applyCount())
+	}
+
+	// A change of content moves both.
+	changed := later.Add(time.Minute)
+	clock.Store(changed.Unix())
+	scanner.set(disk("sdb", 10<<30), disk("sdc", 10<<30))
+	if res := rescan(t, a); !res.Published {
+		t.Fatalf("a change: %+v", res)
+	}
+	if st := inv.last(); !st.LastScanTime.Time.Equal(changed) || !st.LastReportTime.Time.Equal(changed) {
+		t.Errorf("after a change: lastScanTime %v, lastReportTime %v, want both %v", st.LastScanTime, st.LastReportTime, changed)
+	}
 }
 
 func TestAgentStops(t *testing.T) {

@@ -17,8 +17,8 @@ const maxMessageBytes = 1024
 // BuildStatus turns a scan into the DiskInventory status the agent
 // publishes: one entry per device, sorted by kernel name, with its stable
 // identity, content hash and verdict, the summary counts, the rescan request this scan
-// answers and the agent's version. LastScanTime is left nil: the caller
-// sets it only when the content differs from what was published before.
+// answers and the agent's version. LastScanTime and LastReportTime are left nil: the caller
+// sets them when it publishes (see Agent.sync).
 //
 // Loop devices of size zero are left out. The kernel keeps a pool of
 // unattached loop devices (loop0…loop7 on most hosts) that are not storage
@@ -108,11 +108,12 @@ func truncateUTF8(s string, n int) string {
 }
 
 // SameContent reports whether two statuses say the same thing, ignoring
-// LastScanTime. It compares the JSON forms, so a status read back from the
-// API server (where empty lists come back absent) equals the one built
-// locally.
+// LastScanTime and LastReportTime. It compares the JSON forms, so a status
+// read back from the API server (where empty lists come back absent)
+// equals the one built locally.
 func SameContent(a, b cephv1alpha1.DiskInventoryStatus) bool {
 	a.LastScanTime, b.LastScanTime = nil, nil
+	a.LastReportTime, b.LastReportTime = nil, nil
 	// The plan belongs to the operator (another field manager); the agent
 	// never writes it, so it is no part of what the agent compares.
 	a.Plan, b.Plan = nil, nil

@@ -77,6 +77,7 @@ func (w *World) Step(ctx context.Context) {
 		st := w.statusLocked(n, inv.Spec.RescanRequest)
 		inv.Status.Disks, inv.Status.Summary = st.Disks, st.Summary
 		inv.Status.LastScanTime, inv.Status.ObservedRescanRequest = st.LastScanTime, st.ObservedRescanRequest
+		inv.Status.LastReportTime = st.LastReportTime
 		inv.Status.CephVersion, inv.Status.CephUser, inv.Status.AgentVersion = version, st.CephUser, st.AgentVersion
 		inv.Status.CephImage = image
 		if err := w.client.Status().Update(ctx, inv); err == nil {

@@ -405,10 +405,13 @@ func (w *World) PreparedTwice() []string {
 // rescan as the request it answers; w.mu is held.
 func (w *World) statusLocked(n *node, rescan int64) cephv1alpha1.DiskInventoryStatus {
 	scanned := n.scanned
+	// Every publication is a report, as the real agent's are.
+	reported := metav1.NewTime(time.Now().Truncate(time.Second))
 	st := cephv1alpha1.DiskInventoryStatus{
 		Disks:                 append([]cephv1alpha1.Disk(nil), n.disks...),
 		ObservedRescanRequest: rescan,
 		LastScanTime:          &scanned,
+		LastReportTime:        &reported,
 		CephVersion:           w.cephVersion,
 		CephUser:              w.cephUser.DeepCopy(),
 		AgentVersion:          AgentVersion,
