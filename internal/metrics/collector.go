@@ -62,7 +62,7 @@ var (
 	descDiskPlans    = desc(DiskPlans, "Disks of the cluster's DiskInventories by the operator's plan (status.plan): action and reason.", "action", "reason")
 	descOSDs         = desc(OSDs, "OSDs as the operator counts them in the CephCluster's status.osds: desired, provisioned, running, failed.", "state")
 	descPrepareJobs  = desc(PrepareJobs, "Prepare Jobs of the cluster: running (not finished) and failed.", "state")
-	descInventoryAge = desc(InventoryAge, "Seconds since the node's agent last reported its inventory (status.lastScanTime, else the inventory's creation).", "node")
+	descInventoryAge = desc(InventoryAge, "Seconds since the node's agent last reported its inventory (the later of status.lastReportTime and status.lastScanTime, else the inventory's creation).", "node")
 	descCephHealth   = desc(CephHealth, "1 for the health Ceph last reported (status.ceph.health; unknown when none or the last ceph status failed), 0 for the others.", "status")
 	descCephOSDs     = desc(CephOSDs, "OSDs as Ceph reports them (status.ceph.osds): total, up, in. Absent while Ceph's health is unknown.", "state")
 	descMonQuorum    = desc(MonQuorum, "Monitors in quorum as Ceph reports them (status.ceph.monitors.inQuorum). Absent while Ceph's health is unknown.")
@@ -268,13 +268,16 @@ func collectInventories(known map[clusterKey]bool, items []cephv1alpha1.DiskInve
 	}
 }
 
-// LastReport is when a node's agent last reported its inventory:
-// status.lastScanTime. An inventory no agent has written to yet counts from
-// its creation, so that a node whose agent never started ages like one
-// whose agent stopped.
+// LastReport is when a node's agent last reported its inventory: the latest
+// of status.lastReportTime (the agent's heartbeat, refreshed by every scan
+// once it is about ten minutes old, whether or not anything changed) and
+// status.lastScanTime (when the content last changed; an agent older than
+// the heartbeat writes only this). An inventory no agent has written to yet
+// counts from its creation, so that a node whose agent never started ages
+// like one whose agent stopped.
 func LastReport(inv *cephv1alpha1.DiskInventory) time.Time {
 	var t time.Time
-	for _, s := range []*metav1.Time{inv.Status.LastScanTime} {
+	for _, s := range []*metav1.Time{inv.Status.LastScanTime, inv.Status.LastReportTime} {
 		if s != nil && s.After(t) {
 			t = s.Time
 		}

@@ -198,12 +198,19 @@ type disk struct {
 // disks' verdicts and plans and lastScanTime scanned (nil: none).
 func createInventory(t *testing.T, cluster *cephv1alpha1.CephCluster, node string, scanned *metav1.Time, disks ...disk) {
 	t.Helper()
+	createReportedInventory(t, cluster, node, scanned, nil, disks...)
+}
+
+// createReportedInventory is createInventory with lastReportTime reported
+// (nil: none).
+func createReportedInventory(t *testing.T, cluster *cephv1alpha1.CephCluster, node string, scanned, reported *metav1.Time, disks ...disk) {
+	t.Helper()
 	ctx := context.Background()
 	inv := resources.DiskInventory(cluster, node)
 	if err := env.Client.Create(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
-	inv.Status.LastScanTime = scanned
+	inv.Status.LastScanTime, inv.Status.LastReportTime = scanned, reported
 	for i, d := range disks {
 		name := fmt.Sprintf("sd%c%d", 'a'+i%26, i/26)
 		inv.Status.Disks = append(inv.Status.Disks, cephv1alpha1.Disk{Name: name, ID: "/dev/disk/by-id/" + node + "-" + name,
@@ -327,7 +334,9 @@ func TestCollectorOneCluster(t *testing.T) {
 		disk{cephv1alpha1.DiskAvailable, "", cephv1alpha1.ActionPreparing, ""},
 		disk{cephv1alpha1.DiskRejected, "Mounted", cephv1alpha1.ActionLeftOut, "Mounted"},
 	)
-	createInventory(t, cl, "node-b", &scanned,
+	// node-b's content changed 90s ago, its agent's heartbeat is newer.
+	reported := metav1.NewTime(now.Add(-30 * time.Second))
+	createReportedInventory(t, cl, "node-b", &scanned, &reported,
 		disk{cephv1alpha1.DiskOSD, "", cephv1alpha1.ActionProvisioned, ""},
 		disk{cephv1alpha1.DiskAvailable, "", cephv1alpha1.ActionFailed, cephv1alpha1.ReasonPrepareFailed},
 		disk{cephv1alpha1.DiskRejected, "Mounted", cephv1alpha1.ActionLeftOut, "Mounted"},
@@ -367,7 +376,7 @@ func TestCollectorOneCluster(t *testing.T) {
 		series(metrics.PrepareJobs, ns, "ceph", "state", "running"):                          1,
 		series(metrics.PrepareJobs, ns, "ceph", "state", "failed"):                           1,
 		series(metrics.InventoryAge, ns, "ceph", "node", "node-a"):                           90,
-		series(metrics.InventoryAge, ns, "ceph", "node", "node-b"):                           90,
+		series(metrics.InventoryAge, ns, "ceph", "node", "node-b"):                           30,
 		ageC: -1,
 		series(metrics.CephHealth, ns, "ceph", "status", "HEALTH_WARN"):                            1,
 		series(metrics.CephHealth, ns, "ceph", "status", "unknown"):                                0,
