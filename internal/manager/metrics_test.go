@@ -6,11 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
@@ -77,6 +79,17 @@ func TestMetricsEndpoint(t *testing.T) {
 				cancel()
 				if err := <-done; err != nil {
 					t.Errorf("manager stopped: %v", err)
+				}
+				// A stopped manager serves no cluster series: the next
+				// one registers its own.
+				families, err := crmetrics.Registry.Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range families {
+					if slices.Contains(metrics.Names, f.GetName()) {
+						t.Errorf("%s still registered after the manager stopped", f.GetName())
+					}
 				}
 			}()
 
