@@ -12,6 +12,7 @@
 #   plane (make test-minkube)     minKubeVersion of the CSV)
 #   real node                     kubelet, kube-proxy
 #   OLM bundle and catalog        operator-sdk, scorecard-test, opm
+#   alerting rules (tests)        promtool, prometheus
 #   OLM on the real node          olm/*: programs packed into its images
 #
 # Every binary is static (CGO_ENABLED=0): the images have no C library. The
@@ -54,6 +55,8 @@ kwok                        kwok          plain  -      sigs.k8s.io/kwok/cmd/kwo
 operator-sdk                operator-sdk  sdk    image  github.com/operator-framework/operator-sdk/cmd/operator-sdk
 scorecard-test              operator-sdk  sdk    image  github.com/operator-framework/operator-sdk/images/scorecard-test
 opm,olm/opm                 opm           plain  opm    github.com/operator-framework/operator-registry/cmd/opm
+promtool                    prometheus    prom   prom   github.com/prometheus/prometheus/cmd/promtool
+prometheus                  prometheus    prom   prom   github.com/prometheus/prometheus/cmd/prometheus
 olm/olm                     olm           olm    -      github.com/operator-framework/operator-lifecycle-manager/cmd/olm
 olm/catalog                 olm           olm    -      github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
 olm/package-server          olm           olm    -      github.com/operator-framework/operator-lifecycle-manager/cmd/package-server
@@ -94,6 +97,13 @@ ldflags() {
     vpkg=$sdkpkg/internal/version
     echo "-s -w -X $vpkg.Version=$v -X $vpkg.GitVersion=$v -X $vpkg.ImageVersion=$v -X $vpkg.KubernetesVersion=v1.33.1" ;;
   olm) echo "-s -w -X $olmpkg/pkg/version.OLMVersion=$(modversion "$2" $olmpkg)" ;;
+  prom)
+    # Prometheus reports its version (prometheus --version, the build_info
+    # metric) from the linker flags its release build sets; the version is
+    # the one its module ships in VERSION.
+    v=$(cat "$(cd "$root/hack/tools/$2" && go list -m -f '{{.Dir}}' github.com/prometheus/prometheus)/VERSION")
+    vpkg=github.com/prometheus/common/version
+    echo "-s -w -X $vpkg.Version=$v -X $vpkg.Branch=HEAD -X $vpkg.BuildUser=build-tools -X $vpkg.BuildDate=unknown" ;;
   lint)
     # golangci-lint's main package reads its version from the linker flags
     # (its release build sets them); without them it says "(devel)".
@@ -107,13 +117,17 @@ ldflags() {
 # container-image libraries free of cgo (no gpgme, btrfs or devicemapper);
 # opm adds json1, the tag its release build sets for its SQLite index
 # format, which without cgo is compiled out (file-based catalogs do not
-# use it).
+# use it). prom leaves out every service discovery but the file and HTTP
+# ones (the tests scrape static targets on loopback), so the cloud
+# providers' SDKs are not compiled; the web UI is not embedded either (no builtinassets tag), so
+# Prometheus serves its API but no UI pages.
 tags() {
   local image=containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
   case $1 in
   -) echo "" ;;
   image) echo "$image" ;;
   opm) echo "json1,$image" ;;
+  prom) echo "remove_all_sd" ;;
   *) echo "build-tools: unknown tags set '$1'" >&2; return 2 ;;
   esac
 }
