@@ -34,6 +34,10 @@ const (
 	Bench = "CEPH_OPERATOR_BENCH"
 	// BenchE2E runs the scale run on a full control plane (make bench-e2e).
 	BenchE2E = "CEPH_OPERATOR_BENCH_E2E"
+	// Prometheus says promtool and prometheus were built into bin/ for
+	// this run (make test, make test-alerts): the alerting-rule tests that
+	// execute them fail rather than skip when one is missing.
+	Prometheus = "CEPH_OPERATOR_PROMETHEUS"
 )
 
 // On reports whether the switch named name is on: its environment
@@ -85,6 +89,20 @@ func File(tb testing.TB, path, why string) {
 	if !Exists(path) {
 		tb.Skip(why)
 	}
+}
+
+// Need skips the test with why unless path exists, or fails it when the
+// switch name is on: the make target that set the switch built path, so
+// its absence is a failure to report, not a reason to skip.
+func Need(tb testing.TB, name, path, why string) {
+	tb.Helper()
+	if Exists(path) {
+		return
+	}
+	if On(name) {
+		tb.Fatalf("%s is missing although %s is set: %s", path, name, why)
+	}
+	tb.Skip(why)
 }
 
 // Tools skips the test unless every tool is on PATH. The message names the

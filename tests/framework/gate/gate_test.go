@@ -40,3 +40,24 @@ func TestEnvSkipsWhenOff(t *testing.T) {
 		t.Error("Env skipped a test whose switch is on")
 	}
 }
+
+func TestNeedSkipsWhenMissingAndOff(t *testing.T) {
+	const name = "CEPH_OPERATOR_GATE_TEST"
+	t.Setenv(name, "")
+	ran := false
+	t.Run("missing", func(t *testing.T) {
+		Need(t, name, "/nonexistent/ceph-operator-gate-test", "missing")
+		ran = true
+	})
+	if ran {
+		t.Error("Need did not skip a test whose file is missing and whose switch is off")
+	}
+	t.Setenv(name, "1")
+	t.Run("present", func(t *testing.T) {
+		Need(t, name, "gate.go", "present")
+		ran = true
+	})
+	if !ran {
+		t.Error("Need skipped a test whose file exists")
+	}
+}
