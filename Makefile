@@ -201,7 +201,8 @@ PROMETHEUS := $(BIN)/prometheus
 # promtool checks and unit-tests the alerting rules (config/prometheus/
 # rules.yaml, cases in tests/prometheus/rules_test.yaml); Prometheus is for
 # the monitoring e2e. Both come from one pinned module; a cold build of the
-# two took about 8 minutes on 2 busy cores.
+# two took 6 minutes (4 minutes of CPU) on 2 cores shared with other
+# builds (load average 6-11), and nothing once built.
 .PHONY: prometheus-tools
 prometheus-tools: $(PROMTOOL) $(PROMETHEUS) ## Build promtool and Prometheus from pinned source into bin/.
 
