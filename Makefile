@@ -199,15 +199,15 @@ PROMTOOL := $(BIN)/promtool
 PROMETHEUS := $(BIN)/prometheus
 
 # promtool checks and unit-tests the alerting rules (config/prometheus/
-# rules.yaml, cases in tests/prometheus/rules_test.yaml); Prometheus is for
-# the monitoring e2e. Both come from one pinned module; a cold build of the
+# rules.yaml, cases in tests/prometheus/rules_test.yaml); Prometheus runs
+# them on loopback against scraped series (tests/prometheus, tests/e2e). Both come from one pinned module; a cold build of the
 # two took 6 minutes (4 minutes of CPU) on 2 cores shared with other
 # builds (load average 6-11), and nothing once built.
 .PHONY: prometheus-tools
 prometheus-tools: $(PROMTOOL) $(PROMETHEUS) ## Build promtool and Prometheus from pinned source into bin/.
 
 .PHONY: test-alerts
-test-alerts: $(PROMTOOL) ## Check the alerting rules and the dashboard's queries; run the rules' promtool tests.
+test-alerts: $(PROMTOOL) $(PROMETHEUS) ## Check the alerting rules and the dashboard's queries; promtool tests; Prometheus on loopback.
 	CEPH_OPERATOR_PROMETHEUS=1 go test -count=1 -v ./tests/prometheus/
 
 $(PROMTOOL): hack/tools/prometheus/go.mod

@@ -5,10 +5,11 @@
 // issue 20 exists with a severity, a duration, annotations and a runbook
 // section in docs/alerts.md, and, with bin/promtool (make test,
 // make test-alerts), the rules pass `promtool check rules` and the cases
-// of rules_test.yaml pass `promtool test rules`.
+// of rules_test.yaml pass `promtool test rules`; with bin/prometheus, a
+// real Prometheus on loopback evaluates them on scraped series.
 //
 // Settings: CEPH_OPERATOR_PROMETHEUS=1 (gate.Prometheus) makes a missing
-// bin/promtool a failure instead of a skip.
+// bin/promtool or bin/prometheus a failure instead of a skip.
 package prometheus
 
 import (
