@@ -104,21 +104,31 @@ func (o *operator) leads() bool { return o.LeaseAcquired(0) }
 // operator's ServiceAccount.
 func startOperator(t *testing.T, name string) *operator {
 	t.Helper()
+	return startOperatorMetrics(t, name, false)
+}
+
+// startOperatorMetrics is startOperator; with metrics, the operator also
+// serves its metrics over plain HTTP on loopback (MetricsAddr).
+func startOperatorMetrics(t *testing.T, name string, metrics bool) *operator {
+	t.Helper()
 	logPath := filepath.Join(cp.Dir, "operator-"+name+".log")
 	// A new log: leads reads all of it.
 	if err := os.Remove(logPath); err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
-	p, err := operatorproc.Start(binary, []string{
+	args := []string{
 		"--kubeconfig", operatorKubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace", namespace,
 		"--leader-election-lease-duration=6s", "--leader-election-renew-deadline=4s", "--leader-election-retry-period=500ms",
 		"--watch-namespaces", namespace,
-		"--metrics-bind-address", "0",
 		"--health-probe-bind-address", "0",
 		"--image-pull-policy", "Never",
-	}, logPath, false)
+	}
+	if !metrics {
+		args = append(args, "--metrics-bind-address", "0")
+	}
+	p, err := operatorproc.Start(binary, args, logPath, metrics)
 	if err != nil {
 		t.Fatal(err)
 	}
