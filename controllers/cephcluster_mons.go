@@ -54,6 +54,9 @@ type monState struct {
 	// the messages.
 	fsid string
 	dirs map[string]string
+	// rolling says how far a change of the monitors' or manager's pod
+	// template has got ("" when every one runs its current template).
+	rolling string
 }
 
 // reconcileMonPlacement reads the monitors' recorded placement or, on first
@@ -151,15 +154,21 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		resources.ReporterRoleBinding(cluster),
 		resources.MonPodDisruptionBudget(cluster),
 	}
-	for i := range mons {
-		objs = append(objs, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))
-	}
-	objs = append(objs, resources.MgrDeployment(cluster, r.Images, reporterUser(s.observed.inventories)))
 	for _, obj := range objs {
 		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
 	}
+	daemons := make([]*appsv1.Deployment, 0, len(mons)+1)
+	for i := range mons {
+		daemons = append(daemons, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))
+	}
+	daemons = append(daemons, resources.MgrDeployment(cluster, r.Images, reporterUser(s.observed.inventories)))
+	rolling, err := r.rollDaemons(ctx, cluster, daemons)
+	if err != nil {
+		return err
+	}
+	s.observed.mon.rolling = rolling
 
 	s.observed.mon.ready = map[string]bool{}
 	for _, m := range mons {
@@ -175,6 +184,69 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	}
 	s.observed.mon.mgrReady = ok
 	return r.reconcileBootstrap(ctx, s)
+}
+
+// rollDaemons creates the monitor and manager Deployments that do not exist
+// and rolls a change of their pod template out one Deployment at a time,
+// monitors first, then the manager: the next outdated one is updated only
+// when every one of them is available on its latest template and, once the
+// reporter has published it, every monitor is in quorum. It returns what
+// the rollout is doing or waiting for, "" when nothing is outdated.
+func (r *CephClusterReconciler) rollDaemons(ctx context.Context, cluster *cephv1alpha1.CephCluster, daemons []*appsv1.Deployment) (string, error) {
+	var outdated []*appsv1.Deployment
+	var unsettled []string
+	for _, d := range daemons {
+		cur := &appsv1.Deployment{}
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(d), cur)
+		if apierrors.IsNotFound(err) {
+			if _, err := apply.Owned(ctx, r.Client, cluster, d); err != nil {
+				return "", err
+			}
+			unsettled = append(unsettled, d.Name)
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading Deployment %s: %w", d.Name, err)
+		}
+		want, err := apply.Hash(d)
+		if err != nil {
+			return "", err
+		}
+		if cur.Annotations[apply.HashAnnotation] != want {
+			outdated = append(outdated, d)
+		}
+		if !deploymentSettled(cur) {
+			unsettled = append(unsettled, d.Name)
+		}
+	}
+	if len(outdated) == 0 {
+		return "", nil
+	}
+	progress := fmt.Sprintf("%d of %d monitor and manager Deployments updated", len(daemons)-len(outdated), len(daemons))
+	if len(unsettled) > 0 {
+		return fmt.Sprintf("%s; waiting for %v to be available on its latest template", progress, unsettled), nil
+	}
+	if m := cluster.Status.Ceph; m != nil && m.Monitors.Total > 0 && m.Monitors.InQuorum < m.Monitors.Total {
+		return fmt.Sprintf("%s; waiting for all %d monitors to be in quorum (%d are)", progress, m.Monitors.Total, m.Monitors.InQuorum), nil
+	}
+	next := outdated[0]
+	if _, err := apply.Owned(ctx, r.Client, cluster, next); err != nil {
+		return "", err
+	}
+	r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "DaemonUpdating", "RollingUpdate",
+		"Updating %s (%s); the next waits until it is available", next.Name, progress)
+	return fmt.Sprintf("%s; updating %s", progress, next.Name), nil
+}
+
+// deploymentSettled reports whether the Deployment controller acted on d's
+// latest spec and all its replicas are updated and available.
+func deploymentSettled(d *appsv1.Deployment) bool {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
+	}
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
+		d.Status.AvailableReplicas == want && d.Status.Replicas == want
 }
 
 // reconcileBootstrap records the cluster's bootstrap once a majority of its

@@ -118,6 +118,9 @@ func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 	case o.err != nil:
 		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconcileError, o.err.Error())
 		set(cephv1alpha1.ConditionProgressing, metav1.ConditionFalse, cephv1alpha1.ReasonReconcileError, "Blocked by an error; see the Degraded condition")
+	case o.mon.rolling != "":
+		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonRollingUpdate, "Rolling out a change to the monitors and manager: "+o.mon.rolling)
+		set(cephv1alpha1.ConditionProgressing, metav1.ConditionTrue, cephv1alpha1.ReasonRollingUpdate, o.mon.rolling)
 	case len(pending) > 0:
 		msg := "Waiting for " + strings.Join(pending, ", ")
 		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling, msg)

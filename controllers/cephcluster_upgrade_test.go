@@ -116,3 +116,64 @@ func TestCephImageUpgradeAndDowngrade(t *testing.T) {
 	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Image = tentacle })
 	waitReady(t, cluster)
 }
+
+// TestDaemonRollout: an accepted new image reaches the monitors one at a
+// time, then the manager: while the first updated monitor is not available
+// again, no other daemon changes and the cluster says it is rolling.
+func TestDaemonRollout(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "daemon-roll")
+	startManager(t)
+	nodes := []string{"droll-1", "droll-2", "droll-3"}
+	withNodes(t, nodes...)
+	w := playAgent(t, ns, nodes...)
+	const reef, squid = "quay.io/ceph/ceph:v18.2.7", "quay.io/ceph/ceph:v19.2.3"
+	w.SetImageVersion(reef, "18.2.7")
+	w.SetImageVersion(squid, "19.2.3")
+	cluster := newCluster(ns, "ceph")
+	cluster.Spec.Image = reef
+	cluster.Spec.Mon.Count = 3
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, cluster)
+
+	w.HoldDaemons(true)
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Image = squid })
+	waitFor(t, "one monitor updated, and the rollout waiting for it", func() error {
+		imgs := daemonImages(t, ns)
+		r := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionReady)
+		if imgs != "mgr:"+reef+",mon:"+reef+",mon:"+squid+",osd:"+reef {
+			return fmt.Errorf("daemon images %s", imgs)
+		}
+		if r == nil || r.Reason != cephv1alpha1.ReasonRollingUpdate || !strings.Contains(r.Message, "1 of 4 monitor and manager Deployments updated; waiting for") {
+			return fmt.Errorf("Ready = %+v", r)
+		}
+		return nil
+	})
+	var mons appsv1.DeploymentList
+	if err := env.Client.List(ctx, &mons, client.InNamespace(ns), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMon}); err != nil {
+		t.Fatal(err)
+	}
+	updated := 0
+	for _, d := range mons.Items {
+		if d.Spec.Template.Spec.Containers[0].Image == squid {
+			updated++
+			if d.Name != resources.MonName(cluster, "a") {
+				t.Errorf("monitor %s was updated first, want monitor a", d.Name)
+			}
+		}
+	}
+	if updated != 1 {
+		t.Errorf("%d monitors updated while the first is unavailable, want 1", updated)
+	}
+
+	w.HoldDaemons(false)
+	waitFor(t, "every daemon on the new image", func() error {
+		if imgs := daemonImages(t, ns); imgs != "mgr:"+squid+",mon:"+squid+",osd:"+squid {
+			return fmt.Errorf("daemon images %s", imgs)
+		}
+		return nil
+	})
+	waitReady(t, getCluster(t, cluster))
+}

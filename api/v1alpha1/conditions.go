@@ -124,7 +124,9 @@ const (
 const (
 	// ReasonAllOSDsUpdated means every OSD runs its current template.
 	ReasonAllOSDsUpdated = "AllOSDsUpdated"
-	// ReasonRollingUpdate means a change is rolling out to the OSDs.
+	// ReasonRollingUpdate means a change is rolling out to the OSDs (also
+	// Ready and Progressing while it rolls out to the monitors and the
+	// manager, one Deployment at a time).
 	ReasonRollingUpdate = "RollingUpdate"
 )
 

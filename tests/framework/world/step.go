@@ -135,6 +135,9 @@ func daemonSelector(osds bool) client.ListOption {
 // unavailable when monsDown; OSDs left as they are unless osdsRun).
 func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown, osdsRun bool) {
 	c := d.Labels[resources.ComponentLabel]
+	if (c == resources.ComponentMon || c == resources.ComponentMgr) && w.daemonsHeld {
+		return
+	}
 	if c == resources.ComponentMon && monsDown {
 		if d.Status.AvailableReplicas != 0 {
 			d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: 1, UnavailableReplicas: 1}

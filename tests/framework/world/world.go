@@ -78,6 +78,9 @@ type World struct {
 	neverStarted []cephv1alpha1.CephOSDRef
 	// osdsHeld leaves OSD Deployments' status to the test (HoldOSDs).
 	osdsHeld bool
+	// daemonsHeld leaves monitor and manager Deployments' status to the
+	// test (HoldDaemons).
+	daemonsHeld bool
 	// imageVersions maps an image to the Ceph version agents report for it.
 	imageVersions map[string]string
 	// checks are the health checks the reporter publishes.
@@ -304,6 +307,14 @@ func (w *World) setFlag(set map[string]bool, id string, on bool) {
 func (w *World) HoldOSDs(h bool) {
 	w.mu.Lock()
 	w.osdsHeld = h
+	w.mu.Unlock()
+}
+
+// HoldDaemons stops the World from changing the status of monitor and
+// manager Deployments, so that an updated one stays unavailable.
+func (w *World) HoldDaemons(h bool) {
+	w.mu.Lock()
+	w.daemonsHeld = h
 	w.mu.Unlock()
 }
 
