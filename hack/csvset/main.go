@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -105,27 +106,67 @@ func edit(csv map[string]any, minKube, replaces, skipRange string) error {
 	return nil
 }
 
-// dedupRelatedImages keeps the first entry of each image in
-// spec.relatedImages. Digest pinning adds one per place an image appears
-// (the manager container, an annotation) next to the RELATED_IMAGE_
-// entries, which name the same images.
+// dedupRelatedImages keeps one entry per image in spec.relatedImages, in
+// the order the images first appear. Digest pinning adds an entry for
+// each place an image appears (the manager container, an annotation) next
+// to those OLM derives from the manager's RELATED_IMAGE_<NAME> variables,
+// in no fixed order: the entry named after such a variable (<name> in
+// lower case) is the one kept, else the first.
 func dedupRelatedImages(spec map[string]any) {
 	related, ok := spec["relatedImages"].([]any)
 	if !ok {
 		return
 	}
-	seen := map[string]bool{}
+	preferred := map[string]bool{}
+	for _, name := range relatedImageEnvNames(spec) {
+		preferred[name] = true
+	}
+	index := map[string]int{}
 	var kept []any
 	for _, r := range related {
 		entry, _ := r.(map[string]any)
 		image, _ := entry["image"].(string)
-		if seen[image] {
-			continue
+		name, _ := entry["name"].(string)
+		i, seen := index[image]
+		switch {
+		case !seen:
+			index[image] = len(kept)
+			kept = append(kept, r)
+		case preferred[name]:
+			prev, _ := kept[i].(map[string]any)
+			if prevName, _ := prev["name"].(string); !preferred[prevName] {
+				kept[i] = r
+			}
 		}
-		seen[image] = true
-		kept = append(kept, r)
 	}
 	spec["relatedImages"] = kept
+}
+
+// relatedImageEnvNames returns <name> in lower case for every
+// RELATED_IMAGE_<NAME> variable of the manager container.
+func relatedImageEnvNames(spec map[string]any) []string {
+	install, _ := spec["install"].(map[string]any)
+	strategy, _ := install["spec"].(map[string]any)
+	deployments, _ := strategy["deployments"].([]any)
+	var names []string
+	for _, d := range deployments {
+		dep, _ := d.(map[string]any)
+		s, _ := dep["spec"].(map[string]any)
+		tmpl, _ := s["template"].(map[string]any)
+		pod, _ := tmpl["spec"].(map[string]any)
+		containers, _ := pod["containers"].([]any)
+		for _, c := range containers {
+			container, _ := c.(map[string]any)
+			vars, _ := container["env"].([]any)
+			for _, v := range vars {
+				ev, _ := v.(map[string]any)
+				if n, _ := ev["name"].(string); strings.HasPrefix(n, "RELATED_IMAGE_") {
+					names = append(names, strings.ToLower(strings.TrimPrefix(n, "RELATED_IMAGE_")))
+				}
+			}
+		}
+	}
+	return names
 }
 
 // clusterExample returns the CephCluster of the alm-examples annotation as

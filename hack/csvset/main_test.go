@@ -9,6 +9,7 @@ func csv(image, env string) map[string]any {
 	container := map[string]any{"name": "manager", "image": image, "env": []any{
 		map[string]any{"name": "OTHER", "value": "x"},
 		map[string]any{"name": operatorImageEnv, "value": env},
+		map[string]any{"name": "RELATED_IMAGE_CEPH", "value": "r/ceph@sha256:2"},
 	}}
 	return map[string]any{
 		"metadata": map[string]any{"annotations": map[string]any{"containerImage": "old", "olm.skipRange": "<0.0.1",
@@ -40,11 +41,13 @@ func TestEdit(t *testing.T) {
 
 func TestEditKeepsEachRelatedImageOnce(t *testing.T) {
 	c := csv("r/op@sha256:1", "r/op@sha256:1")
+	// Pinning lists the entries in no fixed order: the one named after a
+	// RELATED_IMAGE_ variable is kept wherever it stands.
 	c["spec"].(map[string]any)["relatedImages"] = []any{
-		map[string]any{"name": "operator", "image": "r/op@sha256:1"},
-		map[string]any{"name": "ceph", "image": "r/ceph@sha256:2"},
 		map[string]any{"name": "manager", "image": "r/op@sha256:1"},
+		map[string]any{"name": "operator", "image": "r/op@sha256:1"},
 		map[string]any{"name": "ceph-2-annotation", "image": "r/ceph@sha256:2"},
+		map[string]any{"name": "ceph", "image": "r/ceph@sha256:2"},
 	}
 	if err := edit(c, "1.30.0", "", ""); err != nil {
 		t.Fatal(err)
