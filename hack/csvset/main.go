@@ -145,25 +145,14 @@ func dedupRelatedImages(spec map[string]any) {
 // relatedImageEnvNames returns <name> in lower case for every
 // RELATED_IMAGE_<NAME> variable of the manager container.
 func relatedImageEnvNames(spec map[string]any) []string {
-	install, _ := spec["install"].(map[string]any)
-	strategy, _ := install["spec"].(map[string]any)
-	deployments, _ := strategy["deployments"].([]any)
+	container, err := manager(spec)
+	if err != nil {
+		return nil
+	}
 	var names []string
-	for _, d := range deployments {
-		dep, _ := d.(map[string]any)
-		s, _ := dep["spec"].(map[string]any)
-		tmpl, _ := s["template"].(map[string]any)
-		pod, _ := tmpl["spec"].(map[string]any)
-		containers, _ := pod["containers"].([]any)
-		for _, c := range containers {
-			container, _ := c.(map[string]any)
-			vars, _ := container["env"].([]any)
-			for _, v := range vars {
-				ev, _ := v.(map[string]any)
-				if n, _ := ev["name"].(string); strings.HasPrefix(n, "RELATED_IMAGE_") {
-					names = append(names, strings.ToLower(strings.TrimPrefix(n, "RELATED_IMAGE_")))
-				}
-			}
+	for n := range envVars(container) {
+		if strings.HasPrefix(n, "RELATED_IMAGE_") {
+			names = append(names, strings.ToLower(strings.TrimPrefix(n, "RELATED_IMAGE_")))
 		}
 	}
 	return names
@@ -189,13 +178,26 @@ func clusterExample(annotations map[string]any) (string, error) {
 // managerImage returns the manager container's image and the value of its
 // operatorImageEnv variable, from the CSV's install strategy.
 func managerImage(spec map[string]any) (image, env string, err error) {
-	install, err := object(spec, "install")
+	container, err := manager(spec)
 	if err != nil {
 		return "", "", err
 	}
+	image, _ = container["image"].(string)
+	if image == "" {
+		return "", "", errors.New("the manager container has no image")
+	}
+	return image, envVars(container)[operatorImageEnv], nil
+}
+
+// manager returns the manager container of the CSV's install strategy.
+func manager(spec map[string]any) (map[string]any, error) {
+	install, err := object(spec, "install")
+	if err != nil {
+		return nil, err
+	}
 	strategy, err := object(install, "spec")
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	deployments, _ := strategy["deployments"].([]any)
 	for _, d := range deployments {
@@ -205,25 +207,26 @@ func managerImage(spec map[string]any) (image, env string, err error) {
 		pod, _ := tmpl["spec"].(map[string]any)
 		containers, _ := pod["containers"].([]any)
 		for _, c := range containers {
-			container, _ := c.(map[string]any)
-			if container["name"] != managerContainer {
-				continue
+			if container, _ := c.(map[string]any); container["name"] == managerContainer {
+				return container, nil
 			}
-			image, _ = container["image"].(string)
-			vars, _ := container["env"].([]any)
-			for _, v := range vars {
-				ev, _ := v.(map[string]any)
-				if ev["name"] == operatorImageEnv {
-					env, _ = ev["value"].(string)
-				}
-			}
-			if image == "" {
-				return "", "", errors.New("the manager container has no image")
-			}
-			return image, env, nil
 		}
 	}
-	return "", "", fmt.Errorf("no Deployment in the install strategy has a %q container", managerContainer)
+	return nil, fmt.Errorf("no Deployment in the install strategy has a %q container", managerContainer)
+}
+
+// envVars returns a container's environment variables that have a value.
+func envVars(container map[string]any) map[string]string {
+	out := map[string]string{}
+	vars, _ := container["env"].([]any)
+	for _, v := range vars {
+		ev, _ := v.(map[string]any)
+		name, _ := ev["name"].(string)
+		if value, ok := ev["value"].(string); ok {
+			out[name] = value
+		}
+	}
+	return out
 }
 
 // object returns m[key] as an object, creating it when absent.
