@@ -225,6 +225,58 @@ type StorageSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Nodes"
 	Nodes []NodeStorageSpec `json:"nodes,omitempty"`
+
+	// Decommission lists OSDs to take out of the cluster, each named by its
+	// node and its disk (the stable id shown in the node's DiskInventory)
+	// or its OSD id. Each moves through visible steps, shown in its disk's
+	// status.plan[].decommission with timestamps and in Events: marked out,
+	// then waiting until Ceph says it is safe to destroy (its data has been
+	// copied elsewhere), then its Deployment is removed, then it is purged
+	// from Ceph (or destroyed, keeping its id, with replace: true). A step
+	// that would make data unavailable is never taken; a request that can
+	// never become safe (there is nowhere for the data to go) says so.
+	// Removing a request before the purge (or destroy) started reverses it:
+	// the OSD runs again and is marked in. After that the disk stays out of
+	// use while its request is listed. Deselecting a disk from the storage
+	// selection never removes an OSD: only this list does.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Decommission OSDs",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
+	Decommission []DecommissionRequest `json:"decommission,omitempty"`
+}
+
+// DecommissionRequest names one OSD to take out of the cluster.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.device) || has(self.osdID)",message="a decommission request names the OSD's disk (device) or its OSD id (osdID), or both"
+type DecommissionRequest struct {
+	// Node is the node that holds the OSD's disk.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Node string `json:"node"`
+
+	// Device is the disk, as its stable id in the node's DiskInventory
+	// (status.disks[].id), any of its /dev/disk/by-* links, or its kernel
+	// name. When osdID is also set, both must name the same OSD, or nothing
+	// is done and the plan says why.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^([a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
+	// +optional
+	Device string `json:"device,omitempty"`
+
+	// OSDID is the OSD's id, as in ceph osd tree.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	OSDID *int32 `json:"osdID,omitempty"`
+
+	// Replace keeps the OSD's id for a replacement disk: the OSD is
+	// destroyed (ceph osd destroy) rather than purged, and a blank disk
+	// that later appears in the same slot (the same /dev/disk/by-path link
+	// on the node) is prepared as the same OSD id.
+	// +optional
+	Replace bool `json:"replace,omitempty"`
 }
 
 // NodeStorageSpec selects disks on one node and overrides cluster-wide
@@ -522,6 +574,14 @@ type OSDCounts struct {
 	// Deployments.
 	// +optional
 	Updated int32 `json:"updated,omitempty"`
+	// Decommissioning is the number of OSDs being taken out of the
+	// cluster (spec.storage.decommission).
+	// +optional
+	Decommissioning int32 `json:"decommissioning,omitempty"`
+	// Missing is the number of OSDs whose disk is no longer found on its
+	// node.
+	// +optional
+	Missing int32 `json:"missing,omitempty"`
 }
 
 // NodeSummary is a short account of one node.

@@ -214,7 +214,7 @@ type CephUser struct {
 }
 
 // DeviceAction is what the operator does, or would do, with one disk.
-// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed
+// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing
 type DeviceAction string
 
 const (
@@ -231,6 +231,16 @@ const (
 	// ActionFailed means preparing the disk failed; it is retried with
 	// backoff and after its inventory changes.
 	ActionFailed DeviceAction = "Failed"
+	// ActionDecommissioning means the disk's OSD is being taken out of the
+	// cluster (spec.storage.decommission); decommission says how far.
+	ActionDecommissioning DeviceAction = "Decommissioning"
+	// ActionDecommissioned means the disk's OSD was purged (or destroyed
+	// for a replacement); the disk is left alone while its request stays.
+	ActionDecommissioned DeviceAction = "Decommissioned"
+	// ActionMissing means an OSD's disk is no longer found on its node
+	// (pulled, failed, or its node is gone); the entry keeps its OSD id
+	// and since when.
+	ActionMissing DeviceAction = "Missing"
 )
 
 // DevicePlan is the operator's decision on one disk.
@@ -267,7 +277,96 @@ type DevicePlan struct {
 	// to report a change on the node.
 	// +optional
 	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
+	// Since is when the disk was first found in its current trouble: the
+	// first plan that found an OSD's disk Missing.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// Decommission is the progress of a decommission request for the
+	// disk's OSD (spec.storage.decommission).
+	// +optional
+	Decommission *DecommissionProgress `json:"decommission,omitempty"`
 }
+
+// DecommissionPhase is where a decommission stands.
+// +kubebuilder:validation:Enum=MarkingOut;WaitingForSafeToDestroy;NeverSafe;Stopping;Purging;Destroying;Done;Reverting;Invalid
+type DecommissionPhase string
+
+// The phases of a decommission, in order.
+const (
+	// DecommissionMarkingOut: `ceph osd out` is being run.
+	DecommissionMarkingOut DecommissionPhase = "MarkingOut"
+	// DecommissionWaiting: the OSD is out; Ceph copies its data elsewhere
+	// and is asked (ceph osd safe-to-destroy) until it says it is safe.
+	DecommissionWaiting DecommissionPhase = "WaitingForSafeToDestroy"
+	// DecommissionNeverSafe: as it stands the data can never be safe
+	// without this OSD (too few other OSDs for the pools' copies); the
+	// check is repeated, so adding OSDs or lowering a pool's size lets it
+	// go on.
+	DecommissionNeverSafe DecommissionPhase = "NeverSafe"
+	// DecommissionStopping: the OSD's Deployment is being removed.
+	DecommissionStopping DecommissionPhase = "Stopping"
+	// DecommissionPurging: `ceph osd purge` is being run (the point of no
+	// return).
+	DecommissionPurging DecommissionPhase = "Purging"
+	// DecommissionDestroying: `ceph osd destroy` is being run, keeping the
+	// id for a replacement disk (the point of no return).
+	DecommissionDestroying DecommissionPhase = "Destroying"
+	// DecommissionDone: the OSD is gone from Ceph (or destroyed).
+	DecommissionDone DecommissionPhase = "Done"
+	// DecommissionReverting: the request was removed before the point of
+	// no return; the OSD runs again and is marked in.
+	DecommissionReverting DecommissionPhase = "Reverting"
+	// DecommissionInvalid: the request does not name one OSD of this
+	// cluster (for example device and osdID disagree); nothing is done.
+	DecommissionInvalid DecommissionPhase = "Invalid"
+)
+
+// DecommissionProgress is how far a decommission went.
+type DecommissionProgress struct {
+	// Phase is the current step.
+	Phase DecommissionPhase `json:"phase"`
+	// Message says what the step waits for, or what went wrong.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Replace is true when the OSD is destroyed for a replacement disk
+	// rather than purged.
+	// +optional
+	Replace bool `json:"replace,omitempty"`
+	// Steps are the steps done, in order, with when each was done.
+	// +kubebuilder:validation:MaxItems=16
+	// +listType=atomic
+	// +optional
+	Steps []DecommissionStep `json:"steps,omitempty"`
+	// Attempts counts the failed or not-yet answers of the current step;
+	// the next try waits longer each time (at most two minutes).
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastAttemptTime is when the current step last failed or answered
+	// not yet.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+}
+
+// DecommissionStep is one step of a decommission that is done.
+type DecommissionStep struct {
+	// Name is MarkedOut, SafeToDestroy, Stopped, Purged, Destroyed or
+	// MarkedIn.
+	// +kubebuilder:validation:MaxLength=32
+	Name string `json:"name"`
+	// Time is when it was done.
+	Time metav1.Time `json:"time"`
+}
+
+// The names of DecommissionStep.
+const (
+	StepMarkedOut     = "MarkedOut"
+	StepSafeToDestroy = "SafeToDestroy"
+	StepStopped       = "Stopped"
+	StepPurged        = "Purged"
+	StepDestroyed     = "Destroyed"
+	StepMarkedIn      = "MarkedIn"
+)
 
 // DiskInventorySummary counts the disks of one node by state.
 type DiskInventorySummary struct {

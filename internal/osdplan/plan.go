@@ -145,6 +145,9 @@ type Input struct {
 	OSDs []OSD
 	// Jobs are the existing prepare Jobs of the cluster.
 	Jobs []PrepareJob
+	// OSDJobs are the existing OSD Jobs (decommission steps) of the
+	// cluster.
+	OSDJobs []OSDJob
 	// Now is the current time, for backoff.
 	Now time.Time
 	// WaitForMonitors, when not empty, says why no prepare Job may start
@@ -232,6 +235,17 @@ type Plan struct {
 	DevicePlans map[string][]cephv1alpha1.DevicePlan
 	// Counts are the cluster's OSD counts.
 	Counts cephv1alpha1.OSDCounts
+	// CreateOSDJobs are OSD Jobs to create: one Ceph command on one OSD
+	// each (see decommission).
+	CreateOSDJobs []OSDJobSpec
+	// DeleteOSDJobs are names of finished OSD Jobs whose outcome is
+	// recorded in a plan (or that no decommission needs any more).
+	DeleteOSDJobs []string
+	// StopOSDs are the OSDs whose Deployment must be deleted: Ceph said
+	// they are safe to destroy.
+	StopOSDs []int32
+	// Reverted are the OSDs whose decommission was reversed by this plan.
+	Reverted []int32
 	// Problems are messages for a condition: invalid filters, duplicate
 	// OSD ids. Empty when all is well.
 	Problems []string

@@ -36,6 +36,15 @@ type planner struct {
 	// duplicate is known before any disk is planned.
 	osdDisks map[int32][]string
 	problems []string
+	// osdJobs maps an OSD id and a step to its OSD Job.
+	osdJobs map[int32]map[OSDStep]*OSDJob
+	// osdRunning holds the ids of the OSDs that have a Deployment.
+	osdRunning map[int32]bool
+	// planned holds the ids of the OSDs some disk entry planned.
+	planned map[int32]bool
+	// usedRequests holds the indexes of the decommission requests that
+	// named a disk.
+	usedRequests map[int]bool
 }
 
 // nodeState is one planned inventory and the plans of its disks.
@@ -125,6 +134,13 @@ func Compute(in Input) Plan {
 		recorded: map[string]int64{},
 		disks:    map[string]map[string]*cephv1alpha1.Disk{},
 		osdDisks: map[int32][]string{},
+
+		osdRunning:   map[int32]bool{},
+		planned:      map[int32]bool{},
+		usedRequests: map[int]bool{},
+	}
+	for i := range in.OSDs {
+		p.osdRunning[in.OSDs[i].ID] = true
 	}
 	switch p.storage.Provisioning {
 	case "", cephv1alpha1.ProvisioningEnabled:
@@ -156,9 +172,13 @@ func Compute(in Input) Plan {
 	p.shared = findShared(nodes)
 	p.reportDuplicates()
 	p.indexJobs()
+	p.indexOSDJobs()
 	for _, ns := range nodes {
 		p.planNode(ns)
+		p.planMissing(ns)
 	}
+	p.orphanOSDJobs(p.planned)
+	p.unmatchedRequests()
 	p.scheduleJobs(nodes)
 	p.finish(nodes)
 	return plan
@@ -194,7 +214,7 @@ func (p *planner) inventories() []*nodeState {
 		if !p.selected[name] {
 			s, ok := p.nodes.Skipped[name]
 			if !ok {
-				s = nodeselect.Skip{Reason: nodeselect.NodeNotSelected, Message: fmt.Sprintf("node %s does not exist", name)}
+				s = nodeselect.Skip{Reason: ReasonNodeGone, Message: fmt.Sprintf("node %s no longer exists", name)}
 			}
 			ns.skip = &s
 		}
@@ -298,6 +318,9 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 		e.plan.Reason = ReasonDuplicateOSDID
 		e.plan.Message = fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, strings.Join(p.osdDisks[id], ", "))
 		return
+	case ns.skip != nil && ns.skip.Reason == ReasonNodeGone:
+		e.plan.Reason = ReasonNodeGone
+		e.plan.Message = fmt.Sprintf("holds OSD %d, which is kept although %s: decommission it (spec.storage.decommission) to remove it", id, ns.skip.Message)
 	case ns.skip != nil:
 		e.plan.Reason = ReasonOSDNotSelected
 		e.plan.Message = fmt.Sprintf("holds OSD %d, which is kept although the node is not selected: %s", id, ns.skip.Message)
@@ -306,6 +329,10 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 		e.plan.Message = fmt.Sprintf("holds OSD %d, which is kept although the storage selection no longer picks the disk: %s", id, s.message)
 	default:
 		e.plan.Message = fmt.Sprintf("holds OSD %d", id)
+	}
+	p.planned[id] = true
+	if !p.decommission(ns, e, id) {
+		return
 	}
 	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device, Topology: p.topology(ns.name)})
 }
@@ -414,6 +441,10 @@ func (p *planner) finish(nodes []*nodeState) {
 				plan.Counts.Failed++
 			case cephv1alpha1.ActionWouldProvision:
 				plan.Counts.Desired++
+			case cephv1alpha1.ActionDecommissioning:
+				plan.Counts.Decommissioning++
+			case cephv1alpha1.ActionMissing:
+				plan.Counts.Missing++
 			}
 		}
 		sort.SliceStable(plans, func(i, j int) bool {
@@ -455,6 +486,14 @@ func (p *planner) finish(nodes []*nodeState) {
 	sort.Slice(plan.OSDs, func(i, j int) bool { return plan.OSDs[i].ID < plan.OSDs[j].ID })
 	sort.Slice(plan.CreateJobs, func(i, j int) bool { return plan.CreateJobs[i].Node < plan.CreateJobs[j].Node })
 	sort.Strings(plan.DeleteJobs)
+	sort.Slice(plan.CreateOSDJobs, func(i, j int) bool {
+		a, b := plan.CreateOSDJobs[i], plan.CreateOSDJobs[j]
+		return a.OSDID < b.OSDID || (a.OSDID == b.OSDID && a.Step < b.Step)
+	})
+	plan.DeleteOSDJobs = dedupe(plan.DeleteOSDJobs)
+	sort.Strings(plan.DeleteOSDJobs)
+	sort.Slice(plan.StopOSDs, func(i, j int) bool { return plan.StopOSDs[i] < plan.StopOSDs[j] })
+	sort.Slice(plan.Reverted, func(i, j int) bool { return plan.Reverted[i] < plan.Reverted[j] })
 	sort.Strings(plan.Rescan)
 	plan.Problems = dedupe(p.problems)
 }

@@ -309,8 +309,8 @@ func TestComputeSelection(t *testing.T) {
 			name: "the inventory of a deleted node keeps its OSDs",
 			invs: []cephv1alpha1.DiskInventory{inv("node-z", osdDisk("sdb", 9), avail("sdc"))},
 			plans: map[string][]wantDP{"node-z": {
-				dp("sdb", provisioned, ReasonOSDNotSelected).osd(9),
-				dp("sdc", leftOut, nodeselect.NodeNotSelected).says("node node-z does not exist"),
+				dp("sdb", provisioned, ReasonNodeGone).osd(9).says("kept although node node-z no longer exists: decommission it"),
+				dp("sdc", leftOut, ReasonNodeGone).says("node node-z no longer exists"),
 			}},
 			osdSpecs: []OSDSpec{osdSpec(9, "node-z", "sdb", "")},
 		},

@@ -1,0 +1,488 @@
+package osdplan
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// OSDStep is one Ceph command an OSD Job runs on one OSD.
+type OSDStep string
+
+// The steps of a decommission, and of its reversal.
+const (
+	// OSDStepOut marks the OSD out: Ceph starts copying its data away.
+	OSDStepOut OSDStep = "out"
+	// OSDStepSafe asks Ceph whether the OSD can be destroyed without
+	// reducing the durability of any data (ceph osd safe-to-destroy).
+	OSDStepSafe OSDStep = "safe-to-destroy"
+	// OSDStepPurge removes the OSD from Ceph (ceph osd purge).
+	OSDStepPurge OSDStep = "purge"
+	// OSDStepDestroy destroys the OSD's key and data, keeping its id for a
+	// replacement disk (ceph osd destroy).
+	OSDStepDestroy OSDStep = "destroy"
+	// OSDStepIn marks the OSD in again (a reversed decommission).
+	OSDStepIn OSDStep = "in"
+)
+
+// Outcomes of an OSD Job, as agent osd reports them.
+const (
+	// OSDOutcomeDone: the command did what it says (for safe-to-destroy:
+	// Ceph says it is safe).
+	OSDOutcomeDone = "Done"
+	// OSDOutcomeNotYet: safe-to-destroy says not yet (data is still being
+	// copied away).
+	OSDOutcomeNotYet = "NotYet"
+	// OSDOutcomeNever: safe-to-destroy cannot become true as the cluster
+	// stands: too few other OSDs hold the pools' copies.
+	OSDOutcomeNever = "Never"
+	// OSDOutcomeFailed: the command failed (Ceph unreachable, refused).
+	OSDOutcomeFailed = "Failed"
+)
+
+// ReasonDecommission is the reason of a disk whose OSD is being (or was)
+// decommissioned.
+const ReasonDecommission = "Decommission"
+
+// ReasonNodeGone is the reason of the disks of an inventory whose Node no
+// longer exists: its OSDs are left alone (their Deployments stay, pending),
+// and can be decommissioned.
+const ReasonNodeGone = "NodeGone"
+
+// ReasonDiskMissing is the reason of an OSD whose disk is no longer in its
+// node's inventory.
+const ReasonDiskMissing = "DiskMissing"
+
+// Backoff of a decommission step that failed or answered not yet.
+const (
+	osdStepBaseBackoff = 10 * time.Second
+	osdStepMaxBackoff  = 2 * time.Minute
+)
+
+// OSDJob is an existing OSD Job, reduced to what the planner needs.
+type OSDJob struct {
+	// Name is the Job's name.
+	Name string
+	// OSDID is the OSD the Job works on.
+	OSDID int32
+	// Step is the command it runs.
+	Step OSDStep
+	// State is Running, Succeeded or Failed.
+	State JobState
+	// FinishedAt is when it finished (zero while running).
+	FinishedAt time.Time
+	// Outcome is Done, NotYet, Never or Failed once finished: the agent's
+	// report, or Failed when the Job failed without one.
+	Outcome string
+	// Message is the agent's account, or the Job's.
+	Message string
+}
+
+// OSDJobSpec is an OSD Job to create.
+type OSDJobSpec struct {
+	// OSDID is the OSD to work on.
+	OSDID int32
+	// Step is the command to run.
+	Step OSDStep
+}
+
+// OSDJobName is the name of the Job that runs step on OSD id in the named
+// cluster: <cluster>-osdop-<10 hex digits>, at most 59 characters for a
+// cluster name admission accepts. It depends on the OSD and the step alone,
+// so a step is never run twice at once.
+func OSDJobName(cluster string, id int32, step OSDStep) string {
+	sum := sha256.Sum256([]byte(strconv.Itoa(int(id)) + "/" + string(step)))
+	return fmt.Sprintf("%s-osdop-%s", cluster, hex.EncodeToString(sum[:5]))
+}
+
+// indexOSDJobs sorts the OSD Jobs out by OSD id and step.
+func (p *planner) indexOSDJobs() {
+	p.osdJobs = map[int32]map[OSDStep]*OSDJob{}
+	for i := range p.in.OSDJobs {
+		j := &p.in.OSDJobs[i]
+		m := p.osdJobs[j.OSDID]
+		if m == nil {
+			m = map[OSDStep]*OSDJob{}
+			p.osdJobs[j.OSDID] = m
+		}
+		m[j.Step] = j
+	}
+}
+
+// request returns the decommission request for the OSD id on disk d of
+// node ns, and why it is invalid ("" when it is valid); nil when none
+// names it.
+func (p *planner) request(ns *nodeState, d *cephv1alpha1.Disk, id int32) (*cephv1alpha1.DecommissionRequest, string) {
+	for i := range p.storage.Decommission {
+		r := &p.storage.Decommission[i]
+		if r.Node != ns.name {
+			continue
+		}
+		byDevice := r.Device != "" && namesDisk(r.Device, d)
+		byID := r.OSDID != nil && *r.OSDID == id
+		if !byDevice && !byID {
+			continue
+		}
+		p.usedRequests[i] = true
+		switch {
+		case r.Device != "" && !byDevice:
+			return r, fmt.Sprintf("the request names OSD %d and device %s, but OSD %d is on %s (%s): nothing is done until both name the same OSD", id, r.Device, id, d.Name, diskID(d))
+		case r.OSDID != nil && !byID:
+			return r, fmt.Sprintf("the request names device %s and OSD %d, but that disk holds OSD %d: nothing is done until both name the same OSD", r.Device, *r.OSDID, id)
+		}
+		return r, ""
+	}
+	return nil, ""
+}
+
+// hasStep reports whether progress records step.
+func hasStep(prog *cephv1alpha1.DecommissionProgress, step string) bool {
+	for _, s := range prog.Steps {
+		if s.Name == step {
+			return true
+		}
+	}
+	return false
+}
+
+// addStep records step as done at t.
+func addStep(prog *cephv1alpha1.DecommissionProgress, step string, t time.Time) {
+	if hasStep(prog, step) {
+		return
+	}
+	prog.Steps = append(prog.Steps, cephv1alpha1.DecommissionStep{Name: step, Time: metav1.NewTime(t.UTC().Truncate(time.Second))})
+	prog.Attempts, prog.LastAttemptTime = 0, nil
+}
+
+// pastNoReturn reports whether the OSD was, or may have been, purged or
+// destroyed: from then on the decommission cannot be reversed.
+func (p *planner) pastNoReturn(id int32, prog *cephv1alpha1.DecommissionProgress) bool {
+	if prog != nil && (hasStep(prog, cephv1alpha1.StepPurged) || hasStep(prog, cephv1alpha1.StepDestroyed)) {
+		return true
+	}
+	jobs := p.osdJobs[id]
+	return jobs[OSDStepPurge] != nil || jobs[OSDStepDestroy] != nil
+}
+
+// decommission plans the decommission of OSD id on entry e, if one is
+// asked for or under way, and returns whether its Deployment should run.
+// A disk with neither a request nor a progress record is left as it is.
+//
+// The steps, each recorded in the disk's plan with its time before the Job
+// that did it is deleted (the reconciler writes plans first), so that a
+// crash repeats at most the one idempotent command:
+//
+//  1. out: an OSD Job runs `ceph osd out`.
+//  2. safe-to-destroy: an OSD Job asks Ceph, again after a backoff while
+//     it says not yet (or never, as the cluster stands).
+//  3. stopped: the OSD's Deployment is deleted; the step is recorded once
+//     no Deployment of it exists.
+//  4. purged (or destroyed, with replace): an OSD Job runs it. Once that
+//     Job exists the decommission cannot be reversed.
+//
+// A request removed before step 4 reverses it: the Deployment is created
+// again and, when the OSD was marked out, an OSD Job marks it in; then
+// the progress record is dropped.
+func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
+	req, invalid := p.request(ns, e.disk, id)
+	var prog *cephv1alpha1.DecommissionProgress
+	if prev := ns.prev[e.device.ID]; prev != nil && prev.Decommission != nil {
+		prog = prev.Decommission.DeepCopy()
+	}
+	if req == nil && prog == nil {
+		p.dropOSDJobs(id)
+		return true
+	}
+	if invalid != "" && (prog == nil || !p.pastNoReturn(id, prog)) {
+		p.dropOSDJobs(id)
+		e.plan.Action, e.plan.Reason = cephv1alpha1.ActionDecommissioning, ReasonDecommission
+		e.plan.Decommission = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionInvalid, Message: invalid}
+		e.plan.Message = fmt.Sprintf("holds OSD %d; its decommission request is invalid: %s", id, invalid)
+		p.problems = append(p.problems, fmt.Sprintf("decommission of OSD %d on node %s: %s", id, ns.name, invalid))
+		return true
+	}
+	if prog == nil || prog.Phase == cephv1alpha1.DecommissionInvalid {
+		prog = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionMarkingOut, Replace: req.Replace}
+	}
+	e.plan.Decommission = prog
+	e.plan.Reason = ReasonDecommission
+	if req == nil && !p.pastNoReturn(id, prog) {
+		return p.revert(ns, e, id, prog)
+	}
+	if req != nil && !p.pastNoReturn(id, prog) {
+		prog.Replace = req.Replace
+	}
+	e.plan.Action = cephv1alpha1.ActionDecommissioning
+	if !hasStep(prog, cephv1alpha1.StepMarkedOut) {
+		prog.Phase = cephv1alpha1.DecommissionMarkingOut
+		if !p.runStep(e, id, prog, OSDStepOut, cephv1alpha1.StepMarkedOut, "marking OSD %d out (ceph osd out)") {
+			return true
+		}
+	}
+	if !hasStep(prog, cephv1alpha1.StepSafeToDestroy) {
+		prog.Phase = cephv1alpha1.DecommissionWaiting
+		if !p.runStep(e, id, prog, OSDStepSafe, cephv1alpha1.StepSafeToDestroy, "OSD %d is out; asking Ceph whether it is safe to destroy (ceph osd safe-to-destroy)") {
+			return true
+		}
+	}
+	if !hasStep(prog, cephv1alpha1.StepStopped) {
+		prog.Phase = cephv1alpha1.DecommissionStopping
+		if p.osdRunning[id] {
+			p.plan.StopOSDs = append(p.plan.StopOSDs, id)
+			prog.Message = fmt.Sprintf("Ceph says OSD %d is safe to destroy; removing its Deployment", id)
+			e.plan.Message = prog.Message
+			return false
+		}
+		addStep(prog, cephv1alpha1.StepStopped, p.in.Now)
+	}
+	step, record, phase := OSDStepPurge, cephv1alpha1.StepPurged, cephv1alpha1.DecommissionPurging
+	if prog.Replace {
+		step, record, phase = OSDStepDestroy, cephv1alpha1.StepDestroyed, cephv1alpha1.DecommissionDestroying
+	}
+	if !hasStep(prog, cephv1alpha1.StepPurged) && !hasStep(prog, cephv1alpha1.StepDestroyed) {
+		prog.Phase = phase
+		what := "purging OSD %d from Ceph (ceph osd purge)"
+		if prog.Replace {
+			what = "destroying OSD %d, keeping its id for a replacement disk (ceph osd destroy)"
+		}
+		if !p.runStep(e, id, prog, step, record, what) {
+			return false
+		}
+	}
+	p.dropOSDJobs(id)
+	prog.Phase, prog.Attempts, prog.LastAttemptTime = cephv1alpha1.DecommissionDone, 0, nil
+	e.plan.Action = cephv1alpha1.ActionDecommissioned
+	if prog.Replace {
+		prog.Message = fmt.Sprintf("OSD %d is destroyed and its id kept for a replacement disk; the disk still carries its label and is left alone", id)
+	} else {
+		prog.Message = fmt.Sprintf("OSD %d is purged from Ceph; the disk still carries its label and is left alone: pull it, or wipe it to use it again", id)
+	}
+	if req == nil {
+		prog.Message += " (its decommission request was removed after the point of no return)"
+	}
+	e.plan.Message = prog.Message
+	return false
+}
+
+// revert plans a decommission whose request was removed before the point
+// of no return: the OSD runs again and, if it was marked out (or may have
+// been), is marked in; then the record is dropped.
+func (p *planner) revert(ns *nodeState, e *entry, id int32, prog *cephv1alpha1.DecommissionProgress) bool {
+	jobs := p.osdJobs[id]
+	if j := jobs[OSDStepSafe]; j != nil && j.State != JobRunning {
+		p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, j.Name)
+	}
+	e.plan.Action = cephv1alpha1.ActionDecommissioning
+	prog.Phase = cephv1alpha1.DecommissionReverting
+	if out := jobs[OSDStepOut]; out != nil && out.State == JobRunning {
+		prog.Message = fmt.Sprintf("the request was removed; waiting for the running `ceph osd out` of OSD %d to finish before marking it in", id)
+		e.plan.Message = prog.Message
+		return true
+	}
+	wasOut := hasStep(prog, cephv1alpha1.StepMarkedOut) || jobs[OSDStepOut] != nil
+	if wasOut && !hasStep(prog, cephv1alpha1.StepMarkedIn) {
+		if !p.runStep(e, id, prog, OSDStepIn, cephv1alpha1.StepMarkedIn, "the request was removed before the point of no return; marking OSD %d in again (ceph osd in)") {
+			return true
+		}
+	}
+	if j := jobs[OSDStepOut]; j != nil && j.State != JobRunning {
+		p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, j.Name)
+	}
+	p.plan.Reverted = append(p.plan.Reverted, id)
+	e.plan.Decommission, e.plan.Reason = nil, ""
+	e.plan.Action = cephv1alpha1.ActionProvisioned
+	return true
+}
+
+// runStep drives one step run by an OSD Job and returns true once it is
+// recorded as done. A Job that finished with Done records the step at its
+// end; any other outcome is recorded as an attempt, and the Job is run
+// again after a backoff. what describes the step for the plan's message.
+func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionProgress, step OSDStep, record, what string) bool {
+	job := p.osdJobs[id][step]
+	desc := fmt.Sprintf(what, id)
+	switch {
+	case job == nil:
+		if at := p.stepRetryAt(prog); !at.IsZero() && p.in.Now.Before(at) {
+			p.requeueAt(at)
+			e.plan.Message = fmt.Sprintf("%s; next try at %s", prog.Message, formatTime(at))
+			return false
+		}
+		p.plan.CreateOSDJobs = append(p.plan.CreateOSDJobs, OSDJobSpec{OSDID: id, Step: step})
+		if prog.Attempts == 0 {
+			prog.Message = desc
+		}
+		e.plan.Message = desc
+		return false
+	case job.State == JobRunning:
+		if prog.Attempts == 0 {
+			prog.Message = desc
+		}
+		e.plan.Message = desc
+		return false
+	}
+	p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, job.Name)
+	finished := job.FinishedAt
+	if finished.IsZero() {
+		finished = p.in.Now
+	}
+	if job.Outcome == OSDOutcomeDone {
+		addStep(prog, record, finished)
+		return true
+	}
+	at := metav1.NewTime(finished.UTC().Truncate(time.Second))
+	// The plan was written with this Job's outcome before: count it once.
+	if prog.LastAttemptTime == nil || prog.LastAttemptTime.Before(&at) {
+		prog.Attempts++
+		prog.LastAttemptTime = &at
+	}
+	msg := job.Message
+	if msg == "" {
+		msg = "the Job left no account"
+	}
+	switch job.Outcome {
+	case OSDOutcomeNotYet:
+		prog.Message = fmt.Sprintf("OSD %d is out; Ceph says it is not yet safe to destroy: %s", id, msg)
+	case OSDOutcomeNever:
+		prog.Phase = cephv1alpha1.DecommissionNeverSafe
+		prog.Message = fmt.Sprintf("OSD %d cannot become safe to destroy as the cluster stands: %s; add OSDs (or lower the pools' size), or remove the request to keep it", id, msg)
+	default:
+		prog.Message = fmt.Sprintf("%s failed: %s", desc, msg)
+	}
+	prog.Message = Truncate(prog.Message, MaxMessageLength)
+	at2 := p.stepRetryAt(prog)
+	p.requeueAt(at2)
+	e.plan.Message = fmt.Sprintf("%s; next try at %s", prog.Message, formatTime(at2))
+	return false
+}
+
+// stepRetryAt is when the current step may be tried again after a failed
+// or not-yet answer: 10s·2^(attempts-1), at most two minutes.
+func (p *planner) stepRetryAt(prog *cephv1alpha1.DecommissionProgress) time.Time {
+	if prog.Attempts <= 0 || prog.LastAttemptTime == nil {
+		return time.Time{}
+	}
+	d := osdStepBaseBackoff
+	for i := int32(1); i < prog.Attempts && d < osdStepMaxBackoff; i++ {
+		d *= 2
+	}
+	return prog.LastAttemptTime.Add(min(d, osdStepMaxBackoff))
+}
+
+// dropOSDJobs deletes the finished OSD Jobs of id: no decommission needs
+// them any more. A running one is left to finish.
+func (p *planner) dropOSDJobs(id int32) {
+	for _, j := range p.osdJobs[id] {
+		if j.State != JobRunning {
+			p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, j.Name)
+		}
+	}
+}
+
+// claimedOSDJobs deletes the finished OSD Jobs of OSDs that no disk
+// planned: their disk is gone, so no decommission reads them.
+func (p *planner) orphanOSDJobs(planned map[int32]bool) {
+	ids := make([]int32, 0, len(p.osdJobs))
+	for id := range p.osdJobs {
+		if !planned[id] {
+			ids = append(ids, id)
+		}
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		p.dropOSDJobs(id)
+	}
+}
+
+// unmatchedRequests reports every decommission request that named no OSD
+// disk of its node.
+func (p *planner) unmatchedRequests() {
+	for i := range p.storage.Decommission {
+		if p.usedRequests[i] {
+			continue
+		}
+		r := &p.storage.Decommission[i]
+		what := r.Device
+		if r.OSDID != nil {
+			if what != "" {
+				what += " / "
+			}
+			what += fmt.Sprintf("OSD %d", *r.OSDID)
+		}
+		p.problems = append(p.problems, fmt.Sprintf("spec.storage.decommission[%d] (%s on node %s) names no disk holding an OSD of this cluster; nothing is done for it", i, what, r.Node))
+	}
+}
+
+// planMissing adds an entry to the plan of node ns for each OSD whose
+// Deployment is pinned to it but whose disk is no longer in its inventory:
+// Missing, with the OSD id and since when (carried from the previous
+// plan). Its Deployment is kept (the disk may come back); it can be
+// decommissioned like any other. The entry is named after the disk's
+// stable id, which no kernel name can equal, so a new disk that took the
+// old kernel name gets its own entry.
+//
+// A decommission that is done and whose disk is gone stays in the plan
+// while its request is listed, so that its outcome stays visible.
+func (p *planner) planMissing(ns *nodeState) {
+	var osds []OSD
+	for _, o := range p.in.OSDs {
+		if o.Node == ns.name && !p.planned[o.ID] && p.disks[ns.name][o.DeviceID] == nil {
+			osds = append(osds, o)
+		}
+	}
+	sort.Slice(osds, func(i, j int) bool { return osds[i].ID < osds[j].ID })
+	for _, o := range osds {
+		id := o.ID
+		p.planned[id] = true
+		prev := ns.prev[o.DeviceID]
+		disk := &cephv1alpha1.Disk{Name: o.DeviceID, ID: o.DeviceID,
+			Verdict: cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}}
+		ns.entries = append(ns.entries, entry{disk: disk, device: Device{Name: o.DeviceID, ID: o.DeviceID}})
+		e := &ns.entries[len(ns.entries)-1]
+		since := metav1.NewTime(p.in.Now.UTC().Truncate(time.Second))
+		if prev != nil && prev.Since != nil && prev.Action == cephv1alpha1.ActionMissing {
+			since = *prev.Since
+		}
+		e.plan = cephv1alpha1.DevicePlan{Name: o.DeviceID, ID: o.DeviceID, Action: cephv1alpha1.ActionMissing,
+			Reason: ReasonDiskMissing, OSDID: &id, Since: &since,
+			Message: fmt.Sprintf("OSD %d runs from %s, which the agent no longer finds on the node (since %s); its Deployment is kept: put the disk back, or decommission the OSD", id, o.DeviceID, formatTime(since.Time))}
+		if !p.decommission(ns, e, id) {
+			// Its Deployment is being removed: the request decides.
+			continue
+		}
+		if e.plan.Decommission != nil {
+			continue
+		}
+		e.plan.Action, e.plan.Reason = cephv1alpha1.ActionMissing, ReasonDiskMissing
+	}
+	for id, prev := range ns.prev {
+		if prev.Action != cephv1alpha1.ActionDecommissioned || prev.Decommission == nil || prev.OSDID == nil ||
+			p.disks[ns.name][id] != nil || p.planned[*prev.OSDID] {
+			continue
+		}
+		osd := *prev.OSDID
+		named := false
+		for i := range p.storage.Decommission {
+			r := &p.storage.Decommission[i]
+			if r.Node == ns.name && ((r.OSDID != nil && *r.OSDID == osd) || (r.Device != "" && (r.Device == id || r.Device == prev.Name))) {
+				p.usedRequests[i] = true
+				named = true
+			}
+		}
+		if !named {
+			continue
+		}
+		p.planned[osd] = true
+		kept := *prev.DeepCopy()
+		kept.Name = id
+		kept.Message = Truncate(fmt.Sprintf("OSD %d is decommissioned and its disk is gone; remove the request from spec.storage.decommission", osd), MaxMessageLength)
+		ns.entries = append(ns.entries, entry{disk: &cephv1alpha1.Disk{Name: id, ID: id}, device: Device{Name: id, ID: id}, plan: kept})
+	}
+}

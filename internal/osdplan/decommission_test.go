@@ -1,0 +1,406 @@
+package osdplan
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+)
+
+// decomWorld plays the reconciler and Ceph around Compute for one node:
+// it writes each plan back into the inventory, creates and deletes the OSD
+// Jobs a plan asks for, finishes them with the outcome the test sets, and
+// deletes the Deployments of StopOSDs.
+type decomWorld struct {
+	t       *testing.T
+	storage func(*cephv1alpha1.StorageSpec)
+	inv     cephv1alpha1.DiskInventory
+	osds    []OSD
+	jobs    []OSDJob
+	now     time.Time
+	last    Plan
+}
+
+func newDecomWorld(t *testing.T, disks ...cephv1alpha1.Disk) *decomWorld {
+	w := &decomWorld{t: t, inv: inv("node-a", disks...), now: now}
+	for _, d := range disks {
+		if d.Verdict.State == cephv1alpha1.DiskOSD {
+			w.osds = append(w.osds, OSD{ID: *d.Verdict.OSDID, Node: "node-a", DeviceID: d.ID, Ready: true, Settled: true})
+		}
+	}
+	return w
+}
+
+// pass computes a plan and applies it as the reconciler would: Jobs
+// created, plans written, then Jobs and Deployments deleted.
+func (w *decomWorld) pass() Plan {
+	w.t.Helper()
+	plan := Compute(Input{
+		Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{w.inv},
+		OSDs: w.osds, OSDJobs: w.jobs, Now: w.now,
+	})
+	for _, s := range plan.CreateOSDJobs {
+		name := OSDJobName("ceph", s.OSDID, s.Step)
+		if slices.ContainsFunc(w.jobs, func(j OSDJob) bool { return j.Name == name }) {
+			w.t.Fatalf("plan creates OSD Job %s (%d %s), which exists", name, s.OSDID, s.Step)
+		}
+		w.jobs = append(w.jobs, OSDJob{Name: name, OSDID: s.OSDID, Step: s.Step, State: JobRunning})
+	}
+	w.inv.Status.Plan = plan.DevicePlans["node-a"]
+	w.jobs = slices.DeleteFunc(w.jobs, func(j OSDJob) bool { return slices.Contains(plan.DeleteOSDJobs, j.Name) })
+	w.osds = slices.DeleteFunc(w.osds, func(o OSD) bool { return slices.Contains(plan.StopOSDs, o.ID) })
+	w.last = plan
+	return plan
+}
+
+// finish ends the running OSD Job of step on OSD id with outcome.
+func (w *decomWorld) finish(id int32, step OSDStep, outcome, msg string) {
+	w.t.Helper()
+	for i := range w.jobs {
+		j := &w.jobs[i]
+		if j.OSDID == id && j.Step == step && j.State == JobRunning {
+			j.State, j.Outcome, j.Message, j.FinishedAt = JobSucceeded, outcome, msg, w.now
+			if outcome != OSDOutcomeDone {
+				j.State = JobFailed
+			}
+			return
+		}
+	}
+	w.t.Fatalf("no running OSD Job %s for OSD %d; jobs: %+v", step, id, w.jobs)
+}
+
+// entry returns the plan entry of disk name.
+func (w *decomWorld) entry(name string) cephv1alpha1.DevicePlan {
+	w.t.Helper()
+	for _, p := range w.inv.Status.Plan {
+		if p.Name == name {
+			return p
+		}
+	}
+	w.t.Fatalf("no plan entry %s in %+v", name, w.inv.Status.Plan)
+	return cephv1alpha1.DevicePlan{}
+}
+
+// expect checks disk name's action and decommission phase.
+func (w *decomWorld) expect(name string, action cephv1alpha1.DeviceAction, phase cephv1alpha1.DecommissionPhase, msg string) cephv1alpha1.DevicePlan {
+	w.t.Helper()
+	e := w.entry(name)
+	if e.Action != action {
+		w.t.Fatalf("%s: action %s, want %s (%s)", name, e.Action, action, e.Message)
+	}
+	switch {
+	case phase == "" && e.Decommission != nil:
+		w.t.Fatalf("%s: decommission %+v, want none", name, e.Decommission)
+	case phase != "" && (e.Decommission == nil || e.Decommission.Phase != phase):
+		w.t.Fatalf("%s: decommission %+v, want phase %s (%s)", name, e.Decommission, phase, e.Message)
+	}
+	if !strings.Contains(e.Message, msg) {
+		w.t.Fatalf("%s: message %q does not contain %q", name, e.Message, msg)
+	}
+	return e
+}
+
+func (w *decomWorld) creates(want ...OSDJobSpec) {
+	w.t.Helper()
+	if !slices.Equal(w.last.CreateOSDJobs, want) {
+		w.t.Fatalf("CreateOSDJobs %+v, want %+v", w.last.CreateOSDJobs, want)
+	}
+}
+
+func (w *decomWorld) runsOSD(id int32) bool {
+	return slices.ContainsFunc(w.last.OSDs, func(o OSDSpec) bool { return o.ID == id })
+}
+
+func stepNames(p *cephv1alpha1.DecommissionProgress) []string {
+	var out []string
+	for _, s := range p.Steps {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func decommissionDisk(dev string, id *int32, replace bool) func(*cephv1alpha1.StorageSpec) {
+	return func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: dev, OSDID: id, Replace: replace}}
+	}
+}
+
+func TestDecommissionSteps(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.pass()
+	w.expect("sdb", provisioned, "", "holds OSD 0")
+	if len(w.last.CreateOSDJobs) != 0 {
+		t.Fatalf("no request, yet OSD Jobs %+v", w.last.CreateOSDJobs)
+	}
+
+	w.storage = decommissionDisk(wwnID("sdb"), nil, false)
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionMarkingOut, "ceph osd out")
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepOut})
+	if !w.runsOSD(0) || !w.runsOSD(1) {
+		t.Fatalf("both OSDs keep running while OSD 0 is marked out: %+v", w.last.OSDs)
+	}
+	if w.last.Counts.Decommissioning != 1 {
+		t.Fatalf("counts %+v, want 1 decommissioning", w.last.Counts)
+	}
+	// Nothing new while the Job runs.
+	w.pass()
+	w.creates()
+
+	w.now = w.now.Add(time.Minute)
+	w.finish(0, OSDStepOut, OSDOutcomeDone, "")
+	w.pass()
+	e := w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionWaiting, "safe to destroy")
+	if got := stepNames(e.Decommission); !slices.Equal(got, []string{cephv1alpha1.StepMarkedOut}) {
+		t.Fatalf("steps %v", got)
+	}
+	if !e.Decommission.Steps[0].Time.Time.Equal(w.now) {
+		t.Fatalf("MarkedOut at %v, want the Job's end %v", e.Decommission.Steps[0].Time, w.now)
+	}
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepSafe})
+
+	// Not yet: the answer is shown, and the next question waits.
+	w.now = w.now.Add(time.Minute)
+	w.finish(0, OSDStepSafe, OSDOutcomeNotYet, "OSD(s) 0 have 12 pgs currently mapped to them")
+	w.pass()
+	e = w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionWaiting, "12 pgs currently mapped")
+	if e.Decommission.Attempts != 1 || w.last.RequeueAfter <= 0 {
+		t.Fatalf("attempts %d, requeue %v: want one attempt and a requeue", e.Decommission.Attempts, w.last.RequeueAfter)
+	}
+	w.creates()
+	if !w.runsOSD(0) {
+		t.Fatal("OSD 0 stopped before Ceph said it is safe to destroy")
+	}
+	w.pass()
+	w.creates()
+	if got := w.entry("sdb").Decommission.Attempts; got != 1 {
+		t.Fatalf("attempts grew to %d without a new answer", got)
+	}
+	w.now = w.now.Add(osdStepBaseBackoff)
+	w.pass()
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepSafe})
+
+	w.now = w.now.Add(time.Minute)
+	w.finish(0, OSDStepSafe, OSDOutcomeDone, "")
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionStopping, "removing its Deployment")
+	if !slices.Equal(w.last.StopOSDs, []int32{0}) || w.runsOSD(0) || !w.runsOSD(1) {
+		t.Fatalf("StopOSDs %v, OSDs %+v: want OSD 0 stopped, OSD 1 running", w.last.StopOSDs, w.last.OSDs)
+	}
+
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionPurging, "ceph osd purge")
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepPurge})
+
+	w.now = w.now.Add(time.Minute)
+	w.finish(0, OSDStepPurge, OSDOutcomeDone, "")
+	w.pass()
+	e = w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "purged")
+	want := []string{cephv1alpha1.StepMarkedOut, cephv1alpha1.StepSafeToDestroy, cephv1alpha1.StepStopped, cephv1alpha1.StepPurged}
+	if got := stepNames(e.Decommission); !slices.Equal(got, want) {
+		t.Fatalf("steps %v, want %v", got, want)
+	}
+	if len(w.jobs) != 0 || w.runsOSD(0) {
+		t.Fatalf("jobs %+v left, OSDs %+v", w.jobs, w.last.OSDs)
+	}
+
+	// Removing the request after the point of no return changes nothing.
+	w.storage = nil
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "after the point of no return")
+	if w.runsOSD(0) || len(w.last.CreateOSDJobs) != 0 {
+		t.Fatalf("a purged OSD runs again: %+v, jobs %+v", w.last.OSDs, w.last.CreateOSDJobs)
+	}
+}
+
+func TestDecommissionReversed(t *testing.T) {
+	for _, stage := range []string{"while out runs", "after out", "after stop"} {
+		t.Run(stage, func(t *testing.T) {
+			w := newDecomWorld(t, osdDisk("sdb", 0))
+			w.storage = decommissionDisk("", ptr(int32(0)), false)
+			w.pass()
+			if stage != "while out runs" {
+				w.finish(0, OSDStepOut, OSDOutcomeDone, "")
+				w.pass()
+			}
+			if stage == "after stop" {
+				w.finish(0, OSDStepSafe, OSDOutcomeDone, "")
+				w.pass()
+				w.pass()
+				w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionPurging, "purge")
+				// The purge Job would be the point of no return: take
+				// it back before it exists.
+				w.jobs = nil
+				w.inv.Status.Plan[0].Decommission.Phase = cephv1alpha1.DecommissionStopping
+			}
+			w.storage = nil
+			w.pass()
+			if stage == "while out runs" {
+				w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionReverting, "waiting for the running")
+				w.creates()
+				w.finish(0, OSDStepOut, OSDOutcomeDone, "")
+				w.pass()
+			}
+			w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionReverting, "ceph osd in")
+			w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepIn})
+			if !w.runsOSD(0) {
+				t.Fatal("a reversed decommission does not run the OSD")
+			}
+			w.finish(0, OSDStepIn, OSDOutcomeDone, "")
+			w.pass()
+			w.expect("sdb", provisioned, "", "holds OSD 0")
+			if !slices.Equal(w.last.Reverted, []int32{0}) || !w.runsOSD(0) {
+				t.Fatalf("reverted %v, OSDs %+v", w.last.Reverted, w.last.OSDs)
+			}
+			// A safe-to-destroy question still running is left to end,
+			// then removed; its answer changes nothing.
+			for _, j := range w.jobs {
+				w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+			}
+			w.pass()
+			w.expect("sdb", provisioned, "", "holds OSD 0")
+			if len(w.jobs) != 0 || !w.runsOSD(0) || len(w.last.StopOSDs) != 0 {
+				t.Fatalf("after the reversal: jobs %+v, OSDs %+v, stop %v", w.jobs, w.last.OSDs, w.last.StopOSDs)
+			}
+		})
+	}
+}
+
+func TestDecommissionNeverSafeAndFailures(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0))
+	w.storage = decommissionDisk("sdb", nil, true)
+	w.pass()
+	// A failed out is retried after a backoff, counted once.
+	w.finish(0, OSDStepOut, OSDOutcomeFailed, "ceph osd out: [errno 110] RADOS timed out")
+	w.pass()
+	e := w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionMarkingOut, "RADOS timed out")
+	if e.Decommission.Attempts != 1 {
+		t.Fatalf("attempts %d", e.Decommission.Attempts)
+	}
+	w.now = w.now.Add(osdStepBaseBackoff)
+	w.pass()
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepOut})
+	w.finish(0, OSDStepOut, OSDOutcomeDone, "")
+	w.pass()
+	if got := w.entry("sdb").Decommission.Attempts; got != 0 {
+		t.Fatalf("attempts %d after the step succeeded", got)
+	}
+	w.finish(0, OSDStepSafe, OSDOutcomeNever, "pool rbd keeps 3 copies and only 2 other OSDs are up and in")
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionNeverSafe, "cannot become safe to destroy")
+	if !w.runsOSD(0) {
+		t.Fatal("an OSD that can never be safe to destroy was stopped")
+	}
+	// It is asked again: adding OSDs makes it possible.
+	w.now = w.now.Add(osdStepMaxBackoff)
+	w.pass()
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepSafe})
+	w.finish(0, OSDStepSafe, OSDOutcomeDone, "")
+	w.pass()
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionDestroying, "ceph osd destroy")
+	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepDestroy})
+	// Once destroy may have run, removing the request does not reverse it.
+	w.storage = nil
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionDestroying, "destroy")
+	w.creates()
+	if w.runsOSD(0) {
+		t.Fatal("an OSD being destroyed runs again")
+	}
+	w.finish(0, OSDStepDestroy, OSDOutcomeDone, "")
+	w.pass()
+	e = w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "kept for a replacement")
+	if !slices.Contains(stepNames(e.Decommission), cephv1alpha1.StepDestroyed) {
+		t.Fatalf("steps %v", stepNames(e.Decommission))
+	}
+}
+
+func TestDecommissionRequestsThatNameNothing(t *testing.T) {
+	id := int32(1)
+	in := Input{
+		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
+			s.Decommission = []cephv1alpha1.DecommissionRequest{
+				{Node: "node-a", Device: "sdb", OSDID: &id},
+				{Node: "node-a", Device: "sdd"},
+				{Node: "node-b", OSDID: ptr(int32(0))},
+			}
+		}),
+		Nodes:       defaultNodes(),
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 0), osdDisk("sdc", 1), avail("sdd"))},
+		OSDs:        []OSD{{ID: 0, Node: "node-a", DeviceID: wwnID("sdb")}, {ID: 1, Node: "node-a", DeviceID: wwnID("sdc")}},
+		Now:         now,
+	}
+	plan := Compute(in)
+	if len(plan.CreateOSDJobs) != 0 || len(plan.StopOSDs) != 0 {
+		t.Fatalf("invalid requests acted: %+v %+v", plan.CreateOSDJobs, plan.StopOSDs)
+	}
+	for _, name := range []string{"sdb", "sdc"} {
+		var got *cephv1alpha1.DevicePlan
+		for i := range plan.DevicePlans["node-a"] {
+			if plan.DevicePlans["node-a"][i].Name == name {
+				got = &plan.DevicePlans["node-a"][i]
+			}
+		}
+		if got == nil || got.Decommission == nil || got.Decommission.Phase != cephv1alpha1.DecommissionInvalid {
+			t.Fatalf("%s: plan %+v, want an Invalid decommission", name, got)
+		}
+	}
+	if len(plan.OSDs) != 2 {
+		t.Fatalf("OSDs %+v: an invalid request stops nothing", plan.OSDs)
+	}
+	joined := strings.Join(plan.Problems, "\n")
+	for _, want := range []string{"sdd on node node-a) names no disk holding an OSD", "OSD 0 on node node-b) names no disk", "both name the same OSD"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("problems %q lack %q", joined, want)
+		}
+	}
+}
+
+func TestMissingDisk(t *testing.T) {
+	in := Input{
+		Cluster:     cluster(nil),
+		Nodes:       defaultNodes(),
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 0), avail("sdc"))},
+		OSDs:        []OSD{{ID: 0, Node: "node-a", DeviceID: wwnID("sdb")}, {ID: 7, Node: "node-a", DeviceID: wwnID("sdz")}},
+		Now:         now,
+	}
+	plan := Compute(in)
+	find := func(p Plan) *cephv1alpha1.DevicePlan {
+		for i := range p.DevicePlans["node-a"] {
+			if p.DevicePlans["node-a"][i].ID == wwnID("sdz") {
+				return &p.DevicePlans["node-a"][i]
+			}
+		}
+		return nil
+	}
+	got := find(plan)
+	if got == nil || got.Action != cephv1alpha1.ActionMissing || got.Reason != ReasonDiskMissing || got.OSDID == nil || *got.OSDID != 7 ||
+		got.Since == nil || !got.Since.Time.Equal(now) || got.Name != wwnID("sdz") {
+		t.Fatalf("missing disk planned as %+v", got)
+	}
+	if plan.Counts.Missing != 1 {
+		t.Fatalf("counts %+v", plan.Counts)
+	}
+	// Since is kept from the previous plan; the Deployment is never removed.
+	in.Inventories[0].Status.Plan = plan.DevicePlans["node-a"]
+	in.Now = now.Add(time.Hour)
+	plan = Compute(in)
+	if got := find(plan); got == nil || !got.Since.Time.Equal(now) {
+		t.Fatalf("since not kept: %+v", got)
+	}
+	if len(plan.StopOSDs) != 0 {
+		t.Fatalf("a missing disk's OSD is stopped: %v", plan.StopOSDs)
+	}
+	// Decommissioning it works without its disk.
+	in.Cluster = cluster(decommissionDisk("", ptr(int32(7)), false))
+	plan = Compute(in)
+	if !slices.Equal(plan.CreateOSDJobs, []OSDJobSpec{{OSDID: 7, Step: OSDStepOut}}) {
+		t.Fatalf("decommissioning a missing disk's OSD: jobs %+v", plan.CreateOSDJobs)
+	}
+	if got := find(plan); got == nil || got.Action != cephv1alpha1.ActionDecommissioning {
+		t.Fatalf("missing disk under decommission planned as %+v", got)
+	}
+}
