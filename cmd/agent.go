@@ -15,6 +15,7 @@ Commands:
   discover   scan this node's block devices and publish its DiskInventory
   prepare    re-check devices and turn them into OSDs with ceph-volume
   report     publish Ceph's health (ceph status) in the CephCluster's status.ceph
+  osd        run one decommission step (out, safe-to-destroy, purge, destroy, in) on one OSD
 
 Run 'ceph-operator agent <command> -h' for a command's flags.
 `
@@ -25,6 +26,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		"discover": func(args []string) int { return runDiscover(args, stderr) },
 		"prepare":  func(args []string) int { return runPrepare(args, stdout, stderr) },
 		"report":   func(args []string) int { return runReport(args, stderr) },
+		"osd":      func(args []string) int { return runOSD(args, stdout, stderr) },
 	}, args, stdout, stderr)
 }
 

@@ -161,6 +161,11 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	osdJobs, osdJobsByName, err := r.gatherOSDJobs(ctx, cluster)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in.OSDJobs = osdJobs
 	plan := osdplan.Compute(in)
 	waiting := unpublished(cluster, in)
 
@@ -179,6 +184,8 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	errs := []error{
 		createErr,
 		ensureErr,
+		r.createOSDJobs(ctx, cluster, plan.CreateOSDJobs),
+		r.stopOSDs(ctx, cluster, plan.StopOSDs),
 		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
 	}
@@ -189,7 +196,8 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			r.resumeRescans(ctx, in.Inventories, plan.RescanResume))
 	}
 	if errors.Join(errs...) == nil {
-		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs))
+		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs),
+			r.deleteJobs(ctx, cluster, osdJobsByName, plan.DeleteOSDJobs))
 	}
 	err = errors.Join(errs...)
 	if serr := r.writeStatus(ctx, cluster, plan, rollout, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
@@ -438,6 +446,7 @@ func osdState(d *appsv1.Deployment) (osdplan.OSD, bool) {
 		Node:     d.Annotations[resources.NodeAnnotation],
 		DeviceID: d.Annotations[resources.DeviceIDAnnotation],
 		Ready:    d.Status.ReadyReplicas > 0,
+		Deleting: d.DeletionTimestamp != nil,
 		Settled: d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want &&
 			d.Status.ReadyReplicas == want && d.Status.Replicas == want,
 	}, true
@@ -468,6 +477,7 @@ func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1alpha1.Ce
 			return fmt.Errorf("writing plan: %w", err)
 		}
 		r.recordPlanEvents(cluster, inv, want)
+		r.recordDecommissionEvents(cluster, inv, want)
 		return nil
 	})
 }

@@ -235,7 +235,9 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 	if !hasStep(prog, cephv1alpha1.StepStopped) {
 		prog.Phase = cephv1alpha1.DecommissionStopping
 		if p.osdRunning[id] {
-			p.plan.StopOSDs = append(p.plan.StopOSDs, id)
+			if !p.osdDeleting[id] {
+				p.plan.StopOSDs = append(p.plan.StopOSDs, id)
+			}
 			prog.Message = fmt.Sprintf("Ceph says OSD %d is safe to destroy; removing its Deployment", id)
 			e.plan.Message = prog.Message
 			return false

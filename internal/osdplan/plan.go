@@ -130,6 +130,8 @@ type OSD struct {
 	// Outdated is true when the Deployment's pod template differs from the
 	// one the operator would apply now (a change still to roll out).
 	Outdated bool
+	// Deleting is true when the Deployment is being deleted.
+	Deleting bool
 }
 
 // Input is everything the planner decides from. It holds no client.

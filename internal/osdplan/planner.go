@@ -40,6 +40,9 @@ type planner struct {
 	osdJobs map[int32]map[OSDStep]*OSDJob
 	// osdRunning holds the ids of the OSDs that have a Deployment.
 	osdRunning map[int32]bool
+	// osdDeleting holds the ids of the OSDs whose Deployment is being
+	// deleted.
+	osdDeleting map[int32]bool
 	// planned holds the ids of the OSDs some disk entry planned.
 	planned map[int32]bool
 	// usedRequests holds the indexes of the decommission requests that
@@ -136,11 +139,15 @@ func Compute(in Input) Plan {
 		osdDisks: map[int32][]string{},
 
 		osdRunning:   map[int32]bool{},
+		osdDeleting:  map[int32]bool{},
 		planned:      map[int32]bool{},
 		usedRequests: map[int]bool{},
 	}
 	for i := range in.OSDs {
 		p.osdRunning[in.OSDs[i].ID] = true
+		if in.OSDs[i].Deleting {
+			p.osdDeleting[in.OSDs[i].ID] = true
+		}
 	}
 	switch p.storage.Provisioning {
 	case "", cephv1alpha1.ProvisioningEnabled:

@@ -81,6 +81,13 @@ func (s CommandSource) OSDDump(ctx context.Context) ([]byte, error) {
 	return s.run(ctx, "osd", "dump")
 }
 
+// Run runs the ceph tool with the command words (and --format json) and
+// returns its standard output, or an error that ends with the tool's own
+// reason, for commands other than the reporter's (agent osd).
+func (s CommandSource) Run(ctx context.Context, words ...string) ([]byte, error) {
+	return s.run(ctx, words...)
+}
+
 // run runs the ceph tool with the command words and returns its standard
 // output, or an error naming the command and the tool's own reason.
 func (s CommandSource) run(ctx context.Context, words ...string) ([]byte, error) {

@@ -161,6 +161,10 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 	if err := w.client.Get(ctx, client.ObjectKeyFromObject(job), &batchv1.Job{}); err != nil {
 		return
 	}
+	if job.Labels[resources.ComponentLabel] == resources.ComponentOSDJob {
+		w.runOSDJobLocked(ctx, job)
+		return
+	}
 	results, exit, err := w.prepareLocked(job)
 	if err != nil {
 		return
@@ -183,6 +187,12 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 // finishPod leaves the pod of a finished Job: its prepare container
 // terminated with exit code and message, as the kubelet reports it.
 func (w *World) finishPod(ctx context.Context, job *batchv1.Job, exit int32, message string) error {
+	return w.finishContainer(ctx, job, resources.PrepareContainer, exit, message)
+}
+
+// finishContainer leaves the pod of a finished Job whose container
+// terminated with exit code and message.
+func (w *World) finishContainer(ctx context.Context, job *batchv1.Job, container string, exit int32, message string) error {
 	labels := map[string]string{batchv1.JobNameLabel: job.Name, "job-name": job.Name}
 	for k, v := range job.Spec.Template.Labels {
 		labels[k] = v
@@ -190,7 +200,7 @@ func (w *World) finishPod(ctx context.Context, job *batchv1.Job, exit int32, mes
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-" + string(job.UID)[:5], Namespace: job.Namespace, Labels: labels,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: resources.PrepareContainer, Image: "op"}}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: container, Image: "op"}}},
 	}
 	w.writes.Add(2)
 	if err := w.client.Create(ctx, pod); err != nil {
@@ -201,7 +211,7 @@ func (w *World) finishPod(ctx context.Context, job *batchv1.Job, exit int32, mes
 		phase = corev1.PodFailed
 	}
 	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: resources.PrepareContainer, Image: "op",
+		Name: container, Image: "op",
 		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: message, FinishedAt: metav1.Now()}},
 	}}}
 	if err := w.client.Status().Update(ctx, pod); err != nil {

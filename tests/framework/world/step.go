@@ -54,6 +54,9 @@ func (w *World) Step(ctx context.Context) {
 		}
 	}
 	w.runDaemonsLocked(ctx)
+	if w.scale == nil {
+		w.collectLocked(ctx)
+	}
 	w.reportLocked(ctx)
 	var list cephv1alpha1.DiskInventoryList
 	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {

@@ -85,6 +85,13 @@ type World struct {
 	imageVersions map[string]string
 	// checks are the health checks the reporter publishes.
 	checks []cephv1alpha1.CephHealthCheck
+	// osdAnswers maps an OSD id to what its next safe-to-destroy Jobs
+	// answer (SetSafeToDestroy); absent: Done.
+	osdAnswers map[int32][]osdAnswer
+	// osdSteps lists every OSD Job step run, as "<id> <step>", in order.
+	osdSteps []string
+	// osdJobsHeld leaves OSD Jobs running (HoldOSDJobs).
+	osdJobsHeld bool
 
 	// scale is set by StartScale.
 	scale *scaleMode

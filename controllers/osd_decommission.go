@@ -1,0 +1,184 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// gatherOSDJobs reads the cluster's OSD Jobs (decommission steps) and, while
+// any exists, their pods, for agent osd's results.
+func (r *OSDReconciler) gatherOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster) ([]osdplan.OSDJob, map[string]*batchv1.Job, error) {
+	own := client.MatchingLabels(resources.ClusterSelector(cluster))
+	ns := client.InNamespace(cluster.Namespace)
+	component := client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSDJob}
+	var jobs batchv1.JobList
+	if err := r.Client.List(ctx, &jobs, ns, own, component); err != nil {
+		return nil, nil, fmt.Errorf("listing OSD Jobs: %w", err)
+	}
+	if len(jobs.Items) == 0 {
+		return nil, nil, nil
+	}
+	var pods corev1.PodList
+	if err := r.APIReader.List(ctx, &pods, ns, own, component); err != nil {
+		return nil, nil, fmt.Errorf("listing OSD Job pods: %w", err)
+	}
+	byJob := podsByJob(pods.Items)
+	byName := make(map[string]*batchv1.Job, len(jobs.Items))
+	out := make([]osdplan.OSDJob, 0, len(jobs.Items))
+	for i := range jobs.Items {
+		job := &jobs.Items[i]
+		id, err := strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32)
+		if err != nil {
+			continue
+		}
+		byName[job.Name] = job
+		out = append(out, osdJobState(job, int32(id), byJob[job.UID]))
+	}
+	return out, byName, nil
+}
+
+// osdJobState reduces an OSD Job and its pods to what the planner needs.
+func osdJobState(job *batchv1.Job, id int32, pods []corev1.Pod) osdplan.OSDJob {
+	oj := osdplan.OSDJob{Name: job.Name, OSDID: id, Step: osdplan.OSDStep(job.Annotations[resources.OSDStepAnnotation]), State: osdplan.JobRunning}
+	failure := ""
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			oj.State, oj.FinishedAt = osdplan.JobSucceeded, c.LastTransitionTime.Time
+		case batchv1.JobFailed:
+			oj.State, oj.FinishedAt = osdplan.JobFailed, c.LastTransitionTime.Time
+			failure = strings.TrimSpace(fmt.Sprintf("the Job failed: %s %s", c.Reason, c.Message))
+		}
+	}
+	if oj.State == osdplan.JobRunning {
+		return oj
+	}
+	var term *corev1.ContainerStateTerminated
+	var newest time.Time
+	for i := range pods {
+		for _, cs := range pods[i].Status.ContainerStatuses {
+			if cs.Name == resources.OSDJobContainer && cs.State.Terminated != nil {
+				if t := cs.State.Terminated.FinishedAt.Time; term == nil || t.After(newest) {
+					term, newest = cs.State.Terminated, t
+				}
+			}
+		}
+	}
+	switch {
+	case term != nil && strings.TrimSpace(term.Message) != "":
+		var res osdop.Result
+		if err := json.Unmarshal([]byte(term.Message), &res); err == nil && res.Outcome != "" {
+			oj.Outcome, oj.Message = res.Outcome, res.Message
+			return oj
+		}
+		oj.Outcome, oj.Message = osdop.OutcomeOfExit(term.ExitCode), strings.TrimSpace(term.Message)
+	case term != nil:
+		oj.Outcome = osdop.OutcomeOfExit(term.ExitCode)
+		oj.Message = failure
+	case oj.State == osdplan.JobSucceeded:
+		oj.Outcome = osdplan.OSDOutcomeDone
+	default:
+		oj.Outcome, oj.Message = osdplan.OSDOutcomeFailed, failure
+	}
+	if oj.Message == "" && oj.Outcome != osdplan.OSDOutcomeDone {
+		oj.Message = "agent osd left no result"
+	}
+	return oj
+}
+
+// createOSDJobs creates the OSD Jobs the plan asks for. One that exists
+// already (a cache that has not shown it yet) is left: the next plan sees
+// it.
+func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, specs []osdplan.OSDJobSpec) error {
+	return apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
+		spec := specs[i]
+		job := resources.OSDJob(cluster, r.Images, spec)
+		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
+			return err
+		}
+		if err := r.Client.Create(ctx, job); err != nil {
+			if apierrors.IsAlreadyExists(err) {
+				return nil
+			}
+			return fmt.Errorf("creating OSD Job %s for OSD %d: %w", spec.Step, spec.OSDID, err)
+		}
+		ctrl.LoggerFrom(ctx).Info("Created OSD Job", "job", job.Name, "osd", spec.OSDID, "step", spec.Step)
+		return nil
+	})
+}
+
+// stopOSDs deletes the Deployments of the OSDs Ceph said are safe to
+// destroy. Foreground deletion: the Deployment is gone only once its pod
+// is, so the step is recorded when ceph-osd has stopped.
+func (r *OSDReconciler) stopOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, ids []int32) error {
+	return apply.ForEach(ctx, len(ids), func(ctx context.Context, i int) error {
+		id := ids[i]
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: resources.OSDName(cluster, id), Namespace: cluster.Namespace}}
+		err := r.Client.Delete(ctx, d, client.PropagationPolicy(metav1.DeletePropagationForeground))
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("deleting the Deployment of OSD %d: %w", id, err)
+		}
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDStopped", "Decommission",
+			"Removed the Deployment of OSD %d: Ceph said it is safe to destroy", id)
+		return nil
+	})
+}
+
+// recordDecommissionEvents emits an Event on the DiskInventory and the
+// cluster for each decommission step a plan records for the first time,
+// and for a reversal.
+func (r *OSDReconciler) recordDecommissionEvents(cluster *cephv1alpha1.CephCluster, inv *cephv1alpha1.DiskInventory, want []cephv1alpha1.DevicePlan) {
+	before := map[string]*cephv1alpha1.DecommissionProgress{}
+	for i := range inv.Status.Plan {
+		before[inv.Status.Plan[i].ID] = inv.Status.Plan[i].Decommission
+	}
+	for _, p := range want {
+		if p.OSDID == nil {
+			continue
+		}
+		old := before[p.ID]
+		if p.Decommission == nil {
+			if old != nil && old.Phase != cephv1alpha1.DecommissionInvalid {
+				r.Recorder.Eventf(inv, cluster, corev1.EventTypeNormal, "DecommissionReversed", "Decommission",
+					"OSD %d on %s runs again: its decommission request was removed before the point of no return", *p.OSDID, p.ID)
+			}
+			continue
+		}
+		seen := 0
+		if old != nil {
+			seen = len(old.Steps)
+		}
+		for _, s := range p.Decommission.Steps[min(seen, len(p.Decommission.Steps)):] {
+			r.Recorder.Eventf(inv, cluster, corev1.EventTypeNormal, "Decommission"+s.Name, "Decommission",
+				"OSD %d on %s (node %s): %s at %s", *p.OSDID, p.ID, inv.Name, s.Name, s.Time.UTC().Format(time.RFC3339))
+		}
+		if (old == nil || old.Phase != p.Decommission.Phase) && (p.Decommission.Phase == cephv1alpha1.DecommissionNeverSafe || p.Decommission.Phase == cephv1alpha1.DecommissionInvalid) {
+			r.Recorder.Eventf(inv, cluster, corev1.EventTypeWarning, "Decommission"+string(p.Decommission.Phase), "Decommission",
+				"%s", fitBytes(fmt.Sprintf("OSD %d on %s: ", *p.OSDID, p.ID), p.Decommission.Message, maxEventNote))
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package controllers_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// diskPlan returns the plan entry of disk on node.
+func diskPlan(t *testing.T, ns, node, disk string) (cephv1alpha1.DevicePlan, error) {
+	t.Helper()
+	var inv cephv1alpha1.DiskInventory
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: node}, &inv); err != nil {
+		return cephv1alpha1.DevicePlan{}, err
+	}
+	for _, p := range inv.Status.Plan {
+		if p.Name == disk {
+			return p, nil
+		}
+	}
+	return cephv1alpha1.DevicePlan{}, fmt.Errorf("no plan for %s/%s", node, disk)
+}
+
+// TestDecommission takes one of three OSDs out declaratively through the
+// real API server: the steps run in order, each recorded with its time and
+// an Event; the OSD stays running while Ceph says not yet; a second
+// request removed before the point of no return is reversed; and the
+// other OSDs are never touched.
+func TestDecommission(t *testing.T) {
+	ctx := context.Background()
+	startManager(t)
+	ns := newNamespace(t, "decom")
+	w := playAgent(t, ns)
+	w.AddNode("decom-a", "available", "available", "available")
+	withNodes(t, "decom-a")
+	cluster := newCluster(ns, "ceph")
+	cluster.Spec.DefaultFailureDomain = cephv1alpha1.FailureDomainOSD
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, cluster)
+	osds := osdDeployments(t, ns)
+	if len(osds) != 3 {
+		t.Fatalf("OSDs %v", osds)
+	}
+	sdbID := ""
+	for osd, dev := range osds {
+		if dev == id("decom-a", "sdb") {
+			sdbID = osd
+		}
+	}
+	before := snapshotDeployments(t, ns)
+
+	// Ceph says "not yet" twice: the OSD keeps running meanwhile.
+	var osdID int32
+	fmt.Sscan(sdbID, &osdID)
+	w.SetSafeToDestroy(osdID, osdop.NotYet, osdop.NotYet)
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
+		c.Spec.Storage.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "decom-a", Device: id("decom-a", "sdb")}}
+	})
+	waitFor(t, "not yet safe", func() error {
+		p, err := diskPlan(t, ns, "decom-a", "sdb")
+		if err != nil {
+			return err
+		}
+		if p.Decommission == nil || p.Decommission.Phase != cephv1alpha1.DecommissionWaiting || !strings.Contains(p.Message, "not yet safe") {
+			return fmt.Errorf("plan %+v", p)
+		}
+		return nil
+	})
+	if _, ok := osdDeployments(t, ns)[sdbID]; !ok {
+		t.Fatal("the OSD was stopped before Ceph said it is safe to destroy")
+	}
+	waitFor(t, "decommission done", func() error {
+		p, err := diskPlan(t, ns, "decom-a", "sdb")
+		if err != nil {
+			return err
+		}
+		if p.Action != cephv1alpha1.ActionDecommissioned || p.Decommission == nil || p.Decommission.Phase != cephv1alpha1.DecommissionDone {
+			return fmt.Errorf("plan %s %+v: %s", p.Action, p.Decommission, p.Message)
+		}
+		return nil
+	})
+	p, _ := diskPlan(t, ns, "decom-a", "sdb")
+	var names []string
+	for i, s := range p.Decommission.Steps {
+		names = append(names, s.Name)
+		if i > 0 && s.Time.Before(&p.Decommission.Steps[i-1].Time) {
+			t.Errorf("step %s at %v is before %s", s.Name, s.Time, p.Decommission.Steps[i-1].Name)
+		}
+	}
+	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged"}; !slices.Equal(names, want) {
+		t.Fatalf("steps %v, want %v", names, want)
+	}
+	wantSteps := []string{sdbID + " out", sdbID + " safe-to-destroy", sdbID + " safe-to-destroy", sdbID + " safe-to-destroy", sdbID + " purge"}
+	if got := w.OSDSteps(); !slices.Equal(got, wantSteps) {
+		t.Fatalf("Ceph commands %v, want %v", got, wantSteps)
+	}
+	waitFor(t, "the decommissioned OSD's Deployment gone, the others untouched", func() error {
+		after := snapshotDeployments(t, ns)
+		if _, ok := osdDeployments(t, ns)[sdbID]; ok {
+			return fmt.Errorf("OSD %s still has a Deployment", sdbID)
+		}
+		for name, rv := range before {
+			if strings.HasSuffix(name, "-osd-"+sdbID) {
+				continue
+			}
+			if after[name] != rv {
+				return fmt.Errorf("deployment %s changed", name)
+			}
+		}
+		return nil
+	})
+	waitFor(t, "counts and Events", func() error {
+		if jobs := listOSDJobs(t, ns); len(jobs) != 0 {
+			return fmt.Errorf("OSD Jobs left: %v", jobs)
+		}
+		var events corev1.EventList
+		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range events.Items {
+			seen[e.Reason] = true
+		}
+		for _, r := range []string{"DecommissionMarkedOut", "DecommissionSafeToDestroy", "DecommissionStopped", "DecommissionPurged", "OSDStopped"} {
+			if !seen[r] {
+				return fmt.Errorf("no %s Event among %v", r, seen)
+			}
+		}
+		return nil
+	})
+
+	// A second decommission, removed while Ceph still says not yet, is
+	// reversed: the OSD is marked in and keeps running.
+	var sdcID int32
+	for osd, dev := range osdDeployments(t, ns) {
+		if dev == id("decom-a", "sdc") {
+			fmt.Sscan(osd, &sdcID)
+		}
+	}
+	w.SetSafeToDestroy(sdcID, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet)
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
+		c.Spec.Storage.Decommission = append(c.Spec.Storage.Decommission, cephv1alpha1.DecommissionRequest{Node: "decom-a", OSDID: &sdcID})
+	})
+	waitFor(t, "second decommission waiting", func() error {
+		p, err := diskPlan(t, ns, "decom-a", "sdc")
+		if err != nil {
+			return err
+		}
+		if p.Decommission == nil || p.Decommission.Phase != cephv1alpha1.DecommissionWaiting {
+			return fmt.Errorf("plan %+v", p)
+		}
+		return nil
+	})
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.Decommission = c.Spec.Storage.Decommission[:1] })
+	waitFor(t, "reversed", func() error {
+		p, err := diskPlan(t, ns, "decom-a", "sdc")
+		if err != nil {
+			return err
+		}
+		if p.Action != cephv1alpha1.ActionProvisioned || p.Decommission != nil {
+			return fmt.Errorf("plan %s %+v: %s", p.Action, p.Decommission, p.Message)
+		}
+		if got := w.OSDSteps(); !slices.Contains(got, fmt.Sprintf("%d in", sdcID)) {
+			return fmt.Errorf("never marked in: %v", got)
+		}
+		return nil
+	})
+	if _, ok := osdDeployments(t, ns)[fmt.Sprint(sdcID)]; !ok {
+		t.Fatal("a reversed decommission stopped its OSD")
+	}
+	if c := getCluster(t, cluster); c.Status.OSDs.Decommissioning != 0 {
+		t.Fatalf("counts %+v", c.Status.OSDs)
+	}
+}
+
+// listOSDJobs names the OSD Jobs in ns.
+func listOSDJobs(t *testing.T, ns string) []string {
+	t.Helper()
+	var jobs batchv1.JobList
+	if err := env.Client.List(context.Background(), &jobs, client.InNamespace(ns), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSDJob}); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, j := range jobs.Items {
+		out = append(out, j.Name)
+	}
+	return out
+}

@@ -1,0 +1,227 @@
+// Package osdop is the `agent osd` subcommand: one Ceph command on one OSD,
+// run by an OSD Job for a step of a decommission (out, safe-to-destroy,
+// purge, destroy, or in for a reversal). It reports its outcome as a JSON
+// termination message and an exit code, so the planner records it in the
+// disk's plan before the Job is deleted.
+package osdop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Steps, as the planner names them (osdplan.OSDStep).
+const (
+	StepOut     = "out"
+	StepIn      = "in"
+	StepSafe    = "safe-to-destroy"
+	StepPurge   = "purge"
+	StepDestroy = "destroy"
+)
+
+// Outcomes (osdplan.OSDOutcome*).
+const (
+	Done   = "Done"
+	NotYet = "NotYet"
+	Never  = "Never"
+	Failed = "Failed"
+)
+
+// Exit codes of agent osd for each outcome; 2 is kept for bad flags.
+var exitCodes = map[string]int{Done: 0, Failed: 1, Never: 3, NotYet: 4}
+
+// ExitCode is the exit code of outcome.
+func ExitCode(outcome string) int {
+	if c, ok := exitCodes[outcome]; ok {
+		return c
+	}
+	return 1
+}
+
+// OutcomeOfExit is the outcome an exit code stands for, for a Job whose pod
+// left no termination message.
+func OutcomeOfExit(code int32) string {
+	for o, c := range exitCodes {
+		if int32(c) == code {
+			return o
+		}
+	}
+	return Failed
+}
+
+// Result is the termination message of agent osd.
+type Result struct {
+	Step    string `json:"step"`
+	OSDID   int32  `json:"osdID"`
+	Outcome string `json:"outcome"`
+	Message string `json:"message,omitempty"`
+}
+
+// Ceph runs one ceph command (the words, with --format json) and returns
+// its standard output, or an error ending with the tool's reason.
+type Ceph func(ctx context.Context, words ...string) ([]byte, error)
+
+// ValidStep reports whether step is one agent osd runs.
+func ValidStep(step string) bool {
+	return slices.Contains([]string{StepOut, StepIn, StepSafe, StepPurge, StepDestroy}, step)
+}
+
+// Run runs step on OSD id. failureDomain (host or osd) is the CRUSH level
+// the cluster's pools spread copies over, for the never-safe rule.
+func Run(ctx context.Context, ceph Ceph, step string, id int32, failureDomain string) Result {
+	res := Result{Step: step, OSDID: id}
+	name := strconv.Itoa(int(id))
+	var words []string
+	switch step {
+	case StepOut:
+		words = []string{"osd", "out", name}
+	case StepIn:
+		words = []string{"osd", "in", name}
+	case StepPurge:
+		words = []string{"osd", "purge", name, "--yes-i-really-mean-it"}
+	case StepDestroy:
+		words = []string{"osd", "destroy", name, "--yes-i-really-mean-it"}
+	case StepSafe:
+		return safe(ctx, ceph, id, failureDomain)
+	default:
+		res.Outcome, res.Message = Failed, fmt.Sprintf("unknown step %q", step)
+		return res
+	}
+	if _, err := ceph(ctx, words...); err != nil {
+		res.Outcome, res.Message = Failed, err.Error()
+		return res
+	}
+	res.Outcome = Done
+	return res
+}
+
+// safe asks Ceph whether OSD id can be destroyed without reducing the
+// durability of any data. When it says not yet, the OSD map tells whether
+// it can ever say yes as the cluster stands: a pool keeping n copies needs
+// n other OSDs (or hosts, with failure domain host) up and in.
+func safe(ctx context.Context, ceph Ceph, id int32, failureDomain string) Result {
+	res := Result{Step: StepSafe, OSDID: id}
+	out, err := ceph(ctx, "osd", "safe-to-destroy", strconv.Itoa(int(id)))
+	if err == nil {
+		ok, why := safeAnswer(out, id)
+		if ok {
+			res.Outcome = Done
+			return res
+		}
+		err = fmt.Errorf("%s", why)
+	}
+	res.Outcome, res.Message = NotYet, err.Error()
+	dump, derr := ceph(ctx, "osd", "dump")
+	if derr != nil {
+		return res
+	}
+	var tree []byte
+	if failureDomain != "osd" {
+		if tree, derr = ceph(ctx, "osd", "tree"); derr != nil {
+			return res
+		}
+	}
+	if never := NeverSafe(dump, tree, id); never != "" {
+		res.Outcome, res.Message = Never, never
+	}
+	return res
+}
+
+// safeAnswer reads the formatted answer of `ceph osd safe-to-destroy`,
+// which some releases give with a zero exit status whatever it says: the
+// OSD is safe when it is listed in safe_to_destroy. Output that is not such
+// an object, with a zero exit status, means safe.
+func safeAnswer(out []byte, id int32) (bool, string) {
+	var ans struct {
+		Safe        *[]int32 `json:"safe_to_destroy"`
+		Active      []int32  `json:"active"`
+		Missing     []int32  `json:"missing_stats"`
+		StoredPGs   []string `json:"stored_pgs"`
+	}
+	if json.Unmarshal(out, &ans) != nil || ans.Safe == nil {
+		return true, ""
+	}
+	if slices.Contains(*ans.Safe, id) {
+		return true, ""
+	}
+	var why []string
+	if len(ans.Active) > 0 {
+		why = append(why, fmt.Sprintf("OSD %d is still up and holds data", id))
+	}
+	if len(ans.Missing) > 0 {
+		why = append(why, "Ceph has no statistics for it yet")
+	}
+	if len(ans.StoredPGs) > 0 {
+		why = append(why, fmt.Sprintf("%d placement groups are still stored on it", len(ans.StoredPGs)))
+	}
+	if len(why) == 0 {
+		why = append(why, "Ceph does not list it as safe to destroy")
+	}
+	return false, strings.Join(why, "; ")
+}
+
+// NeverSafe returns why OSD id can never be safe to destroy as the cluster
+// stands ("" when it can), from `ceph osd dump` and, for failure domain
+// host, `ceph osd tree` (nil for failure domain osd).
+func NeverSafe(dump, tree []byte, id int32) string {
+	var d struct {
+		Pools []struct {
+			Name string `json:"pool_name"`
+			Size int    `json:"size"`
+		} `json:"pools"`
+		OSDs []struct {
+			OSD int32 `json:"osd"`
+			Up  int   `json:"up"`
+			In  int   `json:"in"`
+		} `json:"osds"`
+	}
+	if json.Unmarshal(dump, &d) != nil {
+		return ""
+	}
+	others := map[int32]bool{}
+	for _, o := range d.OSDs {
+		if o.OSD != id && o.Up == 1 && o.In == 1 {
+			others[o.OSD] = true
+		}
+	}
+	count, unit := len(others), "OSDs"
+	if tree != nil {
+		var t struct {
+			Nodes []struct {
+				Type     string  `json:"type"`
+				Children []int32 `json:"children"`
+			} `json:"nodes"`
+		}
+		if json.Unmarshal(tree, &t) != nil {
+			return ""
+		}
+		hosts := 0
+		for _, n := range t.Nodes {
+			if n.Type == "host" && slices.ContainsFunc(n.Children, func(c int32) bool { return others[c] }) {
+				hosts++
+			}
+		}
+		count, unit = hosts, "hosts"
+	}
+	for _, p := range d.Pools {
+		if p.Size > count {
+			return fmt.Sprintf("pool %s keeps %d copies and only %d other %s are up and in", p.Name, p.Size, count, unit)
+		}
+	}
+	return ""
+}
+
+// Encode is the termination message for res: JSON of at most 4096 bytes.
+func Encode(res Result) []byte {
+	for {
+		b, err := json.Marshal(res)
+		if err != nil || len(b) <= 4096 || res.Message == "" {
+			return b
+		}
+		res.Message = res.Message[:len(res.Message)/2]
+	}
+}

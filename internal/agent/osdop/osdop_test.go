@@ -1,0 +1,97 @@
+package osdop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// fakeCeph answers each command from a table keyed by its words.
+type fakeCeph struct {
+	out   map[string]string
+	fail  map[string]string
+	calls []string
+}
+
+func (f *fakeCeph) run(_ context.Context, words ...string) ([]byte, error) {
+	k := strings.Join(words, " ")
+	f.calls = append(f.calls, k)
+	if msg, ok := f.fail[k]; ok {
+		return nil, errors.New(msg)
+	}
+	return []byte(f.out[k]), nil
+}
+
+const dump3 = `{"pools":[{"pool_name":"rbd","size":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":1,"in":1}]}`
+const dump2 = `{"pools":[{"pool_name":"rbd","size":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":0,"in":1}]}`
+const treeOneHost = `{"nodes":[{"type":"root","children":[-2]},{"type":"host","children":[0,1,2]}]}`
+
+func TestRun(t *testing.T) {
+	for _, tc := range []struct {
+		name, step, domain string
+		out, fail          map[string]string
+		want               Result
+		calls              []string
+	}{
+		{name: "out", step: StepOut, want: Result{Step: StepOut, OSDID: 0, Outcome: Done}, calls: []string{"osd out 0"}},
+		{name: "in", step: StepIn, want: Result{Step: StepIn, Outcome: Done}, calls: []string{"osd in 0"}},
+		{name: "purge", step: StepPurge, want: Result{Step: StepPurge, Outcome: Done}, calls: []string{"osd purge 0 --yes-i-really-mean-it"}},
+		{name: "destroy", step: StepDestroy, want: Result{Step: StepDestroy, Outcome: Done}, calls: []string{"osd destroy 0 --yes-i-really-mean-it"}},
+		{name: "out fails", step: StepOut, fail: map[string]string{"osd out 0": "ceph osd out: exit status 1: [errno 110] RADOS timed out"},
+			want: Result{Step: StepOut, Outcome: Failed, Message: "ceph osd out: exit status 1: [errno 110] RADOS timed out"}, calls: []string{"osd out 0"}},
+		{name: "safe, plain exit status", step: StepSafe, want: Result{Step: StepSafe, Outcome: Done}, calls: []string{"osd safe-to-destroy 0"}},
+		{name: "safe, listed", step: StepSafe, out: map[string]string{"osd safe-to-destroy 0": `{"safe_to_destroy":[0],"active":[],"missing_stats":[],"stored_pgs":[]}`},
+			want: Result{Step: StepSafe, Outcome: Done}, calls: []string{"osd safe-to-destroy 0"}},
+		{name: "not yet, formatted", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": `{"safe_to_destroy":[],"active":[],"missing_stats":[],"stored_pgs":["1.0","1.3"]}`, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "2 placement groups are still stored on it"}, calls: []string{"osd safe-to-destroy 0", "osd dump"}},
+		{name: "not yet, exit status", step: StepSafe, domain: "osd",
+			fail: map[string]string{"osd safe-to-destroy 0": "ceph osd safe-to-destroy: exit status 16: Error EBUSY: OSD(s) 0 have 12 pgs currently mapped to them"},
+			out:  map[string]string{"osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "ceph osd safe-to-destroy: exit status 16: Error EBUSY: OSD(s) 0 have 12 pgs currently mapped to them"}},
+		{name: "never: too few OSDs", step: StepSafe, domain: "osd",
+			fail: map[string]string{"osd safe-to-destroy 0": "EBUSY"}, out: map[string]string{"osd dump": dump2},
+			want: Result{Step: StepSafe, Outcome: Never, Message: "pool rbd keeps 2 copies and only 1 other OSDs are up and in"}},
+		{name: "never: one host", step: StepSafe, domain: "host",
+			fail: map[string]string{"osd safe-to-destroy 0": "EBUSY"}, out: map[string]string{"osd dump": dump3, "osd tree": treeOneHost},
+			want:  Result{Step: StepSafe, Outcome: Never, Message: "pool rbd keeps 2 copies and only 1 other hosts are up and in"},
+			calls: []string{"osd safe-to-destroy 0", "osd dump", "osd tree"}},
+		{name: "not yet when the map cannot be read", step: StepSafe, domain: "osd",
+			fail: map[string]string{"osd safe-to-destroy 0": "EBUSY", "osd dump": "timed out"},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "EBUSY"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCeph{out: tc.out, fail: tc.fail}
+			domain := tc.domain
+			if domain == "" {
+				domain = "host"
+			}
+			got := Run(context.Background(), f.run, tc.step, 0, domain)
+			if got != tc.want {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if tc.calls != nil && !slices.Equal(f.calls, tc.calls) {
+				t.Fatalf("calls %q, want %q", f.calls, tc.calls)
+			}
+		})
+	}
+}
+
+func TestExitCodesAndEncode(t *testing.T) {
+	for _, o := range []string{Done, Failed, Never, NotYet} {
+		if got := OutcomeOfExit(int32(ExitCode(o))); got != o {
+			t.Errorf("%s: exit %d reads back as %s", o, ExitCode(o), got)
+		}
+	}
+	if ExitCode("bogus") != 1 || OutcomeOfExit(2) != Failed {
+		t.Error("unknown outcomes and bad-flag exits must read as failures")
+	}
+	b := Encode(Result{Step: StepSafe, OSDID: 3, Outcome: NotYet, Message: strings.Repeat("x", 10000)})
+	var back Result
+	if len(b) > 4096 || json.Unmarshal(b, &back) != nil || back.OSDID != 3 || back.Outcome != NotYet {
+		t.Fatalf("encoded %d bytes: %s", len(b), b[:min(len(b), 100)])
+	}
+}

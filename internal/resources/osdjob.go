@@ -1,0 +1,103 @@
+package resources
+
+import (
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
+)
+
+// Labels and annotations of OSD Jobs.
+const (
+	// ComponentOSDJob is the component of the Jobs that run one Ceph
+	// command on one OSD (a decommission step).
+	ComponentOSDJob = "osd-job"
+	// OSDStepAnnotation names the step an OSD Job runs.
+	OSDStepAnnotation = "ceph.cephoperator.io/osd-step"
+	// OSDJobContainer is the OSD Job's container, whose termination
+	// message is agent osd's result.
+	OSDJobContainer = "osd"
+)
+
+// Bounds of an OSD Job: one command, retried by the planner.
+const (
+	osdJobDeadlineSeconds = int64(300)
+	osdJobTTLSeconds      = int32(24 * 3600)
+)
+
+// OSDJob builds the Job that runs one decommission step on one OSD:
+// `agent osd` in the Ceph image, with the cluster's ceph.conf and the
+// client.admin key (out, purge and destroy change the OSD map). It runs on
+// the pod network on any node the placement allows, unprivileged, with no
+// API token; its result is its termination message.
+func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, spec osdplan.OSDJobSpec) *batchv1.Job {
+	id := strconv.Itoa(int(spec.OSDID))
+	labels := Labels(cluster, ComponentOSDJob)
+	labels[OSDIDLabel] = id
+	domain := cluster.Spec.DefaultFailureDomain
+	if domain == "" {
+		domain = cephv1alpha1.FailureDomainHost
+	}
+	backoff := int32(0)
+	deadline := osdJobDeadlineSeconds
+	ttl := osdJobTTLSeconds
+	pod := corev1.PodSpec{
+		ServiceAccountName:           AgentServiceAccountName(cluster),
+		AutomountServiceAccountToken: ptrTo(false),
+		RestartPolicy:                corev1.RestartPolicyNever,
+		Affinity:                     nodeAffinity(cluster),
+		Tolerations:                  cluster.Spec.Placement.Tolerations,
+		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
+		Containers: []corev1.Container{{
+			Name:            OSDJobContainer,
+			Image:           cluster.Spec.Image,
+			ImagePullPolicy: images.PullPolicy,
+			Command:         []string{AgentBinary},
+			Args: []string{"agent", "osd", "--step=" + string(spec.Step), "--osd-id=" + id,
+				"--failure-domain=" + domain, "--keyring=/etc/ceph-admin/keyring", "--ceph-id=admin"},
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+			SecurityContext: &corev1.SecurityContext{
+				RunAsNonRoot:             ptrTo(true),
+				RunAsUser:                ptrTo(CephUID),
+				RunAsGroup:               ptrTo(CephUID),
+				AllowPrivilegeEscalation: ptrTo(false),
+				ReadOnlyRootFilesystem:   ptrTo(true),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
+				{Name: "admin-keyring", MountPath: "/etc/ceph-admin", ReadOnly: true},
+				{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
+				{Name: "tmp", MountPath: "/tmp"},
+			},
+		}},
+		Volumes: []corev1.Volume{
+			{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			cephConfVolume(cluster),
+			{Name: "admin-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName:  IdentitySecretName(cluster),
+				Items:       []corev1.KeyToPath{{Key: SecretKeyAdminKeyring, Path: "keyring"}},
+				DefaultMode: ptrTo(int32(0o444)),
+			}}},
+			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		},
+	}
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: objectMeta(cluster, osdplan.OSDJobName(cluster.Name, spec.OSDID, spec.Step), labels,
+			map[string]string{OSDStepAnnotation: string(spec.Step)}),
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            &backoff,
+			ActiveDeadlineSeconds:   &deadline,
+			TTLSecondsAfterFinished: &ttl,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       pod,
+			},
+		},
+	}
+}

@@ -1,0 +1,102 @@
+package world
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// osdAnswer is one answer a safe-to-destroy Job gives.
+type osdAnswer struct {
+	outcome, message string
+}
+
+// SetSafeToDestroy queues the answers the next safe-to-destroy Jobs of OSD
+// id give, one each (osdop.NotYet, osdop.Never, osdop.Failed or
+// osdop.Done); once they are used up, it is safe.
+func (w *World) SetSafeToDestroy(id int32, outcomes ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.osdAnswers == nil {
+		w.osdAnswers = map[int32][]osdAnswer{}
+	}
+	for _, o := range outcomes {
+		w.osdAnswers[id] = append(w.osdAnswers[id], osdAnswer{o, "simulated answer: " + o})
+	}
+}
+
+// HoldOSDJobs leaves OSD Jobs running (h true) until released.
+func (w *World) HoldOSDJobs(h bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.osdJobsHeld = h
+}
+
+// OSDSteps returns every OSD Job step run so far, as "<id> <step>".
+func (w *World) OSDSteps() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.osdSteps...)
+}
+
+// runOSDJobLocked finishes an OSD Job as agent osd would against a Ceph
+// that does what it is told; safe-to-destroy answers as SetSafeToDestroy
+// queued. w.mu is held.
+func (w *World) runOSDJobLocked(ctx context.Context, job *batchv1.Job) {
+	if w.osdJobsHeld {
+		return
+	}
+	id, err := strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32)
+	if err != nil {
+		return
+	}
+	step := job.Annotations[resources.OSDStepAnnotation]
+	res := osdop.Result{Step: step, OSDID: int32(id), Outcome: osdop.Done}
+	if step == osdop.StepSafe {
+		if q := w.osdAnswers[int32(id)]; len(q) > 0 {
+			res.Outcome, res.Message = q[0].outcome, q[0].message
+			w.osdAnswers[int32(id)] = q[1:]
+		}
+	}
+	w.osdSteps = append(w.osdSteps, fmt.Sprintf("%d %s", id, step))
+	msg, _ := json.Marshal(res)
+	exit := int32(osdop.ExitCode(res.Outcome))
+	if err := w.finishContainer(ctx, job, resources.OSDJobContainer, exit, string(msg)); err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		panic(err)
+	}
+	job.Status = jobStatus(exit, w.interimJobConditions())
+	if err := w.client.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
+		return
+	}
+}
+
+// collectLocked plays the garbage collector for Deployments deleted in
+// the foreground: envtest runs none, and their foregroundDeletion
+// finalizer would keep them for ever. Their pods are gone at once.
+func (w *World) collectLocked(ctx context.Context) {
+	var list appsv1.DeploymentList
+	if err := w.client.List(ctx, &list, client.InNamespace(w.ns)); err != nil {
+		return
+	}
+	for i := range list.Items {
+		d := &list.Items[i]
+		if d.DeletionTimestamp == nil || !controllerutil.ContainsFinalizer(d, metav1.FinalizerDeleteDependents) {
+			continue
+		}
+		controllerutil.RemoveFinalizer(d, metav1.FinalizerDeleteDependents)
+		_ = w.client.Update(ctx, d)
+	}
+}
