@@ -137,10 +137,10 @@ func safe(ctx context.Context, ceph Ceph, id int32, failureDomain string) Result
 // an object, with a zero exit status, means safe.
 func safeAnswer(out []byte, id int32) (bool, string) {
 	var ans struct {
-		Safe        *[]int32 `json:"safe_to_destroy"`
-		Active      []int32  `json:"active"`
-		Missing     []int32  `json:"missing_stats"`
-		StoredPGs   []string `json:"stored_pgs"`
+		Safe      *[]int32 `json:"safe_to_destroy"`
+		Active    []int32  `json:"active"`
+		Missing   []int32  `json:"missing_stats"`
+		StoredPGs []string `json:"stored_pgs"`
 	}
 	if json.Unmarshal(out, &ans) != nil || ans.Safe == nil {
 		return true, ""
