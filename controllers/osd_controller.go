@@ -184,7 +184,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	errs := []error{
 		createErr,
 		ensureErr,
-		r.createOSDJobs(ctx, cluster, plan.CreateOSDJobs),
+		r.createOSDJobs(ctx, cluster, in.Inventories, plan.CreateOSDJobs),
 		r.stopOSDs(ctx, cluster, plan.StopOSDs),
 		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),

@@ -110,10 +110,14 @@ func osdJobState(job *batchv1.Job, id int32, pods []corev1.Pod) osdplan.OSDJob {
 // createOSDJobs creates the OSD Jobs the plan asks for. One that exists
 // already (a cache that has not shown it yet) is left: the next plan sees
 // it.
-func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, specs []osdplan.OSDJobSpec) error {
+func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, specs []osdplan.OSDJobSpec) error {
+	if len(specs) == 0 {
+		return nil
+	}
+	user := reporterUser(inventories)
 	return apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
-		job := resources.OSDJob(cluster, r.Images, spec)
+		job := resources.OSDJob(cluster, r.Images, user, spec)
 		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
 			return err
 		}

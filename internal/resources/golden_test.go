@@ -238,13 +238,13 @@ func TestPrepareJobName(t *testing.T) {
 func TestOSDJobGolden(t *testing.T) {
 	c := testCluster()
 	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
-	job := OSDJob(c, images, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepSafe})
+	job := OSDJob(c, images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepSafe})
 	golden(t, "osd-job", job)
 	if len(job.Name) > 63 {
 		t.Fatalf("name %s is longer than a label value may be", job.Name)
 	}
 	c.Spec.DefaultFailureDomain = cephv1alpha1.FailureDomainOSD
-	if args := OSDJob(c, images, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepOut}).Spec.Template.Spec.Containers[0].Args; !strings.Contains(strings.Join(args, " "), "--failure-domain=osd --") {
+	if args := OSDJob(c, images, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepOut}).Spec.Template.Spec.Containers[0].Args; !strings.Contains(strings.Join(args, " "), "--failure-domain=osd --") {
 		t.Fatalf("args %q do not carry the cluster's failure domain", args)
 	}
 }

@@ -33,8 +33,12 @@ const (
 // `agent osd` in the Ceph image, with the cluster's ceph.conf and the
 // client.admin key (out, purge and destroy change the OSD map). It runs on
 // the pod network on any node the placement allows, unprivileged, with no
-// API token; its result is its termination message.
-func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, spec osdplan.OSDJobSpec) *batchv1.Job {
+// API token, as user (the image's ceph user, see MgrDeployment); its result
+// is its termination message.
+func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.CephUser, spec osdplan.OSDJobSpec) *batchv1.Job {
+	if user.UID < 1 || user.GID < 1 {
+		user = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
+	}
 	id := strconv.Itoa(int(spec.OSDID))
 	labels := Labels(cluster, ComponentOSDJob)
 	labels[OSDIDLabel] = id
@@ -62,8 +66,8 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, spec osdplan.OSDJo
 			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 			SecurityContext: &corev1.SecurityContext{
 				RunAsNonRoot:             ptrTo(true),
-				RunAsUser:                ptrTo(CephUID),
-				RunAsGroup:               ptrTo(CephUID),
+				RunAsUser:                ptrTo(user.UID),
+				RunAsGroup:               ptrTo(user.GID),
 				AllowPrivilegeEscalation: ptrTo(false),
 				ReadOnlyRootFilesystem:   ptrTo(true),
 				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
