@@ -257,12 +257,13 @@ type DecommissionRequest struct {
 	Node string `json:"node"`
 
 	// Device is the disk, as its stable id in the node's DiskInventory
-	// (status.disks[].id), any of its /dev/disk/by-* links, or its kernel
-	// name. When osdID is also set, both must name the same OSD, or nothing
-	// is done and the plan says why.
+	// (status.disks[].id, which is /dev/<name> for a disk without
+	// /dev/disk links, such as a loop device), any of its /dev/disk/by-*
+	// links, or its kernel name. When osdID is also set, both must name
+	// the same OSD, or nothing is done and the plan says why.
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
-	// +kubebuilder:validation:Pattern=`^([a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
+	// +kubebuilder:validation:Pattern=`^((/dev/)?[a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
 	// +optional
 	Device string `json:"device,omitempty"`
 

@@ -255,8 +255,9 @@ type DevicePlan struct {
 	// NodeTaintNotTolerated, NodeArchitectureUnsupported, FilteredOut,
 	// NotListed, InvalidFilter,
 	// OSDNotSelected, DuplicateOSDID, SharedDevice, PrepareFailed,
-	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview, or a
-	// discovery reason such as HasPartitions.
+	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview,
+	// Decommission, DiskMissing, NodeGone, or a discovery reason such as
+	// HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says it in words, for example which filter left it out.
@@ -288,7 +289,7 @@ type DevicePlan struct {
 }
 
 // DecommissionPhase is where a decommission stands.
-// +kubebuilder:validation:Enum=MarkingOut;WaitingForSafeToDestroy;NeverSafe;Stopping;Purging;Destroying;Done;Reverting;Invalid
+// +kubebuilder:validation:Enum=MarkingOut;WaitingForSafeToDestroy;NeverSafe;Stopping;Purging;Destroying;Done;Reverting;Invalid;Replacing;Replaced
 type DecommissionPhase string
 
 // The phases of a decommission, in order.
@@ -319,6 +320,12 @@ const (
 	// DecommissionInvalid: the request does not name one OSD of this
 	// cluster (for example device and osdID disagree); nothing is done.
 	DecommissionInvalid DecommissionPhase = "Invalid"
+	// DecommissionReplacing: a blank disk appeared in the slot of an OSD
+	// destroyed for replacement; it is being prepared with that OSD's id.
+	DecommissionReplacing DecommissionPhase = "Replacing"
+	// DecommissionReplaced: the replacement disk holds the OSD again; the
+	// request can be removed.
+	DecommissionReplaced DecommissionPhase = "Replaced"
 )
 
 // DecommissionProgress is how far a decommission went.
@@ -333,6 +340,12 @@ type DecommissionProgress struct {
 	// rather than purged.
 	// +optional
 	Replace bool `json:"replace,omitempty"`
+	// Slot is where a replacement disk must appear to take the OSD's id:
+	// the disk's /dev/disk/by-path link on the node, or its device path
+	// when it has none (a loop device).
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Slot string `json:"slot,omitempty"`
 	// Steps are the steps done, in order, with when each was done.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
@@ -350,8 +363,8 @@ type DecommissionProgress struct {
 
 // DecommissionStep is one step of a decommission that is done.
 type DecommissionStep struct {
-	// Name is MarkedOut, SafeToDestroy, Stopped, Purged, Destroyed or
-	// MarkedIn.
+	// Name is MarkedOut, SafeToDestroy, Stopped, Purged, Destroyed,
+	// Replaced or MarkedIn.
 	// +kubebuilder:validation:MaxLength=32
 	Name string `json:"name"`
 	// Time is when it was done.
@@ -366,6 +379,7 @@ const (
 	StepPurged        = "Purged"
 	StepDestroyed     = "Destroyed"
 	StepMarkedIn      = "MarkedIn"
+	StepReplaced      = "Replaced"
 )
 
 // DiskInventorySummary counts the disks of one node by state.

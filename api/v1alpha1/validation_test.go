@@ -132,6 +132,15 @@ func TestSchemaValidation(t *testing.T) {
 		{"bad toleration operator", func(s map[string]any) {
 			s["placement"] = map[string]any{"tolerations": []any{map[string]any{"key": "k", "operator": 3}}}
 		}, []string{"spec.placement.tolerations[0].operator"}},
+		{"decommission naming neither disk nor OSD", func(s map[string]any) {
+			s["storage"].(map[string]any)["decommission"] = []any{map[string]any{"node": "node-a"}}
+		}, []string{"spec.storage.decommission[0]", "names the OSD's disk (device) or its OSD id"}},
+		{"decommission of a negative OSD id", func(s map[string]any) {
+			s["storage"].(map[string]any)["decommission"] = []any{map[string]any{"node": "node-a", "osdID": -1}}
+		}, []string{"spec.storage.decommission[0].osdID"}},
+		{"decommission of a directory link", func(s map[string]any) {
+			s["storage"].(map[string]any)["decommission"] = []any{map[string]any{"node": "node-a", "device": "/dev/disk/by-id/.."}}
+		}, []string{"spec.storage.decommission[0].device", "should match"}},
 		{"wrong type for useAllNodes", func(s map[string]any) {
 			s["storage"].(map[string]any)["useAllNodes"] = "yes"
 		}, []string{"spec.storage.useAllNodes"}},
@@ -159,6 +168,19 @@ func TestSchemaValidation(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("decommission requests by id, link, loop device and OSD are accepted", func(t *testing.T) {
+		spec := valid()
+		spec["storage"].(map[string]any)["decommission"] = []any{
+			map[string]any{"node": "node-a", "device": "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4"},
+			map[string]any{"node": "node-a", "device": "/dev/loop3", "replace": true},
+			map[string]any{"node": "node-b", "device": "sdc", "osdID": 4},
+			map[string]any{"node": "node-c", "osdID": 0},
+		}
+		if err := env.Client.Create(ctx, cephCluster("decommission", spec)); err != nil {
+			t.Fatalf("valid decommission requests rejected: %v", err)
+		}
+	})
 
 	t.Run("valid spec is accepted with defaults", func(t *testing.T) {
 		obj := cephCluster("defaults", valid())

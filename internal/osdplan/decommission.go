@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -200,6 +201,9 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 		p.dropOSDJobs(id)
 		return true
 	}
+	if prog != nil && (prog.Phase == cephv1alpha1.DecommissionReplacing || prog.Phase == cephv1alpha1.DecommissionReplaced) {
+		return p.replaced(e, id, req, prog)
+	}
 	if invalid != "" && (prog == nil || !p.pastNoReturn(id, prog)) {
 		p.dropOSDJobs(id)
 		e.plan.Action, e.plan.Reason = cephv1alpha1.ActionDecommissioning, ReasonDecommission
@@ -218,6 +222,9 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 	}
 	if req != nil && !p.pastNoReturn(id, prog) {
 		prog.Replace = req.Replace
+	}
+	if prog.Replace && prog.Slot == "" {
+		prog.Slot = slotOf(e.disk)
 	}
 	e.plan.Action = cephv1alpha1.ActionDecommissioning
 	if !hasStep(prog, cephv1alpha1.StepMarkedOut) {
@@ -487,4 +494,82 @@ func (p *planner) planMissing(ns *nodeState) {
 		kept.Message = Truncate(fmt.Sprintf("OSD %d is decommissioned and its disk is gone; remove the request from spec.storage.decommission", osd), MaxMessageLength)
 		ns.entries = append(ns.entries, entry{disk: &cephv1alpha1.Disk{Name: id, ID: id}, device: Device{Name: id, ID: id}, plan: kept})
 	}
+}
+
+// replaced plans the disk that took over OSD id in the slot of an OSD
+// destroyed for replacement: once it holds the OSD, it runs and the
+// progress says Replaced while the request is listed (the request is
+// fulfilled, and must not start a decommission of the new disk); without
+// the request the record is dropped.
+func (p *planner) replaced(e *entry, id int32, req *cephv1alpha1.DecommissionRequest, prog *cephv1alpha1.DecommissionProgress) bool {
+	p.dropOSDJobs(id)
+	e.plan.Action = cephv1alpha1.ActionProvisioned
+	if req == nil {
+		e.plan.Decommission, e.plan.Reason = nil, ""
+		return true
+	}
+	if prog.Phase != cephv1alpha1.DecommissionReplaced {
+		prog.Phase = cephv1alpha1.DecommissionReplaced
+		addStep(prog, cephv1alpha1.StepReplaced, p.in.Now)
+	}
+	prog.Message = fmt.Sprintf("OSD %d runs again from the replacement disk in %s; remove its decommission request", id, prog.Slot)
+	e.plan.Decommission, e.plan.Reason = prog, ReasonDecommission
+	e.plan.Message = prog.Message
+	return true
+}
+
+// slotOf is where disk d sits on its node: its /dev/disk/by-path link, or
+// its device path when it has none.
+func slotOf(d *cephv1alpha1.Disk) string {
+	for _, l := range d.Links {
+		if strings.HasPrefix(l, "/dev/disk/by-path/") {
+			return l
+		}
+	}
+	if d.Path != "" {
+		return d.Path
+	}
+	return "/dev/" + d.Name
+}
+
+// reservations returns, for node ns, the slots of OSDs destroyed for
+// replacement whose disk is no longer there (gone, or a different disk in
+// the same slot): slot -> OSD id.
+func (p *planner) reservations(ns *nodeState) map[string]int32 {
+	var out map[string]int32
+	for id, prev := range ns.prev {
+		prog := prev.Decommission
+		if prog == nil || !prog.Replace || prog.Phase != cephv1alpha1.DecommissionDone || prog.Slot == "" || prev.OSDID == nil {
+			continue
+		}
+		if d := p.disks[ns.name][id]; d != nil && d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil && *d.Verdict.OSDID == *prev.OSDID {
+			continue // the destroyed OSD's own disk is still there
+		}
+		if out == nil {
+			out = map[string]int32{}
+		}
+		out[prog.Slot] = *prev.OSDID
+	}
+	return out
+}
+
+// replacement makes Available disk e the replacement of a destroyed OSD
+// when it sits in that OSD's slot, or was already being prepared as one.
+func (p *planner) replacement(ns *nodeState, e *entry) {
+	prev := ns.prev[e.device.ID]
+	if prev != nil && prev.Decommission != nil && prev.Decommission.Phase == cephv1alpha1.DecommissionReplacing && prev.OSDID != nil {
+		id := *prev.OSDID
+		e.plan.Decommission, e.plan.OSDID, e.device.OSDID = prev.Decommission.DeepCopy(), &id, &id
+		p.planned[id] = true
+		return
+	}
+	slot := slotOf(e.disk)
+	id, ok := p.reserved[ns.name][slot]
+	if !ok || p.planned[id] {
+		return
+	}
+	p.planned[id] = true
+	e.device.OSDID, e.plan.OSDID = &id, &id
+	e.plan.Decommission = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionReplacing, Replace: true, Slot: slot,
+		Message: fmt.Sprintf("a blank disk in %s, the slot of OSD %d destroyed for replacement: it is prepared with that OSD's id", slot, id)}
 }

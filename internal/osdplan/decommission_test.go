@@ -404,3 +404,83 @@ func TestMissingDisk(t *testing.T) {
 		t.Fatalf("missing disk under decommission planned as %+v", got)
 	}
 }
+
+// TestReplaceInSameSlot destroys an OSD for replacement, pulls its disk and
+// puts a blank one in the same slot: it is prepared with the same OSD id,
+// then runs as that OSD, and the request does not decommission it again.
+func TestReplaceInSameSlot(t *testing.T) {
+	for _, sameID := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new disk id", true: "same device path (loop)"}[sameID], func(t *testing.T) {
+			old := osdDisk("sdb", 0)
+			if sameID {
+				old.ID, old.Links = "/dev/loop3", nil
+				old.Path = "/dev/loop3"
+			}
+			w := newDecomWorld(t, old, osdDisk("sdc", 1))
+			w.storage = decommissionDisk("", ptr(int32(0)), true)
+			for range 4 {
+				w.pass()
+				for _, j := range w.jobs {
+					if j.State == JobRunning {
+						w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+					}
+				}
+			}
+			w.pass()
+			e := w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "kept for a replacement")
+			wantSlot := pathLink("sdb")
+			if sameID {
+				wantSlot = "/dev/loop3"
+			}
+			if e.Decommission.Slot != wantSlot {
+				t.Fatalf("slot %q, want %q", e.Decommission.Slot, wantSlot)
+			}
+
+			// The disk is pulled; a blank one appears in its slot.
+			fresh := avail("sdx")
+			fresh.Links = []string{wwnID("sdx"), pathLink("sdb")}
+			if sameID {
+				fresh = avail("sdb")
+				fresh.ID, fresh.Links, fresh.Path = "/dev/loop3", nil, "/dev/loop3"
+			} else {
+				w.inv.Status.Disks = slices.DeleteFunc(w.inv.Status.Disks, func(d cephv1alpha1.Disk) bool { return d.Name == "sdb" })
+				w.pass()
+				w.expect(wwnID("sdb"), cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "disk is gone")
+			}
+			w.inv.Status.Disks = slices.DeleteFunc(w.inv.Status.Disks, func(d cephv1alpha1.Disk) bool { return d.Name == "sdb" })
+			w.inv.Status.Disks = append(w.inv.Status.Disks, fresh)
+			plan := w.pass()
+			name := fresh.Name
+			p := w.expect(name, preparing, cephv1alpha1.DecommissionReplacing, "")
+			if len(plan.CreateJobs) != 1 || len(plan.CreateJobs[0].Devices) != 1 || plan.CreateJobs[0].Devices[0].OSDID == nil || *plan.CreateJobs[0].Devices[0].OSDID != 0 {
+				t.Fatalf("prepare Jobs %+v, want one reusing OSD id 0", plan.CreateJobs)
+			}
+			if p.OSDID == nil || *p.OSDID != 0 {
+				t.Fatalf("plan %+v does not name the OSD it replaces", p)
+			}
+			if !sameID && len(w.inv.Status.Plan) != 2 {
+				t.Fatalf("plan %+v: want the replacement and sdc, the destroyed disk's entry dropped", w.inv.Status.Plan)
+			}
+			// Prepared: the new disk holds OSD 0 again.
+			for i := range w.inv.Status.Disks {
+				if w.inv.Status.Disks[i].Name == name {
+					id := int32(0)
+					w.inv.Status.Disks[i].Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id, ClusterFSID: testFSID}
+				}
+			}
+			w.pass()
+			w.expect(name, provisioned, cephv1alpha1.DecommissionReplaced, "remove its decommission request")
+			if !w.runsOSD(0) || len(w.last.CreateOSDJobs) != 0 || len(w.last.StopOSDs) != 0 {
+				t.Fatalf("the replacement does not run as OSD 0: OSDs %+v, jobs %+v, stop %v", w.last.OSDs, w.last.CreateOSDJobs, w.last.StopOSDs)
+			}
+			w.pass()
+			w.expect(name, provisioned, cephv1alpha1.DecommissionReplaced, "")
+			w.storage = nil
+			w.pass()
+			w.expect(name, provisioned, "", "holds OSD 0")
+			if !w.runsOSD(0) {
+				t.Fatal("OSD 0 stopped after its request was removed")
+			}
+		})
+	}
+}

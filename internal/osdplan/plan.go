@@ -175,6 +175,9 @@ type Device struct {
 	WWN       string
 	Serial    string
 	SizeBytes int64
+	// OSDID, when set, is the id of an OSD destroyed for replacement that
+	// this blank disk takes over (ceph-volume --osd-id).
+	OSDID *int32
 }
 
 // JobSpec is a prepare Job to create.

@@ -48,6 +48,9 @@ type planner struct {
 	// usedRequests holds the indexes of the decommission requests that
 	// named a disk.
 	usedRequests map[int]bool
+	// reserved maps a node and a slot to the OSD destroyed there for a
+	// replacement disk (see reservations).
+	reserved map[string]map[string]int32
 }
 
 // nodeState is one planned inventory and the plans of its disks.
@@ -142,6 +145,7 @@ func Compute(in Input) Plan {
 		osdDeleting:  map[int32]bool{},
 		planned:      map[int32]bool{},
 		usedRequests: map[int]bool{},
+		reserved:     map[string]map[string]int32{},
 	}
 	for i := range in.OSDs {
 		p.osdRunning[in.OSDs[i].ID] = true
@@ -180,6 +184,11 @@ func Compute(in Input) Plan {
 	p.reportDuplicates()
 	p.indexJobs()
 	p.indexOSDJobs()
+	for _, ns := range nodes {
+		if r := p.reservations(ns); r != nil {
+			p.reserved[ns.name] = r
+		}
+	}
 	for _, ns := range nodes {
 		p.planNode(ns)
 		p.planMissing(ns)
@@ -371,6 +380,9 @@ func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
 func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSelection) bool {
 	id := e.device.ID
 	prev := ns.prev[id]
+	if s.selected && ns.skip == nil && p.shared[ns.name][id] == "" {
+		p.replacement(ns, e)
+	}
 	if nj != nil {
 		if job, ok := nj.running[id]; ok {
 			carriedFailures(ns, e, prev)

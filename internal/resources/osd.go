@@ -103,7 +103,7 @@ type PrepareResult = prepare.Result
 func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
 	out := make([]PrepareTarget, 0, len(spec.Devices))
 	for _, d := range spec.Devices {
-		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes})
+		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, OSDID: d.OSDID})
 	}
 	return out
 }

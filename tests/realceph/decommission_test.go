@@ -3,6 +3,7 @@ package realceph
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -11,142 +12,250 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
-// checkDecommission takes the OSD of the first blank device out of the
-// running three-OSD cluster through spec.storage.decommission, on real
-// Ceph. With the pools keeping three copies it can never be safe (two
-// other OSDs) and must say so while the OSD keeps running; once the pools
-// keep two copies, Ceph moves the data, says it is safe, the Deployment
-// goes and the OSD is purged. The objects read back throughout, the steps
-// are recorded in order, and removing the request afterwards changes
-// nothing. It returns the decommissioned device.
-func checkDecommission(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, node string, tl *tools, devices []*device, objs testObjects) *device {
-	var target *device
-	for _, d := range devices {
-		if d.kind == "blank" {
-			target = d
-			break
-		}
-	}
+// lifecycle drives decommissions on the real node.
+type lifecycle struct {
+	t    *testing.T
+	ctx  context.Context
+	c    client.Client
+	cc   *cephv1alpha1.CephCluster
+	node string
+	tl   *tools
+	objs testObjects
+}
+
+// disk returns the inventory's disk named name.
+func (l *lifecycle) disk(name string) cephv1alpha1.Disk {
+	l.t.Helper()
 	inv := &cephv1alpha1.DiskInventory{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: node}, inv); err != nil {
-		t.Fatal(err)
+	if err := l.c.Get(l.ctx, client.ObjectKey{Namespace: namespace, Name: l.node}, inv); err != nil {
+		l.t.Fatal(err)
 	}
-	var disk *cephv1alpha1.Disk
-	for i := range inv.Status.Disks {
-		if inv.Status.Disks[i].Name == target.dev.Name {
-			disk = &inv.Status.Disks[i]
+	for _, d := range inv.Status.Disks {
+		if d.Name == name {
+			return d
 		}
 	}
-	if disk == nil || disk.Verdict.OSDID == nil {
-		t.Fatalf("%s holds no OSD in the inventory: %+v", target.dev.Name, disk)
-	}
-	osd := *disk.Verdict.OSDID
-	t.Logf("decommissioning osd.%d on %s (%s)", osd, target.dev.Name, disk.ID)
+	l.t.Fatalf("no disk %s in the inventory", name)
+	return cephv1alpha1.Disk{}
+}
 
-	plan := func() (cephv1alpha1.DevicePlan, error) {
-		inv := &cephv1alpha1.DiskInventory{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: node}, inv); err != nil {
-			return cephv1alpha1.DevicePlan{}, err
-		}
-		for _, p := range inv.Status.Plan {
-			if p.ID == disk.ID {
-				return p, nil
-			}
-		}
-		return cephv1alpha1.DevicePlan{}, fmt.Errorf("no plan entry for %s", disk.ID)
+// plan returns the plan entry of the disk with stable id id.
+func (l *lifecycle) plan(id string) (cephv1alpha1.DevicePlan, error) {
+	inv := &cephv1alpha1.DiskInventory{}
+	if err := l.c.Get(l.ctx, client.ObjectKey{Namespace: namespace, Name: l.node}, inv); err != nil {
+		return cephv1alpha1.DevicePlan{}, err
 	}
-	update := func(mutate func(*cephv1alpha1.CephCluster)) {
-		t.Helper()
-		for range 10 {
-			got := &cephv1alpha1.CephCluster{}
-			if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
-				t.Fatal(err)
-			}
-			mutate(got)
-			if err := c.Update(ctx, got); err == nil {
-				return
-			}
-			time.Sleep(time.Second)
+	for _, p := range inv.Status.Plan {
+		if p.ID == id {
+			return p, nil
 		}
-		t.Fatal("could not update the CephCluster")
 	}
+	return cephv1alpha1.DevicePlan{}, fmt.Errorf("no plan entry for %s", id)
+}
 
-	start := time.Now()
-	update(func(got *cephv1alpha1.CephCluster) {
-		got.Spec.Storage.Decommission = []cephv1alpha1.DecommissionRequest{{Node: node, Device: disk.ID}}
-	})
-	realnode.WaitFor(t, ctx, 5*time.Minute, "the decommission to say it can never be safe with three copies", func() error {
-		p, err := plan()
+// waitPlan waits until the plan of disk id passes ok and returns it.
+func (l *lifecycle) waitPlan(timeout time.Duration, what, id string, ok func(p cephv1alpha1.DevicePlan) bool) cephv1alpha1.DevicePlan {
+	l.t.Helper()
+	var got cephv1alpha1.DevicePlan
+	realnode.WaitFor(l.t, l.ctx, timeout, what, func() error {
+		p, err := l.plan(id)
 		if err != nil {
 			return err
 		}
-		if p.Decommission == nil || p.Decommission.Phase != cephv1alpha1.DecommissionNeverSafe {
+		if !ok(p) {
 			return fmt.Errorf("plan %s %+v: %s", p.Action, p.Decommission, p.Message)
 		}
+		got = p
 		return nil
 	})
-	p, _ := plan()
+	return got
+}
+
+// setRequests replaces spec.storage.decommission.
+func (l *lifecycle) setRequests(reqs ...cephv1alpha1.DecommissionRequest) {
+	l.t.Helper()
+	var err error
+	for range 10 {
+		got := &cephv1alpha1.CephCluster{}
+		if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
+			l.t.Fatal(err)
+		}
+		got.Spec.Storage.Decommission = reqs
+		if err = l.c.Update(l.ctx, got); err == nil {
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	l.t.Fatalf("could not update the CephCluster: %v", err)
+}
+
+// osdMap returns `ceph osd dump` as the test's admin sees it.
+func (l *lifecycle) inOSDMap(id int32) (bool, string) {
+	out := l.tl.admin(l.ctx, "osd", "dump")
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, fmt.Sprintf("osd.%d ", id)) {
+			return true, line
+		}
+	}
+	return false, ""
+}
+
+// steps names the recorded steps of p and their times.
+func steps(p cephv1alpha1.DevicePlan) ([]string, string) {
+	var names, timed []string
+	for _, s := range p.Decommission.Steps {
+		names = append(names, s.Name)
+		timed = append(timed, s.Name+"@"+s.Time.UTC().Format(time.TimeOnly))
+	}
+	return names, strings.Join(timed, " ")
+}
+
+// checkLifecycle runs the disk lifecycle on the running three-OSD cluster
+// through spec.storage.decommission, on real Ceph:
+//
+//  1. the OSD of the first blank device is decommissioned for replacement.
+//     With the pools keeping three copies it can never be safe (two other
+//     OSDs) and must say so while the OSD keeps running; once they keep
+//     two, it is destroyed, keeping its id. Its loop device is then
+//     detached and a new blank file attached in the same slot (the same
+//     loop device): it is prepared as the same OSD id, which comes back up.
+//  2. the OSD of the second blank device is decommissioned and purged.
+//
+// The objects read back after each, and the steps are recorded in order.
+func checkLifecycle(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, node string, tl *tools, devices []*device, objs testObjects) {
+	l := &lifecycle{t: t, ctx: ctx, c: c, cc: cc, node: node, tl: tl, objs: objs}
+	var blanks []*device
+	for _, d := range devices {
+		if d.kind == "blank" {
+			blanks = append(blanks, d)
+		}
+	}
+	l.replace(blanks[0])
+	l.purge(blanks[1])
+}
+
+// replace decommissions d's OSD for replacement and replaces its disk.
+func (l *lifecycle) replace(d *device) {
+	t := l.t
+	disk := l.disk(d.dev.Name)
+	if disk.Verdict.OSDID == nil {
+		t.Fatalf("%s holds no OSD: %+v", d.dev.Name, disk.Verdict)
+	}
+	osd := *disk.Verdict.OSDID
+	t.Logf("decommissioning osd.%d on %s (%s) for replacement", osd, d.dev.Name, disk.ID)
+	start := time.Now()
+	l.setRequests(cephv1alpha1.DecommissionRequest{Node: l.node, Device: disk.ID, Replace: true})
+	p := l.waitPlan(5*time.Minute, "NeverSafe while the pools keep three copies", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionNeverSafe
+	})
 	t.Logf("FIGURE decommission request -> NeverSafe: %.1fs: %s", time.Since(start).Seconds(), p.Message)
 	if !strings.Contains(p.Message, "copies") {
 		t.Errorf("the never-safe message does not say why: %s", p.Message)
 	}
-	if err := readBack(ctx, tl, objs); err != nil {
+	if err := readBack(l.ctx, l.tl, l.objs); err != nil {
 		t.Fatalf("objects while osd.%d is out: %v", osd, err)
 	}
-	if out := tl.admin(ctx, "osd", "dump", "--format", "json"); !strings.Contains(out, fmt.Sprintf(`"osd":%d,`, osd)) {
-		t.Fatalf("osd.%d left the OSD map before it was safe", osd)
+	if in, line := l.inOSDMap(osd); !in || !strings.Contains(line, " up ") {
+		t.Fatalf("osd.%d is not up in the OSD map before it was safe: %q", osd, line)
 	}
 
 	// Two copies: the two other OSDs can hold them.
-	for _, pool := range strings.Fields(tl.admin(ctx, "osd", "pool", "ls")) {
-		tl.admin(ctx, "osd", "pool", "set", pool, "size", "2", "--yes-i-really-mean-it")
+	for _, pool := range strings.Fields(l.tl.admin(l.ctx, "osd", "pool", "ls")) {
+		l.tl.admin(l.ctx, "osd", "pool", "set", pool, "size", "2", "--yes-i-really-mean-it")
 	}
 	safeStart := time.Now()
-	realnode.WaitFor(t, ctx, 10*time.Minute, "the decommission to be done", func() error {
-		p, err := plan()
+	p = l.waitPlan(10*time.Minute, "the OSD destroyed", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Action == cephv1alpha1.ActionDecommissioned && p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionDone
+	})
+	names, timed := steps(p)
+	t.Logf("FIGURE two copies -> osd.%d destroyed: %.1fs; request -> destroyed: %.1fs; steps %s", osd,
+		time.Since(safeStart).Seconds(), time.Since(start).Seconds(), timed)
+	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Destroyed"}; !slices.Equal(names, want) {
+		t.Errorf("steps %v, want %v", names, want)
+	}
+	if in, line := l.inOSDMap(osd); !in || !strings.Contains(line, "destroyed") {
+		t.Errorf("osd.%d after destroy: %q, want it kept with the destroyed flag", osd, line)
+	}
+	realnode.WaitFor(t, l.ctx, 5*time.Minute, "the objects to read back from the two other OSDs", func() error { return readBack(l.ctx, l.tl, l.objs) })
+
+	// The disk dies; a blank one goes in the same slot.
+	swapStart := time.Now()
+	if err := loopdev.DetachLoop(d.dev); err != nil {
+		t.Fatal(err)
+	}
+	fresh := loopdev.SparseFile(t, t.TempDir(), "replacement.img", blankSize)
+	realnode.WaitFor(t, l.ctx, time.Minute, "a blank file attached at "+d.dev.Path, func() error {
+		out, err := exec.Command("losetup", d.dev.Path, fresh).CombinedOutput()
 		if err != nil {
-			return err
-		}
-		if p.Action != cephv1alpha1.ActionDecommissioned || p.Decommission == nil || p.Decommission.Phase != cephv1alpha1.DecommissionDone {
-			return fmt.Errorf("plan %s %+v: %s", p.Action, p.Decommission, p.Message)
+			return fmt.Errorf("losetup %s: %v: %s", d.dev.Path, err, out)
 		}
 		return nil
 	})
-	p, _ = plan()
-	var steps []string
-	for _, s := range p.Decommission.Steps {
-		steps = append(steps, s.Name+"@"+s.Time.UTC().Format(time.TimeOnly))
+	d.backing = fresh
+	p = l.waitPlan(10*time.Minute, "the replacement to run as osd."+fmt.Sprint(osd), disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionReplaced && p.OSDID != nil && *p.OSDID == osd
+	})
+	realnode.WaitFor(t, l.ctx, 10*time.Minute, "3 OSDs up and in with the replacement", func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
+			return err
+		}
+		if st := got.Status.Ceph; st == nil || st.OSDs.Up != 3 || st.OSDs.In != 3 || st.OSDs.Total != 3 {
+			return fmt.Errorf("status.ceph %+v", st)
+		}
+		return nil
+	})
+	if in, line := l.inOSDMap(osd); !in || strings.Contains(line, "destroyed") || !strings.Contains(line, " up ") {
+		t.Errorf("osd.%d after the replacement: %q", osd, line)
 	}
-	t.Logf("FIGURE two copies -> osd.%d purged: %.1fs; whole decommission %.1fs; steps %s", osd,
-		time.Since(safeStart).Seconds(), time.Since(start).Seconds(), strings.Join(steps, " "))
-	var names []string
-	for _, s := range p.Decommission.Steps {
-		names = append(names, s.Name)
+	t.Logf("FIGURE blank disk in the slot -> osd.%d up again from it: %.1fs; %s", osd, time.Since(swapStart).Seconds(), p.Message)
+	waitHealthy(t, l.ctx, l.c, l.cc, "after the replacement")
+	if err := readBack(l.ctx, l.tl, l.objs); err != nil {
+		t.Fatal(err)
 	}
+	l.setRequests()
+	l.waitPlan(time.Minute, "the replaced OSD's record dropped with its request", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Action == cephv1alpha1.ActionProvisioned && p.Decommission == nil
+	})
+}
+
+// purge decommissions d's OSD for good.
+func (l *lifecycle) purge(d *device) {
+	t := l.t
+	disk := l.disk(d.dev.Name)
+	osd := *disk.Verdict.OSDID
+	t.Logf("decommissioning osd.%d on %s (%s)", osd, d.dev.Name, disk.ID)
+	start := time.Now()
+	l.setRequests(cephv1alpha1.DecommissionRequest{Node: l.node, OSDID: &osd})
+	p := l.waitPlan(10*time.Minute, "the OSD purged", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Action == cephv1alpha1.ActionDecommissioned && p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionDone
+	})
+	names, timed := steps(p)
+	t.Logf("FIGURE request -> osd.%d purged: %.1fs; steps %s", osd, time.Since(start).Seconds(), timed)
 	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged"}; !slices.Equal(names, want) {
 		t.Errorf("steps %v, want %v", names, want)
 	}
-	if out := tl.admin(ctx, "osd", "dump", "--format", "json"); strings.Contains(out, fmt.Sprintf(`"osd":%d,`, osd)) {
-		t.Errorf("osd.%d is still in the OSD map after the purge", osd)
+	if in, line := l.inOSDMap(osd); in {
+		t.Errorf("osd.%d is still in the OSD map after the purge: %q", osd, line)
 	}
-	realnode.WaitFor(t, ctx, 5*time.Minute, "the objects to read back from the two other OSDs", func() error { return readBack(ctx, tl, objs) })
-	waitHealthy(t, ctx, c, cc, "after the decommission")
+	realnode.WaitFor(t, l.ctx, 5*time.Minute, "the objects to read back", func() error { return readBack(l.ctx, l.tl, l.objs) })
+	waitHealthy(t, l.ctx, l.c, l.cc, "after the purge")
 
 	// After the point of no return, removing the request changes nothing.
-	update(func(got *cephv1alpha1.CephCluster) { got.Spec.Storage.Decommission = nil })
+	l.setRequests()
 	time.Sleep(5 * time.Second)
-	if p, err := plan(); err != nil || p.Action != cephv1alpha1.ActionDecommissioned {
+	if p, err := l.plan(disk.ID); err != nil || p.Action != cephv1alpha1.ActionDecommissioned {
 		t.Errorf("after the request was removed: %+v %v", p, err)
 	}
 	got := &cephv1alpha1.CephCluster{}
-	if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+	if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
 		t.Fatal(err)
 	}
 	if st := got.Status.Ceph; st == nil || st.OSDs.Total != 2 || st.OSDs.Up != 2 {
-		t.Errorf("status.ceph after the decommission: %+v", st)
+		t.Errorf("status.ceph after the purge: %+v", st)
 	}
-	return target
 }

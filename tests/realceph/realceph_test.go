@@ -259,7 +259,7 @@ func TestRealCeph(t *testing.T) {
 	realnode.WaitFor(t, ctx, 5*time.Minute, "the objects to read back", func() error { return readBack(ctx, tl, objs) })
 	t.Logf("FIGURE re-create -> 3 OSDs up and in (same FSID %s): %.1fs; -> %d objects read back intact: %.1fs; delete -> readable: %.1fs",
 		fsid, upAgain.Seconds(), len(objs), time.Since(recreateStart).Seconds(), time.Since(keptStart).Seconds())
-	checkDecommission(t, ctx, c, cc, cluster.Node, tl, devices, objs)
+	checkLifecycle(t, ctx, c, cc, cluster.Node, tl, devices, objs)
 	tl.stop(c)
 	checkUntouched(t, devices)
 

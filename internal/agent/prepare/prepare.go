@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,10 @@ type Target struct {
 	Serial string `json:"serial,omitempty"`
 	// SizeBytes is the disk's capacity in bytes.
 	SizeBytes int64 `json:"sizeBytes,omitempty"`
+	// OSDID, when set, is the id of a destroyed OSD the disk replaces:
+	// ceph-volume reuses it (--osd-id), and the disk must read back as
+	// that OSD.
+	OSDID *int32 `json:"osdID,omitempty"`
 }
 
 // ParseTargets parses the --targets flag: a JSON array of Target objects.
@@ -427,6 +432,9 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 	if t.DeviceClass != "" {
 		args = append(args, "--crush-device-class", t.DeviceClass)
 	}
+	if t.OSDID != nil {
+		args = append(args, "--osd-id", strconv.Itoa(int(*t.OSDID)))
+	}
 	log.Info("Preparing OSD", "kernelName", dev.KernelName, "deviceClass", t.DeviceClass, "deadline", o.deviceTimeout())
 	if _, err := exec.CephVolume(ctx, args...); err != nil {
 		var ce *CommandError
@@ -457,6 +465,9 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		return fail(ReasonNotVerified, fmt.Sprintf("ceph-volume reported success on %s but the disk does not read back as a complete OSD of this cluster: %s %s: %s", after.KernelName, v.State, v.Reason, v.Message))
 	}
 	id := v.OSDID
+	if t.OSDID != nil && int(*t.OSDID) != id {
+		return fail(ReasonNotVerified, fmt.Sprintf("ceph-volume was asked to reuse OSD id %d on %s but the disk reads back as OSD %d", *t.OSDID, after.KernelName, id))
+	}
 	res.Outcome, res.OSDID, res.OSDUUID = OutcomePrepared, &id, after.BlueStore.OSDUUID
 	log.Info("Prepared OSD", "kernelName", after.KernelName, "osdID", id, "osdUUID", res.OSDUUID)
 	return res
