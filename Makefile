@@ -117,7 +117,8 @@ test-olm-if-root:
 # runs in every plain `go test`); run longer with e.g. `make fuzz FUZZTIME=10m`.
 FUZZTIME ?= 5s
 FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo ./internal/discovery:FuzzBlankWindows \
-	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent
+	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent \
+	./internal/smart:FuzzParse
 
 .PHONY: fuzz
 # Go's fuzzing engine can end a run with "context deadline exceeded" and no
