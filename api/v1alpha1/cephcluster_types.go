@@ -543,6 +543,14 @@ type DiskCounts struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Rejected disks by reason"
 	RejectedByReason []ReasonCount `json:"rejectedByReason,omitempty"`
+	// Failing is the number of disks whose drive reports its health as
+	// Failing (status.disks[].health in the node's DiskInventory): those
+	// rejected as FailurePredicted, and those holding an OSD, whose data
+	// should be moved off before the drive dies. The node summaries name
+	// them.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Disks failing",xDescriptors={"urn:alm:descriptor:text"}
+	Failing int32 `json:"failing,omitempty"`
 }
 
 // ReasonCount is a count of disks rejected for one reason.

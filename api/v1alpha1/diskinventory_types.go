@@ -45,7 +45,7 @@ type DiskVerdict struct {
 	// OSD, otherwise one of NotADisk, Unreadable, ReadOnly, Removable,
 	// TooSmall, HasPartitions, HasPartitionTable, HasFilesystem,
 	// HasUnknownData, Mounted, InUseAsSwap, HasHolders, ForeignCephCluster,
-	// PartiallyPrepared, SharedDevice or Busy.
+	// PartiallyPrepared, SharedDevice, Busy or FailurePredicted.
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	Reason string `json:"reason,omitempty"`
@@ -124,6 +124,15 @@ type Disk struct {
 
 	// Verdict is what the agent decided about the disk and why.
 	Verdict DiskVerdict `json:"verdict"`
+
+	// Health is what the drive reports about its own health (SMART, or
+	// NVMe's health log), read by the agent with smartctl. An otherwise
+	// Available disk whose health is Failing is Rejected as
+	// FailurePredicted; a disk holding an OSD keeps state OSD and is
+	// flagged in the CephCluster's status. Absent when written by an agent
+	// without health checks.
+	// +optional
+	Health *DiskHealth `json:"health,omitempty"`
 }
 
 // DiskInventoryStatus is what the node agent found. Only the agent writes it.
@@ -437,4 +446,119 @@ type DiskInventoryList struct {
 
 func init() {
 	SchemeBuilder.Register(&DiskInventory{}, &DiskInventoryList{})
+}
+
+// DiskHealthStatus is the overall health of a drive.
+// +kubebuilder:validation:Enum=Passed;Failing;Unknown;NotSupported
+type DiskHealthStatus string
+
+const (
+	// DiskHealthPassed means the drive assessed itself healthy.
+	DiskHealthPassed DiskHealthStatus = "Passed"
+	// DiskHealthFailing means the drive predicts, or shows, its own
+	// failure: its SMART overall-health assessment failed, an attribute
+	// is at or below its failure threshold, or an NVMe critical warning
+	// other than temperature is set.
+	DiskHealthFailing DiskHealthStatus = "Failing"
+	// DiskHealthUnknown means the health could not be read this time (the
+	// device could not be opened, it was in standby and not woken, SMART
+	// is disabled, or smartctl is missing or did not answer); the message
+	// says which.
+	DiskHealthUnknown DiskHealthStatus = "Unknown"
+	// DiskHealthNotSupported means the device reports no health: a loop,
+	// device-mapper, md, zram, nbd, rbd or optical device (smartctl is not
+	// run on those), a virtual disk, a drive behind an unknown USB bridge,
+	// or a drive without SMART.
+	DiskHealthNotSupported DiskHealthStatus = "NotSupported"
+)
+
+// DiskHealth summarises a drive's health as smartctl (`smartctl --json
+// --all`) reads it: the overall status and the counters that predict a
+// failure, with the drive's temperature and age. The agent reads it when it
+// first sees the disk and then at most once per refresh interval (an hour
+// by default), not at every scan. A counter the drive does not report is
+// absent.
+type DiskHealth struct {
+	// Status is Passed, Failing, Unknown or NotSupported.
+	Status DiskHealthStatus `json:"status"`
+
+	// Message says why in words: what failed, or why nothing is known.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// Protocol is how smartctl reached the drive: ATA, SCSI (SAS and other
+	// SCSI drives) or NVMe.
+	// +kubebuilder:validation:MaxLength=16
+	// +optional
+	Protocol string `json:"protocol,omitempty"`
+
+	// ReallocatedSectors is the number of sectors the drive has remapped:
+	// ATA attribute 5 (Reallocated_Sector_Ct), or a SCSI drive's grown
+	// defect list.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	ReallocatedSectors *int64 `json:"reallocatedSectors,omitempty"`
+
+	// PendingSectors is ATA attribute 197 (Current_Pending_Sector):
+	// unreadable sectors waiting to be remapped.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	PendingSectors *int64 `json:"pendingSectors,omitempty"`
+
+	// OfflineUncorrectableSectors is ATA attribute 198
+	// (Offline_Uncorrectable).
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	OfflineUncorrectableSectors *int64 `json:"offlineUncorrectableSectors,omitempty"`
+
+	// NVMeCriticalWarning is an NVMe drive's critical warning byte; 0 when
+	// none is set. Bits: 0x01 spare below threshold, 0x02 temperature,
+	// 0x04 reliability degraded, 0x08 read-only, 0x10 volatile memory
+	// backup failed, 0x20 persistent memory region unreliable.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=255
+	// +optional
+	NVMeCriticalWarning *int32 `json:"nvmeCriticalWarning,omitempty"`
+
+	// MediaErrors is an NVMe drive's media and data integrity errors, or a
+	// SCSI drive's uncorrected read, write and verify errors.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	MediaErrors *int64 `json:"mediaErrors,omitempty"`
+
+	// PercentageUsed is an NVMe drive's estimate of the endurance it has
+	// used; it may exceed 100, and 255 means 255 or more.
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=255
+	// +optional
+	PercentageUsed *int32 `json:"percentageUsed,omitempty"`
+
+	// TemperatureCelsius is the drive's temperature when it was checked.
+	// It is refreshed with the health, not at every scan.
+	// +optional
+	TemperatureCelsius *int32 `json:"temperatureCelsius,omitempty"`
+
+	// PowerOnHours is how many hours the drive has been powered on.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	PowerOnHours *int64 `json:"powerOnHours,omitempty"`
+
+	// CheckedAt is when the agent read the health.
+	// +optional
+	CheckedAt *metav1.Time `json:"checkedAt,omitempty"`
+}
+
+// Findings returns h without the readings that change by themselves on a
+// healthy drive (temperature, power-on hours, the time of the check), or
+// nil when h is nil. The agent publishes a change of the findings at once,
+// and refreshes the readings only with its periodic report, so that an idle
+// node's inventory is not rewritten because a drive warmed up.
+func (h *DiskHealth) Findings() *DiskHealth {
+	if h == nil {
+		return nil
+	}
+	out := h.DeepCopy()
+	out.TemperatureCelsius, out.PowerOnHours, out.CheckedAt = nil, nil, nil
+	return out
 }
