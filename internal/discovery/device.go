@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/smart"
 )
 
 // Device types, derived from sysfs. They are plain strings because they are
@@ -215,6 +216,11 @@ type Device struct {
 	// empty when the device was not probed. It is stable across scans of
 	// an unchanged device and changes when what was read changes.
 	ContentHash string
+	// Health is what the drive reports about its own health. Scan leaves
+	// it nil: the agent fills it in from smartctl, which it runs far less
+	// often than it scans. Nil means not checked, which no check holds
+	// against the device.
+	Health *smart.Health
 }
 
 // StableID returns the most stable identifier known for the device, so that

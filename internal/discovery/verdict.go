@@ -3,6 +3,8 @@ package discovery
 import (
 	"fmt"
 	"strings"
+
+	"github.com/ceph-operator/ceph-operator/internal/smart"
 )
 
 // Reason is a machine-readable cause for rejecting a device. The values are
@@ -70,6 +72,13 @@ const (
 	// have allocated for it; the disk itself is only reused after an
 	// explicit wipe.
 	PartiallyPrepared Reason = "PartiallyPrepared"
+	// FailurePredicted: the drive reports its own health as failing
+	// (Device.Health: its SMART overall-health assessment failed, an
+	// attribute is at or below its failure threshold, or an NVMe critical
+	// warning other than temperature is set). It is never provisioned. A
+	// disk already holding an OSD of this cluster is not rejected for it:
+	// it stays an OSD, and the operator flags it.
+	FailurePredicted Reason = "FailurePredicted"
 )
 
 // Verdict states as published in the DiskInventory status.
@@ -162,6 +171,10 @@ type NamedCheck struct {
 //  15. HasUnknownData — non-zero bytes no signature explained: after the
 //     signature checks, so a known format keeps its more specific reason.
 //  16. TooSmall — only worth saying about an otherwise clean device.
+//  17. FailurePredicted — last, so that it only turns a disk that would
+//     otherwise be Available into a rejected one: every reason above says
+//     more about what is on the disk, and a disk holding an OSD was
+//     reported as one before this step.
 //
 // A new slice is returned each time so callers cannot alter the chain.
 func Chain() []NamedCheck {
@@ -182,6 +195,7 @@ func Chain() []NamedCheck {
 		{HasFilesystem, checkNoFilesystem},
 		{HasUnknownData, checkAllZero},
 		{TooSmall, checkSize},
+		{FailurePredicted, checkHealthy},
 	}
 }
 
@@ -431,6 +445,13 @@ func checkSize(d Device, o Options) (Reason, string, bool) {
 		return TooSmall, fmt.Sprintf("%s has %d bytes, less than the minimum %d", d.KernelName, d.SizeBytes, minSize), false
 	}
 	return "", "", true
+}
+
+func checkHealthy(d Device, _ Options) (Reason, string, bool) {
+	if d.Health == nil || d.Health.Status != smart.Failing {
+		return "", "", true
+	}
+	return FailurePredicted, fmt.Sprintf("%s reports that it is failing (%s), so it is never provisioned; replace the drive", d.KernelName, d.Health.Message), false
 }
 
 func checkNotBusy(d Device, _ Options) (Reason, string, bool) {

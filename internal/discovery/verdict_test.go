@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/smart"
 )
 
 const ourFSID = "c0ffee00-1111-4222-8333-444455556666"
@@ -51,6 +52,21 @@ func faults() map[Reason]struct {
 		HasUnknownData: {func(d *Device) {
 			d.NonZeroData, d.FirstNonZeroOffset, d.ProbedHeadBytes, d.ProbedTailBytes = true, 4096, 1<<20, 1<<20
 		}, "offset 4096 in the head window (first 1 MiB)"},
+		FailurePredicted: {func(d *Device) {
+			d.Health = &smart.Health{Status: smart.Failing, Message: "NVMe critical warning 0x04: reliability degraded"}
+		}, "sdb reports that it is failing (NVMe critical warning 0x04: reliability degraded)"},
+	}
+}
+
+// Only Failing refuses a disk: a health that could not be read, or a
+// device that reports none, says nothing against it.
+func TestEvaluateHealthNotFailing(t *testing.T) {
+	for _, st := range []smart.Status{smart.Passed, smart.Unknown, smart.NotSupported} {
+		d := cleanDevice()
+		d.Health = &smart.Health{Status: st, Message: "whatever"}
+		if v := Evaluate(d, Options{ClusterFSID: ourFSID}); v.State != StateAvailable {
+			t.Errorf("health %s: got %+v, want Available", st, v)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@ var (
 		discovery.NotADisk, discovery.Unreadable, discovery.ForeignCephCluster, discovery.ReadOnly,
 		discovery.Removable, discovery.Mounted, discovery.InUseAsSwap, discovery.HasHolders,
 		discovery.HasPartitions, discovery.HasPartitionTable, discovery.HasFilesystem, discovery.TooSmall,
-		discovery.Busy, discovery.HasUnknownData, discovery.SharedDevice, discovery.PartiallyPrepared,
+		discovery.Busy, discovery.HasUnknownData, discovery.SharedDevice, discovery.PartiallyPrepared, discovery.FailurePredicted,
 	}
 	// PlanActions are the actions of status.plan.
 	PlanActions = []cephv1alpha1.DeviceAction{
