@@ -47,6 +47,9 @@ type Deps struct {
 	// CephUser is published in status.cephUser: the ceph user of the image
 	// the agent runs in, nil when unknown.
 	CephUser *cephv1alpha1.CephUser
+	// Health reads the drives' health after each scan; nil means none is
+	// read and disks carry no health.
+	Health HealthChecker
 }
 
 // Retry bounds for a failed scan or publish: the first retry comes after
@@ -135,7 +138,7 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 		ctrl.Log.WithName("agent").Error(err, "Could not tell the Ceph version of this image")
 	}
 	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}, CephVersion: cephVersion,
-		CephUser: DetectCephUser(cfg.PasswdPath)})
+		CephUser: DetectCephUser(cfg.PasswdPath), Health: cfg.HealthChecker()})
 }
 
 // DetectCephUser reads the ceph user from the image's passwd file at path,
@@ -322,6 +325,11 @@ func (a *Agent) sync(ctx context.Context, st *loopState, scan bool) (SyncResult,
 		if err != nil {
 			st.needScan = true
 			return res, fmt.Errorf("scanning devices of %s: %w", a.cfg.NodeName, err)
+		}
+		if a.deps.Health != nil {
+			// Cheap on most scans: readings are reused until they are
+			// due for a refresh.
+			a.deps.Health.Check(ctx, devs)
 		}
 		st.devices, st.needScan, res.Scanned = devs, false, true
 		if requested > st.answered {

@@ -72,6 +72,15 @@ type Config struct {
 	// host's: it is not under HostRoot) whose ceph user is published as
 	// the image's.
 	PasswdPath string
+	// Smartctl is the program that reads drive health (smartmontools'
+	// smartctl, in the Ceph image): a name looked up on PATH or a path.
+	// Empty turns health checks off; disks then carry no health.
+	Smartctl string
+	// HealthRefresh is how long a drive's health reading is reused before
+	// smartctl reads it again.
+	HealthRefresh time.Duration
+	// SmartctlTimeout bounds one smartctl run.
+	SmartctlTimeout time.Duration
 }
 
 // DefaultConfig returns a Config with every default filled in and the node
@@ -90,6 +99,10 @@ func DefaultConfig(getenv func(string) string) Config {
 		CephBinary:     "ceph",
 		Debounce:       DefaultDebounce,
 		PasswdPath:     DefaultPasswdPath,
+
+		Smartctl:        "smartctl",
+		HealthRefresh:   DefaultHealthRefresh,
+		SmartctlTimeout: DefaultSmartctlTimeout,
 	}
 }
 
@@ -108,6 +121,9 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CephBinary, "ceph-binary", c.CephBinary, "The ceph tool whose --version is published as the image's Ceph version.")
 	fs.DurationVar(&c.Debounce, "debounce", c.Debounce, "Quiet time after a kernel uevent before rescanning.")
 	fs.StringVar(&c.PasswdPath, "passwd-file", c.PasswdPath, "The image's passwd file, whose ceph user is published as the image's (not read under --host-root).")
+	fs.StringVar(&c.Smartctl, "smartctl", c.Smartctl, "smartctl program reading drive health (a name looked up on PATH, or a path); empty turns health checks off.")
+	fs.DurationVar(&c.HealthRefresh, "health-refresh", c.HealthRefresh, "How long a drive's health reading is reused before smartctl reads it again.")
+	fs.DurationVar(&c.SmartctlTimeout, "smartctl-timeout", c.SmartctlTimeout, "Time limit of one smartctl run.")
 }
 
 // Validate reports every problem with c at once, so a misconfigured
@@ -129,6 +145,12 @@ func (c Config) Validate() error {
 	if c.Debounce < 0 {
 		errs = append(errs, fmt.Errorf("--debounce must not be negative, got %s", c.Debounce))
 	}
+	if c.Smartctl != "" && c.HealthRefresh <= 0 {
+		errs = append(errs, fmt.Errorf("--health-refresh must be positive, got %s", c.HealthRefresh))
+	}
+	if c.Smartctl != "" && c.SmartctlTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--smartctl-timeout must be positive, got %s", c.SmartctlTimeout))
+	}
 	return errors.Join(errs...)
 }
 
@@ -144,4 +166,13 @@ func (c Config) VerdictOptions() discovery.Options {
 // Scanner returns the discovery scanner for this node's host root.
 func (c Config) Scanner() discovery.Scanner {
 	return discovery.Scanner{Root: c.HostRoot, MountinfoPath: c.MountinfoPath}
+}
+
+// HealthChecker returns the drive health checker for this node, or nil when
+// health checks are off (Smartctl empty).
+func (c Config) HealthChecker() HealthChecker {
+	if c.Smartctl == "" {
+		return nil
+	}
+	return &Smartctl{Binary: c.Smartctl, HostRoot: c.HostRoot, Timeout: c.SmartctlTimeout, Refresh: c.HealthRefresh}
 }

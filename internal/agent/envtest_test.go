@@ -484,3 +484,89 @@ func TestEnvPublishesCephUserFromPasswd(t *testing.T) {
 		t.Errorf("a cephUser with uid 0 was not refused: %v", err)
 	}
 }
+
+// TestEnvPublishesHealth runs the agent with a smartctl on PATH that answers
+// with recorded outputs: the API server accepts the health it publishes, a
+// blank disk whose drive is failing is rejected, an OSD's stays an OSD.
+func TestEnvPublishesHealth(t *testing.T) {
+	ns := newNamespace(t)
+	createInventory(t, ns, "node-h")
+	scanner, _ := scenarioScanner(t)
+	bin := t.TempDir()
+	for name, recorded := range map[string]string{"sda": "sata-failing.json", "sdr": "nvme-critical.json", "nvme0n1": "nvme-healthy.json"} {
+		b, err := os.ReadFile(filepath.Join("..", "smart", "testdata", recorded))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(bin, name+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := "#!/bin/sh\nfor a; do dev=\"$a\"; done\nexec cat \"" + bin + "/$(basename \"$dev\").json\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "smartctl"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+
+	cfg := agent.DefaultConfig(func(string) string { return "" })
+	cfg.NodeName, cfg.Namespace, cfg.ClusterFSID = "node-h", ns, clusterFSID
+	inv, err := agent.NewKubeInventory(env.Config, testenv.Scheme(), ns, "node-h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(cfg, agent.Deps{Scanner: scanner, Inventory: inv, Health: &agent.Smartctl{HostRoot: scanner.Root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+
+	var got *cephv1alpha1.DiskInventory
+	testenv.Eventually(t, 20*time.Second, func() error {
+		var err error
+		if got, err = getInventory(ns, "node-h"); err != nil {
+			return err
+		}
+		if got.Status.LastScanTime == nil {
+			return fmt.Errorf("nothing published yet")
+		}
+		return nil
+	})
+	byName := map[string]cephv1alpha1.Disk{}
+	for _, d := range got.Status.Disks {
+		byName[d.Name] = d
+	}
+	if d := byName["sda"]; d.Verdict.Reason != string(discovery.FailurePredicted) || d.Health == nil || d.Health.Status != cephv1alpha1.DiskHealthFailing ||
+		d.Health.ReallocatedSectors == nil || *d.Health.ReallocatedSectors != 2376 || d.Health.CheckedAt == nil {
+		t.Errorf("sda: verdict %+v, health %+v", d.Verdict, d.Health)
+	}
+	if d := byName["sdr"]; d.Verdict.State != cephv1alpha1.DiskOSD || d.Health == nil || d.Health.Status != cephv1alpha1.DiskHealthFailing ||
+		d.Health.MediaErrors == nil || *d.Health.MediaErrors != 1<<63-1 {
+		t.Errorf("sdr: verdict %+v, health %+v", d.Verdict, d.Health)
+	}
+	if d := byName["nvme0n1"]; d.Verdict.State != cephv1alpha1.DiskAvailable || d.Health == nil || d.Health.Status != cephv1alpha1.DiskHealthPassed {
+		t.Errorf("nvme0n1: verdict %+v, health %+v", d.Verdict, d.Health)
+	}
+	if d := byName["md127"]; d.Health == nil || d.Health.Status != cephv1alpha1.DiskHealthNotSupported {
+		t.Errorf("md127: health %+v, want NotSupported", d.Health)
+	}
+
+	// The schema bounds what a writer may claim.
+	bad := got.DeepCopy()
+	for i := range bad.Status.Disks {
+		if bad.Status.Disks[i].Name == "sdr" {
+			w := int32(256)
+			bad.Status.Disks[i].Health.NVMeCriticalWarning = &w
+		}
+	}
+	if err := env.Client.Status().Update(context.Background(), bad); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "nvmeCriticalWarning") {
+		t.Errorf("a critical warning of 256 was not refused: %v", err)
+	}
+}

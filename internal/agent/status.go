@@ -2,12 +2,17 @@ package agent
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/smart"
 )
 
 // maxMessageBytes is the schema's limit on a verdict message; a longer one
@@ -57,6 +62,7 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 				OSDUUID:     truncateUTF8(v.OSDUUID, 64),
 			},
 		}
+		disk.Health = diskHealth(d.Health)
 		if disk.Path == "" {
 			disk.Path = "/dev/" + d.KernelName
 		}
@@ -69,6 +75,51 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 	st.Summary = Summarize(st.Disks)
 	sortDisks(st.Disks)
 	return st
+}
+
+// diskHealth converts a health reading into its API form, keeping every
+// value within the schema's bounds: a value out of them would make the API
+// server reject the whole status.
+func diskHealth(h *smart.Health) *cephv1alpha1.DiskHealth {
+	if h == nil {
+		return nil
+	}
+	out := &cephv1alpha1.DiskHealth{
+		Status:                      cephv1alpha1.DiskHealthStatus(h.Status),
+		Message:                     truncateUTF8(h.Message, maxMessageBytes),
+		Protocol:                    truncateUTF8(h.Protocol, 16),
+		ReallocatedSectors:          nonNegative(h.ReallocatedSectors),
+		PendingSectors:              nonNegative(h.PendingSectors),
+		OfflineUncorrectableSectors: nonNegative(h.OfflineUncorrectable),
+		MediaErrors:                 nonNegative(h.MediaErrors),
+		PowerOnHours:                nonNegative(h.PowerOnHours),
+	}
+	if w := h.NVMeCriticalWarning; w != nil && *w >= 0 && *w <= 255 {
+		v := int32(*w)
+		out.NVMeCriticalWarning = &v
+	}
+	if p := h.PercentageUsed; p != nil && *p >= 0 {
+		// The drive reports one byte: 255 means 255 or more.
+		v := int32(min(*p, 255))
+		out.PercentageUsed = &v
+	}
+	if t := h.TemperatureCelsius; t != nil {
+		v := int32(max(min(*t, math.MaxInt32), math.MinInt32))
+		out.TemperatureCelsius = &v
+	}
+	if !h.CheckedAt.IsZero() {
+		at := metav1.NewTime(h.CheckedAt.Truncate(time.Second))
+		out.CheckedAt = &at
+	}
+	return out
+}
+
+func nonNegative(p *int64) *int64 {
+	if p == nil || *p < 0 {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 // Summarize counts disks by verdict, as status.summary publishes them.
@@ -108,16 +159,33 @@ func truncateUTF8(s string, n int) string {
 }
 
 // SameContent reports whether two statuses say the same thing, ignoring
-// LastScanTime and LastReportTime. It compares the JSON forms, so a status
-// read back from the API server (where empty lists come back absent)
-// equals the one built locally.
+// LastScanTime and LastReportTime, and the drive health readings that drift
+// on a healthy drive (temperature, power-on hours, time of check: see
+// DiskHealth.Findings), which are refreshed with the periodic report
+// instead. It compares the JSON forms, so a status read back from the API
+// server (where empty lists come back absent) equals the one built locally.
 func SameContent(a, b cephv1alpha1.DiskInventoryStatus) bool {
 	a.LastScanTime, b.LastScanTime = nil, nil
 	a.LastReportTime, b.LastReportTime = nil, nil
+	a.Disks, b.Disks = healthFindings(a.Disks), healthFindings(b.Disks)
 	// The plan belongs to the operator (another field manager); the agent
 	// never writes it, so it is no part of what the agent compares.
 	a.Plan, b.Plan = nil, nil
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	return errA == nil && errB == nil && string(ja) == string(jb)
+}
+
+// healthFindings returns a copy of disks whose health keeps only its
+// findings; disks itself is not changed.
+func healthFindings(disks []cephv1alpha1.Disk) []cephv1alpha1.Disk {
+	out := make([]cephv1alpha1.Disk, len(disks))
+	for i, d := range disks {
+		d.Health = d.Health.Findings()
+		out[i] = d
+	}
+	if disks == nil {
+		return nil
+	}
+	return out
 }
