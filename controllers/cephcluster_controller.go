@@ -161,9 +161,27 @@ func inventoryFindingsChanged() predicate.Funcs {
 				!equality.Semantic.DeepEqual(o.Status.LastScanTime, n.Status.LastScanTime) ||
 				o.Status.CephVersion != n.Status.CephVersion ||
 				!equality.Semantic.DeepEqual(o.Status.CephUser, n.Status.CephUser) ||
-				!equality.Semantic.DeepEqual(o.Status.Disks, n.Status.Disks)
+				!sameDiskFindings(o.Status.Disks, n.Status.Disks)
 		},
 	}
+}
+
+// sameDiskFindings compares two inventories' disks, leaving out the drive
+// health readings that drift on a healthy drive (DiskHealth.Findings): the
+// agent refreshes them with its periodic report, and nothing the cluster
+// reconciler computes depends on them.
+func sameDiskFindings(a, b []cephv1alpha1.Disk) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		x.Health, y.Health = x.Health.Findings(), y.Health.Findings()
+		if !equality.Semantic.DeepEqual(x, y) {
+			return false
+		}
+	}
+	return true
 }
 
 // clusterScope is what one reconcile of one CephCluster works with.
@@ -319,10 +337,19 @@ func (r *CephClusterReconciler) patchStatus(ctx context.Context, base, cluster *
 	return client.IgnoreNotFound(apply.Status(ctx, r.Client, desired, apply.Operator))
 }
 
-// recordTransitions emits an event when the Ready condition changes, never on
-// a reconcile that changes nothing.
+// eventDiskFailing is the reason of the Warning Event emitted when more
+// disks than before report failing drive health.
+const eventDiskFailing = "DiskFailing"
+
+// recordTransitions emits an event when the Ready condition changes, and one
+// when more disks report failing drive health than before; never on a
+// reconcile that changes nothing.
 func (r *CephClusterReconciler) recordTransitions(before, after *cephv1alpha1.CephCluster) {
 	was, now := isConditionTrue(before, cephv1alpha1.ConditionReady), isConditionTrue(after, cephv1alpha1.ConditionReady)
+	if n := after.Status.Disks.Failing; n > before.Status.Disks.Failing {
+		msg := fmt.Sprintf("%d disks report failing drive health (%d before): %s", n, before.Status.Disks.Failing, failingDrives(after.Status.NodeSummaries))
+		r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, eventDiskFailing, "Reconcile", "%s", truncateMessage(msg))
+	}
 	switch {
 	case now && !was:
 		r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "ClusterReady", "Reconcile", "CephCluster is ready")

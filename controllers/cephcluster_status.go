@@ -156,6 +156,8 @@ func setDiscoveryStatus(cluster *cephv1alpha1.CephCluster, sel nodeselect.Select
 			summaries = append(summaries, sum)
 			continue
 		}
+		var failing []string
+		failingOSDs := false
 		for _, d := range inv.Status.Disks {
 			sum.Disks++
 			switch d.Verdict.State {
@@ -166,6 +168,18 @@ func setDiscoveryStatus(cluster *cephv1alpha1.CephCluster, sel nodeselect.Select
 			default:
 				rejected[d.Verdict.Reason]++
 			}
+			if d.Health != nil && d.Health.Status == cephv1alpha1.DiskHealthFailing {
+				failing = append(failing, failingDiskName(d))
+				failingOSDs = failingOSDs || d.Verdict.State == cephv1alpha1.DiskOSD
+			}
+		}
+		if len(failing) > 0 {
+			disks.Failing += int32(len(failing))
+			advice := "; they are never provisioned: replace them"
+			if failingOSDs {
+				advice = "; their OSDs keep running: move the data off (ceph osd out <id>) and replace the drives"
+			}
+			sum.Message = failingDrivesPrefix + listNames(failing) + advice
 		}
 		disks.Discovered += sum.Disks
 		disks.Available += sum.Available
@@ -199,8 +213,36 @@ func setDiscoveryStatus(cluster *cephv1alpha1.CephCluster, sel nodeselect.Select
 		c.Reason = cephv1alpha1.ReasonAllNodesScanned
 		c.Message = fmt.Sprintf("%d nodes scanned: %d disks, %d available, %d OSDs, %d rejected",
 			len(sel.Selected), disks.Discovered, disks.Available, disks.OSDs, disks.Rejected)
+		if disks.Failing > 0 {
+			c.Message += fmt.Sprintf("; %d report failing drive health (see status.nodeSummaries)", disks.Failing)
+		}
 	}
 	meta.SetStatusCondition(&cluster.Status.Conditions, c)
+}
+
+// failingDrivesPrefix starts the node summary message of a node with
+// drives whose health is Failing.
+const failingDrivesPrefix = "Drives report failing health: "
+
+// failingDiskName names a failing disk for a message, with the OSD it holds.
+func failingDiskName(d cephv1alpha1.Disk) string {
+	if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil {
+		return fmt.Sprintf("%s (OSD %d)", d.Name, *d.Verdict.OSDID)
+	}
+	return d.Name
+}
+
+// failingDrives lists, from the node summaries, the nodes whose drives
+// report failing health with those drives, for an Event.
+func failingDrives(summaries []cephv1alpha1.NodeSummary) string {
+	var parts []string
+	for _, s := range summaries {
+		if list, ok := strings.CutPrefix(s.Message, failingDrivesPrefix); ok {
+			list, _, _ = strings.Cut(list, ";")
+			parts = append(parts, s.Name+": "+list)
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // maxNodeSummaries bounds status.nodeSummaries: at a thousand nodes a full

@@ -3,13 +3,16 @@ package controllers
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
+	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 )
 
 // conds returns a cluster's conditions as type -> "Status/Reason", the part
@@ -292,5 +295,74 @@ func TestTopSummaries(t *testing.T) {
 	}
 	if short := topSummaries(all[:10], 50); len(short) != 10 {
 		t.Errorf("a short list was cut to %d", len(short))
+	}
+}
+
+// TestDiscoveryStatusFailingDrives checks that drives reporting failing
+// health are counted and named per node, with the OSD they hold, and that
+// a drive whose health is anything else is not.
+func TestDiscoveryStatusFailingDrives(t *testing.T) {
+	health := func(s cephv1alpha1.DiskHealthStatus) *cephv1alpha1.DiskHealth {
+		return &cephv1alpha1.DiskHealth{Status: s}
+	}
+	osd := func(name string, id int32, h *cephv1alpha1.DiskHealth) cephv1alpha1.Disk {
+		return cephv1alpha1.Disk{Name: name, Verdict: cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}, Health: h}
+	}
+	rejected := func(name string, h *cephv1alpha1.DiskHealth) cephv1alpha1.Disk {
+		return cephv1alpha1.Disk{Name: name, Verdict: cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "FailurePredicted"}, Health: h}
+	}
+	scanned := metav1.NewTime(testNow)
+	inv := func(node string, disks ...cephv1alpha1.Disk) cephv1alpha1.DiskInventory {
+		return cephv1alpha1.DiskInventory{ObjectMeta: metav1.ObjectMeta{Name: node},
+			Status: cephv1alpha1.DiskInventoryStatus{Disks: disks, LastScanTime: &scanned}}
+	}
+	cluster := &cephv1alpha1.CephCluster{}
+	setDiscoveryStatus(cluster, nodeselect.Selection{Selected: []string{"n1", "n2", "n3"}}, []cephv1alpha1.DiskInventory{
+		inv("n1", osd("sdb", 4, health(cephv1alpha1.DiskHealthFailing)), rejected("sdc", health(cephv1alpha1.DiskHealthFailing)), osd("sdd", 5, health(cephv1alpha1.DiskHealthPassed))),
+		inv("n2", rejected("sdb", health(cephv1alpha1.DiskHealthFailing)), osd("sdc", 6, nil)),
+		inv("n3", osd("sdb", 7, health(cephv1alpha1.DiskHealthUnknown)), osd("sdc", 8, health(cephv1alpha1.DiskHealthNotSupported))),
+	})
+	if got := cluster.Status.Disks.Failing; got != 3 {
+		t.Errorf("status.disks.failing = %d, want 3", got)
+	}
+	msgs := map[string]string{}
+	for _, s := range cluster.Status.NodeSummaries {
+		msgs[s.Name] = s.Message
+	}
+	for node, want := range map[string][]string{
+		"n1": {"Drives report failing health: sdb (OSD 4), sdc;", "their OSDs keep running"},
+		"n2": {"Drives report failing health: sdb;", "never provisioned"},
+		"n3": nil,
+	} {
+		if want == nil && msgs[node] != "" {
+			t.Errorf("%s: message %q, want none", node, msgs[node])
+		}
+		for _, w := range want {
+			if !strings.Contains(msgs[node], w) {
+				t.Errorf("%s: message %q lacks %q", node, msgs[node], w)
+			}
+		}
+	}
+	if c := meta.FindStatusCondition(cluster.Status.Conditions, cephv1alpha1.ConditionDisksDiscovered); c == nil || !strings.Contains(c.Message, "3 report failing drive health") {
+		t.Errorf("DisksDiscovered = %+v", c)
+	}
+	if got, want := failingDrives(cluster.Status.NodeSummaries), "n1: sdb (OSD 4), sdc; n2: sdb"; got != want {
+		t.Errorf("failingDrives = %q, want %q", got, want)
+	}
+}
+
+func TestSameDiskFindings(t *testing.T) {
+	temp := func(v int32) *int32 { return &v }
+	disk := func(s cephv1alpha1.DiskHealthStatus, t int32) []cephv1alpha1.Disk {
+		return []cephv1alpha1.Disk{{Name: "sdb", Health: &cephv1alpha1.DiskHealth{Status: s, TemperatureCelsius: temp(t)}}}
+	}
+	if !sameDiskFindings(disk(cephv1alpha1.DiskHealthPassed, 30), disk(cephv1alpha1.DiskHealthPassed, 45)) {
+		t.Error("a temperature change counts as a finding")
+	}
+	if sameDiskFindings(disk(cephv1alpha1.DiskHealthPassed, 30), disk(cephv1alpha1.DiskHealthFailing, 30)) {
+		t.Error("a health status change does not count")
+	}
+	if sameDiskFindings(disk(cephv1alpha1.DiskHealthPassed, 30), nil) {
+		t.Error("a disk disappearing does not count")
 	}
 }

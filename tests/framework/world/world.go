@@ -177,7 +177,9 @@ func Kinds(kind string, n int) []string {
 // AddNode gives node (or replaces) its disks, one per kind, named sdb, sdc,
 // …: "available" (blank), "partitioned" (rejected: HasPartitions),
 // "foreign" (rejected: a BlueStore label of another cluster), "osd" (an OSD
-// of this cluster prepared earlier). It panics on another kind.
+// of this cluster prepared earlier), "failing" (rejected: its drive health
+// is Failing, FailurePredicted) and "failing-osd" (an OSD whose drive
+// health is Failing). It panics on another kind.
 func (w *World) AddNode(nodeName string, kinds ...string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -193,10 +195,16 @@ func (w *World) AddNode(nodeName string, kinds ...string) {
 			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "HasPartitions", Message: name + " has partitions " + name + "1"}
 		case "foreign":
 			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "ForeignCephCluster", Message: "BlueStore label of cluster 0bad"}
-		case "osd":
+		case "osd", "failing-osd":
 			id := w.nextOSD
 			w.nextOSD++
 			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}
+			if kind == "failing-osd" {
+				d.Health = failingHealth()
+			}
+		case "failing":
+			d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "FailurePredicted", Message: name + " reports that it is failing"}
+			d.Health = failingHealth()
 		default:
 			panic("world: unknown disk kind " + kind)
 		}
@@ -209,6 +217,13 @@ func (w *World) AddNode(nodeName string, kinds ...string) {
 	}
 	n.disks = disks
 	n.scanned = metav1.Now()
+}
+
+// failingHealth is the health of a drive that reports it is failing.
+func failingHealth() *cephv1alpha1.DiskHealth {
+	pending := int64(12)
+	return &cephv1alpha1.DiskHealth{Status: cephv1alpha1.DiskHealthFailing, Protocol: "ATA",
+		Message: "the drive's SMART overall-health self-assessment failed", PendingSectors: &pending}
 }
 
 // ReadyNode is a Node as the kubelet leaves it: the hostname label, Ready,
