@@ -216,6 +216,9 @@ func StartAgent(ctx context.Context, o AgentOptions, node, root string) (*Agent,
 		return nil, err
 	}
 	args = append(args, "--ceph-binary", ceph, "--passwd-file", passwd)
+	// A simulated node's disks are files, not drives: the host's smartctl
+	// has nothing to say about them.
+	args = append(args, "--smartctl=")
 	if o.Image != "" {
 		args = append(args, "--ceph-image", o.Image)
 	}
