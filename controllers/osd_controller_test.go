@@ -197,7 +197,7 @@ func TestProvisioningFlow(t *testing.T) {
 	after := snapshotDeployments(t, ns)
 	for name, rv := range before {
 		if after[name] != rv {
-			t.Errorf("OSD Deployment %s changed when an unrelated node joined", name)
+			t.Errorf("OSD Deployment %s changed when an unrelated node joined: %s, was %s", name, after[name], rv)
 		}
 	}
 
@@ -260,6 +260,11 @@ func bumpRescan(t *testing.T, ns, node string) {
 	}
 }
 
+// snapshotDeployments returns, per Deployment in ns, what the operator
+// writes: its generation (which moves with every spec change), labels and
+// annotations. Not the resourceVersion: the simulated kubelet writes the
+// status of a new Deployment in its own time, and that is no change of the
+// operator's.
 func snapshotDeployments(t *testing.T, ns string) map[string]string {
 	t.Helper()
 	var list appsv1.DeploymentList
@@ -268,7 +273,7 @@ func snapshotDeployments(t *testing.T, ns string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, d := range list.Items {
-		out[d.Name] = d.ResourceVersion
+		out[d.Name] = fmt.Sprintf("generation %d, labels %v, annotations %v", d.Generation, d.Labels, d.Annotations)
 	}
 	return out
 }

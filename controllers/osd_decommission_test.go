@@ -116,7 +116,7 @@ func TestDecommission(t *testing.T) {
 				continue
 			}
 			if after[name] != rv {
-				return fmt.Errorf("deployment %s changed", name)
+				return fmt.Errorf("Deployment %s changed: %s, was %s", name, after[name], rv)
 			}
 		}
 		return nil
