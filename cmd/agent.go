@@ -14,6 +14,7 @@ const agentUsage = `Usage: ceph-operator agent <command> [flags]
 Commands:
   discover   scan this node's block devices and publish its DiskInventory
   prepare    re-check devices and turn them into OSDs with ceph-volume
+  wipe       re-check devices a user confirmed and make them blank again
   report     publish Ceph's health (ceph status) in the CephCluster's status.ceph
   osd        run one decommission step (out, safe-to-destroy, purge, destroy, in) on one OSD
 
@@ -25,6 +26,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	return dispatch("ceph-operator agent", agentUsage, map[string]func([]string) int{
 		"discover": func(args []string) int { return runDiscover(args, stderr) },
 		"prepare":  func(args []string) int { return runPrepare(args, stdout, stderr) },
+		"wipe":     func(args []string) int { return runWipe(args, stdout, stderr) },
 		"report":   func(args []string) int { return runReport(args, stderr) },
 		"osd":      func(args []string) int { return runOSD(args, stdout, stderr) },
 	}, args, stdout, stderr)

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
+	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+)
+
+const otherFSID = "99999999-8888-4777-8666-555555555555"
+
+// wipeFixture is a node with a foreign OSD (sdb), an ext4 disk (sdc), an
+// OSD of this cluster (sdd), a GPT disk with a partition (sde), an ext4
+// disk mounted (sdf) and a blank disk (sdg).
+func wipeFixture(t *testing.T) (root string, n *fixture.Node) {
+	t.Helper()
+	root = t.TempDir()
+	n = fixture.New(root)
+	size := int64(10 * fixture.GiB)
+	for _, d := range []fixture.Disk{
+		{Name: "sdb", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdb"}, WWID: "naa.5000c500000000b1",
+			Content: fixture.BlueStore(fixture.Label(otherFSID, 7))},
+		{Name: "sdc", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdc"}, Content: fixture.Ext4("data")},
+		{Name: "sdd", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdd"}, Content: fixture.BlueStore(fixture.Label(testFSID, 3))},
+		{Name: "sde", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsde"},
+			Content:    fixture.Join(fixture.GPT(size, 512), []fixture.Chunk{{Offset: 1<<20 + 1024, Data: []byte("partition data")}}),
+			Partitions: []fixture.Partition{{Name: "sde1", StartBytes: 1 << 20, SizeBytes: 4 << 30}}},
+		{Name: "sdf", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdf"}, Content: fixture.Ext4("busy")},
+		{Name: "sdg", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdg"}},
+	} {
+		n.Add(d)
+	}
+	n.Mount(fixture.MountEntry{Device: "sdf", Target: "/srv/data", FSType: "ext4"})
+	if err := n.Write(); err != nil {
+		t.Fatal(err)
+	}
+	return root, n
+}
+
+// scanOne scans the fixture and returns disk name with its verdict.
+func scanOne(t *testing.T, root, name string) (discovery.Device, discovery.Verdict) {
+	t.Helper()
+	devs, err := discovery.Scanner{Root: root}.Scan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs {
+		if d.KernelName == name {
+			return d, discovery.Evaluate(d, discovery.Options{ClusterFSID: testFSID})
+		}
+	}
+	t.Fatalf("%s not found", name)
+	return discovery.Device{}, discovery.Verdict{}
+}
+
+// confirmationOf is what the disk's plan would show.
+func confirmationOf(t *testing.T, root, name string) string {
+	d, v := scanOne(t, root, name)
+	return discovery.WipeConfirmation(discovery.DeviceWipeIdentity(d, v))
+}
+
+func runWipeTest(t *testing.T, root string, targets ...wipe.Target) (int, []wipe.Result, string) {
+	t.Helper()
+	dir := t.TempDir()
+	report := filepath.Join(dir, "termination-log")
+	b, err := json.Marshal(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--cluster-fsid=" + testFSID, "--host-root=" + root, "--report=" + report,
+		"--lock-file=" + filepath.Join(dir, "prepare.lock"), "--targets=" + string(b)}
+	var out, errOut bytes.Buffer
+	code := runWipe(args, &out, &errOut)
+	raw, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatalf("no termination message: %v (stderr %s)", err, errOut.String())
+	}
+	var results []wipe.Result
+	if err := json.Unmarshal(raw, &results); err != nil || len(raw) > prepare.TerminationMessageLimit {
+		t.Fatalf("termination message %q: %v", raw, err)
+	}
+	return code, results, errOut.String()
+}
+
+// TestWipeForeignOSD: the right confirmation wipes the disk (it then scans
+// Available); a wrong one, or one copied from another disk, is refused and
+// the disk is unchanged.
+func TestWipeForeignOSD(t *testing.T) {
+	root, n := wipeFixture(t)
+	right := confirmationOf(t, root, "sdb")
+	if !strings.HasPrefix(right, "wwn=") || !strings.HasSuffix(right, "/fsid="+otherFSID) {
+		t.Fatalf("confirmation of the foreign OSD: %q", right)
+	}
+	before, err := n.Checksums()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wrong := range []string{
+		strings.Replace(right, otherFSID, "11111111-8888-4777-8666-555555555555", 1),
+		confirmationOf(t, root, "sdc"),
+		"yes",
+	} {
+		code, results, stderr := runWipeTest(t, root, wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdb", Confirmation: wrong})
+		if code != wipe.ExitRefused || results[0].Reason != wipe.ReasonConfirmationMismatch || !strings.Contains(results[0].Message, right) {
+			t.Errorf("confirmation %q: exit %d, %+v\n%s", wrong, code, results, stderr)
+		}
+	}
+	after, _ := n.Checksums()
+	for name, sum := range before {
+		if after[name] != sum {
+			t.Fatalf("a refused wipe wrote to %s", name)
+		}
+	}
+
+	code, results, stderr := runWipeTest(t, root, wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdb", ID: "/dev/disk/by-id/wwn-0xsdb", SizeBytes: 10 * fixture.GiB, Confirmation: right})
+	if code != wipe.ExitWiped || results[0].Outcome != wipe.OutcomeWiped {
+		t.Fatalf("right confirmation: exit %d, %+v\n%s", code, results, stderr)
+	}
+	if _, v := scanOne(t, root, "sdb"); v.State != discovery.StateAvailable {
+		t.Errorf("after the wipe sdb is %s %s: %s", v.State, v.Reason, v.Message)
+	}
+	after, _ = n.Checksums()
+	for name, sum := range before {
+		if filepath.Base(name) != "sdb" && after[name] != sum {
+			t.Errorf("wiping sdb changed %s", name)
+		}
+	}
+	// The same request again: the disk changed, so the confirmation no
+	// longer matches anything (it is Available: not wiped again).
+	code, results, _ = runWipeTest(t, root, wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdb", Confirmation: right})
+	if code != wipe.ExitRefused || results[0].Reason != wipe.ReasonNotWipeable {
+		t.Errorf("stale request: exit %d, %+v", code, results)
+	}
+}
+
+// TestWipeRefusals: a mounted disk, an OSD of this cluster, a blank disk
+// and a wrong identity are never written, whatever confirmation is given.
+func TestWipeRefusals(t *testing.T) {
+	root, n := wipeFixture(t)
+	before, err := n.Checksums()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the mounted disk would confirm if it were not mounted.
+	d, v := scanOne(t, root, "sdf")
+	v.Reason = discovery.HasFilesystem
+	mounted := discovery.WipeConfirmation(discovery.DeviceWipeIdentity(d, v))
+	cases := []struct {
+		target wipe.Target
+		reason string
+	}{
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdf", Confirmation: mounted}, "Mounted"},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdd", Confirmation: "wwn=x"}, wipe.ReasonNotWipeable},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdd", ExpectedOSD: &wipe.ExpectedOSD{FSID: testFSID, OSDID: 4}}, wipe.ReasonNotWipeable},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdd", ExpectedOSD: &wipe.ExpectedOSD{FSID: otherFSID, OSDID: 3}}, wipe.ReasonNotWipeable},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdb", ExpectedOSD: &wipe.ExpectedOSD{FSID: otherFSID, OSDID: 7}}, wipe.ReasonNotWipeable},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdg", Confirmation: "id=x"}, wipe.ReasonNotWipeable},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdc", SizeBytes: 1234, Confirmation: confirmationOf(t, root, "sdc")}, wipe.ReasonIdentityMismatch},
+		{wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdc", ID: "/dev/disk/by-id/wwn-0xsdb", Confirmation: confirmationOf(t, root, "sdc")}, wipe.ReasonIdentityMismatch},
+	}
+	for _, c := range cases {
+		code, results, stderr := runWipeTest(t, root, c.target)
+		if code != wipe.ExitRefused || results[0].Outcome != wipe.OutcomeRefused || results[0].Reason != c.reason {
+			t.Errorf("%+v: exit %d, %+v, want refused %s\n%s", c.target, code, results, c.reason, stderr)
+		}
+	}
+	after, _ := n.Checksums()
+	for name, sum := range before {
+		if after[name] != sum {
+			t.Errorf("%s was written to", name)
+		}
+	}
+}
+
+// TestWipeExpectedOSDAndPartitions: an OSD of this cluster is wiped when
+// its label is exactly the expected one; a GPT disk loses both tables and
+// its partition's signature area; the exit code is 0.
+func TestWipeExpectedOSDAndPartitions(t *testing.T) {
+	root, _ := wipeFixture(t)
+	code, results, stderr := runWipeTest(t, root,
+		wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdd", ExpectedOSD: &wipe.ExpectedOSD{FSID: strings.ToUpper(testFSID), OSDID: 3}},
+		wipe.Target{Path: "/dev/disk/by-id/wwn-0xsde", Confirmation: confirmationOf(t, root, "sde")})
+	if code != wipe.ExitWiped || len(results) != 2 || results[0].Outcome != wipe.OutcomeWiped || results[1].Outcome != wipe.OutcomeWiped {
+		t.Fatalf("exit %d, %+v\n%s", code, results, stderr)
+	}
+	if _, v := scanOne(t, root, "sdd"); v.State != discovery.StateAvailable {
+		t.Errorf("after the wipe sdd is %s %s", v.State, v.Reason)
+	}
+	f, err := os.Open(filepath.Join(root, "dev", "sde"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	size := int64(10 * fixture.GiB)
+	for _, off := range []int64{0, 512, 1024, 1<<20 + 1024, size - 512, size - 33*512} {
+		b := make([]byte, 16)
+		if _, err := f.ReadAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b, make([]byte, 16)) {
+			t.Errorf("sde at %d still reads %x", off, b)
+		}
+	}
+}
+
+func TestWipeBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--cluster-fsid=x"},
+		{"--cluster-fsid=x", `--targets=[{"path":"/dev/sdb"}]`},
+		{"--cluster-fsid=x", `--targets=[{"path":"/dev/sdb","confirmation":"a","expectedOSD":{"fsid":"x","osdID":1}}]`},
+		{"--cluster-fsid=x", `--targets=[{"path":"/dev/sdb","confirmation":"a","typo":1}]`},
+		{"--cluster-fsid=x", `--targets=[{"path":"/dev/../sdb","confirmation":"a"}]`},
+		{`--targets=[{"path":"/dev/sdb","confirmation":"a"}]`},
+	} {
+		var out, errOut bytes.Buffer
+		if code := runWipe(append(args, "--report="), &out, &errOut); code != wipe.ExitBadFlags {
+			t.Errorf("%q: exit %d, want %d", args, code, wipe.ExitBadFlags)
+		}
+	}
+}
