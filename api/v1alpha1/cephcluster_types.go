@@ -244,6 +244,30 @@ type StorageSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Decommission OSDs",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
 	Decommission []DecommissionRequest `json:"decommission,omitempty"`
+
+	// WipeDevices asks the operator to wipe disks that discovery rejected
+	// for leftover content (ForeignCephCluster, HasFilesystem,
+	// HasPartitionTable, HasPartitions or HasUnknownData), so that they
+	// become Available and, if selected, OSDs. Each entry names the node,
+	// the disk, and a confirmation that must repeat what the disk's plan
+	// shows in its DiskInventory (status.plan[].wipeConfirmation): the
+	// disk's WWN (else serial, else stable id), the start of its content
+	// hash and, for another cluster's OSD, that cluster's FSID. A
+	// confirmation that does not match the disk as the agent last saw it
+	// wipes nothing and the plan says WipeConfirmationMismatch; a copied or
+	// stale entry therefore never wipes another disk, or the same disk
+	// again once its content changed. Mounted, swap, held or busy disks,
+	// and this cluster's OSDs, are never wiped this way. A wipe Job
+	// re-checks all of it on the node before writing; it counts as the
+	// node's one prepare Job at a time. Remove an entry once its disk is
+	// Available.
+	// +listType=map
+	// +listMapKey=node
+	// +listMapKey=device
+	// +kubebuilder:validation:MaxItems=256
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Wipe devices",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:advanced"}
+	WipeDevices []WipeDeviceSpec `json:"wipeDevices,omitempty"`
 }
 
 // DecommissionRequest names one OSD to take out of the cluster.
@@ -278,6 +302,31 @@ type DecommissionRequest struct {
 	// on the node) is prepared as the same OSD id.
 	// +optional
 	Replace bool `json:"replace,omitempty"`
+}
+
+// WipeDeviceSpec is a request to wipe one disk.
+type WipeDeviceSpec struct {
+	// Node is the name of the node holding the disk.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+
+	// Device is the disk's id exactly as the DiskInventory shows it
+	// (status.disks[].id, usually a /dev/disk/by-id link), or any of its
+	// /dev/disk/by-* links (status.disks[].links). A bare kernel name such
+	// as sdb is not accepted.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('/dev/') || self.startsWith('wwn:')",message="device must be the disk's id or one of its /dev/disk/by-* links as the DiskInventory shows them"
+	// +kubebuilder:validation:XValidation:rule="!self.contains('/./') && !self.contains('/../') && !self.endsWith('/.') && !self.endsWith('/..')",message="device must not contain '.' or '..' segments"
+	Device string `json:"device"`
+
+	// Confirmation must equal the disk's status.plan[].wipeConfirmation in
+	// its DiskInventory, for example
+	// "wwn=0x5000c500a1b2c3d4/content=3f2a9c1b7d4e/fsid=<other cluster's fsid>".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Confirmation string `json:"confirmation"`
 }
 
 // NodeStorageSpec selects disks on one node and overrides cluster-wide
@@ -419,8 +468,9 @@ type CleanupPolicySpec struct {
 	// Confirmation "yes-really-destroy-data" makes deletion also remove the
 	// cluster's identity Secret, monitor placement and bootstrap record, so
 	// the cluster can no longer be adopted by a CephCluster created again.
-	// Wiping the OSD disks and the monitor stores on the hosts is not
-	// implemented yet: their data stays in place. Any other value,
+	// Wiping the OSD disks and the monitor stores on the hosts on deletion
+	// is not implemented yet: their data stays in place (a rejected disk
+	// can be wiped with spec.storage.wipeDevices). Any other value,
 	// including the default empty one, keeps everything.
 	// +kubebuilder:validation:Enum="";yes-really-destroy-data
 	// +optional

@@ -223,7 +223,7 @@ type CephUser struct {
 }
 
 // DeviceAction is what the operator does, or would do, with one disk.
-// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing
+// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing;Wiping
 type DeviceAction string
 
 const (
@@ -238,7 +238,9 @@ const (
 	// ActionLeftOut means the disk is not used; reason says why.
 	ActionLeftOut DeviceAction = "LeftOut"
 	// ActionFailed means preparing the disk failed; it is retried with
-	// backoff and after its inventory changes.
+	// backoff and after its inventory changes. A wipe that failed or was
+	// refused is Failed too (reason WipeFailed or WipeRefused) and is not
+	// tried again until the disk's content changes.
 	ActionFailed DeviceAction = "Failed"
 	// ActionDecommissioning means the disk's OSD is being taken out of the
 	// cluster (spec.storage.decommission); decommission says how far.
@@ -250,6 +252,10 @@ const (
 	// (pulled, failed, or its node is gone); the entry keeps its OSD id
 	// and since when.
 	ActionMissing DeviceAction = "Missing"
+	// ActionWiping means a wipe Job, asked for in
+	// spec.storage.wipeDevices, is wiping the disk, or has and waits for
+	// the agent's rescan.
+	ActionWiping DeviceAction = "Wiping"
 )
 
 // DevicePlan is the operator's decision on one disk.
@@ -265,8 +271,9 @@ type DevicePlan struct {
 	// NotListed, InvalidFilter,
 	// OSDNotSelected, DuplicateOSDID, SharedDevice, PrepareFailed,
 	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview,
-	// Decommission, DiskMissing, NodeGone, or a discovery reason such as
-	// HasPartitions.
+	// Decommission, DiskMissing, NodeGone, WipeConfirmationMismatch,
+	// WipeNotAllowed, WipeFailed, WipeRefused, or a discovery reason such
+	// as HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says it in words, for example which filter left it out.
@@ -295,6 +302,16 @@ type DevicePlan struct {
 	// disk's OSD (spec.storage.decommission).
 	// +optional
 	Decommission *DecommissionProgress `json:"decommission,omitempty"`
+	// WipeConfirmation is what an entry of the CephCluster's
+	// spec.storage.wipeDevices must give as its confirmation to wipe this
+	// disk in its present state; shown only for a disk rejected as
+	// ForeignCephCluster, HasFilesystem, HasPartitionTable, HasPartitions
+	// or HasUnknownData. It names the disk (WWN, else serial, else stable
+	// id), the start of its content hash and, for another cluster's OSD,
+	// that cluster's FSID, so it changes when the disk does.
+	// +kubebuilder:validation:MaxLength=600
+	// +optional
+	WipeConfirmation string `json:"wipeConfirmation,omitempty"`
 }
 
 // DecommissionPhase is where a decommission stands.

@@ -364,6 +364,10 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 			t.Errorf("job for %s: second job, or node not selected", j.Node)
 		}
 		jobs[j.Node] = true
+		if j.Wipe {
+			checkWipeSafety(t, in, j)
+			continue
+		}
 		for _, d := range j.Devices {
 			ok := false
 			for _, i := range in.Inventories {

@@ -91,6 +91,10 @@ func (p *planner) indexJobs() {
 	sort.Slice(jobs, func(i, j int) bool { return jobs[i].Name < jobs[j].Name })
 	for _, job := range jobs {
 		nj := p.jobsOf(job.Node)
+		if job.Wipe {
+			p.indexWipeJob(nj, job)
+			continue
+		}
 		switch job.State {
 		case JobSucceeded, JobFailed:
 			keep := false
@@ -399,7 +403,7 @@ func (p *planner) scheduleJobs(nodes []*nodeState) {
 		}
 	}
 	for _, ns := range nodes {
-		if len(ns.candidates) == 0 {
+		if p.scheduleWipe(ns, &preparing, limit) || len(ns.candidates) == 0 {
 			continue
 		}
 		nj := p.jobs[ns.name]

@@ -134,6 +134,10 @@ func (p *Plan) Unschedule(node, existing string) {
 		}
 		plans := p.DevicePlans[node]
 		for k := range plans {
+			if in[plans[k].ID] && plans[k].Action == cephv1alpha1.ActionWiping {
+				plans[k].Action, plans[k].Reason = cephv1alpha1.ActionLeftOut, ReasonWaitingForTurn
+				plans[k].Message = fmt.Sprintf("to be wiped: waits for Job %s of this node, which exists but is not yet known to this operator: a node runs one prepare or wipe Job at a time", existing)
+			}
 			if in[plans[k].ID] && plans[k].Action == cephv1alpha1.ActionPreparing {
 				plans[k].Action, plans[k].Reason = cephv1alpha1.ActionWouldProvision, ReasonWaitingForTurn
 				plans[k].Message = fmt.Sprintf("waits for prepare Job %s of this node, which exists but is not yet known to this operator: a node runs one prepare Job at a time", existing)

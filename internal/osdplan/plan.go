@@ -112,6 +112,8 @@ type PrepareJob struct {
 	// RescanRequest is the spec.rescanRequest the operator set on the
 	// node's inventory for this Job's outcome; 0 when it asked for none.
 	RescanRequest int64
+	// Wipe is true for a wipe Job (see wipe.go): same name, same turn.
+	Wipe bool
 }
 
 // OSD is an existing OSD Deployment, reduced to what the planner needs.
@@ -178,6 +180,9 @@ type Device struct {
 	// OSDID, when set, is the id of an OSD destroyed for replacement that
 	// this blank disk takes over (ceph-volume --osd-id).
 	OSDID *int32
+	// WipeConfirmation is, in a wipe Job, the confirmation agent wipe
+	// compares with the disk as it finds it (see wipe.go).
+	WipeConfirmation string
 }
 
 // JobSpec is a prepare Job to create.
@@ -186,6 +191,8 @@ type JobSpec struct {
 	Node string
 	// Devices are the disks to prepare, sorted by ID.
 	Devices []Device
+	// Wipe makes it a wipe Job of Devices instead (see wipe.go).
+	Wipe bool
 }
 
 // OSDSpec is an OSD Deployment that must exist.

@@ -51,6 +51,8 @@ type planner struct {
 	// reserved maps a node and a slot to the OSD destroyed there for a
 	// replacement disk (see reservations).
 	reserved map[string]map[string]int32
+	// wipes is the state of spec.storage.wipeDevices (wipe.go).
+	wipes *wipeState
 }
 
 // nodeState is one planned inventory and the plans of its disks.
@@ -181,6 +183,7 @@ func Compute(in Input) Plan {
 		p.collectOSDs(ns)
 	}
 	p.shared = findShared(nodes)
+	p.wipes = p.resolveWipes(nodes)
 	p.reportDuplicates()
 	p.indexJobs()
 	p.indexOSDJobs()
@@ -300,6 +303,9 @@ func (p *planner) planNode(ns *nodeState) {
 		e.disk = d
 		e.device = deviceOf(d, s.deviceClass)
 		e.plan = cephv1alpha1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
+		if p.planWipe(ns, i) {
+			continue
+		}
 		switch d.Verdict.State {
 		case cephv1alpha1.DiskOSD:
 			p.planOSD(ns, e, s)
@@ -444,6 +450,7 @@ func (p *planner) finish(nodes []*nodeState) {
 	for _, ns := range nodes {
 		plans := make([]cephv1alpha1.DevicePlan, len(ns.entries))
 		records := map[string]string{}
+		p.noteSatisfiedWipes(ns)
 		for i := range ns.entries {
 			e := &ns.entries[i]
 			if e.record != "" && e.plan.LastFailureTime != nil {
