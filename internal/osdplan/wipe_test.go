@@ -116,16 +116,19 @@ func TestWipePlans(t *testing.T) {
 		invs:    []cephv1alpha1.DiskInventory{inv("node-a", mounted)},
 		plans:   map[string][]wantDP{"node-a": {dp("sdd", leftOut, ReasonWipeNotAllowed).says("Mounted")}},
 	}, {
-		name:    "an OSD of this cluster is never wiped; the request is noted",
-		storage: wipeReq("node-a", wwnID("sdb"), right),
-		invs:    []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 1))},
-		plans:   map[string][]wantDP{"node-a": {dp("sdb", provisioned, "").osd(1).says("holds OSD 1; spec.storage.wipeDevices[0] names this disk, which holds an OSD of this cluster and is never wiped on request: remove the entry")}},
+		name:     "an OSD of this cluster is never wiped; the request is noted",
+		storage:  wipeReq("node-a", wwnID("sdb"), right),
+		invs:     []cephv1alpha1.DiskInventory{inv("node-a", osdDisk("sdb", 1))},
+		plans:    map[string][]wantDP{"node-a": {dp("sdb", provisioned, "").osd(1).says("holds OSD 1; spec.storage.wipeDevices[0] names this disk, which holds an OSD of this cluster and is never wiped on request: remove the entry")}},
 		osdSpecs: []OSDSpec{osdSpec(1, "node-a", "sdb", "")},
 	}, {
-		name:    "Preview wipes nothing",
-		storage: func(s *cephv1alpha1.StorageSpec) { wipeReq("node-a", wwnID("sdb"), right)(s); s.Provisioning = cephv1alpha1.ProvisioningPreview },
-		invs:    []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
-		plans:   map[string][]wantDP{"node-a": {dp("sdb", leftOut, ReasonPreview)}},
+		name: "Preview wipes nothing",
+		storage: func(s *cephv1alpha1.StorageSpec) {
+			wipeReq("node-a", wwnID("sdb"), right)(s)
+			s.Provisioning = cephv1alpha1.ProvisioningPreview
+		},
+		invs:  []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
+		plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, ReasonPreview)}},
 	}, {
 		name:    "a node running a prepare Job waits before wiping",
 		storage: wipeReq("node-a", wwnID("sdb"), right),
@@ -145,10 +148,13 @@ func TestWipePlans(t *testing.T) {
 			"node-b": {dp("sdb", leftOut, ReasonWaitingForTurn).says("1 nodes are preparing or wiping")},
 		},
 	}, {
-		name:    "unknown node and disk are problems",
-		storage: func(s *cephv1alpha1.StorageSpec) { wipeReq("node-x", wwnID("sdb"), right)(s); wipeReq("node-a", wwnID("sdz"), right)(s) },
-		invs:    []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
-		plans:   map[string][]wantDP{"node-a": {dp("sdb", leftOut, string(discovery.ForeignCephCluster))}},
+		name: "unknown node and disk are problems",
+		storage: func(s *cephv1alpha1.StorageSpec) {
+			wipeReq("node-x", wwnID("sdb"), right)(s)
+			wipeReq("node-a", wwnID("sdz"), right)(s)
+		},
+		invs:  []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
+		plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, string(discovery.ForeignCephCluster))}},
 		problems: []string{"wipeDevices[0]: node node-x has no published DiskInventory",
 			"wipeDevices[1]: node node-a has no disk with id or link " + wwnID("sdz")},
 	}, {
@@ -161,11 +167,11 @@ func TestWipePlans(t *testing.T) {
 			dp("sdc", wouldProvision, ReasonWaitingForTurn),
 		}},
 	}, {
-		name:   "an unstarted wipe Job whose request was removed is deleted",
-		invs:   []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
-		jobs:   []PrepareJob{wipeJob(unstarted(jobName, "node-a", "sdb"))},
-		plans:  map[string][]wantDP{"node-a": {dp("sdb", leftOut, string(discovery.ForeignCephCluster))}},
-		del:    []string{jobName},
+		name:  "an unstarted wipe Job whose request was removed is deleted",
+		invs:  []cephv1alpha1.DiskInventory{inv("node-a", sdb)},
+		jobs:  []PrepareJob{wipeJob(unstarted(jobName, "node-a", "sdb"))},
+		plans: map[string][]wantDP{"node-a": {dp("sdb", leftOut, string(discovery.ForeignCephCluster))}},
+		del:   []string{jobName},
 	}, {
 		name:       "a finished wipe asks for one rescan and keeps the Job",
 		storage:    wipeReq("node-a", wwnID("sdb"), right),
