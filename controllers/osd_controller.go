@@ -307,7 +307,8 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 
 // prepareJobState reduces a Job, and its pods, to what the planner needs.
 func prepareJobState(job *batchv1.Job, pods []corev1.Pod) osdplan.PrepareJob {
-	pj := osdplan.PrepareJob{Name: job.Name, Node: job.Annotations[resources.NodeAnnotation], State: osdplan.JobRunning}
+	pj := osdplan.PrepareJob{Name: job.Name, Node: job.Annotations[resources.NodeAnnotation], State: osdplan.JobRunning,
+		Wipe: job.Annotations[resources.JobKindAnnotation] == resources.JobKindWipe}
 	var targets []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &targets); err == nil {
 		for _, t := range targets {
@@ -392,7 +393,7 @@ func jobResults(targets []resources.PrepareTarget, pods []corev1.Pod, failure st
 	var newest time.Time
 	for i := range pods {
 		for _, cs := range pods[i].Status.ContainerStatuses {
-			if cs.Name != resources.PrepareContainer || cs.State.Terminated == nil {
+			if (cs.Name != resources.PrepareContainer && cs.Name != resources.WipeContainer) || cs.State.Terminated == nil {
 				continue
 			}
 			if t := cs.State.Terminated.FinishedAt.Time; term == nil || t.After(newest) {
@@ -492,6 +493,9 @@ func (r *OSDReconciler) recordPlanEvents(cluster *cephv1alpha1.CephCluster, inv 
 	}
 	for _, p := range want {
 		old := before[p.ID]
+		if recordWipeEvent(r.Recorder, cluster, inv, old, p) {
+			continue
+		}
 		if p.Action != cephv1alpha1.ActionFailed || p.Attempts <= old.Attempts ||
 			(p.Reason != osdplan.ReasonPrepareFailed && p.Reason != osdplan.ReasonPrepareRefused) {
 			continue
@@ -503,6 +507,25 @@ func (r *OSDReconciler) recordPlanEvents(cluster *cephv1alpha1.CephCluster, inv 
 		head := fmt.Sprintf("Preparing %s (%s) on node %s %s (attempt %d): ", p.Name, p.ID, inv.Name, verb, p.Attempts)
 		r.Recorder.Eventf(inv, cluster, corev1.EventTypeWarning, p.Reason, "Prepare", "%s", fitBytes(head, p.Message, maxEventNote))
 	}
+}
+
+// recordWipeEvent records a Normal Event when a disk starts being wiped and
+// a Warning one when its wipe failed or was refused, and reports whether p
+// is a wipe's plan.
+func recordWipeEvent(rec events.EventRecorder, cluster *cephv1alpha1.CephCluster, inv *cephv1alpha1.DiskInventory, old, p cephv1alpha1.DevicePlan) bool {
+	switch {
+	case p.Action == cephv1alpha1.ActionWiping:
+		if old.Action != cephv1alpha1.ActionWiping {
+			rec.Eventf(inv, cluster, corev1.EventTypeNormal, "Wiping", "Wipe", "%s", fitBytes(fmt.Sprintf("Wiping %s (%s) on node %s: ", p.Name, p.ID, inv.Name), p.Message, maxEventNote))
+		}
+		return true
+	case p.Action == cephv1alpha1.ActionFailed && (p.Reason == osdplan.ReasonWipeFailed || p.Reason == osdplan.ReasonWipeRefused):
+		if p.Attempts > old.Attempts || old.Reason != p.Reason {
+			rec.Eventf(inv, cluster, corev1.EventTypeWarning, p.Reason, "Wipe", "%s", fitBytes(fmt.Sprintf("Wiping %s (%s) on node %s did not succeed: ", p.Name, p.ID, inv.Name), p.Message, maxEventNote))
+		}
+		return true
+	}
+	return false
 }
 
 // maxEventNote is the longest note the API server accepts on an Event, in
@@ -635,7 +658,11 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 	exists := map[string]string{}
 	err := apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
-		job, err := resources.PrepareJob(cluster, r.Images, cluster.Status.FSID, spec)
+		build, kind := resources.PrepareJob, "prepare"
+		if spec.Wipe {
+			build, kind = resources.WipeJob, "wipe"
+		}
+		job, err := build(cluster, r.Images, cluster.Status.FSID, spec)
 		if err != nil {
 			return err
 		}
@@ -649,9 +676,9 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 				mu.Unlock()
 				return nil
 			}
-			return fmt.Errorf("creating prepare Job for node %s: %w", spec.Node, err)
+			return fmt.Errorf("creating %s Job for node %s: %w", kind, spec.Node, err)
 		}
-		ctrl.LoggerFrom(ctx).Info("Created prepare Job", "job", job.Name, "node", spec.Node, "devices", len(spec.Devices))
+		ctrl.LoggerFrom(ctx).Info("Created "+kind+" Job", "job", job.Name, "node", spec.Node, "devices", len(spec.Devices))
 		return nil
 	})
 	return exists, err

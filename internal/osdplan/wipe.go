@@ -383,7 +383,9 @@ func (p *planner) scheduleWipe(ns *nodeState, preparing *int, limit int) bool {
 		e.plan.Message = fmt.Sprintf("wipe Job %s is wiping it", name)
 		dev := e.device
 		dev.DeviceClass = ""
-		dev.WipeConfirmation = e.plan.WipeConfirmation
+		// The user's own words, not the planner's: agent wipe compares
+		// them with the disk as it finds it, a second, independent check.
+		dev.WipeConfirmation = p.wipes.requests[ns.name][e.device.ID].spec.Confirmation
 		job.Devices = append(job.Devices, dev)
 	}
 	sort.Slice(job.Devices, func(i, j int) bool { return job.Devices[i].ID < job.Devices[j].ID })

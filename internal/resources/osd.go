@@ -14,6 +14,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
+	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -344,4 +345,106 @@ func cephVolumeEnv(cluster *cephv1alpha1.CephCluster) []corev1.EnvVar {
 func privileged() *corev1.SecurityContext {
 	p := true
 	return &corev1.SecurityContext{Privileged: &p}
+}
+
+// JobKindAnnotation on a Job of the node's prepare name says what it
+// does: "wipe" for a wipe Job; absent for a prepare Job.
+const JobKindAnnotation = "ceph.cephoperator.io/job-kind"
+
+// JobKindWipe is the JobKindAnnotation value of a wipe Job.
+const JobKindWipe = "wipe"
+
+// WipeContainer is the container of a wipe Job's pod that runs agent wipe;
+// its termination message holds the results.
+const WipeContainer = "wipe"
+
+// WipeDeviceTimeout bounds the wipe of one disk (agent wipe
+// --device-timeout): a whole-disk discard of a large SSD takes a while.
+const WipeDeviceTimeout = 10 * time.Minute
+
+// WipeTarget is one disk of a wipe Job, agent wipe's own type (see
+// wipe.Target): the Job's --targets and DevicesAnnotation are arrays of it.
+type WipeTarget = wipe.Target
+
+// WipeTargets are the targets of a wipe Job for spec, in its order.
+func WipeTargets(spec osdplan.JobSpec) []WipeTarget {
+	out := make([]WipeTarget, 0, len(spec.Devices))
+	for _, d := range spec.Devices {
+		out = append(out, WipeTarget{Path: d.Path, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, Confirmation: d.WipeConfirmation})
+	}
+	return out
+}
+
+// WipeJob builds the Job that wipes spec.Devices on spec.Node: `agent
+// wipe` takes the host's prepare lock, then, for each target in turn,
+// re-checks it on the node (identity, not in use, the confirmation still
+// matching) and wipes it. It has the node's prepare Job name, so a node
+// never runs a wipe and a prepare at once, and the prepare component
+// label, so the OSD reconciler reads its outcome as it reads a prepare's.
+// It mounts no Ceph configuration or key: it never talks to Ceph.
+func WipeJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
+	return wipeJob(cluster, images, fsid, spec.Node, WipeTargets(spec))
+}
+
+// wipeJob builds a wipe Job of targets on node.
+func wipeJob(cluster *cephv1alpha1.CephCluster, images Images, fsid, node string, targets []WipeTarget) (*batchv1.Job, error) {
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("wipe Job for node %s: no devices", node)
+	}
+	list, err := json.Marshal(targets)
+	if err != nil {
+		return nil, fmt.Errorf("encoding devices of wipe Job: %w", err)
+	}
+	args := []string{"agent", "wipe", "--node-name=" + node, "--cluster-fsid=" + fsid,
+		"--mountinfo=/proc/1/mountinfo",
+		"--targets=" + string(list),
+		"--device-timeout=" + WipeDeviceTimeout.String(),
+	}
+	if cluster.Spec.Storage.AllowLoopDevices {
+		args = append(args, "--allow-loop-devices")
+	}
+	if ms := cluster.Spec.Storage.Config.MinSize; ms != nil {
+		args = append(args, "--min-size-bytes="+strconv.FormatInt(ms.Value(), 10))
+	}
+	labels := Labels(cluster, ComponentPrepare)
+	labels[NodeHashLabel] = NodeHash(node)
+	backoff := int32(0)
+	deadline := int64((time.Duration(len(targets))*WipeDeviceTimeout + prepareDeadlineMargin) / time.Second)
+	ttl := int32(prepareTTLSeconds)
+
+	pod := nodePodSpec(cluster, images, node)
+	pod.RestartPolicy = corev1.RestartPolicyNever
+	pod.HostPID = true
+	// No ceph.conf: agent wipe never talks to Ceph.
+	pod.Volumes = slices.DeleteFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "ceph-conf" })
+	mounts := slices.DeleteFunc(nodeVolumeMounts(), func(m corev1.VolumeMount) bool { return m.Name == "ceph-conf" })
+	pod.Containers = []corev1.Container{{
+		Name:                     WipeContainer,
+		Image:                    cluster.Spec.Image,
+		ImagePullPolicy:          images.PullPolicy,
+		Command:                  []string{AgentBinary},
+		Args:                     args,
+		SecurityContext:          privileged(),
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		VolumeMounts:             append(mounts, corev1.VolumeMount{Name: "prepare-lock", MountPath: PrepareLockDir}),
+	}}
+	lockDir := corev1.HostPathDirectoryOrCreate
+	pod.Volumes = append(pod.Volumes, corev1.Volume{
+		Name:         "prepare-lock",
+		VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: PrepareLockDir, Type: &lockDir}},
+	})
+	return &batchv1.Job{
+		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: objectMeta(cluster, PrepareJobName(cluster, node), labels,
+			map[string]string{NodeAnnotation: node, DevicesAnnotation: string(list), JobKindAnnotation: JobKindWipe}),
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            &backoff,
+			ActiveDeadlineSeconds:   &deadline,
+			TTLSecondsAfterFinished: &ttl,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       pod,
+			},
+		},
+	}, nil
 }

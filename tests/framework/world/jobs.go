@@ -90,6 +90,8 @@ func (w *World) prepareLocked(job *batchv1.Job) ([]resources.PrepareResult, int3
 	return results, exit, nil
 }
 
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
 // targetsOf reads the devices a prepare Job is to prepare.
 func targetsOf(job *batchv1.Job) ([]resources.PrepareTarget, error) {
 	var devices []resources.PrepareTarget
@@ -165,7 +167,11 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 		w.runOSDJobLocked(ctx, job)
 		return
 	}
-	results, exit, err := w.prepareLocked(job)
+	run := w.prepareLocked
+	if job.Annotations[resources.JobKindAnnotation] == resources.JobKindWipe {
+		run = w.wipeLocked
+	}
+	results, exit, err := run(job)
 	if err != nil {
 		return
 	}
@@ -187,7 +193,11 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 // finishPod leaves the pod of a finished Job: its prepare container
 // terminated with exit code and message, as the kubelet reports it.
 func (w *World) finishPod(ctx context.Context, job *batchv1.Job, exit int32, message string) error {
-	return w.finishContainer(ctx, job, resources.PrepareContainer, exit, message)
+	container := resources.PrepareContainer
+	if cs := job.Spec.Template.Spec.Containers; len(cs) > 0 {
+		container = cs[0].Name
+	}
+	return w.finishContainer(ctx, job, container, exit, message)
 }
 
 // finishContainer leaves the pod of a finished Job whose container

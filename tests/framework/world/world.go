@@ -65,6 +65,8 @@ type World struct {
 	// prepared counts how often each disk ID was prepared; more than one
 	// is a defect.
 	prepared map[string]int
+	// wiped counts how often each disk ID was wiped.
+	wiped    map[string]int
 	jobsRun  int
 	failing  map[string]bool
 	refusing map[string]string
@@ -138,7 +140,7 @@ type scaleMode struct {
 func New(c client.Client, ns string) *World {
 	return &World{
 		ns: ns, client: c, nodes: map[string]*node{}, nextOSD: 100,
-		osdDevice: map[int32]string{}, prepared: map[string]int{},
+		osdDevice: map[int32]string{}, prepared: map[string]int{}, wiped: map[string]int{},
 		failing: map[string]bool{}, refusing: map[string]string{}, lying: map[string]bool{},
 		stderr: "stderr: boom", cephVersion: DefaultCephVersion,
 	}
