@@ -309,7 +309,7 @@ func checkBlueStoreComplete(d Device, _ Options) (Reason, string, bool) {
 	}
 	return PartiallyPrepared, fmt.Sprintf("%s carries a BlueStore label of this cluster (osd uuid %s) that ceph-osd --mkfs never completed (missing %s): "+
 		"a prepare was interrupted and no OSD can have run on it. To recover, run `ceph osd dump | grep %s`; %s. "+
-		"The disk is never touched until it is wiped explicitly (the per-disk wipe, once available, makes it Available again)",
+		"The disk is never touched until it is wiped by hand (spec.storage.wipeDevices does not wipe a disk of this cluster)",
 		d.KernelName, l.OSDUUID, strings.Join(missing, ", "), l.OSDUUID, purge), false
 }
 

@@ -38,7 +38,7 @@ var (
 	// PlanActions are the actions of status.plan.
 	PlanActions = []cephv1alpha1.DeviceAction{
 		cephv1alpha1.ActionWouldProvision, cephv1alpha1.ActionPreparing, cephv1alpha1.ActionProvisioned,
-		cephv1alpha1.ActionLeftOut, cephv1alpha1.ActionFailed,
+		cephv1alpha1.ActionLeftOut, cephv1alpha1.ActionFailed, cephv1alpha1.ActionWiping,
 	}
 	// OSDStates are the states of the OSDs series.
 	OSDStates = []string{"desired", "provisioned", "running", "failed"}

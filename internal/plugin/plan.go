@@ -12,7 +12,7 @@ import (
 // actionOrder is the order the plan's actions are counted in.
 var actionOrder = []cephv1alpha1.DeviceAction{
 	cephv1alpha1.ActionProvisioned, cephv1alpha1.ActionPreparing, cephv1alpha1.ActionWouldProvision,
-	cephv1alpha1.ActionFailed, cephv1alpha1.ActionLeftOut,
+	cephv1alpha1.ActionWiping, cephv1alpha1.ActionFailed, cephv1alpha1.ActionLeftOut,
 }
 
 // RenderPlan writes `kubectl ceph plan`: the operator's decision on every
