@@ -68,6 +68,13 @@ func confirmationOf(t *testing.T, root, name string) string {
 
 func runWipeTest(t *testing.T, root string, targets ...wipe.Target) (int, []wipe.Result, string) {
 	t.Helper()
+	return runWipeArgs(t, root, nil, targets...)
+}
+
+// runWipeArgs runs agent wipe with extra flags and reads back its
+// termination message.
+func runWipeArgs(t *testing.T, root string, extra []string, targets ...wipe.Target) (int, []wipe.Result, string) {
+	t.Helper()
 	dir := t.TempDir()
 	report := filepath.Join(dir, "termination-log")
 	b, err := json.Marshal(targets)
@@ -76,6 +83,7 @@ func runWipeTest(t *testing.T, root string, targets ...wipe.Target) (int, []wipe
 	}
 	args := []string{"--cluster-fsid=" + testFSID, "--host-root=" + root, "--report=" + report,
 		"--lock-file=" + filepath.Join(dir, "prepare.lock"), "--targets=" + string(b)}
+	args = append(args, extra...)
 	var out, errOut bytes.Buffer
 	code := runWipe(args, &out, &errOut)
 	raw, err := os.ReadFile(report)
