@@ -16,21 +16,6 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
-// diskPlan returns the plan entry of disk on node.
-func diskPlan(t *testing.T, ns, node, disk string) (cephv1alpha1.DevicePlan, error) {
-	t.Helper()
-	var inv cephv1alpha1.DiskInventory
-	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: node}, &inv); err != nil {
-		return cephv1alpha1.DevicePlan{}, err
-	}
-	for _, p := range inv.Status.Plan {
-		if p.Name == disk {
-			return p, nil
-		}
-	}
-	return cephv1alpha1.DevicePlan{}, fmt.Errorf("no plan for %s/%s", node, disk)
-}
-
 // TestDecommission takes one of three OSDs out declaratively through the
 // real API server: the steps run in order, each recorded with its time and
 // an Event; the OSD stays running while Ceph says not yet; a second
