@@ -51,7 +51,7 @@ func TestDecommission(t *testing.T) {
 	fmt.Sscan(sdbID, &osdID)
 	w.SetSafeToDestroy(osdID, osdop.NotYet, osdop.NotYet)
 	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
-		c.Spec.Storage.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "decom-a", Device: id("decom-a", "sdb")}}
+		c.Spec.Storage.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "decom-a", Device: id("decom-a", "sdb"), Wipe: true}}
 	})
 	waitFor(t, "not yet safe", func() error {
 		p, err := diskPlan(t, ns, "decom-a", "sdb")
@@ -84,8 +84,11 @@ func TestDecommission(t *testing.T) {
 			t.Errorf("step %s at %v is before %s", s.Name, s.Time, p.Decommission.Steps[i-1].Name)
 		}
 	}
-	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged"}; !slices.Equal(names, want) {
+	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged", "Wiped"}; !slices.Equal(names, want) {
 		t.Fatalf("steps %v, want %v", names, want)
+	}
+	if n := w.Wiped(id("decom-a", "sdb")); n != 1 {
+		t.Fatalf("the decommissioned disk was wiped %d times, want once", n)
 	}
 	wantSteps := []string{sdbID + " out", sdbID + " safe-to-destroy", sdbID + " safe-to-destroy", sdbID + " safe-to-destroy", sdbID + " purge"}
 	if got := w.OSDSteps(); !slices.Equal(got, wantSteps) {
@@ -168,6 +171,35 @@ func TestDecommission(t *testing.T) {
 	if c := getCluster(t, cluster); c.Status.OSDs.Decommissioning != 0 {
 		t.Fatalf("counts %+v", c.Status.OSDs)
 	}
+	// The wiped disk stays out of use while its request is listed, and
+	// becomes a new OSD once it is removed.
+	if p, _ := diskPlan(t, ns, "decom-a", "sdb"); p.Action != cephv1alpha1.ActionDecommissioned || !slices.Contains(osdDeploymentsDevices(t, ns), id("decom-a", "sdc")) {
+		t.Fatalf("sdb after the wipe, request listed: %s %s", p.Action, p.Message)
+	}
+	if slices.Contains(osdDeploymentsDevices(t, ns), id("decom-a", "sdb")) {
+		t.Fatal("the wiped disk became an OSD while its decommission request is listed")
+	}
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Storage.Decommission = nil })
+	waitFor(t, "the wiped disk provisioned again", func() error {
+		p, err := diskPlan(t, ns, "decom-a", "sdb")
+		if err != nil {
+			return err
+		}
+		if p.Action != cephv1alpha1.ActionProvisioned || p.Decommission != nil || !slices.Contains(osdDeploymentsDevices(t, ns), id("decom-a", "sdb")) {
+			return fmt.Errorf("plan %s %+v: %s", p.Action, p.Decommission, p.Message)
+		}
+		return nil
+	})
+}
+
+// osdDeploymentsDevices lists the disks the OSD Deployments in ns run from.
+func osdDeploymentsDevices(t *testing.T, ns string) []string {
+	t.Helper()
+	var out []string
+	for _, dev := range osdDeployments(t, ns) {
+		out = append(out, dev)
+	}
+	return out
 }
 
 // listOSDJobs names the OSD Jobs in ns.

@@ -273,6 +273,7 @@ type StorageSpec struct {
 // DecommissionRequest names one OSD to take out of the cluster.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.device) || has(self.osdID)",message="a decommission request names the OSD's disk (device) or its OSD id (osdID), or both"
+// +kubebuilder:validation:XValidation:rule="!(has(self.wipe) && self.wipe && has(self.replace) && self.replace)",message="a decommission request cannot both wipe the disk and keep its OSD id for a replacement: a wiped disk left in the slot would become the replacement"
 type DecommissionRequest struct {
 	// Node is the node that holds the OSD's disk.
 	// +kubebuilder:validation:MinLength=1
@@ -302,6 +303,15 @@ type DecommissionRequest struct {
 	// on the node) is prepared as the same OSD id.
 	// +optional
 	Replace bool `json:"replace,omitempty"`
+
+	// Wipe makes the disk blank once the OSD is purged: its signatures are
+	// removed and its first and last MiB zeroed, by a Job that re-checks on
+	// the node that the disk still carries exactly this OSD's label and
+	// that nothing uses it. The disk then stays out of use while the
+	// request is listed; removing the request lets the storage selection
+	// use it again.
+	// +optional
+	Wipe bool `json:"wipe,omitempty"`
 }
 
 // WipeDeviceSpec is a request to wipe one disk.

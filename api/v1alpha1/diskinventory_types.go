@@ -315,7 +315,7 @@ type DevicePlan struct {
 }
 
 // DecommissionPhase is where a decommission stands.
-// +kubebuilder:validation:Enum=MarkingOut;WaitingForSafeToDestroy;NeverSafe;Stopping;Purging;Destroying;Done;Reverting;Invalid;Replacing;Replaced
+// +kubebuilder:validation:Enum=MarkingOut;WaitingForSafeToDestroy;NeverSafe;Stopping;Purging;Destroying;Wiping;Done;Reverting;Invalid;Replacing;Replaced
 type DecommissionPhase string
 
 // The phases of a decommission, in order.
@@ -338,6 +338,9 @@ const (
 	// DecommissionDestroying: `ceph osd destroy` is being run, keeping the
 	// id for a replacement disk (the point of no return).
 	DecommissionDestroying DecommissionPhase = "Destroying"
+	// DecommissionWiping: the OSD is purged and its disk is being wiped
+	// (the request asks for wipe).
+	DecommissionWiping DecommissionPhase = "Wiping"
 	// DecommissionDone: the OSD is gone from Ceph (or destroyed).
 	DecommissionDone DecommissionPhase = "Done"
 	// DecommissionReverting: the request was removed before the point of
@@ -372,6 +375,13 @@ type DecommissionProgress struct {
 	// +kubebuilder:validation:MaxLength=512
 	// +optional
 	Slot string `json:"slot,omitempty"`
+	// OSDUUID is the uuid of the OSD being decommissioned, from its disk's
+	// label: a later OSD that gets the same id (Ceph reuses purged ids)
+	// has another uuid, and a request left in the spec never applies to
+	// it.
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	OSDUUID string `json:"osdUUID,omitempty"`
 	// Steps are the steps done, in order, with when each was done.
 	// +kubebuilder:validation:MaxItems=16
 	// +listType=atomic
@@ -389,7 +399,7 @@ type DecommissionProgress struct {
 
 // DecommissionStep is one step of a decommission that is done.
 type DecommissionStep struct {
-	// Name is MarkedOut, SafeToDestroy, Stopped, Purged, Destroyed,
+	// Name is MarkedOut, SafeToDestroy, Stopped, Purged, Destroyed, Wiped,
 	// Replaced or MarkedIn.
 	// +kubebuilder:validation:MaxLength=32
 	Name string `json:"name"`
@@ -406,6 +416,7 @@ const (
 	StepDestroyed     = "Destroyed"
 	StepMarkedIn      = "MarkedIn"
 	StepReplaced      = "Replaced"
+	StepWiped         = "Wiped"
 )
 
 // DiskInventorySummary counts the disks of one node by state.

@@ -212,8 +212,16 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 		p.problems = append(p.problems, fmt.Sprintf("decommission of OSD %d on node %s: %s", id, ns.name, invalid))
 		return true
 	}
+	uuid := e.disk.Verdict.OSDUUID
+	if req != nil && p.fulfilled(ns, e.device.ID, id, uuid, prog) {
+		// The request was for an earlier OSD of that id (Ceph reuses
+		// purged ids): this one is not its to take out.
+		p.dropOSDJobs(id)
+		e.plan.Message = fmt.Sprintf("holds OSD %d, a new OSD with the id of one already decommissioned (uuid %s); the decommission request for OSD %d on node %s is done: remove it", id, uuid, id, ns.name)
+		return true
+	}
 	if prog == nil || prog.Phase == cephv1alpha1.DecommissionInvalid {
-		prog = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionMarkingOut, Replace: req.Replace}
+		prog = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionMarkingOut, Replace: req.Replace, OSDUUID: uuid}
 	}
 	e.plan.Decommission = prog
 	e.plan.Reason = ReasonDecommission
@@ -266,6 +274,10 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 		}
 	}
 	p.dropOSDJobs(id)
+	if req != nil && req.Wipe && !prog.Replace && !hasStep(prog, cephv1alpha1.StepWiped) {
+		p.wipeDecommissioned(ns, e, id, prog)
+		return false
+	}
 	prog.Phase, prog.Attempts, prog.LastAttemptTime = cephv1alpha1.DecommissionDone, 0, nil
 	e.plan.Action = cephv1alpha1.ActionDecommissioned
 	if prog.Replace {
@@ -572,4 +584,100 @@ func (p *planner) replacement(ns *nodeState, e *entry) {
 	e.device.OSDID, e.plan.OSDID = &id, &id
 	e.plan.Decommission = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionReplacing, Replace: true, Slot: slot,
 		Message: fmt.Sprintf("a blank disk in %s, the slot of OSD %d destroyed for replacement: it is prepared with that OSD's id", slot, id)}
+}
+
+// fulfilled reports whether a decommission request that names OSD id
+// (uuid, on disk diskID of node ns) was already carried out for an
+// earlier OSD of that id: a Done record, on this disk or another disk of
+// the node, for an OSD with another uuid. Ceph gives a purged OSD's id to
+// the next new OSD, and a request left in the spec must not take that one
+// out too.
+func (p *planner) fulfilled(ns *nodeState, diskID string, id int32, uuid string, prog *cephv1alpha1.DecommissionProgress) bool {
+	if uuid == "" {
+		return false
+	}
+	if prog != nil && prog.OSDUUID != "" && prog.OSDUUID != uuid &&
+		(prog.Phase == cephv1alpha1.DecommissionDone || prog.Phase == cephv1alpha1.DecommissionWiping) {
+		return true
+	}
+	for pid, prev := range ns.prev {
+		d := prev.Decommission
+		if pid == diskID || d == nil || prev.OSDID == nil || *prev.OSDID != id || d.OSDUUID == "" || d.OSDUUID == uuid {
+			continue
+		}
+		if d.Phase == cephv1alpha1.DecommissionDone || d.Phase == cephv1alpha1.DecommissionWiping {
+			return true
+		}
+	}
+	return false
+}
+
+// wipeDecommissioned wipes the disk of purged OSD id, as its request asks:
+// a wipe Job (the node's one Job at a time) that wipes it only if its
+// label still carries this cluster's FSID and that OSD id. A wipe that
+// failed or was refused is shown and not tried again until the disk's
+// content changes.
+func (p *planner) wipeDecommissioned(ns *nodeState, e *entry, id int32, prog *cephv1alpha1.DecommissionProgress) {
+	prog.Phase = cephv1alpha1.DecommissionWiping
+	e.plan.Decommission = prog
+	if f := p.wipes.failed[ns.name][e.device.ID]; f != nil {
+		p.recordWipeFailure(ns, e, f)
+		prog.Message = e.plan.Message
+		return
+	}
+	if prev := ns.prev[e.device.ID]; prev != nil && (prev.Reason == ReasonWipeFailed || prev.Reason == ReasonWipeRefused) &&
+		prev.LastFailureTime != nil && !contentChanged(ns, e.disk, prev) {
+		t := *prev.LastFailureTime
+		e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionFailed, prev.Reason, prev.Message
+		e.plan.Attempts, e.plan.LastFailureTime, e.record = prev.Attempts, &t, ns.records[e.device.ID]
+		prog.Message = prev.Message
+		return
+	}
+	e.plan.Action = cephv1alpha1.ActionDecommissioning
+	prog.Message = fmt.Sprintf("OSD %d is purged; its disk is to be wiped", id)
+	e.plan.Message = prog.Message
+	e.device.DeviceClass = ""
+	e.device.ExpectedOSD = &ExpectedOSD{FSID: p.in.Cluster.Status.FSID, OSDID: id}
+	p.wipes.candidates[ns.name] = append(p.wipes.candidates[ns.name], e.index)
+}
+
+// decommissionedDisk plans an Available disk whose OSD was decommissioned
+// (and the disk wiped) while a request still names it: it stays out of
+// use, Decommissioned, until the request is removed. It returns false
+// when the disk has no such record or no request names it any more.
+func (p *planner) decommissionedDisk(ns *nodeState, e *entry) bool {
+	prev := ns.prev[e.device.ID]
+	if prev == nil || prev.Decommission == nil || prev.OSDID == nil || prev.Decommission.Replace {
+		return false
+	}
+	prog := prev.Decommission.DeepCopy()
+	if prog.Phase != cephv1alpha1.DecommissionWiping && prog.Phase != cephv1alpha1.DecommissionDone {
+		return false
+	}
+	id := *prev.OSDID
+	if req, _ := p.request(ns, e.disk, id); req == nil {
+		return false
+	}
+	if prog.Phase == cephv1alpha1.DecommissionWiping {
+		addStep(prog, cephv1alpha1.StepWiped, p.in.Now)
+	}
+	prog.Phase = cephv1alpha1.DecommissionDone
+	prog.Message = fmt.Sprintf("OSD %d was purged and its disk wiped; the disk is left out while its decommission request is listed: remove the request to let the storage selection use it", id)
+	e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionDecommissioned, ReasonDecommission, prog.Message
+	e.plan.OSDID, e.plan.Decommission = &id, prog
+	return true
+}
+
+// purgedLabel reports whether disk d only carries the label of an OSD that
+// was purged from Ceph (its decommission is done, for this very OSD): its
+// id may already belong to a new OSD on another disk, which is then no
+// duplicate.
+func purgedLabel(ns *nodeState, d *cephv1alpha1.Disk) bool {
+	prev := ns.prev[diskID(d)]
+	if prev == nil || prev.Decommission == nil || prev.Decommission.Replace || prev.OSDID == nil || d.Verdict.OSDID == nil {
+		return false
+	}
+	prog := prev.Decommission
+	return (prog.Phase == cephv1alpha1.DecommissionDone || prog.Phase == cephv1alpha1.DecommissionWiping) &&
+		*prev.OSDID == *d.Verdict.OSDID && (prog.OSDUUID == "" || prog.OSDUUID == d.Verdict.OSDUUID)
 }

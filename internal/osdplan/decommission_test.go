@@ -484,3 +484,36 @@ func TestReplaceInSameSlot(t *testing.T) {
 		})
 	}
 }
+
+// TestDecommissionRequestNotReused: Ceph gives a purged OSD's id to the next
+// new OSD; a request left in the spec must not take that one out too.
+func TestDecommissionRequestNotReused(t *testing.T) {
+	old := osdDisk("sdb", 0)
+	old.Verdict.OSDUUID = "uuid-old"
+	w := newDecomWorld(t, old)
+	w.storage = decommissionDisk("", ptr(int32(0)), false)
+	for range 4 {
+		w.pass()
+		for _, j := range w.jobs {
+			if j.State == JobRunning {
+				w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+			}
+		}
+	}
+	w.pass()
+	e := w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "purged")
+	if e.Decommission.OSDUUID != "uuid-old" {
+		t.Fatalf("progress %+v does not record the OSD's uuid", e.Decommission)
+	}
+	// A new disk gets id 0 again, as `ceph osd new` hands out the lowest
+	// free id.
+	fresh := osdDisk("sdc", 0)
+	fresh.Verdict.OSDUUID = "uuid-new"
+	w.inv.Status.Disks = append(w.inv.Status.Disks, fresh)
+	w.osds = append(w.osds, OSD{ID: 0, Node: "node-a", DeviceID: fresh.ID, Ready: true, Settled: true})
+	w.pass()
+	w.expect("sdc", provisioned, "", "request for OSD 0 on node node-a is done: remove it")
+	if len(w.last.CreateOSDJobs) != 0 || len(w.last.StopOSDs) != 0 || !w.runsOSD(0) {
+		t.Fatalf("the request reached the new OSD 0: jobs %+v, stop %v, OSDs %+v", w.last.CreateOSDJobs, w.last.StopOSDs, w.last.OSDs)
+	}
+}

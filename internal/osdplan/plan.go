@@ -180,9 +180,19 @@ type Device struct {
 	// OSDID, when set, is the id of an OSD destroyed for replacement that
 	// this blank disk takes over (ceph-volume --osd-id).
 	OSDID *int32
+	// ExpectedOSD, in a wipe Job, is the OSD of this cluster whose disk is
+	// wiped after its decommission: agent wipe wipes it only if its label
+	// carries exactly that FSID and OSD id.
+	ExpectedOSD *ExpectedOSD
 	// WipeConfirmation is, in a wipe Job, the confirmation agent wipe
 	// compares with the disk as it finds it (see wipe.go).
 	WipeConfirmation string
+}
+
+// ExpectedOSD names the label a decommissioned disk must carry to be wiped.
+type ExpectedOSD struct {
+	FSID  string
+	OSDID int32
 }
 
 // JobSpec is a prepare Job to create.

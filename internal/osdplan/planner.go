@@ -74,6 +74,8 @@ type nodeState struct {
 
 // entry is the plan of one disk under construction.
 type entry struct {
+	// index is the entry's place in its node's entries.
+	index  int
 	disk   *cephv1alpha1.Disk
 	device Device
 	plan   cephv1alpha1.DevicePlan
@@ -260,7 +262,7 @@ func inventoryNode(inv *cephv1alpha1.DiskInventory) string {
 func (p *planner) collectOSDs(ns *nodeState) {
 	for i := range ns.inv.Status.Disks {
 		d := &ns.inv.Status.Disks[i]
-		if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) {
+		if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) && !purgedLabel(ns, d) {
 			id := *d.Verdict.OSDID
 			p.osdDisks[id] = append(p.osdDisks[id], fmt.Sprintf("%s/%s (%s)", ns.name, d.Name, diskID(d)))
 		}
@@ -300,10 +302,15 @@ func (p *planner) planNode(ns *nodeState) {
 		d := &ns.inv.Status.Disks[i]
 		s := rules.selectDisk(d)
 		e := &ns.entries[i]
+		e.index = i
 		e.disk = d
 		e.device = deviceOf(d, s.deviceClass)
 		e.plan = cephv1alpha1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
 		if p.planWipe(ns, i) {
+			// A decommissioned OSD's disk being wiped keeps its record.
+			if prev := ns.prev[e.device.ID]; prev != nil && prev.Decommission != nil && e.plan.Decommission == nil {
+				e.plan.Decommission, e.plan.OSDID = prev.Decommission.DeepCopy(), prev.OSDID
+			}
 			continue
 		}
 		switch d.Verdict.State {
@@ -386,6 +393,9 @@ func (p *planner) planUnavailable(ns *nodeState, e *entry, s diskSelection) {
 func (p *planner) planAvailable(ns *nodeState, nj *nodeJobs, e *entry, s diskSelection) bool {
 	id := e.device.ID
 	prev := ns.prev[id]
+	if p.decommissionedDisk(ns, e) {
+		return false
+	}
 	if s.selected && ns.skip == nil && p.shared[ns.name][id] == "" {
 		p.replacement(ns, e)
 	}

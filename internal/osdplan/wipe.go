@@ -160,7 +160,7 @@ func (p *planner) indexWipeJob(nj *nodeJobs, job *PrepareJob) {
 			// The rescan asked for this Job is in: a disk that still
 			// shows the content it had is recorded as a failure, so the
 			// request cannot wipe it in a loop.
-			if d := p.disks[node][id]; d != nil && d.Verdict.State == cephv1alpha1.DiskRejected && p.wipes.requested(node, id, p.confirmation(node, d)) {
+			if d := p.disks[node][id]; d != nil && (d.Verdict.State == cephv1alpha1.DiskOSD || d.Verdict.State == cephv1alpha1.DiskRejected && p.wipes.requested(node, id, p.confirmation(node, d))) {
 				setIn(w.failed, node, id, &failure{job: job, result: PrepareResult{Outcome: OutcomeFailed,
 					Message: fmt.Sprintf("agent wipe reported it wiped, but the agent's rescan (request %d) still shows it %s: %s", job.RescanRequest, d.Verdict.Reason, d.Verdict.Message)}})
 			}
@@ -385,7 +385,10 @@ func (p *planner) scheduleWipe(ns *nodeState, preparing *int, limit int) bool {
 		dev.DeviceClass = ""
 		// The user's own words, not the planner's: agent wipe compares
 		// them with the disk as it finds it, a second, independent check.
-		dev.WipeConfirmation = p.wipes.requests[ns.name][e.device.ID].spec.Confirmation
+		// A decommissioned OSD's disk carries its expected label instead.
+		if dev.ExpectedOSD == nil {
+			dev.WipeConfirmation = p.wipes.requests[ns.name][e.device.ID].spec.Confirmation
+		}
 		job.Devices = append(job.Devices, dev)
 	}
 	sort.Slice(job.Devices, func(i, j int) bool { return job.Devices[i].ID < job.Devices[j].ID })

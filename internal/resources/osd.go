@@ -370,7 +370,12 @@ type WipeTarget = wipe.Target
 func WipeTargets(spec osdplan.JobSpec) []WipeTarget {
 	out := make([]WipeTarget, 0, len(spec.Devices))
 	for _, d := range spec.Devices {
-		out = append(out, WipeTarget{Path: d.Path, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, Confirmation: d.WipeConfirmation})
+		t := WipeTarget{Path: d.Path, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, Confirmation: d.WipeConfirmation}
+		if d.ExpectedOSD != nil {
+			t.Confirmation = ""
+			t.ExpectedOSD = &wipe.ExpectedOSD{FSID: d.ExpectedOSD.FSID, OSDID: int(d.ExpectedOSD.OSDID)}
+		}
+		out = append(out, t)
 	}
 	return out
 }

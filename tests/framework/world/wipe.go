@@ -40,18 +40,22 @@ func (w *World) wipeLocked(job *batchv1.Job) ([]resources.PrepareResult, int32, 
 			}
 			conf := discovery.WipeConfirmation(discovery.WipeIdentity{ID: d.ID, WWN: d.WWN, Serial: d.Serial, ContentHash: d.ContentHash,
 				Reason: discovery.Reason(d.Verdict.Reason), LabelFSID: d.Verdict.ClusterFSID})
+			expected := t.ExpectedOSD
 			switch {
 			case (t.WWN != "" && t.WWN != d.WWN) || (t.Serial != "" && t.Serial != d.Serial):
 				res.Reason, res.Message = "IdentityMismatch", "the disk at the path is not the one named"
+			case expected != nil && (d.Verdict.State != cephv1alpha1.DiskOSD || d.Verdict.OSDID == nil || int(*d.Verdict.OSDID) != expected.OSDID ||
+				(d.Verdict.ClusterFSID != "" && d.Verdict.ClusterFSID != expected.FSID)):
+				res.Reason, res.Message = "LabelMismatch", fmt.Sprintf("the disk is %s, not OSD %d", d.Verdict.State, expected.OSDID)
+			case expected != nil:
+				w.wipeLocked1(d)
+				res = resources.PrepareResult{Path: t.Path, Outcome: "Wiped", Message: d.Name + " wiped"}
 			case d.Verdict.State != cephv1alpha1.DiskRejected || !discovery.Wipeable(discovery.Reason(d.Verdict.Reason)):
 				res.Reason, res.Message = "NotWipeable", fmt.Sprintf("the disk is %s %s", d.Verdict.State, d.Verdict.Reason)
 			case conf == "" || conf != t.Confirmation:
 				res.Reason, res.Message = "WipeConfirmationMismatch", fmt.Sprintf("the confirmation given is %q, the disk shows %q", t.Confirmation, conf)
 			default:
-				w.wiped[d.ID]++
-				sum := sha256.Sum256([]byte(fmt.Sprintf("%s wiped %d", d.ID, w.wiped[d.ID])))
-				d.ContentHash = hex.EncodeToString(sum[:])
-				d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskAvailable}
+				w.wipeLocked1(d)
 				res = resources.PrepareResult{Path: t.Path, Outcome: "Wiped", Message: d.Name + " wiped"}
 			}
 		}
@@ -73,4 +77,13 @@ func (w *World) Wiped(id string) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.wiped[id]
+}
+
+// wipeLocked1 makes disk d blank: Available, with new content. w.mu is
+// held.
+func (w *World) wipeLocked1(d *cephv1alpha1.Disk) {
+	w.wiped[d.ID]++
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s wiped %d", d.ID, w.wiped[d.ID])))
+	d.ContentHash = hex.EncodeToString(sum[:])
+	d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskAvailable}
 }
