@@ -1,8 +1,11 @@
 package realceph
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -136,6 +139,106 @@ func checkLifecycle(t *testing.T, ctx context.Context, c client.Client, cc *ceph
 	}
 	l.replace(blanks[0])
 	l.purge(blanks[1])
+	for _, d := range devices {
+		if d.kind == "foreign" {
+			l.wipeForeign(d)
+		}
+	}
+}
+
+// osdsUp waits until Ceph reports n OSDs, all up and in.
+func (l *lifecycle) osdsUp(n int32, what string) {
+	l.t.Helper()
+	realnode.WaitFor(l.t, l.ctx, 10*time.Minute, what, func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
+			return err
+		}
+		if st := got.Status.Ceph; st == nil || st.OSDs.Up != n || st.OSDs.In != n || st.OSDs.Total != n {
+			return fmt.Errorf("status.ceph %+v", st)
+		}
+		return nil
+	})
+}
+
+// blankWindows checks that the first and last MiB of the device read as
+// zeros, as discovery's blank rule requires.
+func blankWindows(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for _, off := range []int64{0, size - int64(len(buf))} {
+		if _, err := f.ReadAt(buf, off); err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.IndexFunc(buf, func(r rune) bool { return r != 0 }); i >= 0 {
+			t.Errorf("%s is not blank: non-zero byte at offset %d", path, off+int64(i))
+		}
+	}
+}
+
+// wipeForeign wipes the device carrying another cluster's OSD through
+// spec.storage.wipeDevices: a wrong confirmation changes nothing, the one
+// the plan shows makes it blank, and it becomes an OSD of this cluster.
+func (l *lifecycle) wipeForeign(d *device) {
+	t := l.t
+	disk := l.disk(d.dev.Name)
+	p, err := l.plan(disk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.WipeConfirmation == "" || !strings.Contains(p.WipeConfirmation, foreignFSID) {
+		t.Fatalf("the foreign disk's plan shows no usable wipe confirmation: %+v", p)
+	}
+	set := func(conf string) {
+		for range 10 {
+			got := &cephv1alpha1.CephCluster{}
+			if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
+				t.Fatal(err)
+			}
+			got.Spec.Storage.WipeDevices = nil
+			if conf != "" {
+				got.Spec.Storage.WipeDevices = []cephv1alpha1.WipeDeviceSpec{{Node: l.node, Device: disk.ID, Confirmation: conf}}
+			}
+			if err := l.c.Update(l.ctx, got); err == nil {
+				return
+			}
+			time.Sleep(time.Second)
+		}
+		t.Fatal("could not update the CephCluster")
+	}
+	wrong := strings.Replace(p.WipeConfirmation, foreignFSID, "99999999-8888-4777-8666-000000000000", 1)
+	start := time.Now()
+	set(wrong)
+	l.waitPlan(3*time.Minute, "the wrong confirmation refused", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Reason == "WipeConfirmationMismatch"
+	})
+	t.Logf("FIGURE wrong wipe confirmation -> WipeConfirmationMismatch: %.1fs", time.Since(start).Seconds())
+	sum, err := loopdev.FileSHA256(d.backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum != d.sum {
+		t.Fatalf("%s changed under a wrong wipe confirmation", d.dev.Name)
+	}
+	start = time.Now()
+	set(p.WipeConfirmation)
+	l.waitPlan(10*time.Minute, "the wiped foreign disk to become an OSD", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+		return p.Action == cephv1alpha1.ActionProvisioned && p.OSDID != nil
+	})
+	l.osdsUp(4, "4 OSDs up and in with the wiped foreign disk")
+	t.Logf("FIGURE right wipe confirmation -> foreign disk wiped and up as an OSD of this cluster: %.1fs", time.Since(start).Seconds())
+	set("")
+	// It is now this cluster's OSD: no longer the untouched foreign disk.
+	d.kind, d.sum = "blank", ""
 }
 
 // replace decommissions d's OSD for replacement and replaces its disk.
@@ -230,27 +333,25 @@ func (l *lifecycle) purge(d *device) {
 	osd := *disk.Verdict.OSDID
 	t.Logf("decommissioning osd.%d on %s (%s)", osd, d.dev.Name, disk.ID)
 	start := time.Now()
-	l.setRequests(cephv1alpha1.DecommissionRequest{Node: l.node, OSDID: &osd})
-	p := l.waitPlan(10*time.Minute, "the OSD purged", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
+	l.setRequests(cephv1alpha1.DecommissionRequest{Node: l.node, OSDID: &osd, Wipe: true})
+	p := l.waitPlan(10*time.Minute, "the OSD purged and its disk wiped", disk.ID, func(p cephv1alpha1.DevicePlan) bool {
 		return p.Action == cephv1alpha1.ActionDecommissioned && p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionDone
 	})
 	names, timed := steps(p)
-	t.Logf("FIGURE request -> osd.%d purged: %.1fs; steps %s", osd, time.Since(start).Seconds(), timed)
-	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged"}; !slices.Equal(names, want) {
+	t.Logf("FIGURE request -> osd.%d purged and its disk wiped: %.1fs; steps %s", osd, time.Since(start).Seconds(), timed)
+	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged", "Wiped"}; !slices.Equal(names, want) {
 		t.Errorf("steps %v, want %v", names, want)
 	}
+	if v := l.disk(d.dev.Name).Verdict; v.State != cephv1alpha1.DiskAvailable {
+		t.Errorf("the wiped disk is %s %s: %s", v.State, v.Reason, v.Message)
+	}
+	blankWindows(t, d.dev.Path)
 	if in, line := l.inOSDMap(osd); in {
 		t.Errorf("osd.%d is still in the OSD map after the purge: %q", osd, line)
 	}
 	realnode.WaitFor(t, l.ctx, 5*time.Minute, "the objects to read back", func() error { return readBack(l.ctx, l.tl, l.objs) })
 	waitHealthy(t, l.ctx, l.c, l.cc, "after the purge")
 
-	// After the point of no return, removing the request changes nothing.
-	l.setRequests()
-	time.Sleep(5 * time.Second)
-	if p, err := l.plan(disk.ID); err != nil || p.Action != cephv1alpha1.ActionDecommissioned {
-		t.Errorf("after the request was removed: %+v %v", p, err)
-	}
 	got := &cephv1alpha1.CephCluster{}
 	if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
 		t.Fatal(err)
@@ -258,4 +359,14 @@ func (l *lifecycle) purge(d *device) {
 	if st := got.Status.Ceph; st == nil || st.OSDs.Total != 2 || st.OSDs.Up != 2 {
 		t.Errorf("status.ceph after the purge: %+v", st)
 	}
+	// The wiped disk stays out of use while the request is listed; once
+	// it is removed, the selection makes it an OSD again.
+	time.Sleep(5 * time.Second)
+	if p, err := l.plan(disk.ID); err != nil || p.Action != cephv1alpha1.ActionDecommissioned {
+		t.Errorf("the wiped disk with its request listed: %+v %v", p, err)
+	}
+	start = time.Now()
+	l.setRequests()
+	l.osdsUp(3, "the wiped disk provisioned again once its request is removed")
+	t.Logf("FIGURE request removed -> the wiped disk is an OSD again: %.1fs", time.Since(start).Seconds())
 }
