@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/tests/framework/loopdev"
@@ -256,6 +257,9 @@ func (l *lifecycle) replace(d *device) {
 		return p.Decommission != nil && p.Decommission.Phase == cephv1alpha1.DecommissionNeverSafe
 	})
 	t.Logf("FIGURE decommission request -> NeverSafe: %.1fs: %s", time.Since(start).Seconds(), p.Message)
+	if y, err := yaml.Marshal(p); err == nil {
+		t.Logf("the disk's plan entry while the decommission waits, as kubectl get diskinventory %s -o yaml shows it:\n%s", l.node, y)
+	}
 	if !strings.Contains(p.Message, "copies") {
 		t.Errorf("the never-safe message does not say why: %s", p.Message)
 	}
