@@ -315,18 +315,7 @@ func prepareJobState(job *batchv1.Job, pods []corev1.Pod) osdplan.PrepareJob {
 			pj.DeviceIDs = append(pj.DeviceIDs, t.ID)
 		}
 	}
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			pj.State, pj.FinishedAt = osdplan.JobSucceeded, c.LastTransitionTime.Time
-		case batchv1.JobFailed:
-			pj.State, pj.FinishedAt = osdplan.JobFailed, c.LastTransitionTime.Time
-			pj.FailureMessage = strings.TrimSpace(fmt.Sprintf("the Job failed: %s %s", c.Reason, c.Message))
-		}
-	}
+	pj.State, pj.FinishedAt, pj.FailureMessage = jobOutcome(job)
 	if v, err := strconv.ParseInt(job.Annotations[resources.RescanRequestAnnotation], 10, 64); err == nil && v > 0 {
 		pj.RescanRequest = v
 	}

@@ -57,20 +57,9 @@ func (r *OSDReconciler) gatherOSDJobs(ctx context.Context, cluster *cephv1alpha1
 
 // osdJobState reduces an OSD Job and its pods to what the planner needs.
 func osdJobState(job *batchv1.Job, id int32, pods []corev1.Pod) osdplan.OSDJob {
-	oj := osdplan.OSDJob{Name: job.Name, OSDID: id, Step: osdplan.OSDStep(job.Annotations[resources.OSDStepAnnotation]), State: osdplan.JobRunning}
-	failure := ""
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			oj.State, oj.FinishedAt = osdplan.JobSucceeded, c.LastTransitionTime.Time
-		case batchv1.JobFailed:
-			oj.State, oj.FinishedAt = osdplan.JobFailed, c.LastTransitionTime.Time
-			failure = strings.TrimSpace(fmt.Sprintf("the Job failed: %s %s", c.Reason, c.Message))
-		}
-	}
+	oj := osdplan.OSDJob{Name: job.Name, OSDID: id, Step: osdplan.OSDStep(job.Annotations[resources.OSDStepAnnotation])}
+	var failure string
+	oj.State, oj.FinishedAt, failure = jobOutcome(job)
 	if oj.State == osdplan.JobRunning {
 		return oj
 	}
@@ -185,4 +174,22 @@ func (r *OSDReconciler) recordDecommissionEvents(cluster *cephv1alpha1.CephClust
 				"%s", fitBytes(fmt.Sprintf("OSD %d on %s: ", *p.OSDID, p.ID), p.Decommission.Message, maxEventNote))
 		}
 	}
+}
+
+// jobOutcome reads a Job's terminal condition: Running until it has one,
+// then Succeeded or Failed with when, and for a failure the Job's own
+// account of it.
+func jobOutcome(job *batchv1.Job) (osdplan.JobState, time.Time, string) {
+	for _, c := range job.Status.Conditions {
+		if c.Status != corev1.ConditionTrue {
+			continue
+		}
+		switch c.Type {
+		case batchv1.JobComplete:
+			return osdplan.JobSucceeded, c.LastTransitionTime.Time, ""
+		case batchv1.JobFailed:
+			return osdplan.JobFailed, c.LastTransitionTime.Time, strings.TrimSpace(fmt.Sprintf("the Job failed: %s %s", c.Reason, c.Message))
+		}
+	}
+	return osdplan.JobRunning, time.Time{}, ""
 }

@@ -102,6 +102,19 @@ func (w *decomWorld) expect(name string, action cephv1alpha1.DeviceAction, phase
 	return e
 }
 
+// runSteps plays n passes in which Ceph does every step asked at once.
+func (w *decomWorld) runSteps(n int) {
+	w.t.Helper()
+	for range n {
+		w.pass()
+		for _, j := range w.jobs {
+			if j.State == JobRunning {
+				w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+			}
+		}
+	}
+}
+
 func (w *decomWorld) creates(want ...OSDJobSpec) {
 	w.t.Helper()
 	if !slices.Equal(w.last.CreateOSDJobs, want) {
@@ -418,14 +431,7 @@ func TestReplaceInSameSlot(t *testing.T) {
 			}
 			w := newDecomWorld(t, old, osdDisk("sdc", 1))
 			w.storage = decommissionDisk("", ptr(int32(0)), true)
-			for range 4 {
-				w.pass()
-				for _, j := range w.jobs {
-					if j.State == JobRunning {
-						w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
-					}
-				}
-			}
+			w.runSteps(4)
 			w.pass()
 			e := w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "kept for a replacement")
 			wantSlot := pathLink("sdb")
@@ -492,14 +498,7 @@ func TestDecommissionRequestNotReused(t *testing.T) {
 	old.Verdict.OSDUUID = "uuid-old"
 	w := newDecomWorld(t, old)
 	w.storage = decommissionDisk("", ptr(int32(0)), false)
-	for range 4 {
-		w.pass()
-		for _, j := range w.jobs {
-			if j.State == JobRunning {
-				w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
-			}
-		}
-	}
+	w.runSteps(4)
 	w.pass()
 	e := w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "purged")
 	if e.Decommission.OSDUUID != "uuid-old" {
