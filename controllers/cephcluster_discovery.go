@@ -85,9 +85,14 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 	}
 	var gone []string
 	for name, inv := range existing {
-		if selected[name] {
+		switch {
+		case selected[name]:
 			s.observed.inventories = append(s.observed.inventories, *inv)
-		} else {
+		case holdsOSDs(inv):
+			// The node left the selection or was deleted, but its disks
+			// hold OSDs: they keep running (or pending) and stay visible
+			// there, NodeGone or OSDNotSelected, until decommissioned.
+		default:
 			gone = append(gone, name)
 		}
 	}
@@ -111,4 +116,22 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		return nil
 	}
 	return errors.Join(apply.ForEach(ctx, len(missing), create), apply.ForEach(ctx, len(gone), remove))
+}
+
+// holdsOSDs reports whether an inventory shows an OSD of the cluster: a
+// disk whose verdict is OSD, or a plan entry with an OSD id (a Missing or
+// decommissioned one). Such an inventory is kept when its node leaves the
+// selection or is deleted.
+func holdsOSDs(inv *cephv1alpha1.DiskInventory) bool {
+	for i := range inv.Status.Disks {
+		if inv.Status.Disks[i].Verdict.State == cephv1alpha1.DiskOSD {
+			return true
+		}
+	}
+	for i := range inv.Status.Plan {
+		if inv.Status.Plan[i].OSDID != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -110,7 +110,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	// A second change we can observe proves the first was processed: a
 	// node that joins gets an inventory only after the reconcile queue has
 	// moved past the label change.
-	w.AddNode("follow-3", "available")
+	w.AddNode("follow-3", "partitioned")
 	withNodes(t, "follow-3")
 	waitInventories(t, ns, "follow-1", "follow-2", "follow-3")
 	waitReady(t, cluster)
@@ -121,14 +121,15 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 		}
 	}
 
-	// A node leaves: its inventory goes.
+	// A node without OSDs leaves: its inventory goes.
 	if err := env.Client.Delete(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "follow-3"}}); err != nil {
 		t.Fatal(err)
 	}
 	waitInventories(t, ns, "follow-1", "follow-2")
 
 	// Listing a node that does not exist is reported, and its inventory is
-	// not created; unlisted nodes lose theirs.
+	// not created; unlisted nodes lose theirs, unless their disks hold
+	// OSDs (follow-2's do): those stay visible until decommissioned.
 	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got := getCluster(t, cluster)
 		got.Spec.Storage = cephv1alpha1.StorageSpec{Nodes: []cephv1alpha1.NodeStorageSpec{{Name: "follow-1"}, {Name: "no-such-node"}}}
@@ -136,7 +137,7 @@ func TestDiscoveryFollowsNodes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitInventories(t, ns, "follow-1")
+	waitInventories(t, ns, "follow-1", "follow-2")
 	testenv.Eventually(t, wait, func() error {
 		c := discovered(t, cluster)
 		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != "NodeNotFound" || !strings.Contains(c.Message, "no-such-node") {

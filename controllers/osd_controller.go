@@ -302,6 +302,9 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 			hashes[osd.ID] = deployments.Items[i].Annotations[apply.HashAnnotation]
 		}
 	}
+	if err := r.crashingOSDs(ctx, cluster, in.OSDs); err != nil {
+		return in, nil, nil, err
+	}
 	return in, byName, hashes, nil
 }
 

@@ -193,3 +193,54 @@ func jobOutcome(job *batchv1.Job) (osdplan.JobState, time.Time, string) {
 	}
 	return osdplan.JobRunning, time.Time{}, ""
 }
+
+// crashRestarts is how many restarts of ceph-osd, each ending in an error,
+// make an OSD failing rather than starting.
+const crashRestarts = 3
+
+// crashingOSDs fills in OSD.Crashing for the OSDs whose pod is not ready
+// and whose ceph-osd container keeps exiting with an error. Only the pods of
+// OSDs that are not ready are read, uncached: none at all while every OSD
+// runs.
+func (r *OSDReconciler) crashingOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSD) error {
+	for i := range osds {
+		o := &osds[i]
+		if o.Ready || o.Deleting {
+			continue
+		}
+		labels := resources.ClusterSelector(cluster)
+		labels[resources.ComponentLabel] = resources.ComponentOSD
+		labels[resources.OSDIDLabel] = strconv.Itoa(int(o.ID))
+		var pods corev1.PodList
+		if err := r.APIReader.List(ctx, &pods, client.InNamespace(cluster.Namespace), client.MatchingLabels(labels)); err != nil {
+			return fmt.Errorf("listing the pods of OSD %d: %w", o.ID, err)
+		}
+		for _, pod := range pods.Items {
+			if how := crashing(pod); how != "" {
+				o.Crashing = how
+			}
+		}
+	}
+	return nil
+}
+
+// crashing says how the OSD container of pod keeps failing, "" when it
+// does not: it restarted at least crashRestarts times and its last run
+// ended in an error.
+func crashing(pod corev1.Pod) string {
+	for _, cs := range pod.Status.ContainerStatuses {
+		last := cs.LastTerminationState.Terminated
+		if cs.Name != "osd" || cs.RestartCount < crashRestarts || last == nil || last.ExitCode == 0 {
+			continue
+		}
+		how := fmt.Sprintf("ceph-osd restarted %d times; its last run ended with exit code %d", cs.RestartCount, last.ExitCode)
+		if last.Reason != "" {
+			how += " (" + last.Reason + ")"
+		}
+		if msg := strings.TrimSpace(last.Message); msg != "" {
+			how += ": " + osdplan.Truncate(msg, 300)
+		}
+		return how
+	}
+	return ""
+}

@@ -651,6 +651,11 @@ type OSDCounts struct {
 	// node.
 	// +optional
 	Missing int32 `json:"missing,omitempty"`
+	// Failing is the number of OSDs whose daemon keeps crashing (their
+	// disk's plan says Failed with OSDFailing); they are also counted as
+	// provisioned.
+	// +optional
+	Failing int32 `json:"failing,omitempty"`
 }
 
 // NodeSummary is a short account of one node.

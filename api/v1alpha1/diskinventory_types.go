@@ -271,7 +271,8 @@ type DevicePlan struct {
 	// NotListed, InvalidFilter,
 	// OSDNotSelected, DuplicateOSDID, SharedDevice, PrepareFailed,
 	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview,
-	// Decommission, DiskMissing, NodeGone, WipeConfirmationMismatch,
+	// Decommission, DiskMissing, NodeGone, OSDFailing,
+	// WipeConfirmationMismatch,
 	// WipeNotAllowed, WipeFailed, WipeRefused, or a discovery reason such
 	// as HasPartitions.
 	// +optional

@@ -42,7 +42,7 @@ var (
 		cephv1alpha1.ActionDecommissioning, cephv1alpha1.ActionDecommissioned, cephv1alpha1.ActionMissing,
 	}
 	// OSDStates are the states of the OSDs series.
-	OSDStates = []string{"desired", "provisioned", "running", "failed", "decommissioning", "missing"}
+	OSDStates = []string{"desired", "provisioned", "running", "failed", "decommissioning", "missing", "failing"}
 	// JobStates are the states of the prepare Jobs series.
 	JobStates = []string{"running", "failed"}
 	// HealthStatuses are the values of the Ceph health series; unknown
@@ -61,7 +61,7 @@ const DefaultMonCount = 3
 var (
 	descDisks        = desc(Disks, "Disks of the cluster's DiskInventories by discovery verdict (state) and, for Rejected, reason.", "state", "reason")
 	descDiskPlans    = desc(DiskPlans, "Disks of the cluster's DiskInventories by the operator's plan (status.plan): action and reason.", "action", "reason")
-	descOSDs         = desc(OSDs, "OSDs as the operator counts them in the CephCluster's status.osds: desired, provisioned, running, failed, decommissioning, missing.", "state")
+	descOSDs         = desc(OSDs, "OSDs as the operator counts them in the CephCluster's status.osds: desired, provisioned, running, failed, decommissioning, missing, failing.", "state")
 	descPrepareJobs  = desc(PrepareJobs, "Prepare Jobs of the cluster: running (not finished) and failed.", "state")
 	descInventoryAge = desc(InventoryAge, "Seconds since the node's agent last reported its inventory (the later of status.lastReportTime and status.lastScanTime, else the inventory's creation).", "node")
 	descCephHealth   = desc(CephHealth, "1 for the health Ceph last reported (status.ceph.health; unknown when none or the last ceph status failed), 0 for the others.", "status")
@@ -173,7 +173,7 @@ type emitFunc func(d *prometheus.Desc, v float64, labels ...string)
 func collectCluster(cl *cephv1alpha1.CephCluster, emit emitFunc) {
 	ns, name := cl.Namespace, cl.Name
 	o := cl.Status.OSDs
-	for i, v := range []int32{o.Desired, o.Provisioned, o.Running, o.Failed, o.Decommissioning, o.Missing} {
+	for i, v := range []int32{o.Desired, o.Provisioned, o.Running, o.Failed, o.Decommissioning, o.Missing, o.Failing} {
 		emit(descOSDs, float64(v), ns, name, OSDStates[i])
 	}
 

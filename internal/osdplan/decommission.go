@@ -61,6 +61,10 @@ const ReasonNodeGone = "NodeGone"
 // node's inventory.
 const ReasonDiskMissing = "DiskMissing"
 
+// ReasonOSDFailing is the reason of a disk whose OSD daemon keeps
+// crashing; the plan's action is Failed, with since when.
+const ReasonOSDFailing = "OSDFailing"
+
 // Backoff of a decommission step that failed or answered not yet.
 const (
 	osdStepBaseBackoff = 10 * time.Second
@@ -680,4 +684,26 @@ func purgedLabel(ns *nodeState, d *cephv1alpha1.Disk) bool {
 	prog := prev.Decommission
 	return (prog.Phase == cephv1alpha1.DecommissionDone || prog.Phase == cephv1alpha1.DecommissionWiping) &&
 		*prev.OSDID == *d.Verdict.OSDID && (prog.OSDUUID == "" || prog.OSDUUID == d.Verdict.OSDUUID)
+}
+
+// markFailing shows an OSD whose daemon keeps crashing on its disk's entry:
+// Failed with OSDFailing, the OSD id and since when (carried from the
+// previous plan). Its Deployment stays; decommission it (with replace to
+// keep its id) to replace the disk.
+func (p *planner) markFailing(ns *nodeState, e *entry, id int32) {
+	var how string
+	for i := range p.in.OSDs {
+		if p.in.OSDs[i].ID == id && p.in.OSDs[i].Crashing != "" {
+			how = p.in.OSDs[i].Crashing
+		}
+	}
+	if how == "" || e.plan.Decommission != nil {
+		return
+	}
+	since := metav1.NewTime(p.in.Now.UTC().Truncate(time.Second))
+	if prev := ns.prev[e.device.ID]; prev != nil && prev.Reason == ReasonOSDFailing && prev.Since != nil {
+		since = *prev.Since
+	}
+	e.plan.Action, e.plan.Reason, e.plan.Since = cephv1alpha1.ActionFailed, ReasonOSDFailing, &since
+	e.plan.Message = fmt.Sprintf("OSD %d keeps failing since %s: %s; check the disk (its health, the kernel log), and decommission the OSD with replace to put a new disk in its place", id, formatTime(since.Time), how)
 }

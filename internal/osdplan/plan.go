@@ -134,6 +134,10 @@ type OSD struct {
 	Outdated bool
 	// Deleting is true when the Deployment is being deleted.
 	Deleting bool
+	// Crashing, when not empty, says how the OSD's daemon keeps failing:
+	// its container restarted again and again (CrashLoopBackOff), for
+	// example on I/O errors of a dying disk.
+	Crashing string
 }
 
 // Input is everything the planner decides from. It holds no client.

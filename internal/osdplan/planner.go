@@ -363,6 +363,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	if !p.decommission(ns, e, id) {
 		return
 	}
+	p.markFailing(ns, e, id)
 	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device, Topology: p.topology(ns.name)})
 }
 
@@ -474,6 +475,12 @@ func (p *planner) finish(nodes []*nodeState) {
 			case cephv1alpha1.ActionPreparing:
 				plan.Counts.Preparing++
 			case cephv1alpha1.ActionFailed:
+				if plans[i].Reason == ReasonOSDFailing {
+					// It holds an OSD: provisioned, and failing.
+					plan.Counts.Provisioned++
+					plan.Counts.Failing++
+					break
+				}
 				plan.Counts.Failed++
 			case cephv1alpha1.ActionWouldProvision:
 				plan.Counts.Desired++

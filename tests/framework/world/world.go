@@ -386,6 +386,24 @@ func (w *World) SetDisk(nodeName, name string, mod func(*cephv1alpha1.Disk)) {
 	n.scanned = metav1.Now()
 }
 
+// RemoveDisk takes disk name out of node, as when it is pulled or dies;
+// the agent publishes it at its next answer.
+func (w *World) RemoveDisk(nodeName, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.nodes[nodeName]
+	if n == nil {
+		return
+	}
+	for i := range n.disks {
+		if n.disks[i].Name == name {
+			n.disks = append(n.disks[:i], n.disks[i+1:]...)
+			break
+		}
+	}
+	n.scanned = metav1.Now()
+}
+
 // SetContent changes what the agent reads of a disk (its content hash), as a
 // wipe would.
 func (w *World) SetContent(nodeName, disk, hash string) {
