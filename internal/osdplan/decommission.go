@@ -246,7 +246,10 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 		}
 	}
 	if !hasStep(prog, cephv1alpha1.StepSafeToDestroy) {
-		prog.Phase = cephv1alpha1.DecommissionWaiting
+		// NeverSafe stays until Ceph answers otherwise.
+		if prog.Phase != cephv1alpha1.DecommissionNeverSafe {
+			prog.Phase = cephv1alpha1.DecommissionWaiting
+		}
 		if !p.runStep(e, id, prog, OSDStepSafe, cephv1alpha1.StepSafeToDestroy, "OSD %d is out; asking Ceph whether it is safe to destroy (ceph osd safe-to-destroy)") {
 			return true
 		}
@@ -374,6 +377,7 @@ func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionPro
 	}
 	switch job.Outcome {
 	case OSDOutcomeNotYet:
+		prog.Phase = cephv1alpha1.DecommissionWaiting
 		prog.Message = fmt.Sprintf("OSD %d is out; Ceph says it is not yet safe to destroy: %s", id, msg)
 	case OSDOutcomeNever:
 		prog.Phase = cephv1alpha1.DecommissionNeverSafe

@@ -306,6 +306,10 @@ func TestDecommissionNeverSafeAndFailures(t *testing.T) {
 	if !w.runsOSD(0) {
 		t.Fatal("an OSD that can never be safe to destroy was stopped")
 	}
+	// While it waits to ask again, it still says so.
+	w.now = w.now.Add(time.Second)
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioning, cephv1alpha1.DecommissionNeverSafe, "cannot become safe to destroy")
 	// It is asked again: adding OSDs makes it possible.
 	w.now = w.now.Add(osdStepMaxBackoff)
 	w.pass()
