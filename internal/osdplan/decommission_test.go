@@ -520,3 +520,39 @@ func TestDecommissionRequestNotReused(t *testing.T) {
 		t.Fatalf("the request reached the new OSD 0: jobs %+v, stop %v, OSDs %+v", w.last.CreateOSDJobs, w.last.StopOSDs, w.last.OSDs)
 	}
 }
+
+// TestDecommissionWipeJobKept: the wipe Job of a decommissioned OSD's disk
+// is what its plan asks for; it is not deleted as unwanted before it
+// starts (which the real node showed as a create-delete loop).
+func TestDecommissionWipeJobKept(t *testing.T) {
+	disk := osdDisk("sdb", 0)
+	w := newDecomWorld(t, disk)
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
+	}
+	w.runSteps(4)
+	plan := w.pass()
+	w.expect("sdb", cephv1alpha1.ActionWiping, cephv1alpha1.DecommissionWiping, "is wiping it")
+	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe || len(plan.CreateJobs[0].Devices) != 1 {
+		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
+	}
+	dev := plan.CreateJobs[0].Devices[0]
+	if dev.ExpectedOSD == nil || dev.ExpectedOSD.OSDID != 0 || dev.ExpectedOSD.FSID != testFSID || dev.WipeConfirmation != "" {
+		t.Fatalf("wipe target %+v: want the expected label of OSD 0 of this cluster and no confirmation", dev)
+	}
+	job := PrepareJob{Name: JobName("ceph", "node-a"), Node: "node-a", DeviceIDs: []string{wwnID("sdb")}, State: JobRunning, Wipe: true}
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{w.inv},
+		OSDs: w.osds, Jobs: []PrepareJob{job}, Now: w.now})
+	if len(plan.DeleteJobs) != 0 || len(plan.CreateJobs) != 0 {
+		t.Fatalf("the decommission's own wipe Job: delete %v, create %+v", plan.DeleteJobs, plan.CreateJobs)
+	}
+	var got cephv1alpha1.DevicePlan
+	for _, p := range plan.DevicePlans["node-a"] {
+		if p.Name == "sdb" {
+			got = p
+		}
+	}
+	if got.Action != cephv1alpha1.ActionWiping || got.Decommission == nil || got.Decommission.Phase != cephv1alpha1.DecommissionWiping {
+		t.Fatalf("while the wipe Job runs: %+v", got)
+	}
+}

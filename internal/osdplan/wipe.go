@@ -233,11 +233,35 @@ func (p *planner) wipeWanted(job *PrepareJob) bool {
 	}
 	for _, id := range job.DeviceIDs {
 		d := p.disks[job.Node][id]
-		if d == nil || !p.wipes.requested(job.Node, id, p.confirmation(job.Node, d)) {
+		if d == nil {
+			return false
+		}
+		if !p.wipes.requested(job.Node, id, p.confirmation(job.Node, d)) && !p.decommissionWipe(job.Node, d) {
 			return false
 		}
 	}
 	return true
+}
+
+// decommissionWipe reports whether disk d of node is a decommissioned
+// OSD's disk whose plan says it is being wiped (wipeDecommissioned).
+func (p *planner) decommissionWipe(node string, d *cephv1alpha1.Disk) bool {
+	if d.Verdict.State != cephv1alpha1.DiskOSD {
+		return false
+	}
+	for i := range p.in.Inventories {
+		inv := &p.in.Inventories[i]
+		if inventoryNode(inv) != node {
+			continue
+		}
+		for j := range inv.Status.Plan {
+			pl := &inv.Status.Plan[j]
+			if pl.ID == diskID(d) && pl.Decommission != nil && pl.Decommission.Phase == cephv1alpha1.DecommissionWiping {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // requested reports whether a request names disk id of node with
