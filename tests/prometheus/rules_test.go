@@ -43,6 +43,7 @@ var issueAlerts = map[string]string{
 	"CephOperatorHealthNotOK":        "Ceph health not OK for N minutes",
 	"CephOperatorOSDDown":            "an OSD down",
 	"CephOperatorDiskPrepareFailing": "a disk whose prepare keeps failing",
+	"CephOperatorOSDDiskTrouble":     "an OSD whose disk is missing or whose daemon keeps crashing (issue 15)",
 	"CephOperatorInventoryStale":     "a node whose inventory is stale",
 	"CephOperatorProvisioningStuck":  "provisioning stuck",
 	"CephOperatorMonQuorumAtRisk":    "monitors below quorum-safe count",
