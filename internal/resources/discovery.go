@@ -32,6 +32,9 @@ const (
 	AgentBinary = agentBinDir + "/ceph-operator"
 )
 
+// ComponentDiscover labels the discovery agents.
+const ComponentDiscover = "discover"
+
 // DiscoveryName is the name of the discovery DaemonSet of cluster.
 func DiscoveryName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-discover"
@@ -47,8 +50,8 @@ func AgentServiceAccountName(cluster *cephv1alpha1.CephCluster) string {
 // node of the storage selection. fsid lets the agent tell this cluster's
 // OSDs from another cluster's.
 func DiscoveryDaemonSet(cluster *cephv1alpha1.CephCluster, images Images, fsid string) *appsv1.DaemonSet {
-	labels := Labels(cluster, "discover")
-	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: "discover"}
+	labels := Labels(cluster, ComponentDiscover)
+	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentDiscover}
 	args := []string{
 		"agent", "discover",
 		"--node-name=$(NODE_NAME)",
