@@ -47,6 +47,9 @@ type CephClusterReconciler struct {
 	Recorder events.EventRecorder
 	// Clock stamps generated keys; tests may fix it.
 	Clock func() time.Time
+	// CleanupTimeout bounds a confirmed cleanup (DefaultCleanupTimeout
+	// when 0); tests shorten it.
+	CleanupTimeout time.Duration
 	// Random is the source of FSIDs and keys (crypto/rand when nil).
 	Random io.Reader
 	// Images are the operator's own images for node pods.
@@ -251,7 +254,7 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	}()
 
 	if !cluster.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, scope)
+		return r.reconcileDelete(ctx, scope)
 	}
 
 	for _, phase := range []func(context.Context, *clusterScope) error{

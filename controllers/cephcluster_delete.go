@@ -26,16 +26,19 @@ import (
 // cluster's FSID. A CephCluster created again with the same name in the same
 // namespace adopts them and the cluster comes back with its data.
 //
-// The confirmed cleanup policy also deletes the kept state, so a new
-// CephCluster of this name starts a new cluster. Wiping the OSD disks and the
-// hosts' monitor stores is not implemented yet: they are left as they are,
-// and an Event says so.
-func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterScope) error {
+// The confirmed cleanup policy (cleanupPolicy.confirmation
+// yes-really-destroy-data) first runs the cleanup while the finalizer is
+// held (see cleanup: the daemons stop, then one Job per node wipes the
+// disks whose BlueStore label carries this cluster's FSID and removes the
+// cluster's host directory), until every Job finished or the cleanup
+// timeout passed; then it also deletes the kept state, so a new CephCluster
+// of this name starts a new cluster.
+func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterScope) (ctrl.Result, error) {
 	cluster := s.cluster
 	log := ctrl.LoggerFrom(ctx)
 	s.observed.deleting = true
 	if !controllerutil.ContainsFinalizer(cluster, CleanupFinalizer) {
-		return nil
+		return ctrl.Result{}, nil
 	}
 
 	destroy := cluster.Spec.CleanupPolicy.Confirmation == cephv1alpha1.CleanupConfirmation
@@ -44,23 +47,31 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 		kept[k.Kind+"/"+k.Name] = true
 	}
 	if destroy {
-		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "CleanupNotPerformed", "Delete",
-			"cleanupPolicy confirms destroying the data: the identity Secret, monitor placement and bootstrap record are deleted, "+
-				"so this cluster cannot be adopted again; wiping OSD disks and the hosts' monitor stores is not implemented yet, "+
-				"their data is left in place (under FSID %s)", cluster.Status.FSID)
+		done, requeue, err := r.cleanup(ctx, s)
+		if err != nil || !done {
+			return ctrl.Result{RequeueAfter: requeue}, err
+		}
+		// The status says how the cleanup ended before its Jobs are
+		// deleted, so that a reconcile that comes back here (the
+		// finalizer's removal failed) does not start it again.
+		prev := cluster.DeepCopy()
+		setClusterStatus(cluster, s.observed)
+		if err := r.patchStatus(ctx, prev, cluster); err != nil {
+			return ctrl.Result{}, err
+		}
 	} else if err := r.keepState(ctx, cluster); err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 
 	selector := client.MatchingLabels(resources.ClusterSelector(cluster))
 	for _, kind := range ownedKinds() {
 		list := kind.list
 		if err := r.Client.List(ctx, list, client.InNamespace(cluster.Namespace), selector); err != nil {
-			return fmt.Errorf("listing %T to clean up: %w", list, err)
+			return ctrl.Result{}, fmt.Errorf("listing %T to clean up: %w", list, err)
 		}
 		items, err := listItems(list)
 		if err != nil {
-			return err
+			return ctrl.Result{}, err
 		}
 		for _, obj := range items {
 			if kind := keptKind(obj); !destroy && kind != "" && kept[kind+"/"+obj.GetName()] {
@@ -68,27 +79,34 @@ func (r *CephClusterReconciler) reconcileDelete(ctx context.Context, s *clusterS
 				continue
 			}
 			if err := r.Client.Delete(ctx, obj, client.PropagationPolicy("Background")); client.IgnoreNotFound(err) != nil {
-				return fmt.Errorf("deleting %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+				return ctrl.Result{}, fmt.Errorf("deleting %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 			}
 			log.Info("Deleted object of deleted cluster", "object", klog.KObj(obj))
 		}
 	}
 
+	if destroy {
+		// The finalizer goes from a fresh read: the status write changed
+		// the resourceVersion.
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cluster), cluster); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
 	base := cluster.DeepCopy()
 	controllerutil.RemoveFinalizer(cluster, CleanupFinalizer)
 	if err := r.Client.Patch(ctx, cluster, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
+		return ctrl.Result{}, fmt.Errorf("removing finalizer: %w", err)
 	}
 	s.observed.finalized = true
 	if destroy {
-		log.Info("Removed finalizer; cluster objects and identity deleted, disk data left in place")
+		log.Info("Removed finalizer; cluster objects and identity deleted after the cleanup", "outcome", s.observed.cleanup.reason)
 	} else {
 		log.Info("Removed finalizer; cluster objects cleaned up, identity, monitor stores and disk data kept")
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "ClusterStateKept", "Delete",
 			"Kept the identity (FSID %s), monitor placement and monitor stores: a CephCluster %s created again in this namespace adopts them",
 			cluster.Status.FSID, cluster.Name)
 	}
-	return nil
+	return ctrl.Result{}, nil
 }
 
 // keptKind is the kind of obj if it is of a kind that holds kept state.

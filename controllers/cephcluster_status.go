@@ -32,6 +32,8 @@ type observed struct {
 	version versionCheck
 	// deleting is true while the cluster is being deleted.
 	deleting bool
+	// cleanup is what a confirmed cleanup found; nil when none runs.
+	cleanup *cleanupState
 	// finalized is true once the finalizer was removed: the object may be
 	// gone, so its status is not written.
 	finalized bool
@@ -66,6 +68,9 @@ func setClusterStatus(cluster *cephv1alpha1.CephCluster, o observed) {
 	if o.deleting {
 		set(cephv1alpha1.ConditionReady, metav1.ConditionFalse, cephv1alpha1.ReasonDeleting, "The cluster is being deleted; its identity, monitor stores and disk data are kept unless cleanupPolicy confirms destroying them")
 		set(cephv1alpha1.ConditionProgressing, metav1.ConditionTrue, cephv1alpha1.ReasonDeleting, "Removing the objects the operator created")
+		if c := o.cleanup; c != nil {
+			set(cephv1alpha1.ConditionCleanupInProgress, boolCondition(c.status), c.reason, c.message)
+		}
 		setDegraded(cluster, o.err)
 		return
 	}
@@ -304,6 +309,7 @@ var ownedConditions = map[string]bool{
 	cephv1alpha1.ConditionConfigured: true, cephv1alpha1.ConditionDisksDiscovered: true,
 	cephv1alpha1.ConditionMonitorsReady: true, cephv1alpha1.ConditionManagerReady: true, cephv1alpha1.ConditionCephHealthy: true,
 	cephv1alpha1.ConditionCephVersionSupported: true, cephv1alpha1.ConditionMonitorStoreMissing: true,
+	cephv1alpha1.ConditionCleanupInProgress: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;

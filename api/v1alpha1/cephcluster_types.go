@@ -7,10 +7,12 @@ import (
 )
 
 // CleanupConfirmation is the exact phrase that confirms destroying a
-// cluster's data when its CephCluster is deleted: the identity Secret,
-// monitor placement and bootstrap record are deleted too, so the cluster can
-// no longer be adopted. Wiping the disks and the hosts' monitor stores is not
-// implemented yet. Any other value keeps everything.
+// cluster's data when its CephCluster is deleted: the daemons are stopped,
+// the disks whose BlueStore label carries this cluster's FSID are wiped,
+// the cluster's directory on every host (its monitor stores) is removed,
+// and the identity Secret, monitor placement and bootstrap record are
+// deleted too, so the cluster can no longer be adopted. Any other value
+// keeps everything.
 const CleanupConfirmation = "yes-really-destroy-data"
 
 // CephClusterSpec describes the Ceph cluster a user wants: which image runs
@@ -475,13 +477,21 @@ type ResourcesSpec struct {
 
 // CleanupPolicySpec says what deletion does to disk data.
 type CleanupPolicySpec struct {
-	// Confirmation "yes-really-destroy-data" makes deletion also remove the
-	// cluster's identity Secret, monitor placement and bootstrap record, so
-	// the cluster can no longer be adopted by a CephCluster created again.
-	// Wiping the OSD disks and the monitor stores on the hosts on deletion
-	// is not implemented yet: their data stays in place (a rejected disk
-	// can be wiped with spec.storage.wipeDevices). Any other value,
-	// including the default empty one, keeps everything.
+	// Confirmation "yes-really-destroy-data" makes deletion destroy the
+	// cluster's data while the finalizer is held: the monitors, manager
+	// and OSDs are stopped; then one Job per node wipes every disk whose
+	// verdict is an OSD whose BlueStore label carries this cluster's FSID
+	// (the agent checks the label again on the node and writes nothing
+	// else: blank disks, rejected disks and disks of other clusters are
+	// never touched) and removes <dataDirHostPath>/<namespace>/<name>/<fsid>,
+	// the monitor stores; the identity Secret, monitor placement and
+	// bootstrap record are deleted, so the cluster can no longer be
+	// adopted. The condition CleanupInProgress and Events report the
+	// progress. The finalizer goes when every Job finished, or 10 minutes
+	// after the deletion whatever is left; an Event then names the disks
+	// and host directories not cleaned. Any other value, including the
+	// default empty one, changes nothing on any disk or host and keeps the
+	// identity.
 	// +kubebuilder:validation:Enum="";yes-really-destroy-data
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup confirmation",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}

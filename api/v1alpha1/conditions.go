@@ -61,6 +61,34 @@ const (
 	// that is so, and needs a reporter that may read the OSD map
 	// (status.ceph.osdMapMessage says when it may not).
 	ConditionPartiallyPreparedOSDs = "PartiallyPreparedOSDs"
+	// ConditionCleanupInProgress is present only while a CephCluster whose
+	// cleanupPolicy confirms destroying the data is being deleted: True
+	// while the daemons stop and the cleanup Jobs wipe this cluster's OSD
+	// disks and remove its host directories (the message counts the nodes
+	// and names what remains), False with the outcome just before the
+	// finalizer is removed.
+	ConditionCleanupInProgress = "CleanupInProgress"
+)
+
+// Reasons of CleanupInProgress; the same values are the reasons of the
+// Events of a confirmed cleanup.
+const (
+	// ReasonStoppingDaemons means the cluster's Deployments and Jobs were
+	// deleted and the cleanup waits for their pods to end.
+	ReasonStoppingDaemons = "StoppingDaemons"
+	// ReasonWipingDisks means the cleanup Jobs run.
+	ReasonWipingDisks = "WipingDisks"
+	// ReasonCleanupCompleted means every cleanup Job succeeded (or there
+	// was nothing to clean).
+	ReasonCleanupCompleted = "CleanupCompleted"
+	// ReasonCleanupIncomplete means every cleanup Job finished and some
+	// disk or host directory was refused or failed; the message names
+	// them, they are left as they are.
+	ReasonCleanupIncomplete = "CleanupIncomplete"
+	// ReasonCleanupTimedOut means the cleanup did not finish within its
+	// bound; the finalizer is removed and the message names the disks
+	// and nodes left as they are.
+	ReasonCleanupTimedOut = "CleanupTimedOut"
 )
 
 // Reasons of PartiallyPreparedOSDs.

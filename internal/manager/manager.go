@@ -94,6 +94,9 @@ type Options struct {
 	// OperatorImage is the operator's own image; node pods copy the binary
 	// from it.
 	OperatorImage string
+	// CleanupTimeout bounds a confirmed cleanup on deletion
+	// (controllers.DefaultCleanupTimeout when 0); tests shorten it.
+	CleanupTimeout time.Duration
 	// OperatorImageSource says where OperatorImage came from (an
 	// environment variable, the default, or the flag), for the log.
 	OperatorImageSource string
@@ -322,11 +325,12 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	writer := allowed.Guard(base, o.OperatorImage)
 	recorder := mgr.GetEventRecorder("ceph-operator")
 	if err := (&controllers.CephClusterReconciler{
-		Client:      writer,
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    recorder,
-		Images:      images,
-		ImagePolicy: allowed,
+		Client:         writer,
+		APIReader:      mgr.GetAPIReader(),
+		Recorder:       recorder,
+		Images:         images,
+		ImagePolicy:    allowed,
+		CleanupTimeout: o.CleanupTimeout,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("setting up CephCluster reconciler: %w", err)
 	}

@@ -72,7 +72,9 @@ func (w *World) prepareLocked(job *batchv1.Job) ([]resources.PrepareResult, int3
 			if d.ID == dev.ID && d.Verdict.State == cephv1alpha1.DiskAvailable {
 				id := w.nextOSD
 				w.nextOSD++
-				d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}
+				// The label carries the cluster's FSID, as discovery
+				// reports it.
+				d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id, ClusterFSID: jobFSID(job)}
 				w.osdDevice[id] = d.ID
 				w.prepared[dev.ID]++
 			}
@@ -167,6 +169,10 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 		w.runOSDJobLocked(ctx, job)
 		return
 	}
+	if job.Annotations[resources.JobKindAnnotation] == resources.JobKindCleanup {
+		w.runCleanupLocked(ctx, job)
+		return
+	}
 	run := w.prepareLocked
 	if job.Annotations[resources.JobKindAnnotation] == resources.JobKindWipe {
 		run = w.wipeLocked
@@ -203,6 +209,19 @@ func (w *World) finishPod(ctx context.Context, job *batchv1.Job, exit int32, mes
 // finishContainer leaves the pod of a finished Job whose container
 // terminated with exit code and message.
 func (w *World) finishContainer(ctx context.Context, job *batchv1.Job, container string, exit int32, message string) error {
+	return w.finishContainers(ctx, job, []terminated{{container, exit, message}})
+}
+
+// terminated is how one container of a Job's pod ended.
+type terminated struct {
+	name    string
+	exit    int32
+	message string
+}
+
+// finishContainers leaves the pod of a finished Job whose containers
+// terminated as given; the pod failed when one of them did.
+func (w *World) finishContainers(ctx context.Context, job *batchv1.Job, containers []terminated) error {
 	labels := map[string]string{batchv1.JobNameLabel: job.Name, "job-name": job.Name}
 	for k, v := range job.Spec.Template.Labels {
 		labels[k] = v
@@ -210,20 +229,23 @@ func (w *World) finishContainer(ctx context.Context, job *batchv1.Job, container
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: job.Name + "-" + string(job.UID)[:5], Namespace: job.Namespace, Labels: labels,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(job, batchv1.SchemeGroupVersion.WithKind("Job"))}},
-		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: container, Image: "op"}}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever},
+	}
+	phase := corev1.PodSucceeded
+	var statuses []corev1.ContainerStatus
+	for _, c := range containers {
+		pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.name, Image: "op"})
+		if c.exit != ExitPrepared {
+			phase = corev1.PodFailed
+		}
+		statuses = append(statuses, corev1.ContainerStatus{Name: c.name, Image: "op",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: c.exit, Message: c.message, FinishedAt: metav1.Now()}}})
 	}
 	w.writes.Add(2)
 	if err := w.client.Create(ctx, pod); err != nil {
 		return fmt.Errorf("creating pod of Job %s: %w", job.Name, err)
 	}
-	phase := corev1.PodSucceeded
-	if exit != ExitPrepared {
-		phase = corev1.PodFailed
-	}
-	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: []corev1.ContainerStatus{{
-		Name: container, Image: "op",
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit, Message: message, FinishedAt: metav1.Now()}},
-	}}}
+	pod.Status = corev1.PodStatus{Phase: phase, ContainerStatuses: statuses}
 	if err := w.client.Status().Update(ctx, pod); err != nil {
 		return fmt.Errorf("finishing pod of Job %s: %w", job.Name, err)
 	}

@@ -99,6 +99,16 @@ type World struct {
 	scale *scaleMode
 	// writes counts the World's own API writes in scale mode.
 	writes atomic.Int64
+
+	// holdCleanup names the nodes whose cleanup Jobs never finish;
+	// hostDirsRemoved lists, per node, the host directories its cleanup
+	// Jobs removed.
+	holdCleanup     map[string]bool
+	hostDirsRemoved map[string][]string
+	// cleanupBeside records cleanup Jobs that ran beside a Deployment.
+	cleanupBeside []string
+	// cleanupRefused records disks of cleanup Jobs the agent refused.
+	cleanupRefused []string
 }
 
 // node is one node as its agent sees it.
@@ -141,6 +151,7 @@ func New(c client.Client, ns string) *World {
 	return &World{
 		ns: ns, client: c, nodes: map[string]*node{}, nextOSD: 100,
 		osdDevice: map[int32]string{}, prepared: map[string]int{}, wiped: map[string]int{},
+		holdCleanup: map[string]bool{}, hostDirsRemoved: map[string][]string{},
 		failing: map[string]bool{}, refusing: map[string]string{}, lying: map[string]bool{},
 		stderr: "stderr: boom", cephVersion: DefaultCephVersion,
 	}
