@@ -284,6 +284,10 @@ func TestRealCeph(t *testing.T) {
 		}
 	}
 	checkUntouched(t, devices)
+
+	// Deletion with the confirmed cleanup policy wipes exactly this
+	// cluster's disks and removes its host directory.
+	checkConfirmedCleanup(t, ctx, c, cluster.Node, cc.Spec, devices, fsid)
 }
 
 // oneHostWarnings are the health checks a cluster of three OSDs on one host
