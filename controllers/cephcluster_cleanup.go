@@ -58,6 +58,8 @@ type cleanupNode struct {
 	name    string
 	targets []resources.WipeTarget
 	job     *batchv1.Job
+	// refused is why no Job could be built for the node.
+	refused string
 }
 
 // cleanup runs the confirmed cleanup while the finalizer is held, in
@@ -136,7 +138,11 @@ func (r *CephClusterReconciler) cleanup(ctx context.Context, s *clusterScope) (d
 		}
 		job, err := resources.CleanupJob(cluster, r.Images, fsid, n.name, n.targets)
 		if err != nil {
-			return false, 0, err
+			// Refused (bad input): nothing is written on this node, and
+			// it does not hold the deletion.
+			log.Error(err, "Not cleaning up node", "node", n.name)
+			n.refused = err.Error()
+			continue
 		}
 		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
 			return false, 0, err
@@ -161,6 +167,12 @@ func (r *CephClusterReconciler) cleanup(ctx context.Context, s *clusterScope) (d
 	var remaining []string
 	finished, failed := 0, 0
 	for _, n := range nodes {
+		if n.refused != "" {
+			finished++
+			failed++
+			remaining = append(remaining, fmt.Sprintf("node %s, not cleaned: %s", n.name, n.refused))
+			continue
+		}
 		left, ok, err := r.cleanupLeft(ctx, n)
 		if err != nil {
 			return false, 0, err
@@ -239,8 +251,9 @@ func (r *CephClusterReconciler) stopDaemons(ctx context.Context, cluster *cephv1
 			return nil, fmt.Errorf("deleting Job %s: %w", j.Name, err)
 		}
 	}
+	// From the API server: the cache holds only the monitors' pods.
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, in, selector); err != nil {
+	if err := r.APIReader.List(ctx, &pods, in, selector); err != nil {
 		return nil, fmt.Errorf("listing pods to wait for: %w", err)
 	}
 	var running []string
@@ -340,7 +353,7 @@ func (r *CephClusterReconciler) cleanupLeft(ctx context.Context, n *cleanupNode)
 		return all(), false, nil
 	}
 	var pods corev1.PodList
-	if err := r.Client.List(ctx, &pods, client.InNamespace(n.job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: n.job.Name}); err != nil {
+	if err := r.APIReader.List(ctx, &pods, client.InNamespace(n.job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: n.job.Name}); err != nil {
 		return nil, false, fmt.Errorf("listing pods of cleanup Job %s: %w", n.job.Name, err)
 	}
 	done := map[string]bool{}

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 	"github.com/ceph-operator/ceph-operator/tests/framework/world"
 )
@@ -229,5 +231,56 @@ func TestDefaultCleanupWipesNothing(t *testing.T) {
 	events := eventsOf(t, ns)
 	if len(events["ClusterStateKept"]) == 0 || len(events[cephv1alpha1.ReasonWipingDisks]) > 0 {
 		t.Errorf("Events %v, want ClusterStateKept and no %s", events, cephv1alpha1.ReasonWipingDisks)
+	}
+}
+
+// TestConfirmedCleanupReportsRefusedDisk plays a disk that is no longer
+// the named OSD when its cleanup Job runs: agent wipe refuses it, the Job
+// fails, and the finalizer goes with an Event naming that disk only.
+func TestConfirmedCleanupReportsRefusedDisk(t *testing.T) {
+	ctx := context.Background()
+	startManager(t)
+	ns := newNamespace(t, "wiperef")
+	node := "wiperef-1"
+	withNodes(t, node)
+	w := world.Start(t, env.Client, ns)
+	w.SetKubernetesMinor(env.MinorVersion())
+	w.AddNode(node, "available", "available")
+	cluster := newCluster(ns, "ceph")
+	cluster.Spec.CleanupPolicy.Confirmation = cephv1alpha1.CleanupConfirmation
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	got := waitReady(t, cluster)
+	w.HoldCleanup(node, true)
+	if err := env.Client.Delete(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() error {
+		var jobs batchv1.JobList
+		if err := env.Client.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{resources.ComponentLabel: resources.ComponentCleanup}); err != nil {
+			return err
+		}
+		if len(jobs.Items) != 1 {
+			return fmt.Errorf("%d cleanup Jobs", len(jobs.Items))
+		}
+		return nil
+	})
+	// sdc is blank again before the Job runs: not the named OSD any more.
+	w.SetDisk(node, "sdc", func(d *cephv1alpha1.Disk) { d.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskAvailable} })
+	w.HoldCleanup(node, false)
+	testenv.Eventually(t, wait, func() error {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(got), &cephv1alpha1.CephCluster{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("CephCluster still there (err=%v)", err)
+	})
+	if w.Wiped(world.DiskID(node, "sdb")) != 1 || w.Wiped(world.DiskID(node, "sdc")) != 0 {
+		t.Errorf("wiped sdb %d, sdc %d times; want 1 and 0", w.Wiped(world.DiskID(node, "sdb")), w.Wiped(world.DiskID(node, "sdc")))
+	}
+	incomplete := eventsOf(t, ns)[cephv1alpha1.ReasonCleanupIncomplete]
+	if len(incomplete) != 1 || !strings.Contains(incomplete[0], world.DiskID(node, "sdc")) || strings.Contains(incomplete[0], world.DiskID(node, "sdb")) {
+		t.Errorf("%s Events %v, want one naming sdc and not sdb", cephv1alpha1.ReasonCleanupIncomplete, incomplete)
 	}
 }
