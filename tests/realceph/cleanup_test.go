@@ -35,7 +35,6 @@ const otherStoreFSID = "77777777-6666-4555-8444-333333333333"
 // unchanged, the cluster's host directory is gone and nothing else under
 // dataDirHostPath is.
 func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, node string, spec cephv1alpha1.CephClusterSpec, devices []*device, fsid string) {
-	t.Helper()
 	start := time.Now()
 	// Which devices are this cluster's OSDs, from their labels; the hash
 	// of every other one.
