@@ -24,6 +24,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/agent/hostdir"
 	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -345,7 +346,8 @@ func (r *CephClusterReconciler) cleanupLeft(ctx context.Context, n *cleanupNode)
 	if n.job == nil {
 		return all(), false, nil
 	}
-	complete, failed := jobOutcome(n.job)
+	state, _, _ := jobOutcome(n.job)
+	complete, failed := state == osdplan.JobSucceeded, state == osdplan.JobFailed
 	switch {
 	case complete:
 		return nil, true, nil
@@ -391,22 +393,6 @@ func (r *CephClusterReconciler) cleanupLeft(ctx context.Context, n *cleanupNode)
 		left = []string{fmt.Sprintf("node %s (Job %s failed)", n.name, n.job.Name)}
 	}
 	return left, true, nil
-}
-
-// jobOutcome reads a Job's terminal conditions.
-func jobOutcome(job *batchv1.Job) (complete, failed bool) {
-	for _, c := range job.Status.Conditions {
-		if c.Status != corev1.ConditionTrue {
-			continue
-		}
-		switch c.Type {
-		case batchv1.JobComplete:
-			complete = true
-		case batchv1.JobFailed:
-			failed = true
-		}
-	}
-	return complete, failed
 }
 
 func firstN(s []string, n int) []string {
