@@ -185,7 +185,7 @@ func TestConfirmedCleanupTimesOut(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("CephCluster still there (err=%v)", err)
+		return fmt.Errorf("CephCluster still there (err=%w)", err)
 	})
 	if took := time.Since(start); took < bound-2*time.Second {
 		t.Errorf("the finalizer went after %s, before the bound of %s", took, bound)
@@ -274,7 +274,7 @@ func TestConfirmedCleanupReportsRefusedDisk(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("CephCluster still there (err=%v)", err)
+		return fmt.Errorf("CephCluster still there (err=%w)", err)
 	})
 	if w.Wiped(world.DiskID(node, "sdb")) != 1 || w.Wiped(world.DiskID(node, "sdc")) != 0 {
 		t.Errorf("wiped sdb %d, sdc %d times; want 1 and 0", w.Wiped(world.DiskID(node, "sdb")), w.Wiped(world.DiskID(node, "sdc")))

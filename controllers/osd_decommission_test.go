@@ -48,7 +48,9 @@ func TestDecommission(t *testing.T) {
 
 	// Ceph says "not yet" twice: the OSD keeps running meanwhile.
 	var osdID int32
-	fmt.Sscan(sdbID, &osdID)
+	if _, err := fmt.Sscan(sdbID, &osdID); err != nil {
+		t.Fatal(err)
+	}
 	w.SetSafeToDestroy(osdID, osdop.NotYet, osdop.NotYet)
 	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
 		c.Spec.Storage.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "decom-a", Device: id("decom-a", "sdb"), Wipe: true}}
@@ -134,7 +136,9 @@ func TestDecommission(t *testing.T) {
 	var sdcID int32
 	for osd, dev := range osdDeployments(t, ns) {
 		if dev == id("decom-a", "sdc") {
-			fmt.Sscan(osd, &sdcID)
+			if _, err := fmt.Sscan(osd, &sdcID); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	w.SetSafeToDestroy(sdcID, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet, osdop.NotYet)

@@ -96,10 +96,10 @@ func TestWipeConfirmation(t *testing.T) {
 		}
 		first = p.WipeConfirmation
 		if m, err := diskPlan(t, ns, node, "sdc"); err != nil || m.WipeConfirmation != "" {
-			return fmt.Errorf("the mounted disk shows a confirmation: %+v %v", m, err)
+			return fmt.Errorf("the mounted disk shows a confirmation: %+v %w", m, err)
 		}
 		if d, err := diskPlan(t, ns, node, "sdd"); err != nil || d.Action != cephv1alpha1.ActionProvisioned {
-			return fmt.Errorf("sdd plan %+v %v", d, err)
+			return fmt.Errorf("sdd plan %+v %w", d, err)
 		}
 		return nil
 	})

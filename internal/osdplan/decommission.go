@@ -230,7 +230,7 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 	e.plan.Decommission = prog
 	e.plan.Reason = ReasonDecommission
 	if req == nil && !p.pastNoReturn(id, prog) {
-		return p.revert(ns, e, id, prog)
+		return p.revert(e, id, prog)
 	}
 	if req != nil && !p.pastNoReturn(id, prog) {
 		prog.Replace = req.Replace
@@ -302,7 +302,7 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 // revert plans a decommission whose request was removed before the point
 // of no return: the OSD runs again and, if it was marked out (or may have
 // been), is marked in; then the record is dropped.
-func (p *planner) revert(ns *nodeState, e *entry, id int32, prog *cephv1alpha1.DecommissionProgress) bool {
+func (p *planner) revert(e *entry, id int32, prog *cephv1alpha1.DecommissionProgress) bool {
 	jobs := p.osdJobs[id]
 	if j := jobs[OSDStepSafe]; j != nil && j.State != JobRunning {
 		p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, j.Name)

@@ -29,6 +29,7 @@ package smart
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -199,7 +200,8 @@ type report struct {
 func Parse(out []byte) (Health, error) {
 	var r report
 	if err := json.Unmarshal(out, &r); err != nil {
-		if _, ok := err.(*json.UnmarshalTypeError); !ok {
+		var typeErr *json.UnmarshalTypeError
+		if !errors.As(err, &typeErr) {
 			return Health{}, fmt.Errorf("smartctl's output is not JSON: %w", err)
 		}
 	}
@@ -398,8 +400,7 @@ func number(n *json.Number) (int64, bool) {
 }
 
 func isRangeErr(err error) bool {
-	ne, ok := err.(*strconv.NumError)
-	return ok && ne.Err == strconv.ErrRange
+	return errors.Is(err, strconv.ErrRange)
 }
 
 // count is number for a counter: a negative value is not a count and is

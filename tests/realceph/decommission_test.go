@@ -271,7 +271,7 @@ func (l *lifecycle) replace(d *device) {
 	realnode.WaitFor(t, l.ctx, time.Minute, "a blank file attached at "+d.dev.Path, func() error {
 		out, err := exec.Command("losetup", d.dev.Path, fresh).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("losetup %s: %v: %s", d.dev.Path, err, out)
+			return fmt.Errorf("losetup %s: %w: %s", d.dev.Path, err, out)
 		}
 		return nil
 	})

@@ -465,7 +465,7 @@ func Wipe(ctx context.Context, disk Device, size int64, parts []Span) ([]string,
 	zero := make([]byte, 1<<20)
 	for _, s := range spans {
 		if err := ctx.Err(); err != nil {
-			return notes, fmt.Errorf("stopped: %v", context.Cause(ctx))
+			return notes, fmt.Errorf("stopped: %w", context.Cause(ctx))
 		}
 		for done := int64(0); done < s.Len; {
 			n := min(s.Len-done, int64(len(zero)))
