@@ -172,9 +172,14 @@ func TestDecommission(t *testing.T) {
 	if _, ok := osdDeployments(t, ns)[fmt.Sprint(sdcID)]; !ok {
 		t.Fatal("a reversed decommission stopped its OSD")
 	}
-	if c := getCluster(t, cluster); c.Status.OSDs.Decommissioning != 0 {
-		t.Fatalf("counts %+v", c.Status.OSDs)
-	}
+	// The counts are written after the plans, at the end of the same
+	// reconcile.
+	waitFor(t, "no OSD counted as decommissioning", func() error {
+		if c := getCluster(t, cluster); c.Status.OSDs.Decommissioning != 0 {
+			return fmt.Errorf("counts %+v", c.Status.OSDs)
+		}
+		return nil
+	})
 	// The wiped disk stays out of use while its request is listed, and
 	// becomes a new OSD once it is removed.
 	if p, _ := diskPlan(t, ns, "decom-a", "sdb"); p.Action != cephv1alpha1.ActionDecommissioned || !slices.Contains(osdDeploymentsDevices(t, ns), id("decom-a", "sdc")) {
