@@ -134,22 +134,32 @@ func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, n
 		t.Logf("last status seen: %s", conditionSummary(last))
 	}
 
-	var events corev1.EventList
-	if err := c.List(ctx, &events, client.InNamespace(namespace)); err != nil {
-		t.Fatal(err)
-	}
+	// Events are posted asynchronously: the last one may reach the API
+	// server after the finalizer was removed.
 	reasons := map[string]string{}
-	for _, e := range events.Items {
-		switch e.Reason {
-		case cephv1alpha1.ReasonStoppingDaemons, cephv1alpha1.ReasonWipingDisks, cephv1alpha1.ReasonCleanupCompleted,
-			cephv1alpha1.ReasonCleanupIncomplete, cephv1alpha1.ReasonCleanupTimedOut:
-			reasons[e.Reason] = e.Message
-			t.Logf("Event %s: %s", e.Reason, e.Message)
+	eventsStart := time.Now()
+	realnode.WaitFor(t, ctx, time.Minute, "the "+cephv1alpha1.ReasonCleanupCompleted+" Event", func() error {
+		var events corev1.EventList
+		if err := c.List(ctx, &events, client.InNamespace(namespace)); err != nil {
+			return err
 		}
+		reasons = map[string]string{}
+		for _, e := range events.Items {
+			switch e.Reason {
+			case cephv1alpha1.ReasonStoppingDaemons, cephv1alpha1.ReasonWipingDisks, cephv1alpha1.ReasonCleanupCompleted,
+				cephv1alpha1.ReasonCleanupIncomplete, cephv1alpha1.ReasonCleanupTimedOut:
+				reasons[e.Reason] = e.Message
+			}
+		}
+		if _, ok := reasons[cephv1alpha1.ReasonCleanupCompleted]; !ok {
+			return fmt.Errorf("no %s Event: %v", cephv1alpha1.ReasonCleanupCompleted, reasons)
+		}
+		return nil
+	})
+	for r, m := range reasons {
+		t.Logf("Event %s: %s", r, m)
 	}
-	if _, ok := reasons[cephv1alpha1.ReasonCleanupCompleted]; !ok {
-		t.Errorf("no %s Event: %v", cephv1alpha1.ReasonCleanupCompleted, reasons)
-	}
+	t.Logf("the %s Event listed %.1fs after the CephCluster was gone", cephv1alpha1.ReasonCleanupCompleted, time.Since(eventsStart).Seconds())
 
 	for _, d := range devices {
 		if !ours[d.dev.Name] {
@@ -158,29 +168,29 @@ func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, n
 				t.Fatal(err)
 			}
 			if sum != sums[d.dev.Name] {
-				t.Errorf("%s (%s) is not an OSD of %s, yet it was written to", d.dev.Name, d.kind, fsid)
+				errorf(t, "%s (%s) is not an OSD of %s, yet it was written to", d.dev.Name, d.kind, fsid)
 			} else {
 				t.Logf("%s (%s) unchanged: %s", d.dev.Name, d.kind, sum[:16])
 			}
 			continue
 		}
 		if err := blankWindows(d.dev.Path); err != nil {
-			t.Errorf("%s (OSD of %s) after the confirmed cleanup: %v", d.dev.Name, fsid, err)
+			errorf(t, "%s (OSD of %s) after the confirmed cleanup: %v", d.dev.Name, fsid, err)
 		} else if l, err := readLabel(d.dev.Path); err == nil {
-			t.Errorf("%s still has a BlueStore label: %+v", d.dev.Name, l)
+			errorf(t, "%s still has a BlueStore label: %+v", d.dev.Name, l)
 		} else {
 			t.Logf("%s (OSD of %s) reads blank", d.dev.Name, fsid)
 		}
 	}
 	if _, err := os.Lstat(filepath.Join(dataDir, namespace, "ceph", fsid)); !os.IsNotExist(err) {
-		t.Errorf("the cluster's host directory %s is still there (err=%v)", filepath.Join(dataDir, namespace, "ceph", fsid), err)
+		errorf(t, "the cluster's host directory %s is still there (err=%v)", filepath.Join(dataDir, namespace, "ceph", fsid), err)
 	}
 	if b, err := os.ReadFile(filepath.Join(other, "keep")); err != nil || string(b) != "keep" {
-		t.Errorf("another FSID's directory lost its content: %q, %v", b, err)
+		errorf(t, "another FSID's directory lost its content: %q, %v", b, err)
 	}
 	err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: resources.IdentitySecretName(cc)}, &corev1.Secret{})
 	if !apierrors.IsNotFound(err) {
-		t.Errorf("identity Secret after the confirmed cleanup: %v", err)
+		errorf(t, "identity Secret after the confirmed cleanup: %v", err)
 	}
 	t.Logf("FIGURE confirmed cleanup: delete -> CephCluster gone with %d OSD disks wiped and the host directory removed: %.1fs; scenario %.1fs",
 		len(ours), took.Seconds(), time.Since(start).Seconds())

@@ -234,7 +234,7 @@ func (l *lifecycle) replace(d *device) {
 		t.Logf("the disk's plan entry while the decommission waits, as kubectl get diskinventory %s -o yaml shows it:\n%s", l.node, y)
 	}
 	if !strings.Contains(p.Message, "copies") {
-		t.Errorf("the never-safe message does not say why: %s", p.Message)
+		errorf(t, "the never-safe message does not say why: %s", p.Message)
 	}
 	if err := readBack(l.ctx, l.tl, l.objs); err != nil {
 		t.Fatalf("objects while osd.%d is out: %v", osd, err)
@@ -255,10 +255,10 @@ func (l *lifecycle) replace(d *device) {
 	t.Logf("FIGURE two copies -> osd.%d destroyed: %.1fs; request -> destroyed: %.1fs; steps %s", osd,
 		time.Since(safeStart).Seconds(), time.Since(start).Seconds(), timed)
 	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Destroyed"}; !slices.Equal(names, want) {
-		t.Errorf("steps %v, want %v", names, want)
+		errorf(t, "steps %v, want %v", names, want)
 	}
 	if in, line := l.inOSDMap(osd); !in || !strings.Contains(line, "destroyed") {
-		t.Errorf("osd.%d after destroy: %q, want it kept with the destroyed flag", osd, line)
+		errorf(t, "osd.%d after destroy: %q, want it kept with the destroyed flag", osd, line)
 	}
 	realnode.WaitFor(t, l.ctx, 5*time.Minute, "the objects to read back from the two other OSDs", func() error { return readBack(l.ctx, l.tl, l.objs) })
 
@@ -290,7 +290,7 @@ func (l *lifecycle) replace(d *device) {
 		return nil
 	})
 	if in, line := l.inOSDMap(osd); !in || strings.Contains(line, "destroyed") || !strings.Contains(line, " up ") {
-		t.Errorf("osd.%d after the replacement: %q", osd, line)
+		errorf(t, "osd.%d after the replacement: %q", osd, line)
 	}
 	t.Logf("FIGURE blank disk in the slot -> osd.%d up again from it: %.1fs; %s", osd, time.Since(swapStart).Seconds(), p.Message)
 	waitHealthy(t, l.ctx, l.c, l.cc, "after the replacement")
@@ -317,32 +317,36 @@ func (l *lifecycle) purge(d *device) {
 	names, timed := steps(p)
 	t.Logf("FIGURE request -> osd.%d purged and its disk wiped: %.1fs; steps %s", osd, time.Since(start).Seconds(), timed)
 	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged", "Wiped"}; !slices.Equal(names, want) {
-		t.Errorf("steps %v, want %v", names, want)
+		errorf(t, "steps %v, want %v", names, want)
 	}
 	if v := l.disk(d.dev.Name).Verdict; v.State != cephv1alpha1.DiskAvailable {
-		t.Errorf("the wiped disk is %s %s: %s", v.State, v.Reason, v.Message)
+		errorf(t, "the wiped disk is %s %s: %s", v.State, v.Reason, v.Message)
 	}
 	if err := blankWindows(d.dev.Path); err != nil {
-		t.Errorf("%s after the wipe: %v", d.dev.Name, err)
+		errorf(t, "%s after the wipe: %v", d.dev.Name, err)
 	}
 	if in, line := l.inOSDMap(osd); in {
-		t.Errorf("osd.%d is still in the OSD map after the purge: %q", osd, line)
+		errorf(t, "osd.%d is still in the OSD map after the purge: %q", osd, line)
 	}
 	realnode.WaitFor(t, l.ctx, 5*time.Minute, "the objects to read back", func() error { return readBack(l.ctx, l.tl, l.objs) })
 	waitHealthy(t, l.ctx, l.c, l.cc, "after the purge")
 
-	got := &cephv1alpha1.CephCluster{}
-	if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
-		t.Fatal(err)
-	}
-	if st := got.Status.Ceph; st == nil || st.OSDs.Total != 2 || st.OSDs.Up != 2 {
-		t.Errorf("status.ceph after the purge: %+v", st)
-	}
+	// The reporter publishes Ceph's status on its own period.
+	realnode.WaitFor(t, l.ctx, 2*time.Minute, "status.ceph to count the 2 remaining OSDs", func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := l.c.Get(l.ctx, client.ObjectKeyFromObject(l.cc), got); err != nil {
+			return err
+		}
+		if st := got.Status.Ceph; st == nil || st.OSDs.Total != 2 || st.OSDs.Up != 2 {
+			return fmt.Errorf("status.ceph after the purge: %+v", st)
+		}
+		return nil
+	})
 	// The wiped disk stays out of use while the request is listed; once
 	// it is removed, the selection makes it an OSD again.
 	time.Sleep(5 * time.Second)
 	if p, err := l.plan(disk.ID); err != nil || p.Action != cephv1alpha1.ActionDecommissioned {
-		t.Errorf("the wiped disk with its request listed: %+v %v", p, err)
+		errorf(t, "the wiped disk with its request listed: %+v %v", p, err)
 	}
 	start = time.Now()
 	l.setRequests()

@@ -152,10 +152,10 @@ func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *c
 	})
 	t.Logf("FIGURE osd new without a disk -> PartiallyPreparedOSDs: %.1fs: %s", time.Since(start).Seconds(), cond.Message)
 	if !strings.Contains(cond.Message, "ceph osd purge "+id+" --yes-i-really-mean-it") {
-		t.Errorf("the message does not give the purge: %s", cond.Message)
+		errorf(t, "the message does not give the purge: %s", cond.Message)
 	}
 	if out := tl.admin(ctx, "osd", "dump", "--format", "json"); !strings.Contains(out, uuid) {
-		t.Errorf("the operator removed the id itself: %s", out)
+		errorf(t, "the operator removed the id itself: %s", out)
 	}
 	tl.admin(ctx, "osd", "purge", id, "--yes-i-really-mean-it")
 	realnode.WaitFor(t, ctx, 3*time.Minute, "PartiallyPreparedOSDs gone after the purge", func() error {
@@ -201,7 +201,7 @@ func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node
 				// A host bucket outside the default root is found by no
 				// rule: its OSDs would hold no data.
 				if !underRoot[n.ID] {
-					t.Errorf("host bucket %s is not under root default: %s", n.Name, out)
+					errorf(t, "host bucket %s is not under root default: %s", n.Name, out)
 				}
 				children := append([]int(nil), n.Children...)
 				sort.Ints(children)
@@ -281,7 +281,7 @@ func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node
 	})
 	t.Logf("FIGURE OSD pod restart -> osd.%s up again, PGs active+clean: %.1fs", id, time.Since(start).Seconds())
 	if after := hosts(); !reflect.DeepEqual(after, before) {
-		t.Errorf("host buckets after restarting pod %s: %v, before %v", victim.Name, after, before)
+		errorf(t, "host buckets after restarting pod %s: %v, before %v", victim.Name, after, before)
 	}
 }
 
@@ -356,20 +356,20 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 	reporter := []string{"timeout", "60", "ceph", "--id", resources.ReporterID, "--keyring", "/etc/ceph-reporter/keyring", "--connect-timeout", "30"}
 	out, err := tl.run(ctx, nil, append(reporter, "status", "--format", "json")...)
 	if err != nil || !strings.Contains(string(out), `"fsid"`) {
-		t.Errorf("ceph status as client.reporter (caps mon %q): %v %s", resources.ReporterMonCap, err, out)
+		errorf(t, "ceph status as client.reporter (caps mon %q): %v %s", resources.ReporterMonCap, err, out)
 	} else {
 		t.Logf("ceph status as client.reporter with mon %q: %d bytes of JSON", resources.ReporterMonCap, len(out))
 	}
 	if out, err := tl.run(ctx, nil, append(reporter, "osd", "dump", "--format", "json")...); err != nil || !strings.Contains(string(out), `"osds"`) {
-		t.Errorf("ceph osd dump as client.reporter: %v %s", err, out)
+		errorf(t, "ceph osd dump as client.reporter: %v %s", err, out)
 	}
 	for _, denied := range [][]string{{"config-key", "ls"}, {"auth", "ls"}, {"auth", "get", "client.admin"}, {"mon", "dump"}, {"osd", "pool", "create", "x", "8"}} {
 		out, err := tl.run(ctx, nil, append(reporter, denied...)...)
 		switch {
 		case err == nil:
-			t.Errorf("client.reporter may run 'ceph %s': %s", strings.Join(denied, " "), out)
+			errorf(t, "client.reporter may run 'ceph %s': %s", strings.Join(denied, " "), out)
 		case !strings.Contains(err.Error(), "EACCES"):
-			t.Errorf("'ceph %s' as client.reporter failed, but not for want of a capability: %v", strings.Join(denied, " "), err)
+			errorf(t, "'ceph %s' as client.reporter failed, but not for want of a capability: %v", strings.Join(denied, " "), err)
 		default:
 			t.Logf("client.reporter refused 'ceph %s': EACCES", strings.Join(denied, " "))
 		}
@@ -387,24 +387,24 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 	}
 	for _, inv := range invs.Items {
 		if u := inv.Status.CephUser; u == nil || u.UID != uid || u.GID != gid {
-			t.Errorf("DiskInventory %s: status.cephUser %+v, want the image's ceph %d:%d", inv.Name, u, uid, gid)
+			errorf(t, "DiskInventory %s: status.cephUser %+v, want the image's ceph %d:%d", inv.Name, u, uid, gid)
 		}
 	}
 	for _, ctr := range pods.Items[0].Spec.Containers {
 		if sc := ctr.SecurityContext; ctr.Name == "reporter" && (sc == nil || sc.RunAsUser == nil || *sc.RunAsUser != uid || sc.RunAsGroup == nil || *sc.RunAsGroup != gid) {
-			t.Errorf("reporter runAsUser/runAsGroup %+v, want the image's ceph %d:%d", sc, uid, gid)
+			errorf(t, "reporter runAsUser/runAsGroup %+v, want the image's ceph %d:%d", sc, uid, gid)
 		}
 	}
 	id, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "id")
 	t.Logf("reporter container: id = %s (ceph is %d:%d in the image)", strings.TrimSpace(string(id)), uid, gid)
 	if err != nil || !strings.HasPrefix(string(id), fmt.Sprintf("uid=%d(ceph) gid=%d", uid, gid)) {
-		t.Errorf("reporter container id: %v %s", err, id)
+		errorf(t, "reporter container id: %v %s", err, id)
 	}
 	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err != nil || !strings.Contains(string(out), "token") {
-		t.Errorf("reporter container has no token: %v %s", err, out)
+		errorf(t, "reporter container has no token: %v %s", err, out)
 	}
 	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "mgr", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err == nil {
-		t.Errorf("the ceph-mgr container sees the reporter's token: %s", out)
+		errorf(t, "the ceph-mgr container sees the reporter's token: %s", out)
 	}
 }
 
@@ -441,7 +441,7 @@ func keptState(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 			t.Fatalf("%s %s after deletion: %v", k.Kind, k.Name, err)
 		}
 		if len(obj.GetOwnerReferences()) != 0 {
-			t.Errorf("%s %s has owner references %v", k.Kind, k.Name, obj.GetOwnerReferences())
+			errorf(t, "%s %s has owner references %v", k.Kind, k.Name, obj.GetOwnerReferences())
 		}
 		if s, ok := obj.(*corev1.Secret); ok {
 			fsid = string(s.Data[resources.SecretKeyFSID])
@@ -511,11 +511,11 @@ func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1
 	t.Logf("MonitorStoreMissing: %s", cond.Message)
 	for _, want := range []string{"node " + node, store, "backup", "update-mon-db"} {
 		if !strings.Contains(cond.Message, want) {
-			t.Errorf("MonitorStoreMissing does not name %q", want)
+			errorf(t, "MonitorStoreMissing does not name %q", want)
 		}
 	}
 	if entries, err := os.ReadDir(store); err != nil || len(entries) != 0 {
-		t.Errorf("monitor store %s was re-created: %v %v", store, entries, err)
+		errorf(t, "monitor store %s was re-created: %v %v", store, entries, err)
 	}
 }
 

@@ -68,6 +68,7 @@ type device struct {
 
 func TestRealCeph(t *testing.T) {
 	gate.Env(t, gate.Real, "skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real)")
+	summarizeFailures(t)
 	loopdev.RequireRoot(t, "mkfs.ext4", "mount")
 	root := testenv.RepoRoot()
 	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-operator.tar"))
@@ -166,18 +167,41 @@ func TestRealCeph(t *testing.T) {
 	t.Logf("FIGURE health %s, checks %s", st.Health, checkList(st))
 	t.Logf("conditions: %s", conditionSummary(got))
 	if st.FSID != got.Status.FSID {
-		t.Errorf("status.ceph.fsid %q != status.fsid %q", st.FSID, got.Status.FSID)
+		errorf(t, "status.ceph.fsid %q != status.fsid %q", st.FSID, got.Status.FSID)
 	}
 	if st.OSDs.Total != 3 {
-		t.Errorf("Ceph knows %d OSDs, want exactly 3", st.OSDs.Total)
+		errorf(t, "Ceph knows %d OSDs, want exactly 3", st.OSDs.Total)
 	}
 	if st.Health == cephv1alpha1.CephHealthErr {
-		t.Errorf("health is HEALTH_ERR: %s", checkList(st))
+		errorf(t, "health is HEALTH_ERR: %s", checkList(st))
 	}
-	for _, ch := range st.Checks {
-		if !oneHostWarnings[ch.Code] {
-			t.Errorf("health check %s (%s) is not one a one-host test cluster always has", ch.Code, ch.Message)
+	// A check a one-host cluster does not always have may show for a
+	// moment while the OSDs start (slow ops on a loaded machine, a daemon
+	// not yet reported); it must clear.
+	healthStart := time.Now()
+	var passing []string
+	realnode.WaitFor(t, ctx, 5*time.Minute, "only the health checks a one-host cluster always has", func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
 		}
+		var other []string
+		for _, ch := range got.Status.Ceph.Checks {
+			if !oneHostWarnings[ch.Code] {
+				other = append(other, ch.Code+" ("+ch.Message+")")
+			}
+		}
+		if len(other) > 0 {
+			if passing == nil {
+				t.Logf("health checks that must clear: %s", strings.Join(other, ", "))
+			}
+			passing = other
+			return fmt.Errorf("health %s: %s", got.Status.Ceph.Health, strings.Join(other, ", "))
+		}
+		return nil
+	})
+	if passing != nil {
+		t.Logf("FIGURE passing health checks %s cleared after %.1fs", strings.Join(passing, ", "), time.Since(healthStart).Seconds())
 	}
 
 	// Every verdict, as the discovery pod published it.
@@ -193,15 +217,15 @@ func TestRealCeph(t *testing.T) {
 	for _, d := range devices {
 		v, ok := verdicts[d.dev.Name]
 		if !ok {
-			t.Errorf("%s (%s) is missing from the DiskInventory", d.dev.Name, d.kind)
+			errorf(t, "%s (%s) is missing from the DiskInventory", d.dev.Name, d.kind)
 			continue
 		}
 		t.Logf("verdict %s (%s): %s %s %s", d.dev.Name, d.kind, v.State, v.Reason, v.Message)
 		switch w := want[d.kind]; {
 		case w == "OSD" && v.State != cephv1alpha1.DiskOSD:
-			t.Errorf("%s (%s) is %s/%s, want an OSD", d.dev.Name, d.kind, v.State, v.Reason)
+			errorf(t, "%s (%s) is %s/%s, want an OSD", d.dev.Name, d.kind, v.State, v.Reason)
 		case w != "OSD" && (v.State != cephv1alpha1.DiskRejected || v.Reason != w):
-			t.Errorf("%s (%s) is %s/%s, want Rejected/%s", d.dev.Name, d.kind, v.State, v.Reason, w)
+			errorf(t, "%s (%s) is %s/%s, want Rejected/%s", d.dev.Name, d.kind, v.State, v.Reason, w)
 		}
 	}
 	checkUntouched(t, devices)
@@ -249,10 +273,10 @@ func TestRealCeph(t *testing.T) {
 	})
 	upAgain := time.Since(recreateStart)
 	if got.Status.FSID != fsid {
-		t.Errorf("FSID %s after re-creation, want %s", got.Status.FSID, fsid)
+		errorf(t, "FSID %s after re-creation, want %s", got.Status.FSID, fsid)
 	}
 	if st := got.Status.Ceph; st.OSDs.Total != 3 {
-		t.Errorf("Ceph knows %d OSDs after re-creation, want the same 3", st.OSDs.Total)
+		errorf(t, "Ceph knows %d OSDs after re-creation, want the same 3", st.OSDs.Total)
 	}
 	waitHealthy(t, ctx, c, cc, "after re-creation")
 	tl = startTools(t, ctx, c, cluster, cc)
@@ -276,11 +300,11 @@ func TestRealCeph(t *testing.T) {
 		}
 		label, err := readLabel(d.dev.Path)
 		if err != nil {
-			t.Errorf("%s after deletion: %v", d.dev.Name, err)
+			errorf(t, "%s after deletion: %v", d.dev.Name, err)
 			continue
 		}
 		if label.ClusterFSID != got.Status.FSID {
-			t.Errorf("%s after deletion holds cluster %s, want %s", d.dev.Name, label.ClusterFSID, got.Status.FSID)
+			errorf(t, "%s after deletion holds cluster %s, want %s", d.dev.Name, label.ClusterFSID, got.Status.FSID)
 		}
 	}
 	checkUntouched(t, devices)
@@ -346,7 +370,7 @@ func checkUntouched(t *testing.T, devices []*device) {
 			t.Fatal(err)
 		}
 		if sum != d.sum {
-			t.Errorf("%s (%s) was written to", d.dev.Name, d.kind)
+			errorf(t, "%s (%s) was written to", d.dev.Name, d.kind)
 		} else {
 			t.Logf("%s (%s) unchanged: %s", d.dev.Name, d.kind, sum[:16])
 		}
@@ -375,7 +399,7 @@ func mountTmpfs(t *testing.T, dir string) {
 	loopdev.Run(t, "mount", "-t", "tmpfs", "-o", "size=2g", "ceph-operator-realtest", dir)
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
+			errorf(t, "umount %s: %v: %s", dir, err, out)
 		}
 		_ = os.Remove(dir)
 	})
@@ -413,7 +437,7 @@ func undeployOperator(t *testing.T, cluster *realnode.Cluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if out, err := kubectl(ctx, cluster, manifests(t), "delete", "--ignore-not-found", "--wait=true", "-f", "-"); err != nil {
-		t.Errorf("kubectl delete config/default: %v\n%s", err, out)
+		errorf(t, "kubectl delete config/default: %v\n%s", err, out)
 	}
 }
 
@@ -423,7 +447,7 @@ func deleteCluster(t *testing.T, c client.Client, cc *cephv1alpha1.CephCluster) 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := c.Delete(ctx, cc); err != nil && !apierrors.IsNotFound(err) {
-		t.Errorf("deleting the CephCluster: %v", err)
+		errorf(t, "deleting the CephCluster: %v", err)
 		return
 	}
 	realnode.WaitFor(t, ctx, 5*time.Minute, "the CephCluster to be gone", func() error {
