@@ -181,8 +181,9 @@ func (p *planner) pastNoReturn(id int32, prog *cephv1alpha1.DecommissionProgress
 // A disk with neither a request nor a progress record is left as it is.
 //
 // The steps, each recorded in the disk's plan with its time before the Job
-// that did it is deleted (the reconciler writes plans first), so that a
-// crash repeats at most the one idempotent command:
+// that did it is deleted (the Job is deleted by a later pass that reads the
+// record back), so that neither a crash nor a stale cache repeats a
+// command:
 //
 //  1. out: an OSD Job runs `ceph osd out`.
 //  2. safe-to-destroy: an OSD Job asks Ceph, again after a backoff while
@@ -201,6 +202,7 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 	if prev := ns.prev[e.device.ID]; prev != nil && prev.Decommission != nil {
 		prog = prev.Decommission.DeepCopy()
 	}
+	p.dropRecordedOSDJobs(id, prog)
 	if req == nil && prog == nil {
 		p.dropOSDJobs(id)
 		return true
@@ -280,7 +282,6 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 			return false
 		}
 	}
-	p.dropOSDJobs(id)
 	if req != nil && req.Wipe && !prog.Replace && !hasStep(prog, cephv1alpha1.StepWiped) {
 		p.wipeDecommissioned(ns, e, id, prog)
 		return false
@@ -356,7 +357,8 @@ func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionPro
 		e.plan.Message = desc
 		return false
 	}
-	p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, job.Name)
+	// The finished Job stays until a later pass reads its outcome back
+	// from the plan (dropRecordedOSDJobs).
 	finished := job.FinishedAt
 	if finished.IsZero() {
 		finished = p.in.Now
@@ -403,6 +405,45 @@ func (p *planner) stepRetryAt(prog *cephv1alpha1.DecommissionProgress) time.Time
 		d *= 2
 	}
 	return prog.LastAttemptTime.Add(min(d, osdStepMaxBackoff))
+}
+
+// osdStepRecords is the step of the decommission record that a Done OSD
+// Job of each step writes.
+var osdStepRecords = map[OSDStep]string{
+	OSDStepOut:     cephv1alpha1.StepMarkedOut,
+	OSDStepIn:      cephv1alpha1.StepMarkedIn,
+	OSDStepSafe:    cephv1alpha1.StepSafeToDestroy,
+	OSDStepPurge:   cephv1alpha1.StepPurged,
+	OSDStepDestroy: cephv1alpha1.StepDestroyed,
+}
+
+// dropRecordedOSDJobs deletes the finished OSD Jobs of id whose outcome
+// the plan as read (prev, the record in the inventory) already holds: the
+// step, for a Job that succeeded, or the attempt, for one that did not.
+// A Job whose outcome is only being recorded in this pass is kept until a
+// later pass reads the record back. Deleting it sooner would let a pass
+// that reads an older copy of the inventory (the caches of Jobs and of
+// inventories are not in step) find neither the record nor the Job, and
+// run the command again.
+func (p *planner) dropRecordedOSDJobs(id int32, prev *cephv1alpha1.DecommissionProgress) {
+	if prev == nil {
+		return
+	}
+	for step, j := range p.osdJobs[id] {
+		if j.State == JobRunning {
+			continue
+		}
+		recorded := false
+		if j.Outcome == OSDOutcomeDone {
+			recorded = hasStep(prev, osdStepRecords[step])
+		} else if prev.LastAttemptTime != nil && !j.FinishedAt.IsZero() {
+			at := metav1.NewTime(j.FinishedAt.UTC().Truncate(time.Second))
+			recorded = !prev.LastAttemptTime.Before(&at)
+		}
+		if recorded {
+			p.plan.DeleteOSDJobs = append(p.plan.DeleteOSDJobs, j.Name)
+		}
+	}
 }
 
 // dropOSDJobs deletes the finished OSD Jobs of id: no decommission needs

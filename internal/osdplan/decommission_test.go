@@ -1,6 +1,7 @@
 package osdplan
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -117,7 +118,7 @@ func (w *decomWorld) runSteps(n int) {
 
 func (w *decomWorld) creates(want ...OSDJobSpec) {
 	w.t.Helper()
-	if !slices.Equal(w.last.CreateOSDJobs, want) {
+	if !reflect.DeepEqual(w.last.CreateOSDJobs, want) && !(len(w.last.CreateOSDJobs) == 0 && len(want) == 0) {
 		w.t.Fatalf("CreateOSDJobs %+v, want %+v", w.last.CreateOSDJobs, want)
 	}
 }
@@ -215,6 +216,11 @@ func TestDecommissionSteps(t *testing.T) {
 	if got := stepNames(e.Decommission); !slices.Equal(got, want) {
 		t.Fatalf("steps %v, want %v", got, want)
 	}
+	// The purge Job goes once a pass reads its record back.
+	if len(w.last.DeleteOSDJobs) != 0 {
+		t.Fatalf("the purge Job deleted in the pass that records it: %v", w.last.DeleteOSDJobs)
+	}
+	w.pass()
 	if len(w.jobs) != 0 || w.runsOSD(0) {
 		t.Fatalf("jobs %+v left, OSDs %+v", w.jobs, w.last.OSDs)
 	}
@@ -270,7 +276,9 @@ func TestDecommissionReversed(t *testing.T) {
 			// A safe-to-destroy question still running is left to end,
 			// then removed; its answer changes nothing.
 			for _, j := range w.jobs {
-				w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+				if j.State == JobRunning {
+					w.finish(j.OSDID, j.Step, OSDOutcomeDone, "")
+				}
 			}
 			w.pass()
 			w.expect("sdb", provisioned, "", "holds OSD 0")
@@ -292,7 +300,14 @@ func TestDecommissionNeverSafeAndFailures(t *testing.T) {
 	if e.Decommission.Attempts != 1 {
 		t.Fatalf("attempts %d", e.Decommission.Attempts)
 	}
+	// The failed Job goes once its attempt is read back; the next one
+	// comes after the backoff, in the pass after that.
 	w.now = w.now.Add(osdStepBaseBackoff)
+	w.pass()
+	w.creates()
+	if len(w.last.DeleteOSDJobs) != 1 {
+		t.Fatalf("the failed out Job whose attempt is recorded: DeleteOSDJobs %v", w.last.DeleteOSDJobs)
+	}
 	w.pass()
 	w.creates(OSDJobSpec{OSDID: 0, Step: OSDStepOut})
 	w.finish(0, OSDStepOut, OSDOutcomeDone, "")
@@ -414,7 +429,7 @@ func TestMissingDisk(t *testing.T) {
 	// Decommissioning it works without its disk.
 	in.Cluster = cluster(decommissionDisk("", ptr(int32(7)), false))
 	plan = Compute(in)
-	if !slices.Equal(plan.CreateOSDJobs, []OSDJobSpec{{OSDID: 7, Step: OSDStepOut}}) {
+	if !reflect.DeepEqual(plan.CreateOSDJobs, []OSDJobSpec{{OSDID: 7, Step: OSDStepOut}}) {
 		t.Fatalf("decommissioning a missing disk's OSD: jobs %+v", plan.CreateOSDJobs)
 	}
 	if got := find(plan); got == nil || got.Action != cephv1alpha1.ActionDecommissioning {
@@ -554,5 +569,65 @@ func TestDecommissionWipeJobKept(t *testing.T) {
 	}
 	if got.Action != cephv1alpha1.ActionWiping || got.Decommission == nil || got.Decommission.Phase != cephv1alpha1.DecommissionWiping {
 		t.Fatalf("while the wipe Job runs: %+v", got)
+	}
+}
+
+// TestDecommissionStaleInventory: the caches of Jobs and of inventories
+// are not in step, so a pass may read the inventory as it was before the
+// last plan write while it sees the Jobs as they are now. A finished OSD
+// Job is kept until a pass reads its record back, so such a pass finds
+// the Job, records the same step again, and runs no command twice.
+func TestDecommissionStaleInventory(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.storage = decommissionDisk(wwnID("sdb"), nil, false)
+	w.pass()
+	var commands []OSDStep
+	for range 10 {
+		var running *OSDJob
+		for i := range w.jobs {
+			if w.jobs[i].State == JobRunning {
+				running = &w.jobs[i]
+			}
+		}
+		if running == nil {
+			w.pass()
+			continue
+		}
+		step := running.Step
+		commands = append(commands, step)
+		before := *w.inv.DeepCopy()
+		w.now = w.now.Add(time.Minute)
+		w.finish(0, step, OSDOutcomeDone, "")
+		w.pass()
+		if slices.ContainsFunc(w.jobs, func(j OSDJob) bool { return j.Step == step }) == false {
+			t.Fatalf("the %s Job was deleted in the pass that recorded it", step)
+		}
+		// A pass that reads the inventory from before that write.
+		fresh := w.inv
+		w.inv = before
+		w.pass()
+		for _, s := range w.last.CreateOSDJobs {
+			if s.Step == step {
+				t.Fatalf("a stale pass runs %s again", step)
+			}
+		}
+		if slices.ContainsFunc(w.last.DeleteOSDJobs, func(n string) bool { return n == OSDJobName("ceph", 0, step) }) {
+			t.Fatalf("a stale pass deletes the %s Job whose record it cannot see", step)
+		}
+		if got := w.entry("sdb"); got.Decommission == nil || !hasStep(got.Decommission, map[OSDStep]string{OSDStepOut: cephv1alpha1.StepMarkedOut, OSDStepSafe: cephv1alpha1.StepSafeToDestroy, OSDStepPurge: cephv1alpha1.StepPurged}[step]) {
+			t.Fatalf("a stale pass with the finished %s Job lost its record: %+v", step, got.Decommission)
+		}
+		w.inv = fresh
+		w.pass()
+		if slices.ContainsFunc(w.jobs, func(j OSDJob) bool { return j.Step == step }) {
+			t.Fatalf("the %s Job is kept after its record was read back", step)
+		}
+		if w.entry("sdb").Action == cephv1alpha1.ActionDecommissioned {
+			break
+		}
+	}
+	w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "purged")
+	if want := []OSDStep{OSDStepOut, OSDStepSafe, OSDStepPurge}; !slices.Equal(commands, want) {
+		t.Fatalf("commands %v, want %v", commands, want)
 	}
 }

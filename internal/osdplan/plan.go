@@ -264,8 +264,9 @@ type Plan struct {
 	// CreateOSDJobs are OSD Jobs to create: one Ceph command on one OSD
 	// each (see decommission).
 	CreateOSDJobs []OSDJobSpec
-	// DeleteOSDJobs are names of finished OSD Jobs whose outcome is
-	// recorded in a plan (or that no decommission needs any more).
+	// DeleteOSDJobs are names of finished OSD Jobs whose outcome the
+	// inventory as read already records (or that no decommission needs
+	// any more).
 	DeleteOSDJobs []string
 	// StopOSDs are the OSDs whose Deployment must be deleted: Ceph said
 	// they are safe to destroy.
