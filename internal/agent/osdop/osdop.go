@@ -1,8 +1,9 @@
-// Package osdop is the `agent osd` subcommand: one Ceph command on one OSD,
-// run by an OSD Job for a step of a decommission (out, safe-to-destroy,
-// purge, destroy, or in for a reversal). It reports its outcome as a JSON
-// termination message and an exit code, so the planner records it in the
-// disk's plan before the Job is deleted.
+// Package osdop is the `agent osd` subcommand: one Ceph command, run by an
+// OSD Job for a step of a decommission (out, safe-to-destroy, purge,
+// destroy, or in for a reversal) or of an OSD rollout (set or unset the
+// noout flag, ok-to-stop for the OSDs of one failure domain). It reports
+// its outcome as a JSON termination message and an exit code, so the
+// planner records it before the Job is deleted.
 package osdop
 
 import (
@@ -21,7 +22,25 @@ const (
 	StepSafe    = "safe-to-destroy"
 	StepPurge   = "purge"
 	StepDestroy = "destroy"
+	// StepSetNoOut sets the cluster's noout flag for an OSD rollout; the
+	// outcome's message is NoOutPreset when the flag was set already.
+	StepSetNoOut = "set-noout"
+	// StepUnsetNoOut clears the noout flag at the end of a rollout.
+	StepUnsetNoOut = "unset-noout"
+	// StepOKToStop asks whether the OSDs (several ids) may stop together
+	// without making data unavailable.
+	StepOKToStop = "ok-to-stop"
 )
+
+// NoOutPreset is the message of a Done set-noout whose flag someone had
+// set already: the rollout must leave it set when it ends.
+const NoOutPreset = "noout was set already"
+
+// ClusterStep reports whether step acts on the cluster (or several OSDs)
+// rather than on one OSD.
+func ClusterStep(step string) bool {
+	return step == StepSetNoOut || step == StepUnsetNoOut || step == StepOKToStop
+}
 
 // Outcomes (osdplan.OSDOutcome*).
 const (
@@ -55,8 +74,9 @@ func OutcomeOfExit(code int32) string {
 
 // Result is the termination message of agent osd.
 type Result struct {
-	Step    string `json:"step"`
-	OSDID   int32  `json:"osdID"`
+	Step    string  `json:"step"`
+	OSDID   int32   `json:"osdID"`
+	OSDIDs  []int32 `json:"osdIDs,omitempty"`
 	Outcome string `json:"outcome"`
 	Message string `json:"message,omitempty"`
 }
@@ -67,7 +87,81 @@ type Ceph func(ctx context.Context, words ...string) ([]byte, error)
 
 // ValidStep reports whether step is one agent osd runs.
 func ValidStep(step string) bool {
-	return slices.Contains([]string{StepOut, StepIn, StepSafe, StepPurge, StepDestroy}, step)
+	return slices.Contains([]string{StepOut, StepIn, StepSafe, StepPurge, StepDestroy}, step) || ClusterStep(step)
+}
+
+// RunCluster runs a rollout step: set-noout, unset-noout, or ok-to-stop
+// for ids.
+func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result {
+	res := Result{Step: step, OSDID: -1, OSDIDs: ids}
+	switch step {
+	case StepSetNoOut:
+		// An admin's noout must survive the rollout: say when it was set.
+		if out, err := ceph(ctx, "osd", "dump"); err == nil && hasFlag(out, "noout") {
+			res.Outcome, res.Message = Done, NoOutPreset
+			return res
+		}
+		if _, err := ceph(ctx, "osd", "set", "noout"); err != nil {
+			res.Outcome, res.Message = Failed, err.Error()
+			return res
+		}
+	case StepUnsetNoOut:
+		if _, err := ceph(ctx, "osd", "unset", "noout"); err != nil {
+			res.Outcome, res.Message = Failed, err.Error()
+			return res
+		}
+	case StepOKToStop:
+		if len(ids) == 0 {
+			res.Outcome, res.Message = Failed, "ok-to-stop needs OSD ids"
+			return res
+		}
+		words := []string{"osd", "ok-to-stop"}
+		for _, id := range ids {
+			words = append(words, strconv.Itoa(int(id)))
+		}
+		out, err := ceph(ctx, words...)
+		if err != nil {
+			// Ceph answers "unsafe to stop" with an error status.
+			res.Outcome, res.Message = NotYet, err.Error()
+			return res
+		}
+		if ok, why := okToStopAnswer(out); !ok {
+			res.Outcome, res.Message = NotYet, why
+			return res
+		}
+	default:
+		res.Outcome, res.Message = Failed, fmt.Sprintf("unknown step %q", step)
+		return res
+	}
+	res.Outcome = Done
+	return res
+}
+
+// hasFlag reports whether the OSD map (`ceph osd dump` as JSON) has flag
+// set: in "flags", a comma-separated list, or "flags_set".
+func hasFlag(dump []byte, flag string) bool {
+	var d struct {
+		Flags    string   `json:"flags"`
+		FlagsSet []string `json:"flags_set"`
+	}
+	if json.Unmarshal(dump, &d) != nil {
+		return false
+	}
+	return slices.Contains(strings.Split(d.Flags, ","), flag) || slices.Contains(d.FlagsSet, flag)
+}
+
+// okToStopAnswer reads the formatted answer of a successful `ceph osd
+// ok-to-stop`: some releases give it with a zero status and a false
+// ok_to_stop. Output that is not such an object means ok.
+func okToStopAnswer(out []byte) (bool, string) {
+	var ans struct {
+		OK       *bool `json:"ok_to_stop"`
+		NotOKPGs int   `json:"num_not_ok_pgs"`
+	}
+	if json.Unmarshal(out, &ans) != nil || ans.OK == nil || *ans.OK {
+		return true, ""
+	}
+	return false, fmt.Sprintf("Ceph says stopping them now would leave %d placement groups unavailable", ans.NotOKPGs)
 }
 
 // Run runs step on OSD id. failureDomain (host or osd) is the CRUSH level

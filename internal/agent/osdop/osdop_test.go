@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -70,10 +71,57 @@ func TestRun(t *testing.T) {
 				domain = "host"
 			}
 			got := Run(context.Background(), f.run, tc.step, 0, domain)
-			if got != tc.want {
+			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, want %+v", got, tc.want)
 			}
 			if tc.calls != nil && !slices.Equal(f.calls, tc.calls) {
+				t.Fatalf("calls %q, want %q", f.calls, tc.calls)
+			}
+		})
+	}
+}
+
+func TestRunCluster(t *testing.T) {
+	const flags = `{"flags":"noout,sortbitwise,recovery_deletes"}`
+	const noFlags = `{"flags":"sortbitwise,recovery_deletes","flags_set":["sortbitwise","recovery_deletes"]}`
+	for _, tc := range []struct {
+		name, step string
+		ids        []int32
+		out, fail  map[string]string
+		want       Result
+		calls      []string
+	}{
+		{name: "set noout", step: StepSetNoOut, out: map[string]string{"osd dump": noFlags},
+			want: Result{Step: StepSetNoOut, OSDID: -1, Outcome: Done}, calls: []string{"osd dump", "osd set noout"}},
+		{name: "noout set already", step: StepSetNoOut, out: map[string]string{"osd dump": flags},
+			want: Result{Step: StepSetNoOut, OSDID: -1, Outcome: Done, Message: NoOutPreset}, calls: []string{"osd dump"}},
+		{name: "noout in flags_set only", step: StepSetNoOut, out: map[string]string{"osd dump": `{"flags_set":["noout"]}`},
+			want: Result{Step: StepSetNoOut, OSDID: -1, Outcome: Done, Message: NoOutPreset}, calls: []string{"osd dump"}},
+		{name: "set noout, map unreadable", step: StepSetNoOut, fail: map[string]string{"osd dump": "timed out"},
+			want: Result{Step: StepSetNoOut, OSDID: -1, Outcome: Done}, calls: []string{"osd dump", "osd set noout"}},
+		{name: "set noout fails", step: StepSetNoOut, out: map[string]string{"osd dump": noFlags}, fail: map[string]string{"osd set noout": "EACCES"},
+			want: Result{Step: StepSetNoOut, OSDID: -1, Outcome: Failed, Message: "EACCES"}},
+		{name: "unset noout", step: StepUnsetNoOut,
+			want: Result{Step: StepUnsetNoOut, OSDID: -1, Outcome: Done}, calls: []string{"osd unset noout"}},
+		{name: "ok to stop", step: StepOKToStop, ids: []int32{3, 4},
+			out:  map[string]string{"osd ok-to-stop 3 4": `{"ok_to_stop":true,"osds":[3,4],"num_ok_pgs":12,"num_not_ok_pgs":0}`},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3, 4}, Outcome: Done}, calls: []string{"osd ok-to-stop 3 4"}},
+		{name: "unsafe, error status", step: StepOKToStop, ids: []int32{3},
+			fail: map[string]string{"osd ok-to-stop 3": "exit status 16: Error EBUSY: unsafe to stop osd(s) at this time (8 PGs are or would become offline)"},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3}, Outcome: NotYet, Message: "exit status 16: Error EBUSY: unsafe to stop osd(s) at this time (8 PGs are or would become offline)"}},
+		{name: "unsafe, formatted", step: StepOKToStop, ids: []int32{3},
+			out:  map[string]string{"osd ok-to-stop 3": `{"ok_to_stop":false,"osds":[3],"num_ok_pgs":4,"num_not_ok_pgs":8}`},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3}, Outcome: NotYet, Message: "Ceph says stopping them now would leave 8 placement groups unavailable"}},
+		{name: "no ids", step: StepOKToStop,
+			want: Result{Step: StepOKToStop, OSDID: -1, Outcome: Failed, Message: "ok-to-stop needs OSD ids"}, calls: []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCeph{out: tc.out, fail: tc.fail}
+			got := RunCluster(context.Background(), f.run, tc.step, tc.ids)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if tc.calls != nil && !slices.Equal(f.calls, tc.calls) && (len(tc.calls) != 0 || len(f.calls) != 0) {
 				t.Fatalf("calls %q, want %q", f.calls, tc.calls)
 			}
 		})
