@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -186,8 +188,10 @@ func TestOSDRollout(t *testing.T) {
 		before[d.Name] = d.Annotations[apply.HashAnnotation]
 	}
 
-	// From here the test plays the OSD pods.
+	// From here the test plays the OSD pods. Ceph first says the first
+	// node's OSDs may not stop.
 	w.HoldOSDs(true)
+	w.SetOKToStop(osdop.NotYet)
 	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) {
 		c.Spec.Resources.OSD = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}
 	})
@@ -204,7 +208,12 @@ func TestOSDRollout(t *testing.T) {
 			return nil
 		})
 	}
-	expect("the first node only", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
+	expect("nothing while Ceph says no", map[string]string{"roll-a": "old=2 new=0", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
+		"Ceph does not let OSDs")
+	if rec := getCluster(t, cluster).Status.OSDRollout; rec == nil || rec.NoOut != cephv1alpha1.NoOutSet || rec.Attempts != 1 || !w.NoOut() {
+		t.Fatalf("while Ceph says no: status.osdRollout %+v, noout %v; want noout set by the operator and one attempt", rec, w.NoOut())
+	}
+	expect("the first node only, once Ceph says yes", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=2 new=0", "roll-c": "old=2 new=0"},
 		"2 of 6 OSDs updated")
 	// Its pods restart: it stays the only one until they are ready.
 	setOSDsReady(t, ns, "roll-a", false)
@@ -227,13 +236,42 @@ func TestOSDRollout(t *testing.T) {
 	expect("then the third", map[string]string{"roll-a": "old=0 new=2", "roll-b": "old=0 new=2", "roll-c": "old=0 new=2"},
 		"")
 	setOSDsReady(t, ns, "roll-c", true)
-	waitFor(t, "all updated", func() error {
-		c := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionOSDsUpdated)
+	waitFor(t, "all updated, noout unset", func() error {
+		got := getCluster(t, cluster)
+		c := condition(t, got, cephv1alpha1.ConditionOSDsUpdated)
 		if c == nil || c.Status != metav1.ConditionTrue {
 			return fmt.Errorf("OSDsUpdated %+v", c)
 		}
-		if got := getCluster(t, cluster).Status.OSDs.Updated; got != 6 {
-			return fmt.Errorf("status.osds.updated = %d", got)
+		if got.Status.OSDs.Updated != 6 {
+			return fmt.Errorf("status.osds.updated = %d", got.Status.OSDs.Updated)
+		}
+		if got.Status.OSDRollout != nil || w.NoOut() {
+			return fmt.Errorf("status.osdRollout %+v, noout %v", got.Status.OSDRollout, w.NoOut())
+		}
+		return nil
+	})
+	// Ceph was asked before each node: once no, then yes for each.
+	var steps []string
+	for _, s := range w.OSDSteps() {
+		steps = append(steps, s[strings.LastIndex(s, " ")+1:])
+	}
+	want := []string{"set-noout", "ok-to-stop", "ok-to-stop", "ok-to-stop", "ok-to-stop", "unset-noout"}
+	if !slices.Equal(steps, want) {
+		t.Fatalf("Ceph commands %v, want %v", w.OSDSteps(), want)
+	}
+	waitFor(t, "the rollout's Events", func() error {
+		var events corev1.EventList
+		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range events.Items {
+			seen[e.Reason] = true
+		}
+		for _, r := range []string{"OSDRolloutNoOutSet", "OSDRolloutHeld", "OSDRolloutNoOutUnset", "OSDsUpdating"} {
+			if !seen[r] {
+				return fmt.Errorf("no %s Event among %v", r, seen)
+			}
 		}
 		return nil
 	})

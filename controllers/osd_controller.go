@@ -165,7 +165,8 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in.OSDJobs = osdJobs
+	var rolloutJobs []osdplan.OSDJob
+	in.OSDJobs, rolloutJobs = splitOSDJobs(osdJobs)
 	plan := osdplan.Compute(in)
 	waiting := unpublished(cluster, in)
 
@@ -179,12 +180,13 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	for node, name := range exists {
 		plan.Unschedule(node, name)
 	}
-	rollout, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes)
+	gate, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes, rolloutJobs)
+	rollout := gate.Rollout
 	plan.Counts.Updated = rollout.Updated
 	errs := []error{
 		createErr,
 		ensureErr,
-		r.createOSDJobs(ctx, cluster, in.Inventories, plan.CreateOSDJobs),
+		r.createOSDJobs(ctx, cluster, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...)),
 		r.stopOSDs(ctx, cluster, plan.StopOSDs),
 		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
@@ -197,10 +199,10 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	if errors.Join(errs...) == nil {
 		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs),
-			r.deleteJobs(ctx, cluster, osdJobsByName, plan.DeleteOSDJobs))
+			r.deleteJobs(ctx, cluster, osdJobsByName, append(plan.DeleteOSDJobs, gate.DeleteJobs...)))
 	}
 	err = errors.Join(errs...)
-	if serr := r.writeStatus(ctx, cluster, plan, rollout, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
+	if serr := r.writeStatus(ctx, cluster, plan, gate, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	if err != nil {
@@ -212,11 +214,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		log.V(1).Info("A prepare Job exists that the cache does not show yet", "nodes", len(exists))
 		return ctrl.Result{RequeueAfter: jobExistsRequeue}, nil
 	}
-	if plan.RequeueAfter > 0 {
-		// A prepare retry waits for a backoff to expire; time cannot be
-		// watched, so this is the one place that requeues after a delay.
-		log.V(1).Info("Waiting for prepare backoff", "after", plan.RequeueAfter)
-		return ctrl.Result{RequeueAfter: plan.RequeueAfter}, nil
+	if after := minPositive(plan.RequeueAfter, gate.RequeueAfter); after > 0 {
+		// A retry waits for a backoff to expire (a prepare, a
+		// decommission or rollout step); time cannot be watched, so
+		// this is the one place that requeues after a delay.
+		log.V(1).Info("Waiting for a backoff", "after", after)
+		return ctrl.Result{RequeueAfter: after}, nil
 	}
 	return ctrl.Result{}, nil
 }
@@ -681,7 +684,7 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 // an existing Deployment whose template differs from the desired one is
 // only updated when the rollout says its turn has come. OSD Deployments
 // are never deleted here: an OSD that leaves the selection is kept.
-func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string) (osdplan.Rollout, error) {
+func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string, rolloutJobs []osdplan.OSDJob) (osdplan.Gate, error) {
 	desired := make([]*appsv1.Deployment, len(osds))
 	outdated := map[int32]bool{}
 	for i, osd := range osds {
@@ -692,7 +695,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		}
 		want, err := apply.Hash(desired[i])
 		if err != nil {
-			return osdplan.Rollout{}, err
+			return osdplan.Gate{Rollout: osdplan.Rollout{}, Record: cluster.Status.OSDRollout}, err
 		}
 		outdated[osd.ID] = h != want
 	}
@@ -703,9 +706,14 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 	}
 	wait, err := r.daemonsWait(ctx, cluster)
 	if err != nil {
-		return osdplan.Rollout{}, err
+		return osdplan.Gate{Record: cluster.Status.OSDRollout}, err
 	}
-	rollout := osdplan.OSDRollout(cluster, current, osdplan.Recovering(cluster.Status.Ceph), wait)
+	recovering := osdplan.Recovering(cluster.Status.Ceph)
+	rollout := osdplan.OSDRollout(cluster, current, recovering, wait)
+	quiet := len(recovering) == 0 && !slices.ContainsFunc(current, func(o osdplan.OSD) bool { return !o.Ready || !o.Settled })
+	gate := osdplan.GateRollout(osdplan.GateInput{Cluster: cluster, Rollout: rollout, Quiet: quiet, Jobs: rolloutJobs, Now: r.Clock()})
+	r.recordGateEvents(cluster, gate.Record)
+	rollout = gate.Rollout
 	if rollout.Outdated > 0 {
 		ctrl.LoggerFrom(ctx).Info("Rolling out a change to the OSDs", "updated", rollout.Updated, "outdated", rollout.Outdated,
 			"updating", len(rollout.Update), "waiting", rollout.Waiting)
@@ -736,9 +744,44 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		}
 		slices.Sort(ids)
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDsUpdating", "RollingUpdate",
-			"Updating OSDs %v (one failure domain); %d of %d OSDs were current", ids, rollout.Updated, rollout.Updated+rollout.Outdated)
+			"Updating OSDs %v (%s; Ceph said they may stop); %d of %d OSDs were current", ids, rollout.Domain, rollout.Updated, rollout.Updated+rollout.Outdated)
 	}
-	return rollout, err
+	return gate, err
+}
+
+// recordGateEvents emits an Event when the rollout's noout flag is set or
+// unset, and when Ceph does not let a failure domain stop.
+func (r *OSDReconciler) recordGateEvents(cluster *cephv1alpha1.CephCluster, rec *cephv1alpha1.OSDRolloutStatus) {
+	old := cluster.Status.OSDRollout
+	if old == nil {
+		old = &cephv1alpha1.OSDRolloutStatus{}
+	}
+	switch {
+	case rec != nil && old.NoOut == "" && rec.NoOut == cephv1alpha1.NoOutSet:
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDRolloutNoOutSet", "RollingUpdate",
+			"Set Ceph's noout flag for the OSD rollout: restarting OSDs are not marked out")
+	case rec != nil && old.NoOut == "" && rec.NoOut == cephv1alpha1.NoOutPreset:
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDRolloutNoOutSet", "RollingUpdate",
+			"Ceph's noout flag was set already; the OSD rollout leaves it set when it ends")
+	case rec == nil && old.NoOut == cephv1alpha1.NoOutSet:
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDRolloutNoOutUnset", "RollingUpdate",
+			"Unset Ceph's noout flag: the OSD rollout is over and Ceph has recovered")
+	}
+	if rec != nil && rec.Attempts > old.Attempts && rec.Message != "" {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "OSDRolloutHeld", "RollingUpdate", "%s", osdplan.Truncate(rec.Message, maxEventNote))
+	}
+}
+
+// minPositive is the smaller of the positive durations among a and b (0
+// when neither is).
+func minPositive(a, b time.Duration) time.Duration {
+	switch {
+	case a <= 0:
+		return max(b, 0)
+	case b <= 0 || a < b:
+		return a
+	}
+	return b
 }
 
 // daemonsWait says why outdated OSDs must wait for the monitors and the
@@ -872,7 +915,8 @@ func neverStarted(c *cephv1alpha1.CephCluster) []cephv1alpha1.CephOSDRef {
 // while there are OSD ids in Ceph without a disk, the
 // PartiallyPreparedOSDs condition, when they changed. A condition this
 // reconciler leaves out of the apply is removed, since it owns it.
-func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, rollout osdplan.Rollout, waiting int, unclaimed []cephv1alpha1.CephOSDRef, applyErr error) error {
+func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, gate osdplan.Gate, waiting int, unclaimed []cephv1alpha1.CephOSDRef, applyErr error) error {
+	rollout := gate.Rollout
 	// Only this reconciler's conditions are applied. Their transition time
 	// is the reconciler's clock, kept from before when the status is the
 	// same.
@@ -901,10 +945,10 @@ func (r *OSDReconciler) writeStatus(ctx context.Context, cluster *cephv1alpha1.C
 	} else {
 		changed = meta.RemoveStatusCondition(&conditions, cephv1alpha1.ConditionPartiallyPreparedOSDs) || changed
 	}
-	if !changed && cluster.Status.OSDs == plan.Counts {
+	if !changed && cluster.Status.OSDs == plan.Counts && equality.Semantic.DeepEqual(cluster.Status.OSDRollout, gate.Record) {
 		return nil
 	}
-	st := cephv1alpha1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions}
+	st := cephv1alpha1.CephClusterStatus{OSDs: plan.Counts, Conditions: conditions, OSDRollout: gate.Record}
 	desired := &cephv1alpha1.CephCluster{
 		ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace},
 		Status:     st,
@@ -942,7 +986,7 @@ func rolloutCondition(cluster *cephv1alpha1.CephCluster, r osdplan.Rollout) meta
 	c.Status, c.Reason = metav1.ConditionFalse, cephv1alpha1.ReasonRollingUpdate
 	total := r.Updated + r.Outdated
 	if len(r.Update) > 0 {
-		c.Message = fmt.Sprintf("%d of %d OSDs updated; updating %d OSDs of one failure domain", r.Updated, total, len(r.Update))
+		c.Message = fmt.Sprintf("%d of %d OSDs updated; updating %d OSDs of one failure domain (%s), which Ceph said may stop", r.Updated, total, len(r.Update), r.Domain)
 	} else {
 		c.Message = fmt.Sprintf("%d of %d OSDs updated; %s", r.Updated, total, r.Waiting)
 	}

@@ -45,14 +45,47 @@ func (r *OSDReconciler) gatherOSDJobs(ctx context.Context, cluster *cephv1alpha1
 	out := make([]osdplan.OSDJob, 0, len(jobs.Items))
 	for i := range jobs.Items {
 		job := &jobs.Items[i]
-		id, err := strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32)
-		if err != nil {
-			continue
+		var ids []int32
+		id := int64(-1)
+		if step := osdplan.OSDStep(job.Annotations[resources.OSDStepAnnotation]); osdplan.IsRolloutStep(step) {
+			ids = parseOSDIDs(job.Annotations[resources.OSDIDsAnnotation])
+		} else {
+			var err error
+			if id, err = strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32); err != nil {
+				continue
+			}
 		}
 		byName[job.Name] = job
-		out = append(out, osdJobState(job, int32(id), byJob[job.UID]))
+		oj := osdJobState(job, int32(id), byJob[job.UID])
+		oj.OSDIDs = ids
+		out = append(out, oj)
 	}
 	return out, byName, nil
+}
+
+// parseOSDIDs reads the comma-separated OSD ids of an ok-to-stop Job;
+// what is not an id is left out.
+func parseOSDIDs(list string) []int32 {
+	var ids []int32
+	for _, f := range strings.Split(list, ",") {
+		if n, err := strconv.ParseInt(strings.TrimSpace(f), 10, 32); err == nil && n >= 0 {
+			ids = append(ids, int32(n))
+		}
+	}
+	return ids
+}
+
+// splitOSDJobs separates the rollout steps' Jobs (osdplan.GateRollout)
+// from the decommission steps' (osdplan.Compute).
+func splitOSDJobs(jobs []osdplan.OSDJob) (decommission, rollout []osdplan.OSDJob) {
+	for _, j := range jobs {
+		if osdplan.IsRolloutStep(j.Step) {
+			rollout = append(rollout, j)
+		} else {
+			decommission = append(decommission, j)
+		}
+	}
+	return decommission, rollout
 }
 
 // osdJobState reduces an OSD Job and its pods to what the planner needs.
@@ -116,7 +149,7 @@ func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1
 			}
 			return fmt.Errorf("creating OSD Job %s for OSD %d: %w", spec.Step, spec.OSDID, err)
 		}
-		ctrl.LoggerFrom(ctx).Info("Created OSD Job", "job", job.Name, "osd", spec.OSDID, "step", spec.Step)
+		ctrl.LoggerFrom(ctx).Info("Created OSD Job", "job", job.Name, "osd", spec.OSDID, "osds", spec.OSDIDs, "step", spec.Step)
 		return nil
 	})
 }

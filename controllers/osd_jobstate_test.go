@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -131,3 +132,24 @@ func TestFitBytes(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return utf8.ValidString(s) }
+
+// TestRolloutStepsAgree: the planner and agent osd name the same rollout
+// steps and mean the same by a preset noout.
+func TestRolloutStepsAgree(t *testing.T) {
+	for _, s := range []osdplan.OSDStep{osdplan.OSDStepSetNoOut, osdplan.OSDStepUnsetNoOut, osdplan.OSDStepOKToStop} {
+		if !osdop.ClusterStep(string(s)) || !osdop.ValidStep(string(s)) {
+			t.Errorf("agent osd does not run the rollout step %s", s)
+		}
+	}
+	for _, s := range []osdplan.OSDStep{osdplan.OSDStepOut, osdplan.OSDStepIn, osdplan.OSDStepSafe, osdplan.OSDStepPurge, osdplan.OSDStepDestroy} {
+		if osdop.ClusterStep(string(s)) || osdplan.IsRolloutStep(s) || !osdop.ValidStep(string(s)) {
+			t.Errorf("decommission step %s taken for a rollout step, or unknown to agent osd", s)
+		}
+	}
+	if osdop.NoOutPreset != osdplan.NoOutPresetMessage {
+		t.Errorf("agent osd says %q for a preset noout, the planner looks for %q", osdop.NoOutPreset, osdplan.NoOutPresetMessage)
+	}
+	if got := parseOSDIDs("3,4, 5,x,-1"); len(got) != 3 || got[0] != 3 || got[2] != 5 {
+		t.Errorf("parseOSDIDs = %v", got)
+	}
+}

@@ -508,6 +508,57 @@ type DaemonImage struct {
 	Version string `json:"version"`
 }
 
+// NoOut values of OSDRolloutStatus.
+const (
+	// NoOutSet: the operator set Ceph's noout flag for the rollout, and
+	// unsets it once the rollout is over and Ceph has recovered.
+	NoOutSet = "Set"
+	// NoOutPreset: the flag was set already (by an administrator); the
+	// operator leaves it set.
+	NoOutPreset = "Preset"
+)
+
+// OSDRolloutStatus records the Ceph side of an OSD rollout. Before the
+// OSDs of a failure domain restart, the operator sets noout (so Ceph does
+// not start moving their data while they restart) and asks Ceph whether
+// they may stop without making data unavailable (`ceph osd ok-to-stop`);
+// each command runs in a short OSD Job.
+type OSDRolloutStatus struct {
+	// NoOut says whether the noout flag is held for the rollout: Set (by
+	// the operator, which unsets it at the end) or Preset (set by someone
+	// else, left as it is). Empty until the flag is set.
+	// +kubebuilder:validation:Enum=Set;Preset
+	// +optional
+	NoOut string `json:"noout,omitempty"`
+	// NoOutTime is when noout was set or found set.
+	// +optional
+	NoOutTime *metav1.Time `json:"noOutTime,omitempty"`
+	// Domain is the failure domain (a node, or osd.N with failure domain
+	// osd) whose OSDs Ceph last said may stop, and OSDs are their ids.
+	// +kubebuilder:validation:MaxLength=253
+	// +optional
+	Domain string `json:"domain,omitempty"`
+	// +kubebuilder:validation:MaxItems=1024
+	// +listType=atomic
+	// +optional
+	OSDs []int32 `json:"osds,omitempty"`
+	// OKToStopTime is when Ceph said so.
+	// +optional
+	OKToStopTime *metav1.Time `json:"okToStopTime,omitempty"`
+	// Message is what holds the rollout back: Ceph's last answer when it
+	// did not let the next failure domain stop, or why noout stays set.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Attempts counts the questions or commands in a row that did not
+	// succeed; they are asked again after 10 s, doubling up to 2 min.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastAttemptTime is when the last of them ended.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
+}
+
 // CephClusterStatus is what the operator observed and did.
 type CephClusterStatus struct {
 	// ObservedGeneration is the generation of the spec the status describes.
@@ -565,6 +616,14 @@ type CephClusterStatus struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Daemon image"
 	DaemonImage *DaemonImage `json:"daemonImage,omitempty"`
+
+	// OSDRollout is how the operator keeps data available while it rolls a
+	// change of the OSDs' pod template out, one failure domain at a time:
+	// the noout flag it set for the rollout and Ceph's last answer to
+	// `ceph osd ok-to-stop`. Absent when no rollout needs it.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="OSD rollout"
+	OSDRollout *OSDRolloutStatus `json:"osdRollout,omitempty"`
 
 	// Ceph is Ceph's own view of the cluster (health, checks, OSDs up and
 	// in, capacity), published by the reporter next to the mgr.

@@ -88,14 +88,19 @@ type OSDJob struct {
 	Outcome string
 	// Message is the agent's account, or the Job's.
 	Message string
+	// OSDIDs are the OSDs of an ok-to-stop question (a rollout step,
+	// whose OSDID is -1).
+	OSDIDs []int32
 }
 
 // OSDJobSpec is an OSD Job to create.
 type OSDJobSpec struct {
-	// OSDID is the OSD to work on.
+	// OSDID is the OSD to work on; -1 for a rollout step.
 	OSDID int32
 	// Step is the command to run.
 	Step OSDStep
+	// OSDIDs are the OSDs an ok-to-stop question names.
+	OSDIDs []int32
 }
 
 // OSDJobName is the name of the Job that runs step on OSD id in the named
@@ -397,14 +402,7 @@ func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionPro
 // stepRetryAt is when the current step may be tried again after a failed
 // or not-yet answer: 10s·2^(attempts-1), at most two minutes.
 func (p *planner) stepRetryAt(prog *cephv1alpha1.DecommissionProgress) time.Time {
-	if prog.Attempts <= 0 || prog.LastAttemptTime == nil {
-		return time.Time{}
-	}
-	d := osdStepBaseBackoff
-	for i := int32(1); i < prog.Attempts && d < osdStepMaxBackoff; i++ {
-		d *= 2
-	}
-	return prog.LastAttemptTime.Add(min(d, osdStepMaxBackoff))
+	return retryAt(prog.Attempts, prog.LastAttemptTime)
 }
 
 // osdStepRecords is the step of the decommission record that a Done OSD

@@ -118,7 +118,7 @@ func (w *decomWorld) runSteps(n int) {
 
 func (w *decomWorld) creates(want ...OSDJobSpec) {
 	w.t.Helper()
-	if !reflect.DeepEqual(w.last.CreateOSDJobs, want) && !(len(w.last.CreateOSDJobs) == 0 && len(want) == 0) {
+	if !reflect.DeepEqual(w.last.CreateOSDJobs, want) && (len(w.last.CreateOSDJobs) != 0 || len(want) != 0) {
 		w.t.Fatalf("CreateOSDJobs %+v, want %+v", w.last.CreateOSDJobs, want)
 	}
 }

@@ -21,6 +21,10 @@ type Rollout struct {
 	// Waiting says why no OSD is updated while some are outdated; empty
 	// when Update is not empty or nothing is outdated.
 	Waiting string
+	// Domain is the failure domain of Update, and Disrupted says whether
+	// its OSDs were already restarting (not all ready) when it was chosen.
+	Domain    string
+	Disrupted bool
 }
 
 // failureDomain is the failure domain of o: its node, or the OSD itself
@@ -96,6 +100,7 @@ func OSDRollout(cluster *cephv1alpha1.CephCluster, osds []OSD, recovering []stri
 	for _, id := range pending[next] {
 		r.Update[id] = true
 	}
+	r.Domain, r.Disrupted = next, unsettled[next]
 	return r
 }
 

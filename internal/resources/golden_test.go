@@ -247,4 +247,18 @@ func TestOSDJobGolden(t *testing.T) {
 	if args := OSDJob(c, images, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepOut}).Spec.Template.Spec.Containers[0].Args; !strings.Contains(strings.Join(args, " "), "--failure-domain=osd --") {
 		t.Fatalf("args %q do not carry the cluster's failure domain", args)
 	}
+	// A rollout step names no single OSD: no OSD id label (a label of -1
+	// is invalid), the OSDs in an annotation and the flags.
+	ok := OSDJob(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepOKToStop, OSDIDs: []int32{3, 4}})
+	golden(t, "osd-job-ok-to-stop", ok)
+	if _, has := ok.Labels[OSDIDLabel]; has || ok.Annotations[OSDIDsAnnotation] != "3,4" {
+		t.Fatalf("ok-to-stop Job labels %v, annotations %v", ok.Labels, ok.Annotations)
+	}
+	if args := strings.Join(ok.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--step=ok-to-stop --osd-ids=3,4 ") || strings.Contains(args, "--osd-id=") {
+		t.Fatalf("ok-to-stop Job args %q", args)
+	}
+	noout := OSDJob(testCluster(), images, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepSetNoOut})
+	if args := strings.Join(noout.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--osd-id") || noout.Name == ok.Name {
+		t.Fatalf("set-noout Job %s args %q", noout.Name, args)
+	}
 }

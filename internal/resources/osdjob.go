@@ -2,6 +2,7 @@ package resources
 
 import (
 	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +19,9 @@ const (
 	ComponentOSDJob = "osd-job"
 	// OSDStepAnnotation names the step an OSD Job runs.
 	OSDStepAnnotation = "ceph.cephoperator.io/osd-step"
+	// OSDIDsAnnotation lists the OSDs (comma-separated) an ok-to-stop
+	// Job asks about.
+	OSDIDsAnnotation = "ceph.cephoperator.io/osd-ids"
 	// OSDJobContainer is the OSD Job's container, whose termination
 	// message is agent osd's result.
 	OSDJobContainer = "osd"
@@ -29,9 +33,11 @@ const (
 	osdJobTTLSeconds      = int32(24 * 3600)
 )
 
-// OSDJob builds the Job that runs one decommission step on one OSD:
+// OSDJob builds the Job that runs one decommission step on one OSD, or one
+// rollout step (the noout flag, ok-to-stop for spec.OSDIDs):
 // `agent osd` in the Ceph image, with the cluster's ceph.conf and the
-// client.admin key (out, purge and destroy change the OSD map). It runs on
+// client.admin key (out, purge, destroy and the flags change the OSD
+// map). It runs on
 // the pod network on any node the placement allows, unprivileged, with no
 // API token, as user (the image's ceph user, see MgrDeployment); its result
 // is its termination message.
@@ -39,13 +45,28 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.
 	if user.UID < 1 || user.GID < 1 {
 		user = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
 	}
-	id := strconv.Itoa(int(spec.OSDID))
 	labels := Labels(cluster, ComponentOSDJob)
-	labels[OSDIDLabel] = id
+	annotations := map[string]string{OSDStepAnnotation: string(spec.Step)}
 	domain := cluster.Spec.DefaultFailureDomain
 	if domain == "" {
 		domain = cephv1alpha1.FailureDomainHost
 	}
+	args := []string{"agent", "osd", "--step=" + string(spec.Step)}
+	if osdplan.IsRolloutStep(spec.Step) {
+		if len(spec.OSDIDs) > 0 {
+			ids := make([]string, len(spec.OSDIDs))
+			for i, id := range spec.OSDIDs {
+				ids[i] = strconv.Itoa(int(id))
+			}
+			annotations[OSDIDsAnnotation] = strings.Join(ids, ",")
+			args = append(args, "--osd-ids="+annotations[OSDIDsAnnotation])
+		}
+	} else {
+		id := strconv.Itoa(int(spec.OSDID))
+		labels[OSDIDLabel] = id
+		args = append(args, "--osd-id="+id, "--failure-domain="+domain)
+	}
+	args = append(args, "--keyring=/etc/ceph-admin/keyring", "--ceph-id=admin")
 	backoff := int32(0)
 	deadline := osdJobDeadlineSeconds
 	ttl := osdJobTTLSeconds
@@ -57,12 +78,11 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
 		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
 		Containers: []corev1.Container{{
-			Name:            OSDJobContainer,
-			Image:           cluster.Spec.Image,
-			ImagePullPolicy: images.PullPolicy,
-			Command:         []string{AgentBinary},
-			Args: []string{"agent", "osd", "--step=" + string(spec.Step), "--osd-id=" + id,
-				"--failure-domain=" + domain, "--keyring=/etc/ceph-admin/keyring", "--ceph-id=admin"},
+			Name:                     OSDJobContainer,
+			Image:                    cluster.Spec.Image,
+			ImagePullPolicy:          images.PullPolicy,
+			Command:                  []string{AgentBinary},
+			Args:                     args,
 			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 			SecurityContext: &corev1.SecurityContext{
 				RunAsNonRoot:             ptrTo(true),
@@ -91,9 +111,8 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.
 		},
 	}
 	return &batchv1.Job{
-		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: objectMeta(cluster, osdplan.OSDJobName(cluster.Name, spec.OSDID, spec.Step), labels,
-			map[string]string{OSDStepAnnotation: string(spec.Step)}),
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: objectMeta(cluster, osdplan.OSDJobName(cluster.Name, spec.OSDID, spec.Step), labels, annotations),
 		Spec: batchv1.JobSpec{
 			BackoffLimit:            &backoff,
 			ActiveDeadlineSeconds:   &deadline,

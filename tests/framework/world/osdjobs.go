@@ -42,7 +42,33 @@ func (w *World) HoldOSDJobs(h bool) {
 	w.osdJobsHeld = h
 }
 
-// OSDSteps returns every OSD Job step run so far, as "<id> <step>".
+// SetOKToStop queues the answers the next ok-to-stop Jobs give, one each
+// (osdop.NotYet, osdop.Failed or osdop.Done); once used up, the answer is
+// yes.
+func (w *World) SetOKToStop(outcomes ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, o := range outcomes {
+		w.okToStop = append(w.okToStop, osdAnswer{o, "simulated answer: " + o})
+	}
+}
+
+// NoOut reports whether Ceph's noout flag is set.
+func (w *World) NoOut() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.noout
+}
+
+// SetNoOut sets or clears the noout flag as an administrator would.
+func (w *World) SetNoOut(on bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.noout = on
+}
+
+// OSDSteps returns every OSD Job step run so far, as "<id> <step>" (for a
+// rollout step: "<ids> <step>", "-" when it names no OSD).
 func (w *World) OSDSteps() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -56,19 +82,24 @@ func (w *World) runOSDJobLocked(ctx context.Context, job *batchv1.Job) {
 	if w.osdJobsHeld {
 		return
 	}
-	id, err := strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32)
-	if err != nil {
-		return
-	}
 	step := job.Annotations[resources.OSDStepAnnotation]
-	res := osdop.Result{Step: step, OSDID: int32(id), Outcome: osdop.Done}
-	if step == osdop.StepSafe {
-		if q := w.osdAnswers[int32(id)]; len(q) > 0 {
-			res.Outcome, res.Message = q[0].outcome, q[0].message
-			w.osdAnswers[int32(id)] = q[1:]
+	var res osdop.Result
+	if osdop.ClusterStep(step) {
+		res = w.clusterStepLocked(step, job.Annotations[resources.OSDIDsAnnotation])
+	} else {
+		id, err := strconv.ParseInt(job.Labels[resources.OSDIDLabel], 10, 32)
+		if err != nil {
+			return
 		}
+		res = osdop.Result{Step: step, OSDID: int32(id), Outcome: osdop.Done}
+		if step == osdop.StepSafe {
+			if q := w.osdAnswers[int32(id)]; len(q) > 0 {
+				res.Outcome, res.Message = q[0].outcome, q[0].message
+				w.osdAnswers[int32(id)] = q[1:]
+			}
+		}
+		w.osdSteps = append(w.osdSteps, fmt.Sprintf("%d %s", id, step))
 	}
-	w.osdSteps = append(w.osdSteps, fmt.Sprintf("%d %s", id, step))
 	msg, _ := json.Marshal(res)
 	exit := int32(osdop.ExitCode(res.Outcome))
 	if err := w.finishContainer(ctx, job, resources.OSDJobContainer, exit, string(msg)); err != nil {
@@ -81,6 +112,31 @@ func (w *World) runOSDJobLocked(ctx context.Context, job *batchv1.Job) {
 	if err := w.client.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
 		return
 	}
+}
+
+// clusterStepLocked plays a rollout step: the noout flag, or ok-to-stop
+// answered as SetOKToStop queued. w.mu is held.
+func (w *World) clusterStepLocked(step, ids string) osdop.Result {
+	res := osdop.Result{Step: step, OSDID: -1, Outcome: osdop.Done}
+	switch step {
+	case osdop.StepSetNoOut:
+		if w.noout {
+			res.Message = osdop.NoOutPreset
+		}
+		w.noout = true
+	case osdop.StepUnsetNoOut:
+		w.noout = false
+	case osdop.StepOKToStop:
+		if len(w.okToStop) > 0 {
+			res.Outcome, res.Message = w.okToStop[0].outcome, w.okToStop[0].message
+			w.okToStop = w.okToStop[1:]
+		}
+	}
+	if ids == "" {
+		ids = "-"
+	}
+	w.osdSteps = append(w.osdSteps, ids+" "+step)
+	return res
 }
 
 // collectLocked plays the garbage collector for Deployments deleted in

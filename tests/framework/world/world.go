@@ -94,6 +94,11 @@ type World struct {
 	osdSteps []string
 	// osdJobsHeld leaves OSD Jobs running (HoldOSDJobs).
 	osdJobsHeld bool
+	// noout is Ceph's noout flag, as rollout Jobs set and unset it.
+	noout bool
+	// okToStop are the answers the next ok-to-stop Jobs give
+	// (SetOKToStop); once used up, the answer is yes.
+	okToStop []osdAnswer
 
 	// scale is set by StartScale.
 	scale *scaleMode
