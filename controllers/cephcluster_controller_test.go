@@ -286,6 +286,9 @@ func TestClusterLifecycle(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MgrName(got)}, &appsv1.Deployment{}); err != nil {
 		t.Errorf("reading manager Deployment: %v", err)
 	}
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.ReporterName(got)}, &appsv1.Deployment{}); err != nil {
+		t.Errorf("reading the reporter's Deployment: %v", err)
+	}
 	// A drain may take at most one monitor at a time.
 	pdb := &policyv1.PodDisruptionBudget{}
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.MonPDBName(got)}, pdb); err != nil {

@@ -132,8 +132,8 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 }
 
 // reconcileDaemons runs the monitors and the manager once the placement is
-// known: one Deployment per monitor, the manager Deployment with the health
-// reporter, and the reporter's RBAC.
+// known: one Deployment per monitor, the manager Deployment, and the health
+// reporter's Deployment and RBAC.
 func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
 	mons := s.observed.mon.mons
@@ -148,11 +148,15 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		s.observed.mon.blockedReason = s.observed.version.reason
 		return nil
 	}
+	// The reporter is not a Ceph daemon: it runs the operator's binary,
+	// follows the operator's image and is applied outside the daemons'
+	// one-at-a-time rollout.
 	objs := []client.Object{
 		resources.ReporterServiceAccount(cluster),
 		resources.ReporterRole(cluster),
 		resources.ReporterRoleBinding(cluster),
 		resources.MonPodDisruptionBudget(cluster),
+		resources.ReporterDeployment(cluster, r.Images, reporterUser(s.observed.inventories)),
 	}
 	for _, obj := range objs {
 		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
@@ -163,7 +167,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	for i := range mons {
 		daemons = append(daemons, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))
 	}
-	daemons = append(daemons, resources.MgrDeployment(cluster, r.Images, reporterUser(s.observed.inventories)))
+	daemons = append(daemons, resources.MgrDeployment(cluster, r.Images))
 	rolling, err := r.rollDaemons(ctx, cluster, daemons)
 	if err != nil {
 		return err

@@ -13,8 +13,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
-// TestReporterRunsAsImageCephUser checks that the health reporter in the
-// manager's pod runs as the ceph user the agents found in the image: 167
+// TestReporterRunsAsImageCephUser checks that the health reporter runs as the ceph user the agents found in the image: 167
 // (the Ceph project's images) while they report none, and the reported
 // user, here Debian's 64045, once they do.
 func TestReporterRunsAsImageCephUser(t *testing.T) {
@@ -27,7 +26,7 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 		t.Helper()
 		testenv.Eventually(t, wait, func() error {
 			var d appsv1.Deployment
-			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: resources.MgrName(cluster)}, &d); err != nil {
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: resources.ReporterName(cluster)}, &d); err != nil {
 				return err
 			}
 			for _, c := range d.Spec.Template.Spec.Containers {

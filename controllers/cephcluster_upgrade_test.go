@@ -13,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -26,6 +28,9 @@ func daemonImages(t *testing.T, ns string) string {
 	}
 	seen := map[string]bool{}
 	for _, d := range list.Items {
+		if d.Labels[resources.ComponentLabel] == resources.ComponentReporter {
+			continue
+		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			seen[d.Labels[resources.ComponentLabel]+":"+c.Image] = true
 		}
@@ -176,4 +181,94 @@ func TestDaemonRollout(t *testing.T) {
 		return nil
 	})
 	waitReady(t, getCluster(t, cluster))
+}
+
+// daemonDeployments returns, for every monitor, manager and OSD Deployment
+// of ns, its generation and template hash, and fails the test if one of
+// them carries image anywhere in its pod template.
+func daemonDeployments(t *testing.T, ns, image string) map[string]string {
+	t.Helper()
+	var list appsv1.DeploymentList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, d := range list.Items {
+		switch d.Labels[resources.ComponentLabel] {
+		case resources.ComponentMon, resources.ComponentMgr, resources.ComponentOSD:
+		default:
+			continue
+		}
+		spec := d.Spec.Template.Spec
+		for _, c := range append(spec.InitContainers, spec.Containers...) {
+			if c.Image == image {
+				t.Fatalf("Deployment %s runs the operator image %s in container %s: an operator upgrade would restart it", d.Name, image, c.Name)
+			}
+		}
+		out[d.Name] = fmt.Sprintf("generation %d, template %s", d.Generation, d.Annotations[apply.HashAnnotation])
+	}
+	return out
+}
+
+// TestOperatorUpgradeLeavesDaemons: an operator upgrade (a new operator
+// image, as OLM installs it) changes no monitor, manager or OSD
+// Deployment: none of them carries the operator image, and the new
+// operator, which updates the discovery agents and provisions a node added
+// after the upgrade, leaves the existing daemons' templates as they were.
+func TestOperatorUpgradeLeavesDaemons(t *testing.T) {
+	ctx := context.Background()
+	const v1, v2 = "ceph-operator:v1", "ceph-operator:v2"
+	ns := newNamespace(t, "opupgrade")
+	stop := startManagerWith(t, func(o *manager.Options) { o.OperatorImage = v1 })
+	withNodes(t, "opup-a", "opup-b")
+	w := playAgent(t, ns, "opup-a", "opup-b")
+	cluster := newCluster(ns, "ceph")
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the cluster Ready with its OSDs", func() error {
+		got := getCluster(t, cluster)
+		if !meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionReady) || got.Status.OSDs.Running == 0 {
+			return fmt.Errorf("conditions %v, osds %+v", got.Status.Conditions, got.Status.OSDs)
+		}
+		return nil
+	})
+	before := daemonDeployments(t, ns, v1)
+	stop()
+
+	startManagerWith(t, func(o *manager.Options) { o.OperatorImage = v2 })
+	waitFor(t, "the discovery agents on the new operator image", func() error {
+		var ds appsv1.DaemonSetList
+		if err := env.Client.List(ctx, &ds, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		for _, d := range ds.Items {
+			for _, c := range d.Spec.Template.Spec.InitContainers {
+				if c.Image == v2 {
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("no DaemonSet runs %s yet", v2)
+	})
+	// A node added now is provisioned by the new operator: its OSD
+	// reconciler has run over the cluster.
+	withNodes(t, "opup-c")
+	w.AddNode("opup-c", "available")
+	waitFor(t, "the new node's OSD", func() error {
+		after := daemonDeployments(t, ns, v2)
+		if len(after) != len(before)+1 {
+			return fmt.Errorf("%d daemon Deployments, want %d", len(after), len(before)+1)
+		}
+		return nil
+	})
+	after := daemonDeployments(t, ns, v2)
+	for name, was := range before {
+		if after[name] != was {
+			t.Errorf("Deployment %s changed with the operator upgrade: %s, was %s", name, after[name], was)
+		}
+	}
+	if len(before) < 4 {
+		t.Fatalf("only %d daemon Deployments before the upgrade: %v", len(before), before)
+	}
 }

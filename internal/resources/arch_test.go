@@ -65,7 +65,8 @@ func TestNodePodsOnlyOnImageArchitectures(t *testing.T) {
 			mons := []monplan.Mon{{Name: "a", Node: "node-a"}}
 			pods := map[string]corev1.PodSpec{
 				"discovery": DiscoveryDaemonSet(cluster, Images{Operator: "operator:test"}, "fsid").Spec.Template.Spec,
-				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}, cephv1alpha1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
+				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}).Spec.Template.Spec,
+				"reporter":  ReporterDeployment(cluster, Images{Operator: "operator:test"}, cephv1alpha1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
 				"mon":       MonDeployment(cluster, Images{Operator: "operator:test"}, "fsid", mons, 0).Spec.Template.Spec,
 				"prepare":   job.Spec.Template.Spec,
 				"osd":       OSDDeployment(cluster, Images{Operator: "operator:test"}, "fsid", osdplan.OSDSpec{ID: 0, Node: "node-a"}).Spec.Template.Spec,

@@ -90,7 +90,8 @@ func TestMonAndMgrGolden(t *testing.T) {
 	}
 	golden(t, "mon-endpoints", MonEndpoints(testCluster(), placement))
 	golden(t, "mon-deployment", MonDeployment(testCluster(), images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
-	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}))
+	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images))
+	golden(t, "reporter-deployment", ReporterDeployment(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}))
 	golden(t, "reporter-rbac", []any{ReporterServiceAccount(testCluster()), ReporterRole(testCluster()), ReporterRoleBinding(testCluster())})
 }
 

@@ -304,15 +304,11 @@ func ReporterName(cluster *cephv1alpha1.CephCluster) string {
 	return cluster.Name + "-ceph-reporter"
 }
 
-// MgrDeployment builds the Deployment of the manager, with the health
-// reporter next to it: `agent report` runs `ceph status` with a key that may
-// only read the monitors' state (client.reporter) and applies the result to
-// the CephCluster's status.ceph. The reporter runs as reporter, the ceph
-// user of the image; an id below 1 (never root) means CephUID.
-func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter cephv1alpha1.CephUser) *appsv1.Deployment {
-	if reporter.UID < 1 || reporter.GID < 1 {
-		reporter = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
-	}
+// MgrDeployment builds the Deployment of the manager: ceph-mgr alone, from
+// the Ceph image, so that an operator upgrade never changes it. It runs
+// under the reporter's ServiceAccount (whose Role admits it on OpenShift)
+// with no API token.
+func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images) *appsv1.Deployment {
 	labels := Labels(cluster, ComponentMgr)
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentMgr}
 	replicas := int32(1)
@@ -320,67 +316,104 @@ func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter ce
 
 	pod := corev1.PodSpec{
 		ServiceAccountName: ReporterName(cluster),
-		// The reporter's API token is mounted into the reporter container
-		// only (a projected volume), never into ceph-mgr, whose modules
-		// run code that has no business with the Kubernetes API.
+		// ceph-mgr's modules run code that has no business with the
+		// Kubernetes API.
 		AutomountServiceAccountToken: ptrTo(false),
 		Affinity:                     nodeAffinity(cluster),
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
-		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
-		Containers: []corev1.Container{
-			{
-				Name:            "mgr",
-				Image:           cluster.Spec.Image,
-				ImagePullPolicy: images.PullPolicy,
-				Command:         []string{"ceph-mgr"},
-				Args:            []string{"--foreground", "--id", MgrID, "--setuser", "ceph", "--setgroup", "ceph"},
-				Resources:       cluster.Spec.Resources.Mgr,
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "mgr-keyring", MountPath: data, ReadOnly: true},
-					{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
-				},
+		Containers: []corev1.Container{{
+			Name:            "mgr",
+			Image:           cluster.Spec.Image,
+			ImagePullPolicy: images.PullPolicy,
+			Command:         []string{"ceph-mgr"},
+			Args:            []string{"--foreground", "--id", MgrID, "--setuser", "ceph", "--setgroup", "ceph"},
+			Resources:       cluster.Spec.Resources.Mgr,
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "mgr-keyring", MountPath: data, ReadOnly: true},
+				{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
 			},
-			{
-				Name:            "reporter",
-				Image:           cluster.Spec.Image,
-				ImagePullPolicy: images.PullPolicy,
-				Command:         []string{AgentBinary},
-				Args: []string{"agent", "report",
-					"--namespace=$(POD_NAMESPACE)",
-					"--cluster-name=" + cluster.Name,
-					"--keyring=/etc/ceph-reporter/keyring",
-					"--ceph-id=" + ReporterID,
-				},
-				Env: []corev1.EnvVar{
-					{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
-				},
-				// It reads world-readable files only (its keyring, ceph.conf,
-				// the token) and writes to its own emptyDir.
-				SecurityContext: &corev1.SecurityContext{
-					RunAsUser:                ptrTo(reporter.UID),
-					RunAsGroup:               ptrTo(reporter.GID),
-					RunAsNonRoot:             ptrTo(true),
-					ReadOnlyRootFilesystem:   ptrTo(true),
-					AllowPrivilegeEscalation: ptrTo(false),
-					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-				},
-				VolumeMounts: []corev1.VolumeMount{
-					{Name: "reporter-token", MountPath: serviceAccountDir, ReadOnly: true},
-					{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
-					{Name: "reporter-keyring", MountPath: "/etc/ceph-reporter", ReadOnly: true},
-					{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
-					// The ceph tool may write temporary files.
-					{Name: "reporter-tmp", MountPath: "/tmp"},
-				},
-			},
-		},
+		}},
 		Volumes: []corev1.Volume{
-			{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			cephConfVolume(cluster),
 			{Name: "mgr-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
 				Items:      []corev1.KeyToPath{{Key: SecretKeyMgrKeyring, Path: "keyring"}},
 			}}},
+		},
+	}
+	return &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: objectMeta(cluster, MgrName(cluster), labels, nil),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
+		},
+	}
+}
+
+// ComponentReporter is the component of the health reporter's Deployment.
+const ComponentReporter = "reporter"
+
+// ReporterDeployment builds the Deployment of the health reporter, apart
+// from the manager because it runs the operator's binary (copied in by an
+// init container): an operator upgrade restarts it and no Ceph daemon.
+// `agent report` runs `ceph status` with a key that may only read the
+// monitors' state (client.reporter) and applies the result to the
+// CephCluster's status.ceph. It runs as reporter, the ceph user of the
+// image; an id below 1 (never root) means CephUID.
+func ReporterDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter cephv1alpha1.CephUser) *appsv1.Deployment {
+	if reporter.UID < 1 || reporter.GID < 1 {
+		reporter = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
+	}
+	labels := Labels(cluster, ComponentReporter)
+	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentReporter}
+	replicas := int32(1)
+	pod := corev1.PodSpec{
+		ServiceAccountName: ReporterName(cluster),
+		// The API token is mounted into the reporter container only (a
+		// projected volume), not into the init container.
+		AutomountServiceAccountToken: ptrTo(false),
+		Affinity:                     nodeAffinity(cluster),
+		Tolerations:                  cluster.Spec.Placement.Tolerations,
+		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
+		Containers: []corev1.Container{{
+			Name:            "reporter",
+			Image:           cluster.Spec.Image,
+			ImagePullPolicy: images.PullPolicy,
+			Command:         []string{AgentBinary},
+			Args: []string{"agent", "report",
+				"--namespace=$(POD_NAMESPACE)",
+				"--cluster-name=" + cluster.Name,
+				"--keyring=/etc/ceph-reporter/keyring",
+				"--ceph-id=" + ReporterID,
+			},
+			Env: []corev1.EnvVar{
+				{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+			},
+			// It reads world-readable files only (its keyring, ceph.conf,
+			// the token) and writes to its own emptyDir.
+			SecurityContext: &corev1.SecurityContext{
+				RunAsUser:                ptrTo(reporter.UID),
+				RunAsGroup:               ptrTo(reporter.GID),
+				RunAsNonRoot:             ptrTo(true),
+				ReadOnlyRootFilesystem:   ptrTo(true),
+				AllowPrivilegeEscalation: ptrTo(false),
+				Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+			},
+			VolumeMounts: []corev1.VolumeMount{
+				{Name: "reporter-token", MountPath: serviceAccountDir, ReadOnly: true},
+				{Name: operatorBinVolume, MountPath: agentBinDir, ReadOnly: true},
+				{Name: "reporter-keyring", MountPath: "/etc/ceph-reporter", ReadOnly: true},
+				{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
+				// The ceph tool may write temporary files.
+				{Name: "reporter-tmp", MountPath: "/tmp"},
+			},
+		}},
+		Volumes: []corev1.Volume{
+			{Name: operatorBinVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			cephConfVolume(cluster),
 			{Name: "reporter-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
 				Items:      []corev1.KeyToPath{{Key: SecretKeyReporterKeyring, Path: "keyring"}},
@@ -391,10 +424,11 @@ func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter ce
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(cluster, MgrName(cluster), labels, nil),
+		ObjectMeta: objectMeta(cluster, ReporterName(cluster), labels, nil),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			// One reporter at a time writes status.ceph.
 			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RecreateDeploymentStrategyType},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
@@ -446,7 +480,7 @@ func ReporterServiceAccount(cluster *cephv1alpha1.CephCluster) *corev1.ServiceAc
 }
 
 // ReporterRole lets the reporter read its CephCluster and apply its status,
-// and the manager pod be admitted on OpenShift.
+// and the manager and reporter pods be admitted on OpenShift.
 func ReporterRole(cluster *cephv1alpha1.CephCluster) *rbacv1.Role {
 	return &rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},

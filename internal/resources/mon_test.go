@@ -237,11 +237,37 @@ func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
 	}
 }
 
-// TestReporterTokenOnlyInReporter checks that the manager's pod mounts the
+// TestMgrWithoutOperatorImageOrToken: the manager's pod carries neither the
+// operator's image (an operator upgrade must not restart it) nor an API
+// token.
+func TestMgrWithoutOperatorImageOrToken(t *testing.T) {
+	const op = "op:1"
+	pod := MgrDeployment(testCluster(), Images{Operator: op}).Spec.Template.Spec
+	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
+		t.Error("the manager's pod automounts the service-account token")
+	}
+	for _, c := range append(append([]corev1.Container(nil), pod.InitContainers...), pod.Containers...) {
+		if c.Image == op {
+			t.Errorf("container %s runs the operator image", c.Name)
+		}
+		for _, m := range c.VolumeMounts {
+			if m.MountPath == serviceAccountDir {
+				t.Errorf("container %s mounts a token", c.Name)
+			}
+		}
+	}
+	for _, v := range pod.Volumes {
+		if v.Projected != nil || v.EmptyDir != nil {
+			t.Errorf("volume %s: the manager needs no projected token or copied binary", v.Name)
+		}
+	}
+}
+
+// TestReporterTokenOnlyInReporter checks that the reporter's pod mounts the
 // API token into the reporter container alone, and that the reporter runs
 // as the ceph user, not root.
 func TestReporterTokenOnlyInReporter(t *testing.T) {
-	pod := MgrDeployment(testCluster(), Images{Operator: "op:1"}, cephv1alpha1.CephUser{}).Spec.Template.Spec
+	pod := ReporterDeployment(testCluster(), Images{Operator: "op:1"}, cephv1alpha1.CephUser{}).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod automounts the service-account token into every container")
 	}
@@ -292,7 +318,7 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 		{"root gid", cephv1alpha1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
 	} {
 		var sc *corev1.SecurityContext
-		for _, c := range MgrDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {
+		for _, c := range ReporterDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {
 			if c.Name == "reporter" {
 				sc = c.SecurityContext
 			}

@@ -375,11 +375,14 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 		}
 	}
 
-	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMgr}); err != nil || len(pods.Items) == 0 {
-		t.Fatalf("manager pod: %v (%d pods)", err, len(pods.Items))
+	var pods, mgrs corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentReporter}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("reporter pod: %v (%d pods)", err, len(pods.Items))
 	}
-	mgr := pods.Items[0].Name
+	if err := c.List(ctx, &mgrs, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentMgr}); err != nil || len(mgrs.Items) == 0 {
+		t.Fatalf("manager pod: %v (%d pods)", err, len(mgrs.Items))
+	}
+	reporterPod, mgr := pods.Items[0].Name, mgrs.Items[0].Name
 	uid, gid := imageCephUser(t, ctx, tl)
 	var invs cephv1alpha1.DiskInventoryList
 	if err := c.List(ctx, &invs, client.InNamespace(namespace)); err != nil {
@@ -395,16 +398,24 @@ func checkReporter(t *testing.T, ctx context.Context, c client.Client, cluster *
 			errorf(t, "reporter runAsUser/runAsGroup %+v, want the image's ceph %d:%d", sc, uid, gid)
 		}
 	}
-	id, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "id")
+	id, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, reporterPod, "-c", "reporter", "--", "id")
 	t.Logf("reporter container: id = %s (ceph is %d:%d in the image)", strings.TrimSpace(string(id)), uid, gid)
 	if err != nil || !strings.HasPrefix(string(id), fmt.Sprintf("uid=%d(ceph) gid=%d", uid, gid)) {
 		errorf(t, "reporter container id: %v %s", err, id)
 	}
-	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "reporter", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err != nil || !strings.Contains(string(out), "token") {
+	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, reporterPod, "-c", "reporter", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err != nil || !strings.Contains(string(out), "token") {
 		errorf(t, "reporter container has no token: %v %s", err, out)
 	}
 	if out, err := kubectl(ctx, cluster, nil, "exec", "-n", namespace, mgr, "-c", "mgr", "--", "ls", "/var/run/secrets/kubernetes.io/serviceaccount"); err == nil {
 		errorf(t, "the ceph-mgr container sees the reporter's token: %s", out)
+	}
+	// Only the Ceph image (the reporter container's): an operator
+	// upgrade must not restart the manager.
+	cephImage := pods.Items[0].Spec.Containers[0].Image
+	for _, ctr := range append(mgrs.Items[0].Spec.InitContainers, mgrs.Items[0].Spec.Containers...) {
+		if ctr.Image != cephImage {
+			errorf(t, "the manager's container %s runs %s, not only the Ceph image %s", ctr.Name, ctr.Image, cephImage)
+		}
 	}
 }
 

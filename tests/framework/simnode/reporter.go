@@ -21,8 +21,8 @@ import (
 // for tests, rarely enough not to load the API server at a thousand nodes.
 const reportInterval = time.Second
 
-// report plays the health reporter that runs next to the manager on a real
-// node: for every CephCluster whose manager is available it publishes,
+// report plays the health reporter (its own Deployment on a real node;
+// kwok's pods run no program): for every CephCluster whose manager is available it publishes,
 // under the real reporter's field manager, a healthy status.ceph with the
 // FSID and the OSDs whose Deployment is available counted as up and in. It writes only when that changes, as the
 // real reporter does, and

@@ -161,7 +161,7 @@ func (w *World) runDaemon(ctx context.Context, d *appsv1.Deployment, monsDown, o
 	_ = w.client.Status().Update(ctx, d)
 }
 
-// reportLocked plays the health reporter next to the manager: once a
+// reportLocked plays the health reporter: once a
 // cluster has an FSID and a manager, it publishes a healthy status.ceph for
 // it, with the OSDs SetNeverStarted names and the checks SetHealthChecks
 // sets.
