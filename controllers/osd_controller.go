@@ -710,8 +710,9 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 	}
 	recovering := osdplan.Recovering(cluster.Status.Ceph)
 	rollout := osdplan.OSDRollout(cluster, current, recovering, wait)
-	quiet := len(recovering) == 0 && !slices.ContainsFunc(current, func(o osdplan.OSD) bool { return !o.Ready || !o.Settled })
-	gate := osdplan.GateRollout(osdplan.GateInput{Cluster: cluster, Rollout: rollout, Quiet: quiet, Jobs: rolloutJobs, Now: r.Clock()})
+	unready := slices.ContainsFunc(current, func(o osdplan.OSD) bool { return !o.Ready || !o.Settled })
+	gate := osdplan.GateRollout(osdplan.GateInput{Cluster: cluster, Rollout: rollout, Quiet: len(recovering) == 0 && !unready, Unready: unready,
+		Jobs: rolloutJobs, Now: r.Clock()})
 	r.recordGateEvents(cluster, gate.Record)
 	rollout = gate.Rollout
 	if rollout.Outdated > 0 {
@@ -766,6 +767,8 @@ func (r *OSDReconciler) recordGateEvents(cluster *cephv1alpha1.CephCluster, rec 
 	case rec == nil && old.NoOut == cephv1alpha1.NoOutSet:
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDRolloutNoOutUnset", "RollingUpdate",
 			"Unset Ceph's noout flag: the OSD rollout is over and Ceph has recovered")
+	case rec != nil && old.NoOut == cephv1alpha1.NoOutSet && rec.NoOut == "":
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "OSDRolloutNoOutReleased", "RollingUpdate", "%s", osdplan.Truncate(rec.Message, maxEventNote))
 	}
 	if rec != nil && rec.Attempts > old.Attempts && rec.Message != "" {
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "OSDRolloutHeld", "RollingUpdate", "%s", osdplan.Truncate(rec.Message, maxEventNote))

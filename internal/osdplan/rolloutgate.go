@@ -33,6 +33,12 @@ func IsRolloutStep(step OSDStep) bool {
 // domain that has not started to restart: an older answer is asked again.
 const okToStopValid = 2 * time.Minute
 
+// noOutHoldLimit bounds how long noout is held while OSDs stay down after
+// a domain was restarted: like Ceph's own mon_osd_down_out_interval, after
+// it the flag is released so that Ceph marks them out and re-replicates
+// their data instead of waiting for OSDs that may never come back.
+const noOutHoldLimit = 10 * time.Minute
+
 // NoOutPresetMessage is the message of a Done set-noout Job whose flag was
 // set already (osdop.NoOutPreset).
 const NoOutPresetMessage = "noout was set already"
@@ -45,8 +51,12 @@ type GateInput struct {
 	// Rollout is OSDRollout's decision.
 	Rollout Rollout
 	// Quiet: every OSD is ready on its current template and Ceph reports
-	// nothing recovering. noout is cleared only then.
+	// nothing recovering. noout is cleared then.
 	Quiet bool
+	// Unready: some OSD is not ready (or not yet on its template). Held
+	// that way for noOutHoldLimit after the last domain was let stop,
+	// noout is released.
+	Unready bool
 	// Jobs are the cluster's rollout OSD Jobs (IsRolloutStep).
 	Jobs []OSDJob
 	// Now is the planner's clock.
@@ -112,7 +122,7 @@ func gateRollout(in GateInput) Gate {
 	if len(in.Rollout.Update) == 0 {
 		// Held by OSDRollout itself (a domain restarting, Ceph
 		// recovering, the monitors first): nothing to ask yet.
-		g.Record = rec
+		g.Record = g.release(in, rec, jobs)
 		return g
 	}
 	if rec == nil {
@@ -193,6 +203,9 @@ func (g *Gate) finish(in GateInput, rec *cephv1alpha1.OSDRolloutStatus, jobs map
 		return nil
 	}
 	if !in.Quiet {
+		if holdExpired(in, rec) {
+			return g.release(in, rec, jobs)
+		}
 		rec.Message = "every OSD is updated; noout stays set until they are all ready and Ceph reports nothing recovering"
 		return rec
 	}
@@ -201,6 +214,35 @@ func (g *Gate) finish(in GateInput, rec *cephv1alpha1.OSDRolloutStatus, jobs map
 		return rec
 	}
 	return nil
+}
+
+// holdExpired reports whether noout, set by the operator, has been held
+// for OSDs that stay down longer than noOutHoldLimit after the last domain
+// was let stop.
+func holdExpired(in GateInput, rec *cephv1alpha1.OSDRolloutStatus) bool {
+	return rec != nil && rec.NoOut == cephv1alpha1.NoOutSet && in.Unready && rec.OKToStopTime != nil &&
+		in.Now.Sub(rec.OKToStopTime.Time) > noOutHoldLimit
+}
+
+// release unsets noout while the rollout waits for OSDs that stayed down
+// past noOutHoldLimit, so that Ceph recovers their data; the next domain
+// sets it again. It returns the record to keep.
+func (g *Gate) release(in GateInput, rec *cephv1alpha1.OSDRolloutStatus, jobs map[OSDStep]*OSDJob) *cephv1alpha1.OSDRolloutStatus {
+	if !holdExpired(in, rec) {
+		return rec
+	}
+	waiting := g.Rollout.Waiting
+	if !g.step(in, rec, jobs[OSDStepUnsetNoOut], OSDJobSpec{OSDID: -1, Step: OSDStepUnsetNoOut},
+		fmt.Sprintf("OSDs stayed down for more than %s after %s was let stop: unsetting noout so that Ceph recovers their data (ceph osd unset noout)",
+			noOutHoldLimit, rec.Domain)) {
+		rec.Message = g.Rollout.Waiting
+		g.Rollout.Waiting = waiting
+		return rec
+	}
+	rec.NoOut, rec.NoOutTime = "", nil
+	rec.Message = fmt.Sprintf("noout released: OSDs stayed down for more than %s after %s was let stop; it is set again before the next failure domain", noOutHoldLimit, rec.Domain)
+	g.Rollout.Waiting = waiting
+	return rec
 }
 
 // step drives one rollout command run by an OSD Job and returns true once

@@ -281,3 +281,59 @@ func TestGateRolloutFailedCommand(t *testing.T) {
 		t.Fatalf("creates %+v during the backoff", w.last.CreateJobs)
 	}
 }
+
+// TestGateRolloutReleasesNoOut: OSDs that stay down after their domain
+// was restarted do not keep noout for ever: after noOutHoldLimit it is
+// unset so that Ceph recovers their data, and set again before the next
+// domain.
+func TestGateRolloutReleasesNoOut(t *testing.T) {
+	w := newGateWorld(t)
+	a := domain("node-a", 4, false, 0, 1)
+	w.pass(a, false)
+	w.finish(OSDStepSetNoOut, OSDOutcomeDone, "")
+	w.pass(a, false)
+	w.finish(OSDStepOKToStop, OSDOutcomeDone, "")
+	w.pass(a, false)
+	w.updates(0, 1)
+	held := Rollout{Update: map[int32]bool{}, Outdated: 2, Waiting: "waiting for the OSDs of node-a to be ready"}
+	unready := func() Gate {
+		g := GateRollout(GateInput{Cluster: w.cluster, Rollout: held, Unready: true, Jobs: w.jobs, Now: w.now})
+		w.cluster.Status.OSDRollout = g.Record
+		for _, s := range g.CreateJobs {
+			w.jobs = append(w.jobs, OSDJob{Name: OSDJobName("ceph", s.OSDID, s.Step), OSDID: -1, Step: s.Step, State: JobRunning})
+			w.steps = append(w.steps, string(s.Step))
+		}
+		w.jobs = slices.DeleteFunc(w.jobs, func(j OSDJob) bool { return slices.Contains(g.DeleteJobs, j.Name) })
+		return g
+	}
+	w.now = w.now.Add(noOutHoldLimit - time.Minute)
+	if g := unready(); len(g.CreateJobs) != 0 || w.cluster.Status.OSDRollout.NoOut != cephv1alpha1.NoOutSet {
+		t.Fatalf("noout released before the limit: creates %+v, record %+v", g.CreateJobs, w.cluster.Status.OSDRollout)
+	}
+	w.now = w.now.Add(2 * time.Minute)
+	g := unready()
+	if len(g.CreateJobs) != 1 || g.CreateJobs[0].Step != OSDStepUnsetNoOut || g.Rollout.Waiting != held.Waiting {
+		t.Fatalf("past the limit: creates %+v, waiting %q", g.CreateJobs, g.Rollout.Waiting)
+	}
+	w.finish(OSDStepUnsetNoOut, OSDOutcomeDone, "")
+	unready()
+	if rec := w.cluster.Status.OSDRollout; rec == nil || rec.NoOut != "" || !strings.Contains(rec.Message, "noout released") {
+		t.Fatalf("record %+v after the release", rec)
+	}
+	unready()
+	if len(w.jobs) != 0 {
+		t.Fatalf("jobs %+v after the release was read back", w.jobs)
+	}
+	// node-a is back; the next domain sets noout again first.
+	b := domain("node-b", 2, false, 2, 3)
+	w.pass(b, false)
+	w.waits("ceph osd set noout")
+	w.finish(OSDStepSetNoOut, OSDOutcomeDone, "")
+	w.pass(b, false)
+	w.finish(OSDStepOKToStop, OSDOutcomeDone, "")
+	w.pass(b, false)
+	w.updates(2, 3)
+	if want := []string{"set-noout", "ok-to-stop 0 1", "unset-noout", "set-noout", "ok-to-stop 2 3"}; !slices.Equal(w.steps, want) {
+		t.Fatalf("commands %v, want %v", w.steps, want)
+	}
+}
