@@ -77,8 +77,8 @@ type Result struct {
 	Step    string  `json:"step"`
 	OSDID   int32   `json:"osdID"`
 	OSDIDs  []int32 `json:"osdIDs,omitempty"`
-	Outcome string `json:"outcome"`
-	Message string `json:"message,omitempty"`
+	Outcome string  `json:"outcome"`
+	Message string  `json:"message,omitempty"`
 }
 
 // Ceph runs one ceph command (the words, with --format json) and returns
