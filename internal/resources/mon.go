@@ -8,7 +8,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
@@ -258,11 +257,15 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 				{Name: "msgr2", ContainerPort: mon.PortV2, Protocol: corev1.ProtocolTCP},
 				{Name: "msgr1", ContainerPort: mon.PortV1, Protocol: corev1.ProtocolTCP},
 			},
+			// Ready means in quorum (leader or peon), as the monitor's
+			// own admin socket says, not merely listening: the
+			// monitors' rollout and their PodDisruptionBudget count a
+			// monitor as available only once the quorum includes it.
 			ReadinessProbe: &corev1.Probe{
-				ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{
-					Host: mon.IP, Port: intstr.FromInt32(mon.PortV2),
-				}},
-				PeriodSeconds: 5,
+				ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c",
+					MonQuorumProbe(mon.Name)}}},
+				PeriodSeconds:  5,
+				TimeoutSeconds: 5,
 			},
 			Resources:    cluster.Spec.Resources.Mon,
 			VolumeMounts: mounts,
@@ -296,6 +299,13 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod},
 		},
 	}
+}
+
+// MonQuorumProbe is the shell command of monitor name's readiness probe:
+// it succeeds when `mon_status` on its admin socket says it is the leader
+// or a peon of the quorum.
+func MonQuorumProbe(name string) string {
+	return `ceph --admin-daemon /var/run/ceph/ceph-mon.` + name + `.asok mon_status 2>/dev/null | grep -Eq '"state": *"(leader|peon)"'`
 }
 
 // ReporterName is the ServiceAccount, Role and RoleBinding of the health

@@ -332,3 +332,28 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 func TestMonBootstrapGolden(t *testing.T) {
 	golden(t, "mon-bootstrap", MonBootstrap(testCluster(), testFSID, "2026-11-29T12:00:00Z", "a,b"))
 }
+
+// TestMonQuorumProbe runs the monitor's readiness command against a
+// stand-in ceph tool that answers mon_status as a monitor in each state
+// does: ready only as the leader or a peon of the quorum.
+func TestMonQuorumProbe(t *testing.T) {
+	dir := t.TempDir()
+	for state, ready := range map[string]bool{"leader": true, "peon": true, "probing": false, "electing": false, "synchronizing": false, "": false} {
+		answer := `{"name":"b","rank":1,"state":"` + state + `","election_epoch":12,"quorum":[0,1,2]}`
+		if state == "" {
+			answer = "" // the socket is not there yet
+		}
+		script := "#!/bin/sh\n[ \"$1 $2 $3\" = '--admin-daemon /var/run/ceph/ceph-mon.b.asok mon_status' ] || exit 2\n" +
+			"[ -n '" + answer + "' ] || { echo 'admin_socket: exception' >&2; exit 22; }\n" +
+			"cat <<'EOF'\n" + strings.ReplaceAll(answer, `","`, "\",\n  \"") + "\nEOF\n"
+		if err := os.WriteFile(filepath.Join(dir, "ceph"), []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", "-c", MonQuorumProbe("b"))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		err := cmd.Run()
+		if (err == nil) != ready {
+			t.Errorf("state %q: probe error %v, want ready=%v", state, err, ready)
+		}
+	}
+}
