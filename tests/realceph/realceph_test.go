@@ -284,6 +284,8 @@ func TestRealCeph(t *testing.T) {
 	t.Logf("FIGURE re-create -> 3 OSDs up and in (same FSID %s): %.1fs; -> %d objects read back intact: %.1fs; delete -> readable: %.1fs",
 		fsid, upAgain.Seconds(), len(objs), time.Since(recreateStart).Seconds(), time.Since(keptStart).Seconds())
 	checkLifecycle(t, ctx, c, cc, cluster.Node, tl, devices, objs)
+	checkOSDRollout(t, ctx, c, cc, tl, objs)
+	checkOperatorUpgrade(t, ctx, c, cluster)
 	tl.stop(c)
 	checkUntouched(t, devices)
 
