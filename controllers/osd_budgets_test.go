@@ -260,19 +260,6 @@ func TestOSDRollout(t *testing.T) {
 		t.Fatalf("Ceph commands %v, want %v", w.OSDSteps(), want)
 	}
 	waitFor(t, "the rollout's Events", func() error {
-		var events corev1.EventList
-		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, e := range events.Items {
-			seen[e.Reason] = true
-		}
-		for _, r := range []string{"OSDRolloutNoOutSet", "OSDRolloutHeld", "OSDRolloutNoOutUnset", "OSDsUpdating"} {
-			if !seen[r] {
-				return fmt.Errorf("no %s Event among %v", r, seen)
-			}
-		}
-		return nil
+		return hasEventReasons(ctx, ns, "OSDRolloutNoOutSet", "OSDRolloutHeld", "OSDRolloutNoOutUnset", "OSDsUpdating")
 	})
 }

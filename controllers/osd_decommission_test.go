@@ -119,20 +119,7 @@ func TestDecommission(t *testing.T) {
 		if jobs := listOSDJobs(t, ns); len(jobs) != 0 {
 			return fmt.Errorf("OSD Jobs left: %v", jobs)
 		}
-		var events corev1.EventList
-		if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, e := range events.Items {
-			seen[e.Reason] = true
-		}
-		for _, r := range []string{"DecommissionMarkedOut", "DecommissionSafeToDestroy", "DecommissionStopped", "DecommissionPurged", "OSDStopped"} {
-			if !seen[r] {
-				return fmt.Errorf("no %s Event among %v", r, seen)
-			}
-		}
-		return nil
+		return hasEventReasons(ctx, ns, "DecommissionMarkedOut", "DecommissionSafeToDestroy", "DecommissionStopped", "DecommissionPurged", "OSDStopped")
 	})
 
 	// A second decommission, removed while Ceph still says not yet, is
@@ -227,4 +214,22 @@ func listOSDJobs(t *testing.T, ns string) []string {
 		out = append(out, j.Name)
 	}
 	return out
+}
+
+// hasEventReasons returns an error unless ns has an Event of every reason.
+func hasEventReasons(ctx context.Context, ns string, reasons ...string) error {
+	var events corev1.EventList
+	if err := env.Client.List(ctx, &events, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, e := range events.Items {
+		seen[e.Reason] = true
+	}
+	for _, r := range reasons {
+		if !seen[r] {
+			return fmt.Errorf("no %s Event among %v", r, seen)
+		}
+	}
+	return nil
 }
