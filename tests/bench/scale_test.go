@@ -19,6 +19,7 @@ import (
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/benchtable"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 	"github.com/ceph-operator/ceph-operator/tests/framework/world"
@@ -130,6 +131,7 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 		t.Fatal(err)
 	}
 	st, _ := op.Usage()
+	cpu1 := st.CPU
 	r.printf("operator after phase 1: %s", st)
 
 	// Phase 2: every Job completes; the operator asks for rescans, the
@@ -157,6 +159,7 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 	r.printf("OSD Deployments: %d created %s after the last Job completed; Jobs all deleted after %s",
 		n.OSDsSeen, secs(osdTime), secs(converged.Sub(jobsDone)))
 	st, _ = op.Usage()
+	cpu2 := st.CPU
 	r.printf("operator after phase 2: %s (RSS now %.0f MB)", st, float64(st.RSSBytes)/(1<<20))
 	if profiling() {
 		if err := op.saveProfile(strings.TrimSuffix(op.LogPath, ".log")+".heap.pprof", "heap"); err != nil {
@@ -197,6 +200,7 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 	r.printf("resync after labelling every Node: %d operator writes (%s); %s reconciles; idle %s after the first label",
 		touchWrites.total(), touchWrites, reconcileDelta(q0.Reconciles, q1.Reconciles), secs(idleAt.Sub(start)))
 	st, _ = op.Usage()
+	cpuTouch := st.CPU
 	peak := st
 
 	// Phase 4b: a restarted operator lists everything again and
@@ -245,14 +249,28 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 			r.printf("  %s", l)
 		}
 	}
-	r.printf("SUMMARY %d nodes x %d disks:", nodeCount, diskCount)
-	r.printf("  prepare Jobs created in %s after the last inventory was published (plain client %s, ratio %.2f)",
-		secs(jobsTime), secs(plain.jobs), ratio(jobsTime, plain.jobs))
-	r.printf("  OSD Deployments created in %s after the last Job completed (plain client %s, ratio %.2f)",
-		secs(osdTime), secs(plain.deployments), ratio(osdTime, plain.deployments))
-	r.printf("  idle resync writes: %d after labelling every Node, %d after a restart (target 0)",
-		touchWrites.total(), restartWrites.total())
-	r.printf("  operator: %s (target < 300 MB); restarted operator: %s", peak, st2)
+	tab := benchtable.New(fmt.Sprintf("make bench: %d nodes x %d disks, operator and plain client on one test API server", nodeCount, diskCount),
+		"figure", "operator", "plain client", "ratio", "target")
+	tab.Row("prepare Jobs: last inventory published -> last Job created", benchtable.Secs(jobsTime), benchtable.Secs(plain.jobs),
+		benchtable.Ratio(jobsTime, plain.jobs), "<= 1.2")
+	tab.Row("OSD Deployments: last Job completed -> last Deployment created", benchtable.Secs(osdTime), benchtable.Secs(plain.deployments),
+		benchtable.Ratio(osdTime, plain.deployments), "<= 1.2")
+	tab.Row("API writes on an idle resync: every Node labelled", strconv.Itoa(touchWrites.total()), "", "", "0")
+	tab.Row("API writes on an idle resync: operator restarted", strconv.Itoa(restartWrites.total()), "", "", "0")
+	tab.Row("operator peak RSS (whole run)", benchtable.MB(peak.PeakRSSBytes), "", "", "< 250 MB")
+	tab.Row("operator CPU: phase 1 (inventories -> Jobs)", benchtable.Secs(cpu1), "", "", "")
+	tab.Row("operator CPU: phase 2 (Jobs done -> Deployments, Jobs deleted)", benchtable.Secs(cpu2-cpu1), "", "", "")
+	tab.Row("operator CPU: resync after every Node labelled", benchtable.Secs(cpuTouch-cpu2), "", "", "")
+	tab.Row("operator CPU: whole run", benchtable.Secs(peak.CPU), "", "", "")
+	tab.Row("restarted operator: peak RSS, CPU to idle", benchtable.MB(st2.PeakRSSBytes)+", "+benchtable.Secs(st2.CPU), "", "", "")
+	tab.Note("idle resync writes, Nodes labelled: %s", touchWrites)
+	tab.Note("idle resync writes, restart: %s", restartWrites)
+	tab.Note("the plain client keeps as many writes in flight as the operator (apply.Parallelism) and builds the same objects")
+	if path, err := tab.Save(fmt.Sprintf("scale-%dx%d", nodeCount, diskCount)); err != nil {
+		t.Logf("writing the figures: %v", err)
+	} else {
+		r.printf("figures written to %s", path)
+	}
 }
 
 // checkJobs reads the prepare Jobs from the API server: one per node, each
@@ -354,13 +372,6 @@ func envInt(t *testing.T, key string, def int) int {
 }
 
 func secs(d time.Duration) string { return fmt.Sprintf("%.1fs", d.Seconds()) }
-
-func ratio(a, b time.Duration) float64 {
-	if b <= 0 {
-		return 0
-	}
-	return a.Seconds() / b.Seconds()
-}
 
 func reconcileDelta(before, after map[string]float64) string {
 	var parts []string

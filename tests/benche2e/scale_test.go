@@ -26,6 +26,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/benchtable"
 	"github.com/ceph-operator/ceph-operator/tests/framework/controlplane"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/operatorproc"
@@ -83,7 +84,7 @@ func TestScaleE2E(t *testing.T) {
 			results = append(results, runSize(t, n, disks))
 		})
 	}
-	printTable(results)
+	printTable(t, results)
 }
 
 // runSize runs the whole scenario for one size on a new control plane.
@@ -443,54 +444,52 @@ func checkResults(t *testing.T, ctx context.Context, watch cache.Cache, h *simno
 	}
 }
 
-// printTable prints the figures of every size side by side.
-func printTable(results []result) {
+// printTable prints the figures of every size side by side, and writes
+// them to bin/bench/scale-e2e-<sizes>.txt.
+func printTable(t *testing.T, results []result) {
 	if len(results) == 0 {
 		return
 	}
-	rows := [][]string{{"nodes x disks"}}
-	add := func(name string, cell func(r result) string) {
+	header := []string{"figure"}
+	var sizes []string
+	for _, r := range results {
+		header = append(header, fmt.Sprintf("%d x %d", r.nodes, r.disks))
+		sizes = append(sizes, strconv.Itoa(r.nodes))
+	}
+	tab := benchtable.New("make bench-e2e: nodes x disks on a full control plane (kwok nodes, simulated agents)", append(header, "target")...)
+	add := func(name, target string, cell func(r result) string) {
 		row := []string{name}
 		for _, r := range results {
 			row = append(row, cell(r))
 		}
-		rows = append(rows, row)
+		tab.Row(append(row, target)...)
 	}
-	for _, r := range results {
-		rows[0] = append(rows[0], fmt.Sprintf("%d x %d", r.nodes, r.disks))
-	}
-	add("register Nodes, start agents", func(r result) string { return secs(r.register) })
-	add("registered -> all OSDs available", func(r result) string { return secs(r.available) })
-	add("registered -> CephCluster Ready", func(r result) string { return secs(r.ready) })
+	add("register Nodes, start agents", "", func(r result) string { return secs(r.register) })
+	add("registered -> all OSDs available", "", func(r result) string { return secs(r.available) })
+	add("registered -> CephCluster Ready", "", func(r result) string { return secs(r.ready) })
 	for _, v := range operatorproc.Verbs {
-		add("operator requests: "+v, func(r result) string { return strconv.Itoa(r.provision.ByVerb()[v]) })
+		add("operator requests: "+v, "", func(r result) string { return strconv.Itoa(r.provision.ByVerb()[v]) })
 	}
-	add("operator requests: non-resource", func(r result) string { return strconv.Itoa(r.provision.ByVerb()["*"]) })
-	add("operator peak RSS", func(r result) string { return mb(r.provisionUsage.PeakRSSBytes) })
-	add("operator CPU", func(r result) string { return secs(r.provisionUsage.CPU) })
-	add("resync, Nodes labelled: writes", func(r result) string { return strconv.Itoa(idleWrites(r.touch).Total()) })
-	add("  + leader election writes", func(r result) string { return strconv.Itoa(electionWrites(r.touch).Total()) })
-	add("resync, Nodes labelled: requests", func(r result) string { return byVerb(r.touch) })
-	add("resync, Nodes labelled: CPU", func(r result) string { return secs(r.touchCPU) })
-	add("resync, restart: writes", func(r result) string { return strconv.Itoa(idleWrites(r.restart).Total()) })
-	add("  + leader election writes", func(r result) string { return strconv.Itoa(electionWrites(r.restart).Total()) })
-	add("resync, restart: requests", func(r result) string { return byVerb(r.restart) })
-	add("resync, restart: peak RSS", func(r result) string { return mb(r.restartUsage.PeakRSSBytes) })
-	add("resync, restart: CPU", func(r result) string { return secs(r.restartUsage.CPU) })
-	widths := make([]int, len(rows[0]))
-	for _, row := range rows {
-		for i, c := range row {
-			widths[i] = max(widths[i], len(c))
-		}
+	add("operator requests: non-resource", "", func(r result) string { return strconv.Itoa(r.provision.ByVerb()["*"]) })
+	add("operator peak RSS", "< 250 MB", func(r result) string { return mb(r.provisionUsage.PeakRSSBytes) })
+	add("operator CPU", "", func(r result) string { return secs(r.provisionUsage.CPU) })
+	add("resync, Nodes labelled: writes", "0", func(r result) string { return strconv.Itoa(idleWrites(r.touch).Total()) })
+	add("  + leader election writes", "", func(r result) string { return strconv.Itoa(electionWrites(r.touch).Total()) })
+	add("resync, Nodes labelled: requests", "", func(r result) string { return byVerb(r.touch) })
+	add("resync, Nodes labelled: CPU", "", func(r result) string { return secs(r.touchCPU) })
+	add("resync, restart: writes", "0", func(r result) string { return strconv.Itoa(idleWrites(r.restart).Total()) })
+	add("  + leader election writes", "", func(r result) string { return strconv.Itoa(electionWrites(r.restart).Total()) })
+	add("resync, restart: requests", "", func(r result) string { return byVerb(r.restart) })
+	add("resync, restart: peak RSS", "", func(r result) string { return mb(r.restartUsage.PeakRSSBytes) })
+	add("resync, restart: CPU", "", func(r result) string { return secs(r.restartUsage.CPU) })
+	tab.Note("requests are the operator's own, from the API server's flow-control metrics; resync writes leave out leader election's Lease renewals and Event, counted on the next line")
+	tab.Note("no plain-client column: here the time to available includes the scheduler, kwok and the agents, which a plain client's writes do not; make bench measures the ratio")
+	path, err := tab.Save("scale-e2e-" + strings.Join(sizes, "-"))
+	if err != nil {
+		t.Errorf("writing the figures: %v", err)
+		return
 	}
-	logf("SUMMARY (requests are the operator's own, from the API server's flow-control metrics; resync writes leave out leader election's Lease renewals and Event, counted on the next line)")
-	for _, row := range rows {
-		var b strings.Builder
-		for i, c := range row {
-			fmt.Fprintf(&b, "| %-*s ", widths[i], c)
-		}
-		logf("%s|", b.String())
-	}
+	logf("figures written to %s", path)
 }
 
 // byVerb lists the requests per verb, the non-resource ones as "other".
