@@ -56,7 +56,7 @@ type OSDReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=batch,namespace=ceph-operator-system,resources=jobs,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=pods,verbs=get;list
+// +kubebuilder:rbac:groups="",namespace=ceph-operator-system,resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups=apps,namespace=ceph-operator-system,resources=deployments,verbs=get;list;watch;create;update;patch;delete
 
 // SetupWithManager registers the reconciler and its watches.
@@ -95,6 +95,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&cephv1alpha1.DiskInventory{}, builder.WithPredicates(notHeartbeatOnly())).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(osdPodToCluster),
+			builder.WithPredicates(osdPodCrashChanged())).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
 			builder.WithPredicates(nodeSelectionChanged())).

@@ -15,6 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
@@ -232,35 +235,75 @@ func jobOutcome(job *batchv1.Job) (osdplan.JobState, time.Time, string) {
 const crashRestarts = 3
 
 // crashingOSDs fills in OSD.Crashing for the OSDs whose pod is not ready
-// and whose ceph-osd container keeps exiting with an error. Only the pods of
-// OSDs that are not ready are read, uncached: none at all while every OSD
-// runs.
+// and whose ceph-osd container keeps exiting with an error. The OSDs' pods
+// are read from the cache (trimmed to their statuses), in one list, and
+// only while some OSD is not ready: none at all while every OSD runs.
 func (r *OSDReconciler) crashingOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSD) error {
+	notReady := map[string]*osdplan.OSD{}
 	for i := range osds {
-		o := &osds[i]
-		if o.Ready || o.Deleting {
+		if o := &osds[i]; !o.Ready && !o.Deleting {
+			notReady[strconv.Itoa(int(o.ID))] = o
+		}
+	}
+	if len(notReady) == 0 {
+		return nil
+	}
+	var pods corev1.PodList
+	if err := r.Client.List(ctx, &pods, client.InNamespace(cluster.Namespace), client.MatchingLabels(resources.ClusterSelector(cluster)),
+		client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing the OSDs' pods: %w", err)
+	}
+	for i := range pods.Items {
+		o := notReady[pods.Items[i].Labels[resources.OSDIDLabel]]
+		if o == nil {
 			continue
 		}
-		labels := resources.ClusterSelector(cluster)
-		labels[resources.ComponentLabel] = resources.ComponentOSD
-		labels[resources.OSDIDLabel] = strconv.Itoa(int(o.ID))
-		var pods corev1.PodList
-		if err := r.APIReader.List(ctx, &pods, client.InNamespace(cluster.Namespace), client.MatchingLabels(labels)); err != nil {
-			return fmt.Errorf("listing the pods of OSD %d: %w", o.ID, err)
-		}
-		for _, pod := range pods.Items {
-			if how := crashing(pod); how != "" {
-				o.Crashing = how
-			}
+		if how := crashing(&pods.Items[i]); how != "" {
+			o.Crashing = how
 		}
 	}
 	return nil
 }
 
+// osdPodCrashChanged passes the updates of an OSD pod that change whether
+// its daemon keeps crashing, so that such an OSD is reported at once; the
+// other changes of OSD pods show in their Deployment's status, which is
+// watched.
+func osdPodCrashChanged() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(e event.CreateEvent) bool { return isOSDPod(e.Object) && crashingObj(e.Object) != "" },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			return isOSDPod(e.ObjectNew) && crashingObj(e.ObjectOld) != crashingObj(e.ObjectNew)
+		},
+	}
+}
+
+func isOSDPod(obj client.Object) bool {
+	return obj != nil && obj.GetLabels()[resources.ComponentLabel] == resources.ComponentOSD
+}
+
+func crashingObj(obj client.Object) string {
+	if pod, ok := obj.(*corev1.Pod); ok {
+		return crashing(pod)
+	}
+	return ""
+}
+
+// osdPodToCluster maps an OSD pod to its CephCluster.
+func osdPodToCluster(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[resources.ClusterLabel]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
 // crashing says how the OSD container of pod keeps failing, "" when it
 // does not: it restarted at least crashRestarts times and its last run
 // ended in an error.
-func crashing(pod corev1.Pod) string {
+func crashing(pod *corev1.Pod) string {
 	for _, cs := range pod.Status.ContainerStatuses {
 		last := cs.LastTerminationState.Terminated
 		if cs.Name != "osd" || cs.RestartCount < crashRestarts || last == nil || last.ExitCode == 0 {

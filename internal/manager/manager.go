@@ -20,6 +20,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -383,11 +384,13 @@ func cacheOptions(namespaces []string) cache.Options {
 			&rbacv1.Role{}:                  owned,
 			&rbacv1.RoleBinding{}:           owned,
 			&policyv1.PodDisruptionBudget{}: owned,
-			// Only the monitors' pods (a few per cluster): the operator
-			// reads their init containers' termination messages.
-			&corev1.Pod{}: {Label: labels.SelectorFromSet(labels.Set{
-				resources.ManagedByLabel: resources.ManagedByValue, resources.ComponentLabel: resources.ComponentMon,
-			})},
+			// The monitors' pods (a few per cluster), whose init
+			// containers' termination messages the operator reads, and
+			// the OSDs' pods, whose restarts tell an OSD that keeps
+			// crashing: one cached list instead of a request per OSD
+			// that is not ready, which at thousands of new OSDs held up
+			// every reconcile. OSD pods are trimmed (TrimOSDPod).
+			&corev1.Pod{}: {Label: podSelector(), Transform: TrimOSDPod},
 		},
 	}
 	if len(namespaces) > 0 {
@@ -413,6 +416,45 @@ func DropPodTemplate(obj any) (any, error) {
 		o.Spec.Template = corev1.PodTemplateSpec{}
 	}
 	return obj, nil
+}
+
+// podSelector selects the pods the operator caches: its monitors' and its
+// OSDs'.
+func podSelector() labels.Selector {
+	managed, err := labels.NewRequirement(resources.ManagedByLabel, selection.Equals, []string{resources.ManagedByValue})
+	if err != nil {
+		panic(err)
+	}
+	component, err := labels.NewRequirement(resources.ComponentLabel, selection.In, []string{resources.ComponentMon, resources.ComponentOSD})
+	if err != nil {
+		panic(err)
+	}
+	return labels.NewSelector().Add(*managed, *component)
+}
+
+// TrimOSDPod keeps of a cached OSD pod only what tells whether its daemon
+// keeps crashing: its metadata (without managed fields and annotations)
+// and its containers' statuses. Monitor pods are kept whole but for their
+// managed fields. At twelve thousand OSDs a whole pod each would be most
+// of the cache.
+func TrimOSDPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	pod.SetManagedFields(nil)
+	if pod.Labels[resources.ComponentLabel] != resources.ComponentOSD {
+		return pod, nil
+	}
+	pod.Annotations = nil
+	pod.Spec = corev1.PodSpec{}
+	pod.Status = corev1.PodStatus{Phase: pod.Status.Phase, ContainerStatuses: pod.Status.ContainerStatuses}
+	for i := range pod.Status.ContainerStatuses {
+		cs := &pod.Status.ContainerStatuses[i]
+		cs.Image, cs.ImageID, cs.ContainerID = "", "", ""
+		cs.VolumeMounts, cs.Resources, cs.AllocatedResources, cs.User = nil, nil, nil, nil
+	}
+	return pod, nil
 }
 
 // splitNamespaces parses a comma-separated namespace list.

@@ -8,6 +8,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
 func TestDropPodTemplate(t *testing.T) {
@@ -80,5 +82,39 @@ func TestOperatorImageSources(t *testing.T) {
 		if o.OperatorImage != tc.want || o.OperatorImageSource != tc.source {
 			t.Errorf("%+v: image %q from %q, want %q from %q", tc, o.OperatorImage, o.OperatorImageSource, tc.want, tc.source)
 		}
+	}
+}
+
+func TestTrimOSDPod(t *testing.T) {
+	status := corev1.PodStatus{Phase: corev1.PodRunning, Conditions: []corev1.PodCondition{{Type: corev1.PodReady}},
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "osd", Image: "ceph", RestartCount: 4,
+			LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1, Message: "crashed"}}}}}
+	pod := func(component string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: component, Labels: map[string]string{resources.ComponentLabel: component, resources.OSDIDLabel: "7"},
+				Annotations: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "osd"}}},
+			Status: *status.DeepCopy(),
+		}
+	}
+	osd, mon := pod(resources.ComponentOSD), pod(resources.ComponentMon)
+	for _, p := range []*corev1.Pod{osd, mon} {
+		if _, err := TrimOSDPod(p); err != nil {
+			t.Fatal(err)
+		}
+		if p.ManagedFields != nil {
+			t.Errorf("%s pod: managed fields kept", p.Name)
+		}
+	}
+	if len(osd.Spec.Containers) != 0 || osd.Annotations != nil || osd.Status.Conditions != nil || osd.Status.ContainerStatuses[0].Image != "" {
+		t.Errorf("OSD pod not trimmed: %+v", osd)
+	}
+	cs := osd.Status.ContainerStatuses[0]
+	if osd.Labels[resources.OSDIDLabel] != "7" || osd.Status.Phase != corev1.PodRunning || cs.Name != "osd" || cs.RestartCount != 4 ||
+		cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.Message != "crashed" {
+		t.Errorf("what crash detection reads was dropped: %+v", osd)
+	}
+	if len(mon.Spec.Containers) != 1 || mon.Annotations["a"] != "b" || len(mon.Status.Conditions) != 1 || mon.Status.ContainerStatuses[0].Image != "ceph" {
+		t.Errorf("monitor pod trimmed: %+v", mon)
 	}
 }
