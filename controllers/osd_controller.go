@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -53,6 +54,19 @@ type OSDReconciler struct {
 	Images resources.Images
 	// Clock returns the current time; tests may fix it.
 	Clock func() time.Time
+
+	// hashes remembers the hash of each OSD's desired Deployment with what
+	// it was built from (desiredHashes), so that a reconcile builds and
+	// hashes only the Deployments whose inputs changed, not every OSD's.
+	hashesMu sync.Mutex
+	hashes   map[types.NamespacedName]map[int32]osdHash
+}
+
+// osdHash is the hash of an OSD's desired Deployment and a digest of what
+// it was built from.
+type osdHash struct {
+	key  [sha256.Size]byte
+	hash string
 }
 
 // +kubebuilder:rbac:groups=batch,namespace=ceph-operator-system,resources=jobs,verbs=get;list;watch;create;patch;delete
@@ -132,6 +146,9 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	log := ctrl.LoggerFrom(ctx)
 	cluster := &cephv1alpha1.CephCluster{}
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetHashes(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	// The cluster reconciler owns the life cycle: nothing is provisioned
@@ -687,19 +704,15 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 // only updated when the rollout says its turn has come. OSD Deployments
 // are never deleted here: an OSD that leaves the selection is kept.
 func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string, rolloutJobs []osdplan.OSDJob) (osdplan.Gate, error) {
-	desired := make([]*appsv1.Deployment, len(osds))
 	outdated := map[int32]bool{}
-	for i, osd := range osds {
-		desired[i] = resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd)
-		h, ok := hashes[osd.ID]
-		if !ok {
-			continue
+	wanted, err := r.desiredHashes(cluster, osds, hashes)
+	if err != nil {
+		return osdplan.Gate{Rollout: osdplan.Rollout{}, Record: cluster.Status.OSDRollout}, err
+	}
+	for _, osd := range osds {
+		if h, ok := hashes[osd.ID]; ok {
+			outdated[osd.ID] = h != wanted[osd.ID]
 		}
-		want, err := apply.Hash(desired[i])
-		if err != nil {
-			return osdplan.Gate{Rollout: osdplan.Rollout{}, Record: cluster.Status.OSDRollout}, err
-		}
-		outdated[osd.ID] = h != want
 	}
 	current := make([]osdplan.OSD, len(existing))
 	for i, o := range existing {
@@ -730,7 +743,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		case exists && !rollout.Update[osd.ID]:
 			return nil
 		}
-		created, err := apply.Owned(ctx, r.Client, cluster, desired[i])
+		created, err := apply.Owned(ctx, r.Client, cluster, resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd))
 		if err != nil {
 			return err
 		}
@@ -750,6 +763,54 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 			"Updating OSDs %v (%s; Ceph said they may stop); %d of %d OSDs were current", ids, rollout.Domain, rollout.Updated, rollout.Updated+rollout.Outdated)
 	}
 	return gate, err
+}
+
+// desiredHashes returns the hash of the desired Deployment of each OSD in
+// osds that has a Deployment (hashes). A Deployment is built and hashed
+// only when what it is built from changed since the last reconcile: the
+// cluster's generation, its accepted image, its FSID, the operator's images
+// or the OSD's own spec. At thousands of OSDs, building and hashing them all
+// at every reconcile was most of its CPU time and garbage.
+func (r *OSDReconciler) desiredHashes(cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, hashes map[int32]string) (map[int32]string, error) {
+	r.hashesMu.Lock()
+	defer r.hashesMu.Unlock()
+	if r.hashes == nil {
+		r.hashes = map[types.NamespacedName]map[int32]osdHash{}
+	}
+	name := client.ObjectKeyFromObject(cluster)
+	prev := r.hashes[name]
+	next := make(map[int32]osdHash, len(hashes))
+	out := make(map[int32]string, len(hashes))
+	base := fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00", cluster.UID, cluster.Generation, cluster.Spec.Image, cluster.Status.FSID, r.Images.Operator, r.Images.PullPolicy)
+	for _, osd := range osds {
+		if _, ok := hashes[osd.ID]; !ok {
+			continue
+		}
+		spec, err := json.Marshal(osd)
+		if err != nil {
+			return nil, err
+		}
+		key := sha256.Sum256(append([]byte(base), spec...))
+		h, ok := prev[osd.ID]
+		if !ok || h.key != key {
+			hash, err := apply.Hash(resources.OSDDeployment(cluster, r.Images, cluster.Status.FSID, osd))
+			if err != nil {
+				return nil, err
+			}
+			h = osdHash{key: key, hash: hash}
+		}
+		next[osd.ID] = h
+		out[osd.ID] = h.hash
+	}
+	r.hashes[name] = next
+	return out, nil
+}
+
+// forgetHashes drops what desiredHashes remembers of a cluster.
+func (r *OSDReconciler) forgetHashes(name types.NamespacedName) {
+	r.hashesMu.Lock()
+	defer r.hashesMu.Unlock()
+	delete(r.hashes, name)
 }
 
 // recordGateEvents emits an Event when the rollout's noout flag is set or
