@@ -2,10 +2,13 @@ package manager
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -92,15 +95,43 @@ func InventoryPolicy() (*admissionv1.ValidatingAdmissionPolicy, *admissionv1.Val
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingadmissionpolicies;validatingadmissionpolicybindings,resourceNames=ceph-operator-inventory-provenance,verbs=get;patch;update
 
 // EnsureInventoryPolicy applies the inventory policy and its binding with
-// server-side apply, under the operator's field manager.
-func EnsureInventoryPolicy(ctx context.Context, c client.Client) error {
+// server-side apply, under the operator's field manager, each only when
+// what r reads of it differs: a restarted operator writes nothing when
+// both are current.
+func EnsureInventoryPolicy(ctx context.Context, c client.Client, r client.Reader) error {
 	policy, binding := InventoryPolicy()
-	for _, obj := range []client.Object{policy, binding} {
-		if err := apply.Object(ctx, c, obj, apply.Operator); err != nil {
+	current, err := policyCurrent(ctx, r, policy, &admissionv1.ValidatingAdmissionPolicy{}, func(o client.Object) any {
+		return o.(*admissionv1.ValidatingAdmissionPolicy).Spec
+	})
+	if err != nil {
+		return err
+	}
+	if !current {
+		if err := apply.Object(ctx, c, policy, apply.Operator); err != nil {
 			return err
 		}
 	}
-	return nil
+	current, err = policyCurrent(ctx, r, binding, &admissionv1.ValidatingAdmissionPolicyBinding{}, func(o client.Object) any {
+		return o.(*admissionv1.ValidatingAdmissionPolicyBinding).Spec
+	})
+	if err != nil || current {
+		return err
+	}
+	return apply.Object(ctx, c, binding, apply.Operator)
+}
+
+// policyCurrent reads the object named like want into into and reports
+// whether it already has every label and every spec field want sets (the
+// server's defaults for the fields want leaves out do not count).
+func policyCurrent(ctx context.Context, r client.Reader, want, into client.Object, spec func(client.Object) any) (bool, error) {
+	if err := r.Get(ctx, client.ObjectKeyFromObject(want), into); err != nil {
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("reading %s: %w", want.GetName(), err)
+	}
+	return equality.Semantic.DeepDerivative(want.GetLabels(), into.GetLabels()) &&
+		equality.Semantic.DeepDerivative(spec(want), spec(into)), nil
 }
 
 // inventoryPolicyRunnable applies the inventory policy once the manager is
@@ -109,6 +140,9 @@ func EnsureInventoryPolicy(ctx context.Context, c client.Client) error {
 // is logged, and the operator goes on without the protection.
 type inventoryPolicyRunnable struct {
 	client client.Client
+	// reader reads the policy from the API server: the operator does not
+	// cache (or watch) admission policies.
+	reader client.Reader
 	log    logr.Logger
 }
 
@@ -120,7 +154,7 @@ func (r inventoryPolicyRunnable) Start(ctx context.Context) error {
 	log := r.log.WithName("admission-policy")
 	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Steps: 100, Cap: 5 * time.Minute}
 	for {
-		err := EnsureInventoryPolicy(ctx, r.client)
+		err := EnsureInventoryPolicy(ctx, r.client, r.reader)
 		if err == nil {
 			log.Info("Applied the DiskInventory provenance policy", "policy", InventoryPolicyName)
 			return nil

@@ -13,9 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/yaml"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
@@ -101,12 +103,32 @@ func TestInventoryProvenance(t *testing.T) {
 		t.Fatalf("before the policy, RBAC should let the agent write any inventory of its namespace: %v", err)
 	}
 
-	if err := EnsureInventoryPolicy(ctx, c); err != nil {
+	// The applies are counted (the client is the test API server's,
+	// observed, not faked).
+	applies := 0
+	direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: c.Scheme()})
+	if err != nil {
 		t.Fatal(err)
 	}
-	// Applying again changes nothing and does not fail.
-	if err := EnsureInventoryPolicy(ctx, c); err != nil {
+	counting := interceptor.NewClient(direct, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			applies++
+			return c.Apply(ctx, obj, opts...)
+		},
+	})
+	if err := EnsureInventoryPolicy(ctx, counting, c); err != nil {
 		t.Fatal(err)
+	}
+	if applies != 2 {
+		t.Fatalf("%d applies for a new policy and binding, want 2", applies)
+	}
+	// Ensuring again writes nothing: a restarted operator finds both
+	// current.
+	if err := EnsureInventoryPolicy(ctx, counting, c); err != nil {
+		t.Fatal(err)
+	}
+	if applies != 2 {
+		t.Fatalf("%d applies in all after ensuring a current policy again, want still 2", applies)
 	}
 
 	// The API server loads policies asynchronously.

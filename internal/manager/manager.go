@@ -316,7 +316,7 @@ func New(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		mgr.GetLogger().Info("CephClusters may only run allowed images", "allowedImages", allowed.String())
 	}
 	if o.ManageAdmissionPolicy {
-		if err := mgr.Add(inventoryPolicyRunnable{client: base, log: mgr.GetLogger()}); err != nil {
+		if err := mgr.Add(inventoryPolicyRunnable{client: base, reader: mgr.GetAPIReader(), log: mgr.GetLogger()}); err != nil {
 			return nil, fmt.Errorf("adding the admission policy runnable: %w", err)
 		}
 	}
