@@ -211,10 +211,13 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),
 	}
 	if errors.Join(errs...) == nil {
+		// Rescans before plans: the agents' answers are what the next
+		// OSD Deployments wait for, and a thousand plan writes would
+		// otherwise go first.
 		errs = append(errs,
-			r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans),
 			r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan, plan.RescanJobs),
-			r.resumeRescans(ctx, in.Inventories, plan.RescanResume))
+			r.resumeRescans(ctx, in.Inventories, plan.RescanResume),
+			r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans))
 	}
 	if errors.Join(errs...) == nil {
 		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs),
