@@ -69,6 +69,8 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &report{t: t}
+	tab := benchtable.New(fmt.Sprintf("make bench: %d nodes x %d disks, operator and plain client on one test API server", nodeCount, diskCount),
+		"figure", "operator", "plain client", "ratio", "target")
 	r.printf("%d nodes x %d disks; logs in %s", nodeCount, diskCount, dir)
 
 	bin := buildOperator(t, dir)
@@ -249,8 +251,6 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 			r.printf("  %s", l)
 		}
 	}
-	tab := benchtable.New(fmt.Sprintf("make bench: %d nodes x %d disks, operator and plain client on one test API server", nodeCount, diskCount),
-		"figure", "operator", "plain client", "ratio", "target")
 	tab.Row("prepare Jobs: last inventory published -> last Job created", benchtable.Secs(jobsTime), benchtable.Secs(plain.jobs),
 		benchtable.Ratio(jobsTime, plain.jobs), "<= 1.2")
 	tab.Row("OSD Deployments: last Job completed -> last Deployment created", benchtable.Secs(osdTime), benchtable.Secs(plain.deployments),

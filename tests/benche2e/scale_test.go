@@ -78,13 +78,19 @@ func TestScaleE2E(t *testing.T) {
 		sizes = append(sizes, positive(t, "BENCH_E2E_NODES", strings.TrimSpace(s)))
 	}
 	disks := positive(t, "BENCH_E2E_DISKS", envOr("BENCH_E2E_DISKS", "12"))
+	header := []string{"figure"}
+	for _, n := range sizes {
+		header = append(header, fmt.Sprintf("%d x %d", n, disks))
+	}
+	// Started now, so that it shows the load average before the run.
+	tab := benchtable.New("make bench-e2e: nodes x disks on a full control plane (kwok nodes, simulated agents)", append(header, "target")...)
 	var results []result
 	for _, n := range sizes {
 		t.Run(fmt.Sprintf("nodes=%d", n), func(t *testing.T) {
 			results = append(results, runSize(t, n, disks))
 		})
 	}
-	printTable(t, results)
+	printTable(t, tab, results)
 }
 
 // runSize runs the whole scenario for one size on a new control plane.
@@ -446,17 +452,14 @@ func checkResults(t *testing.T, ctx context.Context, watch cache.Cache, h *simno
 
 // printTable prints the figures of every size side by side, and writes
 // them to bin/bench/scale-e2e-<sizes>.txt.
-func printTable(t *testing.T, results []result) {
+func printTable(t *testing.T, tab *benchtable.Table, results []result) {
 	if len(results) == 0 {
 		return
 	}
-	header := []string{"figure"}
 	var sizes []string
 	for _, r := range results {
-		header = append(header, fmt.Sprintf("%d x %d", r.nodes, r.disks))
 		sizes = append(sizes, strconv.Itoa(r.nodes))
 	}
-	tab := benchtable.New("make bench-e2e: nodes x disks on a full control plane (kwok nodes, simulated agents)", append(header, "target")...)
 	add := func(name, target string, cell func(r result) string) {
 		row := []string{name}
 		for _, r := range results {
