@@ -84,18 +84,25 @@ func (r *CephClusterReconciler) reconcileDiscovery(ctx context.Context, s *clust
 		}
 	}
 	var gone []string
-	for name, inv := range existing {
+	// The selected inventories are kept in the listed slice itself (item
+	// i moves to kept ≤ i after it was read): at a thousand nodes a copy
+	// at every reconcile was most of this reconciler's garbage.
+	kept := 0
+	for i := range inventories.Items {
+		inv := &inventories.Items[i]
 		switch {
-		case selected[name]:
-			s.observed.inventories = append(s.observed.inventories, *inv)
+		case selected[inv.Name]:
+			inventories.Items[kept] = *inv
+			kept++
 		case holdsOSDs(inv):
 			// The node left the selection or was deleted, but its disks
 			// hold OSDs: they keep running (or pending) and stay visible
 			// there, NodeGone or OSDNotSelected, until decommissioned.
 		default:
-			gone = append(gone, name)
+			gone = append(gone, inv.Name)
 		}
 	}
+	s.observed.inventories = inventories.Items[:kept]
 	create := func(ctx context.Context, i int) error {
 		inv := resources.DiskInventory(cluster, missing[i])
 		if err := apply.SetOwner(cluster, inv, r.Client.Scheme()); err != nil {

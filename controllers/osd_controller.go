@@ -296,7 +296,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 
 	var jobs batchv1.JobList
 	prepare := client.MatchingLabels{resources.ComponentLabel: resources.ComponentPrepare}
-	if err := r.Client.List(ctx, &jobs, ns, own, prepare); err != nil {
+	if err := r.Client.List(ctx, &jobs, ns, own, prepare, client.UnsafeDisableDeepCopy); err != nil {
 		return in, nil, nil, fmt.Errorf("listing prepare Jobs: %w", err)
 	}
 	byName := make(map[string]*batchv1.Job, len(jobs.Items))
@@ -317,7 +317,7 @@ func (r *OSDReconciler) gather(ctx context.Context, cluster *cephv1alpha1.CephCl
 	}
 
 	var deployments appsv1.DeploymentList
-	if err := r.Client.List(ctx, &deployments, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+	if err := r.Client.List(ctx, &deployments, ns, own, client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}, client.UnsafeDisableDeepCopy); err != nil {
 		return in, nil, nil, fmt.Errorf("listing OSD Deployments: %w", err)
 	}
 	hashes := make(map[int32]string, len(deployments.Items))
@@ -858,17 +858,21 @@ func minPositive(a, b time.Duration) time.Duration {
 // is empty once every monitor and manager Deployment runs the OSDs' image
 // and is available on its latest template.
 func (r *OSDReconciler) daemonsWait(ctx context.Context, cluster *cephv1alpha1.CephCluster) (string, error) {
-	var list appsv1.DeploymentList
-	if err := r.Client.List(ctx, &list, client.InNamespace(cluster.Namespace), client.MatchingLabels(resources.ClusterSelector(cluster))); err != nil {
-		return "", fmt.Errorf("listing the monitor and manager Deployments: %w", err)
+	// Only the monitors' and managers' Deployments, not copied out of the
+	// cache: listing every Deployment of the cluster copied thousands of
+	// OSDs' at every reconcile.
+	var daemons []appsv1.Deployment
+	for _, component := range []string{resources.ComponentMon, resources.ComponentMgr} {
+		var list appsv1.DeploymentList
+		if err := r.Client.List(ctx, &list, client.InNamespace(cluster.Namespace), client.MatchingLabels(resources.ClusterSelector(cluster)),
+			client.MatchingLabels{resources.ComponentLabel: component}, client.UnsafeDisableDeepCopy); err != nil {
+			return "", fmt.Errorf("listing the monitor and manager Deployments: %w", err)
+		}
+		daemons = append(daemons, list.Items...)
 	}
 	var behind []string
-	for i := range list.Items {
-		d := &list.Items[i]
-		c := d.Labels[resources.ComponentLabel]
-		if c != resources.ComponentMon && c != resources.ComponentMgr {
-			continue
-		}
+	for i := range daemons {
+		d := &daemons[i]
 		current := d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas > 0 && d.Status.UpdatedReplicas == d.Status.Replicas
 		for _, ct := range d.Spec.Template.Spec.Containers {
 			if ct.Image != cluster.Spec.Image {
