@@ -500,8 +500,8 @@ func (p *planner) unmatchedRequests() {
 // while its request is listed, so that its outcome stays visible.
 func (p *planner) planMissing(ns *nodeState) {
 	var osds []OSD
-	for _, o := range p.in.OSDs {
-		if o.Node == ns.name && !p.planned[o.ID] && p.disks[ns.name][o.DeviceID] == nil {
+	for _, i := range p.osdsOf[ns.name] {
+		if o := p.in.OSDs[i]; !p.planned[o.ID] && p.disks[ns.name][o.DeviceID] == nil {
 			osds = append(osds, o)
 		}
 	}
@@ -734,12 +734,7 @@ func purgedLabel(ns *nodeState, d *cephv1alpha1.Disk) bool {
 // previous plan). Its Deployment stays; decommission it (with replace to
 // keep its id) to replace the disk.
 func (p *planner) markFailing(ns *nodeState, e *entry, id int32) {
-	var how string
-	for i := range p.in.OSDs {
-		if p.in.OSDs[i].ID == id && p.in.OSDs[i].Crashing != "" {
-			how = p.in.OSDs[i].Crashing
-		}
-	}
+	how := p.crashing[id]
 	if how == "" || e.plan.Decommission != nil {
 		return
 	}

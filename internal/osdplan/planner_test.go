@@ -447,6 +447,40 @@ func BenchmarkCompute1000Nodes12Disks(b *testing.B) {
 	}
 }
 
+// BenchmarkCompute12000OSDs plans a large cluster once every disk holds an
+// OSD with a Deployment that is not ready yet (right after provisioning):
+// the planner's lookups per OSD are what this measures.
+func BenchmarkCompute12000OSDs(b *testing.B) {
+	in := Input{
+		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
+			s.MaxNodesPreparing = 1000
+			s.DeviceFilter = "^sd"
+		}),
+		Now: now,
+	}
+	id := int32(0)
+	for n := range 1000 {
+		name := fmt.Sprintf("node-%04d", n)
+		in.Nodes = append(in.Nodes, node(name, map[string]string{"topology.kubernetes.io/zone": "z1"}))
+		var disks []cephv1alpha1.Disk
+		for d := range 12 {
+			disk := osdDisk(fmt.Sprintf("sd%c", 'b'+d), id)
+			disk.ID = fmt.Sprintf("%s-%s", disk.ID, name)
+			disks = append(disks, disk)
+			in.OSDs = append(in.OSDs, OSD{ID: id, Node: name, DeviceID: disk.ID})
+			id++
+		}
+		in.Inventories = append(in.Inventories, inv(name, disks...))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		plan := Compute(in)
+		if len(plan.OSDs) != 12000 {
+			b.Fatalf("%d OSDs, want 12000", len(plan.OSDs))
+		}
+	}
+}
+
 // TestOSDTopology checks that an OSD carries its node's zone and region, and
 // nothing else of the node's labels.
 func TestOSDTopology(t *testing.T) {
