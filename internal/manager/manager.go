@@ -402,18 +402,22 @@ func cacheOptions(namespaces []string) cache.Options {
 	return opts
 }
 
-// DropPodTemplate empties the pod template of cached Deployments and Jobs,
-// and their managed fields. Tests that watch the operator's many objects
+// DropPodTemplate empties the pod template and the selector of cached
+// Deployments and Jobs, and their managed fields. Tests that watch the operator's many objects
 // use it too.
 func DropPodTemplate(obj any) (any, error) {
 	if o, ok := obj.(client.Object); ok {
 		o.SetManagedFields(nil)
 	}
+	// Their label selectors are never read either (a sixth of the cached
+	// OSD Deployments' size).
 	switch o := obj.(type) {
 	case *appsv1.Deployment:
 		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec.Selector = nil
 	case *batchv1.Job:
 		o.Spec.Template = corev1.PodTemplateSpec{}
+		o.Spec.Selector = nil
 	}
 	return obj, nil
 }

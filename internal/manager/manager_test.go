@@ -16,8 +16,10 @@ func TestDropPodTemplate(t *testing.T) {
 	tmpl := corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "osd"}}}}
 	meta := metav1.ObjectMeta{Name: "x", Annotations: map[string]string{"a": "b"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "m"}}}
-	d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl}, Status: appsv1.DeploymentStatus{ReadyReplicas: 1}}
-	j := &batchv1.Job{ObjectMeta: *meta.DeepCopy(), Spec: batchv1.JobSpec{Template: tmpl}, Status: batchv1.JobStatus{Succeeded: 1}}
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{"app": "osd"}}
+	replicas := int32(1)
+	d := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Template: tmpl, Selector: sel, Replicas: &replicas}, Status: appsv1.DeploymentStatus{ReadyReplicas: 1}}
+	j := &batchv1.Job{ObjectMeta: *meta.DeepCopy(), Spec: batchv1.JobSpec{Template: tmpl, Selector: sel.DeepCopy()}, Status: batchv1.JobStatus{Succeeded: 1}}
 	for _, obj := range []any{d, j} {
 		if _, err := DropPodTemplate(obj); err != nil {
 			t.Fatal(err)
@@ -26,10 +28,13 @@ func TestDropPodTemplate(t *testing.T) {
 	if len(d.Spec.Template.Spec.Containers) != 0 || len(j.Spec.Template.Spec.Containers) != 0 {
 		t.Error("pod templates kept")
 	}
+	if d.Spec.Selector != nil || j.Spec.Selector != nil {
+		t.Error("selectors kept")
+	}
 	if d.ManagedFields != nil || j.ManagedFields != nil {
 		t.Error("managed fields kept")
 	}
-	if d.Annotations["a"] != "b" || d.Status.ReadyReplicas != 1 || j.Status.Succeeded != 1 {
+	if d.Annotations["a"] != "b" || d.Status.ReadyReplicas != 1 || d.Spec.Replicas == nil || j.Status.Succeeded != 1 {
 		t.Error("what the reconcilers read was dropped")
 	}
 }
