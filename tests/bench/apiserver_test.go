@@ -99,7 +99,7 @@ var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELE
 // writeCounts maps "VERB resource[/subresource]" to a request count.
 type writeCounts map[string]float64
 
-// writes reads the API server's write request counters.
+// writes reads the API server's write request counters, dry runs left out.
 func (a *apiServer) writes(ctx context.Context) (writeCounts, error) {
 	raw, err := a.metrics.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
@@ -107,7 +107,8 @@ func (a *apiServer) writes(ctx context.Context) (writeCounts, error) {
 	}
 	out := writeCounts{}
 	for _, s := range promtext.Parse(raw, "apiserver_request_total") {
-		if !writeVerbs[s.Labels["verb"]] {
+		// A dry run (the operator's pod admission check) stores nothing.
+		if !writeVerbs[s.Labels["verb"]] || s.Labels["dry_run"] != "" {
 			continue
 		}
 		res := s.Labels["resource"]
