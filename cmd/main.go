@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,6 +48,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}, args, stdout, stderr)
 }
 
+// managerGCPercent is the manager's garbage collection target when GOGC is
+// not set. Most of its live heap is the informer cache, which a
+// reconcile at thousands of OSDs lists and plans over; with Go's default
+// of 100 the heap grew to twice the cache between collections (peak RSS
+// about 315 MB in make bench at 1,000 nodes × 12 disks, 116 MB live). The
+// manager spends most of its time waiting for the API server, so the
+// collector's extra CPU time costs little.
+const managerGCPercent = 50
+
+// setManagerGC applies managerGCPercent unless GOGC is set, and returns the
+// GC target in force ("GOGC" when the environment sets it).
+func setManagerGC() string {
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		return "GOGC=" + v
+	}
+	debug.SetGCPercent(managerGCPercent)
+	return strconv.Itoa(managerGCPercent)
+}
+
 // runManager parses the manager's flags and runs it until SIGTERM/SIGINT.
 func runManager(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
@@ -60,7 +81,8 @@ func runManager(args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := ctrl.Log.WithName("setup")
-	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces)
+	gc := setManagerGC()
+	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces, "gcPercent", gc)
 	return serve(log, "manager", func(cfg *rest.Config) (func(context.Context) error, error) {
 		mgr, err := manager.New(cfg, opts)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,29 @@ func TestCopyBinary(t *testing.T) {
 	}
 	if code := run([]string{"copy-binary", "/nonexistent/dir/x"}, &bytes.Buffer{}, &errOut); code != 1 {
 		t.Errorf("copy-binary to a missing directory: exit %d", code)
+	}
+}
+
+// TestSetManagerGC: the manager collects at managerGCPercent unless GOGC
+// says otherwise.
+func TestSetManagerGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	if v, ok := os.LookupEnv("GOGC"); ok {
+		t.Cleanup(func() { _ = os.Setenv("GOGC", v) })
+	}
+	_ = os.Unsetenv("GOGC")
+	if got := setManagerGC(); got != strconv.Itoa(managerGCPercent) {
+		t.Errorf("without GOGC: %q, want %d", got, managerGCPercent)
+	}
+	if got := debug.SetGCPercent(100); got != managerGCPercent {
+		t.Errorf("GC percent %d, want %d", got, managerGCPercent)
+	}
+	t.Setenv("GOGC", "200")
+	if got := setManagerGC(); got != "GOGC=200" {
+		t.Errorf("with GOGC=200: %q", got)
+	}
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC set: GC percent changed to %d", got)
 	}
 }
