@@ -3,6 +3,7 @@ package operatorproc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,6 +107,12 @@ func InstallRequestCounter(ctx context.Context, c client.Client, cfg *rest.Confi
 		for _, group := range r.APIGroups {
 			for _, res := range r.Resources {
 				for _, verb := range r.Verbs {
+					// A verb that is no API request (the "use" of an
+					// OpenShift SecurityContextConstraints) cannot be
+					// matched by a FlowSchema, and is never counted.
+					if !slices.Contains(Verbs, verb) {
+						continue
+					}
 					if err := add(RequestKind{verb, qualified(group, res)}, 1000, resourceRule(verb, group, res)); err != nil {
 						return nil, err
 					}
