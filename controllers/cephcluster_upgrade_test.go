@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -271,4 +272,71 @@ func TestOperatorUpgradeLeavesDaemons(t *testing.T) {
 	if len(before) < 4 {
 		t.Fatalf("only %d daemon Deployments before the upgrade: %v", len(before), before)
 	}
+}
+
+// TestOSDsWaitForMonitorsOnNewImage: after a new spec.image is accepted,
+// the OSDs stay on the old image for as long as a monitor or manager has
+// not been updated to the new one. Here the monitors' rollout is held
+// (Ceph reports a monitor out of quorum), so no monitor is updated: the
+// OSDs must wait, whatever the cache keeps of the Deployments.
+func TestOSDsWaitForMonitorsOnNewImage(t *testing.T) {
+	ctx := context.Background()
+	ns := newNamespace(t, "monsfirst")
+	startManager(t)
+	withNodes(t, "monsfirst-1")
+	w := playAgent(t, ns, "monsfirst-1")
+	const reef, tentacle = "quay.io/ceph/ceph:v18.2.7", "quay.io/ceph/ceph:v20.2.4"
+	w.SetImageVersion(reef, "18.2.7")
+	w.SetImageVersion(tentacle, "20.2.4")
+	cluster := newCluster(ns, "ceph")
+	cluster.Spec.Image = reef
+	if err := env.Client.Create(ctx, cluster); err != nil {
+		t.Fatal(err)
+	}
+	got := waitReady(t, cluster)
+	if imgs := daemonImages(t, ns); !strings.Contains(imgs, "osd:"+reef) {
+		t.Fatalf("daemon images %s, want OSDs on %s", imgs, reef)
+	}
+	// Ceph says a monitor is out of quorum: the monitors' rollout waits
+	// before updating the first one.
+	now := metav1.Now()
+	report := &cephv1alpha1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: got.Name, Namespace: got.Namespace},
+		Status: cephv1alpha1.CephClusterStatus{Ceph: &cephv1alpha1.CephStatus{
+			Health: cephv1alpha1.CephHealthOK, FSID: got.Status.FSID, LastChecked: &now,
+			Monitors: cephv1alpha1.CephMonitorStatus{Total: 3, InQuorum: 2},
+		}},
+	}
+	if err := apply.Status(ctx, env.Client, report, apply.Reporter); err != nil {
+		t.Fatal(err)
+	}
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Image = tentacle })
+	waitFor(t, "the OSDs held for the monitors", func() error {
+		c := getCluster(t, cluster)
+		if d := c.Status.DaemonImage; d == nil || d.Image != tentacle {
+			return fmt.Errorf("status.daemonImage = %+v", d)
+		}
+		u := meta.FindStatusCondition(c.Status.Conditions, cephv1alpha1.ConditionOSDsUpdated)
+		if u == nil || u.Status != metav1.ConditionFalse || !strings.Contains(u.Message, "monitors and managers are updated before OSDs") {
+			return fmt.Errorf("OSDsUpdated %+v", u)
+		}
+		return nil
+	})
+	for range 5 {
+		if imgs := daemonImages(t, ns); strings.Contains(imgs, "osd:"+tentacle) || strings.Contains(imgs, "mon:"+tentacle) {
+			t.Fatalf("daemon images %s while the monitors' rollout is held: the OSDs went first", imgs)
+		}
+		time.Sleep(time.Second)
+	}
+	// Quorum back: monitors, manager, then OSDs reach the new image.
+	report.Status.Ceph.Monitors = cephv1alpha1.CephMonitorStatus{Total: 3, InQuorum: 3}
+	if err := apply.Status(ctx, env.Client, report, apply.Reporter); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "everything on the new image", func() error {
+		if imgs := daemonImages(t, ns); strings.Contains(imgs, reef) {
+			return fmt.Errorf("daemon images %s", imgs)
+		}
+		return nil
+	})
 }

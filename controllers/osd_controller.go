@@ -873,12 +873,10 @@ func (r *OSDReconciler) daemonsWait(ctx context.Context, cluster *cephv1alpha1.C
 	var behind []string
 	for i := range daemons {
 		d := &daemons[i]
-		current := d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas > 0 && d.Status.UpdatedReplicas == d.Status.Replicas
-		for _, ct := range d.Spec.Template.Spec.Containers {
-			if ct.Image != cluster.Spec.Image {
-				current = false
-			}
-		}
+		// The cache keeps no pod templates: the image is read from the
+		// annotation the Deployment's builder sets next to its template.
+		current := d.Status.ObservedGeneration >= d.Generation && d.Status.AvailableReplicas > 0 && d.Status.UpdatedReplicas == d.Status.Replicas &&
+			d.Annotations[resources.CephImageAnnotation] == cluster.Spec.Image
 		if !current {
 			behind = append(behind, d.Name)
 		}

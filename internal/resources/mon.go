@@ -290,7 +290,7 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(cluster, MonName(cluster, mon.Name), labels, map[string]string{NodeAnnotation: mon.Node}),
+		ObjectMeta: objectMeta(cluster, MonName(cluster, mon.Name), labels, map[string]string{NodeAnnotation: mon.Node, CephImageAnnotation: cluster.Spec.Image}),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
@@ -300,6 +300,12 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 		},
 	}
 }
+
+// CephImageAnnotation names, on a monitor or manager Deployment, the Ceph
+// image its pod template runs: the operator's cache keeps no pod
+// templates, and the OSDs wait until every monitor and manager runs the
+// accepted image.
+const CephImageAnnotation = "ceph.cephoperator.io/ceph-image"
 
 // MonQuorumProbe is the shell command of monitor name's readiness probe:
 // it succeeds when `mon_status` on its admin socket says it is the leader
@@ -353,7 +359,7 @@ func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images) *appsv1.Dep
 	}
 	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: objectMeta(cluster, MgrName(cluster), labels, nil),
+		ObjectMeta: objectMeta(cluster, MgrName(cluster), labels, map[string]string{CephImageAnnotation: cluster.Spec.Image}),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: selector},
