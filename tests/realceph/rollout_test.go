@@ -76,10 +76,14 @@ func (r *reader) end() (reads int, errs []string, longest time.Duration) {
 }
 
 // checkOSDRollout changes the OSDs' pod template (their resources) on the
-// running cluster and follows the rollout on real Ceph: noout is set for
-// it, each OSD (failure domain osd) restarts only after `ceph osd
-// ok-to-stop` said yes, one at a time, noout is unset at the end, and a
-// reader keeps reading the objects throughout without an error.
+// running cluster and follows the rollout on real Ceph. First the pools
+// keep two copies and need both (min_size 2): no OSD may stop without
+// making data unavailable, so Ceph's ok-to-stop says no and the rollout
+// waits, showing Ceph's answer, with every OSD untouched. Then the pools
+// keep three copies of which two suffice: the OSDs (failure domain osd)
+// restart one at a time, each after Ceph's yes, with noout set for the
+// rollout and unset after it, while a reader keeps reading the objects
+// without an error.
 func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, tl *tools, objs testObjects) {
 	var before appsv1.DeploymentList
 	if err := c.List(ctx, &before, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
@@ -90,12 +94,35 @@ func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cep
 		hashes[d.Name] = d.Annotations[apply.HashAnnotation]
 	}
 	n := len(before.Items)
-	if n < 2 {
-		t.Fatalf("%d OSD Deployments: a rollout needs several", n)
+	if n < 3 {
+		t.Fatalf("%d OSD Deployments: the rollout needs three copies to stop one", n)
+	}
+	pools := strings.Fields(tl.admin(ctx, "osd", "pool", "ls"))
+	setPools := func(size, minSize string) {
+		for _, pool := range pools {
+			tl.admin(ctx, "osd", "pool", "set", pool, "size", size, "--yes-i-really-mean-it")
+			tl.admin(ctx, "osd", "pool", "set", pool, "min_size", minSize)
+		}
+	}
+	setPools("2", "2")
+	waitHealthy(t, ctx, c, cc, "with two copies, both needed")
+	changed := func() (int, error) {
+		var list appsv1.DeploymentList
+		if err := c.List(ctx, &list, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil {
+			return 0, err
+		}
+		k := 0
+		for _, d := range list.Items {
+			if d.Annotations[apply.HashAnnotation] != hashes[d.Name] {
+				k++
+			}
+		}
+		return k, nil
 	}
 
 	r := startReader(ctx, tl, objs)
 	start := time.Now()
+	var gen int64
 	var err error
 	for range 10 {
 		got := &cephv1alpha1.CephCluster{}
@@ -104,6 +131,7 @@ func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cep
 		}
 		got.Spec.Resources.OSD = corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}}
 		if err = c.Update(ctx, got); err == nil {
+			gen = got.Generation
 			break
 		}
 		time.Sleep(time.Second)
@@ -112,32 +140,49 @@ func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cep
 		t.Fatalf("changing the OSDs' resources: %v", err)
 	}
 
-	var sawNoOut, sawHeld bool
-	var nooutAt time.Duration
-	realnode.WaitFor(t, ctx, 15*time.Minute, "every OSD updated, noout unset", func() error {
+	// Held: Ceph says no, nothing restarts.
+	var held string
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the rollout held by Ceph's ok-to-stop", func() error {
 		got := &cephv1alpha1.CephCluster{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
 			return err
 		}
-		if rec := got.Status.OSDRollout; rec != nil {
-			if rec.NoOut == cephv1alpha1.NoOutSet && !sawNoOut {
-				sawNoOut, nooutAt = true, time.Since(start)
-			}
-			if rec.Message != "" && !sawHeld {
-				sawHeld = true
-				t.Logf("the rollout waits: %s", rec.Message)
-			}
+		if rec := got.Status.OSDRollout; rec != nil && strings.Contains(rec.Message, "Ceph does not let OSDs") {
+			held = rec.Message
+			return nil
+		}
+		return fmt.Errorf("osdRollout %+v", got.Status.OSDRollout)
+	})
+	t.Logf("FIGURE resources.osd changed with min_size = size = 2 -> rollout held by Ceph after %.1fs: %s", time.Since(start).Seconds(), held)
+	if k, err := changed(); err != nil || k != 0 {
+		errorf(t, "%d OSD Deployments changed while Ceph said no (%v)", k, err)
+	}
+
+	// Three copies, two needed: one OSD at a time may stop.
+	released := time.Now()
+	setPools("3", "2")
+	var sawNoOut bool
+	realnode.WaitFor(t, ctx, 20*time.Minute, "every OSD updated, noout unset", func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		if rec := got.Status.OSDRollout; rec != nil && rec.NoOut == cephv1alpha1.NoOutSet {
+			sawNoOut = true
 		}
 		u := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionOSDsUpdated)
-		if u == nil || u.Status != metav1.ConditionTrue || got.Status.OSDs.Updated != int32(n) || got.Status.OSDRollout != nil {
+		if u == nil || u.ObservedGeneration < gen || u.Status != metav1.ConditionTrue || got.Status.OSDs.Updated != int32(n) || got.Status.OSDRollout != nil {
 			return fmt.Errorf("OSDsUpdated %+v, updated %d, osdRollout %+v", u, got.Status.OSDs.Updated, got.Status.OSDRollout)
+		}
+		if k, err := changed(); err != nil || k != n {
+			return fmt.Errorf("%d of %d OSD Deployments updated (%v)", k, n, err)
 		}
 		return nil
 	})
-	took := time.Since(start)
+	took := time.Since(released)
 	reads, errs, longest := r.end()
-	t.Logf("FIGURE resources.osd changed -> %d OSDs rolled one at a time, noout unset: %.1fs (noout seen set after %.1fs); reader: %d reads, %d errors, longest read %.1fs",
-		n, took.Seconds(), nooutAt.Seconds(), reads, len(errs), longest.Seconds())
+	t.Logf("FIGURE three copies -> %d OSDs rolled one at a time, noout unset: %.1fs (whole change %.1fs); reader: %d reads, %d errors, longest read %.1fs",
+		n, took.Seconds(), time.Since(start).Seconds(), reads, len(errs), longest.Seconds())
 	for _, e := range errs {
 		errorf(t, "a read failed during the OSD rollout: %s", e)
 	}
@@ -202,8 +247,8 @@ func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cep
 	if len(updated) != n {
 		errorf(t, "OSDsUpdating Events named OSDs %v: want each of the %d OSDs; sequence %v", updated, n, seq)
 	}
-	if len(seq) < 2 || seq[0] != "OSDRolloutNoOutSet" || seq[len(seq)-1] != "OSDRolloutNoOutUnset" {
-		errorf(t, "Events %v: want noout set first and unset last", seq)
+	if len(seq) < 2 || seq[0] != "OSDRolloutNoOutSet" || seq[len(seq)-1] != "OSDRolloutNoOutUnset" || !slices.Contains(seq, "OSDRolloutHeld") {
+		errorf(t, "Events %v: want noout set first, the rollout held by Ceph, noout unset last", seq)
 	}
 	waitHealthy(t, ctx, c, cc, "after the OSD rollout")
 }
