@@ -54,3 +54,26 @@ apt_mirror() {
 	echo "apt_mirror: no enabled apt source in $dir serves suite $suite; set the mirror explicitly" >&2
 	return 1
 }
+
+# apt_archive SUITE
+#   Prints the archive to fetch SUITE from: the machine's own source for
+#   SUITE when it has one, or else the archive that serves the machine's own
+#   release with the same suffix (bookworm → trixie, bookworm-security →
+#   trixie-security), so a root file system of another Debian release comes
+#   from the mirrors this machine already uses. Reads the machine's release
+#   from APT_OWN_SUITE, or VERSION_CODENAME in /etc/os-release.
+apt_archive() {
+	local suite=$1 suffix="" own uri
+	case $suite in *-*) suffix=-${suite#*-} ;; esac
+	if uri=$(apt_mirror "$suite" 2>/dev/null); then
+		echo "$uri"
+		return 0
+	fi
+	own=${APT_OWN_SUITE:-$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")}
+	if [ -n "$own" ] && uri=$(apt_mirror "$own$suffix" 2>/dev/null); then
+		echo "$uri"
+		return 0
+	fi
+	echo "apt_archive: no enabled apt source in ${APT_SOURCES_DIR:-/etc/apt} serves $suite or ${own:-the release of this machine}$suffix; set the mirror explicitly" >&2
+	return 1
+}
