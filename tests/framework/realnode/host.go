@@ -281,8 +281,14 @@ func restoreSysctls(before map[string]string) []error {
 }
 
 // mountsUnder returns the mount points at or below dir, deepest first, from
-// /proc/self/mountinfo.
+// /proc/self/mountinfo. The kernel lists mount points by their real path,
+// so dir is resolved first: through a symbolic link (a clone whose bin/ is
+// a link to another's) nothing would match, and teardown would leave the
+// node's mounts behind.
 func mountsUnder(dir string) ([]string, error) {
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err

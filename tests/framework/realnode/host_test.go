@@ -1,8 +1,13 @@
 package realnode
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
+	"syscall"
 	"testing"
+
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 )
 
 func TestSplitRule(t *testing.T) {
@@ -61,5 +66,35 @@ func TestMountPoint(t *testing.T) {
 	}
 	if _, ok := mountPoint("short line"); ok {
 		t.Error("mountPoint accepted a malformed line")
+	}
+}
+
+// TestMountsUnderThroughSymlink mounts a tmpfs below a directory and looks
+// for it, and unmounts it, through a symbolic link to that directory, as a
+// clone whose bin/ links to another clone's does.
+func TestMountsUnderThroughSymlink(t *testing.T) {
+	gate.Root(t, "skipping: mounting a tmpfs needs root")
+	target := t.TempDir()
+	link := filepath.Join(t.TempDir(), "bin")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	mp := filepath.Join(target, "run", "kubelet")
+	if err := os.MkdirAll(mp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mp, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(mp, syscall.MNT_DETACH) })
+	got, err := mountsUnder(link)
+	if err != nil || !reflect.DeepEqual(got, []string{mp}) {
+		t.Fatalf("mountsUnder(%s) = %v, %v; want [%s]", link, got, err, mp)
+	}
+	if err := unmountAll(link); err != nil {
+		t.Fatalf("unmountAll(%s): %v", link, err)
+	}
+	if got, err := mountsUnder(target); err != nil || len(got) != 0 {
+		t.Errorf("after unmountAll through the link: %v, %v", got, err)
 	}
 }
