@@ -41,6 +41,15 @@ func (c Config) Render() string {
 	b.WriteString("log_to_stderr = true\n")
 	b.WriteString("err_to_stderr = true\n")
 	b.WriteString("mon_cluster_log_to_file = false\n")
+	// The manager modules a new cluster starts with: Ceph's default less
+	// restful, a REST API the operator does not use, removed from Ceph
+	// after Squid. Reef's restful imports pyOpenSSL when it loads, which
+	// fails where python3-cryptography refuses the manager's Python
+	// subinterpreters (Debian trixie's Ceph 18.2.7), and the failed module
+	// keeps the cluster at HEALTH_WARN (MGR_MODULE_DEPENDENCY). Read only
+	// when the monitors create the cluster: an existing one keeps its
+	// modules.
+	b.WriteString("mgr_initial_modules = iostat nfs\n")
 	b.WriteString("osd_pool_default_size = 3\n")
 	b.WriteString("osd_pool_default_min_size = 2\n")
 	if c.FailureDomain == "osd" {

@@ -77,6 +77,11 @@ func TestKeyringAndConfig(t *testing.T) {
 			t.Errorf("ceph.conf lacks %q:\n%s", line, conf)
 		}
 	}
+	// A new cluster's manager starts without restful (whatever the
+	// release's default), the module that cannot load on Debian's 18.2.
+	if !strings.Contains(conf, "mgr_initial_modules = iostat nfs\n") || strings.Contains(conf, "restful") {
+		t.Errorf("ceph.conf does not start the manager with exactly iostat and nfs:\n%s", conf)
+	}
 	if strings.Contains(Config{FSID: "f"}.Render(), "mon_host") {
 		t.Error("ceph.conf has mon_host with no monitors")
 	}
