@@ -235,9 +235,17 @@ cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here
 cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
 	go run ./tests/framework/realnode/cmd down
 
+# CEPH_VERSION is the version of the image's ceph-osd package: the test
+# checks that the daemons run exactly that Ceph release.
 .PHONY: test-real
-test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e: operator from config/default on the real node, real Ceph, loop devices (root).
-	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) go test -count=1 -v -timeout 45m ./tests/realceph/
+test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e on the Ceph test image of CEPH_RELEASE (default 16; 18, 20): operator from config/default on the real node, real Ceph, loop devices (root).
+	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) CEPH_ARCHIVE=$(CEPH_IMAGE_TAR) OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
+		CEPH_VERSION=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages) \
+		go test -count=1 -v -timeout 45m ./tests/realceph/
+
+.PHONY: test-real-all
+test-real-all: ## The real e2e on each Ceph release of CEPH_RELEASES in turn (root).
+	@for r in $(CEPH_RELEASES); do echo "test-real: Ceph release $$r"; $(MAKE) test-real CEPH_RELEASE=$$r || exit 1; done
 
 .PHONY: test-realnode
 test-realnode: realnode-assets realnode-tools ## Prove the real node: Ready, pods on host and pod network, clean teardown.
@@ -325,18 +333,34 @@ docker-buildx: ## Build and push the operator image for PLATFORMS (linux/amd64,l
 IMAGES_DIR := $(BIN)/images
 OCIIMAGE := $(BIN)/ociimage
 OPERATOR_IMAGE_TAR := $(IMAGES_DIR)/ceph-operator.tar
-# The Ceph image the real-node tests run: Debian bookworm's Ceph 16.2. The
-# samples and README use a current upstream release. Its registry is
+# The Ceph images the real-node tests run, one per Ceph release, each built
+# from the Ceph packages of one Debian suite: 16 (16.2, bookworm, the
+# default), 18 (18.2, trixie) and 20 (20.2, sid). CEPH_RELEASE picks the one
+# image-ceph builds and test-real runs; CEPH_TEST_IMG renames it. The
+# samples and README use a current upstream release. The registry is
 # localhost so that even an accidental pull stays on this machine.
-CEPH_TEST_IMG ?= localhost/ceph-operator/ceph-test:v16.2
-CEPH_IMAGE_TAR := $(IMAGES_DIR)/ceph-test.tar
-# The root file system takes minutes to build, so it is cached outside the
-# clone (a fresh clone, as CI uses, reuses it) under a name keyed by the
-# scripts that make it (and so by its package list): a change to them
-# builds a new one. CEPH_CACHE_DIR moves the cache.
+CEPH_RELEASES := 16 18 20
+CEPH_RELEASE ?= 16
+ceph_suite_16 := bookworm
+ceph_suite_18 := trixie
+ceph_suite_20 := sid
+ifeq ($(ceph_suite_$(CEPH_RELEASE)),)
+$(error CEPH_RELEASE=$(CEPH_RELEASE): choose one of $(CEPH_RELEASES))
+endif
+$(foreach r,$(CEPH_RELEASES),$(eval ceph_img_$(r) := localhost/ceph-operator/ceph-test:v$(r).2))
+CEPH_TEST_IMG ?= $(ceph_img_$(CEPH_RELEASE))
+ceph_img_$(CEPH_RELEASE) := $(CEPH_TEST_IMG)
+ceph_tar = $(IMAGES_DIR)/ceph-test-v$(1).2.tar
+CEPH_IMAGE_TAR := $(call ceph_tar,$(CEPH_RELEASE))
+# The root file systems take minutes to build, so they are cached outside
+# the clone (a fresh clone, as CI uses, reuses them) under names keyed by
+# the suite and the scripts that make them (and so by the package lists):
+# a change to either builds a new one. CEPH_CACHE_DIR moves the cache.
 CEPH_CACHE_DIR ?= /var/cache/ceph-operator
 CEPH_ROOTFS_INPUTS := hack/images/ceph-rootfs.sh hack/lib/apt-mirror.sh
-CEPH_ROOTFS := $(CEPH_CACHE_DIR)/ceph-rootfs-$(shell cat $(CEPH_ROOTFS_INPUTS) | sha256sum | cut -c1-16)
+CEPH_ROOTFS_INPUTS_SUM := $(shell cat $(CEPH_ROOTFS_INPUTS) | sha256sum | cut -c1-64)
+ceph_rootfs = $(CEPH_CACHE_DIR)/ceph-rootfs-$(ceph_suite_$(1))-$(shell echo '$(CEPH_ROOTFS_INPUTS_SUM) $(ceph_suite_$(1))' | sha256sum | cut -c1-16)
+CEPH_ROOTFS := $(call ceph_rootfs,$(CEPH_RELEASE))
 # The containerd the images are imported into. The real-node harness runs
 # its own (run/containerd.sock in its directory) and passes that socket;
 # the default is the socket of Debian's containerd service.
@@ -378,29 +402,38 @@ image-operator: $(OCIIMAGE) ## Build the operator image for PLATFORMS as an OCI 
 		-entrypoint '["/ceph-operator"]' -cmd '["manager"]'
 
 .PHONY: image-ceph
-image-ceph: $(CEPH_IMAGE_TAR) ## Build the Ceph test image from Debian's packages (root; bin/images/ceph-test.tar) named CEPH_TEST_IMG.
+image-ceph: $(CEPH_IMAGE_TAR) ## Build the Ceph test image of CEPH_RELEASE (16, 18, 20) from Debian's packages (root; bin/images/ceph-test-vN.2.tar) named CEPH_TEST_IMG.
 
-# The script writes the package list last, so it marks a complete rootfs.
-$(CEPH_ROOTFS).packages: $(CEPH_ROOTFS_INPUTS)
-	hack/images/ceph-rootfs.sh $(CEPH_ROOTFS)
+.PHONY: image-ceph-all
+image-ceph-all: $(foreach r,$(CEPH_RELEASES),$(call ceph_tar,$(r))) ## Build the Ceph test images of all CEPH_RELEASES (root).
 
-# Changes when CEPH_TEST_IMG does, so the archive is renamed without
+# One root file system, reference file and archive per release. The
+# script writes the package list last, so it marks a complete rootfs. Its
+# name holds the hash of its inputs, so it has no prerequisites: a fresh
+# clone gives the inputs new times but the same name, and must reuse it.
+define ceph_image_rules
+$(call ceph_rootfs,$(1)).packages:
+	hack/images/ceph-rootfs.sh $(ceph_suite_$(1)) $(call ceph_rootfs,$(1))
+
+# Changes when the image name does, so the archive is renamed without
 # rebuilding the root file system.
-$(IMAGES_DIR)/ceph-test.ref: FORCE
-	@mkdir -p $(@D); echo '$(CEPH_TEST_IMG)' | cmp -s - $@ || echo '$(CEPH_TEST_IMG)' >$@
+$(IMAGES_DIR)/ceph-test-v$(1).2.ref: FORCE
+	@mkdir -p $$(@D); echo '$(ceph_img_$(1))' | cmp -s - $$@ || echo '$(ceph_img_$(1))' >$$@
 
-$(CEPH_IMAGE_TAR): $(CEPH_ROOTFS).packages $(IMAGES_DIR)/ceph-test.ref $(OCIIMAGE)
-	$(OCIIMAGE) -o $@ -ref $(CEPH_TEST_IMG) -rootfs $(CEPH_ROOTFS) \
+$(call ceph_tar,$(1)): $(call ceph_rootfs,$(1)).packages $(IMAGES_DIR)/ceph-test-v$(1).2.ref $(OCIIMAGE)
+	$(OCIIMAGE) -o $$@ -ref $(ceph_img_$(1)) -rootfs $(call ceph_rootfs,$(1)) \
 		-env $(IMAGE_PATH_ENV) -workdir / -cmd '["/bin/bash"]' \
 		-label org.opencontainers.image.title=ceph-test \
 		-label org.opencontainers.image.description="Debian's Ceph packages, for ceph-operator's real-node tests" \
-		-label org.opencontainers.image.version=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages)
+		-label org.opencontainers.image.version=$$$$(awk '$$$$1 == "ceph-osd" {print $$$$2}' $(call ceph_rootfs,$(1)).packages)
+endef
+$(foreach r,$(CEPH_RELEASES),$(eval $(call ceph_image_rules,$(r))))
 
 .PHONY: images
-images: image-operator image-ceph ## Build both local images.
+images: image-operator image-ceph ## Build the operator image and the Ceph test image of CEPH_RELEASE (what make test needs).
 
 .PHONY: images-import
-images-import: images ## Import both images into the containerd at CONTAINERD_ADDRESS, namespace k8s.io (root).
+images-import: images ## Import the operator image and the Ceph test image of CEPH_RELEASE into the containerd at CONTAINERD_ADDRESS, namespace k8s.io (root).
 	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import --all-platforms \
 		--snapshotter $(CONTAINERD_SNAPSHOTTER) $(OPERATOR_IMAGE_TAR)
 	$(CTR) --address $(CONTAINERD_ADDRESS) -n $(CONTAINERD_NAMESPACE) images import \
@@ -634,4 +667,4 @@ catalog-build: $(OPM) $(OCIIMAGE) olm-tools ## Build the catalog image (bin/imag
 
 .PHONY: test-olm
 test-olm: realnode-assets realnode-tools images olm-tools bundle-build catalog-build $(OPERATOR_SDK) $(SCORECARD_TEST) ## OLM for real on the real node: run bundle, Subscription, upgrade, scorecard (root).
-	CEPH_OPERATOR_OLM=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) go test -count=1 -v -timeout 60m ./tests/olm/
+	CEPH_OPERATOR_OLM=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) CEPH_ARCHIVE=$(CEPH_IMAGE_TAR) go test -count=1 -v -timeout 60m ./tests/olm/

@@ -104,10 +104,17 @@ func setup(t *testing.T, ctx context.Context) *env {
 	if cephImg == "" {
 		cephImg = "localhost/ceph-operator/ceph-test:v16.2"
 	}
-	for _, a := range []string{"ceph-operator.tar", "ceph-test.tar", "ceph-operator-bundle.tar", "ceph-operator-catalog.tar"} {
+	cephArchive := os.Getenv("CEPH_ARCHIVE")
+	if cephArchive == "" {
+		cephArchive = filepath.Join(p.images, "ceph-test-v16.2.tar")
+	}
+	for _, a := range []string{"ceph-operator.tar", "ceph-operator-bundle.tar", "ceph-operator-catalog.tar"} {
 		if _, err := os.Stat(filepath.Join(p.images, a)); err != nil {
 			t.Fatalf("%v: make test-olm builds it", err)
 		}
+	}
+	if _, err := os.Stat(cephArchive); err != nil {
+		t.Fatalf("%v: make test-olm builds it", err)
 	}
 
 	cluster := realnode.UpForTest(ctx, t)
@@ -162,7 +169,7 @@ func setup(t *testing.T, ctx context.Context) *env {
 		}
 	}
 	// The Ceph image is large and only run by the kubelet: imported.
-	if err := cluster.ImportImage(ctx, filepath.Join(p.images, "ceph-test.tar")); err != nil {
+	if err := cluster.ImportImage(ctx, cephArchive); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("FIGURE registry up and %d images pushed: %.1fs", len(pushes), time.Since(start).Seconds())

@@ -3,6 +3,12 @@
 // own image, against real loop devices, with real Ceph daemons from the local
 // Ceph test image. It is `make test-real`, root only, and skipped unless
 // CEPH_OPERATOR_REAL=1.
+//
+// Settings: CEPH_TEST_IMG and CEPH_ARCHIVE name the Ceph image and its
+// archive (make test-real passes those of CEPH_RELEASE), CEPH_VERSION the
+// Ceph version its daemons must run, OPERATOR_ARCHIVE the operator image's
+// archive; CEPH_CAPTURE_DIR, when set, receives the outputs of the ceph
+// commands the operator parses, as internal/ceph/testdata/releases holds.
 package realceph
 
 import (
@@ -72,8 +78,12 @@ func TestRealCeph(t *testing.T) {
 	loopdev.RequireRoot(t, "mkfs.ext4", "mount")
 	root := testenv.RepoRoot()
 	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-operator.tar"))
-	cephArchive := env("CEPH_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-test.tar"))
+	cephArchive := env("CEPH_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-test-v16.2.tar"))
 	cephImage := env("CEPH_TEST_IMG", "localhost/ceph-operator/ceph-test:v16.2")
+	// The Ceph version the image holds (make test-real passes the version
+	// of its ceph-osd package): the cluster must run exactly it, so a run
+	// meant for one release cannot pass on another.
+	wantVersion := os.Getenv("CEPH_VERSION")
 	for _, p := range []string{operatorArchive, cephArchive} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%v: build the images first (make images; make test-real does)", err)
@@ -166,6 +176,7 @@ func TestRealCeph(t *testing.T) {
 	st := got.Status.Ceph
 	t.Logf("FIGURE health %s, checks %s", st.Health, checkList(st))
 	t.Logf("conditions: %s", conditionSummary(got))
+	checkVersion(t, got, cephImage, wantVersion)
 	if st.FSID != got.Status.FSID {
 		errorf(t, "status.ceph.fsid %q != status.fsid %q", st.FSID, got.Status.FSID)
 	}
@@ -233,6 +244,7 @@ func TestRealCeph(t *testing.T) {
 	// Data written to a pool survives the deletion of the CephCluster
 	// with the default cleanup policy and its creation again.
 	tl := startTools(t, ctx, c, cluster, cc)
+	captureOutputs(t, ctx, tl, os.Getenv("CEPH_CAPTURE_DIR"))
 	checkReporter(t, ctx, c, cluster, tl)
 	checkUnclaimedOSD(t, ctx, c, cc, tl)
 	objs := writeData(t, ctx, tl)
@@ -314,6 +326,64 @@ func TestRealCeph(t *testing.T) {
 	// Deletion with the confirmed cleanup policy wipes exactly this
 	// cluster's disks and removes its host directory.
 	checkConfirmedCleanup(t, ctx, c, cluster.Node, cc.Spec, devices, fsid)
+}
+
+// checkVersion checks that the daemons run the Ceph version of the image:
+// status.daemonImage names the image and the version the agents reported,
+// which must be want's upstream part (a Debian package version such as
+// 18.2.7+ds-1 runs Ceph 18.2.7) when want is set.
+func checkVersion(t *testing.T, cc *cephv1alpha1.CephCluster, image, want string) {
+	t.Helper()
+	d := cc.Status.DaemonImage
+	if d == nil {
+		errorf(t, "status.daemonImage is unset with the daemons running")
+		return
+	}
+	t.Logf("FIGURE daemons run %s: Ceph %s", d.Image, d.Version)
+	if d.Image != image {
+		errorf(t, "status.daemonImage.image = %q, want %q", d.Image, image)
+	}
+	if want == "" {
+		return
+	}
+	wv, err := ceph.ParseVersion(want)
+	if err != nil {
+		t.Fatalf("CEPH_VERSION: %v", err)
+	}
+	if gv, err := ceph.ParseVersion(d.Version); err != nil || gv != wv {
+		errorf(t, "the daemons run Ceph %q (%v), want %s from CEPH_VERSION=%s", d.Version, err, wv, want)
+	}
+}
+
+// captureOutputs writes, when dir is set, what this release's CLI prints
+// for the commands whose output the operator reads, so that parsers can be
+// tested on a release's real output (internal/ceph/testdata).
+func captureOutputs(t *testing.T, ctx context.Context, tl *tools, dir string) {
+	t.Helper()
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, args := range map[string][]string{
+		"version.txt":            {"--version"},
+		"status.json":            {"status", "--format", "json"},
+		"health.json":            {"health", "detail", "--format", "json"},
+		"osd-dump.json":          {"osd", "dump", "--format", "json"},
+		"osd-tree.json":          {"osd", "tree", "--format", "json"},
+		"safe-to-destroy-0.json": {"osd", "safe-to-destroy", "0", "--format", "json"},
+		"mgr-module-ls.json":     {"mgr", "module", "ls", "--format", "json"},
+	} {
+		out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "60"}, args...)...)
+		if err != nil {
+			t.Logf("capture %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("captured the CLI's outputs in %s", dir)
 }
 
 // oneHostWarnings are the health checks a cluster of three OSDs on one host
