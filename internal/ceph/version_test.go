@@ -11,7 +11,9 @@ func TestParseVersion(t *testing.T) {
 	for in, want := range map[string]Version{
 		"ceph version 16.2.15 (618f440892089921c3e944a991122ddc44e60516) pacific (stable)\n": {16, 2, 15},
 		"ceph version 18.2.4 (e7ad5345525c7aa95470c26863873b581076945d) reef (stable)":       {18, 2, 4},
-		"ceph version 15.2.17 (8a82819d84cf884bd39c17e3236e0632ac146dc4) octopus (stable)":   {15, 2, 17},
+		// Debian trixie's ceph 18.2.7+ds-1+deb13u1 (the v18.2 test image).
+		"ceph version 18.2.7 (6b0e988052ec84cf2d4a54ff9bbbc5e720b621ad) reef (stable)\n":   {18, 2, 7},
+		"ceph version 15.2.17 (8a82819d84cf884bd39c17e3236e0632ac146dc4) octopus (stable)": {15, 2, 17},
 		"16.2.15": {16, 2, 15},
 		"v19.2.0": {19, 2, 0},
 	} {
@@ -32,6 +34,15 @@ func TestVersionOrder(t *testing.T) {
 		t.Error("the minimum supported version does not split octopus from pacific")
 	}
 	if got := (Version{16, 2, 15}).String(); got != "16.2.15 (pacific)" {
+		t.Errorf("String = %q", got)
+	}
+	// The releases of the test images are supported.
+	for _, v := range []Version{{16, 2, 15}, {18, 2, 7}, {20, 2, 4}} {
+		if v.Less(MinSupportedVersion) {
+			t.Errorf("%v is below the minimum supported version", v)
+		}
+	}
+	if got := (Version{20, 2, 4}).String(); got != "20.2.4 (tentacle)" {
 		t.Errorf("String = %q", got)
 	}
 }
