@@ -30,6 +30,9 @@ func TestReleaseCaptures(t *testing.T) {
 		// to import bcrypt in its subinterpreter. Ceph says so, and the
 		// cluster is not taken as healthy.
 		{"18.2.7-mgr-modules-failed", Version{18, 2, 7}, cephv1alpha1.CephHealthWarn, []string{"MGR_MODULE_DEPENDENCY"}, false},
+		// The image with the import moved and the operator without
+		// restful: every module loads, the cluster is healthy.
+		{"18.2.7", Version{18, 2, 7}, cephv1alpha1.CephHealthOK, nil, true},
 	}
 	dirs, _ := filepath.Glob(filepath.Join("testdata", "releases", "*", "status.json"))
 	if len(dirs) != len(cases) {
