@@ -174,8 +174,10 @@ func checkOSDRollout(t *testing.T, ctx context.Context, c client.Client, cc *cep
 		if u == nil || u.ObservedGeneration < gen || u.Status != metav1.ConditionTrue || got.Status.OSDs.Updated != int32(n) || got.Status.OSDRollout != nil {
 			return fmt.Errorf("OSDsUpdated %+v, updated %d, osdRollout %+v", u, got.Status.OSDs.Updated, got.Status.OSDRollout)
 		}
-		if k, err := changed(); err != nil || k != n {
-			return fmt.Errorf("%d of %d OSD Deployments updated (%v)", k, n, err)
+		if k, err := changed(); err != nil {
+			return err
+		} else if k != n {
+			return fmt.Errorf("%d of %d OSD Deployments updated", k, n)
 		}
 		return nil
 	})
