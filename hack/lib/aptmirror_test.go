@@ -33,18 +33,18 @@ func TestAptArchive(t *testing.T) {
 	// suite in another, a disabled stanza for trixie (which must not
 	// count) and a one-line source of another project.
 	deb822 := `Types: deb
-URIs: http://archive.example/debian/
+URIs: http://archive.example/pkgs/
 Suites: bookworm bookworm-updates
 Components: main
 
 Types: deb
-URIs: http://security.example/debian-security
+URIs: http://security.example/pkgs-security
 Suites: bookworm-security
 Components: main
 
 Types: deb
 Enabled: no
-URIs: http://disabled.example/debian
+URIs: http://disabled.example/pkgs
 Suites: trixie
 Components: main
 `
@@ -56,16 +56,16 @@ Components: main
 	}
 	for _, tc := range []struct{ suite, want string }{
 		// Listed suites: their own source.
-		{"bookworm", "http://archive.example/debian"},
-		{"bookworm-updates", "http://archive.example/debian"},
-		{"bookworm-security", "http://security.example/debian-security"},
+		{"bookworm", "http://archive.example/pkgs"},
+		{"bookworm-updates", "http://archive.example/pkgs"},
+		{"bookworm-security", "http://security.example/pkgs-security"},
 		{"other", "http://other.example/apt"},
 		// Not listed (trixie only in a disabled stanza): the archive of
 		// the machine's release with the same suffix.
-		{"trixie", "http://archive.example/debian"},
-		{"trixie-updates", "http://archive.example/debian"},
-		{"trixie-security", "http://security.example/debian-security"},
-		{"sid", "http://archive.example/debian"},
+		{"trixie", "http://archive.example/pkgs"},
+		{"trixie-updates", "http://archive.example/pkgs"},
+		{"trixie-security", "http://security.example/pkgs-security"},
+		{"sid", "http://archive.example/pkgs"},
 	} {
 		got, stderr, err := aptArchive(t, dir, "bookworm", tc.suite)
 		if err != nil || got != tc.want {
