@@ -412,6 +412,23 @@ type OSDOverrides struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9_-]{0,31}$`
 	// +optional
 	DeviceClass string `json:"deviceClass,omitempty"`
+
+	// MetadataDevice overrides the enclosing level's metadataDevice for the
+	// OSDs here; the empty string keeps their DB on their own disk.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^(|[a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
+	// +optional
+	MetadataDevice *string `json:"metadataDevice,omitempty"`
+
+	// DatabaseSizeBytes overrides the enclosing level's databaseSizeBytes.
+	// +kubebuilder:validation:Minimum=1073741824
+	// +optional
+	DatabaseSizeBytes *int64 `json:"databaseSizeBytes,omitempty"`
+
+	// WALSizeBytes overrides the enclosing level's walSizeBytes.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	WALSizeBytes *int64 `json:"walSizeBytes,omitempty"`
 }
 
 // ProvisioningMode says whether selected disks become OSDs or are only
@@ -429,7 +446,10 @@ const (
 // override some of them (OSDOverrides).
 type OSDConfig struct {
 	// DeviceClass is the CRUSH device class of the OSD ("hdd", "ssd",
-	// "nvme" or a custom class). When unset Ceph detects it.
+	// "nvme" or a custom class). A node labelled
+	// ceph.cephoperator.io/device-class gives its OSDs that class instead;
+	// a node's or a disk's entry in spec.storage.nodes overrides both.
+	// When none is set Ceph detects it.
 	// +kubebuilder:validation:Pattern=`^[a-z0-9][a-z0-9_-]{0,31}$`
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Device class",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
@@ -441,6 +461,44 @@ type OSDConfig struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Minimum disk size",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	MinSize *resource.Quantity `json:"minSize,omitempty"`
+
+	// MetadataDevice names, on each node, a fast disk (SSD, NVMe) that
+	// holds the BlueStore DB (RocksDB, and the WAL with it unless
+	// walSizeBytes is set) of the OSDs on the node's other selected disks:
+	// its kernel name ("nvme0n1"), one of its /dev/disk/by-* links or its
+	// stable id. The operator gives each such OSD a GPT partition of its
+	// own on it, named after this cluster, and shows every disk's part in
+	// its plan before anything is written. The metadata device must be
+	// blank, or hold only partitions this cluster made; it never becomes
+	// an OSD itself. A node without such a disk provisions nothing that
+	// would need it, and says why. Losing the metadata device loses every
+	// OSD whose DB it holds. Nodes and disks can override it; unset keeps
+	// each OSD's DB on its own disk.
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^(|[a-z][a-z0-9_-]*|/dev/disk/by-[a-z-]+/([^/.][^/]*|[.][^/.][^/]*|[.][.][^/]+))$`
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Metadata device",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	MetadataDevice string `json:"metadataDevice,omitempty"`
+
+	// DatabaseSizeBytes is the size of each OSD's DB partition on the
+	// metadata device. Unset: 4% of the OSD's data disk, at least 1 GiB
+	// (Ceph's guidance for the DB of object-storage workloads; block
+	// storage alone needs less). A metadata device without room for the DB
+	// partitions of all its new data disks provisions none of them, and
+	// their plans say how much is missing.
+	// +kubebuilder:validation:Minimum=1073741824
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="DB partition size (bytes)",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	DatabaseSizeBytes *int64 `json:"databaseSizeBytes,omitempty"`
+
+	// WALSizeBytes, when set and not 0, gives each OSD with a metadata
+	// device a separate WAL partition of this size there too. Unset, the
+	// WAL lives in the DB partition, which is what Ceph recommends unless
+	// a third, faster device holds it.
+	// +kubebuilder:validation:Minimum=0
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="WAL partition size (bytes)",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	WALSizeBytes *int64 `json:"walSizeBytes,omitempty"`
 }
 
 // PlacementSpec constrains where node-side pods run.

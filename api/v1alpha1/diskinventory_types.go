@@ -5,7 +5,7 @@ import (
 )
 
 // DiskState is the verdict on one disk.
-// +kubebuilder:validation:Enum=Available;OSD;Rejected
+// +kubebuilder:validation:Enum=Available;OSD;Rejected;MetadataDevice
 type DiskState string
 
 const (
@@ -16,7 +16,52 @@ const (
 	DiskOSD DiskState = "OSD"
 	// DiskRejected means the disk is left alone; reason says why.
 	DiskRejected DiskState = "Rejected"
+	// DiskMetadataDevice means the disk holds a GPT whose partitions are
+	// all DB or WAL partitions this cluster made for its OSDs (see
+	// partitions); nothing else is on it.
+	DiskMetadataDevice DiskState = "MetadataDevice"
 )
+
+// PartitionRole is what a partition holds for an OSD.
+// +kubebuilder:validation:Enum=DB;WAL
+type PartitionRole string
+
+const (
+	// PartitionDB holds an OSD's BlueStore DB (RocksDB).
+	PartitionDB PartitionRole = "DB"
+	// PartitionWAL holds an OSD's BlueStore write-ahead log.
+	PartitionWAL PartitionRole = "WAL"
+)
+
+// DiskPartition is one partition of a metadata device.
+type DiskPartition struct {
+	// Number is the partition's number in the GPT (1-based).
+	// +kubebuilder:validation:Minimum=1
+	Number int32 `json:"number"`
+	// Name is the partition's kernel name, such as nvme0n1p3 or loop4p1.
+	// +kubebuilder:validation:MaxLength=64
+	Name string `json:"name"`
+	// PartUUID is the partition's unique GUID in the GPT; OSDs find their
+	// DB partition by it, as kernel names can change.
+	// +kubebuilder:validation:MaxLength=36
+	PartUUID string `json:"partUUID"`
+	// Label is the partition's GPT name, such as
+	// "ceph-db.1b2c3d4e.3": the role, the first 8 hex digits of the
+	// cluster's FSID and the slot.
+	// +kubebuilder:validation:MaxLength=72
+	Label string `json:"label"`
+	// Role is DB or WAL.
+	Role PartitionRole `json:"role"`
+	// StartBytes and SizeBytes place the partition on the disk.
+	StartBytes int64 `json:"startBytes"`
+	SizeBytes  int64 `json:"sizeBytes"`
+	// OSDUUID is the uuid of the OSD the partition belongs to, from the
+	// BlueStore label on it; empty while the partition is unused (made, not
+	// yet given to an OSD, and still blank).
+	// +kubebuilder:validation:MaxLength=64
+	// +optional
+	OSDUUID string `json:"osdUUID,omitempty"`
+}
 
 // DiskInventorySpec carries requests from the operator to the node agent.
 type DiskInventorySpec struct {
@@ -125,6 +170,13 @@ type Disk struct {
 	// Verdict is what the agent decided about the disk and why.
 	Verdict DiskVerdict `json:"verdict"`
 
+	// Partitions are the DB and WAL partitions of a disk whose state is
+	// MetadataDevice, in GPT order.
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=128
+	// +optional
+	Partitions []DiskPartition `json:"partitions,omitempty"`
+
 	// Health is what the drive reports about its own health (SMART, or
 	// NVMe's health log), read by the agent with smartctl. An otherwise
 	// Available disk whose health is Failing is Rejected as
@@ -223,7 +275,7 @@ type CephUser struct {
 }
 
 // DeviceAction is what the operator does, or would do, with one disk.
-// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing;Wiping
+// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing;Wiping;Metadata
 type DeviceAction string
 
 const (
@@ -256,7 +308,29 @@ const (
 	// spec.storage.wipeDevices, is wiping the disk, or has and waits for
 	// the agent's rescan.
 	ActionWiping DeviceAction = "Wiping"
+	// ActionMetadata means the disk is a metadata device: it holds, or
+	// would hold, the DB (and WAL) partitions of the OSDs the message
+	// names, and never becomes an OSD itself.
+	ActionMetadata DeviceAction = "Metadata"
 )
+
+// PartitionRef names a partition of a metadata device that an OSD uses or
+// would use.
+type PartitionRef struct {
+	// Device is the metadata device's stable id, as in status.disks.
+	// +kubebuilder:validation:MaxLength=512
+	Device string `json:"device"`
+	// Number is the partition's number in the GPT.
+	// +kubebuilder:validation:Minimum=1
+	Number int32 `json:"number"`
+	// SizeBytes is the partition's size.
+	SizeBytes int64 `json:"sizeBytes"`
+	// Exists is true when the partition is already on the disk (made by an
+	// earlier attempt, or kept from a destroyed OSD); false when the
+	// prepare Job will make it.
+	// +optional
+	Exists bool `json:"exists,omitempty"`
+}
 
 // DevicePlan is the operator's decision on one disk.
 type DevicePlan struct {
@@ -313,6 +387,14 @@ type DevicePlan struct {
 	// +kubebuilder:validation:MaxLength=600
 	// +optional
 	WipeConfirmation string `json:"wipeConfirmation,omitempty"`
+	// DB is the partition of a metadata device that holds, or would hold,
+	// the DB of this disk's OSD; absent when the DB is on the disk itself.
+	// +optional
+	DB *PartitionRef `json:"db,omitempty"`
+	// WAL is the partition that holds, or would hold, the OSD's WAL when
+	// it is apart from the DB.
+	// +optional
+	WAL *PartitionRef `json:"wal,omitempty"`
 }
 
 // DecommissionPhase is where a decommission stands.
