@@ -381,5 +381,79 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 				t.Errorf("job for %s lists %s, which is not an Available disk of the node", j.Node, d.ID)
 			}
 		}
+		checkPartitionSafety(t, in, j)
+	}
+}
+
+// checkPartitionSafety checks the DB and WAL partitions of a prepare Job:
+// each on a disk of the node that is blank or a metadata device of this
+// cluster and is not one of the Job's data disks; an existing partition
+// used by no OSD; new ones inside the disk, aligned, overlapping nothing.
+func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
+	t.Helper()
+	disks := map[string]*cephv1alpha1.Disk{}
+	for i := range in.Inventories {
+		if inventoryNode(&in.Inventories[i]) != j.Node {
+			continue
+		}
+		for k := range in.Inventories[i].Status.Disks {
+			d := &in.Inventories[i].Status.Disks[k]
+			disks[diskID(d)] = d
+		}
+	}
+	data := map[string]bool{}
+	for _, d := range j.Devices {
+		data[d.ID] = true
+	}
+	taken := map[string][]span{}
+	numbers := map[string]map[int32]bool{}
+	for _, d := range j.Devices {
+		for _, p := range []*Partition{d.DB, d.WAL} {
+			if p == nil {
+				continue
+			}
+			md := disks[p.Device.ID]
+			where := fmt.Sprintf("job for %s: %s's %s partition %d on %s", j.Node, d.Name, p.Role, p.Number, p.Device.ID)
+			if md == nil || data[p.Device.ID] || (md.Verdict.State != cephv1alpha1.DiskAvailable && md.Verdict.State != cephv1alpha1.DiskMetadataDevice) {
+				t.Errorf("%s: not a usable metadata device of the node", where)
+				continue
+			}
+			if numbers[p.Device.ID] == nil {
+				numbers[p.Device.ID] = map[int32]bool{}
+			}
+			if numbers[p.Device.ID][p.Number] {
+				t.Errorf("%s: number given twice", where)
+			}
+			numbers[p.Device.ID][p.Number] = true
+			if p.Exists {
+				found := false
+				for _, q := range md.Partitions {
+					if q.Number == p.Number && q.PartUUID == p.PartUUID && q.OSDUUID == "" && q.Role == p.Role {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s: not an unused partition of that role on the disk", where)
+				}
+				continue
+			}
+			if p.StartBytes%mib != 0 || p.SizeBytes%mib != 0 || p.StartBytes < mib || p.StartBytes+p.SizeBytes > md.SizeBytes-mib {
+				t.Errorf("%s: [%d, +%d) misaligned or outside the disk", where, p.StartBytes, p.SizeBytes)
+			}
+			mine := span{p.StartBytes, p.StartBytes + p.SizeBytes}
+			others := taken[p.Device.ID]
+			for _, q := range md.Partitions {
+				others = append(others, span{q.StartBytes, q.StartBytes + q.SizeBytes})
+				if q.Number == p.Number {
+					t.Errorf("%s: the number is in use", where)
+				}
+			}
+			for _, o := range others {
+				if mine.start < o.end && o.start < mine.end {
+					t.Errorf("%s: overlaps [%d, %d)", where, o.start, o.end)
+				}
+			}
+			taken[p.Device.ID] = append(taken[p.Device.ID], mine)
+		}
 	}
 }

@@ -429,7 +429,7 @@ func (p *planner) scheduleJobs(nodes []*nodeState) {
 func (p *planner) wait(ns *nodeState, reason, message string) {
 	for _, i := range ns.candidates {
 		e := &ns.entries[i]
-		e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionWouldProvision, reason, message
+		e.plan.Action, e.plan.Reason, e.plan.Message = cephv1alpha1.ActionWouldProvision, reason, message+layoutNote(ns, e)
 	}
 }
 
@@ -450,7 +450,10 @@ func (p *planner) createJob(ns *nodeState) {
 	// The same words as once the Job runs, so the plan is written once.
 	name := JobName(p.in.Cluster.Name, job.Node)
 	for _, i := range ns.candidates {
+		// Without the layout: a running Job's disks are planned from the
+		// Job, which does not carry it.
 		ns.entries[i].plan.Message = fmt.Sprintf("prepare Job %s is turning it into an OSD", name)
+		ns.entries[i].plan.DB, ns.entries[i].plan.WAL = nil, nil
 	}
 	p.plan.CreateJobs = append(p.plan.CreateJobs, job)
 }

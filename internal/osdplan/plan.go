@@ -191,6 +191,11 @@ type Device struct {
 	// WipeConfirmation is, in a wipe Job, the confirmation agent wipe
 	// compares with the disk as it finds it (see wipe.go).
 	WipeConfirmation string
+	// DB and WAL, when set, are the partitions of a metadata device that
+	// hold the OSD's DB and WAL (layout.go): in a prepare Job, to use or
+	// make; for an OSD, the ones it runs with.
+	DB  *Partition
+	WAL *Partition
 }
 
 // ExpectedOSD names the label a decommissioned disk must carry to be wiped.

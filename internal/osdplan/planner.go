@@ -74,6 +74,9 @@ type nodeState struct {
 	// failure (FailureRecordsAnnotation).
 	records map[string]string
 	entries []entry
+	// parts maps an OSD uuid to the DB/WAL partitions of the node's
+	// metadata devices that carry it (layout.go); made on first use.
+	parts map[string][]Partition
 	// candidates indexes the entries that are selected, Available, in no
 	// Job and not waiting for a backoff: the disks to prepare.
 	candidates []int
@@ -85,7 +88,9 @@ type entry struct {
 	index  int
 	disk   *cephv1alpha1.Disk
 	device Device
-	plan   cephv1alpha1.DevicePlan
+	// sel is the storage selection's decision on the disk.
+	sel  diskSelection
+	plan cephv1alpha1.DevicePlan
 	// record is the content hash to keep in FailureRecordsAnnotation for
 	// a disk whose plan carries a failure.
 	record string
@@ -216,6 +221,7 @@ func Compute(in Input) Plan {
 	}
 	for _, ns := range nodes {
 		p.planNode(ns)
+		p.layoutNode(ns)
 		p.planMissing(ns)
 	}
 	p.orphanOSDJobs(p.planned)
@@ -315,7 +321,7 @@ func (p *planner) foreign(d *cephv1alpha1.Disk) bool {
 // planNode plans every disk of one inventory, except the decision between
 // preparing and waiting, which scheduleJobs makes across nodes.
 func (p *planner) planNode(ns *nodeState) {
-	rules := p.sel.rules(ns.name)
+	rules := p.rulesOf(ns.name)
 	nj := p.jobs[ns.name]
 	ns.entries = make([]entry, len(ns.inv.Status.Disks))
 	for i := range ns.inv.Status.Disks {
@@ -324,6 +330,7 @@ func (p *planner) planNode(ns *nodeState) {
 		e := &ns.entries[i]
 		e.index = i
 		e.disk = d
+		e.sel = s
 		e.device = deviceOf(d, s.deviceClass)
 		e.plan = cephv1alpha1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
 		if p.planWipe(ns, i) {
@@ -383,6 +390,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	if !p.decommission(ns, e, id) {
 		return
 	}
+	p.attachDB(ns, e)
 	p.markFailing(ns, e, id)
 	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device, Topology: p.topology(ns.name)})
 }

@@ -24,6 +24,35 @@ type diskSelection struct {
 	// resolved whether or not the disk is selected, because an existing OSD
 	// keeps its Deployment either way.
 	deviceClass string
+	// layout is where the disk's OSD keeps its DB and WAL.
+	layout layoutRule
+}
+
+// layoutRule is the metadata-device setting that applies to one disk: the
+// disk's entry, else its node's, else the cluster's.
+type layoutRule struct {
+	// metadata names the metadata device on the node (kernel name, link
+	// or stable id); empty keeps the DB on the data disk.
+	metadata string
+	// field is the spec field metadata comes from, for messages.
+	field string
+	// dbSize and walSize are the configured sizes; nil when unset.
+	dbSize  *int64
+	walSize *int64
+}
+
+// override applies the settings o sets, from the spec field at.
+func (l layoutRule) override(o *cephv1alpha1.OSDOverrides, at string) layoutRule {
+	if o.MetadataDevice != nil {
+		l.metadata, l.field = *o.MetadataDevice, at+".metadataDevice"
+	}
+	if o.DatabaseSizeBytes != nil {
+		l.dbSize = o.DatabaseSizeBytes
+	}
+	if o.WALSizeBytes != nil {
+		l.walSize = o.WALSizeBytes
+	}
+	return l
 }
 
 // filter is one deviceFilter or devicePathFilter in effect, with the spec
@@ -127,6 +156,8 @@ type nodeRules struct {
 	// class is the node's device class, or the cluster's when the node
 	// does not set one.
 	class string
+	// layout is the node's metadata-device setting.
+	layout layoutRule
 }
 
 // rules resolves the selection rules of node: each setting comes from the
@@ -138,6 +169,12 @@ func (s *selector) rules(node string) *nodeRules {
 		node:   node,
 		useAll: s.storage.UseAllDevices,
 		class:  s.storage.Config.DeviceClass,
+		layout: layoutRule{
+			metadata: s.storage.Config.MetadataDevice,
+			field:    "spec.storage.config.metadataDevice",
+			dbSize:   s.storage.Config.DatabaseSizeBytes,
+			walSize:  s.storage.Config.WALSizeBytes,
+		},
 	}
 	df := s.filter(s.storage.DeviceFilter, "spec.storage.deviceFilter")
 	pf := s.filter(s.storage.DevicePathFilter, "spec.storage.devicePathFilter")
@@ -156,6 +193,7 @@ func (s *selector) rules(node string) *nodeRules {
 		if e.Config.DeviceClass != "" {
 			r.class = e.Config.DeviceClass
 		}
+		r.layout = r.layout.override(&e.Config, nodeField(node, "config"))
 	}
 	r.deviceFilter, r.pathFilter = df, pf
 	return r
@@ -177,7 +215,7 @@ func (s *selector) rules(node string) *nodeRules {
 // InvalidFilter. The device class is the device entry's, else the node's,
 // else the cluster's.
 func (r *nodeRules) selectDisk(d *cephv1alpha1.Disk) diskSelection {
-	res := diskSelection{deviceClass: r.class}
+	res := diskSelection{deviceClass: r.class, layout: r.layout}
 	switch {
 	case len(r.devices) > 0:
 		for i := range r.devices {
@@ -187,6 +225,7 @@ func (r *nodeRules) selectDisk(d *cephv1alpha1.Disk) diskSelection {
 				if ds.Config.DeviceClass != "" {
 					res.deviceClass = ds.Config.DeviceClass
 				}
+				res.layout = res.layout.override(&ds.Config, fmt.Sprintf("%s[%s].config", nodeField(r.node, "devices"), ds.Name))
 				return res
 			}
 		}
