@@ -57,6 +57,9 @@ const MonJoinTimeoutSeconds = 30
 //     empty cluster under the old FSID, whose OSDs it does not know. The
 //     container fails with a message starting with MonStoreMissingPrefix
 //     and exit code MonStoreMissingExitCode, and the operator reports it.
+//   - The initial monitor map allows AES-128 cephx keys (the operator's)
+//     besides AES-256 ones on releases that know both (20 on), whose
+//     monitor maps otherwise allow only AES-256.
 //
 // The environment: MON_NAME, FSID, MON_DATA (the store in the container),
 // HOST_PATH and NODE_NAME (where the store lives, for messages),
@@ -80,7 +83,16 @@ fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
 if [ -z "${bootstrapped}" ]; then
-  monmaptool --create --fsid "${FSID}" "$@" "${tmp}/monmap"
+  # The operator's keys are AES-128 cephx keys, the type every supported
+  # release reads. A release that also has AES-256 keys (20 on) makes a
+  # monitor map that allows only those unless told; allow both, as the
+  # map of a cluster upgraded from an older release does.
+  ciphers=""
+  if monmaptool --help 2>&1 | grep -q -e '--auth-allowed-ciphers'; then
+    ciphers="--auth-allowed-ciphers aes,aes256k"
+  fi
+  # shellcheck disable=SC2086 # ciphers is empty or two words
+  monmaptool --create --fsid "${FSID}" ${ciphers} "$@" "${tmp}/monmap"
   ceph-mon --mkfs -i "${MON_NAME}" --monmap "${tmp}/monmap" --keyring "${KEYRING}" --mon-data "${data}"
   chown -R ceph:ceph "${data}"
   echo "monitor ${MON_NAME}: created its store in ${HOST_PATH} on ${NODE_NAME} (cluster bootstrap)"

@@ -22,6 +22,13 @@ const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
 // to write (which the fake monmaptool --print shows).
 var fakeTools = map[string]string{
 	"monmaptool": `#!/bin/sh
+case "$1" in
+--help)
+  # Releases from 20 on know the monitor map's allowed ciphers.
+  echo "usage: monmaptool [--print] [--create [--clobber] [--fsid uuid]]"
+  if [ -n "$FAKE_KNOWS_CIPHERS" ]; then echo "        [--auth-allowed-ciphers <cipher1,cipher2,...>]"; fi
+  exit 1 ;;
+esac
 echo "monmaptool $*" >>"$TOOL_LOG"
 case "$1" in
 --print) cat "$2" ;;
@@ -74,6 +81,12 @@ func (r initRun) termination() string {
 // fake tools and temporary directories. prepare may fill them first.
 func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data string)) initRun {
 	t.Helper()
+	return runMonInitEnv(t, bootstrapFSID, quorum, prepare)
+}
+
+// runMonInitEnv is runMonInit with more environment for the fake tools.
+func runMonInitEnv(t *testing.T, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
+	t.Helper()
 	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 2)
 	ic := dep.Spec.Template.Spec.InitContainers[0]
 	dir := t.TempDir()
@@ -109,7 +122,7 @@ func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data st
 		"MON_DATA": r.data, "BOOTSTRAP_DIR": bootstrapDir, "KEYRING": filepath.Join(dir, "keyring"),
 		"TERMINATION_LOG": r.termLog, "JOIN_TIMEOUT": "1",
 	}
-	env := []string{"PATH=" + bin + ":/usr/bin:/bin", "TOOL_LOG=" + r.toolLog, "FAKE_QUORUM=" + quorum}
+	env := append([]string{"PATH=" + bin + ":/usr/bin:/bin", "TOOL_LOG=" + r.toolLog, "FAKE_QUORUM=" + quorum}, extraEnv...)
 	for _, e := range ic.Env {
 		v := e.Value
 		if o, ok := override[e.Name]; ok {
@@ -146,6 +159,30 @@ func TestMonInitBeforeBootstrapCreatesTheStore(t *testing.T) {
 			if !strings.Contains(tools, "monmaptool --create --fsid "+testFSID+" --addv a [v2:10.0.0.1:3300,v1:10.0.0.1:6789] --addv b") ||
 				!strings.Contains(tools, "ceph-mon --mkfs -i c") || strings.Contains(tools, "getmap") {
 				t.Errorf("tools called:\n%s", tools)
+			}
+		})
+	}
+}
+
+// TestMonInitAllowsTheOperatorsKeyType: the operator's keys are AES-128
+// cephx keys, which every release reads; a monitor map made by a release
+// that also has AES-256 keys (20 on) allows only those unless told, and
+// its monitors would refuse every key of the cluster.
+func TestMonInitAllowsTheOperatorsKeyType(t *testing.T) {
+	for name, knows := range map[string]bool{"release 20 on": true, "older release": false} {
+		t.Run(name, func(t *testing.T) {
+			var env []string
+			if knows {
+				env = append(env, "FAKE_KNOWS_CIPHERS=1")
+			}
+			r := runMonInitEnv(t, "", "none", nil, env...)
+			if r.exit != 0 || !storeCreated(r) {
+				t.Fatalf("exit %d, store created %v\n%s", r.exit, storeCreated(r), r.output)
+			}
+			tools := r.tools()
+			allowed := strings.Contains(tools, "monmaptool --create --fsid "+testFSID+" --auth-allowed-ciphers aes,aes256k --addv a ")
+			if allowed != knows || (!knows && strings.Contains(tools, "cipher")) {
+				t.Errorf("monmaptool knows allowed ciphers: %v; tools called:\n%s", knows, tools)
 			}
 		})
 	}
