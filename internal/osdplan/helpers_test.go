@@ -414,7 +414,8 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 			}
 			md := disks[p.Device.ID]
 			where := fmt.Sprintf("job for %s: %s's %s partition %d on %s", j.Node, d.Name, p.Role, p.Number, p.Device.ID)
-			if md == nil || data[p.Device.ID] || (md.Verdict.State != cephv1alpha1.DiskAvailable && md.Verdict.State != cephv1alpha1.DiskMetadataDevice) {
+			blankSmall := md != nil && md.Verdict.State == cephv1alpha1.DiskRejected && md.Verdict.Reason == "TooSmall"
+			if md == nil || data[p.Device.ID] || (md.Verdict.State != cephv1alpha1.DiskAvailable && md.Verdict.State != cephv1alpha1.DiskMetadataDevice && !blankSmall) {
 				t.Errorf("%s: not a usable metadata device of the node", where)
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
 )
 
 // DeviceClassLabel is the Node label that gives the CRUSH device class of
@@ -144,6 +145,12 @@ func (p *planner) usableMetadata(ns *nodeState, md *entry) (bool, string) {
 	switch d.Verdict.State {
 	case cephv1alpha1.DiskAvailable, cephv1alpha1.DiskMetadataDevice:
 		return true, ""
+	case cephv1alpha1.DiskRejected:
+		// TooSmall is the verdict of an otherwise blank disk: the minimum
+		// size is for data disks, not for a metadata device.
+		if d.Verdict.Reason == string(discovery.TooSmall) {
+			return true, ""
+		}
 	case cephv1alpha1.DiskOSD:
 		return false, "it holds an OSD"
 	}
@@ -303,8 +310,8 @@ func (p *planner) layoutNode(ns *nodeState) {
 		meta(md).users = groups[md]
 	}
 	for e, m := range metas {
-		switch e.disk.Verdict.State {
-		case cephv1alpha1.DiskAvailable, cephv1alpha1.DiskMetadataDevice:
+		switch ok, _ := p.usableMetadata(ns, e); {
+		case ok:
 			p.planMetadata(ns, m)
 		default:
 			// An OSD, or a disk discovery rejected, keeps its own plan;

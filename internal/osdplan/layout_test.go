@@ -312,6 +312,30 @@ func TestLayoutUnusableOrMissingMetadataDevice(t *testing.T) {
 	}
 }
 
+// TestLayoutSmallMetadataDevice: the minimum size is for data disks; a
+// blank disk below it (TooSmall) can still hold DB partitions.
+func TestLayoutSmallMetadataDevice(t *testing.T) {
+	small := rejected("nvme0n1", "TooSmall", "nvme0n1 is 4.0 GiB, below the minimum of 5.0 GiB")
+	small.SizeBytes = 4 << 30
+	in := Input{
+		Cluster:     cluster(metaOn("nvme0n1", 1)),
+		Nodes:       onlyNodeA(),
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", hdd("sdb", 6), hdd("sdc", 6), hdd("sdd", 6), small)},
+		Now:         now,
+	}
+	got := Compute(in)
+	checkSafety(t, in, got)
+	if len(got.CreateJobs) != 1 || len(got.CreateJobs[0].Devices) != 3 {
+		t.Fatalf("jobs %+v", got.CreateJobs)
+	}
+	if last := got.CreateJobs[0].Devices[2].DB; last.Number != 3 || last.StartBytes != mib+2*gib {
+		t.Errorf("sdd's DB %+v", last)
+	}
+	if nv := planOf(t, got, "node-a", "nvme0n1"); nv.Action != cephv1alpha1.ActionMetadata {
+		t.Errorf("nvme0n1: %s/%s %q", nv.Action, nv.Reason, nv.Message)
+	}
+}
+
 func TestLayoutOverridesAndWAL(t *testing.T) {
 	in := Input{
 		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
