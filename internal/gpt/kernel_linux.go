@@ -14,7 +14,10 @@ import (
 // (such as /dev/nvme0n1p3 or /dev/loop4p1) appears. Unlike asking the
 // kernel to re-read the whole table (BLKRRPART), which fails with EBUSY
 // while any partition of the disk is in use, this works next to partitions
-// that OSDs hold open. start and size are in bytes. It fails with EBUSY
+// that OSDs hold open; and it works on a kernel built without GPT support,
+// which never reads partitions from the table itself (so after a reboot,
+// or a loop device's re-attachment, they must be added again). start and
+// size are in bytes. It fails with EBUSY
 // when the kernel already has a partition with that number or one
 // overlapping the range.
 func AddToKernel(f *os.File, number int, start, size int64) error {
