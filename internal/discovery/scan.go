@@ -552,14 +552,12 @@ func contentHash(res ProbeResult, d *Device) string {
 	if d.Blkid != nil {
 		fmt.Fprintf(h, "blkid=%s\n", d.Blkid.String())
 	}
-	// The partition table and what lies at the start of each DB and WAL
-	// partition (beyond the windows): a new partition, or an OSD's label
-	// written onto one, is a change of the disk.
-	if d.GPTError != "" {
-		fmt.Fprintf(h, "gpterror=%q\n", d.GPTError)
-	}
+	// What lies at the start of each DB and WAL partition, beyond the
+	// windows (which hold the GPT itself, so any new partition changes
+	// the digest already): an OSD's label written onto a partition is a
+	// change of the disk. Disks without such partitions hash as before.
 	for _, p := range d.GPTPartitions {
-		if p.InTable {
+		if p.Probed {
 			fmt.Fprintf(h, "part=%d %q %s %s %d %d %x\n", p.Number, p.Label, p.Type, p.PartUUID, p.StartBytes, p.SizeBytes, p.digest)
 		}
 	}
