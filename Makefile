@@ -118,7 +118,7 @@ test-olm-if-root:
 FUZZTIME ?= 5s
 FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo ./internal/discovery:FuzzBlankWindows \
 	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent \
-	./internal/smart:FuzzParse
+	./internal/smart:FuzzParse ./internal/gpt:FuzzRead
 
 .PHONY: fuzz
 # Go's fuzzing engine can end a run with "context deadline exceeded" and no

@@ -12,6 +12,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/gpt"
 	"github.com/ceph-operator/ceph-operator/internal/smart"
 )
 
@@ -70,11 +71,41 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			id := int32(v.OSDID)
 			disk.Verdict.OSDID = &id
 		}
+		if v.State == discovery.StateMetadataDevice {
+			disk.Partitions = metadataPartitions(d)
+		}
 		st.Disks = append(st.Disks, disk)
 	}
 	st.Summary = Summarize(st.Disks)
 	sortDisks(st.Disks)
 	return st
+}
+
+// metadataPartitions lists the DB and WAL partitions of a metadata device
+// for the inventory, in GPT order, within the schema's bounds.
+func metadataPartitions(d discovery.Device) []cephv1alpha1.DiskPartition {
+	var out []cephv1alpha1.DiskPartition
+	for _, p := range d.GPTPartitions {
+		role, _, ok := p.Role()
+		if !ok || len(out) == 128 {
+			continue
+		}
+		r := cephv1alpha1.PartitionDB
+		if role == gpt.RoleWAL {
+			r = cephv1alpha1.PartitionWAL
+		}
+		out = append(out, cephv1alpha1.DiskPartition{
+			Number:     int32(p.Number),
+			Name:       truncateUTF8(p.Name, 64),
+			PartUUID:   p.PartUUID,
+			Label:      truncateUTF8(p.Label, 72),
+			Role:       r,
+			StartBytes: p.StartBytes,
+			SizeBytes:  p.SizeBytes,
+			OSDUUID:    truncateUTF8(p.OSDUUID(), 64),
+		})
+	}
+	return out
 }
 
 // diskHealth converts a health reading into its API form, keeping every
@@ -132,6 +163,8 @@ func Summarize(disks []cephv1alpha1.Disk) cephv1alpha1.DiskInventorySummary {
 			s.Available++
 		case cephv1alpha1.DiskOSD:
 			s.OSDs++
+		case cephv1alpha1.DiskMetadataDevice:
+			// Neither empty nor rejected: counted among the disks only.
 		default:
 			s.Rejected++
 		}

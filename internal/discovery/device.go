@@ -140,6 +140,13 @@ type Device struct {
 	Minor int
 	// Partitions lists the kernel names of the device's partitions, sorted.
 	Partitions []string
+	// GPTPartitions are the device's partitions with what the scanner read
+	// of them: each partition the kernel shows (from sysfs) and each used
+	// entry of the device's GPT, matched by number, in number order.
+	GPTPartitions []GPTPartition
+	// GPTError is set when the device carries a GPT that could not be read
+	// (both copies damaged, or entries out of range or overlapping).
+	GPTError string
 	// Holders lists kernel names holding the device or any of its
 	// partitions (dm, md, bcache), sorted.
 	Holders []string
@@ -221,6 +228,48 @@ type Device struct {
 	// often than it scans. Nil means not checked, which no check holds
 	// against the device.
 	Health *smart.Health
+}
+
+// GPTPartition is one partition of a device: what the kernel shows of it
+// and what its GPT entry says, with the BlueStore label or blankness of its
+// start for the DB and WAL partitions (TypeDB, TypeWAL) whose start the
+// scanner reads.
+type GPTPartition struct {
+	// Name is the kernel name, such as "nvme0n1p3"; empty when the kernel
+	// does not show the partition (its GPT entry was written but the
+	// kernel not told).
+	Name string
+	// Number is the partition's number: the kernel's (sysfs "partition"),
+	// which is the GPT entry's 1-based index.
+	Number int
+	// KernelStartBytes and KernelSizeBytes are where the kernel has the
+	// partition (sysfs start and size); zero when it does not show it.
+	KernelStartBytes, KernelSizeBytes int64
+	// InTable is true when the device's GPT has a used entry with Number.
+	InTable bool
+	// Label is the entry's GPT name.
+	Label string
+	// Type is the entry's type GUID, lower case.
+	Type string
+	// PartUUID is the entry's unique GUID, lower case.
+	PartUUID string
+	// StartBytes and SizeBytes are where the GPT entry places it.
+	StartBytes, SizeBytes int64
+	// Probed is true when the scanner read the partition's first MiB (from
+	// the parent device at StartBytes); it does so for DB and WAL
+	// partitions only.
+	Probed bool
+	// BlueStore is the BlueStore label at the partition's start, if valid.
+	BlueStore *ceph.BlueStoreLabel
+	// BlueStoreError is set when a BlueStore signature is there but its
+	// label is damaged.
+	BlueStoreError string
+	// NonZero is true when a byte of the first MiB read is not zero;
+	// FirstNonZeroOffset is its offset from the partition's start.
+	NonZero            bool
+	FirstNonZeroOffset int64
+	// digest is a SHA-256 over what was read, for the content hash.
+	digest [32]byte
 }
 
 // StableID returns the most stable identifier known for the device, so that

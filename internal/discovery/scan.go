@@ -441,6 +441,12 @@ func (s Scanner) readDevice(name string, links linkIndex) (Device, []partInfo, s
 		p := partInfo{name: sub, devNum: pa.get("dev")}
 		parts = append(parts, p)
 		d.Partitions = append(d.Partitions, sub)
+		d.GPTPartitions = append(d.GPTPartitions, GPTPartition{
+			Name:             sub,
+			Number:           pa.int("partition"),
+			KernelStartBytes: int64(pa.int("start")) * 512,
+			KernelSizeBytes:  int64(pa.int("size")) * 512,
+		})
 		for _, h := range pa.list("holders") {
 			holders[h] = true
 		}
@@ -546,6 +552,15 @@ func contentHash(res ProbeResult, d *Device) string {
 	if d.Blkid != nil {
 		fmt.Fprintf(h, "blkid=%s\n", d.Blkid.String())
 	}
+	// What lies at the start of each DB and WAL partition, beyond the
+	// windows (which hold the GPT itself, so any new partition changes
+	// the digest already): an OSD's label written onto a partition is a
+	// change of the disk. Disks without such partitions hash as before.
+	for _, p := range d.GPTPartitions {
+		if p.Probed {
+			fmt.Fprintf(h, "part=%d %q %s %s %d %d %x\n", p.Number, p.Label, p.Type, p.PartUUID, p.StartBytes, p.SizeBytes, p.digest)
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -591,12 +606,15 @@ func (s Scanner) probe(d *Device) {
 		prober = ExecBlkid{}
 	}
 	bres, berr := prober.Probe(f)
-	_ = f.Close()
 	if berr != nil {
 		d.ScanErrors = append(d.ScanErrors, fmt.Sprintf("blkid could not run on %s, so the device is not assumed blank: %v", node, berr))
 	} else if bres.Found() {
 		d.Blkid = &bres
 	}
+	if len(d.GPTPartitions) > 0 || res.PartTableType == PartTableGPT {
+		readPartitions(d, f, size)
+	}
+	_ = f.Close()
 	d.applyProbe(res)
 
 	checker := s.Busy

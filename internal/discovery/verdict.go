@@ -21,7 +21,8 @@ const (
 	// read); it is never assumed to be empty.
 	Unreadable Reason = "Unreadable"
 	// ForeignCephCluster: the device carries a BlueStore label of another
-	// cluster (or one that cannot be attributed); it is never touched.
+	// cluster (or one that cannot be attributed), or DB or WAL partitions
+	// whose GPT names or labels name another cluster; it is never touched.
 	ForeignCephCluster Reason = "ForeignCephCluster"
 	// ReadOnly: the kernel marks the device read-only.
 	ReadOnly Reason = "ReadOnly"
@@ -58,6 +59,10 @@ const (
 	// absolute offset of the first such byte and whether it lies in the
 	// head or the tail window. A disk is Available only when both windows
 	// are all zero; a user who wants such a disk used must wipe it first.
+	// A DB or WAL partition of this cluster's scheme that holds anything
+	// but its OSD's DB or WAL label (non-zero bytes in its first MiB, a
+	// damaged label, another kind of label) makes its device
+	// HasUnknownData too, naming the partition.
 	HasUnknownData Reason = "HasUnknownData"
 	// SharedDevice: another device of the node is the same medium (same
 	// WWN; same serial number when there is no WWN; two loop devices on one
@@ -89,6 +94,12 @@ const (
 	StateOSD = "OSD"
 	// StateRejected means the device must not be used; see Reason.
 	StateRejected = "Rejected"
+	// StateMetadataDevice means the device holds a GPT whose partitions
+	// are all DB or WAL partitions this cluster made for its OSDs (their
+	// GPT type and name say so, with this cluster's FSID), each blank or
+	// carrying the BlueStore label of its OSD's DB or WAL, and nothing
+	// else: see Device.GPTPartitions. It never becomes an OSD itself.
+	StateMetadataDevice = "MetadataDevice"
 )
 
 // DefaultMinSizeBytes is the smallest device accepted when
@@ -115,7 +126,8 @@ type Options struct {
 // Verdict is the outcome of Evaluate for one device; it goes into the
 // DiskInventory status verbatim.
 type Verdict struct {
-	// State is StateAvailable, StateOSD or StateRejected.
+	// State is StateAvailable, StateOSD, StateMetadataDevice or
+	// StateRejected.
 	State string
 	// Reason is set when State is StateRejected.
 	Reason Reason
@@ -167,7 +179,15 @@ type NamedCheck struct {
 //     none of the others explained) — active use, most visible to the user
 //     first; their messages name the partition, holder or process.
 //  12. HasPartitions, 13. HasPartitionTable, 14. HasFilesystem — leftover
-//     content, from the most to the least structured.
+//     content, from the most to the least structured. A device whose
+//     partitions are all DB or WAL partitions of this cluster's scheme is
+//     judged by Evaluate right before step 12 instead: a MetadataDevice,
+//     or ForeignCephCluster (another cluster's FSID in a partition name or
+//     label) or HasUnknownData (a partition of the scheme holding
+//     something else). The steps of active use before it apply to it as
+//     to any device, except that a process holding open a DB or WAL
+//     partition that carries its OSD's label is that OSD, not a reason to
+//     call the device Busy.
 //  15. HasUnknownData — non-zero bytes no signature explained: after the
 //     signature checks, so a known format keeps its more specific reason.
 //  16. TooSmall — only worth saying about an otherwise clean device.
@@ -189,7 +209,7 @@ func Chain() []NamedCheck {
 		{Mounted, checkNotMounted},
 		{InUseAsSwap, checkNoSwap},
 		{HasHolders, checkNoHolders},
-		{Busy, checkNotBusy},
+		{Busy, checkNotBusyButOSDs},
 		{HasPartitions, checkNoPartitions},
 		{HasPartitionTable, checkNoPartitionTable},
 		{HasFilesystem, checkNoFilesystem},
@@ -203,10 +223,17 @@ func Chain() []NamedCheck {
 // failure as a Rejected verdict. A device that passes the BlueStore steps
 // while carrying a label (which can only be this cluster's, complete) is
 // reported as an OSD without running the remaining checks, since those only
-// guard new provisioning. Otherwise a device passing every check is
+// guard new provisioning. A device whose partitions are all this cluster's
+// DB and WAL partitions is reported as a MetadataDevice once the checks of
+// active use passed (see Chain). Otherwise a device passing every check is
 // Available.
 func Evaluate(d Device, opts Options) Verdict {
 	for _, c := range Chain() {
+		if c.Reason == HasPartitions {
+			if v, ok := metadataVerdict(d, opts); ok {
+				return v
+			}
+		}
 		if reason, msg, ok := c.Check(d, opts); !ok {
 			v := Verdict{State: StateRejected, Reason: reason, Message: msg, OSDID: -1}
 			if d.BlueStore != nil {
@@ -452,6 +479,30 @@ func checkHealthy(d Device, _ Options) (Reason, string, bool) {
 		return "", "", true
 	}
 	return FailurePredicted, fmt.Sprintf("%s reports that it is failing (%s), so it is never provisioned; replace the drive", d.KernelName, d.Health.Message), false
+}
+
+// checkNotBusyButOSDs is checkNotBusy for the verdict chain: a process
+// holding open a DB or WAL partition of this cluster's scheme that carries
+// its OSD's label is that OSD at work, as a running OSD holds its own
+// disk, and does not make the device Busy. Every other opener does.
+func checkNotBusyButOSDs(d Device, o Options) (Reason, string, bool) {
+	if len(d.OpenBy) == 0 {
+		return checkNotBusy(d, o)
+	}
+	osdParts := map[string]bool{}
+	for _, p := range d.GPTPartitions {
+		if p.Name != "" && p.usedByOSD(o) {
+			osdParts[p.Name] = true
+		}
+	}
+	others := d.OpenBy[:0:0]
+	for _, op := range d.OpenBy {
+		if !osdParts[op.Device] {
+			others = append(others, op)
+		}
+	}
+	d.OpenBy = others
+	return checkNotBusy(d, o)
 }
 
 func checkNotBusy(d Device, _ Options) (Reason, string, bool) {

@@ -512,6 +512,10 @@ func checkDevice(o Options, t Target, scan Scanner, held string) (discovery.Devi
 		return dev, res, false
 	}
 	res.Outcome, res.Reason = OutcomeRefused, string(v.Reason)
+	if v.State == discovery.StateMetadataDevice {
+		// Not a rejection, so there is no reason code: the state says it.
+		res.Reason = discovery.StateMetadataDevice
+	}
 	res.Message = fmt.Sprintf("%s is not blank, not touched: %s", dev.KernelName, v.Message)
 	return dev, res, false
 }
