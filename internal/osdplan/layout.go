@@ -9,6 +9,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/gpt"
 )
 
 // DeviceClassLabel is the Node label that gives the CRUSH device class of
@@ -80,15 +81,12 @@ type Partition struct {
 }
 
 // PartitionLabel is the GPT name of partition number of the given role
-// ("db" or "wal") that this cluster makes: "ceph-db.<fsid8>.<number>",
-// where fsid8 is the first 8 hex digits of the FSID. Discovery recognises
-// a metadata device by these names.
+// that this cluster makes (gpt.Label): "ceph-db.<fsid8>.<number>", where
+// fsid8 is the first 8 hex digits of the FSID. The slot in the name is
+// the partition's number. Discovery recognises a metadata device by these
+// names.
 func PartitionLabel(role cephv1alpha1.PartitionRole, fsid string, number int32) string {
-	f := strings.ToLower(strings.ReplaceAll(fsid, "-", ""))
-	if len(f) > 8 {
-		f = f[:8]
-	}
-	return fmt.Sprintf("ceph-%s.%s.%d", strings.ToLower(string(role)), f, number)
+	return gpt.Label(strings.ToLower(string(role)), fsid, int(number))
 }
 
 // validClass is the pattern of a CRUSH device class (as the API's).

@@ -232,6 +232,17 @@ func RenderExplain(w io.Writer, r DiskRow, events []corev1.Event, eventsErr erro
 		}
 		field("Cluster FSID", v.ClusterFSID)
 		field("OSD UUID", v.OSDUUID)
+		for i, part := range d.Partitions {
+			label := ""
+			if i == 0 {
+				label = "Partitions:"
+			}
+			use := "unused"
+			if part.OSDUUID != "" {
+				use = "OSD uuid " + part.OSDUUID
+			}
+			fmt.Fprintf(w, "  %-16s %d %s %s %s (%s), %s\n", label, part.Number, part.Name, part.Role, part.Label, Size(part.SizeBytes), use)
+		}
 	} else {
 		fmt.Fprintln(w, "\nVerdict (the node's agent):")
 		fmt.Fprintln(w, "  the agent no longer reports this disk; only the operator's plan names it")
@@ -249,6 +260,19 @@ func RenderExplain(w io.Writer, r DiskRow, events []corev1.Event, eventsErr erro
 			field("OSD", fmt.Sprintf("osd.%d", *p.OSDID))
 		}
 		field("Device class", p.DeviceClass)
+		for _, part := range []struct {
+			label string
+			ref   *cephv1alpha1.PartitionRef
+		}{{"DB", p.DB}, {"WAL", p.WAL}} {
+			if part.ref == nil {
+				continue
+			}
+			where := fmt.Sprintf("partition %d of %s, %s", part.ref.Number, part.ref.Device, Size(part.ref.SizeBytes))
+			if !part.ref.Exists {
+				where += ", to be made"
+			}
+			field(part.label, where)
+		}
 		if p.Attempts > 0 {
 			attempts := fmt.Sprint(p.Attempts)
 			if p.LastFailureTime != nil {

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -262,4 +263,46 @@ func TestOSDJobGolden(t *testing.T) {
 	if args := strings.Join(noout.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--osd-id") || noout.Name == ok.Name {
 		t.Fatalf("set-noout Job %s args %q", noout.Name, args)
 	}
+}
+
+// TestMetadataDeviceLayoutGolden covers a prepare Job whose disk keeps its
+// DB and WAL on partitions of a metadata device, one to make and one an
+// earlier attempt made, and the OSD Deployment that finds them by GUID.
+// agent prepare must accept the Job's targets as they are.
+func TestMetadataDeviceLayoutGolden(t *testing.T) {
+	c := testCluster()
+	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
+	nvme := osdplan.Device{Name: "nvme0n1", ID: "/dev/disk/by-id/nvme-eui.0025388b71b0a1c2", Path: "/dev/disk/by-id/nvme-eui.0025388b71b0a1c2",
+		Serial: "S4EWNX0R123456", SizeBytes: 1000204886016}
+	data := osdplan.Device{Name: "sdb", ID: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", Path: "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4",
+		WWN: "0x5000c500a1b2c3d4", Serial: "ZA1B2C3D", SizeBytes: 4000787030016,
+		DB: &osdplan.Partition{Role: cephv1alpha1.PartitionDB, Device: nvme, Number: 3, Label: "ceph-db.6f1c3a3e.3",
+			StartBytes: 1 << 20, SizeBytes: 160 << 30},
+		WAL: &osdplan.Partition{Role: cephv1alpha1.PartitionWAL, Device: nvme, Number: 4, Label: "ceph-wal.6f1c3a3e.4",
+			StartBytes: 1<<20 + 160<<30, SizeBytes: 2 << 30, Exists: true, PartUUID: "3b9a1f0e-5c1d-4e2a-9f3b-7c6d5e4f3a21"},
+	}
+	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{data}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "prepare-job-metadata", job)
+	var raw string
+	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, "--targets="); ok {
+			raw = v
+		}
+	}
+	targets, err := prepare.ParseTargets(raw)
+	if err != nil {
+		t.Fatalf("agent prepare refuses the Job's targets: %v", err)
+	}
+	if len(targets) != 1 || targets[0].DB == nil || targets[0].DB.Number != 3 || targets[0].DB.Exists ||
+		targets[0].WAL == nil || !targets[0].WAL.Exists || targets[0].WAL.PartUUID != data.WAL.PartUUID ||
+		targets[0].DB.Device.Path != nvme.Path || targets[0].DB.Device.SizeBytes != nvme.SizeBytes {
+		t.Errorf("targets %+v", targets)
+	}
+
+	osd := data
+	osd.DB = &osdplan.Partition{Role: cephv1alpha1.PartitionDB, Device: nvme, Number: 3, Exists: true, PartUUID: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}
+	golden(t, "osd-deployment-metadata", OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.OSDSpec{ID: 9, Node: "node-a", Device: osd}))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -104,9 +105,24 @@ type PrepareResult = prepare.Result
 func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
 	out := make([]PrepareTarget, 0, len(spec.Devices))
 	for _, d := range spec.Devices {
-		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, OSDID: d.OSDID})
+		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, OSDID: d.OSDID,
+			DB: targetPartition(d.DB), WAL: targetPartition(d.WAL)})
 	}
 	return out
+}
+
+// targetPartition is agent prepare's view of a planned DB or WAL
+// partition.
+func targetPartition(p *osdplan.Partition) *prepare.TargetPartition {
+	if p == nil {
+		return nil
+	}
+	m := p.Device
+	return &prepare.TargetPartition{
+		Device: prepare.PartitionDevice{Path: m.Path, ID: m.ID, WWN: m.WWN, Serial: m.Serial, SizeBytes: m.SizeBytes},
+		Role:   string(p.Role), Number: p.Number, Label: p.Label, StartBytes: p.StartBytes, SizeBytes: p.SizeBytes,
+		Exists: p.Exists, PartUUID: p.PartUUID,
+	}
 }
 
 // PrepareJob builds the Job that turns spec.Devices on spec.Node into OSDs:
@@ -191,6 +207,43 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, s
 	}, nil
 }
 
+// activateCommand activates an OSD from its disk. An OSD that keeps its
+// DB (or WAL) on a metadata device finds that partition by its GPT unique
+// GUID when the pod starts (blkid), as kernel names can change between
+// boots; the pod template, and so the OSD, stays the same.
+func activateCommand(d osdplan.Device) []string {
+	base := []string{"ceph-volume", "raw", "activate", "--device", d.Path, "--no-systemd", "--no-tmpfs"}
+	if d.DB == nil && d.WAL == nil {
+		return base
+	}
+	script := "set -eu\n"
+	args := ""
+	for _, p := range []*osdplan.Partition{d.DB, d.WAL} {
+		if p == nil || p.PartUUID == "" {
+			continue
+		}
+		v := strings.ToLower(string(p.Role))
+		// PartUUIDs come from the GPT and are checked as UUIDs by the
+		// agent; quoting keeps the script safe whatever they hold.
+		script += fmt.Sprintf("%s=$(blkid -o device -t PARTUUID=%s | head -n 1)\n", v, shellQuote(p.PartUUID))
+		script += fmt.Sprintf("[ -n \"$%s\" ] || { echo \"the %s partition of this OSD (PARTUUID %s) is not found on the node\" >&2; exit 1; }\n", v, p.Role, p.PartUUID)
+		args += fmt.Sprintf(" --block.%s \"$%s\"", v, v)
+	}
+	script += "exec " + strings.Join(quoteAll(base), " ") + args + "\n"
+	return []string{"sh", "-c", script}
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = shellQuote(s)
+	}
+	return out
+}
+
 // OSDDeployment builds the Deployment that runs one OSD: an init container
 // activates it from its disk (ceph-volume raw activate, no systemd), then
 // ceph-osd runs in the foreground.
@@ -220,7 +273,7 @@ func OSDDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 		Name:            "activate",
 		Image:           cluster.Spec.Image,
 		ImagePullPolicy: images.PullPolicy,
-		Command:         []string{"ceph-volume", "raw", "activate", "--device", osd.Device.Path, "--no-systemd", "--no-tmpfs"},
+		Command:         activateCommand(osd.Device),
 		Env:             cephVolumeEnv(cluster),
 		SecurityContext: privileged(),
 		VolumeMounts:    append(mounts, osdDir),

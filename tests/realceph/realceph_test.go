@@ -298,6 +298,10 @@ func TestRealCeph(t *testing.T) {
 	checkLifecycle(t, ctx, c, cc, cluster.Node, tl, devices, objs)
 	checkOSDRollout(t, ctx, c, cc, tl, objs)
 	checkOperatorUpgrade(t, ctx, c, cluster)
+	// The layout's devices join the list: its data disks are this
+	// cluster's OSDs from now on, its metadata device is hashed by the
+	// confirmed cleanup's check like every disk that is not an OSD.
+	devices = append(devices, checkMetadataLayout(t, ctx, c, cc, cluster.Node, tl, objs)...)
 	tl.stop(c)
 	checkUntouched(t, devices)
 

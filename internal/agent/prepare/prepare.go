@@ -48,6 +48,11 @@ type Target struct {
 	// ceph-volume reuses it (--osd-id), and the disk must read back as
 	// that OSD.
 	OSDID *int32 `json:"osdID,omitempty"`
+	// DB and WAL, when set, are the partitions of a metadata device the
+	// OSD keeps its DB and WAL on (ceph-volume --block.db, --block.wal):
+	// made first when they do not exist yet.
+	DB  *TargetPartition `json:"db,omitempty"`
+	WAL *TargetPartition `json:"wal,omitempty"`
 }
 
 // ParseTargets parses the --targets flag: a JSON array of Target objects.
@@ -72,6 +77,23 @@ func ParseTargets(s string) ([]Target, error) {
 		}
 		if t.SizeBytes < 0 {
 			return nil, fmt.Errorf("--targets[%d]: sizeBytes %d is negative", i, t.SizeBytes)
+		}
+		for _, part := range []struct {
+			p    *TargetPartition
+			role string
+		}{{t.DB, "DB"}, {t.WAL, "WAL"}} {
+			if part.p == nil {
+				continue
+			}
+			if part.p.Role != part.role {
+				return nil, fmt.Errorf("--targets[%d].%s: role %q, want %s", i, strings.ToLower(part.role), part.p.Role, part.role)
+			}
+			if err := part.p.validate(); err != nil {
+				return nil, fmt.Errorf("--targets[%d].%s: %w", i, strings.ToLower(part.role), err)
+			}
+			if part.p.Device.Path == t.Path {
+				return nil, fmt.Errorf("--targets[%d].%s: the metadata device is the data disk itself", i, strings.ToLower(part.role))
+			}
 		}
 	}
 	return ts, nil
@@ -117,6 +139,9 @@ const DefaultDeviceTimeout = 15 * time.Minute
 type Options struct {
 	// Targets are the devices to prepare, in order.
 	Targets []Target
+	// Partitioner makes or finds DB and WAL partitions; nil means
+	// GPTPartitioner.
+	Partitioner Partitioner
 	// Verdict holds the cluster's FSID and the discovery options; a device
 	// is prepared only if discovery.Evaluate says Available.
 	Verdict discovery.Options
@@ -178,6 +203,13 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+func (o Options) partitioner() Partitioner {
+	if o.Partitioner == nil {
+		return GPTPartitioner{}
+	}
+	return o.Partitioner
 }
 
 func (o Options) deviceTimeout() time.Duration {
@@ -420,7 +452,7 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		return refuse(ReasonIdentityMismatch, fmt.Sprintf("%s moved from %s to %s while it was being checked, not touched", t.Path, dev.KernelName, again.KernelName))
 	}
 
-	// 4. ceph-volume, on the very device node checked and held (not the
+	// 5. ceph-volume, on the very device node checked and held (not the
 	// link, which udev could re-point meanwhile). What ceph-volume and
 	// BlueStore tolerate decides whether our hold stays during the run;
 	// see Options.ReleaseBeforeCephVolume.
@@ -428,7 +460,35 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		release()
 		release, held = nil, ""
 	}
+	// 4. The DB and WAL partitions on the metadata device: checked as
+	// planned and blank, or made, while the data disk is held.
+	var parts []string
+	made := map[string]string{}
+	for _, part := range []*TargetPartition{t.DB, t.WAL} {
+		if part == nil {
+			continue
+		}
+		devices, err := scan.Scan(held)
+		if err != nil {
+			return fail(ReasonScanFailed, fmt.Sprintf("scanning the node's devices before making the %s partition: %v; %s was not touched", part.Role, err, dev.KernelName))
+		}
+		path, err := o.partitioner().Ensure(ctx, o, part, devices)
+		var pe *PartitionError
+		switch {
+		case errors.As(err, &pe) && pe.Refused:
+			return refuse(pe.Reason, fmt.Sprintf("%s; %s was not touched", pe.Message, dev.KernelName))
+		case errors.As(err, &pe):
+			return fail(pe.Reason, fmt.Sprintf("%s; %s was not touched", pe.Message, dev.KernelName))
+		case err != nil:
+			return fail(ReasonPartitionFailed, fmt.Sprintf("%s partition: %v; %s was not touched", part.Role, err, dev.KernelName))
+		}
+		log.Info("Partition ready", "role", part.Role, "number", part.Number, "path", path, "existed", part.Exists)
+		parts = append(parts, "--block."+strings.ToLower(part.Role), path)
+		made[part.Role] = path
+	}
+
 	args := []string{"raw", "prepare", "--bluestore", "--data", "/dev/" + dev.KernelName}
+	args = append(args, parts...)
 	if t.DeviceClass != "" {
 		args = append(args, "--crush-device-class", t.DeviceClass)
 	}
@@ -448,7 +508,7 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		return fail(ReasonCephVolumeFailed, fmt.Sprintf("ceph-volume raw prepare on %s failed: %v; the disk may be half-prepared%s", dev.KernelName, err, after))
 	}
 
-	// 5. Read the disk back: ceph-volume's exit status alone is not proof
+	// 6. Read the disk back: ceph-volume's exit status alone is not proof
 	// (releases whose --data check runs `ceph-bluestore-tool show-label`
 	// exit 0 without writing when they find any BlueStore label, of any
 	// cluster).
@@ -467,6 +527,13 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 	id := v.OSDID
 	if t.OSDID != nil && int(*t.OSDID) != id {
 		return fail(ReasonNotVerified, fmt.Sprintf("ceph-volume was asked to reuse OSD id %d on %s but the disk reads back as OSD %d", *t.OSDID, after.KernelName, id))
+	}
+	for _, role := range []string{"DB", "WAL"} {
+		if path := made[role]; path != "" {
+			if msg := checkPartitionLabel(o, path, role, after.BlueStore.OSDUUID); msg != "" {
+				return fail(ReasonNotVerified, fmt.Sprintf("ceph-volume reported success on %s (OSD %d) but %s", after.KernelName, id, msg))
+			}
+		}
 	}
 	res.Outcome, res.OSDID, res.OSDUUID = OutcomePrepared, &id, after.BlueStore.OSDUUID
 	log.Info("Prepared OSD", "kernelName", after.KernelName, "osdID", id, "osdUUID", res.OSDUUID)

@@ -89,6 +89,25 @@ func Attach(tb testing.TB, backing string, readOnly bool) Device {
 	return dev
 }
 
+// AttachPartitioned attaches backing like Attach, with partition scanning
+// on (losetup -P): the kernel then lets partitions be added to the loop
+// device, as to a real disk. Without it a loop device takes none.
+func AttachPartitioned(tb testing.TB, backing string) Device {
+	tb.Helper()
+	out, err := exec.Command("losetup", "--find", "--show", "--partscan", backing).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("attaching %s: %v: %s", backing, err, out)
+	}
+	p := strings.TrimSpace(string(out))
+	dev := Device{Name: filepath.Base(p), Path: p}
+	tb.Cleanup(func() {
+		if err := DetachLoop(dev); err != nil {
+			tb.Errorf("cleaning up: %v", err)
+		}
+	})
+	return dev
+}
+
 // AttachLoop attaches backing to a free loop device without a test to
 // clean up after; the caller detaches it.
 func AttachLoop(backing string, readOnly bool) (Device, error) {

@@ -1,0 +1,316 @@
+package prepare
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/gpt"
+)
+
+// TargetPartition is a DB or WAL partition of a metadata device that a
+// target's OSD uses: one to make (Exists false) or a blank one an earlier
+// attempt made (Exists true), exactly where the operator planned it.
+type TargetPartition struct {
+	// Device is the metadata device, with the identity the operator saw.
+	Device PartitionDevice `json:"device"`
+	// Role is "DB" or "WAL".
+	Role string `json:"role"`
+	// Number is the partition's number in the GPT.
+	Number int32 `json:"number"`
+	// Label is its GPT name, such as ceph-db.1b2c3d4e.3.
+	Label string `json:"label"`
+	// StartBytes and SizeBytes place it.
+	StartBytes int64 `json:"startBytes"`
+	SizeBytes  int64 `json:"sizeBytes"`
+	// Exists is true when the partition is already on the disk; PartUUID
+	// is then its unique GUID.
+	Exists   bool   `json:"exists,omitempty"`
+	PartUUID string `json:"partUUID,omitempty"`
+}
+
+// PartitionDevice is the metadata device a partition is on.
+type PartitionDevice struct {
+	Path      string `json:"path"`
+	ID        string `json:"id,omitempty"`
+	WWN       string `json:"wwn,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+	SizeBytes int64  `json:"sizeBytes,omitempty"`
+}
+
+// Reasons of a partition refusal.
+const (
+	// ReasonMetadataDeviceNotUsable: the metadata device is not blank and
+	// not a metadata device of this cluster (or not the planned disk).
+	ReasonMetadataDeviceNotUsable = "MetadataDeviceNotUsable"
+	// ReasonPartitionMismatch: the partition table is not as planned: the
+	// partition to make is there already, overlaps another, or the one to
+	// reuse differs or is not blank.
+	ReasonPartitionMismatch = "PartitionMismatch"
+	// ReasonPartitionFailed: making the partition, or telling the kernel
+	// about it, failed.
+	ReasonPartitionFailed = "PartitionFailed"
+)
+
+// partitionAlign is the alignment the operator plans partitions with.
+const partitionAlign = 1 << 20
+
+// typeOf is the GPT type GUID of a partition role.
+func typeOf(role string) (string, bool) {
+	switch role {
+	case "DB":
+		return gpt.TypeCephDB, true
+	case "WAL":
+		return gpt.TypeCephWAL, true
+	}
+	return "", false
+}
+
+// validate checks what the operator asked for before anything is read.
+func (p *TargetPartition) validate() error {
+	if err := ValidatePath(p.Device.Path); err != nil {
+		return fmt.Errorf("device: %w", err)
+	}
+	if _, ok := typeOf(p.Role); !ok {
+		return fmt.Errorf("role %q: want DB or WAL", p.Role)
+	}
+	if p.Number < 1 || p.Number > 128 {
+		return fmt.Errorf("number %d: want 1 to 128", p.Number)
+	}
+	if p.Label == "" || len(p.Label) > 36 {
+		return fmt.Errorf("label %q: want 1 to 36 characters", p.Label)
+	}
+	if p.StartBytes <= 0 || p.SizeBytes <= 0 || p.StartBytes%partitionAlign != 0 || p.SizeBytes%partitionAlign != 0 {
+		return fmt.Errorf("start %d and size %d: want positive multiples of 1 MiB", p.StartBytes, p.SizeBytes)
+	}
+	if p.Exists {
+		if _, err := uuid.Parse(p.PartUUID); err != nil {
+			return fmt.Errorf("partUUID %q of an existing partition: %w", p.PartUUID, err)
+		}
+	}
+	return nil
+}
+
+// PartitionError is why a partition could not be had: Refused leaves the
+// disks as they were; otherwise it failed on the way.
+type PartitionError struct {
+	Refused bool
+	Reason  string
+	Message string
+}
+
+func (e *PartitionError) Error() string { return e.Message }
+
+// Partitioner makes, or finds, the partition a target's OSD keeps its DB
+// or WAL on, and returns its device path. devices is a fresh scan.
+type Partitioner interface {
+	Ensure(ctx context.Context, o Options, p *TargetPartition, devices []discovery.Device) (string, error)
+}
+
+// GPTPartitioner is the real Partitioner: it reads and writes the GPT of
+// the metadata device itself (internal/gpt) and tells the kernel about a
+// new partition with BLKPG, which works while other partitions of the disk
+// are in use by running OSDs.
+type GPTPartitioner struct {
+	// AddToKernel adds a partition to the kernel's view of the open disk;
+	// nil means gpt.AddToKernel.
+	AddToKernel func(f *os.File, number int, start, size int64) error
+	// NewUUID makes a partition's unique GUID; nil means a random one.
+	NewUUID func() string
+	// DeviceWait bounds the wait for the partition's device node.
+	DeviceWait time.Duration
+}
+
+// Ensure checks the metadata device (the planned disk, blank or holding
+// only this cluster's partitions), then either checks the existing
+// partition (same number, name, type, GUID and place as planned, and blank)
+// or makes the new one (number unused, place free): its first MiB zeroed,
+// the GPT entry written, the kernel told. It returns /dev/<partition>.
+func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartition, devices []discovery.Device) (string, error) {
+	refuse := func(reason, format string, args ...any) (string, error) {
+		return "", &PartitionError{Refused: true, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	failed := func(format string, args ...any) (string, error) {
+		return "", &PartitionError{Reason: ReasonPartitionFailed, Message: fmt.Sprintf(format, args...)}
+	}
+	if err := p.validate(); err != nil {
+		return refuse(ReasonPartitionMismatch, "%s partition: %v", p.Role, err)
+	}
+	want := Target{Path: p.Device.Path, ID: p.Device.ID, WWN: p.Device.WWN, Serial: p.Device.Serial, SizeBytes: p.Device.SizeBytes}
+	dev, ok := findDevice(o, want, devices)
+	if !ok {
+		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s is not among the node's disks", p.Device.Path)
+	}
+	if msg := identityMismatch(want, dev); msg != "" {
+		return refuse(ReasonIdentityMismatch, "metadata device: %s", msg)
+	}
+	switch v := discovery.Evaluate(dev, o.Verdict); {
+	case v.State == discovery.StateAvailable, v.State == discovery.StateMetadataDevice:
+	// TooSmall is the verdict of an otherwise blank disk; the minimum size
+	// is for data disks.
+	case v.State == discovery.StateRejected && v.Reason == discovery.TooSmall:
+	default:
+		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s is %s (%s: %s), not touched", dev.KernelName, v.State, v.Reason, v.Message)
+	}
+	typ, _ := typeOf(p.Role)
+	node := filepath.Join(root(o.Root), "dev", dev.KernelName)
+	f, err := os.OpenFile(node, os.O_RDWR, 0)
+	if err != nil {
+		return failed("opening metadata device %s: %v", dev.KernelName, err)
+	}
+	defer f.Close()
+	sector := dev.LogicalSectorSize
+	if sector == 0 {
+		sector = 512
+	}
+	size := int64(dev.SizeBytes)
+	table, err := gpt.Read(f, size, sector)
+	switch {
+	case errors.Is(err, gpt.ErrNoGPT):
+		table = nil
+	case err != nil:
+		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s: its partition table cannot be read: %v", dev.KernelName, err)
+	}
+	var found *gpt.Partition
+	if table != nil {
+		for i := range table.Partitions {
+			q := &table.Partitions[i]
+			if q.Number == int(p.Number) {
+				found = q
+			}
+		}
+	}
+	if p.Exists {
+		if found == nil {
+			return refuse(ReasonPartitionMismatch, "%s partition %d on %s, made by an earlier attempt, is not in the partition table", p.Role, p.Number, dev.KernelName)
+		}
+		if found.Name != p.Label || !strings.EqualFold(found.Type, typ) || !strings.EqualFold(found.UUID, p.PartUUID) ||
+			found.Start(sector) != p.StartBytes || found.Size(sector) != p.SizeBytes {
+			return refuse(ReasonPartitionMismatch, "partition %d on %s is not the planned one: found %q type %s GUID %s at %d (+%d), planned %q type %s GUID %s at %d (+%d)",
+				p.Number, dev.KernelName, found.Name, found.Type, found.UUID, found.Start(sector), found.Size(sector), p.Label, typ, p.PartUUID, p.StartBytes, p.SizeBytes)
+		}
+		blank, err := zeroAt(f, p.StartBytes, partitionAlign)
+		if err != nil {
+			return failed("reading partition %d of %s: %v", p.Number, dev.KernelName, err)
+		}
+		if !blank {
+			return refuse(ReasonPartitionMismatch, "partition %d on %s is not blank: something wrote to it since it was made; not touched", p.Number, dev.KernelName)
+		}
+	} else {
+		if found != nil {
+			return refuse(ReasonPartitionMismatch, "partition %d on %s exists already (%q); the plan is out of date, nothing written", p.Number, dev.KernelName, found.Name)
+		}
+		if table != nil {
+			for _, q := range table.Partitions {
+				if p.StartBytes < q.Start(sector)+q.Size(sector) && q.Start(sector) < p.StartBytes+p.SizeBytes {
+					return refuse(ReasonPartitionMismatch, "the planned %s partition %d (%d, +%d) on %s overlaps partition %d (%q); nothing written",
+						p.Role, p.Number, p.StartBytes, p.SizeBytes, dev.KernelName, q.Number, q.Name)
+				}
+				if q.Name == p.Label {
+					return refuse(ReasonPartitionMismatch, "partition %d on %s is already named %q; nothing written", q.Number, dev.KernelName, p.Label)
+				}
+			}
+		}
+		if p.StartBytes+p.SizeBytes > size-partitionAlign {
+			return refuse(ReasonPartitionMismatch, "the planned %s partition %d ends past the usable end of %s; nothing written", p.Role, p.Number, dev.KernelName)
+		}
+		// Free space of a blank disk or of a metadata device holds
+		// nothing anyone needs; the partition starts blank, so a later
+		// attempt that finds it unused can tell it was never used.
+		if _, err := f.WriteAt(make([]byte, partitionAlign), p.StartBytes); err != nil {
+			return failed("zeroing the start of the new partition %d on %s: %v", p.Number, dev.KernelName, err)
+		}
+		id := uuid.NewString()
+		if g.NewUUID != nil {
+			id = g.NewUUID()
+		}
+		made, err := gpt.Add(f, size, sector, gpt.NewPartition{Number: int(p.Number), Name: p.Label, Type: typ, UUID: id, Start: p.StartBytes, Size: p.SizeBytes})
+		if err != nil {
+			return failed("writing partition %d to the partition table of %s: %v", p.Number, dev.KernelName, err)
+		}
+		if err := f.Sync(); err != nil {
+			return failed("syncing the partition table of %s: %v", dev.KernelName, err)
+		}
+		found = &made
+	}
+	name := partitionName(dev.KernelName, int(p.Number))
+	sys := filepath.Join(root(o.Root), "sys", "block", dev.KernelName, name)
+	if _, err := os.Stat(sys); errors.Is(err, os.ErrNotExist) {
+		add := g.AddToKernel
+		if add == nil {
+			add = gpt.AddToKernel
+		}
+		if err := add(f, int(p.Number), p.StartBytes, p.SizeBytes); err != nil {
+			return failed("telling the kernel about partition %d of %s: %v", p.Number, dev.KernelName, err)
+		}
+	}
+	path := filepath.Join(root(o.Root), "dev", name)
+	wait := g.DeviceWait
+	if wait == 0 {
+		wait = 10 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return "/dev/" + name, nil
+		}
+		if time.Now().After(deadline) {
+			return failed("partition %d of %s was made but %s did not appear within %s", p.Number, dev.KernelName, "/dev/"+name, wait)
+		}
+		if sleepCtx(ctx, 100*time.Millisecond) != nil {
+			return failed("stopped (%v) waiting for %s", context.Cause(ctx), "/dev/"+name)
+		}
+	}
+}
+
+// partitionName is the kernel name of partition n of disk: nvme0n1p3,
+// loop4p1 (a disk whose name ends in a digit gets a p), sdb3.
+func partitionName(disk string, n int) string {
+	if disk != "" && disk[len(disk)-1] >= '0' && disk[len(disk)-1] <= '9' {
+		return disk + "p" + strconv.Itoa(n)
+	}
+	return disk + strconv.Itoa(n)
+}
+
+// checkPartitionLabel reads the BlueStore label ceph-volume wrote on a
+// DB or WAL partition and returns "" when it names the OSD uuid, else what
+// is wrong.
+func checkPartitionLabel(o Options, path, role, osdUUID string) string {
+	f, err := os.Open(filepath.Join(root(o.Root), path))
+	if err != nil {
+		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
+	}
+	defer f.Close()
+	buf := make([]byte, ceph.BlueStoreLabelSize)
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
+	}
+	l, err := ceph.ParseBlueStoreLabel(buf)
+	if err != nil {
+		return fmt.Sprintf("its %s partition %s carries no BlueStore label: %v", role, path, err)
+	}
+	if !strings.EqualFold(l.OSDUUID, osdUUID) {
+		return fmt.Sprintf("its %s partition %s carries the label of OSD uuid %s, not %s", role, path, l.OSDUUID, osdUUID)
+	}
+	return ""
+}
+
+// zeroAt reports whether n bytes of r at off are all zero.
+func zeroAt(r io.ReaderAt, off, n int64) (bool, error) {
+	buf := make([]byte, n)
+	if _, err := r.ReadAt(buf, off); err != nil {
+		return false, err
+	}
+	return bytes.Count(buf, []byte{0}) == len(buf), nil
+}
