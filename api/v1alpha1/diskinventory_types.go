@@ -330,6 +330,11 @@ type PartitionRef struct {
 	// prepare Job will make it.
 	// +optional
 	Exists bool `json:"exists,omitempty"`
+	// PartUUID is the partition's GPT unique GUID once it exists: the
+	// OSD's pod finds the partition by it.
+	// +kubebuilder:validation:MaxLength=36
+	// +optional
+	PartUUID string `json:"partUUID,omitempty"`
 }
 
 // DevicePlan is the operator's decision on one disk.
@@ -347,8 +352,9 @@ type DevicePlan struct {
 	// PrepareRefused, WaitingForTurn, WaitingForMonitors, Preview,
 	// Decommission, DiskMissing, NodeGone, OSDFailing,
 	// WipeConfirmationMismatch,
-	// WipeNotAllowed, WipeFailed, WipeRefused, or a discovery reason such
-	// as HasPartitions.
+	// WipeNotAllowed, WipeFailed, WipeRefused, MetadataDeviceMissing,
+	// MetadataDeviceUnusable, MetadataDeviceFull, DBPartitionMissing, or a
+	// discovery reason such as HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says it in words, for example which filter left it out.

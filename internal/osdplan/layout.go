@@ -33,9 +33,6 @@ const (
 	// ReasonDBPartitionMissing: an OSD that kept its DB on a metadata
 	// device no longer finds that partition; it cannot run without it.
 	ReasonDBPartitionMissing = "DBPartitionMissing"
-	// ReasonInvalidDeviceClassLabel: a node's device-class label is not a
-	// valid CRUSH device class; it is ignored.
-	ReasonInvalidDeviceClassLabel = "InvalidDeviceClassLabel"
 )
 
 // Sizes of the layout.
@@ -109,8 +106,8 @@ func (p *planner) rulesOf(node string) *nodeRules {
 	case validClass.MatchString(v):
 		r.class = v
 	default:
-		p.problems = append(p.problems, fmt.Sprintf("%s: node %s's label %s=%q is not a valid device class (lower-case letters, digits, '-' or '_', at most 32); it is ignored",
-			ReasonInvalidDeviceClassLabel, node, DeviceClassLabel, v))
+		p.problems = append(p.problems, fmt.Sprintf("node %s's label %s=%q is not a valid device class (lower-case letters, digits, '-' or '_', at most 32); it is ignored",
+			node, DeviceClassLabel, v))
 	}
 	return r
 }
@@ -198,7 +195,7 @@ func (p *planner) attachDB(ns *nodeState, e *entry) {
 	uuid := strings.ToLower(e.disk.Verdict.OSDUUID)
 	for _, part := range ns.parts[uuid] {
 		part := part
-		ref := &cephv1alpha1.PartitionRef{Device: part.Device.ID, Number: part.Number, SizeBytes: part.SizeBytes, Exists: true}
+		ref := partitionRef(&part)
 		switch part.Role {
 		case cephv1alpha1.PartitionDB:
 			e.device.DB, e.plan.DB = &part, ref
@@ -213,6 +210,17 @@ func (p *planner) attachDB(ns *nodeState, e *entry) {
 	if prev := ns.prev[e.device.ID]; prev != nil && prev.DB != nil && uuid != "" {
 		e.plan.DB = prev.DB.DeepCopy()
 		e.plan.DB.Exists = false
+		// The OSD keeps looking for its partition by GUID: its pod
+		// template, and so the OSD, does not change, and its pod says
+		// which partition it misses.
+		e.device.DB = &Partition{Role: cephv1alpha1.PartitionDB, Device: Device{ID: prev.DB.Device}, Number: prev.DB.Number,
+			SizeBytes: prev.DB.SizeBytes, Exists: true, PartUUID: prev.DB.PartUUID}
+		if prev.WAL != nil {
+			e.plan.WAL = prev.WAL.DeepCopy()
+			e.plan.WAL.Exists = false
+			e.device.WAL = &Partition{Role: cephv1alpha1.PartitionWAL, Device: Device{ID: prev.WAL.Device}, Number: prev.WAL.Number,
+				SizeBytes: prev.WAL.SizeBytes, Exists: true, PartUUID: prev.WAL.PartUUID}
+		}
 		e.plan.Reason = ReasonDBPartitionMissing
 		e.plan.Message = fmt.Sprintf("holds OSD %d, whose DB partition %d on metadata device %s is not found on the node: the OSD cannot run without it; "+
 			"if the metadata device is lost, every OSD whose DB it held is lost with it", *e.plan.OSDID, prev.DB.Number, prev.DB.Device)
@@ -485,7 +493,7 @@ func partitionRef(part *Partition) *cephv1alpha1.PartitionRef {
 	if part == nil {
 		return nil
 	}
-	return &cephv1alpha1.PartitionRef{Device: part.Device.ID, Number: part.Number, SizeBytes: part.SizeBytes, Exists: part.Exists}
+	return &cephv1alpha1.PartitionRef{Device: part.Device.ID, Number: part.Number, SizeBytes: part.SizeBytes, Exists: part.Exists, PartUUID: part.PartUUID}
 }
 
 // planMetadata writes the plan of a metadata device: which OSDs keep their

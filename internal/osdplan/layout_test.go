@@ -71,10 +71,14 @@ func planOf(t *testing.T, p Plan, node, name string) cephv1alpha1.DevicePlan {
 	return cephv1alpha1.DevicePlan{}
 }
 
-// wantRef checks a plan's partition reference.
+// wantRef checks a plan's partition reference; an existing partition's
+// GUID is the one dbPart gives it.
 func wantRef(t *testing.T, what string, got *cephv1alpha1.PartitionRef, device string, number int32, sizeGiB int64, exists bool) {
 	t.Helper()
 	want := &cephv1alpha1.PartitionRef{Device: wwnID(device), Number: number, SizeBytes: sizeGiB << 30, Exists: exists}
+	if exists {
+		want.PartUUID = dbPart(number, 0, 0, "").PartUUID
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: partition %+v, want %+v", what, got, want)
 	}
@@ -415,7 +419,7 @@ func TestLayoutLostDBPartition(t *testing.T) {
 	// is gone from the node.
 	i := withPlan(inv("node-a", osdWith("sdb", 0, uuidA)), cephv1alpha1.DevicePlan{
 		Name: "sdb", ID: wwnID("sdb"), Action: provisioned, OSDID: ptr(int32(0)),
-		DB: &cephv1alpha1.PartitionRef{Device: wwnID("nvme0n1"), Number: 1, SizeBytes: 10 << 30, Exists: true},
+		DB: &cephv1alpha1.PartitionRef{Device: wwnID("nvme0n1"), Number: 1, SizeBytes: 10 << 30, Exists: true, PartUUID: "01234567-89ab-4cde-8f01-23456789abcd"},
 	})
 	in := Input{Cluster: cluster(metaOn("nvme0n1", 10)), Nodes: onlyNodeA(), Inventories: []cephv1alpha1.DiskInventory{i}, Now: now}
 	got := Compute(in)
@@ -424,6 +428,10 @@ func TestLayoutLostDBPartition(t *testing.T) {
 	if dp.Action != provisioned || dp.Reason != ReasonDBPartitionMissing || dp.DB == nil || dp.DB.Exists ||
 		!strings.Contains(dp.Message, "whose DB partition 1 on metadata device "+wwnID("nvme0n1")+" is not found") {
 		t.Errorf("sdb: %s/%s %q db %+v", dp.Action, dp.Reason, dp.Message, dp.DB)
+	}
+	// Its Deployment keeps looking for the partition by GUID.
+	if len(got.OSDs) != 1 || got.OSDs[0].Device.DB == nil || got.OSDs[0].Device.DB.PartUUID != "01234567-89ab-4cde-8f01-23456789abcd" {
+		t.Errorf("OSDs %+v, want OSD 0 still with its DB partition's GUID", got.OSDs)
 	}
 }
 
