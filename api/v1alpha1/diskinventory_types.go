@@ -83,7 +83,7 @@ type DiskInventorySpec struct {
 
 // DiskVerdict is the decision on one disk and why.
 type DiskVerdict struct {
-	// State is Available, OSD or Rejected.
+	// State is Available, OSD, Rejected or MetadataDevice.
 	State DiskState `json:"state"`
 
 	// Reason is a stable, machine-readable code: empty for Available and
