@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
+	"github.com/ceph-operator/ceph-operator/internal/gpt"
 )
 
 const otherFSID = "99999999-8888-4777-8666-555555555555"
@@ -230,6 +232,62 @@ func TestWipeBadFlags(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if code := runWipe(append(args, "--report="), &out, &errOut); code != wipe.ExitBadFlags {
 			t.Errorf("%q: exit %d, want %d", args, code, wipe.ExitBadFlags)
+		}
+	}
+}
+
+// TestWipeExpectedOSDFreesItsDBPartition: wiping a purged OSD's disk first
+// frees the DB partition on the metadata device that carries that OSD's
+// label, and leaves the partitions of other OSDs alone.
+func TestWipeExpectedOSDFreesItsDBPartition(t *testing.T) {
+	root := t.TempDir()
+	n := fixture.New(root)
+	size := int64(10 * fixture.GiB)
+	ours := fixture.Label(testFSID, 3)
+	other := fixture.Label(testFSID, 4)
+	db := func(num int, uuid string) fixture.GPTPartition {
+		return fixture.GPTPartition{Number: num, Name: gpt.Label(gpt.RoleDB, testFSID, num), Type: gpt.TypeCephDB,
+			UUID: fmt.Sprintf("11111111-2222-4333-8444-00000000000%d", num), Start: int64(num) << 30, Size: 1 << 30,
+			Content: fixture.BlueFSLabel(uuid, "bluefs db")}
+	}
+	parts := []fixture.GPTPartition{db(1, ours.OSDUUID), db(2, other.OSDUUID)}
+	n.Add(fixture.Disk{Name: "sdd", SizeBytes: uint64(size), Links: []string{"by-id/wwn-0xsdd"}, Content: fixture.BlueStore(ours)})
+	n.Add(fixture.Disk{Name: "nvme0n1", SizeBytes: uint64(4 * fixture.GiB), Partitions: fixture.SysfsPartitions("nvme0n1", parts)})
+	if err := n.Write(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.WriteGPT("nvme0n1", parts); err != nil {
+		t.Fatal(err)
+	}
+	// The partitions' device nodes, as devtmpfs shows them.
+	for _, p := range parts {
+		node := filepath.Join(root, "dev", fmt.Sprintf("nvme0n1p%d", p.Number))
+		if err := os.WriteFile(node, make([]byte, 2<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(node, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Content {
+			if _, err := f.WriteAt(c.Data, c.Offset); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_ = f.Close()
+	}
+	code, results, stderr := runWipeTest(t, root, wipe.Target{Path: "/dev/disk/by-id/wwn-0xsdd", ExpectedOSD: &wipe.ExpectedOSD{FSID: testFSID, OSDID: 3}})
+	if code != wipe.ExitWiped || results[0].Outcome != wipe.OutcomeWiped || !strings.Contains(results[0].Message, "its partition nvme0n1p1 on nvme0n1 freed") {
+		t.Fatalf("exit %d, %+v\n%s", code, results, stderr)
+	}
+	for num, wantZero := range map[int]bool{1: true, 2: false} {
+		b, err := os.ReadFile(filepath.Join(root, "dev", fmt.Sprintf("nvme0n1p%d", num)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		zero := bytes.Equal(b[:1<<20], make([]byte, 1<<20))
+		if zero != wantZero {
+			t.Errorf("nvme0n1p%d: first MiB zero %v, want %v", num, zero, wantZero)
 		}
 	}
 }

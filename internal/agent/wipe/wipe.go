@@ -382,9 +382,25 @@ func wipeOne(ctx context.Context, log logr.Logger, o Options, t Target, scan pre
 	if err := ctx.Err(); err != nil {
 		return Result{Path: t.Path, Outcome: OutcomeFailed, Reason: ReasonInterrupted, Message: fmt.Sprintf("stopped (%v) before writing; not touched", context.Cause(ctx))}
 	}
+	// A purged OSD's DB and WAL partitions on a metadata device are freed
+	// first: should the wipe stop after them, the disk still carries the
+	// label that permits it, and the next attempt wipes it; the other way
+	// round, the partitions would stay used by an OSD nobody knows.
+	var freed []string
+	if t.ExpectedOSD != nil && again.BlueStore != nil {
+		devs, err := scan.Scan(node)
+		if err == nil {
+			freed, err = freePartitions(o.Root, devs, again.BlueStore.OSDUUID)
+		}
+		if err != nil {
+			return Result{Path: t.Path, Outcome: OutcomeFailed, Reason: ReasonWriteFailed,
+				Message: fmt.Sprintf("%s was not wiped: its OSD's DB/WAL partitions could not be freed first: %v", again.KernelName, err)}
+		}
+	}
 	parts := partitions(o.Root, again.KernelName)
-	log.Info("Wiping device", "kernelName", again.KernelName, "sizeBytes", again.SizeBytes, "partitions", len(parts))
+	log.Info("Wiping device", "kernelName", again.KernelName, "sizeBytes", again.SizeBytes, "partitions", len(parts), "freed", freed)
 	notes, err := Wipe(ctx, disk, int64(again.SizeBytes), parts)
+	notes = append(notes, freed...)
 	if err != nil {
 		return Result{Path: t.Path, Outcome: OutcomeFailed, Reason: ReasonWriteFailed,
 			Message: fmt.Sprintf("wiping %s failed: %v; the disk may be partly wiped", again.KernelName, err)}
