@@ -518,8 +518,12 @@ func (p *planner) planMissing(ns *nodeState) {
 		if prev != nil && prev.Since != nil && prev.Action == cephv1alpha1.ActionMissing {
 			since = *prev.Since
 		}
+		var db, wal *cephv1alpha1.PartitionRef
+		if prev != nil {
+			db, wal = prev.DB.DeepCopy(), prev.WAL.DeepCopy()
+		}
 		e.plan = cephv1alpha1.DevicePlan{Name: o.DeviceID, ID: o.DeviceID, Action: cephv1alpha1.ActionMissing,
-			Reason: ReasonDiskMissing, OSDID: &id, Since: &since,
+			Reason: ReasonDiskMissing, OSDID: &id, Since: &since, DB: db, WAL: wal,
 			Message: fmt.Sprintf("OSD %d runs from %s, which the agent no longer finds on the node (since %s); its Deployment is kept: put the disk back, or decommission the OSD", id, o.DeviceID, formatTime(since.Time))}
 		if !p.decommission(ns, e, id) {
 			// Its Deployment is being removed: the request decides.
@@ -608,6 +612,12 @@ func (p *planner) reservations(ns *nodeState) map[string]int32 {
 			out = map[string]int32{}
 		}
 		out[prog.Slot] = *prev.OSDID
+		if prev.DB != nil && prog.OSDUUID != "" {
+			if p.reservedDB[ns.name] == nil {
+				p.reservedDB[ns.name] = map[string]reservedPartition{}
+			}
+			p.reservedDB[ns.name][prog.Slot] = reservedPartition{ref: *prev.DB, osdUUID: prog.OSDUUID}
+		}
 	}
 	return out
 }

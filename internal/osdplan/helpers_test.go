@@ -426,10 +426,20 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 				t.Errorf("%s: number given twice", where)
 			}
 			numbers[p.Device.ID][p.Number] = true
+			if p.ReplacesOSDUUID != "" {
+				if d.OSDID == nil {
+					t.Errorf("%s: clears the label of OSD uuid %s for a disk that replaces no OSD", where, p.ReplacesOSDUUID)
+				}
+				for _, other := range disks {
+					if other.Verdict.State == cephv1alpha1.DiskOSD && strings.EqualFold(other.Verdict.OSDUUID, p.ReplacesOSDUUID) {
+						t.Errorf("%s: clears the DB of OSD uuid %s, whose disk %s is still on the node", where, p.ReplacesOSDUUID, other.Name)
+					}
+				}
+			}
 			if p.Exists {
 				found := false
 				for _, q := range md.Partitions {
-					if q.Number == p.Number && q.PartUUID == p.PartUUID && q.OSDUUID == "" && q.Role == p.Role {
+					if q.Number == p.Number && q.PartUUID == p.PartUUID && q.OSDUUID == p.ReplacesOSDUUID && q.Role == p.Role {
 						found = true
 					}
 				}

@@ -72,6 +72,10 @@ type Partition struct {
 	// Exists is true for a partition already on the disk (a blank one an
 	// earlier attempt made, or the one an OSD uses).
 	Exists bool
+	// ReplacesOSDUUID, for an existing partition, is the uuid of the OSD
+	// destroyed for replacement whose DB it held: agent prepare clears it
+	// only if it still carries exactly that OSD's label.
+	ReplacesOSDUUID string
 	// PartUUID is the partition's GPT unique GUID when it exists: the OSD
 	// finds its DB by it.
 	PartUUID string
@@ -110,6 +114,13 @@ func (p *planner) rulesOf(node string) *nodeRules {
 			node, DeviceClassLabel, v))
 	}
 	return r
+}
+
+// reservedPartition is the DB partition of an OSD destroyed for
+// replacement: the disk that replaces it in its slot reuses it.
+type reservedPartition struct {
+	ref     cephv1alpha1.PartitionRef
+	osdUUID string
 }
 
 // metaDevice is a metadata device of one node as the layout sees it.
@@ -429,9 +440,13 @@ func (p *planner) assign(ns *nodeState, md *entry, group []*entry) bool {
 	avail := freeBytes(used, d.SizeBytes)
 	full := false
 	for _, e := range group {
-		db, ok := take(cephv1alpha1.PartitionDB, DBSize(e.sel.layout.dbSize, e.disk.SizeBytes))
-		full = full || !ok
-		e.device.DB = db
+		if db := p.reusedDB(ns, md, e); db != nil {
+			e.device.DB = db
+		} else {
+			db, ok := take(cephv1alpha1.PartitionDB, DBSize(e.sel.layout.dbSize, e.disk.SizeBytes))
+			full = full || !ok
+			e.device.DB = db
+		}
 		if w := e.sel.layout.walSize; w != nil && *w > 0 {
 			wal, ok := take(cephv1alpha1.PartitionWAL, alignUp(*w))
 			full = full || !ok
@@ -451,6 +466,27 @@ func (p *planner) assign(ns *nodeState, md *entry, group []*entry) bool {
 		e.plan.WAL = partitionRef(e.device.WAL)
 	}
 	return true
+}
+
+// reusedDB is the DB partition on md of the OSD that replacement disk e
+// takes over (destroyed for replacement, with its DB there), when the
+// partition still carries that OSD's label; nil otherwise.
+func (p *planner) reusedDB(ns *nodeState, md, e *entry) *Partition {
+	if e.device.OSDID == nil {
+		return nil
+	}
+	r, ok := p.reservedDB[ns.name][slotOf(e.disk)]
+	if !ok || r.ref.Device != md.device.ID {
+		return nil
+	}
+	for _, part := range md.disk.Partitions {
+		if part.Number == r.ref.Number && part.PartUUID == r.ref.PartUUID && part.Role == cephv1alpha1.PartitionDB &&
+			strings.EqualFold(part.OSDUUID, r.osdUUID) {
+			return &Partition{Role: part.Role, Device: md.device, Number: part.Number, Label: part.Label, StartBytes: part.StartBytes,
+				SizeBytes: part.SizeBytes, Exists: true, PartUUID: part.PartUUID, ReplacesOSDUUID: part.OSDUUID}
+		}
+	}
+	return nil
 }
 
 // firstFit returns the lowest aligned start of size free bytes on a disk

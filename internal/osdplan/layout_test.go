@@ -3,6 +3,7 @@ package osdplan
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -527,4 +528,42 @@ func TestFirstFitAndFreeBytes(t *testing.T) {
 	if got := DBSize(ptr(int64(gib+1)), 100*gib); got != gib+mib {
 		t.Errorf("DBSize rounds up to the MiB: %d", got)
 	}
+}
+
+// TestReplaceReusesTheDBPartition: an OSD with its DB on a metadata device
+// is destroyed for replacement; the blank disk put in its slot gets the
+// same OSD id and the same DB partition, to be cleared of the destroyed
+// OSD's label first.
+func TestReplaceReusesTheDBPartition(t *testing.T) {
+	old := osdWith("sdb", 0, uuidA)
+	nvme := metaDisk("nvme0n1", 100, dbPart(1, 0, 10, uuidA), dbPart(2, 10, 10, uuidB))
+	w := newDecomWorld(t, old, osdWith("sdc", 1, uuidB), nvme)
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		decommissionDisk("", ptr(int32(0)), true)(s)
+		metaOn("nvme0n1", 10)(s)
+	}
+	w.pass()
+	if e := w.entry("sdb"); e.DB == nil || e.DB.Number != 1 {
+		t.Fatalf("sdb's plan while decommissioning %+v, want its DB partition shown", e)
+	}
+	w.runSteps(4)
+	w.pass()
+	w.expect("sdb", cephv1alpha1.ActionDecommissioned, cephv1alpha1.DecommissionDone, "kept for a replacement")
+
+	fresh := hdd("sdx", 100)
+	fresh.Links = []string{wwnID("sdx"), pathLink("sdb")}
+	w.inv.Status.Disks = slices.DeleteFunc(w.inv.Status.Disks, func(d cephv1alpha1.Disk) bool { return d.Name == "sdb" })
+	w.pass()
+	w.inv.Status.Disks = append(w.inv.Status.Disks, fresh)
+	plan := w.pass()
+	if len(plan.CreateJobs) != 1 || len(plan.CreateJobs[0].Devices) != 1 {
+		t.Fatalf("jobs %+v", plan.CreateJobs)
+	}
+	d := plan.CreateJobs[0].Devices[0]
+	if d.OSDID == nil || *d.OSDID != 0 || d.DB == nil || d.DB.Number != 1 || !d.DB.Exists ||
+		d.DB.PartUUID != nvme.Partitions[0].PartUUID || d.DB.ReplacesOSDUUID != uuidA {
+		t.Errorf("replacement %+v DB %+v, want OSD 0 reusing partition 1 of OSD uuid %s", d, d.DB, uuidA)
+	}
+	in := Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{w.inv}, OSDs: w.osds, Now: w.now}
+	checkSafety(t, in, plan)
 }

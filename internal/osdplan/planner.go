@@ -51,6 +51,9 @@ type planner struct {
 	// reserved maps a node and a slot to the OSD destroyed there for a
 	// replacement disk (see reservations).
 	reserved map[string]map[string]int32
+	// reservedDB maps a node and a slot to the DB partition of the OSD
+	// destroyed there for a replacement: the replacement disk gets it.
+	reservedDB map[string]map[string]reservedPartition
 	// wipes is the state of spec.storage.wipeDevices (wipe.go).
 	wipes *wipeState
 	// osdsOf maps a node to the indexes of its OSDs in in.OSDs, crashing
@@ -162,6 +165,7 @@ func Compute(in Input) Plan {
 		planned:      map[int32]bool{},
 		usedRequests: map[int]bool{},
 		reserved:     map[string]map[string]int32{},
+		reservedDB:   map[string]map[string]reservedPartition{},
 	}
 	p.osdsOf = map[string][]int{}
 	p.crashing = map[int32]string{}
@@ -387,10 +391,12 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 		e.plan.Message = fmt.Sprintf("holds OSD %d", id)
 	}
 	p.planned[id] = true
+	// Before the decommission: a disk being decommissioned shows its DB
+	// too, and the record of one destroyed for replacement keeps it.
+	p.attachDB(ns, e)
 	if !p.decommission(ns, e, id) {
 		return
 	}
-	p.attachDB(ns, e)
 	p.markFailing(ns, e, id)
 	p.plan.OSDs = append(p.plan.OSDs, OSDSpec{ID: id, Node: ns.name, Device: e.device, Topology: p.topology(ns.name)})
 }

@@ -121,7 +121,7 @@ func targetPartition(p *osdplan.Partition) *prepare.TargetPartition {
 	return &prepare.TargetPartition{
 		Device: prepare.PartitionDevice{Path: m.Path, ID: m.ID, WWN: m.WWN, Serial: m.Serial, SizeBytes: m.SizeBytes},
 		Role:   string(p.Role), Number: p.Number, Label: p.Label, StartBytes: p.StartBytes, SizeBytes: p.SizeBytes,
-		Exists: p.Exists, PartUUID: p.PartUUID,
+		Exists: p.Exists, PartUUID: p.PartUUID, ReplacesOSDUUID: p.ReplacesOSDUUID,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,10 @@ type TargetPartition struct {
 	// is then its unique GUID.
 	Exists   bool   `json:"exists,omitempty"`
 	PartUUID string `json:"partUUID,omitempty"`
+	// ReplacesOSDUUID, for an existing partition, is the uuid of the OSD
+	// destroyed for replacement whose DB the partition held: it must carry
+	// exactly that OSD's label, which is cleared before ceph-volume runs.
+	ReplacesOSDUUID string `json:"replacesOSDUUID,omitempty"`
 }
 
 // PartitionDevice is the metadata device a partition is on.
@@ -97,6 +102,11 @@ func (p *TargetPartition) validate() error {
 	if p.Exists {
 		if _, err := uuid.Parse(p.PartUUID); err != nil {
 			return fmt.Errorf("partUUID %q of an existing partition: %w", p.PartUUID, err)
+		}
+	}
+	if p.ReplacesOSDUUID != "" {
+		if _, err := uuid.Parse(p.ReplacesOSDUUID); err != nil || !p.Exists {
+			return fmt.Errorf("replacesOSDUUID %q: want the uuid of the destroyed OSD, on an existing partition", p.ReplacesOSDUUID)
 		}
 	}
 	return nil
@@ -200,12 +210,19 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 			return refuse(ReasonPartitionMismatch, "partition %d on %s is not the planned one: found %q type %s GUID %s at %d (+%d), planned %q type %s GUID %s at %d (+%d)",
 				p.Number, dev.KernelName, found.Name, found.Type, found.UUID, found.Start(sector), found.Size(sector), p.Label, typ, p.PartUUID, p.StartBytes, p.SizeBytes)
 		}
-		blank, err := zeroAt(f, p.StartBytes, partitionAlign)
-		if err != nil {
-			return failed("reading partition %d of %s: %v", p.Number, dev.KernelName, err)
-		}
-		if !blank {
-			return refuse(ReasonPartitionMismatch, "partition %d on %s is not blank: something wrote to it since it was made; not touched", p.Number, dev.KernelName)
+		if p.ReplacesOSDUUID != "" {
+			if owner := labelAt(f, p.StartBytes); !strings.EqualFold(owner, p.ReplacesOSDUUID) {
+				return refuse(ReasonPartitionMismatch, "partition %d on %s was to be reused from destroyed OSD uuid %s, but it carries the label of %q; not touched",
+					p.Number, dev.KernelName, p.ReplacesOSDUUID, owner)
+			}
+		} else {
+			blank, err := zeroAt(f, p.StartBytes, partitionAlign)
+			if err != nil {
+				return failed("reading partition %d of %s: %v", p.Number, dev.KernelName, err)
+			}
+			if !blank {
+				return refuse(ReasonPartitionMismatch, "partition %d on %s is not blank: something wrote to it since it was made; not touched", p.Number, dev.KernelName)
+			}
 		}
 	} else {
 		if found != nil {
@@ -263,6 +280,12 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 	deadline := time.Now().Add(wait)
 	for {
 		if _, err := os.Stat(path); err == nil {
+			if p.ReplacesOSDUUID != "" {
+				if err := clearPartition(path, p.ReplacesOSDUUID); err != nil {
+					return refuse(ReasonPartitionMismatch, "partition %d on %s, the DB of destroyed OSD uuid %s, cannot be cleared for its replacement: %v; not touched",
+						p.Number, dev.KernelName, p.ReplacesOSDUUID, err)
+				}
+			}
 			return "/dev/" + name, nil
 		}
 		if time.Now().After(deadline) {
@@ -304,6 +327,40 @@ func checkPartitionLabel(o Options, path, role, osdUUID string) string {
 		return fmt.Sprintf("its %s partition %s carries the label of OSD uuid %s, not %s", role, path, l.OSDUUID, osdUUID)
 	}
 	return ""
+}
+
+// labelAt returns the OSD uuid of the BlueStore label at off, or "".
+func labelAt(r io.ReaderAt, off int64) string {
+	buf := make([]byte, ceph.BlueStoreLabelSize)
+	if _, err := r.ReadAt(buf, off); err != nil {
+		return ""
+	}
+	l, err := ceph.ParseBlueStoreLabel(buf)
+	if err != nil {
+		return ""
+	}
+	return l.OSDUUID
+}
+
+// clearPartition zeroes the first MiB of the partition at path, which must
+// carry the label of OSD osdUUID and be held by nobody: opened exclusively
+// and locked as BlueStore locks its devices, so a running OSD keeps it.
+func clearPartition(path, osdUUID string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_EXCL, 0)
+	if err != nil {
+		return fmt.Errorf("cannot be held exclusively: %w", err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("locked by another process: %w", err)
+	}
+	if owner := labelAt(f, 0); !strings.EqualFold(owner, osdUUID) {
+		return fmt.Errorf("it carries the label of %q, not of %s", owner, osdUUID)
+	}
+	if _, err := f.WriteAt(make([]byte, partitionAlign), 0); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 // zeroAt reports whether n bytes of r at off are all zero.

@@ -292,3 +292,64 @@ func TestParseTargetsChecksPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareReusesTheDBOfADestroyedOSD: a replacement disk takes over the
+// DB partition of the OSD destroyed in its slot; the partition must carry
+// exactly that OSD's label, which is cleared before ceph-volume runs.
+func TestPrepareReusesTheDBOfADestroyedOSD(t *testing.T) {
+	const partUUID = "11111111-2222-4333-8444-000000000001"
+	destroyed := "dddddddd-0000-4000-8000-000000000009"
+	made := []fixture.GPTPartition{{Number: 1, Name: gpt.Label(gpt.RoleDB, fsid, 1), Type: gpt.TypeCephDB, UUID: partUUID, Start: mib, Size: fixture.GiB,
+		Content: fixture.BlueFSLabel(destroyed, "bluefs db")}}
+	nvme := fixture.Disk{Name: "nvme0n1", SizeBytes: uint64(4 * fixture.GiB), Partitions: fixture.SysfsPartitions("nvme0n1", made)}
+	for _, tc := range []struct {
+		name     string
+		replaces string
+		outcome  string
+	}{
+		{"the destroyed OSD's partition", destroyed, OutcomePrepared},
+		{"another OSD's partition", "eeeeeeee-0000-4000-8000-000000000009", OutcomeRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, n := layoutNode(t, nvme)
+			if err := n.WriteGPT("nvme0n1", made); err != nil {
+				t.Fatal(err)
+			}
+			node := filepath.Join(root, "dev", "nvme0n1p1")
+			if err := os.WriteFile(node, make([]byte, 2*mib), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeChunks(node, fixture.BlueFSLabel(destroyed, "bluefs db")); err != nil {
+				t.Fatal(err)
+			}
+			cv := &fakeCephVolume{root: root, nextID: 9}
+			var atCall []byte
+			cv.hook = func(context.Context, string) (bool, error) {
+				atCall, _ = os.ReadFile(node)
+				// BlueStore labels the DB partition for the new OSD.
+				return false, writeChunks(node, fixture.BlueFSLabel(fixture.Label(fsid, 9).OSDUUID, "bluefs db"))
+			}
+			target := dbTarget(1, mib, fixture.GiB, true, partUUID)
+			target.DB.ReplacesOSDUUID = tc.replaces
+			id := int32(9)
+			target.OSDID = &id
+			opts := optionsFor(root)
+			opts.Targets = []Target{target}
+			opts.Partitioner = GPTPartitioner{AddToKernel: (&fakeKernel{root: root}).add}
+			r := Run(context.Background(), logr.Discard(), opts, scannerFor(root), &fakeLocker{}, cv)[0]
+			if r.Outcome != tc.outcome {
+				t.Fatalf("result %+v, want %s", r, tc.outcome)
+			}
+			if tc.outcome == OutcomeRefused {
+				if len(cv.calls) != 0 || !strings.Contains(r.Message, "was to be reused from destroyed OSD uuid eeeeeeee") {
+					t.Errorf("result %+v, ceph-volume %q", r, cv.calls)
+				}
+				return
+			}
+			// The partition was cleared before ceph-volume ran.
+			if len(cv.calls) != 1 || !bytes.Equal(atCall[:mib], make([]byte, mib)) {
+				t.Errorf("ceph-volume %q; partition cleared before it ran: %v", cv.calls, bytes.Equal(atCall[:mib], make([]byte, mib)))
+			}
+		})
+	}
+}
