@@ -295,11 +295,11 @@ func (p *planner) layoutNode(ns *nodeState) {
 			continue
 		}
 		md := findDisk(ns, name)
-		switch {
-		case md == nil:
+		switch md {
+		case nil:
 			p.leaveOut(e, ReasonMetadataDeviceMissing, fmt.Sprintf("%s %q names no disk on node %s; the disk waits for it rather than keep its DB on itself", e.sel.layout.field, name, ns.name))
 			continue
-		case md == e:
+		case e:
 			continue
 		}
 		if ok, why := p.usableMetadata(ns, md); !ok {

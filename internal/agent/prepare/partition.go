@@ -179,7 +179,7 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 	if err != nil {
 		return failed("opening metadata device %s: %v", dev.KernelName, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	sector := dev.LogicalSectorSize
 	if sector == 0 {
 		sector = 512
@@ -252,14 +252,13 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 		if g.NewUUID != nil {
 			id = g.NewUUID()
 		}
-		made, err := gpt.Add(f, size, sector, gpt.NewPartition{Number: int(p.Number), Name: p.Label, Type: typ, UUID: id, Start: p.StartBytes, Size: p.SizeBytes})
+		_, err := gpt.Add(f, size, sector, gpt.NewPartition{Number: int(p.Number), Name: p.Label, Type: typ, UUID: id, Start: p.StartBytes, Size: p.SizeBytes})
 		if err != nil {
 			return failed("writing partition %d to the partition table of %s: %v", p.Number, dev.KernelName, err)
 		}
 		if err := f.Sync(); err != nil {
 			return failed("syncing the partition table of %s: %v", dev.KernelName, err)
 		}
-		found = &made
 	}
 	name := partitionName(dev.KernelName, int(p.Number))
 	sys := filepath.Join(root(o.Root), "sys", "block", dev.KernelName, name)
@@ -314,7 +313,7 @@ func checkPartitionLabel(o Options, path, role, osdUUID string) string {
 	if err != nil {
 		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	buf := make([]byte, ceph.BlueStoreLabelSize)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
@@ -350,7 +349,7 @@ func clearPartition(path, osdUUID string) error {
 	if err != nil {
 		return fmt.Errorf("cannot be held exclusively: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return fmt.Errorf("locked by another process: %w", err)
 	}

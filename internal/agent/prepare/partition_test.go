@@ -117,7 +117,7 @@ func TestPrepareMakesTheDBPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	table, err := gpt.Read(f, 4*fixture.GiB, 512)
 	if err != nil {
 		t.Fatal(err)

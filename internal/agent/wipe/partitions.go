@@ -55,7 +55,7 @@ func zeroPartition(path, osdUUID string) error {
 	if err != nil {
 		return fmt.Errorf("cannot be held exclusively: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return fmt.Errorf("locked by another process (an OSD still using it?): %w", err)
 	}
