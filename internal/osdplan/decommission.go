@@ -271,7 +271,7 @@ func (p *planner) decommission(ns *nodeState, e *entry, id int32) bool {
 			e.plan.Message = prog.Message
 			return false
 		}
-		addStep(prog, cephv1alpha1.StepStopped, p.in.Now)
+		addStep(prog, cephv1alpha1.StepStopped, p.now())
 	}
 	step, record, phase := OSDStepPurge, cephv1alpha1.StepPurged, cephv1alpha1.DecommissionPurging
 	if prog.Replace {
@@ -344,7 +344,7 @@ func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionPro
 	desc := fmt.Sprintf(what, id)
 	switch {
 	case job == nil:
-		if at := p.stepRetryAt(prog); !at.IsZero() && p.in.Now.Before(at) {
+		if at := p.stepRetryAt(prog); !at.IsZero() && p.now().Before(at) {
 			p.requeueAt(at)
 			e.plan.Message = fmt.Sprintf("%s; next try at %s", prog.Message, formatTime(at))
 			return false
@@ -366,7 +366,7 @@ func (p *planner) runStep(e *entry, id int32, prog *cephv1alpha1.DecommissionPro
 	// from the plan (dropRecordedOSDJobs).
 	finished := job.FinishedAt
 	if finished.IsZero() {
-		finished = p.in.Now
+		finished = p.now()
 	}
 	if job.Outcome == OSDOutcomeDone {
 		addStep(prog, record, finished)
@@ -508,13 +508,13 @@ func (p *planner) planMissing(ns *nodeState) {
 	sort.Slice(osds, func(i, j int) bool { return osds[i].ID < osds[j].ID })
 	for _, o := range osds {
 		id := o.ID
-		p.planned[id] = true
+		p.markPlanned(id)
 		prev := ns.prev[o.DeviceID]
 		disk := &cephv1alpha1.Disk{Name: o.DeviceID, ID: o.DeviceID,
 			Verdict: cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSD, OSDID: &id}}
 		ns.entries = append(ns.entries, entry{disk: disk, device: Device{Name: o.DeviceID, ID: o.DeviceID}})
 		e := &ns.entries[len(ns.entries)-1]
-		since := metav1.NewTime(p.in.Now.UTC().Truncate(time.Second))
+		since := metav1.NewTime(p.now().UTC().Truncate(time.Second))
 		if prev != nil && prev.Since != nil && prev.Action == cephv1alpha1.ActionMissing {
 			since = *prev.Since
 		}
@@ -551,7 +551,7 @@ func (p *planner) planMissing(ns *nodeState) {
 		if !named {
 			continue
 		}
-		p.planned[osd] = true
+		p.markPlanned(osd)
 		kept := *prev.DeepCopy()
 		kept.Name = id
 		kept.Message = Truncate(fmt.Sprintf("OSD %d is decommissioned and its disk is gone; remove the request from spec.storage.decommission", osd), MaxMessageLength)
@@ -573,7 +573,7 @@ func (p *planner) replaced(e *entry, id int32, req *cephv1alpha1.DecommissionReq
 	}
 	if prog.Phase != cephv1alpha1.DecommissionReplaced {
 		prog.Phase = cephv1alpha1.DecommissionReplaced
-		addStep(prog, cephv1alpha1.StepReplaced, p.in.Now)
+		addStep(prog, cephv1alpha1.StepReplaced, p.now())
 	}
 	prog.Message = fmt.Sprintf("OSD %d runs again from the replacement disk in %s; remove its decommission request", id, prog.Slot)
 	e.plan.Decommission, e.plan.Reason = prog, ReasonDecommission
@@ -629,7 +629,7 @@ func (p *planner) replacement(ns *nodeState, e *entry) {
 	if prev != nil && prev.Decommission != nil && prev.Decommission.Phase == cephv1alpha1.DecommissionReplacing && prev.OSDID != nil {
 		id := *prev.OSDID
 		e.plan.Decommission, e.plan.OSDID, e.device.OSDID = prev.Decommission.DeepCopy(), &id, &id
-		p.planned[id] = true
+		p.markPlanned(id)
 		return
 	}
 	slot := slotOf(e.disk)
@@ -637,7 +637,7 @@ func (p *planner) replacement(ns *nodeState, e *entry) {
 	if !ok || p.planned[id] {
 		return
 	}
-	p.planned[id] = true
+	p.markPlanned(id)
 	e.device.OSDID, e.plan.OSDID = &id, &id
 	e.plan.Decommission = &cephv1alpha1.DecommissionProgress{Phase: cephv1alpha1.DecommissionReplacing, Replace: true, Slot: slot,
 		Message: fmt.Sprintf("a blank disk in %s, the slot of OSD %d destroyed for replacement: it is prepared with that OSD's id", slot, id)}
@@ -716,7 +716,7 @@ func (p *planner) decommissionedDisk(ns *nodeState, e *entry) bool {
 		return false
 	}
 	if prog.Phase == cephv1alpha1.DecommissionWiping {
-		addStep(prog, cephv1alpha1.StepWiped, p.in.Now)
+		addStep(prog, cephv1alpha1.StepWiped, p.now())
 	}
 	prog.Phase = cephv1alpha1.DecommissionDone
 	prog.Message = fmt.Sprintf("OSD %d was purged and its disk wiped; the disk is left out while its decommission request is listed: remove the request to let the storage selection use it", id)
@@ -748,7 +748,7 @@ func (p *planner) markFailing(ns *nodeState, e *entry, id int32) {
 	if how == "" || e.plan.Decommission != nil {
 		return
 	}
-	since := metav1.NewTime(p.in.Now.UTC().Truncate(time.Second))
+	since := metav1.NewTime(p.now().UTC().Truncate(time.Second))
 	if prev := ns.prev[e.device.ID]; prev != nil && prev.Reason == ReasonOSDFailing && prev.Since != nil {
 		since = *prev.Since
 	}

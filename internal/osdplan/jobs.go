@@ -239,7 +239,7 @@ func (p *planner) recordFailure(ns *nodeState, e *entry, prev *cephv1alpha1.Devi
 	if finished.IsZero() {
 		// A finished Job always has an end; should one lack it, now is the
 		// best estimate.
-		finished = p.in.Now
+		finished = p.now()
 	}
 	// The plan is stored with second precision; compare at that precision.
 	at := metav1.NewTime(finished.Truncate(time.Second))
@@ -346,7 +346,7 @@ func (p *planner) waitsForBackoff(ns *nodeState, e *entry, prev *cephv1alpha1.De
 		return false
 	}
 	attempts, at := e.plan.Attempts, *e.plan.LastFailureTime
-	if attempts >= maxAttempts || p.in.Now.Before(at.Add(backoff(attempts))) {
+	if attempts >= maxAttempts || p.now().Before(at.Add(backoff(attempts))) {
 		p.markFailed(e, attempts, at, nil)
 		if prev != nil && prev.Reason == ReasonPrepareFailed && prev.Message != "" && prev.LastFailureTime.Equal(&at) {
 			// Keep the evidence of the failure recorded earlier.
@@ -369,7 +369,7 @@ func backoff(n int32) time.Duration {
 // requeueAt asks for a new plan at t, if t is in the future; the earliest
 // such time wins.
 func (p *planner) requeueAt(t time.Time) {
-	d := t.Sub(p.in.Now)
+	d := t.Sub(p.now())
 	if d <= 0 {
 		return
 	}

@@ -132,7 +132,10 @@ func (p *Plan) Unschedule(node, existing string) {
 		for _, d := range j.Devices {
 			in[d.ID] = true
 		}
-		plans := p.DevicePlans[node]
+		// A copy: the plans of a node may be shared with the Memo that
+		// computed them.
+		plans := append([]cephv1alpha1.DevicePlan(nil), p.DevicePlans[node]...)
+		p.DevicePlans[node] = plans
 		for k := range plans {
 			if in[plans[k].ID] && plans[k].Action == cephv1alpha1.ActionWiping {
 				plans[k].Action, plans[k].Reason = cephv1alpha1.ActionLeftOut, ReasonWaitingForTurn

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
@@ -34,7 +35,7 @@ type planner struct {
 	shared map[string]map[string]string
 	// osdDisks lists, per OSD id, every disk that carries it, so that a
 	// duplicate is known before any disk is planned.
-	osdDisks map[int32][]string
+	osdDisks map[int32][]osdCopy
 	problems []string
 	// osdJobs maps an OSD id and a step to its OSD Job.
 	osdJobs map[int32]map[OSDStep]*OSDJob
@@ -63,6 +64,11 @@ type planner struct {
 	osdsOf   map[string][]int
 	crashing map[int32]string
 	nodeOf   map[string]int
+	// clockReads counts the reads of in.Now, and plannedLog lists the OSD
+	// ids planned, in order: a node's plan is remembered (see Memo) only
+	// when planning it read no clock, and replaying it marks the same ids.
+	clockReads int
+	plannedLog []int32
 }
 
 // nodeState is one planned inventory and the plans of its disks.
@@ -80,6 +86,9 @@ type nodeState struct {
 	// parts maps an OSD uuid to the DB/WAL partitions of the node's
 	// metadata devices that carry it (layout.go); made on first use.
 	parts map[string][]Partition
+	// reused is the remembered result this node's plan was taken from,
+	// and remember the one being made of it (see Memo); nil when none.
+	reused, remember *nodeMemo
 	// candidates indexes the entries that are selected, Available, in no
 	// Job and not waiting for a backoff: the disks to prepare.
 	candidates []int
@@ -146,6 +155,12 @@ type entry struct {
 // started is deleted. Nothing is ever proposed for a disk whose verdict is
 // not Available. Every plan message fits MaxMessageLength.
 func Compute(in Input) Plan {
+	return compute(in, nil)
+}
+
+// compute is Compute, reusing and refreshing memo's per-node results when
+// memo is not nil.
+func compute(in Input, memo *Memo) Plan {
 	plan := Plan{DevicePlans: map[string][]cephv1alpha1.DevicePlan{}}
 	if in.Cluster == nil {
 		return plan
@@ -158,7 +173,7 @@ func Compute(in Input) Plan {
 		rescan:   map[string]string{},
 		recorded: map[string]int64{},
 		disks:    map[string]map[string]*cephv1alpha1.Disk{},
-		osdDisks: map[int32][]string{},
+		osdDisks: map[int32][]osdCopy{},
 
 		osdRunning:   map[int32]bool{},
 		osdDeleting:  map[int32]bool{},
@@ -166,6 +181,12 @@ func Compute(in Input) Plan {
 		usedRequests: map[int]bool{},
 		reserved:     map[string]map[string]int32{},
 		reservedDB:   map[string]map[string]reservedPartition{},
+	}
+	if len(in.OSDs) > 0 {
+		// Room for the OSDs the plan keeps; growing these lists was most
+		// of a plan's allocations at 12,000 OSDs.
+		plan.OSDs = make([]OSDSpec, 0, len(in.OSDs))
+		p.plannedLog = make([]int32, 0, len(in.OSDs))
 	}
 	p.osdsOf = map[string][]int{}
 	p.crashing = map[int32]string{}
@@ -223,11 +244,7 @@ func Compute(in Input) Plan {
 			p.reserved[ns.name] = r
 		}
 	}
-	for _, ns := range nodes {
-		p.planNode(ns)
-		p.layoutNode(ns)
-		p.planMissing(ns)
-	}
+	p.planNodes(nodes, memo)
 	p.orphanOSDJobs(p.planned)
 	p.unmatchedRequests()
 	p.scheduleJobs(nodes)
@@ -294,9 +311,26 @@ func (p *planner) collectOSDs(ns *nodeState) {
 		d := &ns.inv.Status.Disks[i]
 		if d.Verdict.State == cephv1alpha1.DiskOSD && d.Verdict.OSDID != nil && !p.foreign(d) && !purgedLabel(ns, d) {
 			id := *d.Verdict.OSDID
-			p.osdDisks[id] = append(p.osdDisks[id], fmt.Sprintf("%s/%s (%s)", ns.name, d.Name, diskID(d)))
+			p.osdDisks[id] = append(p.osdDisks[id], osdCopy{node: ns.name, disk: d})
 		}
 	}
+}
+
+// osdCopy is a disk that carries an OSD id.
+type osdCopy struct {
+	node string
+	disk *cephv1alpha1.Disk
+}
+
+// whereIs names the disks that carry one OSD id, for messages. They are
+// formatted only for a duplicate: formatting every OSD's took a tenth of a
+// plan at 12,000 OSDs.
+func whereIs(disks []osdCopy) string {
+	names := make([]string, len(disks))
+	for i, d := range disks {
+		names[i] = fmt.Sprintf("%s/%s (%s)", d.node, d.disk.Name, diskID(d.disk))
+	}
+	return strings.Join(names, ", ")
 }
 
 // reportDuplicates adds a Problem for each OSD id found on more than one
@@ -310,7 +344,7 @@ func (p *planner) reportDuplicates() {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
-		p.problems = append(p.problems, fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, strings.Join(p.osdDisks[id], ", ")))
+		p.problems = append(p.problems, fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, whereIs(p.osdDisks[id])))
 	}
 }
 
@@ -376,7 +410,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	switch {
 	case len(p.osdDisks[id]) > 1:
 		e.plan.Reason = ReasonDuplicateOSDID
-		e.plan.Message = fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, strings.Join(p.osdDisks[id], ", "))
+		e.plan.Message = fmt.Sprintf("OSD %d is found on more than one disk: %s; no OSD Deployment is managed for it until only one remains", id, whereIs(p.osdDisks[id]))
 		return
 	case ns.skip != nil && ns.skip.Reason == ReasonNodeGone:
 		e.plan.Reason = ReasonNodeGone
@@ -390,7 +424,7 @@ func (p *planner) planOSD(ns *nodeState, e *entry, s diskSelection) {
 	default:
 		e.plan.Message = fmt.Sprintf("holds OSD %d", id)
 	}
-	p.planned[id] = true
+	p.markPlanned(id)
 	// Before the decommission: a disk being decommissioned shows its DB
 	// too, and the record of one destroyed for replacement keeps it.
 	p.attachDB(ns, e)
@@ -493,43 +527,19 @@ func (p *planner) planKept(ns *nodeState, e *entry, job *PrepareJob) {
 func (p *planner) finish(nodes []*nodeState) {
 	plan := p.plan
 	for _, ns := range nodes {
-		plans := make([]cephv1alpha1.DevicePlan, len(ns.entries))
+		var plans []cephv1alpha1.DevicePlan
 		records := map[string]string{}
-		p.noteSatisfiedWipes(ns)
-		for i := range ns.entries {
-			e := &ns.entries[i]
-			if e.record != "" && e.plan.LastFailureTime != nil {
-				records[e.device.ID] = e.record
-			}
-			e.plan.Message = Truncate(e.plan.Message, MaxMessageLength)
-			plans[i] = e.plan
-			switch plans[i].Action {
-			case cephv1alpha1.ActionProvisioned:
-				plan.Counts.Provisioned++
-			case cephv1alpha1.ActionPreparing:
-				plan.Counts.Preparing++
-			case cephv1alpha1.ActionFailed:
-				if plans[i].Reason == ReasonOSDFailing {
-					// It holds an OSD: provisioned, and failing.
-					plan.Counts.Provisioned++
-					plan.Counts.Failing++
-					break
-				}
-				plan.Counts.Failed++
-			case cephv1alpha1.ActionWouldProvision:
-				plan.Counts.Desired++
-			case cephv1alpha1.ActionDecommissioning:
-				plan.Counts.Decommissioning++
-			case cephv1alpha1.ActionMissing:
-				plan.Counts.Missing++
+		if m := ns.reused; m != nil && m.final != nil {
+			plans = m.final
+			addCounts(&plan.Counts, m.counts)
+		} else {
+			var counts cephv1alpha1.OSDCounts
+			plans, counts = p.finishNode(ns, records)
+			addCounts(&plan.Counts, counts)
+			if m := ns.remember; m != nil && len(ns.candidates) == 0 {
+				m.final, m.counts = plans, counts
 			}
 		}
-		sort.SliceStable(plans, func(i, j int) bool {
-			if plans[i].Name != plans[j].Name {
-				return plans[i].Name < plans[j].Name
-			}
-			return plans[i].ID < plans[j].ID
-		})
 		plan.DevicePlans[ns.name] = plans
 		// An inventory that still awaits the answer to a rescan request
 		// needs no new one: asking again would only make the agent scan
@@ -560,6 +570,9 @@ func (p *planner) finish(nodes []*nodeState) {
 			plan.Counts.Running++
 		}
 	}
+	if len(plan.OSDs) == 0 {
+		plan.OSDs = nil
+	}
 	sort.Slice(plan.OSDs, func(i, j int) bool { return plan.OSDs[i].ID < plan.OSDs[j].ID })
 	sort.Slice(plan.CreateJobs, func(i, j int) bool { return plan.CreateJobs[i].Node < plan.CreateJobs[j].Node })
 	sort.Strings(plan.DeleteJobs)
@@ -573,6 +586,73 @@ func (p *planner) finish(nodes []*nodeState) {
 	sort.Slice(plan.Reverted, func(i, j int) bool { return plan.Reverted[i] < plan.Reverted[j] })
 	sort.Strings(plan.Rescan)
 	plan.Problems = dedupe(p.problems)
+}
+
+// finishNode returns the sorted plans of ns and their counts, and notes
+// the failure records of its disks in records.
+func (p *planner) finishNode(ns *nodeState, records map[string]string) ([]cephv1alpha1.DevicePlan, cephv1alpha1.OSDCounts) {
+	var counts cephv1alpha1.OSDCounts
+	plans := make([]cephv1alpha1.DevicePlan, len(ns.entries))
+	p.noteSatisfiedWipes(ns)
+	for i := range ns.entries {
+		e := &ns.entries[i]
+		if e.record != "" && e.plan.LastFailureTime != nil {
+			records[e.device.ID] = e.record
+		}
+		plans[i] = e.plan
+		plans[i].Message = Truncate(e.plan.Message, MaxMessageLength)
+		switch plans[i].Action {
+		case cephv1alpha1.ActionProvisioned:
+			counts.Provisioned++
+		case cephv1alpha1.ActionPreparing:
+			counts.Preparing++
+		case cephv1alpha1.ActionFailed:
+			if plans[i].Reason == ReasonOSDFailing {
+				// It holds an OSD: provisioned, and failing.
+				counts.Provisioned++
+				counts.Failing++
+				break
+			}
+			counts.Failed++
+		case cephv1alpha1.ActionWouldProvision:
+			counts.Desired++
+		case cephv1alpha1.ActionDecommissioning:
+			counts.Decommissioning++
+		case cephv1alpha1.ActionMissing:
+			counts.Missing++
+		}
+	}
+	sort.SliceStable(plans, func(i, j int) bool {
+		if plans[i].Name != plans[j].Name {
+			return plans[i].Name < plans[j].Name
+		}
+		return plans[i].ID < plans[j].ID
+	})
+	return plans, counts
+}
+
+// addCounts adds the counts of a node's disks to the cluster's.
+func addCounts(to *cephv1alpha1.OSDCounts, c cephv1alpha1.OSDCounts) {
+	to.Provisioned += c.Provisioned
+	to.Preparing += c.Preparing
+	to.Failed += c.Failed
+	to.Failing += c.Failing
+	to.Desired += c.Desired
+	to.Decommissioning += c.Decommissioning
+	to.Missing += c.Missing
+}
+
+// now is in.Now, counted: a node whose planning read the clock is not
+// remembered.
+func (p *planner) now() time.Time {
+	p.clockReads++
+	return p.in.Now
+}
+
+// markPlanned notes that a disk entry planned OSD id.
+func (p *planner) markPlanned(id int32) {
+	p.planned[id] = true
+	p.plannedLog = append(p.plannedLog, id)
 }
 
 // dedupe returns msgs without repeats, in their first order.

@@ -340,7 +340,7 @@ func (p *planner) planWipe(ns *nodeState, i int) bool {
 func (p *planner) recordWipeFailure(ns *nodeState, e *entry, f *failure) {
 	finished := f.job.FinishedAt
 	if finished.IsZero() {
-		finished = p.in.Now
+		finished = p.now()
 	}
 	at := metav1.NewTime(finished.Truncate(time.Second))
 	prev := ns.prev[e.device.ID]
