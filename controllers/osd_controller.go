@@ -60,6 +60,13 @@ type OSDReconciler struct {
 	// hashes only the Deployments whose inputs changed, not every OSD's.
 	hashesMu sync.Mutex
 	hashes   map[types.NamespacedName]map[int32]osdHash
+
+	// memos remember each cluster's per-node plans, so that a reconcile
+	// plans again only the nodes whose inputs changed (osdplan.Memo).
+	memosMu sync.Mutex
+	memos   map[types.NamespacedName]*osdplan.Memo
+	// plans applies the inventories' plans on workers of its own.
+	plans *planWriter
 }
 
 // osdHash is the hash of an OSD's desired Deployment and a digest of what
@@ -80,6 +87,10 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if r.Clock == nil {
 		r.Clock = time.Now
+	}
+	r.plans = newPlanWriter(r.Client, r.planWritten)
+	if err := mgr.Add(r.plans); err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("osd").
@@ -148,6 +159,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err := r.Client.Get(ctx, req.NamespacedName, cluster); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.forgetHashes(req.NamespacedName)
+			r.forgetMemo(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -186,7 +198,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	var rolloutJobs []osdplan.OSDJob
 	in.OSDJobs, rolloutJobs = splitOSDJobs(osdJobs)
-	plan := osdplan.Compute(in)
+	plan := r.memo(req.NamespacedName).Compute(in)
 	waiting := unpublished(cluster, in)
 
 	// Order matters for crash safety: a finished Job is deleted only after
@@ -194,7 +206,9 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// plans) and its node was asked to rescan. Creating Jobs and
 	// Deployments first gets disks prepared sooner; a crash before the
 	// plans are written only means the same plan is computed again, and
-	// finds the Jobs it created.
+	// finds the Jobs it created. The plans themselves are written by the
+	// plan writer, not here: this reconcile, and the next one's creations,
+	// never wait for them (docs/design/0006-plan-per-node.md).
 	exists, createErr := r.createJobs(ctx, cluster, plan.CreateJobs)
 	for node, name := range exists {
 		plan.Unschedule(node, name)
@@ -212,15 +226,14 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	if errors.Join(errs...) == nil {
 		// Rescans before plans: the agents' answers are what the next
-		// OSD Deployments wait for, and a thousand plan writes would
-		// otherwise go first.
+		// OSD Deployments wait for.
 		errs = append(errs,
 			r.requestRescans(ctx, cluster, in.Inventories, plan.Rescan, plan.RescanJobs),
-			r.resumeRescans(ctx, in.Inventories, plan.RescanResume),
-			r.writePlans(ctx, cluster, in.Inventories, plan.DevicePlans))
+			r.resumeRescans(ctx, in.Inventories, plan.RescanResume))
+		r.plans.enqueue(cluster, in.Inventories, plan.DevicePlans)
 	}
 	if errors.Join(errs...) == nil {
-		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, plan.DeleteJobs),
+		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, recordedJobs(plan, jobs, in.Inventories)),
 			r.deleteJobs(ctx, cluster, osdJobsByName, append(plan.DeleteOSDJobs, gate.DeleteJobs...)))
 	}
 	err = errors.Join(errs...)
@@ -470,34 +483,56 @@ func osdState(d *appsv1.Deployment) (osdplan.OSD, bool) {
 	}, true
 }
 
-// writePlans applies each inventory's status.plan when it changed.
-func (r *OSDReconciler) writePlans(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, plans map[string][]cephv1alpha1.DevicePlan) error {
-	var changed []*cephv1alpha1.DiskInventory
+// planWritten records the events of a plan the plan writer applied.
+func (r *OSDReconciler) planWritten(w planWrite) {
+	r.recordPlanEvents(w.cluster, w.inv, w.want)
+	r.recordDecommissionEvents(w.cluster, w.inv, w.want)
+}
+
+// recordedJobs are the prepare Jobs of plan.DeleteJobs that may be deleted
+// now: those whose node's inventory, as read, already holds the node's plan
+// (the Job's outcome is recorded). The others are deleted by a later
+// reconcile, which the plan write's watch event brings. A Job with no
+// inventory, or no plan, has nothing to record.
+func recordedJobs(plan osdplan.Plan, jobs map[string]*batchv1.Job, inventories []cephv1alpha1.DiskInventory) []string {
+	byName := make(map[string]*cephv1alpha1.DiskInventory, len(inventories))
 	for i := range inventories {
-		inv := &inventories[i]
-		want, ok := plans[inv.Name]
-		if !ok || equality.Semantic.DeepEqual(inv.Status.Plan, want) || (len(want) == 0 && len(inv.Status.Plan) == 0) {
-			continue
-		}
-		changed = append(changed, inv)
+		byName[inventories[i].Name] = &inventories[i]
 	}
-	return apply.ForEach(ctx, len(changed), func(ctx context.Context, i int) error {
-		inv := changed[i]
-		want := plans[inv.Name]
-		desired := &cephv1alpha1.DiskInventory{
-			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace},
-			Status:     cephv1alpha1.DiskInventoryStatus{Plan: want},
-		}
-		if err := apply.Status(ctx, r.Client, desired, apply.Planner); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil
+	var out []string
+	for _, name := range plan.DeleteJobs {
+		if job := jobs[name]; job != nil {
+			node := job.Annotations[resources.NodeAnnotation]
+			want, planned := plan.DevicePlans[node]
+			if inv := byName[node]; inv != nil && planned && !planRecorded(inv, want) {
+				continue
 			}
-			return fmt.Errorf("writing plan: %w", err)
 		}
-		r.recordPlanEvents(cluster, inv, want)
-		r.recordDecommissionEvents(cluster, inv, want)
-		return nil
-	})
+		out = append(out, name)
+	}
+	return out
+}
+
+// memo returns the plan memo of a cluster.
+func (r *OSDReconciler) memo(name types.NamespacedName) *osdplan.Memo {
+	r.memosMu.Lock()
+	defer r.memosMu.Unlock()
+	if r.memos == nil {
+		r.memos = map[types.NamespacedName]*osdplan.Memo{}
+	}
+	m := r.memos[name]
+	if m == nil {
+		m = &osdplan.Memo{}
+		r.memos[name] = m
+	}
+	return m
+}
+
+// forgetMemo drops the plan memo of a cluster that is gone.
+func (r *OSDReconciler) forgetMemo(name types.NamespacedName) {
+	r.memosMu.Lock()
+	defer r.memosMu.Unlock()
+	delete(r.memos, name)
 }
 
 // recordPlanEvents emits events on the DiskInventory on transitions of a

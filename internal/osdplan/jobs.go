@@ -76,8 +76,8 @@ func outcome(job *PrepareJob, id string) PrepareResult {
 // label, and deleting the Job now would let the next plan prepare the disk
 // a second time. Once none of those disks is Available (they show as OSD or
 // Rejected, or are gone) the Job is deleted. The disks it failed or refused
-// are recorded on their plans by the same plan that deletes it (the
-// reconciler writes plans before it deletes Jobs).
+// are recorded on their plans by the plan that deletes it; the reconciler
+// deletes the Job only once it reads those plans back from the inventory.
 //
 // A Running Job that has not started (see PrepareJob.Started) is deleted
 // when it is no longer wanted (see wanted): provisioning is not Enabled, or

@@ -1,0 +1,124 @@
+package controllers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/ceph-operator/ceph-operator/controllers"
+	"github.com/ceph-operator/ceph-operator/internal/manager"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
+)
+
+// startStallingManager runs the cluster and OSD reconcilers with a client
+// whose writes of a DiskInventory's status (the plans) do not return until
+// release is closed; blocked counts the writes held.
+func startStallingManager(t *testing.T, release <-chan struct{}, blocked *atomic.Int64) {
+	t.Helper()
+	scheme, err := manager.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := true
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: &skip},
+		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
+		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, opts)
+			if err != nil {
+				return nil, err
+			}
+			return interceptor.NewClient(c, interceptor.Funcs{
+				SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+					if body, err := json.Marshal(obj); err == nil && strings.Contains(string(body), `"kind":"DiskInventory"`) {
+						blocked.Add(1)
+						select {
+						case <-release:
+						case <-ctx.Done():
+							return ctx.Err()
+						}
+					}
+					return c.SubResource(sub).Apply(ctx, obj, opts...)
+				},
+			}), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := resources.Images{Operator: "ceph-operator:test"}
+	rec := mgr.GetEventRecorder("ceph-operator")
+	if err := (&controllers.CephClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.OSDReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+}
+
+// TestCreationsDoNotWaitForPlanWrites: the API server takes the plans
+// (DiskInventory status writes) but does not answer. OSD Deployments are
+// still created, for the first node and for a node that joins later: no
+// creation waits behind a plan write.
+func TestCreationsDoNotWaitForPlanWrites(t *testing.T) {
+	ctx := context.Background()
+	release := make(chan struct{})
+	var blocked atomic.Int64
+	startStallingManager(t, release, &blocked)
+	// Let the held writes go before the manager stops.
+	t.Cleanup(func() { close(release) })
+	ns := newNamespace(t, "stall")
+	w := playAgent(t, ns)
+	w.AddNode("stall-a", "osd")
+	withNodes(t, "stall-a")
+	if err := env.Client.Create(ctx, newCluster(ns, "ceph")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first node's OSD Deployment while its plan write is held", func() error {
+		if got := osdDeployments(t, ns); len(got) != 1 {
+			return fmt.Errorf("OSD Deployments %v", got)
+		}
+		if blocked.Load() == 0 {
+			return fmt.Errorf("no plan write held yet")
+		}
+		return nil
+	})
+	w.AddNode("stall-b", "osd", "osd")
+	withNodes(t, "stall-b")
+	deadline := time.Now().Add(wait)
+	for {
+		got := osdDeployments(t, ns)
+		if len(got) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("OSD Deployments %v while %d plan writes are held: the new node's OSDs wait behind them", got, blocked.Load())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,153 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/apply"
+)
+
+// planWriter applies the inventories' status.plan on workers of its own,
+// so that a reconcile hands its plan writes over and returns: the next
+// reconcile's Job and Deployment creations never wait behind a thousand
+// plan writes (docs/design/0006-plan-per-node.md). A node's latest plan
+// replaces one still waiting for its turn, so each inventory gets at most
+// one write in flight and the newest plan wins. A write that fails is
+// retried with backoff until a newer plan replaces it; a gone inventory
+// is dropped.
+//
+// Nothing else depends on the write having happened: a finished prepare
+// Job is deleted by a later reconcile that reads the plan back from the
+// inventory (see recordedJobs), and the write's own watch event brings that
+// reconcile.
+type planWriter struct {
+	client client.Client
+	// written is called after a plan was applied (the events).
+	written func(w planWrite)
+
+	mu      sync.Mutex
+	pending map[types.NamespacedName]planWrite
+	queue   workqueue.TypedRateLimitingInterface[types.NamespacedName]
+}
+
+// planWrite is one inventory's plan to apply.
+type planWrite struct {
+	cluster *cephv1alpha1.CephCluster
+	// inv is the inventory as planned from (its plan then, for events);
+	// read only.
+	inv  *cephv1alpha1.DiskInventory
+	want []cephv1alpha1.DevicePlan
+}
+
+func newPlanWriter(c client.Client, written func(planWrite)) *planWriter {
+	return &planWriter{
+		client:  c,
+		written: written,
+		pending: map[types.NamespacedName]planWrite{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
+			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{}),
+	}
+}
+
+// enqueue hands over the plans that differ from what the inventories, as
+// read, hold. It never blocks on the API server.
+func (w *planWriter) enqueue(cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, plans map[string][]cephv1alpha1.DevicePlan) {
+	for i := range inventories {
+		inv := &inventories[i]
+		want, ok := plans[inv.Name]
+		if !ok || planRecorded(inv, want) {
+			continue
+		}
+		key := types.NamespacedName{Namespace: inv.Namespace, Name: inv.Name}
+		w.mu.Lock()
+		if old, ok := w.pending[key]; ok && equality.Semantic.DeepEqual(old.want, want) {
+			w.mu.Unlock()
+			continue
+		}
+		w.pending[key] = planWrite{cluster: cluster, inv: inv, want: want}
+		w.mu.Unlock()
+		w.queue.Add(key)
+	}
+}
+
+// planRecorded reports whether inv, as read, already holds the plan want.
+func planRecorded(inv *cephv1alpha1.DiskInventory, want []cephv1alpha1.DevicePlan) bool {
+	return (len(want) == 0 && len(inv.Status.Plan) == 0) || equality.Semantic.DeepEqual(inv.Status.Plan, want)
+}
+
+// Start runs apply.Parallelism workers until ctx ends.
+func (w *planWriter) Start(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range apply.Parallelism {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for w.next(ctx) {
+			}
+		}()
+	}
+	<-ctx.Done()
+	w.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+// NeedLeaderElection: only the leader writes plans.
+func (w *planWriter) NeedLeaderElection() bool { return true }
+
+// next applies one inventory's latest plan; false once the queue shut down.
+func (w *planWriter) next(ctx context.Context) bool {
+	key, shutdown := w.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer w.queue.Done(key)
+	w.mu.Lock()
+	pw, ok := w.pending[key]
+	delete(w.pending, key)
+	w.mu.Unlock()
+	if !ok {
+		w.queue.Forget(key)
+		return true
+	}
+	if err := w.write(ctx, pw); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Writing a DiskInventory's plan; retrying", "inventory", key)
+		w.mu.Lock()
+		if _, newer := w.pending[key]; !newer {
+			w.pending[key] = pw
+		}
+		w.mu.Unlock()
+		w.queue.AddRateLimited(key)
+		return true
+	}
+	w.queue.Forget(key)
+	return true
+}
+
+// write applies one plan; a gone inventory is no error.
+func (w *planWriter) write(ctx context.Context, pw planWrite) error {
+	desired := &cephv1alpha1.DiskInventory{
+		ObjectMeta: metav1.ObjectMeta{Name: pw.inv.Name, Namespace: pw.inv.Namespace},
+		Status:     cephv1alpha1.DiskInventoryStatus{Plan: pw.want},
+	}
+	if err := apply.Status(ctx, w.client, desired, apply.Planner); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("writing plan: %w", err)
+	}
+	if w.written != nil {
+		w.written(pw)
+	}
+	return nil
+}
