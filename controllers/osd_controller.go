@@ -490,10 +490,12 @@ func (r *OSDReconciler) planWritten(w planWrite) {
 }
 
 // recordedJobs are the prepare Jobs of plan.DeleteJobs that may be deleted
-// now: those whose node's inventory, as read, already holds the node's plan
-// (the Job's outcome is recorded). The others are deleted by a later
-// reconcile, which the plan write's watch event brings. A Job with no
-// inventory, or no plan, has nothing to record.
+// now: a finished Job once its node's inventory, as read, already holds
+// the node's plan (the Job's outcome is recorded); the others are deleted
+// by a later reconcile, which the plan write's watch event brings. A Job
+// that has not finished (one not started and no longer wanted) has no
+// outcome to record and goes at once, before its pod starts; so does one
+// with no inventory or no plan.
 func recordedJobs(plan osdplan.Plan, jobs map[string]*batchv1.Job, inventories []cephv1alpha1.DiskInventory) []string {
 	byName := make(map[string]*cephv1alpha1.DiskInventory, len(inventories))
 	for i := range inventories {
@@ -501,7 +503,7 @@ func recordedJobs(plan osdplan.Plan, jobs map[string]*batchv1.Job, inventories [
 	}
 	var out []string
 	for _, name := range plan.DeleteJobs {
-		if job := jobs[name]; job != nil {
+		if job := jobs[name]; job != nil && jobFinished(job) {
 			node := job.Annotations[resources.NodeAnnotation]
 			want, planned := plan.DevicePlans[node]
 			if inv := byName[node]; inv != nil && planned && !planRecorded(inv, want) {

@@ -37,7 +37,14 @@ type planWriter struct {
 
 	mu      sync.Mutex
 	pending map[types.NamespacedName]planWrite
-	queue   workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	// applied is the last plan written to each inventory, with the
+	// resourceVersion of the inventory it was planned from, until the
+	// cache shows it: a reconcile from a cache that has not caught up with
+	// the write plans the same again, and is not written twice.
+	applied map[types.NamespacedName]planWrite
+	// inflight is the plan each worker is writing.
+	inflight map[types.NamespacedName]planWrite
+	queue    workqueue.TypedRateLimitingInterface[types.NamespacedName]
 }
 
 // planWrite is one inventory's plan to apply.
@@ -51,9 +58,11 @@ type planWrite struct {
 
 func newPlanWriter(c client.Client, written func(planWrite)) *planWriter {
 	return &planWriter{
-		client:  c,
-		written: written,
-		pending: map[types.NamespacedName]planWrite{},
+		client:   c,
+		written:  written,
+		pending:  map[types.NamespacedName]planWrite{},
+		applied:  map[types.NamespacedName]planWrite{},
+		inflight: map[types.NamespacedName]planWrite{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{}),
 	}
@@ -65,12 +74,31 @@ func (w *planWriter) enqueue(cluster *cephv1alpha1.CephCluster, inventories []ce
 	for i := range inventories {
 		inv := &inventories[i]
 		want, ok := plans[inv.Name]
-		if !ok || planRecorded(inv, want) {
+		if !ok {
 			continue
 		}
 		key := types.NamespacedName{Namespace: inv.Namespace, Name: inv.Name}
+		if planRecorded(inv, want) {
+			w.mu.Lock()
+			delete(w.applied, key)
+			w.mu.Unlock()
+			continue
+		}
 		w.mu.Lock()
 		if old, ok := w.pending[key]; ok && equality.Semantic.DeepEqual(old.want, want) {
+			w.mu.Unlock()
+			continue
+		}
+		if old, ok := w.inflight[key]; ok && equality.Semantic.DeepEqual(old.want, want) {
+			// Being written; a failed write is queued again by itself.
+			w.mu.Unlock()
+			continue
+		}
+		// Written already, and the cache still shows the very inventory it
+		// was planned from: the write is not seen yet. Any newer version
+		// of the inventory (this write, or anyone else's) is planned
+		// and, when it differs, written again.
+		if done, ok := w.applied[key]; ok && done.inv.ResourceVersion == inv.ResourceVersion && equality.Semantic.DeepEqual(done.want, want) {
 			w.mu.Unlock()
 			continue
 		}
@@ -115,39 +143,50 @@ func (w *planWriter) next(ctx context.Context) bool {
 	w.mu.Lock()
 	pw, ok := w.pending[key]
 	delete(w.pending, key)
+	if ok {
+		w.inflight[key] = pw
+	}
 	w.mu.Unlock()
 	if !ok {
 		w.queue.Forget(key)
 		return true
 	}
-	if err := w.write(ctx, pw); err != nil {
+	found, err := w.write(ctx, pw)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight, key)
+	if err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Writing a DiskInventory's plan; retrying", "inventory", key)
-		w.mu.Lock()
 		if _, newer := w.pending[key]; !newer {
 			w.pending[key] = pw
 		}
-		w.mu.Unlock()
 		w.queue.AddRateLimited(key)
 		return true
+	}
+	if found {
+		w.applied[key] = pw
+	} else {
+		delete(w.applied, key)
 	}
 	w.queue.Forget(key)
 	return true
 }
 
-// write applies one plan; a gone inventory is no error.
-func (w *planWriter) write(ctx context.Context, pw planWrite) error {
+// write applies one plan and reports whether the inventory exists; a gone
+// inventory is no error.
+func (w *planWriter) write(ctx context.Context, pw planWrite) (bool, error) {
 	desired := &cephv1alpha1.DiskInventory{
 		ObjectMeta: metav1.ObjectMeta{Name: pw.inv.Name, Namespace: pw.inv.Namespace},
 		Status:     cephv1alpha1.DiskInventoryStatus{Plan: pw.want},
 	}
 	if err := apply.Status(ctx, w.client, desired, apply.Planner); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil
+			return false, nil
 		}
-		return fmt.Errorf("writing plan: %w", err)
+		return true, fmt.Errorf("writing plan: %w", err)
 	}
 	if w.written != nil {
 		w.written(pw)
 	}
-	return nil
+	return true, nil
 }
