@@ -209,6 +209,10 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// finds the Jobs it created. The plans themselves are written by the
 	// plan writer, not here: this reconcile, and the next one's creations,
 	// never wait for them (docs/design/0006-plan-per-node.md).
+	// No plan write starts while this reconcile creates (a panic
+	// releases the hold too).
+	release := sync.OnceFunc(r.plans.holdFor())
+	defer release()
 	exists, createErr := r.createJobs(ctx, cluster, plan.CreateJobs)
 	for node, name := range exists {
 		plan.Unschedule(node, name)
@@ -216,10 +220,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	gate, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes, rolloutJobs)
 	rollout := gate.Rollout
 	plan.Counts.Updated = rollout.Updated
+	osdJobsErr := r.createOSDJobs(ctx, cluster, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...))
+	release()
 	errs := []error{
 		createErr,
 		ensureErr,
-		r.createOSDJobs(ctx, cluster, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...)),
+		osdJobsErr,
 		r.stopOSDs(ctx, cluster, plan.StopOSDs),
 		r.applyBudgets(ctx, cluster, in.OSDs),
 		r.writeFailureRecords(ctx, in.Inventories, plan.FailureRecords),

@@ -45,19 +45,27 @@ type planWriter struct {
 	// inflight is the plan each worker is writing.
 	inflight map[types.NamespacedName]planWrite
 	queue    workqueue.TypedRateLimitingInterface[types.NamespacedName]
+
+	// creating counts the reconciles creating Jobs and Deployments: no
+	// new plan write starts while one is (see holdFor), so that at the API
+	// server, too, creations go first.
+	gateMu   sync.Mutex
+	gate     *sync.Cond
+	creating int
 }
 
 // planWrite is one inventory's plan to apply.
 type planWrite struct {
 	cluster *cephv1alpha1.CephCluster
-	// inv is the inventory as planned from (its plan then, for events);
-	// read only.
+	// inv is the inventory as planned from, trimmed to its identity and
+	// its plan then (for events): not the cache's object, which holds
+	// every disk.
 	inv  *cephv1alpha1.DiskInventory
 	want []cephv1alpha1.DevicePlan
 }
 
 func newPlanWriter(c client.Client, written func(planWrite)) *planWriter {
-	return &planWriter{
+	w := &planWriter{
 		client:   c,
 		written:  written,
 		pending:  map[types.NamespacedName]planWrite{},
@@ -66,6 +74,34 @@ func newPlanWriter(c client.Client, written func(planWrite)) *planWriter {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{}),
 	}
+	w.gate = sync.NewCond(&w.gateMu)
+	return w
+}
+
+// holdFor keeps new plan writes from starting until the returned function
+// is called: a reconcile holds them while it creates Jobs and Deployments.
+// The writes already sent go on; the creations never wait for them.
+func (w *planWriter) holdFor() (release func()) {
+	w.gateMu.Lock()
+	w.creating++
+	w.gateMu.Unlock()
+	return func() {
+		w.gateMu.Lock()
+		w.creating--
+		if w.creating == 0 {
+			w.gate.Broadcast()
+		}
+		w.gateMu.Unlock()
+	}
+}
+
+// waitForCreations returns once no reconcile is creating.
+func (w *planWriter) waitForCreations() {
+	w.gateMu.Lock()
+	for w.creating > 0 {
+		w.gate.Wait()
+	}
+	w.gateMu.Unlock()
 }
 
 // enqueue hands over the plans that differ from what the inventories, as
@@ -102,7 +138,11 @@ func (w *planWriter) enqueue(cluster *cephv1alpha1.CephCluster, inventories []ce
 			w.mu.Unlock()
 			continue
 		}
-		w.pending[key] = planWrite{cluster: cluster, inv: inv, want: want}
+		ref := &cephv1alpha1.DiskInventory{
+			ObjectMeta: metav1.ObjectMeta{Name: inv.Name, Namespace: inv.Namespace, UID: inv.UID, ResourceVersion: inv.ResourceVersion},
+			Status:     cephv1alpha1.DiskInventoryStatus{Plan: inv.Status.Plan},
+		}
+		w.pending[key] = planWrite{cluster: cluster, inv: ref, want: want}
 		w.mu.Unlock()
 		w.queue.Add(key)
 	}
@@ -151,6 +191,7 @@ func (w *planWriter) next(ctx context.Context) bool {
 		w.queue.Forget(key)
 		return true
 	}
+	w.waitForCreations()
 	found, err := w.write(ctx, pw)
 	w.mu.Lock()
 	defer w.mu.Unlock()
