@@ -170,8 +170,9 @@ type Disk struct {
 	// Verdict is what the agent decided about the disk and why.
 	Verdict DiskVerdict `json:"verdict"`
 
-	// Partitions are the DB and WAL partitions of a disk whose state is
-	// MetadataDevice, in GPT order.
+	// Partitions are the DB and WAL partitions of the operator's naming
+	// scheme on the disk, in GPT order: those of a MetadataDevice, and of
+	// a disk rejected while it holds some (in use, or another cluster's).
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=128
 	// +optional

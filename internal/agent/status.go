@@ -71,9 +71,9 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 			id := int32(v.OSDID)
 			disk.Verdict.OSDID = &id
 		}
-		if v.State == discovery.StateMetadataDevice {
-			disk.Partitions = metadataPartitions(d)
-		}
+		// Also while the device is rejected (in use, for one): the OSDs
+		// whose DB is there are found by them all the same.
+		disk.Partitions = metadataPartitions(d)
 		st.Disks = append(st.Disks, disk)
 	}
 	st.Summary = Summarize(st.Disks)

@@ -60,9 +60,10 @@ func TestBuildStatusMetadataDevice(t *testing.T) {
 	if st.Summary != (cephv1alpha1.DiskInventorySummary{Disks: 1}) {
 		t.Errorf("summary %+v", st.Summary)
 	}
-	// Another cluster's FSID: rejected, and no partitions published.
+	// Another cluster's FSID: rejected; its partitions are shown (the
+	// planner only takes those named after its own cluster).
 	st = BuildStatus([]discovery.Device{dev}, discovery.Options{ClusterFSID: "deadbeef-0000-4000-8000-000000000000"}, 0, "dev")
-	if d := st.Disks[0]; d.Verdict.Reason != string(discovery.ForeignCephCluster) || d.Partitions != nil {
+	if d := st.Disks[0]; d.Verdict.Reason != string(discovery.ForeignCephCluster) || !reflect.DeepEqual(d.Partitions, want) {
 		t.Errorf("foreign: %+v", d)
 	}
 }

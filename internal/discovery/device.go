@@ -264,6 +264,10 @@ type GPTPartition struct {
 	// BlueStoreError is set when a BlueStore signature is there but its
 	// label is damaged.
 	BlueStoreError string
+	// Claimed is true when the whole device is held exclusively (Busy) and
+	// this partition cannot be opened exclusively either: someone claims
+	// it, such as the running ceph-osd whose DB it is.
+	Claimed bool
 	// NonZero is true when a byte of the first MiB read is not zero;
 	// FirstNonZeroOffset is its offset from the partition's start.
 	NonZero            bool

@@ -228,3 +228,32 @@ func TestMetadataDeviceIsNeverWiped(t *testing.T) {
 		t.Error("a metadata device has a wipe confirmation")
 	}
 }
+
+// TestMetadataDeviceClaimedByItsOSDs: a running ceph-osd claims its DB
+// partition exclusively, so the whole metadata device cannot be opened
+// exclusively either. That is the OSD at work, as with its own disk, and
+// the device stays a MetadataDevice; a claim on a partition that is not an
+// OSD's, or on the whole disk alone, still makes it Busy.
+func TestMetadataDeviceClaimedByItsOSDs(t *testing.T) {
+	osd := "aaaaaaaa-0000-4000-8000-000000000001"
+	db := metaPart(1, gpt.RoleDB, ourFSID, dbLabel(osd, "bluefs db"))
+	unused := metaPart(2, gpt.RoleDB, ourFSID, nil)
+	opts := Options{ClusterFSID: ourFSID}
+	claimed := func(p GPTPartition) GPTPartition { p.Claimed = true; return p }
+	for name, c := range map[string]struct {
+		dev   Device
+		state string
+	}{
+		"its OSD claims its DB partition": {dev: metadataDevice(claimed(db), unused), state: StateMetadataDevice},
+		"an unused partition is claimed":  {dev: metadataDevice(db, claimed(unused)), state: StateRejected},
+		"the whole disk alone is claimed": {dev: metadataDevice(db, unused), state: StateRejected},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.dev.Busy = true
+			v := Evaluate(c.dev, opts)
+			if v.State != c.state || (c.state == StateRejected && v.Reason != Busy) {
+				t.Errorf("%s %s: %s, want %s", v.State, v.Reason, v.Message, c.state)
+			}
+		})
+	}
+}

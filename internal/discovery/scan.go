@@ -626,4 +626,20 @@ func (s Scanner) probe(d *Device) {
 		d.ScanErrors = append(d.ScanErrors, fmt.Errorf("checking whether %s is busy: %w", node, err).Error())
 	}
 	d.Busy = busy
+	// Which partitions hold the claim: a running OSD claims its DB
+	// partition, which makes the whole metadata device busy too.
+	if busy {
+		for i := range d.GPTPartitions {
+			p := &d.GPTPartitions[i]
+			if p.Name == "" {
+				continue
+			}
+			pnode := s.path("dev", p.Name)
+			claimed, err := checker.IsBusy(pnode)
+			if err != nil {
+				d.ScanErrors = append(d.ScanErrors, fmt.Errorf("checking whether %s is busy: %w", pnode, err).Error())
+			}
+			p.Claimed = claimed
+		}
+	}
 }

@@ -484,8 +484,25 @@ func checkHealthy(d Device, _ Options) (Reason, string, bool) {
 // checkNotBusyButOSDs is checkNotBusy for the verdict chain: a process
 // holding open a DB or WAL partition of this cluster's scheme that carries
 // its OSD's label is that OSD at work, as a running OSD holds its own
-// disk, and does not make the device Busy. Every other opener does.
+// disk, and does not make the device Busy. Every other opener does. The
+// same goes for the exclusive claim: the whole device cannot be claimed
+// while a partition is, and when every claimed partition is an OSD's DB or
+// WAL, that OSD holds it.
 func checkNotBusyButOSDs(d Device, o Options) (Reason, string, bool) {
+	if d.Busy {
+		claims, ours := 0, 0
+		for _, p := range d.GPTPartitions {
+			if p.Claimed {
+				claims++
+				if p.usedByOSD(o) {
+					ours++
+				}
+			}
+		}
+		if claims > 0 && claims == ours {
+			d.Busy = false
+		}
+	}
 	if len(d.OpenBy) == 0 {
 		return checkNotBusy(d, o)
 	}

@@ -167,18 +167,23 @@ func (p *planner) usableMetadata(ns *nodeState, md *entry) (bool, string) {
 	return false, "discovery rejected it (" + msg + ")"
 }
 
-// dbPartitions maps the OSD uuid on each partition of the node's metadata
-// devices to that partition.
-func dbPartitions(ns *nodeState) map[string][]Partition {
+// dbPartitions maps the OSD uuid on each of this cluster's DB and WAL
+// partitions of the node to that partition: on its metadata devices, and
+// on a disk discovery rejects for now (a metadata device found busy) that
+// still shows them. A running OSD keeps its DB partition whatever the
+// device's verdict says at one scan.
+func dbPartitions(ns *nodeState, fsid string) map[string][]Partition {
 	var out map[string][]Partition
 	for i := range ns.inv.Status.Disks {
 		d := &ns.inv.Status.Disks[i]
-		if d.Verdict.State != cephv1alpha1.DiskMetadataDevice {
+		switch d.Verdict.State {
+		case cephv1alpha1.DiskMetadataDevice, cephv1alpha1.DiskRejected:
+		default:
 			continue
 		}
 		dev := deviceOf(d, "")
 		for _, part := range d.Partitions {
-			if part.OSDUUID == "" {
+			if _, f8, _, ok := gpt.ParseLabel(part.Label); part.OSDUUID == "" || !ok || f8 != gpt.FSID8(fsid) {
 				continue
 			}
 			if out == nil {
@@ -198,7 +203,7 @@ func dbPartitions(ns *nodeState) map[string][]Partition {
 // metadata device it depended on.
 func (p *planner) attachDB(ns *nodeState, e *entry) {
 	if ns.parts == nil {
-		ns.parts = dbPartitions(ns)
+		ns.parts = dbPartitions(ns, p.in.Cluster.Status.FSID)
 		if ns.parts == nil {
 			ns.parts = map[string][]Partition{}
 		}

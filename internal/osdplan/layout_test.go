@@ -567,3 +567,33 @@ func TestReplaceReusesTheDBPartition(t *testing.T) {
 	in := Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{w.inv}, OSDs: w.osds, Now: w.now}
 	checkSafety(t, in, plan)
 }
+
+// TestLayoutBusyMetadataDeviceKeepsItsOSDs: a metadata device discovery
+// finds busy for a scan still shows its partitions, and the OSDs whose DB
+// is there keep it: a Deployment made then must not lose its DB. Another
+// cluster's partitions never give an OSD its DB.
+func TestLayoutBusyMetadataDeviceKeepsItsOSDs(t *testing.T) {
+	busy := metaDisk("nvme0n1", 100, dbPart(1, 0, 10, uuidA))
+	busy.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "Busy", Message: "nvme0n1 is held open exclusively by another user"}
+	foreign := metaDisk("nvme1n1", 100, dbPart(1, 0, 10, uuidB))
+	foreign.Partitions[0].Label = PartitionLabel(cephv1alpha1.PartitionDB, otherFSID, 1)
+	foreign.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskRejected, Reason: "ForeignCephCluster"}
+	in := Input{
+		Cluster:     cluster(metaOn("nvme0n1", 10)),
+		Nodes:       onlyNodeA(),
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", osdWith("sdb", 0, uuidA), osdWith("sdc", 1, uuidB), hdd("sdd", 100), busy, foreign)},
+		Now:         now,
+	}
+	got := Compute(in)
+	checkSafety(t, in, got)
+	if len(got.OSDs) != 2 || got.OSDs[0].Device.DB == nil || got.OSDs[0].Device.DB.PartUUID != busy.Partitions[0].PartUUID {
+		t.Fatalf("OSDs %+v, want OSD 0 with its DB on the busy metadata device", got.OSDs)
+	}
+	if got.OSDs[1].Device.DB != nil {
+		t.Errorf("OSD 1 got %+v from another cluster's partition", got.OSDs[1].Device.DB)
+	}
+	// The new disk waits: its metadata device is in use by something else.
+	if dp := planOf(t, got, "node-a", "sdd"); dp.Reason != ReasonMetadataDeviceUnusable || !strings.Contains(dp.Message, "Busy") {
+		t.Errorf("sdd: %s/%s %q", dp.Action, dp.Reason, dp.Message)
+	}
+}

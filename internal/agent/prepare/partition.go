@@ -170,6 +170,10 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 	// TooSmall is the verdict of an otherwise blank disk; the minimum size
 	// is for data disks.
 	case v.State == discovery.StateRejected && v.Reason == discovery.TooSmall:
+	case v.State == discovery.StateRejected && v.Reason == discovery.Busy:
+		// Often a probe of an instant (the discovery agent's own);
+		// prepareOne asks again a few times.
+		return refuse(string(discovery.Busy), "metadata device %s is busy (%s), not touched", dev.KernelName, v.Message)
 	default:
 		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s is %s (%s: %s), not touched", dev.KernelName, v.State, v.Reason, v.Message)
 	}

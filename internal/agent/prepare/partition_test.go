@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/gpt"
 )
@@ -349,6 +350,41 @@ func TestPrepareReusesTheDBOfADestroyedOSD(t *testing.T) {
 			// The partition was cleared before ceph-volume ran.
 			if len(cv.calls) != 1 || !bytes.Equal(atCall[:mib], make([]byte, mib)) {
 				t.Errorf("ceph-volume %q; partition cleared before it ran: %v", cv.calls, bytes.Equal(atCall[:mib], make([]byte, mib)))
+			}
+		})
+	}
+}
+
+// TestPrepareWaitsOutABusyMetadataDevice: a metadata device busy for an
+// instant (another tool's probe) is asked again; one that stays busy is
+// refused, and neither disk is touched.
+func TestPrepareWaitsOutABusyMetadataDevice(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		busyFor int
+		outcome string
+	}{{"busy for a moment", 1, OutcomePrepared}, {"busy throughout", 100, OutcomeRefused}} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, _ := layoutNode(t, fixture.Disk{})
+			node := filepath.Join(root, "dev", "nvme0n1")
+			scans := 0
+			sc := scannerFor(root)
+			sc.before = func(int, string) {
+				scans++
+				// The partition loop's scans come after the data disk's two.
+				sc.Busy = discovery.StaticBusyChecker{Busy: map[string]bool{node: scans > 2 && scans <= 2+tc.busyFor}}
+			}
+			cv := &fakeCephVolume{root: root}
+			dbWriter(t, root, cv)
+			opts := optionsFor(root)
+			opts.Targets = []Target{dbTarget(1, mib, fixture.GiB, false, "")}
+			opts.Partitioner = GPTPartitioner{AddToKernel: (&fakeKernel{root: root}).add}
+			r := Run(context.Background(), logr.Discard(), opts, sc, &fakeLocker{}, cv)[0]
+			if r.Outcome != tc.outcome {
+				t.Fatalf("result %+v, want %s", r, tc.outcome)
+			}
+			if tc.outcome == OutcomeRefused && (r.Reason != "Busy" || len(cv.calls) != 0) {
+				t.Errorf("result %+v, ceph-volume %q", r, cv.calls)
 			}
 		})
 	}

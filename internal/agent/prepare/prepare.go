@@ -468,11 +468,22 @@ func prepareOne(ctx context.Context, log logr.Logger, o Options, t Target, scan 
 		if part == nil {
 			continue
 		}
-		devices, err := scan.Scan(held)
-		if err != nil {
-			return fail(ReasonScanFailed, fmt.Sprintf("scanning the node's devices before making the %s partition: %v; %s was not touched", part.Role, err, dev.KernelName))
+		var path string
+		var err error
+		for attempt := 1; ; attempt++ {
+			devices, serr := scan.Scan(held)
+			if serr != nil {
+				return fail(ReasonScanFailed, fmt.Sprintf("scanning the node's devices before making the %s partition: %v; %s was not touched", part.Role, serr, dev.KernelName))
+			}
+			path, err = o.partitioner().Ensure(ctx, o, part, devices)
+			var busy *PartitionError
+			if !errors.As(err, &busy) || busy.Reason != string(discovery.Busy) || attempt >= busyAttempts(o) {
+				break
+			}
+			if sleepCtx(ctx, o.busyRetryDelay()) != nil {
+				return fail(ReasonInterrupted, fmt.Sprintf("stopped (%v) while waiting for a busy metadata device; %s was not touched", context.Cause(ctx), dev.KernelName))
+			}
 		}
-		path, err := o.partitioner().Ensure(ctx, o, part, devices)
 		var pe *PartitionError
 		switch {
 		case errors.As(err, &pe) && pe.Refused:
