@@ -18,9 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/ceph-operator/ceph-operator/controllers"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
-	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
 // startStallingManager runs the cluster and OSD reconcilers with a client
@@ -62,23 +60,7 @@ func startStallingManager(t *testing.T, release <-chan struct{}, blocked *atomic
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := resources.Images{Operator: "ceph-operator:test"}
-	rec := mgr.GetEventRecorder("ceph-operator")
-	if err := (&controllers.CephClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	if err := (&controllers.OSDReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	runReconcilers(t, mgr)
 }
 
 // TestCreationsDoNotWaitForPlanWrites: the API server takes the plans

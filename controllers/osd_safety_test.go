@@ -302,6 +302,29 @@ func (c *hidingCache) List(ctx context.Context, list client.ObjectList, opts ...
 	return nil
 }
 
+// runReconcilers runs the cluster and OSD reconcilers on mgr until the
+// test ends.
+func runReconcilers(t *testing.T, mgr ctrl.Manager) {
+	t.Helper()
+	images := resources.Images{Operator: "ceph-operator:test"}
+	rec := mgr.GetEventRecorder("ceph-operator")
+	if err := (&controllers.CephClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&controllers.OSDReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+}
+
 // startHidingManager runs the cluster and OSD reconcilers with a cache that
 // hides new Jobs for hide.
 func startHidingManager(t *testing.T, hide time.Duration) {
@@ -325,23 +348,7 @@ func startHidingManager(t *testing.T, hide time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := resources.Images{Operator: "ceph-operator:test"}
-	rec := mgr.GetEventRecorder("ceph-operator")
-	if err := (&controllers.CephClusterReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	if err := (&controllers.OSDReconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: rec, Images: images}).SetupWithManager(mgr); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	})
+	runReconcilers(t, mgr)
 }
 
 // TestHiddenJobNeverDuplicated: the operator's cache does not show a new

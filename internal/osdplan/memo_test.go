@@ -471,29 +471,7 @@ func TestMemoReplansWhatChanged(t *testing.T) {
 // BenchmarkCompute12000OSDs again after one inventory changed, reusing
 // the other nodes.
 func BenchmarkMemoCompute12000OSDsOneChange(b *testing.B) {
-	in := Input{
-		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
-			s.MaxNodesPreparing = 1000
-			s.DeviceFilter = "^sd"
-		}),
-		Now: now,
-	}
-	id := int32(0)
-	for n := range 1000 {
-		name := fmt.Sprintf("node-%04d", n)
-		in.Nodes = append(in.Nodes, node(name, map[string]string{"topology.kubernetes.io/zone": "z1"}))
-		var disks []cephv1alpha1.Disk
-		for d := range 12 {
-			disk := osdDisk(fmt.Sprintf("sd%c", 'b'+d), id)
-			disk.ID = fmt.Sprintf("%s-%s", disk.ID, name)
-			disks = append(disks, disk)
-			in.OSDs = append(in.OSDs, OSD{ID: id, Node: name, DeviceID: disk.ID})
-			id++
-		}
-		i := inv(name, disks...)
-		i.UID, i.ResourceVersion = types.UID("uid-"+name), "1"
-		in.Inventories = append(in.Inventories, i)
-	}
+	in := settled12000()
 	var m Memo
 	plan := m.Compute(in)
 	for i := range in.Inventories {

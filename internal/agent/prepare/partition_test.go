@@ -38,6 +38,21 @@ func layoutNode(t *testing.T, nvme fixture.Disk) (string, *fixture.Node) {
 	return root, n
 }
 
+// unchanged fails the test when a disk of n differs from its checksum in
+// before.
+func unchanged(t *testing.T, n *fixture.Node, before map[string]string) {
+	t.Helper()
+	after, err := n.Checksums()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sum := range before {
+		if after[name] != sum {
+			t.Errorf("%s changed", name)
+		}
+	}
+}
+
 // fakeKernel stands in for BLKPG on a fixture: it makes the partition's
 // sysfs directory and device node, as the kernel and devtmpfs do.
 type fakeKernel struct {
@@ -225,15 +240,7 @@ func TestPrepareReusesABlankPartitionAndChecksIt(t *testing.T) {
 			if len(cv.calls) != 0 || len(k.added) != 0 {
 				t.Errorf("ceph-volume %q, kernel told of %v", cv.calls, k.added)
 			}
-			after, err := n.Checksums()
-			if err != nil {
-				t.Fatal(err)
-			}
-			for name, sum := range before {
-				if after[name] != sum {
-					t.Errorf("%s changed", name)
-				}
-			}
+			unchanged(t, n, before)
 		})
 	}
 }
@@ -253,12 +260,7 @@ func TestPrepareRefusesAMetadataDeviceInUse(t *testing.T) {
 	if r.Outcome != OutcomeRefused || r.Reason != ReasonMetadataDeviceNotUsable || !strings.Contains(r.Message, "HasFilesystem") || len(cv.calls) != 0 {
 		t.Errorf("result %+v, ceph-volume %q", r, cv.calls)
 	}
-	after, _ := n.Checksums()
-	for name, sum := range before {
-		if after[name] != sum {
-			t.Errorf("%s changed", name)
-		}
-	}
+	unchanged(t, n, before)
 }
 
 func TestPrepareReportsAKernelFailure(t *testing.T) {
