@@ -139,6 +139,10 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 	log.Info("Preparing devices", "count", len(targets), "deviceTimeout", deviceTimeout)
 	scanner := prepare.DiscoveryScanner{Scanner: discovery.Scanner{Root: hostRoot, MountinfoPath: mountinfo}}
 	results = prepare.Run(ctx, log, opts, scanner, prepare.ExclusiveLocker{}, prepare.CommandExecutor{Env: env, Output: stderr})
+	// The node's agent rescans on the uevents this sends, so the disks'
+	// new labels reach the DiskInventory without waiting for the operator
+	// to see this Job finish and ask for a rescan.
+	prepare.Announce(log, hostRoot, results)
 	code := prepare.ExitCode(results)
 	switch code {
 	case prepare.ExitFailed:

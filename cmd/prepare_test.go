@@ -180,6 +180,38 @@ func TestPrepareExitCodes(t *testing.T) {
 	}
 }
 
+// TestPrepareAnnouncesTheDisksItWrote: after the run, the prepared disk
+// and the one whose ceph-volume failed get a "change" uevent (written to
+// their sysfs uevent file), so the node's agent rescans them without
+// waiting for the operator; the refused disk's file is left as it was.
+func TestPrepareAnnouncesTheDisksItWrote(t *testing.T) {
+	root := fixtureNode(t)
+	e := installFakeCephVolume(t, root)
+	uevent := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(root, "sys", "block", name, "uevent"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	refused := uevent("sdc")
+	t.Setenv("CV_FAIL", "sdd")
+	code, results, stderr := runPrepareTest(t, root, e,
+		`--targets=[{"path":"/dev/disk/by-id/wwn-0xsdb"},{"path":"/dev/disk/by-id/wwn-0xsdc"},{"path":"/dev/disk/by-id/wwn-0xsdd"}]`)
+	if code != 1 || results[0].Outcome != prepare.OutcomePrepared || results[1].Outcome != prepare.OutcomeRefused || results[2].Outcome != prepare.OutcomeFailed {
+		t.Fatalf("exit %d, results %+v\n%s", code, results, stderr)
+	}
+	if got := uevent("sdb"); got != "change" {
+		t.Errorf("prepared sdb's uevent holds %q, want change", got)
+	}
+	if got := uevent("sdd"); got != "change" {
+		t.Errorf("failed sdd's uevent holds %q, want change", got)
+	}
+	if got := uevent("sdc"); got != refused {
+		t.Errorf("refused sdc's uevent holds %q, want it untouched (%q)", got, refused)
+	}
+}
+
 // TestPrepareManyFailuresFitTheTerminationMessage: 50 failing targets with
 // long stderr still give a valid termination message of at most 4096 bytes.
 func TestPrepareManyFailuresFitTheTerminationMessage(t *testing.T) {

@@ -163,6 +163,39 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 		osdplan.OSDSpec{ID: 7, Node: "node-a", Device: spec.Devices[0], Topology: map[string]string{"topology.kubernetes.io/zone": "zone-1"}}))
 }
 
+// TestOnlyThePrepareWritesSys: the prepare container, which announces the
+// disks it wrote through their sysfs uevent files, mounts /sys writable;
+// the OSD's containers keep it read-only.
+func TestOnlyThePrepareWritesSys(t *testing.T) {
+	c := testCluster()
+	spec := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}}}
+	job, err := PrepareJob(c, Images{Operator: "op"}, "f", spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := func(ctrs []corev1.Container) map[string]bool {
+		out := map[string]bool{}
+		for _, ctr := range ctrs {
+			for _, m := range ctr.VolumeMounts {
+				if m.MountPath == "/sys" {
+					out[ctr.Name] = m.ReadOnly
+				}
+			}
+		}
+		return out
+	}
+	if ro, ok := sys(job.Spec.Template.Spec.Containers)[PrepareContainer]; !ok || ro {
+		t.Errorf("prepare container: /sys mounted %v, read-only %v; want writable", ok, ro)
+	}
+	osd := OSDDeployment(c, Images{Operator: "op"}, "f", osdplan.OSDSpec{ID: 1, Node: "node-a", Device: spec.Devices[0]})
+	pod := osd.Spec.Template.Spec
+	for name, ro := range sys(append(pod.InitContainers, pod.Containers...)) {
+		if !ro {
+			t.Errorf("OSD container %s mounts /sys writable", name)
+		}
+	}
+}
+
 // TestPrepareJobTargets decodes the Job's --targets argument and checks it
 // round-trips every device's identity, whatever characters its path has.
 func TestPrepareJobTargets(t *testing.T) {

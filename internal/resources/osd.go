@@ -158,6 +158,15 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, s
 	deadline := int64((time.Duration(len(spec.Devices))*PrepareDeviceTimeout + prepareDeadlineMargin) / time.Second)
 	ttl := int32(prepareTTLSeconds)
 
+	// The prepare announces each disk it wrote with a "change" uevent
+	// (prepare.Announce), written to the disk's uevent file in sysfs:
+	// the only container with /sys writable.
+	mounts := nodeVolumeMounts()
+	for i := range mounts {
+		if mounts[i].Name == "sys" {
+			mounts[i].ReadOnly = false
+		}
+	}
 	pod := nodePodSpec(cluster, images, spec.Node)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	pod.HostPID = true
@@ -170,7 +179,7 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, s
 		Env:                      cephVolumeEnv(cluster),
 		SecurityContext:          privileged(),
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-		VolumeMounts: append(nodeVolumeMounts(),
+		VolumeMounts: append(mounts,
 			corev1.VolumeMount{Name: "bootstrap-osd-keyring", MountPath: "/var/lib/ceph/bootstrap-osd", ReadOnly: true},
 			corev1.VolumeMount{Name: "prepare-lock", MountPath: PrepareLockDir},
 		),

@@ -110,7 +110,7 @@ func TestRealCeph(t *testing.T) {
 	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
+	c, err := client.NewWithWatch(cluster.Config, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestRealCeph(t *testing.T) {
 	for _, d := range inv.Status.Disks {
 		verdicts[d.Name] = d.Verdict
 	}
-	want := map[string]string{"blank": "OSD", "ext4": "HasFilesystem", "foreign": "ForeignCephCluster", "small": "TooSmall"}
+	want := map[string]string{"blank": "OSD", "ext4": "HasFilesystem", "foreign": "ForeignCephCluster", "small": "TooSmall", "slot": "TooSmall"}
 	for _, d := range devices {
 		v, ok := verdicts[d.dev.Name]
 		if !ok {
@@ -298,6 +298,9 @@ func TestRealCeph(t *testing.T) {
 	checkLifecycle(t, ctx, c, cc, cluster.Node, tl, devices, objs)
 	checkOSDRollout(t, ctx, c, cc, tl, objs)
 	checkOperatorUpgrade(t, ctx, c, cluster)
+	// Before the layout: once a metadata device is set, every new data
+	// disk would want a DB partition on it.
+	checkDiskToOSD(t, ctx, c, cluster.Node, tl, devices)
 	// The layout's devices join the list: its data disks are this
 	// cluster's OSDs from now on, its metadata device is hashed by the
 	// confirmed cleanup's check like every disk that is not an OSD.
@@ -402,8 +405,12 @@ var oneHostWarnings = map[string]bool{
 }
 
 // makeDevices attaches the test's loop devices: three blank ones, one with
-// an ext4 filesystem, one with another cluster's BlueStore label and one too
-// small, and records the content hash of those that must stay untouched.
+// an ext4 filesystem, one with another cluster's BlueStore label, one too
+// small, and the slots of the disk-to-OSD figure (checkDiskToOSD): loop
+// devices holding a file too small to be an OSD until the figure puts a
+// blank disk in their place, so that their names are in the cluster's
+// deviceFilter from the start. It records the content hash of those that
+// must stay untouched.
 func makeDevices(t *testing.T) []*device {
 	dir := t.TempDir()
 	var out []*device
@@ -420,6 +427,9 @@ func makeDevices(t *testing.T) []*device {
 	loopdev.Run(t, "mkfs.ext4", "-q", "-F", ext4.dev.Path)
 	add("foreign", "foreign.img", blankSize, fixture.BlueStore(fixture.Label(foreignFSID, 7))...)
 	add("small", "small.img", smallSize)
+	for i := range diskTimingDisks {
+		add("slot", fmt.Sprintf("slot%d.img", i), smallSize)
+	}
 	for _, d := range out {
 		if d.kind == "blank" {
 			continue
