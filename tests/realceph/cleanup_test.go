@@ -162,6 +162,13 @@ func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, n
 	t.Logf("the %s Event listed %.1fs after the CephCluster was gone", cephv1alpha1.ReasonCleanupCompleted, time.Since(eventsStart).Seconds())
 
 	for _, d := range devices {
+		if d.kind == "metadata" {
+			// Wiping each OSD's disk first frees its DB partition: the
+			// metadata device keeps its partition table, each partition's
+			// label is gone.
+			checkPartitionsFreed(t, d)
+			continue
+		}
 		if !ours[d.dev.Name] {
 			sum, err := loopdev.FileSHA256(d.backing)
 			if err != nil {
@@ -194,6 +201,24 @@ func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, n
 	}
 	t.Logf("FIGURE confirmed cleanup: delete -> CephCluster gone with %d OSD disks wiped and the host directory removed: %.1fs; scenario %.1fs",
 		len(ours), took.Seconds(), time.Since(start).Seconds())
+}
+
+// checkPartitionsFreed checks that no partition of metadata device d
+// carries a BlueStore label any more.
+func checkPartitionsFreed(t *testing.T, d *device) {
+	parts, err := filepath.Glob(filepath.Join("/sys/block", d.dev.Name, d.dev.Name+"p*"))
+	if err != nil || len(parts) == 0 {
+		errorf(t, "metadata device %s shows no partitions after the confirmed cleanup (%v)", d.dev.Name, err)
+		return
+	}
+	for _, p := range parts {
+		node := "/dev/" + filepath.Base(p)
+		if l, err := readLabel(node); err == nil {
+			errorf(t, "%s (DB partition of metadata device %s) still carries the label of OSD uuid %s after the confirmed cleanup", node, d.dev.Name, l.OSDUUID)
+		} else {
+			t.Logf("%s (DB partition of metadata device %s) freed: %v", node, d.dev.Name, err)
+		}
+	}
 }
 
 // blankWindows checks that the first and last MiB of a device read zero.
