@@ -353,7 +353,7 @@ func (tl *timeline) upAt(id int) time.Time {
 // and in that was not yet, at the time the answer arrived.
 func (tl *timeline) pollOSDMap(ctx context.Context, t *testing.T, tools *tools) {
 	start := time.Now()
-	out, err := tools.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "osd", "dump", "--format", "json")
+	osds, err := readOSDMap(ctx, tools)
 	at := time.Now()
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
@@ -363,20 +363,9 @@ func (tl *timeline) pollOSDMap(ctx context.Context, t *testing.T, tools *tools) 
 		t.Logf("disk timing: ceph osd dump: %v", err)
 		return
 	}
-	var dump struct {
-		OSDs []struct {
-			OSD int `json:"osd"`
-			Up  int `json:"up"`
-			In  int `json:"in"`
-		} `json:"osds"`
-	}
-	if err := json.Unmarshal(out, &dump); err != nil {
-		t.Logf("disk timing: ceph osd dump: %v", err)
-		return
-	}
-	for _, o := range dump.OSDs {
-		if _, seen := tl.upIn[o.OSD]; !seen && o.Up == 1 && o.In == 1 {
-			tl.upIn[o.OSD] = at
+	for _, o := range osds {
+		if _, seen := tl.upIn[int(o.OSD)]; !seen && o.Up == 1 && o.In == 1 {
+			tl.upIn[int(o.OSD)] = at
 		}
 	}
 }

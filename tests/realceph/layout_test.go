@@ -147,25 +147,37 @@ func checkMetadataLayout(t *testing.T, ctx context.Context, c client.Client, cc 
 	return added
 }
 
+// osdMapEntry is one OSD of Ceph's OSD map.
+type osdMapEntry struct {
+	OSD int32 `json:"osd"`
+	Up  int   `json:"up"`
+	In  int   `json:"in"`
+}
+
+// readOSDMap returns the OSDs of `ceph osd dump`.
+func readOSDMap(ctx context.Context, tl *tools) ([]osdMapEntry, error) {
+	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "osd", "dump", "--format", "json")
+	if err != nil {
+		return nil, err
+	}
+	var dump struct {
+		OSDs []osdMapEntry `json:"osds"`
+	}
+	if err := json.Unmarshal(out, &dump); err != nil {
+		return nil, err
+	}
+	return dump.OSDs, nil
+}
+
 // upAndIn returns nil when Ceph's OSD map shows every OSD of ids up and
 // in, else what it shows.
 func upAndIn(ctx context.Context, tl *tools, ids []int32) error {
-	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "osd", "dump", "--format", "json")
+	osds, err := readOSDMap(ctx, tl)
 	if err != nil {
 		return err
 	}
-	var dump struct {
-		OSDs []struct {
-			OSD int32 `json:"osd"`
-			Up  int   `json:"up"`
-			In  int   `json:"in"`
-		} `json:"osds"`
-	}
-	if err := json.Unmarshal(out, &dump); err != nil {
-		return err
-	}
 	state := map[int32]string{}
-	for _, o := range dump.OSDs {
+	for _, o := range osds {
 		state[o.OSD] = fmt.Sprintf("up=%d in=%d", o.Up, o.In)
 	}
 	for _, id := range ids {
