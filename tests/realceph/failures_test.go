@@ -13,6 +13,8 @@ import (
 var failures struct {
 	sync.Mutex
 	msgs []string
+	// diagnoses are what diagnoseOnFailure found in the pods' logs.
+	diagnoses []string
 }
 
 // errorf is t.Errorf, and remembers the message for summarizeFailures.
@@ -35,6 +37,9 @@ func summarizeFailures(t *testing.T) {
 		}
 		failures.Lock()
 		defer failures.Unlock()
+		for _, d := range failures.diagnoses {
+			t.Log(d)
+		}
 		if len(failures.msgs) == 0 {
 			t.Log("FAILED: a fatal error, logged above where the test stopped")
 			return

@@ -94,6 +94,7 @@ func TestRealCeph(t *testing.T) {
 	defer cancel()
 
 	cluster := realnode.UpForTest(ctx, t)
+	diagnoseOnFailure(t, cluster.Clientset)
 
 	importStart := time.Now()
 	for _, a := range []string{operatorArchive, cephArchive} {
