@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
@@ -175,4 +177,92 @@ func attachLoop(t *testing.T, img string) string {
 		}
 	})
 	return dev
+}
+
+// TestPartitionLabelWrittenThroughItsOwnNode writes a DB label the way
+// ceph-osd does, through the partition's own device node with O_DIRECT,
+// while the whole disk stays open (on a real node a running OSD keeps its
+// own DB partition, and so the whole metadata device, open) and after a
+// scan has read the blank partition. The kernel keeps separate caches for
+// a disk and its partitions, so a scan that trusted the whole disk's cache
+// would go on seeing the partition blank: the label must show.
+func TestPartitionLabelWrittenThroughItsOwnNode(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for loop devices")
+	}
+	if _, err := exec.LookPath("losetup"); err != nil {
+		t.Skip("losetup is not installed")
+	}
+	const size = 256 * mib
+	part := gpt.NewPartition{Number: 1, Name: gpt.Label(gpt.RoleDB, clusterFSID, 1), Type: gpt.TypeCephDB, Start: mib, Size: 64 * mib}
+	img := filepath.Join(t.TempDir(), "disk.img")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gpt.Add(f, size, 512, part); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dev := attachLoop(t, img)
+	name := filepath.Base(dev)
+	tellKernel(t, dev, []gpt.NewPartition{part})
+	// Held open for the whole test, as a running OSD's partition holds
+	// its disk: the disk's cache is not dropped at a last close.
+	held, err := os.Open(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Close() }()
+	root := onlyDevice(t, name, 1)
+	scan := func() discovery.GPTPartition {
+		t.Helper()
+		devs, err := discovery.Scanner{Root: root, Busy: onlyBusy{dev: filepath.Join(root, "dev", name)}}.Scan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(devs) != 1 || len(devs[0].GPTPartitions) != 1 {
+			t.Fatalf("scanned %+v", devs)
+		}
+		return devs[0].GPTPartitions[0]
+	}
+	if p := scan(); !p.Probed || p.NonZero || p.BlueStore != nil {
+		t.Fatalf("blank partition scanned as %+v", p)
+	}
+
+	const osdUUID = "5a5a5a5a-1111-4222-8333-444444444444"
+	label := fixture.BlueFSLabel(osdUUID, "bluefs db")[0]
+	pf, err := os.OpenFile(dev+"p1", os.O_WRONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// O_DIRECT wants an aligned buffer: a page-aligned 4 KiB block.
+	buf := alignedBlock(4096)
+	copy(buf[label.Offset:], label.Data)
+	if _, err := pf.WriteAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := pf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := scan()
+	if p.BlueStore == nil || !strings.EqualFold(p.BlueStore.OSDUUID, osdUUID) {
+		t.Fatalf("after ceph-osd's write through %sp1 the scan shows %+v, want the label of OSD uuid %s", name, p, osdUUID)
+	}
+}
+
+// alignedBlock returns n zero bytes starting at a page boundary.
+func alignedBlock(n int) []byte {
+	const page = 4096
+	b := make([]byte, n+page)
+	off := page - int(uintptr(unsafe.Pointer(&b[0]))%page)
+	if off == page {
+		off = 0
+	}
+	return b[off : off+n]
 }

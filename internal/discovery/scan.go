@@ -589,6 +589,11 @@ func (s Scanner) probe(d *Device) {
 		return
 	}
 	f := os.NewFile(uintptr(fd), node)
+	if err := DropCache(f); err != nil {
+		// Not fatal: a device that cannot be told so is read anyway,
+		// and the failure says what the reads may have missed.
+		d.ScanErrors = append(d.ScanErrors, fmt.Sprintf("dropping the cached pages of %s failed, so what was written through a partition may show late: %v", node, err))
+	}
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		d.OpenError = fmt.Errorf("seeking %s: %w", node, err).Error()

@@ -184,6 +184,11 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 		return failed("opening metadata device %s: %v", dev.KernelName, err)
 	}
 	defer func() { _ = f.Close() }()
+	// What the partitions' own nodes wrote (an earlier attempt's
+	// ceph-volume) must show in the reads below.
+	if err := discovery.DropCache(f); err != nil {
+		return failed("dropping the cached pages of metadata device %s: %v", dev.KernelName, err)
+	}
 	sector := dev.LogicalSectorSize
 	if sector == 0 {
 		sector = 512
@@ -318,6 +323,9 @@ func checkPartitionLabel(o Options, path, role, osdUUID string) string {
 		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
 	}
 	defer func() { _ = f.Close() }()
+	if err := discovery.DropCache(f); err != nil {
+		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
+	}
 	buf := make([]byte, ceph.BlueStoreLabelSize)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return fmt.Sprintf("its %s partition %s cannot be read back: %v", role, path, err)
@@ -356,6 +364,9 @@ func clearPartition(path, osdUUID string) error {
 	defer func() { _ = f.Close() }()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return fmt.Errorf("locked by another process: %w", err)
+	}
+	if err := discovery.DropCache(f); err != nil {
+		return fmt.Errorf("dropping its cached pages: %w", err)
 	}
 	if owner := labelAt(f, 0); !strings.EqualFold(owner, osdUUID) {
 		return fmt.Errorf("it carries the label of %q, not of %s", owner, osdUUID)

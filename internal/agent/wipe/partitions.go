@@ -59,6 +59,9 @@ func zeroPartition(path, osdUUID string) error {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		return fmt.Errorf("locked by another process (an OSD still using it?): %w", err)
 	}
+	if err := discovery.DropCache(f); err != nil {
+		return fmt.Errorf("dropping its cached pages: %w", err)
+	}
 	buf := make([]byte, ceph.BlueStoreLabelSize)
 	if _, err := io.ReadFull(f, buf); err != nil {
 		return fmt.Errorf("reading its label: %w", err)
