@@ -429,6 +429,13 @@ type OSDOverrides struct {
 	// +kubebuilder:validation:Minimum=0
 	// +optional
 	WALSizeBytes *int64 `json:"walSizeBytes,omitempty"`
+
+	// OSDsPerDevice overrides the enclosing level's osdsPerDevice for the
+	// disks here.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=8
+	// +optional
+	OSDsPerDevice *int32 `json:"osdsPerDevice,omitempty"`
 }
 
 // ProvisioningMode says whether selected disks become OSDs or are only
@@ -499,6 +506,25 @@ type OSDConfig struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="WAL partition size (bytes)",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	WALSizeBytes *int64 `json:"walSizeBytes,omitempty"`
+
+	// OSDsPerDevice is how many OSDs a blank selected disk becomes (1 to
+	// 8; default 1). Above 1 the operator splits the disk into that many
+	// GPT partitions of equal size (1 MiB aligned; the rest of a size not
+	// divisible is left unused at the end), named
+	// ceph-osd.<fsid8>.<number> with Ceph's OSD data type GUID, and
+	// prepares one OSD on each; every partition must reach minSize, or the
+	// disk is left out and its plan says so. It is meant for fast devices
+	// (NVMe) that one OSD cannot keep busy. The plan shows the whole
+	// layout before anything is written. A disk already split keeps its
+	// partitions, and a disk that already is one OSD stays one: changing
+	// the value never re-splits anything. A split disk keeps its OSDs'
+	// DB on their own partition: a metadataDevice does not apply to it.
+	// Nodes and disks can override it.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=8
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="OSDs per device",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	OSDsPerDevice *int32 `json:"osdsPerDevice,omitempty"`
 }
 
 // PlacementSpec constrains where node-side pods run.

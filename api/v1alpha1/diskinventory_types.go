@@ -5,7 +5,7 @@ import (
 )
 
 // DiskState is the verdict on one disk.
-// +kubebuilder:validation:Enum=Available;OSD;Rejected;MetadataDevice
+// +kubebuilder:validation:Enum=Available;OSD;Rejected;MetadataDevice;OSDPartitions
 type DiskState string
 
 const (
@@ -20,10 +20,15 @@ const (
 	// all DB or WAL partitions this cluster made for its OSDs (see
 	// partitions); nothing else is on it.
 	DiskMetadataDevice DiskState = "MetadataDevice"
+	// DiskOSDPartitions means the disk holds a GPT whose partitions are
+	// all OSD data partitions this cluster made (osdsPerDevice above 1),
+	// each blank or carrying a BlueStore label of this cluster; see
+	// partitions for the OSD on each. Nothing else is on it.
+	DiskOSDPartitions DiskState = "OSDPartitions"
 )
 
 // PartitionRole is what a partition holds for an OSD.
-// +kubebuilder:validation:Enum=DB;WAL
+// +kubebuilder:validation:Enum=DB;WAL;Data
 type PartitionRole string
 
 const (
@@ -31,9 +36,13 @@ const (
 	PartitionDB PartitionRole = "DB"
 	// PartitionWAL holds an OSD's BlueStore write-ahead log.
 	PartitionWAL PartitionRole = "WAL"
+	// PartitionData holds an OSD's data (its BlueStore main device): one
+	// of the partitions of a disk split into several OSDs.
+	PartitionData PartitionRole = "Data"
 )
 
-// DiskPartition is one partition of a metadata device.
+// DiskPartition is one partition of a metadata device, or of a disk split
+// into several OSDs.
 type DiskPartition struct {
 	// Number is the partition's number in the GPT (1-based).
 	// +kubebuilder:validation:Minimum=1
@@ -50,7 +59,7 @@ type DiskPartition struct {
 	// cluster's FSID and the slot.
 	// +kubebuilder:validation:MaxLength=72
 	Label string `json:"label"`
-	// Role is DB or WAL.
+	// Role is DB, WAL or Data.
 	Role PartitionRole `json:"role"`
 	// StartBytes and SizeBytes place the partition on the disk.
 	StartBytes int64 `json:"startBytes"`
@@ -61,6 +70,11 @@ type DiskPartition struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +optional
 	OSDUUID string `json:"osdUUID,omitempty"`
+	// OSDID is the id of the OSD whose data a Data partition holds, from
+	// its BlueStore label; absent while the partition is unused, or holds
+	// an OSD whose creation did not complete.
+	// +optional
+	OSDID *int32 `json:"osdID,omitempty"`
 }
 
 // DiskInventorySpec carries requests from the operator to the node agent.
@@ -83,7 +97,7 @@ type DiskInventorySpec struct {
 
 // DiskVerdict is the decision on one disk and why.
 type DiskVerdict struct {
-	// State is Available, OSD, Rejected or MetadataDevice.
+	// State is Available, OSD, Rejected, MetadataDevice or OSDPartitions.
 	State DiskState `json:"state"`
 
 	// Reason is a stable, machine-readable code: empty for Available and
@@ -170,9 +184,11 @@ type Disk struct {
 	// Verdict is what the agent decided about the disk and why.
 	Verdict DiskVerdict `json:"verdict"`
 
-	// Partitions are the DB and WAL partitions of the operator's naming
-	// scheme on the disk, in GPT order: those of a MetadataDevice, and of
-	// a disk rejected while it holds some (in use, or another cluster's).
+	// Partitions are the DB, WAL and Data partitions of the operator's
+	// naming scheme on the disk, in GPT order: those of a MetadataDevice,
+	// of a disk split into several OSDs (OSDPartitions; each Data
+	// partition names its OSD), and of a disk rejected while it holds some
+	// (in use, or another cluster's).
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=128
 	// +optional
@@ -276,7 +292,7 @@ type CephUser struct {
 }
 
 // DeviceAction is what the operator does, or would do, with one disk.
-// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing;Wiping;Metadata
+// +kubebuilder:validation:Enum=WouldProvision;Preparing;Provisioned;LeftOut;Failed;Decommissioning;Decommissioned;Missing;Wiping;Metadata;Split
 type DeviceAction string
 
 const (
@@ -313,12 +329,18 @@ const (
 	// would hold, the DB (and WAL) partitions of the OSDs the message
 	// names, and never becomes an OSD itself.
 	ActionMetadata DeviceAction = "Metadata"
+	// ActionSplit means the disk is, or would be, split into several OSD
+	// data partitions (osdsPerDevice): the message shows the whole layout,
+	// and each partition's OSD has a plan entry of its own, named after
+	// the partition, whose parent is this disk's id.
+	ActionSplit DeviceAction = "Split"
 )
 
-// PartitionRef names a partition of a metadata device that an OSD uses or
-// would use.
+// PartitionRef names a partition of a metadata device, or of a split
+// disk, that an OSD uses or would use.
 type PartitionRef struct {
-	// Device is the metadata device's stable id, as in status.disks.
+	// Device is the stable id of the disk the partition is on, as in
+	// status.disks.
 	// +kubebuilder:validation:MaxLength=512
 	Device string `json:"device"`
 	// Number is the partition's number in the GPT.
@@ -340,10 +362,25 @@ type PartitionRef struct {
 
 // DevicePlan is the operator's decision on one disk.
 type DevicePlan struct {
-	// Name is the disk's kernel name, as in status.disks.
+	// Name is the disk's kernel name, as in status.disks. The entry of an
+	// OSD on a partition of a split disk is named after the partition (its
+	// kernel name, or the name it will get, such as nvme0n1p2).
 	Name string `json:"name"`
-	// ID is the disk's stable identity, as in status.disks.
+	// ID is the disk's stable identity, as in status.disks; for an OSD on
+	// a partition of a split disk, the disk's id followed by
+	// "-part<number>".
 	ID string `json:"id"`
+	// Parent, on the entry of an OSD on a partition of a split disk, is
+	// the stable id of that disk; its own entry (action Split) shows the
+	// whole layout.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Parent string `json:"parent,omitempty"`
+	// Partition, on the entry of an OSD on a partition of a split disk,
+	// is that partition: its number, size, whether it exists yet, and its
+	// GUID once it does.
+	// +optional
+	Partition *PartitionRef `json:"partition,omitempty"`
 	// Action is what happens to the disk.
 	Action DeviceAction `json:"action"`
 	// Reason is a stable code: NodeNotSelected, NodeAffinityMismatch,
@@ -354,8 +391,9 @@ type DevicePlan struct {
 	// Decommission, DiskMissing, NodeGone, OSDFailing,
 	// WipeConfirmationMismatch,
 	// WipeNotAllowed, WipeFailed, WipeRefused, MetadataDeviceMissing,
-	// MetadataDeviceUnusable, MetadataDeviceFull, DBPartitionMissing, or a
-	// discovery reason such as HasPartitions.
+	// MetadataDeviceUnusable, MetadataDeviceFull, DBPartitionMissing,
+	// SplitTooSmall, SplitUnchanged, or a discovery reason such as
+	// HasPartitions.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Message says it in words, for example which filter left it out.

@@ -85,6 +85,17 @@ func TestSchemaValidation(t *testing.T) {
 				"devices": []any{map[string]any{"name": "/dev/disk/by-path/."}},
 			})}
 		}, []string{"spec.storage.nodes[0].devices[0].name", "should match"}},
+		{"osdsPerDevice 0", func(s map[string]any) {
+			s["storage"].(map[string]any)["config"] = map[string]any{"osdsPerDevice": 0}
+		}, []string{"spec.storage.config.osdsPerDevice", "greater than or equal to 1"}},
+		{"osdsPerDevice 9 on a disk", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{
+				"devices": []any{map[string]any{"name": "nvme0n1", "config": map[string]any{"osdsPerDevice": 9}}},
+			})}
+		}, []string{"spec.storage.nodes[0].devices[0].config.osdsPerDevice", "less than or equal to 8"}},
+		{"osdsPerDevice 9 on a node", func(s map[string]any) {
+			s["storage"].(map[string]any)["nodes"] = []any{node(map[string]any{"config": map[string]any{"osdsPerDevice": 9}})}
+		}, []string{"spec.storage.nodes[0].config.osdsPerDevice", "less than or equal to 8"}},
 		{"even mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 2} }, []string{"spec.mon.count", "odd"}},
 		{"zero mon count", func(s map[string]any) { s["mon"] = map[string]any{"count": 0} }, []string{"spec.mon.count"}},
 		{"mon count above 9", func(s map[string]any) { s["mon"] = map[string]any{"count": 11} }, []string{"spec.mon.count"}},

@@ -73,7 +73,7 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 		}
 		// Also while the device is rejected (in use, for one): the OSDs
 		// whose DB is there are found by them all the same.
-		disk.Partitions = metadataPartitions(d)
+		disk.Partitions = metadataPartitions(d, opts.ClusterFSID)
 		st.Disks = append(st.Disks, disk)
 	}
 	st.Summary = Summarize(st.Disks)
@@ -81,9 +81,11 @@ func BuildStatus(devs []discovery.Device, opts discovery.Options, observedRescan
 	return st
 }
 
-// metadataPartitions lists the DB and WAL partitions of a metadata device
-// for the inventory, in GPT order, within the schema's bounds.
-func metadataPartitions(d discovery.Device) []cephv1alpha1.DiskPartition {
+// metadataPartitions lists the DB, WAL and OSD data partitions of the
+// operator's scheme on a disk for the inventory, in GPT order, within the
+// schema's bounds; a data partition names its OSD when it carries a
+// complete label of the cluster fsid.
+func metadataPartitions(d discovery.Device, fsid string) []cephv1alpha1.DiskPartition {
 	var out []cephv1alpha1.DiskPartition
 	for _, p := range d.GPTPartitions {
 		role, _, ok := p.Role()
@@ -91,10 +93,13 @@ func metadataPartitions(d discovery.Device) []cephv1alpha1.DiskPartition {
 			continue
 		}
 		r := cephv1alpha1.PartitionDB
-		if role == gpt.RoleWAL {
+		switch role {
+		case gpt.RoleWAL:
 			r = cephv1alpha1.PartitionWAL
+		case gpt.RoleOSD:
+			r = cephv1alpha1.PartitionData
 		}
-		out = append(out, cephv1alpha1.DiskPartition{
+		dp := cephv1alpha1.DiskPartition{
 			Number:     int32(p.Number),
 			Name:       truncateUTF8(p.Name, 64),
 			PartUUID:   p.PartUUID,
@@ -103,7 +108,12 @@ func metadataPartitions(d discovery.Device) []cephv1alpha1.DiskPartition {
 			StartBytes: p.StartBytes,
 			SizeBytes:  p.SizeBytes,
 			OSDUUID:    truncateUTF8(p.OSDUUID(), 64),
-		})
+		}
+		if id := p.OSDID(fsid); role == gpt.RoleOSD && id >= 0 {
+			v := int32(id)
+			dp.OSDID = &v
+		}
+		out = append(out, dp)
 	}
 	return out
 }
@@ -165,6 +175,15 @@ func Summarize(disks []cephv1alpha1.Disk) cephv1alpha1.DiskInventorySummary {
 			s.OSDs++
 		case cephv1alpha1.DiskMetadataDevice:
 			// Neither empty nor rejected: counted among the disks only.
+		case cephv1alpha1.DiskOSDPartitions:
+			// A split disk counts as a disk holding OSDs once one of its
+			// partitions holds one.
+			for _, p := range d.Partitions {
+				if p.OSDID != nil {
+					s.OSDs++
+					break
+				}
+			}
 		default:
 			s.Rejected++
 		}

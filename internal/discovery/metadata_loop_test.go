@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
 	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/gpt"
@@ -35,6 +36,9 @@ func TestMetadataDeviceOnLoop(t *testing.T) {
 	dbPart := func(fsid string) gpt.NewPartition {
 		return gpt.NewPartition{Number: 1, Name: gpt.Label(gpt.RoleDB, fsid, 1), Type: gpt.TypeCephDB, Start: mib, Size: 64 * mib}
 	}
+	osdPart := func(fsid string, n int) gpt.NewPartition {
+		return gpt.NewPartition{Number: n, Name: gpt.Label(gpt.RoleOSD, fsid, n), Type: gpt.TypeCephOSD, Start: int64(n-1)*64*mib + mib, Size: 64 * mib}
+	}
 	for _, c := range []struct {
 		name    string
 		parts   []gpt.NewPartition
@@ -48,6 +52,27 @@ func TestMetadataDeviceOnLoop(t *testing.T) {
 		{name: "ours", parts: []gpt.NewPartition{dbPart(clusterFSID)}, state: "MetadataDevice", msg: "it holds 1 unused partition (partition 1)"},
 		{name: "ours, kernel not told", parts: []gpt.NewPartition{dbPart(clusterFSID)}, untold: true, state: "MetadataDevice", msg: "the kernel does not show partition 1 yet"},
 		{name: "foreign", parts: []gpt.NewPartition{dbPart(other)}, state: "Rejected", reason: "ForeignCephCluster", msg: "deadbeef"},
+		// A disk split into two OSDs: one partition holds OSD 3 of this
+		// cluster, the other is blank (a prepare stopped between them).
+		{
+			name:    "split, one OSD and one blank",
+			parts:   []gpt.NewPartition{osdPart(clusterFSID, 1), osdPart(clusterFSID, 2)},
+			content: map[int64][]byte{mib: ceph.EncodeBlueStoreLabel(fixture.Label(clusterFSID, 3))},
+			state:   "OSDPartitions", msg: "split into 2 OSD data partitions of this cluster: OSD 3 on partition 1, partition 2 unused",
+		},
+		{
+			name:    "split, another cluster's OSD on a partition of ours",
+			parts:   []gpt.NewPartition{osdPart(clusterFSID, 1), osdPart(clusterFSID, 2)},
+			content: map[int64][]byte{mib: ceph.EncodeBlueStoreLabel(fixture.Label(other, 3))},
+			state:   "Rejected", reason: "ForeignCephCluster", msg: "BlueStore label of cluster " + other,
+		},
+		{
+			name:    "split, data on a blank partition",
+			parts:   []gpt.NewPartition{osdPart(clusterFSID, 1), osdPart(clusterFSID, 2)},
+			content: map[int64][]byte{65*mib + 4096: []byte("someone's data")},
+			state:   "Rejected", reason: "HasUnknownData", msg: "first non-zero byte at offset 4096",
+		},
+		{name: "split, another cluster's partitions", parts: []gpt.NewPartition{osdPart(other, 1)}, state: "Rejected", reason: "ForeignCephCluster", msg: "OSD data partitions of another cluster"},
 		{
 			name:    "ext4",
 			parts:   []gpt.NewPartition{dbPart(clusterFSID), {Number: 2, Name: "data", Type: "0fc63daf-8483-4772-8e79-3d69d8477de4", Start: 65 * mib, Size: 64 * mib}},
@@ -99,6 +124,12 @@ func TestMetadataDeviceOnLoop(t *testing.T) {
 			v := discovery.Evaluate(d, discovery.Options{ClusterFSID: clusterFSID, AllowLoop: true})
 			if v.State != c.state || string(v.Reason) != c.reason || !strings.Contains(v.Message, c.msg) {
 				t.Errorf("verdict %s/%s (%s), want %s/%s with %q", v.State, v.Reason, v.Message, c.state, c.reason, c.msg)
+			}
+			if c.state == "OSDPartitions" {
+				p := d.GPTPartitions[0]
+				if p.Name != name+"p1" || p.OSDID(clusterFSID) != 3 || d.GPTPartitions[1].OSDID(clusterFSID) != -1 {
+					t.Errorf("partitions %+v", d.GPTPartitions)
+				}
 			}
 			if c.name == "ours" {
 				p := d.GPTPartitions[0]

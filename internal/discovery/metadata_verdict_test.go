@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/discovery/fixture"
 	"github.com/ceph-operator/ceph-operator/internal/gpt"
 )
 
@@ -253,6 +254,53 @@ func TestMetadataDeviceClaimedByItsOSDs(t *testing.T) {
 			v := Evaluate(c.dev, opts)
 			if v.State != c.state || (c.state == StateRejected && v.Reason != Busy) {
 				t.Errorf("%s %s: %s, want %s", v.State, v.Reason, v.Message, c.state)
+			}
+		})
+	}
+}
+
+// osdDataPart is partition n of sdb as an OSD data partition of the
+// cluster with fsid, carrying label (nil: blank).
+func osdDataPart(n int, fsid string, label *ceph.BlueStoreLabel) GPTPartition {
+	p := metaPart(n, gpt.RoleOSD, fsid, label)
+	p.Type = gpt.TypeCephOSD
+	return p
+}
+
+// TestSplitDiskVerdict: a disk whose partitions are all OSD data
+// partitions of this cluster is OSDPartitions, also while the OSDs on them
+// run (each claims its partition, so the whole disk is busy); a claim by
+// anyone else, a mix with DB partitions, or a label that is not an OSD's
+// main label rejects it.
+func TestSplitDiskVerdict(t *testing.T) {
+	osd := func(id int) *ceph.BlueStoreLabel {
+		l := fixture.Label(ourFSID, id)
+		return &l
+	}
+	opts := Options{ClusterFSID: ourFSID}
+	claimed := func(p GPTPartition) GPTPartition { p.Claimed = true; return p }
+	for name, c := range map[string]struct {
+		dev    Device
+		busy   bool
+		state  string
+		reason Reason
+		msg    string
+	}{
+		"two OSDs":                   {dev: metadataDevice(osdDataPart(1, ourFSID, osd(3)), osdDataPart(2, ourFSID, osd(4))), state: StateOSDPartitions, msg: "OSD 3 on partition 1, OSD 4 on partition 2"},
+		"two OSDs running":           {dev: metadataDevice(claimed(osdDataPart(1, ourFSID, osd(3))), claimed(osdDataPart(2, ourFSID, osd(4)))), busy: true, state: StateOSDPartitions},
+		"a blank partition claimed":  {dev: metadataDevice(claimed(osdDataPart(1, ourFSID, osd(3))), claimed(osdDataPart(2, ourFSID, nil))), busy: true, state: StateRejected, reason: Busy},
+		"a DB label on a data part":  {dev: metadataDevice(osdDataPart(1, ourFSID, dbLabel("a", "bluefs db"))), state: StateRejected, reason: HasUnknownData, msg: `not "main"`},
+		"mixed with a DB partition":  {dev: metadataDevice(osdDataPart(1, ourFSID, nil), metaPart(2, gpt.RoleDB, ourFSID, nil)), state: StateRejected, reason: HasUnknownData, msg: "both OSD data partitions and DB or WAL"},
+		"an incomplete OSD is shown": {dev: metadataDevice(osdDataPart(1, ourFSID, dbLabel("a", "main"))), state: StateOSDPartitions, msg: "incomplete OSD (osd uuid a)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c.dev.Busy = c.busy
+			v := Evaluate(c.dev, opts)
+			if v.State != c.state || v.Reason != c.reason || !strings.Contains(v.Message, c.msg) {
+				t.Errorf("%s %s: %s, want %s %s with %q", v.State, v.Reason, v.Message, c.state, c.reason, c.msg)
+			}
+			if v.State == StateOSDPartitions && WipeRefusal(v) == "" {
+				t.Error("a split disk may be wiped on request")
 			}
 		})
 	}

@@ -18,6 +18,9 @@ import (
 const (
 	bluefsDBDescription  = "bluefs db"
 	bluefsWALDescription = "bluefs wal"
+	// mainDescription is what BlueStore writes into the label of an
+	// OSD's main (data) device.
+	mainDescription = "main"
 )
 
 // readPartitions reads the GPT of a device open as r (size bytes) and
@@ -83,21 +86,23 @@ func probePartition(p *GPTPartition, r io.ReaderAt) error {
 	return nil
 }
 
-// roleOfType returns gpt.RoleDB or gpt.RoleWAL for the type GUIDs of the
-// operator's partitions, else "".
+// roleOfType returns gpt.RoleDB, gpt.RoleWAL or gpt.RoleOSD for the type
+// GUIDs of the operator's partitions, else "".
 func roleOfType(typ string) string {
 	switch strings.ToLower(typ) {
 	case gpt.TypeCephDB:
 		return gpt.RoleDB
 	case gpt.TypeCephWAL:
 		return gpt.RoleWAL
+	case gpt.TypeCephOSD:
+		return gpt.RoleOSD
 	}
 	return ""
 }
 
-// Role returns gpt.RoleDB or gpt.RoleWAL when the partition is of the
-// operator's scheme (a DB or WAL type GUID and a GPT name made by
-// gpt.Label for the same role), and the first eight hex digits of the
+// Role returns gpt.RoleDB, gpt.RoleWAL or gpt.RoleOSD when the partition
+// is of the operator's scheme (a DB, WAL or OSD data type GUID and a GPT
+// name made by gpt.Label for the same role), and the first eight hex digits of the
 // cluster FSID its name carries; ok is false for any other partition.
 func (p GPTPartition) Role() (role, fsid8 string, ok bool) {
 	if !p.InTable {
@@ -136,10 +141,10 @@ func (p GPTPartition) describe() string {
 	return fmt.Sprintf("partition %d (%s)", p.Number, strings.Join(extra, ", "))
 }
 
-// usedByOSD reports whether the partition is a DB or WAL partition of this
-// cluster's scheme carrying the BlueStore label of the role it was made
-// for: the partition an OSD uses. Such a partition is expected to be held
-// open by its OSD.
+// usedByOSD reports whether the partition is a DB, WAL or OSD data
+// partition of this cluster's scheme carrying the BlueStore label of the
+// role it was made for: the partition an OSD uses. Such a partition is
+// expected to be held open by its OSD.
 func (p GPTPartition) usedByOSD(o Options) bool {
 	role, f8, ok := p.Role()
 	return ok && o.ClusterFSID != "" && f8 == gpt.FSID8(o.ClusterFSID) && p.BlueStore != nil &&
@@ -148,10 +153,22 @@ func (p GPTPartition) usedByOSD(o Options) bool {
 }
 
 func bluefsDescription(role string) string {
-	if role == gpt.RoleWAL {
+	switch role {
+	case gpt.RoleWAL:
 		return bluefsWALDescription
+	case gpt.RoleOSD:
+		return mainDescription
 	}
 	return bluefsDBDescription
+}
+
+// OSDID returns the id of the OSD whose complete BlueStore main label of
+// the cluster fsid lies at the start of an OSD data partition, or -1.
+func (p GPTPartition) OSDID(fsid string) int {
+	if l := p.BlueStore; l != nil && l.Description == mainDescription && l.WhoAmI >= 0 && fsid != "" && strings.EqualFold(l.ClusterFSID, fsid) {
+		return l.WhoAmI
+	}
+	return -1
 }
 
 // hasGPTEntries reports whether the device's GPT has a used entry.
@@ -178,13 +195,27 @@ func metadataVerdict(d Device, o Options) (Verdict, bool) {
 	}
 	fsid8 := gpt.FSID8(o.ClusterFSID)
 	var foreign, unknown []string
+	data, meta := 0, 0
 	for _, p := range d.GPTPartitions {
-		role, f8, ok := p.Role()
-		if !ok {
+		role, _, ok := p.Role()
+		switch {
+		case !ok:
 			// Not of the operator's scheme: the chain says
 			// HasPartitions (or HasPartitionTable).
 			return Verdict{}, false
+		case role == gpt.RoleOSD:
+			data++
+		default:
+			meta++
 		}
+	}
+	if data > 0 && meta > 0 {
+		// The operator never puts both on one disk.
+		return Verdict{State: StateRejected, Reason: HasUnknownData, OSDID: -1,
+			Message: fmt.Sprintf("%s holds both OSD data partitions and DB or WAL partitions of the operator's scheme, which the operator never makes on one disk; it is left alone", d.KernelName)}, true
+	}
+	for _, p := range d.GPTPartitions {
+		role, f8, _ := p.Role()
 		if p.Name != "" && (p.KernelStartBytes != p.StartBytes || p.KernelSizeBytes != p.SizeBytes) {
 			// The kernel's partition is not the GPT's: someone changed
 			// one without the other.
@@ -216,12 +247,47 @@ func metadataVerdict(d Device, o Options) (Verdict, bool) {
 			this = "this cluster's FSID is not known yet"
 		}
 		return Verdict{State: StateRejected, Reason: ForeignCephCluster, OSDID: -1,
-			Message: fmt.Sprintf("%s holds DB or WAL partitions of another cluster (%s): %s; it is never touched until wiped explicitly", d.KernelName, this, strings.Join(foreign, "; "))}, true
+			Message: fmt.Sprintf("%s holds %s partitions of another cluster (%s): %s; it is never touched until wiped explicitly", d.KernelName, kinds(data > 0), this, strings.Join(foreign, "; "))}, true
 	case len(unknown) > 0:
 		return Verdict{State: StateRejected, Reason: HasUnknownData, OSDID: -1,
-			Message: fmt.Sprintf("%s has DB or WAL partitions of this cluster, but %s", d.KernelName, strings.Join(unknown, "; "))}, true
+			Message: fmt.Sprintf("%s has %s partitions of this cluster, but %s", d.KernelName, kinds(data > 0), strings.Join(unknown, "; "))}, true
+	case data > 0:
+		return Verdict{State: StateOSDPartitions, OSDID: -1, Message: splitMessage(d, o)}, true
 	}
 	return Verdict{State: StateMetadataDevice, OSDID: -1, Message: metadataMessage(d)}, true
+}
+
+// kinds names the partitions a verdict is about.
+func kinds(data bool) string {
+	if data {
+		return "OSD data"
+	}
+	return "DB or WAL"
+}
+
+// splitMessage says what a disk split into OSD data partitions holds, for
+// example "loop5 is split into 2 OSD data partitions of this cluster: OSD
+// 3 on partition 1, partition 2 unused".
+func splitMessage(d Device, o Options) string {
+	var parts, notInKernel []string
+	for _, p := range d.GPTPartitions {
+		if p.Name == "" {
+			notInKernel = append(notInKernel, strconv.Itoa(p.Number))
+		}
+		switch id := p.OSDID(o.ClusterFSID); {
+		case id >= 0:
+			parts = append(parts, fmt.Sprintf("OSD %d on partition %d", id, p.Number))
+		case p.BlueStore != nil:
+			parts = append(parts, fmt.Sprintf("partition %d with an incomplete OSD (osd uuid %s)", p.Number, p.BlueStore.OSDUUID))
+		default:
+			parts = append(parts, fmt.Sprintf("partition %d unused", p.Number))
+		}
+	}
+	msg := fmt.Sprintf("%s is split into %s of this cluster: %s", d.KernelName, plural(len(d.GPTPartitions), "OSD data partition", "OSD data partitions"), strings.Join(parts, ", "))
+	if len(notInKernel) > 0 {
+		msg += "; the kernel does not show partition(s) " + strings.Join(notInKernel, ", ") + " yet"
+	}
+	return msg
 }
 
 // metadataMessage says what a metadata device holds, for example "loop4

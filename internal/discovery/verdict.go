@@ -100,6 +100,12 @@ const (
 	// carrying the BlueStore label of its OSD's DB or WAL, and nothing
 	// else: see Device.GPTPartitions. It never becomes an OSD itself.
 	StateMetadataDevice = "MetadataDevice"
+	// StateOSDPartitions means the device holds a GPT whose partitions are
+	// all OSD data partitions this cluster made (osdsPerDevice): their GPT
+	// type and name say so, with this cluster's FSID, and each is blank or
+	// carries a BlueStore main label of this cluster. It is never
+	// provisioned as a whole; see Device.GPTPartitions for each OSD.
+	StateOSDPartitions = "OSDPartitions"
 )
 
 // DefaultMinSizeBytes is the smallest device accepted when
@@ -126,8 +132,8 @@ type Options struct {
 // Verdict is the outcome of Evaluate for one device; it goes into the
 // DiskInventory status verbatim.
 type Verdict struct {
-	// State is StateAvailable, StateOSD, StateMetadataDevice or
-	// StateRejected.
+	// State is StateAvailable, StateOSD, StateMetadataDevice,
+	// StateOSDPartitions or StateRejected.
 	State string
 	// Reason is set when State is StateRejected.
 	Reason Reason
@@ -181,7 +187,9 @@ type NamedCheck struct {
 //  12. HasPartitions, 13. HasPartitionTable, 14. HasFilesystem — leftover
 //     content, from the most to the least structured. A device whose
 //     partitions are all DB or WAL partitions of this cluster's scheme is
-//     judged by Evaluate right before step 12 instead: a MetadataDevice,
+//     judged by Evaluate right before step 12 instead (as is one whose
+//     partitions are all OSD data partitions of the scheme: OSDPartitions,
+//     or the same rejections): a MetadataDevice,
 //     or ForeignCephCluster (another cluster's FSID in a partition name or
 //     label) or HasUnknownData (a partition of the scheme holding
 //     something else). The steps of active use before it apply to it as

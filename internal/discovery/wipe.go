@@ -114,6 +114,8 @@ func WipeRefusal(v Verdict) string {
 		return fmt.Sprintf("the disk holds OSD %d of this cluster, which is never wiped on request", v.OSDID)
 	case v.State == StateMetadataDevice:
 		return "the disk is a metadata device of this cluster (it holds the DB or WAL partitions of its OSDs), which is never wiped on request"
+	case v.State == StateOSDPartitions:
+		return "the disk is split into OSD data partitions of this cluster, which is never wiped on request: decommission its OSDs instead"
 	case !Wipeable(v.Reason):
 		return fmt.Sprintf("the disk is %s, which is never wiped on request: only a disk rejected as %s may be", v.Reason, reasonList(WipeableReasons))
 	}

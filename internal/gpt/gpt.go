@@ -24,13 +24,17 @@ import (
 )
 
 // The partition type GUIDs of the partitions the operator makes: Ceph's
-// long-standing type codes for a BlueStore DB and a BlueStore WAL
-// partition, which tools such as sgdisk and blkid name as such.
+// long-standing type codes for a BlueStore DB, a BlueStore WAL and an OSD's
+// data partition, which tools such as sgdisk and blkid name as such.
 const (
 	// TypeCephDB is the type GUID of a BlueStore DB partition.
 	TypeCephDB = "30cd0809-c2b2-499c-8879-2d6b78529876"
 	// TypeCephWAL is the type GUID of a BlueStore WAL partition.
 	TypeCephWAL = "5ce17fce-4087-4169-b7ff-056cc58473f9"
+	// TypeCephOSD is the type GUID of an OSD's data partition (its
+	// BlueStore main device), one of the partitions of a disk split into
+	// several OSDs.
+	TypeCephOSD = "4fbd7e29-9d25-41b8-afd0-062c0ceff05d"
 )
 
 // Alignment is the boundary every partition made here starts on, and the

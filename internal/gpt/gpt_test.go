@@ -251,6 +251,9 @@ func TestLabel(t *testing.T) {
 	}{
 		"ceph-db.1b2c3d4e.3":       {RoleDB, "1b2c3d4e", 3, true},
 		"ceph-wal.deadbeef.128":    {RoleWAL, "deadbeef", 128, true},
+		"ceph-osd.deadbeef.2":      {RoleOSD, "deadbeef", 2, true},
+		"ceph-osd.deadbeef.0":      {},
+		"ceph-data.deadbeef.2":     {},
 		"ceph-db.1B2C3D4E.3":       {},
 		"ceph-db.1b2c3d4e.0":       {},
 		"ceph-db.1b2c3d4e.03":      {},

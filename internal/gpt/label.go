@@ -11,13 +11,16 @@ const (
 	RoleDB = "db"
 	// RoleWAL is a partition holding an OSD's BlueStore WAL.
 	RoleWAL = "wal"
+	// RoleOSD is a partition holding an OSD's data: one of the partitions
+	// of a disk split into several OSDs.
+	RoleOSD = "osd"
 )
 
 // labelPrefix is what every label of the operator's partitions starts with.
 const labelPrefix = "ceph-"
 
 // Label returns the GPT name of the operator's partition of the given role
-// ("db" or "wal") and slot (1 or more) for the cluster with the given FSID:
+// ("db", "wal" or "osd") and slot (1 or more) for the cluster with the given FSID:
 // "ceph-db.<fsid8>.<slot>", where fsid8 is the first eight hex digits of
 // the FSID in lower case. The FSID ties the partition to its cluster, so a
 // metadata device of another cluster is never taken for this one's.
@@ -35,8 +38,8 @@ func FSID8(fsid string) string {
 	return fsid
 }
 
-// ParseLabel splits a GPT name made by Label into its role ("db" or
-// "wal"), the FSID's first eight hex digits and the slot. ok is false for
+// ParseLabel splits a GPT name made by Label into its role ("db", "wal"
+// or "osd"), the FSID's first eight hex digits and the slot. ok is false for
 // any other name, including one with upper-case hex digits, a slot below 1
 // or with leading zeros, or anything after the slot.
 func ParseLabel(name string) (role, fsid8 string, slot int, ok bool) {
@@ -49,7 +52,7 @@ func ParseLabel(name string) (role, fsid8 string, slot int, ok bool) {
 		return "", "", 0, false
 	}
 	role, fsid8, num := fields[0], fields[1], fields[2]
-	if role != RoleDB && role != RoleWAL {
+	if role != RoleDB && role != RoleWAL && role != RoleOSD {
 		return "", "", 0, false
 	}
 	if len(fsid8) != 8 || strings.Trim(fsid8, "0123456789abcdef") != "" {
