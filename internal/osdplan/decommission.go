@@ -146,6 +146,10 @@ func (p *planner) request(ns *nodeState, d *cephv1alpha1.Disk, id int32) (*cephv
 			return r, fmt.Sprintf("the request names OSD %d and device %s, but OSD %d is on %s (%s): nothing is done until both name the same OSD", id, r.Device, id, d.Name, diskID(d))
 		case r.OSDID != nil && !byID:
 			return r, fmt.Sprintf("the request names device %s and OSD %d, but that disk holds OSD %d: nothing is done until both name the same OSD", r.Device, *r.OSDID, id)
+		case r.Replace && d.Type == partType:
+			// A replacement disk would have to be split like the one it
+			// replaces, and its other partitions' OSDs are not replaced.
+			return r, fmt.Sprintf("OSD %d is on partition %s of a split disk, and replace is not supported for it: decommission it without replace (with wipe: true its partition is freed, and a new OSD is made on it once the request is removed)", id, d.Name)
 		}
 		return r, ""
 	}

@@ -369,6 +369,10 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 			continue
 		}
 		for _, d := range j.Devices {
+			if d.Data != nil {
+				// Checked by checkSplitSafety.
+				continue
+			}
 			ok := false
 			for _, i := range in.Inventories {
 				for _, disk := range i.Status.Disks {
@@ -382,6 +386,7 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 			}
 		}
 		checkPartitionSafety(t, in, j)
+		checkSplitSafety(t, in, j)
 	}
 }
 
@@ -466,5 +471,101 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 			}
 			taken[p.Device.ID] = append(taken[p.Device.ID], mine)
 		}
+	}
+}
+
+// checkSplitSafety checks the OSD data partitions of a prepare Job: each
+// on a disk of the node that is blank or split by this cluster, with the
+// disk's identity; an existing one blank and exactly as the disk shows
+// it; new ones inside the disk, aligned, overlapping nothing (neither the
+// disk's partitions nor each other), numbered and named as the scheme
+// says; and never the whole disk in the same Job, nor a split disk's
+// whole disk in any.
+func checkSplitSafety(t *testing.T, in Input, j JobSpec) {
+	t.Helper()
+	disks := map[string]*cephv1alpha1.Disk{}
+	for i := range in.Inventories {
+		if inventoryNode(&in.Inventories[i]) != j.Node {
+			continue
+		}
+		for k := range in.Inventories[i].Status.Disks {
+			d := &in.Inventories[i].Status.Disks[k]
+			disks[diskID(d)] = d
+		}
+	}
+	whole := map[string]bool{}
+	for _, d := range j.Devices {
+		if d.Data == nil {
+			whole[d.ID] = true
+			if disk := disks[d.ID]; disk != nil && disk.Verdict.State == cephv1alpha1.DiskOSDPartitions {
+				t.Errorf("job for %s: prepares split disk %s as a whole", j.Node, d.ID)
+			}
+		}
+	}
+	taken := map[string][]span{}
+	numbers := map[string]map[int32]bool{}
+	for _, d := range j.Devices {
+		p := d.Data
+		if p == nil {
+			continue
+		}
+		where := fmt.Sprintf("job for %s: %s's data partition %d on %s", j.Node, d.Name, p.Number, p.Device.ID)
+		disk := disks[p.Device.ID]
+		if disk == nil || (disk.Verdict.State != cephv1alpha1.DiskAvailable && disk.Verdict.State != cephv1alpha1.DiskOSDPartitions) {
+			t.Errorf("%s: not a blank or split disk of the node", where)
+			continue
+		}
+		if whole[p.Device.ID] {
+			t.Errorf("%s: the same Job prepares the whole disk", where)
+		}
+		if d.Path != p.Device.Path || d.SizeBytes != disk.SizeBytes || d.WWN != disk.WWN || d.Serial != disk.Serial {
+			t.Errorf("%s: the target's identity %s/%d/%s/%s is not the disk's", where, d.Path, d.SizeBytes, d.WWN, d.Serial)
+		}
+		if d.ID != p.Device.ID+fmt.Sprintf("-part%d", p.Number) || d.DB != nil || d.WAL != nil || d.OSDID != nil {
+			t.Errorf("%s: id %s, DB %v, WAL %v, replaces %v", where, d.ID, d.DB, d.WAL, d.OSDID)
+		}
+		if p.Role != cephv1alpha1.PartitionData || p.Label != DataPartitionLabel(testFSID, p.Number) {
+			t.Errorf("%s: role %s label %q", where, p.Role, p.Label)
+		}
+		if numbers[p.Device.ID] == nil {
+			numbers[p.Device.ID] = map[int32]bool{}
+		}
+		if numbers[p.Device.ID][p.Number] {
+			t.Errorf("%s: number given twice", where)
+		}
+		numbers[p.Device.ID][p.Number] = true
+		if p.Exists {
+			found := false
+			for _, q := range disk.Partitions {
+				if q.Number == p.Number && q.PartUUID == p.PartUUID && q.OSDUUID == "" && q.OSDID == nil && q.Role == p.Role &&
+					q.StartBytes == p.StartBytes && q.SizeBytes == p.SizeBytes {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("%s: not an unused data partition of the disk", where)
+			}
+			continue
+		}
+		if p.StartBytes%mib != 0 || p.SizeBytes%mib != 0 || p.StartBytes < mib || p.StartBytes+p.SizeBytes > disk.SizeBytes-mib {
+			t.Errorf("%s: [%d, +%d) misaligned or outside the disk", where, p.StartBytes, p.SizeBytes)
+		}
+		if p.SizeBytes < 5<<30 {
+			t.Errorf("%s: %d bytes, below the minimum OSD size", where, p.SizeBytes)
+		}
+		mine := span{p.StartBytes, p.StartBytes + p.SizeBytes}
+		others := taken[p.Device.ID]
+		for _, q := range disk.Partitions {
+			others = append(others, span{q.StartBytes, q.StartBytes + q.SizeBytes})
+			if q.Number == p.Number {
+				t.Errorf("%s: the number is in use", where)
+			}
+		}
+		for _, o := range others {
+			if mine.start < o.end && o.start < mine.end {
+				t.Errorf("%s: overlaps [%d, %d)", where, o.start, o.end)
+			}
+		}
+		taken[p.Device.ID] = append(taken[p.Device.ID], mine)
 	}
 }

@@ -595,6 +595,13 @@ func (p *planner) planMetadata(ns *nodeState, m *metaDevice) {
 
 // layoutNote is what a candidate's plan message adds about its DB and WAL.
 func layoutNote(ns *nodeState, e *entry) string {
+	if part := e.device.Data; part != nil {
+		s := fmt.Sprintf("; on partition %d of %s", part.Number, metaName(ns, part.Device.ID))
+		if !part.Exists {
+			s += fmt.Sprintf(" (to be made, %s)", formatBytes(part.SizeBytes))
+		}
+		return s
+	}
 	if e.device.DB == nil {
 		return ""
 	}

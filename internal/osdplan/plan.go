@@ -196,6 +196,11 @@ type Device struct {
 	// make; for an OSD, the ones it runs with.
 	DB  *Partition
 	WAL *Partition
+	// Data, when set, is the partition of a split disk (osdsPerDevice)
+	// that holds the OSD's data (split.go): in a prepare Job, to use or
+	// make on the disk at Path, whose identity is the split disk's; for an
+	// OSD, the partition it runs from, found by its GUID.
+	Data *Partition
 }
 
 // ExpectedOSD names the label a decommissioned disk must carry to be wiped.

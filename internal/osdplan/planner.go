@@ -92,6 +92,11 @@ type nodeState struct {
 	// candidates indexes the entries that are selected, Available, in no
 	// Job and not waiting for a backoff: the disks to prepare.
 	candidates []int
+	// splits maps the index of each split disk to its layout, and
+	// parentOf the index of each of its partitions to the disk's
+	// (split.go); nil when the node has none.
+	splits   map[int]*splitDisk
+	parentOf map[int]int
 }
 
 // entry is the plan of one disk under construction.
@@ -292,6 +297,7 @@ func (p *planner) inventories() []*nodeState {
 				ns.prev[dp.ID] = dp
 			}
 		}
+		p.expandSplits(ns)
 		nodes = append(nodes, ns)
 	}
 	return nodes
@@ -368,9 +374,32 @@ func (p *planner) planNode(ns *nodeState) {
 		e := &ns.entries[i]
 		e.index = i
 		e.disk = d
+		pi, child := ns.parentOf[i]
+		if child {
+			// A partition of a split disk is selected as the disk is;
+			// its OSD keeps its DB on itself.
+			s = rules.selectDisk(&ns.inv.Status.Disks[pi])
+			s.layout.metadata = ""
+		}
 		e.sel = s
 		e.device = deviceOf(d, s.deviceClass)
 		e.plan = cephv1alpha1.DevicePlan{Name: d.Name, ID: e.device.ID, DeviceClass: s.deviceClass}
+		if child {
+			e.device = childDevice(ns, i, s.deviceClass)
+			e.plan.Parent = ns.inv.Status.Disks[pi].ID
+			e.plan.Partition = partitionRef(e.device.Data)
+			if why := p.shared[ns.name][diskID(&ns.inv.Status.Disks[pi])]; why != "" {
+				if p.shared[ns.name] == nil {
+					p.shared[ns.name] = map[string]string{}
+				}
+				p.shared[ns.name][e.device.ID] = why
+			}
+		}
+		if sd := ns.splits[i]; sd != nil {
+			e.plan.DeviceClass, e.sel.layout.metadata = "", ""
+			p.planSplit(e, sd)
+			continue
+		}
 		if p.planWipe(ns, i) {
 			// A decommissioned OSD's disk being wiped keeps its record.
 			if prev := ns.prev[e.device.ID]; prev != nil && prev.Decommission != nil && e.plan.Decommission == nil {
@@ -381,6 +410,9 @@ func (p *planner) planNode(ns *nodeState) {
 		switch d.Verdict.State {
 		case cephv1alpha1.DiskOSD:
 			p.planOSD(ns, e, s)
+			if !child && e.plan.Action == cephv1alpha1.ActionProvisioned {
+				e.plan.Message += splitNote(s)
+			}
 		case cephv1alpha1.DiskAvailable:
 			if p.planAvailable(ns, nj, e, s) {
 				ns.candidates = append(ns.candidates, i)
@@ -594,6 +626,7 @@ func (p *planner) finishNode(ns *nodeState, records map[string]string) ([]cephv1
 	var counts cephv1alpha1.OSDCounts
 	plans := make([]cephv1alpha1.DevicePlan, len(ns.entries))
 	p.noteSatisfiedWipes(ns)
+	finishSplits(ns)
 	for i := range ns.entries {
 		e := &ns.entries[i]
 		if e.record != "" && e.plan.LastFailureTime != nil {

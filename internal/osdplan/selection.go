@@ -39,6 +39,10 @@ type layoutRule struct {
 	// dbSize and walSize are the configured sizes; nil when unset.
 	dbSize  *int64
 	walSize *int64
+	// osds is osdsPerDevice, nil when unset, and osdsField the spec field
+	// it comes from.
+	osds      *int32
+	osdsField string
 }
 
 // override applies the settings o sets, from the spec field at.
@@ -51,6 +55,9 @@ func (l layoutRule) override(o *cephv1alpha1.OSDOverrides, at string) layoutRule
 	}
 	if o.WALSizeBytes != nil {
 		l.walSize = o.WALSizeBytes
+	}
+	if o.OSDsPerDevice != nil {
+		l.osds, l.osdsField = o.OSDsPerDevice, at+".osdsPerDevice"
 	}
 	return l
 }
@@ -174,7 +181,11 @@ func (s *selector) rules(node string) *nodeRules {
 			field:    "spec.storage.config.metadataDevice",
 			dbSize:   s.storage.Config.DatabaseSizeBytes,
 			walSize:  s.storage.Config.WALSizeBytes,
+			osds:     s.storage.Config.OSDsPerDevice,
 		},
+	}
+	if r.layout.osds != nil {
+		r.layout.osdsField = "spec.storage.config.osdsPerDevice"
 	}
 	df := s.filter(s.storage.DeviceFilter, "spec.storage.deviceFilter")
 	pf := s.filter(s.storage.DevicePathFilter, "spec.storage.devicePathFilter")
