@@ -82,11 +82,17 @@ func runPrepare(args []string, stdout, stderr io.Writer) int {
 	}
 	seen := map[string]bool{}
 	for _, t := range targets {
-		if seen[t.Path] {
-			fmt.Fprintf(stderr, "ceph-operator agent prepare: device %s is given twice\n", t.Path)
+		// The partitions of a split disk share its path: each is one
+		// target.
+		key, what := t.Path, t.Path
+		if t.Data != nil {
+			key, what = fmt.Sprintf("%s\x00%d", t.Path, t.Data.Number), fmt.Sprintf("%s partition %d", t.Path, t.Data.Number)
+		}
+		if seen[key] {
+			fmt.Fprintf(stderr, "ceph-operator agent prepare: device %s is given twice\n", what)
 			return prepare.ExitBadFlags
 		}
-		seen[t.Path] = true
+		seen[key] = true
 	}
 	if lockFile == "" {
 		fmt.Fprintln(stderr, "ceph-operator agent prepare: --lock-file is required: prepares on one host must never overlap")

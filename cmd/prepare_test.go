@@ -353,3 +353,29 @@ wait
 		t.Errorf("ceph-volume calls %q, want one", calls)
 	}
 }
+
+// TestPrepareSplitDiskTargets: the partitions of a split disk share its
+// path and are each a target of their own; the same partition twice is
+// refused as bad flags before anything is done.
+func TestPrepareSplitDiskTargets(t *testing.T) {
+	root := fixtureNode(t)
+	e := installFakeCephVolume(t, root)
+	part := func(n int) string {
+		return fmt.Sprintf(`{"path":"/dev/sdb","id":"/dev/sdb-part%d","data":{"device":{"path":"/dev/sdb"},"role":"Data","number":%d,"label":"ceph-osd.%s.%d","startBytes":%d,"sizeBytes":%d}}`,
+			n, n, testFSID[:8], n, (1<<20)+int64(n-1)*(1<<30), 1<<30)
+	}
+	for name, c := range map[string]struct {
+		targets string
+		bad     bool
+	}{
+		"two partitions of one disk": {targets: "[" + part(1) + "," + part(2) + "]"},
+		"one partition twice":        {targets: "[" + part(1) + "," + part(1) + "]", bad: true},
+	} {
+		var out, errOut bytes.Buffer
+		args := []string{"--host-root=" + root, "--lock-file=" + e.lock, "--report=", "--cluster-fsid=" + testFSID, "--targets=" + c.targets}
+		code := runPrepare(args, &out, &errOut)
+		if (code == 2) != c.bad || (c.bad && !strings.Contains(errOut.String(), "/dev/sdb partition 1 is given twice")) {
+			t.Errorf("%s: exit %d (stderr %q), want bad flags %v", name, code, errOut.String(), c.bad)
+		}
+	}
+}

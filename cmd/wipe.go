@@ -57,11 +57,20 @@ func runWipe(args []string, stdout, stderr io.Writer) int {
 	}
 	seen := map[string]bool{}
 	for _, t := range targets {
-		if seen[t.Path] {
-			fmt.Fprintf(stderr, "ceph-operator agent wipe: device %s is given twice\n", t.Path)
+		// The partitions of a split disk share its path; a disk and one
+		// of its partitions are never in one run.
+		key, what := t.Path, t.Path
+		if t.Partition != nil {
+			key, what = fmt.Sprintf("%s\x00%d", t.Path, t.Partition.Number), fmt.Sprintf("%s partition %d", t.Path, t.Partition.Number)
+		}
+		if seen[key] || (t.Partition == nil && seen["part\x00"+t.Path]) || (t.Partition != nil && seen[t.Path]) {
+			fmt.Fprintf(stderr, "ceph-operator agent wipe: device %s is given twice\n", what)
 			return wipe.ExitBadFlags
 		}
-		seen[t.Path] = true
+		seen[key] = true
+		if t.Partition != nil {
+			seen["part\x00"+t.Path] = true
+		}
 	}
 	if lockFile == "" {
 		fmt.Fprintln(stderr, "ceph-operator agent wipe: --lock-file is required: writers of one host's disks must never overlap")

@@ -291,3 +291,28 @@ func TestWipeExpectedOSDFreesItsDBPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestWipeSplitDiskTargets: two partitions of one split disk are two
+// targets; one partition twice, or a disk with one of its partitions, is
+// refused as bad flags.
+func TestWipeSplitDiskTargets(t *testing.T) {
+	part := func(n int) string {
+		return fmt.Sprintf(`{"path":"/dev/sdb","id":"/dev/sdb-part%d","expectedOSD":{"fsid":"x","osdID":%d},"partition":{"number":%d,"partUUID":"11111111-2222-4333-8444-00000000000%d","startBytes":1048576,"sizeBytes":1048576}}`, n, n, n, n)
+	}
+	whole := `{"path":"/dev/sdb","expectedOSD":{"fsid":"x","osdID":1}}`
+	for name, c := range map[string]struct {
+		targets string
+		bad     bool
+	}{
+		"one partition twice":           {targets: "[" + part(1) + "," + part(1) + "]", bad: true},
+		"the disk and one of its parts": {targets: "[" + whole + "," + part(1) + "]", bad: true},
+		"a part and then its disk":      {targets: "[" + part(1) + "," + whole + "]", bad: true},
+		"two partitions":                {targets: "[" + part(1) + "," + part(2) + "]"},
+	} {
+		var out, errOut bytes.Buffer
+		code := runWipe([]string{"--cluster-fsid=x", "--targets=" + c.targets, "--report=", "--lock-file=" + filepath.Join(t.TempDir(), "lock"), "--host-root=" + t.TempDir()}, &out, &errOut)
+		if (code == wipe.ExitBadFlags) != c.bad {
+			t.Errorf("%s: exit %d (stderr %q), want bad flags %v", name, code, errOut.String(), c.bad)
+		}
+	}
+}

@@ -296,12 +296,26 @@ func (r *CephClusterReconciler) cleanupNodes(ctx context.Context, cluster *cephv
 		n := add(node)
 		for _, d := range inv.Status.Disks {
 			v := d.Verdict
-			if v.State != cephv1alpha1.DiskOSD || v.OSDID == nil || *v.OSDID < 0 || !strings.EqualFold(v.ClusterFSID, fsid) {
-				continue
-			}
 			path := d.ID
 			if path == "" {
 				path = d.Path
+			}
+			if v.State == cephv1alpha1.DiskOSDPartitions {
+				// A split disk: each partition holding an OSD is freed,
+				// as its decommission with wipe frees it (agent wipe
+				// checks the partition's label carries this FSID).
+				for _, p := range d.Partitions {
+					if p.Role != cephv1alpha1.PartitionData || p.OSDID == nil || *p.OSDID < 0 {
+						continue
+					}
+					n.targets = append(n.targets, resources.WipeTarget{Path: path, ID: fmt.Sprintf("%s-part%d", path, p.Number), WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes,
+						ExpectedOSD: &wipe.ExpectedOSD{FSID: fsid, OSDID: int(*p.OSDID)},
+						Partition:   &wipe.Partition{DiskID: d.ID, Number: p.Number, PartUUID: p.PartUUID, StartBytes: p.StartBytes, SizeBytes: p.SizeBytes}})
+				}
+				continue
+			}
+			if v.State != cephv1alpha1.DiskOSD || v.OSDID == nil || *v.OSDID < 0 || !strings.EqualFold(v.ClusterFSID, fsid) {
+				continue
 			}
 			n.targets = append(n.targets, resources.WipeTarget{Path: path, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes,
 				ExpectedOSD: &wipe.ExpectedOSD{FSID: fsid, OSDID: int(*v.OSDID)}})
@@ -372,7 +386,8 @@ func (r *CephClusterReconciler) cleanupLeft(ctx context.Context, n *cleanupNode)
 			for _, res := range results {
 				switch {
 				case cs.Name == resources.WipeContainer && res.Outcome == wipe.OutcomeWiped:
-					done[res.Path] = true
+					// A split disk's partitions share its path.
+					done[res.Path+"\x00"+res.ID] = true
 				case cs.Name == resources.HostDirContainer && (res.Outcome == hostdir.OutcomeRemoved || res.Outcome == hostdir.OutcomeAbsent):
 					dirDone = true
 				}
@@ -381,7 +396,11 @@ func (r *CephClusterReconciler) cleanupLeft(ctx context.Context, n *cleanupNode)
 	}
 	var left []string
 	for _, t := range n.targets {
-		if !done[t.Path] {
+		key := t.Path + "\x00"
+		if t.Partition != nil {
+			key += t.ID
+		}
+		if !done[key] {
 			left = append(left, fmt.Sprintf("node %s disk %s (OSD %d)", n.name, t.Path, t.ExpectedOSD.OSDID))
 		}
 	}

@@ -454,12 +454,19 @@ func jobResults(targets []resources.PrepareTarget, pods []corev1.Pod, failure st
 		return nil, strings.TrimSpace(failure + "; agent prepare said: " + msg)
 	}
 	ids := make(map[string]string, len(targets))
+	byID := make(map[string]bool, len(targets))
 	for _, t := range targets {
 		ids[t.Path] = t.ID
+		byID[t.ID] = true
 	}
 	out := make(map[string]osdplan.PrepareResult, len(reported))
 	for _, r := range reported {
+		// The partitions of a split disk share its path: their results
+		// carry their target's id.
 		id, ok := ids[r.Path]
+		if r.ID != "" {
+			id, ok = r.ID, byID[r.ID]
+		}
 		if !ok {
 			continue
 		}

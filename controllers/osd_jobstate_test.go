@@ -153,3 +153,25 @@ func TestRolloutStepsAgree(t *testing.T) {
 		t.Errorf("parseOSDIDs = %v", got)
 	}
 }
+
+// TestPrepareJobStateSplitDiskResults: the partitions of a split disk share
+// its path; each result is matched to its target by id, so one
+// partition's failure is never taken for its sibling's.
+func TestPrepareJobStateSplitDiskResults(t *testing.T) {
+	job := prepareJobFixture("split", true)
+	job.Annotations[resources.DevicesAnnotation] = `[{"path":"/dev/loop5","id":"/dev/loop5-part1"},{"path":"/dev/loop5","id":"/dev/loop5-part2"}]`
+	msg := `[{"path":"/dev/loop5","id":"/dev/loop5-part1","outcome":"Prepared","osdID":3},` +
+		`{"path":"/dev/loop5","id":"/dev/loop5-part2","outcome":"Failed","reason":"CephVolumeFailed"},` +
+		`{"path":"/dev/loop5","id":"/dev/loop5-part9","outcome":"Failed","reason":"NotPlanned"}]`
+	pj := prepareJobState(job, []corev1.Pod{terminatedPod("split", 1, msg, time.Now())})
+	want := map[string]osdplan.PrepareResult{
+		"/dev/loop5-part1": {Outcome: osdplan.OutcomePrepared},
+		"/dev/loop5-part2": {Outcome: osdplan.OutcomeFailed, Reason: "CephVolumeFailed"},
+	}
+	if len(pj.Results) != len(want) || pj.Results["/dev/loop5-part1"] != want["/dev/loop5-part1"] || pj.Results["/dev/loop5-part2"] != want["/dev/loop5-part2"] {
+		t.Errorf("results %+v, want %+v", pj.Results, want)
+	}
+	if got := strings.Join(pj.DeviceIDs, ","); got != "/dev/loop5-part1,/dev/loop5-part2" {
+		t.Errorf("device ids %s", got)
+	}
+}

@@ -3,6 +3,7 @@ package resources
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -338,4 +339,51 @@ func TestMetadataDeviceLayoutGolden(t *testing.T) {
 	osd := data
 	osd.DB = &osdplan.Partition{Role: cephv1alpha1.PartitionDB, Device: nvme, Number: 3, Exists: true, PartUUID: "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}
 	golden(t, "osd-deployment-metadata", OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.OSDSpec{ID: 9, Node: "node-a", Device: osd}))
+}
+
+// TestSplitDiskGolden covers a prepare Job for the two OSDs of a disk split
+// in two (osdsPerDevice), and the OSD Deployment that finds its data
+// partition by GUID. agent prepare must accept the Job's targets as they
+// are.
+func TestSplitDiskGolden(t *testing.T) {
+	c := testCluster()
+	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
+	nvme := osdplan.Device{Name: "nvme0n1", ID: "/dev/disk/by-id/nvme-eui.0025388b71b0a1c2", Path: "/dev/disk/by-id/nvme-eui.0025388b71b0a1c2",
+		Serial: "S4EWNX0R123456", SizeBytes: 1000204886016}
+	part := func(n int32, exists bool, uuid string) osdplan.Device {
+		size := int64(476937 << 20)
+		d := nvme
+		d.Name, d.ID = fmt.Sprintf("nvme0n1p%d", n), fmt.Sprintf("%s-part%d", nvme.ID, n)
+		d.Data = &osdplan.Partition{Role: cephv1alpha1.PartitionData, Device: nvme, Number: n, Label: fmt.Sprintf("ceph-osd.6f1c3a3e.%d", n),
+			StartBytes: 1<<20 + int64(n-1)*size, SizeBytes: size, Exists: exists, PartUUID: uuid}
+		return d
+	}
+	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a",
+		Devices: []osdplan.Device{part(1, true, "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"), part(2, false, "")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "prepare-job-split", job)
+	var raw string
+	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
+		if v, ok := strings.CutPrefix(a, "--targets="); ok {
+			raw = v
+		}
+	}
+	targets, err := prepare.ParseTargets(raw)
+	if err != nil {
+		t.Fatalf("agent prepare refuses the Job's targets: %v", err)
+	}
+	if len(targets) != 2 || targets[0].Data == nil || !targets[0].Data.Exists || targets[1].Data == nil || targets[1].Data.Number != 2 ||
+		targets[1].Path != nvme.Path || targets[1].ID != nvme.ID+"-part2" || targets[1].Data.Role != prepare.RoleData {
+		t.Errorf("targets %+v", targets)
+	}
+	osd := part(1, true, "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5")
+	dep := OSDDeployment(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.OSDSpec{ID: 12, Node: "node-a", Device: osd})
+	golden(t, "osd-deployment-split", dep)
+	script := strings.Join(dep.Spec.Template.Spec.InitContainers[0].Command, " ")
+	if !strings.Contains(script, "blkid -o device -t PARTUUID='0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5'") ||
+		!strings.Contains(script, `'--device' "$data" '--no-systemd'`) || strings.Contains(script, nvme.Path) {
+		t.Errorf("the OSD is not activated from its partition by GUID: %s", script)
+	}
 }

@@ -106,12 +106,12 @@ func PrepareTargets(spec osdplan.JobSpec) []PrepareTarget {
 	out := make([]PrepareTarget, 0, len(spec.Devices))
 	for _, d := range spec.Devices {
 		out = append(out, PrepareTarget{Path: d.Path, DeviceClass: d.DeviceClass, ID: d.ID, WWN: d.WWN, Serial: d.Serial, SizeBytes: d.SizeBytes, OSDID: d.OSDID,
-			DB: targetPartition(d.DB), WAL: targetPartition(d.WAL)})
+			DB: targetPartition(d.DB), WAL: targetPartition(d.WAL), Data: targetPartition(d.Data)})
 	}
 	return out
 }
 
-// targetPartition is agent prepare's view of a planned DB or WAL
+// targetPartition is agent prepare's view of a planned DB, WAL or data
 // partition.
 func targetPartition(p *osdplan.Partition) *prepare.TargetPartition {
 	if p == nil {
@@ -219,14 +219,23 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, s
 // activateCommand activates an OSD from its disk. An OSD that keeps its
 // DB (or WAL) on a metadata device finds that partition by its GPT unique
 // GUID when the pod starts (blkid), as kernel names can change between
-// boots; the pod template, and so the OSD, stays the same.
+// boots; the pod template, and so the OSD, stays the same. An OSD on a
+// partition of a split disk finds its data partition the same way.
 func activateCommand(d osdplan.Device) []string {
 	base := []string{"ceph-volume", "raw", "activate", "--device", d.Path, "--no-systemd", "--no-tmpfs"}
-	if d.DB == nil && d.WAL == nil {
+	data := d.Data != nil && d.Data.PartUUID != ""
+	if d.DB == nil && d.WAL == nil && !data {
 		return base
 	}
 	script := "set -eu\n"
 	args := ""
+	device := shellQuote(d.Path)
+	if data {
+		script += fmt.Sprintf("data=$(blkid -o device -t PARTUUID=%s | head -n 1)\n", shellQuote(d.Data.PartUUID))
+		script += fmt.Sprintf("[ -n \"$data\" ] || { echo \"the data partition of this OSD (PARTUUID %s, partition %d of its disk) is not found on the node\" >&2; exit 1; }\n",
+			d.Data.PartUUID, d.Data.Number)
+		device = `"$data"`
+	}
 	for _, p := range []*osdplan.Partition{d.DB, d.WAL} {
 		if p == nil || p.PartUUID == "" {
 			continue
@@ -238,7 +247,7 @@ func activateCommand(d osdplan.Device) []string {
 		script += fmt.Sprintf("[ -n \"$%s\" ] || { echo \"the %s partition of this OSD (PARTUUID %s) is not found on the node\" >&2; exit 1; }\n", v, p.Role, p.PartUUID)
 		args += fmt.Sprintf(" --block.%s \"$%s\"", v, v)
 	}
-	script += "exec " + strings.Join(quoteAll(base), " ") + args + "\n"
+	script += "exec " + strings.Join(quoteAll(base[:4]), " ") + " " + device + " " + strings.Join(quoteAll(base[5:]), " ") + args + "\n"
 	return []string{"sh", "-c", script}
 }
 
@@ -436,6 +445,11 @@ func WipeTargets(spec osdplan.JobSpec) []WipeTarget {
 		if d.ExpectedOSD != nil {
 			t.Confirmation = ""
 			t.ExpectedOSD = &wipe.ExpectedOSD{FSID: d.ExpectedOSD.FSID, OSDID: int(d.ExpectedOSD.OSDID)}
+		}
+		if p := d.Data; p != nil {
+			// The partition of a split disk alone: the disk's identity,
+			// the partition's own id.
+			t.Partition = &wipe.Partition{DiskID: p.Device.ID, Number: p.Number, PartUUID: p.PartUUID, StartBytes: p.StartBytes, SizeBytes: p.SizeBytes}
 		}
 		out = append(out, t)
 	}

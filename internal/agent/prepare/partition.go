@@ -21,12 +21,14 @@ import (
 )
 
 // TargetPartition is a DB or WAL partition of a metadata device that a
-// target's OSD uses: one to make (Exists false) or a blank one an earlier
-// attempt made (Exists true), exactly where the operator planned it.
+// target's OSD uses, or the data partition of a disk split into several
+// OSDs that it is made on: one to make (Exists false) or a blank one an
+// earlier attempt made (Exists true), exactly where the operator planned
+// it.
 type TargetPartition struct {
 	// Device is the metadata device, with the identity the operator saw.
 	Device PartitionDevice `json:"device"`
-	// Role is "DB" or "WAL".
+	// Role is "DB", "WAL" or "Data".
 	Role string `json:"role"`
 	// Number is the partition's number in the GPT.
 	Number int32 `json:"number"`
@@ -66,6 +68,9 @@ const (
 	// ReasonPartitionFailed: making the partition, or telling the kernel
 	// about it, failed.
 	ReasonPartitionFailed = "PartitionFailed"
+	// ReasonSplitDiskNotUsable: the disk to split is not blank and not
+	// split by this cluster (or not the planned disk).
+	ReasonSplitDiskNotUsable = "SplitDiskNotUsable"
 )
 
 // partitionAlign is the alignment the operator plans partitions with.
@@ -78,9 +83,14 @@ func typeOf(role string) (string, bool) {
 		return gpt.TypeCephDB, true
 	case "WAL":
 		return gpt.TypeCephWAL, true
+	case RoleData:
+		return gpt.TypeCephOSD, true
 	}
 	return "", false
 }
+
+// RoleData is the role of a split disk's OSD data partition.
+const RoleData = "Data"
 
 // validate checks what the operator asked for before anything is read.
 func (p *TargetPartition) validate() error {
@@ -88,7 +98,7 @@ func (p *TargetPartition) validate() error {
 		return fmt.Errorf("device: %w", err)
 	}
 	if _, ok := typeOf(p.Role); !ok {
-		return fmt.Errorf("role %q: want DB or WAL", p.Role)
+		return fmt.Errorf("role %q: want DB, WAL or Data", p.Role)
 	}
 	if p.Number < 1 || p.Number > 128 {
 		return fmt.Errorf("number %d: want 1 to 128", p.Number)
@@ -105,7 +115,7 @@ func (p *TargetPartition) validate() error {
 		}
 	}
 	if p.ReplacesOSDUUID != "" {
-		if _, err := uuid.Parse(p.ReplacesOSDUUID); err != nil || !p.Exists {
+		if _, err := uuid.Parse(p.ReplacesOSDUUID); err != nil || !p.Exists || p.Role == RoleData {
 			return fmt.Errorf("replacesOSDUUID %q: want the uuid of the destroyed OSD, on an existing partition", p.ReplacesOSDUUID)
 		}
 	}
@@ -140,13 +150,45 @@ type GPTPartitioner struct {
 	NewUUID func() string
 	// DeviceWait bounds the wait for the partition's device node.
 	DeviceWait time.Duration
+	// LockWait bounds the wait for the disk's lock (lockDisk); 0 means
+	// 30 seconds.
+	LockWait time.Duration
 }
 
-// Ensure checks the metadata device (the planned disk, blank or holding
-// only this cluster's partitions), then either checks the existing
-// partition (same number, name, type, GUID and place as planned, and blank)
-// or makes the new one (number unused, place free): its first MiB zeroed,
-// the GPT entry written, the kernel told. It returns /dev/<partition>.
+// lockDisk takes an exclusive flock on the open whole-disk node f, the
+// lock udev and partitioning tools take before they read or change a
+// disk's partition table, waiting at most wait (0: 30 s) or until ctx
+// ends. The kernel drops it when f is closed.
+func lockDisk(ctx context.Context, f *os.File, wait time.Duration) error {
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still locked after %s", wait)
+		}
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			return context.Cause(ctx)
+		}
+	}
+}
+
+// Ensure checks the disk (the planned disk; for a DB or WAL partition
+// blank or a metadata device of this cluster, for a data partition blank
+// or split by this cluster), locks it against every other editor of its
+// partition table (an exclusive flock on the whole disk's node, which
+// udev honours too), then either checks the existing partition (same
+// number, name, type, GUID and place as planned, and blank) or makes the
+// new one (number unused, place free): its first MiB zeroed, the GPT entry
+// written, the kernel told. It returns /dev/<partition>.
 func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartition, devices []discovery.Device) (string, error) {
 	refuse := func(reason, format string, args ...any) (string, error) {
 		return "", &PartitionError{Refused: true, Reason: reason, Message: fmt.Sprintf(format, args...)}
@@ -158,32 +200,43 @@ func (g GPTPartitioner) Ensure(ctx context.Context, o Options, p *TargetPartitio
 		return refuse(ReasonPartitionMismatch, "%s partition: %v", p.Role, err)
 	}
 	want := Target{Path: p.Device.Path, ID: p.Device.ID, WWN: p.Device.WWN, Serial: p.Device.Serial, SizeBytes: p.Device.SizeBytes}
+	what, notUsable := "metadata device", ReasonMetadataDeviceNotUsable
+	if p.Role == RoleData {
+		what, notUsable = "disk to split", ReasonSplitDiskNotUsable
+	}
 	dev, ok := findDevice(o, want, devices)
 	if !ok {
-		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s is not among the node's disks", p.Device.Path)
+		return refuse(notUsable, "%s %s is not among the node's disks", what, p.Device.Path)
 	}
 	if msg := identityMismatch(want, dev); msg != "" {
-		return refuse(ReasonIdentityMismatch, "metadata device: %s", msg)
+		return refuse(ReasonIdentityMismatch, "%s: %s", what, msg)
 	}
 	switch v := discovery.Evaluate(dev, o.Verdict); {
-	case v.State == discovery.StateAvailable, v.State == discovery.StateMetadataDevice:
+	case v.State == discovery.StateAvailable:
+	case p.Role == RoleData && v.State == discovery.StateOSDPartitions:
+	case p.Role != RoleData && v.State == discovery.StateMetadataDevice:
 	// TooSmall is the verdict of an otherwise blank disk; the minimum size
 	// is for data disks.
-	case v.State == discovery.StateRejected && v.Reason == discovery.TooSmall:
+	case p.Role != RoleData && v.State == discovery.StateRejected && v.Reason == discovery.TooSmall:
 	case v.State == discovery.StateRejected && v.Reason == discovery.Busy:
 		// Often a probe of an instant (the discovery agent's own);
 		// prepareOne asks again a few times.
-		return refuse(string(discovery.Busy), "metadata device %s is busy (%s), not touched", dev.KernelName, v.Message)
+		return refuse(string(discovery.Busy), "%s %s is busy (%s), not touched", what, dev.KernelName, v.Message)
 	default:
-		return refuse(ReasonMetadataDeviceNotUsable, "metadata device %s is %s (%s: %s), not touched", dev.KernelName, v.State, v.Reason, v.Message)
+		return refuse(notUsable, "%s %s is %s (%s: %s), not touched", what, dev.KernelName, v.State, v.Reason, v.Message)
 	}
 	typ, _ := typeOf(p.Role)
 	node := filepath.Join(root(o.Root), "dev", dev.KernelName)
 	f, err := os.OpenFile(node, os.O_RDWR, 0)
 	if err != nil {
-		return failed("opening metadata device %s: %v", dev.KernelName, err)
+		return failed("opening %s %s: %v", what, dev.KernelName, err)
 	}
 	defer func() { _ = f.Close() }()
+	// One editor of the partition table at a time: another prepare (of
+	// any cluster), or udev re-reading it. Released when f is closed.
+	if err := lockDisk(ctx, f, g.LockWait); err != nil {
+		return refuse(string(discovery.Busy), "%s %s: its partition table is locked by another process (%v), not touched", what, dev.KernelName, err)
+	}
 	// What the partitions' own nodes wrote (an earlier attempt's
 	// ceph-volume) must show in the reads below.
 	if err := discovery.DropCache(f); err != nil {

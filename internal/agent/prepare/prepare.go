@@ -53,6 +53,11 @@ type Target struct {
 	// made first when they do not exist yet.
 	DB  *TargetPartition `json:"db,omitempty"`
 	WAL *TargetPartition `json:"wal,omitempty"`
+	// Data, when set, is the partition of the disk at Path (split into
+	// several OSDs) that the OSD is made on: made first when it does not
+	// exist yet, under the same checks as a DB partition. The disk's
+	// other partitions, and their OSDs, are left as they are.
+	Data *TargetPartition `json:"data,omitempty"`
 }
 
 // ParseTargets parses the --targets flag: a JSON array of Target objects.
@@ -93,6 +98,19 @@ func ParseTargets(s string) ([]Target, error) {
 			}
 			if part.p.Device.Path == t.Path {
 				return nil, fmt.Errorf("--targets[%d].%s: the metadata device is the data disk itself", i, strings.ToLower(part.role))
+			}
+		}
+		if d := t.Data; d != nil {
+			switch {
+			case d.Role != RoleData:
+				return nil, fmt.Errorf("--targets[%d].data: role %q, want %s", i, d.Role, RoleData)
+			case d.Device.Path != t.Path:
+				return nil, fmt.Errorf("--targets[%d].data: the partition is on %s, not on the target's disk %s", i, d.Device.Path, t.Path)
+			case t.DB != nil || t.WAL != nil || t.OSDID != nil:
+				return nil, fmt.Errorf("--targets[%d].data: an OSD on a partition keeps its DB on it and replaces no OSD", i)
+			}
+			if err := d.validate(); err != nil {
+				return nil, fmt.Errorf("--targets[%d].data: %w", i, err)
 			}
 		}
 	}
@@ -325,6 +343,9 @@ type Result struct {
 	OSDID *int `json:"osdID,omitempty"`
 	// OSDUUID is the OSD's uuid when Prepared.
 	OSDUUID string `json:"osdUUID,omitempty"`
+	// ID is the target's id, for a target on a partition of a split disk:
+	// its path is the disk's, which its other partitions share.
+	ID string `json:"id,omitempty"`
 	// Stderr is the end of ceph-volume's standard error for a failure.
 	Stderr string `json:"stderr,omitempty"`
 }
@@ -367,13 +388,23 @@ func Run(ctx context.Context, log logr.Logger, o Options, scan Scanner, lock Loc
 	results := make([]Result, 0, len(o.Targets))
 	for _, t := range o.Targets {
 		if err := ctx.Err(); err != nil {
-			results = append(results, Result{Path: t.Path, Outcome: OutcomeFailed, Reason: ReasonInterrupted,
-				Message: fmt.Sprintf("not attempted: the prepare was stopped (%v) before reaching %s; the disk was not touched", context.Cause(ctx), t.Path)})
+			r := Result{Path: t.Path, Outcome: OutcomeFailed, Reason: ReasonInterrupted,
+				Message: fmt.Sprintf("not attempted: the prepare was stopped (%v) before reaching %s; the disk was not touched", context.Cause(ctx), t.Path)}
+			if t.Data != nil {
+				r.ID = t.ID
+			}
+			results = append(results, r)
 			continue
 		}
 		dctx, cancel := context.WithTimeoutCause(ctx, o.deviceTimeout(),
 			fmt.Errorf("the per-disk deadline of %s passed", o.deviceTimeout()))
-		res := prepareOne(dctx, log.WithValues("device", t.Path), o, t, scan, lock, exec)
+		var res Result
+		if t.Data != nil {
+			res = prepareData(dctx, log.WithValues("device", t.Path, "partition", t.Data.Number), o, t, scan, lock, exec)
+			res.ID = t.ID
+		} else {
+			res = prepareOne(dctx, log.WithValues("device", t.Path), o, t, scan, lock, exec)
+		}
 		cancel()
 		results = append(results, res)
 	}
@@ -590,9 +621,9 @@ func checkDevice(o Options, t Target, scan Scanner, held string) (discovery.Devi
 		return dev, res, false
 	}
 	res.Outcome, res.Reason = OutcomeRefused, string(v.Reason)
-	if v.State == discovery.StateMetadataDevice {
+	if v.State == discovery.StateMetadataDevice || v.State == discovery.StateOSDPartitions {
 		// Not a rejection, so there is no reason code: the state says it.
-		res.Reason = discovery.StateMetadataDevice
+		res.Reason = v.State
 	}
 	res.Message = fmt.Sprintf("%s is not blank, not touched: %s", dev.KernelName, v.Message)
 	return dev, res, false

@@ -65,6 +65,11 @@ type Target struct {
 	Confirmation string `json:"confirmation,omitempty"`
 	// ExpectedOSD permits wiping an OSD of this cluster (see ExpectedOSD).
 	ExpectedOSD *ExpectedOSD `json:"expectedOSD,omitempty"`
+	// Partition, when set, limits the wipe to that OSD data partition of
+	// the split disk at Path (see Partition): only its start is freed,
+	// the disk's partition table and other partitions are left as they
+	// are. It needs ExpectedOSD.
+	Partition *Partition `json:"partition,omitempty"`
 }
 
 // ParseTargets parses the --targets flag: a JSON array of Target objects.
@@ -91,6 +96,14 @@ func ParseTargets(s string) ([]Target, error) {
 		}
 		if t.SizeBytes < 0 {
 			return nil, fmt.Errorf("--targets[%d]: sizeBytes %d is negative", i, t.SizeBytes)
+		}
+		if p := t.Partition; p != nil {
+			if t.ExpectedOSD == nil {
+				return nil, fmt.Errorf("--targets[%d]: a partition is wiped only as the partition of a decommissioned OSD (expectedOSD)", i)
+			}
+			if err := p.validate(); err != nil {
+				return nil, fmt.Errorf("--targets[%d].partition: %w", i, err)
+			}
 		}
 	}
 	return ts, nil
@@ -279,7 +292,13 @@ func Run(ctx context.Context, log logr.Logger, o Options, scan prepare.Scanner, 
 			continue
 		}
 		dctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("the per-disk deadline of %s passed", timeout))
-		res := wipeOne(dctx, log.WithValues("device", t.Path), o, t, scan, open)
+		var res Result
+		if t.Partition != nil {
+			res = freeDataPartition(dctx, log.WithValues("device", t.Path, "partition", t.Partition.Number), o, t, scan)
+			res.ID = t.ID
+		} else {
+			res = wipeOne(dctx, log.WithValues("device", t.Path), o, t, scan, open)
+		}
 		cancel()
 		results = append(results, res)
 	}
