@@ -169,6 +169,13 @@ func checkConfirmedCleanup(t *testing.T, ctx context.Context, c client.Client, n
 			checkPartitionsFreed(t, d)
 			continue
 		}
+		if d.kind == "split" {
+			// Each OSD of a split device is freed as its partition: the
+			// device keeps its partition table, each partition's label
+			// is gone.
+			checkDataPartitionsFreed(t, d)
+			continue
+		}
 		if !ours[d.dev.Name] {
 			sum, err := loopdev.FileSHA256(d.backing)
 			if err != nil {

@@ -306,6 +306,10 @@ func TestRealCeph(t *testing.T) {
 	// cluster's OSDs from now on, its metadata device is hashed by the
 	// confirmed cleanup's check like every disk that is not an OSD.
 	devices = append(devices, checkMetadataLayout(t, ctx, c, cc, cluster.Node, tl, objs)...)
+	// One fast device split into two OSDs, beside the layout's disks: its
+	// OSDs keep their DB on their own partition although a metadata device
+	// is set cluster-wide now.
+	devices = append(devices, checkOSDsPerDevice(t, ctx, c, cc, cluster.Node, tl, objs)...)
 	tl.stop(c)
 	checkUntouched(t, devices)
 
