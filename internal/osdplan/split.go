@@ -134,12 +134,12 @@ func (p *planner) expandSplits(ns *nodeState) {
 	disks := ns.inv.Status.Disks
 	rules := p.sel.rules(ns.name)
 	sels := make([]diskSelection, len(disks))
-	any := false
+	split := false
 	for i := range disks {
 		sels[i] = rules.selectDisk(&disks[i])
-		any = any || disks[i].Verdict.State == cephv1alpha1.DiskOSDPartitions || osdsWanted(sels[i]) > 1
+		split = split || disks[i].Verdict.State == cephv1alpha1.DiskOSDPartitions || osdsWanted(sels[i]) > 1
 	}
-	if !any {
+	if !split {
 		return
 	}
 	// A disk some disk names as its metadata device is never split.
