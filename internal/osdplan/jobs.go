@@ -166,7 +166,12 @@ func (p *planner) wanted(job *PrepareJob) bool {
 	rules := p.sel.rules(job.Node)
 	for _, id := range job.DeviceIDs {
 		d := p.disks[job.Node][id]
-		if d == nil || p.shared[job.Node][id] != "" || !rules.selectDisk(d).selected {
+		if d != nil && d.Type == partType {
+			// A partition of a split disk is selected, and shared, as
+			// its disk is.
+			d = p.parentDisk(job.Node, d)
+		}
+		if d == nil || p.shared[job.Node][diskID(d)] != "" || !rules.selectDisk(d).selected {
 			return false
 		}
 	}

@@ -104,6 +104,19 @@ func childID(parent *cephv1alpha1.Disk, number int32) string {
 	return diskID(parent) + "-part" + strconv.Itoa(int(number))
 }
 
+// parentDisk is the split disk of node whose partition part stands for,
+// or nil.
+func (p *planner) parentDisk(node string, part *cephv1alpha1.Disk) *cephv1alpha1.Disk {
+	if len(part.Partitions) != 1 {
+		return nil
+	}
+	id, ok := strings.CutSuffix(diskID(part), "-part"+strconv.Itoa(int(part.Partitions[0].Number)))
+	if !ok {
+		return nil
+	}
+	return p.disks[node][id]
+}
+
 // partitionName is the kernel name of partition n of disk: nvme0n1p3,
 // loop4p1 (a disk whose name ends in a digit gets a p), sdb3.
 func partitionName(disk string, n int32) string {

@@ -433,3 +433,46 @@ func TestSplitPartitionPurgeWipesItsPartition(t *testing.T) {
 		t.Errorf("OSDs %+v, want OSD 3 kept", got.OSDs)
 	}
 }
+
+// TestSplitJobKeptWhileItStarts: a prepare Job for a split disk's
+// partitions whose pod has not started yet is kept while the disk stays
+// selected, also when a node's devices list selects the disk by name (the
+// partitions' own names are in no list): deleting it would make a new Job
+// at once, and again, without end.
+func TestSplitJobKeptWhileItStarts(t *testing.T) {
+	in := Input{
+		Cluster: cluster(func(s *cephv1alpha1.StorageSpec) {
+			s.UseAllDevices = false
+			s.Nodes = []cephv1alpha1.NodeStorageSpec{{Name: "node-a", Devices: []cephv1alpha1.DeviceSpec{
+				{Name: "nvme0n1", Config: cephv1alpha1.OSDOverrides{OSDsPerDevice: ptr(int32(2))}},
+			}}}
+		}),
+		Nodes:       onlyNodeA(),
+		Inventories: []cephv1alpha1.DiskInventory{inv("node-a", fast("nvme0n1", 12))},
+		Now:         now,
+	}
+	first := Compute(in)
+	if len(first.CreateJobs) != 1 {
+		t.Fatalf("jobs %+v", first.CreateJobs)
+	}
+	job := unstarted(JobName("ceph", "node-a"), "node-a")
+	for _, d := range first.CreateJobs[0].Devices {
+		job.DeviceIDs = append(job.DeviceIDs, d.ID)
+	}
+	in.Jobs = []PrepareJob{job}
+	in.Inventories = []cephv1alpha1.DiskInventory{withPlan(in.Inventories[0], first.DevicePlans["node-a"]...)}
+	next := Compute(in)
+	if len(next.DeleteJobs) != 0 || len(next.CreateJobs) != 0 {
+		t.Errorf("deletes %v and creates %+v, want the unstarted Job kept", next.DeleteJobs, next.CreateJobs)
+	}
+	for _, n := range []string{"nvme0n1p1", "nvme0n1p2"} {
+		if dp := planOf(t, next, "node-a", n); dp.Action != cephv1alpha1.ActionPreparing {
+			t.Errorf("%s: %s %q", n, dp.Action, dp.Message)
+		}
+	}
+	// Once the disk leaves the selection, the unstarted Job goes.
+	in.Cluster.Spec.Storage.Nodes[0].Devices[0].Name = "nvme9n9"
+	if gone := Compute(in); len(gone.DeleteJobs) != 1 {
+		t.Errorf("deletes %v, want the Job of a disk no longer selected", gone.DeleteJobs)
+	}
+}
