@@ -25,11 +25,18 @@ type sim struct {
 	rv  int
 	// nextID is the next OSD id a prepare gives.
 	nextID int32
+	// split sets osdsPerDevice 2, and makes some disks split already.
+	split bool
 }
 
 func newSim(seed int64) *sim {
-	s := &sim{rng: rand.New(rand.NewSource(seed)), nextID: 100}
-	s.in = Input{Cluster: cluster(func(st *cephv1alpha1.StorageSpec) { st.MaxNodesPreparing = 2 }), Now: now}
+	s := &sim{rng: rand.New(rand.NewSource(seed)), nextID: 100, split: seed%2 == 1}
+	s.in = Input{Cluster: cluster(func(st *cephv1alpha1.StorageSpec) {
+		st.MaxNodesPreparing = 2
+		if s.split {
+			st.Config.OSDsPerDevice = ptr(int32(2))
+		}
+	}), Now: now}
 	for n := range 2 + s.rng.Intn(5) {
 		name := fmt.Sprintf("node-%d", n)
 		s.in.Nodes = append(s.in.Nodes, node(name, s.zone()))
@@ -71,6 +78,14 @@ func (s *sim) disk(node string, d int) cephv1alpha1.Disk {
 	switch r := s.rng.Intn(20); {
 	case r < 8:
 		disk = avail(name)
+		if s.split && s.rng.Intn(3) == 0 {
+			// Split by an earlier plan: an OSD on partition 1, partition
+			// 2 blank.
+			p1, p2 := dataPart(disk.SizeBytes, 2, 1, int32(s.rng.Intn(12))), dataPart(disk.SizeBytes, 2, 2, -1)
+			p1.Name, p2.Name = name+"1", name+"2"
+			disk.Verdict = cephv1alpha1.DiskVerdict{State: cephv1alpha1.DiskOSDPartitions}
+			disk.Partitions = []cephv1alpha1.DiskPartition{p1, p2}
+		}
 	case r < 15:
 		disk = osdDisk(name, int32(s.rng.Intn(12)))
 	case r < 19:
