@@ -7,34 +7,52 @@ import (
 	"strings"
 )
 
-// The node's network (docs/testing.md, "Network"). Every address is on
-// this machine (tests send traffic only to loopback or to addresses of test
-// hosts they create): the node address sits on a link the harness creates, pods
-// live on a bridge the harness creates, and Service addresses are only ever
-// rewritten by kube-proxy to the node address.
+// The cluster's network (docs/testing.md, "Network"). Every address lives
+// in a network namespace the harness creates and removes; the machine's
+// root namespace gets none (tests reach the API server on loopback, through
+// the forwarder, or by entering a namespace). The control plane has a
+// namespace of its own holding ControlPlaneIP on the NodeNet bridge; each
+// node has one, linked to that bridge by a veth pair, holding its node
+// address, its pod bridge and its pods' host ends. No namespace has a
+// route off the machine.
 const (
-	// NodeIP is the node's InternalIP: the API server, the kubelet and every
-	// host-network pod (mons) listen here, on the NodeLink.
+	// NodeIP is the node's InternalIP: the kubelet and every host-network
+	// pod (mons) listen here, on NodeLink in the node's namespace.
 	NodeIP = "10.213.255.1"
+	// ControlPlaneIP is where kube-apiserver listens, on NodeNet in the
+	// control plane's namespace; it is the kubernetes Service's endpoint.
+	ControlPlaneIP = "10.213.255.254"
+	// nodeNetPrefix is the prefix length of the network NodeIP and
+	// ControlPlaneIP share.
+	nodeNetPrefix = "24"
 	// PodCIDR is where the bridge plugin takes pod addresses from.
 	PodCIDR = "10.213.0.0/24"
 	// podGateway is the PodBridge's own address, the pods' default route.
 	podGateway = "10.213.0.1"
-	// ServiceCIDR holds the cluster IPs; its route points at the NodeLink,
-	// which drops what kube-proxy has not rewritten.
+	// ServiceCIDR holds the cluster IPs. In the node's namespace its route
+	// points at NodeLink: what kube-proxy has not rewritten goes to the
+	// control plane's namespace, which forwards nothing, and is dropped.
 	ServiceCIDR = "10.213.128.0/24"
 	// kubernetesServiceIP is the first address of ServiceCIDR.
 	kubernetesServiceIP = "10.213.128.1"
-	// APIServerPort is the API server's port on NodeIP.
+	// APIServerPort is the API server's port on ControlPlaneIP. From the
+	// root namespace the API server is at 127.0.0.1 on a port chosen at
+	// start (the server in Cluster.Kubeconfig).
 	APIServerPort = 6443
-	// NodeLink is a port-less bridge holding NodeIP; the machine has no
-	// dummy link driver, and a bridge without ports is one.
-	NodeLink = "cephrn-node"
-	// PodBridge is the bridge the CNI bridge plugin attaches pods to.
+	// NodeNet is the bridge in the control plane's namespace that the
+	// nodes' links are attached to.
+	NodeNet = "cephrn-net"
+	// NodeLink is the node's end of its veth pair, in its namespace.
+	NodeLink = "eth0"
+	// PodBridge is the bridge, in the node's namespace, the CNI bridge
+	// plugin attaches pods to.
 	PodBridge = "cephrn-pods"
-	// guardChain drops pod traffic that would be forwarded off the pod
-	// bridge, should forwarding be enabled on this machine.
-	guardChain = "CEPHRN-FORWARD"
+	// legacyNodeLink, legacyPodBridge and legacyGuardChain are what an
+	// earlier harness created in the root namespace; teardown removes them
+	// when a cluster it started is still up.
+	legacyNodeLink   = "cephrn-node"
+	legacyPodBridge  = "cephrn-pods"
+	legacyGuardChain = "CEPHRN-FORWARD"
 	// PauseImage is the sandbox image, imported at start. Its registry is
 	// localhost, so even an accidental pull would stay on this machine.
 	PauseImage = "localhost/ceph-operator/pause:realnode"
@@ -47,12 +65,16 @@ const (
 	// does); until then lookups fail on this machine.
 	ClusterDNSIP = "10.213.128.10"
 	// RegistryHost is where a test may run an image registry for the node,
-	// on the host network: containerd pulls from it over TLS with the
+	// on the host network, listening on registryPort on loopback in the
+	// node's namespace: containerd pulls from it over TLS with the
 	// harness's CA (hosts.toml under certs.d), and the harness issues its
 	// serving certificate (Cluster.RegistryCertFile). Go's proxy rules never
 	// send loopback traffic through containerd's proxy, so this is the one
-	// place a pull can succeed.
+	// place a pull can succeed. A forwarder serves the same port on
+	// loopback in the root namespace, so tools there (ctr images push,
+	// operator-sdk) reach the registry under the same name.
 	RegistryHost = "localhost:5000"
+	registryPort = 5000
 	// frontProxyClient is the user name of the API server's front-proxy
 	// client certificate.
 	frontProxyClient = "front-proxy-client"
@@ -90,10 +112,24 @@ func (l layout) cniConfDir() string      { return filepath.Join(l.run, "cni", "n
 func (l layout) cniIPAM() string         { return filepath.Join(l.run, "cni", "ipam") }
 func (l layout) images() string          { return filepath.Join(l.run, "images") }
 func (l layout) registryHosts() string   { return filepath.Join(l.run, "certs.d") }
+func (l layout) bin(f string) string     { return filepath.Join(l.run, "bin", f) }
 
-// apiServerURL is where every client, on the host or in a host-network pod,
-// reaches the API server.
-func apiServerURL() string { return fmt.Sprintf("https://%s:%d", NodeIP, APIServerPort) }
+// netns is the file a network namespace of the cluster is mounted on
+// ("control-plane", or a node's name); unmounting it (Down unmounts
+// everything under Options.Dir) lets the namespace go once no process is
+// left in it.
+func (l layout) netns(name string) string { return filepath.Join(l.run, "netns", name) }
+
+// controlPlaneNetns names the control plane's namespace in layout.netns.
+const controlPlaneNetns = "control-plane"
+
+// apiServerURL is where the control plane and the node reach the API
+// server; pods reach it through the kubernetes Service.
+func apiServerURL() string { return fmt.Sprintf("https://%s:%d", ControlPlaneIP, APIServerPort) }
+
+// loopbackURL is where clients in the root namespace reach the API server:
+// the forwarder's port on loopback.
+func loopbackURL(port int) string { return fmt.Sprintf("https://127.0.0.1:%d", port) }
 
 // kubeconfig renders a kubeconfig for the identity whose key pair is
 // certFile and keyFile.
@@ -289,9 +325,14 @@ conntrack:
 func apiServerArgs(l layout, etcdURL string) []string {
 	return flagList(
 		"etcd-servers", etcdURL,
-		"bind-address", NodeIP,
+		"bind-address", ControlPlaneIP,
 		"secure-port", strconv.Itoa(APIServerPort),
-		"advertise-address", NodeIP,
+		"advertise-address", ControlPlaneIP,
+		// The control plane's namespace has no kube-proxy: the API server
+		// reaches webhooks and aggregated API servers (OLM's package
+		// server) at their endpoints' pod addresses, routed through the
+		// node, rather than at Service addresses.
+		"enable-aggregator-routing", "true",
 		"service-cluster-ip-range", ServiceCIDR,
 		"tls-cert-file", l.pkiFile("kube-apiserver.crt"),
 		"tls-private-key-file", l.pkiFile("kube-apiserver.key"),

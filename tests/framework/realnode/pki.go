@@ -29,13 +29,14 @@ type identity struct {
 	dns []string
 }
 
-// identities lists every certificate of a cluster on node (name, ip). Each
+// identities lists every certificate of a cluster on node (name, ip) with
+// its API server on controlPlane (and loopback, through the forwarder). Each
 // component has its own identity so the API server's Node and RBAC
 // authorizers see what they see on a production cluster.
-func identities(node string, ip net.IP, kubernetesService net.IP) []identity {
+func identities(node string, ip, controlPlane, kubernetesService net.IP) []identity {
 	return []identity{
 		{file: "kube-apiserver", cn: "kube-apiserver",
-			ips: []net.IP{net.ParseIP("127.0.0.1"), ip, kubernetesService},
+			ips: []net.IP{net.ParseIP("127.0.0.1"), controlPlane, kubernetesService},
 			dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 		{file: "admin", cn: "realnode-admin", orgs: []string{"system:masters"}},
 		{file: "kube-controller-manager", cn: "system:kube-controller-manager"},

@@ -30,12 +30,18 @@ type proc struct {
 }
 
 // startDetached starts bin in its own session, with output appended to
-// logPath, and returns without waiting for it.
-func startDetached(name, bin string, args, env []string, logPath string) (proc, error) {
+// logPath, and returns without waiting for it. With netns set, it runs in
+// the network namespace mounted there (nsenter execs bin, so the recorded
+// PID is bin's). extra are passed as file descriptors 3, 4, ...
+func startDetached(name, netns, bin string, args, env []string, extra []*os.File, logPath string) (proc, error) {
+	cmd := append([]string{bin}, args...)
+	if netns != "" {
+		cmd = inNetns(netns, bin, args...)
+	}
 	// Its own session: a Ctrl-C of `make cluster-up` or of a test does not
 	// reach it; only teardown stops it.
-	pid, startTime, err := sysproc.StartDetached(sysproc.Options{Name: name, Bin: bin, Args: args, Env: env, LogPath: logPath, Append: true})
-	p := proc{Name: name, PID: pid, Args: append([]string{bin}, args...), Log: logPath, StartTime: startTime}
+	pid, startTime, err := sysproc.StartDetached(sysproc.Options{Name: name, Bin: mustLookPath(cmd[0]), Args: cmd[1:], Env: env, ExtraFiles: extra, LogPath: logPath, Append: true})
+	p := proc{Name: name, PID: pid, Args: cmd, Log: logPath, StartTime: startTime}
 	return p, err
 }
 

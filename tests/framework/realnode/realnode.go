@@ -10,12 +10,16 @@
 // it; Down stops it by the recorded PIDs and puts the machine back as it was
 // (`make cluster-down`). Both need root.
 //
-// The network follows the rule that every address stays on this
-// machine (docs/testing.md, "Network"); see the constants in config.go. The node's InternalIP is NodeIP,
-// on a link the harness creates; the API server listens there and is the
-// endpoint of the kubernetes Service, which kube-proxy (iptables mode) maps
-// for pod-network and host-network pods alike, so in-cluster clients work
-// unchanged.
+// The network follows the rule that every address stays on this machine
+// and out of its root network namespace (docs/testing.md, "Network"); see
+// the constants in config.go. etcd, the API server, the controller manager
+// and the scheduler run in a network namespace of their own; containerd,
+// the kubelet, kube-proxy and the pods in the node's. The API server
+// listens on ControlPlaneIP and is the endpoint of the kubernetes Service,
+// which kube-proxy (iptables mode) maps for pod-network and host-network
+// pods alike, so in-cluster clients work unchanged. In the root namespace
+// a forwarder (./forward) serves it on 127.0.0.1, the server named in the
+// kubeconfig.
 package realnode
 
 import (
@@ -29,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +69,11 @@ func (o Options) withDefaults() Options {
 	if o.BinDir == "" {
 		o.BinDir = filepath.Join(testenv.RepoRoot(), "bin")
 	}
+	// Mount points are compared with the kernel's paths, which have no
+	// symbolic links (bin/ may be one).
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(o.Dir)); err == nil {
+		o.Dir = filepath.Join(parent, filepath.Base(o.Dir))
+	}
 	if o.Node == "" {
 		o.Node = "realnode"
 	}
@@ -86,6 +96,10 @@ type Cluster struct {
 	Clientset kubernetes.Interface
 	// Node is the node's name; NodeIP its InternalIP.
 	Node, NodeIP string
+	// ControlPlaneNetns and NodeNetns are the files the control plane's
+	// and the node's network namespaces are mounted on, for
+	// `nsenter --net=<file>`.
+	ControlPlaneNetns, NodeNetns string
 	// ContainerdSocket is the node containerd's socket, for
 	// `ctr --address <socket> --namespace k8s.io images import`.
 	ContainerdSocket string
@@ -113,7 +127,7 @@ type Cluster struct {
 // The binaries the node runs from BinDir, and the host tools it needs.
 var (
 	kubeBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
-	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
+	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "nsenter", "unshare", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
 )
 
 // Up starts the node and returns when it is Ready and kube-proxy has
@@ -157,7 +171,7 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 	}
 
 	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: o.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), layout: l, opts: o}
-	c.setPKIFiles()
+	c.setFiles()
 	if err := c.start(ctx); err != nil {
 		logDir := c.LogDir
 		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
@@ -278,7 +292,7 @@ func deadProcs(s *state) []string {
 // attach connects to a running cluster and checks that it answers.
 func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error) {
 	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: s.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), LogDir: s.LogDir, layout: l, opts: o}
-	c.setPKIFiles()
+	c.setFiles()
 	if err := c.connect(); err != nil {
 		return nil, err
 	}
@@ -288,7 +302,8 @@ func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error
 	return c, nil
 }
 
-func (c *Cluster) setPKIFiles() {
+func (c *Cluster) setFiles() {
+	c.ControlPlaneNetns, c.NodeNetns = c.layout.netns(controlPlaneNetns), c.layout.netns(c.Node)
 	c.CAFile = c.layout.pkiFile("ca.crt")
 	c.RegistryCertFile, c.RegistryKeyFile = c.layout.pkiFile("registry.crt"), c.layout.pkiFile("registry.key")
 	c.RegistryHostsDir = c.layout.registryHosts()
@@ -330,21 +345,38 @@ func (c *Cluster) start(ctx context.Context) error {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	if err := setupNetwork(); err != nil {
+	if err := setupNetwork(l, o.Node); err != nil {
 		return err
 	}
-	if err := c.writeFiles(); err != nil {
+	// The forwarders' listening sockets, made here in the root namespace
+	// and handed to the forwarders, which run in the cluster's.
+	apiLn, err := listenFile("127.0.0.1:0", "the API server")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = apiLn.Close() }()
+	registryLn, err := listenFile(net.JoinHostPort("127.0.0.1", strconv.Itoa(registryPort)), "the node's registry")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = registryLn.Close() }()
+	apiAddr, err := listenerAddr(apiLn)
+	if err != nil {
+		return err
+	}
+	if err := c.writeFiles(apiAddr.Port); err != nil {
 		return err
 	}
 	if err := c.connect(); err != nil {
 		return err
 	}
-	// launch starts a process and records it; bin defaults to BinDir/name.
-	launch := func(name, bin string, args, env []string) error {
+	// launch starts a process in the network namespace mounted on netns
+	// and records it; bin defaults to BinDir/name.
+	launch := func(name, netns, bin string, args, env []string, extra ...*os.File) error {
 		if bin == "" {
 			bin = filepath.Join(o.BinDir, name)
 		}
-		p, err := startDetached(name, bin, args, env, filepath.Join(logDir, name+".log"))
+		p, err := startDetached(name, netns, bin, args, env, extra, filepath.Join(logDir, name+".log"))
 		if p.PID != 0 {
 			s.Procs = append(s.Procs, p)
 			if werr := s.write(l.stateFile()); werr != nil && err == nil {
@@ -358,23 +390,37 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 
 	t := time.Now()
+	forward, err := buildForwarder(ctx, l)
+	if err != nil {
+		return err
+	}
+	if err := launch("forward-apiserver", c.ControlPlaneNetns, forward, []string{"-to", net.JoinHostPort(ControlPlaneIP, strconv.Itoa(APIServerPort))}, nil, apiLn); err != nil {
+		return err
+	}
+	if err := launch("forward-registry", c.NodeNetns, forward, []string{"-to", net.JoinHostPort("127.0.0.1", strconv.Itoa(registryPort))}, nil, registryLn); err != nil {
+		return err
+	}
+	_ = apiLn.Close()
+	_ = registryLn.Close()
+	step(fmt.Sprintf("forwarders on 127.0.0.1:%d (API server) and 127.0.0.1:%d (registry)", apiAddr.Port, registryPort), t)
+	t = time.Now()
 	etcdURL, err := c.startEtcd(ctx, launch)
 	if err != nil {
 		return err
 	}
 	step("etcd ready", t)
 	t = time.Now()
-	if err := launch("kube-apiserver", "", apiServerArgs(l, etcdURL), nil); err != nil {
+	if err := launch("kube-apiserver", c.ControlPlaneNetns, "", apiServerArgs(l, etcdURL), nil); err != nil {
 		return err
 	}
 	if err := c.waitAPIReady(ctx, 2*time.Minute); err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
-	step("kube-apiserver ready on "+apiServerURL(), t)
-	if err := launch("kube-controller-manager", "", controllerManagerArgs(l), nil); err != nil {
+	step("kube-apiserver ready on "+apiServerURL()+", here on "+c.Config.Host, t)
+	if err := launch("kube-controller-manager", c.ControlPlaneNetns, "", controllerManagerArgs(l), nil); err != nil {
 		return err
 	}
-	if err := launch("kube-scheduler", "", schedulerArgs(l), nil); err != nil {
+	if err := launch("kube-scheduler", c.ControlPlaneNetns, "", schedulerArgs(l), nil); err != nil {
 		return err
 	}
 
@@ -383,7 +429,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	// (pods use images imported here); should one be tried anyway, the proxy
 	// on the discard port makes it fail on this machine, without even a
 	// name lookup of the registry.
-	if err := launch("containerd", mustLookPath("containerd"), []string{"--config", l.conf("containerd.toml")},
+	if err := launch("containerd", c.NodeNetns, mustLookPath("containerd"), []string{"--config", l.conf("containerd.toml")},
 		[]string{"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=", "http_proxy=", "https_proxy=", "no_proxy="}); err != nil {
 		return err
 	}
@@ -400,10 +446,10 @@ func (c *Cluster) start(ctx context.Context) error {
 	step("pause image imported", t)
 
 	t = time.Now()
-	if err := launch("kubelet", "", kubeletArgs(l, o.Node), nil); err != nil {
+	if err := launch("kubelet", c.NodeNetns, "", kubeletArgs(l, o.Node), nil); err != nil {
 		return err
 	}
-	if err := launch("kube-proxy", "", []string{"--config=" + l.conf("kube-proxy.yaml")}, nil); err != nil {
+	if err := launch("kube-proxy", c.NodeNetns, "", []string{"--config=" + l.conf("kube-proxy.yaml")}, nil); err != nil {
 		return err
 	}
 	if err := c.waitNodeReady(ctx, 3*time.Minute); err != nil {
@@ -411,7 +457,8 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	step("node "+o.Node+" Ready", t)
 	if err := waitFor(ctx, time.Minute, "kube-proxy to program the kubernetes Service", func() error {
-		out, err := exec.CommandContext(ctx, "iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES").Output()
+		cmd := inNetns(c.NodeNetns, "iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES")
+		out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).Output()
 		if err != nil {
 			return err
 		}
@@ -462,14 +509,15 @@ func (c *Cluster) createDNSService(ctx context.Context) error {
 }
 
 // writeFiles writes the certificates, kubeconfigs and configuration files.
-func (c *Cluster) writeFiles() error {
+// The administrator kubeconfig names the forwarder on loopbackPort.
+func (c *Cluster) writeFiles(loopbackPort int) error {
 	l := c.layout
-	if err := writePKI(l.pki(), identities(c.opts.Node, net.ParseIP(NodeIP), net.ParseIP(kubernetesServiceIP))); err != nil {
+	if err := writePKI(l.pki(), identities(c.opts.Node, net.ParseIP(NodeIP), net.ParseIP(ControlPlaneIP), net.ParseIP(kubernetesServiceIP))); err != nil {
 		return err
 	}
 	ca := l.pkiFile("ca.crt")
 	files := map[string]string{
-		l.kubeconfig():            kubeconfig(apiServerURL(), ca, l.pkiFile("admin.crt"), l.pkiFile("admin.key")),
+		l.kubeconfig():            kubeconfig(loopbackURL(loopbackPort), ca, l.pkiFile("admin.crt"), l.pkiFile("admin.key")),
 		l.conf("containerd.toml"): containerdConfig(l),
 		filepath.Join(l.cniConfDir(), "10-cephrn.conflist"): cniConfig(l),
 		l.conf("kubelet.yaml"):                              kubeletConfig(l, filepath.Join(c.LogDir, "pods")),
@@ -497,13 +545,11 @@ func (c *Cluster) writeFiles() error {
 	return nil
 }
 
-func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, args, env []string) error) (string, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return "", err
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+// startEtcd runs etcd on loopback in the control plane's namespace (a
+// namespace of its own: any port is free there).
+func (c *Cluster) startEtcd(ctx context.Context, launch func(name, netns, bin string, args, env []string, extra ...*os.File) error) (string, error) {
+	client := "http://127.0.0.1:2379"
+	peer := "http://127.0.0.1:2380"
 	args := flagList(
 		"name", "realnode",
 		"data-dir", c.layout.etcdData(),
@@ -516,11 +562,15 @@ func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, a
 		"unsafe-no-fsync", "true",
 		"log-level", "warn",
 	)
-	if err := launch("etcd", "", args, nil); err != nil {
+	if err := launch("etcd", c.ControlPlaneNetns, "", args, nil); err != nil {
 		return "", err
 	}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	err = waitFor(ctx, time.Minute, "etcd", func() error {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialIn(ctx, c.ControlPlaneNetns, addr)
+		},
+	}}
+	err := waitFor(ctx, time.Minute, "etcd", func() error {
 		resp, err := hc.Get(client + "/health")
 		if err != nil {
 			return err
@@ -540,25 +590,6 @@ func mustLookPath(name string) string {
 		return name
 	}
 	return p
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // waitFor polls check every half second until it succeeds or d passes.

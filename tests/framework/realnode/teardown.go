@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,10 +19,13 @@ import (
 //     (a pod's open watch would hold up the API server's shutdown);
 //  3. stop the control plane, newest first, and containerd; then kill any
 //     shim containerd left, with its containers (found by our socket path
-//     in their command line);
-//  4. unmount everything under Options.Dir (rootfs, volumes, network
-//     namespaces), which also frees the pods' veth pairs;
-//  5. delete the links and chains, put changed sysctls back;
+//     in their command line), and any process left in the cluster's
+//     network namespaces;
+//  4. unmount everything under Options.Dir (rootfs, volumes, the pods' and
+//     the cluster's network namespaces): with no process and no mount
+//     left, each namespace goes, with its links, addresses and rules;
+//  5. remove what an earlier harness left in the root namespace, put
+//     changed sysctls back;
 //  6. remove the run directory — only when nothing is mounted below it.
 //
 // It goes on after a failed step and reports every failure at the end.
@@ -81,17 +83,38 @@ func down(ctx context.Context, o Options, l layout) error {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		reap(pid)
 	}
+	// Whatever still runs in the cluster's namespaces (a process that
+	// outlived its parent, or one of a run whose state was lost).
+	netnsFiles, _ := filepath.Glob(l.netns("*"))
+	ids := map[nsID]bool{}
+	for _, f := range netnsFiles {
+		if id, ok := netnsID(f); ok {
+			ids[id] = true
+		}
+	}
+	if len(ids) > 0 {
+		for _, pid := range processesIn(ids) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid)
+		}
+		if err := waitFor(ctx, 10*time.Second, "the processes in the cluster's namespaces to end", func() error {
+			if left := processesIn(ids); len(left) > 0 {
+				return fmt.Errorf("still running: %v", left)
+			}
+			return nil
+		}); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := unmountAll(l.dir); err != nil {
 		errs = append(errs, err)
 	}
-	// kube-proxy's own clean-up of its iptables (and nftables) rules.
+	// Chains in the root namespace that a cluster of an earlier harness,
+	// whose kubelet and kube-proxy ran there, added.
 	if s.Chains != nil {
-		if _, err := os.Stat(filepath.Join(o.BinDir, "kube-proxy")); err == nil {
-			_ = exec.CommandContext(ctx, filepath.Join(o.BinDir, "kube-proxy"), "--cleanup").Run()
-		}
 		errs = append(errs, removeNewKubeChains(s.Chains)...)
 	}
-	errs = append(errs, teardownNetwork()...)
+	errs = append(errs, teardownLegacyNetwork()...)
 	errs = append(errs, restoreSysctls(s.Sysctls)...)
 	if s.LogDir != "" {
 		removeContainerLogLinks(filepath.Join(s.LogDir, "pods"))
