@@ -675,6 +675,10 @@ func checkOwner(l layout) error {
 		return nil
 	}
 	other := strings.TrimSpace(string(raw))
+	// The same directory, maybe named through a symbolic link.
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(other)); err == nil && filepath.Join(parent, filepath.Base(other)) == l.dir {
+		return nil
+	}
 	if other == l.dir {
 		return nil
 	}
