@@ -29,11 +29,22 @@ func run(name string, args ...string) error {
 	return nil
 }
 
-// inNetns returns the command line that runs name with args in the network
-// namespace mounted on nsFile (only the network namespace changes: the
+// nsenterWrap returns the start of a command line that runs a program in
+// the network namespace mounted on netns and, when mntns is set, the mount
+// namespace mounted there (only those change: with no mount namespace the
 // process sees this machine's files, devices and cgroups).
+func nsenterWrap(netns, mntns string) []string {
+	cmd := []string{"nsenter", "--net=" + netns}
+	if mntns != "" {
+		cmd = append(cmd, "--mount="+mntns)
+	}
+	return append(cmd, "--")
+}
+
+// inNetns returns the command line that runs name with args in the network
+// namespace mounted on nsFile.
 func inNetns(nsFile, name string, args ...string) []string {
-	return append([]string{"nsenter", "--net=" + nsFile, "--", name}, args...)
+	return append(append(nsenterWrap(nsFile, ""), name), args...)
 }
 
 // runIn runs a command in the network namespace mounted on nsFile.
@@ -61,10 +72,10 @@ func newNetns(file string) error {
 // of it is in the root namespace:
 //
 //   - the control plane's namespace, with the NodeNet bridge holding
-//     ControlPlaneIP and a route to PodCIDR through the node (the API
+//     ControlPlaneIP and a route to each node's pods through it (the API
 //     server reaches webhooks and aggregated API servers at pod
 //     addresses). Forwarding stays off there.
-//   - the node's namespace, linked to NodeNet by a veth pair whose node end
+//   - each node's namespace, linked to NodeNet by a veth pair whose node end
 //     (NodeLink) holds NodeIP; the route to ServiceCIDR leaves through it,
 //     so a Service address kube-proxy did not rewrite goes to the control
 //     plane's namespace, which drops it.
@@ -74,38 +85,48 @@ func newNetns(file string) error {
 //     Forwarding is on in the node's namespace: pods reach the API server
 //     in the control plane's namespace, and a Service backed by a pod
 //     (CoreDNS, OLM's catalogs) needs the packet routed back onto the
-//     bridge after kube-proxy rewrote it. The namespace has no route off
-//     the machine, so nothing is forwarded anywhere but between these
+//     bridge after kube-proxy rewrote it, and pods reach the other
+//     nodes' pods through their nodes. The namespace has no route off the
+//     machine, so nothing is forwarded anywhere but between these
 //     namespaces.
-func setupNetwork(l layout, node string) error {
-	cp, nn := l.netns(controlPlaneNetns), l.netns(node)
-	for _, f := range []string{cp, nn} {
-		if err := newNetns(f); err != nil {
-			return fmt.Errorf("setting up the cluster network: %w", err)
-		}
-	}
-	// The control plane's end of the node's veth pair; a link name has at
-	// most 15 characters.
-	peer := "n-" + node
-	if len(peer) > 15 {
-		peer = peer[:15]
+func setupNetwork(l layout, nodes []node) error {
+	cp := l.netns(controlPlaneNetns)
+	if err := newNetns(cp); err != nil {
+		return fmt.Errorf("setting up the cluster network: %w", err)
 	}
 	cmds := [][]string{
 		inNetns(cp, "ip", "link", "add", NodeNet, "type", "bridge"),
 		inNetns(cp, "ip", "addr", "add", ControlPlaneIP+"/"+nodeNetPrefix, "dev", NodeNet),
 		inNetns(cp, "ip", "link", "set", NodeNet, "up"),
-		inNetns(cp, "ip", "link", "add", peer, "type", "veth", "peer", "name", NodeLink, "netns", nn),
-		inNetns(cp, "ip", "link", "set", peer, "master", NodeNet, "up"),
-		inNetns(cp, "ip", "route", "add", PodCIDR, "via", NodeIP),
-		inNetns(nn, "ip", "addr", "add", NodeIP+"/"+nodeNetPrefix, "dev", NodeLink),
-		inNetns(nn, "ip", "link", "set", NodeLink, "up"),
-		inNetns(nn, "ip", "route", "add", ServiceCIDR, "dev", NodeLink, "src", NodeIP),
-		inNetns(nn, "ip", "link", "add", PodBridge, "type", "bridge"),
-		inNetns(nn, "ip", "addr", "add", podGateway+"/24", "dev", PodBridge),
-		inNetns(nn, "ip", "link", "set", PodBridge, "up"),
-		inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"),
-		inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0"),
-		inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf."+PodBridge+".send_redirects=0"),
+	}
+	for _, n := range nodes {
+		nn := l.netns(n.name)
+		if err := newNetns(nn); err != nil {
+			return fmt.Errorf("setting up the cluster network: %w", err)
+		}
+		// The control plane's end of the node's veth pair; a link name has
+		// at most 15 characters.
+		peer := fmt.Sprintf("node%d", n.index)
+		cmds = append(cmds,
+			inNetns(cp, "ip", "link", "add", peer, "type", "veth", "peer", "name", NodeLink, "netns", nn),
+			inNetns(cp, "ip", "link", "set", peer, "master", NodeNet, "up"),
+			inNetns(cp, "ip", "route", "add", n.podCIDR, "via", n.ip),
+			inNetns(nn, "ip", "addr", "add", n.ip+"/"+nodeNetPrefix, "dev", NodeLink),
+			inNetns(nn, "ip", "link", "set", NodeLink, "up"),
+			inNetns(nn, "ip", "route", "add", ServiceCIDR, "dev", NodeLink, "src", n.ip),
+			inNetns(nn, "ip", "link", "add", PodBridge, "type", "bridge"),
+			inNetns(nn, "ip", "addr", "add", n.gateway+"/24", "dev", PodBridge),
+			inNetns(nn, "ip", "link", "set", PodBridge, "up"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf."+PodBridge+".send_redirects=0"),
+		)
+		// The other nodes' pods, through their nodes.
+		for _, o := range nodes {
+			if o.index != n.index {
+				cmds = append(cmds, inNetns(nn, "ip", "route", "add", o.podCIDR, "via", o.ip))
+			}
+		}
 	}
 	for _, c := range cmds {
 		if err := run(c[0], c[1:]...); err != nil {
@@ -572,4 +593,77 @@ func listenerAddr(f *os.File) (*net.TCPAddr, error) {
 		return nil, fmt.Errorf("listener address %T is not IPv4", sa)
 	}
 	return &net.TCPAddr{IP: net.IP(in4.Addr[:]), Port: in4.Port}, nil
+}
+
+// setupNodeMounts gives a node of a cluster of several a mount namespace
+// of its own, mounted on l.mntns(n.name), in which its containerd, kubelet
+// and kube-proxy run: its /dev is a tmpfs holding the usual character
+// devices and no disk, and /sys/block an empty tmpfs; Cluster.AddDisk puts
+// a disk's node and link in. The namespace's mounts are private: nothing
+// mounted there (the pods' volumes and root filesystems) appears in the
+// machine's mount namespace, and all of it goes with the namespace.
+func setupNodeMounts(l layout, n node) error {
+	dir := l.mntnsDir()
+	if mps, err := mountsUnder(dir); err != nil {
+		return err
+	} else if len(mps) == 0 {
+		// A namespace file can only be mounted on a private mount.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting %s on itself: %w", dir, err)
+		}
+		if err := syscall.Mount("", dir, "", syscall.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("making %s private: %w", dir, err)
+		}
+	}
+	file := l.mntns(n.name)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		return fmt.Errorf("creating %s: %w", file, err)
+	}
+	if err := run("unshare", "--mount="+file, "--propagation", "private", "true"); err != nil {
+		return err
+	}
+	in := func(args ...string) []string {
+		return append([]string{"nsenter", "--mount=" + file, "--"}, args...)
+	}
+	cmds := [][]string{
+		in("mount", "-t", "tmpfs", "-o", "mode=0755,size=16m,nosuid", "tmpfs", "/dev"),
+		in("mknod", "-m", "0666", "/dev/null", "c", "1", "3"),
+		in("mknod", "-m", "0666", "/dev/zero", "c", "1", "5"),
+		in("mknod", "-m", "0666", "/dev/full", "c", "1", "7"),
+		in("mknod", "-m", "0666", "/dev/random", "c", "1", "8"),
+		in("mknod", "-m", "0666", "/dev/urandom", "c", "1", "9"),
+		in("mknod", "-m", "0666", "/dev/tty", "c", "5", "0"),
+		// The kubelet's OOM watcher reads the kernel log.
+		in("mknod", "-m", "0600", "/dev/kmsg", "c", "1", "11"),
+		in("mkdir", "/dev/pts", "/dev/shm", "/dev/mqueue"),
+		in("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620", "devpts", "/dev/pts"),
+		in("ln", "-s", "pts/ptmx", "/dev/ptmx"),
+		in("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"),
+		in("mount", "-t", "mqueue", "mqueue", "/dev/mqueue"),
+		in("ln", "-s", "/proc/self/fd", "/dev/fd"),
+		in("ln", "-s", "/proc/self/fd/0", "/dev/stdin"),
+		in("ln", "-s", "/proc/self/fd/1", "/dev/stdout"),
+		in("ln", "-s", "/proc/self/fd/2", "/dev/stderr"),
+		in("mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "tmpfs", "/sys/block"),
+	}
+	for _, c := range cmds {
+		if err := run(c[0], c[1:]...); err != nil {
+			return fmt.Errorf("setting up the mounts of node %s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// nodeWrap returns the start of a command line that runs a program in n's
+// namespaces: its network namespace, and its mount namespace when it has
+// one.
+func nodeWrap(l layout, n node) []string {
+	mnt := ""
+	if n.private {
+		mnt = l.mntns(n.name)
+	}
+	return nsenterWrap(l.netns(n.name), mnt)
 }

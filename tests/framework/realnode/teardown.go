@@ -54,34 +54,42 @@ func down(ctx context.Context, o Options, l layout) error {
 			step("stopped " + p.Name)
 		}
 	}
-	var containerd *proc
+	first := s.Node
+	if first == "" {
+		first = o.Node
+	}
+	nodes := l.nodes(first, max(s.Nodes, 1))
+	containerds := map[string]proc{}
 	for i := len(s.Procs) - 1; i >= 0; i-- {
-		switch s.Procs[i].Name {
+		switch s.Procs[i].role() {
 		case "kube-proxy", "kubelet":
 			stop(s.Procs[i])
 		case "containerd":
-			containerd = &s.Procs[i]
+			containerds[s.Procs[i].Name] = s.Procs[i]
 		}
 	}
-	if containerd != nil && containerd.alive() {
-		errs = append(errs, removeContainers(ctx, l)...)
-		step("removed the containers")
+	for _, n := range nodes {
+		if p, ok := containerds[procName("containerd", n)]; ok && p.alive() {
+			errs = append(errs, removeContainers(ctx, n.containerdSock())...)
+			step("removed the containers of " + n.name)
+		}
 	}
 	for i := len(s.Procs) - 1; i >= 0; i-- {
-		if s.Procs[i].Name != "containerd" {
+		if s.Procs[i].role() != "containerd" {
 			stop(s.Procs[i])
 		}
 	}
-	if containerd != nil {
-		stop(*containerd)
+	for _, p := range containerds {
+		stop(p)
 	}
-	sock := l.containerdSock()
-	for _, pid := range processesMentioning(sock) {
-		for _, d := range descendants(pid) {
-			_ = syscall.Kill(d, syscall.SIGKILL)
+	for _, n := range nodes {
+		for _, pid := range processesMentioning(n.containerdSock()) {
+			for _, d := range descendants(pid) {
+				_ = syscall.Kill(d, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid)
 		}
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		reap(pid)
 	}
 	// Whatever still runs in the cluster's namespaces (a process that
 	// outlived its parent, or one of a run whose state was lost).
@@ -117,7 +125,9 @@ func down(ctx context.Context, o Options, l layout) error {
 	errs = append(errs, teardownLegacyNetwork()...)
 	errs = append(errs, restoreSysctls(s.Sysctls)...)
 	if s.LogDir != "" {
-		removeContainerLogLinks(filepath.Join(s.LogDir, "pods"))
+		for _, n := range nodes {
+			removeContainerLogLinks(n.podLogs(s.LogDir))
+		}
 	}
 	removeCNIResults("/var/lib/cni/results")
 	for _, d := range s.CreatedDirs {
@@ -145,8 +155,8 @@ func down(ctx context.Context, o Options, l layout) error {
 // removeContainers kills every task in containerd's k8s.io namespace and
 // deletes every container (with its snapshot), so the next start finds no
 // stale sandboxes and the kept image store holds only images.
-func removeContainers(ctx context.Context, l layout) []error {
-	c := &Cluster{ContainerdSocket: l.containerdSock()}
+func removeContainers(ctx context.Context, socket string) []error {
+	c := &Cluster{ContainerdSocket: socket}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var errs []error
