@@ -227,9 +227,12 @@ realnode-assets: envtest-assets ## Also build kube-controller-manager, kube-sche
 realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (root only).
 	hack/install-realnode-tools.sh
 
+# How many real nodes `make cluster-up` runs.
+NODES ?= 1
+
 .PHONY: cluster-up
-cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
-	go run ./tests/framework/realnode/cmd up
+cluster-up: realnode-assets realnode-tools ## Start a real cluster of NODES nodes (default 1) here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
+	go run ./tests/framework/realnode/cmd up -nodes $(NODES)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
