@@ -244,7 +244,7 @@ cluster-down: ## Stop the real node and undo its changes to the machine (keeps l
 test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e on the Ceph test image of CEPH_RELEASE (default 16; 18, 20): operator from config/default on the real node, real Ceph, loop devices (root).
 	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) CEPH_ARCHIVE=$(CEPH_IMAGE_TAR) OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
 		CEPH_VERSION=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages) \
-		go test -count=1 -v -timeout 45m ./tests/realceph/
+		go test -count=1 -v -timeout 80m ./tests/realceph/
 
 .PHONY: test-real-all
 test-real-all: ## The real e2e on each Ceph release of CEPH_RELEASES in turn (root).

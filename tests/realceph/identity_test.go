@@ -29,6 +29,9 @@ import (
 // toolsPodName is the pod the test runs Ceph's command-line tools in.
 const toolsPodName = "ceph-test-tools"
 
+// toolsLabel labels the tools pod with its name, so a drain can leave it.
+const toolsLabel = "ceph-operator-test"
+
 // tools is a pod with the Ceph image, the cluster's ceph.conf and the admin
 // and reporter keyrings, in which the test runs ceph and rados.
 type tools struct {
@@ -42,7 +45,7 @@ func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *rea
 	t.Helper()
 	never := corev1.PullNever
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace, Labels: map[string]string{toolsLabel: toolsPodName}},
 		Spec: corev1.PodSpec{
 			HostNetwork:                   true,
 			AutomountServiceAccountToken:  ptrTo(false),
@@ -300,8 +303,13 @@ func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
 	for _, pool := range strings.Fields(tl.admin(ctx, "osd", "pool", "ls")) {
 		tl.admin(ctx, "osd", "pool", "set", pool, "crush_rule", "idtest-osd")
 	}
+	return putObjects(t, ctx, tl, 16)
+}
+
+// putObjects writes n objects of random content to pool idtest.
+func putObjects(t *testing.T, ctx context.Context, tl *tools, n int) testObjects {
 	objs := testObjects{}
-	for i := range 16 {
+	for i := range n {
 		data := make([]byte, 64<<10+i)
 		if _, err := rand.Read(data); err != nil {
 			t.Fatal(err)

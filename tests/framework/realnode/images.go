@@ -23,6 +23,16 @@ func (c *Cluster) Ctr(ctx context.Context, args ...string) *exec.Cmd {
 	return ctr(ctx, c.ContainerdSocket, args...)
 }
 
+// TagImage gives the image src the further name dst on every node.
+func (c *Cluster) TagImage(ctx context.Context, src, dst string) error {
+	for _, n := range c.Nodes {
+		if out, err := ctr(ctx, n.ContainerdSocket, "images", "tag", "--force", src, dst).CombinedOutput(); err != nil {
+			return fmt.Errorf("ctr images tag %s %s on %s: %w: %s", src, dst, n.Name, err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
 // ctr returns a `ctr` command for the containerd on socket, in its
 // Kubernetes namespace.
 func ctr(ctx context.Context, socket string, args ...string) *exec.Cmd {
