@@ -25,46 +25,68 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 )
 
-// startStallingManager runs the cluster and OSD reconcilers with a client
-// whose writes of a DiskInventory's status (the plans) do not return until
-// release is closed; blocked counts the writes held.
-func startStallingManager(t *testing.T, release <-chan struct{}, blocked *atomic.Int64) {
+// newTestManager returns a manager on the test API server with the
+// operator's scheme and cache transform, and no metrics or probe server;
+// adjust sets what a test changes (a client that injects errors, a cache).
+func newTestManager(t *testing.T, adjust func(*ctrl.Options)) ctrl.Manager {
 	t.Helper()
 	scheme, err := manager.NewScheme()
 	if err != nil {
 		t.Fatal(err)
 	}
 	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	opts := ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: &skip},
 		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
-			c, err := client.NewWithWatch(cfg, opts)
-			if err != nil {
-				return nil, err
-			}
-			return interceptor.NewClient(c, interceptor.Funcs{
-				SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-					if body, err := json.Marshal(obj); err == nil && strings.Contains(string(body), `"kind":"DiskInventory"`) {
-						blocked.Add(1)
-						select {
-						case <-release:
-						case <-ctx.Done():
-							return ctx.Err()
-						}
-					}
-					return c.SubResource(sub).Apply(ctx, obj, opts...)
-				},
-			}), nil
-		},
-	})
+	}
+	adjust(&opts)
+	mgr, err := ctrl.NewManager(env.Config, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	runReconcilers(t, mgr)
+	return mgr
+}
+
+// throughPlanWrites is a client constructor whose writes of a
+// DiskInventory's status (the plans) go through hook, which calls write
+// to send them on.
+func throughPlanWrites(hook func(ctx context.Context, write func() error) error) func(*rest.Config, client.Options) (client.Client, error) {
+	return func(cfg *rest.Config, opts client.Options) (client.Client, error) {
+		c, err := client.NewWithWatch(cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		return interceptor.NewClient(c, interceptor.Funcs{
+			SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+				write := func() error { return c.SubResource(sub).Apply(ctx, obj, opts...) }
+				if body, err := json.Marshal(obj); err == nil && strings.Contains(string(body), `"kind":"DiskInventory"`) {
+					return hook(ctx, write)
+				}
+				return write()
+			},
+		}), nil
+	}
+}
+
+// startStallingManager runs the cluster and OSD reconcilers with a client
+// whose writes of a DiskInventory's status (the plans) do not return until
+// release is closed; blocked counts the writes held.
+func startStallingManager(t *testing.T, release <-chan struct{}, blocked *atomic.Int64) {
+	t.Helper()
+	runReconcilers(t, newTestManager(t, func(o *ctrl.Options) {
+		o.NewClient = throughPlanWrites(func(ctx context.Context, write func() error) error {
+			blocked.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return write()
+		})
+	}))
 }
 
 // TestCreationsDoNotWaitForPlanWrites: the API server takes the plans
@@ -118,38 +140,16 @@ func TestPlanWriteFailureIsShown(t *testing.T) {
 	ctx := context.Background()
 	var refuse atomic.Bool
 	refuse.Store(true)
-	scheme, err := manager.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		NewClient: func(cfg *rest.Config, opts client.Options) (client.Client, error) {
-			c, err := client.NewWithWatch(cfg, opts)
-			if err != nil {
-				return nil, err
+	runReconcilers(t, newTestManager(t, func(o *ctrl.Options) {
+		o.NewClient = throughPlanWrites(func(_ context.Context, write func() error) error {
+			if refuse.Load() {
+				// What a real server cannot be made to answer on
+				// demand: the one fake in this test.
+				return apierrors.NewServiceUnavailable("etcd is out of space")
 			}
-			return interceptor.NewClient(c, interceptor.Funcs{
-				SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-					if body, err := json.Marshal(obj); err == nil && strings.Contains(string(body), `"kind":"DiskInventory"`) && refuse.Load() {
-						// What a real server cannot be made to answer
-						// on demand: the one fake in this test.
-						return apierrors.NewServiceUnavailable("etcd is out of space")
-					}
-					return c.SubResource(sub).Apply(ctx, obj, opts...)
-				},
-			}), nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runReconcilers(t, mgr)
+			return write()
+		})
+	}))
 	ns := newNamespace(t, "planfail")
 	w := playAgent(t, ns)
 	w.AddNode("planfail-a", "osd")
