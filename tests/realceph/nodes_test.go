@@ -16,8 +16,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
@@ -80,17 +78,7 @@ func TestRealCephNodes(t *testing.T) {
 	}
 	t.Logf("images imported into %d nodes in %.1fs", len(cluster.Nodes), time.Since(importStart).Seconds())
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, cluster)
 
 	// One blank disk per node, shown to that node only.
 	dir := t.TempDir()
@@ -357,8 +345,8 @@ func shorten(s string) string {
 }
 
 // restartOSDPod deletes one OSD's pod and waits until a new incarnation of
-// that OSD is up and the cluster is clean again.
-func restartOSDPod(t *testing.T, ctx context.Context, c client.Client, tl *tools) {
+// that OSD is up and the cluster is clean again; it returns the pod's name.
+func restartOSDPod(t *testing.T, ctx context.Context, c client.Client, tl *tools) string {
 	var pods corev1.PodList
 	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil || len(pods.Items) == 0 {
 		t.Fatalf("OSD pods: %v (%d)", err, len(pods.Items))
@@ -377,6 +365,7 @@ func restartOSDPod(t *testing.T, ctx context.Context, c client.Client, tl *tools
 		return allClean(ctx, tl)
 	})
 	t.Logf("FIGURE OSD pod restart on node %s -> osd.%d up again, PGs active+clean: %.1fs", victim.Spec.NodeName, id, time.Since(start).Seconds())
+	return victim.Name
 }
 
 // osdUpFrom returns whether OSD id is up and the epoch it came up in.
