@@ -140,6 +140,11 @@ func TestRealCephNodes(t *testing.T) {
 	topology := checkHostBuckets(t, ctx, tl, osdOf)
 
 	objs := writeReplicated(t, ctx, tl)
+	// Ceph's own account first: the status's condition may still be the
+	// reporter's last word from before the pool.
+	cleanStart := time.Now()
+	realnode.WaitFor(t, ctx, 5*time.Minute, "every placement group active+clean", func() error { return allClean(ctx, tl) })
+	t.Logf("FIGURE pool created, objects written -> every PG active+clean: %.1fs", time.Since(cleanStart).Seconds())
 	waitHealthy(t, ctx, c, cc, "with a pool keeping 3 copies on 3 hosts")
 	checkPGsSpread(t, ctx, tl, osdOf)
 	if err := readBack(ctx, tl, objs); err != nil {
