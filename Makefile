@@ -227,9 +227,12 @@ realnode-assets: envtest-assets ## Also build kube-controller-manager, kube-sche
 realnode-tools: ## Install Debian's containerd, runc, CNI plugins and iptables (root only).
 	hack/install-realnode-tools.sh
 
+# How many real nodes `make cluster-up` runs.
+NODES ?= 1
+
 .PHONY: cluster-up
-cluster-up: realnode-assets realnode-tools ## Start a real one-node cluster here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
-	go run ./tests/framework/realnode/cmd up
+cluster-up: realnode-assets realnode-tools ## Start a real cluster of NODES nodes (default 1) here (KUBECONFIG=bin/realnode/kubeconfig); says so when already up.
+	go run ./tests/framework/realnode/cmd up -nodes $(NODES)
 
 .PHONY: cluster-down
 cluster-down: ## Stop the real node and undo its changes to the machine (keeps logs and imported images).
@@ -241,7 +244,7 @@ cluster-down: ## Stop the real node and undo its changes to the machine (keeps l
 test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e on the Ceph test image of CEPH_RELEASE (default 16; 18, 20): operator from config/default on the real node, real Ceph, loop devices (root).
 	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) CEPH_ARCHIVE=$(CEPH_IMAGE_TAR) OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
 		CEPH_VERSION=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages) \
-		go test -count=1 -v -timeout 45m ./tests/realceph/
+		go test -count=1 -v -timeout 80m ./tests/realceph/
 
 .PHONY: test-real-all
 test-real-all: ## The real e2e on each Ceph release of CEPH_RELEASES in turn (root).

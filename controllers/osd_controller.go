@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
@@ -125,6 +126,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
 			builder.WithPredicates(nodeSelectionChanged())).
+		// A plan write starting or stopping to fail shows in the status.
+		WatchesRawSource(source.Channel(r.plans.events, &handler.TypedEnqueueRequestForObject[*cephv1alpha1.CephCluster]{})).
 		Complete(r)
 }
 
@@ -243,7 +246,13 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			r.deleteJobs(ctx, cluster, osdJobsByName, append(plan.DeleteOSDJobs, gate.DeleteJobs...)))
 	}
 	err = errors.Join(errs...)
-	if serr := r.writeStatus(ctx, cluster, plan, gate, waiting, osdplan.UnclaimedOSDs(in), err); serr != nil {
+	// A failing plan write is retried by the writer; it shows in the
+	// status but is no error of this reconcile.
+	shown := err
+	if shown == nil {
+		shown = r.plans.failures(req.NamespacedName)
+	}
+	if serr := r.writeStatus(ctx, cluster, plan, gate, waiting, osdplan.UnclaimedOSDs(in), shown); serr != nil {
 		err = errors.Join(err, serr)
 	}
 	if err != nil {
@@ -1119,7 +1128,10 @@ func osdCondition(cluster *cephv1alpha1.CephCluster, plan osdplan.Plan, waiting 
 	c := metav1.Condition{Type: cephv1alpha1.ConditionOSDsProvisioned, ObservedGeneration: cluster.Generation, Status: metav1.ConditionFalse}
 	n := plan.Counts
 	preview := cluster.Spec.Storage.Provisioning == cephv1alpha1.ProvisioningPreview
+	var planErr *planWriteError
 	switch {
+	case errors.As(applyErr, &planErr):
+		c.Reason, c.Message = cephv1alpha1.ReasonPlanWriteFailed, conditionText(applyErr)
 	case applyErr != nil:
 		c.Reason, c.Message = cephv1alpha1.ReasonReconcileError, conditionText(applyErr)
 	case len(plan.Problems) > 0:

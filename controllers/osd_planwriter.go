@@ -3,7 +3,9 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +14,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
@@ -45,6 +48,12 @@ type planWriter struct {
 	// inflight is the plan each worker is writing.
 	inflight map[types.NamespacedName]planWrite
 	queue    workqueue.TypedRateLimitingInterface[types.NamespacedName]
+	// failing holds each inventory whose last write failed, until one
+	// succeeds: the OSDsProvisioned condition shows them.
+	failing map[types.NamespacedName]writeFailure
+	// events wakes the cluster's reconcile when an inventory starts or
+	// stops failing, so that the condition follows.
+	events chan event.TypedGenericEvent[*cephv1alpha1.CephCluster]
 
 	// creating counts the reconciles creating Jobs and Deployments: no
 	// new plan write starts while one is (see holdFor), so that at the API
@@ -52,6 +61,13 @@ type planWriter struct {
 	gateMu   sync.Mutex
 	gate     *sync.Cond
 	creating int
+}
+
+// writeFailure is an inventory's failing plan write.
+type writeFailure struct {
+	cluster types.NamespacedName
+	since   time.Time
+	message string
 }
 
 // planWrite is one inventory's plan to apply.
@@ -71,6 +87,8 @@ func newPlanWriter(c client.Client, written func(planWrite)) *planWriter {
 		pending:  map[types.NamespacedName]planWrite{},
 		applied:  map[types.NamespacedName]planWrite{},
 		inflight: map[types.NamespacedName]planWrite{},
+		failing:  map[types.NamespacedName]writeFailure{},
+		events:   make(chan event.TypedGenericEvent[*cephv1alpha1.CephCluster], 64),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 			workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{}),
 	}
@@ -201,8 +219,21 @@ func (w *planWriter) next(ctx context.Context) bool {
 		if _, newer := w.pending[key]; !newer {
 			w.pending[key] = pw
 		}
+		f, was := w.failing[key]
+		if !was {
+			f = writeFailure{cluster: client.ObjectKeyFromObject(pw.cluster), since: time.Now()}
+		}
+		f.message = err.Error()
+		w.failing[key] = f
+		if !was {
+			w.wake(pw.cluster)
+		}
 		w.queue.AddRateLimited(key)
 		return true
+	}
+	if _, was := w.failing[key]; was {
+		delete(w.failing, key)
+		w.wake(pw.cluster)
 	}
 	if found {
 		w.applied[key] = pw
@@ -231,3 +262,50 @@ func (w *planWriter) write(ctx context.Context, pw planWrite) (bool, error) {
 	}
 	return true, nil
 }
+
+// wake asks for a reconcile of cluster; it never blocks (a full channel
+// already holds wake-ups enough).
+func (w *planWriter) wake(cluster *cephv1alpha1.CephCluster) {
+	obj := &cephv1alpha1.CephCluster{ObjectMeta: metav1.ObjectMeta{Name: cluster.Name, Namespace: cluster.Namespace}}
+	select {
+	case w.events <- event.TypedGenericEvent[*cephv1alpha1.CephCluster]{Object: obj}:
+	default:
+	}
+}
+
+// failures returns why the plans of cluster's inventories cannot be
+// written, or nil: the nodes whose last write failed, the oldest first,
+// with the API server's answer.
+func (w *planWriter) failures(cluster types.NamespacedName) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	type failed struct {
+		node string
+		writeFailure
+	}
+	var list []failed
+	for key, f := range w.failing {
+		if f.cluster == cluster {
+			list = append(list, failed{key.Name, f})
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	sort.Slice(list, func(i, j int) bool {
+		if !list[i].since.Equal(list[j].since) {
+			return list[i].since.Before(list[j].since)
+		}
+		return list[i].node < list[j].node
+	})
+	f := list[0]
+	msg := fmt.Sprintf("the plan of %d node(s) cannot be written to their DiskInventory (what status.plan shows is out of date); %s since %s: %s; retrying with backoff",
+		len(list), f.node, f.since.UTC().Format(time.RFC3339), f.message)
+	return &planWriteError{msg}
+}
+
+// planWriteError is failures' error: the OSDsProvisioned condition shows
+// it with reason PlanWriteFailed.
+type planWriteError struct{ msg string }
+
+func (e *planWriteError) Error() string { return e.msg }

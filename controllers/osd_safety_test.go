@@ -19,12 +19,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/controllers"
-	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/tests/framework/world"
@@ -329,25 +326,12 @@ func runReconcilers(t *testing.T, mgr ctrl.Manager) {
 // hides new Jobs for hide.
 func startHidingManager(t *testing.T, hide time.Duration) {
 	t.Helper()
-	scheme, err := manager.NewScheme()
-	if err != nil {
-		t.Fatal(err)
-	}
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-		Cache:                  cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
-		NewCache: func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+	mgr := newTestManager(t, func(o *ctrl.Options) {
+		o.NewCache = func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 			c, err := cache.New(cfg, opts)
 			return &hidingCache{Cache: c, hide: hide}, err
-		},
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	runReconcilers(t, mgr)
 }
 

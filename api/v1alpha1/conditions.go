@@ -225,6 +225,11 @@ const (
 	// ReasonPrepareFailed means preparing some disks failed or was refused
 	// on the node; each DiskInventory's status.plan says why.
 	ReasonPrepareFailed = "PrepareFailed"
+	// ReasonPlanWriteFailed (OSDsProvisioned=False): the API server
+	// refused the plan of one or more nodes (their DiskInventory's
+	// status.plan); the operator retries with backoff, and what the
+	// inventories show is older than its decisions meanwhile.
+	ReasonPlanWriteFailed = "PlanWriteFailed"
 )
 
 // Reasons of CephHealthy, chosen from status.ceph: a report that is recent,

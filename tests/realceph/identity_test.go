@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +26,9 @@ import (
 // toolsPodName is the pod the test runs Ceph's command-line tools in.
 const toolsPodName = "ceph-test-tools"
 
+// toolsLabel labels the tools pod with its name, so a drain can leave it.
+const toolsLabel = "ceph-operator-test"
+
 // tools is a pod with the Ceph image, the cluster's ceph.conf and the admin
 // and reporter keyrings, in which the test runs ceph and rados.
 type tools struct {
@@ -42,7 +42,7 @@ func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *rea
 	t.Helper()
 	never := corev1.PullNever
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace, Labels: map[string]string{toolsLabel: toolsPodName}},
 		Spec: corev1.PodSpec{
 			HostNetwork:                   true,
 			AutomountServiceAccountToken:  ptrTo(false),
@@ -174,114 +174,18 @@ func checkUnclaimedOSD(t *testing.T, ctx context.Context, c client.Client, cc *c
 // bucket named after its node (not its pod), and that restarting an OSD's
 // pod changes nothing: no new bucket, no OSD moved.
 func checkCrushTopology(t *testing.T, ctx context.Context, c client.Client, node string, tl *tools) {
-	hosts := func() map[string][]int {
-		var tree struct {
-			Nodes []struct {
-				ID       int    `json:"id"`
-				Name     string `json:"name"`
-				Type     string `json:"type"`
-				Children []int  `json:"children"`
-			} `json:"nodes"`
-		}
-		out := tl.admin(ctx, "osd", "tree", "--format", "json")
-		if err := json.Unmarshal([]byte(out), &tree); err != nil {
-			t.Fatalf("ceph osd tree: %v: %s", err, out)
-		}
-		got := map[string][]int{}
-		underRoot := map[int]bool{}
-		for _, n := range tree.Nodes {
-			if n.Type == "root" && n.Name == "default" {
-				for _, c := range n.Children {
-					underRoot[c] = true
-				}
-			}
-		}
-		for _, n := range tree.Nodes {
-			if n.Type == "host" {
-				// A host bucket outside the default root is found by no
-				// rule: its OSDs would hold no data.
-				if !underRoot[n.ID] {
-					errorf(t, "host bucket %s is not under root default: %s", n.Name, out)
-				}
-				children := append([]int(nil), n.Children...)
-				sort.Ints(children)
-				got[n.Name] = children
-			}
-		}
-		return got
-	}
-	before := hosts()
+	before := hostBuckets(t, ctx, tl)
 	t.Logf("FIGURE ceph osd tree host buckets: %v", before)
 	if len(before) != 1 || len(before[node]) != 3 {
 		t.Fatalf("host buckets %v, want exactly one, %q, holding the 3 OSDs", before, node)
 	}
-	var pods corev1.PodList
-	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil || len(pods.Items) == 0 {
-		t.Fatalf("OSD pods: %v (%d)", err, len(pods.Items))
-	}
-	victim := pods.Items[0]
-	id := victim.Labels[resources.OSDIDLabel]
 	// The restarted OSD counts as back once a new incarnation of it is up
 	// (a later up_from epoch) and every placement group is active+clean
 	// again: with all OSDs in one host bucket, only that tells the old
 	// process's end from the new one's start.
-	upFrom := func() (up bool, from int) {
-		var dump struct {
-			OSDs []struct {
-				OSD    int `json:"osd"`
-				Up     int `json:"up"`
-				UpFrom int `json:"up_from"`
-			} `json:"osds"`
-		}
-		if err := json.Unmarshal([]byte(tl.admin(ctx, "osd", "dump", "--format", "json")), &dump); err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range dump.OSDs {
-			if strconv.Itoa(o.OSD) == id {
-				return o.Up == 1, o.UpFrom
-			}
-		}
-		return false, 0
-	}
-	_, firstFrom := upFrom()
-	if err := c.Delete(ctx, &victim); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	realnode.WaitFor(t, ctx, 5*time.Minute, "osd."+id+" up again after its pod's restart, every PG active+clean", func() error {
-		if up, from := upFrom(); !up || from <= firstFrom {
-			return fmt.Errorf("osd.%s up %v, up_from %d (was %d)", id, up, from, firstFrom)
-		}
-		type summary struct {
-			NumPGs  int `json:"num_pgs"`
-			ByState []struct {
-				Name string `json:"name"`
-				Num  int    `json:"num"`
-			} `json:"num_pg_by_state"`
-		}
-		// Releases differ: the summary is at the top or under pg_summary.
-		var pgs struct {
-			summary
-			PGSummary *summary `json:"pg_summary"`
-		}
-		out := tl.admin(ctx, "pg", "stat", "--format", "json")
-		if err := json.Unmarshal([]byte(out), &pgs); err != nil {
-			return fmt.Errorf("pg stat: %w: %s", err, out)
-		}
-		sum := pgs.summary
-		if pgs.PGSummary != nil {
-			sum = *pgs.PGSummary
-		}
-		for _, st := range sum.ByState {
-			if st.Name == "active+clean" && st.Num == sum.NumPGs && sum.NumPGs > 0 {
-				return nil
-			}
-		}
-		return fmt.Errorf("placement groups: %s", strings.TrimSpace(out))
-	})
-	t.Logf("FIGURE OSD pod restart -> osd.%s up again, PGs active+clean: %.1fs", id, time.Since(start).Seconds())
-	if after := hosts(); !reflect.DeepEqual(after, before) {
-		errorf(t, "host buckets after restarting pod %s: %v, before %v", victim.Name, after, before)
+	victim := restartOSDPod(t, ctx, c, tl)
+	if after := hostBuckets(t, ctx, tl); !equalBuckets(after, before) {
+		errorf(t, "host buckets after restarting pod %s: %v, before %v", victim, after, before)
 	}
 }
 
@@ -300,8 +204,13 @@ func writeData(t *testing.T, ctx context.Context, tl *tools) testObjects {
 	for _, pool := range strings.Fields(tl.admin(ctx, "osd", "pool", "ls")) {
 		tl.admin(ctx, "osd", "pool", "set", pool, "crush_rule", "idtest-osd")
 	}
+	return putObjects(t, ctx, tl, 16)
+}
+
+// putObjects writes n objects of random content to pool idtest.
+func putObjects(t *testing.T, ctx context.Context, tl *tools, n int) testObjects {
 	objs := testObjects{}
-	for i := range 16 {
+	for i := range n {
 		data := make([]byte, 64<<10+i)
 		if _, err := rand.Read(data); err != nil {
 			t.Fatal(err)

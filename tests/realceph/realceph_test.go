@@ -104,17 +104,7 @@ func TestRealCeph(t *testing.T) {
 	}
 	t.Logf("images imported in %.1fs", time.Since(importStart).Seconds())
 
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.NewWithWatch(cluster.Config, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newClient(t, cluster)
 
 	mountTmpfs(t, dataDir)
 	devices := makeDevices(t)
@@ -571,4 +561,22 @@ func checkList(st *cephv1alpha1.CephStatus) string {
 		parts = append(parts, c.Code+" ("+c.Message+")")
 	}
 	return strings.Join(parts, ", ")
+}
+
+// newClient is a client of the cluster's API server, with watches, for
+// the Kubernetes and the operator's types.
+func newClient(t *testing.T, cluster *realnode.Cluster) client.WithWatch {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := cephv1alpha1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewWithWatch(cluster.Config, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

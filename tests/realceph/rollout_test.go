@@ -318,8 +318,8 @@ func checkOperatorUpgrade(t *testing.T, ctx context.Context, c client.Client, cl
 		t.Fatalf("no manager container in %s", op.Name)
 	}
 	upgraded := old + "-upgrade"
-	if out, err := cluster.Ctr(ctx, "images", "tag", "--force", old, upgraded).CombinedOutput(); err != nil {
-		t.Fatalf("ctr images tag %s %s: %v: %s", old, upgraded, err, out)
+	if err := cluster.TagImage(ctx, old, upgraded); err != nil {
+		t.Fatal(err)
 	}
 	before := daemonState(t, ctx, c)
 	if len(before) < 6 {

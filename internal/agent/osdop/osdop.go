@@ -129,6 +129,10 @@ func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result
 			res.Outcome, res.Message = NotYet, why
 			return res
 		}
+		if why := pgMapIncomplete(ctx, ceph, nil); why != "" {
+			res.Outcome, res.Message = NotYet, "Ceph said yes, but "+why
+			return res
+		}
 	default:
 		res.Outcome, res.Message = Failed, fmt.Sprintf("unknown step %q", step)
 		return res
@@ -152,13 +156,16 @@ func hasFlag(dump []byte, flag string) bool {
 
 // okToStopAnswer reads the formatted answer of a successful `ceph osd
 // ok-to-stop`: some releases give it with a zero status and a false
-// ok_to_stop. Output that is not such an object means ok.
+// ok_to_stop. Output that is not such an object is no yes.
 func okToStopAnswer(out []byte) (bool, string) {
 	var ans struct {
 		OK       *bool `json:"ok_to_stop"`
 		NotOKPGs int   `json:"num_not_ok_pgs"`
 	}
-	if json.Unmarshal(out, &ans) != nil || ans.OK == nil || *ans.OK {
+	if json.Unmarshal(out, &ans) != nil || ans.OK == nil {
+		return false, fmt.Sprintf("Ceph's answer to ok-to-stop cannot be read: %q", shorten(string(out), 200))
+	}
+	if *ans.OK {
 		return true, ""
 	}
 	return false, fmt.Sprintf("Ceph says stopping them now would leave %d placement groups unavailable", ans.NotOKPGs)
@@ -203,6 +210,12 @@ func safe(ctx context.Context, ceph Ceph, id int32, failureDomain string) Result
 	if err == nil {
 		ok, why := safeAnswer(out, id)
 		if ok {
+			// Ceph's yes is about the placement groups its manager
+			// knows; it is taken only when it knows all of them.
+			if why := pgMapIncomplete(ctx, ceph, &id); why != "" {
+				res.Outcome, res.Message = NotYet, "Ceph said yes, but "+why
+				return res
+			}
 			res.Outcome = Done
 			return res
 		}
@@ -227,8 +240,8 @@ func safe(ctx context.Context, ceph Ceph, id int32, failureDomain string) Result
 
 // safeAnswer reads the formatted answer of `ceph osd safe-to-destroy`,
 // which some releases give with a zero exit status whatever it says: the
-// OSD is safe when it is listed in safe_to_destroy. Output that is not such
-// an object, with a zero exit status, means safe.
+// OSD is safe only when it is listed in safe_to_destroy. Anything else,
+// an answer that cannot be read included, is no yes.
 func safeAnswer(out []byte, id int32) (bool, string) {
 	var ans struct {
 		Safe      *[]int32 `json:"safe_to_destroy"`
@@ -237,7 +250,7 @@ func safeAnswer(out []byte, id int32) (bool, string) {
 		StoredPGs []string `json:"stored_pgs"`
 	}
 	if json.Unmarshal(out, &ans) != nil || ans.Safe == nil {
-		return true, ""
+		return false, fmt.Sprintf("Ceph's answer to safe-to-destroy cannot be read: %q", shorten(string(out), 200))
 	}
 	if slices.Contains(*ans.Safe, id) {
 		return true, ""
@@ -318,4 +331,75 @@ func Encode(res Result) []byte {
 		}
 		res.Message = res.Message[:len(res.Message)/2]
 	}
+}
+
+// pgMapIncomplete returns why the manager's placement group map cannot be
+// trusted to say where all data is, "" when it can. Ceph's safe-to-destroy
+// counts only the placement groups its manager has statistics of: a
+// manager that started moments ago (a restart, a failover, the cluster
+// created again) has not heard from every OSD and may say yes about an
+// OSD that holds the only up-to-date copy of some data. The map is
+// trusted when the manager says it has heard from every up OSD
+// (pg_ready), it knows every placement group of every pool in the OSD
+// map, none is in the unknown state, and, when id is given, none maps to
+// OSD id.
+func pgMapIncomplete(ctx context.Context, ceph Ceph, id *int32) string {
+	out, err := ceph(ctx, "pg", "dump", "pgs_brief")
+	if err != nil {
+		return "its placement group map cannot be read: " + err.Error()
+	}
+	var pgs struct {
+		Ready *bool `json:"pg_ready"`
+		Stats []struct {
+			PGID   string  `json:"pgid"`
+			State  string  `json:"state"`
+			Up     []int32 `json:"up"`
+			Acting []int32 `json:"acting"`
+		} `json:"pg_stats"`
+	}
+	if err := json.Unmarshal(out, &pgs); err != nil {
+		return fmt.Sprintf("its placement group map cannot be read: %v", err)
+	}
+	if pgs.Ready == nil || !*pgs.Ready {
+		return "its manager has not yet heard from every OSD since it started, so it may not know where all data is"
+	}
+	dump, err := ceph(ctx, "osd", "dump")
+	if err != nil {
+		return "the OSD map cannot be read: " + err.Error()
+	}
+	var d struct {
+		Pools []struct {
+			PGNum *int `json:"pg_num"`
+		} `json:"pools"`
+	}
+	if err := json.Unmarshal(dump, &d); err != nil {
+		return fmt.Sprintf("the OSD map cannot be read: %v", err)
+	}
+	want := 0
+	for _, p := range d.Pools {
+		if p.PGNum == nil {
+			return "the OSD map does not say how many placement groups a pool has"
+		}
+		want += *p.PGNum
+	}
+	if len(pgs.Stats) < want {
+		return fmt.Sprintf("its manager knows %d of the %d placement groups of the pools, so it may not know where all data is", len(pgs.Stats), want)
+	}
+	for _, pg := range pgs.Stats {
+		if slices.Contains(strings.Split(pg.State, "+"), "unknown") {
+			return fmt.Sprintf("placement group %s is unknown, so it may not know where all data is", pg.PGID)
+		}
+		if id != nil && (slices.Contains(pg.Up, *id) || slices.Contains(pg.Acting, *id)) {
+			return fmt.Sprintf("placement group %s still maps to OSD %d (up %v, acting %v)", pg.PGID, *id, pg.Up, pg.Acting)
+		}
+	}
+	return ""
+}
+
+// shorten cuts s to at most n bytes, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

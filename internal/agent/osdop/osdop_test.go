@@ -26,8 +26,10 @@ func (f *fakeCeph) run(_ context.Context, words ...string) ([]byte, error) {
 	return []byte(f.out[k]), nil
 }
 
-const dump3 = `{"pools":[{"pool_name":"rbd","size":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":1,"in":1}]}`
-const dump2 = `{"pools":[{"pool_name":"rbd","size":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":0,"in":1}]}`
+const safe0 = `{"safe_to_destroy":[0],"active":[],"missing_stats":[],"stored_pgs":[]}`
+const pgsWithout0 = `{"pg_ready":true,"pg_stats":[{"pgid":"1.0","state":"active+clean","up":[1,2],"up_primary":1,"acting":[1,2],"acting_primary":1},{"pgid":"1.1","state":"active+clean","up":[2,1],"up_primary":2,"acting":[2,1],"acting_primary":2}]}`
+const dump3 = `{"pools":[{"pool_name":"rbd","size":2,"pg_num":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":1,"in":1}]}`
+const dump2 = `{"pools":[{"pool_name":"rbd","size":2,"pg_num":2}],"osds":[{"osd":0,"up":1,"in":0},{"osd":1,"up":1,"in":1},{"osd":2,"up":0,"in":1}]}`
 const treeOneHost = `{"nodes":[{"type":"root","children":[-2]},{"type":"host","children":[0,1,2]}]}`
 
 func TestRun(t *testing.T) {
@@ -43,9 +45,29 @@ func TestRun(t *testing.T) {
 		{name: "destroy", step: StepDestroy, want: Result{Step: StepDestroy, Outcome: Done}, calls: []string{"osd destroy 0 --yes-i-really-mean-it"}},
 		{name: "out fails", step: StepOut, fail: map[string]string{"osd out 0": "ceph osd out: exit status 1: [errno 110] RADOS timed out"},
 			want: Result{Step: StepOut, Outcome: Failed, Message: "ceph osd out: exit status 1: [errno 110] RADOS timed out"}, calls: []string{"osd out 0"}},
-		{name: "safe, plain exit status", step: StepSafe, want: Result{Step: StepSafe, Outcome: Done}, calls: []string{"osd safe-to-destroy 0"}},
-		{name: "safe, listed", step: StepSafe, out: map[string]string{"osd safe-to-destroy 0": `{"safe_to_destroy":[0],"active":[],"missing_stats":[],"stored_pgs":[]}`},
-			want: Result{Step: StepSafe, Outcome: Done}, calls: []string{"osd safe-to-destroy 0"}},
+		// An answer that is not Ceph's formatted one is no yes.
+		{name: "not yet, unreadable answer", step: StepSafe, domain: "osd", out: map[string]string{"osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph's answer to safe-to-destroy cannot be read: \"\""}},
+		{name: "safe, listed, every PG reported", step: StepSafe, out: map[string]string{"osd safe-to-destroy 0": safe0, "pg dump pgs_brief": pgsWithout0, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: Done}, calls: []string{"osd safe-to-destroy 0", "pg dump pgs_brief", "osd dump"}},
+		// A manager that started moments ago has not heard from every
+		// OSD: its yes is about the placement groups it knows of.
+		{name: "not yet, the manager's PG map is not ready", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": safe0, "pg dump pgs_brief": `{"pg_ready":false,"pg_stats":[]}`, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph said yes, but its manager has not yet heard from every OSD since it started, so it may not know where all data is"}},
+		{name: "not yet, placement groups missing from the manager's map", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": safe0, "pg dump pgs_brief": `{"pg_ready":true,"pg_stats":[{"pgid":"1.0","state":"active+clean","up":[1,2],"acting":[1,2]}]}`, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph said yes, but its manager knows 1 of the 2 placement groups of the pools, so it may not know where all data is"}},
+		{name: "not yet, a PG in an unknown state", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": safe0, "pg dump pgs_brief": `{"pg_ready":true,"pg_stats":[{"pgid":"1.0","state":"unknown","up":[],"acting":[]},{"pgid":"1.1","state":"active+clean","up":[1,2],"acting":[1,2]}]}`, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph said yes, but placement group 1.0 is unknown, so it may not know where all data is"}},
+		{name: "not yet, the OSD still maps a PG", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": safe0, "pg dump pgs_brief": `{"pg_ready":true,"pg_stats":[{"pgid":"1.0","state":"active+clean","up":[1,2],"acting":[0,1,2]},{"pgid":"1.1","state":"active+clean","up":[1,2],"acting":[1,2]}]}`, "osd dump": dump3},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph said yes, but placement group 1.0 still maps to OSD 0 (up [1 2], acting [0 1 2])"}},
+		{name: "not yet, the PG map cannot be read", step: StepSafe, domain: "osd",
+			out:  map[string]string{"osd safe-to-destroy 0": safe0, "osd dump": dump3},
+			fail: map[string]string{"pg dump pgs_brief": "timed out"},
+			want: Result{Step: StepSafe, Outcome: NotYet, Message: "Ceph said yes, but its placement group map cannot be read: timed out"}},
 		{name: "not yet, formatted", step: StepSafe, domain: "osd",
 			out:  map[string]string{"osd safe-to-destroy 0": `{"safe_to_destroy":[],"active":[],"missing_stats":[],"stored_pgs":["1.0","1.3"]}`, "osd dump": dump3},
 			want: Result{Step: StepSafe, Outcome: NotYet, Message: "2 placement groups are still stored on it"}, calls: []string{"osd safe-to-destroy 0", "osd dump"}},
@@ -104,8 +126,16 @@ func TestRunCluster(t *testing.T) {
 		{name: "unset noout", step: StepUnsetNoOut,
 			want: Result{Step: StepUnsetNoOut, OSDID: -1, Outcome: Done}, calls: []string{"osd unset noout"}},
 		{name: "ok to stop", step: StepOKToStop, ids: []int32{3, 4},
-			out:  map[string]string{"osd ok-to-stop 3 4": `{"ok_to_stop":true,"osds":[3,4],"num_ok_pgs":12,"num_not_ok_pgs":0}`},
-			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3, 4}, Outcome: Done}, calls: []string{"osd ok-to-stop 3 4"}},
+			out:  map[string]string{"osd ok-to-stop 3 4": `{"ok_to_stop":true,"osds":[3,4],"num_ok_pgs":12,"num_not_ok_pgs":0}`, "pg dump pgs_brief": pgsWithout0, "osd dump": dump3},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3, 4}, Outcome: Done}, calls: []string{"osd ok-to-stop 3 4", "pg dump pgs_brief", "osd dump"}},
+		// Right after a manager restart, Ceph's yes counts only the
+		// placement groups it has heard of.
+		{name: "ok, but the manager's PG map is not ready", step: StepOKToStop, ids: []int32{3},
+			out:  map[string]string{"osd ok-to-stop 3": `{"ok_to_stop":true,"osds":[3],"num_ok_pgs":0,"num_not_ok_pgs":0}`, "pg dump pgs_brief": `{"pg_ready":false,"pg_stats":[]}`, "osd dump": dump3},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3}, Outcome: NotYet, Message: "Ceph said yes, but its manager has not yet heard from every OSD since it started, so it may not know where all data is"}},
+		{name: "unreadable answer", step: StepOKToStop, ids: []int32{3},
+			out:  map[string]string{"osd ok-to-stop 3": "OSD(s) 3 are ok to stop without reducing availability"},
+			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3}, Outcome: NotYet, Message: "Ceph's answer to ok-to-stop cannot be read: \"OSD(s) 3 are ok to stop without reducing availability\""}},
 		{name: "unsafe, error status", step: StepOKToStop, ids: []int32{3},
 			fail: map[string]string{"osd ok-to-stop 3": "exit status 16: Error EBUSY: unsafe to stop osd(s) at this time (8 PGs are or would become offline)"},
 			want: Result{Step: StepOKToStop, OSDID: -1, OSDIDs: []int32{3}, Outcome: NotYet, Message: "exit status 16: Error EBUSY: unsafe to stop osd(s) at this time (8 PGs are or would become offline)"}},

@@ -34,6 +34,9 @@ type Options struct {
 	// Append is set.
 	LogPath string
 	Append  bool
+	// ExtraFiles are passed to the process as file descriptors 3, 4, ...
+	// (e.g. a listening socket it is to serve).
+	ExtraFiles []*os.File
 	// Group starts the process in a process group of its own, so a Ctrl-C
 	// at the terminal reaches only the Go process, which then stops its
 	// children in order.
@@ -61,6 +64,7 @@ func (o Options) command() (*exec.Cmd, *os.File, error) {
 	}
 	cmd := exec.Command(o.Bin, o.Args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = o.ExtraFiles
 	if len(o.Env) > 0 {
 		cmd.Env = append(os.Environ(), o.Env...)
 	}

@@ -7,34 +7,54 @@ import (
 	"strings"
 )
 
-// The node's network (docs/testing.md, "Network"). Every address is on
-// this machine (tests send traffic only to loopback or to addresses of test
-// hosts they create): the node address sits on a link the harness creates, pods
-// live on a bridge the harness creates, and Service addresses are only ever
-// rewritten by kube-proxy to the node address.
+// The cluster's network (docs/testing.md, "Network"). Every address lives
+// in a network namespace the harness creates and removes; the machine's
+// root namespace gets none (tests reach the API server on loopback, through
+// the forwarder, or by entering a namespace). The control plane has a
+// namespace of its own holding ControlPlaneIP on the NodeNet bridge; each
+// node has one, linked to that bridge by a veth pair, holding its node
+// address, its pod bridge and its pods' host ends. No namespace has a
+// route off the machine.
 const (
-	// NodeIP is the node's InternalIP: the API server, the kubelet and every
-	// host-network pod (mons) listen here, on the NodeLink.
+	// NodeIP is the (first) node's InternalIP: the kubelet and every
+	// host-network pod (mons) listen here, on NodeLink in the node's
+	// namespace. Further nodes have the next addresses (see layout.nodes).
 	NodeIP = "10.213.255.1"
-	// PodCIDR is where the bridge plugin takes pod addresses from.
+	// ControlPlaneIP is where kube-apiserver listens, on NodeNet in the
+	// control plane's namespace; it is the kubernetes Service's endpoint.
+	ControlPlaneIP = "10.213.255.254"
+	// nodeNetPrefix is the prefix length of the network NodeIP and
+	// ControlPlaneIP share.
+	nodeNetPrefix = "24"
+	// PodCIDR is where the bridge plugin takes the (first) node's pod
+	// addresses from; further nodes have the next /24s.
 	PodCIDR = "10.213.0.0/24"
 	// podGateway is the PodBridge's own address, the pods' default route.
 	podGateway = "10.213.0.1"
-	// ServiceCIDR holds the cluster IPs; its route points at the NodeLink,
-	// which drops what kube-proxy has not rewritten.
+	// ServiceCIDR holds the cluster IPs. In the node's namespace its route
+	// points at NodeLink: what kube-proxy has not rewritten goes to the
+	// control plane's namespace, which forwards nothing, and is dropped.
 	ServiceCIDR = "10.213.128.0/24"
 	// kubernetesServiceIP is the first address of ServiceCIDR.
 	kubernetesServiceIP = "10.213.128.1"
-	// APIServerPort is the API server's port on NodeIP.
+	// APIServerPort is the API server's port on ControlPlaneIP. From the
+	// root namespace the API server is at 127.0.0.1 on a port chosen at
+	// start (the server in Cluster.Kubeconfig).
 	APIServerPort = 6443
-	// NodeLink is a port-less bridge holding NodeIP; the machine has no
-	// dummy link driver, and a bridge without ports is one.
-	NodeLink = "cephrn-node"
-	// PodBridge is the bridge the CNI bridge plugin attaches pods to.
+	// NodeNet is the bridge in the control plane's namespace that the
+	// nodes' links are attached to.
+	NodeNet = "cephrn-net"
+	// NodeLink is the node's end of its veth pair, in its namespace.
+	NodeLink = "eth0"
+	// PodBridge is the bridge, in the node's namespace, the CNI bridge
+	// plugin attaches pods to.
 	PodBridge = "cephrn-pods"
-	// guardChain drops pod traffic that would be forwarded off the pod
-	// bridge, should forwarding be enabled on this machine.
-	guardChain = "CEPHRN-FORWARD"
+	// legacyNodeLink, legacyPodBridge and legacyGuardChain are what an
+	// earlier harness created in the root namespace; teardown removes them
+	// when a cluster it started is still up.
+	legacyNodeLink   = "cephrn-node"
+	legacyPodBridge  = "cephrn-pods"
+	legacyGuardChain = "CEPHRN-FORWARD"
 	// PauseImage is the sandbox image, imported at start. Its registry is
 	// localhost, so even an accidental pull would stay on this machine.
 	PauseImage = "localhost/ceph-operator/pause:realnode"
@@ -47,12 +67,16 @@ const (
 	// does); until then lookups fail on this machine.
 	ClusterDNSIP = "10.213.128.10"
 	// RegistryHost is where a test may run an image registry for the node,
-	// on the host network: containerd pulls from it over TLS with the
+	// on the host network, listening on registryPort on loopback in the
+	// node's namespace: containerd pulls from it over TLS with the
 	// harness's CA (hosts.toml under certs.d), and the harness issues its
 	// serving certificate (Cluster.RegistryCertFile). Go's proxy rules never
 	// send loopback traffic through containerd's proxy, so this is the one
-	// place a pull can succeed.
+	// place a pull can succeed. A forwarder serves the same port on
+	// loopback in the root namespace, so tools there (ctr images push,
+	// operator-sdk) reach the registry under the same name.
 	RegistryHost = "localhost:5000"
+	registryPort = 5000
 	// frontProxyClient is the user name of the API server's front-proxy
 	// client certificate.
 	frontProxyClient = "front-proxy-client"
@@ -83,17 +107,106 @@ func (l layout) pki() string             { return filepath.Join(l.run, "pki") }
 func (l layout) pkiFile(f string) string { return filepath.Join(l.run, "pki", f) }
 func (l layout) conf(f string) string    { return filepath.Join(l.run, "conf", f) }
 func (l layout) etcdData() string        { return filepath.Join(l.run, "etcd") }
-func (l layout) kubeletRoot() string     { return filepath.Join(l.run, "kubelet") }
-func (l layout) containerdState() string { return filepath.Join(l.run, "containerd") }
-func (l layout) containerdSock() string  { return filepath.Join(l.run, "containerd.sock") }
-func (l layout) cniConfDir() string      { return filepath.Join(l.run, "cni", "net.d") }
-func (l layout) cniIPAM() string         { return filepath.Join(l.run, "cni", "ipam") }
 func (l layout) images() string          { return filepath.Join(l.run, "images") }
 func (l layout) registryHosts() string   { return filepath.Join(l.run, "certs.d") }
+func (l layout) bin(f string) string     { return filepath.Join(l.run, "bin", f) }
 
-// apiServerURL is where every client, on the host or in a host-network pod,
-// reaches the API server.
-func apiServerURL() string { return fmt.Sprintf("https://%s:%d", NodeIP, APIServerPort) }
+// netns is the file a network namespace of the cluster is mounted on
+// ("control-plane", or a node's name); unmounting it (Down unmounts
+// everything under Options.Dir) lets the namespace go once no process is
+// left in it.
+func (l layout) netns(name string) string { return filepath.Join(l.run, "netns", name) }
+
+// controlPlaneNetns names the control plane's namespace in layout.netns.
+const controlPlaneNetns = "control-plane"
+
+// mntns is the file a node's mount namespace is mounted on (clusters of
+// several nodes only); the directory holding it is a private mount, as the
+// kernel requires.
+func (l layout) mntns(node string) string { return filepath.Join(l.mntnsDir(), node) }
+func (l layout) mntnsDir() string         { return filepath.Join(l.run, "mntns") }
+
+// node is one node of a cluster: its name, addresses and files. The first
+// node of a cluster keeps its files where a one-node cluster always had
+// them (Options.Dir/run, Options.Dir/containerd); the others have theirs
+// under run/nodes/<name> and containerd-<name>.
+type node struct {
+	index int
+	name  string
+	// ip is the node's InternalIP on NodeLink; podCIDR and gateway its pod
+	// network on PodBridge.
+	ip, podCIDR, gateway string
+	// private is set in a cluster of several nodes: the node's processes
+	// run in a mount namespace of its own, whose /dev and /sys/block show
+	// only the disks given to the node (Cluster.AddDisk).
+	private bool
+	// dir holds the node's files that live as long as the cluster;
+	// containerdRoot its images, which survive Down.
+	dir, containerdRoot string
+}
+
+// maxNodes is how many nodes fit the address plan: node i (from 0) has
+// 10.213.255.(i+1) and pods in 10.213.i.0/24, below ServiceCIDR.
+const maxNodes = 8
+
+// clusterCIDR holds every node's pod network.
+const clusterCIDR = "10.213.0.0/17"
+
+// nodes lists the n nodes of a cluster whose first node is named first;
+// the others are first-2, first-3, ...
+func (l layout) nodes(first string, n int) []node {
+	out := make([]node, 0, n)
+	for i := 0; i < n; i++ {
+		nd := node{index: i, name: first, private: n > 1,
+			ip: fmt.Sprintf("10.213.255.%d", i+1), podCIDR: fmt.Sprintf("10.213.%d.0/24", i), gateway: fmt.Sprintf("10.213.%d.1", i),
+			dir: l.run, containerdRoot: l.containerdRoot}
+		if i > 0 {
+			nd.name = fmt.Sprintf("%s-%d", first, i+1)
+			nd.dir = filepath.Join(l.run, "nodes", nd.name)
+			nd.containerdRoot = filepath.Join(l.dir, "containerd-"+nd.name)
+		}
+		out = append(out, nd)
+	}
+	return out
+}
+
+func (n node) conf(f string) string {
+	if n.index == 0 {
+		return filepath.Join(n.dir, "conf", f)
+	}
+	return filepath.Join(n.dir, f)
+}
+func (n node) kubeletRoot() string     { return filepath.Join(n.dir, "kubelet") }
+func (n node) containerdState() string { return filepath.Join(n.dir, "containerd") }
+func (n node) containerdSock() string  { return filepath.Join(n.dir, "containerd.sock") }
+func (n node) cniConfDir() string      { return filepath.Join(n.dir, "cni", "net.d") }
+func (n node) cniIPAM() string         { return filepath.Join(n.dir, "cni", "ipam") }
+
+// pki names the node's key pairs: the first node's keep the one-node
+// cluster's names.
+func (n node) pki(f string) string {
+	if n.index == 0 {
+		return f
+	}
+	return f + "-" + n.name
+}
+
+// podLogs is where the kubelet writes the node's containers' logs, under
+// the run's log directory.
+func (n node) podLogs(logDir string) string {
+	if n.index == 0 {
+		return filepath.Join(logDir, "pods")
+	}
+	return filepath.Join(logDir, "pods-"+n.name)
+}
+
+// apiServerURL is where the control plane and the node reach the API
+// server; pods reach it through the kubernetes Service.
+func apiServerURL() string { return fmt.Sprintf("https://%s:%d", ControlPlaneIP, APIServerPort) }
+
+// loopbackURL is where clients in the root namespace reach the API server:
+// the forwarder's port on loopback.
+func loopbackURL(port int) string { return fmt.Sprintf("https://127.0.0.1:%d", port) }
 
 // kubeconfig renders a kubeconfig for the identity whose key pair is
 // certFile and keyFile.
@@ -121,7 +234,7 @@ current-context: realnode
 // and state, the CRI plugin with the local pause image, the pod network from
 // cniConfDir, and the settings this machine's node needs (docs/testing.md,
 // "What this machine needs").
-func containerdConfig(l layout) string {
+func containerdConfig(l layout, n node) string {
 	return fmt.Sprintf(`version = 2
 root = %[1]q
 state = %[2]q
@@ -164,8 +277,8 @@ oom_score = 0
   # every other registry keeps the defaults, and its pulls fail at the proxy.
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %[8]q
-`, l.containerdRoot, l.containerdState(), l.containerdSock(), filepath.Join(l.run, "containerd-opt"), PauseImage, l.cniConfDir(),
-		filepath.Join(l.containerdState(), "runc"), l.registryHosts())
+`, n.containerdRoot, n.containerdState(), n.containerdSock(), filepath.Join(n.dir, "containerd-opt"), PauseImage, n.cniConfDir(),
+		filepath.Join(n.containerdState(), "runc"), l.registryHosts())
 }
 
 // registryHostsTOML renders containerd's host configuration for
@@ -186,7 +299,7 @@ func registryHostsTOML(l layout) string {
 // gateway nor turns on IP forwarding), host-local addresses from PodCIDR
 // with their leases under the run directory, and no masquerading: pod
 // traffic never leaves this machine.
-func cniConfig(l layout) string {
+func cniConfig(n node) string {
 	return fmt.Sprintf(`{
   "cniVersion": "1.0.0",
   "name": %q,
@@ -206,7 +319,7 @@ func cniConfig(l layout) string {
     }
   ]
 }
-`, cniNetwork, PodBridge, l.cniIPAM(), PodCIDR, podGateway, podGateway)
+`, cniNetwork, PodBridge, n.cniIPAM(), n.podCIDR, n.gateway, n.gateway)
 }
 
 // kubeletConfig renders the kubelet's configuration for this machine
@@ -214,7 +327,7 @@ func cniConfig(l layout) string {
 // this machine needs"), serving
 // on NodeIP with certificates from our CA, and with every directory it
 // writes (pod logs, plugins) under the run or log directories.
-func kubeletConfig(l layout, podLogs string) string {
+func kubeletConfig(l layout, n node, podLogs string) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false
@@ -256,14 +369,14 @@ evictionHard:
   imagefs.available: 1%%
   nodefs.inodesFree: 1%%
 serializeImagePulls: false
-`, l.containerdSock(), NodeIP, l.pkiFile("kubelet-serving.crt"), l.pkiFile("kubelet-serving.key"),
-		l.pkiFile("ca.crt"), l.conf("resolv.conf"), podLogs, filepath.Join(l.run, "kubelet-volume-plugins"), ClusterDNSIP)
+`, n.containerdSock(), n.ip, l.pkiFile(n.pki("kubelet-serving")+".crt"), l.pkiFile(n.pki("kubelet-serving")+".key"),
+		l.pkiFile("ca.crt"), l.conf("resolv.conf"), podLogs, filepath.Join(n.dir, "kubelet-volume-plugins"), ClusterDNSIP)
 }
 
 // kubeProxyConfig renders kube-proxy's configuration: iptables mode, every
 // listener on NodeIP, node ports only on NodeIP (so it need not enable
 // route_localnet), and conntrack settings left as the machine has them.
-func kubeProxyConfig(l layout, node string) string {
+func kubeProxyConfig(l layout, n node) string {
 	return fmt.Sprintf(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables
@@ -283,15 +396,20 @@ conntrack:
   min: 0
   tcpEstablishedTimeout: 0s
   tcpCloseWaitTimeout: 0s
-`, node, NodeIP, PodCIDR, l.conf("kube-proxy.kubeconfig"))
+`, n.name, n.ip, clusterCIDR, l.conf("kube-proxy.kubeconfig"))
 }
 
 func apiServerArgs(l layout, etcdURL string) []string {
 	return flagList(
 		"etcd-servers", etcdURL,
-		"bind-address", NodeIP,
+		"bind-address", ControlPlaneIP,
 		"secure-port", strconv.Itoa(APIServerPort),
-		"advertise-address", NodeIP,
+		"advertise-address", ControlPlaneIP,
+		// The control plane's namespace has no kube-proxy: the API server
+		// reaches webhooks and aggregated API servers (OLM's package
+		// server) at their endpoints' pod addresses, routed through the
+		// node, rather than at Service addresses.
+		"enable-aggregator-routing", "true",
 		"service-cluster-ip-range", ServiceCIDR,
 		"tls-cert-file", l.pkiFile("kube-apiserver.crt"),
 		"tls-private-key-file", l.pkiFile("kube-apiserver.key"),
@@ -356,14 +474,14 @@ func schedulerArgs(l layout) []string {
 	)
 }
 
-func kubeletArgs(l layout, node string) []string {
+func kubeletArgs(n node) []string {
 	return flagList(
-		"config", l.conf("kubelet.yaml"),
-		"kubeconfig", l.conf("kubelet.kubeconfig"),
-		"root-dir", l.kubeletRoot(),
-		"cert-dir", filepath.Join(l.kubeletRoot(), "pki"),
-		"hostname-override", node,
-		"node-ip", NodeIP,
+		"config", n.conf("kubelet.yaml"),
+		"kubeconfig", n.conf("kubelet.kubeconfig"),
+		"root-dir", n.kubeletRoot(),
+		"cert-dir", filepath.Join(n.kubeletRoot(), "pki"),
+		"hostname-override", n.name,
+		"node-ip", n.ip,
 		"v", "1",
 	)
 }

@@ -19,7 +19,14 @@ import (
 // t ends, unless CEPH_OPERATOR_REAL_KEEP=1 keeps it for a look afterwards.
 func UpForTest(ctx context.Context, t testing.TB) *Cluster {
 	t.Helper()
-	o := Options{Log: TestLog{t}}
+	return UpForTestWith(ctx, t, Options{})
+}
+
+// UpForTestWith is UpForTest with options, such as Nodes for a cluster of
+// several nodes; their Log is t's.
+func UpForTestWith(ctx context.Context, t testing.TB, o Options) *Cluster {
+	t.Helper()
+	o.Log = TestLog{t}
 	start := time.Now()
 	c, err := Up(ctx, o)
 	if err != nil {
@@ -32,7 +39,7 @@ func UpForTest(ctx context.Context, t testing.TB) *Cluster {
 			}
 		})
 	}
-	t.Logf("node %s up after %.1fs (logs in %s)", c.Node, time.Since(start).Seconds(), c.LogDir)
+	t.Logf("%d node(s) up after %.1fs, first %s (logs in %s)", len(c.Nodes), time.Since(start).Seconds(), c.Node, c.LogDir)
 	return c
 }
 

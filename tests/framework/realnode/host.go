@@ -2,13 +2,22 @@ package realnode
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ceph-operator/ceph-operator/internal/testenv"
 )
 
 // run runs a host command and returns its error with its output.
@@ -20,65 +29,172 @@ func run(name string, args ...string) error {
 	return nil
 }
 
-// setupNetwork creates the node's links and the forwarding guard:
+// nsenterWrap returns the start of a command line that runs a program in
+// the network namespace mounted on netns and, when mntns is set, the mount
+// namespace mounted there (only those change: with no mount namespace the
+// process sees this machine's files, devices and cgroups).
+func nsenterWrap(netns, mntns string) []string {
+	cmd := []string{"nsenter", "--net=" + netns}
+	if mntns != "" {
+		cmd = append(cmd, "--mount="+mntns)
+	}
+	return append(cmd, "--")
+}
+
+// inNetns returns the command line that runs name with args in the network
+// namespace mounted on nsFile.
+func inNetns(nsFile, name string, args ...string) []string {
+	return append(append(nsenterWrap(nsFile, ""), name), args...)
+}
+
+// runIn runs a command in the network namespace mounted on nsFile.
+func runIn(nsFile, name string, args ...string) error {
+	c := inNetns(nsFile, name, args...)
+	return run(c[0], c[1:]...)
+}
+
+// newNetns creates a network namespace mounted on file (which must not be
+// a mount already) with its loopback up.
+func newNetns(file string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(file), err)
+	}
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		return fmt.Errorf("creating %s: %w", file, err)
+	}
+	if err := run("unshare", "--net="+file, "true"); err != nil {
+		return err
+	}
+	return runIn(file, "ip", "link", "set", "lo", "up")
+}
+
+// setupNetwork creates the cluster's network namespaces and links; nothing
+// of it is in the root namespace:
 //
-//   - NodeLink, a bridge without ports holding NodeIP/32 and the route to
-//     ServiceCIDR: a Service address that kube-proxy has not rewritten is
-//     sent into a bridge with no ports, that is dropped, never to the
-//     default route.
-//   - PodBridge with podGateway/24, to which the bridge plugin attaches pods.
-//     Creating it here (isGateway false in the CNI configuration) keeps the
-//     plugin from turning on IP forwarding for the whole machine: pods reach
-//     NodeIP and Services backed by host-network pods by local delivery.
-//     A Service backed by a pod (CoreDNS, OLM's catalogs) needs the packet
-//     routed back onto the bridge after kube-proxy rewrote it, so forwarding
-//     is on for packets arriving on PodBridge only (the link's own setting,
-//     gone with the link), without ICMP redirects.
-//   - guardChain, jumped to first from FORWARD, which drops pod traffic
-//     that would leave the pod bridge, and anything forwarded into it.
-func setupNetwork() error {
+//   - the control plane's namespace, with the NodeNet bridge holding
+//     ControlPlaneIP and a route to each node's pods through it (the API
+//     server reaches webhooks and aggregated API servers at pod
+//     addresses). Forwarding stays off there.
+//   - each node's namespace, linked to NodeNet by a veth pair whose node end
+//     (NodeLink) holds NodeIP; the route to ServiceCIDR leaves through it,
+//     so a Service address kube-proxy did not rewrite goes to the control
+//     plane's namespace, which drops it.
+//   - PodBridge in the node's namespace with podGateway, to which the
+//     bridge plugin attaches pods. Creating it here (isGateway false in
+//     the CNI configuration) keeps the plugin from changing sysctls.
+//     Forwarding is on in the node's namespace: pods reach the API server
+//     in the control plane's namespace, and a Service backed by a pod
+//     (CoreDNS, OLM's catalogs) needs the packet routed back onto the
+//     bridge after kube-proxy rewrote it, and pods reach the other
+//     nodes' pods through their nodes. The namespace has no route off the
+//     machine, so nothing is forwarded anywhere but between these
+//     namespaces.
+func setupNetwork(l layout, nodes []node) error {
+	cp := l.netns(controlPlaneNetns)
+	if err := newNetns(cp); err != nil {
+		return fmt.Errorf("setting up the cluster network: %w", err)
+	}
 	cmds := [][]string{
-		{"ip", "link", "add", NodeLink, "type", "bridge"},
-		{"ip", "addr", "add", NodeIP + "/32", "dev", NodeLink},
-		{"ip", "link", "set", NodeLink, "up"},
-		{"ip", "route", "add", ServiceCIDR, "dev", NodeLink, "src", NodeIP},
-		{"ip", "link", "add", PodBridge, "type", "bridge"},
-		{"ip", "addr", "add", podGateway + "/24", "dev", PodBridge},
-		{"ip", "link", "set", PodBridge, "up"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf." + PodBridge + ".send_redirects=0"},
-		{"sysctl", "-q", "-w", "net.ipv4.conf." + PodBridge + ".forwarding=1"},
-		{"iptables", "-w", "-N", guardChain},
-		{"iptables", "-w", "-A", guardChain, "-i", PodBridge, "-o", PodBridge, "-j", "RETURN"},
-		{"iptables", "-w", "-A", guardChain, "-i", PodBridge, "-j", "DROP"},
-		{"iptables", "-w", "-A", guardChain, "-o", PodBridge, "-j", "DROP"},
-		{"iptables", "-w", "-I", "FORWARD", "1", "-j", guardChain},
+		inNetns(cp, "ip", "link", "add", NodeNet, "type", "bridge"),
+		inNetns(cp, "ip", "addr", "add", ControlPlaneIP+"/"+nodeNetPrefix, "dev", NodeNet),
+		inNetns(cp, "ip", "link", "set", NodeNet, "up"),
+	}
+	for _, n := range nodes {
+		nn := l.netns(n.name)
+		if err := newNetns(nn); err != nil {
+			return fmt.Errorf("setting up the cluster network: %w", err)
+		}
+		// The control plane's end of the node's veth pair; a link name has
+		// at most 15 characters.
+		peer := fmt.Sprintf("node%d", n.index)
+		cmds = append(cmds,
+			inNetns(cp, "ip", "link", "add", peer, "type", "veth", "peer", "name", NodeLink, "netns", nn),
+			inNetns(cp, "ip", "link", "set", peer, "master", NodeNet, "up"),
+			inNetns(cp, "ip", "route", "add", n.podCIDR, "via", n.ip),
+			inNetns(nn, "ip", "addr", "add", n.ip+"/"+nodeNetPrefix, "dev", NodeLink),
+			inNetns(nn, "ip", "link", "set", NodeLink, "up"),
+			inNetns(nn, "ip", "route", "add", ServiceCIDR, "dev", NodeLink, "src", n.ip),
+			inNetns(nn, "ip", "link", "add", PodBridge, "type", "bridge"),
+			inNetns(nn, "ip", "addr", "add", n.gateway+"/24", "dev", PodBridge),
+			inNetns(nn, "ip", "link", "set", PodBridge, "up"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0"),
+			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.conf."+PodBridge+".send_redirects=0"),
+		)
+		// The other nodes' pods, through their nodes.
+		for _, o := range nodes {
+			if o.index != n.index {
+				cmds = append(cmds, inNetns(nn, "ip", "route", "add", o.podCIDR, "via", o.ip))
+			}
+		}
 	}
 	for _, c := range cmds {
 		if err := run(c[0], c[1:]...); err != nil {
-			return fmt.Errorf("setting up the node network: %w", err)
+			return fmt.Errorf("setting up the cluster network: %w", err)
 		}
 	}
 	return nil
 }
 
-// linkExists tells whether a network link of that name exists.
+// linkExists tells whether a network link of that name exists in the root
+// namespace.
 func linkExists(name string) bool {
 	_, err := os.Stat(filepath.Join("/sys/class/net", name))
 	return err == nil
 }
 
-// teardownNetwork deletes what setupNetwork created and the pods' veth ends
-// still attached to PodBridge. It does what it can and reports every failure.
-func teardownNetwork() []error {
+// nsID identifies a namespace: the device and inode of its nsfs file.
+type nsID struct{ dev, ino uint64 }
+
+// netnsID returns the identity of the namespace mounted on file, or false
+// when no namespace is mounted there.
+func netnsID(file string) (nsID, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(file, &st); err != nil {
+		return nsID{}, false
+	}
+	var fs syscall.Statfs_t
+	// NSFS_MAGIC: the file is a namespace, not the empty file below it.
+	if err := syscall.Statfs(file, &fs); err != nil || fs.Type != 0x6e736673 {
+		return nsID{}, false
+	}
+	return nsID{uint64(st.Dev), st.Ino}, true
+}
+
+// processesIn returns the processes whose network namespace is one of ids.
+func processesIn(ids map[nsID]bool) []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n == os.Getpid() {
+			continue
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join("/proc", e.Name(), "ns", "net"), &st); err != nil {
+			continue
+		}
+		if ids[nsID{uint64(st.Dev), st.Ino}] {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// teardownLegacyNetwork removes what an earlier harness created in the
+// root namespace (its node link, pod bridge with the pods' veth ends, and
+// forwarding guard), should a cluster it started still be up. It does what
+// it can and reports every failure.
+func teardownLegacyNetwork() []error {
 	var errs []error
-	if ports, err := os.ReadDir(filepath.Join("/sys/class/net", PodBridge, "brif")); err == nil {
+	if ports, err := os.ReadDir(filepath.Join("/sys/class/net", legacyPodBridge, "brif")); err == nil {
 		for _, p := range ports {
 			if err := run("ip", "link", "del", p.Name()); err != nil && linkExists(p.Name()) {
 				errs = append(errs, err)
 			}
 		}
 	}
-	for _, l := range []string{PodBridge, NodeLink} {
+	for _, l := range []string{legacyPodBridge, legacyNodeLink} {
 		if linkExists(l) {
 			if err := run("ip", "link", "del", l); err != nil {
 				errs = append(errs, err)
@@ -86,14 +202,16 @@ func teardownNetwork() []error {
 		}
 	}
 	// -D removes one jump at a time and fails once none is left.
-	deleteJump := func() bool { return exec.Command("iptables", "-w", "-D", "FORWARD", "-j", guardChain).Run() == nil }
+	deleteJump := func() bool {
+		return exec.Command("iptables", "-w", "-D", "FORWARD", "-j", legacyGuardChain).Run() == nil
+	}
 	for deleteJump() {
 	}
-	if chainExists("iptables", "filter", guardChain) {
-		if err := run("iptables", "-w", "-F", guardChain); err != nil {
+	if chainExists("iptables", "filter", legacyGuardChain) {
+		if err := run("iptables", "-w", "-F", legacyGuardChain); err != nil {
 			errs = append(errs, err)
 		}
-		if err := run("iptables", "-w", "-X", guardChain); err != nil {
+		if err := run("iptables", "-w", "-X", legacyGuardChain); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -396,4 +514,156 @@ func removeEmptyTree(dir string) {
 		}
 	}
 	_ = syscall.Rmdir(dir)
+}
+
+// dialIn connects to addr (TCP) from inside the network namespace mounted
+// on nsFile. The socket is made on a thread of its own that enters the
+// namespace; should the thread fail to return to its own namespace, it is
+// not reused (a goroutine that exits locked ends its thread).
+func dialIn(ctx context.Context, nsFile, addr string) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		own, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer func() { _ = own.Close() }()
+		target, err := os.Open(nsFile)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer func() { _ = target.Close() }()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("entering %s: %w", nsFile, err)}
+			return
+		}
+		conn, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", addr)
+		done <- result{conn, err}
+		if unix.Setns(int(own.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	r := <-done
+	return r.conn, r.err
+}
+
+// buildForwarder builds ./forward into the run directory.
+func buildForwarder(ctx context.Context, l layout) (string, error) {
+	bin := l.bin("forward")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./tests/framework/realnode/forward")
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building the API server forwarder: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+// listenFile listens on addr (TCP, in this process's namespace) and
+// returns the socket as a file to hand to a forwarder; what names the
+// service in errors.
+func listenFile(addr, what string) (*os.File, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s for %s: %w", addr, what, err)
+	}
+	defer func() { _ = ln.Close() }()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s for %s: %w", addr, what, err)
+	}
+	return f, nil
+}
+
+// listenerAddr returns the local address of a listening socket file.
+func listenerAddr(f *os.File) (*net.TCPAddr, error) {
+	sa, err := unix.Getsockname(int(f.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("reading a listener's address: %w", err)
+	}
+	in4, ok := sa.(*unix.SockaddrInet4)
+	if !ok {
+		return nil, fmt.Errorf("listener address %T is not IPv4", sa)
+	}
+	return &net.TCPAddr{IP: net.IP(in4.Addr[:]), Port: in4.Port}, nil
+}
+
+// setupNodeMounts gives a node of a cluster of several a mount namespace
+// of its own, mounted on l.mntns(n.name), in which its containerd, kubelet
+// and kube-proxy run: its /dev is a tmpfs holding the usual character
+// devices and no disk, and /sys/block an empty tmpfs; Cluster.AddDisk puts
+// a disk's node and link in. The namespace's mounts are private: nothing
+// mounted there (the pods' volumes and root filesystems) appears in the
+// machine's mount namespace, and all of it goes with the namespace.
+func setupNodeMounts(l layout, n node) error {
+	dir := l.mntnsDir()
+	if mps, err := mountsUnder(dir); err != nil {
+		return err
+	} else if len(mps) == 0 {
+		// A namespace file can only be mounted on a private mount.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating %s: %w", dir, err)
+		}
+		if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mounting %s on itself: %w", dir, err)
+		}
+		if err := syscall.Mount("", dir, "", syscall.MS_PRIVATE, ""); err != nil {
+			return fmt.Errorf("making %s private: %w", dir, err)
+		}
+	}
+	file := l.mntns(n.name)
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		return fmt.Errorf("creating %s: %w", file, err)
+	}
+	if err := run("unshare", "--mount="+file, "--propagation", "private", "true"); err != nil {
+		return err
+	}
+	in := func(args ...string) []string {
+		return append([]string{"nsenter", "--mount=" + file, "--"}, args...)
+	}
+	cmds := [][]string{
+		in("mount", "-t", "tmpfs", "-o", "mode=0755,size=16m,nosuid", "tmpfs", "/dev"),
+		in("mknod", "-m", "0666", "/dev/null", "c", "1", "3"),
+		in("mknod", "-m", "0666", "/dev/zero", "c", "1", "5"),
+		in("mknod", "-m", "0666", "/dev/full", "c", "1", "7"),
+		in("mknod", "-m", "0666", "/dev/random", "c", "1", "8"),
+		in("mknod", "-m", "0666", "/dev/urandom", "c", "1", "9"),
+		in("mknod", "-m", "0666", "/dev/tty", "c", "5", "0"),
+		// The kubelet's OOM watcher reads the kernel log.
+		in("mknod", "-m", "0600", "/dev/kmsg", "c", "1", "11"),
+		in("mkdir", "/dev/pts", "/dev/shm", "/dev/mqueue"),
+		in("mount", "-t", "devpts", "-o", "newinstance,ptmxmode=0666,mode=0620", "devpts", "/dev/pts"),
+		in("ln", "-s", "pts/ptmx", "/dev/ptmx"),
+		in("mount", "-t", "tmpfs", "-o", "mode=1777,nosuid,nodev", "tmpfs", "/dev/shm"),
+		in("mount", "-t", "mqueue", "mqueue", "/dev/mqueue"),
+		in("ln", "-s", "/proc/self/fd", "/dev/fd"),
+		in("ln", "-s", "/proc/self/fd/0", "/dev/stdin"),
+		in("ln", "-s", "/proc/self/fd/1", "/dev/stdout"),
+		in("ln", "-s", "/proc/self/fd/2", "/dev/stderr"),
+		in("mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "tmpfs", "/sys/block"),
+	}
+	for _, c := range cmds {
+		if err := run(c[0], c[1:]...); err != nil {
+			return fmt.Errorf("setting up the mounts of node %s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// nodeWrap returns the start of a command line that runs a program in n's
+// namespaces: its network namespace, and its mount namespace when it has
+// one.
+func nodeWrap(l layout, n node) []string {
+	mnt := ""
+	if n.private {
+		mnt = l.mntns(n.name)
+	}
+	return nsenterWrap(l.netns(n.name), mnt)
 }

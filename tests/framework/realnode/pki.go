@@ -29,20 +29,20 @@ type identity struct {
 	dns []string
 }
 
-// identities lists every certificate of a cluster on node (name, ip). Each
-// component has its own identity so the API server's Node and RBAC
-// authorizers see what they see on a production cluster.
-func identities(node string, ip net.IP, kubernetesService net.IP) []identity {
+// identities lists the certificates of a cluster's control plane, with its
+// API server on controlPlane (and loopback, through the forwarder); each
+// node adds nodeIdentities. Each component has its own identity so the API
+// server's Node and RBAC authorizers see what they see on a production
+// cluster.
+func identities(controlPlane, kubernetesService net.IP) []identity {
 	return []identity{
 		{file: "kube-apiserver", cn: "kube-apiserver",
-			ips: []net.IP{net.ParseIP("127.0.0.1"), ip, kubernetesService},
+			ips: []net.IP{net.ParseIP("127.0.0.1"), controlPlane, kubernetesService},
 			dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
 		{file: "admin", cn: "realnode-admin", orgs: []string{"system:masters"}},
 		{file: "kube-controller-manager", cn: "system:kube-controller-manager"},
 		{file: "kube-scheduler", cn: "system:kube-scheduler"},
 		{file: "kube-proxy", cn: "system:kube-proxy"},
-		{file: "kubelet-client", cn: "system:node:" + node, orgs: []string{"system:nodes"}},
-		{file: "kubelet-serving", cn: "system:node:" + node, ips: []net.IP{ip}, dns: []string{node}},
 		// The API server's identity towards the kubelet (logs, exec).
 		{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}},
 		// The API server's identity towards aggregated API servers (OLM's
@@ -147,4 +147,12 @@ func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// nodeIdentities are a node's kubelet's client and serving certificates.
+func nodeIdentities(n node) []identity {
+	return []identity{
+		{file: n.pki("kubelet-client"), cn: "system:node:" + n.name, orgs: []string{"system:nodes"}},
+		{file: n.pki("kubelet-serving"), cn: "system:node:" + n.name, ips: []net.IP{net.ParseIP(n.ip)}, dns: []string{n.name}},
+	}
 }

@@ -30,13 +30,24 @@ type proc struct {
 }
 
 // startDetached starts bin in its own session, with output appended to
-// logPath, and returns without waiting for it.
-func startDetached(name, bin string, args, env []string, logPath string) (proc, error) {
+// logPath, and returns without waiting for it. With wrap set (nsenter and
+// its arguments, ending in "--"), bin runs in the namespaces wrap enters
+// (nsenter execs bin, so the recorded PID is bin's). extra are passed as
+// file descriptors 3, 4, ...
+func startDetached(name string, wrap []string, bin string, args, env []string, extra []*os.File, logPath string) (proc, error) {
+	cmd := append(append(append([]string{}, wrap...), bin), args...)
 	// Its own session: a Ctrl-C of `make cluster-up` or of a test does not
 	// reach it; only teardown stops it.
-	pid, startTime, err := sysproc.StartDetached(sysproc.Options{Name: name, Bin: bin, Args: args, Env: env, LogPath: logPath, Append: true})
-	p := proc{Name: name, PID: pid, Args: append([]string{bin}, args...), Log: logPath, StartTime: startTime}
+	pid, startTime, err := sysproc.StartDetached(sysproc.Options{Name: name, Bin: mustLookPath(cmd[0]), Args: cmd[1:], Env: env, ExtraFiles: extra, LogPath: logPath, Append: true})
+	p := proc{Name: name, PID: pid, Args: cmd, Log: logPath, StartTime: startTime}
 	return p, err
+}
+
+// role is what a recorded process is: its name without the node it runs
+// for ("kubelet@realnode-2" is a kubelet).
+func (p proc) role() string {
+	r, _, _ := strings.Cut(p.Name, "@")
+	return r
 }
 
 // alive tells whether the recorded process still runs (a zombie does not).
@@ -82,7 +93,10 @@ func reap(pid int) { _, _ = syscall.Wait4(pid, nil, syscall.WNOHANG, nil) }
 // processes to stop, and what the machine looked like before, so teardown
 // restores exactly that.
 type state struct {
-	Node      string    `json:"node"`
+	Node string `json:"node"`
+	// Nodes is how many nodes the cluster has (0 in a state written
+	// before clusters had several: one).
+	Nodes     int       `json:"nodes,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
 	LogDir    string    `json:"logDir"`
 	Procs     []proc    `json:"procs"`

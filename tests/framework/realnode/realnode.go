@@ -10,12 +10,16 @@
 // it; Down stops it by the recorded PIDs and puts the machine back as it was
 // (`make cluster-down`). Both need root.
 //
-// The network follows the rule that every address stays on this
-// machine (docs/testing.md, "Network"); see the constants in config.go. The node's InternalIP is NodeIP,
-// on a link the harness creates; the API server listens there and is the
-// endpoint of the kubernetes Service, which kube-proxy (iptables mode) maps
-// for pod-network and host-network pods alike, so in-cluster clients work
-// unchanged.
+// The network follows the rule that every address stays on this machine
+// and out of its root network namespace (docs/testing.md, "Network"); see
+// the constants in config.go. etcd, the API server, the controller manager
+// and the scheduler run in a network namespace of their own; containerd,
+// the kubelet, kube-proxy and the pods in the node's. The API server
+// listens on ControlPlaneIP and is the endpoint of the kubernetes Service,
+// which kube-proxy (iptables mode) maps for pod-network and host-network
+// pods alike, so in-cluster clients work unchanged. In the root namespace
+// a forwarder (./forward) serves it on 127.0.0.1, the server named in the
+// kubeconfig.
 package realnode
 
 import (
@@ -29,6 +33,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,8 +56,14 @@ type Options struct {
 	Dir string
 	// BinDir holds the Kubernetes binaries; default <repo>/bin.
 	BinDir string
-	// Node is the node's name; default "realnode".
+	// Node is the (first) node's name; default "realnode".
 	Node string
+	// Nodes is how many nodes to run, at most 8; default 1. The nodes after
+	// the first are named Node-2, Node-3, ... In a cluster of several, each
+	// node's processes also have a mount namespace of their own, whose
+	// /dev and /sys/block show only the disks given to the node
+	// (Cluster.AddDisk); a single node sees the machine's.
+	Nodes int
 	// Log receives one line per step; default nowhere.
 	Log io.Writer
 }
@@ -64,8 +75,16 @@ func (o Options) withDefaults() Options {
 	if o.BinDir == "" {
 		o.BinDir = filepath.Join(testenv.RepoRoot(), "bin")
 	}
+	// Mount points are compared with the kernel's paths, which have no
+	// symbolic links (bin/ may be one).
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(o.Dir)); err == nil {
+		o.Dir = filepath.Join(parent, filepath.Base(o.Dir))
+	}
 	if o.Node == "" {
 		o.Node = "realnode"
+	}
+	if o.Nodes == 0 {
+		o.Nodes = 1
 	}
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -84,11 +103,17 @@ type Cluster struct {
 	Config *rest.Config
 	// Clientset uses Config.
 	Clientset kubernetes.Interface
-	// Node is the node's name; NodeIP its InternalIP.
+	// Node is the (first) node's name; NodeIP its InternalIP.
 	Node, NodeIP string
-	// ContainerdSocket is the node containerd's socket, for
+	// ControlPlaneNetns and NodeNetns are the files the control plane's
+	// and the (first) node's network namespaces are mounted on, for
+	// `nsenter --net=<file>`.
+	ControlPlaneNetns, NodeNetns string
+	// ContainerdSocket is the (first) node containerd's socket, for
 	// `ctr --address <socket> --namespace k8s.io images import`.
 	ContainerdSocket string
+	// Nodes describes every node, the first one first.
+	Nodes []NodeInfo
 	// CAFile is the cluster's certificate authority; it also signs
 	// RegistryCertFile, so clients of a registry at RegistryHost trust it
 	// (containerd does already).
@@ -110,10 +135,22 @@ type Cluster struct {
 	opts   Options
 }
 
+// NodeInfo describes one node of a cluster.
+type NodeInfo struct {
+	// Name is the node's name; IP its InternalIP.
+	Name, IP string
+	// Netns is the file its network namespace is mounted on; Mntns the
+	// one of its mount namespace, empty for a single node, which has
+	// none of its own.
+	Netns, Mntns string
+	// ContainerdSocket is its containerd's socket.
+	ContainerdSocket string
+}
+
 // The binaries the node runs from BinDir, and the host tools it needs.
 var (
 	kubeBinaries = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
-	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
+	hostTools    = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "ip6tables", "ip", "sysctl", "nsenter", "unshare", "/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback"}
 )
 
 // Up starts the node and returns when it is Ready and kube-proxy has
@@ -156,8 +193,11 @@ func Up(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("cleaning up a previous cluster: %w", err)
 	}
 
-	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: o.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), layout: l, opts: o}
-	c.setPKIFiles()
+	if o.Nodes < 1 || o.Nodes > maxNodes {
+		return nil, fmt.Errorf("%d nodes asked for; a cluster has 1 to %d", o.Nodes, maxNodes)
+	}
+	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: o.Node, NodeIP: NodeIP, layout: l, opts: o}
+	c.setFiles()
 	if err := c.start(ctx); err != nil {
 		logDir := c.LogDir
 		if derr := down(context.WithoutCancel(ctx), o, l); derr != nil {
@@ -211,21 +251,27 @@ func Down(ctx context.Context, o Options) error {
 func (c *Cluster) Down(ctx context.Context) error { return Down(ctx, c.opts) }
 
 // PurgeImages removes the images Down keeps (containerd's content and
-// snapshots). The cluster must be down.
+// snapshots, of every node that ever ran). The cluster must be down.
 func PurgeImages(o Options) error {
 	o = o.withDefaults()
 	l := newLayout(o.Dir)
 	if _, err := os.Stat(l.stateFile()); err == nil {
 		return errors.New("the real node is up; run 'make cluster-down' first")
 	}
-	mps, err := mountsUnder(l.containerdRoot)
-	if err != nil {
-		return fmt.Errorf("refusing to remove %s: finding mounts below it: %w", l.containerdRoot, err)
+	roots, _ := filepath.Glob(filepath.Join(l.dir, "containerd-*"))
+	for _, root := range append([]string{l.containerdRoot}, roots...) {
+		mps, err := mountsUnder(root)
+		if err != nil {
+			return fmt.Errorf("refusing to remove %s: finding mounts below it: %w", root, err)
+		}
+		if len(mps) > 0 {
+			return fmt.Errorf("refusing to remove %s: mounts below it: %s", root, strings.Join(mps, ", "))
+		}
+		if err := os.RemoveAll(root); err != nil {
+			return err
+		}
 	}
-	if len(mps) > 0 {
-		return fmt.Errorf("refusing to remove %s: mounts below it: %s", l.containerdRoot, strings.Join(mps, ", "))
-	}
-	return os.RemoveAll(l.containerdRoot)
+	return nil
 }
 
 func preflight(o Options) error {
@@ -277,8 +323,10 @@ func deadProcs(s *state) []string {
 
 // attach connects to a running cluster and checks that it answers.
 func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error) {
-	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: s.Node, NodeIP: NodeIP, ContainerdSocket: l.containerdSock(), LogDir: s.LogDir, layout: l, opts: o}
-	c.setPKIFiles()
+	o.Node = s.Node
+	o.Nodes = max(s.Nodes, 1)
+	c := &Cluster{Dir: l.dir, Kubeconfig: l.kubeconfig(), Node: s.Node, NodeIP: NodeIP, LogDir: s.LogDir, layout: l, opts: o}
+	c.setFiles()
 	if err := c.connect(); err != nil {
 		return nil, err
 	}
@@ -288,11 +336,24 @@ func attach(ctx context.Context, o Options, l layout, s *state) (*Cluster, error
 	return c, nil
 }
 
-func (c *Cluster) setPKIFiles() {
+func (c *Cluster) setFiles() {
+	c.ControlPlaneNetns, c.NodeNetns = c.layout.netns(controlPlaneNetns), c.layout.netns(c.Node)
+	c.ContainerdSocket = c.nodes()[0].containerdSock()
+	c.Nodes = nil
+	for _, n := range c.nodes() {
+		info := NodeInfo{Name: n.name, IP: n.ip, Netns: c.layout.netns(n.name), ContainerdSocket: n.containerdSock()}
+		if n.private {
+			info.Mntns = c.layout.mntns(n.name)
+		}
+		c.Nodes = append(c.Nodes, info)
+	}
 	c.CAFile = c.layout.pkiFile("ca.crt")
 	c.RegistryCertFile, c.RegistryKeyFile = c.layout.pkiFile("registry.crt"), c.layout.pkiFile("registry.key")
 	c.RegistryHostsDir = c.layout.registryHosts()
 }
+
+// nodes lists the cluster's nodes.
+func (c *Cluster) nodes() []node { return c.layout.nodes(c.opts.Node, c.opts.Nodes) }
 
 func (c *Cluster) connect() error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
@@ -318,33 +379,63 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.LogDir = logDir
 	fmt.Fprintf(o.Log, "realnode: logs in %s\n", logDir)
-	s := &state{Node: o.Node, StartedAt: begin, LogDir: logDir, Sysctls: snapshotSysctls(), Chains: snapshotChains(), CreatedDirs: missingDirs(hostDirs())}
+	s := &state{Node: o.Node, Nodes: o.Nodes, StartedAt: begin, LogDir: logDir, Sysctls: snapshotSysctls(), Chains: snapshotChains(), CreatedDirs: missingDirs(hostDirs())}
 	if err := s.write(l.stateFile()); err != nil {
 		return err
 	}
 	if err := claimOwner(l); err != nil {
 		return err
 	}
-	for _, d := range []string{l.pki(), filepath.Dir(l.conf("x")), l.etcdData(), l.kubeletRoot(), l.containerdState(), l.containerdRoot, l.cniConfDir(), l.cniIPAM(), filepath.Join(logDir, "pods")} {
+	dirs := []string{l.pki(), filepath.Dir(l.conf("x")), l.etcdData()}
+	for _, n := range c.nodes() {
+		dirs = append(dirs, filepath.Dir(n.conf("x")), n.kubeletRoot(), n.containerdState(), n.containerdRoot, n.cniConfDir(), n.cniIPAM(), n.podLogs(logDir))
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	if err := setupNetwork(); err != nil {
+	if err := setupNetwork(l, c.nodes()); err != nil {
 		return err
 	}
-	if err := c.writeFiles(); err != nil {
+	for _, n := range c.nodes() {
+		if n.private {
+			if err := setupNodeMounts(l, n); err != nil {
+				return err
+			}
+		}
+	}
+	// The forwarders' listening sockets, made here in the root namespace
+	// and handed to the forwarders, which run in the cluster's.
+	apiLn, err := listenFile("127.0.0.1:0", "the API server")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = apiLn.Close() }()
+	registryLn, err := listenFile(net.JoinHostPort("127.0.0.1", strconv.Itoa(registryPort)), "the node's registry")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = registryLn.Close() }()
+	apiAddr, err := listenerAddr(apiLn)
+	if err != nil {
+		return err
+	}
+	if err := c.writeFiles(apiAddr.Port); err != nil {
 		return err
 	}
 	if err := c.connect(); err != nil {
 		return err
 	}
-	// launch starts a process and records it; bin defaults to BinDir/name.
-	launch := func(name, bin string, args, env []string) error {
+	// launch starts a process in the namespaces wrap enters (nsenter and
+	// its arguments) and records it; bin defaults to BinDir/<role>, the
+	// name up to an "@".
+	launch := func(name string, wrap []string, bin string, args, env []string, extra ...*os.File) error {
 		if bin == "" {
-			bin = filepath.Join(o.BinDir, name)
+			role, _, _ := strings.Cut(name, "@")
+			bin = filepath.Join(o.BinDir, role)
 		}
-		p, err := startDetached(name, bin, args, env, filepath.Join(logDir, name+".log"))
+		p, err := startDetached(name, wrap, bin, args, env, extra, filepath.Join(logDir, name+".log"))
 		if p.PID != 0 {
 			s.Procs = append(s.Procs, p)
 			if werr := s.write(l.stateFile()); werr != nil && err == nil {
@@ -358,39 +449,59 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 
 	t := time.Now()
+	forward, err := buildForwarder(ctx, l)
+	if err != nil {
+		return err
+	}
+	cp := nsenterWrap(c.ControlPlaneNetns, "")
+	if err := launch("forward-apiserver", cp, forward, []string{"-to", net.JoinHostPort(ControlPlaneIP, strconv.Itoa(APIServerPort))}, nil, apiLn); err != nil {
+		return err
+	}
+	if err := launch("forward-registry", nsenterWrap(c.NodeNetns, ""), forward, []string{"-to", net.JoinHostPort("127.0.0.1", strconv.Itoa(registryPort))}, nil, registryLn); err != nil {
+		return err
+	}
+	_ = apiLn.Close()
+	_ = registryLn.Close()
+	step(fmt.Sprintf("forwarders on 127.0.0.1:%d (API server) and 127.0.0.1:%d (registry)", apiAddr.Port, registryPort), t)
+	t = time.Now()
 	etcdURL, err := c.startEtcd(ctx, launch)
 	if err != nil {
 		return err
 	}
 	step("etcd ready", t)
 	t = time.Now()
-	if err := launch("kube-apiserver", "", apiServerArgs(l, etcdURL), nil); err != nil {
+	if err := launch("kube-apiserver", cp, "", apiServerArgs(l, etcdURL), nil); err != nil {
 		return err
 	}
 	if err := c.waitAPIReady(ctx, 2*time.Minute); err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
-	step("kube-apiserver ready on "+apiServerURL(), t)
-	if err := launch("kube-controller-manager", "", controllerManagerArgs(l), nil); err != nil {
+	step("kube-apiserver ready on "+apiServerURL()+", here on "+c.Config.Host, t)
+	if err := launch("kube-controller-manager", cp, "", controllerManagerArgs(l), nil); err != nil {
 		return err
 	}
-	if err := launch("kube-scheduler", "", schedulerArgs(l), nil); err != nil {
+	if err := launch("kube-scheduler", cp, "", schedulerArgs(l), nil); err != nil {
 		return err
 	}
 
 	t = time.Now()
-	// containerd is Debian's, from PATH. A registry pull must never happen
-	// (pods use images imported here); should one be tried anyway, the proxy
-	// on the discard port makes it fail on this machine, without even a
-	// name lookup of the registry.
-	if err := launch("containerd", mustLookPath("containerd"), []string{"--config", l.conf("containerd.toml")},
-		[]string{"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=", "http_proxy=", "https_proxy=", "no_proxy="}); err != nil {
-		return err
+	for _, n := range c.nodes() {
+		wrap := nodeWrap(l, n)
+		// containerd is Debian's, from PATH. A registry pull must never
+		// happen (pods use images imported here); should one be tried
+		// anyway, the proxy on the discard port makes it fail on this
+		// machine, without even a name lookup of the registry.
+		if err := launch(procName("containerd", n), wrap, mustLookPath("containerd"), []string{"--config", n.conf("containerd.toml")},
+			[]string{"HTTP_PROXY=http://127.0.0.1:9", "HTTPS_PROXY=http://127.0.0.1:9", "NO_PROXY=", "http_proxy=", "https_proxy=", "no_proxy="}); err != nil {
+			return err
+		}
 	}
-	if err := waitFor(ctx, time.Minute, "containerd", func() error {
-		return c.Ctr(ctx, "version").Run()
-	}); err != nil {
-		return err
+	for _, n := range c.nodes() {
+		if err := waitFor(ctx, time.Minute, "containerd of "+n.name, func() error {
+			return ctr(ctx, n.containerdSock(), "version").Run()
+		}); err != nil {
+			return err
+		}
 	}
 	step("containerd ready", t)
 	t = time.Now()
@@ -400,27 +511,33 @@ func (c *Cluster) start(ctx context.Context) error {
 	step("pause image imported", t)
 
 	t = time.Now()
-	if err := launch("kubelet", "", kubeletArgs(l, o.Node), nil); err != nil {
-		return err
-	}
-	if err := launch("kube-proxy", "", []string{"--config=" + l.conf("kube-proxy.yaml")}, nil); err != nil {
-		return err
-	}
-	if err := c.waitNodeReady(ctx, 3*time.Minute); err != nil {
-		return err
-	}
-	step("node "+o.Node+" Ready", t)
-	if err := waitFor(ctx, time.Minute, "kube-proxy to program the kubernetes Service", func() error {
-		out, err := exec.CommandContext(ctx, "iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES").Output()
-		if err != nil {
+	for _, n := range c.nodes() {
+		wrap := nodeWrap(l, n)
+		if err := launch(procName("kubelet", n), wrap, "", kubeletArgs(n), nil); err != nil {
 			return err
 		}
-		if !strings.Contains(string(out), kubernetesServiceIP+"/32") {
-			return errors.New("no rule yet")
+		if err := launch(procName("kube-proxy", n), wrap, "", []string{"--config=" + n.conf("kube-proxy.yaml")}, nil); err != nil {
+			return err
 		}
-		return nil
-	}); err != nil {
-		return err
+	}
+	for _, n := range c.nodes() {
+		if err := c.waitNodeReady(ctx, n.name, 3*time.Minute); err != nil {
+			return err
+		}
+		step("node "+n.name+" Ready", t)
+		if err := waitFor(ctx, time.Minute, "kube-proxy of "+n.name+" to program the kubernetes Service", func() error {
+			cmd := inNetns(c.layout.netns(n.name), "iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES")
+			out, err := exec.CommandContext(ctx, cmd[0], cmd[1:]...).Output()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(string(out), kubernetesServiceIP+"/32") {
+				return errors.New("no rule yet")
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	if err := c.createDNSService(ctx); err != nil {
 		return err
@@ -462,29 +579,34 @@ func (c *Cluster) createDNSService(ctx context.Context) error {
 }
 
 // writeFiles writes the certificates, kubeconfigs and configuration files.
-func (c *Cluster) writeFiles() error {
+// The administrator kubeconfig names the forwarder on loopbackPort.
+func (c *Cluster) writeFiles(loopbackPort int) error {
 	l := c.layout
-	if err := writePKI(l.pki(), identities(c.opts.Node, net.ParseIP(NodeIP), net.ParseIP(kubernetesServiceIP))); err != nil {
+	ids := identities(net.ParseIP(ControlPlaneIP), net.ParseIP(kubernetesServiceIP))
+	for _, n := range c.nodes() {
+		ids = append(ids, nodeIdentities(n)...)
+	}
+	if err := writePKI(l.pki(), ids); err != nil {
 		return err
 	}
 	ca := l.pkiFile("ca.crt")
 	files := map[string]string{
-		l.kubeconfig():            kubeconfig(apiServerURL(), ca, l.pkiFile("admin.crt"), l.pkiFile("admin.key")),
-		l.conf("containerd.toml"): containerdConfig(l),
-		filepath.Join(l.cniConfDir(), "10-cephrn.conflist"): cniConfig(l),
-		l.conf("kubelet.yaml"):                              kubeletConfig(l, filepath.Join(c.LogDir, "pods")),
-		l.conf("kube-proxy.yaml"):                           kubeProxyConfig(l, c.opts.Node),
+		l.kubeconfig(): kubeconfig(loopbackURL(loopbackPort), ca, l.pkiFile("admin.crt"), l.pkiFile("admin.key")),
 		// An empty upstream resolver configuration: pods get no name server
 		// but ClusterDNSIP.
 		l.conf("resolv.conf"): "",
 		filepath.Join(l.registryHosts(), RegistryHost, "hosts.toml"): registryHostsTOML(l),
 	}
-	for _, id := range []string{"kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet"} {
-		cert := id
-		if id == "kubelet" {
-			cert = "kubelet-client"
-		}
-		files[l.conf(id+".kubeconfig")] = kubeconfig(apiServerURL(), ca, l.pkiFile(cert+".crt"), l.pkiFile(cert+".key"))
+	for _, id := range []string{"kube-controller-manager", "kube-scheduler", "kube-proxy"} {
+		files[l.conf(id+".kubeconfig")] = kubeconfig(apiServerURL(), ca, l.pkiFile(id+".crt"), l.pkiFile(id+".key"))
+	}
+	for _, n := range c.nodes() {
+		files[n.conf("containerd.toml")] = containerdConfig(l, n)
+		files[filepath.Join(n.cniConfDir(), "10-cephrn.conflist")] = cniConfig(n)
+		files[n.conf("kubelet.yaml")] = kubeletConfig(l, n, n.podLogs(c.LogDir))
+		files[n.conf("kube-proxy.yaml")] = kubeProxyConfig(l, n)
+		cert := n.pki("kubelet-client")
+		files[n.conf("kubelet.kubeconfig")] = kubeconfig(apiServerURL(), ca, l.pkiFile(cert+".crt"), l.pkiFile(cert+".key"))
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -497,13 +619,11 @@ func (c *Cluster) writeFiles() error {
 	return nil
 }
 
-func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, args, env []string) error) (string, error) {
-	ports, err := freePorts(2)
-	if err != nil {
-		return "", err
-	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peer := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+// startEtcd runs etcd on loopback in the control plane's namespace (a
+// namespace of its own: any port is free there).
+func (c *Cluster) startEtcd(ctx context.Context, launch func(name string, wrap []string, bin string, args, env []string, extra ...*os.File) error) (string, error) {
+	client := "http://127.0.0.1:2379"
+	peer := "http://127.0.0.1:2380"
 	args := flagList(
 		"name", "realnode",
 		"data-dir", c.layout.etcdData(),
@@ -516,11 +636,15 @@ func (c *Cluster) startEtcd(ctx context.Context, launch func(name, bin string, a
 		"unsafe-no-fsync", "true",
 		"log-level", "warn",
 	)
-	if err := launch("etcd", "", args, nil); err != nil {
+	if err := launch("etcd", nsenterWrap(c.ControlPlaneNetns, ""), "", args, nil); err != nil {
 		return "", err
 	}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	err = waitFor(ctx, time.Minute, "etcd", func() error {
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return dialIn(ctx, c.ControlPlaneNetns, addr)
+		},
+	}}
+	err := waitFor(ctx, time.Minute, "etcd", func() error {
 		resp, err := hc.Get(client + "/health")
 		if err != nil {
 			return err
@@ -540,25 +664,6 @@ func mustLookPath(name string) string {
 		return name
 	}
 	return p
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("finding a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // waitFor polls check every half second until it succeeds or d passes.
@@ -585,9 +690,9 @@ func (c *Cluster) waitAPIReady(ctx context.Context, d time.Duration) error {
 	})
 }
 
-func (c *Cluster) waitNodeReady(ctx context.Context, d time.Duration) error {
-	return waitFor(ctx, d, "node "+c.opts.Node+" to be Ready", func() error {
-		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, c.opts.Node, metav1.GetOptions{})
+func (c *Cluster) waitNodeReady(ctx context.Context, name string, d time.Duration) error {
+	return waitFor(ctx, d, "node "+name+" to be Ready", func() error {
+		n, err := c.Clientset.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return errors.New("not registered yet")
 		}
@@ -644,6 +749,10 @@ func checkOwner(l layout) error {
 		return nil
 	}
 	other := strings.TrimSpace(string(raw))
+	// The same directory, maybe named through a symbolic link.
+	if parent, err := filepath.EvalSymlinks(filepath.Dir(other)); err == nil && filepath.Join(parent, filepath.Base(other)) == l.dir {
+		return nil
+	}
 	if other == l.dir {
 		return nil
 	}
@@ -658,4 +767,13 @@ func claimOwner(l layout) error {
 		return fmt.Errorf("writing %s: %w", ownerFile, err)
 	}
 	return nil
+}
+
+// procName names a node's process: its role, and for nodes after the first
+// the node ("kubelet@realnode-2").
+func procName(role string, n node) string {
+	if n.index == 0 {
+		return role
+	}
+	return role + "@" + n.name
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,10 +20,11 @@ import (
 // probeImage is built from ./probe and imported by the test.
 const probeImage = "localhost/ceph-operator/realnode-probe:test"
 
-// TestRealNode brings the real node up, runs a privileged host-network pod
-// and a restricted pod-network pod that both reach the API server through
-// the kubernetes Service, then tears the node down and checks that nothing
-// is left. It needs root and runs only with CEPH_OPERATOR_REAL=1 (`make
+// TestRealNode brings the real node up, checks that the machine's root
+// network namespace got no address, link or chain of it, runs a privileged
+// host-network pod and a restricted pod-network pod that both reach the API
+// server through the kubernetes Service, then tears the node down and
+// checks that nothing is left. It needs root and runs only with CEPH_OPERATOR_REAL=1 (`make
 // test-realnode`), because it changes the machine's network while it runs.
 func TestRealNode(t *testing.T) {
 	gate.Env(t, gate.Real, "set CEPH_OPERATOR_REAL=1 (as root) to run the real node: make test-realnode")
@@ -32,6 +34,7 @@ func TestRealNode(t *testing.T) {
 	sysctlsBefore := snapshotSysctls()
 	chainsBefore := snapshotChains()
 	linksBefore := links(t)
+	addrsBefore := rootAddresses(t)
 	nsfsBefore := nsfsMounts(t)
 	missingBefore := missingDirs(hostDirs())
 
@@ -54,6 +57,19 @@ func TestRealNode(t *testing.T) {
 		}
 	})
 	t.Logf("up in %s; logs in %s", upTime.Round(100*time.Millisecond), c.LogDir)
+
+	// Every address of the cluster is in its own namespaces: the root
+	// namespace has the addresses, links and chains it had before, and the
+	// API server answers here on loopback only.
+	checkRootUntouched(t, "while the node is up", addrsBefore, linksBefore, chainsBefore)
+	if !strings.HasPrefix(c.Config.Host, "https://127.0.0.1:") {
+		t.Errorf("kubeconfig server = %s, want one on 127.0.0.1", c.Config.Host)
+	}
+	for file, want := range map[string]string{c.ControlPlaneNetns: ControlPlaneIP, c.NodeNetns: NodeIP} {
+		if addrs := netnsAddresses(t, file); !containsPrefix(addrs, want+"/") {
+			t.Errorf("namespace %s: addresses %v, want %s", file, addrs, want)
+		}
+	}
 
 	// Up returned: the node is Ready. Say so through the API as well.
 	node, err := c.Clientset.CoreV1().Nodes().Get(ctx, c.Node, metav1.GetOptions{})
@@ -155,11 +171,11 @@ func TestRealNode(t *testing.T) {
 	if mps := newEntries(nsfsBefore, nsfsMounts(t)); len(mps) == 0 || !strings.HasPrefix(mps[0], c.Dir+"/") {
 		t.Errorf("no pod network namespace under %s while pods run: %v", c.Dir, mps)
 	}
-	if ports, err := os.ReadDir(filepath.Join("/sys/class/net", PodBridge, "brif")); err != nil || len(ports) == 0 {
-		t.Errorf("no veth on %s while a pod runs: %v", PodBridge, err)
+	if out, err := exec.Command("nsenter", "--net="+c.NodeNetns, "ip", "-o", "link", "show", "master", PodBridge).CombinedOutput(); err != nil || !strings.Contains(string(out), "veth") {
+		t.Errorf("no veth on %s in the node's namespace while a pod runs: %v %s", PodBridge, err, out)
 	}
-	// The pod network did not turn on forwarding: pods reach the node and
-	// Services by local delivery only.
+	checkRootUntouched(t, "while pods run", addrsBefore, linksBefore, chainsBefore)
+	// Forwarding is on in the node's namespace only.
 	if now := snapshotSysctls()["net/ipv4/ip_forward"]; now != sysctlsBefore["net/ipv4/ip_forward"] {
 		t.Errorf("net.ipv4.ip_forward changed to %s while the node runs", now)
 	}
@@ -180,25 +196,17 @@ func TestRealNode(t *testing.T) {
 	if mps, err := mountsUnder(c.Dir); err != nil || len(mps) > 0 {
 		t.Errorf("mounts left under %s: %v %v", c.Dir, mps, err)
 	}
-	for _, l := range []string{NodeLink, PodBridge} {
-		if linkExists(l) {
-			t.Errorf("link %s left", l)
-		}
-	}
-	if added := newEntries(linksBefore, links(t)); len(added) > 0 {
-		t.Errorf("links left: %v", added)
-	}
+	checkRootUntouched(t, "after teardown", addrsBefore, linksBefore, chainsBefore)
 	if added := newEntries(nsfsBefore, nsfsMounts(t)); len(added) > 0 {
 		t.Errorf("network namespaces still mounted: %v", added)
 	}
+	for _, f := range []string{c.ControlPlaneNetns, c.NodeNetns} {
+		if _, ok := netnsID(f); ok {
+			t.Errorf("namespace %s left", f)
+		}
+	}
 	if _, err := os.Stat(c.layout.run); !os.IsNotExist(err) {
 		t.Errorf("%s left: %v", c.layout.run, err)
-	}
-	for key, prior := range chainsBefore {
-		now := snapshotChains()[key]
-		if added := newChains(prior, now, ""); len(added) > 0 {
-			t.Errorf("%s: chains left: %v", key, added)
-		}
 	}
 	for s, v := range sysctlsBefore {
 		if now := snapshotSysctls()[s]; now != v {
@@ -351,4 +359,89 @@ func nsfsMounts(t *testing.T) []string {
 		}
 	}
 	return out
+}
+
+// clusterNet holds every address the cluster uses.
+var clusterNet = mustCIDR("10.213.0.0/16")
+
+func mustCIDR(s string) *net.IPNet {
+	_, n, err := net.ParseCIDR(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// checkRootUntouched fails t when the root network namespace has an
+// address, link or iptables chain it did not have before, or any address
+// of the cluster's range.
+func checkRootUntouched(t *testing.T, when string, addrs, linkNames []string, chainsBefore map[string][]string) {
+	t.Helper()
+	now := rootAddresses(t)
+	if added := newEntries(addrs, now); len(added) > 0 {
+		t.Errorf("%s: addresses in the root namespace that were not there before: %v", when, added)
+	}
+	for _, a := range now {
+		if ip, _, err := net.ParseCIDR(a); err == nil && clusterNet.Contains(ip) {
+			t.Errorf("%s: cluster address %s in the root namespace", when, a)
+		}
+	}
+	if added := newEntries(linkNames, links(t)); len(added) > 0 {
+		t.Errorf("%s: links in the root namespace that were not there before: %v", when, added)
+	}
+	for key, prior := range chainsBefore {
+		if added := newChains(prior, snapshotChains()[key], ""); len(added) > 0 {
+			t.Errorf("%s: %s: chains in the root namespace that were not there before: %v", when, key, added)
+		}
+	}
+}
+
+// rootAddresses lists the addresses (address/prefix) in this process's
+// network namespace, the root one.
+func rootAddresses(t *testing.T) []string {
+	t.Helper()
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, i := range ifaces {
+		addrs, err := i.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+// netnsAddresses lists the IPv4 addresses (address/prefix) in the network
+// namespace mounted on file.
+func netnsAddresses(t *testing.T, file string) []string {
+	t.Helper()
+	out, err := exec.Command("nsenter", "--net="+file, "ip", "-o", "-4", "addr", "show").CombinedOutput()
+	if err != nil {
+		t.Fatalf("listing the addresses in %s: %v: %s", file, err, out)
+	}
+	var addrs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "inet" {
+				addrs = append(addrs, f[i+1])
+			}
+		}
+	}
+	return addrs
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,10 +19,13 @@ import (
 //     (a pod's open watch would hold up the API server's shutdown);
 //  3. stop the control plane, newest first, and containerd; then kill any
 //     shim containerd left, with its containers (found by our socket path
-//     in their command line);
-//  4. unmount everything under Options.Dir (rootfs, volumes, network
-//     namespaces), which also frees the pods' veth pairs;
-//  5. delete the links and chains, put changed sysctls back;
+//     in their command line), and any process left in the cluster's
+//     network namespaces;
+//  4. unmount everything under Options.Dir (rootfs, volumes, the pods' and
+//     the cluster's network namespaces): with no process and no mount
+//     left, each namespace goes, with its links, addresses and rules;
+//  5. remove what an earlier harness left in the root namespace, put
+//     changed sysctls back;
 //  6. remove the run directory — only when nothing is mounted below it.
 //
 // It goes on after a failed step and reports every failure at the end.
@@ -52,49 +54,80 @@ func down(ctx context.Context, o Options, l layout) error {
 			step("stopped " + p.Name)
 		}
 	}
-	var containerd *proc
+	first := s.Node
+	if first == "" {
+		first = o.Node
+	}
+	nodes := l.nodes(first, max(s.Nodes, 1))
+	containerds := map[string]proc{}
 	for i := len(s.Procs) - 1; i >= 0; i-- {
-		switch s.Procs[i].Name {
+		switch s.Procs[i].role() {
 		case "kube-proxy", "kubelet":
 			stop(s.Procs[i])
 		case "containerd":
-			containerd = &s.Procs[i]
+			containerds[s.Procs[i].Name] = s.Procs[i]
 		}
 	}
-	if containerd != nil && containerd.alive() {
-		errs = append(errs, removeContainers(ctx, l)...)
-		step("removed the containers")
+	for _, n := range nodes {
+		if p, ok := containerds[procName("containerd", n)]; ok && p.alive() {
+			errs = append(errs, removeContainers(ctx, n.containerdSock())...)
+			step("removed the containers of " + n.name)
+		}
 	}
 	for i := len(s.Procs) - 1; i >= 0; i-- {
-		if s.Procs[i].Name != "containerd" {
+		if s.Procs[i].role() != "containerd" {
 			stop(s.Procs[i])
 		}
 	}
-	if containerd != nil {
-		stop(*containerd)
+	for _, p := range containerds {
+		stop(p)
 	}
-	sock := l.containerdSock()
-	for _, pid := range processesMentioning(sock) {
-		for _, d := range descendants(pid) {
-			_ = syscall.Kill(d, syscall.SIGKILL)
+	for _, n := range nodes {
+		for _, pid := range processesMentioning(n.containerdSock()) {
+			for _, d := range descendants(pid) {
+				_ = syscall.Kill(d, syscall.SIGKILL)
+			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid)
 		}
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-		reap(pid)
+	}
+	// Whatever still runs in the cluster's namespaces (a process that
+	// outlived its parent, or one of a run whose state was lost).
+	netnsFiles, _ := filepath.Glob(l.netns("*"))
+	ids := map[nsID]bool{}
+	for _, f := range netnsFiles {
+		if id, ok := netnsID(f); ok {
+			ids[id] = true
+		}
+	}
+	if len(ids) > 0 {
+		for _, pid := range processesIn(ids) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			reap(pid)
+		}
+		if err := waitFor(ctx, 10*time.Second, "the processes in the cluster's namespaces to end", func() error {
+			if left := processesIn(ids); len(left) > 0 {
+				return fmt.Errorf("still running: %v", left)
+			}
+			return nil
+		}); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := unmountAll(l.dir); err != nil {
 		errs = append(errs, err)
 	}
-	// kube-proxy's own clean-up of its iptables (and nftables) rules.
+	// Chains in the root namespace that a cluster of an earlier harness,
+	// whose kubelet and kube-proxy ran there, added.
 	if s.Chains != nil {
-		if _, err := os.Stat(filepath.Join(o.BinDir, "kube-proxy")); err == nil {
-			_ = exec.CommandContext(ctx, filepath.Join(o.BinDir, "kube-proxy"), "--cleanup").Run()
-		}
 		errs = append(errs, removeNewKubeChains(s.Chains)...)
 	}
-	errs = append(errs, teardownNetwork()...)
+	errs = append(errs, teardownLegacyNetwork()...)
 	errs = append(errs, restoreSysctls(s.Sysctls)...)
 	if s.LogDir != "" {
-		removeContainerLogLinks(filepath.Join(s.LogDir, "pods"))
+		for _, n := range nodes {
+			removeContainerLogLinks(n.podLogs(s.LogDir))
+		}
 	}
 	removeCNIResults("/var/lib/cni/results")
 	for _, d := range s.CreatedDirs {
@@ -122,8 +155,8 @@ func down(ctx context.Context, o Options, l layout) error {
 // removeContainers kills every task in containerd's k8s.io namespace and
 // deletes every container (with its snapshot), so the next start finds no
 // stale sandboxes and the kept image store holds only images.
-func removeContainers(ctx context.Context, l layout) []error {
-	c := &Cluster{ContainerdSocket: l.containerdSock()}
+func removeContainers(ctx context.Context, socket string) []error {
+	c := &Cluster{ContainerdSocket: socket}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	var errs []error

@@ -1,7 +1,7 @@
 // Command cmd starts and stops the real node of tests/framework/realnode; `make
 // cluster-up` and `make cluster-down` run it as root:
 //
-//	go run ./tests/framework/realnode/cmd up            start (or report the running node)
+//	go run ./tests/framework/realnode/cmd up [-nodes N] start N nodes, default 1 (or report the running cluster)
 //	go run ./tests/framework/realnode/cmd down [-purge] stop and clean up (-purge also drops imported images)
 //	go run ./tests/framework/realnode/cmd status        exit 0 when the node is up
 package main
@@ -25,8 +25,9 @@ func main() {
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
 	dir := fs.String("dir", "", "the node's directory (default <repo>/bin/realnode)")
 	purge := fs.Bool("purge", false, "down: also remove the imported images")
+	nodes := fs.Int("nodes", 1, "up: how many nodes")
 	_ = fs.Parse(os.Args[2:])
-	o := realnode.Options{Dir: *dir, Log: os.Stdout}
+	o := realnode.Options{Dir: *dir, Nodes: *nodes, Log: os.Stdout}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
@@ -37,12 +38,18 @@ func main() {
 			fail(err)
 		}
 		if c.AlreadyRunning {
-			fmt.Printf("realnode: already up (node %s, logs in %s)\n", c.Node, c.LogDir)
+			fmt.Printf("realnode: already up (%d node(s), logs in %s)\n", len(c.Nodes), c.LogDir)
 		} else {
 			fmt.Printf("realnode: up in %.0fs\n", time.Since(start).Seconds())
 		}
 		fmt.Printf("export KUBECONFIG=%s\n", c.Kubeconfig)
-		fmt.Printf("images: make images-import CONTAINERD_ADDRESS=%s\n", c.ContainerdSocket)
+		for _, n := range c.Nodes {
+			fmt.Printf("node %s (%s): images: make images-import CONTAINERD_ADDRESS=%s; shell: nsenter --net=%s", n.Name, n.IP, n.ContainerdSocket, n.Netns)
+			if n.Mntns != "" {
+				fmt.Printf(" --mount=%s", n.Mntns)
+			}
+			fmt.Println()
+		}
 	case "down":
 		if err := realnode.Down(ctx, o); err != nil {
 			fail(err)
@@ -70,6 +77,6 @@ func fail(err error) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: realnode up|down [-purge]|status [-dir DIR]")
+	fmt.Fprintln(os.Stderr, "usage: realnode up [-nodes N]|down [-purge]|status [-dir DIR]")
 	os.Exit(2)
 }

@@ -3,6 +3,10 @@
 // fails:
 //
 //	probe loops   lists the host's /dev/loop* devices (privileged host-network pod)
+//	probe blocks  lists the loop devices in /host/sys/block (the node's /sys,
+//	              mounted there from the host)
+//	probe dial=HOST:PORT
+//	              opens a TCP connection to HOST:PORT and closes it
 //	probe api     asks the API server who it is, through the kubernetes Service,
 //	              with the pod's service-account token, exactly as in-cluster
 //	              clients do (KUBERNETES_SERVICE_HOST, the mounted CA and token)
@@ -21,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -33,10 +38,14 @@ func main() {
 	}
 	for _, check := range os.Args[1:] {
 		var err error
-		switch check {
-		case "loops":
+		switch {
+		case check == "loops":
 			err = loops()
-		case "api":
+		case check == "blocks":
+			err = blocks()
+		case strings.HasPrefix(check, "dial="):
+			err = dial(strings.TrimPrefix(check, "dial="))
+		case check == "api":
 			err = api()
 		default:
 			err = fmt.Errorf("unknown check %q", check)
@@ -58,6 +67,34 @@ func loops() error {
 	}
 	fmt.Printf("loops: %d devices: %v\n", len(devs), devs)
 	return nil
+}
+
+func blocks() error {
+	devs, err := filepath.Glob("/host/sys/block/loop*")
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(devs))
+	for _, d := range devs {
+		names = append(names, filepath.Base(d))
+	}
+	fmt.Printf("blocks: %v\n", names)
+	return nil
+}
+
+func dial(addr string) error {
+	var err error
+	// The other node's routes and kube-proxy may need a moment.
+	for attempt := 0; attempt < 10; attempt++ {
+		var c net.Conn
+		if c, err = net.DialTimeout("tcp", addr, 3*time.Second); err == nil {
+			_ = c.Close()
+			fmt.Printf("dial: %s connected\n", addr)
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
+	return err
 }
 
 func api() error {
