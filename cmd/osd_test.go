@@ -41,6 +41,10 @@ func TestAgentOSDOKToStop(t *testing.T) {
 	tool := filepath.Join(dir, "ceph")
 	script := "#!/bin/sh\necho \"$@\" >>" + args + "\n" +
 		"if [ -e " + filepath.Join(dir, "unsafe") + " ]; then echo 'Error EBUSY: unsafe to stop osd(s) at this time (8 PGs are or would become offline)' >&2; exit 16; fi\n" +
+		// The manager's PG map and the OSD map, which a yes is checked
+		// against: ready, and every PG of the pool known.
+		"case \"$*\" in *'pg dump'*) echo '{\"pg_ready\":true,\"pg_stats\":[{\"pgid\":\"1.0\",\"state\":\"active+clean\",\"up\":[3,4],\"acting\":[3,4]}]}'; exit 0;; esac\n" +
+		"case \"$*\" in *'osd dump'*) echo '{\"pools\":[{\"pool_name\":\"rbd\",\"size\":2,\"pg_num\":1}]}'; exit 0;; esac\n" +
 		"echo '{\"ok_to_stop\":true,\"osds\":[3,4],\"num_ok_pgs\":12,\"num_not_ok_pgs\":0}'\n"
 	if err := os.WriteFile(tool, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
