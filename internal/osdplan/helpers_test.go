@@ -396,22 +396,13 @@ func checkSafety(t *testing.T, in Input, got Plan) {
 // used by no OSD; new ones inside the disk, aligned, overlapping nothing.
 func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 	t.Helper()
-	disks := map[string]*cephv1alpha1.Disk{}
-	for i := range in.Inventories {
-		if inventoryNode(&in.Inventories[i]) != j.Node {
-			continue
-		}
-		for k := range in.Inventories[i].Status.Disks {
-			d := &in.Inventories[i].Status.Disks[k]
-			disks[diskID(d)] = d
-		}
-	}
+	disks := nodeDisks(in, j.Node)
 	data := map[string]bool{}
 	for _, d := range j.Devices {
 		data[d.ID] = true
 	}
-	taken := map[string][]span{}
-	numbers := map[string]map[int32]bool{}
+	taken := placedPartitions{}
+	numbers := partitionNumbers{}
 	for _, d := range j.Devices {
 		for _, p := range []*Partition{d.DB, d.WAL} {
 			if p == nil {
@@ -424,13 +415,7 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 				t.Errorf("%s: not a usable metadata device of the node", where)
 				continue
 			}
-			if numbers[p.Device.ID] == nil {
-				numbers[p.Device.ID] = map[int32]bool{}
-			}
-			if numbers[p.Device.ID][p.Number] {
-				t.Errorf("%s: number given twice", where)
-			}
-			numbers[p.Device.ID][p.Number] = true
+			numbers.once(t, where, p)
 			if p.ReplacesOSDUUID != "" {
 				if d.OSDID == nil {
 					t.Errorf("%s: clears the label of OSD uuid %s for a disk that replaces no OSD", where, p.ReplacesOSDUUID)
@@ -453,23 +438,7 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 				}
 				continue
 			}
-			if p.StartBytes%mib != 0 || p.SizeBytes%mib != 0 || p.StartBytes < mib || p.StartBytes+p.SizeBytes > md.SizeBytes-mib {
-				t.Errorf("%s: [%d, +%d) misaligned or outside the disk", where, p.StartBytes, p.SizeBytes)
-			}
-			mine := span{p.StartBytes, p.StartBytes + p.SizeBytes}
-			others := taken[p.Device.ID]
-			for _, q := range md.Partitions {
-				others = append(others, span{q.StartBytes, q.StartBytes + q.SizeBytes})
-				if q.Number == p.Number {
-					t.Errorf("%s: the number is in use", where)
-				}
-			}
-			for _, o := range others {
-				if mine.start < o.end && o.start < mine.end {
-					t.Errorf("%s: overlaps [%d, %d)", where, o.start, o.end)
-				}
-			}
-			taken[p.Device.ID] = append(taken[p.Device.ID], mine)
+			taken.place(t, where, md, p)
 		}
 	}
 }
@@ -483,16 +452,7 @@ func checkPartitionSafety(t *testing.T, in Input, j JobSpec) {
 // whole disk in any.
 func checkSplitSafety(t *testing.T, in Input, j JobSpec) {
 	t.Helper()
-	disks := map[string]*cephv1alpha1.Disk{}
-	for i := range in.Inventories {
-		if inventoryNode(&in.Inventories[i]) != j.Node {
-			continue
-		}
-		for k := range in.Inventories[i].Status.Disks {
-			d := &in.Inventories[i].Status.Disks[k]
-			disks[diskID(d)] = d
-		}
-	}
+	disks := nodeDisks(in, j.Node)
 	whole := map[string]bool{}
 	for _, d := range j.Devices {
 		if d.Data == nil {
@@ -502,8 +462,8 @@ func checkSplitSafety(t *testing.T, in Input, j JobSpec) {
 			}
 		}
 	}
-	taken := map[string][]span{}
-	numbers := map[string]map[int32]bool{}
+	taken := placedPartitions{}
+	numbers := partitionNumbers{}
 	for _, d := range j.Devices {
 		p := d.Data
 		if p == nil {
@@ -527,13 +487,7 @@ func checkSplitSafety(t *testing.T, in Input, j JobSpec) {
 		if p.Role != cephv1alpha1.PartitionData || p.Label != DataPartitionLabel(testFSID, p.Number) {
 			t.Errorf("%s: role %s label %q", where, p.Role, p.Label)
 		}
-		if numbers[p.Device.ID] == nil {
-			numbers[p.Device.ID] = map[int32]bool{}
-		}
-		if numbers[p.Device.ID][p.Number] {
-			t.Errorf("%s: number given twice", where)
-		}
-		numbers[p.Device.ID][p.Number] = true
+		numbers.once(t, where, p)
 		if p.Exists {
 			found := false
 			for _, q := range disk.Partitions {
@@ -547,25 +501,66 @@ func checkSplitSafety(t *testing.T, in Input, j JobSpec) {
 			}
 			continue
 		}
-		if p.StartBytes%mib != 0 || p.SizeBytes%mib != 0 || p.StartBytes < mib || p.StartBytes+p.SizeBytes > disk.SizeBytes-mib {
-			t.Errorf("%s: [%d, +%d) misaligned or outside the disk", where, p.StartBytes, p.SizeBytes)
-		}
 		if p.SizeBytes < 5<<30 {
 			t.Errorf("%s: %d bytes, below the minimum OSD size", where, p.SizeBytes)
 		}
-		mine := span{p.StartBytes, p.StartBytes + p.SizeBytes}
-		others := taken[p.Device.ID]
-		for _, q := range disk.Partitions {
-			others = append(others, span{q.StartBytes, q.StartBytes + q.SizeBytes})
-			if q.Number == p.Number {
-				t.Errorf("%s: the number is in use", where)
-			}
-		}
-		for _, o := range others {
-			if mine.start < o.end && o.start < mine.end {
-				t.Errorf("%s: overlaps [%d, %d)", where, o.start, o.end)
-			}
-		}
-		taken[p.Device.ID] = append(taken[p.Device.ID], mine)
+		taken.place(t, where, disk, p)
 	}
+}
+
+// nodeDisks returns the disks the inventories show for node, by id.
+func nodeDisks(in Input, node string) map[string]*cephv1alpha1.Disk {
+	disks := map[string]*cephv1alpha1.Disk{}
+	for i := range in.Inventories {
+		if inventoryNode(&in.Inventories[i]) != node {
+			continue
+		}
+		for k := range in.Inventories[i].Status.Disks {
+			d := &in.Inventories[i].Status.Disks[k]
+			disks[diskID(d)] = d
+		}
+	}
+	return disks
+}
+
+// partitionNumbers are the partition numbers a Job gives, per disk.
+type partitionNumbers map[string]map[int32]bool
+
+// once reports a number the Job gives twice on one disk.
+func (n partitionNumbers) once(t *testing.T, where string, p *Partition) {
+	t.Helper()
+	if n[p.Device.ID] == nil {
+		n[p.Device.ID] = map[int32]bool{}
+	}
+	if n[p.Device.ID][p.Number] {
+		t.Errorf("%s: number given twice", where)
+	}
+	n[p.Device.ID][p.Number] = true
+}
+
+// placedPartitions are the new partitions a Job makes, per disk.
+type placedPartitions map[string][]span
+
+// place checks a new partition on disk: 1 MiB aligned, inside the disk
+// less its GPT's MiB at each end, numbered apart from and overlapping
+// neither the disk's partitions nor the Job's other new ones.
+func (taken placedPartitions) place(t *testing.T, where string, disk *cephv1alpha1.Disk, p *Partition) {
+	t.Helper()
+	if p.StartBytes%mib != 0 || p.SizeBytes%mib != 0 || p.StartBytes < mib || p.StartBytes+p.SizeBytes > disk.SizeBytes-mib {
+		t.Errorf("%s: [%d, +%d) misaligned or outside the disk", where, p.StartBytes, p.SizeBytes)
+	}
+	mine := span{p.StartBytes, p.StartBytes + p.SizeBytes}
+	others := taken[p.Device.ID]
+	for _, q := range disk.Partitions {
+		others = append(others, span{q.StartBytes, q.StartBytes + q.SizeBytes})
+		if q.Number == p.Number {
+			t.Errorf("%s: the number is in use", where)
+		}
+	}
+	for _, o := range others {
+		if mine.start < o.end && o.start < mine.end {
+			t.Errorf("%s: overlaps [%d, %d)", where, o.start, o.end)
+		}
+	}
+	taken[p.Device.ID] = append(taken[p.Device.ID], mine)
 }
