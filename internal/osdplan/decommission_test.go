@@ -631,3 +631,48 @@ func TestDecommissionStaleInventory(t *testing.T) {
 		t.Fatalf("commands %v, want %v", commands, want)
 	}
 }
+
+// TestDecommissionWipeJobKeptWhileInventoryStale: a pass that sees the
+// decommission's new wipe Job but reads the inventory from before the plan
+// that created it (the caches of Jobs and inventories are not in step)
+// keeps the Job. Deleting it as "not wanted" raced its pod: the disk was
+// wiped, and the next plan made a second wipe Job, which the node refused
+// because the disk was no longer that OSD.
+func TestDecommissionWipeJobKeptWhileInventoryStale(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
+	}
+	w.runSteps(4)
+	before := *w.inv.DeepCopy()
+	plan := w.pass()
+	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
+		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
+	}
+	job := PrepareJob{Name: JobName("ceph", "node-a"), Node: "node-a", DeviceIDs: []string{wwnID("sdb")}, State: JobRunning, Wipe: true}
+	for _, inv := range []cephv1alpha1.DiskInventory{before, w.inv} {
+		plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{inv},
+			OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+		if len(plan.DeleteJobs) != 0 || len(plan.CreateJobs) != 0 {
+			t.Fatalf("inventory with plan %s: the decommission's own wipe Job: delete %v, create %+v", stepNames(invPlan(inv, "sdb").Decommission), plan.DeleteJobs, plan.CreateJobs)
+		}
+	}
+	// Once the request is removed, a wipe Job that has not started is no
+	// longer wanted: the purge is done, but the disk is not to be wiped.
+	w.storage = nil
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{w.inv},
+		OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+	if !slices.Equal(plan.DeleteJobs, []string{job.Name}) {
+		t.Fatalf("request removed: DeleteJobs %v, want the unstarted wipe Job", plan.DeleteJobs)
+	}
+}
+
+// invPlan is disk name's entry in inv's plan.
+func invPlan(inv cephv1alpha1.DiskInventory, name string) cephv1alpha1.DevicePlan {
+	for _, p := range inv.Status.Plan {
+		if p.Name == name {
+			return p
+		}
+	}
+	return cephv1alpha1.DevicePlan{}
+}

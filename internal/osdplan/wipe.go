@@ -243,22 +243,25 @@ func (p *planner) wipeWanted(job *PrepareJob) bool {
 	return true
 }
 
-// decommissionWipe reports whether disk d of node is a decommissioned
-// OSD's disk whose plan says it is being wiped (wipeDecommissioned).
+// decommissionWipe reports whether disk d of node is the disk of an OSD
+// whose decommission request asks for a wipe (wipeDecommissioned makes
+// its Job only once the OSD is purged). It reads the request in the spec,
+// not the plan: the inventory a pass reads may be older than the plan
+// that made the Job, and a Job deleted as unwanted may already be wiping.
 func (p *planner) decommissionWipe(node string, d *cephv1alpha1.Disk) bool {
-	if d.Verdict.State != cephv1alpha1.DiskOSD {
+	if d.Verdict.State != cephv1alpha1.DiskOSD || d.Verdict.OSDID == nil {
 		return false
 	}
-	for i := range p.in.Inventories {
-		inv := &p.in.Inventories[i]
-		if inventoryNode(inv) != node {
+	id := *d.Verdict.OSDID
+	for i := range p.storage.Decommission {
+		r := &p.storage.Decommission[i]
+		if r.Node != node || !r.Wipe || r.Replace {
 			continue
 		}
-		for j := range inv.Status.Plan {
-			pl := &inv.Status.Plan[j]
-			if pl.ID == diskID(d) && pl.Decommission != nil && pl.Decommission.Phase == cephv1alpha1.DecommissionWiping {
-				return true
-			}
+		byDevice := r.Device != "" && namesDisk(r.Device, d)
+		byID := r.OSDID != nil && *r.OSDID == id
+		if (byDevice || byID) && (r.Device == "" || byDevice) && (r.OSDID == nil || byID) {
+			return true
 		}
 	}
 	return false
