@@ -279,6 +279,14 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 				PeriodSeconds:  5,
 				TimeoutSeconds: 5,
 			},
+			// Before it stops, the monitor leaves the quorum, so the
+			// others elect a quorum of their own at once instead of
+			// noticing its loss at the end of a lease; first it waits a
+			// moment, so that OSDs stopping with it (a drain evicts a
+			// node's pods together) report themselves down to a full
+			// quorum. See MonPreStop.
+			Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c",
+				MonPreStop(mon.Name)}}}},
 			Resources:    cluster.Spec.Resources.Mon,
 			VolumeMounts: mounts,
 		}},
@@ -324,6 +332,22 @@ const CephImageAnnotation = "ceph.cephoperator.io/ceph-image"
 // or a peon of the quorum.
 func MonQuorumProbe(name string) string {
 	return `ceph --admin-daemon /var/run/ceph/ceph-mon.` + name + `.asok mon_status 2>/dev/null | grep -Eq '"state": *"(leader|peon)"'`
+}
+
+// MonLeaveDelaySeconds is how long a stopping monitor stays in the quorum
+// before it leaves it (MonPreStop): time for an OSD stopped with it to be
+// marked down, which takes about a second.
+const MonLeaveDelaySeconds = 5
+
+// MonPreStop is the shell command monitor name runs before it is stopped:
+// it waits MonLeaveDelaySeconds, then leaves the quorum through its admin
+// socket (`quorum exit`, which starts an election without it). A monitor
+// that simply stops is noticed by the others only when its lease expires,
+// and until they elect a new quorum no map changes: an OSD stopped at the
+// same moment stays marked up, and reads of its placement groups wait. It
+// never fails: a monitor that cannot answer is stopped all the same.
+func MonPreStop(name string) string {
+	return `sleep ` + strconv.Itoa(MonLeaveDelaySeconds) + `; ceph --admin-daemon /var/run/ceph/ceph-mon.` + name + `.asok quorum exit >/dev/null 2>&1; exit 0`
 }
 
 // ReporterName is the ServiceAccount, Role and RoleBinding of the health

@@ -2,9 +2,11 @@ package resources
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -392,5 +394,49 @@ func TestMonQuorumProbe(t *testing.T) {
 		if (err == nil) != ready {
 			t.Errorf("state %q: probe error %v, want ready=%v", state, err, ready)
 		}
+	}
+}
+
+// TestMonPreStop runs the monitor's preStop command against stand-in sleep
+// and ceph tools: it waits, then leaves the quorum through the monitor's
+// own admin socket, and succeeds even when the socket does not answer.
+func TestMonPreStop(t *testing.T) {
+	for _, answers := range []bool{true, false} {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "log")
+		exit := "0"
+		if !answers {
+			exit = "22"
+		}
+		for name, script := range map[string]string{
+			"sleep": "#!/bin/sh\necho \"sleep $*\" >> " + log + "\n",
+			"ceph":  "#!/bin/sh\necho \"ceph $*\" >> " + log + "\necho 'stopped responding to quorum, initiated new election'\nexit " + exit + "\n",
+		} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command("sh", "-c", MonPreStop("b"))
+		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
+			t.Errorf("socket answers %v: preStop %v, output %q; want success and no output", answers, err, out)
+		}
+		got, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("sleep %d\nceph --admin-daemon /var/run/ceph/ceph-mon.b.asok quorum exit\n", MonLeaveDelaySeconds)
+		if string(got) != want {
+			t.Errorf("socket answers %v: preStop ran\n%s\nwant\n%s", answers, got, want)
+		}
+	}
+	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 1)
+	c := d.Spec.Template.Spec.Containers[0]
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Exec == nil ||
+		!slices.Equal(c.Lifecycle.PreStop.Exec.Command, []string{"sh", "-c", MonPreStop(testMons[1].Name)}) {
+		t.Errorf("monitor container lifecycle %+v, want the preStop of its own monitor", c.Lifecycle)
+	}
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil && *g <= MonLeaveDelaySeconds+5 {
+		t.Errorf("grace period %d s leaves the preStop no time", *g)
 	}
 }
