@@ -463,6 +463,12 @@ func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 	reads, errs, longest := r.end()
 	t.Logf("FIGURE drain %s: kubectl drain %.1fs (evicted: %s); uncordon -> quorum, OSDs up, PGs active+clean %.1fs; %d reads, %d errors, longest read %.1fs",
 		node, drained.Seconds(), evictedPods(string(out)), returned.Seconds(), reads, len(errs), longest.Seconds())
+	if len(r.slow) > 0 {
+		// What Ceph did meanwhile explains a pause: an OSD marked down
+		// only when its peers reported it, or an election.
+		t.Logf("FIGURE drain %s: reads slower than %s (start, duration): %s; cluster log:\n%s", node, slowRead, strings.Join(r.slow, ", "),
+			clusterLog(ctx, tl, start.Add(-time.Second), time.Now()))
+	}
 	for i, e := range errs {
 		if i == 5 {
 			errorf(t, "… %d read errors in all while draining %s", len(errs), node)
@@ -602,4 +608,45 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
+}
+
+// clusterLog is the cluster log's lines from..to that say how daemons
+// came and went: OSDs down, up or failed, elections and quorum changes.
+func clusterLog(ctx context.Context, tl *tools, from, to time.Time) string {
+	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30",
+		"log", "last", "300", "debug", "cluster")
+	if err != nil {
+		return "  (cluster log unreadable: " + err.Error() + ")"
+	}
+	var lines []string
+	all := strings.Split(strings.TrimSpace(string(out)), "\n")
+	parsed := 0
+	for _, l := range all {
+		f := strings.Fields(l)
+		if len(f) == 0 {
+			continue
+		}
+		at, err := time.Parse("2006-01-02T15:04:05.999999-0700", f[0])
+		if err != nil {
+			continue
+		}
+		parsed++
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		for _, k := range []string{"down", "boot", "failed", "election", "quorum", "marked"} {
+			if strings.Contains(l, k) {
+				lines = append(lines, "  "+at.UTC().Format("15:04:05.000")+" "+strings.Join(f[1:], " "))
+				break
+			}
+		}
+	}
+	if parsed == 0 {
+		// A format this test does not know: the last lines as they are.
+		return "  " + strings.Join(all[max(0, len(all)-30):], "\n  ")
+	}
+	if len(lines) == 0 {
+		return "  (no such line)"
+	}
+	return strings.Join(lines, "\n")
 }

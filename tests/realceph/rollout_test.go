@@ -26,15 +26,21 @@ import (
 )
 
 // reader reads the test objects one after another until stopped, counting
-// reads, errors and the longest read.
+// reads, errors and the longest read, and noting every read slower than
+// slowRead (when it started and how long it took).
 type reader struct {
 	mu      sync.Mutex
 	reads   int
 	errs    []string
 	longest time.Duration
+	slow    []string
 	stop    chan struct{}
 	done    chan struct{}
 }
+
+// slowRead is the read time above which a reader notes a read: one read
+// (a kubectl exec and a new rados client) takes about a second here.
+const slowRead = 3 * time.Second
 
 func startReader(ctx context.Context, tl *tools, objs testObjects) *reader {
 	r := &reader{stop: make(chan struct{}), done: make(chan struct{})}
@@ -58,6 +64,9 @@ func startReader(ctx context.Context, tl *tools, objs testObjects) *reader {
 			r.mu.Lock()
 			r.reads++
 			r.longest = max(r.longest, took)
+			if took > slowRead {
+				r.slow = append(r.slow, fmt.Sprintf("%s %.1fs", start.UTC().Format("15:04:05.0"), took.Seconds()))
+			}
 			if err != nil && ctx.Err() == nil {
 				r.errs = append(r.errs, fmt.Sprintf("%s at %s: %v", name, start.UTC().Format(time.TimeOnly), err))
 			}
