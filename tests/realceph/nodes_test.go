@@ -432,6 +432,11 @@ func allClean(ctx context.Context, tl *tools) error {
 // the cluster is healthy again.
 func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, cluster *realnode.Cluster, tl *tools, node string, objs testObjects) {
 	r := startReader(ctx, tl, objs)
+	cr, err := startClientReader(ctx, tl, objs)
+	if err != nil {
+		_, _, _ = r.end()
+		t.Fatal(err)
+	}
 	start := time.Now()
 	// The tools pod, which the reader reads through, is the test's own
 	// and has no controller: it stays.
@@ -440,12 +445,14 @@ func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 	drained := time.Since(start)
 	if err != nil {
 		_, _, _ = r.end()
+		_, _, _ = cr.end()
 		t.Fatalf("kubectl drain %s: %v\n%s", node, err, out)
 	}
 	// Reads go on while the node's monitor and OSD are away.
 	time.Sleep(20 * time.Second)
 	if out, err := kubectl(ctx, cluster, nil, "uncordon", node); err != nil {
 		_, _, _ = r.end()
+		_, _, _ = cr.end()
 		t.Fatalf("kubectl uncordon %s: %v\n%s", node, err, out)
 	}
 	back := time.Now()
@@ -461,13 +468,16 @@ func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 	})
 	returned := time.Since(back)
 	reads, errs, longest := r.end()
-	t.Logf("FIGURE drain %s: kubectl drain %.1fs (evicted: %s); uncordon -> quorum, OSDs up, PGs active+clean %.1fs; %d reads, %d errors, longest read %.1fs",
-		node, drained.Seconds(), evictedPods(string(out)), returned.Seconds(), reads, len(errs), longest.Seconds())
-	if len(r.slow) > 0 {
+	creads, cerrs, clongest := cr.end()
+	errs = append(errs, cerrs...)
+	t.Logf("FIGURE drain %s: kubectl drain %.1fs (evicted: %s); uncordon -> quorum, OSDs up, PGs active+clean %.1fs; "+
+		"connected client: %d reads, %d errors, longest read %.1fs; a new client per read: %d reads, %d errors, longest read %.1fs",
+		node, drained.Seconds(), evictedPods(string(out)), returned.Seconds(), creads, len(cerrs), clongest.Seconds(), reads, len(errs)-len(cerrs), longest.Seconds())
+	if len(r.slow) > 0 || len(cr.slow) > 0 {
 		// What Ceph did meanwhile explains a pause: an OSD marked down
 		// only when its peers reported it, or an election.
-		t.Logf("FIGURE drain %s: reads slower than %s (start, duration): %s; cluster log:\n%s", node, slowRead, strings.Join(r.slow, ", "),
-			clusterLog(ctx, tl, start.Add(-time.Second), time.Now()))
+		t.Logf("FIGURE drain %s: reads slower than %s (start, duration): connected client: %s; new clients: %s; cluster log:\n%s", node, slowRead,
+			strings.Join(cr.slow, ", "), strings.Join(r.slow, ", "), clusterLog(ctx, tl, start.Add(-time.Second), time.Now()))
 	}
 	for i, e := range errs {
 		if i == 5 {

@@ -1,0 +1,124 @@
+package realceph
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clientReaderScript reads the objects named in its arguments from pool
+// idtest one after another through one librados client that stays
+// connected, as an application does, until its standard input closes. For
+// each read it prints the start (Unix seconds), the duration, the object,
+// and "ok <sha256>" or "err <error>".
+const clientReaderScript = `
+import hashlib, sys, threading, time
+import rados
+names = sys.argv[1:]
+cluster = rados.Rados(conffile="/etc/ceph/ceph.conf", name="client.admin",
+                      conf={"keyring": "/etc/ceph-admin/keyring", "rados_osd_op_timeout": "60"})
+cluster.connect(timeout=60)
+ioctx = cluster.open_ioctx("idtest")
+stop = threading.Event()
+def wait():
+    sys.stdin.read()
+    stop.set()
+threading.Thread(target=wait, daemon=True).start()
+print("connected", flush=True)
+i = 0
+while not stop.is_set():
+    name = names[i % len(names)]
+    i += 1
+    start = time.time()
+    try:
+        res = "ok " + hashlib.sha256(ioctx.read(name, 1 << 24)).hexdigest()
+    except Exception as e:
+        res = "err " + str(e).replace("\n", " ")
+    print("%.3f %.3f %s %s" % (start, time.time() - start, name, res), flush=True)
+ioctx.close()
+cluster.shutdown()
+`
+
+// startClientReader starts a reader whose reads go through one connected
+// librados client in the tools pod (startReader makes a new client for
+// every read, which also needs the monitors each time). It returns once
+// the client is connected.
+func startClientReader(ctx context.Context, tl *tools, objs testObjects) (*reader, error) {
+	names := make([]string, 0, len(objs))
+	want := map[string]string{}
+	for n, b := range objs {
+		names = append(names, n)
+		sum := sha256.Sum256(b)
+		want[n] = hex.EncodeToString(sum[:])
+	}
+	slices.Sort(names)
+	args := append([]string{"exec", "-i", "-n", namespace, toolsPodName, "-c", "tools", "--", "python3", "-u", "-c", clientReaderScript}, names...)
+	cmd := kubectlCmd(ctx, tl.cluster, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	lines := bufio.NewScanner(stdout)
+	if !lines.Scan() || lines.Text() != "connected" {
+		_ = stdin.Close()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("the connected reader did not connect: %q %s", lines.Text(), stderr.String())
+	}
+	r := &reader{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		<-r.stop
+		_ = stdin.Close()
+	}()
+	go func() {
+		defer close(r.done)
+		for lines.Scan() {
+			f := strings.SplitN(lines.Text(), " ", 5)
+			if len(f) < 4 {
+				continue
+			}
+			start, err1 := strconv.ParseFloat(f[0], 64)
+			took, err2 := strconv.ParseFloat(f[1], 64)
+			if err1 != nil || err2 != nil {
+				continue
+			}
+			at := time.Unix(0, int64(start*1e9))
+			d := time.Duration(took * float64(time.Second))
+			r.mu.Lock()
+			r.reads++
+			r.longest = max(r.longest, d)
+			if d > slowRead {
+				r.slow = append(r.slow, fmt.Sprintf("%s %.1fs", at.UTC().Format("15:04:05.0"), d.Seconds()))
+			}
+			switch {
+			case f[3] == "err":
+				r.errs = append(r.errs, fmt.Sprintf("%s at %s: %s", f[2], at.UTC().Format(time.TimeOnly), strings.Join(f[4:], " ")))
+			case len(f) < 5 || f[4] != want[f[2]]:
+				r.errs = append(r.errs, fmt.Sprintf("%s at %s: read back other bytes than were written", f[2], at.UTC().Format(time.TimeOnly)))
+			}
+			r.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		if err := cmd.Wait(); err != nil && ctx.Err() == nil {
+			r.mu.Lock()
+			r.errs = append(r.errs, fmt.Sprintf("the connected reader ended: %v: %s", err, strings.TrimSpace(stderr.String())))
+			r.mu.Unlock()
+		}
+	}()
+	return r, nil
+}
