@@ -713,7 +713,16 @@ func (p *planner) decommissionedDisk(ns *nodeState, e *entry) bool {
 	}
 	prog := prev.Decommission.DeepCopy()
 	if prog.Phase != cephv1alpha1.DecommissionWiping && prog.Phase != cephv1alpha1.DecommissionDone {
-		return false
+		// The plan read may be older than the one that made the wipe
+		// Job: a finished wipe Job that wiped this disk for a
+		// decommission is the record then. It was made only once the
+		// OSD was purged.
+		job := p.wipes.kept[ns.name][e.device.ID]
+		if job == nil || wipeOutcome(job, e.device.ID).Outcome != OutcomeWiped || hasStep(prog, cephv1alpha1.StepDestroyed) {
+			return false
+		}
+		addStep(prog, cephv1alpha1.StepPurged, p.now())
+		prog.Phase = cephv1alpha1.DecommissionWiping
 	}
 	id := *prev.OSDID
 	if req, _ := p.request(ns, e.disk, id); req == nil {

@@ -676,3 +676,73 @@ func invPlan(inv cephv1alpha1.DiskInventory, name string) cephv1alpha1.DevicePla
 	}
 	return cephv1alpha1.DevicePlan{}
 }
+
+// TestDecommissionWipeOutrunsItsPlan: plans are written after the pass
+// that makes them, so the wipe Job can finish and the agent report the
+// disk blank while the inventory still holds the plan from before the wipe
+// (phase Purging). That disk is not a new blank disk to prepare: it is the
+// decommissioned OSD's, wiped, and stays out while its request is listed.
+// The wipe Job is kept until the plan that records it is read back.
+func TestDecommissionWipeOutrunsItsPlan(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
+	}
+	w.runSteps(4)
+	before := *w.inv.DeepCopy()
+	plan := w.pass()
+	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
+		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
+	}
+	// The Job wiped the disk, the agent answered the rescan asked for
+	// it; the plan that made the Job is not written yet.
+	stale := *before.DeepCopy()
+	for i := range stale.Status.Disks {
+		if stale.Status.Disks[i].Name == "sdb" {
+			stale.Status.Disks[i] = avail("sdb")
+		}
+	}
+	stale.Spec.RescanRequest, stale.Status.ObservedRescanRequest = 7, 7
+	job := PrepareJob{Name: JobName("ceph", "node-a"), Node: "node-a", DeviceIDs: []string{wwnID("sdb")}, State: JobSucceeded, Started: true,
+		Wipe: true, FinishedAt: w.now, RescanRequest: 7, Results: map[string]PrepareResult{wwnID("sdb"): {Outcome: OutcomeWiped}}}
+	w.osds = slices.DeleteFunc(w.osds, func(o OSD) bool { return o.ID == 0 })
+	compute := func(inv cephv1alpha1.DiskInventory) Plan {
+		return Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{inv},
+			OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+	}
+	plan = compute(stale)
+	got := invPlanOf(plan, "sdb")
+	if len(plan.CreateJobs) != 0 || got.Action != cephv1alpha1.ActionDecommissioned || got.Decommission == nil ||
+		got.Decommission.Phase != cephv1alpha1.DecommissionDone {
+		t.Fatalf("wiped disk read with the plan from before its wipe: create %+v, plan %s %s %+v", plan.CreateJobs, got.Action, got.Message, got.Decommission)
+	}
+	if want := []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged", "Wiped"}; !slices.Equal(stepNames(got.Decommission), want) {
+		t.Errorf("steps %v, want %v", stepNames(got.Decommission), want)
+	}
+	if slices.Contains(plan.DeleteJobs, job.Name) {
+		t.Fatalf("the wipe Job was deleted before a plan recording the wipe was read back")
+	}
+	// That plan read back: the Job goes, the disk stays out.
+	fresh := *stale.DeepCopy()
+	fresh.Status.Plan = plan.DevicePlans["node-a"]
+	plan = compute(fresh)
+	if !slices.Contains(plan.DeleteJobs, job.Name) || len(plan.CreateJobs) != 0 || invPlanOf(plan, "sdb").Action != cephv1alpha1.ActionDecommissioned {
+		t.Fatalf("plan read back: delete %v create %+v, sdb %s", plan.DeleteJobs, plan.CreateJobs, invPlanOf(plan, "sdb").Action)
+	}
+	fresh.Status.Plan = plan.DevicePlans["node-a"]
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{fresh},
+		OSDs: w.osds, OSDJobs: w.jobs, Now: w.now})
+	if len(plan.CreateJobs) != 0 || invPlanOf(plan, "sdb").Action != cephv1alpha1.ActionDecommissioned {
+		t.Fatalf("after the Job went: create %+v, sdb %s", plan.CreateJobs, invPlanOf(plan, "sdb").Action)
+	}
+}
+
+// invPlanOf is disk name's entry in the plan of node-a.
+func invPlanOf(p Plan, name string) cephv1alpha1.DevicePlan {
+	for _, e := range p.DevicePlans["node-a"] {
+		if e.Name == name {
+			return e
+		}
+	}
+	return cephv1alpha1.DevicePlan{}
+}

@@ -152,7 +152,12 @@ func (p *planner) indexWipeJob(nj *nodeJobs, job *PrepareJob) {
 				setIn(w.failed, node, id, &failure{job: job, result: r})
 				continue
 			}
-			if !answered {
+			if !answered || p.wipeRecordPending(node, id) {
+				// A decommission's wipe is kept until the plan that
+				// records it is read back: plans are written after
+				// the pass that makes them, and a disk reported blank
+				// while the inventory still holds the plan from before
+				// the wipe would look like a new disk to prepare.
 				keep = true
 				setIn(w.kept, node, id, job)
 				continue
@@ -243,6 +248,26 @@ func (p *planner) wipeWanted(job *PrepareJob) bool {
 	return true
 }
 
+// wipeRecordPending reports whether the plan the inventory of node holds
+// for disk id shows a decommission that has not reached its wipe: the plan
+// recording the wipe Job that wiped it was not read back yet.
+func (p *planner) wipeRecordPending(node, id string) bool {
+	for i := range p.in.Inventories {
+		inv := &p.in.Inventories[i]
+		if inventoryNode(inv) != node {
+			continue
+		}
+		for j := range inv.Status.Plan {
+			pl := &inv.Status.Plan[j]
+			if pl.ID == id && pl.Decommission != nil && !pl.Decommission.Replace &&
+				pl.Decommission.Phase != cephv1alpha1.DecommissionWiping && pl.Decommission.Phase != cephv1alpha1.DecommissionDone {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // decommissionWipe reports whether disk d of node is the disk of an OSD
 // whose decommission request asks for a wipe (wipeDecommissioned makes
 // its Job only once the OSD is purged). It reads the request in the spec,
@@ -290,6 +315,10 @@ func (p *planner) planWipe(ns *nodeState, i int) bool {
 		return true
 	}
 	if job, ok := w.kept[ns.name][id]; ok {
+		if d.Verdict.State == cephv1alpha1.DiskAvailable && p.decommissionedDisk(ns, e) {
+			// The decommission's wipe, reported by the agent's rescan.
+			return true
+		}
 		e.plan.Action, e.plan.Message = cephv1alpha1.ActionWiping, fmt.Sprintf("wipe Job %s wiped it; waiting for the agent to rescan the node", job.Name)
 		return true
 	}
