@@ -108,7 +108,7 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(keptStateToCluster)).
 		Watches(&corev1.Node{},
 			handler.EnqueueRequestsFromMapFunc(r.allClusters),
-			builder.WithPredicates(nodeSelectionChanged())).
+			builder.WithPredicates(nodeSelectionOrReadyChanged())).
 		// When a cluster goes away, a duplicate in its namespace may now be
 		// the one to reconcile.
 		Watches(&cephv1alpha1.CephCluster{},
@@ -246,6 +246,10 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		}
 		if retErr == nil && result.IsZero() {
 			result.RequeueAfter = healthRecheck(cluster, scope.observed.now)
+			if d := scope.observed.mon.recheck; d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
+				// A monitor's node reaches the failover timeout.
+				result.RequeueAfter = d
+			}
 			if scope.observed.podRejected != nil {
 				// Namespace labels are not watched: look again soon.
 				result.RequeueAfter = podRecheckRejected

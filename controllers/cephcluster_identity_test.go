@@ -29,6 +29,9 @@ func keptState(t *testing.T, c *cephv1alpha1.CephCluster) []client.Object {
 			obj = &corev1.Secret{}
 		}
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: k.Name}, obj); err != nil {
+			if k.Optional && apierrors.IsNotFound(err) {
+				continue
+			}
 			t.Fatalf("%s %s: %v", k.Kind, k.Name, err)
 		}
 		out = append(out, obj)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -57,6 +59,16 @@ type monState struct {
 	// rolling says how far a change of the monitors' or manager's pod
 	// template has got ("" when every one runs its current template).
 	rolling string
+	// retired are the monitors replaced so far (never used again);
+	// record is the placement record that supersedes the bootstrap's
+	// (nil before any replacement).
+	retired []string
+	record  *corev1.ConfigMap
+	// failover says why a monitor that is down is not replaced (yet), or
+	// that one is being replaced; recheck is when that may change with
+	// time alone.
+	failover string
+	recheck  time.Duration
 }
 
 // reconcileMonPlacement reads the monitors' recorded placement or, on first
@@ -65,6 +77,32 @@ type monState struct {
 // the placement.
 func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *clusterScope) error {
 	cluster := s.cluster
+	// Once a monitor was replaced, the placement record that supersedes
+	// the bootstrap's is read from the API server itself: a cache behind
+	// the last replacement would bring the replaced monitor back.
+	placed := &corev1.ConfigMap{}
+	placedKey := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonPlacementName(cluster)}
+	switch err := r.APIReader.Get(ctx, placedKey, placed); {
+	case err == nil:
+		if err := checkClusterObject(cluster, "ConfigMap", placed); err != nil {
+			return err
+		}
+		mons, err := monplan.Decode(placed.Data[resources.ConfigMapKeyMons])
+		if err != nil {
+			return fmt.Errorf("ConfigMap %s: %w", placedKey, err)
+		}
+		if _, err := r.adopt(ctx, cluster, placed); err != nil {
+			return err
+		}
+		s.observed.mon.mons, s.observed.mon.record = mons, placed
+		if v := placed.Data[resources.ConfigMapKeyRetired]; v != "" {
+			s.observed.mon.retired = strings.Split(v, ",")
+		}
+		checkMonCount(s)
+		return r.monFailover(ctx, s)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("reading ConfigMap %s: %w", placedKey, err)
+	}
 	key := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonEndpointsName(cluster)}
 	cm := &corev1.ConfigMap{}
 	// The cache may lag behind a create of the previous reconcile:
@@ -85,11 +123,8 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 			return err
 		}
 		s.observed.mon.mons = mons
-		if want := int(cluster.Spec.Mon.Count); want != 0 && want != len(mons) {
-			s.observed.mon.countChanged = fmt.Sprintf("spec.mon.count is %d but the cluster was bootstrapped with %d monitor(s); "+
-				"changing the number of monitors is not supported yet, the existing monitors keep running", want, len(mons))
-		}
-		return nil
+		checkMonCount(s)
+		return r.monFailover(ctx, s)
 	case !apierrors.IsNotFound(err):
 		return fmt.Errorf("reading ConfigMap %s: %w", key, err)
 	}
@@ -131,6 +166,115 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	return nil
 }
 
+// checkMonCount notes a spec.mon.count that differs from the placement.
+func checkMonCount(s *clusterScope) {
+	mons := s.observed.mon.mons
+	if want := int(s.cluster.Spec.Mon.Count); want != 0 && want != len(mons) {
+		s.observed.mon.countChanged = fmt.Sprintf("spec.mon.count is %d but the cluster was bootstrapped with %d monitor(s); "+
+			"changing the number of monitors is not supported yet, the existing monitors keep running", want, len(mons))
+	}
+}
+
+// monFailover replaces a monitor whose node is gone or NotReady for longer
+// than spec.mon.failoverTimeout, as monplan.Failover decides, once the
+// cluster's bootstrap is recorded: it writes the new placement (the
+// replacement in the failed monitor's place, the failed one retired) to
+// the placement record, with the record's resourceVersion as a
+// precondition, so two reconciles never decide two replacements. The
+// failed monitor's Deployment goes with the next daemons phase; the
+// replacement's init container removes it from the monitor map before it
+// joins.
+func (r *CephClusterReconciler) monFailover(ctx context.Context, s *clusterScope) error {
+	cluster := s.cluster
+	st := &s.observed.mon
+	boot := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonBootstrapName(cluster)}, boot); err != nil {
+		// Not bootstrapped (or not in the cache yet): nothing to fail over.
+		return client.IgnoreNotFound(err)
+	}
+	if boot.Data[resources.BootstrapKeyFSID] != s.observed.fsid {
+		return nil
+	}
+	var nodes corev1.NodeList
+	if err := r.Client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
+		return fmt.Errorf("listing Nodes: %w", err)
+	}
+	in := monplan.FailoverInput{Spec: &cluster.Spec, Mons: st.mons, Retired: st.retired, Nodes: nodes.Items,
+		Now: s.observed.now, Timeout: monplan.DefaultFailoverTimeout}
+	if t := cluster.Spec.Mon.FailoverTimeout; t != nil {
+		in.Timeout = t.Duration
+	}
+	if cs := cluster.Status.Ceph; cs != nil && cs.LastChecked != nil && cs.FSID == s.observed.fsid &&
+		s.observed.now.Sub(cs.LastChecked.Time) <= ceph.DefaultStatusMaxAge {
+		in.StatusKnown, in.Quorum, in.MapSize = true, cs.Monitors.Quorum, int(cs.Monitors.Total)
+	}
+	d := monplan.Failover(in)
+	st.failover, st.recheck = d.Waiting, d.Recheck
+	if d.Failed == nil {
+		if st.failover == "" {
+			st.failover = joining(st.mons, in.Quorum)
+		}
+		return nil
+	}
+	placement, err := monplan.Encode(d.Mons)
+	if err != nil {
+		return err
+	}
+	desired := resources.MonPlacement(cluster, placement, d.Retired)
+	desired.Annotations = map[string]string{resources.ClusterUIDAnnotation: string(cluster.UID)}
+	if st.record == nil {
+		err = r.Client.Create(ctx, desired)
+	} else {
+		rec := st.record.DeepCopy()
+		rec.Data = desired.Data
+		// The resourceVersion read is the precondition: a record
+		// changed since is not overwritten.
+		err = r.Client.Update(ctx, rec)
+		desired = rec
+	}
+	if err != nil {
+		return fmt.Errorf("recording the replacement of monitor %s by %s in ConfigMap %s: %w", d.Failed.Name, d.Replacement.Name, resources.MonPlacementName(cluster), err)
+	}
+	msg := fmt.Sprintf("Monitor %s: %s; replacing it with monitor %s on node %s at %s, which removes %s from the monitor map and joins the quorum",
+		d.Failed.Name, d.Why, d.Replacement.Name, d.Replacement.Node, d.Replacement.AddrVec(), d.Failed.Name)
+	ctrl.LoggerFrom(ctx).Info("Replacing a monitor", "failed", d.Failed.Name, "node", d.Failed.Node, "replacement", d.Replacement.Name, "on", d.Replacement.Node)
+	r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, cephv1alpha1.ReasonMonitorFailover, "Failover", "%s", msg)
+	st.mons, st.retired, st.record, st.failover = d.Mons, d.Retired, desired, msg
+	return nil
+}
+
+// joining says which monitor added as a replacement has not joined the
+// quorum yet ("" when none, or when the quorum is not known).
+func joining(mons []monplan.Mon, quorum []string) string {
+	for _, m := range mons {
+		if m.Replaces != "" && quorum != nil && !slices.Contains(quorum, m.Name) {
+			return fmt.Sprintf("monitor %s on node %s replaces monitor %s and has not joined the quorum yet", m.Name, m.Node, m.Replaces)
+		}
+	}
+	return ""
+}
+
+// deleteRetiredMons deletes the Deployments of monitors that were
+// replaced. Only a retired name's Deployment goes: one merely missing from
+// the placement read (which cannot lag, see reconcileMonPlacement) stays.
+func (r *CephClusterReconciler) deleteRetiredMons(ctx context.Context, s *clusterScope) error {
+	cluster := s.cluster
+	for _, name := range s.observed.mon.retired {
+		d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: cluster.Namespace, Name: resources.MonName(cluster, name)}}
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(d), d); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("reading Deployment %s: %w", d.Name, err)
+		}
+		if err := r.Client.Delete(ctx, d, client.Preconditions{UID: &d.UID}); client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("deleting Deployment %s of replaced monitor %s: %w", d.Name, name, err)
+		}
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "MonitorRemoved", "Delete",
+			"Deleted Deployment %s of monitor %s, which was replaced", d.Name, name)
+	}
+	return nil
+}
+
 // reconcileDaemons runs the monitors and the manager once the placement is
 // known: one Deployment per monitor, the manager Deployment, and the health
 // reporter's Deployment and RBAC.
@@ -162,6 +306,9 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
 			return err
 		}
+	}
+	if err := r.deleteRetiredMons(ctx, s); err != nil {
+		return err
 	}
 	daemons := make([]*appsv1.Deployment, 0, len(mons)+1)
 	for i := range mons {
@@ -467,7 +614,7 @@ func setMonitorsStatus(cluster *cephv1alpha1.CephCluster, st monState, set func(
 	for _, m := range st.mons {
 		ready := st.ready[m.Name]
 		cluster.Status.Monitors = append(cluster.Status.Monitors, cephv1alpha1.MonitorStatus{
-			Name: m.Name, Node: m.Node, Address: m.AddrVec(), Ready: ready,
+			Name: m.Name, Node: m.Node, Address: m.AddrVec(), Ready: ready, Replaces: m.Replaces,
 		})
 		if !ready {
 			notReady = append(notReady, "monitor "+m.Name+" (node "+m.Node+")")
@@ -478,6 +625,10 @@ func setMonitorsStatus(cluster *cephv1alpha1.CephCluster, st monState, set func(
 		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonMonitorStoreMissing, storeMissingText(st))
 	case st.countChanged != "":
 		set(cephv1alpha1.ConditionMonitorsReady, boolCondition(len(notReady) == 0), cephv1alpha1.ReasonMonitorCountChanged, st.countChanged)
+	case st.failover != "":
+		// A monitor is down and waits to be replaced, or its replacement
+		// has not joined the quorum yet.
+		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonMonitorFailover, st.failover)
 	case len(notReady) > 0:
 		set(cephv1alpha1.ConditionMonitorsReady, metav1.ConditionFalse, cephv1alpha1.ReasonReconciling,
 			"Waiting for an available pod of "+strings.Join(notReady, ", "))

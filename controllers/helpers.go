@@ -113,6 +113,20 @@ func nodeSelectionChanged() predicate.Funcs {
 	}
 }
 
+// nodeSelectionOrReadyChanged is nodeSelectionChanged, and also lets
+// through a change of a node's Ready condition: a monitor's node that goes
+// NotReady starts its failover timer (monplan.Failover).
+func nodeSelectionOrReadyChanged() predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			o, okOld := e.ObjectOld.(*corev1.Node)
+			n, okNew := e.ObjectNew.(*corev1.Node)
+			return okOld && okNew && (nodeselect.Changed(o, n) || nodeselect.Ready(o) != nodeselect.Ready(n))
+		},
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
 // getConfirmingAbsence reads obj through the cache and, when the cache does
 // not have it, from the API server, so that NotFound means it does not
 // exist. It is for the objects whose absence makes

@@ -144,6 +144,18 @@ type MonSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Allow several monitors per node",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:booleanSwitch","urn:alm:descriptor:com.tectonic.ui:advanced"}
 	AllowMultiplePerNode bool `json:"allowMultiplePerNode,omitempty"`
+
+	// FailoverTimeout is how long a monitor's node may stay NotReady (or
+	// be gone) before the monitor is replaced by a new one on a Ready
+	// node of the storage selection that runs no monitor. A monitor is
+	// replaced only while Ceph counts it out of the quorum and every
+	// other monitor in it, one at a time; the old one is removed from
+	// the monitor map and its name is not used again. 0 disables
+	// failover.
+	// +kubebuilder:default="10m"
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Monitor failover timeout",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	FailoverTimeout *metav1.Duration `json:"failoverTimeout,omitempty"`
 }
 
 // StorageSpec selects the nodes and disks that become OSDs.
@@ -715,8 +727,9 @@ type CephClusterStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph status"
 	Ceph *CephStatus `json:"ceph,omitempty"`
 
-	// Monitors are the monitors created when the cluster was bootstrapped:
-	// name, node and address. They never move.
+	// Monitors are the cluster's monitors: name, node and address. A
+	// monitor never moves; one whose node failed is replaced by a new one
+	// (spec.mon.failoverTimeout), which names it in replaces.
 	// +listType=map
 	// +listMapKey=name
 	// +optional
@@ -734,6 +747,9 @@ type MonitorStatus struct {
 	Address string `json:"address"`
 	// Ready is true when the monitor's pod is available.
 	Ready bool `json:"ready"`
+	// Replaces names the monitor this one replaced, if any.
+	// +optional
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // DiskCounts counts disks by verdict.

@@ -146,6 +146,11 @@ const (
 	// Progressing, Degraded) means a monitor's store is missing after
 	// bootstrap and is not re-created (see ConditionMonitorStoreMissing).
 	ReasonMonitorStoreMissing = "MonitorStoreMissing"
+	// ReasonMonitorFailover (MonitorsReady, and the Warning Event that
+	// starts it) means a monitor whose node is gone or NotReady past
+	// spec.mon.failoverTimeout is being replaced, or is down and waits to
+	// be (the message says for what).
+	ReasonMonitorFailover = "MonitorFailover"
 )
 
 // Reasons of OSDsUpdated.

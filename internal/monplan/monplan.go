@@ -39,6 +39,12 @@ type Mon struct {
 	PortV2 int32 `json:"portV2"`
 	// PortV1 is the legacy protocol port.
 	PortV1 int32 `json:"portV1"`
+	// Replaces names the monitor this one was added to replace (see
+	// Failover); empty for a monitor placed at bootstrap. Such a monitor
+	// is not in the initial monitor map: it starts with its own address,
+	// removes the one it replaces from the map if that is still listed,
+	// and joins the quorum.
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // AddrVec is the monitor's address vector as Ceph writes it, for example
@@ -157,8 +163,15 @@ func Decode(s string) ([]Mon, error) {
 			return nil, fmt.Errorf("monitor %q has an invalid IP %q", m.Name, m.IP)
 		case m.PortV2 <= 0 || m.PortV2 > 65535 || m.PortV1 <= 0 || m.PortV1 > 65535:
 			return nil, fmt.Errorf("monitor %q has an invalid port", m.Name)
+		case strings.ContainsAny(m.Replaces, " /") || m.Replaces == m.Name:
+			return nil, fmt.Errorf("monitor %q replaces an invalid name %q", m.Name, m.Replaces)
 		}
 		seen[m.Name] = true
+	}
+	for _, m := range mons {
+		if m.Replaces != "" && seen[m.Replaces] {
+			return nil, fmt.Errorf("monitor %q replaces %q, which the placement still lists", m.Name, m.Replaces)
+		}
 	}
 	return mons, nil
 }

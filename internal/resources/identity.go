@@ -176,6 +176,9 @@ type KeptObject struct {
 	Kind string
 	// Name is the object's name.
 	Name string
+	// Optional is true for an object that exists only once something
+	// happened (the placement record after a monitor failover).
+	Optional bool
 }
 
 // KeptState lists the objects that hold what makes a Ceph cluster itself
@@ -190,5 +193,6 @@ func KeptState(cluster *cephv1alpha1.CephCluster) []KeptObject {
 		{Kind: "Secret", Name: IdentitySecretName(cluster)},
 		{Kind: "ConfigMap", Name: MonEndpointsName(cluster)},
 		{Kind: "ConfigMap", Name: MonBootstrapName(cluster)},
+		{Kind: "ConfigMap", Name: MonPlacementName(cluster), Optional: true},
 	}
 }

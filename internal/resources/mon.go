@@ -3,6 +3,7 @@ package resources
 import (
 	"path"
 	"strconv"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -57,11 +58,17 @@ const MonJoinTimeoutSeconds = 30
 //     empty cluster under the old FSID, whose OSDs it does not know. The
 //     container fails with a message starting with MonStoreMissingPrefix
 //     and exit code MonStoreMissingExitCode, and the operator reports it.
+//   - A monitor added to replace another (MON_REPLACES names that one,
+//     see monplan.Failover) is not in the initial map: it makes its store
+//     from the quorum's map, as above, after removing the monitor it
+//     replaces from that map if it is still listed (`ceph mon remove`,
+//     so the map keeps a majority of running monitors when it joins);
+//     then it may be missing from the map, and joins the quorum.
 //   - The initial monitor map allows AES-128 cephx keys (the operator's)
 //     besides AES-256 ones on releases that know both (20 on), whose
 //     monitor maps otherwise allow only AES-256.
 //
-// The environment: MON_NAME, FSID, MON_DATA (the store in the container),
+// The environment: MON_NAME, FSID, MON_REPLACES (optional), MON_DATA (the store in the container),
 // HOST_PATH and NODE_NAME (where the store lives, for messages),
 // BOOTSTRAP_DIR, KEYRING, JOIN_TIMEOUT and TERMINATION_LOG.
 const monInitScript = `set -eu
@@ -82,6 +89,9 @@ if [ -r "${BOOTSTRAP_DIR}/fsid" ] && [ "$(cat "${BOOTSTRAP_DIR}/fsid")" = "${FSI
 fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "${tmp}"' EXIT
+if [ -z "${bootstrapped}" ] && [ -n "${MON_REPLACES:-}" ]; then
+  refuse "it replaces monitor ${MON_REPLACES}, but the cluster's bootstrap is not recorded (${BOOTSTRAP_DIR}/fsid); it is not created"
+fi
 if [ -z "${bootstrapped}" ]; then
   # The operator's keys are AES-128 cephx keys, the type every supported
   # release reads. A release that also has AES-256 keys (20 on) makes a
@@ -102,16 +112,28 @@ echo "monitor ${MON_NAME}: no store in ${HOST_PATH}; the cluster was bootstrappe
 if [ -n "$(ls -A "${data}" 2>/dev/null)" ]; then
   refuse "the directory holds an incomplete store ($(ls -A "${data}" | head -n 5 | tr '\n' ' ')); it is left as it is. Restore the store from a backup, or move these files aside so the monitor can rejoin the quorum"
 fi
-if ! ceph --conf /etc/ceph/ceph.conf --name client.admin --keyring "${KEYRING}" --connect-timeout "${JOIN_TIMEOUT}" \
-    mon getmap -o "${tmp}/monmap" >"${tmp}/getmap.log" 2>&1; then
-  why="$(grep -v '^[0-9-]*T[0-9:.+-]* ' "${tmp}/getmap.log" | tail -n 1)"
-  refuse "no quorum of the other monitors answered within ${JOIN_TIMEOUT}s (${why:-no answer}), so the store is not re-created: a new store would start an empty cluster under this FSID. If this was the only monitor, or a majority of the monitors lost their stores, restore ${HOST_PATH} on ${NODE_NAME} from a backup, or rebuild the monitor store from the OSDs (Ceph's procedure 'recovery using OSDs', ceph-objectstore-tool --op update-mon-db), then delete this pod"
+cephq() {
+  ceph --conf /etc/ceph/ceph.conf --name client.admin --keyring "${KEYRING}" --connect-timeout "${JOIN_TIMEOUT}" "$@"
+}
+getmap() {
+  if ! cephq mon getmap -o "${tmp}/monmap" >"${tmp}/getmap.log" 2>&1; then
+    why="$(grep -v '^[0-9-]*T[0-9:.+-]* ' "${tmp}/getmap.log" | tail -n 1)"
+    refuse "no quorum of the other monitors answered within ${JOIN_TIMEOUT}s (${why:-no answer}), so the store is not re-created: a new store would start an empty cluster under this FSID. If this was the only monitor, or a majority of the monitors lost their stores, restore ${HOST_PATH} on ${NODE_NAME} from a backup, or rebuild the monitor store from the OSDs (Ceph's procedure 'recovery using OSDs', ceph-objectstore-tool --op update-mon-db), then delete this pod"
+  fi
+  monmaptool --print "${tmp}/monmap" >"${tmp}/monmap.txt"
+  if ! grep -q "^fsid ${FSID}\$" "${tmp}/monmap.txt"; then
+    refuse "the quorum that answered holds the monitor map of another cluster ($(grep '^fsid' "${tmp}/monmap.txt")); not joining it"
+  fi
+}
+getmap
+if [ -n "${MON_REPLACES:-}" ] && grep -q " mon\.${MON_REPLACES}\$" "${tmp}/monmap.txt"; then
+  echo "monitor ${MON_NAME}: removing monitor ${MON_REPLACES}, which it replaces, from the monitor map"
+  if ! cephq mon remove "${MON_REPLACES}" >"${tmp}/remove.log" 2>&1; then
+    refuse "removing monitor ${MON_REPLACES}, which it replaces, from the monitor map failed: $(tail -n 1 "${tmp}/remove.log")"
+  fi
+  getmap
 fi
-monmaptool --print "${tmp}/monmap" >"${tmp}/monmap.txt"
-if ! grep -q "^fsid ${FSID}\$" "${tmp}/monmap.txt"; then
-  refuse "the quorum that answered holds the monitor map of another cluster ($(grep '^fsid' "${tmp}/monmap.txt")); not joining it"
-fi
-if ! grep -q " mon\.${MON_NAME}\$" "${tmp}/monmap.txt"; then
+if ! grep -q " mon\.${MON_NAME}\$" "${tmp}/monmap.txt" && [ -z "${MON_REPLACES:-}" ]; then
   refuse "the quorum's monitor map does not list monitor ${MON_NAME}; it was removed from the cluster, not joining"
 fi
 ceph-mon --mkfs -i "${MON_NAME}" --monmap "${tmp}/monmap" --keyring "${KEYRING}" --mon-data "${data}"
@@ -175,6 +197,31 @@ func MonEndpoints(cluster *cephv1alpha1.CephCluster, placement string) *corev1.C
 	return keptMonRecord(cluster, MonEndpointsName(cluster), map[string]string{ConfigMapKeyMons: placement})
 }
 
+// MonPlacementName is the ConfigMap recording the monitors' placement once
+// a monitor was replaced (monplan.Failover): it supersedes the immutable
+// MonEndpointsName record, which keeps the placement of the bootstrap.
+// Unlike that one it is updated (with its resourceVersion as a
+// precondition), at each replacement.
+func MonPlacementName(cluster *cephv1alpha1.CephCluster) string {
+	return cluster.Name + "-mon-placement"
+}
+
+// Keys of the placement record besides ConfigMapKeyMons.
+const (
+	// ConfigMapKeyRetired lists, comma-separated, the monitors replaced
+	// so far: their names are never used again.
+	ConfigMapKeyRetired = "retired"
+)
+
+// MonPlacement builds the placement record of a cluster whose monitors
+// were replaced: placement as monplan.Encode writes it, and the retired
+// monitors' names.
+func MonPlacement(cluster *cephv1alpha1.CephCluster, placement string, retired []string) *corev1.ConfigMap {
+	cm := keptMonRecord(cluster, MonPlacementName(cluster), map[string]string{ConfigMapKeyMons: placement, ConfigMapKeyRetired: strings.Join(retired, ",")})
+	cm.Immutable = nil
+	return cm
+}
+
 // MonName is the Deployment of monitor mon.
 func MonName(cluster *cephv1alpha1.CephCluster, mon string) string {
 	return cluster.Name + "-mon-" + mon
@@ -221,6 +268,14 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 		initArgs = append(initArgs, "--addv", m.Name, m.AddrVec())
 	}
 	env := []corev1.EnvVar{{Name: "MON_NAME", Value: mon.Name}, {Name: "FSID", Value: fsid}}
+	args := []string{"--foreground", "--id", mon.Name, "--mon-data", data, "--setuser", "ceph", "--setgroup", "ceph"}
+	if mon.Replaces != "" {
+		// Not in the initial monitor map: it binds its own address and
+		// joins the quorum; its store is made from the quorum's map
+		// after the monitor it replaces was removed from it.
+		env = append(env, corev1.EnvVar{Name: "MON_REPLACES", Value: mon.Replaces})
+		args = append(args, "--public-addrv", mon.AddrVec())
+	}
 	initEnv := append(append([]corev1.EnvVar(nil), env...),
 		corev1.EnvVar{Name: "MON_DATA", Value: data},
 		corev1.EnvVar{Name: "HOST_PATH", Value: MonDataDir(cluster, fsid, mon.Name)},
@@ -263,8 +318,7 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 			Image:           cluster.Spec.Image,
 			ImagePullPolicy: images.PullPolicy,
 			Command:         []string{"ceph-mon"},
-			Args: []string{"--foreground", "--id", mon.Name, "--mon-data", data,
-				"--setuser", "ceph", "--setgroup", "ceph"},
+			Args:            args,
 			Ports: []corev1.ContainerPort{
 				{Name: "msgr2", ContainerPort: mon.PortV2, Protocol: corev1.ProtocolTCP},
 				{Name: "msgr1", ContainerPort: mon.PortV1, Protocol: corev1.ProtocolTCP},

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
 const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
@@ -51,8 +52,22 @@ if [ "$FAKE_QUORUM" = none ]; then
   echo "[errno 110] RADOS timed out (error connecting to the cluster)" >&2
   exit 1
 fi
+case "$*" in
+*"mon remove "*)
+  [ -z "$FAKE_REMOVE_FAILS" ] || { echo "Error EACCES: access denied" >&2; exit 13; }
+  for last; do :; done
+  echo "$last" >>"$TOOL_LOG.removed"
+  echo "removing mon.$last at [v2:10.0.0.3:3300/0,v1:10.0.0.3:6789/0], there will be 2 monitors" >&2
+  exit 0 ;;
+esac
 while [ $# -gt 0 ]; do
-  if [ "$1" = "-o" ]; then printf '%s\n' "$FAKE_QUORUM" >"$2"; fi
+  if [ "$1" = "-o" ]; then
+    printf '%s\n' "$FAKE_QUORUM" >"$2"
+    # A monitor removed before is no longer in the map.
+    if [ -f "$TOOL_LOG.removed" ]; then
+      while read -r gone; do grep -v " mon\.$gone\$" "$2" >"$2.tmp" || true; mv "$2.tmp" "$2"; done <"$TOOL_LOG.removed"
+    fi
+  fi
   shift
 done
 `,
@@ -89,7 +104,13 @@ func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data st
 // runMonInitEnv is runMonInit with more environment for the fake tools.
 func runMonInitEnv(t *testing.T, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
 	t.Helper()
-	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 2)
+	return runMonInitOf(t, testMons, 2, bootstrapFSID, quorum, prepare, extraEnv...)
+}
+
+// runMonInitOf runs the init container of monitor mons[i]'s Deployment.
+func runMonInitOf(t *testing.T, mons []monplan.Mon, i int, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
+	t.Helper()
+	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, mons, i)
 	ic := dep.Spec.Template.Spec.InitContainers[0]
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -438,5 +459,81 @@ func TestMonPreStop(t *testing.T) {
 	}
 	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil && *g <= MonLeaveDelaySeconds+5 {
 		t.Errorf("grace period %d s leaves the preStop no time", *g)
+	}
+}
+
+// replacedMons is testMons after monitor c was replaced by d on another
+// node (monplan.Failover).
+func replacedMons() []monplan.Mon {
+	mons := slices.Clone(testMons)
+	mons[2] = monplan.Mon{Name: "d", Node: "node-d", IP: "10.0.0.4", PortV2: 3300, PortV1: 6789, Replaces: "c"}
+	return mons
+}
+
+// TestMonInitOfAReplacement: a monitor added in place of a failed one
+// removes that one from the quorum's map, then makes its store from the
+// map (which does not list it) and joins; with the failed one already
+// removed (a restart), it does not remove anything again.
+func TestMonInitOfAReplacement(t *testing.T) {
+	monmap := "epoch 3\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] mon.a\n1: [v2:10.0.0.2:3300/0,v1:10.0.0.2:6789/0] mon.b\n2: [v2:10.0.0.3:3300/0,v1:10.0.0.3:6789/0] mon.c"
+	r := runMonInitOf(t, replacedMons(), 2, testFSID, monmap, nil)
+	if r.exit != 0 || !storeCreated(r) {
+		t.Fatalf("exit %d, store created %v\n%s\ntools:\n%s", r.exit, storeCreated(r), r.output, r.tools())
+	}
+	tools := r.tools()
+	remove := strings.Index(tools, "mon remove c")
+	mkfs := strings.Index(tools, "ceph-mon --mkfs -i d --monmap")
+	if remove < 0 || mkfs < remove || strings.Count(tools, "mon getmap") != 2 || strings.Contains(tools, "--create") {
+		t.Errorf("want getmap, mon remove c, getmap again, then mkfs of d; tools called:\n%s", tools)
+	}
+
+	already := "epoch 4\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] mon.a\n1: [v2:10.0.0.2:3300/0,v1:10.0.0.2:6789/0] mon.b"
+	r = runMonInitOf(t, replacedMons(), 2, testFSID, already, nil)
+	if r.exit != 0 || !storeCreated(r) || strings.Contains(r.tools(), "mon remove") {
+		t.Errorf("failed monitor already removed: exit %d, store %v; tools:\n%s", r.exit, storeCreated(r), r.tools())
+	}
+}
+
+// TestMonInitOfAReplacementRefuses: a replacement makes no store when it
+// cannot remove the monitor it replaces, when no quorum answers, or before
+// the cluster's bootstrap is recorded (it would start a cluster of its
+// own); each is reported as a missing store.
+func TestMonInitOfAReplacementRefuses(t *testing.T) {
+	monmap := "epoch 3\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0] mon.a\n1: [v2:10.0.0.2:3300/0] mon.b\n2: [v2:10.0.0.3:3300/0] mon.c"
+	for name, run := range map[string]func() initRun{
+		"remove refused": func() initRun {
+			return runMonInitOf(t, replacedMons(), 2, testFSID, monmap, nil, "FAKE_REMOVE_FAILS=1")
+		},
+		"no quorum":        func() initRun { return runMonInitOf(t, replacedMons(), 2, testFSID, "none", nil) },
+		"not bootstrapped": func() initRun { return runMonInitOf(t, replacedMons(), 2, "", monmap, nil) },
+	} {
+		r := run()
+		if r.exit != MonStoreMissingExitCode || storeCreated(r) || strings.Contains(r.tools(), "ceph-mon") {
+			t.Errorf("%s: exit %d, store created %v; tools:\n%s\n%s", name, r.exit, storeCreated(r), r.tools(), r.output)
+		}
+		if !strings.HasPrefix(r.termination(), MonStoreMissingPrefix) {
+			t.Errorf("%s: termination message %q", name, r.termination())
+		}
+	}
+}
+
+// TestMonDeploymentOfAReplacement: a replacement binds its own address
+// (it is not in the initial map) and tells its init container which
+// monitor it replaces; a monitor of the bootstrap has neither.
+func TestMonDeploymentOfAReplacement(t *testing.T) {
+	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, replacedMons(), 2)
+	pod := d.Spec.Template.Spec
+	if !slices.Contains(pod.Containers[0].Args, "--public-addrv") || !slices.Contains(pod.Containers[0].Args, replacedMons()[2].AddrVec()) {
+		t.Errorf("replacement's args %v lack --public-addrv %s", pod.Containers[0].Args, replacedMons()[2].AddrVec())
+	}
+	if !slices.Contains(pod.InitContainers[0].Env, corev1.EnvVar{Name: "MON_REPLACES", Value: "c"}) {
+		t.Errorf("replacement's init env %v lacks MON_REPLACES=c", pod.InitContainers[0].Env)
+	}
+	if d.Spec.Template.Spec.Affinity == nil || !strings.Contains(fmt.Sprint(d.Spec.Template.Spec.Affinity), "node-d") {
+		t.Errorf("replacement not pinned to its node: %v", d.Spec.Template.Spec.Affinity)
+	}
+	b := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, replacedMons(), 0).Spec.Template.Spec
+	if slices.Contains(b.Containers[0].Args, "--public-addrv") || slices.ContainsFunc(b.InitContainers[0].Env, func(e corev1.EnvVar) bool { return e.Name == "MON_REPLACES" }) {
+		t.Errorf("a monitor of the bootstrap got a replacement's settings: %v %v", b.Containers[0].Args, b.InitContainers[0].Env)
 	}
 }

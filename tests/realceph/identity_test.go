@@ -40,10 +40,18 @@ type tools struct {
 // be removed (stop) before cc is deleted: its ceph.conf goes with cc.
 func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1alpha1.CephCluster) *tools {
 	t.Helper()
+	return startToolsOn(t, ctx, c, cluster, cc, "")
+}
+
+// startToolsOn is startTools with the pod on the named node ("" lets the
+// scheduler choose).
+func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1alpha1.CephCluster, node string) *tools {
+	t.Helper()
 	never := corev1.PullNever
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace, Labels: map[string]string{toolsLabel: toolsPodName}},
 		Spec: corev1.PodSpec{
+			NodeName:                      node,
 			HostNetwork:                   true,
 			AutomountServiceAccountToken:  ptrTo(false),
 			TerminationGracePeriodSeconds: ptrTo(int64(1)),
@@ -358,6 +366,9 @@ func keptState(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 			obj = &corev1.Secret{}
 		}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: k.Name}, obj); err != nil {
+			if k.Optional && apierrors.IsNotFound(err) {
+				continue
+			}
 			t.Fatalf("%s %s after deletion: %v", k.Kind, k.Name, err)
 		}
 		if len(obj.GetOwnerReferences()) != 0 {

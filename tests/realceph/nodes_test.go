@@ -26,7 +26,9 @@ import (
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
 
-// multiNodes is how many real nodes TestRealCephNodes runs.
+// multiNodes is how many real nodes of TestRealCephNodes run a monitor and
+// an OSD; one more node, the last by name, has neither until a monitor
+// fails over to it (checkMonFailover).
 const multiNodes = 3
 
 // TestRealCephNodes runs the operator and real Ceph on three real nodes on
@@ -62,13 +64,20 @@ func TestRealCephNodes(t *testing.T) {
 	// Before the nodes: each node's mount namespace starts as a copy of
 	// the machine's, so the monitors' directory must be mounted first.
 	mountTmpfs(t, dataDir)
-	cluster := realnode.UpForTestWith(ctx, t, realnode.Options{Nodes: multiNodes})
+	cluster := realnode.UpForTestWith(ctx, t, realnode.Options{Nodes: multiNodes + 1})
 	if cluster.AlreadyRunning {
-		t.Fatalf("a real cluster is already up in %s; this test starts its own %d nodes: run 'make cluster-down' first", cluster.Dir, multiNodes)
+		t.Fatalf("a real cluster is already up in %s; this test starts its own %d nodes: run 'make cluster-down' first", cluster.Dir, multiNodes+1)
 	}
-	if len(cluster.Nodes) != multiNodes {
-		t.Fatalf("%d nodes up, want %d", len(cluster.Nodes), multiNodes)
+	if len(cluster.Nodes) != multiNodes+1 {
+		t.Fatalf("%d nodes up, want %d", len(cluster.Nodes), multiNodes+1)
 	}
+	// The monitors go to the first nodes by name; the last one is spare.
+	nodeNames := make([]string, 0, len(cluster.Nodes))
+	for _, n := range cluster.Nodes {
+		nodeNames = append(nodeNames, n.Name)
+	}
+	sort.Strings(nodeNames)
+	spare := nodeNames[multiNodes]
 	diagnoseOnFailure(t, cluster.Clientset)
 	importStart := time.Now()
 	for _, a := range []string{operatorArchive, cephArchive} {
@@ -80,18 +89,18 @@ func TestRealCephNodes(t *testing.T) {
 
 	c := newClient(t, cluster)
 
-	// One blank disk per node, shown to that node only.
+	// One blank disk per node but the spare, shown to that node only.
 	dir := t.TempDir()
 	diskOf := map[string]*device{}
 	var devices []*device
 	var names []string
-	for i, n := range cluster.Nodes {
+	for i, n := range nodeNames[:multiNodes] {
 		b := loopdev.SparseFile(t, dir, fmt.Sprintf("node%d.img", i), blankSize)
 		d := &device{kind: "blank", backing: b, dev: loopdev.Attach(t, b, false)}
-		if err := cluster.AddDisk(n.Name, d.dev.Path); err != nil {
+		if err := cluster.AddDisk(n, d.dev.Path); err != nil {
 			t.Fatal(err)
 		}
-		diskOf[n.Name] = d
+		diskOf[n] = d
 		devices = append(devices, d)
 		names = append(names, d.dev.Name)
 	}
@@ -134,7 +143,8 @@ func TestRealCephNodes(t *testing.T) {
 	})
 	t.Logf("FIGURE %d nodes: apply -> %d monitors in quorum, %d OSDs up and in: %.1fs", multiNodes, multiNodes, multiNodes, time.Since(applyStart).Seconds())
 
-	tl := startTools(t, ctx, c, cluster, cc)
+	// The tools pod runs on the spare node, which no failover cuts off.
+	tl := startToolsOn(t, ctx, c, cluster, cc, spare)
 	checkMonitorsSpread(t, ctx, c, tl)
 	osdOf := nodeOSDs(t, ctx, c, cluster, diskOf)
 	topology := checkHostBuckets(t, ctx, tl, osdOf)
@@ -159,12 +169,13 @@ func TestRealCephNodes(t *testing.T) {
 		errorf(t, "host buckets after an OSD pod restart and an operator upgrade: %v, before %v", after, topology)
 	}
 
-	for _, n := range cluster.Nodes {
-		drainNode(t, ctx, c, cc, cluster, tl, n.Name, objs)
+	for _, n := range nodeNames[:multiNodes] {
+		drainNode(t, ctx, c, cc, cluster, tl, n, objs)
 	}
 	if after := hostBuckets(t, ctx, tl); !equalBuckets(after, topology) {
 		errorf(t, "host buckets after the drains: %v, before %v", after, topology)
 	}
+	checkMonFailover(t, ctx, c, cc, cluster, tl, spare, objs)
 	tl.stop(c)
 	checkUntouched(t, devices)
 }

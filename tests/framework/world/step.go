@@ -174,7 +174,7 @@ func (w *World) reportLocked(ctx context.Context) {
 		c := &list.Items[i]
 		if c.Status.FSID == "" || !meta.IsStatusConditionTrue(c.Status.Conditions, cephv1alpha1.ConditionManagerReady) ||
 			(c.Status.Ceph != nil && c.Status.Ceph.FSID == c.Status.FSID && reflect.DeepEqual(c.Status.Ceph.NeverStartedOSDs, w.neverStarted) &&
-				reflect.DeepEqual(c.Status.Ceph.Checks, w.checks)) {
+				reflect.DeepEqual(c.Status.Ceph.Checks, w.checks) && (!w.quorumSet || reflect.DeepEqual(c.Status.Ceph.Monitors, w.monitors))) {
 			continue
 		}
 		now := metav1.Now()
@@ -182,10 +182,14 @@ func (w *World) reportLocked(ctx context.Context) {
 		if len(w.checks) > 0 {
 			health = cephv1alpha1.CephHealthWarn
 		}
+		monitors := w.monitors
+		if !w.quorumSet && c.Status.Ceph != nil {
+			monitors = c.Status.Ceph.Monitors
+		}
 		report := &cephv1alpha1.CephCluster{
 			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace},
 			Status: cephv1alpha1.CephClusterStatus{Ceph: &cephv1alpha1.CephStatus{
-				Health: health, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted, Checks: w.checks,
+				Health: health, FSID: c.Status.FSID, LastChecked: &now, NeverStartedOSDs: w.neverStarted, Checks: w.checks, Monitors: monitors,
 			}},
 		}
 		w.writes.Add(1)

@@ -87,6 +87,10 @@ type World struct {
 	imageVersions map[string]string
 	// checks are the health checks the reporter publishes.
 	checks []cephv1alpha1.CephHealthCheck
+	// monitors is what the reporter publishes of the quorum once
+	// SetQuorum set it (quorumSet); until then a test may publish its own.
+	monitors  cephv1alpha1.CephMonitorStatus
+	quorumSet bool
 	// osdAnswers maps an OSD id to what its next safe-to-destroy Jobs
 	// answer (SetSafeToDestroy); absent: Done.
 	osdAnswers map[int32][]osdAnswer
@@ -285,6 +289,15 @@ func (w *World) SetCephVersion(v string) {
 func (w *World) SetCephUser(u *cephv1alpha1.CephUser) {
 	w.mu.Lock()
 	w.cephUser = u.DeepCopy()
+	w.mu.Unlock()
+}
+
+// SetQuorum makes the reporter publish a monitor map of total monitors of
+// which those named are in quorum.
+func (w *World) SetQuorum(total int, names ...string) {
+	w.mu.Lock()
+	w.monitors = cephv1alpha1.CephMonitorStatus{Total: int32(total), InQuorum: int32(len(names)), Quorum: names}
+	w.quorumSet = true
 	w.mu.Unlock()
 }
 
