@@ -143,7 +143,9 @@ func TestMonitorFailover(t *testing.T) {
 		if c == nil || c.Status != metav1.ConditionFalse || !strings.Contains(c.Message, "monitor d on node mfo-4 replaces monitor c") {
 			return fmt.Errorf("MonitorsReady %+v", c)
 		}
-		if !slices.ContainsFunc(got.Status.Monitors, func(m cephv1alpha1.MonitorStatus) bool { return m.Name == "d" && m.Replaces == "c" && m.Node == "mfo-4" }) {
+		if !slices.ContainsFunc(got.Status.Monitors, func(m cephv1alpha1.MonitorStatus) bool {
+			return m.Name == "d" && m.Replaces == "c" && m.Node == "mfo-4"
+		}) {
 			return fmt.Errorf("status.monitors %+v", got.Status.Monitors)
 		}
 		return nil
