@@ -231,8 +231,11 @@ func checkMonFailover(t *testing.T, ctx context.Context, c client.Client, cc *ce
 			return fmt.Errorf("pod %s of monitor %s is still there", pods.Items[0].Name, failed)
 		}
 		d := &appsv1.Deployment{}
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: resources.MonName(cc, failed)}, d); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("Deployment %s of the replaced monitor: %v", resources.MonName(cc, failed), err)
+		switch err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: resources.MonName(cc, failed)}, d); {
+		case err == nil:
+			return fmt.Errorf("Deployment %s of the replaced monitor is still there", d.Name)
+		case !apierrors.IsNotFound(err):
+			return err
 		}
 		return nil
 	})
