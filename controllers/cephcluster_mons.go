@@ -84,14 +84,8 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	placedKey := client.ObjectKey{Namespace: cluster.Namespace, Name: resources.MonPlacementName(cluster)}
 	switch err := r.APIReader.Get(ctx, placedKey, placed); {
 	case err == nil:
-		if err := checkClusterObject(cluster, "ConfigMap", placed); err != nil {
-			return err
-		}
-		mons, err := monplan.Decode(placed.Data[resources.ConfigMapKeyMons])
+		mons, err := r.readPlacement(ctx, cluster, placed)
 		if err != nil {
-			return fmt.Errorf("ConfigMap %s: %w", placedKey, err)
-		}
-		if _, err := r.adopt(ctx, cluster, placed); err != nil {
 			return err
 		}
 		s.observed.mon.mons, s.observed.mon.record = mons, placed
@@ -110,16 +104,8 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 	err := r.getConfirmingAbsence(ctx, key, cm)
 	switch {
 	case err == nil:
-		if err := checkClusterObject(cluster, "ConfigMap", cm); err != nil {
-			return err
-		}
-		mons, err := monplan.Decode(cm.Data[resources.ConfigMapKeyMons])
+		mons, err := r.readPlacement(ctx, cluster, cm)
 		if err != nil {
-			return fmt.Errorf("ConfigMap %s: %w", key, err)
-		}
-		// The placement outlives the CephCluster (default cleanup
-		// policy): the monitors' addresses are in their stores' map.
-		if _, err := r.adopt(ctx, cluster, cm); err != nil {
 			return err
 		}
 		s.observed.mon.mons = mons
@@ -164,6 +150,23 @@ func (r *CephClusterReconciler) reconcileMonPlacement(ctx context.Context, s *cl
 		"Placed %d monitor(s): %s", len(mons), strings.Join(names, "; "))
 	s.observed.mon.mons = mons
 	return nil
+}
+
+// readPlacement checks and decodes a placement record and keeps it with
+// the cluster: the placement outlives the CephCluster (default cleanup
+// policy), as the monitors' addresses are in their stores' map.
+func (r *CephClusterReconciler) readPlacement(ctx context.Context, cluster *cephv1alpha1.CephCluster, cm *corev1.ConfigMap) ([]monplan.Mon, error) {
+	if err := checkClusterObject(cluster, "ConfigMap", cm); err != nil {
+		return nil, err
+	}
+	mons, err := monplan.Decode(cm.Data[resources.ConfigMapKeyMons])
+	if err != nil {
+		return nil, fmt.Errorf("ConfigMap %s: %w", cm.Name, err)
+	}
+	if _, err := r.adopt(ctx, cluster, cm); err != nil {
+		return nil, err
+	}
+	return mons, nil
 }
 
 // checkMonCount notes a spec.mon.count that differs from the placement.

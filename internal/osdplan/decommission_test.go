@@ -639,16 +639,7 @@ func TestDecommissionStaleInventory(t *testing.T) {
 // wiped, and the next plan made a second wipe Job, which the node refused
 // because the disk was no longer that OSD.
 func TestDecommissionWipeJobKeptWhileInventoryStale(t *testing.T) {
-	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
-	w.storage = func(s *cephv1alpha1.StorageSpec) {
-		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
-	}
-	w.runSteps(4)
-	before := *w.inv.DeepCopy()
-	plan := w.pass()
-	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
-		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
-	}
+	w, before, plan := untilDecommissionWipe(t)
 	job := PrepareJob{Name: JobName("ceph", "node-a"), Node: "node-a", DeviceIDs: []string{wwnID("sdb")}, State: JobRunning, Wipe: true}
 	for _, inv := range []cephv1alpha1.DiskInventory{before, w.inv} {
 		plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{inv},
@@ -684,16 +675,7 @@ func invPlan(inv cephv1alpha1.DiskInventory, name string) cephv1alpha1.DevicePla
 // decommissioned OSD's, wiped, and stays out while its request is listed.
 // The wipe Job is kept until the plan that records it is read back.
 func TestDecommissionWipeOutrunsItsPlan(t *testing.T) {
-	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
-	w.storage = func(s *cephv1alpha1.StorageSpec) {
-		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
-	}
-	w.runSteps(4)
-	before := *w.inv.DeepCopy()
-	plan := w.pass()
-	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
-		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
-	}
+	w, before, plan := untilDecommissionWipe(t)
 	// The Job wiped the disk, the agent answered the rescan asked for
 	// it; the plan that made the Job is not written yet.
 	stale := *before.DeepCopy()
@@ -745,4 +727,22 @@ func invPlanOf(p Plan, name string) cephv1alpha1.DevicePlan {
 		}
 	}
 	return cephv1alpha1.DevicePlan{}
+}
+
+// untilDecommissionWipe plays the decommission with wipe of sdb (OSD 0,
+// beside sdc) up to the pass that makes its wipe Job: it returns the world
+// after that pass, the inventory as it was before it, and its plan.
+func untilDecommissionWipe(t *testing.T) (*decomWorld, cephv1alpha1.DiskInventory, Plan) {
+	t.Helper()
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", Device: "sdb", Wipe: true}}
+	}
+	w.runSteps(4)
+	before := *w.inv.DeepCopy()
+	plan := w.pass()
+	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
+		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
+	}
+	return w, before, plan
 }
