@@ -394,14 +394,16 @@ func MonQuorumProbe(name string) string {
 const MonLeaveDelaySeconds = 5
 
 // MonPreStop is the shell command monitor name runs before it is stopped:
-// it waits MonLeaveDelaySeconds, then leaves the quorum through its admin
-// socket (`quorum exit`, which starts an election without it). A monitor
-// that simply stops is noticed by the others only when its lease expires,
-// and until they elect a new quorum no map changes: an OSD stopped at the
-// same moment stays marked up, and reads of its placement groups wait. It
-// never fails: a monitor that cannot answer is stopped all the same.
+// it waits MonLeaveDelaySeconds, then, if it is in the quorum, leaves it
+// through its admin socket (`quorum exit`, which starts an election
+// without it). A monitor that simply stops is noticed by the others only
+// when its lease expires, and until they elect a new quorum no map
+// changes: an OSD stopped at the same moment stays marked up, and reads
+// of its placement groups wait. A monitor out of the quorum (cut off, or
+// replaced) calls no election: it would only disturb the others. It never
+// fails: a monitor that cannot answer is stopped all the same.
 func MonPreStop(name string) string {
-	return `sleep ` + strconv.Itoa(MonLeaveDelaySeconds) + `; ceph --admin-daemon /var/run/ceph/ceph-mon.` + name + `.asok quorum exit >/dev/null 2>&1; exit 0`
+	return `sleep ` + strconv.Itoa(MonLeaveDelaySeconds) + `; if ` + MonQuorumProbe(name) + `; then ceph --admin-daemon /var/run/ceph/ceph-mon.` + name + `.asok quorum exit >/dev/null 2>&1; fi; exit 0`
 }
 
 // ReporterName is the ServiceAccount, Role and RoleBinding of the health

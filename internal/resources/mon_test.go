@@ -420,18 +420,24 @@ func TestMonQuorumProbe(t *testing.T) {
 
 // TestMonPreStop runs the monitor's preStop command against stand-in sleep
 // and ceph tools: it waits, then leaves the quorum through the monitor's
-// own admin socket, and succeeds even when the socket does not answer.
+// own admin socket when it is in it (and only then: a monitor out of the
+// quorum calls no election), and succeeds even when the socket does not
+// answer.
 func TestMonPreStop(t *testing.T) {
-	for _, answers := range []bool{true, false} {
+	for _, tc := range []struct {
+		state string // what mon_status says; "" when the socket fails
+		exit  bool   // whether it leaves the quorum
+	}{{"leader", true}, {"peon", true}, {"electing", false}, {"probing", false}, {"", false}} {
 		dir := t.TempDir()
 		log := filepath.Join(dir, "log")
-		exit := "0"
-		if !answers {
-			exit = "22"
+		answer := `{"name":"b","state":"` + tc.state + `"}`
+		if tc.state == "" {
+			answer = ""
 		}
 		for name, script := range map[string]string{
 			"sleep": "#!/bin/sh\necho \"sleep $*\" >> " + log + "\n",
-			"ceph":  "#!/bin/sh\necho \"ceph $*\" >> " + log + "\necho 'stopped responding to quorum, initiated new election'\nexit " + exit + "\n",
+			"ceph": "#!/bin/sh\necho \"ceph $*\" >> " + log + "\n" +
+				"case \"$3\" in mon_status) [ -n '" + answer + "' ] || exit 22; echo '" + answer + "' ;; quorum) echo 'stopped responding to quorum, initiated new election' ;; esac\n",
 		} {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(script), 0o755); err != nil {
 				t.Fatal(err)
@@ -440,15 +446,18 @@ func TestMonPreStop(t *testing.T) {
 		cmd := exec.Command("sh", "-c", MonPreStop("b"))
 		cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
 		if out, err := cmd.CombinedOutput(); err != nil || len(out) != 0 {
-			t.Errorf("socket answers %v: preStop %v, output %q; want success and no output", answers, err, out)
+			t.Errorf("state %q: preStop %v, output %q; want success and no output", tc.state, err, out)
 		}
 		got, err := os.ReadFile(log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := fmt.Sprintf("sleep %d\nceph --admin-daemon /var/run/ceph/ceph-mon.b.asok quorum exit\n", MonLeaveDelaySeconds)
+		want := fmt.Sprintf("sleep %d\nceph --admin-daemon /var/run/ceph/ceph-mon.b.asok mon_status\n", MonLeaveDelaySeconds)
+		if tc.exit {
+			want += "ceph --admin-daemon /var/run/ceph/ceph-mon.b.asok quorum exit\n"
+		}
 		if string(got) != want {
-			t.Errorf("socket answers %v: preStop ran\n%s\nwant\n%s", answers, got, want)
+			t.Errorf("state %q: preStop ran\n%s\nwant\n%s", tc.state, got, want)
 		}
 	}
 	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 1)
