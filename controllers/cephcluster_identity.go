@@ -152,7 +152,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 		return err
 	}
 	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey, &id.MgrKey, &id.ReporterKey} {
-		if *k, err = ceph.NewCephxKey(r.Random, now); err != nil {
+		if *k, err = ceph.NewCephxKey(r.Random, now, ceph.KeyTypeAES); err != nil {
 			return err
 		}
 	}
