@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
 const testFSID = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
@@ -89,7 +90,13 @@ func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data st
 // runMonInitEnv is runMonInit with more environment for the fake tools.
 func runMonInitEnv(t *testing.T, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
 	t.Helper()
-	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 2)
+	return runMonInitKeys(t, ceph.KeyTypeAES, bootstrapFSID, quorum, prepare, extraEnv...)
+}
+
+// runMonInitKeys is runMonInitEnv for a cluster whose keys are of type keys.
+func runMonInitKeys(t *testing.T, keys ceph.KeyType, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
+	t.Helper()
+	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, keys, testFSID, testMons, 2)
 	ic := dep.Spec.Template.Spec.InitContainers[0]
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -166,10 +173,10 @@ func TestMonInitBeforeBootstrapCreatesTheStore(t *testing.T) {
 	}
 }
 
-// TestMonInitAllowsTheOperatorsKeyType: the operator's keys are AES-128
-// cephx keys, which every release reads; a monitor map made by a release
-// that also has AES-256 keys (20 on) allows only those unless told, and
-// its monitors would refuse every key of the cluster.
+// TestMonInitAllowsTheOperatorsKeyType: a cluster with AES-128 cephx keys,
+// which every release reads: a monitor map made by a release that also has
+// AES-256 keys (20 on) allows only those unless told, and its monitors
+// would refuse every key of the cluster.
 func TestMonInitAllowsTheOperatorsKeyType(t *testing.T) {
 	for name, knows := range map[string]bool{"release 20 on": true, "older release": false} {
 		t.Run(name, func(t *testing.T) {
@@ -187,6 +194,20 @@ func TestMonInitAllowsTheOperatorsKeyType(t *testing.T) {
 				t.Errorf("monmaptool knows allowed ciphers: %v; tools called:\n%s", knows, tools)
 			}
 		})
+	}
+}
+
+// TestMonInitKeepsAES256Only: a cluster created with AES-256 keys keeps
+// the monitor map a release of 20 on makes, which allows only those: AES-128
+// keys are reported as insecure there.
+func TestMonInitKeepsAES256Only(t *testing.T) {
+	r := runMonInitKeys(t, ceph.KeyTypeAES256K, "", "none", nil, "FAKE_KNOWS_CIPHERS=1")
+	if r.exit != 0 || !storeCreated(r) {
+		t.Fatalf("exit %d, store created %v\n%s", r.exit, storeCreated(r), r.output)
+	}
+	tools := r.tools()
+	if !strings.Contains(tools, "monmaptool --create --fsid "+testFSID+" --addv a ") || strings.Contains(tools, "cipher") {
+		t.Errorf("tools called:\n%s", tools)
 	}
 }
 
@@ -281,7 +302,7 @@ func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
 // token.
 func TestMgrWithoutOperatorImageOrToken(t *testing.T) {
 	const op = "op:1"
-	pod := MgrDeployment(testCluster(), Images{Operator: op}).Spec.Template.Spec
+	pod := MgrDeployment(testCluster(), Images{Operator: op}, ceph.KeyTypeAES).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the manager's pod automounts the service-account token")
 	}
@@ -306,7 +327,7 @@ func TestMgrWithoutOperatorImageOrToken(t *testing.T) {
 // API token into the reporter container alone, and that the reporter runs
 // as the ceph user, not root.
 func TestReporterTokenOnlyInReporter(t *testing.T) {
-	pod := ReporterDeployment(testCluster(), Images{Operator: "op:1"}, cephv1alpha1.CephUser{}).Spec.Template.Spec
+	pod := ReporterDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, cephv1alpha1.CephUser{}).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod automounts the service-account token into every container")
 	}
@@ -357,7 +378,7 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 		{"root gid", cephv1alpha1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
 	} {
 		var sc *corev1.SecurityContext
-		for _, c := range ReporterDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {
+		for _, c := range ReporterDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, tc.user).Spec.Template.Spec.Containers {
 			if c.Name == "reporter" {
 				sc = c.SecurityContext
 			}
@@ -430,7 +451,7 @@ func TestMonPreStop(t *testing.T) {
 			t.Errorf("socket answers %v: preStop ran\n%s\nwant\n%s", answers, got, want)
 		}
 	}
-	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 1)
+	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, testFSID, testMons, 1)
 	c := d.Spec.Template.Spec.Containers[0]
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Exec == nil ||
 		!slices.Equal(c.Lifecycle.PreStop.Exec.Command, []string{"sh", "-c", MonPreStop(testMons[1].Name)}) {
