@@ -712,14 +712,21 @@ func (p *planner) decommissionedDisk(ns *nodeState, e *entry) bool {
 		return false
 	}
 	prog := prev.Decommission.DeepCopy()
-	if prog.Phase != cephv1alpha1.DecommissionWiping && prog.Phase != cephv1alpha1.DecommissionDone {
+	// A plan from before the wipe (the write of the plan that started it
+	// has not landed yet) with the wipe Job that wiped it: the wipe is
+	// only started once the OSD is purged.
+	_, wiped := p.wipes.unrecorded[ns.name][e.device.ID]
+	if prog.Phase != cephv1alpha1.DecommissionWiping && prog.Phase != cephv1alpha1.DecommissionDone && !wiped {
 		return false
 	}
 	id := *prev.OSDID
 	if req, _ := p.request(ns, e.disk, id); req == nil {
 		return false
 	}
-	if prog.Phase == cephv1alpha1.DecommissionWiping {
+	if wiped && !hasStep(prog, cephv1alpha1.StepPurged) {
+		addStep(prog, cephv1alpha1.StepPurged, p.now())
+	}
+	if prog.Phase != cephv1alpha1.DecommissionDone && !hasStep(prog, cephv1alpha1.StepWiped) {
 		addStep(prog, cephv1alpha1.StepWiped, p.now())
 	}
 	prog.Phase = cephv1alpha1.DecommissionDone
