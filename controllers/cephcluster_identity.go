@@ -65,6 +65,10 @@ func (r *CephClusterReconciler) reconcileIdentity(ctx context.Context, s *cluste
 			fsid, cluster.Name, secret.Name)
 	}
 	s.observed.fsid = fsid
+	s.observed.identityKeyTypes = map[ceph.KeyType]bool{}
+	for _, t := range []ceph.KeyType{ceph.KeyTypeAES, ceph.KeyTypeAES256K} {
+		s.observed.identityKeyTypes[t] = resources.CheckSecretKeys(secret, t) == nil
+	}
 	return nil
 }
 
@@ -151,9 +155,14 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 	if id.FSID, err = ceph.NewFSID(r.Random); err != nil {
 		return err
 	}
-	for _, k := range []*string{&id.MonKey, &id.AdminKey, &id.BootstrapOSDKey, &id.MgrKey, &id.ReporterKey} {
-		if *k, err = ceph.NewCephxKey(r.Random, now); err != nil {
-			return err
+	// Keys of both types: which one the cluster uses is decided before
+	// its first monitor, once its image's Ceph version is known
+	// (reconcileCephx).
+	for t, keys := range map[ceph.KeyType]*resources.Keys{ceph.KeyTypeAES: &id.AES, ceph.KeyTypeAES256K: &id.AES256K} {
+		for _, k := range []*string{&keys.MonKey, &keys.AdminKey, &keys.BootstrapOSDKey, &keys.MgrKey, &keys.ReporterKey} {
+			if *k, err = ceph.NewCephxKey(r.Random, now, t); err != nil {
+				return err
+			}
 		}
 	}
 	// No owner reference: the identity outlives the CephCluster unless
@@ -167,6 +176,7 @@ func (r *CephClusterReconciler) createIdentity(ctx context.Context, s *clusterSc
 	r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "IdentityCreated", "Create",
 		"Created cluster identity (FSID %s) in Secret %s", id.FSID, secret.Name)
 	s.observed.fsid = id.FSID
+	s.observed.identityKeyTypes = map[ceph.KeyType]bool{ceph.KeyTypeAES: true, ceph.KeyTypeAES256K: true}
 	return nil
 }
 

@@ -295,6 +295,10 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		s.observed.mon.blockedReason = s.observed.version.reason
 		return nil
 	}
+	keys, err := r.reconcileCephx(ctx, s)
+	if err != nil {
+		return err
+	}
 	// The reporter is not a Ceph daemon: it runs the operator's binary,
 	// follows the operator's image and is applied outside the daemons'
 	// one-at-a-time rollout.
@@ -303,7 +307,7 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		resources.ReporterRole(cluster),
 		resources.ReporterRoleBinding(cluster),
 		resources.MonPodDisruptionBudget(cluster),
-		resources.ReporterDeployment(cluster, r.Images, reporterUser(s.observed.inventories)),
+		resources.ReporterDeployment(cluster, r.Images, keys, reporterUser(s.observed.inventories)),
 	}
 	for _, obj := range objs {
 		if _, err := apply.Owned(ctx, r.Client, cluster, obj); err != nil {
@@ -315,9 +319,9 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 	}
 	daemons := make([]*appsv1.Deployment, 0, len(mons)+1)
 	for i := range mons {
-		daemons = append(daemons, resources.MonDeployment(cluster, r.Images, s.observed.fsid, mons, i))
+		daemons = append(daemons, resources.MonDeployment(cluster, r.Images, keys, s.observed.fsid, mons, i))
 	}
-	daemons = append(daemons, resources.MgrDeployment(cluster, r.Images))
+	daemons = append(daemons, resources.MgrDeployment(cluster, r.Images, keys))
 	rolling, err := r.rollDaemons(ctx, cluster, daemons)
 	if err != nil {
 		return err

@@ -21,6 +21,9 @@ type observed struct {
 	// fsid is the cluster's FSID, read from (or just written to) the
 	// identity Secret.
 	fsid string
+	// identityKeyTypes are the cephx key types the identity Secret holds
+	// keys of (an earlier operator's holds AES keys only).
+	identityKeyTypes map[ceph.KeyType]bool
 	// configured is true once the identity Secret and ConfigMap exist.
 	configured bool
 	// mon is what the monitor phases found.

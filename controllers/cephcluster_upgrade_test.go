@@ -15,6 +15,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -86,6 +87,10 @@ func TestCephImageUpgradeAndDowngrade(t *testing.T) {
 		return nil
 	})
 	onTentacle := daemonImages(t, ns)
+	// Created on Reef, the cluster keeps its AES keys on Tentacle.
+	if err := checkKeyrings(t, cluster, ceph.KeyTypeAES); err != nil {
+		t.Errorf("after the upgrade to Tentacle: %v", err)
+	}
 
 	refused := func(image, reason string, says ...string) {
 		t.Helper()

@@ -33,6 +33,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -195,6 +196,15 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	// Every keyring a prepare or OSD Job mounts is of the cluster's key
+	// type, which the cluster reconciler records before the first monitor.
+	keys, haveKeys, err := clusterKeyType(ctx, r.Client, cluster)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !haveKeys && in.WaitForMonitors == "" {
+		in.WaitForMonitors = "the cluster's cephx key type is not recorded yet"
+	}
 	osdJobs, osdJobsByName, err := r.gatherOSDJobs(ctx, cluster)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -216,14 +226,14 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	// releases the hold too).
 	release := sync.OnceFunc(r.plans.holdFor())
 	defer release()
-	exists, createErr := r.createJobs(ctx, cluster, plan.CreateJobs)
+	exists, createErr := r.createJobs(ctx, cluster, keys, haveKeys, plan.CreateJobs)
 	for node, name := range exists {
 		plan.Unschedule(node, name)
 	}
 	gate, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes, rolloutJobs)
 	rollout := gate.Rollout
 	plan.Counts.Updated = rollout.Updated
-	osdJobsErr := r.createOSDJobs(ctx, cluster, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...))
+	osdJobsErr := r.createOSDJobs(ctx, cluster, keys, haveKeys, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...))
 	release()
 	errs := []error{
 		createErr,
@@ -729,16 +739,26 @@ func (r *OSDReconciler) resumeRescans(ctx context.Context, inventories []cephv1a
 // cache, or by another replica during a leader-election overlap) the API
 // server refuses the second: createJobs returns those nodes, with the name,
 // for the plan to take the Job back, and that is not an error.
-func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, specs []osdplan.JobSpec) (map[string]string, error) {
+//
+// keys is the cluster's cephx key type (found false while it is not
+// recorded: no prepare Job is created then).
+func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, keys ceph.KeyType, found bool, specs []osdplan.JobSpec) (map[string]string, error) {
 	var mu sync.Mutex
 	exists := map[string]string{}
 	err := apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
-		build, kind := resources.PrepareJob, "prepare"
-		if spec.Wipe {
-			build, kind = resources.WipeJob, "wipe"
+		var job *batchv1.Job
+		var err error
+		kind := "prepare"
+		switch {
+		case spec.Wipe:
+			kind = "wipe"
+			job, err = resources.WipeJob(cluster, r.Images, cluster.Status.FSID, spec)
+		case !found:
+			err = fmt.Errorf("not creating the prepare Job of node %s: the cluster's cephx key type is not recorded yet", spec.Node)
+		default:
+			job, err = resources.PrepareJob(cluster, r.Images, keys, cluster.Status.FSID, spec)
 		}
-		job, err := build(cluster, r.Images, cluster.Status.FSID, spec)
 		if err != nil {
 			return err
 		}

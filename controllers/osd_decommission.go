@@ -22,6 +22,7 @@ import (
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
@@ -135,14 +136,20 @@ func osdJobState(job *batchv1.Job, id int32, pods []corev1.Pod) osdplan.OSDJob {
 // createOSDJobs creates the OSD Jobs the plan asks for. One that exists
 // already (a cache that has not shown it yet) is left: the next plan sees
 // it.
-func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, inventories []cephv1alpha1.DiskInventory, specs []osdplan.OSDJobSpec) error {
+//
+// keys is the cluster's cephx key type; while it is not recorded (found
+// false) no OSD Job is created, and the error says so.
+func (r *OSDReconciler) createOSDJobs(ctx context.Context, cluster *cephv1alpha1.CephCluster, keys ceph.KeyType, found bool, inventories []cephv1alpha1.DiskInventory, specs []osdplan.OSDJobSpec) error {
 	if len(specs) == 0 {
 		return nil
+	}
+	if !found {
+		return fmt.Errorf("not creating %d OSD Job(s): the cluster's cephx key type is not recorded yet", len(specs))
 	}
 	user := reporterUser(inventories)
 	return apply.ForEach(ctx, len(specs), func(ctx context.Context, i int) error {
 		spec := specs[i]
-		job := resources.OSDJob(cluster, r.Images, user, spec)
+		job := resources.OSDJob(cluster, r.Images, keys, user, spec)
 		if err := apply.SetOwner(cluster, job, r.Client.Scheme()); err != nil {
 			return err
 		}

@@ -8,56 +8,116 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
-// cephxKeyTypeAES is the only key type Ceph's cephx uses (CEPH_CRYPTO_AES).
-const cephxKeyTypeAES = 1
+// KeyType is the type of a cephx secret, as Ceph encodes it in a CryptoKey.
+type KeyType uint16
 
-// cephxSecretLen is the length of an AES-128 cephx secret.
-const cephxSecretLen = 16
+// The cephx key types the operator knows.
+const (
+	// KeyTypeAES is AES-128 (CEPH_CRYPTO_AES, a 16-byte secret): the only
+	// type Ceph 16 and 18 read, and the type of every key of a cluster
+	// created by one of them.
+	KeyTypeAES KeyType = 1
+	// KeyTypeAES256K is AES-256 (a 32-byte secret), added by Ceph 20
+	// (Tentacle). A cluster created by 20 allows only this type and
+	// reports AES keys as insecure; 16 and 18 cannot read it.
+	KeyTypeAES256K KeyType = 2
+)
 
-// NewCephxKey returns a new cephx secret in the form Ceph keyrings carry
-// ("AQ..." base64): the encoded CryptoKey, that is a little-endian u16 key
+// String is the name Ceph gives the type (auth_allowed_ciphers).
+func (t KeyType) String() string {
+	switch t {
+	case KeyTypeAES:
+		return "aes"
+	case KeyTypeAES256K:
+		return "aes256k"
+	}
+	return fmt.Sprintf("unknown(%d)", uint16(t))
+}
+
+// SecretLen is the length of a secret of type t, 0 for a type the operator
+// does not know.
+func (t KeyType) SecretLen() int {
+	switch t {
+	case KeyTypeAES:
+		return 16
+	case KeyTypeAES256K:
+		return 32
+	}
+	return 0
+}
+
+// ParseKeyType reads a type by the name String gives it.
+func ParseKeyType(s string) (KeyType, error) {
+	for _, t := range []KeyType{KeyTypeAES, KeyTypeAES256K} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown cephx key type %q (want %q or %q)", s, KeyTypeAES, KeyTypeAES256K)
+}
+
+// KeyTypeForRelease is the key type of a cluster created on Ceph major
+// release major: AES-256 from 20 (Tentacle) on, AES-128 before.
+func KeyTypeForRelease(major int) KeyType {
+	if major >= 20 {
+		return KeyTypeAES256K
+	}
+	return KeyTypeAES
+}
+
+// NewCephxKey returns a new cephx secret of type t in the form Ceph keyrings
+// carry (base64): the encoded CryptoKey, that is a little-endian u16 key
 // type, a utime_t creation time (u32 seconds, u32 nanoseconds), a u16 secret
 // length and the secret bytes. Randomness comes from r (crypto/rand when nil)
 // so tests can make keys deterministic.
-func NewCephxKey(r io.Reader, created time.Time) (string, error) {
+func NewCephxKey(r io.Reader, created time.Time, t KeyType) (string, error) {
+	n := t.SecretLen()
+	if n == 0 {
+		return "", fmt.Errorf("cannot make a cephx key of type %s", t)
+	}
 	if r == nil {
 		r = rand.Reader
 	}
-	secret := make([]byte, cephxSecretLen)
+	secret := make([]byte, n)
 	if _, err := io.ReadFull(r, secret); err != nil {
 		return "", fmt.Errorf("reading random bytes for a cephx key: %w", err)
 	}
-	buf := make([]byte, 0, 2+8+2+cephxSecretLen)
-	buf = binary.LittleEndian.AppendUint16(buf, cephxKeyTypeAES)
+	buf := make([]byte, 0, 2+8+2+n)
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(t))
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(created.Unix()))
 	buf = binary.LittleEndian.AppendUint32(buf, uint32(created.Nanosecond()))
-	buf = binary.LittleEndian.AppendUint16(buf, cephxSecretLen)
+	buf = binary.LittleEndian.AppendUint16(buf, uint16(n))
 	buf = append(buf, secret...)
 	return base64.StdEncoding.EncodeToString(buf), nil
 }
 
-// ValidateCephxKey reports whether key is a cephx secret Ceph can read. The
-// operator checks keys it reads back from the identity Secret so that a
-// hand-edited Secret is reported rather than propagated to daemons.
-func ValidateCephxKey(key string) error {
+// ValidateCephxKey reports whether key is a cephx secret Ceph can read, and
+// its type: an AES key with a 16-byte secret or an AES-256 key with a
+// 32-byte one. The operator checks keys it reads back from the identity
+// Secret so that a hand-edited Secret is reported rather than propagated to
+// daemons.
+func ValidateCephxKey(key string) (KeyType, error) {
 	raw, err := base64.StdEncoding.DecodeString(key)
 	if err != nil {
-		return fmt.Errorf("cephx key is not base64: %w", err)
+		return 0, fmt.Errorf("cephx key is not base64: %w", err)
 	}
 	if len(raw) < 12 {
-		return fmt.Errorf("cephx key is %d bytes, too short", len(raw))
+		return 0, fmt.Errorf("cephx key is %d bytes, too short", len(raw))
 	}
-	if t := binary.LittleEndian.Uint16(raw[0:2]); t != cephxKeyTypeAES {
-		return fmt.Errorf("cephx key has type %d, want %d (AES)", t, cephxKeyTypeAES)
+	t := KeyType(binary.LittleEndian.Uint16(raw[0:2]))
+	want := t.SecretLen()
+	if want == 0 {
+		return 0, fmt.Errorf("cephx key has type %d, want %d (%s) or %d (%s)", uint16(t), KeyTypeAES, KeyTypeAES, KeyTypeAES256K, KeyTypeAES256K)
 	}
 	n := int(binary.LittleEndian.Uint16(raw[10:12]))
-	if n != cephxSecretLen || len(raw) != 12+n {
-		return fmt.Errorf("cephx key holds a %d-byte secret in %d bytes, want %d", n, len(raw), cephxSecretLen)
+	if n != want || len(raw) != 12+n {
+		return 0, fmt.Errorf("cephx key of type %s holds a %d-byte secret in %d bytes, want %d", t, n, len(raw), want)
 	}
-	return nil
+	return t, nil
 }
 
 // NewFSID returns a random (version 4) UUID to identify a new Ceph cluster.
@@ -85,4 +145,26 @@ func Keyring(entity, key string, caps map[string]string) string {
 		}
 	}
 	return out
+}
+
+// KeyringKey returns the key of the one entity a keyring rendered by
+// Keyring holds, checked with ValidateCephxKey.
+func KeyringKey(keyring string) (string, KeyType, error) {
+	var key string
+	found := 0
+	for _, line := range strings.Split(keyring, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+		if ok && strings.TrimSpace(k) == "key" {
+			key = strings.TrimSpace(v)
+			found++
+		}
+	}
+	if found != 1 {
+		return "", 0, fmt.Errorf("keyring holds %d keys, want 1", found)
+	}
+	t, err := ValidateCephxKey(key)
+	if err != nil {
+		return "", 0, err
+	}
+	return key, t, nil
 }

@@ -3,6 +3,7 @@ package ceph
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,44 +12,119 @@ import (
 
 func TestNewCephxKeyFormat(t *testing.T) {
 	created := time.Unix(1700000000, 123)
-	key, err := NewCephxKey(bytes.NewReader(bytes.Repeat([]byte{0xab}, 16)), created)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		kind   KeyType
+		prefix string
+		secret int
+	}{
+		// Every AES cephx key starts with "AQ" (type 1, little-endian) and
+		// is 28 bytes, 40 base64 characters; every AES-256 one starts
+		// with "Ag" (type 2) and is 44 bytes, 60 characters.
+		{KeyTypeAES, "AQ", 16},
+		{KeyTypeAES256K, "Ag", 32},
+	} {
+		key, err := NewCephxKey(bytes.NewReader(bytes.Repeat([]byte{0xab}, tc.secret)), created, tc.kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(key, tc.prefix) || len(key) != base64.StdEncoding.EncodedLen(12+tc.secret) {
+			t.Fatalf("%s key %q: want %d characters starting with %s", tc.kind, key, base64.StdEncoding.EncodedLen(12+tc.secret), tc.prefix)
+		}
+		raw, _ := base64.StdEncoding.DecodeString(key)
+		if got := binary.LittleEndian.Uint32(raw[2:6]); got != 1700000000 {
+			t.Errorf("%s key: created %d, want 1700000000", tc.kind, got)
+		}
+		if got := binary.LittleEndian.Uint16(raw[10:12]); int(got) != tc.secret {
+			t.Errorf("%s key: length field %d, want %d", tc.kind, got, tc.secret)
+		}
+		if !bytes.Equal(raw[12:], bytes.Repeat([]byte{0xab}, tc.secret)) {
+			t.Fatalf("%s key: secret bytes not at the end: %x", tc.kind, raw)
+		}
+		got, err := ValidateCephxKey(key)
+		if err != nil || got != tc.kind {
+			t.Fatalf("own %s key: type %s, %v", tc.kind, got, err)
+		}
 	}
-	// Every AES cephx key starts with "AQ" (type 1, little-endian) and is
-	// 28 bytes, 40 base64 characters.
-	if !strings.HasPrefix(key, "AQ") || len(key) != 40 {
-		t.Fatalf("key %q: want 40 characters starting with AQ", key)
+	if _, err := NewCephxKey(nil, created, 3); err == nil {
+		t.Error("made a key of unknown type 3")
 	}
-	raw, _ := base64.StdEncoding.DecodeString(key)
-	if !bytes.Equal(raw[12:], bytes.Repeat([]byte{0xab}, 16)) {
-		t.Fatalf("secret bytes not at the end: %x", raw)
-	}
-	if err := ValidateCephxKey(key); err != nil {
-		t.Fatalf("own key invalid: %v", err)
+}
+
+// Keys printed by each release's own `ceph-authtool --gen-print-key`
+// (16.2.15 and 20.2.4 of the Ceph test images).
+func TestValidateCephxKeyOfCeph(t *testing.T) {
+	for key, want := range map[string]KeyType{
+		"AQADUw1rN9IpFxAA08PPKqqyWD/GYaPM7Y+8Qw==":                     KeyTypeAES,
+		"AgADUw1rdJMsEiAAzazZytElWw2GUz4A1ltHqtA/vhRZdOoiiOXXsbdwlSc=": KeyTypeAES256K,
+	} {
+		got, err := ValidateCephxKey(key)
+		if err != nil || got != want {
+			t.Errorf("%s: type %s, %v; want %s", key, got, err, want)
+		}
 	}
 }
 
 func TestNewCephxKeyRandom(t *testing.T) {
-	a, err := NewCephxKey(nil, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := NewCephxKey(nil, time.Now())
-	if a == b {
-		t.Fatal("two keys from crypto/rand are equal")
+	for _, kind := range []KeyType{KeyTypeAES, KeyTypeAES256K} {
+		a, err := NewCephxKey(nil, time.Now(), kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := NewCephxKey(nil, time.Now(), kind)
+		if a == b {
+			t.Fatalf("two %s keys from crypto/rand are equal", kind)
+		}
 	}
 }
 
 func TestValidateCephxKeyRejects(t *testing.T) {
+	header := func(kind, n byte) []byte { return []byte{kind, 0, 0, 0, 0, 0, 0, 0, 0, 0, n, 0} }
 	for name, key := range map[string]string{
-		"not base64": "not base64!",
-		"too short":  base64.StdEncoding.EncodeToString([]byte{1, 0, 0}),
-		"wrong type": base64.StdEncoding.EncodeToString(append([]byte{2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0}, make([]byte, 16)...)),
-		"wrong len":  base64.StdEncoding.EncodeToString(append([]byte{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0}, make([]byte, 8)...)),
+		"not base64":          "not base64!",
+		"too short":           base64.StdEncoding.EncodeToString([]byte{1, 0, 0}),
+		"unknown type":        base64.StdEncoding.EncodeToString(append(header(3, 16), make([]byte, 16)...)),
+		"wrong len":           base64.StdEncoding.EncodeToString(append(header(1, 16), make([]byte, 8)...)),
+		"AES with 32 bytes":   base64.StdEncoding.EncodeToString(append(header(1, 32), make([]byte, 32)...)),
+		"AES-256 with 16":     base64.StdEncoding.EncodeToString(append(header(2, 16), make([]byte, 16)...)),
+		"AES-256 short":       base64.StdEncoding.EncodeToString(append(header(2, 32), make([]byte, 16)...)),
+		"AES-256 extra bytes": base64.StdEncoding.EncodeToString(append(header(2, 32), make([]byte, 33)...)),
 	} {
-		if err := ValidateCephxKey(key); err == nil {
+		if _, err := ValidateCephxKey(key); err == nil {
 			t.Errorf("%s: accepted %q", name, key)
+		}
+	}
+}
+
+func TestKeyTypeNames(t *testing.T) {
+	for _, kind := range []KeyType{KeyTypeAES, KeyTypeAES256K} {
+		got, err := ParseKeyType(kind.String())
+		if err != nil || got != kind {
+			t.Errorf("ParseKeyType(%q) = %s, %v", kind.String(), got, err)
+		}
+	}
+	if _, err := ParseKeyType("aes128"); err == nil {
+		t.Error("ParseKeyType accepted aes128")
+	}
+	for major, want := range map[int]KeyType{16: KeyTypeAES, 18: KeyTypeAES, 19: KeyTypeAES, 20: KeyTypeAES256K, 21: KeyTypeAES256K} {
+		if got := KeyTypeForRelease(major); got != want {
+			t.Errorf("KeyTypeForRelease(%d) = %s, want %s", major, got, want)
+		}
+	}
+}
+
+func TestKeyringKey(t *testing.T) {
+	key, _ := NewCephxKey(nil, time.Now(), KeyTypeAES256K)
+	got, kind, err := KeyringKey(Keyring("client.admin", key, map[string]string{"mon": "allow *"}))
+	if err != nil || got != key || kind != KeyTypeAES256K {
+		t.Fatalf("KeyringKey = %q, %s, %v; want %q", got, kind, err, key)
+	}
+	for name, keyring := range map[string]string{
+		"no key":   "[client.admin]\n",
+		"two keys": Keyring("a", key, nil) + Keyring("b", key, nil),
+		"bad key":  Keyring("a", "AQAA", nil),
+	} {
+		if _, _, err := KeyringKey(keyring); err == nil {
+			t.Errorf("%s: accepted %q", name, keyring)
 		}
 	}
 }

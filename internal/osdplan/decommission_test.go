@@ -746,3 +746,76 @@ func untilDecommissionWipe(t *testing.T) (*decomWorld, cephv1alpha1.DiskInventor
 	}
 	return w, before, plan
 }
+
+// TestDecommissionWipedDiskKeptWhileInventoryStale: the plan that records
+// a decommission's purge and starts its wipe is written after the pass, by
+// the plan writer; the wipe Job may finish, and the agent's rescan show the
+// disk blank, before that write lands. A pass that then reads the older
+// plan (purge not yet recorded) must neither delete the wipe Job nor
+// prepare the disk: Ceph would give the new OSD the purged id, which the
+// still-listed request then takes out again (the real node on Ceph 20
+// showed purge, wipe, prepare and a new OSD 1 in a loop).
+func TestDecommissionWipedDiskKeptWhileInventoryStale(t *testing.T) {
+	w := newDecomWorld(t, osdDisk("sdb", 0), osdDisk("sdc", 1))
+	w.storage = func(s *cephv1alpha1.StorageSpec) {
+		s.Decommission = []cephv1alpha1.DecommissionRequest{{Node: "node-a", OSDID: ptr(int32(0)), Wipe: true}}
+	}
+	w.runSteps(4)
+	stale := *w.inv.DeepCopy()
+	plan := w.pass()
+	if len(plan.CreateJobs) != 1 || !plan.CreateJobs[0].Wipe {
+		t.Fatalf("CreateJobs %+v, want one wipe Job", plan.CreateJobs)
+	}
+	if p := invPlan(stale, "sdb"); p.Decommission == nil || p.Decommission.Phase == cephv1alpha1.DecommissionWiping {
+		t.Fatalf("the stale plan %+v must be from before the wipe", p)
+	}
+	// The wipe Job succeeded and the agent answered the rescan asked for
+	// it: the disk is blank now.
+	job := PrepareJob{Name: JobName("ceph", "node-a"), Node: "node-a", DeviceIDs: []string{wwnID("sdb")}, State: JobSucceeded,
+		Wipe: true, RescanRequest: 1}
+	blank := func(i cephv1alpha1.DiskInventory) cephv1alpha1.DiskInventory {
+		i = *i.DeepCopy()
+		for k := range i.Status.Disks {
+			if i.Status.Disks[k].Name == "sdb" {
+				i.Status.Disks[k] = avail("sdb")
+			}
+		}
+		i.Status.ObservedRescanRequest = 1
+		return i
+	}
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{blank(stale)},
+		OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+	if len(plan.CreateJobs) != 0 || len(plan.DeleteJobs) != 0 {
+		t.Fatalf("stale plan %s: create %+v, delete %v; want the wipe Job kept and nothing prepared",
+			stepNames(invPlan(stale, "sdb").Decommission), plan.CreateJobs, plan.DeleteJobs)
+	}
+	// That pass plans the disk as wiped for the decommission; once its
+	// plan is read back, the Job goes.
+	fromStale := stale.DeepCopy()
+	fromStale.Status.Plan = plan.DevicePlans["node-a"]
+	if p := invPlan(*fromStale, "sdb"); p.Action != cephv1alpha1.ActionDecommissioned || p.Decommission == nil ||
+		p.Decommission.Phase != cephv1alpha1.DecommissionDone || !slices.Equal(stepNames(p.Decommission), []string{"MarkedOut", "SafeToDestroy", "Stopped", "Purged", "Wiped"}) {
+		t.Fatalf("the stale pass plans the wiped disk %+v %v", p, stepNames(p.Decommission))
+	}
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{blank(*fromStale)},
+		OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+	if len(plan.CreateJobs) != 0 || !slices.Equal(plan.DeleteJobs, []string{job.Name}) {
+		t.Fatalf("the stale pass's plan read back: create %+v, delete %v; want the wipe Job deleted and nothing prepared", plan.CreateJobs, plan.DeleteJobs)
+	}
+	// Once the plan that started the wipe is read back, the Job goes and
+	// the blank disk stays out while the request is listed.
+	plan = Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{blank(w.inv)},
+		OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
+	if len(plan.CreateJobs) != 0 || !slices.Equal(plan.DeleteJobs, []string{job.Name}) {
+		t.Fatalf("plan read back: create %+v, delete %v; want the wipe Job deleted and nothing prepared", plan.CreateJobs, plan.DeleteJobs)
+	}
+	var got cephv1alpha1.DevicePlan
+	for _, p := range plan.DevicePlans["node-a"] {
+		if p.Name == "sdb" {
+			got = p
+		}
+	}
+	if got.Action != cephv1alpha1.ActionDecommissioned || got.Decommission == nil || got.Decommission.Phase != cephv1alpha1.DecommissionDone {
+		t.Fatalf("the wiped disk with its request listed: %+v", got)
+	}
+}

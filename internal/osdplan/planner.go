@@ -30,6 +30,8 @@ type planner struct {
 	recorded map[string]int64
 	// disks maps a node to its inventory's disks by id.
 	disks map[string]map[string]*cephv1alpha1.Disk
+	// prev maps a node to its inventory's plan by disk id (nodeState.prev).
+	prev map[string]map[string]*cephv1alpha1.DevicePlan
 	// shared maps a node and a disk id to why the disk is shared with
 	// another path or node (see findShared); absent when it is not.
 	shared map[string]map[string]string
@@ -178,6 +180,7 @@ func compute(in Input, memo *Memo) Plan {
 		rescan:   map[string]string{},
 		recorded: map[string]int64{},
 		disks:    map[string]map[string]*cephv1alpha1.Disk{},
+		prev:     map[string]map[string]*cephv1alpha1.DevicePlan{},
 		osdDisks: map[int32][]osdCopy{},
 
 		osdRunning:   map[int32]bool{},
@@ -237,6 +240,7 @@ func compute(in Input, memo *Memo) Plan {
 			}
 		}
 		p.disks[ns.name] = byID
+		p.prev[ns.name] = ns.prev
 		p.collectOSDs(ns)
 	}
 	p.shared = findShared(nodes)

@@ -55,6 +55,10 @@ type wipeState struct {
 	// kept maps a node and a disk id to a finished Job that wiped it and
 	// waits for the rescan.
 	kept map[string]map[string]*PrepareJob
+	// unrecorded maps a node and a disk id to a finished Job that wiped
+	// a decommissioned OSD's disk, whose rescan is in, while the
+	// inventory's plan is still from before the wipe (wipeUnrecorded).
+	unrecorded map[string]map[string]*PrepareJob
 	// failed maps a node and a disk id to the Job that failed or refused
 	// it, with what the agent said.
 	failed map[string]map[string]*failure
@@ -73,10 +77,11 @@ type wipeRequest struct {
 // disk already named, is a Problem and wipes nothing.
 func (p *planner) resolveWipes(nodes []*nodeState) *wipeState {
 	w := &wipeState{
-		requests: map[string]map[string]wipeRequest{},
-		running:  map[string]map[string]string{},
-		kept:     map[string]map[string]*PrepareJob{},
-		failed:   map[string]map[string]*failure{},
+		requests:   map[string]map[string]wipeRequest{},
+		running:    map[string]map[string]string{},
+		kept:       map[string]map[string]*PrepareJob{},
+		unrecorded: map[string]map[string]*PrepareJob{},
+		failed:     map[string]map[string]*failure{},
 		// candidates is filled by planWipe.
 		candidates: map[string][]int{},
 	}
@@ -160,6 +165,14 @@ func (p *planner) indexWipeJob(nj *nodeJobs, job *PrepareJob) {
 				// the wipe would look like a new disk to prepare.
 				keep = true
 				setIn(w.kept, node, id, job)
+				continue
+			}
+			if p.wipeUnrecorded(node, id) {
+				// The disk is planned Decommissioned from this Job
+				// (decommissionedDisk); the Job stays, holding the
+				// node's Job name, until that plan is read back.
+				keep = true
+				setIn(w.unrecorded, node, id, job)
 				continue
 			}
 			// The rescan asked for this Job is in: a disk that still
@@ -484,4 +497,23 @@ func setIn[V any](m map[string]map[string]V, node, id string, v V) {
 		m[node] = map[string]V{}
 	}
 	m[node][id] = v
+}
+
+// wipeUnrecorded reports whether the inventory's plan of disk id on node
+// still shows a decommission from before its wipe: the plan that recorded
+// the purge and started the wipe Job is written after the pass that made
+// it, and the Job and the agent's rescan can be quicker. Until that plan is
+// read back, the wipe Job stays (and keeps the node's one Job name): a
+// blank disk whose plan does not say it was wiped for a decommission would
+// be prepared, and Ceph would give the new OSD the purged id.
+func (p *planner) wipeUnrecorded(node, id string) bool {
+	prev := p.prev[node][id]
+	if prev == nil || prev.Decommission == nil || prev.Decommission.Replace {
+		return false
+	}
+	switch prev.Decommission.Phase {
+	case cephv1alpha1.DecommissionWiping, cephv1alpha1.DecommissionDone:
+		return false
+	}
+	return true
 }

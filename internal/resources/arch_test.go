@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 	"github.com/ceph-operator/ceph-operator/internal/nodeselect"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
@@ -58,16 +59,16 @@ func TestNodePodsOnlyOnImageArchitectures(t *testing.T) {
 				cluster.Spec.Storage.UseAllNodes = false
 				cluster.Spec.Storage.Nodes = append(cluster.Spec.Storage.Nodes, cephv1alpha1.NodeStorageSpec{Name: "node-a"})
 			}
-			job, err := PrepareJob(cluster, Images{Operator: "operator:test"}, "fsid", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{Name: "sdb", ID: "/dev/sdb", Path: "/dev/sdb"}}})
+			job, err := PrepareJob(cluster, Images{Operator: "operator:test"}, ceph.KeyTypeAES, "fsid", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{Name: "sdb", ID: "/dev/sdb", Path: "/dev/sdb"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			mons := []monplan.Mon{{Name: "a", Node: "node-a"}}
 			pods := map[string]corev1.PodSpec{
 				"discovery": DiscoveryDaemonSet(cluster, Images{Operator: "operator:test"}, "fsid").Spec.Template.Spec,
-				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}).Spec.Template.Spec,
-				"reporter":  ReporterDeployment(cluster, Images{Operator: "operator:test"}, cephv1alpha1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
-				"mon":       MonDeployment(cluster, Images{Operator: "operator:test"}, "fsid", mons, 0).Spec.Template.Spec,
+				"mgr":       MgrDeployment(cluster, Images{Operator: "operator:test"}, ceph.KeyTypeAES).Spec.Template.Spec,
+				"reporter":  ReporterDeployment(cluster, Images{Operator: "operator:test"}, ceph.KeyTypeAES, cephv1alpha1.CephUser{UID: 167, GID: 167}).Spec.Template.Spec,
+				"mon":       MonDeployment(cluster, Images{Operator: "operator:test"}, ceph.KeyTypeAES, "fsid", mons, 0).Spec.Template.Spec,
 				"prepare":   job.Spec.Template.Spec,
 				"osd":       OSDDeployment(cluster, Images{Operator: "operator:test"}, "fsid", osdplan.OSDSpec{ID: 0, Node: "node-a"}).Spec.Template.Spec,
 			}

@@ -1,6 +1,8 @@
 package resources
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -61,14 +63,22 @@ func testCluster() *cephv1alpha1.CephCluster {
 	}
 }
 
+// goldenKeys are deterministic keys of type t (type, zero time, length,
+// a secret of one repeated byte per entity).
+func goldenKeys(t ceph.KeyType) Keys {
+	var keys [5]string
+	for i := range keys {
+		raw := []byte{byte(t), 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(t.SecretLen()), 0}
+		keys[i] = base64.StdEncoding.EncodeToString(append(raw, bytes.Repeat([]byte{byte(i)}, t.SecretLen())...))
+	}
+	return Keys{MonKey: keys[0], AdminKey: keys[1], BootstrapOSDKey: keys[2], MgrKey: keys[3], ReporterKey: keys[4]}
+}
+
 func TestIdentitySecretGolden(t *testing.T) {
 	golden(t, "identity-secret", IdentitySecret(testCluster(), Identity{
-		FSID:            "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
-		MonKey:          "AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==",
-		AdminKey:        "AQAAAAAAAAAAABAAAQEBAQEBAQEBAQEBAQEBAQ==",
-		BootstrapOSDKey: "AQAAAAAAAAAAABAAAgICAgICAgICAgICAgICAg==",
-		MgrKey:          "AQAAAAAAAAAAABAAAwMDAwMDAwMDAwMDAwMDAw==",
-		ReporterKey:     "AQAAAAAAAAAAABAABAQEBAQEBAQEBAQEBAQEBA==",
+		FSID:    "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e",
+		AES:     goldenKeys(ceph.KeyTypeAES),
+		AES256K: goldenKeys(ceph.KeyTypeAES256K),
 	}))
 }
 
@@ -91,15 +101,16 @@ func TestMonAndMgrGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "mon-endpoints", MonEndpoints(testCluster(), placement))
-	golden(t, "mon-deployment", MonDeployment(testCluster(), images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
-	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images))
-	golden(t, "reporter-deployment", ReporterDeployment(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}))
+	golden(t, "mon-deployment", MonDeployment(testCluster(), images, ceph.KeyTypeAES, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
+	golden(t, "mon-deployment-aes256k", MonDeployment(testCluster(), images, ceph.KeyTypeAES256K, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", testMons, 2))
+	golden(t, "mgr-deployment", MgrDeployment(testCluster(), images, ceph.KeyTypeAES))
+	golden(t, "reporter-deployment", ReporterDeployment(testCluster(), images, ceph.KeyTypeAES, cephv1alpha1.CephUser{UID: 64045, GID: 64045}))
 	golden(t, "reporter-rbac", []any{ReporterServiceAccount(testCluster()), ReporterRole(testCluster()), ReporterRoleBinding(testCluster())})
 }
 
 func TestFSIDFromSecret(t *testing.T) {
 	const fsid = "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e"
-	s := IdentitySecret(testCluster(), Identity{FSID: fsid, MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g", ReporterKey: "r"})
+	s := IdentitySecret(testCluster(), Identity{FSID: fsid, AES: Keys{MonKey: "m", AdminKey: "a", BootstrapOSDKey: "b", MgrKey: "g", ReporterKey: "r"}})
 	// The API server turns stringData into data; do the same here.
 	s.Data = map[string][]byte{}
 	for k, v := range s.StringData {
@@ -155,7 +166,7 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 		{Name: "sdc", ID: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", Path: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0",
 			DeviceClass: "ssd", SizeBytes: 960197124096},
 	}}
-	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", spec)
+	job, err := PrepareJob(c, images, ceph.KeyTypeAES, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +181,7 @@ func TestPrepareJobAndOSDDeploymentGolden(t *testing.T) {
 func TestOnlyThePrepareWritesSys(t *testing.T) {
 	c := testCluster()
 	spec := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}}}
-	job, err := PrepareJob(c, Images{Operator: "op"}, "f", spec)
+	job, err := PrepareJob(c, Images{Operator: "op"}, ceph.KeyTypeAES, "f", spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +216,7 @@ func TestPrepareJobTargets(t *testing.T) {
 		{ID: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", Path: "/dev/disk/by-path/pci-0000:00:1f.2-scsi-0:0:0:0", DeviceClass: "nvme", Serial: "S1", SizeBytes: 1 << 40},
 		{ID: "/dev/disk/by-id/wwn-0x5", Path: "/dev/disk/by-id/wwn-0x5", WWN: "0x5"},
 	}}
-	job, err := PrepareJob(c, Images{Operator: "op"}, "f", spec)
+	job, err := PrepareJob(c, Images{Operator: "op"}, ceph.KeyTypeAES, "f", spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +247,7 @@ func TestPrepareJobTargets(t *testing.T) {
 	if d := *job.Spec.ActiveDeadlineSeconds; d != 2*15*60+5*60 {
 		t.Errorf("activeDeadlineSeconds %d, want %d", d, 2*15*60+5*60)
 	}
-	if _, err := PrepareJob(c, Images{Operator: "op"}, "f", osdplan.JobSpec{Node: "node-a"}); err == nil {
+	if _, err := PrepareJob(c, Images{Operator: "op"}, ceph.KeyTypeAES, "f", osdplan.JobSpec{Node: "node-a"}); err == nil {
 		t.Error("a Job without devices was built")
 	}
 }
@@ -255,8 +266,8 @@ func TestPrepareJobName(t *testing.T) {
 	}
 	one := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}}}
 	two := osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{{ID: "x", Path: "/dev/disk/by-id/x"}, {ID: "y", Path: "/dev/disk/by-id/y"}}}
-	j1, _ := PrepareJob(c, Images{Operator: "op"}, "f", one)
-	j2, _ := PrepareJob(c, Images{Operator: "op"}, "other", two)
+	j1, _ := PrepareJob(c, Images{Operator: "op"}, ceph.KeyTypeAES, "f", one)
+	j2, _ := PrepareJob(c, Images{Operator: "op"}, ceph.KeyTypeAES, "other", two)
 	if j1.Name != a || j2.Name != a {
 		t.Errorf("Job names %s and %s, want %s for any disks of node-a", j1.Name, j2.Name, a)
 	}
@@ -274,18 +285,18 @@ func TestPrepareJobName(t *testing.T) {
 func TestOSDJobGolden(t *testing.T) {
 	c := testCluster()
 	images := Images{Operator: "quay.io/ceph-operator/ceph-operator:v0.1.0", PullPolicy: "IfNotPresent"}
-	job := OSDJob(c, images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepSafe})
+	job := OSDJob(c, images, ceph.KeyTypeAES, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepSafe})
 	golden(t, "osd-job", job)
 	if len(job.Name) > 63 {
 		t.Fatalf("name %s is longer than a label value may be", job.Name)
 	}
 	c.Spec.DefaultFailureDomain = cephv1alpha1.FailureDomainOSD
-	if args := OSDJob(c, images, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepOut}).Spec.Template.Spec.Containers[0].Args; !strings.Contains(strings.Join(args, " "), "--failure-domain=osd --") {
+	if args := OSDJob(c, images, ceph.KeyTypeAES, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: 7, Step: osdplan.OSDStepOut}).Spec.Template.Spec.Containers[0].Args; !strings.Contains(strings.Join(args, " "), "--failure-domain=osd --") {
 		t.Fatalf("args %q do not carry the cluster's failure domain", args)
 	}
 	// A rollout step names no single OSD: no OSD id label (a label of -1
 	// is invalid), the OSDs in an annotation and the flags.
-	ok := OSDJob(testCluster(), images, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepOKToStop, OSDIDs: []int32{3, 4}})
+	ok := OSDJob(testCluster(), images, ceph.KeyTypeAES, cephv1alpha1.CephUser{UID: 64045, GID: 64045}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepOKToStop, OSDIDs: []int32{3, 4}})
 	golden(t, "osd-job-ok-to-stop", ok)
 	if _, has := ok.Labels[OSDIDLabel]; has || ok.Annotations[OSDIDsAnnotation] != "3,4" {
 		t.Fatalf("ok-to-stop Job labels %v, annotations %v", ok.Labels, ok.Annotations)
@@ -293,7 +304,7 @@ func TestOSDJobGolden(t *testing.T) {
 	if args := strings.Join(ok.Spec.Template.Spec.Containers[0].Args, " "); !strings.Contains(args, "--step=ok-to-stop --osd-ids=3,4 ") || strings.Contains(args, "--osd-id=") {
 		t.Fatalf("ok-to-stop Job args %q", args)
 	}
-	noout := OSDJob(testCluster(), images, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepSetNoOut})
+	noout := OSDJob(testCluster(), images, ceph.KeyTypeAES, cephv1alpha1.CephUser{}, osdplan.OSDJobSpec{OSDID: -1, Step: osdplan.OSDStepSetNoOut})
 	if args := strings.Join(noout.Spec.Template.Spec.Containers[0].Args, " "); strings.Contains(args, "--osd-id") || noout.Name == ok.Name {
 		t.Fatalf("set-noout Job %s args %q", noout.Name, args)
 	}
@@ -315,7 +326,7 @@ func TestMetadataDeviceLayoutGolden(t *testing.T) {
 		WAL: &osdplan.Partition{Role: cephv1alpha1.PartitionWAL, Device: nvme, Number: 4, Label: "ceph-wal.6f1c3a3e.4",
 			StartBytes: 1<<20 + 160<<30, SizeBytes: 2 << 30, Exists: true, PartUUID: "3b9a1f0e-5c1d-4e2a-9f3b-7c6d5e4f3a21"},
 	}
-	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{data}})
+	job, err := PrepareJob(c, images, ceph.KeyTypeAES, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a", Devices: []osdplan.Device{data}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,7 +369,7 @@ func TestSplitDiskGolden(t *testing.T) {
 			StartBytes: 1<<20 + int64(n-1)*size, SizeBytes: size, Exists: exists, PartUUID: uuid}
 		return d
 	}
-	job, err := PrepareJob(c, images, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a",
+	job, err := PrepareJob(c, images, ceph.KeyTypeAES, "6f1c3a3e-3b0e-4c7e-9d1e-0a5b2f3c4d5e", osdplan.JobSpec{Node: "node-a",
 		Devices: []osdplan.Device{part(1, true, "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"), part(2, false, "")}})
 	if err != nil {
 		t.Fatal(err)

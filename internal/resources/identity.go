@@ -3,6 +3,7 @@ package resources
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,6 +33,18 @@ const (
 type Identity struct {
 	// FSID is the cluster's unique id.
 	FSID string
+	// AES are the keys of type AES-128, the only type Ceph 16 and 18 read.
+	AES Keys
+	// AES256K are the same entities' keys of type AES-256, which a
+	// cluster created by Ceph 20 or later uses. Empty in the identity of
+	// an earlier operator, which made AES keys only.
+	AES256K Keys
+}
+
+// Keys are the cephx keys of the entities the operator creates, all of one
+// type. Which type a cluster uses is decided once, just before its first
+// monitor is created (see CephxRecord).
+type Keys struct {
 	// MonKey is the monitors' shared "mon." key.
 	MonKey string
 	// AdminKey is client.admin's key.
@@ -44,6 +57,36 @@ type Identity struct {
 	// ReporterKey is the health reporter's key (client.reporter): it may
 	// only read the monitors' state.
 	ReporterKey string
+}
+
+// keyringKeys are the Secret keys of every keyring, in the names of the
+// AES variants.
+var keyringKeys = []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring}
+
+// SecretKey is the key of the identity Secret that holds keyring (one of
+// the SecretKey*Keyring names) with keys of type t: the name itself for
+// AES, which every identity holds under the names it always had, and
+// "<entity>.aes256k.keyring" for AES-256.
+func SecretKey(keyring string, t ceph.KeyType) string {
+	if t == ceph.KeyTypeAES {
+		return keyring
+	}
+	return strings.TrimSuffix(keyring, ".keyring") + "." + t.String() + ".keyring"
+}
+
+// keyrings renders the keyrings of keys under the Secret keys of type t.
+func (k Keys) keyrings(t ceph.KeyType, into map[string]string) {
+	mon := ceph.Keyring("mon.", k.MonKey, monCaps)
+	admin := ceph.Keyring("client.admin", k.AdminKey, adminCaps)
+	bootstrapOSD := ceph.Keyring("client.bootstrap-osd", k.BootstrapOSDKey, bootstrapOSDCaps)
+	mgr := ceph.Keyring("mgr."+MgrID, k.MgrKey, mgrCaps)
+	reporter := ceph.Keyring("client."+ReporterID, k.ReporterKey, reporterCaps)
+	into[SecretKey(SecretKeyMonKeyring, t)] = mon
+	into[SecretKey(SecretKeyAdminKeyring, t)] = admin
+	into[SecretKey(SecretKeyBootstrapOSDKeyring, t)] = bootstrapOSD
+	into[SecretKey(SecretKeyMgrKeyring, t)] = mgr
+	into[SecretKey(SecretKeyReporterKeyring, t)] = reporter
+	into[SecretKey(SecretKeyMonInitialKeyring, t)] = mon + admin + bootstrapOSD + mgr + reporter
 }
 
 // ReporterID is the cephx id of the health reporter.
@@ -94,28 +137,53 @@ func ConfigMapName(cluster *cephv1alpha1.CephCluster) string {
 // in the same namespace adopts it, so the OSDs on the disks, whose labels
 // carry this FSID, come back with their data. Only the confirmed cleanup
 // policy removes it.
+//
+// It holds every keyring twice, with AES keys and with AES-256 keys: it is
+// made before any agent reported the Ceph version of the cluster's image,
+// and the type the cluster uses is only chosen before its first monitor is
+// created (CephxRecord). An identity without AES-256 keys (id.AES256K
+// empty) has the AES keyrings only, as the Secrets of earlier operators.
 func IdentitySecret(cluster *cephv1alpha1.CephCluster, id Identity) *corev1.Secret {
 	immutable := true
-	mon := ceph.Keyring("mon.", id.MonKey, monCaps)
-	admin := ceph.Keyring("client.admin", id.AdminKey, adminCaps)
-	bootstrapOSD := ceph.Keyring("client.bootstrap-osd", id.BootstrapOSDKey, bootstrapOSDCaps)
-	mgr := ceph.Keyring("mgr."+MgrID, id.MgrKey, mgrCaps)
-	reporter := ceph.Keyring("client."+ReporterID, id.ReporterKey, reporterCaps)
+	data := map[string]string{SecretKeyFSID: id.FSID}
+	id.AES.keyrings(ceph.KeyTypeAES, data)
+	if id.AES256K != (Keys{}) {
+		id.AES256K.keyrings(ceph.KeyTypeAES256K, data)
+	}
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: objectMeta(cluster, IdentitySecretName(cluster), Labels(cluster, "identity"), nil),
 		Immutable:  &immutable,
 		Type:       corev1.SecretTypeOpaque,
-		StringData: map[string]string{
-			SecretKeyFSID:                id.FSID,
-			SecretKeyMonKeyring:          mon,
-			SecretKeyAdminKeyring:        admin,
-			SecretKeyBootstrapOSDKeyring: bootstrapOSD,
-			SecretKeyMgrKeyring:          mgr,
-			SecretKeyReporterKeyring:     reporter,
-			SecretKeyMonInitialKeyring:   mon + admin + bootstrapOSD + mgr + reporter,
-		},
+		StringData: data,
 	}
+}
+
+// CheckSecretKeys reports whether secret holds every keyring with keys of
+// type t, each of which Ceph can read (ceph.ValidateCephxKey) and is of
+// that type. An identity Secret of an earlier operator has no AES-256
+// keyrings.
+func CheckSecretKeys(secret *corev1.Secret, t ceph.KeyType) error {
+	for _, k := range keyringKeys {
+		name := SecretKey(k, t)
+		keyring := string(secret.Data[name])
+		if keyring == "" {
+			return fmt.Errorf("secret %s/%s has no %q key", secret.Namespace, secret.Name, name)
+		}
+		if k == SecretKeyMonInitialKeyring {
+			// Every entity's: checked through their own keyrings,
+			// which hold the same keys.
+			continue
+		}
+		_, got, err := ceph.KeyringKey(keyring)
+		if err != nil {
+			return fmt.Errorf("secret %s/%s, %q: %w", secret.Namespace, secret.Name, name, err)
+		}
+		if got != t {
+			return fmt.Errorf("secret %s/%s, %q: holds a key of type %s, want %s", secret.Namespace, secret.Name, name, got, t)
+		}
+	}
+	return nil
 }
 
 // fsidPattern is a UUID in the form Ceph writes FSIDs (lower-case hex).
@@ -151,7 +219,7 @@ func FSIDFromSecret(secret *corev1.Secret) (string, error) {
 	if err := ValidateFSID(fsid); err != nil {
 		return "", fmt.Errorf("secret %s/%s: %w; the identity is never rewritten: restore the Secret from a backup", secret.Namespace, secret.Name, err)
 	}
-	for _, k := range []string{SecretKeyMonKeyring, SecretKeyAdminKeyring, SecretKeyBootstrapOSDKeyring, SecretKeyMgrKeyring, SecretKeyReporterKeyring, SecretKeyMonInitialKeyring} {
+	for _, k := range keyringKeys {
 		if len(secret.Data[k]) == 0 {
 			return "", fmt.Errorf("secret %s/%s has no %q key; it was made by an earlier version of the operator "+
 				"that did not deploy monitors, and an identity is never rewritten: recreate the CephCluster", secret.Namespace, secret.Name, k)
@@ -184,7 +252,7 @@ type KeptObject struct {
 // KeptState lists the objects that hold what makes a Ceph cluster itself
 // and cannot be derived again: the identity Secret (FSID and keys), the
 // monitor placement (the addresses in the monitor map) and the bootstrap
-// record. Deleting a CephCluster with the default cleanup policy keeps them,
+// record, and the record of the cluster's cephx key type. Deleting a CephCluster with the default cleanup policy keeps them,
 // as it keeps the monitor stores on the hosts and the OSDs on the disks; a
 // CephCluster created again with the same name in the same namespace adopts
 // them. Only the confirmed cleanup policy deletes them.
@@ -193,6 +261,47 @@ func KeptState(cluster *cephv1alpha1.CephCluster) []KeptObject {
 		{Kind: "Secret", Name: IdentitySecretName(cluster)},
 		{Kind: "ConfigMap", Name: MonEndpointsName(cluster)},
 		{Kind: "ConfigMap", Name: MonBootstrapName(cluster)},
+		{Kind: "ConfigMap", Name: CephxRecordName(cluster)},
 		{Kind: "ConfigMap", Name: MonPlacementName(cluster), Optional: true},
 	}
+}
+
+// CephxRecordName is the ConfigMap recording which type of cephx keys the
+// cluster uses.
+func CephxRecordName(cluster *cephv1alpha1.CephCluster) string {
+	return cluster.Name + "-cephx"
+}
+
+// Keys of the cephx record.
+const (
+	// CephxKeyFSID is the FSID of the cluster the record is of: a record
+	// of another FSID does not apply.
+	CephxKeyFSID = "fsid"
+	// CephxKeyType is the key type, as ceph.KeyType.String names it.
+	CephxKeyType = "keyType"
+)
+
+// CephxRecord builds the record of the cephx key type the cluster uses:
+// written once, just before its first monitor is created, from the Ceph
+// release of the image the operator accepted (ceph.KeyTypeForRelease), and
+// never changed, as the keys are in the monitors' auth database from
+// then on. Every keyring mounted into a pod is the record's type. Like the
+// identity Secret it has no owner reference and survives the deletion of
+// the CephCluster under the default cleanup policy.
+func CephxRecord(cluster *cephv1alpha1.CephCluster, fsid string, t ceph.KeyType) *corev1.ConfigMap {
+	return keptMonRecord(cluster, CephxRecordName(cluster), map[string]string{CephxKeyFSID: fsid, CephxKeyType: t.String()})
+}
+
+// CephxRecordKeyType reads the key type of a cephx record made for fsid.
+// It fails when the record is of another FSID or names no type the
+// operator knows (edited by hand).
+func CephxRecordKeyType(rec *corev1.ConfigMap, fsid string) (ceph.KeyType, error) {
+	if got := rec.Data[CephxKeyFSID]; got != fsid {
+		return 0, fmt.Errorf("ConfigMap %s/%s records the cephx key type of FSID %q, not of this cluster's %s", rec.Namespace, rec.Name, truncate(got, 64), fsid)
+	}
+	t, err := ceph.ParseKeyType(rec.Data[CephxKeyType])
+	if err != nil {
+		return 0, fmt.Errorf("ConfigMap %s/%s: %w", rec.Namespace, rec.Name, err)
+	}
+	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
@@ -64,13 +65,16 @@ const MonJoinTimeoutSeconds = 30
 //     replaces from that map if it is still listed (`ceph mon remove`,
 //     so the map keeps a majority of running monitors when it joins);
 //     then it may be missing from the map, and joins the quorum.
-//   - The initial monitor map allows AES-128 cephx keys (the operator's)
-//     besides AES-256 ones on releases that know both (20 on), whose
-//     monitor maps otherwise allow only AES-256.
+//   - The initial monitor map of a cluster with AES-128 cephx keys allows
+//     them besides AES-256 ones on releases that know both (20 on), whose
+//     monitor maps otherwise allow only AES-256. A cluster with AES-256
+//     keys (CEPHX_KEY_TYPE=aes256k, see CephxRecord) keeps the release's
+//     default, AES-256 only.
 //
 // The environment: MON_NAME, FSID, MON_REPLACES (optional), MON_DATA (the store in the container),
 // HOST_PATH and NODE_NAME (where the store lives, for messages),
-// BOOTSTRAP_DIR, KEYRING, JOIN_TIMEOUT and TERMINATION_LOG.
+// BOOTSTRAP_DIR, KEYRING, JOIN_TIMEOUT, TERMINATION_LOG and, unless the
+// keys are AES-128 ones, CEPHX_KEY_TYPE.
 const monInitScript = `set -eu
 data="${MON_DATA}"
 if [ -e "${data}/kv_backend" ]; then
@@ -93,12 +97,12 @@ if [ -z "${bootstrapped}" ] && [ -n "${MON_REPLACES:-}" ]; then
   refuse "it replaces monitor ${MON_REPLACES}, but the cluster's bootstrap is not recorded (${BOOTSTRAP_DIR}/fsid); it is not created"
 fi
 if [ -z "${bootstrapped}" ]; then
-  # The operator's keys are AES-128 cephx keys, the type every supported
-  # release reads. A release that also has AES-256 keys (20 on) makes a
-  # monitor map that allows only those unless told; allow both, as the
+  # AES-128 cephx keys are the type every supported release reads. A
+  # release that also has AES-256 keys (20 on) makes a monitor map that
+  # allows only those unless told; with AES-128 keys allow both, as the
   # map of a cluster upgraded from an older release does.
   ciphers=""
-  if monmaptool --help 2>&1 | grep -q -e '--auth-allowed-ciphers'; then
+  if [ "${CEPHX_KEY_TYPE:-aes}" = aes ] && monmaptool --help 2>&1 | grep -q -e '--auth-allowed-ciphers'; then
     ciphers="--auth-allowed-ciphers aes,aes256k"
   fi
   # shellcheck disable=SC2086 # ciphers is empty or two words
@@ -253,7 +257,7 @@ func MonDataDir(cluster *cephv1alpha1.CephCluster, fsid, mon string) string {
 // MonDeployment builds the Deployment of monitor mons[i]: pinned to its node,
 // on the host network so that its address is the node's, with its store in
 // a host directory. An init container creates the store on first start.
-func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string, mons []monplan.Mon, i int) *appsv1.Deployment {
+func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, fsid string, mons []monplan.Mon, i int) *appsv1.Deployment {
 	mon := mons[i]
 	labels := Labels(cluster, ComponentMon)
 	labels[MonNameLabel] = mon.Name
@@ -285,6 +289,11 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 		corev1.EnvVar{Name: "JOIN_TIMEOUT", Value: strconv.Itoa(MonJoinTimeoutSeconds)},
 		corev1.EnvVar{Name: "TERMINATION_LOG", Value: corev1.TerminationMessagePathDefault},
 	)
+	if keys != ceph.KeyTypeAES {
+		// Only then: the monitors of a cluster with AES keys keep the
+		// template they had before the operator knew other key types.
+		initEnv = append(initEnv, corev1.EnvVar{Name: "CEPHX_KEY_TYPE", Value: keys.String()})
+	}
 	mounts := []corev1.VolumeMount{
 		{Name: "mon-data", MountPath: data},
 		{Name: "ceph-conf", MountPath: "/etc/ceph", ReadOnly: true},
@@ -351,7 +360,7 @@ func MonDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 			cephConfVolume(cluster),
 			{Name: "mon-initial-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
-				Items:      []corev1.KeyToPath{{Key: SecretKeyMonInitialKeyring, Path: "keyring"}},
+				Items:      []corev1.KeyToPath{{Key: SecretKey(SecretKeyMonInitialKeyring, keys), Path: "keyring"}},
 			}}},
 			// Optional: it exists only once the cluster was bootstrapped,
 			// and a pod started before that reads an empty directory.
@@ -416,7 +425,7 @@ func ReporterName(cluster *cephv1alpha1.CephCluster) string {
 // the Ceph image, so that an operator upgrade never changes it. It runs
 // under the reporter's ServiceAccount (whose Role admits it on OpenShift)
 // with no API token.
-func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images) *appsv1.Deployment {
+func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType) *appsv1.Deployment {
 	labels := Labels(cluster, ComponentMgr)
 	selector := map[string]string{ClusterLabel: cluster.Name, ComponentLabel: ComponentMgr}
 	replicas := int32(1)
@@ -445,7 +454,7 @@ func MgrDeployment(cluster *cephv1alpha1.CephCluster, images Images) *appsv1.Dep
 			cephConfVolume(cluster),
 			{Name: "mgr-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
-				Items:      []corev1.KeyToPath{{Key: SecretKeyMgrKeyring, Path: "keyring"}},
+				Items:      []corev1.KeyToPath{{Key: SecretKey(SecretKeyMgrKeyring, keys), Path: "keyring"}},
 			}}},
 		},
 	}
@@ -471,7 +480,7 @@ const ComponentReporter = "reporter"
 // monitors' state (client.reporter) and applies the result to the
 // CephCluster's status.ceph. It runs as reporter, the ceph user of the
 // image; an id below 1 (never root) means CephUID.
-func ReporterDeployment(cluster *cephv1alpha1.CephCluster, images Images, reporter cephv1alpha1.CephUser) *appsv1.Deployment {
+func ReporterDeployment(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, reporter cephv1alpha1.CephUser) *appsv1.Deployment {
 	if reporter.UID < 1 || reporter.GID < 1 {
 		reporter = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
 	}
@@ -524,7 +533,7 @@ func ReporterDeployment(cluster *cephv1alpha1.CephCluster, images Images, report
 			cephConfVolume(cluster),
 			{Name: "reporter-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: IdentitySecretName(cluster),
-				Items:      []corev1.KeyToPath{{Key: SecretKeyReporterKeyring, Path: "keyring"}},
+				Items:      []corev1.KeyToPath{{Key: SecretKey(SecretKeyReporterKeyring, keys), Path: "keyring"}},
 			}}},
 			{Name: "reporter-tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			reporterTokenVolume(),

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/monplan"
 )
 
@@ -104,13 +105,19 @@ func runMonInit(t *testing.T, bootstrapFSID, quorum string, prepare func(data st
 // runMonInitEnv is runMonInit with more environment for the fake tools.
 func runMonInitEnv(t *testing.T, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
 	t.Helper()
-	return runMonInitOf(t, testMons, 2, bootstrapFSID, quorum, prepare, extraEnv...)
+	return runMonInitKeys(t, ceph.KeyTypeAES, bootstrapFSID, quorum, prepare, extraEnv...)
+}
+
+// runMonInitKeys is runMonInitEnv for a cluster whose keys are of type keys.
+func runMonInitKeys(t *testing.T, keys ceph.KeyType, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
+	t.Helper()
+	return runMonInitOf(t, keys, testMons, 2, bootstrapFSID, quorum, prepare, extraEnv...)
 }
 
 // runMonInitOf runs the init container of monitor mons[i]'s Deployment.
-func runMonInitOf(t *testing.T, mons []monplan.Mon, i int, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
+func runMonInitOf(t *testing.T, keys ceph.KeyType, mons []monplan.Mon, i int, bootstrapFSID, quorum string, prepare func(data string), extraEnv ...string) initRun {
 	t.Helper()
-	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, mons, i)
+	dep := MonDeployment(testCluster(), Images{Operator: "op:1"}, keys, testFSID, mons, i)
 	ic := dep.Spec.Template.Spec.InitContainers[0]
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -187,10 +194,10 @@ func TestMonInitBeforeBootstrapCreatesTheStore(t *testing.T) {
 	}
 }
 
-// TestMonInitAllowsTheOperatorsKeyType: the operator's keys are AES-128
-// cephx keys, which every release reads; a monitor map made by a release
-// that also has AES-256 keys (20 on) allows only those unless told, and
-// its monitors would refuse every key of the cluster.
+// TestMonInitAllowsTheOperatorsKeyType: a cluster with AES-128 cephx keys,
+// which every release reads: a monitor map made by a release that also has
+// AES-256 keys (20 on) allows only those unless told, and its monitors
+// would refuse every key of the cluster.
 func TestMonInitAllowsTheOperatorsKeyType(t *testing.T) {
 	for name, knows := range map[string]bool{"release 20 on": true, "older release": false} {
 		t.Run(name, func(t *testing.T) {
@@ -208,6 +215,20 @@ func TestMonInitAllowsTheOperatorsKeyType(t *testing.T) {
 				t.Errorf("monmaptool knows allowed ciphers: %v; tools called:\n%s", knows, tools)
 			}
 		})
+	}
+}
+
+// TestMonInitKeepsAES256Only: a cluster created with AES-256 keys keeps
+// the monitor map a release of 20 on makes, which allows only those: AES-128
+// keys are reported as insecure there.
+func TestMonInitKeepsAES256Only(t *testing.T) {
+	r := runMonInitKeys(t, ceph.KeyTypeAES256K, "", "none", nil, "FAKE_KNOWS_CIPHERS=1")
+	if r.exit != 0 || !storeCreated(r) {
+		t.Fatalf("exit %d, store created %v\n%s", r.exit, storeCreated(r), r.output)
+	}
+	tools := r.tools()
+	if !strings.Contains(tools, "monmaptool --create --fsid "+testFSID+" --addv a ") || strings.Contains(tools, "cipher") {
+		t.Errorf("tools called:\n%s", tools)
 	}
 }
 
@@ -302,7 +323,7 @@ func TestMonInitAfterBootstrapLeavesAnIncompleteStore(t *testing.T) {
 // token.
 func TestMgrWithoutOperatorImageOrToken(t *testing.T) {
 	const op = "op:1"
-	pod := MgrDeployment(testCluster(), Images{Operator: op}).Spec.Template.Spec
+	pod := MgrDeployment(testCluster(), Images{Operator: op}, ceph.KeyTypeAES).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the manager's pod automounts the service-account token")
 	}
@@ -327,7 +348,7 @@ func TestMgrWithoutOperatorImageOrToken(t *testing.T) {
 // API token into the reporter container alone, and that the reporter runs
 // as the ceph user, not root.
 func TestReporterTokenOnlyInReporter(t *testing.T) {
-	pod := ReporterDeployment(testCluster(), Images{Operator: "op:1"}, cephv1alpha1.CephUser{}).Spec.Template.Spec
+	pod := ReporterDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, cephv1alpha1.CephUser{}).Spec.Template.Spec
 	if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 		t.Error("the pod automounts the service-account token into every container")
 	}
@@ -378,7 +399,7 @@ func TestReporterRunsAsImageCephUser(t *testing.T) {
 		{"root gid", cephv1alpha1.CephUser{UID: 64045, GID: 0}, CephUID, CephUID},
 	} {
 		var sc *corev1.SecurityContext
-		for _, c := range ReporterDeployment(testCluster(), Images{Operator: "op:1"}, tc.user).Spec.Template.Spec.Containers {
+		for _, c := range ReporterDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, tc.user).Spec.Template.Spec.Containers {
 			if c.Name == "reporter" {
 				sc = c.SecurityContext
 			}
@@ -460,7 +481,7 @@ func TestMonPreStop(t *testing.T) {
 			t.Errorf("state %q: preStop ran\n%s\nwant\n%s", tc.state, got, want)
 		}
 	}
-	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, testMons, 1)
+	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, testFSID, testMons, 1)
 	c := d.Spec.Template.Spec.Containers[0]
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Exec == nil ||
 		!slices.Equal(c.Lifecycle.PreStop.Exec.Command, []string{"sh", "-c", MonPreStop(testMons[1].Name)}) {
@@ -485,7 +506,7 @@ func replacedMons() []monplan.Mon {
 // removed (a restart), it does not remove anything again.
 func TestMonInitOfAReplacement(t *testing.T) {
 	monmap := "epoch 3\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] mon.a\n1: [v2:10.0.0.2:3300/0,v1:10.0.0.2:6789/0] mon.b\n2: [v2:10.0.0.3:3300/0,v1:10.0.0.3:6789/0] mon.c"
-	r := runMonInitOf(t, replacedMons(), 2, testFSID, monmap, nil)
+	r := runMonInitOf(t, ceph.KeyTypeAES, replacedMons(), 2, testFSID, monmap, nil)
 	if r.exit != 0 || !storeCreated(r) {
 		t.Fatalf("exit %d, store created %v\n%s\ntools:\n%s", r.exit, storeCreated(r), r.output, r.tools())
 	}
@@ -497,7 +518,7 @@ func TestMonInitOfAReplacement(t *testing.T) {
 	}
 
 	already := "epoch 4\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0,v1:10.0.0.1:6789/0] mon.a\n1: [v2:10.0.0.2:3300/0,v1:10.0.0.2:6789/0] mon.b"
-	r = runMonInitOf(t, replacedMons(), 2, testFSID, already, nil)
+	r = runMonInitOf(t, ceph.KeyTypeAES, replacedMons(), 2, testFSID, already, nil)
 	if r.exit != 0 || !storeCreated(r) || strings.Contains(r.tools(), "mon remove") {
 		t.Errorf("failed monitor already removed: exit %d, store %v; tools:\n%s", r.exit, storeCreated(r), r.tools())
 	}
@@ -511,10 +532,10 @@ func TestMonInitOfAReplacementRefuses(t *testing.T) {
 	monmap := "epoch 3\nfsid " + testFSID + "\n0: [v2:10.0.0.1:3300/0] mon.a\n1: [v2:10.0.0.2:3300/0] mon.b\n2: [v2:10.0.0.3:3300/0] mon.c"
 	for name, run := range map[string]func() initRun{
 		"remove refused": func() initRun {
-			return runMonInitOf(t, replacedMons(), 2, testFSID, monmap, nil, "FAKE_REMOVE_FAILS=1")
+			return runMonInitOf(t, ceph.KeyTypeAES, replacedMons(), 2, testFSID, monmap, nil, "FAKE_REMOVE_FAILS=1")
 		},
-		"no quorum":        func() initRun { return runMonInitOf(t, replacedMons(), 2, testFSID, "none", nil) },
-		"not bootstrapped": func() initRun { return runMonInitOf(t, replacedMons(), 2, "", monmap, nil) },
+		"no quorum":        func() initRun { return runMonInitOf(t, ceph.KeyTypeAES, replacedMons(), 2, testFSID, "none", nil) },
+		"not bootstrapped": func() initRun { return runMonInitOf(t, ceph.KeyTypeAES, replacedMons(), 2, "", monmap, nil) },
 	} {
 		r := run()
 		if r.exit != MonStoreMissingExitCode || storeCreated(r) || strings.Contains(r.tools(), "ceph-mon") {
@@ -530,7 +551,7 @@ func TestMonInitOfAReplacementRefuses(t *testing.T) {
 // (it is not in the initial map) and tells its init container which
 // monitor it replaces; a monitor of the bootstrap has neither.
 func TestMonDeploymentOfAReplacement(t *testing.T) {
-	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, replacedMons(), 2)
+	d := MonDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, testFSID, replacedMons(), 2)
 	pod := d.Spec.Template.Spec
 	if !slices.Contains(pod.Containers[0].Args, "--public-addrv") || !slices.Contains(pod.Containers[0].Args, replacedMons()[2].AddrVec()) {
 		t.Errorf("replacement's args %v lack --public-addrv %s", pod.Containers[0].Args, replacedMons()[2].AddrVec())
@@ -541,7 +562,7 @@ func TestMonDeploymentOfAReplacement(t *testing.T) {
 	if d.Spec.Template.Spec.Affinity == nil || !strings.Contains(fmt.Sprint(d.Spec.Template.Spec.Affinity), "node-d") {
 		t.Errorf("replacement not pinned to its node: %v", d.Spec.Template.Spec.Affinity)
 	}
-	b := MonDeployment(testCluster(), Images{Operator: "op:1"}, testFSID, replacedMons(), 0).Spec.Template.Spec
+	b := MonDeployment(testCluster(), Images{Operator: "op:1"}, ceph.KeyTypeAES, testFSID, replacedMons(), 0).Spec.Template.Spec
 	if slices.Contains(b.Containers[0].Args, "--public-addrv") || slices.ContainsFunc(b.InitContainers[0].Env, func(e corev1.EnvVar) bool { return e.Name == "MON_REPLACES" }) {
 		t.Errorf("a monitor of the bootstrap got a replacement's settings: %v %v", b.Containers[0].Args, b.InitContainers[0].Env)
 	}

@@ -16,6 +16,7 @@ import (
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/prepare"
 	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -129,7 +130,7 @@ func targetPartition(p *osdplan.Partition) *prepare.TargetPartition {
 // `agent prepare` takes the host's prepare lock, then, for each target in
 // turn, re-checks it on the node and runs ceph-volume. The Job's name
 // depends on the node alone (see PrepareJobName).
-func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
+func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, fsid string, spec osdplan.JobSpec) (*batchv1.Job, error) {
 	if len(spec.Devices) == 0 {
 		return nil, fmt.Errorf("prepare Job for node %s: no devices", spec.Node)
 	}
@@ -190,7 +191,7 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, fsid string, s
 		VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: IdentitySecretName(cluster),
 			// Only the key this pod needs.
-			Items: []corev1.KeyToPath{{Key: SecretKeyBootstrapOSDKeyring, Path: "ceph.keyring"}},
+			Items: []corev1.KeyToPath{{Key: SecretKey(SecretKeyBootstrapOSDKeyring, keys), Path: "ceph.keyring"}},
 		}},
 	}, corev1.Volume{
 		// The host-wide prepare lock: one directory for every cluster and

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -51,8 +52,8 @@ func TestOSDDeploymentIndependentOfOperatorImage(t *testing.T) {
 // TestMonDeploymentIndependentOfOperatorImage: nor does an operator upgrade
 // change a monitor's pod template.
 func TestMonDeploymentIndependentOfOperatorImage(t *testing.T) {
-	old := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.1.0"}, testFSID, testMons, 1)
-	upgraded := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.2.0"}, testFSID, testMons, 1)
+	old := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.1.0"}, ceph.KeyTypeAES, testFSID, testMons, 1)
+	upgraded := MonDeployment(testCluster(), Images{Operator: "registry.invalid/ceph-operator:v0.2.0"}, ceph.KeyTypeAES, testFSID, testMons, 1)
 	if !reflect.DeepEqual(old.Spec.Template, upgraded.Spec.Template) {
 		t.Error("the monitor pod template depends on the operator image")
 	}

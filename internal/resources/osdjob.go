@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 )
 
@@ -41,7 +42,7 @@ const (
 // the pod network on any node the placement allows, unprivileged, with no
 // API token, as user (the image's ceph user, see MgrDeployment); its result
 // is its termination message.
-func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.CephUser, spec osdplan.OSDJobSpec) *batchv1.Job {
+func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, user cephv1alpha1.CephUser, spec osdplan.OSDJobSpec) *batchv1.Job {
 	if user.UID < 1 || user.GID < 1 {
 		user = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
 	}
@@ -104,7 +105,7 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, user cephv1alpha1.
 			cephConfVolume(cluster),
 			{Name: "admin-keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName:  IdentitySecretName(cluster),
-				Items:       []corev1.KeyToPath{{Key: SecretKeyAdminKeyring, Path: "keyring"}},
+				Items:       []corev1.KeyToPath{{Key: SecretKey(SecretKeyAdminKeyring, keys), Path: "keyring"}},
 				DefaultMode: ptrTo(int32(0o444)),
 			}}},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},

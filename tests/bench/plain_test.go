@@ -14,6 +14,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/apply"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/tests/framework/world"
@@ -61,7 +62,7 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 
 	start := time.Now()
 	err := parallel(len(nodes), func(i int) error {
-		job, err := resources.PrepareJob(cluster, images, fsid, osdplan.JobSpec{Node: nodes[i], Devices: devicesOf(nodes[i])})
+		job, err := resources.PrepareJob(cluster, images, ceph.KeyTypeAES, fsid, osdplan.JobSpec{Node: nodes[i], Devices: devicesOf(nodes[i])})
 		if err != nil {
 			return err
 		}

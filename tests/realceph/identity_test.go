@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
@@ -47,6 +48,9 @@ func startTools(t *testing.T, ctx context.Context, c client.Client, cluster *rea
 // scheduler choose).
 func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *realnode.Cluster, cc *cephv1alpha1.CephCluster, node string) *tools {
 	t.Helper()
+	// The keyrings of the cluster's key type, as the operator's pods
+	// mount them.
+	keys := recordedKeyType(t, ctx, c, cc)
 	never := corev1.PullNever
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: toolsPodName, Namespace: namespace, Labels: map[string]string{toolsLabel: toolsPodName}},
@@ -68,9 +72,9 @@ func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *r
 				{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 					LocalObjectReference: corev1.LocalObjectReference{Name: resources.ConfigMapName(cc)}}}},
 				{Name: "admin", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
-					Items: []corev1.KeyToPath{{Key: resources.SecretKeyAdminKeyring, Path: "keyring"}}}}},
+					Items: []corev1.KeyToPath{{Key: resources.SecretKey(resources.SecretKeyAdminKeyring, keys), Path: "keyring"}}}}},
 				{Name: "reporter", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
-					Items: []corev1.KeyToPath{{Key: resources.SecretKeyReporterKeyring, Path: "keyring"}}}}},
+					Items: []corev1.KeyToPath{{Key: resources.SecretKey(resources.SecretKeyReporterKeyring, keys), Path: "keyring"}}}}},
 			},
 		},
 	}
@@ -451,3 +455,47 @@ func loseMonStore(t *testing.T, ctx context.Context, c client.Client, cc *cephv1
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// recordedKeyType reads the cephx key type the operator recorded for cc.
+func recordedKeyType(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster) ceph.KeyType {
+	t.Helper()
+	rec := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: cc.Namespace, Name: resources.CephxRecordName(cc)}, rec); err != nil {
+		t.Fatalf("the cluster's cephx record: %v", err)
+	}
+	kt, err := ceph.ParseKeyType(rec.Data[resources.CephxKeyType])
+	if err != nil {
+		t.Fatalf("the cluster's cephx record: %v", err)
+	}
+	return kt
+}
+
+// checkKeyType checks that a cluster created on release version uses keys
+// of the type that release makes (AES-256 from 20 on): the record, and the
+// keys Ceph itself holds for the operator's entities and for an OSD, whose
+// key ceph-volume made.
+func checkKeyType(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, tl *tools, version string) {
+	t.Helper()
+	v, err := ceph.ParseVersion(version)
+	if err != nil {
+		errorf(t, "the daemons' version %q: %v", version, err)
+		return
+	}
+	want := ceph.KeyTypeForRelease(v.Major)
+	got := recordedKeyType(t, ctx, c, cc)
+	t.Logf("FIGURE cephx key type %s (Ceph %s)", got, v)
+	if got != want {
+		errorf(t, "the cluster created on Ceph %s records cephx keys of type %s, want %s", v, got, want)
+	}
+	for _, entity := range []string{"client.admin", "mgr." + resources.MgrID, "client." + resources.ReporterID, "client.bootstrap-osd", "osd.0"} {
+		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "auth", "get-key", entity)
+		if err != nil {
+			errorf(t, "ceph auth get-key %s: %v", entity, err)
+			continue
+		}
+		kt, err := ceph.ValidateCephxKey(strings.TrimSpace(string(out)))
+		if err != nil || kt != want {
+			errorf(t, "Ceph holds a key of type %s for %s (%v), want %s", kt, entity, err, want)
+		}
+	}
+}

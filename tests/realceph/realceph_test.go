@@ -235,6 +235,9 @@ func TestRealCeph(t *testing.T) {
 	// Data written to a pool survives the deletion of the CephCluster
 	// with the default cleanup policy and its creation again.
 	tl := startTools(t, ctx, c, cluster, cc)
+	if d := got.Status.DaemonImage; d != nil {
+		checkKeyType(t, ctx, c, cc, tl, d.Version)
+	}
 	captureOutputs(t, ctx, tl, os.Getenv("CEPH_CAPTURE_DIR"))
 	checkReporter(t, ctx, c, cluster, tl)
 	checkUnclaimedOSD(t, ctx, c, cc, tl)

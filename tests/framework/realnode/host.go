@@ -667,3 +667,100 @@ func nodeWrap(l layout, n node) []string {
 	}
 	return nsenterWrap(l.netns(n.name), mnt)
 }
+
+// The node's udev database. ceph-volume from Ceph 20 refuses every block
+// device that has no record in /run/udev/data, and a node always has a
+// udev daemon that keeps one; this machine has none. So, when no daemon
+// runs (no /run/udev/control), the harness mounts a tmpfs of its own on
+// /run/udev for the node's lifetime, which hides the machine's (empty)
+// directory without writing to it, and runs udevdb, which keeps an empty
+// record for every block device the kernel shows, partitions made later
+// included, as the daemon would. Teardown stops udevdb and unmounts the
+// tmpfs, found by its source name. Nodes with a mount namespace of their
+// own get theirs after it is mounted, so they share it.
+const (
+	udevDir        = "/run/udev"
+	udevMountName  = "ceph-operator-realnode-udev"
+	udevDaemonFile = "/run/udev/control"
+)
+
+// setupUdev mounts the node's udev database and reports whether it did:
+// false when a udev daemon keeps the machine's.
+func setupUdev() (bool, error) {
+	if _, err := os.Stat(udevDaemonFile); err == nil {
+		return false, nil
+	}
+	if mps, err := udevMounts(); err != nil {
+		return false, err
+	} else if len(mps) > 0 {
+		return false, fmt.Errorf("%s is already mounted from %s; run 'make cluster-down' first", udevDir, udevMountName)
+	}
+	if err := os.MkdirAll(udevDir, 0o755); err != nil {
+		return false, fmt.Errorf("creating %s: %w", udevDir, err)
+	}
+	if err := syscall.Mount(udevMountName, udevDir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
+		return false, fmt.Errorf("mounting the node's udev database on %s: %w", udevDir, err)
+	}
+	if err := os.Mkdir(filepath.Join(udevDir, "data"), 0o755); err != nil {
+		return true, fmt.Errorf("creating the node's udev database: %w", err)
+	}
+	return true, nil
+}
+
+// udevMounts lists the mounts of the node's udev database (at most one
+// unless a run was interrupted between two mounts).
+func udevMounts() ([]string, error) {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		mp, ok := mountPoint(line)
+		if !ok || mp != udevDir {
+			continue
+		}
+		// The fields after " - " are the type and the source.
+		_, tail, ok := strings.Cut(line, " - ")
+		if f := strings.Fields(tail); ok && len(f) >= 2 && f[0] == "tmpfs" && f[1] == udevMountName {
+			out = append(out, mp)
+		}
+	}
+	return out, nil
+}
+
+// teardownUdev unmounts the node's udev database, every mount of it.
+func teardownUdev() error {
+	for pass := 0; pass < 5; pass++ {
+		mps, err := udevMounts()
+		if err != nil {
+			return fmt.Errorf("reading mounts: %w", err)
+		}
+		if len(mps) == 0 {
+			return nil
+		}
+		if err := syscall.Unmount(udevDir, 0); err != nil {
+			_ = syscall.Unmount(udevDir, syscall.MNT_DETACH)
+		}
+	}
+	mps, err := udevMounts()
+	if err != nil {
+		return fmt.Errorf("reading mounts: %w", err)
+	}
+	if len(mps) > 0 {
+		return fmt.Errorf("the node's udev database is still mounted on %s", udevDir)
+	}
+	return nil
+}
+
+// buildUdevDB builds the program that keeps the node's udev database.
+func buildUdevDB(ctx context.Context, l layout) (string, error) {
+	bin := l.bin("udevdb")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./tests/framework/realnode/udevdb")
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building udevdb: %w: %s", err, out)
+	}
+	return bin, nil
+}

@@ -398,6 +398,11 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err := setupNetwork(l, c.nodes()); err != nil {
 		return err
 	}
+	// Before the nodes' own mount namespaces, which then share it.
+	ownUdev, err := setupUdev()
+	if err != nil {
+		return err
+	}
 	for _, n := range c.nodes() {
 		if n.private {
 			if err := setupNodeMounts(l, n); err != nil {
@@ -449,6 +454,17 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 
 	t := time.Now()
+	if ownUdev {
+		udevdb, err := buildUdevDB(ctx, l)
+		if err != nil {
+			return err
+		}
+		if err := launch("udevdb", nil, udevdb, []string{"-dir", filepath.Join(udevDir, "data")}, nil); err != nil {
+			return err
+		}
+		step("udev database kept in "+udevDir+" (no udev daemon)", t)
+		t = time.Now()
+	}
 	forward, err := buildForwarder(ctx, l)
 	if err != nil {
 		return err

@@ -37,6 +37,7 @@ func TestRealNode(t *testing.T) {
 	addrsBefore := rootAddresses(t)
 	nsfsBefore := nsfsMounts(t)
 	missingBefore := missingDirs(hostDirs())
+	_, udevDaemon := os.Stat(udevDaemonFile)
 
 	start := time.Now()
 	c, err := Up(ctx, o)
@@ -62,6 +63,9 @@ func TestRealNode(t *testing.T) {
 	// namespace has the addresses, links and chains it had before, and the
 	// API server answers here on loopback only.
 	checkRootUntouched(t, "while the node is up", addrsBefore, linksBefore, chainsBefore)
+	if udevDaemon != nil {
+		checkUdevDatabase(t)
+	}
 	if !strings.HasPrefix(c.Config.Host, "https://127.0.0.1:") {
 		t.Errorf("kubeconfig server = %s, want one on 127.0.0.1", c.Config.Host)
 	}
@@ -218,6 +222,86 @@ func TestRealNode(t *testing.T) {
 	}
 	if _, err := os.Stat(c.LogDir); err != nil {
 		t.Errorf("logs not kept: %v", err)
+	}
+	if mps, err := udevMounts(); err != nil || len(mps) > 0 {
+		t.Errorf("the node's udev database is still mounted: %v %v", mps, err)
+	}
+}
+
+// checkUdevDatabase checks, on a machine without a udev daemon, that the
+// node keeps a udev record for every block device, for a partition added
+// while it runs too, and removes the record its device takes with it.
+func checkUdevDatabase(t *testing.T) {
+	t.Helper()
+	if mps, err := udevMounts(); err != nil || len(mps) != 1 {
+		t.Errorf("the node's udev database is not mounted on %s: %v %v", udevDir, mps, err)
+		return
+	}
+	backing := filepath.Join(t.TempDir(), "disk")
+	if err := os.WriteFile(backing, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", "--partscan", backing).CombinedOutput()
+	if err != nil {
+		t.Fatalf("attaching %s: %v: %s", backing, err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	defer func() {
+		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
+			t.Errorf("detaching %s: %v: %s", dev, err, out)
+		}
+	}()
+	record := func(name string) (string, error) {
+		raw, err := os.ReadFile(filepath.Join("/sys/class/block", name, "dev"))
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(udevDir, "data", "b"+strings.TrimSpace(string(raw))), nil
+	}
+	waitRecord := func(name string, want bool) {
+		t.Helper()
+		p, err := record(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := waitFor(context.Background(), 10*time.Second, "the udev record of "+name, func() error {
+			_, err := os.Stat(p)
+			switch {
+			case want && err != nil:
+				return err
+			case !want && err == nil:
+				return fmt.Errorf("%s is still there", p)
+			}
+			return nil
+		}); err != nil {
+			t.Error(err)
+		}
+	}
+	name := filepath.Base(dev)
+	waitRecord(name, true)
+	// A partition added while the node runs (a dynamic major 259 number).
+	if out, err := exec.Command("addpart", dev, "1", "2048", "4096").CombinedOutput(); err != nil {
+		t.Fatalf("addpart %s: %v: %s", dev, err, out)
+	}
+	part := name + "p1"
+	p, err := record(part)
+	if err != nil {
+		t.Fatalf("partition %s: %v", part, err)
+	}
+	waitRecord(part, true)
+	if out, err := exec.Command("delpart", dev, "1").CombinedOutput(); err != nil {
+		t.Fatalf("delpart %s: %v: %s", dev, err, out)
+	}
+	if err := waitFor(context.Background(), 10*time.Second, "the udev record of "+part+" to go", func() error {
+		if _, err := os.Stat(p); err == nil {
+			return fmt.Errorf("%s is still there", p)
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 }
 

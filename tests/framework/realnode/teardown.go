@@ -23,7 +23,8 @@ import (
 //     network namespaces;
 //  4. unmount everything under Options.Dir (rootfs, volumes, the pods' and
 //     the cluster's network namespaces): with no process and no mount
-//     left, each namespace goes, with its links, addresses and rules;
+//     left, each namespace goes, with its links, addresses and rules; and
+//     the node's udev database on /run/udev (setupUdev);
 //  5. remove what an earlier harness left in the root namespace, put
 //     changed sysctls back;
 //  6. remove the run directory — only when nothing is mounted below it.
@@ -115,6 +116,9 @@ func down(ctx context.Context, o Options, l layout) error {
 		}
 	}
 	if err := unmountAll(l.dir); err != nil {
+		errs = append(errs, err)
+	}
+	if err := teardownUdev(); err != nil {
 		errs = append(errs, err)
 	}
 	// Chains in the root namespace that a cluster of an earlier harness,
