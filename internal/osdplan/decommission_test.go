@@ -675,7 +675,7 @@ func invPlan(inv cephv1alpha1.DiskInventory, name string) cephv1alpha1.DevicePla
 // decommissioned OSD's, wiped, and stays out while its request is listed.
 // The wipe Job is kept until the plan that records it is read back.
 func TestDecommissionWipeOutrunsItsPlan(t *testing.T) {
-	w, before, plan := untilDecommissionWipe(t)
+	w, before, _ := untilDecommissionWipe(t)
 	// The Job wiped the disk, the agent answered the rescan asked for
 	// it; the plan that made the Job is not written yet.
 	stale := *before.DeepCopy()
@@ -692,7 +692,7 @@ func TestDecommissionWipeOutrunsItsPlan(t *testing.T) {
 		return Compute(Input{Cluster: cluster(w.storage), Nodes: defaultNodes(), Inventories: []cephv1alpha1.DiskInventory{inv},
 			OSDs: w.osds, OSDJobs: w.jobs, Jobs: []PrepareJob{job}, Now: w.now})
 	}
-	plan = compute(stale)
+	plan := compute(stale)
 	got := invPlanOf(plan, "sdb")
 	if len(plan.CreateJobs) != 0 || got.Action != cephv1alpha1.ActionDecommissioned || got.Decommission == nil ||
 		got.Decommission.Phase != cephv1alpha1.DecommissionDone {
