@@ -26,13 +26,7 @@ func TestCleanupJob(t *testing.T) {
 	if len(cs) != 2 || cs[0].Name != WipeContainer || cs[1].Name != HostDirContainer {
 		t.Fatalf("containers %v", cs)
 	}
-	var targets string
-	for _, a := range cs[0].Args {
-		if v, ok := strings.CutPrefix(a, "--targets="); ok {
-			targets = v
-		}
-	}
-	if ts, err := wipe.ParseTargets(targets); err != nil || len(ts) != 1 || ts[0].ExpectedOSD == nil || ts[0].ExpectedOSD.OSDID != 3 || ts[0].ExpectedOSD.FSID != fsid {
+	if ts, err := wipe.ParseTargets(targetsArg(cs[0])); err != nil || len(ts) != 1 || ts[0].ExpectedOSD == nil || ts[0].ExpectedOSD.OSDID != 3 || ts[0].ExpectedOSD.FSID != fsid {
 		t.Errorf("targets %+v, %v", ts, err)
 	}
 	// The only host directory it writes is the cluster's own, mounted

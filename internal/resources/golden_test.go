@@ -220,11 +220,8 @@ func TestPrepareJobTargets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var raw string
+	raw := targetsArg(job.Spec.Template.Spec.Containers[0])
 	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
-		if v, ok := strings.CutPrefix(a, "--targets="); ok {
-			raw = v
-		}
 		if strings.HasPrefix(a, "--device=") {
 			t.Errorf("the Job still passes %s", a)
 		}
@@ -331,13 +328,7 @@ func TestMetadataDeviceLayoutGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "prepare-job-metadata", job)
-	var raw string
-	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
-		if v, ok := strings.CutPrefix(a, "--targets="); ok {
-			raw = v
-		}
-	}
-	targets, err := prepare.ParseTargets(raw)
+	targets, err := prepare.ParseTargets(targetsArg(job.Spec.Template.Spec.Containers[0]))
 	if err != nil {
 		t.Fatalf("agent prepare refuses the Job's targets: %v", err)
 	}
@@ -375,13 +366,7 @@ func TestSplitDiskGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "prepare-job-split", job)
-	var raw string
-	for _, a := range job.Spec.Template.Spec.Containers[0].Args {
-		if v, ok := strings.CutPrefix(a, "--targets="); ok {
-			raw = v
-		}
-	}
-	targets, err := prepare.ParseTargets(raw)
+	targets, err := prepare.ParseTargets(targetsArg(job.Spec.Template.Spec.Containers[0]))
 	if err != nil {
 		t.Fatalf("agent prepare refuses the Job's targets: %v", err)
 	}
@@ -397,4 +382,16 @@ func TestSplitDiskGolden(t *testing.T) {
 		!strings.Contains(script, `'--device' "$data" '--no-systemd'`) || strings.Contains(script, nvme.Path) {
 		t.Errorf("the OSD is not activated from its partition by GUID: %s", script)
 	}
+}
+
+// targetsArg is the value of a container's --targets= argument, "" when
+// it has none.
+func targetsArg(c corev1.Container) string {
+	v := ""
+	for _, a := range c.Args {
+		if t, ok := strings.CutPrefix(a, "--targets="); ok {
+			v = t
+		}
+	}
+	return v
 }

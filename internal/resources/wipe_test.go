@@ -2,7 +2,6 @@ package resources
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent/wipe"
@@ -29,14 +28,7 @@ func TestWipeJobGolden(t *testing.T) {
 		t.Errorf("name %s, labels %v, annotations %v", job.Name, job.Labels, job.Annotations)
 	}
 	// The agent's own parser accepts the targets, with the confirmation.
-	args := job.Spec.Template.Spec.Containers[0].Args
-	var flag string
-	for _, a := range args {
-		if v, ok := strings.CutPrefix(a, "--targets="); ok {
-			flag = v
-		}
-	}
-	ts, err := wipe.ParseTargets(flag)
+	ts, err := wipe.ParseTargets(targetsArg(job.Spec.Template.Spec.Containers[0]))
 	if err != nil || len(ts) != 1 || ts[0].Confirmation != spec.Devices[0].WipeConfirmation || ts[0].WWN != "0x5000c500a1b2c3d4" {
 		t.Errorf("targets %+v, %v", ts, err)
 	}
