@@ -217,19 +217,26 @@ func PrepareJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyT
 	}, nil
 }
 
-// activateCommand activates an OSD from its disk. An OSD that keeps its
+// activateCommand activates OSD id from its disk. An OSD that keeps its
 // DB (or WAL) on a metadata device finds that partition by its GPT unique
 // GUID when the pod starts (blkid), as kernel names can change between
 // boots; the pod template, and so the OSD, stays the same. An OSD on a
 // partition of a split disk finds its data partition the same way.
-func activateCommand(d osdplan.Device) []string {
+//
+// ceph-volume 20 (Tentacle) takes an OSD's DB and WAL only from the
+// devices it is given to scan, and not from --block.db and --block.wal,
+// so it leaves them unlinked, and ceph-osd then reads BlueFS from the data
+// device and aborts ("Malformed input"). After it, the script links each
+// one the OSD's directory lacks, as ceph-volume does (a symlink, the
+// device owned by ceph); with earlier releases there is nothing to do.
+func activateCommand(d osdplan.Device, id int32) []string {
 	base := []string{"ceph-volume", "raw", "activate", "--device", d.Path, "--no-systemd", "--no-tmpfs"}
 	data := d.Data != nil && d.Data.PartUUID != ""
 	if d.DB == nil && d.WAL == nil && !data {
 		return base
 	}
 	script := "set -eu\n"
-	args := ""
+	args, links := "", ""
 	device := shellQuote(d.Path)
 	if data {
 		script += fmt.Sprintf("data=$(blkid -o device -t PARTUUID=%s | head -n 1)\n", shellQuote(d.Data.PartUUID))
@@ -247,8 +254,13 @@ func activateCommand(d osdplan.Device) []string {
 		script += fmt.Sprintf("%s=$(blkid -o device -t PARTUUID=%s | head -n 1)\n", v, shellQuote(p.PartUUID))
 		script += fmt.Sprintf("[ -n \"$%s\" ] || { echo \"the %s partition of this OSD (PARTUUID %s) is not found on the node\" >&2; exit 1; }\n", v, p.Role, p.PartUUID)
 		args += fmt.Sprintf(" --block.%s \"$%s\"", v, v)
+		link := shellQuote(fmt.Sprintf("%s/block.%s", osdDataDir(id), v))
+		links += fmt.Sprintf("if [ ! -L %s ]; then ln -s \"$%s\" %s; chown ceph:ceph \"$%s\"; echo \"linked block.%s to $%s\"; fi\n", link, v, link, v, v, v)
 	}
-	script += "exec " + strings.Join(quoteAll(base[:4]), " ") + " " + device + " " + strings.Join(quoteAll(base[5:]), " ") + args + "\n"
+	if links == "" {
+		script += "exec "
+	}
+	script += strings.Join(quoteAll(base[:4]), " ") + " " + device + " " + strings.Join(quoteAll(base[5:]), " ") + args + "\n" + links
 	return []string{"sh", "-c", script}
 }
 
@@ -286,13 +298,13 @@ func OSDDeployment(cluster *cephv1alpha1.CephCluster, images Images, fsid string
 	pod.InitContainers = nil
 	pod.Volumes = slices.DeleteFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == operatorBinVolume })
 	mounts := slices.DeleteFunc(nodeVolumeMounts(), func(m corev1.VolumeMount) bool { return m.Name == operatorBinVolume })
-	osdDir := corev1.VolumeMount{Name: "osd-data", MountPath: "/var/lib/ceph/osd/ceph-" + id}
+	osdDir := corev1.VolumeMount{Name: "osd-data", MountPath: osdDataDir(osd.ID)}
 	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "osd-data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	pod.InitContainers = append(pod.InitContainers, corev1.Container{
 		Name:            "activate",
 		Image:           cluster.Spec.Image,
 		ImagePullPolicy: images.PullPolicy,
-		Command:         activateCommand(osd.Device),
+		Command:         activateCommand(osd.Device, osd.ID),
 		Env:             cephVolumeEnv(cluster),
 		SecurityContext: privileged(),
 		VolumeMounts:    append(mounts, osdDir),
@@ -530,3 +542,6 @@ func wipeJob(cluster *cephv1alpha1.CephCluster, images Images, fsid, node string
 		},
 	}, nil
 }
+
+// osdDataDir is where OSD id's directory is in its pod.
+func osdDataDir(id int32) string { return "/var/lib/ceph/osd/ceph-" + strconv.Itoa(int(id)) }
