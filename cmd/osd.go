@@ -28,7 +28,7 @@ func runOSD(args []string, stdout, stderr io.Writer) int {
 		timeout                                 time.Duration
 	)
 	src := report.CommandSource{Binary: report.DefaultCephBinary, Conf: report.DefaultConf}
-	fs.StringVar(&step, "step", "", "The command: out, in, safe-to-destroy, purge or destroy (on --osd-id), set-noout or unset-noout, or ok-to-stop (on --osd-ids); required.")
+	fs.StringVar(&step, "step", "", "The command: out, in, safe-to-destroy, purge or destroy (on --osd-id), set-noout or unset-noout, ok-to-stop (on --osd-ids), or require-osd-release; required.")
 	fs.IntVar(&id, "osd-id", -1, "The OSD's id; required for out, in, safe-to-destroy, purge and destroy.")
 	fs.StringVar(&idList, "osd-ids", "", "Comma-separated OSD ids; required for ok-to-stop.")
 	fs.StringVar(&failureDomain, "failure-domain", "host", "The CRUSH level pools spread copies over (host or osd), for telling 'not yet safe' from 'never safe'.")
@@ -44,7 +44,7 @@ func runOSD(args []string, stdout, stderr io.Writer) int {
 	ids, idsErr := parseOSDIDs(idList)
 	switch {
 	case !osdop.ValidStep(step) || (failureDomain != "host" && failureDomain != "osd"):
-		fmt.Fprintf(stderr, "agent osd: --step must be out, in, safe-to-destroy, purge, destroy, set-noout, unset-noout or ok-to-stop, --failure-domain host or osd (got %q, %q)\n", step, failureDomain)
+		fmt.Fprintf(stderr, "agent osd: --step must be out, in, safe-to-destroy, purge, destroy, set-noout, unset-noout, ok-to-stop or require-osd-release, --failure-domain host or osd (got %q, %q)\n", step, failureDomain)
 		return 2
 	case !osdop.ClusterStep(step) && id < 0:
 		fmt.Fprintf(stderr, "agent osd: --step %s needs --osd-id, a non-negative OSD id (got %d)\n", step, id)

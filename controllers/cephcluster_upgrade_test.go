@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/ceph-operator/ceph-operator/internal/apply"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/manager"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -187,6 +189,24 @@ func TestDaemonRollout(t *testing.T) {
 		return nil
 	})
 	waitReady(t, getCluster(t, cluster))
+
+	// Ceph then says every OSD runs a newer release than the OSD map
+	// requires: the operator raises it, once.
+	w.SetHealthChecks(cephv1alpha1.CephHealthCheck{Code: osdplan.CheckOSDUpgradeFinished, Severity: cephv1alpha1.CephHealthWarn,
+		Message: "all OSDs are running squid or later but require_osd_release < squid"})
+	waitFor(t, "require-osd-release run and Ceph's check gone", func() error {
+		if !slices.Contains(w.OSDSteps(), "- require-osd-release") {
+			return fmt.Errorf("Ceph commands %v", w.OSDSteps())
+		}
+		if st := getCluster(t, cluster).Status.Ceph; st == nil || len(st.Checks) != 0 {
+			return fmt.Errorf("status.ceph %+v", st)
+		}
+		return hasEventReasons(ctx, ns, "OSDReleaseRequired")
+	})
+	time.Sleep(2 * time.Second)
+	if n := len(slices.DeleteFunc(w.OSDSteps(), func(s string) bool { return s != "- require-osd-release" })); n != 1 {
+		t.Errorf("require-osd-release ran %d times, want once: %v", n, w.OSDSteps())
+	}
 }
 
 // daemonDeployments returns, for every monitor, manager and OSD Deployment

@@ -101,8 +101,9 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// ready (or stop being ready), the image's Ceph version is found
 		// supported (or no longer), the reporter's list of OSDs that
 		// never started changes, Ceph starts or stops reporting
-		// degraded placement groups (the OSD disruption budgets), or the
-		// accepted daemon image changes.
+		// degraded placement groups (the OSD disruption budgets) or that
+		// every OSD runs a newer release than the OSD map requires (the end
+		// of an upgrade), or the accepted daemon image changes.
 		For(&cephv1alpha1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -115,6 +116,7 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 						meta.IsStatusConditionTrue(n.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) ||
 					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)) ||
 					!slices.Equal(osdplan.Recovering(o.Status.Ceph), osdplan.Recovering(n.Status.Ceph)) ||
+					osdplan.HasCheck(o.Status.Ceph, osdplan.CheckOSDUpgradeFinished) != osdplan.HasCheck(n.Status.Ceph, osdplan.CheckOSDUpgradeFinished) ||
 					!equality.Semantic.DeepEqual(o.Status.DaemonImage, n.Status.DaemonImage))
 			}},
 		))).
@@ -811,6 +813,11 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 	gate := osdplan.GateRollout(osdplan.GateInput{Cluster: cluster, Rollout: rollout, Quiet: len(recovering) == 0 && !unready, Unready: unready,
 		Jobs: rolloutJobs, Now: r.Clock()})
 	r.recordGateEvents(cluster, gate.Record)
+	if slices.ContainsFunc(gate.CreateJobs, func(j osdplan.OSDJobSpec) bool { return j.Step == osdplan.OSDStepRequireRelease }) {
+		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDReleaseRequired", "FinishUpgrade",
+			"Ceph reports %s: every OSD runs a newer release than the OSD map requires; raising require_osd_release (ceph osd require-osd-release)",
+			osdplan.CheckOSDUpgradeFinished)
+	}
 	rollout = gate.Rollout
 	if rollout.Outdated > 0 {
 		ctrl.LoggerFrom(ctx).Info("Rolling out a change to the OSDs", "updated", rollout.Updated, "outdated", rollout.Outdated,

@@ -21,12 +21,25 @@ const (
 	// OSDStepOKToStop asks Ceph whether the OSDs of one failure domain may
 	// stop together (ceph osd ok-to-stop).
 	OSDStepOKToStop OSDStep = "ok-to-stop"
+	// OSDStepRequireRelease raises the OSD map's require_osd_release to
+	// the release every OSD runs (ceph osd require-osd-release), the last
+	// step of a Ceph upgrade.
+	OSDStepRequireRelease OSDStep = "require-osd-release"
 )
+
+// CheckOSDUpgradeFinished is Ceph's health check saying that every OSD
+// runs a newer release than the OSD map's require_osd_release.
+const CheckOSDUpgradeFinished = "OSD_UPGRADE_FINISHED"
+
+// requireReleaseRetry is how long a finished require-osd-release Job
+// stands while Ceph still reports OSD_UPGRADE_FINISHED (the reporter
+// publishes Ceph's health on its own period); then it runs again.
+const requireReleaseRetry = 2 * time.Minute
 
 // IsRolloutStep reports whether an OSD Job's step belongs to a rollout
 // (GateRollout) rather than to a decommission.
 func IsRolloutStep(step OSDStep) bool {
-	return step == OSDStepSetNoOut || step == OSDStepUnsetNoOut || step == OSDStepOKToStop
+	return step == OSDStepSetNoOut || step == OSDStepUnsetNoOut || step == OSDStepOKToStop || step == OSDStepRequireRelease
 }
 
 // okToStopValid is how long Ceph's "ok to stop" stands for a failure
@@ -90,7 +103,10 @@ type Gate struct {
 //     (or, for a domain already restarting, on the yes it got), else it
 //     waits and asks again after a backoff, showing Ceph's answer;
 //  3. once no OSD is outdated, every OSD is ready and Ceph has recovered,
-//     noout is unset (when the operator set it) and the record dropped.
+//     noout is unset (when the operator set it) and the record dropped;
+//  4. then, when Ceph says every OSD runs a newer release than the OSD
+//     map requires (OSD_UPGRADE_FINISHED, after an upgrade), an OSD Job
+//     raises require_osd_release (see requireRelease).
 //
 // Like a decommission step, each outcome is recorded (in the returned
 // record) before the Job is deleted: a finished Job goes only when the
@@ -113,12 +129,17 @@ func gateRollout(in GateInput) Gate {
 	for i := range in.Jobs {
 		jobs[in.Jobs[i].Step] = &in.Jobs[i]
 	}
+	// The end of an upgrade is no part of a rollout's record.
+	require := jobs[OSDStepRequireRelease]
+	delete(jobs, OSDStepRequireRelease)
 	g.dropRecorded(in.Cluster.Status.OSDRollout, jobs)
 
 	if in.Rollout.Outdated == 0 {
 		g.Record = g.finish(in, rec, jobs)
+		g.requireRelease(in, g.Record == nil, require)
 		return g
 	}
+	g.requireRelease(in, false, require)
 	if len(in.Rollout.Update) == 0 {
 		// Held by OSDRollout itself (a domain restarting, Ceph
 		// recovering, the monitors first): nothing to ask yet.
@@ -214,6 +235,40 @@ func (g *Gate) finish(in GateInput, rec *cephv1alpha1.OSDRolloutStatus, jobs map
 		return rec
 	}
 	return nil
+}
+
+// requireRelease drives the last step of a Ceph upgrade. Once every OSD
+// runs its current template and is ready, Ceph is quiet and the rollout
+// is over (settled), and Ceph's health says every OSD runs a newer
+// release than the OSD map requires (OSD_UPGRADE_FINISHED), an OSD Job
+// runs `ceph osd require-osd-release` for the release they all run: until
+// then Ceph keeps the cluster in HEALTH_WARN and holds back the release's
+// new features. The command only raises the release, and Ceph refuses it
+// while an up OSD runs an older one, so running it again is harmless: a
+// finished Job is deleted once the check is gone from Ceph's health, or
+// after requireReleaseRetry, after which it runs again if the check stays.
+func (g *Gate) requireRelease(in GateInput, settled bool, j *OSDJob) {
+	want := settled && in.Quiet && HasCheck(in.Cluster.Status.Ceph, CheckOSDUpgradeFinished)
+	switch {
+	case j == nil:
+		if want {
+			g.CreateJobs = append(g.CreateJobs, OSDJobSpec{OSDID: -1, Step: OSDStepRequireRelease})
+		}
+	case j.State == JobRunning:
+	case !want || in.Now.Sub(j.FinishedAt) >= requireReleaseRetry:
+		g.DeleteJobs = append(g.DeleteJobs, j.Name)
+		if want {
+			g.requeue(time.Second)
+		}
+	default:
+		g.requeue(requireReleaseRetry - in.Now.Sub(j.FinishedAt))
+	}
+}
+
+// HasCheck reports whether Ceph's health, as the reporter last published
+// it, raises check code.
+func HasCheck(st *cephv1alpha1.CephStatus, code string) bool {
+	return st != nil && slices.ContainsFunc(st.Checks, func(c cephv1alpha1.CephHealthCheck) bool { return c.Code == code })
 }
 
 // holdExpired reports whether noout, set by the operator, has been held

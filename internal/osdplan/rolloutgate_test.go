@@ -337,3 +337,95 @@ func TestGateRolloutReleasesNoOut(t *testing.T) {
 		t.Fatalf("commands %v, want %v", w.steps, want)
 	}
 }
+
+// TestGateRolloutRequiresTheNewRelease: after an upgrade's rollout, once
+// Ceph says every OSD runs a newer release than the OSD map requires,
+// require-osd-release runs; not while OSDs are outdated, noout is held or
+// Ceph is busy; a Done Job stays while the reporter's status lags, and
+// runs again only if the check stays.
+func TestGateRolloutRequiresTheNewRelease(t *testing.T) {
+	w := newGateWorld(t)
+	upgraded := func(on bool) {
+		w.cluster.Status.Ceph = &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthOK}
+		if on {
+			w.cluster.Status.Ceph.Health = cephv1alpha1.CephHealthWarn
+			w.cluster.Status.Ceph.Checks = []cephv1alpha1.CephHealthCheck{{Code: CheckOSDUpgradeFinished, Severity: "HEALTH_WARN",
+				Message: "all OSDs are running tentacle or later but require_osd_release < tentacle"}}
+		}
+	}
+	upgraded(true)
+	// Still rolling out: the OSDs of node-b run the old release.
+	w.pass(domain("node-b", 1, false, 2), false)
+	w.waits("ceph osd set noout")
+	if slices.Contains(w.steps, string(OSDStepRequireRelease)) {
+		t.Fatalf("require-osd-release while OSDs are outdated: %v", w.steps)
+	}
+	w.finish(OSDStepSetNoOut, OSDOutcomeDone, "")
+	w.pass(domain("node-b", 1, false, 2), false)
+	w.finish(OSDStepOKToStop, OSDOutcomeDone, "")
+	w.pass(domain("node-b", 1, false, 2), false)
+	w.updates(2)
+	// Every OSD updated, but not yet ready: noout is held, nothing else.
+	done := Rollout{Updated: 3}
+	w.pass(done, false)
+	w.pass(done, true)
+	if slices.Contains(w.steps, string(OSDStepRequireRelease)) {
+		t.Fatalf("require-osd-release while noout is held: %v", w.steps)
+	}
+	w.finish(OSDStepUnsetNoOut, OSDOutcomeDone, "")
+	w.pass(done, true)
+	if w.cluster.Status.OSDRollout != nil {
+		t.Fatalf("record %+v after the rollout", w.cluster.Status.OSDRollout)
+	}
+	// The rollout is over and Ceph quiet: the release is raised.
+	w.pass(done, true)
+	if want := []string{"set-noout", "ok-to-stop 2", "unset-noout", "require-osd-release"}; !slices.Equal(w.steps, want) {
+		t.Fatalf("commands %v, want %v", w.steps, want)
+	}
+	w.pass(done, true)
+	w.finish(OSDStepRequireRelease, OSDOutcomeDone, "require_osd_release raised from reef to tentacle")
+	// The reporter has not published Ceph's health since: the Job stands.
+	w.now = w.now.Add(30 * time.Second)
+	w.pass(done, true)
+	if len(w.jobs) != 1 || len(w.last.CreateJobs) != 0 || w.last.RequeueAfter != 90*time.Second {
+		t.Fatalf("jobs %+v, creates %+v, requeue %s: want the Done Job kept, a pass when it expires", w.jobs, w.last.CreateJobs, w.last.RequeueAfter)
+	}
+	// The check is gone: the Job goes and nothing runs again.
+	upgraded(false)
+	w.pass(done, true)
+	w.pass(done, true)
+	if len(w.jobs) != 0 || len(w.steps) != 4 {
+		t.Fatalf("jobs %+v, commands %v after the check cleared", w.jobs, w.steps)
+	}
+
+	// A check that stays (Ceph refused: an up OSD still ran the old
+	// release) runs the command again after requireReleaseRetry.
+	upgraded(true)
+	w.pass(done, true)
+	w.finish(OSDStepRequireRelease, OSDOutcomeFailed, "not all up OSDs have CEPH_FEATURE_SERVER_TENTACLE feature")
+	w.pass(done, true)
+	if len(w.jobs) != 1 {
+		t.Fatalf("jobs %+v: want the failed Job kept until it may run again", w.jobs)
+	}
+	w.now = w.now.Add(requireReleaseRetry)
+	w.pass(done, true)
+	w.pass(done, true)
+	if n := len(slices.DeleteFunc(slices.Clone(w.steps), func(s string) bool { return s != string(OSDStepRequireRelease) })); n != 3 {
+		t.Fatalf("commands %v: want require-osd-release run 3 times", w.steps)
+	}
+	// Ceph busy (recovering): a running Job finishes, none starts.
+	w.finish(OSDStepRequireRelease, OSDOutcomeDone, "")
+	w.now = w.now.Add(requireReleaseRetry)
+	w.pass(done, false)
+	w.pass(done, false)
+	if len(w.jobs) != 0 || len(w.steps) != 6 {
+		t.Fatalf("jobs %+v, commands %v while Ceph is not quiet", w.jobs, w.steps)
+	}
+	// A new rollout starts: a finished Job of the last one goes.
+	w.pass(done, true)
+	w.finish(OSDStepRequireRelease, OSDOutcomeDone, "")
+	w.pass(domain("node-a", 1, false, 0), false)
+	if slices.ContainsFunc(w.jobs, func(j OSDJob) bool { return j.Step == OSDStepRequireRelease }) {
+		t.Fatalf("jobs %+v: the finished require-osd-release Job stays into a rollout", w.jobs)
+	}
+}

@@ -1,7 +1,8 @@
 // Package osdop is the `agent osd` subcommand: one Ceph command, run by an
 // OSD Job for a step of a decommission (out, safe-to-destroy, purge,
 // destroy, or in for a reversal) or of an OSD rollout (set or unset the
-// noout flag, ok-to-stop for the OSDs of one failure domain). It reports
+// noout flag, ok-to-stop for the OSDs of one failure domain), or the last
+// step of a Ceph upgrade (require-osd-release). It reports
 // its outcome as a JSON termination message and an exit code, so the
 // planner records it before the Job is deleted.
 package osdop
@@ -10,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +32,11 @@ const (
 	// StepOKToStop asks whether the OSDs (several ids) may stop together
 	// without making data unavailable.
 	StepOKToStop = "ok-to-stop"
+	// StepRequireRelease raises the OSD map's require_osd_release to the
+	// release every running OSD runs, once they all run a newer one: the
+	// last step of a Ceph upgrade, which Ceph warns about until it is done
+	// (OSD_UPGRADE_FINISHED).
+	StepRequireRelease = "require-osd-release"
 )
 
 // NoOutPreset is the message of a Done set-noout whose flag someone had
@@ -39,7 +46,7 @@ const NoOutPreset = "noout was set already"
 // ClusterStep reports whether step acts on the cluster (or several OSDs)
 // rather than on one OSD.
 func ClusterStep(step string) bool {
-	return step == StepSetNoOut || step == StepUnsetNoOut || step == StepOKToStop
+	return step == StepSetNoOut || step == StepUnsetNoOut || step == StepOKToStop || step == StepRequireRelease
 }
 
 // Outcomes (osdplan.OSDOutcome*).
@@ -90,8 +97,8 @@ func ValidStep(step string) bool {
 	return slices.Contains([]string{StepOut, StepIn, StepSafe, StepPurge, StepDestroy}, step) || ClusterStep(step)
 }
 
-// RunCluster runs a rollout step: set-noout, unset-noout, or ok-to-stop
-// for ids.
+// RunCluster runs a step on the cluster: set-noout, unset-noout,
+// ok-to-stop for ids, or require-osd-release.
 func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result {
 	res := Result{Step: step, OSDID: -1, OSDIDs: ids}
 	switch step {
@@ -133,6 +140,9 @@ func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result
 			res.Outcome, res.Message = NotYet, "Ceph said yes, but "+why
 			return res
 		}
+	case StepRequireRelease:
+		res.Outcome, res.Message = requireRelease(ctx, ceph)
+		return res
 	default:
 		res.Outcome, res.Message = Failed, fmt.Sprintf("unknown step %q", step)
 		return res
@@ -140,6 +150,71 @@ func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result
 	res.Outcome = Done
 	return res
 }
+
+// releaseNames are the releases `ceph osd require-osd-release` takes, by
+// major version.
+var releaseNames = map[int]string{15: "octopus", 16: "pacific", 17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
+
+// requireRelease raises require_osd_release to the oldest release the
+// running OSDs run (`ceph osd versions`), when that is newer than what the
+// OSD map requires. Ceph itself refuses while an up OSD lacks the
+// release's features; an OSD that is down starts again only on that
+// release or a newer one, as its pod does after an upgrade.
+func requireRelease(ctx context.Context, ceph Ceph) (string, string) {
+	out, err := ceph(ctx, "osd", "dump")
+	if err != nil {
+		return Failed, "reading the OSD map: " + err.Error()
+	}
+	var dump struct {
+		Require string `json:"require_osd_release"`
+	}
+	if err := json.Unmarshal(out, &dump); err != nil || dump.Require == "" {
+		return Failed, fmt.Sprintf("the OSD map names no require_osd_release: %q", shorten(string(out), 200))
+	}
+	required := -1
+	for major, name := range releaseNames {
+		if name == dump.Require {
+			required = major
+		}
+	}
+	if out, err = ceph(ctx, "osd", "versions"); err != nil {
+		return Failed, "reading the OSDs' versions: " + err.Error()
+	}
+	var versions map[string]int
+	if err := json.Unmarshal(out, &versions); err != nil {
+		return Failed, fmt.Sprintf("the OSDs' versions cannot be read: %q", shorten(string(out), 200))
+	}
+	oldest := 0
+	for v, n := range versions {
+		m := versionMajor.FindStringSubmatch(v)
+		if m == nil || n <= 0 {
+			return Failed, fmt.Sprintf("no Ceph version in %q", shorten(v, 200))
+		}
+		major, _ := strconv.Atoi(m[1])
+		if oldest == 0 || major < oldest {
+			oldest = major
+		}
+	}
+	name, known := releaseNames[oldest]
+	switch {
+	case oldest == 0:
+		return NotYet, "no running OSD reports its version"
+	case required < 0:
+		return Failed, fmt.Sprintf("require_osd_release %q is not a release this operator knows; it is left as it is", dump.Require)
+	case required >= oldest:
+		return Done, fmt.Sprintf("require_osd_release is %s and the oldest running OSD runs Ceph %d: nothing to raise", dump.Require, oldest)
+	case !known:
+		return Failed, fmt.Sprintf("the running OSDs run Ceph %d or later, a release this operator cannot name for require-osd-release", oldest)
+	}
+	if _, err := ceph(ctx, "osd", "require-osd-release", name); err != nil {
+		return Failed, err.Error()
+	}
+	return Done, fmt.Sprintf("require_osd_release raised from %s to %s: every running OSD runs Ceph %d or later", dump.Require, name, oldest)
+}
+
+// versionMajor finds the major version in a `ceph versions` key such as
+// "ceph version 18.2.7 (6b0e...) reef (stable)".
+var versionMajor = regexp.MustCompile(`ceph version (\d+)\.\d+\.\d+`)
 
 // hasFlag reports whether the OSD map (`ceph osd dump` as JSON) has flag
 // set: in "flags", a comma-separated list, or "flags_set".

@@ -173,3 +173,62 @@ func TestExitCodesAndEncode(t *testing.T) {
 		t.Fatalf("encoded %d bytes: %s", len(b), b[:min(len(b), 100)])
 	}
 }
+
+func TestRequireRelease(t *testing.T) {
+	const reef = `{"require_osd_release":"reef","flags":"sortbitwise"}`
+	const v18 = "ceph version 18.2.7 (6b0e988052ec84cf2d4a54ff9bbbc5e720b621ad) reef (stable)"
+	const v20 = "ceph version 20.2.4 (0c2e64bd1c1d6b5e3f0d1c8a77d1f35c1b2a9e01) tentacle (stable)"
+	versions := func(m map[string]int) string { b, _ := json.Marshal(m); return string(b) }
+	for _, tc := range []struct {
+		name      string
+		out, fail map[string]string
+		want      Result
+		calls     []string
+	}{
+		{name: "every OSD on tentacle: raised",
+			out:   map[string]string{"osd dump": reef, "osd versions": versions(map[string]int{v20: 3})},
+			want:  Result{Step: StepRequireRelease, OSDID: -1, Outcome: Done, Message: "require_osd_release raised from reef to tentacle: every running OSD runs Ceph 20 or later"},
+			calls: []string{"osd dump", "osd versions", "osd require-osd-release tentacle"}},
+		// One OSD still on reef: the oldest release is what counts.
+		{name: "one OSD still on reef: nothing to raise",
+			out:   map[string]string{"osd dump": reef, "osd versions": versions(map[string]int{v20: 2, v18: 1})},
+			want:  Result{Step: StepRequireRelease, OSDID: -1, Outcome: Done, Message: "require_osd_release is reef and the oldest running OSD runs Ceph 18: nothing to raise"},
+			calls: []string{"osd dump", "osd versions"}},
+		{name: "no OSD running",
+			out:  map[string]string{"osd dump": reef, "osd versions": `{}`},
+			want: Result{Step: StepRequireRelease, OSDID: -1, Outcome: NotYet, Message: "no running OSD reports its version"}},
+		{name: "a release newer than the operator knows is left alone",
+			out:   map[string]string{"osd dump": `{"require_osd_release":"umbrella"}`, "osd versions": versions(map[string]int{"ceph version 21.2.0 (abc) umbrella (stable)": 3})},
+			want:  Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: `require_osd_release "umbrella" is not a release this operator knows; it is left as it is`},
+			calls: []string{"osd dump", "osd versions"}},
+		{name: "OSDs on a release the operator cannot name",
+			out:   map[string]string{"osd dump": `{"require_osd_release":"tentacle"}`, "osd versions": versions(map[string]int{"ceph version 21.2.0 (abc) umbrella (stable)": 3})},
+			want:  Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: "the running OSDs run Ceph 21 or later, a release this operator cannot name for require-osd-release"},
+			calls: []string{"osd dump", "osd versions"}},
+		{name: "unreadable version",
+			out:  map[string]string{"osd dump": reef, "osd versions": `{"something else": 3}`},
+			want: Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: `no Ceph version in "something else"`}},
+		{name: "Ceph refuses",
+			out:  map[string]string{"osd dump": reef, "osd versions": versions(map[string]int{v20: 3})},
+			fail: map[string]string{"osd require-osd-release tentacle": "exit status 1: Error EPERM: not all up OSDs have CEPH_FEATURE_SERVER_TENTACLE feature"},
+			want: Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: "exit status 1: Error EPERM: not all up OSDs have CEPH_FEATURE_SERVER_TENTACLE feature"}},
+		{name: "the map cannot be read",
+			fail:  map[string]string{"osd dump": "timed out"},
+			want:  Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: "reading the OSD map: timed out"},
+			calls: []string{"osd dump"}},
+		{name: "the map names no release",
+			out:  map[string]string{"osd dump": `{"flags":"sortbitwise"}`},
+			want: Result{Step: StepRequireRelease, OSDID: -1, Outcome: Failed, Message: `the OSD map names no require_osd_release: "{\"flags\":\"sortbitwise\"}"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeCeph{out: tc.out, fail: tc.fail}
+			got := RunCluster(context.Background(), f.run, StepRequireRelease, nil)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if tc.calls != nil && !slices.Equal(f.calls, tc.calls) {
+				t.Fatalf("calls %q, want %q", f.calls, tc.calls)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -12,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
+	"github.com/ceph-operator/ceph-operator/internal/osdplan"
 	"github.com/ceph-operator/ceph-operator/internal/resources"
 )
 
@@ -126,6 +129,9 @@ func (w *World) clusterStepLocked(step, ids string) osdop.Result {
 		w.noout = true
 	case osdop.StepUnsetNoOut:
 		w.noout = false
+	case osdop.StepRequireRelease:
+		// As Ceph does once the release is raised.
+		w.checks = slices.DeleteFunc(slices.Clone(w.checks), func(c cephv1alpha1.CephHealthCheck) bool { return c.Code == osdplan.CheckOSDUpgradeFinished })
 	case osdop.StepOKToStop:
 		if len(w.okToStop) > 0 {
 			res.Outcome, res.Message = w.okToStop[0].outcome, w.okToStop[0].message
