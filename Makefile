@@ -90,8 +90,8 @@ test-unit: ## Run the unit tests: no root, no control plane, under a minute warm
 # root `make test` runs it, otherwise it says why it is skipped.
 .PHONY: test-real-if-root
 test-real-if-root:
-	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) test-real; \
-	else echo "test-real: skipped (needs root: run 'sudo make test-real')"; fi
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) test-real && $(MAKE) test-real-upgrade; \
+	else echo "test-real: skipped (needs root: run 'sudo make test-real test-real-upgrade')"; fi
 
 # When `make test` started (the top-level make sets it; sub-makes inherit it).
 ifndef TEST_START
@@ -245,6 +245,21 @@ test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e on
 	CEPH_OPERATOR_REAL=1 CEPH_TEST_IMG=$(CEPH_TEST_IMG) CEPH_ARCHIVE=$(CEPH_IMAGE_TAR) OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
 		CEPH_VERSION=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages) \
 		go test -count=1 -v -timeout 80m ./tests/realceph/
+
+# The real upgrade: three real nodes on the Ceph image of
+# CEPH_UPGRADE_FROM (18), then spec.image to that of CEPH_UPGRADE_TO (20),
+# with readers reading throughout, then a refused downgrade.
+CEPH_UPGRADE_FROM ?= 18
+CEPH_UPGRADE_TO ?= 20
+ceph_pkg_version = $$(awk '$$1 == "ceph-osd" {print $$2}' $(call ceph_rootfs,$(1)).packages)
+.PHONY: test-real-upgrade
+test-real-upgrade: realnode-assets realnode-tools image-operator $(call ceph_tar,$(CEPH_UPGRADE_FROM)) $(call ceph_tar,$(CEPH_UPGRADE_TO)) $(KUSTOMIZE) ## The real Ceph upgrade (CEPH_UPGRADE_FROM 18 to CEPH_UPGRADE_TO 20) on three real nodes, reads checked throughout (root).
+	CEPH_OPERATOR_REAL=1 OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
+		CEPH_UPGRADE_FROM_IMG=$(ceph_img_$(CEPH_UPGRADE_FROM)) CEPH_UPGRADE_FROM_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_FROM)) \
+		CEPH_UPGRADE_FROM_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_FROM)) \
+		CEPH_UPGRADE_TO_IMG=$(ceph_img_$(CEPH_UPGRADE_TO)) CEPH_UPGRADE_TO_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_TO)) \
+		CEPH_UPGRADE_TO_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_TO)) \
+		go test -count=1 -v -timeout 60m -run '^TestRealCephUpgrade$$' ./tests/realceph/
 
 .PHONY: test-real-all
 test-real-all: ## The real e2e on each Ceph release of CEPH_RELEASES in turn (root).

@@ -48,100 +48,15 @@ func TestRealCephNodes(t *testing.T) {
 	failures.msgs, failures.diagnoses = nil, nil
 	failures.Unlock()
 	summarizeFailures(t)
-	loopdev.RequireRoot(t, "losetup", "mount")
-	root := testenv.RepoRoot()
-	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-operator.tar"))
-	cephArchive := env("CEPH_ARCHIVE", filepath.Join(root, "bin", "images", "ceph-test-v16.2.tar"))
 	cephImage := env("CEPH_TEST_IMG", "localhost/ceph-operator/ceph-test:v16.2")
-	for _, p := range []string{operatorArchive, cephArchive} {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("%v: build the images first (make images; make test-real does)", err)
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-
-	// Before the nodes: each node's mount namespace starts as a copy of
-	// the machine's, so the monitors' directory must be mounted first.
-	mountTmpfs(t, dataDir)
-	cluster := realnode.UpForTestWith(ctx, t, realnode.Options{Nodes: multiNodes + 1})
-	if cluster.AlreadyRunning {
-		t.Fatalf("a real cluster is already up in %s; this test starts its own %d nodes: run 'make cluster-down' first", cluster.Dir, multiNodes+1)
-	}
-	if len(cluster.Nodes) != multiNodes+1 {
-		t.Fatalf("%d nodes up, want %d", len(cluster.Nodes), multiNodes+1)
-	}
 	// The monitors go to the first nodes by name; the last one is spare.
-	nodeNames := make([]string, 0, len(cluster.Nodes))
-	for _, n := range cluster.Nodes {
-		nodeNames = append(nodeNames, n.Name)
-	}
-	sort.Strings(nodeNames)
-	spare := nodeNames[multiNodes]
-	diagnoseOnFailure(t, cluster.Clientset)
-	importStart := time.Now()
-	for _, a := range []string{operatorArchive, cephArchive} {
-		if err := cluster.ImportImage(ctx, a); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("images imported into %d nodes in %.1fs", len(cluster.Nodes), time.Since(importStart).Seconds())
-
-	c := newClient(t, cluster)
-
-	// One blank disk per node but the spare, shown to that node only.
-	dir := t.TempDir()
-	diskOf := map[string]*device{}
-	var devices []*device
-	var names []string
-	for i, n := range nodeNames[:multiNodes] {
-		b := loopdev.SparseFile(t, dir, fmt.Sprintf("node%d.img", i), blankSize)
-		d := &device{kind: "blank", backing: b, dev: loopdev.Attach(t, b, false)}
-		if err := cluster.AddDisk(n, d.dev.Path); err != nil {
-			t.Fatal(err)
-		}
-		diskOf[n] = d
-		devices = append(devices, d)
-		names = append(names, d.dev.Name)
-	}
-
-	deployOperator(t, ctx, cluster)
-	t.Cleanup(func() { undeployOperator(t, cluster) })
-	realnode.WaitFor(t, ctx, 5*time.Minute, "the operator to be available", func() error {
-		return realnode.DeploymentAvailable(ctx, c, namespace, "ceph-operator-controller-manager")
-	})
-
-	cc := &cephv1alpha1.CephCluster{
-		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: namespace},
-		Spec: cephv1alpha1.CephClusterSpec{
-			Image:           cephImage,
-			DataDirHostPath: dataDir,
-			Mon:             cephv1alpha1.MonSpec{Count: multiNodes},
-			// The default, said: copies on distinct nodes.
-			DefaultFailureDomain: "host",
-			Storage: cephv1alpha1.StorageSpec{
-				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
-				DeviceFilter: "^(" + strings.Join(names, "|") + ")$",
-			},
-		},
-	}
-	applyStart := time.Now()
-	if err := c.Create(ctx, cc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { deleteCluster(t, c, cc) })
-	realnode.WaitFor(t, ctx, convergeTimeout, fmt.Sprintf("%d monitors in quorum and %d OSDs up and in", multiNodes, multiNodes), func() error {
-		got := &cephv1alpha1.CephCluster{}
-		if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
-			return err
-		}
-		st := got.Status.Ceph
-		if st == nil || st.Monitors.InQuorum != multiNodes || st.OSDs.Up != multiNodes || st.OSDs.In != multiNodes {
-			return fmt.Errorf("status.ceph = %+v; conditions %s", st, conditionSummary(got))
-		}
-		return nil
-	})
-	t.Logf("FIGURE %d nodes: apply -> %d monitors in quorum, %d OSDs up and in: %.1fs", multiNodes, multiNodes, multiNodes, time.Since(applyStart).Seconds())
+	m := startNodes(t, ctx, multiNodes+1, env("CEPH_ARCHIVE", filepath.Join(testenv.RepoRoot(), "bin", "images", "ceph-test-v16.2.tar")))
+	nodeNames := m.nodeNames
+	spare := m.nodeNames[multiNodes]
+	cluster, c, diskOf, devices := m.cluster, m.c, m.diskOf, m.devices
+	cc := m.createCluster(t, ctx, cephImage)
 
 	// The tools pod runs on the spare node, which no failover cuts off.
 	tl := startToolsOn(t, ctx, c, cluster, cc, spare)
@@ -178,6 +93,118 @@ func TestRealCephNodes(t *testing.T) {
 	checkMonFailover(t, ctx, c, cc, cluster, tl, spare, objs)
 	tl.stop(c)
 	checkUntouched(t, devices)
+}
+
+// nodesCluster is the real cluster of a multi-node test: its nodes, each
+// of the first multiNodes of them (by name) with one blank disk shown to
+// it only, and the operator running.
+type nodesCluster struct {
+	cluster   *realnode.Cluster
+	c         client.Client
+	nodeNames []string // sorted
+	diskOf    map[string]*device
+	devices   []*device
+	names     []string // the disks' kernel names
+}
+
+// startNodes starts n real nodes (n > multiNodes leaves the last ones
+// spare), imports the operator image and the Ceph images of archives into
+// each, gives each of the first multiNodes nodes one blank disk and
+// deploys the operator.
+func startNodes(t *testing.T, ctx context.Context, n int, archives ...string) *nodesCluster {
+	t.Helper()
+	loopdev.RequireRoot(t, "losetup", "mount")
+	operatorArchive := env("OPERATOR_ARCHIVE", filepath.Join(testenv.RepoRoot(), "bin", "images", "ceph-operator.tar"))
+	archives = append([]string{operatorArchive}, archives...)
+	for _, p := range archives {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%v: build the images first (make images; make test-real does)", err)
+		}
+	}
+	// Before the nodes: each node's mount namespace starts as a copy of
+	// the machine's, so the monitors' directory must be mounted first.
+	mountTmpfs(t, dataDir)
+	cluster := realnode.UpForTestWith(ctx, t, realnode.Options{Nodes: n})
+	if cluster.AlreadyRunning {
+		t.Fatalf("a real cluster is already up in %s; this test starts its own %d nodes: run 'make cluster-down' first", cluster.Dir, n)
+	}
+	if len(cluster.Nodes) != n {
+		t.Fatalf("%d nodes up, want %d", len(cluster.Nodes), n)
+	}
+	m := &nodesCluster{cluster: cluster, diskOf: map[string]*device{}}
+	for _, node := range cluster.Nodes {
+		m.nodeNames = append(m.nodeNames, node.Name)
+	}
+	sort.Strings(m.nodeNames)
+	diagnoseOnFailure(t, cluster.Clientset)
+	importStart := time.Now()
+	for _, a := range archives {
+		if err := cluster.ImportImage(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("images imported into %d nodes in %.1fs", len(cluster.Nodes), time.Since(importStart).Seconds())
+
+	m.c = newClient(t, cluster)
+
+	// One blank disk per node but the spare ones, shown to that node only.
+	dir := t.TempDir()
+	for i, node := range m.nodeNames[:multiNodes] {
+		b := loopdev.SparseFile(t, dir, fmt.Sprintf("node%d.img", i), blankSize)
+		d := &device{kind: "blank", backing: b, dev: loopdev.Attach(t, b, false)}
+		if err := cluster.AddDisk(node, d.dev.Path); err != nil {
+			t.Fatal(err)
+		}
+		m.diskOf[node] = d
+		m.devices = append(m.devices, d)
+		m.names = append(m.names, d.dev.Name)
+	}
+
+	deployOperator(t, ctx, cluster)
+	t.Cleanup(func() { undeployOperator(t, cluster) })
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the operator to be available", func() error {
+		return realnode.DeploymentAvailable(ctx, m.c, namespace, "ceph-operator-controller-manager")
+	})
+	return m
+}
+
+// createCluster creates the CephCluster of a multi-node test on image:
+// multiNodes monitors, copies on distinct hosts, every test disk an OSD.
+// It returns once the monitors are in quorum and the OSDs up and in.
+func (m *nodesCluster) createCluster(t *testing.T, ctx context.Context, image string) *cephv1alpha1.CephCluster {
+	t.Helper()
+	cc := &cephv1alpha1.CephCluster{
+		ObjectMeta: metav1.ObjectMeta{Name: "ceph", Namespace: namespace},
+		Spec: cephv1alpha1.CephClusterSpec{
+			Image:           image,
+			DataDirHostPath: dataDir,
+			Mon:             cephv1alpha1.MonSpec{Count: multiNodes},
+			// The default, said: copies on distinct nodes.
+			DefaultFailureDomain: "host",
+			Storage: cephv1alpha1.StorageSpec{
+				UseAllNodes: true, UseAllDevices: true, AllowLoopDevices: true,
+				DeviceFilter: "^(" + strings.Join(m.names, "|") + ")$",
+			},
+		},
+	}
+	applyStart := time.Now()
+	if err := m.c.Create(ctx, cc); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteCluster(t, m.c, cc) })
+	realnode.WaitFor(t, ctx, convergeTimeout, fmt.Sprintf("%d monitors in quorum and %d OSDs up and in", multiNodes, multiNodes), func() error {
+		got := &cephv1alpha1.CephCluster{}
+		if err := m.c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+			return err
+		}
+		st := got.Status.Ceph
+		if st == nil || st.Monitors.InQuorum != multiNodes || st.OSDs.Up != multiNodes || st.OSDs.In != multiNodes {
+			return fmt.Errorf("status.ceph = %+v; conditions %s", st, conditionSummary(got))
+		}
+		return nil
+	})
+	t.Logf("FIGURE %d nodes: apply -> %d monitors in quorum, %d OSDs up and in: %.1fs", multiNodes, multiNodes, multiNodes, time.Since(applyStart).Seconds())
+	return cc
 }
 
 // checkMonitorsSpread checks that Ceph's quorum holds every monitor and

@@ -1,0 +1,288 @@
+package realceph
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
+	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
+)
+
+// upgradeEnd is one end of TestRealCephUpgrade: a Ceph test image, the
+// archive it is imported from and the Ceph version its daemons run.
+type upgradeEnd struct {
+	image, archive, version string
+}
+
+// upgradeEndFrom reads CEPH_UPGRADE_<end>_IMG, _ARCHIVE and _VERSION.
+func upgradeEndFrom(end string) upgradeEnd {
+	p := "CEPH_UPGRADE_" + end + "_"
+	return upgradeEnd{image: os.Getenv(p + "IMG"), archive: os.Getenv(p + "ARCHIVE"), version: os.Getenv(p + "VERSION")}
+}
+
+// upgradeDaemons is how many Ceph daemons the upgraded cluster runs:
+// multiNodes monitors and OSDs, and one manager.
+const upgradeDaemons = 2*multiNodes + 1
+
+// TestRealCephUpgrade upgrades real Ceph on three real nodes from one
+// release to a newer one through spec.image (make test-real-upgrade:
+// 18.2.7 to 20.2.4). A pool keeps three copies, one per node, while two
+// readers (one connected librados client, and a new client per read) read
+// its objects throughout; every read must succeed, and the longest ones
+// are reported. The cluster must end with every daemon on the new
+// version, require_osd_release raised, HEALTH_OK and the objects intact.
+// Then spec.image set back to the old image must be refused, naming both
+// versions, with no daemon changed.
+func TestRealCephUpgrade(t *testing.T) {
+	gate.Env(t, gate.Real, "skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real-upgrade)")
+	from, to := upgradeEndFrom("FROM"), upgradeEndFrom("TO")
+	if from.archive == "" || to.archive == "" || from.image == "" || to.image == "" {
+		t.Skip("skipping: the upgrade test needs CEPH_UPGRADE_FROM_{IMG,ARCHIVE,VERSION} and CEPH_UPGRADE_TO_{IMG,ARCHIVE,VERSION} (make test-real-upgrade sets them)")
+	}
+	toVersion, err := ceph.ParseVersion(to.version)
+	if err != nil {
+		t.Fatalf("CEPH_UPGRADE_TO_VERSION: %v", err)
+	}
+	failures.Lock()
+	failures.msgs, failures.diagnoses = nil, nil
+	failures.Unlock()
+	summarizeFailures(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
+	defer cancel()
+
+	m := startNodes(t, ctx, multiNodes, from.archive, to.archive)
+	c := m.c
+	cc := m.createCluster(t, ctx, from.image)
+	checkVersion(t, getCephCluster(t, ctx, c, cc), from.image, from.version)
+	tl := startToolsOn(t, ctx, c, m.cluster, cc, m.nodeNames[0])
+	defer tl.stop(c)
+	objs := writeReplicated(t, ctx, tl)
+	realnode.WaitFor(t, ctx, 5*time.Minute, "every placement group active+clean", func() error { return allClean(ctx, tl) })
+	waitHealthy(t, ctx, c, cc, "on "+from.image)
+	t.Logf("FIGURE before the upgrade: ceph versions %s", versionCounts(cephVersions(t, ctx, tl)))
+
+	r := startReader(ctx, tl, objs)
+	cr, err := startClientReader(ctx, tl, objs)
+	if err != nil {
+		_, _, _ = r.end()
+		t.Fatal(err)
+	}
+	start := time.Now()
+	setImage(t, ctx, c, cc, to.image)
+	var last string
+	var versions map[string]int
+	realnode.WaitFor(t, ctx, 30*time.Minute, fmt.Sprintf("every daemon on Ceph %s", to.version), func() error {
+		got := getCephCluster(t, ctx, c, cc)
+		if p := upgradeProgress(got); p != last {
+			t.Logf("upgrade +%.0fs: %s", time.Since(start).Seconds(), p)
+			last = p
+		}
+		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "versions", "--format", "json")
+		if err != nil {
+			return fmt.Errorf("ceph versions: %v", err)
+		}
+		if versions, err = parseVersions(out); err != nil {
+			return err
+		}
+		if n := onVersion(versions, toVersion); n != upgradeDaemons {
+			return fmt.Errorf("%d of %d daemons run Ceph %s: %s", n, upgradeDaemons, to.version, versionCounts(versions))
+		}
+		return nil
+	})
+	rolled := time.Since(start)
+	realnode.WaitFor(t, ctx, 10*time.Minute, "HEALTH_OK after the upgrade", func() error {
+		got := getCephCluster(t, ctx, c, cc)
+		if p := upgradeProgress(got); p != last {
+			t.Logf("upgrade +%.0fs: %s", time.Since(start).Seconds(), p)
+			last = p
+		}
+		if st := got.Status.Ceph; st == nil || st.Health != cephv1alpha1.CephHealthOK {
+			return fmt.Errorf("every daemon runs Ceph %s, but Ceph's health is not HEALTH_OK: %+v", to.version, st)
+		}
+		return allClean(ctx, tl)
+	})
+	took := time.Since(start)
+	reads, errs, longest := r.end()
+	creads, cerrs, clongest := cr.end()
+	t.Logf("FIGURE upgrade %s -> %s: spec.image -> every daemon on %s: %.1fs; -> HEALTH_OK, every PG active+clean: %.1fs; ceph versions %s",
+		short(from.version), short(to.version), short(to.version), rolled.Seconds(), took.Seconds(), versionCounts(versions))
+	t.Logf("FIGURE upgrade readers: connected client: %d reads, %d errors, longest read %.1fs; a new client per read: %d reads, %d errors, longest read %.1fs",
+		creads, len(cerrs), clongest.Seconds(), reads, len(errs), longest.Seconds())
+	if len(r.slow) > 0 || len(cr.slow) > 0 {
+		t.Logf("FIGURE upgrade: reads slower than %s (start, duration): connected client: %s; new clients: %s; cluster log:\n%s", slowRead,
+			strings.Join(cr.slow, ", "), strings.Join(r.slow, ", "), clusterLog(ctx, tl, start.Add(-time.Second), time.Now()))
+	}
+	for i, e := range append(cerrs, errs...) {
+		if i == 5 {
+			errorf(t, "… %d read errors in all during the upgrade", len(cerrs)+len(errs))
+			break
+		}
+		errorf(t, "read during the upgrade: %s", e)
+	}
+
+	got := getCephCluster(t, ctx, c, cc)
+	checkVersion(t, got, to.image, to.version)
+	var dump struct {
+		Require string `json:"require_osd_release"`
+	}
+	if out := tl.admin(ctx, "osd", "dump", "--format", "json"); json.Unmarshal([]byte(out), &dump) != nil {
+		errorf(t, "ceph osd dump: %s", out)
+	} else {
+		t.Logf("FIGURE after the upgrade: require_osd_release %s, health %s, checks %s", dump.Require, got.Status.Ceph.Health, checkList(got.Status.Ceph))
+	}
+	if err := readBack(ctx, tl, objs); err != nil {
+		errorf(t, "objects after the upgrade: %v", err)
+	}
+
+	checkDowngradeRefused(t, ctx, c, cc, from, to)
+}
+
+// checkDowngradeRefused sets spec.image back to the old image: the
+// operator must refuse it (CephVersionSupported False, reason
+// CephDowngradeRefused, naming both versions) and change no daemon, then
+// accept the new image again.
+func checkDowngradeRefused(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, from, to upgradeEnd) {
+	before := daemonState(t, ctx, c)
+	start := time.Now()
+	setImage(t, ctx, c, cc, from.image)
+	var refused *metav1.Condition
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the downgrade refused", func() error {
+		got := getCephCluster(t, ctx, c, cc)
+		refused = meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported)
+		if refused == nil || refused.Status != metav1.ConditionFalse || refused.Reason != cephv1alpha1.ReasonCephDowngradeRefused {
+			return fmt.Errorf("CephVersionSupported = %+v", refused)
+		}
+		return nil
+	})
+	t.Logf("FIGURE downgrade to %s refused after %.1fs: %s", from.image, time.Since(start).Seconds(), refused.Message)
+	for _, v := range []string{short(from.version), short(to.version)} {
+		if !strings.Contains(refused.Message, v) {
+			errorf(t, "the refusal does not name Ceph %s: %s", v, refused.Message)
+		}
+	}
+	// Give a wrong operator time to act on it.
+	time.Sleep(30 * time.Second)
+	if after := daemonState(t, ctx, c); !maps.Equal(after, before) {
+		errorf(t, "daemons changed after a refused downgrade:\nbefore %v\nafter  %v", before, after)
+	}
+	if got := getCephCluster(t, ctx, c, cc); got.Status.DaemonImage == nil || got.Status.DaemonImage.Image != to.image {
+		errorf(t, "status.daemonImage after a refused downgrade: %+v, want %s", got.Status.DaemonImage, to.image)
+	}
+	setImage(t, ctx, c, cc, to.image)
+	realnode.WaitFor(t, ctx, 3*time.Minute, "the new image accepted again", func() error {
+		got := getCephCluster(t, ctx, c, cc)
+		if !meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionCephVersionSupported) {
+			return fmt.Errorf("conditions %s", conditionSummary(got))
+		}
+		return nil
+	})
+	if after := daemonState(t, ctx, c); !maps.Equal(after, before) {
+		errorf(t, "daemons changed after spec.image went back to the image they run:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// short is a Debian package version's upstream part ("20.2.4+ds-2" ->
+// "20.2.4").
+func short(v string) string {
+	if p, err := ceph.ParseVersion(v); err == nil {
+		return fmt.Sprintf("%d.%d.%d", p.Major, p.Minor, p.Patch)
+	}
+	return v
+}
+
+func getCephCluster(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster) *cephv1alpha1.CephCluster {
+	t.Helper()
+	got := &cephv1alpha1.CephCluster{}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cc), got); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// setImage sets the CephCluster's spec.image.
+func setImage(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, image string) {
+	t.Helper()
+	got := getCephCluster(t, ctx, c, cc)
+	patch := client.MergeFrom(got.DeepCopy())
+	got.Spec.Image = image
+	if err := c.Patch(ctx, got, patch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upgradeProgress is what the status says of a rollout: the accepted
+// image, the conditions that are not True, the OSDs updated and Ceph's
+// health.
+func upgradeProgress(cc *cephv1alpha1.CephCluster) string {
+	var parts []string
+	if d := cc.Status.DaemonImage; d != nil {
+		parts = append(parts, "daemonImage "+d.Version)
+	}
+	for _, x := range cc.Status.Conditions {
+		if x.Status != metav1.ConditionTrue {
+			parts = append(parts, fmt.Sprintf("%s=%s(%s: %s)", x.Type, x.Status, x.Reason, x.Message))
+		}
+	}
+	parts = append(parts, fmt.Sprintf("osds updated %d", cc.Status.OSDs.Updated))
+	if st := cc.Status.Ceph; st != nil {
+		parts = append(parts, fmt.Sprintf("%s %s", st.Health, checkList(st)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// cephVersions is `ceph versions`' overall count of daemons per version.
+func cephVersions(t *testing.T, ctx context.Context, tl *tools) map[string]int {
+	t.Helper()
+	v, err := parseVersions([]byte(tl.admin(ctx, "versions", "--format", "json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func parseVersions(out []byte) (map[string]int, error) {
+	var v struct {
+		Overall map[string]int `json:"overall"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		return nil, fmt.Errorf("ceph versions: %v: %s", err, out)
+	}
+	return v.Overall, nil
+}
+
+// onVersion counts the daemons running exactly version want.
+func onVersion(versions map[string]int, want ceph.Version) int {
+	n := 0
+	for v, count := range versions {
+		if p, err := ceph.ParseVersion(v); err == nil && p == want {
+			n += count
+		}
+	}
+	return n
+}
+
+// versionCounts says "<count>× <version>" for each version, sorted.
+func versionCounts(versions map[string]int) string {
+	var parts []string
+	for _, v := range slices.Sorted(maps.Keys(versions)) {
+		short := v
+		if p, err := ceph.ParseVersion(v); err == nil {
+			short = fmt.Sprintf("%d.%d.%d", p.Major, p.Minor, p.Patch)
+		}
+		parts = append(parts, fmt.Sprintf("%d× %s", versions[v], short))
+	}
+	return strings.Join(parts, ", ")
+}
