@@ -332,6 +332,17 @@ func TestHealthReady(t *testing.T) {
 			s.Health = cephv1alpha1.CephHealthErr
 			s.Checks = []cephv1alpha1.CephHealthCheck{check("TOO_FEW_OSDS", "ERR", "", false)}
 		}), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: TOO_FEW_OSDS"},
+		// An upgrade to 20.2.4 of a cluster created earlier: the status
+		// says only the key type is at fault, and where to read more.
+		{"only the key-type errors of an upgrade to 20.2.4", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
+			s.Health = cephv1alpha1.CephHealthErr
+			s.Checks = []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_SERVICE_KEY_TYPE", "ERR", "4 auth service entities with insecure key types", false),
+				check("AUTH_INSECURE_KEYS_ALLOWED", "ERR", "Monitors are configured to allow auth using insecure key types", false)}
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "AUTH_INSECURE_KEYS_ALLOWED (Monitors are configured to allow auth using insecure key types). Only the cephx key type is at fault"},
+		{"key-type errors and another", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
+			s.Health = cephv1alpha1.CephHealthErr
+			s.Checks = []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_SERVICE_KEY_TYPE", "ERR", "", false), check("OSD_FULL", "ERR", "1 full osd(s)", false)}
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: AUTH_INSECURE_SERVICE_KEY_TYPE; OSD_FULL (1 full osd(s))"},
 		{"warning without a listed check", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) { s.Health = cephv1alpha1.CephHealthWarn }),
 			captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: no check listed"},
 		{"allowed warnings but some left out of the list", with("pool-size1", func(s *cephv1alpha1.CephStatus) {
@@ -402,4 +413,26 @@ func FuzzParseStatus(f *testing.F) {
 		st.LastChecked = &metav1.Time{Time: time.Unix(0, 0)}
 		HealthReady(&st, st.FSID, time.Unix(1, 0), time.Minute)
 	})
+}
+
+// TestKeyTypeHintOnlyAlone: the key-type hint is given only when nothing
+// else is wrong, and never for the insecure global_id reclaim warning of
+// earlier releases.
+func TestKeyTypeHintOnlyAlone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		checks []cephv1alpha1.CephHealthCheck
+		want   bool
+	}{
+		{"key types only", []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_CLIENT_KEY_TYPE", "ERR", "", false), check("AUTH_INSECURE_SERVICE_TICKETS", "ERR", "", false)}, true},
+		{"with a muted other", []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_CLIENT_KEY_TYPE", "ERR", "", false), check("OSD_FULL", "ERR", "", true)}, true},
+		{"with another error", []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_CLIENT_KEY_TYPE", "ERR", "", false), check("OSD_FULL", "ERR", "", false)}, false},
+		{"global_id reclaim", []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_GLOBAL_ID_RECLAIM_ALLOWED", "ERR", "", false)}, false},
+		{"none", nil, false},
+	} {
+		st := &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthErr, Checks: tc.checks}
+		if got := OnlyKeyTypeChecks(st); got != tc.want {
+			t.Errorf("%s: OnlyKeyTypeChecks = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

