@@ -95,7 +95,7 @@ func TestRealCephUpgrade(t *testing.T) {
 		}
 		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "versions", "--format", "json")
 		if err != nil {
-			return fmt.Errorf("ceph versions: %v", err)
+			return fmt.Errorf("ceph versions: %w", err)
 		}
 		if versions, err = parseVersions(out); err != nil {
 			return err
@@ -282,7 +282,7 @@ func parseVersions(out []byte) (map[string]int, error) {
 		Overall map[string]int `json:"overall"`
 	}
 	if err := json.Unmarshal(out, &v); err != nil {
-		return nil, fmt.Errorf("ceph versions: %v: %s", err, out)
+		return nil, fmt.Errorf("ceph versions: %w: %s", err, out)
 	}
 	return v.Overall, nil
 }
