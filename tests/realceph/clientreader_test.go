@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -121,4 +122,46 @@ func startClientReader(ctx context.Context, tl *tools, objs testObjects) (*reade
 		}
 	}()
 	return r, nil
+}
+
+// readerPair is the two readers a disruption is measured with: one
+// starting a new client for every read, and one connected client.
+type readerPair struct{ fresh, connected *reader }
+
+// startReaders starts both readers; the connected one has connected when
+// it returns.
+func startReaders(t *testing.T, ctx context.Context, tl *tools, objs testObjects) readerPair {
+	t.Helper()
+	r := startReader(ctx, tl, objs)
+	cr, err := startClientReader(ctx, tl, objs)
+	if err != nil {
+		_, _, _ = r.end()
+		t.Fatal(err)
+	}
+	return readerPair{fresh: r, connected: cr}
+}
+
+// end stops both readers and returns their counts and longest reads as
+// one line. during names the disruption ("while draining node-1"): each
+// read that failed is an error of the test (the first five, and how many
+// in all), and every read slower than slowRead is logged with the cluster
+// log's lines about monitors and OSDs since since, which explain pauses.
+func (p readerPair) end(t *testing.T, ctx context.Context, tl *tools, during string, since time.Time) string {
+	t.Helper()
+	reads, errs, longest := p.fresh.end()
+	creads, cerrs, clongest := p.connected.end()
+	summary := fmt.Sprintf("connected client: %d reads, %d errors, longest read %.1fs; a new client per read: %d reads, %d errors, longest read %.1fs",
+		creads, len(cerrs), clongest.Seconds(), reads, len(errs), longest.Seconds())
+	if len(p.fresh.slow) > 0 || len(p.connected.slow) > 0 {
+		t.Logf("FIGURE reads slower than %s %s (start, duration): connected client: %s; new clients: %s; cluster log:\n%s", slowRead, during,
+			strings.Join(p.connected.slow, ", "), strings.Join(p.fresh.slow, ", "), clusterLog(ctx, tl, since.Add(-time.Second), time.Now()))
+	}
+	for i, e := range append(cerrs, errs...) {
+		if i == 5 {
+			errorf(t, "… %d read errors in all %s", len(cerrs)+len(errs), during)
+			break
+		}
+		errorf(t, "read %s: %s", during, e)
+	}
+	return summary
 }

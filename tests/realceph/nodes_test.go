@@ -470,12 +470,7 @@ func allClean(ctx context.Context, tl *tools) error {
 // reads go on, then uncordons it and waits until its daemons are back and
 // the cluster is healthy again.
 func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, cluster *realnode.Cluster, tl *tools, node string, objs testObjects) {
-	r := startReader(ctx, tl, objs)
-	cr, err := startClientReader(ctx, tl, objs)
-	if err != nil {
-		_, _, _ = r.end()
-		t.Fatal(err)
-	}
+	rp := startReaders(t, ctx, tl, objs)
 	start := time.Now()
 	// The tools pod, which the reader reads through, is the test's own
 	// and has no controller: it stays.
@@ -483,15 +478,13 @@ func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 		"--pod-selector", toolsLabel+"!="+toolsPodName, "--timeout", "5m")
 	drained := time.Since(start)
 	if err != nil {
-		_, _, _ = r.end()
-		_, _, _ = cr.end()
+		rp.end(t, ctx, tl, "while draining "+node, start)
 		t.Fatalf("kubectl drain %s: %v\n%s", node, err, out)
 	}
 	// Reads go on while the node's monitor and OSD are away.
 	time.Sleep(20 * time.Second)
 	if out, err := kubectl(ctx, cluster, nil, "uncordon", node); err != nil {
-		_, _, _ = r.end()
-		_, _, _ = cr.end()
+		rp.end(t, ctx, tl, "while draining "+node, start)
 		t.Fatalf("kubectl uncordon %s: %v\n%s", node, err, out)
 	}
 	back := time.Now()
@@ -506,25 +499,9 @@ func drainNode(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alp
 		return allClean(ctx, tl)
 	})
 	returned := time.Since(back)
-	reads, errs, longest := r.end()
-	creads, cerrs, clongest := cr.end()
-	errs = append(errs, cerrs...)
-	t.Logf("FIGURE drain %s: kubectl drain %.1fs (evicted: %s); uncordon -> quorum, OSDs up, PGs active+clean %.1fs; "+
-		"connected client: %d reads, %d errors, longest read %.1fs; a new client per read: %d reads, %d errors, longest read %.1fs",
-		node, drained.Seconds(), evictedPods(string(out)), returned.Seconds(), creads, len(cerrs), clongest.Seconds(), reads, len(errs)-len(cerrs), longest.Seconds())
-	if len(r.slow) > 0 || len(cr.slow) > 0 {
-		// What Ceph did meanwhile explains a pause: an OSD marked down
-		// only when its peers reported it, or an election.
-		t.Logf("FIGURE drain %s: reads slower than %s (start, duration): connected client: %s; new clients: %s; cluster log:\n%s", node, slowRead,
-			strings.Join(cr.slow, ", "), strings.Join(r.slow, ", "), clusterLog(ctx, tl, start.Add(-time.Second), time.Now()))
-	}
-	for i, e := range errs {
-		if i == 5 {
-			errorf(t, "… %d read errors in all while draining %s", len(errs), node)
-			break
-		}
-		errorf(t, "read while draining %s: %s", node, e)
-	}
+	readers := rp.end(t, ctx, tl, "while draining "+node, start)
+	t.Logf("FIGURE drain %s: kubectl drain %.1fs (evicted: %s); uncordon -> quorum, OSDs up, PGs active+clean %.1fs; %s",
+		node, drained.Seconds(), evictedPods(string(out)), returned.Seconds(), readers)
 	waitHealthy(t, ctx, c, cc, "after draining "+node)
 }
 
