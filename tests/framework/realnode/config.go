@@ -182,6 +182,12 @@ func (n node) containerdSock() string  { return filepath.Join(n.dir, "containerd
 func (n node) cniConfDir() string      { return filepath.Join(n.dir, "cni", "net.d") }
 func (n node) cniIPAM() string         { return filepath.Join(n.dir, "cni", "ipam") }
 
+// nodeNetMAC is NodeNet's MAC address, and podBridgeMAC a node's
+// PodBridge's: fixed, locally administered (setupNetwork says why).
+const nodeNetMAC = "02:00:0a:d5:ff:fe"
+
+func (n node) podBridgeMAC() string { return fmt.Sprintf("02:00:0a:d5:%02x:01", n.index) }
+
 // pki names the node's key pairs: the first node's keep the one-node
 // cluster's names.
 func (n node) pki(f string) string {

@@ -80,7 +80,12 @@ func newNetns(file string) error {
 //     so a Service address kube-proxy did not rewrite goes to the control
 //     plane's namespace, which drops it.
 //   - PodBridge in the node's namespace with podGateway, to which the
-//     bridge plugin attaches pods. Creating it here (isGateway false in
+//     bridge plugin attaches pods. Both bridges get a fixed MAC address:
+//     a Linux bridge whose address was never set takes the lowest of its
+//     ports', so a pod starting or stopping could change the gateway's
+//     address under every pod of the node, whose cached neighbour entry
+//     then sent traffic nowhere for tens of seconds (a drain's read pause
+//     of 57 s was that). Creating it here (isGateway false in
 //     the CNI configuration) keeps the plugin from changing sysctls.
 //     Forwarding is on in the node's namespace: pods reach the API server
 //     in the control plane's namespace, and a Service backed by a pod
@@ -96,6 +101,7 @@ func setupNetwork(l layout, nodes []node) error {
 	}
 	cmds := [][]string{
 		inNetns(cp, "ip", "link", "add", NodeNet, "type", "bridge"),
+		inNetns(cp, "ip", "link", "set", NodeNet, "address", nodeNetMAC),
 		inNetns(cp, "ip", "addr", "add", ControlPlaneIP+"/"+nodeNetPrefix, "dev", NodeNet),
 		inNetns(cp, "ip", "link", "set", NodeNet, "up"),
 	}
@@ -115,6 +121,7 @@ func setupNetwork(l layout, nodes []node) error {
 			inNetns(nn, "ip", "link", "set", NodeLink, "up"),
 			inNetns(nn, "ip", "route", "add", ServiceCIDR, "dev", NodeLink, "src", n.ip),
 			inNetns(nn, "ip", "link", "add", PodBridge, "type", "bridge"),
+			inNetns(nn, "ip", "link", "set", PodBridge, "address", n.podBridgeMAC()),
 			inNetns(nn, "ip", "addr", "add", n.gateway+"/24", "dev", PodBridge),
 			inNetns(nn, "ip", "link", "set", PodBridge, "up"),
 			inNetns(nn, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"),

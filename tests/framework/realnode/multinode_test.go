@@ -141,6 +141,16 @@ func TestRealNodes(t *testing.T) {
 		}
 	}
 	checkRootUntouched(t, "while pods run", addrsBefore, linksBefore, chainsBefore)
+	// Pods came and went on every node's bridge: the gateway's address
+	// must not have followed them.
+	for i, n := range c.Nodes {
+		if got, want := linkMAC(t, n.Netns, PodBridge), (node{index: i}).podBridgeMAC(); got != want {
+			t.Errorf("node %s: %s has MAC %s, want the fixed %s", n.Name, PodBridge, got, want)
+		}
+	}
+	if got := linkMAC(t, c.ControlPlaneNetns, NodeNet); got != nodeNetMAC {
+		t.Errorf("%s has MAC %s, want the fixed %s", NodeNet, got, nodeNetMAC)
+	}
 
 	st, err := readState(c.layout.stateFile())
 	if err != nil {

@@ -503,6 +503,24 @@ func rootAddresses(t *testing.T) []string {
 
 // netnsAddresses lists the IPv4 addresses (address/prefix) in the network
 // namespace mounted on file.
+// linkMAC is the MAC address of link in the network namespace mounted on
+// file.
+func linkMAC(t *testing.T, file, link string) string {
+	t.Helper()
+	out, err := exec.Command("nsenter", "--net="+file, "ip", "-o", "link", "show", link).CombinedOutput()
+	if err != nil {
+		t.Fatalf("reading %s in %s: %v: %s", link, file, err, out)
+	}
+	f := strings.Fields(string(out))
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "link/ether" {
+			return f[i+1]
+		}
+	}
+	t.Fatalf("no MAC address for %s in %s: %s", link, file, out)
+	return ""
+}
+
 func netnsAddresses(t *testing.T, file string) []string {
 	t.Helper()
 	out, err := exec.Command("nsenter", "--net="+file, "ip", "-o", "-4", "addr", "show").CombinedOutput()
