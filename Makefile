@@ -246,21 +246,6 @@ test-real: realnode-assets realnode-tools images $(KUSTOMIZE) ## The real e2e on
 		CEPH_VERSION=$$(awk '$$1 == "ceph-osd" {print $$2}' $(CEPH_ROOTFS).packages) \
 		go test -count=1 -v -timeout 80m ./tests/realceph/
 
-# The real upgrade: three real nodes on the Ceph image of
-# CEPH_UPGRADE_FROM (18), then spec.image to that of CEPH_UPGRADE_TO (20),
-# with readers reading throughout, then a refused downgrade.
-CEPH_UPGRADE_FROM ?= 18
-CEPH_UPGRADE_TO ?= 20
-ceph_pkg_version = $$(awk '$$1 == "ceph-osd" {print $$2}' $(call ceph_rootfs,$(1)).packages)
-.PHONY: test-real-upgrade
-test-real-upgrade: realnode-assets realnode-tools image-operator $(call ceph_tar,$(CEPH_UPGRADE_FROM)) $(call ceph_tar,$(CEPH_UPGRADE_TO)) $(KUSTOMIZE) ## The real Ceph upgrade (CEPH_UPGRADE_FROM 18 to CEPH_UPGRADE_TO 20) on three real nodes, reads checked throughout (root).
-	CEPH_OPERATOR_REAL=1 OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
-		CEPH_UPGRADE_FROM_IMG=$(ceph_img_$(CEPH_UPGRADE_FROM)) CEPH_UPGRADE_FROM_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_FROM)) \
-		CEPH_UPGRADE_FROM_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_FROM)) \
-		CEPH_UPGRADE_TO_IMG=$(ceph_img_$(CEPH_UPGRADE_TO)) CEPH_UPGRADE_TO_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_TO)) \
-		CEPH_UPGRADE_TO_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_TO)) \
-		go test -count=1 -v -timeout 60m -run '^TestRealCephUpgrade$$' ./tests/realceph/
-
 .PHONY: test-real-all
 test-real-all: ## The real e2e on each Ceph release of CEPH_RELEASES in turn (root).
 	@for r in $(CEPH_RELEASES); do echo "test-real: Ceph release $$r"; $(MAKE) test-real CEPH_RELEASE=$$r || exit 1; done
@@ -446,6 +431,22 @@ $(call ceph_tar,$(1)): $(call ceph_rootfs,$(1)).packages $(IMAGES_DIR)/ceph-test
 		-label org.opencontainers.image.version=$$$$(awk '$$$$1 == "ceph-osd" {print $$$$2}' $(call ceph_rootfs,$(1)).packages)
 endef
 $(foreach r,$(CEPH_RELEASES),$(eval $(call ceph_image_rules,$(r))))
+
+# The real upgrade (after the image rules: its prerequisites name their
+# archives): three real nodes on the Ceph image of
+# CEPH_UPGRADE_FROM (18), then spec.image to that of CEPH_UPGRADE_TO (20),
+# with readers reading throughout, then a refused downgrade.
+CEPH_UPGRADE_FROM ?= 18
+CEPH_UPGRADE_TO ?= 20
+ceph_pkg_version = $$(awk '$$1 == "ceph-osd" {print $$2}' $(call ceph_rootfs,$(1)).packages)
+.PHONY: test-real-upgrade
+test-real-upgrade: realnode-assets realnode-tools image-operator $(call ceph_tar,$(CEPH_UPGRADE_FROM)) $(call ceph_tar,$(CEPH_UPGRADE_TO)) $(KUSTOMIZE) ## The real Ceph upgrade (CEPH_UPGRADE_FROM 18 to CEPH_UPGRADE_TO 20) on three real nodes, reads checked throughout (root).
+	CEPH_OPERATOR_REAL=1 OPERATOR_ARCHIVE=$(OPERATOR_IMAGE_TAR) \
+		CEPH_UPGRADE_FROM_IMG=$(ceph_img_$(CEPH_UPGRADE_FROM)) CEPH_UPGRADE_FROM_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_FROM)) \
+		CEPH_UPGRADE_FROM_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_FROM)) \
+		CEPH_UPGRADE_TO_IMG=$(ceph_img_$(CEPH_UPGRADE_TO)) CEPH_UPGRADE_TO_ARCHIVE=$(call ceph_tar,$(CEPH_UPGRADE_TO)) \
+		CEPH_UPGRADE_TO_VERSION=$(call ceph_pkg_version,$(CEPH_UPGRADE_TO)) \
+		go test -count=1 -v -timeout 60m -run '^TestRealCephUpgrade$$' ./tests/realceph/
 
 .PHONY: images
 images: image-operator image-ceph ## Build the operator image and the Ceph test image of CEPH_RELEASE (what make test needs).
