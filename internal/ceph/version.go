@@ -27,6 +27,24 @@ var releaseNames = map[int]string{
 	17: "quincy", 18: "reef", 19: "squid", 20: "tentacle",
 }
 
+// ReleaseName is the code name of major release major ("reef"), and
+// whether it is known.
+func ReleaseName(major int) (string, bool) {
+	name, ok := releaseNames[major]
+	return name, ok
+}
+
+// ReleaseMajor is the major release of code name name, or -1 when it is
+// not known.
+func ReleaseMajor(name string) int {
+	for major, n := range releaseNames {
+		if n == name {
+			return major
+		}
+	}
+	return -1
+}
+
 func (v Version) String() string {
 	s := fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
 	if name, ok := releaseNames[v.Major]; ok {

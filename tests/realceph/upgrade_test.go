@@ -133,7 +133,7 @@ func TestRealCephUpgrade(t *testing.T) {
 		errorf(t, "ceph osd dump: %s", out)
 	} else {
 		t.Logf("FIGURE after the upgrade: require_osd_release %s, health %s, checks %s", dump.Require, got.Status.Ceph.Health, checkList(got.Status.Ceph))
-		if want := releaseName(toVersion.Major); dump.Require != want {
+		if want, _ := ceph.ReleaseName(toVersion.Major); dump.Require != want {
 			errorf(t, "require_osd_release is %q after the upgrade, want %q", dump.Require, want)
 		}
 	}
@@ -192,12 +192,6 @@ func checkDowngradeRefused(t *testing.T, ctx context.Context, c client.Client, c
 	if after := daemonState(t, ctx, c); !maps.Equal(after, before) {
 		errorf(t, "daemons changed after spec.image went back to the image they run:\nbefore %v\nafter  %v", before, after)
 	}
-}
-
-// releaseName is the name of Ceph release major, as require_osd_release
-// holds it.
-func releaseName(major int) string {
-	return map[int]string{16: "pacific", 17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}[major]
 }
 
 // short is a Debian package version's upstream part ("20.2.4+ds-2" ->

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	cephrel "github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
 // Steps, as the planner names them (osdplan.OSDStep).
@@ -151,10 +153,6 @@ func RunCluster(ctx context.Context, ceph Ceph, step string, ids []int32) Result
 	return res
 }
 
-// releaseNames are the releases `ceph osd require-osd-release` takes, by
-// major version.
-var releaseNames = map[int]string{15: "octopus", 16: "pacific", 17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
-
 // requireRelease raises require_osd_release to the oldest release the
 // running OSDs run (`ceph osd versions`), when that is newer than what the
 // OSD map requires. Ceph itself refuses while an up OSD lacks the
@@ -171,12 +169,7 @@ func requireRelease(ctx context.Context, ceph Ceph) (string, string) {
 	if err := json.Unmarshal(out, &dump); err != nil || dump.Require == "" {
 		return Failed, fmt.Sprintf("the OSD map names no require_osd_release: %q", shorten(string(out), 200))
 	}
-	required := -1
-	for major, name := range releaseNames {
-		if name == dump.Require {
-			required = major
-		}
-	}
+	required := cephrel.ReleaseMajor(dump.Require)
 	if out, err = ceph(ctx, "osd", "versions"); err != nil {
 		return Failed, "reading the OSDs' versions: " + err.Error()
 	}
@@ -195,7 +188,7 @@ func requireRelease(ctx context.Context, ceph Ceph) (string, string) {
 			oldest = major
 		}
 	}
-	name, known := releaseNames[oldest]
+	name, known := cephrel.ReleaseName(oldest)
 	switch {
 	case oldest == 0:
 		return NotYet, "no running OSD reports its version"
