@@ -102,7 +102,7 @@ func checkCephVersion(image string, daemon *cephv1alpha1.DaemonImage, inventorie
 		}
 		return versionCheck{status: metav1.ConditionTrue, reason: cephv1alpha1.ReasonSupported,
 			message:  fmt.Sprintf("%s runs Ceph %s", image, oldest.v),
-			accepted: &cephv1alpha1.DaemonImage{Image: image, Version: fmt.Sprintf("%d.%d.%d", oldest.v.Major, oldest.v.Minor, oldest.v.Patch)}}
+			accepted: &cephv1alpha1.DaemonImage{Image: image, Version: oldest.v.Number()}}
 	case len(unreadable) > 0:
 		return versionCheck{status: metav1.ConditionUnknown, reason: cephv1alpha1.ReasonVersionUnknown, message: fmt.Sprintf(
 			"The discovery agents reported no readable Ceph version: %v", unreadable)}

@@ -45,8 +45,14 @@ func ReleaseMajor(name string) int {
 	return -1
 }
 
+// Number is the version without its release name ("18.2.7"), the short
+// form agents publish.
+func (v Version) Number() string {
+	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+}
+
 func (v Version) String() string {
-	s := fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch)
+	s := v.Number()
 	if name, ok := releaseNames[v.Major]; ok {
 		s += " (" + name + ")"
 	}
@@ -108,5 +114,5 @@ func DetectVersion(ctx context.Context, binary string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Patch), nil
+	return v.Number(), nil
 }

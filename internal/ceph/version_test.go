@@ -45,6 +45,12 @@ func TestVersionOrder(t *testing.T) {
 	if got := (Version{20, 2, 4}).String(); got != "20.2.4 (tentacle)" {
 		t.Errorf("String = %q", got)
 	}
+	if got := (Version{20, 2, 4}).Number(); got != "20.2.4" {
+		t.Errorf("Number = %q", got)
+	}
+	if got := (Version{21, 1, 0}).String(); got != "21.1.0" {
+		t.Errorf("String of a release without a known name = %q", got)
+	}
 }
 
 func TestDetectVersion(t *testing.T) {

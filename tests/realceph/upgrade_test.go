@@ -198,7 +198,7 @@ func checkDowngradeRefused(t *testing.T, ctx context.Context, c client.Client, c
 // "20.2.4").
 func short(v string) string {
 	if p, err := ceph.ParseVersion(v); err == nil {
-		return fmt.Sprintf("%d.%d.%d", p.Major, p.Minor, p.Patch)
+		return p.Number()
 	}
 	return v
 }
@@ -278,11 +278,7 @@ func onVersion(versions map[string]int, want ceph.Version) int {
 func versionCounts(versions map[string]int) string {
 	var parts []string
 	for _, v := range slices.Sorted(maps.Keys(versions)) {
-		short := v
-		if p, err := ceph.ParseVersion(v); err == nil {
-			short = fmt.Sprintf("%d.%d.%d", p.Major, p.Minor, p.Patch)
-		}
-		parts = append(parts, fmt.Sprintf("%d× %s", versions[v], short))
+		parts = append(parts, fmt.Sprintf("%d× %s", versions[v], short(v)))
 	}
 	return strings.Join(parts, ", ")
 }
