@@ -416,7 +416,7 @@ image-ceph-all: $(foreach r,$(CEPH_RELEASES),$(call ceph_tar,$(r))) ## Build the
 # clone gives the inputs new times but the same name, and must reuse it.
 define ceph_image_rules
 $(call ceph_rootfs,$(1)).packages:
-	hack/images/ceph-rootfs.sh $(ceph_suite_$(1)) $(call ceph_rootfs,$(1))
+	hack/images/ceph-rootfs-cached.sh $(ceph_suite_$(1)) $(call ceph_rootfs,$(1))
 
 # Changes when the image name does, so the archive is renamed without
 # rebuilding the root file system.
