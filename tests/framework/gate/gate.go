@@ -28,6 +28,12 @@ const (
 	// RealKeep leaves a real node a test started up when the test ends,
 	// for a look afterwards (make cluster-down stops it).
 	RealKeep = "CEPH_OPERATOR_REAL_KEEP"
+	// RealKeepImages keeps the images a real-node test imported when the
+	// test takes its nodes down, so the next test starts without
+	// importing them again. Off by default: each node keeps its own
+	// unpacked copy of every image (about 0.7 GB per Ceph image and
+	// node), and a run of every real suite would hold them all at once.
+	RealKeepImages = "CEPH_OPERATOR_REAL_KEEP_IMAGES"
 	// OLM runs OLM on the real node (make test-olm). Needs root.
 	OLM = "CEPH_OPERATOR_OLM"
 	// Bench runs the envtest scale benchmark (make bench).

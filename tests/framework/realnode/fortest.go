@@ -16,7 +16,9 @@ import (
 
 // UpForTest brings the node up for t, or joins the one `make cluster-up`
 // started, with its steps in t's log. A node it started is taken down when
-// t ends, unless CEPH_OPERATOR_REAL_KEEP=1 keeps it for a look afterwards.
+// t ends, unless CEPH_OPERATOR_REAL_KEEP=1 keeps it for a look afterwards,
+// and the images imported into it go too (PurgeImages), unless
+// CEPH_OPERATOR_REAL_KEEP_IMAGES=1 keeps them for the next test.
 func UpForTest(ctx context.Context, t testing.TB) *Cluster {
 	t.Helper()
 	return UpForTestWith(ctx, t, Options{})
@@ -36,7 +38,17 @@ func UpForTestWith(ctx context.Context, t testing.TB, o Options) *Cluster {
 		t.Cleanup(func() {
 			if err := Down(context.Background(), o); err != nil {
 				t.Errorf("taking the node down: %v", err)
+				return
 			}
+			if gate.On(gate.RealKeepImages) {
+				return
+			}
+			freed, err := purgeImagesCounting(o)
+			if err != nil {
+				t.Errorf("removing the nodes' images: %v", err)
+				return
+			}
+			t.Logf("removed the nodes' images: %.1f GiB freed (CEPH_OPERATOR_REAL_KEEP_IMAGES=1 keeps them)", float64(freed)/(1<<30))
 		})
 	}
 	t.Logf("%d node(s) up after %.1fs, first %s (logs in %s)", len(c.Nodes), time.Since(start).Seconds(), c.Node, c.LogDir)

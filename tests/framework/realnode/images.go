@@ -50,7 +50,7 @@ func (c *Cluster) ImportImage(ctx context.Context, archive string) error {
 	for _, n := range c.Nodes {
 		out, err := ctr(ctx, n.ContainerdSocket, "images", "import", "--all-platforms", archive).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("importing %s on %s: %w: %s", archive, n.Name, err, strings.TrimSpace(string(out)))
+			return c.layout.explainFull(fmt.Errorf("importing %s on %s: %w: %s", archive, n.Name, err, strings.TrimSpace(string(out))), string(out))
 		}
 	}
 	return nil

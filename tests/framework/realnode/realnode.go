@@ -258,8 +258,7 @@ func PurgeImages(o Options) error {
 	if _, err := os.Stat(l.stateFile()); err == nil {
 		return errors.New("the real node is up; run 'make cluster-down' first")
 	}
-	roots, _ := filepath.Glob(filepath.Join(l.dir, "containerd-*"))
-	for _, root := range append([]string{l.containerdRoot}, roots...) {
+	for _, root := range l.imageRoots() {
 		mps, err := mountsUnder(root)
 		if err != nil {
 			return fmt.Errorf("refusing to remove %s: finding mounts below it: %w", root, err)
@@ -379,6 +378,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.LogDir = logDir
 	fmt.Fprintf(o.Log, "realnode: logs in %s\n", logDir)
+	fmt.Fprintf(o.Log, "realnode: disk: %s\n", l.diskReport())
 	s := &state{Node: o.Node, Nodes: o.Nodes, StartedAt: begin, LogDir: logDir, Sysctls: snapshotSysctls(), Chains: snapshotChains(), CreatedDirs: missingDirs(hostDirs())}
 	if err := s.write(l.stateFile()); err != nil {
 		return err
