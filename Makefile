@@ -68,7 +68,7 @@ verify-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
 
 .PHONY: test
-test: verify-generated verify-bundle verify-catalog verify-fmt vet lint e2e-assets $(KUSTOMIZE) node-tools prometheus-tools ## Run every test against a real API server (builds what it needs).
+test: ceph-rootfs-prefetch verify-generated verify-bundle verify-catalog verify-fmt vet lint e2e-assets $(KUSTOMIZE) node-tools prometheus-tools ## Run every test against a real API server (builds what it needs).
 	KUBEBUILDER_ASSETS=$(BIN) CEPH_OPERATOR_PROMETHEUS=1 go test -timeout $(GO_TEST_TIMEOUT) $(GO_TEST_FLAGS) ./...
 	$(MAKE) test-minkube
 	$(MAKE) fuzz
@@ -431,6 +431,12 @@ $(call ceph_tar,$(1)): $(call ceph_rootfs,$(1)).packages $(IMAGES_DIR)/ceph-test
 		-label org.opencontainers.image.version=$$$$(awk '$$$$1 == "ceph-osd" {print $$$$2}' $(call ceph_rootfs,$(1)).packages)
 endef
 $(foreach r,$(CEPH_RELEASES),$(eval $(call ceph_image_rules,$(r))))
+
+# make test starts the missing root file systems first, in the background
+# (root only), so that their download overlaps the tools' build.
+.PHONY: ceph-rootfs-prefetch
+ceph-rootfs-prefetch: ## Start building the missing cached Ceph root file systems in the background (root; make test's first step; log in bin/images/ceph-rootfs.log).
+	@hack/images/ceph-rootfs-prefetch.sh $(IMAGES_DIR)/ceph-rootfs.log $(foreach r,$(CEPH_RELEASES),$(ceph_suite_$(r)):$(call ceph_rootfs,$(r)))
 
 # The real upgrade (after the image rules: its prerequisites name their
 # archives): three real nodes on the Ceph image of
