@@ -41,7 +41,7 @@ func TestUsedBytesCountsHardLinksOnce(t *testing.T) {
 func TestExplainFull(t *testing.T) {
 	l := newLayout(t.TempDir())
 	other := errors.New("ctr: image not found")
-	if got := l.explainFull(other, "ctr: image not found"); got != other {
+	if got := l.explainFull(other, "ctr: image not found"); !errors.Is(got, other) || got.Error() != other.Error() {
 		t.Errorf("an error that is not a full disk changed: %v", got)
 	}
 	full := errors.New("importing x on realnode: exit status 1")
