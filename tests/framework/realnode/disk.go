@@ -13,7 +13,7 @@ import (
 // keeps, in its own containerd, the image's compressed layers and their
 // unpacked copy (about 0.7 GB for each Ceph image, on each node). A full
 // disk makes containerd fail an import with a bare "no space left on
-// device"; these helpers say how much was free, what this harness holds
+// device"; these helpers say how much space was available, what this harness holds
 // and how to free it.
 
 // usedBytes is the disk space the files under dir take (allocated blocks,
@@ -46,14 +46,16 @@ func usedBytes(dir string) int64 {
 	return total
 }
 
-// freeBytes is the space available to root on the file system holding
-// dir, and that file system's size.
-func freeBytes(dir string) (free, size int64, err error) {
+// freeBytes is the space available for new files on the file system
+// holding dir, and that file system's size. Available, not free: blocks
+// an ext4 file system reserves need not be root's (resuid, resv_strict),
+// and a machine can reserve most of its disk that way.
+func freeBytes(dir string) (avail, size int64, err error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, 0, err
 	}
-	return int64(st.Bfree) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
+	return int64(st.Bavail) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
 }
 
 func gib(b int64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }
@@ -68,18 +70,18 @@ func (l layout) imageRoots() []string {
 	return roots
 }
 
-// diskReport describes the disk of l.dir: free space, and what the nodes'
+// diskReport describes the disk of l.dir: the space available, and what the nodes'
 // kept images take there.
 func (l layout) diskReport() string {
 	free, size, err := freeBytes(l.dir)
 	if err != nil {
-		return fmt.Sprintf("free space on %s unknown: %v", l.dir, err)
+		return fmt.Sprintf("space available on %s unknown: %v", l.dir, err)
 	}
 	var held int64
 	for _, r := range l.imageRoots() {
 		held += usedBytes(r)
 	}
-	return fmt.Sprintf("%s free of %s on the file system of %s; the nodes' images take %s of it", gib(free), gib(size), l.dir, gib(held))
+	return fmt.Sprintf("%s available (file system of %s, size %s); the nodes' images take %s", gib(free), l.dir, gib(size), gib(held))
 }
 
 // explainFull turns containerd's "no space left on device" into an error

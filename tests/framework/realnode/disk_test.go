@@ -3,7 +3,9 @@ package realnode
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -49,9 +51,36 @@ func TestExplainFull(t *testing.T) {
 	if !errors.Is(got, full) {
 		t.Errorf("the explained error lost the original: %v", got)
 	}
-	for _, want := range []string{"the disk is full", "GiB free of", l.dir, "down -purge"} {
+	for _, want := range []string{"the disk is full", "GiB available", l.dir, "down -purge"} {
 		if !strings.Contains(got.Error(), want) {
 			t.Errorf("the explained error lacks %q: %v", want, got)
 		}
+	}
+}
+
+// The space reported is what df calls available: on a file system whose
+// reserved blocks are not root's, free blocks overstate what can be
+// written (on this project's machine by about 160 GiB).
+func TestFreeBytesIsWhatCanBeWritten(t *testing.T) {
+	dir := t.TempDir()
+	out, err := exec.Command("df", "-B1", "--output=avail", dir).Output()
+	if err != nil {
+		t.Skipf("df: %v", err)
+	}
+	fields := strings.Fields(string(out))
+	want, err := strconv.ParseInt(fields[len(fields)-1], 10, 64)
+	if err != nil {
+		t.Fatalf("df said %q: %v", out, err)
+	}
+	got, size, err := freeBytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Other processes write meanwhile.
+	if diff := got - want; diff > 256<<20 || diff < -256<<20 {
+		t.Errorf("available %d bytes, df says %d", got, want)
+	}
+	if size < got {
+		t.Errorf("size %d below the available %d", size, got)
 	}
 }
