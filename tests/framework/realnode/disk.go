@@ -13,8 +13,8 @@ import (
 // keeps, in its own containerd, the image's compressed layers and their
 // unpacked copy (about 0.7 GB for each Ceph image, on each node). A full
 // disk makes containerd fail an import with a bare "no space left on
-// device"; these helpers say how much space was available, what this harness holds
-// and how to free it.
+// device"; these helpers say how much space was available, what this
+// harness holds and how to free it.
 
 // usedBytes is the disk space the files under dir take (allocated blocks,
 // each hard-linked file counted once); what cannot be read is left out.
@@ -70,8 +70,8 @@ func (l layout) imageRoots() []string {
 	return roots
 }
 
-// diskReport describes the disk of l.dir: the space available, and what the nodes'
-// kept images take there.
+// diskReport describes the disk of l.dir: the space available, and what
+// the nodes' kept images take there.
 func (l layout) diskReport() string {
 	free, size, err := freeBytes(l.dir)
 	if err != nil {
