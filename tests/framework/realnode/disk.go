@@ -73,15 +73,20 @@ func (l layout) imageRoots() []string {
 // diskReport describes the disk of l.dir: the space available, and what
 // the nodes' kept images take there.
 func (l layout) diskReport() string {
-	free, size, err := freeBytes(l.dir)
+	avail, size, err := freeBytes(l.dir)
 	if err != nil {
 		return fmt.Sprintf("space available on %s unknown: %v", l.dir, err)
 	}
+	return fmt.Sprintf("%s available (file system of %s, size %s); the nodes' images take %s", gib(avail), l.dir, gib(size), gib(l.imagesBytes()))
+}
+
+// imagesBytes is the space the nodes' kept images take.
+func (l layout) imagesBytes() int64 {
 	var held int64
 	for _, r := range l.imageRoots() {
 		held += usedBytes(r)
 	}
-	return fmt.Sprintf("%s available (file system of %s, size %s); the nodes' images take %s", gib(free), l.dir, gib(size), gib(held))
+	return held
 }
 
 // explainFull turns containerd's "no space left on device" into an error
@@ -98,10 +103,7 @@ func (l layout) explainFull(err error, out string) error {
 // purgeImagesCounting is PurgeImages, also returning the space it freed.
 func purgeImagesCounting(o Options) (int64, error) {
 	o = o.withDefaults()
-	var held int64
-	for _, r := range newLayout(o.Dir).imageRoots() {
-		held += usedBytes(r)
-	}
+	held := newLayout(o.Dir).imagesBytes()
 	if err := PurgeImages(o); err != nil {
 		return 0, err
 	}

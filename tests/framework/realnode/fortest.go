@@ -48,7 +48,7 @@ func UpForTestWith(ctx context.Context, t testing.TB, o Options) *Cluster {
 				t.Errorf("removing the nodes' images: %v", err)
 				return
 			}
-			t.Logf("removed the nodes' images: %.1f GiB freed (CEPH_OPERATOR_REAL_KEEP_IMAGES=1 keeps them)", float64(freed)/(1<<30))
+			t.Logf("removed the nodes' images: %s freed (CEPH_OPERATOR_REAL_KEEP_IMAGES=1 keeps them)", gib(freed))
 		})
 	}
 	t.Logf("%d node(s) up after %.1fs, first %s (logs in %s)", len(c.Nodes), time.Since(start).Seconds(), c.Node, c.LogDir)
