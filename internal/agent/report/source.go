@@ -8,6 +8,7 @@ import (
 	"math"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,15 +89,33 @@ func (s CommandSource) Run(ctx context.Context, words ...string) ([]byte, error)
 	return s.run(ctx, words...)
 }
 
+// RunInput is Run for a command that reads input (`-i -`, a keyring or a
+// key): input, when not nil, is written to the tool's standard input, so
+// that no secret is ever put on its command line or in a file.
+func (s CommandSource) RunInput(ctx context.Context, input []byte, words ...string) ([]byte, error) {
+	if input == nil {
+		return s.run(ctx, words...)
+	}
+	return s.runWith(ctx, input, append(slices.Clone(words), "-i", "-")...)
+}
+
 // run runs the ceph tool with the command words and returns its standard
 // output, or an error naming the command and the tool's own reason.
 func (s CommandSource) run(ctx context.Context, words ...string) ([]byte, error) {
+	return s.runWith(ctx, nil, words...)
+}
+
+// runWith is run with input on the tool's standard input (none when nil).
+func (s CommandSource) runWith(ctx context.Context, input []byte, words ...string) ([]byte, error) {
 	what := strings.Join(words, " ")
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout+killGrace)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.Binary, s.args(words...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if input != nil {
+		cmd.Stdin = bytes.NewReader(input)
+	}
 	// A child that inherited the pipes must not keep Wait waiting.
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
