@@ -19,6 +19,7 @@ Commands:
              remove one cluster's state directory on the host (confirmed cleanup)
   report     publish Ceph's health (ceph status) in the CephCluster's status.ceph
   osd        run one decommission step (out, safe-to-destroy, purge, destroy, in) on one OSD
+  cephx      run one step (import, finish) of the move of the cluster's cephx keys to AES-256
 
 Run 'ceph-operator agent <command> -h' for a command's flags.
 `
@@ -32,6 +33,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		"remove-host-dir": func(args []string) int { return runRemoveHostDir(args, stdout, stderr) },
 		"report":          func(args []string) int { return runReport(args, stderr) },
 		"osd":             func(args []string) int { return runOSD(args, stdout, stderr) },
+		"cephx":           func(args []string) int { return runCephx(args, stdout, stderr) },
 	}, args, stdout, stderr)
 }
 
