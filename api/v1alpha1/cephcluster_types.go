@@ -115,6 +115,73 @@ type CephClusterSpec struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cleanup policy"
 	CleanupPolicy CleanupPolicySpec `json:"cleanupPolicy,omitzero"`
+
+	// Security configures how the cluster's daemons and users
+	// authenticate.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Security"
+	Security SecuritySpec `json:"security,omitzero"`
+}
+
+// SecuritySpec configures authentication.
+type SecuritySpec struct {
+	// Cephx configures the cluster's cephx keys.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Cephx keys"
+	Cephx CephxSpec `json:"cephx,omitzero"`
+}
+
+// The values of CephxSpec.KeyType and CephxSpec.RotatingServiceKeys.
+const (
+	// CephxKeyTypeAES256K is Ceph's AES-256 key type.
+	CephxKeyTypeAES256K = "aes256k"
+	// RotatingServiceKeysExpire lets the monitors replace their rotating
+	// service keys as each one expires.
+	RotatingServiceKeysExpire = "Expire"
+	// RotatingServiceKeysReplace replaces them at once.
+	RotatingServiceKeysReplace = "Replace"
+)
+
+// CephxSpec configures the cluster's cephx keys.
+type CephxSpec struct {
+	// KeyType aes256k asks for every cephx key of the cluster to be an
+	// AES-256 key, the type Ceph 20.2.4 and later create, and for the
+	// monitors to accept no other. A cluster created on Ceph 20 has such
+	// keys from the start; one created on an earlier release keeps its AES
+	// keys, which Ceph 20.2.4 reports as insecure (HEALTH_ERR), until this
+	// is set. Then, once every daemon runs Ceph 20.2.4 or later and no
+	// rollout is under way, the operator replaces the keys without
+	// stopping any OSD: first those it holds (the monitors', the
+	// manager's, its own users'), rolling the monitors, the manager and
+	// the reporter onto their new keyrings one at a time; then each OSD's
+	// while it runs (the new key also goes into the OSD's BlueStore
+	// label) and those of Ceph's own unused bootstrap users; last, the
+	// monitors stop accepting AES keys. Prepare Jobs wait while the keys
+	// the operator holds change. A user the operator did not create that
+	// still has an AES key holds the last step back, named in the
+	// CephxKeysMigrated condition: its users would be locked out, so
+	// replace its key (and give them the new one) or remove it. Clients
+	// that cannot use AES-256 keys (librados before Ceph 20.2.4, Linux
+	// kernel clients before 7.0) can no longer connect afterwards.
+	// Unsetting it stops the migration before its last step; keys already
+	// replaced stay AES-256. Empty (the default) keeps the keys' type.
+	// +kubebuilder:validation:Enum="";aes256k
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Key type",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:select:aes256k","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	KeyType string `json:"keyType,omitempty"`
+
+	// RotatingServiceKeys says what happens, at the end of a migration to
+	// aes256k, to the monitors' rotating service keys (with which they
+	// sign the tickets daemons give each other), still AES ones: Expire
+	// (the default) leaves them to expire, each replaced by an AES-256
+	// one within three times auth_service_ticket_ttl (3 h by default),
+	// while Ceph warns AUTH_INSECURE_ROTATING_SERVICE_KEY_TYPE; Replace
+	// replaces them at once (ceph auth wipe-rotating-service-keys), which
+	// makes every daemon fetch new ones and clients renew their tickets.
+	// +kubebuilder:validation:Enum="";Expire;Replace
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Rotating service keys",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:select:Expire","urn:alm:descriptor:com.tectonic.ui:select:Replace","urn:alm:descriptor:com.tectonic.ui:advanced"}
+	RotatingServiceKeys string `json:"rotatingServiceKeys,omitempty"`
 }
 
 // The values of CephClusterSpec.DefaultFailureDomain.
@@ -727,6 +794,12 @@ type CephClusterStatus struct {
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Ceph status"
 	Ceph *CephStatus `json:"ceph,omitempty"`
 
+	// Cephx is the type of the cluster's cephx keys and, while they move
+	// to AES-256 (spec.security.cephx.keyType), the migration's progress.
+	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Cephx keys"
+	Cephx *CephxStatus `json:"cephx,omitempty"`
+
 	// Monitors are the cluster's monitors: name, node and address. A
 	// monitor never moves; one whose node failed is replaced by a new one
 	// (spec.mon.failoverTimeout), which names it in replaces.
@@ -735,6 +808,42 @@ type CephClusterStatus struct {
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Monitors"
 	Monitors []MonitorStatus `json:"monitors,omitempty"`
+}
+
+// Steps of CephxStatus.Migration.
+const (
+	// CephxMigrationImporting: the keys the operator holds are being
+	// replaced (one Job, `agent cephx --step import`); prepare Jobs wait.
+	CephxMigrationImporting = "Importing"
+	// CephxMigrationFinishing: the OSDs' keys and Ceph's own bootstrap
+	// users' are being replaced, then AES keys refused (`agent cephx
+	// --step finish`).
+	CephxMigrationFinishing = "Finishing"
+)
+
+// CephxStatus is the type of the cluster's cephx keys and the progress of
+// their migration.
+type CephxStatus struct {
+	// KeyType is the type of the keys the cluster's pods mount: aes or
+	// aes256k (from the kept record, ConfigMap <name>-cephx).
+	// +kubebuilder:validation:Enum=aes;aes256k
+	KeyType string `json:"keyType"`
+	// Migration is the step of a migration to aes256k under way:
+	// Importing or Finishing; empty when none is.
+	// +kubebuilder:validation:Enum="";Importing;Finishing
+	// +optional
+	Migration string `json:"migration,omitempty"`
+	// Message is the last step's outcome or what it waits for.
+	// +kubebuilder:validation:MaxLength=4096
+	// +optional
+	Message string `json:"message,omitempty"`
+	// Attempts counts the runs in a row of the current step that did not
+	// finish it; the next waits 10 s, doubling up to 5 min.
+	// +optional
+	Attempts int32 `json:"attempts,omitempty"`
+	// LastAttemptTime is when the last of them ended.
+	// +optional
+	LastAttemptTime *metav1.Time `json:"lastAttemptTime,omitempty"`
 }
 
 // MonitorStatus is one monitor.

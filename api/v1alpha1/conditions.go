@@ -68,6 +68,34 @@ const (
 	// and names what remains), False with the outcome just before the
 	// finalizer is removed.
 	ConditionCleanupInProgress = "CleanupInProgress"
+	// ConditionCephxKeysMigrated is present while spec.security.cephx.keyType
+	// asks for aes256k or a migration to it is under way: True once every
+	// cephx key of the cluster is an AES-256 key and the monitors accept no
+	// other, False with what the migration does or waits for.
+	ConditionCephxKeysMigrated = "CephxKeysMigrated"
+)
+
+// Reasons of CephxKeysMigrated.
+const (
+	// ReasonCephxMigrated means every key is AES-256 and the monitors
+	// accept AES-256 keys only.
+	ReasonCephxMigrated = "Migrated"
+	// ReasonCephxWaiting means the migration has not started: the daemons
+	// must all run Ceph 20.2.4 or later, or a rollout is under way.
+	ReasonCephxWaiting = "WaitingToStart"
+	// ReasonCephxImporting means the keys the operator holds are being
+	// replaced.
+	ReasonCephxImporting = "ImportingKeys"
+	// ReasonCephxFinishing means the OSDs' and Ceph's own users' keys are
+	// being replaced, or the last step waits (the message says for what:
+	// an OSD that is down, a user the operator does not hold).
+	ReasonCephxFinishing = "Finishing"
+	// ReasonCephxPaused means spec.security.cephx.keyType was unset during
+	// the migration: it stopped before refusing AES keys.
+	ReasonCephxPaused = "Paused"
+	// ReasonCephxNotPossible means the migration cannot run: the identity
+	// Secret, made by an earlier operator, holds no AES-256 keys.
+	ReasonCephxNotPossible = "NotPossible"
 )
 
 // Reasons of CleanupInProgress; the same values are the reasons of the
