@@ -18,9 +18,11 @@ import (
 // reconcileCephx returns the type of cephx keys the cluster uses, which
 // every keyring mounted into its pods must be of, and records it once
 // (resources.CephxRecord), before the first monitor is created: from then
-// on its keys are in the monitors' auth database and the type never
-// changes, whatever release the cluster is upgraded to
-// (docs/design/0007-the-key-type-follows-the-first-release.md).
+// on its keys are in the monitors' auth database and the type changes only
+// when the administrator asks for AES-256 keys
+// (docs/design/0007-the-key-type-follows-the-first-release.md,
+// docs/design/0009-migrating-cephx-keys-to-aes256k.md). It leaves what the
+// record says in s.observed.cephx.
 //
 // A cluster gets AES-256 keys when the image the operator accepted (its
 // version is known here) is of Ceph 20 or later and its identity holds
@@ -42,14 +44,31 @@ func (r *CephClusterReconciler) reconcileCephx(ctx context.Context, s *clusterSc
 			return 0, err
 		}
 		if rec.Data[resources.CephxKeyFSID] == s.observed.fsid {
-			t, err := resources.CephxRecordKeyType(rec, s.observed.fsid)
+			c, err := readCephxRecord(rec, s.observed.fsid)
 			if err != nil {
 				return 0, fmt.Errorf("%w; the record is never rewritten: restore it from a backup", err)
 			}
 			if _, err := r.adopt(ctx, cluster, rec); err != nil {
 				return 0, err
 			}
-			return t, nil
+			c.record = nil
+			mig := &corev1.ConfigMap{}
+			err = r.getConfirmingAbsence(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig)
+			if err != nil && !apierrors.IsNotFound(err) {
+				return 0, fmt.Errorf("reading ConfigMap %s: %w", resources.CephxMigrationName(cluster), err)
+			}
+			if err == nil {
+				if c, err = overlayMigration(c, mig, s.observed.fsid); err != nil {
+					return 0, err
+				}
+				if c.record != nil {
+					if _, err := r.adopt(ctx, cluster, mig); err != nil {
+						return 0, err
+					}
+				}
+			}
+			s.observed.cephx = &c
+			return c.keyType, nil
 		}
 		// The record of a former cluster of this name, whose identity
 		// was replaced: it does not apply to this FSID.
@@ -70,7 +89,54 @@ func (r *CephClusterReconciler) reconcileCephx(ctx context.Context, s *clusterSc
 	ctrl.LoggerFrom(ctx).Info("Recorded the cluster's cephx key type", "configmap", desired.Name, "keyType", t.String(), "why", why)
 	r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "CephxKeyType", "Record",
 		"The cluster uses cephx keys of type %s: %s", t, why)
+	s.observed.cephx = &cephxRecord{keyType: t}
 	return t, nil
+}
+
+// cephxRecord is what the cephx records say: the type of the keyrings the
+// pods mount, and the step of a migration to AES-256 keys under way.
+type cephxRecord struct {
+	keyType   ceph.KeyType
+	migration string
+	// record is the migration record of this cluster as read; nil when
+	// there is none (the immutable record alone says the type).
+	record *corev1.ConfigMap
+	// stale is a migration record of a former cluster of the same name,
+	// to replace when the first is written.
+	stale *corev1.ConfigMap
+}
+
+// overlayMigration returns base (the immutable record's word) overridden
+// by the migration record mig when that is of the cluster of fsid; one of
+// another FSID is kept in stale.
+func overlayMigration(base cephxRecord, mig *corev1.ConfigMap, fsid string) (cephxRecord, error) {
+	if mig.Data[resources.CephxKeyFSID] != fsid {
+		base.stale = mig
+		return base, nil
+	}
+	c, err := readCephxRecord(mig, fsid)
+	if err != nil {
+		return cephxRecord{}, fmt.Errorf("%w; restore it from a backup, or delete it if no migration of the cephx keys was started", err)
+	}
+	return c, nil
+}
+
+// readCephxRecord reads a record made for fsid, and checks that its
+// migration step goes with its key type: Importing with aes (the pods
+// still mount AES keyrings), Finishing with aes256k.
+func readCephxRecord(rec *corev1.ConfigMap, fsid string) (cephxRecord, error) {
+	t, err := resources.CephxRecordKeyType(rec, fsid)
+	if err != nil {
+		return cephxRecord{}, err
+	}
+	m, err := resources.CephxRecordMigration(rec)
+	if err != nil {
+		return cephxRecord{}, err
+	}
+	if (m == cephv1alpha1.CephxMigrationImporting && t != ceph.KeyTypeAES) || (m == cephv1alpha1.CephxMigrationFinishing && t != ceph.KeyTypeAES256K) {
+		return cephxRecord{}, fmt.Errorf("ConfigMap %s/%s records the migration step %s with key type %s, which never go together", rec.Namespace, rec.Name, m, t)
+	}
+	return cephxRecord{keyType: t, migration: m, record: rec}, nil
 }
 
 // chooseKeyType decides the key type of a cluster that has no record yet,
@@ -110,25 +176,35 @@ func (r *CephClusterReconciler) chooseKeyType(ctx context.Context, s *clusterSco
 	return t, fmt.Sprintf("it starts on Ceph %s", v), nil
 }
 
-// clusterKeyType reads the cluster's recorded cephx key type for the
-// reconcilers that create pods with a keyring after the monitors exist.
-// found is false while there is no record for the cluster's FSID: the
-// CephCluster reconciler writes it before the first monitor.
-func clusterKeyType(ctx context.Context, c client.Reader, cluster *cephv1alpha1.CephCluster) (t ceph.KeyType, found bool, err error) {
-	rec := &corev1.ConfigMap{}
-	err = c.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxRecordName(cluster)}, rec)
+// clusterKeyType reads the cluster's cephx record for the reconcilers that
+// create pods with a keyring after the monitors exist: the key type, and
+// the migration step under way. found is false while there is no record
+// for the cluster's FSID: the CephCluster reconciler writes it before the
+// first monitor.
+func clusterKeyType(ctx context.Context, c client.Reader, cluster *cephv1alpha1.CephCluster) (rec cephxRecord, found bool, err error) {
+	cm := &corev1.ConfigMap{}
+	err = c.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxRecordName(cluster)}, cm)
 	if apierrors.IsNotFound(err) {
-		return 0, false, nil
+		return cephxRecord{}, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("reading the cephx record of cluster %s: %w", cluster.Name, err)
+		return cephxRecord{}, false, fmt.Errorf("reading the cephx record of cluster %s: %w", cluster.Name, err)
 	}
-	if rec.Data[resources.CephxKeyFSID] != cluster.Status.FSID {
-		return 0, false, nil
+	if cm.Data[resources.CephxKeyFSID] != cluster.Status.FSID {
+		return cephxRecord{}, false, nil
 	}
-	t, err = resources.CephxRecordKeyType(rec, cluster.Status.FSID)
+	rec, err = readCephxRecord(cm, cluster.Status.FSID)
 	if err != nil {
-		return 0, false, err
+		return cephxRecord{}, false, err
 	}
-	return t, true, nil
+	mig := &corev1.ConfigMap{}
+	err = c.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig)
+	switch {
+	case apierrors.IsNotFound(err):
+		return rec, true, nil
+	case err != nil:
+		return cephxRecord{}, false, fmt.Errorf("reading the cephx migration record of cluster %s: %w", cluster.Name, err)
+	}
+	rec, err = overlayMigration(rec, mig, cluster.Status.FSID)
+	return rec, err == nil, err
 }

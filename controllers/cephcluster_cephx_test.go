@@ -59,6 +59,11 @@ func checkKeyrings(t *testing.T, cluster *cephv1alpha1.CephCluster, want ceph.Ke
 	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxRecordName(cluster)}, rec); err != nil {
 		return fmt.Errorf("cephx record: %w", err)
 	}
+	// A migration record, once there is one, supersedes the first.
+	mig := &corev1.ConfigMap{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig); err == nil {
+		rec = mig
+	}
 	if got := rec.Data[resources.CephxKeyType]; got != want.String() {
 		return fmt.Errorf("cephx record says %q, want %q", got, want)
 	}

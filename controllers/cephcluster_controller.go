@@ -10,6 +10,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,6 +104,10 @@ func (r *CephClusterReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// A monitor whose init container refuses to create a store is
 		// reported from its pod's termination message.
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(monPodToCluster)).
+		// The Jobs of the cephx migration; the OSD reconciler watches
+		// the others.
+		Watches(&batchv1.Job{}, handler.EnqueueRequestForOwner(mgr.GetScheme(), mgr.GetRESTMapper(), &cephv1alpha1.CephCluster{}, handler.OnlyControllerOwner()),
+			builder.WithPredicates(cephxJobOnly())).
 		// The kept state has no owner reference (see KeptState).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(keptStateToCluster)).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(keptStateToCluster)).
@@ -248,6 +253,10 @@ func (r *CephClusterReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 			result.RequeueAfter = healthRecheck(cluster, scope.observed.now)
 			if d := scope.observed.mon.recheck; d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
 				// A monitor's node reaches the failover timeout.
+				result.RequeueAfter = d
+			}
+			if d := scope.observed.cephxRecheck; d > 0 && (result.RequeueAfter == 0 || d < result.RequeueAfter) {
+				// A cephx step's backoff ends.
 				result.RequeueAfter = d
 			}
 			if scope.observed.podRejected != nil {

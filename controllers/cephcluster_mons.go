@@ -327,6 +327,9 @@ func (r *CephClusterReconciler) reconcileDaemons(ctx context.Context, s *cluster
 		return err
 	}
 	s.observed.mon.rolling = rolling
+	if err := r.reconcileCephxMigration(ctx, s); err != nil {
+		return err
+	}
 
 	s.observed.mon.ready = map[string]bool{}
 	for _, m := range mons {

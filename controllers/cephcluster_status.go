@@ -52,6 +52,11 @@ type observed struct {
 	podRejected *podRejection
 	// err is the error that ended the reconcile, if any.
 	err error
+	// cephx is what the cluster's cephx record says; nil until the
+	// daemons phase read it.
+	cephx *cephxRecord
+	// cephxRecheck, when positive, is when a cephx step's backoff ends.
+	cephxRecheck time.Duration
 }
 
 // setClusterStatus computes the CephCluster's conditions from what the
@@ -312,7 +317,7 @@ var ownedConditions = map[string]bool{
 	cephv1alpha1.ConditionConfigured: true, cephv1alpha1.ConditionDisksDiscovered: true,
 	cephv1alpha1.ConditionMonitorsReady: true, cephv1alpha1.ConditionManagerReady: true, cephv1alpha1.ConditionCephHealthy: true,
 	cephv1alpha1.ConditionCephVersionSupported: true, cephv1alpha1.ConditionMonitorStoreMissing: true,
-	cephv1alpha1.ConditionCleanupInProgress: true,
+	cephv1alpha1.ConditionCleanupInProgress: true, cephv1alpha1.ConditionCephxKeysMigrated: true,
 }
 
 // ownedStatus returns the part of st that the cluster reconciler writes;
@@ -326,6 +331,7 @@ func ownedStatus(st cephv1alpha1.CephClusterStatus) cephv1alpha1.CephClusterStat
 		NodeSummaries:      st.NodeSummaries,
 		Monitors:           st.Monitors,
 		DaemonImage:        st.DaemonImage,
+		Cephx:              st.Cephx,
 	}
 	for _, c := range st.Conditions {
 		if ownedConditions[c.Type] {

@@ -103,7 +103,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// never started changes, Ceph starts or stops reporting
 		// degraded placement groups (the OSD disruption budgets) or that
 		// every OSD runs a newer release than the OSD map requires (the end
-		// of an upgrade), or the accepted daemon image changes.
+		// of an upgrade), the accepted daemon image changes, or the type of
+		// the cluster's cephx keys or the step of their migration.
 		For(&cephv1alpha1.CephCluster{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{},
 			predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
@@ -117,7 +118,8 @@ func (r *OSDReconciler) SetupWithManager(mgr ctrl.Manager) error {
 					!equality.Semantic.DeepEqual(neverStarted(o), neverStarted(n)) ||
 					!slices.Equal(osdplan.Recovering(o.Status.Ceph), osdplan.Recovering(n.Status.Ceph)) ||
 					osdplan.HasCheck(o.Status.Ceph, osdplan.CheckOSDUpgradeFinished) != osdplan.HasCheck(n.Status.Ceph, osdplan.CheckOSDUpgradeFinished) ||
-					!equality.Semantic.DeepEqual(o.Status.DaemonImage, n.Status.DaemonImage))
+					!equality.Semantic.DeepEqual(o.Status.DaemonImage, n.Status.DaemonImage) ||
+					cephxState(o) != cephxState(n))
 			}},
 		))).
 		Owns(&batchv1.Job{}).
@@ -200,12 +202,19 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	}
 	// Every keyring a prepare or OSD Job mounts is of the cluster's key
 	// type, which the cluster reconciler records before the first monitor.
-	keys, haveKeys, err := clusterKeyType(ctx, r.Client, cluster)
+	rec, haveKeys, err := clusterKeyType(ctx, r.Client, cluster)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if !haveKeys && in.WaitForMonitors == "" {
+	keys := rec.keyType
+	switch {
+	case !haveKeys && in.WaitForMonitors == "":
 		in.WaitForMonitors = "the cluster's cephx key type is not recorded yet"
+	case rec.migration == cephv1alpha1.CephxMigrationImporting && in.WaitForMonitors == "":
+		// A prepare registers its OSD as client.bootstrap-osd, whose
+		// key changes now: none starts until the monitors have the new
+		// key and prepare Jobs mount it.
+		in.WaitForMonitors = "the monitors get the AES-256 keys of the users the operator holds (spec.security.cephx.keyType); prepare Jobs wait until then"
 	}
 	osdJobs, osdJobsByName, err := r.gatherOSDJobs(ctx, cluster)
 	if err != nil {

@@ -310,7 +310,11 @@ func HealthReady(st *cephv1alpha1.CephStatus, fsid string, now time.Time, maxAge
 		// accepted == 0: HEALTH_WARN with no unmuted check listed; Ceph
 		// says something is wrong without saying what, so it is not
 		// taken as healthy.
-		return false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: " + describeChecks(st, allowed)
+		msg := "HEALTH_WARN: " + describeChecks(st, allowed)
+		if onlyRotatingKeys(st, allowed) {
+			msg += ". " + rotatingKeysHint
+		}
+		return false, cephv1alpha1.ReasonCephHealthWarn, msg
 	}
 	return true, cephv1alpha1.ReasonCephHealthy, withMuted("HEALTH_WARN with only warnings a small cluster always has: "+describeChecks(st, nil), st)
 }
@@ -318,7 +322,8 @@ func HealthReady(st *cephv1alpha1.CephStatus, fsid string, now time.Time, maxAge
 // KeyTypeChecks are the health checks Ceph 20.2.4 (Tentacle) raises, as
 // errors, on a cluster whose cephx keys and monitor settings are of the
 // AES type of earlier releases: a cluster created before it and upgraded
-// keeps them (design 0007; the operator does not migrate keys yet).
+// keeps them (design 0007) until spec.security.cephx.keyType asks for
+// AES-256 keys (design 0009).
 var KeyTypeChecks = []string{
 	"AUTH_INSECURE_SERVICE_KEY_TYPE", "AUTH_INSECURE_CLIENT_KEY_TYPE", "AUTH_INSECURE_ROTATING_SERVICE_KEY_TYPE",
 	"AUTH_INSECURE_SERVICE_TICKETS", "AUTH_INSECURE_KEYS_ALLOWED", "AUTH_INSECURE_KEYS_CREATABLE",
@@ -327,8 +332,33 @@ var KeyTypeChecks = []string{
 // keyTypeHint explains a HEALTH_ERR of KeyTypeChecks alone.
 const keyTypeHint = "Only the cephx key type is at fault: the cluster was created on a Ceph release before 20.2.4 " +
 	"and keeps its AES keys, which Ceph 20.2.4 reports as insecure; the daemons and clients still authenticate " +
-	"and data stays available. The operator does not migrate keys to aes256k yet: see the operations guide, " +
-	"\"cephx keys after an upgrade to Ceph 20\""
+	"and data stays available. spec.security.cephx.keyType: aes256k moves them to AES-256 keys without stopping an OSD " +
+	"(condition CephxKeysMigrated; see the operations guide, \"cephx keys after an upgrade to Ceph 20\")"
+
+// CheckRotatingKeys is the warning Ceph raises while rotating service keys
+// of the AES type are left, after every key was moved to AES-256.
+const CheckRotatingKeys = "AUTH_INSECURE_ROTATING_SERVICE_KEY_TYPE"
+
+// rotatingKeysHint explains a HEALTH_WARN of CheckRotatingKeys.
+const rotatingKeysHint = "Only the monitors' rotating service keys are still AES ones: each is replaced by an AES-256 one " +
+	"as it expires, within three times auth_service_ticket_ttl (3 h by default), and the warning then clears by itself; " +
+	"spec.security.cephx.rotatingServiceKeys: Replace replaces them at once"
+
+// onlyRotatingKeys reports whether CheckRotatingKeys is the one unmuted
+// check of st besides those of allowed.
+func onlyRotatingKeys(st *cephv1alpha1.CephStatus, allowed []string) bool {
+	found := false
+	for _, c := range st.Checks {
+		switch {
+		case c.Muted || slices.Contains(allowed, c.Code):
+		case c.Code == CheckRotatingKeys:
+			found = true
+		default:
+			return false
+		}
+	}
+	return found
+}
 
 // OnlyKeyTypeChecks reports whether every unmuted check of st is one of
 // KeyTypeChecks (and there is one).

@@ -343,6 +343,16 @@ func TestHealthReady(t *testing.T) {
 			s.Health = cephv1alpha1.CephHealthErr
 			s.Checks = []cephv1alpha1.CephHealthCheck{check("AUTH_INSECURE_SERVICE_KEY_TYPE", "ERR", "", false), check("OSD_FULL", "ERR", "1 full osd(s)", false)}
 		}), captureFSID, false, cephv1alpha1.ReasonCephHealthErr, "HEALTH_ERR: AUTH_INSECURE_SERVICE_KEY_TYPE; OSD_FULL (1 full osd(s))"},
+		// After the keys moved to AES-256: only the rotating service
+		// keys are left, which pass by themselves.
+		{"only the rotating service keys after a key migration", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
+			s.Health = cephv1alpha1.CephHealthWarn
+			s.Checks = []cephv1alpha1.CephHealthCheck{check(CheckRotatingKeys, "WARN", "4 rotating auth service keys using insecure key types", false)}
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "using insecure key types). Only the monitors' rotating service keys are still AES ones"},
+		{"the rotating service keys and another warning", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) {
+			s.Health = cephv1alpha1.CephHealthWarn
+			s.Checks = []cephv1alpha1.CephHealthCheck{check(CheckRotatingKeys, "WARN", "", false), check("MON_DISK_LOW", "WARN", "", false)}
+		}), captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "MON_DISK_LOW"},
 		{"warning without a listed check", with("ok-one-osd", func(s *cephv1alpha1.CephStatus) { s.Health = cephv1alpha1.CephHealthWarn }),
 			captureFSID, false, cephv1alpha1.ReasonCephHealthWarn, "HEALTH_WARN: no check listed"},
 		{"allowed warnings but some left out of the list", with("pool-size1", func(s *cephv1alpha1.CephStatus) {
@@ -434,5 +444,19 @@ func TestKeyTypeHintOnlyAlone(t *testing.T) {
 		if got := OnlyKeyTypeChecks(st); got != tc.want {
 			t.Errorf("%s: OnlyKeyTypeChecks = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestRotatingKeysHintOnlyAlone: the hint about the rotating service keys
+// is given only when they are all that is left.
+func TestRotatingKeysHintOnlyAlone(t *testing.T) {
+	st := &cephv1alpha1.CephStatus{Health: cephv1alpha1.CephHealthWarn, Checks: []cephv1alpha1.CephHealthCheck{
+		{Code: CheckRotatingKeys, Severity: cephv1alpha1.CephHealthWarn}, {Code: "MON_DISK_LOW", Severity: cephv1alpha1.CephHealthWarn}}}
+	if onlyRotatingKeys(st, AllowedWarnings()) {
+		t.Error("the hint is given beside MON_DISK_LOW")
+	}
+	st.Checks[1].Muted = true
+	if !onlyRotatingKeys(st, AllowedWarnings()) {
+		t.Error("no hint when the other check is muted")
 	}
 }

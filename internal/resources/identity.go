@@ -263,6 +263,7 @@ func KeptState(cluster *cephv1alpha1.CephCluster) []KeptObject {
 		{Kind: "ConfigMap", Name: MonBootstrapName(cluster)},
 		{Kind: "ConfigMap", Name: CephxRecordName(cluster)},
 		{Kind: "ConfigMap", Name: MonPlacementName(cluster), Optional: true},
+		{Kind: "ConfigMap", Name: CephxMigrationName(cluster), Optional: true},
 	}
 }
 
@@ -279,17 +280,60 @@ const (
 	CephxKeyFSID = "fsid"
 	// CephxKeyType is the key type, as ceph.KeyType.String names it.
 	CephxKeyType = "keyType"
+	// CephxKeyMigration is the step of a migration to AES-256 keys under
+	// way (cephv1alpha1.CephxMigrationImporting or Finishing); absent
+	// when none is. The type the pods mount is keyType all the same.
+	CephxKeyMigration = "migration"
 )
 
 // CephxRecord builds the record of the cephx key type the cluster uses:
 // written once, just before its first monitor is created, from the Ceph
 // release of the image the operator accepted (ceph.KeyTypeForRelease), and
-// never changed, as the keys are in the monitors' auth database from
-// then on. Every keyring mounted into a pod is the record's type. Like the
-// identity Secret it has no owner reference and survives the deletion of
-// the CephCluster under the default cleanup policy.
+// immutable. Every keyring mounted into a pod is the record's type, until
+// a migration to AES-256 keys the administrator asked for
+// (spec.security.cephx.keyType, docs/design/0009) writes the migration
+// record (CephxMigrationName), which supersedes it. Like the identity
+// Secret it has no owner reference and survives the deletion of the
+// CephCluster under the default cleanup policy.
 func CephxRecord(cluster *cephv1alpha1.CephCluster, fsid string, t ceph.KeyType) *corev1.ConfigMap {
 	return keptMonRecord(cluster, CephxRecordName(cluster), map[string]string{CephxKeyFSID: fsid, CephxKeyType: t.String()})
+}
+
+// CephxMigrationName is the ConfigMap recording a migration of the
+// cluster's keys to AES-256: it supersedes the immutable CephxRecordName
+// record once it exists, and holds the same keys (fsid, keyType) and the
+// step under way (CephxKeyMigration), so that the migration survives an
+// operator restart and the deletion of the CephCluster. The type it says
+// goes from aes to aes256k once the monitors have the AES-256 keys of
+// every entity the operator holds. Unlike the first record it is updated,
+// with its resourceVersion as a precondition.
+func CephxMigrationName(cluster *cephv1alpha1.CephCluster) string {
+	return cluster.Name + "-cephx-migration"
+}
+
+// CephxMigration builds the migration record of the cluster of fsid: its
+// keys are of type t, and migration is the step under way ("" when none).
+func CephxMigration(cluster *cephv1alpha1.CephCluster, fsid string, t ceph.KeyType, migration string) *corev1.ConfigMap {
+	data := map[string]string{CephxKeyFSID: fsid, CephxKeyType: t.String()}
+	if migration != "" {
+		data[CephxKeyMigration] = migration
+	}
+	cm := keptMonRecord(cluster, CephxMigrationName(cluster), data)
+	cm.Immutable = nil
+	return cm
+}
+
+// CephxRecordMigration reads the migration step a cephx record holds (""
+// when none); it fails on a value the operator does not know (edited by
+// hand).
+func CephxRecordMigration(rec *corev1.ConfigMap) (string, error) {
+	switch m := rec.Data[CephxKeyMigration]; m {
+	case "", cephv1alpha1.CephxMigrationImporting, cephv1alpha1.CephxMigrationFinishing:
+		return m, nil
+	default:
+		return "", fmt.Errorf("ConfigMap %s/%s: %q is no migration step (want %q or %q)", rec.Namespace, rec.Name,
+			truncate(m, 64), cephv1alpha1.CephxMigrationImporting, cephv1alpha1.CephxMigrationFinishing)
+	}
 }
 
 // CephxRecordKeyType reads the key type of a cephx record made for fsid.

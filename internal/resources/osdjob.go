@@ -35,17 +35,10 @@ const (
 )
 
 // OSDJob builds the Job that runs one decommission step on one OSD, or one
-// rollout step (the noout flag, ok-to-stop for spec.OSDIDs):
-// `agent osd` in the Ceph image, with the cluster's ceph.conf and the
-// client.admin key (out, purge, destroy and the flags change the OSD
-// map). It runs on
-// the pod network on any node the placement allows, unprivileged, with no
-// API token, as user (the image's ceph user, see MgrDeployment); its result
-// is its termination message.
+// rollout step (the noout flag, ok-to-stop for spec.OSDIDs): `agent osd`
+// as client.admin (out, purge, destroy and the flags change the OSD map),
+// in a pod of adminJobPod.
 func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, user cephv1alpha1.CephUser, spec osdplan.OSDJobSpec) *batchv1.Job {
-	if user.UID < 1 || user.GID < 1 {
-		user = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
-	}
 	labels := Labels(cluster, ComponentOSDJob)
 	annotations := map[string]string{OSDStepAnnotation: string(spec.Step)}
 	domain := cluster.Spec.DefaultFailureDomain
@@ -68,10 +61,41 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType,
 		args = append(args, "--osd-id="+id, "--failure-domain="+domain)
 	}
 	args = append(args, "--keyring=/etc/ceph-admin/keyring", "--ceph-id=admin")
+	pod := adminJobPod(cluster, images, keys, user, OSDJobContainer, args)
+	return adminJob(cluster, osdplan.OSDJobName(cluster.Name, spec.OSDID, spec.Step), labels, annotations, osdJobDeadlineSeconds, pod)
+}
+
+// adminJob wraps pod in a Job of one attempt, kept a day after it ended
+// (the operator deletes it once it recorded the outcome).
+func adminJob(cluster *cephv1alpha1.CephCluster, name string, labels, annotations map[string]string, deadline int64, pod corev1.PodSpec) *batchv1.Job {
 	backoff := int32(0)
-	deadline := osdJobDeadlineSeconds
 	ttl := osdJobTTLSeconds
-	pod := corev1.PodSpec{
+	return &batchv1.Job{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
+		ObjectMeta: objectMeta(cluster, name, labels, annotations),
+		Spec: batchv1.JobSpec{
+			BackoffLimit:            &backoff,
+			ActiveDeadlineSeconds:   &deadline,
+			TTLSecondsAfterFinished: &ttl,
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec:       pod,
+			},
+		},
+	}
+}
+
+// adminJobPod is the pod of a Job that runs `agent` (args) in the Ceph
+// image as client.admin, whose keyring of type keys is mounted at
+// /etc/ceph-admin/keyring, with the cluster's ceph.conf: on the pod
+// network on any node the placement allows, unprivileged, with no API
+// token, as user (the image's ceph user); its result is the termination
+// message of container name.
+func adminJobPod(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType, user cephv1alpha1.CephUser, name string, args []string) corev1.PodSpec {
+	if user.UID < 1 || user.GID < 1 {
+		user = cephv1alpha1.CephUser{UID: CephUID, GID: CephUID}
+	}
+	return corev1.PodSpec{
 		ServiceAccountName:           AgentServiceAccountName(cluster),
 		AutomountServiceAccountToken: ptrTo(false),
 		RestartPolicy:                corev1.RestartPolicyNever,
@@ -79,7 +103,7 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType,
 		Tolerations:                  cluster.Spec.Placement.Tolerations,
 		InitContainers:               []corev1.Container{copyBinaryContainer(images)},
 		Containers: []corev1.Container{{
-			Name:                     OSDJobContainer,
+			Name:                     name,
 			Image:                    cluster.Spec.Image,
 			ImagePullPolicy:          images.PullPolicy,
 			Command:                  []string{AgentBinary},
@@ -109,19 +133,6 @@ func OSDJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyType,
 				DefaultMode: ptrTo(int32(0o444)),
 			}}},
 			{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		},
-	}
-	return &batchv1.Job{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},
-		ObjectMeta: objectMeta(cluster, osdplan.OSDJobName(cluster.Name, spec.OSDID, spec.Step), labels, annotations),
-		Spec: batchv1.JobSpec{
-			BackoffLimit:            &backoff,
-			ActiveDeadlineSeconds:   &deadline,
-			TTLSecondsAfterFinished: &ttl,
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       pod,
-			},
 		},
 	}
 }

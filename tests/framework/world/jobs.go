@@ -169,6 +169,10 @@ func (w *World) runJobLocked(ctx context.Context, job *batchv1.Job) {
 		w.runOSDJobLocked(ctx, job)
 		return
 	}
+	if job.Labels[resources.ComponentLabel] == resources.ComponentCephxJob {
+		w.runCephxJobLocked(ctx, job)
+		return
+	}
 	if job.Annotations[resources.JobKindAnnotation] == resources.JobKindCleanup {
 		w.runCleanupLocked(ctx, job)
 		return

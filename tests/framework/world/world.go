@@ -103,6 +103,12 @@ type World struct {
 	// okToStop are the answers the next ok-to-stop Jobs give
 	// (SetOKToStop); once used up, the answer is yes.
 	okToStop []osdAnswer
+	// cephxHeld leaves cephx Jobs running (HoldCephxJobs); cephxAnswers
+	// are the outcomes the next ones of a step give (SetCephxAnswers);
+	// cephxSteps lists those run (CephxSteps).
+	cephxHeld    bool
+	cephxAnswers map[string][]osdAnswer
+	cephxSteps   []string
 
 	// scale is set by StartScale.
 	scale *scaleMode
