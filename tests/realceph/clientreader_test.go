@@ -14,17 +14,18 @@ import (
 	"time"
 )
 
-// clientReaderScript reads the objects named in its arguments from pool
-// idtest one after another through one librados client that stays
-// connected, as an application does, until its standard input closes. For
-// each read it prints the start (Unix seconds), the duration, the object,
-// and "ok <sha256>" or "err <error>".
+// clientReaderScript reads the objects named in its arguments (after the
+// entity to read as and its keyring) from pool idtest one after another
+// through one librados client that stays connected, as an application
+// does, until its standard input closes. For each read it prints the start
+// (Unix seconds), the duration, the object, and "ok <sha256>" or "err
+// <error>".
 const clientReaderScript = `
 import hashlib, sys, threading, time
 import rados
-names = sys.argv[1:]
-cluster = rados.Rados(conffile="/etc/ceph/ceph.conf", name="client.admin",
-                      conf={"keyring": "/etc/ceph-admin/keyring", "rados_osd_op_timeout": "60"})
+name, keyring, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+cluster = rados.Rados(conffile="/etc/ceph/ceph.conf", name=name,
+                      conf={"keyring": keyring, "rados_osd_op_timeout": "60"})
 cluster.connect(timeout=60)
 ioctx = cluster.open_ioctx("idtest")
 stop = threading.Event()
@@ -60,7 +61,11 @@ func startClientReader(ctx context.Context, tl *tools, objs testObjects) (*reade
 		want[n] = hex.EncodeToString(sum[:])
 	}
 	slices.Sort(names)
-	args := append([]string{"exec", "-i", "-n", namespace, toolsPodName, "-c", "tools", "--", "python3", "-u", "-c", clientReaderScript}, names...)
+	name, keyring := "client.admin", tl.keyring
+	if tl.reader != "" {
+		name, keyring = tl.reader, tl.readerKeyring
+	}
+	args := append([]string{"exec", "-i", "-n", namespace, toolsPodName, "-c", "tools", "--", "python3", "-u", "-c", clientReaderScript, name, keyring}, names...)
 	cmd := kubectlCmd(ctx, tl.cluster, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -45,7 +45,7 @@ func watchQuorum(ctx context.Context, tl *tools) *quorumWatch {
 		defer tick.Stop()
 		for {
 			start := time.Now()
-			out, err := tl.run(ctx, nil, "timeout", "30", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "20",
+			out, err := tl.run(ctx, nil, "timeout", "30", "ceph", "--keyring", tl.keyring, "--connect-timeout", "20",
 				"quorum_status", "--format", "json")
 			var st struct {
 				Names []string `json:"quorum_names"`
@@ -184,7 +184,7 @@ func checkMonFailover(t *testing.T, ctx context.Context, c client.Client, cc *ce
 				} `json:"mons"`
 			} `json:"monmap"`
 		}
-		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "quorum_status", "--format", "json")
+		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", tl.keyring, "--connect-timeout", "30", "quorum_status", "--format", "json")
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,29 @@ const toolsLabel = "ceph-operator-test"
 type tools struct {
 	t       *testing.T
 	cluster *realnode.Cluster
+	// keyring is client.admin's keyring in the pod: the one of the
+	// cluster's key type when the pod started, or adminAES256K once the
+	// cluster's keys moved to AES-256.
+	keyring string
+	// reader is who the readers (readBack, startReaders) read as: "" for
+	// client.admin, else an entity whose keyring is readerKeyring.
+	reader, readerKeyring string
+}
+
+// Keyrings of client.admin in the tools pod: of the cluster's key type
+// when it started, and the AES-256 one (absent from an identity that has
+// none).
+const (
+	adminKeyring       = "/etc/ceph-admin/keyring"
+	adminAES256Keyring = "/etc/ceph-admin-aes256k/keyring"
+)
+
+// readerArgs are the ceph and rados flags that read as tl.reader.
+func (tl *tools) readerArgs() []string {
+	if tl.reader == "" {
+		return []string{"--keyring", tl.keyring}
+	}
+	return []string{"--name", tl.reader, "--keyring", tl.readerKeyring}
 }
 
 // startTools creates the tools pod for cc and waits until it runs. It must
@@ -65,6 +88,7 @@ func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *r
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "conf", MountPath: "/etc/ceph", ReadOnly: true},
 					{Name: "admin", MountPath: "/etc/ceph-admin", ReadOnly: true},
+					{Name: "admin-aes256k", MountPath: "/etc/ceph-admin-aes256k", ReadOnly: true},
 					{Name: "reporter", MountPath: "/etc/ceph-reporter", ReadOnly: true},
 				},
 			}},
@@ -73,6 +97,9 @@ func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *r
 					LocalObjectReference: corev1.LocalObjectReference{Name: resources.ConfigMapName(cc)}}}},
 				{Name: "admin", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
 					Items: []corev1.KeyToPath{{Key: resources.SecretKey(resources.SecretKeyAdminKeyring, keys), Path: "keyring"}}}}},
+				{Name: "admin-aes256k", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
+					Items:    []corev1.KeyToPath{{Key: resources.SecretKey(resources.SecretKeyAdminKeyring, ceph.KeyTypeAES256K), Path: "keyring"}},
+					Optional: ptrTo(true)}}},
 				{Name: "reporter", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: resources.IdentitySecretName(cc),
 					Items: []corev1.KeyToPath{{Key: resources.SecretKey(resources.SecretKeyReporterKeyring, keys), Path: "keyring"}}}}},
 			},
@@ -81,7 +108,7 @@ func startToolsOn(t *testing.T, ctx context.Context, c client.Client, cluster *r
 	if err := c.Create(ctx, pod); err != nil {
 		t.Fatal(err)
 	}
-	tl := &tools{t: t, cluster: cluster}
+	tl := &tools{t: t, cluster: cluster, keyring: adminKeyring}
 	t.Cleanup(func() { tl.stop(c) })
 	realnode.WaitFor(t, ctx, 3*time.Minute, "the tools pod to run", func() error {
 		got := &corev1.Pod{}
@@ -129,7 +156,7 @@ func (tl *tools) run(ctx context.Context, stdin []byte, args ...string) ([]byte,
 // admin runs the ceph tool as client.admin.
 func (tl *tools) admin(ctx context.Context, args ...string) string {
 	tl.t.Helper()
-	out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "60"}, args...)...)
+	out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", tl.keyring, "--connect-timeout", "60"}, args...)...)
 	if err != nil {
 		tl.t.Fatal(err)
 	}
@@ -228,7 +255,7 @@ func putObjects(t *testing.T, ctx context.Context, tl *tools, n int) testObjects
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("obj-%02d", i)
-		if _, err := tl.run(ctx, data, "timeout", "120", "rados", "--keyring", "/etc/ceph-admin/keyring", "-p", "idtest", "put", name, "-"); err != nil {
+		if _, err := tl.run(ctx, data, "timeout", "120", "rados", "--keyring", tl.keyring, "-p", "idtest", "put", name, "-"); err != nil {
 			t.Fatal(err)
 		}
 		objs[name] = data
@@ -257,7 +284,7 @@ func waitHealthy(t *testing.T, ctx context.Context, c client.Client, cc *cephv1a
 // readBack reads every object and compares it with what was written.
 func readBack(ctx context.Context, tl *tools, objs testObjects) error {
 	for name, want := range objs {
-		got, err := tl.run(ctx, nil, "timeout", "60", "rados", "--keyring", "/etc/ceph-admin/keyring", "-p", "idtest", "get", name, "-")
+		got, err := tl.run(ctx, nil, append(append([]string{"timeout", "60", "rados"}, tl.readerArgs()...), "-p", "idtest", "get", name, "-")...)
 		if err != nil {
 			return err
 		}
@@ -503,7 +530,7 @@ func checkKeyType(t *testing.T, ctx context.Context, c client.Client, cc *cephv1
 		errorf(t, "the cluster created on Ceph %s records cephx keys of type %s, want %s", v, got, want)
 	}
 	for _, entity := range []string{"client.admin", "mgr." + resources.MgrID, "client." + resources.ReporterID, "client.bootstrap-osd", "osd.0"} {
-		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "auth", "get-key", entity)
+		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", tl.keyring, "--connect-timeout", "30", "auth", "get-key", entity)
 		if err != nil {
 			errorf(t, "ceph auth get-key %s: %v", entity, err)
 			continue

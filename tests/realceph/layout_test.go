@@ -156,7 +156,7 @@ type osdMapEntry struct {
 
 // readOSDMap returns the OSDs of `ceph osd dump`.
 func readOSDMap(ctx context.Context, tl *tools) ([]osdMapEntry, error) {
-	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "osd", "dump", "--format", "json")
+	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", tl.keyring, "--connect-timeout", "30", "osd", "dump", "--format", "json")
 	if err != nil {
 		return nil, err
 	}

@@ -446,7 +446,7 @@ func allClean(ctx context.Context, tl *tools) error {
 		summary
 		PGSummary *summary `json:"pg_summary"`
 	}
-	out, err := tl.run(ctx, nil, "timeout", "120", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "60", "pg", "stat", "--format", "json")
+	out, err := tl.run(ctx, nil, "timeout", "120", "ceph", "--keyring", tl.keyring, "--connect-timeout", "60", "pg", "stat", "--format", "json")
 	if err != nil {
 		return err
 	}
@@ -639,7 +639,7 @@ func inode(fi os.FileInfo) uint64 {
 // clusterLog is the cluster log's lines from..to that say how daemons
 // came and went: OSDs down, up or failed, elections and quorum changes.
 func clusterLog(ctx context.Context, tl *tools, from, to time.Time) string {
-	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30",
+	out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", tl.keyring, "--connect-timeout", "30",
 		"log", "last", "300", "debug", "cluster")
 	if err != nil {
 		return "  (cluster log unreadable: " + err.Error() + ")"

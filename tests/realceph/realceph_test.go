@@ -380,7 +380,7 @@ func captureOutputs(t *testing.T, ctx context.Context, tl *tools, dir string) {
 		"safe-to-destroy-0.json": {"osd", "safe-to-destroy", "0", "--format", "json"},
 		"mgr-module-ls.json":     {"mgr", "module", "ls", "--format", "json"},
 	} {
-		out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "60"}, args...)...)
+		out, err := tl.run(ctx, nil, append([]string{"timeout", "120", "ceph", "--keyring", tl.keyring, "--connect-timeout", "60"}, args...)...)
 		if err != nil {
 			t.Logf("capture %s: %v", name, err)
 		}

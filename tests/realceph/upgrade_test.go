@@ -11,12 +11,16 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/cephxop"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
+	"github.com/ceph-operator/ceph-operator/internal/resources"
 	"github.com/ceph-operator/ceph-operator/tests/framework/gate"
 	"github.com/ceph-operator/ceph-operator/tests/framework/realnode"
 )
@@ -44,11 +48,11 @@ const upgradeDaemons = 2*multiNodes + 1
 // its objects throughout; every read must succeed, and the longest ones
 // are reported. The cluster must end with every daemon on the new
 // version, require_osd_release raised, HEALTH_OK and the objects intact;
-// from 18.2.7 to 20.2.4 HEALTH_OK is not reached yet, as the cluster keeps
-// the AES cephx keys 20.2.4 reports as errors (ceph.KeyTypeChecks, which
-// are reported and allowed, alone).
-// Then spec.image set back to the old image must be refused, naming both
-// versions, with no daemon changed.
+// from 18.2.7 to 20.2.4, HEALTH_OK but for the AES cephx keys 20.2.4
+// reports as errors (ceph.KeyTypeChecks, which are reported and allowed,
+// alone). Then spec.image set back to the old image must be refused,
+// naming both versions, with no daemon changed. Last, on 20.2.4, the keys
+// move to AES-256 (checkCephxMigration), and the cluster ends HEALTH_OK.
 func TestRealCephUpgrade(t *testing.T) {
 	gate.Env(t, gate.Real, "skipping: the real-node Ceph test runs with CEPH_OPERATOR_REAL=1 (make test-real-upgrade)")
 	from, to := upgradeEndFrom("FROM"), upgradeEndFrom("TO")
@@ -88,7 +92,7 @@ func TestRealCephUpgrade(t *testing.T) {
 			t.Logf("upgrade +%.0fs: %s", time.Since(start).Seconds(), p)
 			last = p
 		}
-		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", "/etc/ceph-admin/keyring", "--connect-timeout", "30", "versions", "--format", "json")
+		out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", tl.keyring, "--connect-timeout", "30", "versions", "--format", "json")
 		if err != nil {
 			return fmt.Errorf("ceph versions: %w", err)
 		}
@@ -101,11 +105,11 @@ func TestRealCephUpgrade(t *testing.T) {
 		return nil
 	})
 	rolled := time.Since(start)
-	// HEALTH_OK, but for one known gap: a cluster created before Ceph
-	// 20.2.4 keeps its AES cephx keys, which 20.2.4 reports as errors
-	// (ceph.KeyTypeChecks) until they are migrated to aes256k, which the
-	// operator does not do yet. Those checks, and only those, are
-	// reported instead of failing the test; any other check fails it.
+	// HEALTH_OK, but for the cephx keys: a cluster created before Ceph
+	// 20.2.4 keeps its AES keys, which 20.2.4 reports as errors
+	// (ceph.KeyTypeChecks) until they move to aes256k (last, below).
+	// Those checks, and only those, are allowed here; any other check
+	// fails the test.
 	realnode.WaitFor(t, ctx, 10*time.Minute, "HEALTH_OK (but for the cephx key-type checks) after the upgrade", func() error {
 		got := getCephCluster(t, ctx, c, cc)
 		if p := upgradeProgress(got); p != last {
@@ -138,7 +142,7 @@ func TestRealCephUpgrade(t *testing.T) {
 		}
 	}
 	if st := got.Status.Ceph; st.Health != cephv1alpha1.CephHealthOK {
-		t.Logf("FIGURE KNOWN GAP: the upgraded cluster is %s with only the cephx key-type checks %s: its keys stay AES (not migrated to aes256k)", st.Health, checkList(st))
+		t.Logf("FIGURE before the cephx migration: the upgraded cluster is %s with only the cephx key-type checks %s", st.Health, checkList(st))
 		if h := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephHealthy); h == nil || !strings.Contains(h.Message, "Only the cephx key type is at fault") {
 			errorf(t, "CephHealthy does not say that only the key type is at fault: %+v", h)
 		}
@@ -148,6 +152,183 @@ func TestRealCephUpgrade(t *testing.T) {
 	}
 
 	checkDowngradeRefused(t, ctx, c, cc, from, to)
+	if !toVersion.Less(cephxop.MinVersion) {
+		checkCephxMigration(t, ctx, c, cc, tl, objs)
+	}
+}
+
+// checkCephxMigration moves the upgraded cluster's cephx keys to AES-256
+// (spec.security.cephx: keyType aes256k, rotatingServiceKeys Replace) while
+// two readers read the objects as an application would, with its own
+// user, which already has an AES-256 key; none of their reads may fail. A
+// second user with an AES key, which the operator does not hold, must hold
+// the last step back (the monitors keep accepting AES keys) and be named
+// in the condition; once the test removes it, the migration ends with
+// every entity AES-256, the monitors accepting no other type, and
+// HEALTH_OK. An OSD restarted afterwards must come back up, as its
+// activation reads its new key from its BlueStore label, and the old AES
+// admin key must be refused.
+func checkCephxMigration(t *testing.T, ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, tl *tools, objs testObjects) {
+	reader := tl.admin(ctx, "auth", "get-or-create", "client.reader", "mon", "allow r", "osd", "allow r pool=idtest", "--key_type", "aes256k")
+	if _, err := tl.run(ctx, []byte(reader), "sh", "-c", "cat > /tmp/reader.keyring"); err != nil {
+		t.Fatal(err)
+	}
+	tl.admin(ctx, "auth", "get-or-create", "client.legacy", "mon", "allow r", "--key_type", "aes")
+	tl.reader, tl.readerKeyring = "client.reader", "/tmp/reader.keyring"
+	if err := readBack(ctx, tl, objs); err != nil {
+		t.Fatalf("reading as client.reader: %v", err)
+	}
+	rp := startReaders(t, ctx, tl, objs)
+	start := time.Now()
+	got := getCephCluster(t, ctx, c, cc)
+	got.Spec.Security.Cephx = cephv1alpha1.CephxSpec{KeyType: cephv1alpha1.CephxKeyTypeAES256K, RotatingServiceKeys: cephv1alpha1.RotatingServiceKeysReplace}
+	if err := c.Update(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	var last string
+	progress := func(got *cephv1alpha1.CephCluster) *metav1.Condition {
+		m := meta.FindStatusCondition(got.Status.Conditions, cephv1alpha1.ConditionCephxKeysMigrated)
+		if m != nil && m.Message != last {
+			t.Logf("cephx migration +%.0fs: %s: %s", time.Since(start).Seconds(), m.Reason, m.Message)
+			last = m.Message
+		}
+		return m
+	}
+	realnode.WaitFor(t, ctx, 15*time.Minute, "the migration held back by client.legacy", func() error {
+		m := progress(getCephCluster(t, ctx, c, cc))
+		if m == nil || m.Status != metav1.ConditionFalse || !strings.Contains(m.Message, "client.legacy still has an AES key") {
+			return fmt.Errorf("CephxKeysMigrated = %+v", m)
+		}
+		return nil
+	})
+	held := time.Since(start)
+	// client.admin has its AES-256 key by now.
+	tl.keyring = adminAES256Keyring
+	var dump struct {
+		Allowed []struct {
+			Name string `json:"name"`
+		} `json:"auth_allowed_ciphers"`
+	}
+	if out := tl.admin(ctx, "mon", "dump", "--format", "json"); json.Unmarshal([]byte(out), &dump) != nil || len(dump.Allowed) != 2 {
+		errorf(t, "the monitors' allowed ciphers while client.legacy has an AES key: %s, want aes and aes256k", out)
+	}
+	tl.admin(ctx, "auth", "rm", "client.legacy")
+	realnode.WaitFor(t, ctx, 10*time.Minute, "the migration done", func() error {
+		m := progress(getCephCluster(t, ctx, c, cc))
+		if m == nil || m.Status != metav1.ConditionTrue {
+			return fmt.Errorf("CephxKeysMigrated = %+v", m)
+		}
+		return nil
+	})
+	migrated := time.Since(start)
+	realnode.WaitFor(t, ctx, 10*time.Minute, "HEALTH_OK after the migration", func() error {
+		st := getCephCluster(t, ctx, c, cc).Status.Ceph
+		if st == nil || st.Health != cephv1alpha1.CephHealthOK {
+			return fmt.Errorf("Ceph's health after the migration: %+v", st)
+		}
+		return allClean(ctx, tl)
+	})
+	healthy := time.Since(start)
+	readers := rp.end(t, ctx, tl, "during the cephx key migration", start)
+	t.Logf("FIGURE cephx migration to aes256k: keyType set -> held back by client.legacy (AES): %.1fs; -> CephxKeysMigrated True after its removal: %.1fs; -> HEALTH_OK, every PG active+clean: %.1fs",
+		held.Seconds(), migrated.Seconds(), healthy.Seconds())
+	t.Logf("FIGURE cephx migration readers (client.reader, AES-256): %s", readers)
+
+	var keys struct {
+		Data struct {
+			Secrets []struct {
+				Entity struct {
+					Type string `json:"type_str"`
+					ID   string `json:"id"`
+				} `json:"entity"`
+				Auth struct {
+					Key struct {
+						Type string `json:"type_str"`
+					} `json:"key"`
+				} `json:"auth"`
+			} `json:"secrets"`
+		} `json:"data"`
+	}
+	out := tl.admin(ctx, "auth", "dump-keys", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys.Data.Secrets) == 0 {
+		errorf(t, "ceph auth dump-keys: %v: %.300s", err, out)
+	}
+	types := map[string]int{}
+	for _, s := range keys.Data.Secrets {
+		types[s.Auth.Key.Type]++
+		if s.Auth.Key.Type != "aes256k" {
+			errorf(t, "%s.%s has a key of type %s after the migration", s.Entity.Type, s.Entity.ID, s.Auth.Key.Type)
+		}
+	}
+	if out := tl.admin(ctx, "mon", "dump", "--format", "json"); json.Unmarshal([]byte(out), &dump) != nil || len(dump.Allowed) != 1 || dump.Allowed[0].Name != "aes256k" {
+		errorf(t, "the monitors' allowed ciphers after the migration: %s, want aes256k alone", out)
+	}
+	t.Logf("FIGURE after the migration: key types %v, allowed ciphers %v", types, dump.Allowed)
+	if out, err := tl.run(ctx, nil, "timeout", "60", "ceph", "--keyring", adminKeyring, "--connect-timeout", "20", "status"); err == nil {
+		errorf(t, "the old AES admin key still reaches the monitors: %s", out)
+	}
+	if err := checkPodKeyrings(ctx, c, cc, ceph.KeyTypeAES256K); err != nil {
+		errorf(t, "after the migration: %v", err)
+	}
+
+	// An OSD restarted now activates with the key in its label.
+	var pods corev1.PodList
+	if err := c.List(ctx, &pods, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD}); err != nil || len(pods.Items) == 0 {
+		t.Fatalf("OSD pods: %v", err)
+	}
+	osd := pods.Items[0]
+	restart := time.Now()
+	if err := c.Delete(ctx, &osd); err != nil {
+		t.Fatal(err)
+	}
+	realnode.WaitFor(t, ctx, 5*time.Minute, "the restarted OSD up and HEALTH_OK", func() error {
+		var now corev1.PodList
+		if err := c.List(ctx, &now, client.InNamespace(namespace), client.MatchingLabels{resources.ComponentLabel: resources.ComponentOSD, resources.OSDIDLabel: osd.Labels[resources.OSDIDLabel]}); err != nil {
+			return err
+		}
+		if len(now.Items) != 1 || now.Items[0].UID == osd.UID {
+			return fmt.Errorf("OSD %s: %s", osd.Labels[resources.OSDIDLabel], realnode.PodSummary(now.Items))
+		}
+		var stat struct {
+			Up int `json:"num_up_osds"`
+			N  int `json:"num_osds"`
+		}
+		if out := tl.admin(ctx, "osd", "stat", "--format", "json"); json.Unmarshal([]byte(out), &stat) != nil || stat.Up != stat.N {
+			return fmt.Errorf("ceph osd stat: %s", out)
+		}
+		return allClean(ctx, tl)
+	})
+	t.Logf("FIGURE OSD %s restarted after the migration: up again, every PG active+clean after %.1fs", osd.Labels[resources.OSDIDLabel], time.Since(restart).Seconds())
+	if err := readBack(ctx, tl, objs); err != nil {
+		errorf(t, "objects after the migration: %v", err)
+	}
+}
+
+// checkPodKeyrings reports an error unless every keyring the cluster's
+// Deployments mount from the identity Secret is of type want.
+func checkPodKeyrings(ctx context.Context, c client.Client, cc *cephv1alpha1.CephCluster, want ceph.KeyType) error {
+	var deps appsv1.DeploymentList
+	if err := c.List(ctx, &deps, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	n := 0
+	for _, d := range deps.Items {
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Secret == nil || v.Secret.SecretName != resources.IdentitySecretName(cc) {
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				n++
+				if want == ceph.KeyTypeAES256K && !strings.Contains(it.Key, ".aes256k.") || want == ceph.KeyTypeAES && strings.Contains(it.Key, ".aes256k.") {
+					return fmt.Errorf("Deployment %s mounts %s, not a keyring of type %s", d.Name, it.Key, want)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no Deployment mounts a keyring")
+	}
+	return nil
 }
 
 // checkDowngradeRefused sets spec.image back to the old image: the
