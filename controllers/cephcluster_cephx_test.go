@@ -156,4 +156,22 @@ func TestKeyTypeOfAnEarlierIdentity(t *testing.T) {
 	}
 	waitReady(t, cluster)
 	waitFor(t, "AES keyrings", func() error { return checkKeyrings(t, cluster, ceph.KeyTypeAES) })
+
+	// Such an identity has no AES-256 keys to give: the migration is
+	// refused, and nothing is recorded or run.
+	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Security.Cephx.KeyType = cephv1alpha1.CephxKeyTypeAES256K })
+	waitFor(t, "the migration refused", func() error {
+		c := condition(t, getCluster(t, cluster), cephv1alpha1.ConditionCephxKeysMigrated)
+		if c == nil || c.Reason != cephv1alpha1.ReasonCephxNotPossible || !strings.Contains(c.Message, "holds AES keys only") {
+			return fmt.Errorf("CephxKeysMigrated = %+v", c)
+		}
+		return nil
+	})
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: resources.CephxMigrationName(cluster)}, &corev1.ConfigMap{}); err == nil {
+		t.Error("a migration record was written for an identity without AES-256 keys")
+	}
+	var jobs batchv1.JobList
+	if err := env.Client.List(ctx, &jobs, client.InNamespace(ns), client.MatchingLabels{resources.ComponentLabel: resources.ComponentCephxJob}); err != nil || len(jobs.Items) > 0 {
+		t.Errorf("cephx Jobs %v (%v) for an identity without AES-256 keys", jobs.Items, err)
+	}
 }
