@@ -122,6 +122,8 @@ func (r *CephClusterReconciler) reconcileCephxMigration(ctx context.Context, s *
 		if len(prepares) > 0 && jobs[cephxop.StepImport] == nil {
 			set(metav1.ConditionFalse, cephv1alpha1.ReasonCephxImporting, fmt.Sprintf(
 				"Waiting for the prepare Jobs %s to end before the monitors get the keys the operator holds; no new one starts", strings.Join(prepares, ", ")))
+			// Prepare Jobs are not watched here.
+			s.observed.cephxRecheck = cephxRetryFirst
 			return nil
 		}
 		done, err := r.runCephxStep(ctx, s, jobs[cephxop.StepImport], cephxop.StepImport, set,
@@ -132,7 +134,7 @@ func (r *CephClusterReconciler) reconcileCephxMigration(ctx context.Context, s *
 		// The AES-256 keys are in the monitors' database: every pod and
 		// Job mounts them from now on.
 		if err := r.writeCephxRecord(ctx, s, ceph.KeyTypeAES256K, cephv1alpha1.CephxMigrationFinishing); err != nil {
-			return err
+			return staleRecord(s, err)
 		}
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "CephxKeysImported", "MigrateCephxKeys",
 			"The monitors have the AES-256 keys of the entities the operator holds; the monitors, the manager and the reporter roll onto their new keyrings. %s", st.Message)
@@ -168,7 +170,7 @@ func (r *CephClusterReconciler) reconcileCephxMigration(ctx context.Context, s *
 			return err
 		}
 		if err := r.writeCephxRecord(ctx, s, ceph.KeyTypeAES256K, ""); err != nil {
-			return err
+			return staleRecord(s, err)
 		}
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "CephxKeysMigrated", "MigrateCephxKeys", "%s", st.Message)
 		msg := "Every cephx key of the cluster is an AES-256 key and the monitors accept no other: " + st.Message
@@ -214,7 +216,7 @@ func (r *CephClusterReconciler) startCephxMigration(ctx context.Context, s *clus
 		return nil
 	}
 	if err := r.writeCephxRecord(ctx, s, ceph.KeyTypeAES, cephv1alpha1.CephxMigrationImporting); err != nil {
-		return err
+		return staleRecord(s, err)
 	}
 	r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "CephxMigrationStarted", "MigrateCephxKeys",
 		"Moving the cluster's cephx keys to AES-256 (spec.security.cephx.keyType); prepare Jobs wait until the monitors have the keys the operator holds")
@@ -288,6 +290,17 @@ func cephxBackoff(attempts int32) time.Duration {
 		d *= 2
 	}
 	return min(d, cephxRetryMax)
+}
+
+// staleRecord turns the refusal of a record write made from a record read
+// before a change (a cache that lags behind the write of the pass before)
+// into a pass soon, on a fresh read; any other error is returned.
+func staleRecord(s *clusterScope, err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		s.observed.cephxRecheck = time.Second
+		return nil
+	}
+	return err
 }
 
 // writeCephxRecord writes the key type and migration step into the
