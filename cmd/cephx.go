@@ -81,12 +81,6 @@ func runCephx(args []string, stdout, stderr io.Writer) int {
 		// now; the one in --new-keys is the same.
 		res = cephxop.Finish(ctx, next.RunInput, cephxop.FinishOptions{MaxOSDs: maxOSDs, ReplaceRotating: replaceRotating})
 	}
-	msg := cephxop.Encode(res)
-	fmt.Fprintln(stdout, string(msg))
-	if reportFile != "" {
-		if err := os.WriteFile(reportFile, msg, 0o644); err != nil {
-			fmt.Fprintf(stderr, "agent cephx: writing %s: %v\n", reportFile, err)
-		}
-	}
+	writeResult(stdout, stderr, "agent cephx", reportFile, cephxop.Encode(res))
 	return cephxop.ExitCode(res.Outcome)
 }

@@ -62,14 +62,19 @@ func runOSD(args []string, stdout, stderr io.Writer) int {
 	} else {
 		res = osdop.Run(ctx, src.Run, step, int32(id), failureDomain)
 	}
-	msg := osdop.Encode(res)
+	writeResult(stdout, stderr, "agent osd", reportFile, osdop.Encode(res))
+	return osdop.ExitCode(res.Outcome)
+}
+
+// writeResult prints a step's result (JSON) and writes it to reportFile,
+// the termination message, unless that is empty.
+func writeResult(stdout, stderr io.Writer, cmd, reportFile string, msg []byte) {
 	fmt.Fprintln(stdout, string(msg))
 	if reportFile != "" {
 		if err := os.WriteFile(reportFile, msg, 0o644); err != nil {
-			fmt.Fprintf(stderr, "agent osd: writing %s: %v\n", reportFile, err)
+			fmt.Fprintf(stderr, "%s: writing %s: %v\n", cmd, reportFile, err)
 		}
 	}
-	return osdop.ExitCode(res.Outcome)
 }
 
 // parseOSDIDs reads a comma-separated list of OSD ids ("" is none).

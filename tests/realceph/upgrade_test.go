@@ -234,30 +234,16 @@ func checkCephxMigration(t *testing.T, ctx context.Context, c client.Client, cc 
 		held.Seconds(), migrated.Seconds(), healthy.Seconds())
 	t.Logf("FIGURE cephx migration readers (client.reader, AES-256): %s", readers)
 
-	var keys struct {
-		Data struct {
-			Secrets []struct {
-				Entity struct {
-					Type string `json:"type_str"`
-					ID   string `json:"id"`
-				} `json:"entity"`
-				Auth struct {
-					Key struct {
-						Type string `json:"type_str"`
-					} `json:"key"`
-				} `json:"auth"`
-			} `json:"secrets"`
-		} `json:"data"`
-	}
 	out := tl.admin(ctx, "auth", "dump-keys", "--format", "json")
-	if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys.Data.Secrets) == 0 {
-		errorf(t, "ceph auth dump-keys: %v: %.300s", err, out)
+	entities, _, err := cephxop.KeyTypes([]byte(out))
+	if err != nil {
+		errorf(t, "%v", err)
 	}
 	types := map[string]int{}
-	for _, s := range keys.Data.Secrets {
-		types[s.Auth.Key.Type]++
-		if s.Auth.Key.Type != "aes256k" {
-			errorf(t, "%s.%s has a key of type %s after the migration", s.Entity.Type, s.Entity.ID, s.Auth.Key.Type)
+	for name, typ := range entities {
+		types[typ]++
+		if typ != "aes256k" {
+			errorf(t, "%s has a key of type %s after the migration", name, typ)
 		}
 	}
 	if out := tl.admin(ctx, "mon", "dump", "--format", "json"); json.Unmarshal([]byte(out), &dump) != nil || len(dump.Allowed) != 1 || dump.Allowed[0].Name != "aes256k" {

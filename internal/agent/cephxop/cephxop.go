@@ -35,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ceph-operator/ceph-operator/internal/agent/osdop"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
@@ -44,33 +45,20 @@ const (
 	StepFinish = "finish"
 )
 
-// Outcomes, with agent osd's meaning and exit codes.
+// Outcomes and exit codes: those of agent osd (a step never answers
+// Never).
 const (
-	Done   = "Done"
-	NotYet = "NotYet"
-	Failed = "Failed"
+	Done   = osdop.Done
+	NotYet = osdop.NotYet
+	Failed = osdop.Failed
 )
 
-var exitCodes = map[string]int{Done: 0, Failed: 1, NotYet: 4}
-
 // ExitCode is the exit code of outcome.
-func ExitCode(outcome string) int {
-	if c, ok := exitCodes[outcome]; ok {
-		return c
-	}
-	return 1
-}
+func ExitCode(outcome string) int { return osdop.ExitCode(outcome) }
 
 // OutcomeOfExit is the outcome an exit code stands for, for a Job whose pod
 // left no termination message.
-func OutcomeOfExit(code int32) string {
-	for o, c := range exitCodes {
-		if int32(c) == code {
-			return o
-		}
-	}
-	return Failed
-}
+func OutcomeOfExit(code int32) string { return osdop.OutcomeOfExit(code) }
 
 // MinVersion is the oldest Ceph release the migration runs on: the first
 // Tentacle release with AES-256 keys, `auth rotate`, pending keys and the
@@ -432,24 +420,52 @@ func (s secret) name() string {
 	return s.Entity.Type + "." + s.Entity.ID
 }
 
+// rotating is one service's rotating keys in `ceph auth dump-keys`.
+type rotating struct {
+	Entity struct {
+		Type string `json:"type_str"`
+	} `json:"entity"`
+	Secrets struct {
+		Keys []rotatingKey `json:"keys"`
+	} `json:"secrets"`
+}
+
+type rotatingKey struct {
+	Expiring struct {
+		Key struct {
+			Type string `json:"type_str"`
+		} `json:"key"`
+	} `json:"expiring_key"`
+}
+
 type dumpKeys struct {
 	Data struct {
-		Secrets  []secret `json:"secrets"`
-		Rotating []struct {
-			Entity struct {
-				Type string `json:"type_str"`
-			} `json:"entity"`
-			Secrets struct {
-				Keys []struct {
-					Expiring struct {
-						Key struct {
-							Type string `json:"type_str"`
-						} `json:"key"`
-					} `json:"expiring_key"`
-				} `json:"keys"`
-			} `json:"secrets"`
-		} `json:"rotating_secrets"`
+		Secrets  []secret   `json:"secrets"`
+		Rotating []rotating `json:"rotating_secrets"`
 	} `json:"data"`
+}
+
+// KeyTypes reads `ceph auth dump-keys --format json`: each entity's key
+// type ("aes", "aes256k"), and whether a rotating service key is not
+// AES-256.
+func KeyTypes(out []byte) (map[string]string, bool, error) {
+	var d dumpKeys
+	if err := json.Unmarshal(out, &d); err != nil || len(d.Data.Secrets) == 0 {
+		return nil, false, fmt.Errorf("cannot read `ceph auth dump-keys`: %q", shorten(string(out), 200))
+	}
+	types := make(map[string]string, len(d.Data.Secrets))
+	for _, s := range d.Data.Secrets {
+		types[s.name()] = s.Auth.Key.Type
+	}
+	old := false
+	for _, r := range d.Data.Rotating {
+		for _, k := range r.Secrets.Keys {
+			if k.Expiring.Key.Type != aes256k {
+				old = true
+			}
+		}
+	}
+	return types, old, nil
 }
 
 // aesEntities lists the entities whose key is not AES-256, and whether a
@@ -459,24 +475,17 @@ func aesEntities(ctx context.Context, run Ceph) ([]string, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	var d dumpKeys
-	if err := json.Unmarshal(out, &d); err != nil {
-		return nil, false, fmt.Errorf("cannot read `ceph auth dump-keys`: %q", shorten(string(out), 200))
+	types, rotating, err := KeyTypes(out)
+	if err != nil {
+		return nil, false, err
 	}
 	var names []string
-	for _, s := range d.Data.Secrets {
-		if s.Auth.Key.Type != aes256k {
-			names = append(names, s.name())
+	for n, t := range types {
+		if t != aes256k {
+			names = append(names, n)
 		}
 	}
-	rotating := false
-	for _, r := range d.Data.Rotating {
-		for _, k := range r.Secrets.Keys {
-			if k.Expiring.Key.Type != aes256k {
-				rotating = true
-			}
-		}
-	}
+	sort.Strings(names)
 	return names, rotating, nil
 }
 

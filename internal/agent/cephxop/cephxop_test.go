@@ -157,27 +157,8 @@ func (f *fakeCeph) run(k string, input []byte, words ...string) ([]byte, error) 
 			s.Auth.Key.Type, _ = keyTypeName(e.key)
 			d.Data.Secrets = append(d.Data.Secrets, s)
 		}
-		rot := struct {
-			Entity struct {
-				Type string `json:"type_str"`
-			} `json:"entity"`
-			Secrets struct {
-				Keys []struct {
-					Expiring struct {
-						Key struct {
-							Type string `json:"type_str"`
-						} `json:"key"`
-					} `json:"expiring_key"`
-				} `json:"keys"`
-			} `json:"secrets"`
-		}{}
-		rot.Secrets.Keys = make([]struct {
-			Expiring struct {
-				Key struct {
-					Type string `json:"type_str"`
-				} `json:"key"`
-			} `json:"expiring_key"`
-		}, 1)
+		var rot rotating
+		rot.Secrets.Keys = make([]rotatingKey, 1)
 		rot.Secrets.Keys[0].Expiring.Key.Type = f.rotating
 		d.Data.Rotating = append(d.Data.Rotating, rot)
 		return json.Marshal(d)

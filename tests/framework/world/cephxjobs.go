@@ -82,15 +82,5 @@ func (w *World) runCephxJobLocked(ctx context.Context, job *batchv1.Job) {
 		})
 	}
 	msg, _ := json.Marshal(res)
-	exit := int32(cephxop.ExitCode(res.Outcome))
-	if err := w.finishContainer(ctx, job, resources.CephxJobContainer, exit, string(msg)); err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		panic(err)
-	}
-	job.Status = jobStatus(exit, w.interimJobConditions())
-	if err := w.client.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
-		return
-	}
+	w.endJobLocked(ctx, job, resources.CephxJobContainer, int32(cephxop.ExitCode(res.Outcome)), string(msg))
 }

@@ -104,17 +104,21 @@ func (w *World) runOSDJobLocked(ctx context.Context, job *batchv1.Job) {
 		w.osdSteps = append(w.osdSteps, fmt.Sprintf("%d %s", id, step))
 	}
 	msg, _ := json.Marshal(res)
-	exit := int32(osdop.ExitCode(res.Outcome))
-	if err := w.finishContainer(ctx, job, resources.OSDJobContainer, exit, string(msg)); err != nil {
+	w.endJobLocked(ctx, job, resources.OSDJobContainer, int32(osdop.ExitCode(res.Outcome)), string(msg))
+}
+
+// endJobLocked ends a Job of one container as the kubelet and the Job
+// controller would: its pod's container terminated with exit and message,
+// the Job complete or failed. w.mu is held.
+func (w *World) endJobLocked(ctx context.Context, job *batchv1.Job, container string, exit int32, msg string) {
+	if err := w.finishContainer(ctx, job, container, exit, msg); err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		panic(err)
 	}
 	job.Status = jobStatus(exit, w.interimJobConditions())
-	if err := w.client.Status().Update(ctx, job); err != nil && ctx.Err() == nil {
-		return
-	}
+	_ = w.client.Status().Update(ctx, job)
 }
 
 // clusterStepLocked plays a rollout step: the noout flag, or ok-to-stop
