@@ -81,14 +81,22 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 	remove(a)
 	seen(2, 0, 1)
 	// disk-1's Job is gone: a new one for it is no overlap, but a second
-	// writer sent to a disk whose first Job ended without failing.
+	// writer sent to a disk whose first Job ended without failing (a
+	// by-id link names the disk on whichever node it is plugged into).
 	create(prepareJob("c", "node-2", "disk-1"))
 	seen(3, 0, 2)
+	// A kernel name or a by-path link names a device of its node only
+	// (a disk seen before udev made its links): the same one on two
+	// nodes is two disks, neither prepared again.
+	create(prepareJob("d", "node-3", "/dev/sde"))
+	seen(4, 0, 3)
+	create(prepareJob("e", "node-4", "/dev/sde"))
+	seen(5, 0, 4)
 
 	osd0 := osdDeployment("osd-0", "0", "disk-1")
 	create(osd0)
 	create(osdDeployment("osd-1", "1", "disk-1"))
-	seen(3, 2, 2)
+	seen(5, 2, 4)
 	remove(osd0)
 	testenv.Eventually(t, 30*time.Second, func() error {
 		err := c.Get(ctx, client.ObjectKeyFromObject(osd0), &appsv1.Deployment{})
@@ -98,7 +106,7 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 		return client.IgnoreNotFound(err)
 	})
 	create(osdDeployment("osd-0", "0", "disk-4"))
-	seen(3, 3, 2)
+	seen(5, 3, 4)
 
 	v := rec.verdict()
 	got := map[string][]string{
@@ -110,9 +118,9 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 		"second OSD by id":         firstWords(v.secondDeploymentByID),
 	}
 	want := map[string][]string{
-		"second Job while present": {"disk-2:"},
-		"prepared again":           {"disk-1:"},
-		"in several Jobs":          {"disk-1:", "disk-2:"},
+		"second Job while present": {"/dev/disk/by-id/disk-2:"},
+		"prepared again":           {"/dev/disk/by-id/disk-1:"},
+		"in several Jobs":          {"/dev/disk/by-id/disk-1:", "/dev/disk/by-id/disk-2:"},
 		"nodes with two Jobs":      {"node-1:"},
 		"second OSD by disk":       {"disk disk-1:"},
 		"second OSD by id":         {"OSD 0:"},
@@ -120,8 +128,8 @@ func TestRecorderCountsSecondWriters(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("verdict %v\nwant    %v", got, want)
 	}
-	if jobs, disks := rec.inFlight(); jobs != 2 || disks != 3 {
-		t.Errorf("in flight: %d Jobs, %d disks; want 2 and 3", jobs, disks)
+	if jobs, disks := rec.inFlight(); jobs != 4 || disks != 5 {
+		t.Errorf("in flight: %d Jobs, %d disks; want 4 and 5", jobs, disks)
 	}
 	if n := rec.osdDisks(); n != 2 {
 		t.Errorf("%d disks with an OSD Deployment present, want 2 (disk-1, disk-4)", n)
@@ -147,7 +155,11 @@ func firstWords(entries []string) []string {
 func prepareJob(name, node string, disks ...string) *batchv1.Job {
 	devices := make([]string, len(disks))
 	for i, d := range disks {
-		devices[i] = fmt.Sprintf(`{"id":%q,"path":"/dev/disk/by-id/%s"}`, d, d)
+		id := d
+		if !strings.HasPrefix(d, "/dev/") {
+			id = "/dev/disk/by-id/" + d
+		}
+		devices[i] = fmt.Sprintf(`{"id":%q,"path":%q}`, id, id)
 	}
 	labels := map[string]string{resources.ComponentLabel: resources.ComponentPrepare}
 	return &batchv1.Job{

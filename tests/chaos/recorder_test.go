@@ -18,6 +18,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/ceph-operator/ceph-operator/internal/resources"
+	"github.com/ceph-operator/ceph-operator/tests/framework/simnode"
 )
 
 // recorder watches prepare Jobs and OSD Deployments at the API server (its
@@ -166,7 +167,7 @@ func (r *recorder) jobSeen(o any) {
 	var devices []resources.PrepareTarget
 	if err := json.Unmarshal([]byte(job.Annotations[resources.DevicesAnnotation]), &devices); err == nil {
 		for _, d := range devices {
-			rec.disks = append(rec.disks, d.ID)
+			rec.disks = append(rec.disks, simnode.DiskKey(rec.node, d.ID))
 		}
 	} else {
 		// A Job whose disks cannot be read is recorded under its own

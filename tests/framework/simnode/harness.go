@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,7 +157,8 @@ func (h *Harness) step(ctx context.Context) error {
 		if h.done[string(job.UID)] || job.Status.Succeeded == 0 {
 			continue
 		}
-		node := h.nodes[job.Annotations[resources.NodeAnnotation]]
+		nodeName := job.Annotations[resources.NodeAnnotation]
+		node := h.nodes[nodeName]
 		if node == nil {
 			continue
 		}
@@ -169,7 +171,7 @@ func (h *Harness) step(ctx context.Context) error {
 			return err
 		}
 		for _, d := range devices {
-			h.scheduled[d.ID]++
+			h.scheduled[DiskKey(nodeName, d.ID)]++
 			// Like agent prepare, only an empty device is written.
 			kernelName, err := kernelNameOf(node.root.Dir, d.Path)
 			if err != nil {
@@ -189,8 +191,20 @@ func (h *Harness) step(ctx context.Context) error {
 	return nil
 }
 
-// PreparedTwice returns the device IDs that a prepare Job ran for more than
-// once.
+// DiskKey names a disk across the cluster: its stable id when that is a
+// hardware identity (a by-id link or a WWN, the same on whichever node the
+// disk is plugged into), else the node and the id, for an id that only
+// names a device on its node (a kernel name or a by-path link, which a
+// disk seen before udev made its links has).
+func DiskKey(node, id string) string {
+	if strings.HasPrefix(id, "/dev/disk/by-id/") || strings.HasPrefix(id, "wwn:") {
+		return id
+	}
+	return node + ":" + id
+}
+
+// PreparedTwice returns the disks (DiskKey) that a prepare Job ran for more
+// than once.
 func (h *Harness) PreparedTwice() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
