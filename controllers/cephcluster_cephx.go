@@ -51,20 +51,12 @@ func (r *CephClusterReconciler) reconcileCephx(ctx context.Context, s *clusterSc
 			if _, err := r.adopt(ctx, cluster, rec); err != nil {
 				return 0, err
 			}
-			c.record = nil
-			mig := &corev1.ConfigMap{}
-			err = r.getConfirmingAbsence(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig)
-			if err != nil && !apierrors.IsNotFound(err) {
-				return 0, fmt.Errorf("reading ConfigMap %s: %w", resources.CephxMigrationName(cluster), err)
+			if c, err = overlayMigration(ctx, r.getConfirmingAbsence, cluster, s.observed.fsid, c); err != nil {
+				return 0, err
 			}
-			if err == nil {
-				if c, err = overlayMigration(c, mig, s.observed.fsid); err != nil {
+			if c.record != nil {
+				if _, err := r.adopt(ctx, cluster, c.record); err != nil {
 					return 0, err
-				}
-				if c.record != nil {
-					if _, err := r.adopt(ctx, cluster, mig); err != nil {
-						return 0, err
-					}
 				}
 			}
 			s.observed.cephx = &c
@@ -106,11 +98,20 @@ type cephxRecord struct {
 	stale *corev1.ConfigMap
 }
 
-// overlayMigration returns base (the immutable record's word) overridden
-// by the migration record mig when that is of the cluster of fsid; one of
-// another FSID is kept in stale.
-func overlayMigration(base cephxRecord, mig *corev1.ConfigMap, fsid string) (cephxRecord, error) {
-	if mig.Data[resources.CephxKeyFSID] != fsid {
+// overlayMigration returns base, what the immutable record of cluster
+// (FSID fsid) says, overridden by the migration record when there is one
+// of the same FSID; one of another FSID is kept in stale. get reads it.
+func overlayMigration(ctx context.Context, get func(context.Context, client.ObjectKey, client.Object) error,
+	cluster *cephv1alpha1.CephCluster, fsid string, base cephxRecord) (cephxRecord, error) {
+	base.record = nil
+	mig := &corev1.ConfigMap{}
+	err := get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig)
+	switch {
+	case apierrors.IsNotFound(err):
+		return base, nil
+	case err != nil:
+		return cephxRecord{}, fmt.Errorf("reading the cephx migration record %s: %w", resources.CephxMigrationName(cluster), err)
+	case mig.Data[resources.CephxKeyFSID] != fsid:
 		base.stale = mig
 		return base, nil
 	}
@@ -197,14 +198,7 @@ func clusterKeyType(ctx context.Context, c client.Reader, cluster *cephv1alpha1.
 	if err != nil {
 		return cephxRecord{}, false, err
 	}
-	mig := &corev1.ConfigMap{}
-	err = c.Get(ctx, client.ObjectKey{Namespace: cluster.Namespace, Name: resources.CephxMigrationName(cluster)}, mig)
-	switch {
-	case apierrors.IsNotFound(err):
-		return rec, true, nil
-	case err != nil:
-		return cephxRecord{}, false, fmt.Errorf("reading the cephx migration record of cluster %s: %w", cluster.Name, err)
-	}
-	rec, err = overlayMigration(rec, mig, cluster.Status.FSID)
+	get := func(ctx context.Context, key client.ObjectKey, obj client.Object) error { return c.Get(ctx, key, obj) }
+	rec, err = overlayMigration(ctx, get, cluster, cluster.Status.FSID, rec)
 	return rec, err == nil, err
 }

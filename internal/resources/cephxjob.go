@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
+	"github.com/ceph-operator/ceph-operator/internal/agent/cephxop"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 )
 
@@ -57,7 +58,7 @@ func CephxJob(cluster *cephv1alpha1.CephCluster, images Images, keys ceph.KeyTyp
 	if replaceRotating {
 		args = append(args, "--replace-rotating-keys")
 	}
-	if step == "finish" {
+	if step == cephxop.StepFinish {
 		args = append(args, "--max-osds="+strconv.Itoa(CephxMaxOSDsPerJob))
 	}
 	pod := adminJobPod(cluster, images, keys, user, CephxJobContainer, args)
