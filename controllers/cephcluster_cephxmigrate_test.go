@@ -10,7 +10,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -74,13 +73,7 @@ func upgradedToTentacle(t *testing.T, prefix string) (*cephv1alpha1.CephCluster,
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cluster Ready with its OSD", func() error {
-		got := getCluster(t, cluster)
-		if !meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionReady) || got.Status.OSDs.Running == 0 {
-			return fmt.Errorf("conditions %v, osds %+v", got.Status.Conditions, got.Status.OSDs)
-		}
-		return nil
-	})
+	waitReadyWithOSDs(t, cluster)
 	// Asked for on Reef: refused with the release it needs, and nothing
 	// is recorded.
 	updateCluster(t, cluster, func(c *cephv1alpha1.CephCluster) { c.Spec.Security.Cephx.KeyType = cephv1alpha1.CephxKeyTypeAES256K })

@@ -236,6 +236,18 @@ func daemonDeployments(t *testing.T, ns, image string) map[string]string {
 	return out
 }
 
+// waitReadyWithOSDs waits until cluster is Ready and runs an OSD.
+func waitReadyWithOSDs(t *testing.T, cluster *cephv1alpha1.CephCluster) {
+	t.Helper()
+	waitFor(t, "the cluster Ready with its OSDs", func() error {
+		got := getCluster(t, cluster)
+		if !meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionReady) || got.Status.OSDs.Running == 0 {
+			return fmt.Errorf("conditions %v, osds %+v", got.Status.Conditions, got.Status.OSDs)
+		}
+		return nil
+	})
+}
+
 // TestOperatorUpgradeLeavesDaemons: an operator upgrade (a new operator
 // image, as OLM installs it) changes no monitor, manager or OSD
 // Deployment: none of them carries the operator image, and the new
@@ -252,13 +264,7 @@ func TestOperatorUpgradeLeavesDaemons(t *testing.T) {
 	if err := env.Client.Create(ctx, cluster); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cluster Ready with its OSDs", func() error {
-		got := getCluster(t, cluster)
-		if !meta.IsStatusConditionTrue(got.Status.Conditions, cephv1alpha1.ConditionReady) || got.Status.OSDs.Running == 0 {
-			return fmt.Errorf("conditions %v, osds %+v", got.Status.Conditions, got.Status.OSDs)
-		}
-		return nil
-	})
+	waitReadyWithOSDs(t, cluster)
 	before := daemonDeployments(t, ns, v1)
 	stop()
 
