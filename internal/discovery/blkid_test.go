@@ -219,3 +219,28 @@ func TestWindowsCoverEveryProbe(t *testing.T) {
 		t.Error("firstNonZero misses a byte after an unaligned prefix")
 	}
 }
+
+// TestFirstNonZero pins the zero scan at the edges of its page-sized
+// compares: a single byte anywhere is found at its own index.
+func TestFirstNonZero(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 8, 4095, 4096, 4097, 3*4096 + 5} {
+		b := make([]byte, n)
+		if got := firstNonZero(b); got != -1 {
+			t.Errorf("%d zero bytes: got %d, want -1", n, got)
+		}
+		for _, at := range []int{0, 1, 4095, 4096, 4097, 2 * 4096, n - 1} {
+			if at < 0 || at >= n {
+				continue
+			}
+			clear(b)
+			b[at] = 0x01
+			if got := firstNonZero(b); got != at {
+				t.Errorf("%d bytes, byte at %d: got %d", n, at, got)
+			}
+			b[n-1] = 0x80
+			if got := firstNonZero(b); got != at {
+				t.Errorf("%d bytes, bytes at %d and %d: got %d", n, at, n-1, got)
+			}
+		}
+	}
+}
