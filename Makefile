@@ -116,8 +116,12 @@ test-olm-if-root:
 # Each fuzz target runs for FUZZTIME in `make test` (its seed corpus also
 # runs in every plain `go test`); run longer with e.g. `make fuzz FUZZTIME=10m`.
 FUZZTIME ?= 5s
+# How long the engine may minimise a new input, in executions: bounded by
+# time (Go's default is 60s) it spent most of a short run minimising large
+# JSON inputs, and FuzzParseStatus ran a few dozen inputs in 5s.
+FUZZMINIMIZE ?= 100x
 FUZZ_TARGETS := ./internal/discovery:FuzzParseUdevData ./internal/discovery:FuzzParseMountinfo ./internal/discovery:FuzzBlankWindows \
-	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/agent:FuzzParseUevent \
+	./internal/ceph:FuzzParseBlueStoreLabel ./internal/ceph:FuzzParseStatus ./internal/uevent:FuzzParse \
 	./internal/smart:FuzzParse ./internal/gpt:FuzzRead
 
 .PHONY: fuzz
@@ -130,8 +134,9 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		for try in 1 2; do \
 			echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
-			rc=0; out=$$(go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg 2>&1) || rc=$$?; \
+			rc=0; out=$$(go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg 2>&1) || rc=$$?; \
 			echo "$$out"; \
+			echo "fuzz: $$name ran $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2) inputs in $(FUZZTIME)"; \
 			[ $$rc -eq 0 ] && break; \
 			if [ $$try -eq 1 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input'; then \
 				echo "fuzz: $$name stopped by the engine's deadline, not by a failing input: running it again"; continue; fi; \

@@ -17,6 +17,7 @@ import (
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/ceph"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/uevent"
 	"github.com/ceph-operator/ceph-operator/internal/version"
 )
 
@@ -35,7 +36,7 @@ type Deps struct {
 	Inventory Inventory
 	// Uevents delivers kernel uevents; nil means none, leaving the
 	// periodic resync and explicit rescans.
-	Uevents UeventListener
+	Uevents uevent.Listener
 	// Now tells the time for LastScanTime; nil means time.Now.
 	Now func() time.Time
 	// AgentVersion is published in status.agentVersion; empty means
@@ -137,7 +138,7 @@ func NewForNode(cfg Config, restCfg *rest.Config) (*Agent, error) {
 	if err != nil {
 		ctrl.Log.WithName("agent").Error(err, "Could not tell the Ceph version of this image")
 	}
-	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: NetlinkUeventListener{}, CephVersion: cephVersion,
+	return New(cfg, Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: uevent.NetlinkListener{}, CephVersion: cephVersion,
 		CephUser: DetectCephUser(cfg.PasswdPath), Health: cfg.HealthChecker()})
 }
 
@@ -221,7 +222,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	watchErr := make(chan error, 1)
 	wg.Go(func() { watchErr <- a.deps.Inventory.Watch(ctx, invChanged) })
 
-	uevents := make(chan Uevent, 256)
+	uevents := make(chan uevent.Event, 256)
 	ueventErr := make(chan error, 1)
 	if a.deps.Uevents != nil {
 		wg.Go(func() { ueventErr <- a.deps.Uevents.Listen(ctx, uevents) })

@@ -17,6 +17,7 @@ import (
 
 	cephv1alpha1 "github.com/ceph-operator/ceph-operator/api/v1alpha1"
 	"github.com/ceph-operator/ceph-operator/internal/discovery"
+	"github.com/ceph-operator/ceph-operator/internal/uevent"
 )
 
 // fakeScanner returns a settable device list and signals every scan.
@@ -134,11 +135,11 @@ func (f *fakeInventory) last() cephv1alpha1.DiskInventoryStatus {
 
 // fakeUevents forwards events from a channel, or fails at once.
 type fakeUevents struct {
-	in  chan Uevent
+	in  chan uevent.Event
 	err error
 }
 
-func (f fakeUevents) Listen(ctx context.Context, out chan<- Uevent) error {
+func (f fakeUevents) Listen(ctx context.Context, out chan<- uevent.Event) error {
 	if f.err != nil {
 		return f.err
 	}
@@ -272,7 +273,7 @@ func TestAgentAnswersRescanRequest(t *testing.T) {
 func TestAgentDebouncesUeventBursts(t *testing.T) {
 	scanner := newFakeScanner(disk("sdb", 10<<30))
 	inv := newFakeInventory(inventory("uid-1"))
-	events := make(chan Uevent)
+	events := make(chan uevent.Event)
 	cfg := testConfig()
 	cfg.Debounce = 100 * time.Millisecond
 	a := startAgent(t, cfg, Deps{Scanner: scanner, Inventory: inv, Uevents: fakeUevents{in: events}})
@@ -283,8 +284,8 @@ func TestAgentDebouncesUeventBursts(t *testing.T) {
 	}
 	scanner.set(disk("sdb", 10<<30), disk("sdc", 10<<30))
 	for i := range 20 {
-		events <- Uevent{Action: "add", Subsystem: "block", DevName: "sdc", Seqnum: uint64(i)}
-		events <- Uevent{Action: "add", Subsystem: "net", DevName: "eth1"}
+		events <- uevent.Event{Action: "add", Subsystem: "block", DevName: "sdc", Seqnum: uint64(i)}
+		events <- uevent.Event{Action: "add", Subsystem: "net", DevName: "eth1"}
 	}
 	wait(t, inv.applied, "the publish after the burst")
 	time.Sleep(3 * cfg.Debounce) // lets a wrongly scheduled second scan show up

@@ -6,7 +6,7 @@
 // periodically as a safety net.
 //
 // Every interaction with the operating system or the API server goes
-// through a small interface (DeviceScanner, UeventListener, Inventory) so
+// through a small interface (DeviceScanner, uevent.Listener, Inventory) so
 // the loop is tested with fakes; the real implementations are wired by
 // NewForNode.
 package agent

@@ -1,4 +1,4 @@
-package agent
+package uevent
 
 import (
 	"bytes"
@@ -12,10 +12,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Uevent is one kernel object event as broadcast on the
+// Event is one kernel object event as broadcast on the
 // NETLINK_KOBJECT_UEVENT socket: "add@/devices/…" followed by NUL-separated
 // KEY=VALUE pairs.
-type Uevent struct {
+type Event struct {
 	// Action is add, remove, change, move, online, offline, bind or unbind.
 	Action string
 	// DevPath is the sysfs path of the object, without the /sys prefix.
@@ -32,51 +32,51 @@ type Uevent struct {
 	Env map[string]string
 }
 
-// maxUeventSize bounds a message; the kernel's own limit is 2048 bytes of
+// maxSize bounds a message; the kernel's own limit is 2048 bytes of
 // environment plus the header, so anything longer is not a kernel uevent.
-const maxUeventSize = 64 * 1024
+const maxSize = 64 * 1024
 
 // errNotKernelUevent marks messages that are well-formed but come from udevd
 // (the "libudev" binary format) rather than from the kernel.
 var errNotKernelUevent = errors.New("not a kernel uevent")
 
-// ParseUevent parses one kernel uevent datagram. The header "action@devpath"
+// Parse parses one kernel uevent datagram. The header "action@devpath"
 // must agree with the ACTION and DEVPATH pairs when those are present,
 // because a message that contradicts itself cannot be trusted to name the
 // right device. Messages in udevd's binary format are rejected: the agent
 // listens to the kernel group only.
-func ParseUevent(msg []byte) (Uevent, error) {
+func Parse(msg []byte) (Event, error) {
 	if len(msg) == 0 {
-		return Uevent{}, errors.New("empty uevent")
+		return Event{}, errors.New("empty uevent")
 	}
-	if len(msg) > maxUeventSize {
-		return Uevent{}, fmt.Errorf("uevent of %d bytes exceeds %d", len(msg), maxUeventSize)
+	if len(msg) > maxSize {
+		return Event{}, fmt.Errorf("uevent of %d bytes exceeds %d", len(msg), maxSize)
 	}
 	if bytes.HasPrefix(msg, []byte("libudev\x00")) {
-		return Uevent{}, errNotKernelUevent
+		return Event{}, errNotKernelUevent
 	}
 	fields := bytes.Split(bytes.TrimRight(msg, "\x00"), []byte{0})
 	header := string(fields[0])
 	action, devPath, ok := strings.Cut(header, "@")
 	if !ok || action == "" || devPath == "" || strings.Contains(header, "=") {
-		return Uevent{}, fmt.Errorf("uevent header %q is not action@devpath", truncate(header, 64))
+		return Event{}, fmt.Errorf("uevent header %q is not action@devpath", truncate(header, 64))
 	}
-	ev := Uevent{Action: action, DevPath: devPath, Env: map[string]string{}}
+	ev := Event{Action: action, DevPath: devPath, Env: map[string]string{}}
 	for _, f := range fields[1:] {
 		if len(f) == 0 {
 			continue
 		}
 		k, v, ok := strings.Cut(string(f), "=")
 		if !ok || k == "" {
-			return Uevent{}, fmt.Errorf("uevent field %q is not KEY=VALUE", truncate(string(f), 64))
+			return Event{}, fmt.Errorf("uevent field %q is not KEY=VALUE", truncate(string(f), 64))
 		}
 		ev.Env[k] = v
 	}
 	if a, ok := ev.Env["ACTION"]; ok && a != action {
-		return Uevent{}, fmt.Errorf("uevent header action %q disagrees with ACTION=%q", action, truncate(a, 64))
+		return Event{}, fmt.Errorf("uevent header action %q disagrees with ACTION=%q", action, truncate(a, 64))
 	}
 	if p, ok := ev.Env["DEVPATH"]; ok && p != devPath {
-		return Uevent{}, fmt.Errorf("uevent header path %q disagrees with DEVPATH=%q", truncate(devPath, 64), truncate(p, 64))
+		return Event{}, fmt.Errorf("uevent header path %q disagrees with DEVPATH=%q", truncate(devPath, 64), truncate(p, 64))
 	}
 	ev.Subsystem = ev.Env["SUBSYSTEM"]
 	ev.DevName = ev.Env["DEVNAME"]
@@ -84,7 +84,7 @@ func ParseUevent(msg []byte) (Uevent, error) {
 	if s, ok := ev.Env["SEQNUM"]; ok {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return Uevent{}, fmt.Errorf("uevent SEQNUM %q is not a number", truncate(s, 64))
+			return Event{}, fmt.Errorf("uevent SEQNUM %q is not a number", truncate(s, 64))
 		}
 		ev.Seqnum = n
 	}
@@ -94,7 +94,7 @@ func ParseUevent(msg []byte) (Uevent, error) {
 // AffectsBlockDevices reports whether the event can change the node's disk
 // inventory: an add, remove or change of a block device or partition.
 // Other actions (bind, online, …) and other subsystems are noise here.
-func (e Uevent) AffectsBlockDevices() bool {
+func (e Event) AffectsBlockDevices() bool {
 	if e.Subsystem != "block" {
 		return false
 	}
@@ -112,26 +112,26 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// UeventListener delivers kernel uevents. It is an interface so the agent's
+// Listener delivers kernel uevents. It is an interface so the agent's
 // loop can be tested without a netlink socket.
-type UeventListener interface {
+type Listener interface {
 	// Listen sends every parsed uevent to events until ctx is done, then
 	// returns nil. It returns an error at once if it cannot start (for
 	// example without the privilege to open the socket) and later only if
 	// receiving fails for good.
-	Listen(ctx context.Context, events chan<- Uevent) error
+	Listen(ctx context.Context, events chan<- Event) error
 }
 
-// NetlinkUeventListener is the real UeventListener: a NETLINK_KOBJECT_UEVENT
+// NetlinkListener is the real Listener: a NETLINK_KOBJECT_UEVENT
 // socket bound to the kernel's multicast group 1.
-type NetlinkUeventListener struct {
+type NetlinkListener struct {
 	// ReceiveBufferBytes sizes the socket's receive buffer so that a burst
 	// (a whole JBOD appearing) is not dropped; 0 means 4 MiB.
 	ReceiveBufferBytes int
 }
 
-// Listen implements UeventListener.
-func (l NetlinkUeventListener) Listen(ctx context.Context, events chan<- Uevent) error {
+// Listen implements Listener.
+func (l NetlinkListener) Listen(ctx context.Context, events chan<- Event) error {
 	f, err := l.open()
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func (l NetlinkUeventListener) Listen(ctx context.Context, events chan<- Uevent)
 			_ = f.Close()
 		}
 	}()
-	buf := make([]byte, maxUeventSize)
+	buf := make([]byte, maxSize)
 	for {
 		n, err := f.Read(buf)
 		if err != nil {
@@ -155,14 +155,14 @@ func (l NetlinkUeventListener) Listen(ctx context.Context, events chan<- Uevent)
 				// The kernel dropped events because we were slow; a
 				// synthetic change makes the agent rescan, which
 				// catches up with whatever was lost.
-				if !send(ctx, events, Uevent{Action: "change", Subsystem: "block", DevPath: "(overflow)"}) {
+				if !send(ctx, events, Event{Action: "change", Subsystem: "block", DevPath: "(overflow)"}) {
 					return nil
 				}
 				continue
 			}
 			return fmt.Errorf("receiving kernel uevents: %w", err)
 		}
-		ev, err := ParseUevent(buf[:n])
+		ev, err := Parse(buf[:n])
 		if err != nil {
 			// One unparsable datagram is not a reason to stop listening.
 			continue
@@ -174,7 +174,7 @@ func (l NetlinkUeventListener) Listen(ctx context.Context, events chan<- Uevent)
 }
 
 // open creates and binds the socket.
-func (l NetlinkUeventListener) open() (*os.File, error) {
+func (l NetlinkListener) open() (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_KOBJECT_UEVENT)
 	if err != nil {
 		return nil, fmt.Errorf("opening kernel uevent socket: %w", err)
@@ -194,7 +194,7 @@ func (l NetlinkUeventListener) open() (*os.File, error) {
 	return os.NewFile(uintptr(fd), "uevent"), nil
 }
 
-func send(ctx context.Context, events chan<- Uevent, ev Uevent) bool {
+func send(ctx context.Context, events chan<- Event, ev Event) bool {
 	select {
 	case events <- ev:
 		return true

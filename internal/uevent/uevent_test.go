@@ -1,4 +1,4 @@
-package agent
+package uevent
 
 import (
 	"strings"
@@ -7,10 +7,10 @@ import (
 
 func msg(parts ...string) []byte { return []byte(strings.Join(parts, "\x00") + "\x00") }
 
-func TestParseUevent(t *testing.T) {
+func TestParse(t *testing.T) {
 	add := msg("add@/devices/virtual/block/loop3", "ACTION=add", "DEVPATH=/devices/virtual/block/loop3",
 		"SUBSYSTEM=block", "MAJOR=7", "MINOR=3", "DEVNAME=loop3", "DEVTYPE=disk", "DISKSEQ=13", "SEQNUM=819")
-	ev, err := ParseUevent(add)
+	ev, err := Parse(add)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,10 +40,10 @@ func TestParseUevent(t *testing.T) {
 		"contradicting path":   {in: msg("add@/devices/x", "DEVPATH=/devices/y"), wantErr: "disagrees"},
 		"bad seqnum":           {in: msg("add@/devices/x", "SEQNUM=abc"), wantErr: "SEQNUM"},
 		"udevd message":        {in: append([]byte("libudev\x00\xfe\xed\xca\xfe"), msg("ACTION=add")...), wantErr: "not a kernel uevent"},
-		"oversized":            {in: append([]byte("add@/x\x00A="), make([]byte, maxUeventSize)...), wantErr: "exceeds"},
+		"oversized":            {in: append([]byte("add@/x\x00A="), make([]byte, maxSize)...), wantErr: "exceeds"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			ev, err := ParseUevent(tc.in)
+			ev, err := Parse(tc.in)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want one containing %q", err, tc.wantErr)
@@ -60,10 +60,10 @@ func TestParseUevent(t *testing.T) {
 	}
 }
 
-// FuzzParseUevent checks that the parser never panics, and that whatever it
+// FuzzParse checks that the parser never panics, and that whatever it
 // accepts is self-consistent: the header's action and path are the event's,
 // and the well-known keys mirror Env.
-func FuzzParseUevent(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add(msg("add@/devices/virtual/block/loop3", "ACTION=add", "DEVPATH=/devices/virtual/block/loop3", "SUBSYSTEM=block", "DEVNAME=loop3", "DEVTYPE=disk", "SEQNUM=819"))
 	f.Add(msg("change@/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1", "ACTION=change", "SUBSYSTEM=block", "DEVTYPE=partition", "PARTN=1"))
 	f.Add(msg("remove@/devices/virtual/block/dm-0", "SUBSYSTEM=block", "DM_NAME=vg-lv", "SEQNUM=18446744073709551615"))
@@ -72,7 +72,7 @@ func FuzzParseUevent(f *testing.F) {
 	f.Add([]byte("@\x00\x00\x00"))
 	f.Add([]byte(""))
 	f.Fuzz(func(t *testing.T, in []byte) {
-		ev, err := ParseUevent(in)
+		ev, err := Parse(in)
 		if err != nil {
 			return
 		}

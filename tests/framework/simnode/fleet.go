@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/ceph-operator/ceph-operator/internal/agent"
+	"github.com/ceph-operator/ceph-operator/internal/uevent"
 )
 
 // Fleet runs the discovery agents of many simulated nodes inside this
@@ -64,7 +65,7 @@ func NewFleet(cfg *rest.Config, o FleetOptions) (*Fleet, error) {
 
 // FleetAgent is one node's agent running in a Fleet.
 type FleetAgent struct {
-	uevents chan agent.Uevent
+	uevents chan uevent.Event
 	cancel  context.CancelFunc
 	done    chan struct{}
 	once    sync.Once
@@ -83,7 +84,7 @@ func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid, image st
 	if err != nil {
 		return nil, err
 	}
-	a := &FleetAgent{uevents: make(chan agent.Uevent, 16), done: make(chan struct{})}
+	a := &FleetAgent{uevents: make(chan uevent.Event, 16), done: make(chan struct{})}
 	loop, err := agent.New(cfg, agent.Deps{Scanner: cfg.Scanner(), Inventory: inv, Uevents: a, CephVersion: CephVersionOf(image),
 		CephUser: SimulatedCephUser.DeepCopy()})
 	if err != nil {
@@ -99,8 +100,8 @@ func (f *Fleet) Start(ctx context.Context, node, root, namespace, fsid, image st
 	return a, nil
 }
 
-// Listen implements agent.UeventListener with the events of DiskChanged.
-func (a *FleetAgent) Listen(ctx context.Context, events chan<- agent.Uevent) error {
+// Listen implements uevent.Listener with the events of DiskChanged.
+func (a *FleetAgent) Listen(ctx context.Context, events chan<- uevent.Event) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -118,7 +119,7 @@ func (a *FleetAgent) Listen(ctx context.Context, events chan<- agent.Uevent) err
 // DiskChanged sends the "change" uevent the kernel sends when a process
 // that wrote to a block device closes it, as ceph-volume does.
 func (a *FleetAgent) DiskChanged(kernelName string) {
-	ev := agent.Uevent{Action: "change", Subsystem: "block", DevName: kernelName, DevType: "disk",
+	ev := uevent.Event{Action: "change", Subsystem: "block", DevName: kernelName, DevType: "disk",
 		DevPath: "/devices/virtual/block/" + kernelName}
 	select {
 	case a.uevents <- ev:
