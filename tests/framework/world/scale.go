@@ -30,7 +30,8 @@ type osdSeen struct {
 
 // StartScale runs the World for thousands of nodes: informers on the
 // namespace's inventories, Jobs and (by metadata only) Deployments; workers
-// agent goroutines answering first publications and rescan requests with
+// agent goroutines answering first publications, rescan requests and the
+// disks a prepare announced, with
 // server-side apply under the agent's field manager; and, every second,
 // the monitor and manager Deployments and the reporter as in Step. Prepare
 // Jobs finish only when CompleteJobs is called. It returns once the
@@ -111,7 +112,8 @@ func (w *World) runDaemonsEvery(ctx context.Context, interval time.Duration) {
 	})
 }
 
-// work answers inventories: the first publication, and rescan requests.
+// work answers inventories: the first publication, rescan requests, and
+// the disks a prepare announced.
 func (w *World) work(ctx context.Context) {
 	s := w.scale
 	for {
@@ -131,8 +133,8 @@ func (w *World) work(ctx context.Context) {
 	}
 }
 
-// answer publishes node name's inventory status when it was never published
-// or a rescan is requested.
+// answer publishes node name's inventory status when it was never
+// published, a rescan is requested, or a prepare announced its disks.
 func (w *World) answer(ctx context.Context, name string) error {
 	s := w.scale
 	var inv cephv1alpha1.DiskInventory
@@ -141,11 +143,12 @@ func (w *World) answer(ctx context.Context, name string) error {
 	}
 	w.mu.Lock()
 	n := w.nodes[name]
-	if n == nil || (n.answered >= 0 && inv.Spec.RescanRequest <= n.answered) {
+	if n == nil || (n.answered >= 0 && inv.Spec.RescanRequest <= n.answered && !n.announced) {
 		w.mu.Unlock()
 		return nil
 	}
 	first := n.answered < 0
+	n.announced = false
 	st := w.statusLocked(n, inv.Spec.RescanRequest)
 	w.mu.Unlock()
 
@@ -301,10 +304,17 @@ func (w *World) complete(ctx context.Context, job *batchv1.Job) error {
 	}
 	_, exit, err := w.prepareLocked(job)
 	interim := w.interimJobConditions()
+	if err == nil {
+		// agent prepare announces the disks it wrote with a uevent before
+		// it exits; the node's agent scans and publishes the labels while
+		// the Job is still shown running.
+		w.nodes[job.Annotations[resources.NodeAnnotation]].announced = true
+	}
 	w.mu.Unlock()
 	if err != nil {
 		return err
 	}
+	w.scale.queue.Add(job.Annotations[resources.NodeAnnotation])
 	job.Status = jobStatus(exit, interim)
 	for {
 		w.writes.Add(1)

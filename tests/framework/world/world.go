@@ -134,6 +134,10 @@ type node struct {
 	// answered is the rescan request the agent last answered, -1 before
 	// the first publication.
 	answered int64
+	// announced is set (scale mode) when a prepare wrote labels and
+	// announced its disks with a uevent: the agent scans and publishes
+	// without waiting for a rescan request, as since design 0005.
+	announced bool
 }
 
 // scaleMode is the informer-driven state of StartScale.
