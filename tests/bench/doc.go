@@ -20,5 +20,6 @@
 // (default 1000 and 12); CEPH_OPERATOR_BENCH_DIR keeps the operator's logs
 // there instead of in a temporary directory; CEPH_OPERATOR_BENCH_PROFILE=1
 // serves the operator's Go profiles on loopback and leaves there a CPU
-// profile of provisioning and a heap profile taken after it.
+// profile of provisioning, a heap profile taken after it and the heap
+// profile taken nearest the operator's peak RSS.
 package bench

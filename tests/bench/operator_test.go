@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"fmt"
-	"io"
-	"net/http"
+	"context"
 	"os"
 	"strings"
 	"testing"
@@ -13,10 +11,10 @@ import (
 )
 
 // profiling is true when the benchmark profiles the operator
-// (CEPH_OPERATOR_BENCH_PROFILE set): it serves Go's profiles on a loopback
-// port (--pprof-bind-address), and the benchmark saves a CPU profile of the
-// provisioning and a heap profile once everything is provisioned.
-func profiling() bool { return os.Getenv("CEPH_OPERATOR_BENCH_PROFILE") != "" }
+// (operatorproc.ProfileEnv set): it saves a CPU profile of the
+// provisioning, a heap profile once everything is provisioned, and the heap
+// profile taken nearest the peak RSS.
+func profiling() bool { return operatorproc.Profiling() }
 
 // buildOperator builds ./cmd into dir and returns the binary's path.
 func buildOperator(t *testing.T, dir string) string {
@@ -31,8 +29,8 @@ func buildOperator(t *testing.T, dir string) string {
 // operator is one run of the operator's manager as a separate process.
 type operator struct {
 	*operatorproc.Process
-	// pprofAddr serves Go's profiles when profiling.
-	pprofAddr string
+	// prof fetches Go's profiles when profiling.
+	prof *operatorproc.Profiler
 }
 
 // startOperator runs `ceph-operator manager` against the API server,
@@ -47,24 +45,22 @@ func startOperator(t *testing.T, bin, kubeconfig, ns, logPath string) *operator 
 		"--watch-namespaces=" + ns,
 		"--operator-image=ceph-operator:bench",
 	}
-	var pprofAddr string
-	if profiling() {
-		var err error
-		if pprofAddr, err = operatorproc.FreeLoopbackAddr(); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "--pprof-bind-address="+pprofAddr)
-	}
-	p, err := operatorproc.Start(bin, args, logPath, true)
+	prof, flags, err := operatorproc.NewProfiler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	op := &operator{Process: p, pprofAddr: pprofAddr}
-	if profiling() {
+	p, err := operatorproc.Start(bin, append(args, flags...), logPath, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &operator{Process: p, prof: prof}
+	if prof != nil {
+		base := strings.TrimSuffix(logPath, ".log")
 		// A CPU profile of the first minutes, the provisioning.
-		go func() {
-			_ = op.saveProfile(strings.TrimSuffix(logPath, ".log")+".cpu.pprof", "profile?seconds="+cpuProfileSeconds())
-		}()
+		go func() { _ = prof.Save(base+".cpu.pprof", "profile?seconds="+cpuProfileSeconds()) }()
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go prof.KeepPeakHeap(ctx, p, base+".heap-peak.pprof", 2*time.Second)
 	}
 	t.Cleanup(op.Stop)
 	return op
@@ -80,30 +76,4 @@ func cpuProfileSeconds() string {
 }
 
 // saveProfile fetches /debug/pprof/<what> from the operator into path.
-func (o *operator) saveProfile(path, what string) error {
-	if o.pprofAddr == "" {
-		return nil
-	}
-	// The operator may not be listening yet right after it started.
-	var resp *http.Response
-	var err error
-	for try := 0; try < 50; try++ {
-		if resp, err = http.Get("http://" + o.pprofAddr + "/debug/pprof/" + what); err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("fetching %s profile: %w", what, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		_ = f.Close()
-		return err
-	}
-	return f.Close()
-}
+func (o *operator) saveProfile(path, what string) error { return o.prof.Save(path, what) }

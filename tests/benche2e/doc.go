@@ -20,5 +20,7 @@
 //
 // (or `make bench-e2e`). BENCH_E2E_NODES lists the sizes (default
 // "100,1000"); BENCH_E2E_DISKS the disks per node (default 12);
-// BENCH_E2E_DIR keeps the logs there instead of in a temporary directory.
+// BENCH_E2E_DIR keeps the logs there instead of in a temporary directory;
+// CEPH_OPERATOR_BENCH_PROFILE=1 leaves there too the operator's heap
+// profile taken nearest its peak RSS.
 package benche2e

@@ -311,18 +311,29 @@ options:
 
 // startOperator runs the operator as its ServiceAccount (kubeconfig), with
 // leader election as deployed, and its metrics on loopback for WaitIdle.
+// With operatorproc.ProfileEnv set it keeps, next to the log, the heap
+// profile taken nearest the operator's peak RSS.
 func startOperator(t *testing.T, bin, kubeconfig, logPath string) *operatorproc.Process {
 	t.Helper()
-	op, err := operatorproc.Start(bin, []string{
+	prof, flags, err := operatorproc.NewProfiler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := operatorproc.Start(bin, append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--leader-elect",
 		"--leader-election-namespace=" + namespace,
 		"--watch-namespaces=" + namespace,
 		"--health-probe-bind-address=0",
 		"--image-pull-policy=Never",
-	}, logPath, true)
+	}, flags...), logPath, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prof != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go prof.KeepPeakHeap(ctx, op, strings.TrimSuffix(logPath, ".log")+".heap-peak.pprof", 5*time.Second)
 	}
 	t.Cleanup(func() {
 		op.Stop()
