@@ -391,6 +391,9 @@ func cacheOptions(namespaces []string) cache.Options {
 			// that is not ready, which at thousands of new OSDs held up
 			// every reconcile. OSD pods are trimmed (TrimOSDPod).
 			&corev1.Pod{}: {Label: podSelector(), Transform: TrimOSDPod},
+			// Every Node of the cluster is cached; only what selection,
+			// monitor placement and failover read is kept (TrimNode).
+			&corev1.Node{}: {Transform: TrimNode},
 		},
 	}
 	if len(namespaces) > 0 {
@@ -459,6 +462,24 @@ func TrimOSDPod(obj any) (any, error) {
 		cs.VolumeMounts, cs.Resources, cs.AllocatedResources, cs.User = nil, nil, nil, nil
 	}
 	return pod, nil
+}
+
+// TrimNode keeps of a cached Node what the reconcilers read: its metadata
+// (labels for selection and topology, without managed fields and
+// annotations), its taints and its Ready condition's history
+// (status.conditions) and addresses (a monitor's InternalIP). A real
+// node's status lists every image it holds and its volumes; at a thousand
+// nodes they would be a large part of the cache.
+func TrimNode(obj any) (any, error) {
+	n, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	n.SetManagedFields(nil)
+	n.Annotations = nil
+	n.Spec = corev1.NodeSpec{Taints: n.Spec.Taints, Unschedulable: n.Spec.Unschedulable}
+	n.Status = corev1.NodeStatus{Conditions: n.Status.Conditions, Addresses: n.Status.Addresses}
+	return n, nil
 }
 
 // splitNamespaces parses a comma-separated namespace list.

@@ -7,6 +7,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ceph-operator/ceph-operator/internal/resources"
@@ -121,5 +122,35 @@ func TestTrimOSDPod(t *testing.T) {
 	}
 	if len(mon.Spec.Containers) != 1 || mon.Annotations["a"] != "b" || len(mon.Status.Conditions) != 1 || mon.Status.ContainerStatuses[0].Image != "ceph" {
 		t.Errorf("monitor pod trimmed: %+v", mon)
+	}
+}
+
+// TestTrimNode: a cached Node keeps its labels, taints, conditions and
+// addresses, and loses its images, volumes, capacity, annotations and
+// managed fields.
+func TestTrimNode(t *testing.T) {
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "n1", Labels: map[string]string{"topology.kubernetes.io/zone": "z1"},
+			Annotations: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubelet"}}},
+		Spec: corev1.NodeSpec{PodCIDR: "10.0.0.0/24", ProviderID: "p", Unschedulable: true,
+			Taints: []corev1.Taint{{Key: "k", Effect: corev1.TaintEffectNoSchedule}}},
+		Status: corev1.NodeStatus{
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, LastTransitionTime: metav1.Now()}},
+			Addresses:  []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.1"}},
+			Images:     []corev1.ContainerImage{{Names: []string{"quay.io/ceph/ceph:v18"}, SizeBytes: 1}},
+			Capacity:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")},
+			NodeInfo:   corev1.NodeSystemInfo{KernelVersion: "6.1"},
+		},
+	}
+	if _, err := TrimNode(n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Labels["topology.kubernetes.io/zone"] != "z1" || !n.Spec.Unschedulable || len(n.Spec.Taints) != 1 ||
+		len(n.Status.Conditions) != 1 || n.Status.Conditions[0].LastTransitionTime.IsZero() || len(n.Status.Addresses) != 1 {
+		t.Errorf("what selection, placement or failover reads was dropped: %+v", n)
+	}
+	if n.Annotations != nil || n.ManagedFields != nil || n.Status.Images != nil || n.Status.Capacity != nil ||
+		n.Status.NodeInfo.KernelVersion != "" || n.Spec.PodCIDR != "" {
+		t.Errorf("not trimmed: %+v", n)
 	}
 }
