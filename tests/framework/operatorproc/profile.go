@@ -9,9 +9,10 @@ import (
 	"time"
 )
 
-// ProfileEnv, when set, makes the benchmarks profile the operator: it
-// serves Go's profiles on a loopback port (--pprof-bind-address), and the
-// benchmark saves a CPU profile and heap profiles next to its log.
+// ProfileEnv is the environment variable that, when set, makes the
+// benchmarks profile the operator: it serves Go's profiles on a loopback
+// port (--pprof-bind-address), and the benchmark saves a CPU profile and
+// heap profiles next to its log.
 const ProfileEnv = "CEPH_OPERATOR_BENCH_PROFILE"
 
 // Profiling reports whether ProfileEnv is set.
