@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -69,6 +70,46 @@ type OSDReconciler struct {
 	memos   map[types.NamespacedName]*osdplan.Memo
 	// plans applies the inventories' plans on workers of its own.
 	plans *planWriter
+
+	// finished is when each cluster's status was last written and its
+	// finished Jobs deleted (see finishLater).
+	finishedMu sync.Mutex
+	finished   map[types.NamespacedName]time.Time
+}
+
+// finishEvery is how often, at most, a reconcile that created Jobs or
+// Deployments also writes the cluster's status and deletes finished Jobs.
+// Those writes go after its creations, and the next reconcile's creations
+// would wait behind them: at thousands of new OSDs a status write and a
+// batch of Job deletions in every reconcile took a large share of the time
+// between the first and the last OSD Deployment. A reconcile that creates
+// nothing does both at once.
+const finishEvery = 2 * time.Second
+
+// finishLater reports whether a reconcile that created something leaves
+// the status write and the Job deletions to a later reconcile, and how
+// soon that one must come; otherwise it records that they are done now.
+func (r *OSDReconciler) finishLater(name types.NamespacedName, created bool) (bool, time.Duration) {
+	r.finishedMu.Lock()
+	defer r.finishedMu.Unlock()
+	now := time.Now()
+	if created {
+		if since := now.Sub(r.finished[name]); since < finishEvery {
+			return true, finishEvery - since
+		}
+	}
+	if r.finished == nil {
+		r.finished = map[types.NamespacedName]time.Time{}
+	}
+	r.finished[name] = now
+	return false, 0
+}
+
+// forgetFinished drops the record of a cluster that is gone.
+func (r *OSDReconciler) forgetFinished(name types.NamespacedName) {
+	r.finishedMu.Lock()
+	defer r.finishedMu.Unlock()
+	delete(r.finished, name)
 }
 
 // osdHash is the hash of an OSD's desired Deployment and a digest of what
@@ -168,6 +209,7 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 		if apierrors.IsNotFound(err) {
 			r.forgetHashes(req.NamespacedName)
 			r.forgetMemo(req.NamespacedName)
+			r.forgetFinished(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -241,11 +283,12 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 	for node, name := range exists {
 		plan.Unschedule(node, name)
 	}
-	gate, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes, rolloutJobs)
+	gate, createdOSDs, ensureErr := r.ensureOSDs(ctx, cluster, plan.OSDs, in.OSDs, hashes, rolloutJobs)
 	rollout := gate.Rollout
 	plan.Counts.Updated = rollout.Updated
 	osdJobsErr := r.createOSDJobs(ctx, cluster, keys, haveKeys, in.Inventories, append(plan.CreateOSDJobs, gate.CreateJobs...))
 	release()
+	created := len(plan.CreateJobs) > len(exists) || createdOSDs > 0
 	errs := []error{
 		createErr,
 		ensureErr,
@@ -262,11 +305,22 @@ func (r *OSDReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.R
 			r.resumeRescans(ctx, in.Inventories, plan.RescanResume))
 		r.plans.enqueue(cluster, in.Inventories, plan.DevicePlans)
 	}
-	if errors.Join(errs...) == nil {
-		errs = append(errs, r.deleteJobs(ctx, cluster, jobs, recordedJobs(plan, jobs, in.Inventories)),
+	err = errors.Join(errs...)
+	// While OSD Deployments are being created, the status write and the
+	// deletion of finished Jobs wait for a later reconcile, at most
+	// finishEvery (an error is shown at once).
+	later, finishIn := false, time.Duration(0)
+	if err == nil {
+		later, finishIn = r.finishLater(req.NamespacedName, created)
+	}
+	if later {
+		log.V(1).Info("Creating; the status and Job deletions follow", "after", finishIn)
+		return ctrl.Result{RequeueAfter: finishIn}, nil
+	}
+	if err == nil {
+		err = errors.Join(r.deleteJobs(ctx, cluster, jobs, recordedJobs(plan, jobs, in.Inventories)),
 			r.deleteJobs(ctx, cluster, osdJobsByName, append(plan.DeleteOSDJobs, gate.DeleteJobs...)))
 	}
-	err = errors.Join(errs...)
 	// A failing plan write is retried by the writer; it shows in the
 	// status but is no error of this reconcile.
 	shown := err
@@ -796,11 +850,11 @@ func (r *OSDReconciler) createJobs(ctx context.Context, cluster *cephv1alpha1.Ce
 // an existing Deployment whose template differs from the desired one is
 // only updated when the rollout says its turn has come. OSD Deployments
 // are never deleted here: an OSD that leaves the selection is kept.
-func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string, rolloutJobs []osdplan.OSDJob) (osdplan.Gate, error) {
+func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.CephCluster, osds []osdplan.OSDSpec, existing []osdplan.OSD, hashes map[int32]string, rolloutJobs []osdplan.OSDJob) (osdplan.Gate, int, error) {
 	outdated := map[int32]bool{}
 	wanted, err := r.desiredHashes(cluster, osds, hashes)
 	if err != nil {
-		return osdplan.Gate{Rollout: osdplan.Rollout{}, Record: cluster.Status.OSDRollout}, err
+		return osdplan.Gate{Rollout: osdplan.Rollout{}, Record: cluster.Status.OSDRollout}, 0, err
 	}
 	for _, osd := range osds {
 		if h, ok := hashes[osd.ID]; ok {
@@ -814,7 +868,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 	}
 	wait, err := r.daemonsWait(ctx, cluster)
 	if err != nil {
-		return osdplan.Gate{Record: cluster.Status.OSDRollout}, err
+		return osdplan.Gate{Record: cluster.Status.OSDRollout}, 0, err
 	}
 	recovering := osdplan.Recovering(cluster.Status.Ceph)
 	rollout := osdplan.OSDRollout(cluster, current, recovering, wait)
@@ -832,6 +886,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		ctrl.LoggerFrom(ctx).Info("Rolling out a change to the OSDs", "updated", rollout.Updated, "outdated", rollout.Outdated,
 			"updating", len(rollout.Update), "waiting", rollout.Waiting)
 	}
+	var createdOSDs atomic.Int32
 	err = apply.ForEach(ctx, len(osds), func(ctx context.Context, i int) error {
 		osd := osds[i]
 		isOutdated, exists := outdated[osd.ID]
@@ -846,6 +901,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 			return err
 		}
 		if created {
+			createdOSDs.Add(1)
 			r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDCreated", "Provision",
 				"OSD %d runs from %s on node %s", osd.ID, osd.Device.ID, osd.Node)
 		}
@@ -860,7 +916,7 @@ func (r *OSDReconciler) ensureOSDs(ctx context.Context, cluster *cephv1alpha1.Ce
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeNormal, "OSDsUpdating", "RollingUpdate",
 			"Updating OSDs %v (%s; Ceph said they may stop); %d of %d OSDs were current", ids, rollout.Domain, rollout.Updated, rollout.Updated+rollout.Outdated)
 	}
-	return gate, err
+	return gate, int(createdOSDs.Load()), err
 }
 
 // desiredHashes returns the hash of the desired Deployment of each OSD in
