@@ -145,7 +145,7 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 		t.Fatal(err)
 	}
 	jobsDone := time.Now()
-	r.printf("completed %d prepare Jobs in %s", completed, secs(jobsDone.Sub(start)))
+	r.printf("completed %d prepare Jobs in %s; %d OSD Deployments existed by then", completed, secs(jobsDone.Sub(start)), f.Counts().OSDsSeen)
 	waitFor(t, api, op, f, "every OSD Deployment created", func(n world.Counts) bool { return n.OSDsSeen >= osdCount })
 	n = f.Counts()
 	osdTime := n.LastOSD.Sub(jobsDone)
