@@ -234,6 +234,17 @@ func (r Requests) Writes(exclude ...string) Requests {
 	return out
 }
 
+// Only returns the requests on the resources listed.
+func (r Requests) Only(resources ...string) Requests {
+	out := Requests{}
+	for k, v := range r {
+		if slices.Contains(resources, k.Resource) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Total sums the requests.
 func (r Requests) Total() int {
 	n := 0.0
