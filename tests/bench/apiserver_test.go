@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/ceph-operator/ceph-operator/internal/testenv"
+	"github.com/ceph-operator/ceph-operator/tests/framework/proc"
 	"github.com/ceph-operator/ceph-operator/tests/framework/promtext"
 )
 
@@ -197,4 +199,39 @@ func (w writeCounts) String() string {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, int(w[k])))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// serverCPU is the CPU time the test's etcd and kube-apiserver (children of
+// this process) have used so far: with the operator's own CPU it shows
+// whether a phase was bound by the API server.
+func serverCPU() (time.Duration, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	var total time.Duration
+	found := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil {
+			continue
+		}
+		if name := strings.TrimSpace(string(comm)); name != "etcd" && name != "kube-apiserver" {
+			continue
+		}
+		st, err := proc.ReadStat(pid)
+		if err != nil || st.PPID != os.Getpid() {
+			continue
+		}
+		total += st.CPU()
+		found++
+	}
+	if found != 2 {
+		return total, fmt.Errorf("found %d of etcd and kube-apiserver among this test's processes", found)
+	}
+	return total, nil
 }

@@ -23,6 +23,9 @@ import (
 // plainTimes are how long a plain client took.
 type plainTimes struct {
 	jobs, deployments time.Duration
+	// deploymentsServerCPU is the CPU time etcd and the API server used
+	// while the Deployments were created.
+	deploymentsServerCPU time.Duration
 }
 
 // plainWrites creates, with a client sending as many writes at once as the
@@ -90,6 +93,10 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 		}
 	}
 	start = time.Now()
+	server0, err := serverCPU()
+	if err != nil {
+		return times, err
+	}
 	err = parallel(len(osds), func(i int) error {
 		d := resources.OSDDeployment(cluster, images, fsid, osdplan.OSDSpec{ID: int32(i), Node: osds[i].node, Device: osds[i].dev})
 		// The operator annotates what it applies; the baseline too, so the
@@ -107,6 +114,11 @@ func plainWrites(ctx context.Context, c client.Client, ns string, nodes []string
 		return times, err
 	}
 	times.deployments = time.Since(start)
+	server1, err := serverCPU()
+	if err != nil {
+		return times, err
+	}
+	times.deploymentsServerCPU = server1 - server0
 	return times, nil
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -140,6 +141,8 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 	// agents report OSDs, and the operator creates their Deployments and
 	// deletes the Jobs.
 	start = time.Now()
+	server0, serverErr := serverCPU()
+	opStart, _ := op.Usage()
 	completed, err := f.CompleteJobs(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -147,6 +150,9 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 	jobsDone := time.Now()
 	r.printf("completed %d prepare Jobs in %s; %d OSD Deployments existed by then", completed, secs(jobsDone.Sub(start)), f.Counts().OSDsSeen)
 	waitFor(t, api, op, f, "every OSD Deployment created", func(n world.Counts) bool { return n.OSDsSeen >= osdCount })
+	server1, err := serverCPU()
+	serverErr = errors.Join(serverErr, err)
+	opEnd, _ := op.Usage()
 	n = f.Counts()
 	osdTime := n.LastOSD.Sub(jobsDone)
 	osdTimeAll := n.LastOSD.Sub(start)
@@ -258,6 +264,15 @@ func runBench(t *testing.T, nodeCount, diskCount int) {
 		benchtable.Ratio(osdTime, plain.deployments), "<= 1.2")
 	tab.Row("OSD Deployments: first Job completed -> last Deployment created", benchtable.Secs(osdTimeAll), benchtable.Secs(plain.deployments),
 		benchtable.Ratio(osdTimeAll, plain.deployments), "")
+	if serverErr == nil {
+		cores := func(cpu, wall time.Duration) string {
+			return fmt.Sprintf("%s (%.2f cores)", benchtable.Secs(cpu), cpu.Seconds()/wall.Seconds())
+		}
+		tab.Row("API server + etcd CPU: first Job completed -> last Deployment", cores(server1-server0, osdTimeAll), cores(plain.deploymentsServerCPU, plain.deployments), "", "")
+		tab.Row("operator CPU: first Job completed -> last Deployment", cores(opEnd.CPU-opStart.CPU, osdTimeAll), "", "", "")
+	} else {
+		r.printf("API server CPU not measured: %v", serverErr)
+	}
 	tab.Row("API writes on an idle resync: every Node labelled", strconv.Itoa(touchWrites.total()), "", "", "0")
 	tab.Row("API writes on an idle resync: operator restarted", strconv.Itoa(restartWrites.total()), "", "", "0")
 	tab.Row("operator peak RSS (whole run)", benchtable.MB(peak.PeakRSSBytes), "", "", "< 250 MB")
