@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -67,6 +68,15 @@ func setManagerGC() string {
 	return strconv.Itoa(managerGCPercent)
 }
 
+// memoryLimit is the Go runtime's soft memory limit in force (GOMEMLIMIT),
+// "none" when unset.
+func memoryLimit() string {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return fmt.Sprintf("%d MiB", l>>20)
+	}
+	return "none"
+}
+
 // runManager parses the manager's flags and runs it until SIGTERM/SIGINT.
 func runManager(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
@@ -82,7 +92,8 @@ func runManager(args []string, stderr io.Writer) int {
 	}
 	log := ctrl.Log.WithName("setup")
 	gc := setManagerGC()
-	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces, "gcPercent", gc)
+	log.Info("Starting ceph-operator manager", "version", version.String(), "leaderElection", opts.LeaderElect, "watchNamespaces", opts.WatchNamespaces,
+		"gcPercent", gc, "memoryLimit", memoryLimit())
 	return serve(log, "manager", func(cfg *rest.Config) (func(context.Context) error, error) {
 		mgr, err := manager.New(cfg, opts)
 		if err != nil {

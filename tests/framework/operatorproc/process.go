@@ -40,11 +40,16 @@ type Process struct {
 	MetricsAddr string
 }
 
-// Start runs `bin manager args…` with its output appended to logPath. With
-// metrics, it also serves its metrics over plain HTTP on a free loopback
-// port (MetricsAddr), which Queues and WaitIdle read.
+// Start runs `bin manager args…` with its output appended to logPath, and
+// with the Go runtime settings of the bundle's manager container (its
+// GOMEMLIMIT). With metrics, it also serves its metrics over plain HTTP on
+// a free loopback port (MetricsAddr), which Queues and WaitIdle read.
 func Start(bin string, args []string, logPath string, metrics bool) (*Process, error) {
 	p := &Process{}
+	env, err := runtimeEnv()
+	if err != nil {
+		return nil, err
+	}
 	args = append([]string{"manager"}, args...)
 	if metrics {
 		addr, err := FreeLoopbackAddr()
@@ -54,8 +59,7 @@ func Start(bin string, args []string, logPath string, metrics bool) (*Process, e
 		p.MetricsAddr = addr
 		args = append(args, "--metrics-bind-address="+addr, "--metrics-secure=false")
 	}
-	var err error
-	p.Process, err = proc.Start(proc.Options{Name: "the operator", Bin: bin, Args: args, LogPath: logPath, Append: true})
+	p.Process, err = proc.Start(proc.Options{Name: "the operator", Bin: bin, Args: args, LogPath: logPath, Append: true, Env: env})
 	if err != nil {
 		return nil, err
 	}

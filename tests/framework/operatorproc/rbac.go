@@ -126,3 +126,28 @@ func rules() ([]rbacv1.PolicyRule, error) {
 	}
 	return out, nil
 }
+
+// runtimeEnv are the Go runtime's settings the bundle's manager container
+// sets (GOMEMLIMIT, GOGC), as NAME=value: a test runs the operator with
+// the memory settings it is deployed with, so that its figures are the
+// deployed operator's.
+func runtimeEnv() ([]string, error) {
+	csv, err := readCSV()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range csv.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name != "manager" {
+				continue
+			}
+			for _, e := range c.Env {
+				if (e.Name == "GOMEMLIMIT" || e.Name == "GOGC") && e.ValueFrom == nil {
+					out = append(out, e.Name+"="+e.Value)
+				}
+			}
+		}
+	}
+	return out, nil
+}
