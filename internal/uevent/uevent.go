@@ -1,3 +1,7 @@
+// Package uevent reads the kernel's uevents (NETLINK_KOBJECT_UEVENT): the
+// discovery agent rescans its node's disks when a block device appears,
+// changes or goes. It is a package of its own, without Kubernetes
+// dependencies, so that its parser is fuzzed in a small test binary.
 package uevent
 
 import (
