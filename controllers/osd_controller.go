@@ -80,10 +80,9 @@ type OSDReconciler struct {
 // finishEvery is how often, at most, a reconcile that created Jobs or
 // Deployments also writes the cluster's status and deletes finished Jobs.
 // Those writes go after its creations, and the next reconcile's creations
-// would wait behind them: at thousands of new OSDs a status write and a
-// batch of Job deletions in every reconcile took a large share of the time
-// between the first and the last OSD Deployment. A reconcile that creates
-// nothing does both at once.
+// would wait behind them in every reconcile while thousands of OSDs are
+// created (see docs/design/0006-plan-per-node.md for what it measured). A
+// reconcile that creates nothing does both at once.
 const finishEvery = 2 * time.Second
 
 // finishLater reports whether a reconcile that created something leaves
