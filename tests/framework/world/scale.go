@@ -31,11 +31,11 @@ type osdSeen struct {
 // StartScale runs the World for thousands of nodes: informers on the
 // namespace's inventories, Jobs and (by metadata only) Deployments; workers
 // agent goroutines answering first publications, rescan requests and the
-// disks a prepare announced, with
-// server-side apply under the agent's field manager; and, every second,
-// the monitor and manager Deployments and the reporter as in Step. Prepare
-// Jobs finish only when CompleteJobs is called. It returns once the
-// informers have synced; everything stops when ctx ends.
+// disks a prepare announced, with server-side apply under the agent's field
+// manager; and, every second, the monitor and manager Deployments and the
+// reporter as in Step. Prepare Jobs finish only when CompleteJobs is
+// called. It returns once the informers have synced; everything stops when
+// ctx ends.
 func (w *World) StartScale(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, workers int) error {
 	ca, err := cache.New(cfg, cache.Options{Scheme: scheme, DefaultNamespaces: map[string]cache.Config{w.ns: {}}})
 	if err != nil {
