@@ -264,11 +264,20 @@ func (r *CephClusterReconciler) runCephxStep(ctx context.Context, s *clusterScop
 		return false, nil
 	}
 	res := j.result
-	st.Message = res.Message
 	if res.Outcome == cephxop.Done {
+		st.Message = res.Message
 		return true, nil
 	}
-	t := metav1.NewTime(j.finished)
+	set(metav1.ConditionFalse, reason, fmt.Sprintf("%s: %s", doing, res.Message))
+	// The run is counted in the status first, and its Job deleted only
+	// by a pass that reads that status back: a pass on a cache that has
+	// not seen the count yet would otherwise start the next run at once,
+	// without its backoff.
+	t := metav1.NewTime(j.finished).Rfc3339Copy()
+	if st.LastAttemptTime != nil && st.LastAttemptTime.Equal(&t) && st.Message == res.Message {
+		return false, r.deleteCephxJob(ctx, j)
+	}
+	st.Message = res.Message
 	st.LastAttemptTime = &t
 	if res.Outcome == cephxop.NotYet && res.Changed > 0 {
 		// Progress (a bounded run of OSD keys): the next goes on at once.
@@ -278,8 +287,10 @@ func (r *CephClusterReconciler) runCephxStep(ctx context.Context, s *clusterScop
 		r.Recorder.Eventf(cluster, nil, corev1.EventTypeWarning, "CephxStepNotDone", "MigrateCephxKeys",
 			"agent cephx --step %s: %s: %s", step, res.Outcome, truncateMessage(res.Message))
 	}
-	set(metav1.ConditionFalse, reason, fmt.Sprintf("%s: %s", doing, res.Message))
-	return false, r.deleteCephxJob(ctx, j)
+	// The status write's own event brings the pass that deletes the Job;
+	// a recheck in case that pass reads a cache without it.
+	s.observed.cephxRecheck = time.Second
+	return false, nil
 }
 
 // cephxBackoff is the wait after attempts runs in a row that did not
