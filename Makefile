@@ -136,7 +136,7 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 			echo "fuzz: $$name ($$pkg) for $(FUZZTIME)"; \
 			rc=0; out=$$(go test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg 2>&1) || rc=$$?; \
 			echo "$$out"; \
-			echo "fuzz: $$name ran $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2) inputs in $(FUZZTIME)"; \
+			echo "fuzz: $$name ($$pkg) ran $$(echo "$$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2) inputs in $(FUZZTIME)"; \
 			[ $$rc -eq 0 ] && break; \
 			if [ $$try -eq 1 ] && echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input'; then \
 				echo "fuzz: $$name stopped by the engine's deadline, not by a failing input: running it again"; continue; fi; \
